@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`.  Both install what is missing
+# (Debian packages through apt-get, the npm test clients), build with meson, then act.
+BUILD      ?= build
+FUZZ_BUILD ?= build-fuzz
+MESON_OPTS ?=
+# Seconds each fuzz target runs inside `make test`.
+FUZZ_SECONDS ?= 30
+ARGS ?=
+
+.PHONY: all deps build run test unit fuzz perf clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	@if [ -x $(BUILD)/dataplane/ringtail ]; then \
+		exec $(BUILD)/dataplane/ringtail $(ARGS); \
+	else \
+		echo "ringtail: the broker is not built yet (dataplane/ is still to come); the libraries and tests built."; \
+	fi
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+
+# Unit, interop and fault tests from the normal build, then every fuzz target for a bounded time
+# under ASan/UBSan; one closing line counts every case of both.
+test: build
+	@rc=0; \
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || rc=1; \
+	logs=$(BUILD)/meson-logs/testlog.json; \
+	if [ -f tests/fuzz/meson.build ]; then \
+		{ [ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS); } && \
+		ninja -C $(FUZZ_BUILD) && \
+		RT_FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs || rc=1; \
+		logs="$$logs $(FUZZ_BUILD)/meson-logs/testlog.json"; \
+	fi; \
+	python3 tools/test_summary.py $$logs || rc=1; \
+	exit $$rc
+
+perf: build
+	@if [ -x perf/run.sh ]; then perf/run.sh $(BUILD); else echo "perf: the harness is not built yet"; fi
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)
