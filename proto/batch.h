@@ -1,0 +1,205 @@
+/*
+ * proto/batch.h: Kafka record batches (magic v2): parse, validate, iterate, build, stamp.
+ *
+ * On-disk and wire layout of one batch (big-endian, offsets in bytes):
+ *
+ *    0  int64  base_offset
+ *    8  int32  batch_length          bytes after this field (total size = 12 + batch_length)
+ *   12  int32  partition_leader_epoch
+ *   16  int8   magic                 must be 2
+ *   17  uint32 crc                   CRC-32C of bytes 21 .. end of batch
+ *   21  int16  attributes            bits 0-2 compression, 3 timestamp type (1 = LogAppendTime),
+ *                                    4 transactional, 5 control, 6 has delete horizon
+ *   23  int32  last_offset_delta
+ *   27  int64  base_timestamp
+ *   35  int64  max_timestamp
+ *   43  int64  producer_id
+ *   51  int16  producer_epoch
+ *   53  int32  base_sequence
+ *   57  int32  records_count
+ *   61  ...    records (compressed as a whole when the compression bits are set)
+ *
+ * A record: varint length, int8 attributes, varlong timestamp_delta, varint offset_delta,
+ * varint key_length (-1 = null) + key, varint value_length (-1 = null) + value,
+ * varint header_count, each header: varint key_length + key, varint value_length + value.
+ *
+ * Return convention: 0 or a negative errno; -EBADMSG for a corrupt batch (bad length, magic,
+ * CRC, record framing), -EINVAL for a well-framed but invalid record set, -E2BIG for something
+ * over a configured bound (decompressed size), -ENOTSUP for an unsupported magic or codec.
+ * When `why` is given it is pointed at a static string that says what was wrong.
+ */
+#ifndef KP_BATCH_H
+#define KP_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+
+#define KP_BATCH_HEADER_SIZE 61
+#define KP_BATCH_LOG_OVERHEAD 12        /* base_offset + batch_length */
+#define KP_BATCH_CRC_START 21
+
+/* Field offsets within a batch, for stamping in place. */
+#define KP_BATCH_OFF_BASE_OFFSET 0
+#define KP_BATCH_OFF_LENGTH 8
+#define KP_BATCH_OFF_LEADER_EPOCH 12
+#define KP_BATCH_OFF_MAGIC 16
+#define KP_BATCH_OFF_CRC 17
+#define KP_BATCH_OFF_ATTRIBUTES 21
+#define KP_BATCH_OFF_LAST_OFFSET_DELTA 23
+#define KP_BATCH_OFF_BASE_TIMESTAMP 27
+#define KP_BATCH_OFF_MAX_TIMESTAMP 35
+#define KP_BATCH_OFF_PRODUCER_ID 43
+#define KP_BATCH_OFF_PRODUCER_EPOCH 51
+#define KP_BATCH_OFF_BASE_SEQUENCE 53
+#define KP_BATCH_OFF_RECORDS_COUNT 57
+
+enum kp_compression {
+	KP_COMPRESSION_NONE = 0,
+	KP_COMPRESSION_GZIP = 1,
+	KP_COMPRESSION_SNAPPY = 2,
+	KP_COMPRESSION_LZ4 = 3,
+	KP_COMPRESSION_ZSTD = 4,
+};
+
+#define KP_ATTR_COMPRESSION_MASK 0x07
+#define KP_ATTR_LOG_APPEND_TIME 0x08
+#define KP_ATTR_TRANSACTIONAL 0x10
+#define KP_ATTR_CONTROL 0x20
+#define KP_ATTR_DELETE_HORIZON 0x40
+
+/* The decoded fixed header of one batch. */
+struct kp_batch_hdr {
+	int64_t base_offset;
+	int32_t batch_length;
+	int32_t leader_epoch;
+	int8_t magic;
+	uint32_t crc;
+	int16_t attributes;
+	int32_t last_offset_delta;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	int32_t records_count;
+};
+
+/* Decodes the header at p (n bytes available) without checking the CRC.  0 or -EBADMSG
+ * (fewer than 61 bytes, batch_length out of range for n) or -ENOTSUP (magic is not 2). */
+int kp_batch_hdr_parse(const uint8_t *p, size_t n, struct kp_batch_hdr *h);
+
+/* Size of the whole batch starting at p, read from its length field, or 0 when fewer than 12
+ * bytes are there or the length is negative.  Lets storage and recovery walk a log. */
+size_t kp_batch_size(const uint8_t *p, size_t n);
+
+/* True when the stored CRC matches CRC-32C of bytes 21 .. end.  p holds one whole batch. */
+bool kp_batch_crc_ok(const uint8_t *p, size_t size);
+
+/* Recomputes and stores the CRC (after changing attributes or later fields in place). */
+void kp_batch_crc_update(uint8_t *p, size_t size);
+
+/* Stamps the base offset and leader epoch in place (neither is covered by the CRC). */
+void kp_batch_stamp(uint8_t *p, int64_t base_offset, int32_t leader_epoch);
+
+/* Limits applied while validating a record set from a client. */
+struct kp_validate_opts {
+	size_t max_batch_bytes;        /* message.max.bytes: largest batch accepted */
+	size_t max_decompressed;       /* bound on one batch's decompressed records */
+	bool check_records;            /* iterate every record (decompressing as needed) */
+};
+
+/* What validation learned about a record set. */
+struct kp_records_info {
+	int32_t batches;
+	int64_t records;               /* sum of records_count */
+	int64_t offset_count;          /* sum of last_offset_delta + 1: offsets the set consumes */
+	int64_t max_timestamp;
+	int64_t first_timestamp;
+	int64_t producer_id;           /* of the first batch (-1 when none) */
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	bool transactional;
+	bool control;
+	enum kp_compression compression; /* of the first batch */
+};
+
+/* Validates a record set as it arrives in a Produce request: one or more whole batches, each
+ * magic 2 with a consistent length, a good CRC, and (with check_records) records_count records
+ * that parse exactly to the end of the batch, offset deltas 0..n-1.  Borrows p; `scratch` is
+ * used for decompression and may be reset by the caller afterwards.
+ * Returns 0, -EBADMSG (corrupt: CORRUPT_MESSAGE), -EINVAL (INVALID_RECORD), -E2BIG
+ * (MESSAGE_TOO_LARGE or a decompression bound), -ENOTSUP (old magic, unknown codec). */
+int kp_records_validate(const uint8_t *p, size_t n, const struct kp_validate_opts *o,
+                        struct rt_arena *scratch, struct kp_records_info *info, const char **why);
+
+/* One record, with slices borrowed from the batch (or from its decompressed copy). */
+struct kp_record_header {
+	const uint8_t *key;
+	int32_t key_len;               /* -1 = null */
+	const uint8_t *value;
+	int32_t value_len;             /* -1 = null */
+};
+
+struct kp_record {
+	int8_t attributes;
+	int64_t timestamp_delta;
+	int32_t offset_delta;
+	const uint8_t *key;
+	int32_t key_len;               /* -1 = null */
+	const uint8_t *value;
+	int32_t value_len;             /* -1 = null */
+	int32_t header_count;
+	const uint8_t *headers;        /* raw headers; walk with kp_record_header_next */
+	size_t headers_len;
+};
+
+/* Iterates the records of one batch.  For a compressed batch, kp_batch_iter_init decompresses
+ * into memory from `arena` (bounded by max_decompressed). */
+struct kp_batch_iter {
+	struct kp_batch_hdr hdr;
+	const uint8_t *p, *end;        /* the (decompressed) records */
+	int32_t left;
+	int err;
+};
+
+/* 0 or -errno as for kp_records_validate. */
+int kp_batch_iter_init(struct kp_batch_iter *it, const uint8_t *batch, size_t size,
+                       struct rt_arena *arena, size_t max_decompressed);
+/* 1 with *rec filled, 0 at the end, or -EBADMSG.  At the end, any bytes left over are -EBADMSG. */
+int kp_batch_iter_next(struct kp_batch_iter *it, struct kp_record *rec);
+/* 1 with *h filled, 0 at the end, or -EBADMSG; *pos starts at 0 and advances. */
+int kp_record_header_next(const struct kp_record *rec, size_t *pos, struct kp_record_header *h);
+
+/* Building batches (for the control process, tools, tests and the perf harness). */
+struct kp_batch_builder {
+	struct rt_buf out;             /* the batch; owned */
+	struct rt_buf recs;            /* uncompressed records; owned */
+	enum kp_compression compression;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int32_t count;
+	int16_t attributes;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+};
+
+/* Embedded lifetime.  producer_id -1 / epoch -1 / sequence -1 for a plain batch. */
+void kp_batch_builder_init(struct kp_batch_builder *b, enum kp_compression c, int16_t extra_attributes,
+                           int64_t producer_id, int16_t producer_epoch, int32_t base_sequence);
+void kp_batch_builder_fini(struct kp_batch_builder *b);
+
+/* Adds a record (key/value NULL with len -1 for null; headers may be NULL with n 0). */
+int kp_batch_builder_add(struct kp_batch_builder *b, int64_t timestamp, const void *key, int32_t key_len,
+                         const void *value, int32_t value_len,
+                         const struct kp_record_header *headers, int32_t header_count);
+
+/* Finishes the batch (base offset 0, compression applied, CRC set) and returns it; the memory
+ * stays owned by the builder until kp_batch_builder_fini.  NULL on failure. */
+const uint8_t *kp_batch_builder_finish(struct kp_batch_builder *b, size_t *size);
+
+#endif
