@@ -16,7 +16,8 @@ uint32_t rt_crc32c(uint32_t crc, const void *p, size_t n);
 /* The portable implementation, exposed so tests can check both paths agree. */
 uint32_t rt_crc32c_sw(uint32_t crc, const void *p, size_t n);
 
-/* Name of the implementation in use ("sse4.2" or "sw"), for logs and benchmarks. */
+/* Name of the implementation in use ("sse4.2", "sse4.2-1way" without PCLMULQDQ, or "sw"),
+ * for logs and benchmarks. */
 const char *rt_crc32c_impl(void);
 
 #endif
