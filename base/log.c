@@ -1,12 +1,15 @@
 /*
  * base/log.c: the line formatter and writer behind base/log.h.
  *
- * Invariant: a line is formatted entirely into a stack buffer and handed to one write(2), so
- * no lock is needed and concurrent lines stay whole.  Nothing allocates.
+ * Invariant: a line is formatted entirely into a stack buffer and handed to one write(2) under a
+ * mutex.  One write keeps lines whole on pipes and O_APPEND files; the mutex is still needed
+ * because concurrent writes to a shared file offset (a log file opened without O_APPEND, a
+ * memfd) can overwrite each other on some kernels.  Nothing allocates.
  */
 #include "base/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -17,6 +20,7 @@
 
 int rt_log_level_cur = RT_LOG_INFO;
 static int log_fd = 2;
+static pthread_mutex_t log_write_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread char log_tag[RT_LOG_TAG_MAX];
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
@@ -127,7 +131,9 @@ void rt_log_vwrite(enum rt_log_level lv, const char *file, int line, const char 
 	if (cut)
 		memcpy(b + n - 3, "...", 3);
 	b[n++] = '\n';
+	pthread_mutex_lock(&log_write_lock);
 	write_all(__atomic_load_n(&log_fd, __ATOMIC_RELAXED), b, n);
+	pthread_mutex_unlock(&log_write_lock);
 	errno = saved_errno;
 }
 

@@ -3,8 +3,8 @@
  *
  * One line per call: "<UTC time with microseconds> <LEVEL> [<thread tag>] <message>", with the
  * source file and line added at debug and trace.  Each line is written with a single write(2)
- * of at most RT_LOG_LINE_MAX bytes, so lines from different threads never interleave; longer
- * messages are cut and end in "...".
+ * of at most RT_LOG_LINE_MAX bytes (serialized by a lock), so lines from different threads never
+ * interleave or overwrite each other; longer messages are cut and end in "...".
  *
  * The RT_* macros test the level before evaluating their arguments: a disabled level costs one
  * relaxed load and a branch.  The thread tag ("shard 3", "control") is thread-local and set

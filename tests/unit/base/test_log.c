@@ -142,7 +142,7 @@ Test(rt_log, tags_are_per_thread_and_lines_stay_whole)
 			cr_expect(strstr(l, "[main] done") != NULL, "stray line: %s", l);
 	}
 	cr_expect_eq(n0, 50);
-	cr_expect_eq(n1, 50);
+	cr_expect_eq(n1, 50, "%s", out);
 	free(copy);
 	rt_log_set_tag(NULL);
 	cr_expect_str_eq(rt_log_tag(), "");
