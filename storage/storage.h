@@ -1,0 +1,337 @@
+/*
+ * storage/storage.h: the whole public surface of the storage module (prefix stor_).
+ *
+ * Storage owns every byte of a partition on disk, in Kafka's own layout:
+ *
+ *   <log.dir>/.lock                              flock()ed: one process per log dir
+ *   <log.dir>/recovery-point-offset-checkpoint   text, see below
+ *   <log.dir>/log-start-offset-checkpoint        text, see below
+ *   <log.dir>/<topic>-<partition>/
+ *       <20-digit base offset>.log               record batches exactly as on the wire
+ *       <20-digit base offset>.index             8-byte entries: int32 relative offset, int32 position
+ *       <20-digit base offset>.timeindex         12-byte entries: int64 timestamp, int32 relative offset
+ *       leader-epoch-checkpoint                  "0\n<n>\n<epoch> <start offset>\n..."
+ *       partition.metadata                       "version: 0\ntopic_id: <base64 uuid>\n"
+ *
+ * Checkpoint files are Kafka's text format: a version line "0", a count line, then one line
+ * "<topic> <partition> <offset>" per partition.  Every checkpoint is written to "<name>.tmp",
+ * fsync()ed, renamed over the old file, and the directory is fsync()ed.
+ *
+ * Threads and I/O.  One shard owns each partition, so a `struct stor_log` has no locks: every
+ * stor_log_* call is made on the owner shard.  Steady-state I/O (append, flush, index writes,
+ * segment deletion) is asynchronous on the owner shard's io_uring, passed in at open.  Storage
+ * only prepares SQEs (it calls io_uring_submit itself only when the SQ is full); the shard loop
+ * submits them and dispatches each CQE through base/ioop.h (`op->cb(op, res, flags)`).  Calls
+ * documented as "blocking" do file system calls directly: open (recovery), close, truncate,
+ * delete, checkpoints, offset-for-timestamp (reads record timestamps with pread from the page
+ * cache) and segment roll (creates the next segment's files).
+ * The `struct stor_dir` calls are thread-safe (a mutex, never taken on the data path).
+ *
+ * Offsets.  Appends get offsets when they are submitted, in submission order.  The log end offset
+ * (LEO) is the end of the contiguous prefix of appends whose writes have completed; readers see
+ * nothing past it.  On a single broker the high watermark is the LEO.  The durable offset is the
+ * end of the prefix covered by a completed fdatasync.
+ *
+ * Errors.  System-level calls return 0 or -errno; constructors return a pointer or NULL (with the
+ * -errno in *err).  The one mapping to Kafka error codes is stor_err_to_kafka().  Errors that
+ * storage itself produces:
+ *   -ERANGE     offset out of range (OFFSET_OUT_OF_RANGE)
+ *   -EMSGSIZE   a record set larger than segment.bytes (RECORD_LIST_TOO_LARGE)
+ *   -EBADMSG    a record set that does not frame as whole v2 batches (CORRUPT_MESSAGE)
+ *   -EINVAL     a bad argument or configuration value
+ *   -ENOSPC, -EIO, ...  from the disk (KAFKA_STORAGE_ERROR)
+ *   -EROFS      the partition is offline after a failed fdatasync (KAFKA_STORAGE_ERROR); it stays
+ *               offline until it is closed and reopened (which runs recovery).
+ *
+ * Faults.  storage/fault.h (internal, for tests) can arm failed or short writes, failed
+ * fdatasyncs, ENOSPC and EIO at numbered points, because LD_PRELOAD wrappers do not see io_uring.
+ *
+ * Not yet part of this surface (issue 3): compaction, producer-state snapshots, the transaction
+ * index and last stable offset.
+ */
+#ifndef STOR_STORAGE_H
+#define STOR_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/ioop.h"
+#include "proto/batch.h"
+
+struct io_uring;
+struct stor_dir;
+struct stor_log;
+struct stor_segment;
+
+/* ---------------------------------------------------------------------------------------------
+ * Per-topic configuration, in Kafka's topic-level key names (broker-level log.* defaults map
+ * onto the same fields).
+ */
+
+enum stor_ts_type {
+	STOR_TS_CREATE_TIME = 0,      /* message.timestamp.type=CreateTime (default) */
+	STOR_TS_LOG_APPEND_TIME = 1,  /* LogAppendTime: storage sets max timestamp, recomputes CRC */
+};
+
+#define STOR_CLEANUP_DELETE 0x1
+#define STOR_CLEANUP_COMPACT 0x2
+
+struct stor_config {
+	int64_t segment_bytes;          /* segment.bytes: roll when the next append would pass it (1 GiB) */
+	int64_t segment_ms;             /* segment.ms: roll when the segment's first batch is older (7 d) */
+	int64_t segment_index_bytes;    /* segment.index.bytes: roll when the offset index is full (10 MiB) */
+	int64_t index_interval_bytes;   /* index.interval.bytes: bytes between index entries (4096) */
+	int64_t retention_ms;           /* retention.ms, -1 = keep forever (7 d) */
+	int64_t retention_bytes;        /* retention.bytes, -1 = no size limit (-1) */
+	unsigned cleanup_policy;        /* cleanup.policy: STOR_CLEANUP_* bits (delete) */
+	int64_t delete_retention_ms;    /* delete.retention.ms: tombstone lifetime under compaction (1 d) */
+	int64_t flush_messages;         /* flush.messages: background fdatasync after this many (INT64_MAX) */
+	int64_t flush_ms;               /* flush.ms: background fdatasync after this long (INT64_MAX) */
+	int64_t file_delete_delay_ms;   /* file.delete.delay.ms: kept for config compatibility (60000) */
+	enum stor_ts_type timestamp_type; /* message.timestamp.type */
+};
+
+/* Fills c with Kafka's defaults. */
+void stor_config_default(struct stor_config *c);
+
+/* Sets one topic-level key (e.g. "segment.bytes", "cleanup.policy", "message.timestamp.type")
+ * from its text value.  Returns 0, -ENOENT for a key storage does not know, or -EINVAL for a bad
+ * value; then *why (when given) points at a static message naming the allowed values. */
+int stor_config_set(struct stor_config *c, const char *key, const char *value, const char **why);
+
+/* ---------------------------------------------------------------------------------------------
+ * A log directory (one entry of log.dirs).
+ */
+
+/* Opens (creating it when missing) the log directory `path`, takes its lock file (.lock, flock)
+ * and reads its checkpoint files.  Blocking.  Returns an owned object, or NULL with *err set:
+ * -EWOULDBLOCK when another process holds the lock, -EBADMSG for an unreadable checkpoint (the
+ * message is logged), other -errno from the file system. */
+struct stor_dir *stor_dir_open(const char *path, int *err);
+
+/* Writes both checkpoints (stor_dir_checkpoint), releases the lock and frees d.  Every log of
+ * the directory must be closed first.  Blocking.  Returns 0 or -errno of the checkpoint write
+ * (d is freed either way). */
+int stor_dir_close(struct stor_dir *d);
+
+/* Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint for every partition of
+ * the directory: the open logs' current values, and the values read at open for partitions not
+ * open now.  Blocking (tmp file, fsync, rename, directory fsync); call it from a thread that is
+ * not a shard loop (Kafka's log.flush.offset.checkpoint.interval.ms timer) and at shutdown.
+ * Thread-safe.  Returns 0 or -errno. */
+int stor_dir_checkpoint(struct stor_dir *d);
+
+/* Calls fn once for every "<topic>-<partition>" directory in d (skipping "-delete" leftovers),
+ * so the broker can load the partitions it has.  Blocking.  Returns 0 or -errno. */
+int stor_dir_list(struct stor_dir *d, void (*fn)(void *arg, const char *topic, int32_t partition),
+                  void *arg);
+
+/* The directory's path (borrowed, lives as long as d). */
+const char *stor_dir_path(const struct stor_dir *d);
+
+/* ---------------------------------------------------------------------------------------------
+ * A partition log.
+ */
+
+/* Opens the log of topic-partition in d, creating its directory when missing, and recovers it:
+ * every segment past the recovery point is scanned (lengths, CRC-32C, increasing offsets), the
+ * log is truncated after the last valid batch, missing or corrupt indexes are rebuilt, and one
+ * log line says exactly what was dropped.  Blocking.
+ * `cfg` is copied.  `ring` is the owner shard's io_uring (borrowed; must outlive the log).
+ * `topic_id` (16 bytes, or NULL when unknown) is written to partition.metadata when that file is
+ * missing; a different id already on disk is -EEXIST.
+ * Returns an owned log, or NULL with *err: -EINVAL (bad name or config), -EEXIST, -errno. */
+struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t partition,
+                               const struct stor_config *cfg, const uint8_t *topic_id,
+                               struct io_uring *ring, int *err);
+
+/* True when no append, flush or deletion of this log has an SQE in flight; only then may the log
+ * be closed or deleted.  The owner keeps driving its ring until this is true. */
+bool stor_log_idle(const struct stor_log *log);
+
+/* Flushes everything (data and indexes, blocking fdatasync), makes the recovery point the LEO,
+ * and frees the log.  Requires stor_log_idle() and every read released (asserted).  Returns 0
+ * or -errno of the final flush (the log is freed either way; a failed flush leaves the recovery
+ * point behind, so the next open scans the tail). */
+int stor_log_close(struct stor_log *log);
+
+/* Closes the log and removes its directory (renamed to "<topic>-<partition>.<n>-delete" first
+ * so a crash midway leaves nothing that loads as a partition).  Requires stor_log_idle() and no
+ * pinned reads.  Blocking.  Returns 0 or -errno (the log is freed either way). */
+int stor_log_delete(struct stor_log *log);
+
+/* Copies the config (for AlterConfigs); takes effect from the next append / tick. */
+void stor_log_set_config(struct stor_log *log, const struct stor_config *cfg);
+
+/* --- append ---------------------------------------------------------------------------------- */
+
+#define STOR_APPEND_DURABLE 0x1       /* complete only once an fdatasync covers the records (acks=-1) */
+
+struct stor_append;
+
+/* Called exactly once per accepted append, on the owner shard, from the ring's completion.
+ * err is 0 or -errno (-ENOSPC, -EIO, -EROFS, ...); on error no offset of this append is in the
+ * log (nothing is acknowledged that a later open could lose or expose). */
+typedef void (*stor_append_fn)(struct stor_append *a, int err);
+
+/* One append, embedded in the caller's own request object (find it with rt_container_of).
+ * The caller fills the "in" fields; storage fills "out" at submission; the rest is private. */
+struct stor_append {
+	/* in */
+	uint8_t *data;                  /* whole validated v2 batches; borrowed, stamped in place, and
+	                                 * must stay alive and unchanged until `done` is called */
+	size_t len;
+	unsigned flags;                 /* STOR_APPEND_* */
+	stor_append_fn done;
+	/* out: valid from a successful stor_log_append until `done` */
+	int64_t base_offset;            /* offset of the first record */
+	int64_t last_offset;            /* offset of the last record */
+	int64_t log_append_time;        /* the LogAppendTime stamped, or -1 for CreateTime topics */
+	/* private */
+	struct rt_ioop op;
+	struct stor_append *next;
+	struct stor_segment *seg;
+	uint64_t pos;                   /* file position of data[0] in seg */
+	size_t written;                 /* bytes of data confirmed written */
+	int err;
+	int32_t fault;                  /* injected completion result (fault layer), 0 = none */
+	uint8_t state;
+};
+
+/* Assigns offsets to a->data (every batch's base offset and the log's leader epoch are stamped
+ * in place; for LogAppendTime topics each batch's max timestamp and attribute are set and its
+ * CRC recomputed) and queues one write of the whole buffer at the end of the active segment
+ * (rolling first when segment.bytes, segment.ms or a full index says so).
+ * `info` (borrowed for the call) is kp_records_validate's result for the same bytes.
+ * Returns 0 when the append is accepted (`done` will be called exactly once), or a -errno and
+ * `done` is never called: -EROFS (offline), -EMSGSIZE (larger than segment.bytes), -EBADMSG
+ * (batches do not frame), -ENOSPC/-EIO (the log is recovering from a failed write), -errno from a
+ * segment roll. */
+int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp_records_info *info);
+
+/* --- durability ------------------------------------------------------------------------------ */
+
+struct stor_sync;
+/* err is 0 (offsets below the waited-for offset are on stable storage) or -errno (-EROFS: the
+ * fdatasync failed and the partition is offline). */
+typedef void (*stor_sync_fn)(struct stor_sync *s, int err);
+
+/* A "durable up to offset X" waiter, embedded in the caller's object. */
+struct stor_sync {
+	int64_t offset;                 /* in: wait until every offset < this is durable */
+	stor_sync_fn done;              /* in */
+	struct stor_sync *next;         /* private */
+};
+
+/* Completes s once an fdatasync covers every offset below s->offset (which must be <= the next
+ * offset to be assigned).  One fdatasync covers every write completed before it was issued and
+ * serves every waiter it covers (group commit).  When already durable, s->done is called before
+ * this returns.  Returns 0 (s->done will be / was called exactly once) or -EROFS / -EINVAL
+ * (s->done is not called). */
+int stor_log_sync(struct stor_log *log, struct stor_sync *s);
+
+/* --- read ------------------------------------------------------------------------------------ */
+
+/* A file range of whole batches in one segment, pinned until stor_read_release. */
+struct stor_read {
+	int fd;                         /* segment file, readable from any thread while pinned */
+	uint64_t pos;                   /* file position of the first batch */
+	uint32_t len;                   /* bytes of whole batches; 0 = nothing to return */
+	int64_t first_offset;           /* base offset of the first batch in the range */
+	int64_t next_offset;            /* offset after the last batch in the range */
+	struct stor_segment *seg;       /* the pin; NULL when len == 0 */
+};
+
+/* Finds the batch containing `offset` through the offset index (O(log n)) and returns the range
+ * of whole batches from there, at most max_bytes long, stopping at `max_offset` (exclusive: the
+ * high watermark, or the last stable offset) and at the end of that segment.  When the first
+ * batch alone is larger than max_bytes it is returned whole if min_one is set (Kafka's rule for
+ * the first partition of a fetch), otherwise len is 0.  Pins the segment when len > 0.
+ * Returns 0, or -ERANGE when offset is below the log start offset or above the LEO, or -errno
+ * from reading batch headers (pread, blocking only on a page-cache miss). */
+int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int64_t max_offset,
+                  bool min_one, struct stor_read *out);
+
+/* Releases the pin of a read with len > 0 (on the owner shard).  A segment deleted by retention
+ * or DeleteRecords is closed and unlinked after its last release. */
+void stor_read_release(struct stor_log *log, struct stor_read *r);
+
+/* --- offsets and timestamps ------------------------------------------------------------------ */
+
+int64_t stor_log_start_offset(const struct stor_log *log);
+int64_t stor_log_end_offset(const struct stor_log *log);      /* LEO */
+int64_t stor_log_high_watermark(const struct stor_log *log);  /* == LEO on one broker */
+int64_t stor_log_durable_offset(const struct stor_log *log);
+int64_t stor_log_recovery_point(const struct stor_log *log);
+bool stor_log_offline(const struct stor_log *log);
+/* Bytes in all segments. */
+uint64_t stor_log_size(const struct stor_log *log);
+/* Number of segments (the active one included). */
+size_t stor_log_segment_count(const struct stor_log *log);
+
+/* ListOffsets by timestamp: the first offset whose record timestamp is >= ts, and that record's
+ * timestamp.  Blocking reads (pread) of the candidate batches.  Returns 0, or -ENOENT when no
+ * record has such a timestamp (Kafka answers offset -1), or -errno. */
+int stor_log_offset_for_time(struct stor_log *log, int64_t ts, int64_t *offset, int64_t *timestamp);
+
+/* ListOffsets MAX_TIMESTAMP (-3): the largest timestamp in the log and the offset of the batch's
+ * last record that carries it (Kafka's shallow offset).  -ENOENT when the log is empty. */
+int stor_log_max_timestamp(const struct stor_log *log, int64_t *offset, int64_t *timestamp);
+
+/* --- waking long-polling fetches ------------------------------------------------------------- */
+
+struct stor_watch;
+typedef void (*stor_watch_fn)(struct stor_watch *w, int64_t leo);
+
+/* A one-shot watch: fires once the LEO passes `offset` (leo > offset), on the owner shard. */
+struct stor_watch {
+	int64_t offset;                 /* in */
+	stor_watch_fn fire;             /* in */
+	struct stor_watch *prev, *next; /* private */
+	bool armed;                     /* private */
+};
+
+/* Arms w (fires before returning when the LEO is already past w->offset).  Borrows w until it
+ * fires or is cancelled. */
+void stor_log_watch(struct stor_log *log, struct stor_watch *w);
+/* Disarms w if it has not fired yet. */
+void stor_log_unwatch(struct stor_log *log, struct stor_watch *w);
+
+/* --- leader epochs ------------------------------------------------------------------------------ */
+
+/* Makes `epoch` the leader epoch stamped on later appends and records (epoch, LEO) in
+ * leader-epoch-checkpoint when it is new.  Blocking (checkpoint write).  0 or -errno. */
+int stor_log_set_leader_epoch(struct stor_log *log, int32_t epoch);
+int32_t stor_log_leader_epoch(const struct stor_log *log);
+
+/* --- retention, DeleteRecords, truncation, background work ------------------------------------ */
+
+/* DeleteRecords: advances the log start offset to `offset` (<= high watermark) and schedules
+ * deletion of the segments entirely below it.  Returns 0 (new start offset in *low_watermark)
+ * or -ERANGE. */
+int stor_log_delete_records(struct stor_log *log, int64_t offset, int64_t *low_watermark);
+
+/* Removes every offset >= `offset` (follower truncation, tests).  Requires stor_log_idle().
+ * Blocking.  0 or -errno. */
+int stor_log_truncate(struct stor_log *log, int64_t offset);
+
+/* Periodic work, called from the owner shard's timer (about once a second) with the wall clock
+ * in ms: background flush (flush.ms), retention by retention.ms / retention.bytes (deleting whole
+ * segments, never a segment a reader still pins: that one is unlinked after its release), and
+ * asynchronous unlinking of deleted segments.  Returns the number of segments deleted, or -errno. */
+int stor_log_tick(struct stor_log *log, int64_t now_ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors and logging.
+ */
+
+/* The one mapping from a storage -errno to a Kafka error code (0 for 0). */
+int16_t stor_err_to_kafka(int err);
+
+/* Where storage's log lines go (recovery drops, offline partitions, failed writes).  Default:
+ * stderr with a "storage: " prefix.  Thread-safe to call before any log is open. */
+typedef void (*stor_log_line_fn)(void *arg, const char *line);
+void stor_set_log_line(stor_log_line_fn fn, void *arg);
+
+#endif

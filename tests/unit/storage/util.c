@@ -1,0 +1,2 @@
+/* Shared helpers for the storage tests (see util.h). */
+#include "util.h"
