@@ -27,6 +27,13 @@
  * CRC, record framing), -EINVAL for a well-framed but invalid record set, -E2BIG for something
  * over a configured bound (decompressed size), -ENOTSUP for an unsupported magic or codec.
  * When `why` is given it is pointed at a static string that says what was wrong.
+ *
+ * kp_records_validate maps these onto Kafka's outcomes the way Kafka's broker does: what the
+ * CRC cannot vouch for (lengths, magic, the CRC itself, a compressed payload that does not
+ * decompress) is -EBADMSG (CORRUPT_MESSAGE, which clients retry); records that do not fit a
+ * batch whose CRC is good (record framing, records_count, offset deltas, control batches from
+ * clients, a bad sequence) are -EINVAL (INVALID_RECORD: the client wrote them that way, a retry
+ * cannot help).  The iterator itself reports any record framing problem as -EBADMSG.
  */
 #ifndef KP_BATCH_H
 #define KP_BATCH_H
@@ -89,8 +96,14 @@ struct kp_batch_hdr {
 };
 
 /* Decodes the header at p (n bytes available) without checking the CRC.  0 or -EBADMSG
- * (fewer than 61 bytes, batch_length out of range for n) or -ENOTSUP (magic is not 2). */
+ * (fewer than 61 bytes, batch_length out of range for n, unknown magic) or -ENOTSUP (magic 0
+ * or 1, the message formats Kafka 4.0 no longer accepts). */
 int kp_batch_hdr_parse(const uint8_t *p, size_t n, struct kp_batch_hdr *h);
+
+/* As kp_batch_hdr_parse, but needs only the 61 header bytes, not the whole batch: for a reader
+ * that fetches the header of a batch on disk before its body.  batch_length is still checked
+ * to be at least a header's worth. */
+int kp_batch_hdr_peek(const uint8_t *p, size_t n, struct kp_batch_hdr *h);
 
 /* Size of the whole batch starting at p, read from its length field, or 0 when fewer than 12
  * bytes are there or the length is negative.  Lets storage and recovery walk a log. */
@@ -105,11 +118,18 @@ void kp_batch_crc_update(uint8_t *p, size_t size);
 /* Stamps the base offset and leader epoch in place (neither is covered by the CRC). */
 void kp_batch_stamp(uint8_t *p, int64_t base_offset, int32_t leader_epoch);
 
+/* Bound on one batch's decompressed records when a caller passes 0. */
+#define KP_BATCH_DEFAULT_MAX_DECOMPRESSED ((size_t)256 << 20)
+
 /* Limits applied while validating a record set from a client. */
 struct kp_validate_opts {
-	size_t max_batch_bytes;        /* message.max.bytes: largest batch accepted */
-	size_t max_decompressed;       /* bound on one batch's decompressed records */
+	size_t max_batch_bytes;        /* message.max.bytes: largest batch accepted; 0 = no limit */
+	size_t max_decompressed;       /* bound on one batch's decompressed records; 0 = default */
 	bool check_records;            /* iterate every record (decompressing as needed) */
+	bool internal_origin;          /* written by Ringtail itself (recovery, control records):
+	                                * lifts the rules Kafka applies to clients only: exactly one
+	                                * batch, base offset 0, no control batches, sequence >= 0
+	                                * when a producer id is set */
 };
 
 /* What validation learned about a record set. */
@@ -127,10 +147,14 @@ struct kp_records_info {
 	enum kp_compression compression; /* of the first batch */
 };
 
-/* Validates a record set as it arrives in a Produce request: one or more whole batches, each
- * magic 2 with a consistent length, a good CRC, and (with check_records) records_count records
- * that parse exactly to the end of the batch, offset deltas 0..n-1.  Borrows p; `scratch` is
- * used for decompression and may be reset by the caller afterwards.
+/* Validates a record set as it arrives in a Produce request: whole batches (exactly one from a
+ * client, as Kafka requires for magic 2), each magic 2 with a consistent length, a good CRC,
+ * base offset 0, records_count == last_offset_delta + 1 > 0, not a control batch, and (with
+ * check_records) records_count records that parse exactly to the end of the batch, offset
+ * deltas 0..n-1.  Trailing bytes that do not make a whole batch are -EBADMSG (Kafka drops
+ * them silently; no client sends them).  With check_records, max_timestamp is computed from the
+ * records (as Kafka's broker does), otherwise taken from the batch headers.
+ * Borrows p; `scratch` is used for decompression and may be reset by the caller afterwards.
  * Returns 0, -EBADMSG (corrupt: CORRUPT_MESSAGE), -EINVAL (INVALID_RECORD), -E2BIG
  * (MESSAGE_TOO_LARGE or a decompression bound), -ENOTSUP (old magic, unknown codec). */
 int kp_records_validate(const uint8_t *p, size_t n, const struct kp_validate_opts *o,
@@ -164,9 +188,14 @@ struct kp_batch_iter {
 	const uint8_t *p, *end;        /* the (decompressed) records */
 	int32_t left;
 	int err;
+	const char *why;               /* what was wrong when err is set (static string) */
 };
 
-/* 0 or -errno as for kp_records_validate. */
+/* Does not check the CRC (kp_records_validate or kp_batch_crc_ok does).  Borrows batch (and
+ * arena, which owns the decompressed copy); `arena` may be NULL for an uncompressed batch.
+ * 0, -EBADMSG (header, negative records_count, payload that does not decompress), -E2BIG
+ * (over max_decompressed, 0 = KP_BATCH_DEFAULT_MAX_DECOMPRESSED), -ENOTSUP (magic, codec),
+ * -ENOMEM. */
 int kp_batch_iter_init(struct kp_batch_iter *it, const uint8_t *batch, size_t size,
                        struct rt_arena *arena, size_t max_decompressed);
 /* 1 with *rec filled, 0 at the end, or -EBADMSG.  At the end, any bytes left over are -EBADMSG. */
@@ -193,7 +222,9 @@ void kp_batch_builder_init(struct kp_batch_builder *b, enum kp_compression c, in
                            int64_t producer_id, int16_t producer_epoch, int32_t base_sequence);
 void kp_batch_builder_fini(struct kp_batch_builder *b);
 
-/* Adds a record (key/value NULL with len -1 for null; headers may be NULL with n 0). */
+/* Adds a record (key/value NULL with len -1 for null; headers may be NULL with n 0; a header
+ * key may not be null).  Borrows everything.  0, -EINVAL (a length below -1), -E2BIG (a record
+ * or the batch over 2 GiB) or -ENOMEM. */
 int kp_batch_builder_add(struct kp_batch_builder *b, int64_t timestamp, const void *key, int32_t key_len,
                          const void *value, int32_t value_len,
                          const struct kp_record_header *headers, int32_t header_count);
