@@ -108,7 +108,7 @@ int hw_cpulist_parse(const char *s, int *cpus, int max, char *err, size_t errlen
 		}
 		for (long c = a; c <= b; c++) {
 			if (hw_cpuset_has(&seen, (int)c)) {
-				seterr(err, errlen, "%ld is given twice", c);
+				seterr(err, errlen, "%ld is given twice (allowed: each once)", c);
 				return -EINVAL;
 			}
 			hw_cpuset_add(&seen, (int)c);
