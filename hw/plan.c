@@ -217,6 +217,8 @@ static int build(const struct hw_topology *t, const struct hw_plan_config *c, st
 			    c->shards, t->ncpus);
 
 	int n;
+	const char *share_why = "with fewer than 4 physical cores a reserved core would cost the dataplane more "
+				"than the mostly idle control process needs";
 	if (set(c->cores)) {
 		n = parse_cores(t, HW_KEY_CORES, c->cores, cores, err, errlen);
 		if (n < 0) return n;
@@ -259,12 +261,25 @@ static int build(const struct hw_topology *t, const struct hw_plan_config *c, st
 			/* A one-core machine: the control process can only share. */
 			n = order_pool(t, node, -1, p->allow_smt, cores, &in_node);
 		}
+		if (want > n && reserved >= 0 && !set(c->control_core)) {
+			/* The operator asked for more shards than the cores left after the control core:
+			 * the shards get every core and the control process shares one. */
+			reserved = -1;
+			p->control_cpu = -1;
+			if (p->nnotes > 0) p->nnotes--;  /* the control-core note just written */
+			share_why = "every core is needed for the shards asked for";
+			n = order_pool(t, node, -1, p->allow_smt, cores, &in_node);
+		}
 		if (want) {
 			if (want > n)
-				return fail(err, errlen, "%s=%s: only %d cores are free for shards (online %s, control core %d, %s)",
-					    HW_KEY_SHARDS, c->shards, n, hw_cpuset_format(&t->online, on, sizeof on), reserved,
+			{
+				char ctl[48] = "";
+				if (reserved >= 0) snprintf(ctl, sizeof ctl, " minus control core %d", reserved);
+				return fail(err, errlen, "%s=%s: only %d cores are free for shards (online %s%s, %s)",
+					    HW_KEY_SHARDS, c->shards, n, hw_cpuset_format(&t->online, on, sizeof on), ctl,
 					    p->allow_smt ? "SMT siblings allowed"
 							 : "one thread per physical core unless " HW_KEY_ALLOW_SMT "=true");
+			}
 			if (want > in_node && node >= 0)
 				note(p, "%ld shards do not fit on NUMA node %d (%d cores): the rest run on other nodes", want,
 				     node, in_node);
@@ -304,9 +319,7 @@ static int build(const struct hw_topology *t, const struct hw_plan_config *c, st
 	/* The control process shares shard 0's core when none was set aside. */
 	if (p->control_cpu < 0) {
 		p->control_cpu = p->shards[0].cpu;
-		note(p, "control process shares core %d with shard 0: with fewer than %d physical cores a reserved "
-		     "core would cost the dataplane more than the mostly idle control process needs",
-		     p->control_cpu, HW_PLAN_CONTROL_OWN_CORE_MIN);
+		note(p, "control process shares core %d with shard 0: %s", p->control_cpu, share_why);
 	}
 	const struct hw_cpu *cc = hw_topology_cpu(t, p->control_cpu);
 	p->control_node = cc->node;
