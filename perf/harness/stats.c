@@ -1,0 +1,198 @@
+/*
+ * perf/harness/stats.c: counters, latency histograms (base/hist.h), progress line and JSON
+ * (see stats.h).
+ *
+ * Histograms hold nanoseconds from 1 ns to 1 hour at 3 significant digits: percentiles are
+ * within 0.1% of the exact ones.  MB in the results is 10^6 bytes of record payload (key +
+ * value), the unit Kafka's own perf tools print.
+ */
+#include "perf/harness/stats.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "base/hist.h"
+#include "perf/harness/procstat.h"
+#include "proto/batch.h"
+
+#define HIST_MAX_NS (3600ull * 1000000000ull)
+
+int perf_stats_init(struct perf_stats *st, const struct perf_opts *opts)
+{
+	memset(st, 0, sizeof(*st));
+	st->opts = opts;
+	st->co_interval_ns = (uint64_t)(opts->co_interval_us * 1000.0);
+	for (int k = 0; k < PERF_LAT_KINDS; k++) {
+		st->lat[k] = rt_hist_create(HIST_MAX_NS, 3);
+		if (!st->lat[k]) {
+			perf_stats_fini(st);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void perf_stats_fini(struct perf_stats *st)
+{
+	for (int k = 0; k < PERF_LAT_KINDS; k++) {
+		rt_hist_destroy(st->lat[k]);
+		st->lat[k] = NULL;
+	}
+}
+
+static void read_cpu(const struct perf_stats *st, double *out, bool *ok)
+{
+	if (st->opts->broker_pid <= 0) {
+		*ok = false;
+		return;
+	}
+	*ok = perf_procstat_read(st->opts->broker_pid, out) == 0;
+}
+
+void perf_stats_start(struct perf_stats *st, uint64_t now_ns)
+{
+	st->start_ns = now_ns;
+	st->warm_ns = now_ns + (uint64_t)(st->opts->warmup_s * 1e9);
+	st->last_progress_ns = now_ns;
+	st->next_progress_ns = now_ns + (uint64_t)(st->opts->progress_s * 1e9);
+	read_cpu(st, &st->broker_cpu_start_s, &st->broker_cpu_ok);
+}
+
+void perf_stats_stop(struct perf_stats *st, uint64_t now_ns)
+{
+	st->end_ns = now_ns;
+	bool ok = false;
+	read_cpu(st, &st->broker_cpu_end_s, &ok);
+	st->broker_cpu_ok = st->broker_cpu_ok && ok;
+}
+
+void perf_stats_latency(struct perf_stats *st, enum perf_lat_kind k, uint64_t now_ns, uint64_t lat_ns)
+{
+	if (now_ns < st->warm_ns)
+		return;
+	if (lat_ns == 0)
+		lat_ns = 1; /* the histogram's range starts at 1 ns */
+	if (lat_ns > HIST_MAX_NS)
+		lat_ns = HIST_MAX_NS;
+	if (k == PERF_LAT_PRODUCE && st->co_interval_ns)
+		rt_hist_record_corrected(st->lat[k], lat_ns, st->co_interval_ns);
+	else
+		rt_hist_record(st->lat[k], lat_ns);
+}
+
+void perf_stats_error(struct perf_stats *st, int16_t code, const char *fmt, ...)
+{
+	st->errors++;
+	if (code > 0)
+		st->last_error = code;
+	if (st->error_text[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(st->error_text, sizeof(st->error_text), fmt, ap);
+	va_end(ap);
+	if (!st->opts->quiet)
+		fprintf(stderr, "ringtail-perf: %s\n", st->error_text);
+}
+
+uint64_t perf_stats_pct(const struct perf_stats *st, enum perf_lat_kind k, double q)
+{
+	return rt_hist_percentile(st->lat[k], q);
+}
+
+uint64_t perf_stats_count(const struct perf_stats *st, enum perf_lat_kind k) { return rt_hist_count(st->lat[k]); }
+uint64_t perf_stats_max(const struct perf_stats *st, enum perf_lat_kind k) { return rt_hist_max(st->lat[k]); }
+
+void perf_stats_tick(struct perf_stats *st, uint64_t now_ns)
+{
+	if (st->opts->progress_s <= 0 || st->opts->quiet || now_ns < st->next_progress_ns)
+		return;
+	double dt = (double)(now_ns - st->last_progress_ns) / 1e9;
+	bool prod = st->opts->mode != PERF_MODE_CONSUME;
+	int64_t recs = prod ? st->acked_records : st->consumed_records;
+	double rate = dt > 0 ? (double)(recs - st->last_progress_records) / dt : 0;
+	enum perf_lat_kind k = st->opts->mode == PERF_MODE_E2E ? PERF_LAT_E2E : PERF_LAT_PRODUCE;
+	fprintf(stderr, "[%6.1fs] %s %.0f rec/s %.1f MB/s  p99 %.3f ms  errors %lld\n",
+	        (double)(now_ns - st->start_ns) / 1e9, prod ? "acked" : "consumed", rate,
+	        rate * (st->opts->record_size + (st->opts->keys != PERF_KEYS_NONE ? 8 : 0)) / 1e6,
+	        (double)perf_stats_pct(st, k, 99) / 1e6, (long long)st->errors);
+	st->last_progress_ns = now_ns;
+	st->last_progress_records = recs;
+	st->next_progress_ns = now_ns + (uint64_t)(st->opts->progress_s * 1e9);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_lat(FILE *f, const struct perf_stats *st, enum perf_lat_kind k)
+{
+	const struct rt_hist *h = st->lat[k];
+	fprintf(f, "{\"count\": %llu, \"p50\": %.4f, \"p90\": %.4f, \"p99\": %.4f, \"p99_9\": %.4f, "
+	        "\"p99_99\": %.4f, \"max\": %.4f, \"mean\": %.4f}",
+	        (unsigned long long)rt_hist_count(h), rt_hist_percentile(h, 50) / 1e6,
+	        rt_hist_percentile(h, 90) / 1e6, rt_hist_percentile(h, 99) / 1e6,
+	        rt_hist_percentile(h, 99.9) / 1e6, rt_hist_percentile(h, 99.99) / 1e6,
+	        rt_hist_max(h) / 1e6, rt_hist_mean(h) / 1e6);
+}
+
+int perf_stats_json(const struct perf_stats *st, FILE *f)
+{
+	const struct perf_opts *o = st->opts;
+	static const char *codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+	static const char *keys[] = {"none", "seq", "uniform", "zipf"};
+	double secs = st->end_ns > st->start_ns ? (double)(st->end_ns - st->start_ns) / 1e9 : 0;
+	double div = secs > 0 ? secs : 1;
+	fprintf(f, "{\n  \"driver\": \"%s\", \"mode\": \"%s\", \"label\": ", perf_driver_name(o->driver),
+	        perf_mode_name(o->mode));
+	json_str(f, o->label);
+	fprintf(f, ", \"topic\": ");
+	json_str(f, o->topic);
+	fprintf(f, ",\n  \"partitions\": %d, \"record_size\": %d, \"batch_size\": %d, \"linger_ms\": %d, "
+	        "\"compression\": \"%s\", \"acks\": %d, \"keys\": \"%s\", \"key_count\": %u,\n"
+	        "  \"rate_target\": %.1f, \"producers\": %d, \"consumers\": %d, \"inflight\": %d, "
+	        "\"idle_connections\": %d, \"connections\": %lld,\n",
+	        o->partitions, o->record_size, o->batch_size, o->linger_ms, codecs[o->compression], o->acks,
+	        keys[o->keys], o->key_count, o->rate, o->producers, o->consumers, o->inflight,
+	        o->idle_connections, (long long)st->connections);
+	fprintf(f, "  \"elapsed_s\": %.3f, \"sent_records\": %lld, \"acked_records\": %lld, "
+	        "\"failed_records\": %lld, \"consumed_records\": %lld, \"requests\": %lld, \"errors\": %lld,\n",
+	        secs, (long long)st->sent_records, (long long)st->acked_records, (long long)st->failed_records,
+	        (long long)st->consumed_records, (long long)st->requests, (long long)st->errors);
+	fprintf(f, "  \"produce_records_per_s\": %.1f, \"produce_mb_per_s\": %.3f, "
+	        "\"consume_records_per_s\": %.1f, \"consume_mb_per_s\": %.3f,\n",
+	        st->acked_records / div, st->acked_bytes / div / 1e6, st->consumed_records / div,
+	        st->consumed_bytes / div / 1e6);
+	fprintf(f, "  \"co_corrected\": %s,\n  \"latency_ms\": {\n    \"produce\": ",
+	        o->rate > 0 || st->co_interval_ns ? "true" : "false");
+	json_lat(f, st, PERF_LAT_PRODUCE);
+	fprintf(f, ",\n    \"service\": ");
+	json_lat(f, st, PERF_LAT_SERVICE);
+	fprintf(f, ",\n    \"e2e\": ");
+	json_lat(f, st, PERF_LAT_E2E);
+	fprintf(f, "\n  },\n");
+	double gb = (double)(st->acked_bytes + st->consumed_bytes) / 1e9;
+	if (st->broker_cpu_ok) {
+		double cpu = st->broker_cpu_end_s - st->broker_cpu_start_s;
+		fprintf(f, "  \"broker_cpu_s\": %.3f, \"broker_cpu_s_per_gb\": %.3f,\n", cpu, gb > 0 ? cpu / gb : 0);
+	} else {
+		fprintf(f, "  \"broker_cpu_s\": null, \"broker_cpu_s_per_gb\": null,\n");
+	}
+	fprintf(f, "  \"last_error_code\": %d, \"error\": ", st->last_error);
+	json_str(f, st->error_text);
+	fprintf(f, "\n}\n");
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,103 @@
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "perf/harness/opts.h"
+#include "proto/batch.h"
+
+static int parse(struct perf_opts *o, char *err, size_t n, int argc, char **argv)
+{
+	perf_opts_defaults(o);
+	return perf_opts_parse(o, argc, argv, err, n);
+}
+
+#define PARSE(o, err, ...) ({ char *av_[] = {"ringtail-perf", __VA_ARGS__}; \
+	parse(o, err, sizeof(err), (int)(sizeof(av_) / sizeof(av_[0])), av_); })
+
+Test(perf_opts, defaults_are_a_valid_run)
+{
+	struct perf_opts o;
+	char err[512];
+	char *av[] = {"ringtail-perf"};
+	cr_assert_eq(parse(&o, err, sizeof(err), 1, av), 0);
+	cr_assert_str_eq(o.bootstrap, "127.0.0.1:9092");
+	cr_assert_eq(o.acks, 1);
+	cr_assert_eq(o.record_size, 1024);
+	cr_assert_eq(o.driver, PERF_DRIVER_NATIVE);
+}
+
+Test(perf_opts, reads_every_kind_of_value)
+{
+	struct perf_opts o;
+	char err[512];
+	cr_assert_eq(PARSE(&o, err, "--driver", "rdkafka", "--mode=e2e", "--acks", "all", "--record-size", "100",
+	                   "--compression", "zstd", "--keys", "zipf:1000:1.2", "--rate", "5000.5",
+	                   "--producers", "64", "--inflight=16", "--create", "--partitions", "12",
+	                   "--from", "latest", "--json", "/tmp/x.json", "--quiet"), 0, "%s", err);
+	cr_assert_eq(o.driver, PERF_DRIVER_RDKAFKA);
+	cr_assert_eq(o.mode, PERF_MODE_E2E);
+	cr_assert_eq(o.acks, -1);
+	cr_assert_eq(o.record_size, 100);
+	cr_assert_eq(o.compression, KP_COMPRESSION_ZSTD);
+	cr_assert_eq(o.keys, PERF_KEYS_ZIPF);
+	cr_assert_eq(o.key_count, 1000);
+	cr_assert_float_eq(o.zipf_s, 1.2, 1e-9);
+	cr_assert_float_eq(o.rate, 5000.5, 1e-9);
+	cr_assert_eq(o.producers, 64);
+	cr_assert_eq(o.inflight, 16);
+	cr_assert(o.create);
+	cr_assert_eq(o.partitions, 12);
+	cr_assert(o.from_latest);
+	cr_assert_str_eq(o.json_path, "/tmp/x.json");
+	cr_assert(o.quiet);
+}
+
+Test(perf_opts, bad_values_name_the_option_the_value_and_what_is_allowed)
+{
+	struct perf_opts o;
+	char err[512];
+	cr_assert_eq(PARSE(&o, err, "--acks", "2"), -EINVAL);
+	cr_assert_str_eq(err, "--acks: '2' is not one of 0, 1, -1, all");
+	cr_assert_eq(PARSE(&o, err, "--record-size", "8"), -EINVAL);
+	cr_assert_str_eq(err, "--record-size: '8' is not an integer in 16..67108864");
+	cr_assert_eq(PARSE(&o, err, "--inflight", "4x"), -EINVAL);
+	cr_assert_str_eq(err, "--inflight: '4x' is not an integer in 1..1024");
+	cr_assert_eq(PARSE(&o, err, "--compression", "brotli"), -EINVAL);
+	cr_assert_str_eq(err, "--compression: 'brotli' is not one of none, gzip, snappy, lz4, zstd");
+	cr_assert_eq(PARSE(&o, err, "--keys", "uniform"), -EINVAL);
+	cr_assert_str_eq(err, "--keys: 'uniform' needs a key count (e.g. uniform:1000)");
+	cr_assert_eq(PARSE(&o, err, "--keys", "seq:10:2"), -EINVAL);
+	cr_assert_str_eq(err, "--keys: 'seq:10:2': only zipf takes an exponent");
+	cr_assert_eq(PARSE(&o, err, "--bootstrap", "localhost"), -EINVAL);
+	cr_assert_str_eq(err, "--bootstrap: 'localhost' is not HOST:PORT");
+	cr_assert_eq(PARSE(&o, err, "--topic", "a b"), -EINVAL);
+	cr_assert_str_eq(err, "--topic: 'a b' may hold only [a-zA-Z0-9._-]");
+	cr_assert_eq(PARSE(&o, err, "--frobnicate", "1"), -EINVAL);
+	cr_assert_str_eq(err, "--frobnicate: unknown option (see --help)");
+	cr_assert_eq(PARSE(&o, err, "--rate"), -EINVAL);
+	cr_assert_str_eq(err, "--rate needs a value (see --help)");
+	cr_assert_eq(PARSE(&o, err, "-v"), -EINVAL);
+	cr_assert_str_eq(err, "'-v': options start with -- (see --help)");
+}
+
+Test(perf_opts, rejects_combinations_that_cannot_run)
+{
+	struct perf_opts o;
+	char err[512];
+	cr_assert_eq(PARSE(&o, err, "--duration", "0"), -EINVAL);
+	cr_assert_str_eq(err, "--duration 0 needs --records N (the run must end)");
+	cr_assert_eq(PARSE(&o, err, "--create"), -EINVAL);
+	cr_assert_str_eq(err, "--create needs --partitions N (N >= 1)");
+	cr_assert_eq(PARSE(&o, err, "--mode", "e2e", "--acks", "0"), -EINVAL);
+	cr_assert_eq(PARSE(&o, err, "--rate", "100", "--co-interval-us", "10"), -EINVAL);
+	cr_assert_eq(PARSE(&o, err, "--warmup", "10", "--duration", "5"), -EINVAL);
+	cr_assert_eq(PARSE(&o, err, "--keys", "zipf:2000000"), -EINVAL);
+	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--producers", "0"), 0, "%s", err);
+}
+
+Test(perf_opts, help_returns_the_usage)
+{
+	struct perf_opts o;
+	char err[4096];
+	cr_assert_eq(PARSE(&o, err, "--help"), 1);
+	cr_assert(strstr(err, "--driver native|rdkafka|nats|redis") != NULL);
+}
