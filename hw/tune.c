@@ -29,7 +29,9 @@ extern char **environ;
 
 /* Rows are display text and paths are bounded by PATH_MAX: a cut-off message is acceptable
  * where a larger buffer would only move the limit. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 enum rule {
 	R_EQ,       /* whitespace-normalised strings equal */
