@@ -261,6 +261,24 @@ Test(hw_tune, executable_check_apply_apply_check, .init = tunable, .fini = teard
 	free(out);
 }
 
+Test(hw_tune, executable_reads_the_broker_properties_file, .init = tunable, .fini = teardown)
+{
+	char *out, extra[PATH_MAX + 64];
+	/* The broker's file: other keys are ignored, --set overrides the file. */
+	fake_write(root, "server.properties",
+		   "# broker\nlisteners=PLAINTEXT://0.0.0.0:9092\nringtail.cores = 4-6\nringtail.net.backend=dpdk\n"
+		   "ringtail.dpdk.hugepages=512\n");
+	snprintf(extra, sizeof extra, "--config %s/server.properties --print-plan --set ringtail.cores=5-6", root);
+	cr_expect_eq(tune(extra, &out), 2, "%s", out);
+	cr_expect(strstr(out, "affinity plan: 2 shards, backend dpdk, NIC eth0"), "%s", out);
+	expect_row(out, "hugepages 2 MiB on node 1", ">= 512");
+	free(out);
+	snprintf(extra, sizeof extra, "--config %s/missing.properties", root);
+	cr_expect_eq(tune(extra, &out), 1, "%s", out);
+	cr_expect(strstr(out, "missing.properties"), "%s", out);
+	free(out);
+}
+
 Test(hw_tune, executable_refuses_bad_input_naming_the_key, .init = tunable, .fini = teardown)
 {
 	char *out;
