@@ -38,6 +38,11 @@ void rt_arena_fini(struct rt_arena *a)
 
 void rt_arena_reset(struct rt_arena *a)
 {
+	/* Keep only a chunk of the default size: one huge request must not pin its memory. */
+	if (a->head && a->head->size > a->chunk_size) {
+		free_chain(a->head);
+		a->head = NULL;
+	}
 	if (a->head) {
 		free_chain(a->head->next);
 		a->head->next = NULL;
@@ -83,6 +88,7 @@ void *rt_arena_calloc(struct rt_arena *a, size_t count, size_t size)
 
 char *rt_arena_strndup(struct rt_arena *a, const char *s, size_t n)
 {
+	if (n == SIZE_MAX) return NULL;
 	char *d = rt_arena_alloc(a, n + 1);
 	if (!d) return NULL;
 	memcpy(d, s, n);

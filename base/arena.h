@@ -24,7 +24,7 @@ struct rt_arena {
 void rt_arena_init(struct rt_arena *a, size_t chunk_size, size_t limit);
 void rt_arena_fini(struct rt_arena *a);
 
-/* Frees every allocation at once; keeps one chunk for reuse. */
+/* Frees every allocation at once; keeps one chunk of the default size for reuse. */
 void rt_arena_reset(struct rt_arena *a);
 
 /* Returns n bytes aligned to 16, zeroed; NULL when over the limit or out of memory.

@@ -33,7 +33,8 @@ int rt_buf_reserve(struct rt_buf *b, size_t n)
 
 uint8_t *rt_buf_extend(struct rt_buf *b, size_t n)
 {
-	if (rt_buf_reserve(b, n)) return NULL;
+	/* At least one byte, so that extending by 0 still returns a real pointer, not NULL + 0. */
+	if (rt_buf_reserve(b, n ? n : 1)) return NULL;
 	uint8_t *p = b->data + b->len;
 	memset(p, 0, n);
 	b->len += n;

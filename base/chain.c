@@ -93,6 +93,8 @@ int rt_chain_finish(struct rt_chain *c) { return close_buf(c); }
 int rt_chain_flatten(const struct rt_chain *c, uint8_t *dst)
 {
 	if (c->err) return c->err;
+	/* A failed buffer write not yet seen by close_buf: the bytes would be silently missing. */
+	if (c->buf.err) return c->buf.err;
 	for (size_t i = 0; i < c->nsegs; i++) {
 		const struct rt_seg *s = &c->segs[i];
 		if (s->kind == RT_SEG_FILE) {
@@ -109,6 +111,7 @@ int rt_chain_flatten(const struct rt_chain *c, uint8_t *dst)
 		dst += s->len;
 	}
 	/* Buffer bytes not yet closed into a segment come last. */
-	memcpy(dst, c->buf.data + c->buf_mark, c->buf.len - c->buf_mark);
+	if (c->buf.len > c->buf_mark) /* buf.data is NULL when nothing was written */
+		memcpy(dst, c->buf.data + c->buf_mark, c->buf.len - c->buf_mark);
 	return 0;
 }
