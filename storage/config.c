@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "storage/storage.h"
 #include "storage/internal.h"
 
@@ -147,7 +148,7 @@ int16_t stor_err_to_kafka(int err)
 static void default_line(void *arg, const char *line)
 {
 	(void)arg;
-	fprintf(stderr, "storage: %s\n", line);
+	RT_WARN("storage: %s", line);
 }
 
 static stor_log_line_fn line_fn = default_line;

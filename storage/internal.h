@@ -1,12 +1,233 @@
 /*
  * storage/internal.h: what the files of storage/ share and nothing outside storage/ may use.
+ *
+ * Invariants of a log (all on the owner shard):
+ *   log_start <= first segment's base (or inside it) <= leo <= next_offset
+ *   durable <= leo;  segs[] sorted by base offset, segs[nseg-1] is the active segment
+ *   wq holds accepted appends in offset order until their write is resolved; LEO advances over
+ *   the resolved prefix only, so readers and the index never see bytes whose write failed.
+ *   A segment's index entries (in memory and on disk) only cover bytes below its visible size.
  */
 #ifndef STOR_INTERNAL_H
 #define STOR_INTERNAL_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "base/ioop.h"
 #include "storage/storage.h"
+
+#define STOR_OFF_ENTRY 8    /* .index entry: int32 relative offset, int32 position */
+#define STOR_TIME_ENTRY 12  /* .timeindex entry: int64 timestamp, int32 relative offset */
 
 /* One log line through the sink set by stor_set_log_line (printf-style, no newline). */
 void stor_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wall clock in ms (CLOCK_REALTIME), as Kafka's timestamps are. */
+int64_t stor_now_ms(void);
+
+/* --- segments (segment.c) ------------------------------------------------------------------ */
+
+struct stor_segment {
+	struct stor_log *log;
+	int64_t base;               /* base offset: the 20-digit file name */
+	int fd, ifd, tfd;           /* .log, .index, .timeindex (O_RDWR) */
+	uint64_t size;              /* bytes assigned to appends (>= visible) */
+	uint64_t visible;           /* bytes of resolved, successfully written batches */
+	int64_t end_offset;         /* offset after the last visible batch (base when empty) */
+	int64_t max_ts;             /* largest visible batch max timestamp, -1 when none */
+	int64_t max_ts_off;         /* last offset of the batch that carries it */
+	int64_t roll_ts;            /* first batch's max timestamp (segment.ms), -1 when none */
+	bool roll_is_ts;
+	int64_t created_ms;         /* when this process created or opened it */
+	uint64_t since_index;       /* bytes appended since the last offset index entry */
+	/* The indexes, in their on-disk (big-endian) form, in anonymous mappings sized for the
+	 * largest index so they never move while a write from them is in flight. */
+	uint8_t *oidx;
+	size_t on, ocap;            /* entries, capacity */
+	size_t on_disk;             /* entries whose write has been queued */
+	uint8_t *tidx;
+	size_t tn, tcap, tn_disk;
+	bool dirty;                 /* completed data writes not yet covered by an fdatasync */
+	bool idx_dirty;             /* index writes not yet covered by an fdatasync */
+	bool idx_bad;               /* an index write failed: rewrite before trusting the files */
+	bool idx_missing;           /* an index file was missing at open: rebuild */
+	bool deleted;               /* removed from the log; unlinked once unpinned and idle */
+	bool sealed;                /* no longer active and every append resolved: final time entry */
+	int refs;                   /* reader pins */
+	int inflight;               /* SQEs in flight that use this segment's descriptors */
+	int idx_inflight;           /* of which index writes */
+	struct rt_ioop idx_op;      /* shared by every index write of this segment */
+	struct stor_segment *grave_next;
+};
+
+/* Creates an empty segment (files created or truncated) with base offset `base`.  Blocking.
+ * NULL with *err. */
+struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int *err);
+/* Opens an existing segment's files (index files created when missing); indexes are loaded
+ * with stor_segment_load_index.  Blocking.  NULL with *err. */
+struct stor_segment *stor_segment_open(struct stor_log *log, int64_t base, int *err);
+/* Closes descriptors and frees (does not unlink). */
+void stor_segment_free(struct stor_segment *s);
+/* Unlinks the segment's three files (blocking; used on error paths and deletion). */
+void stor_segment_unlink(struct stor_segment *s);
+/* "<20-digit base>.<ext>" into out (at least 32 bytes). */
+void stor_segment_name(char *out, size_t n, int64_t base, const char *ext);
+
+/* Reads the index files into memory and sanity-checks them against the log file size.
+ * Returns 0, or -EBADMSG when they are missing or inconsistent (the caller rebuilds). */
+int stor_segment_load_index(struct stor_segment *s, uint64_t log_size);
+/* Discards the indexes (memory and files) for a rebuild. */
+void stor_segment_reset_index(struct stor_segment *s);
+/* Records a resolved append of `bytes` at `pos` whose last offset is `last` and max timestamp
+ * `max_ts` (Kafka's LogSegment.append rule for index.interval.bytes).  Memory only. */
+void stor_segment_note_append(struct stor_segment *s, uint64_t pos, uint64_t bytes, int64_t last,
+                              int64_t max_ts, int64_t max_ts_off, int64_t interval);
+/* Adds the final time index entry when the segment stops being active. */
+void stor_segment_seal_timeindex(struct stor_segment *s);
+/* Queues io_uring writes for index entries not yet written.  0 or -errno. */
+int stor_segment_write_index_async(struct stor_segment *s);
+/* Writes both index files whole (blocking pwrite + ftruncate).  0 or -errno. */
+int stor_segment_write_index_sync(struct stor_segment *s);
+/* True when the offset index has no room left (roll). */
+bool stor_segment_index_full(const struct stor_segment *s);
+/* Trims index entries at or past file position pos / offset (truncation).  Memory and files. */
+void stor_segment_trim_index(struct stor_segment *s, uint64_t pos, int64_t offset);
+
+/* Offset index lookup: position of the entry with the largest offset <= target, or 0. */
+uint64_t stor_segment_lookup(const struct stor_segment *s, int64_t target);
+/* Position index lookup: the largest indexed position <= pos, or 0. */
+uint64_t stor_segment_lookup_pos(const struct stor_segment *s, uint64_t pos);
+/* Time index lookup: offset of the entry with the largest timestamp <= ts, or base. */
+int64_t stor_segment_lookup_time(const struct stor_segment *s, int64_t ts);
+
+/* Batch header fields storage needs while walking a file: base, size, last offset. */
+struct stor_bhdr {
+	int64_t base;
+	int64_t last;
+	uint64_t size;
+	int64_t max_ts;
+};
+/* Reads the batch header at pos (pread, blocking on a page-cache miss).  0, -ENODATA at or past
+ * `limit`, -EBADMSG when what is there is not a plausible batch header, or -errno. */
+int stor_segment_read_hdr(const struct stor_segment *s, uint64_t pos, uint64_t limit,
+                          struct stor_bhdr *h);
+
+/* --- the log ------------------------------------------------------------------------------- */
+
+struct stor_epoch_entry {
+	int32_t epoch;
+	int64_t start;
+};
+
+struct stor_log {
+	struct stor_dir *dir;
+	char *topic;
+	int32_t partition;
+	char *path;                 /* <dir>/<topic>-<partition> */
+	char *name;                 /* <topic>-<partition> */
+	int dfd;                    /* the partition directory */
+	struct stor_config cfg;
+	struct io_uring *ring;
+
+	struct stor_segment **segs; /* sorted by base; owned */
+	size_t nseg, segcap;
+	struct stor_segment *grave; /* deleted segments awaiting unpin and unlink */
+
+	int64_t log_start;
+	int64_t next_offset;        /* next offset to assign */
+	int64_t leo;
+	int64_t durable;
+	int64_t recovery_point;
+	_Atomic int64_t ck_recovery_point;  /* copies read by stor_dir_checkpoint on other threads */
+	_Atomic int64_t ck_log_start;
+
+	int32_t epoch;
+	struct stor_epoch_entry *epochs;
+	size_t nepochs;
+
+	/* appends */
+	struct stor_append *wq_head, *wq_tail;  /* writes in offset order, not yet resolved */
+	struct stor_append *dq_head, *dq_tail;  /* written, waiting for an fdatasync (DURABLE) */
+	int fail_err;               /* a write failed: reject appends until the tail is repaired */
+	bool failing;               /* resolving appends behind a failed one */
+	struct stor_segment *fail_seg;
+	uint64_t fail_pos;
+	int64_t fail_offset;
+
+	/* group commit */
+	struct stor_sync *sw_head;  /* stor_sync waiters (unordered) */
+	bool syncing;
+	bool flush_wanted;          /* background flush requested (flush.*, roll) */
+	bool dir_dirty;             /* a segment file was created: fsync the directory too */
+	int sync_left;              /* fdatasync completions outstanding in this round */
+	int sync_err;
+	int64_t sync_target;
+	struct rt_ioop sync_op;
+	int64_t unflushed;          /* messages since the last flush (flush.messages) */
+	int64_t last_flush_ms;
+
+	bool offline;
+	int inflight;               /* SQEs in flight for this log */
+
+	struct stor_watch *watches;
+
+	int64_t max_ts, max_ts_off; /* over all segments; -1 when none */
+};
+
+/* Segment array helpers (log.c). */
+int stor_log_push_segment(struct stor_log *log, struct stor_segment *s);
+struct stor_segment *stor_log_active(const struct stor_log *log);
+/* Index of the segment that holds `offset` (largest base <= offset), or -1. */
+ssize_t stor_log_find_segment(const struct stor_log *log, int64_t offset);
+/* Publishes recovery point / log start for the directory's checkpoint thread. */
+void stor_log_publish(struct stor_log *log);
+/* Recomputes the log's max timestamp from its segments. */
+void stor_log_recompute_max_ts(struct stor_log *log);
+/* Takes the partition offline with a log line (failed fdatasync or repair). */
+void stor_log_go_offline(struct stor_log *log, const char *what, int err);
+
+/* Gets an SQE from the log's ring, submitting once when the SQ is full.  NULL only when the
+ * ring is unusable. */
+struct io_uring_sqe *stor_get_sqe(struct stor_log *log);
+
+/* append.c */
+void stor_append_resolve(struct stor_log *log);
+int stor_log_roll(struct stor_log *log);
+
+/* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
+void stor_sync_kick(struct stor_log *log);
+void stor_sync_fail_all(struct stor_log *log, int err);
+
+/* read.c: fire watches below the LEO. */
+void stor_watch_fire(struct stor_log *log);
+
+/* recover.c: loads and recovers the segments of an opened log.  Blocking. */
+int stor_recover(struct stor_log *log, int64_t recovery_point, bool clean);
+/* Scans one segment from `from` (a batch boundary) to its end, checking every batch, rebuilding
+ * index entries from there, and truncating an invalid tail.  *dropped gets the bytes cut. */
+int stor_recover_scan(struct stor_log *log, struct stor_segment *s, uint64_t from, int64_t expect,
+                      uint64_t *dropped, const char **why, char *claim, size_t claim_n);
+
+/* retention.c: removes segs[0..n) from the log and queues them for unlinking. */
+void stor_retire_head(struct stor_log *log, size_t n);
+void stor_reap(struct stor_log *log);
+/* Drops every segment after index i and truncates segs[i] at pos (error repair, truncate). */
+int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset);
+
+/* dir.c: the directory's registry of open logs and checkpoint values read at open. */
+int64_t stor_dir_lookup(struct stor_dir *d, const char *file, const char *topic, int32_t partition,
+                        int64_t dflt);
+bool stor_dir_clean(struct stor_dir *d);
+void stor_dir_register(struct stor_dir *d, struct stor_log *log);
+void stor_dir_unregister(struct stor_dir *d, struct stor_log *log);
+void stor_dir_mark_unclean(struct stor_dir *d);
+/* Drops a deleted partition's checkpoint values. */
+void stor_dir_forget(struct stor_dir *d, const char *topic, int32_t partition);
+int stor_fsync_dir(const char *path);
+/* Writes `data` to <dirpath>/<name> through "<name>.tmp", fsync and rename.  Blocking. */
+int stor_write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 
 #endif

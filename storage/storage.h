@@ -196,6 +196,8 @@ struct stor_append {
 	size_t written;                 /* bytes of data confirmed written */
 	int err;
 	int32_t fault;                  /* injected completion result (fault layer), 0 = none */
+	int64_t max_ts, max_ts_off;     /* largest batch max timestamp and that batch's last offset */
+	int64_t messages;
 	uint8_t state;
 };
 

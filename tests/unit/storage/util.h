@@ -1,4 +1,74 @@
-/* tests/unit/storage/util.h: helpers shared by the storage tests. */
+/* tests/unit/storage/util.h: helpers shared by the storage tests: a scratch log dir, a tiny
+ * shard loop that dispatches CQEs exactly as base/ioop.h says, and batch building. */
 #ifndef STOR_TEST_UTIL_H
 #define STOR_TEST_UTIL_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/batch.h"
+#include "storage/storage.h"
+
+struct tctx {
+	char dir[256];
+	struct io_uring ring;
+	struct stor_dir *d;
+	struct stor_config cfg;
+};
+
+/* Makes a fresh directory under /tmp (or under `parent` when given), a ring, opens the dir. */
+void t_setup(struct tctx *t, const char *parent);
+/* Closes the dir (when open), removes the directory tree, frees the ring. */
+void t_teardown(struct tctx *t);
+/* Removes a directory tree. */
+void t_rmtree(const char *path);
+
+/* Runs the loop until *flag becomes true (or the log is idle when flag is NULL). */
+void t_run_until(struct io_uring *ring, volatile bool *flag);
+void t_run_idle(struct io_uring *ring, struct stor_log *log);
+
+/* A batch of n records with values of vsize bytes ('a' + i) and timestamps ts, ts+1, ...;
+ * returns malloc'ed bytes. */
+uint8_t *t_batch(int n, int64_t ts, size_t vsize, size_t *len);
+/* Concatenation of k such batches. */
+uint8_t *t_batches(int k, int n, int64_t ts, size_t vsize, size_t *len);
+
+/* An append the test waits for. */
+struct t_app {
+	struct stor_append a;
+	bool done;
+	int err;
+};
+/* Submits (info from kp_records_validate).  Returns stor_log_append's result. */
+int t_append_submit(struct stor_log *log, struct t_app *ta, uint8_t *buf, size_t len, unsigned flags);
+/* Submits and waits; returns the completion error (or the submit error). */
+int t_append(struct tctx *t, struct stor_log *log, uint8_t *buf, size_t len, unsigned flags,
+             int64_t *base);
+
+/* Drives the ring until the log is idle, then closes it. */
+int t_close(struct tctx *t, struct stor_log *log);
+
+/* Reads the whole file range of a read into malloc'ed memory. */
+uint8_t *t_read_range(const struct stor_read *r);
+
+/* Size of a file, -1 when missing. */
+long long t_file_size(const char *path);
+/* Captured log lines (stor_set_log_line sink), newline-joined; t_lines_reset clears. */
+const char *t_lines(void);
+void t_lines_reset(void);
+
+#endif
+
+#ifndef STOR_TEST_UTIL_H2
+#define STOR_TEST_UTIL_H2
+/* Closes and reopens t->d; with `crash` the clean-shutdown marker is removed first, as if the
+ * process had died (every log of the dir must be closed). */
+void t_reopen_dir(struct tctx *t, bool crash);
+/* Appends n batches of `recs` records (values of vsize bytes), waiting for each. */
+void t_fill(struct tctx *t, struct stor_log *log, int n, int recs, size_t vsize);
+/* Reads every batch from offset `from` to the LEO; checks CRCs and offsets; returns the count
+ * of records seen. */
+int64_t t_verify_log(struct stor_log *log, int64_t from);
 #endif

@@ -1,0 +1,281 @@
+/*
+ * storage/append.c: assigning offsets, stamping batches, writing them with io_uring, rolling
+ * segments, and resolving completions in offset order.
+ *
+ * An append is accepted whole or not at all.  Its bytes are written straight from the caller's
+ * buffer at a position reserved at submission, so writes to one segment may complete in any
+ * order; stor_append_resolve walks the queue in offset order and only then makes an append
+ * visible (LEO, index entries, watches).  When a write fails (ENOSPC, EIO, a short write that
+ * cannot be completed) that append and every append queued behind it fail, new appends are
+ * refused until the queue drains, and then the tail is cut back to where the failed append
+ * began, so the file never holds a hole or bytes whose append was reported failed.  Appends work
+ * again from there once the disk does.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <string.h>
+
+#include "base/bytes.h"
+#include "proto/batch.h"
+#include "storage/fault.h"
+#include "storage/internal.h"
+
+enum { A_INFLIGHT = 1, A_WRITTEN = 2, A_FAILED = 3 };
+
+static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+
+static int submit_write(struct stor_log *log, struct stor_append *a)
+{
+	int32_t f = stor_fault_check(STOR_FAULT_LOG_WRITE);
+	struct io_uring_sqe *sqe = stor_get_sqe(log);
+	if (!sqe) return -EBUSY;
+	size_t len = a->len - a->written;
+	if (f < 0) {
+		io_uring_prep_nop(sqe);
+		a->fault = f;
+	} else {
+		if (f == STOR_FAULT_SHORT) len = (len + 1) / 2;
+		io_uring_prep_write(sqe, a->seg->fd, a->data + a->written, (unsigned)len, a->pos + a->written);
+	}
+	io_uring_sqe_set_data(sqe, &a->op);
+	a->seg->inflight++;
+	log->inflight++;
+	return 0;
+}
+
+static void fail_append(struct stor_log *log, struct stor_append *a, int err)
+{
+	a->err = err;
+	a->state = A_FAILED;
+	if (!log->fail_err) {
+		log->fail_err = err;
+		stor_logf("%s: write of offsets %" PRId64 "..%" PRId64 " (%zu bytes at position %" PRIu64
+		          " of segment %020" PRId64 ") failed: %s; refusing appends until the tail is cut back",
+		          log->name, a->base_offset, a->last_offset, a->len, a->pos, a->seg->base, strerror(-err));
+	}
+}
+
+static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_append *a = rt_container_of(op, struct stor_append, op);
+	struct stor_log *log = a->seg->log;
+	a->seg->inflight--;
+	log->inflight--;
+	if (a->fault) {
+		res = a->fault;
+		a->fault = 0;
+	}
+	if (res < 0) {
+		fail_append(log, a, res);
+	} else if (res == 0) {
+		fail_append(log, a, -EIO);  /* no progress on a regular file: give up, do not spin */
+	} else {
+		a->written += (size_t)res;
+		if (a->written < a->len) {
+			/* A short write: the kernel took part; ask for the rest (it reports the cause). */
+			int rc = log->fail_err ? log->fail_err : submit_write(log, a);
+			if (!rc) return;
+			fail_append(log, a, rc);
+		} else {
+			a->state = A_WRITTEN;
+		}
+	}
+	stor_append_resolve(log);
+}
+
+/* Seals segments that stopped being active once all their appends are resolved: the final time
+ * index entry, the index writes, and a background flush that lets the recovery point pass. */
+static void seal_rolled(struct stor_log *log)
+{
+	for (size_t i = 0; i + 1 < log->nseg; i++) {
+		struct stor_segment *s = log->segs[i];
+		if (s->sealed || s->visible != s->size) continue;
+		stor_segment_seal_timeindex(s);
+		stor_segment_write_index_async(s);
+		s->sealed = true;
+		log->flush_wanted = true;
+	}
+}
+
+static void repair(struct stor_log *log)
+{
+	size_t i = 0;
+	while (i < log->nseg && log->segs[i] != log->fail_seg) i++;
+	int err = log->fail_err;
+	int rc = i < log->nseg ? stor_truncate_at(log, i, log->fail_pos, log->fail_offset) : -ENOENT;
+	log->failing = false;
+	log->fail_seg = NULL;
+	if (rc) {
+		stor_log_go_offline(log, "cutting back the tail after a failed write", rc);
+		return;
+	}
+	log->fail_err = 0;
+	stor_logf("%s: tail cut back to offset %" PRId64 " after a failed write (%s); appends resume",
+	          log->name, log->fail_offset, strerror(-err));
+}
+
+void stor_append_resolve(struct stor_log *log)
+{
+	struct stor_append *a;
+	struct stor_segment *touched = NULL;
+	bool advanced = false;
+	while ((a = log->wq_head) && a->state != A_INFLIGHT) {
+		log->wq_head = a->next;
+		if (!log->wq_head) log->wq_tail = NULL;
+		a->next = NULL;
+		if (a->state == A_FAILED || log->failing || log->offline) {
+			if (!log->failing && !log->offline) {
+				log->failing = true;
+				log->fail_seg = a->seg;
+				log->fail_pos = a->pos;
+				log->fail_offset = a->base_offset;
+			}
+			int err = log->offline ? -EROFS : a->err ? a->err : log->fail_err;
+			a->done(a, err);
+			continue;
+		}
+		struct stor_segment *s = a->seg;
+		if (touched && touched != s) stor_segment_write_index_async(touched);
+		touched = s;
+		stor_segment_note_append(s, a->pos, a->len, a->last_offset, a->max_ts, a->max_ts_off,
+		                         log->cfg.index_interval_bytes);
+		s->dirty = true;
+		log->leo = a->last_offset + 1;
+		if (a->max_ts > log->max_ts) {
+			log->max_ts = a->max_ts;
+			log->max_ts_off = a->max_ts_off;
+		}
+		log->unflushed += a->messages;
+		advanced = true;
+		if (a->flags & STOR_APPEND_DURABLE) {
+			if (log->dq_tail) log->dq_tail->next = a;
+			else log->dq_head = a;
+			log->dq_tail = a;
+		} else {
+			a->done(a, 0);
+		}
+	}
+	if (touched) stor_segment_write_index_async(touched);
+	if (advanced) {
+		seal_rolled(log);
+		if (log->unflushed >= log->cfg.flush_messages) log->flush_wanted = true;
+		stor_watch_fire(log);
+	}
+	if (log->failing && !log->wq_head) repair(log);
+	stor_sync_kick(log);
+}
+
+int stor_log_roll(struct stor_log *log)
+{
+	struct stor_segment *old = stor_log_active(log);
+	int err = 0;
+	struct stor_segment *s = stor_segment_create(log, log->next_offset, &err);
+	if (!s) {
+		stor_logf("%s: cannot create segment %020" PRId64 ": %s", log->name, log->next_offset,
+		          strerror(-err));
+		return err;
+	}
+	if ((err = stor_log_push_segment(log, s))) {
+		stor_segment_unlink(s);
+		stor_segment_free(s);
+		return err;
+	}
+	log->dir_dirty = true;
+	if (old) seal_rolled(log);
+	stor_sync_kick(log);
+	return 0;
+}
+
+/* Kafka's LogSegment.shouldRoll: size, a full index, relative offsets that would overflow, or
+ * segment.ms measured from the segment's first batch timestamp to the incoming batch's
+ * (from the creation time when the segment has no timestamp yet). */
+static bool should_roll(const struct stor_log *log, const struct stor_segment *s, size_t len,
+                        int64_t last, int64_t max_ts)
+{
+	if (s->size == 0) return false;
+	if (s->size + len > (uint64_t)log->cfg.segment_bytes) return true;
+	if (stor_segment_index_full(s)) return true;
+	if (last - s->base > INT32_MAX) return true;
+	int64_t waited;
+	if (s->visible && s->roll_ts >= 0 && s->roll_is_ts) waited = max_ts - s->roll_ts;
+	else waited = stor_now_ms() - s->created_ms;
+	return waited > log->cfg.segment_ms;
+}
+
+int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp_records_info *info)
+{
+	if (log->offline) return -EROFS;
+	if (log->fail_err) return log->fail_err;
+	if (!a->len || !a->done) return -EINVAL;
+	if (a->len > (uint64_t)log->cfg.segment_bytes) return -EMSGSIZE;
+
+	/* Frame check first so that a refused append leaves the caller's bytes untouched. */
+	int64_t count = 0, in_max_ts = -1;
+	for (size_t p = 0; p < a->len;) {
+		size_t sz = kp_batch_size(a->data + p, a->len - p);
+		struct kp_batch_hdr h;
+		if (sz < KP_BATCH_HEADER_SIZE || sz > a->len - p) return -EBADMSG;
+		if (kp_batch_hdr_parse(a->data + p, sz, &h) || h.last_offset_delta < 0) return -EBADMSG;
+		count += (int64_t)h.last_offset_delta + 1;
+		if (h.max_timestamp > in_max_ts) in_max_ts = h.max_timestamp;
+		p += sz;
+	}
+	int64_t now = log->cfg.timestamp_type == STOR_TS_LOG_APPEND_TIME ? stor_now_ms() : -1;
+	if (now >= 0) in_max_ts = now;
+
+	struct stor_segment *s = stor_log_active(log);
+	if (should_roll(log, s, a->len, log->next_offset + count - 1, in_max_ts)) {
+		int rc = stor_log_roll(log);
+		if (rc) return rc;
+		s = stor_log_active(log);
+	}
+
+	int64_t off = log->next_offset;
+	a->max_ts = -1;
+	a->max_ts_off = off;
+	for (size_t p = 0; p < a->len;) {
+		uint8_t *b = a->data + p;
+		size_t sz = kp_batch_size(b, a->len - p);
+		int32_t lod = (int32_t)rt_be32_get(b + KP_BATCH_OFF_LAST_OFFSET_DELTA);
+		int64_t bts;
+		kp_batch_stamp(b, off, log->epoch);
+		if (now >= 0) {
+			uint16_t attr = rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES);
+			rt_be16_put(b + KP_BATCH_OFF_ATTRIBUTES, (uint16_t)(attr | KP_ATTR_LOG_APPEND_TIME));
+			rt_be64_put(b + KP_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)now);
+			kp_batch_crc_update(b, sz);
+			bts = now;
+		} else {
+			bts = (int64_t)rt_be64_get(b + KP_BATCH_OFF_MAX_TIMESTAMP);
+		}
+		int64_t last = off + lod;
+		if (bts > a->max_ts) {
+			a->max_ts = bts;
+			a->max_ts_off = last;
+		}
+		off = last + 1;
+		p += sz;
+	}
+	a->base_offset = log->next_offset;
+	a->last_offset = off - 1;
+	a->log_append_time = now;
+	a->messages = info && info->records > 0 ? info->records : count;
+	a->seg = s;
+	a->pos = s->size;
+	a->written = 0;
+	a->err = 0;
+	a->fault = 0;
+	a->next = NULL;
+	a->op.cb = write_cb;
+	a->state = A_INFLIGHT;
+	int rc = submit_write(log, a);
+	if (rc) return rc;
+	s->size += a->len;
+	log->next_offset = off;
+	if (log->wq_tail) log->wq_tail->next = a;
+	else log->wq_head = a;
+	log->wq_tail = a;
+	return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * storage/fault.c: the armed fault points (see fault.h).  Thread-local, so shards and tests
+ * never see each other's faults.
+ */
+#include "storage/fault.h"
+
+struct point {
+	uint32_t skip;
+	uint32_t count;
+	int32_t res;
+	uint64_t seen;
+};
+
+static __thread struct point points[STOR_FAULT_NPOINTS];
+
+void stor_fault_arm(enum stor_fault_point p, uint32_t skip, int32_t res, uint32_t count)
+{
+	points[p].skip = skip;
+	points[p].res = res;
+	points[p].count = count;
+}
+
+void stor_fault_clear(void)
+{
+	for (int i = 0; i < STOR_FAULT_NPOINTS; i++) points[i] = (struct point){0};
+}
+
+uint64_t stor_fault_seen(enum stor_fault_point p)
+{
+	return points[p].seen;
+}
+
+int32_t stor_fault_check(enum stor_fault_point p)
+{
+	struct point *pt = &points[p];
+	pt->seen++;
+	if (!pt->count) return 0;
+	if (pt->skip) {
+		pt->skip--;
+		return 0;
+	}
+	pt->count--;
+	return pt->res;
+}

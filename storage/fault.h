@@ -1,0 +1,40 @@
+/*
+ * storage/fault.h: the storage fault layer, for tests.
+ *
+ * io_uring submissions bypass LD_PRELOAD wrappers, so storage asks this layer at each numbered
+ * point before preparing an SQE.  An armed point turns the operation into a failure the
+ * completion path cannot tell from a real one: a failed write or fdatasync completes with the
+ * armed -errno (the SQE becomes a NOP whose result is replaced), a short write really writes
+ * only the first half of the buffer.  SQLite's numbered fault points are the model: a test can
+ * sweep "fail the n-th operation at point p" over n.
+ *
+ * The state is per thread (a shard, or a test's main thread).
+ */
+#ifndef STOR_FAULT_H
+#define STOR_FAULT_H
+
+#include <stdint.h>
+
+enum stor_fault_point {
+	STOR_FAULT_LOG_WRITE = 0,   /* a record write to a .log file */
+	STOR_FAULT_INDEX_WRITE = 1, /* an index entry write */
+	STOR_FAULT_FSYNC = 2,       /* an fdatasync of a group commit */
+	STOR_FAULT_SEG_CREATE = 3,  /* creating the files of a new segment (roll) */
+	STOR_FAULT_NPOINTS
+};
+
+/* Result to inject for a short write (half the bytes are written, the rest left to a retry). */
+#define STOR_FAULT_SHORT 1
+
+/* Arms point p: after `skip` more operations pass, the next `count` operations get `res`
+ * (a -errno such as -ENOSPC or -EIO, or STOR_FAULT_SHORT for writes). */
+void stor_fault_arm(enum stor_fault_point p, uint32_t skip, int32_t res, uint32_t count);
+/* Disarms every point. */
+void stor_fault_clear(void);
+/* How many operations have reached point p since the last clear (for sweeps). */
+uint64_t stor_fault_seen(enum stor_fault_point p);
+
+/* Internal: storage calls this at point p; returns 0 (go ahead) or the result to inject. */
+int32_t stor_fault_check(enum stor_fault_point p);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * storage/retention.c: removing data: retention by time and size, DeleteRecords (log start
+ * offset), truncation, and the deferred unlinking of deleted segments.
+ *
+ * A deleted segment leaves the log's array at once (readers can no longer find it) but keeps its
+ * descriptors until the last reader releases its pin and no SQE uses them; then its files are
+ * unlinked through io_uring, off the append path.  Retention only ever removes a prefix of the
+ * log, as Kafka does, and never the segment appends go to (that one is rolled first).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/bytes.h"
+#include "storage/internal.h"
+
+struct unlink_op {
+	struct rt_ioop op;
+	struct stor_log *log;
+	char name[48];
+};
+
+static void unlink_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct unlink_op *u = rt_container_of(op, struct unlink_op, op);
+	u->log->inflight--;
+	if (res < 0 && res != -ENOENT)
+		stor_logf("%s: unlinking %s failed: %s", u->log->name, u->name, strerror(-res));
+	free(u);
+}
+
+static void unlink_async(struct stor_log *log, int64_t base, const char *ext)
+{
+	struct unlink_op *u = malloc(sizeof *u);
+	struct io_uring_sqe *sqe = u ? stor_get_sqe(log) : NULL;
+	if (!sqe) {
+		free(u);
+		char name[48];
+		stor_segment_name(name, sizeof name, base, ext);
+		unlinkat(log->dfd, name, 0);
+		return;
+	}
+	u->op.cb = unlink_cb;
+	u->log = log;
+	stor_segment_name(u->name, sizeof u->name, base, ext);
+	io_uring_prep_unlinkat(sqe, log->dfd, u->name, 0);
+	io_uring_sqe_set_data(sqe, &u->op);
+	log->inflight++;
+}
+
+void stor_reap(struct stor_log *log)
+{
+	/* A flush round may still name these descriptors. */
+	if (log->syncing) return;
+	struct stor_segment **pp = &log->grave, *s;
+	while ((s = *pp)) {
+		if (s->refs || s->inflight) {
+			pp = &s->grave_next;
+			continue;
+		}
+		*pp = s->grave_next;
+		unlink_async(log, s->base, "log");
+		unlink_async(log, s->base, "index");
+		unlink_async(log, s->base, "timeindex");
+		stor_segment_free(s);
+	}
+}
+
+void stor_retire_head(struct stor_log *log, size_t n)
+{
+	if (!n) return;
+	assert(n < log->nseg);
+	for (size_t i = 0; i < n; i++) {
+		struct stor_segment *s = log->segs[i];
+		s->deleted = true;
+		s->grave_next = log->grave;
+		log->grave = s;
+	}
+	memmove(log->segs, log->segs + n, (log->nseg - n) * sizeof *log->segs);
+	log->nseg -= n;
+	if (log->log_start < log->segs[0]->base) log->log_start = log->segs[0]->base;
+	if (log->recovery_point < log->log_start) log->recovery_point = log->log_start;
+	stor_log_publish(log);
+	stor_log_recompute_max_ts(log);
+	stor_reap(log);
+}
+
+static void retire_tail(struct stor_log *log, size_t keep)
+{
+	while (log->nseg > keep) {
+		struct stor_segment *s = log->segs[--log->nseg];
+		s->deleted = true;
+		s->grave_next = log->grave;
+		log->grave = s;
+	}
+}
+
+int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset)
+{
+	retire_tail(log, i + 1);
+	struct stor_segment *s = log->segs[i];
+	if (ftruncate(s->fd, (off_t)pos)) return -errno;
+	s->size = pos;
+	if (s->visible > pos) s->visible = pos;
+	stor_segment_trim_index(s, pos, offset);
+	if (s->end_offset > offset) s->end_offset = offset;
+	s->max_ts = s->tn ? (int64_t)rt_be64_get(s->tidx + (s->tn - 1) * 12) : -1;
+	s->max_ts_off = s->tn ? s->base + rt_be32_get(s->tidx + (s->tn - 1) * 12 + 8) : s->base;
+	s->sealed = false;
+	s->dirty = true;  /* the next flush makes the new size durable */
+	log->next_offset = offset;
+	if (log->leo > offset) log->leo = offset;
+	if (log->durable > offset) log->durable = offset;
+	if (log->recovery_point > offset) log->recovery_point = offset;
+	stor_log_publish(log);
+	stor_log_recompute_max_ts(log);
+	stor_reap(log);
+	return 0;
+}
+
+int stor_log_truncate(struct stor_log *log, int64_t offset)
+{
+	assert(stor_log_idle(log));
+	if (offset >= log->leo) return 0;
+	if (offset < log->log_start) return -ERANGE;
+	ssize_t i = stor_log_find_segment(log, offset);
+	if (i < 0) i = 0;
+	struct stor_segment *s = log->segs[i];
+	uint64_t pos = stor_segment_lookup(s, offset);
+	for (;;) {
+		struct stor_bhdr h;
+		int rc = stor_segment_read_hdr(s, pos, s->visible, &h);
+		if (rc == -ENODATA) break;
+		if (rc) return rc;
+		if (h.last >= offset) {
+			offset = h.base;  /* whole batches only: the batch holding offset goes */
+			break;
+		}
+		pos += h.size;
+	}
+	if (offset < log->log_start) offset = log->log_start;
+	stor_logf("%s: truncating to offset %" PRId64 " (segment %020" PRId64 ", position %" PRIu64 ")",
+	          log->name, offset, s->base, pos);
+	int rc = stor_truncate_at(log, (size_t)i, pos, offset);
+	if (rc) return rc;
+	/* Make the truncation durable now: truncation is rare and may block. */
+	if (fdatasync(s->fd) || fsync(log->dfd)) return -errno;
+	log->durable = log->leo;
+	s->dirty = false;
+	return 0;
+}
+
+int stor_log_delete_records(struct stor_log *log, int64_t offset, int64_t *low_watermark)
+{
+	if (offset == -1) offset = log->leo;  /* Kafka: -1 means the high watermark */
+	if (offset < 0 || offset > log->leo) return -ERANGE;
+	if (offset > log->log_start) {
+		log->log_start = offset;
+		size_t n = 0;
+		while (n + 1 < log->nseg && log->segs[n + 1]->base <= offset) n++;
+		stor_retire_head(log, n);
+		stor_log_publish(log);
+	}
+	if (low_watermark) *low_watermark = log->log_start;
+	return 0;
+}
+
+static bool expired(const struct stor_log *log, const struct stor_segment *s, int64_t now)
+{
+	if (log->cfg.retention_ms < 0) return false;
+	int64_t t = s->max_ts >= 0 ? s->max_ts : s->created_ms;
+	return t >= 0 && now - t > log->cfg.retention_ms;
+}
+
+int stor_log_tick(struct stor_log *log, int64_t now_ms)
+{
+	if (log->offline) return -EROFS;
+	if (log->leo > log->durable && now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
+		log->flush_wanted = true;
+		stor_sync_kick(log);
+	}
+	size_t n = 0;
+	uint64_t total = stor_log_size(log);
+	bool del = log->cfg.cleanup_policy & STOR_CLEANUP_DELETE;
+	while (n < log->nseg) {
+		struct stor_segment *s = log->segs[n];
+		bool last = n + 1 == log->nseg;
+		bool below_start = !last && log->segs[n + 1]->base <= log->log_start;
+		bool by_time = del && s->visible && expired(log, s, now_ms);
+		bool by_size = del && log->cfg.retention_bytes >= 0 &&
+		               total - s->visible >= (uint64_t)log->cfg.retention_bytes && s->visible;
+		if (!below_start && !by_time && !by_size) break;
+		if (last) {
+			/* Everything is due: roll so the old active segment can go, as Kafka does. */
+			if (!by_time || log->wq_head || s->size != s->visible) break;
+			if (stor_log_roll(log)) break;
+		}
+		total -= s->visible;
+		n++;
+	}
+	if (n) {
+		stor_logf("%s: retention deletes %zu segment(s) below offset %" PRId64, log->name, n,
+		          log->segs[n]->base);
+		stor_retire_head(log, n);
+	}
+	stor_reap(log);
+	return (int)n;
+}

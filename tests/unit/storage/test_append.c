@@ -1,0 +1,211 @@
+/* Unit tests for storage/append.c (and the segment files it writes): offsets, stamping, Kafka's
+ * file layout, rolling, LogAppendTime, refusals, and group commit. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bytes.h"
+#include "storage/fault.h"
+#include "util.h"
+
+static struct tctx t;
+
+static void setup(void) { t_setup(&t, NULL); }
+static void teardown(void) { t_teardown(&t); }
+
+TestSuite(stor_append, .init = setup, .fini = teardown);
+
+static struct stor_log *open_log(const char *topic)
+{
+	int err = 0;
+	struct stor_log *log = stor_log_open(t.d, topic, 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(log, "open: %d", err);
+	return log;
+}
+
+Test(stor_append, assigns_offsets_and_stamps_in_place)
+{
+	struct stor_log *log = open_log("t");
+	int64_t base;
+	for (int i = 0; i < 3; i++) {
+		size_t len;
+		uint8_t *b = t_batch(5, 1000, 10, &len);
+		cr_assert_eq(t_append(&t, log, b, len, 0, &base), 0);
+		cr_expect_eq(base, i * 5);
+		cr_expect_eq((int64_t)rt_be64_get(b), i * 5, "base offset stamped in the caller's buffer");
+		cr_expect(kp_batch_crc_ok(b, len));
+		free(b);
+	}
+	cr_expect_eq(stor_log_end_offset(log), 15);
+	cr_expect_eq(stor_log_high_watermark(log), 15);
+	cr_expect_eq(stor_log_start_offset(log), 0);
+	cr_expect_eq(t_close(&t, log), 0);
+	char p[512];
+	snprintf(p, sizeof p, "%s/t-0/00000000000000000000.log", t.dir);
+	cr_expect(t_file_size(p) > 0, "Kafka's 20-digit segment name");
+	snprintf(p, sizeof p, "%s/t-0/00000000000000000000.index", t.dir);
+	cr_expect(t_file_size(p) >= 0);
+	snprintf(p, sizeof p, "%s/t-0/00000000000000000000.timeindex", t.dir);
+	cr_expect(t_file_size(p) >= 0);
+}
+
+Test(stor_append, stamps_leader_epoch)
+{
+	struct stor_log *log = open_log("ep");
+	cr_assert_eq(stor_log_set_leader_epoch(log, 7), 0);
+	size_t len;
+	uint8_t *b = t_batch(1, 1, 1, &len);
+	cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+	cr_expect_eq((int32_t)rt_be32_get(b + KP_BATCH_OFF_LEADER_EPOCH), 7);
+	free(b);
+	cr_expect_eq(t_close(&t, log), 0);
+	char p[512];
+	snprintf(p, sizeof p, "%s/ep-0/leader-epoch-checkpoint", t.dir);
+	FILE *f = fopen(p, "r");
+	cr_assert_not_null(f);
+	char buf[64] = {0};
+	cr_expect(fread(buf, 1, sizeof buf - 1, f) > 0);
+	fclose(f);
+	cr_expect_str_eq(buf, "0\n1\n7 0\n");
+}
+
+Test(stor_append, log_append_time_sets_max_timestamp_and_crc)
+{
+	t.cfg.timestamp_type = STOR_TS_LOG_APPEND_TIME;
+	struct stor_log *log = open_log("lat");
+	size_t len;
+	uint8_t *b = t_batch(3, 5, 10, &len);
+	struct t_app ta;
+	cr_assert_eq(t_append_submit(log, &ta, b, len, 0), 0);
+	t_run_until(&t.ring, &ta.done);
+	cr_assert_eq(ta.err, 0);
+	cr_expect(ta.a.log_append_time > 1600000000000LL);
+	cr_expect_eq((int64_t)rt_be64_get(b + KP_BATCH_OFF_MAX_TIMESTAMP), ta.a.log_append_time);
+	cr_expect(rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES) & KP_ATTR_LOG_APPEND_TIME);
+	cr_expect(kp_batch_crc_ok(b, len), "CRC recomputed after the change");
+	free(b);
+	t_close(&t, log);
+}
+
+Test(stor_append, rolls_on_segment_bytes_with_20_digit_names)
+{
+	t.cfg.segment_bytes = 4096;
+	struct stor_log *log = open_log("roll");
+	for (int i = 0; i < 20; i++) {
+		size_t len;
+		uint8_t *b = t_batch(10, 1000 + i, 50, &len);
+		cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+		free(b);
+	}
+	cr_expect(stor_log_segment_count(log) > 3);
+	cr_expect_eq(stor_log_end_offset(log), 200);
+	t_run_idle(&t.ring, log);
+	cr_expect_eq(t_close(&t, log), 0);
+	/* Every segment file is at most segment.bytes, named by its base offset. */
+	int found = 0;
+	for (int64_t base = 0; base < 200; base++) {
+		char p[512];
+		snprintf(p, sizeof p, "%s/roll-0/%020lld.log", t.dir, (long long)base);
+		long long sz = t_file_size(p);
+		if (sz < 0) continue;
+		cr_expect(sz <= 4096, "segment %lld is %lld bytes", (long long)base, sz);
+		found++;
+	}
+	cr_expect(found > 3);
+}
+
+Test(stor_append, refuses_bad_framing_and_oversize)
+{
+	t.cfg.segment_bytes = 1024;
+	struct stor_log *log = open_log("bad");
+	size_t len;
+	uint8_t *b = t_batch(1, 1, 10, &len);
+	struct stor_append a = {.data = b, .len = len - 1, .done = (stor_append_fn)abort};
+	struct kp_records_info info = {0};
+	cr_expect_eq(stor_log_append(log, &a, &info), -EBADMSG);
+	free(b);
+	b = t_batch(10, 1, 200, &len);
+	a = (struct stor_append){.data = b, .len = len, .done = (stor_append_fn)abort};
+	cr_expect_eq(stor_log_append(log, &a, &info), -EMSGSIZE);
+	cr_expect_eq(stor_err_to_kafka(-EMSGSIZE), 18);
+	free(b);
+	cr_expect_eq(stor_log_end_offset(log), 0);
+	t_close(&t, log);
+}
+
+Test(stor_append, multi_batch_record_sets_get_consecutive_offsets)
+{
+	struct stor_log *log = open_log("multi");
+	size_t len;
+	uint8_t *b = t_batches(3, 4, 100, 8, &len);
+	int64_t base;
+	cr_assert_eq(t_append(&t, log, b, len, 0, &base), 0);
+	cr_expect_eq(base, 0);
+	size_t p = 0;
+	int64_t expect = 0;
+	while (p < len) {
+		cr_expect_eq((int64_t)rt_be64_get(b + p), expect);
+		expect += 4;
+		p += kp_batch_size(b + p, len - p);
+	}
+	cr_expect_eq(stor_log_end_offset(log), 12);
+	free(b);
+	t_close(&t, log);
+}
+
+Test(stor_append, durable_appends_share_fdatasyncs)
+{
+	struct stor_log *log = open_log("gc");
+	enum { N = 64 };
+	struct t_app ta[N];
+	uint8_t *bufs[N];
+	stor_fault_clear();
+	uint64_t before = stor_fault_seen(STOR_FAULT_FSYNC);
+	for (int i = 0; i < N; i++) {
+		size_t len;
+		bufs[i] = t_batch(1, i, 100, &len);
+		cr_assert_eq(t_append_submit(log, &ta[i], bufs[i], len, STOR_APPEND_DURABLE), 0);
+	}
+	for (int i = 0; i < N; i++) t_run_until(&t.ring, &ta[i].done);
+	for (int i = 0; i < N; i++) {
+		cr_expect_eq(ta[i].err, 0);
+		cr_expect_eq(ta[i].a.base_offset, i);
+		free(bufs[i]);
+	}
+	uint64_t rounds = stor_fault_seen(STOR_FAULT_FSYNC) - before;
+	cr_expect(rounds >= 1 && rounds < N / 2, "%d durable appends took %llu flush rounds", N,
+	          (unsigned long long)rounds);
+	cr_expect_eq(stor_log_durable_offset(log), N);
+	t_run_idle(&t.ring, log);
+	t_close(&t, log);
+}
+
+static bool synced;
+static int sync_err;
+static void on_sync(struct stor_sync *s, int err)
+{
+	(void)s;
+	synced = true;
+	sync_err = err;
+}
+
+Test(stor_append, sync_waits_for_offset)
+{
+	struct stor_log *log = open_log("sw");
+	size_t len;
+	uint8_t *b = t_batch(3, 1, 10, &len);
+	cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+	free(b);
+	struct stor_sync s = {.offset = 3, .done = on_sync};
+	synced = false;
+	cr_assert_eq(stor_log_sync(log, &s), 0);
+	t_run_until(&t.ring, &synced);
+	cr_expect_eq(sync_err, 0);
+	cr_expect(stor_log_durable_offset(log) >= 3);
+	struct stor_sync bad = {.offset = 99, .done = on_sync};
+	cr_expect_eq(stor_log_sync(log, &bad), -EINVAL);
+	t_run_idle(&t.ring, log);
+	t_close(&t, log);
+}
