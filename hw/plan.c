@@ -236,6 +236,13 @@ static int build(const struct hw_topology *t, const struct hw_plan_config *c, st
 	} else {
 		int node = p->nic_node;
 		int pool_cores = physical_cores(t, node);
+		if (node >= 0 && pool_cores == 0) {
+			/* sysfs names a node for the NIC but no online CPU on it (a memory-only node, or a
+			 * VM that reports numa_node without node/ directories): plan over every node. */
+			note(p, "NIC node %d has no online CPU: shards on every node", node);
+			node = -1;
+			pool_cores = physical_cores(t, node);
+		}
 		int reserved = p->control_cpu;
 		if (reserved < 0) {
 			/* The control core: on another node when there is one, which costs the shards nothing
@@ -437,7 +444,7 @@ void hw_plan_print(FILE *f, const struct hw_plan *p)
 	fprintf(f, "affinity plan: %d shard%s, backend %s, NIC %s", p->nshards, p->nshards == 1 ? "" : "s",
 		hw_net_backend_name(p->backend), p->interface[0] ? p->interface : "none");
 	if (p->interface[0])
-		fprintf(f, " (NUMA node %s, %s receive queues)", numstr(p->nic_node, a, sizeof a),
+		fprintf(f, " (NUMA node %s, receive queues: %s)", numstr(p->nic_node, a, sizeof a),
 			p->nic_queues ? numstr(p->nic_queues, b, sizeof b) : "unknown");
 	fprintf(f, "\n%-6s %-5s %-5s %-12s %-10s %s\n", "shard", "core", "node", "smt-sibling", "nic-queue",
 		p->backend == HW_NET_DPDK ? "irq (dpdk polls)" : "irq");

@@ -165,11 +165,15 @@ static int rd(const char *root, char *buf, size_t len, const char *fmt, ...)
 	return 0;
 }
 
-/* An integer file; returns its value or `dflt` when absent or not a number. */
-static long rd_long(const char *root, long dflt, const char *fmt, const char *arg, int i)
+/* An integer file (path formatted under root); returns its value or dflt when absent or not a number. */
+static long rd_long(const char *root, long dflt, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static long rd_long(const char *root, long dflt, const char *fmt, ...)
 {
 	char rel[PATH_MAX], buf[64];
-	snprintf(rel, sizeof rel, fmt, arg ? arg : "", i);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof rel, fmt, ap);
+	va_end(ap);
 	if (rd(root, buf, sizeof buf, "%s", rel)) return dflt;
 	char *e;
 	errno = 0;
@@ -216,7 +220,7 @@ static void load_cpus_online(struct hw_topology *t)
 	hw_cpuset_clear(&dirs);
 	scan_numbered(t->sysfs_root, "devices/system/cpu", "cpu", add_to_set, &dirs);
 	for (int c = 0; c < HW_MAX_CPUS; c++)
-		if (hw_cpuset_has(&dirs, c) && rd_long(t->sysfs_root, 1, "devices/system/cpu/cpu%s%d/online", "", c) != 0)
+		if (hw_cpuset_has(&dirs, c) && rd_long(t->sysfs_root, 1, "devices/system/cpu/cpu%d/online", c) != 0)
 			hw_cpuset_add(&t->online, c);
 }
 
@@ -233,8 +237,8 @@ static int load_cpus(struct hw_topology *t)
 		struct hw_cpu *cpu = &t->cpus[t->ncpus++];
 		cpu->id = c;
 		cpu->node = -1;
-		cpu->core_id = (int)rd_long(t->sysfs_root, -1, "devices/system/cpu/cpu%s%d/topology/core_id", "", c);
-		cpu->package_id = (int)rd_long(t->sysfs_root, -1, "devices/system/cpu/cpu%s%d/topology/physical_package_id", "", c);
+		cpu->core_id = (int)rd_long(t->sysfs_root, -1, "devices/system/cpu/cpu%d/topology/core_id", c);
+		cpu->package_id = (int)rd_long(t->sysfs_root, -1, "devices/system/cpu/cpu%d/topology/physical_package_id", c);
 		if (rd(t->sysfs_root, buf, sizeof buf, "devices/system/cpu/cpu%d/topology/thread_siblings_list", c) ||
 		    hw_cpuset_parse(buf, &cpu->siblings, NULL, 0) <= 0 || !hw_cpuset_has(&cpu->siblings, c)) {
 			hw_cpuset_clear(&cpu->siblings);
@@ -429,8 +433,8 @@ static int load_nics(struct hw_topology *t)
 		nic->node = -1;
 		char devbase[64] = "";
 		if (nic->has_device) {
-			long n = rd_long(t->sysfs_root, -1, "class/net/%s/device/numa_node", nic->name, 0);
-			if (n < 0) n = rd_long(t->sysfs_root, -1, "class/net/%s/device/../numa_node", nic->name, 0);
+			long n = rd_long(t->sysfs_root, -1, "class/net/%s/device/numa_node", nic->name);
+			if (n < 0) n = rd_long(t->sysfs_root, -1, "class/net/%s/device/../numa_node", nic->name);
 			nic->node = n < 0 ? -1 : (int)n;
 			char *real = realpath(path, NULL);
 			if (real) {

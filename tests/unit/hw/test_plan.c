@@ -208,6 +208,24 @@ Test(hw_plan, vm_four_cores_control_off_shards, .init = vm, .fini = teardown)
 	hw_plan_fini(&p);
 }
 
+Test(hw_plan, nic_node_without_cpus_plans_over_all, .init = vm, .fini = teardown)
+{
+	/* The VM has no node/ directories, yet its NIC claims node 1. */
+	fake_write(root, "sys/devices/pci0000:00/0000:00:03.0/numa_node", "1\n");
+	hw_topology_destroy(topo);
+	char sys[PATH_MAX], proc[PATH_MAX], err[256];
+	snprintf(sys, sizeof sys, "%s/sys", root);
+	snprintf(proc, sizeof proc, "%s/proc", root);
+	topo = hw_topology_load(sys, proc, err, sizeof err);
+	cr_assert(topo, "%s", err);
+	cr_assert_eq(hw_topology_nic(topo, "eth0")->node, 1);
+	struct hw_plan p;
+	plan_ok(NULL, &p);
+	expect_cores(&p, (int[]){1, 2, 3}, 3);
+	cr_expect_eq(p.control_cpu, 0);
+	hw_plan_fini(&p);
+}
+
 Test(hw_plan, two_cpus_control_shares_shard_zero, .init = two_cpus, .fini = teardown)
 {
 	struct hw_plan p;
