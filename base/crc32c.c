@@ -12,12 +12,15 @@
  * Both work on the raw CRC register; the pre- and post-inversion that CRC-32C defines is done at
  * the entry points, so rt_crc32c(rt_crc32c(0, a), b) == rt_crc32c(0, a|b).
  *
- * The choice is made once, before main, by a constructor that also fills the tables; the fast
- * functions carry target attributes so the rest of the build needs no -msse4.2 and the fallback
- * really runs on a CPU without those instructions.
+ * The choice is made once (pthread_once, also run by a constructor before main so that the
+ * first real call pays nothing) together with filling the tables: a caller in another
+ * constructor, which may run first, still gets a correct result.  The fast functions carry
+ * target attributes so the rest of the build needs no -msse4.2 and the fallback really runs on
+ * a CPU without those instructions.
  */
 #include "base/crc32c.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -49,8 +52,11 @@ static uint32_t crc_sw_raw(uint32_t crc, const uint8_t *p, size_t n)
 	return crc;
 }
 
+static inline void ensure_init(void);
+
 uint32_t rt_crc32c_sw(uint32_t crc, const void *p, size_t n)
 {
+	ensure_init();
 	return ~crc_sw_raw(~crc, p, n);
 }
 
@@ -146,8 +152,10 @@ typedef uint32_t (*crc_fn)(uint32_t, const uint8_t *, size_t);
 
 static crc_fn impl = crc_sw_raw;
 static const char *impl_name = "sw";
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static bool ready; /* set (release) once the tables and impl are in place */
 
-__attribute__((constructor)) static void crc32c_init(void)
+static void crc32c_init(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
@@ -175,14 +183,28 @@ __attribute__((constructor)) static void crc32c_init(void)
 		}
 	}
 #endif
+	__atomic_store_n(&ready, true, __ATOMIC_RELEASE);
+}
+
+static inline void ensure_init(void)
+{
+	if (__builtin_expect(!__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 0))
+		pthread_once(&init_once, crc32c_init);
+}
+
+__attribute__((constructor)) static void crc32c_init_early(void)
+{
+	ensure_init();
 }
 
 uint32_t rt_crc32c(uint32_t crc, const void *p, size_t n)
 {
+	ensure_init();
 	return ~impl(~crc, p, n);
 }
 
 const char *rt_crc32c_impl(void)
 {
+	ensure_init();
 	return impl_name;
 }

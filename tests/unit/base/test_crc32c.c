@@ -128,3 +128,17 @@ Test(rt_crc32c, incremental_equals_one_shot)
 	cr_expect_eq(crc, whole);
 	free(b);
 }
+
+/* Runs before the library's own (default-priority) constructor has set anything up. */
+static uint32_t early_crc, early_sw;
+__attribute__((constructor(101))) static void compute_early(void)
+{
+	early_crc = rt_crc32c(0, "123456789", 9);
+	early_sw = rt_crc32c_sw(0, "123456789", 9);
+}
+
+Test(rt_crc32c, correct_when_called_from_an_earlier_constructor)
+{
+	cr_expect_eq(early_crc, 0xE3069283u, "got %08x", early_crc);
+	cr_expect_eq(early_sw, 0xE3069283u, "got %08x", early_sw);
+}
