@@ -105,7 +105,7 @@ void rt_hist_reset(struct rt_hist *h)
 
 int rt_hist_record_n(struct rt_hist *h, uint64_t value, uint64_t count)
 {
-	if (value == 0 || value > h->highest) {
+	if (value > h->highest) {
 		h->overflow += count;
 		return -ERANGE;
 	}

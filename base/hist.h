@@ -1,7 +1,7 @@
 /*
  * base/hist.h: a log-linear latency histogram with bounded relative error (HdrHistogram's scheme).
  *
- * Values 1..highest (nanoseconds, say) fall in buckets whose width is at most value / 10^digits
+ * Values 0..highest (nanoseconds, say) fall in buckets whose width is at most value / 10^digits
  * for `digits` significant decimal digits (1..3): each power-of-two range is split into
  * 2^k linear sub-buckets with 2^k >= 10^digits.  So a percentile is reported within that relative
  * error of the exact one; min and max are kept exactly.  Memory is one counts array allocated at
@@ -23,12 +23,12 @@ struct rt_hist {
 	uint64_t sub_mask;       /* (2 * sub_half - 1): values below 2*sub_half are exact */
 	size_t counts_len;
 	uint64_t total;          /* values recorded */
-	uint64_t overflow;       /* values rejected for being above `highest` (or 0) */
+	uint64_t overflow;       /* values rejected for being above `highest` */
 	uint64_t min, max;       /* exact; min is UINT64_MAX while empty */
 	uint64_t *counts;        /* owned, counts_len entries */
 };
 
-/* Returns a new histogram for values 1..highest (highest >= 2) with `digits` (1..3) significant
+/* Returns a new histogram for values 0..highest (highest >= 2) with `digits` (1..3) significant
  * digits, or NULL for bad arguments or no memory.  Free with rt_hist_destroy. */
 struct rt_hist *rt_hist_create(uint64_t highest, int digits);
 void rt_hist_destroy(struct rt_hist *h);
@@ -36,8 +36,9 @@ void rt_hist_destroy(struct rt_hist *h);
 /* Forgets every value; keeps the memory. */
 void rt_hist_reset(struct rt_hist *h);
 
-/* Records value `count` times.  Returns 0, or -ERANGE when value is 0 or above `highest`
- * (nothing recorded, h->overflow grows by count). */
+/* Records value `count` times.  Returns 0, or -ERANGE when value is above `highest`
+ * (nothing recorded, h->overflow grows by count).  0 is a value like any other: a
+ * coarse clock reads 0 ns for a fast operation, and dropping it would bias percentiles up. */
 int rt_hist_record_n(struct rt_hist *h, uint64_t value, uint64_t count);
 static inline int rt_hist_record(struct rt_hist *h, uint64_t value) { return rt_hist_record_n(h, value, 1); }
 

@@ -132,9 +132,8 @@ Test(rt_hist, out_of_range_is_rejected_and_counted)
 	cr_expect_eq(rt_hist_record(h, HOUR_NS), 0);
 	cr_expect_eq(rt_hist_record(h, HOUR_NS + 1), -ERANGE);
 	cr_expect_eq(rt_hist_record(h, UINT64_MAX), -ERANGE);
-	cr_expect_eq(rt_hist_record(h, 0), -ERANGE);
 	cr_expect_eq(rt_hist_count(h), 1u);
-	cr_expect_eq(h->overflow, 3u);
+	cr_expect_eq(h->overflow, 2u);
 	cr_expect_eq(rt_hist_max(h), HOUR_NS);
 	cr_expect_eq(rt_hist_percentile(h, 50), HOUR_NS);
 	rt_hist_destroy(h);
@@ -171,7 +170,7 @@ Test(rt_hist, reset_forgets_and_keeps_memory)
 	size_t len = h->counts_len;
 	for (int i = 1; i < 100000; i++)
 		rt_hist_record(h, (uint64_t)i * 1000);
-	rt_hist_record(h, 0);
+	rt_hist_record(h, HOUR_NS + 1);
 	rt_hist_reset(h);
 	cr_expect_eq(rt_hist_count(h), 0u);
 	cr_expect_eq(h->overflow, 0u);
@@ -206,7 +205,7 @@ Test(rt_hist, merge_equals_recording_into_one)
 		rt_hist_record(all, x);
 		rt_hist_record(all, y);
 	}
-	rt_hist_record(b, 0);
+	rt_hist_record(b, UINT64_MAX);
 	cr_expect_eq(rt_hist_merge(a, b), 0);
 	cr_expect_eq(rt_hist_count(a), rt_hist_count(all));
 	cr_expect_eq(rt_hist_min(a), rt_hist_min(all));
@@ -292,5 +291,24 @@ Test(rt_hist, summary_line)
 	char s[256];
 	rt_hist_summary(h, s, sizeof(s));
 	cr_expect_str_eq(s, "n=1000 min=1 p50=500 p90=900 p99=990 p99.9=999 p99.99=1000 max=1000 mean=500.5");
+	rt_hist_destroy(h);
+}
+
+Test(rt_hist, zero_is_a_value)
+{
+	struct rt_hist *h = rt_hist_create(HOUR_NS, 3);
+	cr_expect_eq(rt_hist_record_n(h, 0, 3), 0);
+	cr_expect_eq(rt_hist_record(h, 10), 0);
+	cr_expect_eq(rt_hist_count(h), 4u);
+	cr_expect_eq(rt_hist_min(h), 0u);
+	cr_expect_eq(rt_hist_percentile(h, 75), 0u);
+	cr_expect_eq(rt_hist_percentile(h, 76), 10u);
+	cr_expect(fabs(rt_hist_mean(h) - 2.5) < 1e-9);
+	struct rt_hist *g = rt_hist_create(1000, 1);
+	cr_expect_eq(rt_hist_merge(g, h), 0);
+	cr_expect_eq(rt_hist_count(g), 4u);
+	cr_expect_eq(rt_hist_min(g), 0u);
+	cr_expect_eq(rt_hist_percentile(g, 50), 0u);
+	rt_hist_destroy(g);
 	rt_hist_destroy(h);
 }
