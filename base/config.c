@@ -611,3 +611,20 @@ void rt_cfg_log(const struct rt_cfg *c)
 		RT_INFO("config %s", line);
 	}
 }
+
+void rt_cfg_help(const struct rt_cfg_def *defs, size_t n, FILE *out)
+{
+	char exp[512];
+	for (size_t i = 0; i < n; i++) {
+		const struct rt_cfg_def *d = &defs[i];
+		if (d->flags & RT_CFG_REQUIRED)
+			fprintf(out, "%s  (required)\n", d->name);
+		else if (!d->def)
+			fprintf(out, "%s  (no default)\n", d->name);
+		else
+			fprintf(out, "%s  (default: %s)\n", d->name, (d->flags & RT_CFG_SECRET) ? "[hidden]" : d->def);
+		if (d->doc)
+			fprintf(out, "    %s\n", d->doc);
+		fprintf(out, "    expects %s\n", rt_cfg_expected(d, exp, sizeof(exp)));
+	}
+}

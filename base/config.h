@@ -159,6 +159,10 @@ void rt_cfg_dump(const struct rt_cfg *c, FILE *out);
 /* The same through base/log.h at info level. */
 void rt_cfg_log(const struct rt_cfg *c);
 
+/* Prints the table as help: per key "name  (default: X)", the doc line and what it accepts;
+ * secrets' defaults hidden.  For a program's --help. */
+void rt_cfg_help(const struct rt_cfg_def *defs, size_t n, FILE *out);
+
 /* Describes what a definition accepts ("an integer between 1 and 1000000"), into buf. */
 const char *rt_cfg_expected(const struct rt_cfg_def *d, char *buf, size_t size);
 

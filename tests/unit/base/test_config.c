@@ -375,3 +375,20 @@ Test(rt_config, reading_an_undeclared_key_is_a_bug, .signal = SIGABRT)
 {
 	rt_cfg_int(cfg, "no.such.key");
 }
+
+Test(rt_config, help_lists_every_key)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	rt_cfg_help(defs, NDEFS, f);
+	fclose(f);
+	cr_expect(strstr(buf, "num.partitions  (default: 1)\n    partitions of a new topic\n"
+			      "    expects an integer between 1 and 1000000\n") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "log.dirs  (required)\n") != NULL);
+	cr_expect(strstr(buf, "advertised.listeners  (no default)\n") != NULL);
+	cr_expect(strstr(buf, "    expects one of: uring, dpdk\n") != NULL);
+	for (size_t i = 0; i < NDEFS; i++)
+		cr_expect(strstr(buf, defs[i].name) != NULL, "%s missing", defs[i].name);
+	free(buf);
+}
