@@ -13,6 +13,8 @@
  */
 #include "hw/plan.h"
 
+#include "base/log.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -464,4 +466,17 @@ void hw_plan_print(FILE *f, const struct hw_plan *p)
 		}
 	}
 	for (int i = 0; i < p->nnotes; i++) fprintf(f, "why: %s\n", p->notes[i]);
+}
+
+void hw_plan_log(const struct hw_plan *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f) return;
+	hw_plan_print(f, p);
+	if (fclose(f)) { free(text); return; }
+	for (char *sv, *line = strtok_r(text, "\n", &sv); line; line = strtok_r(NULL, "\n", &sv))
+		RT_INFO("%s", line);
+	free(text);
 }

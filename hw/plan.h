@@ -116,6 +116,10 @@ void hw_plan_fini(struct hw_plan *p);
  * control core, the IRQ pinning and the notes. */
 void hw_plan_print(FILE *f, const struct hw_plan *p);
 
+/* Logs the same table through base/log.h at info level, one log line per table line (the
+ * broker's start-up log). */
+void hw_plan_log(const struct hw_plan *p);
+
 /* "uring" or "dpdk". */
 const char *hw_net_backend_name(enum hw_net_backend b);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fakefs.h"
+#include "base/log.h"
 #include "hw/plan.h"
 
 static char *root;
@@ -350,5 +351,29 @@ Test(hw_plan, print_has_every_column, .init = two_socket, .fini = teardown)
 	cr_expect(strstr(out, "control process: core 0 (node 0), its own core\n"), "%s", out);
 	cr_expect(strstr(out, "i40e-eth0-TxRx-3"), "%s", out);
 	free(out);
+	hw_plan_fini(&p);
+}
+
+Test(hw_plan, log_writes_each_table_line, .init = two_socket, .fini = teardown)
+{
+	struct hw_plan p;
+	plan_ok(&(struct hw_plan_config){ .interface = "eth0" }, &p);
+	FILE *tmp = tmpfile();
+	cr_assert(tmp);
+	rt_log_set_fd(fileno(tmp));
+	hw_plan_log(&p);
+	rt_log_set_fd(2);
+	rewind(tmp);
+	char line[1100];
+	int n = 0, header = 0, shard3 = 0;
+	while (fgets(line, sizeof line, tmp)) {
+		n++;
+		header += strstr(line, " INFO ") && strstr(line, "shard  core  node  smt-sibling  nic-queue  irq") != NULL;
+		shard3 += strstr(line, "3      7     1     15           3          104") != NULL;
+	}
+	fclose(tmp);
+	cr_expect_eq(header, 1);
+	cr_expect_eq(shard3, 1);
+	cr_expect_gt(n, 10, "one log line per table line");
 	hw_plan_fini(&p);
 }
