@@ -40,6 +40,7 @@ void perf_opts_defaults(struct perf_opts *o)
 	o->producers = 1;
 	o->consumers = 1;
 	o->inflight = 5;
+	o->buffer_bytes = 8 << 20;
 	o->fetch_max_bytes = 52428800;
 	o->fetch_partition_max_bytes = 1048576;
 	o->fetch_max_wait_ms = 100;
@@ -90,6 +91,7 @@ static const char usage[] =
 "  --producers N                        producer connections (1)\n"
 "  --consumers N                        consumer connections (1)\n"
 "  --inflight N                         pipelined requests per connection (5)\n"
+"  --buffer-bytes B                     flat out: bytes a producer queues before it waits (8 MiB)\n"
 "  --idle-connections N                 connections held open and idle beside the load (0)\n"
 "  --fetch-max-bytes B  --fetch-partition-max-bytes B  --fetch-max-wait-ms MS  --fetch-min-bytes B\n"
 "  --from earliest|latest               where consumers start (earliest)\n"
@@ -303,6 +305,9 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			rc = get_i32(name, v, 0, 10000, &o->consumers, err, errlen);
 		} else if (!strcmp(name, "inflight")) {
 			rc = get_i32(name, v, 1, 1024, &o->inflight, err, errlen);
+		} else if (!strcmp(name, "buffer-bytes")) {
+			rc = get_i64(name, v, 1, (int64_t)1 << 34, &x, err, errlen);
+			if (!rc) o->buffer_bytes = x;
 		} else if (!strcmp(name, "idle-connections")) {
 			rc = get_i32(name, v, 0, 100000, &o->idle_connections, err, errlen);
 		} else if (!strcmp(name, "fetch-max-bytes")) {

@@ -55,6 +55,7 @@ struct perf_opts {
 	int32_t producers;         /* producer connections (each its own client) */
 	int32_t consumers;         /* consumer connections */
 	int32_t inflight;          /* pipelined requests per connection */
+	int64_t buffer_bytes;      /* flat out: a producer's queued bytes before it waits (buffer.memory) */
 	int32_t idle_connections;  /* connections opened and left idle beside the load */
 	int32_t fetch_max_bytes;
 	int32_t fetch_partition_max_bytes;

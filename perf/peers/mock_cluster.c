@@ -4,7 +4,9 @@
  * that keeps every record in memory; ringtail-perf drives it like any broker, which gives a
  * figure for "a Kafka-protocol server in C with no storage at all".
  *
- * usage: ringtail-perf-mock [--brokers N] [--topic NAME --partitions N]
+ * usage: ringtail-perf-mock [--brokers N] [--topic NAME[,NAME...] --partitions N]
+ * The mock serves no CreateTopics: the topics a run needs are made here (others are
+ * auto-created on first use with the mock's default partition count).
  * Prints "bootstrap=HOST:PORT[,...]" and "pid=PID" on stdout, then serves until SIGTERM/SIGINT.
  */
 #include <signal.h>
@@ -58,9 +60,15 @@ int main(int argc, char **argv)
 		rd_kafka_destroy(rk);
 		return 1;
 	}
-	if (topic && rd_kafka_mock_topic_create(mc, topic, partitions, 1)) {
-		fprintf(stderr, "ringtail-perf-mock: could not create topic %s\n", topic);
-		return 1;
+	if (topic) {
+		char names[1024];
+		snprintf(names, sizeof(names), "%s", topic);
+		char *save = NULL;
+		for (char *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			if (rd_kafka_mock_topic_create(mc, t, partitions, 1)) {
+				fprintf(stderr, "ringtail-perf-mock: could not create topic %s\n", t);
+				return 1;
+			}
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);

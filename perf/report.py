@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+"""perf/report.py: turns the JSON results of perf/run.sh into OUT/report.md and PNG plots.
+
+usage: perf/report.py OUT [--check]
+
+OUT/json holds one file per run, named SYSTEM__SCENARIO.json (ringtail-perf's result) or
+limit__NAME.json (memcpy, iperf3, fio).  The report sets Ringtail beside the limits measured in
+the same run (Ringtail / limit) and beside each peer under the same workload (Ringtail / peer).
+--check also verifies that every run's numbers are sane (what `perf/run.sh --short` is for) and
+exits 1 naming each one that is not.  Standard library only; plots need gnuplot (gnuplot-nox).
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+SYSTEMS = [("ringtail", "Ringtail"), ("mock", "rdkafka mock"), ("nats", "NATS JetStream"),
+           ("redis", "Redis Streams")]
+PEERS = SYSTEMS[1:]
+
+
+def load(out):
+    runs, limits = {}, {}
+    for path in sorted(glob.glob(os.path.join(out, "json", "*.json"))):
+        name = os.path.basename(path)[:-5]
+        system, _, scenario = name.partition("__")
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"report: {path}: {e}", file=sys.stderr)
+            continue
+        if system == "limit":
+            limits[scenario] = data
+        else:
+            runs[(system, scenario)] = data
+    return runs, limits
+
+
+def limit_figures(limits):
+    """MB/s (10^6 bytes per second) of each limit that was measured."""
+    fig = {}
+    m = limits.get("memcpy", {}).get("memcpy", [])
+    if m:
+        fig["memcpy (cache-sized)"] = m[0]["gb_per_s"] * 1000
+        fig["memcpy (memory-sized)"] = m[-1]["gb_per_s"] * 1000
+    ip = limits.get("iperf3", {})
+    try:
+        fig["iperf3 loopback"] = ip["end"]["sum_received"]["bits_per_second"] / 8 / 1e6
+    except (KeyError, TypeError):
+        pass
+    for bs in ("16k", "1m"):
+        for sync in ("0", "1"):
+            fio = limits.get(f"fio-{bs}-sync{sync}", {})
+            try:
+                w = fio["jobs"][0]["write"]
+                label = f"fio write {bs} " + ("fdatasync each" if sync == "1" else "buffered")
+                fig[label] = w["bw_bytes"] / 1e6
+            except (KeyError, IndexError, TypeError):
+                pass
+    return fig
+
+
+def mbs(run, kind="produce"):
+    if not run:
+        return None
+    return run.get(f"{kind}_mb_per_s")
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and abs(v) < 10 and digits == 1:
+        return f"{v:.2f}"
+    return f"{v:,.{digits}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def lat(run, kind, key):
+    if not run:
+        return None
+    v = run.get("latency_ms", {}).get(kind, {})
+    return v.get(key) if v.get("count") else None
+
+
+def produce_limit(lim, acks):
+    """The slowest part a produce must cross: the loopback network, then the disk write at the
+    scenario's write size (16 KiB batches), buffered for acks=1 and synced for acks=-1."""
+    net = lim.get("iperf3 loopback")
+    disk = lim.get("fio write 16k " + ("fdatasync each" if acks == "-1" else "buffered"))
+    vals = [v for v in (net, disk) if v]
+    name = "iperf3" if net and (not disk or net <= disk) else ("fio 16k sync" if acks == "-1" else "fio 16k")
+    return (min(vals), name) if vals else (None, "-")
+
+
+def scenarios(runs, system, prefix):
+    return sorted((s for (sy, s) in runs if sy == system and s.startswith(prefix)),
+                  key=lambda s: [int(x) if x.isdigit() else x for x in s.replace("-", " ").split()])
+
+
+def report(out, runs, limits):
+    lim = limit_figures(limits)
+    md = ["# Ringtail performance report", ""]
+    note = os.environ.get("RINGTAIL_NOTE", "")
+    have_rt = any(sy == "ringtail" for (sy, _) in runs)
+    md += ["Produced by `make perf` (perf/run.sh); perf/README.md says what each scenario means. "
+           "MB = 10^6 bytes of record payload; latencies in ms; ratios are Ringtail / other "
+           "(above 1 means Ringtail moves more bytes; for latency, above 1 means Ringtail is slower).", ""]
+    if not have_rt:
+        md += [f"**Ringtail was not measured in this run**: {note or 'no Ringtail results'}. "
+               "The limits and peers below were measured.", ""]
+
+    # Summary.
+    md += ["## Summary", "",
+           "| scenario | Ringtail | limit | Ringtail / limit | " +
+           " | ".join(n for _, n in PEERS) + " | " + " | ".join(f"Ringtail / {n}" for _, n in PEERS) + " |",
+           "|---" * (4 + 2 * len(PEERS)) + "|"]
+    prod = sorted({s for (_, s) in runs if s.startswith("produce-")},
+                  key=lambda s: (int(s.split("-")[1]), s))
+    for s in prod:
+        acks = s.split("acks")[1]
+        limv, limn = produce_limit(lim, acks)
+        rt = mbs(runs.get(("ringtail", s)))
+        peers = [mbs(runs.get((p, s))) for p, _ in PEERS]
+        md.append(f"| {s} MB/s | {fmt(rt)} | {fmt(limv)} ({limn}) | {ratio(rt, limv)} | " +
+                  " | ".join(fmt(v) for v in peers) + " | " + " | ".join(ratio(rt, v) for v in peers) + " |")
+    for s in sorted({s for (_, s) in runs if s.startswith("consume-")}):
+        limv = lim.get("iperf3 loopback")
+        rt = mbs(runs.get(("ringtail", s)), "consume")
+        peers = [mbs(runs.get((p, s)), "consume") for p, _ in PEERS]
+        md.append(f"| {s} MB/s | {fmt(rt)} | {fmt(limv)} (iperf3) | {ratio(rt, limv)} | " +
+                  " | ".join(fmt(v) for v in peers) + " | " + " | ".join(ratio(rt, v) for v in peers) + " |")
+    for s in sorted({s for (_, s) in runs if s.startswith("e2e-")}, key=lambda s: int(s.split("-")[1])):
+        rt = lat(runs.get(("ringtail", s)), "e2e", "p99")
+        peers = [lat(runs.get((p, s)), "e2e", "p99") for p, _ in PEERS]
+        md.append(f"| {s}% of max, e2e p99 ms | {fmt(rt, 3)} | - | - | " +
+                  " | ".join(fmt(v, 3) for v in peers) + " | " + " | ".join(ratio(rt, v) for v in peers) + " |")
+    md.append("")
+
+    md += ["## Physical limits (same run)", "", "| limit | MB/s |", "|---|---|"]
+    md += [f"| {k} | {fmt(v)} |" for k, v in lim.items()]
+    md.append("")
+
+    def run_table(title, rows, extra=None):
+        nonlocal md
+        if not rows:
+            return
+        md += [f"## {title}", "",
+               "| system | scenario | records/s | MB/s | p50 | p99 | p99.9 | p99.99 | max | broker CPU s/GB | errors |",
+               "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for (sy, s) in rows:
+            r = runs[(sy, s)]
+            kind = "e2e" if r["mode"] == "e2e" else "produce"
+            side = "consume" if r["mode"] == "consume" else "produce"
+            cpu = r.get("broker_cpu_s_per_gb")
+            md.append(f"| {sy} | {s} | {fmt(r[side + '_records_per_s'], 0)} | {fmt(r[side + '_mb_per_s'])} | " +
+                      " | ".join(fmt(lat(r, kind, k), 3) for k in ("p50", "p99", "p99_9", "p99_99", "max")) +
+                      f" | {fmt(cpu, 2) if cpu is not None else '-'} | {r['errors']} |")
+        md.append("")
+        if extra:
+            md += extra
+
+    order = {sy: i for i, (sy, _) in enumerate(SYSTEMS)}
+    def rows(prefix):
+        return sorted(((sy, s) for (sy, s) in runs if s.startswith(prefix)),
+                      key=lambda k: (order.get(k[0], 9), [int(x) if x.isdigit() else x for x in k[1].split("-")]))
+
+    run_table("Produce", rows("produce-"),
+              ["Latency: produce request to acknowledgement, per record, from its creation (flat-out runs "
+               "are closed-loop: not corrected for coordinated omission).", ""])
+    run_table("Consume from the page cache", rows("consume-"))
+    run_table("End-to-end latency against offered load", rows("e2e-"),
+              ["Open loop at the given percentage of the system's own flat-out 1 KiB acks=1 rate; latency "
+               "from each record's intended send time (coordinated-omission corrected) to a consumer "
+               "seeing it.", ""])
+    run_table("Partitions", rows("partitions-"))
+    other = [k for k in runs if k[0] == "ringtail" and k[1].split("-")[0] in
+             ("keyed", "idle", "shards", "shard", "rdkafka")]
+    run_table("Keyed producers, idle connections, shards, client cross-check",
+              sorted(other, key=lambda k: k[1]),
+              ["shards-1 / shards-2: the same load on one and on two shards (default mode, one advertised "
+               "node). shard-aware-2: two shards with `ringtail.advertise.shards=true` (clients connect "
+               "to each partition's owning shard). rdkafka-*: the same workload through librdkafka, to "
+               "check the native driver's figures against a real client.", ""])
+
+    plots = plot(out, runs)
+    if plots:
+        md += ["## Plots", ""] + [f"![{t}](plots/{p})" for p, t in plots] + [""]
+    if note:
+        md += [f"Note: {note}", ""]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md))
+
+
+def plot(out, runs):
+    if not shutil.which("gnuplot"):
+        print("report: gnuplot is not installed (gnuplot-nox); no plots", file=sys.stderr)
+        return []
+    pdir = os.path.join(out, "plots")
+    os.makedirs(pdir, exist_ok=True)
+    made = []
+    # Throughput against record size, acks=1.
+    series = []
+    for sy, name in SYSTEMS:
+        pts = sorted((int(s.split("-")[1]), r["produce_mb_per_s"]) for (y, s), r in runs.items()
+                     if y == sy and s.startswith("produce-") and s.endswith("acks1"))
+        if pts:
+            dat = os.path.join(pdir, f"tput_{sy}.dat")
+            with open(dat, "w") as f:
+                f.writelines(f"{x} {y}\n" for x, y in pts)
+            series.append(f"'{dat}' using 1:2 with linespoints title '{name}'")
+    if series:
+        gp = ["set terminal pngcairo size 900,560" if has_cairo() else "set terminal png size 900,560",
+              f"set output '{os.path.join(pdir, 'throughput_vs_record_size.png')}'",
+              "set logscale x 2", "set xlabel 'record size (bytes)'", "set ylabel 'produce MB/s (acks=1)'",
+              "set key top left", "set grid", "plot " + ", ".join(series)]
+        if run_gnuplot(gp):
+            made.append(("throughput_vs_record_size.png", "produce throughput against record size"))
+    # Latency percentiles against offered load.
+    series = []
+    for sy, name in SYSTEMS:
+        pts = sorted((r["rate_target"], r["latency_ms"]["e2e"]) for (y, s), r in runs.items()
+                     if y == sy and s.startswith("e2e-") and r["latency_ms"]["e2e"]["count"])
+        if not pts:
+            continue
+        dat = os.path.join(pdir, f"lat_{sy}.dat")
+        with open(dat, "w") as f:
+            f.writelines(f"{x} {l['p50']} {l['p99']} {l['p99_9']} {l['max']}\n" for x, l in pts)
+        if sy == "ringtail" or not any(y == "ringtail" for (y, _) in runs):
+            for col, q in ((2, "p50"), (3, "p99"), (4, "p99.9"), (5, "max")):
+                series.append(f"'{dat}' using 1:{col} with linespoints title '{name} {q}'")
+        else:
+            series.append(f"'{dat}' using 1:3 with linespoints title '{name} p99'")
+    if series:
+        gp = ["set terminal pngcairo size 900,560" if has_cairo() else "set terminal png size 900,560",
+              f"set output '{os.path.join(pdir, 'latency_vs_load.png')}'",
+              "set logscale y", "set xlabel 'offered load (records/s, 1 KiB)'",
+              "set ylabel 'end-to-end latency (ms)'", "set key top left", "set grid", "plot " + ", ".join(series)]
+        if run_gnuplot(gp):
+            made.append(("latency_vs_load.png", "end-to-end latency percentiles against offered load"))
+    return made
+
+
+_cairo = None
+
+
+def has_cairo():
+    global _cairo
+    if _cairo is None:
+        p = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True)
+        _cairo = "pngcairo" in (p.stdout + p.stderr)
+    return _cairo
+
+
+def run_gnuplot(lines):
+    p = subprocess.run(["gnuplot"], input="\n".join(lines) + "\n", capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"report: gnuplot failed: {p.stderr.strip()}", file=sys.stderr)
+    return p.returncode == 0
+
+
+def check(runs, limits):
+    """Sanity of every run: what a harness bug (or a broken broker) would violate."""
+    bad = []
+    for (sy, s), r in sorted(runs.items()):
+        name = f"{sy}/{s}"
+        if r["errors"] or r["failed_records"]:
+            bad.append(f"{name}: {r['errors']} errors, {r['failed_records']} failed records ({r['error']})")
+        mode = r["mode"]
+        side = "consume" if mode == "consume" else "produce"
+        recs, mb = r[side + "_records_per_s"], r[side + "_mb_per_s"]
+        if recs <= 0:
+            bad.append(f"{name}: no records {side}d")
+            continue
+        per = r["record_size"] + (8 if r["keys"] != "none" else 0)
+        if mode != "consume" and abs(mb - recs * per / 1e6) > 0.01 * mb + 0.001:
+            bad.append(f"{name}: {mb} MB/s does not match {recs} records/s of {per} bytes")
+        if mode != "consume":
+            if r["acked_records"] != r["sent_records"]:
+                bad.append(f"{name}: {r['sent_records']} sent but {r['acked_records']} acknowledged")
+        kind = "e2e" if mode == "e2e" else ("produce" if mode == "produce" and r["acks"] != 0 else None)
+        if kind:
+            l = r["latency_ms"][kind]
+            if not l["count"]:
+                bad.append(f"{name}: no {kind} latency samples")
+            elif not (0 < l["p50"] <= l["p99"] <= l["p99_9"] <= l["p99_99"] <= l["max"] * 1.001):
+                bad.append(f"{name}: {kind} percentiles out of order: {l}")
+        if mode == "e2e":
+            if r["consumed_records"] < 0.9 * r["acked_records"]:
+                bad.append(f"{name}: consumed {r['consumed_records']} of {r['acked_records']} produced")
+            if r["rate_target"] > 0 and recs < 0.5 * r["rate_target"]:
+                bad.append(f"{name}: {recs:.0f} records/s, under half the offered {r['rate_target']:.0f}")
+        cpu = r.get("broker_cpu_s")
+        if cpu is not None and cpu < 0:
+            bad.append(f"{name}: negative broker CPU time {cpu}")
+    lim = limit_figures(limits)
+    for k, v in lim.items():
+        if not v > 0:
+            bad.append(f"limit {k}: {v} MB/s")
+    for b in bad:
+        print(f"perf check: {b}", file=sys.stderr)
+    print(f"perf check: {len(runs)} runs, {len(lim)} limits, {len(bad)} problems", file=sys.stderr)
+    return not bad
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(args) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    out = args[0]
+    runs, limits = load(out)
+    report(out, runs, limits)
+    if "--check" in sys.argv[1:]:
+        return 0 if check(runs, limits) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

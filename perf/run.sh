@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# perf/run.sh: the scenario runner behind `make perf`.
+#
+#   perf/run.sh [--short] [--no-peers] [--no-limits] [--no-ringtail] [BUILDDIR]
+#
+# In one go: the physical limits of this machine (memcpy, iperf3 over loopback, fio sequential
+# writes buffered and with fdatasync at the scenario's write size), the Ringtail scenarios
+# (perf/README.md says what each one means), and the peers that run here (librdkafka's mock
+# cluster, NATS JetStream, Redis Streams) under the same workloads.  Every run writes one JSON
+# file under $PERF_OUT/json (default perf/out); perf/report.py turns them into
+# $PERF_OUT/report.md with ratio tables and gnuplot PNGs.
+#
+# --short runs each scenario for about a second with a reduced matrix and then checks that the
+# numbers are sane (perf/report.py --check): it is what CI and the interop test use.
+# Everything it starts it stops, on any exit.
+set -u
+cd "$(dirname "$0")/.."
+
+SHORT=0 PEERS=1 LIMITS=1 RINGTAIL=1 BUILD=build
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--short) SHORT=1 ;;
+	--no-peers) PEERS=0 ;;
+	--no-limits) LIMITS=0 ;;
+	--no-ringtail) RINGTAIL=0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-*) echo "perf/run.sh: unknown option '$1' (--short, --no-peers, --no-limits, --no-ringtail)" >&2; exit 2 ;;
+	*) BUILD=$1 ;;
+	esac
+	shift
+done
+
+OUT=${PERF_OUT:-perf/out}
+PERF=$BUILD/perf/harness/ringtail-perf
+MOCK=$BUILD/perf/harness/ringtail-perf-mock
+MEMCPY=$BUILD/perf/harness/perf-memcpy
+BROKER=${RINGTAIL_BIN:-$BUILD/dataplane/ringtail}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+if [ ! -x "$PERF" ]; then
+	echo "perf/run.sh: $PERF is not built (run: ninja -C $BUILD)" >&2
+	exit 2
+fi
+
+if [ $SHORT = 1 ]; then
+	DUR=1 SIZES="1024" ACKS="1" FRACTIONS="50" PARTS="1 100" IDLE=100 MEMSECS=0.2 FIOSIZE=16M
+else
+	DUR=10 SIZES="100 1024 16384" ACKS="1 -1" FRACTIONS="10 50 90" PARTS="1 100 1000 10000" IDLE=1000 MEMSECS=1 FIOSIZE=512M
+fi
+PROGRESS=0
+[ $SHORT = 1 ] || PROGRESS=5
+
+rm -rf "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots"
+mkdir -p "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots"
+ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
+
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "perf: $*" >&2; }
+
+# A base port with `n` free ports after it (shard-aware mode takes one port per shard).
+free_ports() {
+	"$PY" - "$1" <<'EOF'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randint(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+        print(base)
+        break
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+EOF
+}
+
+# Waits until something accepts on 127.0.0.1:$1 (up to $2 seconds).
+wait_port() {
+	"$PY" - "$1" "${2:-10}" <<'EOF'
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+end = time.time() + limit
+while time.time() < end:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+EOF
+}
+
+FAILED=0
+# run NAME BOOTSTRAP PID ringtail-perf-args...: one scenario, its JSON in $OUT/json/NAME.json.
+run() {
+	local name=$1 boot=$2 pid=$3
+	shift 3
+	local file=$OUT/json/${name//\//__}.json
+	local pidarg=()
+	[ -n "$pid" ] && pidarg=(--broker-pid "$pid")
+	say "$name: $*"
+	if ! timeout $((DUR * 6 + 60)) "$PERF" --bootstrap "$boot" "${pidarg[@]}" --label "$name" \
+		--duration "$DUR" --progress "$PROGRESS" --json "$file" "$@" 2>"$OUT/logs/${name//\//__}.log"; then
+		say "$name: failed (see $OUT/logs/${name//\//__}.log)"
+		tail -3 "$OUT/logs/${name//\//__}.log" >&2
+		FAILED=$((FAILED + 1))
+	fi
+	grep -h '^ringtail-perf:' "$OUT/logs/${name//\//__}.log" >&2 || true
+}
+
+# ---------------------------------------------------------------- limits
+if [ $LIMITS = 1 ]; then
+	say "limits: memcpy"
+	"$MEMCPY" "$MEMSECS" > "$OUT/json/limit__memcpy.json" || FAILED=$((FAILED + 1))
+	if command -v iperf3 >/dev/null; then
+		port=$(free_ports 1)
+		# No -1 (one test, then exit): wait_port's probe would be that one test.
+		iperf3 -s -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+		ipid=$!
+		PIDS+=($ipid)
+		wait_port "$port" 5
+		sleep 0.2
+		say "limits: iperf3 over loopback"
+		iperf3 -c 127.0.0.1 -p "$port" -t "$DUR" -J > "$OUT/json/limit__iperf3.json" 2>/dev/null ||
+			say "iperf3 failed"
+		kill "$ipid" 2>/dev/null
+	else
+		say "limits: iperf3 is not installed (tools/deps.txt)"
+	fi
+	if command -v fio >/dev/null; then
+		mkdir -p "$OUT/data/fio"
+		for bs in 16k 1m; do
+			for sync in 0 1; do
+				say "limits: fio sequential write bs=$bs fdatasync=$sync"
+				fio --name=seq --directory="$OUT/data/fio" --rw=write --bs=$bs --size=$FIOSIZE \
+					--ioengine=psync --fdatasync=$sync --end_fsync=0 --runtime=$DUR --time_based=0 \
+					--output-format=json > "$OUT/json/limit__fio-$bs-sync$sync.json" 2>/dev/null ||
+					say "fio failed"
+				rm -f "$OUT/data/fio"/*
+			done
+		done
+	else
+		say "limits: fio is not installed (tools/deps.txt)"
+	fi
+fi
+
+# ---------------------------------------------------------------- Ringtail
+# start_ringtail NAME SHARDS ADVERTISE_SHARDS: sets RT_BOOT and RT_PID.
+RT_PID="" RT_BOOT=""
+start_ringtail() {
+	local name=$1 shards=$2 adv=$3
+	local dir=$OUT/data/ringtail-$name
+	mkdir -p "$dir/log"
+	local port
+	port=$(free_ports $((shards + 1)))
+	local cores=0
+	[ "$shards" -gt 1 ] && cores="0-$((shards - 1))"
+	cat > "$dir/server.properties" <<EOF
+listeners=PLAINTEXT://127.0.0.1:$port
+log.dirs=$dir/log
+num.partitions=1
+auto.create.topics.enable=true
+ringtail.cores=$cores
+ringtail.advertise.shards=$adv
+EOF
+	"$BROKER" "$dir/server.properties" > "$dir/broker.log" 2>&1 &
+	RT_PID=$!
+	PIDS+=($RT_PID)
+	RT_BOOT=127.0.0.1:$port
+	if ! wait_port "$port" 10; then
+		say "ringtail did not start (see $dir/broker.log)"
+		tail -5 "$dir/broker.log" >&2
+		return 1
+	fi
+}
+stop_ringtail() {
+	[ -n "$RT_PID" ] && kill "$RT_PID" 2>/dev/null && wait "$RT_PID" 2>/dev/null
+	RT_PID=""
+}
+
+# The produce/consume/e2e matrix against one Kafka-protocol server (Ringtail or the mock).
+# kafka_matrix SYSTEM BOOT PID ACKS_LIST
+kafka_matrix() {
+	local sys=$1 boot=$2 pid=$3 acks_list=$4
+	local size acks
+	for size in $SIZES; do
+		for acks in $acks_list; do
+			run "$sys/produce-$size-acks$acks" "$boot" "$pid" --topic "p$size-a${acks/-1/all}" \
+				--create --partitions 8 --record-size "$size" --acks "$acks" --producers 4 --inflight 8
+		done
+	done
+	local big=1024
+	[ $SHORT = 1 ] || big=1024
+	# Consumers stop at the end of the log; the duration only bounds a stuck run.
+	run "$sys/consume-$big" "$boot" "$pid" --mode consume --topic "p$big-a1" --consumers 2 --duration $((DUR * 5))
+}
+
+# The maximum rate the e2e scenarios take fractions of: the 1 KiB acks=1 produce result.
+max_rate() {
+	"$PY" -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["produce_records_per_s"]))' "$1" 2>/dev/null || echo 0
+}
+
+e2e_sweep() {
+	local sys=$1 boot=$2 pid=$3 topic=$4 max=$5 extra=("${@:6}")
+	local f
+	[ "$max" -gt 0 ] || { say "$sys: no maximum rate measured; e2e sweep skipped"; return; }
+	for f in $FRACTIONS; do
+		run "$sys/e2e-$f" "$boot" "$pid" --mode e2e --topic "$topic" --create --partitions 8 \
+			--record-size 1024 --acks 1 --producers 4 --inflight 8 --rate $((max * f / 100)) "${extra[@]}"
+	done
+}
+
+RINGTAIL_NOTE=""
+if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
+	if start_ringtail one 1 false; then
+		kafka_matrix ringtail "$RT_BOOT" "$RT_PID" "$ACKS"
+		e2e_sweep ringtail "$RT_BOOT" "$RT_PID" e2e "$(max_rate "$OUT/json/ringtail__produce-1024-acks1.json")"
+		for n in $PARTS; do
+			run "ringtail/partitions-$n" "$RT_BOOT" "$RT_PID" --topic "parts$n" --create --partitions "$n" \
+				--record-size 1024 --acks 1 --producers 4 --inflight 8
+		done
+		run ringtail/keyed-64 "$RT_BOOT" "$RT_PID" --topic keyed --create --partitions 64 --record-size 1024 \
+			--acks 1 --producers 64 --inflight 4 --keys uniform:100000
+		run "ringtail/idle-$IDLE" "$RT_BOOT" "$RT_PID" --topic idle --create --partitions 8 --record-size 1024 \
+			--acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE"
+		run ringtail/rdkafka-produce-1024-acks1 "$RT_BOOT" "$RT_PID" --driver rdkafka --topic rdk --create \
+			--partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8
+		run ringtail/shards-1 "$RT_BOOT" "$RT_PID" --topic shards --create --partitions 8 --record-size 1024 \
+			--acks 1 --producers 4 --inflight 8
+		stop_ringtail
+	else
+		RINGTAIL_NOTE="the broker did not start"
+	fi
+	if [ "$(nproc)" -ge 2 ]; then
+		for adv in false true; do
+			name=shards-2
+			[ $adv = true ] && name=shard-aware-2
+			if start_ringtail "$name" 2 $adv; then
+				run "ringtail/$name" "$RT_BOOT" "$RT_PID" --topic shards --create --partitions 8 \
+					--record-size 1024 --acks 1 --producers 4 --inflight 8
+				stop_ringtail
+			fi
+		done
+	fi
+elif [ $RINGTAIL = 1 ]; then
+	RINGTAIL_NOTE="$BROKER is not built"
+	say "ringtail: $RINGTAIL_NOTE; limits and peers only"
+fi
+
+# ---------------------------------------------------------------- peers
+if [ $PEERS = 1 ]; then
+	# librdkafka's mock cluster: a Kafka-protocol server in C with no storage, driven natively.
+	if [ -x "$MOCK" ]; then
+		mtopics=e2e
+		for size in $SIZES; do mtopics="$mtopics,p$size-a1"; done
+		"$MOCK" --brokers 1 --topic "$mtopics" --partitions 8 > "$OUT/data/mock.out" 2>"$OUT/logs/mock.log" &
+		mpid=$!
+		PIDS+=($mpid)
+		for _ in $(seq 50); do grep -q '^bootstrap=' "$OUT/data/mock.out" && break; sleep 0.1; done
+		mboot=$(sed -n 's/^bootstrap=//p' "$OUT/data/mock.out")
+		if [ -n "$mboot" ]; then
+			# The mock keeps everything in memory and ignores durability: acks=1 only.
+			kafka_matrix mock "$mboot" "$mpid" 1
+			e2e_sweep mock "$mboot" "$mpid" e2e "$(max_rate "$OUT/json/mock__produce-1024-acks1.json")"
+		fi
+		kill "$mpid" 2>/dev/null
+	fi
+
+	# NATS JetStream, file storage.
+	if command -v nats-server >/dev/null; then
+		port=$(free_ports 1)
+		mkdir -p "$OUT/data/nats"
+		nats-server -js -sd "$OUT/data/nats" -a 127.0.0.1 -p "$port" > "$OUT/logs/nats-server.log" 2>&1 &
+		npid=$!
+		PIDS+=($npid)
+		if wait_port "$port" 10; then
+			for size in $SIZES; do
+				run "nats/produce-$size-acks1" "127.0.0.1:$port" "$npid" --driver nats --topic "p$size" \
+					--record-size "$size" --producers 4 --inflight 256
+			done
+			run nats/consume-1024 "127.0.0.1:$port" "$npid" --driver nats --mode consume --topic p1024 --consumers 1 \
+				--duration $((DUR * 5))
+			e2e_sweep nats "127.0.0.1:$port" "$npid" e2e "$(max_rate "$OUT/json/nats__produce-1024-acks1.json")" \
+				--driver nats --inflight 256
+		fi
+		kill "$npid" 2>/dev/null
+	fi
+
+	# Redis Streams with an append-only file: everysec for acks=1, always for acks=-1.
+	if command -v redis-server >/dev/null; then
+		for acks in $ACKS; do
+			fsync=everysec
+			[ "$acks" = -1 ] && fsync=always
+			port=$(free_ports 1)
+			mkdir -p "$OUT/data/redis-$fsync"
+			redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly yes --appendfsync $fsync \
+				--dir "$OUT/data/redis-$fsync" > "$OUT/logs/redis-$fsync.log" 2>&1 &
+			rpid=$!
+			PIDS+=($rpid)
+			if wait_port "$port" 10; then
+				for size in $SIZES; do
+					run "redis/produce-$size-acks$acks" "127.0.0.1:$port" "$rpid" --driver redis \
+						--topic "p$size" --record-size "$size" --producers 4 --inflight 64
+				done
+				if [ "$acks" = 1 ]; then
+					run redis/consume-1024 "127.0.0.1:$port" "$rpid" --driver redis --mode consume --topic p1024 \
+						--duration $((DUR * 5))
+					e2e_sweep redis "127.0.0.1:$port" "$rpid" e2e \
+						"$(max_rate "$OUT/json/redis__produce-1024-acks1.json")" --driver redis --inflight 64
+				fi
+			fi
+			kill "$rpid" 2>/dev/null
+		done
+	fi
+fi
+cleanup
+
+# ---------------------------------------------------------------- report
+check=()
+[ $SHORT = 1 ] && check=(--check)
+RINGTAIL_NOTE="$RINGTAIL_NOTE" "$PY" perf/report.py "$OUT" "${check[@]}"
+rc=$?
+rm -rf "$OUT/data"
+say "report: $OUT/report.md"
+if [ $FAILED -gt 0 ]; then
+	say "$FAILED run(s) failed"
+	exit 1
+fi
+exit $rc
