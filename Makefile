@@ -6,6 +6,8 @@ MESON_OPTS ?=
 # Seconds each fuzz target runs inside `make test`.
 FUZZ_SECONDS ?= 30
 ARGS ?=
+# The fuzz build: clang, libFuzzer, ASan and UBSan with every report fatal.
+FUZZ_SETUP = CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all $(MESON_OPTS)
 
 .PHONY: all deps build run test unit fuzz perf clean
 
@@ -28,7 +30,7 @@ run: build
 	fi
 
 $(FUZZ_BUILD)/build.ninja:
-	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+	$(FUZZ_SETUP)
 
 # Unit, interop and fault tests from the normal build, then every fuzz target for a bounded time
 # under ASan/UBSan; one closing line counts every case of both.
@@ -37,7 +39,7 @@ test: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || rc=1; \
 	logs=$(BUILD)/meson-logs/testlog.json; \
 	if [ -f tests/fuzz/meson.build ]; then \
-		{ [ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS); } && \
+		{ [ -f $(FUZZ_BUILD)/build.ninja ] || $(FUZZ_SETUP); } && \
 		ninja -C $(FUZZ_BUILD) && \
 		RT_FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs || rc=1; \
 		logs="$$logs $(FUZZ_BUILD)/meson-logs/testlog.json"; \

@@ -10,7 +10,7 @@ mkdir -p "$work/corpus"
 echo "1..1"
 if "$exe" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=1048576 -artifact_prefix="$work/" \
 	"$work/corpus" >"$work/log" 2>&1; then
-	echo "ok 1 - fuzz $name ($secs s, $(grep -o '#[0-9]*' "$work/log" | tail -1 | tr -d '#') runs)"
+	echo "ok 1 - fuzz $name ($secs s, $(grep -o '#[0-9][0-9]*' "$work/log" | tail -1 | tr -d '#') runs)"
 else
 	echo "not ok 1 - fuzz $name"
 	tail -40 "$work/log" | sed 's/^/# /'
