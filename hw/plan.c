@@ -294,7 +294,8 @@ static int build(const struct hw_topology *t, const struct hw_plan_config *c, st
 				     node, in_node);
 			n = (int)want;
 		} else {
-			n = node >= 0 ? in_node : n;
+			/* The NIC's node, unless the control core took its only core. */
+			if (node >= 0 && in_node > 0) n = in_node;
 			if (n == 0)
 				return fail(err, errlen, "%s: no core is left for shards (online %s, control core %d); set %s",
 					    HW_KEY_CORES, hw_cpuset_format(&t->online, on, sizeof on), reserved, HW_KEY_CORES);

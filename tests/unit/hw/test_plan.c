@@ -377,3 +377,26 @@ Test(hw_plan, log_writes_each_table_line, .init = two_socket, .fini = teardown)
 	cr_expect_gt(n, 10, "one log line per table line");
 	hw_plan_fini(&p);
 }
+
+Test(hw_plan, control_core_taking_the_nic_nodes_only_core, .fini = teardown)
+{
+	root = fake_root();
+	fake_write(root, "sys/devices/system/cpu/online", "0-4\n");
+	fake_write(root, "sys/devices/system/node/node0/cpulist", "0-3\n");
+	fake_write(root, "sys/devices/system/node/node1/cpulist", "4\n");
+	fake_write(root, "sys/class/net/eth0/device/numa_node", "1\n");
+	char sys[PATH_MAX], err[256];
+	snprintf(sys, sizeof sys, "%s/sys", root);
+	topo = hw_topology_load(sys, root, err, sizeof err);
+	cr_assert(topo, "%s", err);
+	struct hw_plan p;
+	plan_ok(&(struct hw_plan_config){ .control_core = "4" }, &p);
+	expect_cores(&p, (int[]){0, 1, 2, 3}, 4);
+	cr_expect_eq(p.control_shares_shard, -1);
+	hw_plan_fini(&p);
+	/* Left to itself the plan keeps the NIC's node for the shard and the control elsewhere. */
+	plan_ok(NULL, &p);
+	expect_cores(&p, (int[]){4}, 1);
+	cr_expect_eq(p.control_cpu, 0);
+	hw_plan_fini(&p);
+}
