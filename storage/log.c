@@ -303,6 +303,11 @@ static int flush_all(struct stor_log *log)
 	int rc = 0;
 	for (size_t i = 0; i < log->nseg; i++) {
 		struct stor_segment *s = log->segs[i];
+		/* Below the recovery point everything was flushed already. */
+		bool flushed = i + 1 < log->nseg && log->segs[i + 1]->base <= log->recovery_point &&
+		               !s->dirty && !s->idx_dirty && !s->idx_bad && s->on_disk == s->on &&
+		               s->tn_disk == s->tn;
+		if (flushed) continue;
 		if (s->idx_bad || s->on_disk != s->on || s->tn_disk != s->tn) {
 			int e = stor_segment_write_index_sync(s);
 			if (e && !rc) rc = e;

@@ -325,13 +325,23 @@ int stor_recover(struct stor_log *log, int64_t recovery_point, bool clean)
 			goto out;
 		}
 		s->sealed = i + 1 < n;
-		if (!dropped) continue;
+		/* Writes still in flight when a segment rolled may never have landed: the next
+		 * segment then starts past this one's end.  Nothing from that hole on was acknowledged
+		 * (acknowledgements follow the LEO, which never passes a hole), so it all goes. */
+		bool hole = i + 1 < n && s->end_offset < log->segs[i + 1]->base;
+		if (!dropped && !hole) continue;
 		uint64_t later = 0;
 		for (size_t j = i + 1; j < n; j++) later += file_size(log->segs[j]->fd);
-		stor_logf("%s: recovery truncated segment %020" PRId64 ".log at position %" PRIu64
-		          ": dropped %" PRIu64 " bytes (%s), so offsets from %" PRId64 " on are gone%s; "
-		          "%zu later segment(s) with %" PRIu64 " bytes deleted; the log now ends at offset %" PRId64,
-		          log->name, s->base, was - dropped, dropped, why, expect, claim, n - i - 1, later, expect);
+		if (dropped)
+			stor_logf("%s: recovery truncated segment %020" PRId64 ".log at position %" PRIu64
+			          ": dropped %" PRIu64 " bytes (%s), so offsets from %" PRId64 " on are gone%s; "
+			          "%zu later segment(s) with %" PRIu64 " bytes deleted; the log now ends at offset %" PRId64,
+			          log->name, s->base, was - dropped, dropped, why, expect, claim, n - i - 1, later, expect);
+		else
+			stor_logf("%s: recovery found offsets %" PRId64 "..%" PRId64 " missing after segment %020" PRId64
+			          " (writes lost at a roll): %zu later segment(s) with %" PRIu64 " bytes deleted; the "
+			          "log now ends at offset %" PRId64, log->name, expect, log->segs[i + 1]->base - 1, s->base,
+			          n - i - 1, later, expect);
 		while (log->nseg > i + 1) {
 			struct stor_segment *t = log->segs[--log->nseg];
 			stor_segment_unlink(t);

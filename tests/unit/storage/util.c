@@ -237,6 +237,11 @@ int64_t t_verify_log(struct stor_log *log, int64_t from)
 	while (off < stor_log_end_offset(log)) {
 		struct stor_read r;
 		cr_assert_eq(stor_log_read(log, off, 1 << 20, INT64_MAX, true, &r), 0);
+		if (!r.len) {
+			char cmd[600];
+			snprintf(cmd, sizeof cmd, "ls -l /proc/%d/fd/ >&2; ", getpid());
+			if (getenv("STOR_TEST_VERBOSE")) { fprintf(stderr, "%s\n", t_lines()); system(cmd); }
+		}
 		cr_assert(r.len > 0, "no data at %lld < LEO %lld", (long long)off,
 		          (long long)stor_log_end_offset(log));
 		uint8_t *p = t_read_range(&r);

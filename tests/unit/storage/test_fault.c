@@ -1,0 +1,189 @@
+/* Unit tests for the fault layer (storage/fault.h) and what storage does with each fault:
+ * failed and short writes, failed fdatasync (offline), failed index writes, failed roll. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/fault.h"
+#include "util.h"
+
+static struct tctx t;
+static void setup(void) { t_setup(&t, NULL); stor_fault_clear(); }
+static void teardown(void) { stor_fault_clear(); t_teardown(&t); }
+TestSuite(stor_fault, .init = setup, .fini = teardown);
+
+static struct stor_log *open_log(void)
+{
+	int err = 0;
+	struct stor_log *lg = stor_log_open(t.d, "f", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg, "open: %d", err);
+	return lg;
+}
+
+Test(stor_fault, failed_write_fails_it_and_everything_behind_it_then_recovers)
+{
+	struct stor_log *lg = open_log();
+	t_fill(&t, lg, 2, 3, 20);  /* offsets 0..5 */
+	stor_fault_arm(STOR_FAULT_LOG_WRITE, 1, -ENOSPC, 1);
+	struct t_app ta[4];
+	uint8_t *b[4];
+	for (int i = 0; i < 4; i++) {
+		size_t len;
+		b[i] = t_batch(3, i, 20, &len);
+		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, 0), 0);
+	}
+	for (int i = 0; i < 4; i++) t_run_until(&t.ring, &ta[i].done);
+	cr_expect_eq(ta[0].err, 0);
+	cr_expect_eq(ta[1].err, -ENOSPC, "the failed write");
+	cr_expect_eq(ta[2].err, -ENOSPC, "behind it: never acknowledged");
+	cr_expect_eq(ta[3].err, -ENOSPC);
+	cr_expect_eq(stor_err_to_kafka(ta[1].err), 56, "KAFKA_STORAGE_ERROR");
+	t_run_idle(&t.ring, lg);
+	cr_expect_eq(stor_log_end_offset(lg), 9);
+	cr_expect(strstr(t_lines(), "No space left on device"), "log: %s", t_lines());
+	cr_expect(strstr(t_lines(), "tail cut back to offset 9"), "log: %s", t_lines());
+	/* Appends resume at the first failed offset, with no hole. */
+	int64_t base;
+	size_t len;
+	uint8_t *nb = t_batch(3, 50, 20, &len);
+	cr_assert_eq(t_append(&t, lg, nb, len, 0, &base), 0);
+	cr_expect_eq(base, 9);
+	cr_expect_eq(t_verify_log(lg, 0), 12);
+	for (int i = 0; i < 4; i++) free(b[i]);
+	free(nb);
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, true);
+	lg = open_log();
+	cr_expect_eq(stor_log_end_offset(lg), 12);
+	cr_expect_eq(t_verify_log(lg, 0), 12);
+	t_close(&t, lg);
+}
+
+Test(stor_fault, short_writes_are_completed)
+{
+	struct stor_log *lg = open_log();
+	stor_fault_arm(STOR_FAULT_LOG_WRITE, 0, STOR_FAULT_SHORT, 3);
+	t_fill(&t, lg, 2, 5, 300);
+	cr_expect_eq(stor_log_end_offset(lg), 10);
+	cr_expect_eq(t_verify_log(lg, 0), 10);
+	t_close(&t, lg);
+}
+
+static bool synced;
+static int sync_err;
+static void on_sync(struct stor_sync *s, int err) { (void)s; synced = true; sync_err = err; }
+
+Test(stor_fault, failed_fdatasync_takes_the_partition_offline)
+{
+	struct stor_log *lg = open_log();
+	t_fill(&t, lg, 1, 3, 20);
+	stor_fault_arm(STOR_FAULT_FSYNC, 0, -EIO, 1);
+	size_t len;
+	uint8_t *b = t_batch(3, 1, 20, &len);
+	cr_expect_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), -EROFS);
+	cr_expect(stor_log_offline(lg));
+	cr_expect(strstr(t_lines(), "fdatasync failed") && strstr(t_lines(), "OFFLINE"), "log: %s", t_lines());
+	/* Never retried as if safe: later appends and syncs fail too, even with the fault gone. */
+	struct t_app ta;
+	cr_expect_eq(t_append_submit(lg, &ta, b, len, STOR_APPEND_DURABLE), -EROFS);
+	struct stor_sync s = {.offset = 1, .done = on_sync};
+	cr_expect_eq(stor_log_sync(lg, &s), -EROFS);
+	cr_expect_eq(stor_err_to_kafka(-EROFS), 56);
+	free(b);
+	t_run_idle(&t.ring, lg);
+	cr_expect_eq(stor_log_close(lg), -EROFS);
+	t_reopen_dir(&t, false);  /* the dir knows it was not a clean stop */
+	lg = open_log();
+	cr_expect(!stor_log_offline(lg));
+	cr_expect(stor_log_end_offset(lg) >= 3);
+	t_fill(&t, lg, 1, 3, 20);
+	t_close(&t, lg);
+}
+
+Test(stor_fault, durable_waiters_in_a_failed_round_all_fail)
+{
+	struct stor_log *lg = open_log();
+	stor_fault_arm(STOR_FAULT_FSYNC, 0, -EIO, 1);
+	struct t_app ta[5];
+	uint8_t *b[5];
+	for (int i = 0; i < 5; i++) {
+		size_t len;
+		b[i] = t_batch(1, i, 20, &len);
+		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, STOR_APPEND_DURABLE), 0);
+	}
+	for (int i = 0; i < 5; i++) {
+		t_run_until(&t.ring, &ta[i].done);
+		cr_expect_eq(ta[i].err, -EROFS, "append %d", i);
+		free(b[i]);
+	}
+	t_run_idle(&t.ring, lg);
+	stor_log_close(lg);
+}
+
+Test(stor_fault, failed_index_write_is_repaired_at_close)
+{
+	t.cfg.index_interval_bytes = 100;
+	struct stor_log *lg = open_log();
+	stor_fault_arm(STOR_FAULT_INDEX_WRITE, 2, -EIO, 1);
+	t_fill(&t, lg, 30, 3, 40);
+	cr_expect(strstr(t_lines(), "index write"), "log: %s", t_lines());
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, false);
+	t_lines_reset();
+	lg = open_log();
+	cr_expect(!strstr(t_lines(), "rebuilding"), "the index was rewritten whole at close: %s", t_lines());
+	cr_expect_eq(t_verify_log(lg, 0), 90);
+	t_close(&t, lg);
+}
+
+Test(stor_fault, failed_roll_refuses_the_append_only)
+{
+	t.cfg.segment_bytes = 1024;
+	struct stor_log *lg = open_log();
+	t_fill(&t, lg, 3, 3, 60);
+	stor_fault_arm(STOR_FAULT_SEG_CREATE, 0, -ENOSPC, 1);
+	size_t len;
+	uint8_t *b = t_batch(3, 1, 60, &len);
+	struct t_app ta;
+	int64_t leo = stor_log_end_offset(lg);
+	int rc = t_append_submit(lg, &ta, b, len, 0);
+	cr_expect_eq(rc, -ENOSPC);
+	cr_expect_eq(stor_log_end_offset(lg), leo);
+	cr_expect_eq(t_append(&t, lg, b, len, 0, NULL), 0);
+	free(b);
+	t_close(&t, lg);
+}
+
+/* SQLite-style sweep: fail the n-th log write of a run of appends with EIO, for every n. */
+Test(stor_fault, sweep_failed_write_position)
+{
+	for (int n = 0; n < 12; n++) {
+		char topic[32];
+		snprintf(topic, sizeof topic, "sw%d", n);
+		int err;
+		struct stor_log *lg = stor_log_open(t.d, topic, 0, &t.cfg, NULL, &t.ring, &err);
+		cr_assert_not_null(lg);
+		stor_fault_clear();
+		stor_fault_arm(STOR_FAULT_LOG_WRITE, (uint32_t)n, -EIO, 1);
+		int64_t acked = 0;
+		for (int i = 0; i < 10; i++) {
+			size_t len;
+			uint8_t *b = t_batch(2, i, 30, &len);
+			int rc = t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL);
+			if (!rc) acked += 2;
+			free(b);
+		}
+		cr_expect_eq(acked, n < 10 ? 18 : 20, "n=%d", n);
+		cr_expect_eq(stor_log_end_offset(lg), acked);
+		stor_fault_clear();
+		cr_assert_eq(t_close(&t, lg), 0);
+		t_reopen_dir(&t, true);
+		lg = stor_log_open(t.d, topic, 0, &t.cfg, NULL, &t.ring, &err);
+		cr_assert_not_null(lg);
+		cr_expect_eq(stor_log_end_offset(lg), acked, "n=%d", n);
+		cr_expect_eq(t_verify_log(lg, 0), acked);
+		t_close(&t, lg);
+	}
+}
