@@ -215,3 +215,43 @@ Test(hw_topology, reads_this_machine)
 	fclose(f);
 	hw_topology_destroy(t);
 }
+
+Test(hw_topology, garbage_files_read_as_unknown)
+{
+	char *root = fake_root();
+	fake_write(root, "sys/devices/system/cpu/online", "0-3,,\n");   /* malformed: scan cpuN/ */
+	fake_write(root, "sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "zz\n");
+	fake_write(root, "sys/devices/system/cpu/cpu0/topology/core_id", "-\n");
+	fake_write(root, "sys/devices/system/cpu/cpu1/topology/thread_siblings_list", "0\n");  /* not itself */
+	fake_write(root, "sys/devices/system/node/node0/cpulist", "x\n");
+	fake_write(root, "sys/devices/system/node/node0/meminfo", "Node 0 MemFree: 1 kB\n");
+	fake_write(root, "sys/devices/system/node/nodeX/cpulist", "0\n");
+	fake_write(root, "sys/class/net/eth0/device/numa_node", "0\n");
+	fake_write(root, "sys/class/net/eth0/device/msi_irqs/notanumber", "msix\n");
+	fake_mkdir(root, "sys/class/net/eth0/queues/rx-");
+	fake_mkdir(root, "sys/class/net/eth0/queues/rx-1x");
+	fake_write(root, "proc/interrupts", "garbage\n:\n 12\n 13: eth0-TxRx-99999999999\n 14:\n 15: 0 0 eth0\n");
+	char sys[PATH_MAX], proc[PATH_MAX], err[256];
+	snprintf(sys, sizeof sys, "%s/sys", root);
+	snprintf(proc, sizeof proc, "%s/proc", root);
+	struct hw_topology *t = hw_topology_load(sys, proc, err, sizeof err);
+	cr_assert(t, "%s", err);
+	cr_expect_eq(t->ncpus, 2, "cpu0 and cpu1 directories, no online flags");
+	const struct hw_cpu *c0 = hw_topology_cpu(t, 0), *c1 = hw_topology_cpu(t, 1);
+	cr_assert(c0 && c1);
+	cr_expect_eq(c0->core_id, -1);
+	cr_expect_eq(hw_cpuset_count(&c0->siblings), 1);
+	cr_expect(hw_cpuset_has(&c1->siblings, 1), "a sibling list without the CPU itself is not trusted");
+	cr_expect_eq(t->nnodes, 1);
+	cr_expect_eq(t->nodes[0].mem_total_kb, 0);
+	cr_expect_eq(c0->node, -1);
+	const struct hw_nic *e0 = hw_topology_nic(t, "eth0");
+	cr_assert(e0);
+	cr_expect_eq(e0->rx_queues, 0);
+	cr_assert_eq(e0->nirqs, 2, "IRQs 13 and 15 name eth0");
+	cr_expect_eq(e0->irqs[0].irq, 13);
+	cr_expect_eq(e0->irqs[0].queue, -1, "an absurd queue number is not a queue");
+	cr_expect_eq(e0->irqs[1].queue, -1, "the bare interface name serves no particular queue");
+	hw_topology_destroy(t);
+	fake_remove(root);
+}
