@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# perf/storage.sh: storage/ beside fio on the same disk, in the same run (issue 3's figures).
+#
+#   perf/storage.sh [BUILD_DIR] [SCRATCH_DIR]
+#
+# 1. 1 MiB appends without fsync     vs  fio --rw=write --bs=1M --ioengine=io_uring (iodepth 1)
+# 2. durable 64 KiB appends, QD 1    vs  fio --rw=write --bs=64k --fdatasync=1 (psync, QD 1)
+# 3. 8 concurrent durable writers    vs  1 writer (group commit)
+# 4. recovery scan (cold cache)      vs  fio --rw=read --bs=1M (cold cache)
+# Each pair runs twice, alternating, and keeps each side's best (the disk is shared and noisy).
+# Needs fio (Debian package, in tools/deps.txt) and root for dropping the page cache.
+set -euo pipefail
+BUILD=${1:-build}
+SCRATCH=${2:-${STOR_BENCH_DIR:-/var/tmp/ringtail-storage-bench}}
+APPEND=$BUILD/perf/bench_storage_append
+RECOVER=$BUILD/perf/bench_storage_recover
+NOSYNC_BYTES=${NOSYNC_BYTES:-536870912}   # 512 MiB per run
+DURABLE_COUNT=${DURABLE_COUNT:-300}
+RECOVER_BYTES=${RECOVER_BYTES:-1073741824} # 1 GiB
+for f in "$APPEND" "$RECOVER"; do
+	[ -x "$f" ] || { echo "storage.sh: $f is not built (ninja -C $BUILD)" >&2; exit 1; }
+done
+command -v fio >/dev/null || { echo "storage.sh: fio is missing (apt-get install fio)" >&2; exit 1; }
+mkdir -p "$SCRATCH"
+df -h "$SCRATCH" | tail -1 | awk '{print "disk: " $1 " mounted on " $6}'
+
+fio_bw() {  # prints MB/s of a fio job (json)
+	fio --output-format=json "$@" | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)["jobs"][0]
+rw = j["write"] if j["write"]["io_bytes"] else j["read"]
+print("%.1f %.1f" % (rw["bw_bytes"] / 1e6, rw["iops"]))'
+}
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+best() { awk 'BEGIN{m=0} {if ($1>m) m=$1} END{print m}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# 1. 1 MiB appends, no fsync
+fio_w=(); ours_w=()
+for i in 1 2; do
+	fio_w+=("$(fio_bw --name=seqw --directory="$SCRATCH" --rw=write --bs=1M --size=$NOSYNC_BYTES \
+		--ioengine=io_uring --iodepth=1 --end_fsync=0 | cut -d' ' -f1)")
+	rm -f "$SCRATCH"/seqw*
+	sync
+	ours_w+=("$($APPEND nosync "$SCRATCH/a" 1048576 $NOSYNC_BYTES 1 | field MBps)")
+	sync
+done
+F1=$(printf '%s\n' "${fio_w[@]}" | best); O1=$(printf '%s\n' "${ours_w[@]}" | best)
+echo "1 MiB appends, no fsync:   storage $O1 MB/s   fio io_uring $F1 MB/s   ratio $(ratio "$O1" "$F1") (goal >= 0.90)"
+
+# 2. durable 64 KiB appends at queue depth 1
+fio_s=(); ours_s=()
+for i in 1 2; do
+	fio_s+=("$(fio_bw --name=syncw --directory="$SCRATCH" --rw=write --bs=64k \
+		--size=$((DURABLE_COUNT * 65536)) --fdatasync=1 --iodepth=1 | cut -d' ' -f2)")
+	rm -f "$SCRATCH"/syncw*
+	ours_s+=("$($APPEND durable "$SCRATCH/b" 65536 $DURABLE_COUNT 1 | field appends_per_s)")
+done
+F2=$(printf '%s\n' "${fio_s[@]}" | best); O2=$(printf '%s\n' "${ours_s[@]}" | best)
+echo "durable 64 KiB, QD 1:      storage $O2 appends/s   fio fdatasync=1 $F2 IOPS   ratio $(ratio "$O2" "$F2") (goal >= 0.90)"
+
+# 3. group commit: 8 writers vs 1
+one=(); eight=(); rounds=""
+for i in 1 2; do
+	one+=("$($APPEND durable "$SCRATCH/c" 65536 $DURABLE_COUNT 1 | field appends_per_s)")
+	out=$($APPEND durable "$SCRATCH/d" 65536 $((DURABLE_COUNT * 4)) 8)
+	eight+=("$(echo "$out" | field appends_per_s)")
+	rounds="$(echo "$out" | field appends) appends in $(echo "$out" | field flush_rounds) flush rounds"
+done
+O1W=$(printf '%s\n' "${one[@]}" | best); O8W=$(printf '%s\n' "${eight[@]}" | best)
+echo "group commit:              8 writers $O8W appends/s   1 writer $O1W appends/s   ratio $(ratio "$O8W" "$O1W") (goal >= 3; last run: $rounds)"
+
+# 4. recovery scan against a sequential read, both from a cold cache
+out=$($RECOVER "$SCRATCH/r" $RECOVER_BYTES 16384 drop)
+SCAN=$(echo "$out" | field scan_GBps)
+fio --name=seqr --directory="$SCRATCH" --rw=write --bs=1M --size=$RECOVER_BYTES --end_fsync=1 \
+	--output-format=terse >/dev/null
+sync; echo 3 > /proc/sys/vm/drop_caches
+READ=$(fio_bw --name=seqr --directory="$SCRATCH" --rw=read --bs=1M --size=$RECOVER_BYTES \
+	--invalidate=1 | awk '{printf "%.3f", $1 / 1000}')
+rm -f "$SCRATCH"/seqr*
+echo "recovery scan (cold):      storage $SCAN GB/s   fio sequential read $READ GB/s   ratio $(ratio "$SCAN" "$READ")"
+out=$($RECOVER "$SCRATCH/r" $((RECOVER_BYTES / 4)) 16384)
+echo "recovery scan (warm):      storage $(echo "$out" | field scan_GBps) GB/s (page cache; CRC-32C and header checks bound it)"
+rmdir "$SCRATCH" 2>/dev/null || true
