@@ -132,12 +132,17 @@ int kp_batch_iter_init(struct kp_batch_iter *it, const uint8_t *batch, size_t si
 		                                      : "compressed records do not decompress");
 	}
 	/* The copy into the arena ties the records to the caller's lifetime; an iterator has no fini. */
-	uint8_t *mem = out.len ? rt_arena_alloc(arena, out.len) : NULL;
-	if (out.len && !mem) {
-		rt_buf_fini(&out);
-		return iter_fail(it, -ENOMEM, "no memory for the decompressed records");
+	static const uint8_t empty[1];
+	const uint8_t *mem = empty;
+	if (out.len) {
+		uint8_t *copy = rt_arena_alloc(arena, out.len);
+		if (!copy) {
+			rt_buf_fini(&out);
+			return iter_fail(it, -ENOMEM, "no memory for the decompressed records");
+		}
+		memcpy(copy, out.data, out.len);
+		mem = copy;
 	}
-	if (out.len) memcpy(mem, out.data, out.len);
 	it->p = mem;
 	it->end = mem + out.len;
 	rt_buf_fini(&out);

@@ -1,6 +1,7 @@
 /* Golden record batches written by real clients (tests/unit/proto/data/batches/, captured by
- * tools/capture_batches_*.py): each decodes, validates as a Produce record set and holds
- * exactly the records golden_record() describes (the capture scripts use the same formula). */
+ * tools/capture_batches_kafka_python.py and tools/capture_batches_librdkafka.py): each decodes,
+ * validates as a Produce record set and holds exactly the records golden_record() describes
+ * (the capture scripts use the same formula). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,23 @@ Test(kp_batch_golden, kafka_python_idempotent_zstd) { check_file("kafka-python-i
 Test(kp_batch_golden, kafka_python_transactional_gzip) { check_file("kafka-python-transactional-gzip.bin", KP_COMPRESSION_GZIP, 30, 1002, 0, 0, true); }
 Test(kp_batch_golden, kafka_python_large_snappy) { check_file("kafka-python-large-snappy.bin", KP_COMPRESSION_SNAPPY, 3000, -1, -1, -1, false); }
 Test(kp_batch_golden, kafka_python_large_lz4) { check_file("kafka-python-large-lz4.bin", KP_COMPRESSION_LZ4, 3000, -1, -1, -1, false); }
+
+/* librdkafka 2.0 (confluent-kafka-python), captured from its Produce requests.  Its snappy is a
+ * raw snappy block, not the xerial framing of the Java client and kafka-python. */
+Test(kp_batch_golden, librdkafka_none) { check_file("librdkafka-none.bin", KP_COMPRESSION_NONE, 200, -1, -1, -1, false); }
+Test(kp_batch_golden, librdkafka_gzip) { check_file("librdkafka-gzip.bin", KP_COMPRESSION_GZIP, 200, -1, -1, -1, false); }
+Test(kp_batch_golden, librdkafka_snappy_raw)
+{
+	size_t n;
+	uint8_t *p = load("librdkafka-snappy.bin", &n);
+	static const uint8_t xerial[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+	cr_assert_neq(memcmp(p + KP_BATCH_HEADER_SIZE, xerial, 8), 0, "librdkafka wrote xerial framing after all");
+	free(p);
+	check_file("librdkafka-snappy.bin", KP_COMPRESSION_SNAPPY, 200, -1, -1, -1, false);
+}
+Test(kp_batch_golden, librdkafka_lz4) { check_file("librdkafka-lz4.bin", KP_COMPRESSION_LZ4, 200, -1, -1, -1, false); }
+Test(kp_batch_golden, librdkafka_zstd) { check_file("librdkafka-zstd.bin", KP_COMPRESSION_ZSTD, 200, -1, -1, -1, false); }
+Test(kp_batch_golden, librdkafka_idempotent_lz4) { check_file("librdkafka-idempotent-lz4.bin", KP_COMPRESSION_LZ4, 50, 4711, 3, 0, false); }
 
 /* The uncompressed batch from kafka-python and ours agree on every byte from the magic on
  * (kafka-python writes leader epoch 0 where a producer's -1 is usual, so that field is skipped). */

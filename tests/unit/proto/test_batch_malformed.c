@@ -249,6 +249,14 @@ Test(kp_batch_malformed, record_framing, .init = setup, .fini = teardown)
 			free(p);
 			rt_arena_reset(&arena);
 		}
+		/* No records at all behind a count of 1 (for a codec: a payload that decompresses to nothing). */
+		{
+			size_t size;
+			uint8_t *p = craft(codecs[c], (const uint8_t *)"", 0, 1, 0, &size);
+			cr_assert_eq(kp_records_validate(p, size, &strict, &arena, NULL, NULL), -EINVAL, "codec %d", (int)codecs[c]);
+			free(p);
+			rt_arena_reset(&arena);
+		}
 		/* And the well-formed twin of these records validates, so the cases test what they say. */
 		static const uint8_t ok[] = {0x14, REC_HEAD, 0x01, 0x01, 0x02, 0x02, 'k', 0x02, 'v'};
 		size_t size;
