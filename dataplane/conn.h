@@ -1,0 +1,113 @@
+/*
+ * dataplane/conn.h: a client connection and the requests it carries.
+ *
+ * Frames are reassembled from received bytes into an owned buffer per request, bounded by
+ * socket.request.max.bytes; a larger length or a nonsense one closes the connection, as Kafka
+ * does.  At most DP_CONN_PIPELINE requests of a connection are in flight; beyond that the
+ * connection stops reading (back-pressure through TCP).  Responses are sent strictly in request
+ * order, whichever shard finished them first.
+ *
+ * Lifetimes: a request holds a reference on its connection; the connection is freed once it is
+ * closed, has no backend operation pending and no request left.  A request's frame (and every
+ * record batch slice into it) lives until the request is released after its response is sent.
+ */
+#ifndef DP_CONN_H
+#define DP_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/bytes.h"
+#include "base/chain.h"
+#include "base/ioop.h"
+
+#define DP_CONN_PIPELINE 5
+
+struct dp_shard;
+struct dp_conn;
+
+/* Something to undo when the request is released (e.g. unpin a segment). */
+struct dp_release {
+	struct dp_release *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct dp_req {
+	struct dp_conn *conn;
+	struct dp_shard *s;            /* the connection's shard: where the response is sent */
+	struct dp_req *next;           /* in the connection's queue, request order */
+	uint8_t *frame;                /* owned: the request after its length prefix */
+	size_t len;
+	int16_t api_key;
+	int16_t api_version;
+	int32_t corr_id;
+	const char *client_id;         /* borrowed from frame; not NUL-terminated */
+	int16_t client_id_len;         /* -1 = null */
+	size_t body_off;               /* where the request body starts in frame */
+	bool flexible;                 /* request header v2 / response header v1 */
+	bool done;                     /* the response (or no-response) is decided */
+	bool no_response;              /* acks=0 produce */
+	bool close_after;              /* close the connection when this request's turn comes */
+	struct rt_arena arena;         /* per-request memory, freed at release */
+	struct rt_chain resp;          /* length, header, body */
+	struct dp_release *releases;
+	void *ctx;                     /* the handler's state while asynchronous */
+};
+
+struct dp_conn {
+	struct dp_shard *s;
+	struct dp_conn *prev, *next;   /* the shard's connection list */
+	int fd;
+	void *net;                     /* backend state; owned by the backend */
+	uint64_t last_active_ns;
+	/* frame reassembly */
+	uint8_t lenbuf[4];
+	size_t lenhave;
+	uint8_t *frame;                /* owned until handed to a request */
+	size_t frame_len, frame_have;
+	/* requests in order */
+	struct dp_req *q_head, *q_tail;
+	int nreq;
+	struct dp_req *sending;
+	bool recv_armed;
+	bool recv_starved;             /* no receive buffer was free: retry from the loop */
+	bool closing;
+	bool closed;                   /* backend close done */
+	int ops;                       /* backend operations in flight */
+	char peer[64];
+};
+
+/* Backend callbacks (see net.h). */
+void dp_conn_accepted(struct dp_shard *s, int fd);
+void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n);
+void dp_conn_recv_failed(struct dp_conn *c, int err);
+void dp_conn_sent(struct dp_conn *c, int err);
+
+/* Closes c: stops reading, drops pending responses, frees once nothing refers to it. */
+void dp_conn_close(struct dp_conn *c, const char *why);
+
+/* Loop hooks: closes idle connections; re-arms receives that found no buffer. */
+void dp_conn_sweep_idle(struct dp_shard *s);
+void dp_conn_retry_starved(struct dp_shard *s);
+/* Closes every connection of the shard (at exit). */
+void dp_conn_close_all(struct dp_shard *s);
+
+/* Called on the connection's shard when the request's response is complete in req->resp (or
+ * no_response / close_after is set).  Patches the frame length and sends in order. */
+void dp_req_finish(struct dp_req *req);
+
+/* Registers fn(arg) to run when req is released.  0 or -ENOMEM. */
+int dp_req_on_release(struct dp_req *req, void (*fn)(void *), void *arg);
+
+/* A read cursor over the request body. */
+static inline struct rt_rd dp_req_body(const struct dp_req *req)
+{
+	struct rt_rd r;
+	rt_rd_init(&r, req->frame + req->body_off, req->len - req->body_off);
+	return r;
+}
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * dataplane/handlers/handlers.h: what every API handler uses: the broker of a request, topic
+ * lookups by wire strings, arena arrays, the node this broker advertises.
+ */
+#ifndef DP_HANDLERS_H
+#define DP_HANDLERS_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "../broker.h"
+#include "../conn.h"
+#include "../meta.h"
+#include "../router.h"
+#include "../shard.h"
+#include "kp_errors.h"
+#include "kp_msgs.h"
+
+static inline struct dp_broker *dp_req_broker(const struct dp_req *req) { return req->s->b; }
+
+/* n zeroed elements of size sz from the request arena (NULL when n is 0 or the arena is full). */
+static inline void *dp_req_array(struct dp_req *req, int32_t n, size_t sz)
+{
+	if (n <= 0)
+		return NULL;
+	return rt_arena_calloc(&req->arena, (size_t)n, sz);
+}
+#define DP_ARRAY(req, arr, count)                                                      \
+	do {                                                                            \
+		(arr).n = (count);                                                      \
+		(arr).items = dp_req_array((req), (count), sizeof(*(arr).items));       \
+		if ((count) > 0 && !(arr).items)                                        \
+			(arr).n = 0;                                                    \
+	} while (0)
+
+static inline const struct dp_topic *dp_topic_by_str(const struct dp_snap *s, struct kp_str n)
+{
+	if (n.len <= 0)
+		return NULL;
+	return dp_snap_find(s, n.ptr, (size_t)n.len);
+}
+
+static inline struct kp_str dp_str(const char *s) { return (struct kp_str){ s, (int32_t)strlen(s) }; }
+
+/* A NUL-terminated copy of a wire string in the request arena ("" for null). */
+static inline char *dp_req_cstr(struct dp_req *req, struct kp_str s)
+{
+	return rt_arena_strndup(&req->arena, s.len > 0 ? s.ptr : "", s.len > 0 ? (size_t)s.len : 0);
+}
+
+static inline bool dp_uuid_zero(const uint8_t *u)
+{
+	for (int i = 0; i < 16; i++)
+		if (u[i])
+			return false;
+	return true;
+}
+
+/* The node id that leads partition p of t: the broker, or in shard-aware mode the owner shard's
+ * own node. */
+static inline int32_t dp_leader_node(const struct dp_broker *b, const struct dp_topic *t, int32_t p)
+{
+	if (b->cfg.advertise_shards)
+		return b->cfg.node_id * 1000 + 1 + t->owner[p];
+	return b->cfg.node_id;
+}
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * dataplane/handlers/list_offsets.c: ListOffsets (key 2).  Each partition is answered by its
+ * owner shard: EARLIEST (-2) the log start offset, LATEST (-1) the high watermark, MAX_TIMESTAMP
+ * (-3) the largest timestamp, and a timestamp the first offset whose record is at or after it
+ * (-1 when none).  read_committed reads the last stable offset, which is the high watermark
+ * until transactions exist.
+ */
+#include <errno.h>
+
+#include "../parts.h"
+#include "handlers.h"
+
+struct lo_ctx {
+	struct dp_req *req;
+	struct kp_list_offsets_resp resp;
+	int pending;
+};
+
+struct lo_job {
+	struct lo_ctx *ctx;
+	struct kp_list_offsets_resp_partition *out;
+	const struct dp_topic *topic;
+	int32_t index;
+	int64_t ts;
+};
+
+static void done_one(struct lo_ctx *ctx)
+{
+	if (--ctx->pending == 0)
+		dp_req_respond(ctx->req, &ctx->resp);
+}
+
+static void job_back(struct dp_shard *s, void *arg)
+{
+	(void)s;
+	struct lo_job *j = arg;
+	done_one(j->ctx);
+}
+
+static void job_run(struct dp_shard *s, void *arg)
+{
+	struct lo_job *j = arg;
+	struct kp_list_offsets_resp_partition *o = j->out;
+	int16_t kerr = 0;
+	struct dp_part *part = dp_parts_get(s, j->topic, j->index, &kerr);
+	if (!part) {
+		o->error_code = kerr;
+	} else {
+		struct stor_log *log = part->log;
+		o->leader_epoch = stor_log_leader_epoch(log);
+		o->timestamp = -1;
+		if (j->ts == -2) {
+			o->offset = stor_log_start_offset(log);
+		} else if (j->ts == -1) {
+			o->offset = stor_log_high_watermark(log);
+		} else {
+			int64_t off = -1, ts = -1;
+			int rc = j->ts == -3 ? stor_log_max_timestamp(log, &off, &ts)
+			                     : stor_log_offset_for_time(log, j->ts, &off, &ts);
+			if (rc == 0) {
+				o->offset = off;
+				o->timestamp = ts;
+			} else if (rc == -ENOENT) {
+				o->offset = -1;
+				o->timestamp = -1;
+			} else {
+				o->error_code = stor_err_to_kafka(rc);
+				if (!o->error_code)
+					o->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
+			}
+		}
+	}
+	dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+}
+
+void dp_h_list_offsets(struct dp_req *req, void *msg)
+{
+	struct kp_list_offsets_req *m = msg;
+	struct dp_broker *b = dp_req_broker(req);
+	struct lo_ctx *ctx = rt_arena_alloc(&req->arena, sizeof(*ctx));
+	if (!ctx) {
+		req->close_after = true;
+		dp_req_finish(req);
+		return;
+	}
+	ctx->req = req;
+	kp_list_offsets_resp_init(&ctx->resp);
+	const struct dp_snap *snap = dp_meta_snap(b->meta);
+	ctx->pending = 1;
+	int njobs = 0;
+	int total = 0;
+	for (int32_t i = 0; i < m->topics.n; i++)
+		total += m->topics.items[i].partitions.n;
+	struct lo_job **jobs = dp_req_array(req, total, sizeof(*jobs));
+	DP_ARRAY(req, ctx->resp.topics, m->topics.n);
+	for (int32_t i = 0; i < ctx->resp.topics.n; i++) {
+		struct kp_list_offsets_req_topic *q = &m->topics.items[i];
+		struct kp_list_offsets_resp_topic *rt = &ctx->resp.topics.items[i];
+		const struct dp_topic *t = dp_topic_by_str(snap, q->name);
+		rt->name = q->name;
+		DP_ARRAY(req, rt->partitions, q->partitions.n);
+		for (int32_t k = 0; k < rt->partitions.n; k++) {
+			struct kp_list_offsets_req_partition *qp = &q->partitions.items[k];
+			struct kp_list_offsets_resp_partition *o = &rt->partitions.items[k];
+			o->partition_index = qp->partition_index;
+			o->timestamp = -1;
+			o->offset = -1;
+			o->leader_epoch = -1;
+			if (!t || qp->partition_index < 0 || qp->partition_index >= t->nparts) {
+				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			if (qp->timestamp < -3) {
+				o->error_code = KP_ERR_INVALID_REQUEST;
+				continue;
+			}
+			struct lo_job *j = rt_arena_alloc(&req->arena, sizeof(*j));
+			if (!j || !jobs) {
+				o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+				continue;
+			}
+			j->ctx = ctx;
+			j->out = o;
+			j->topic = t;
+			j->index = qp->partition_index;
+			j->ts = qp->timestamp;
+			jobs[njobs++] = j;
+		}
+	}
+	ctx->pending = njobs + 1;
+	for (int i = 0; i < njobs; i++)
+		dp_shard_post(req->s, jobs[i]->topic->owner[jobs[i]->index], job_run, jobs[i]);
+	done_one(ctx);
+}

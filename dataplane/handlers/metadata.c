@@ -1,0 +1,117 @@
+/*
+ * dataplane/handlers/metadata.c: Metadata (key 3).  The broker (or, in shard-aware mode, one
+ * node per shard), the cluster id, and the requested topics with topic ids and partition
+ * leaders.  Unknown topics are created when auto.create.topics.enable and the request allow it,
+ * as Kafka does; the new topic is usable at once here (owners open partitions on first use), so
+ * it is answered as existing rather than with LEADER_NOT_AVAILABLE.
+ */
+#include <stdio.h>
+
+#include "handlers.h"
+
+static void fill_topic(struct dp_req *req, struct kp_metadata_resp_topic *rt, const struct dp_topic *t)
+{
+	struct dp_broker *b = dp_req_broker(req);
+	rt->error_code = 0;
+	rt->name = dp_str(t->name);
+	memcpy(rt->topic_id, t->id, 16);
+	rt->is_internal = t->internal;
+	rt->topic_authorized_operations = INT32_MIN;
+	DP_ARRAY(req, rt->partitions, t->nparts);
+	for (int32_t p = 0; p < rt->partitions.n; p++) {
+		struct kp_metadata_resp_partition *rp = &rt->partitions.items[p];
+		int32_t leader = dp_leader_node(b, t, p);
+		rp->error_code = 0;
+		rp->partition_index = p;
+		rp->leader_id = leader;
+		rp->leader_epoch = 0;
+		DP_ARRAY(req, rp->replica_nodes, 1);
+		DP_ARRAY(req, rp->isr_nodes, 1);
+		if (rp->replica_nodes.n)
+			rp->replica_nodes.items[0] = leader;
+		if (rp->isr_nodes.n)
+			rp->isr_nodes.items[0] = leader;
+		rp->offline_replicas.n = 0;
+	}
+}
+
+void dp_h_metadata(struct dp_req *req, void *msg)
+{
+	struct kp_metadata_req *m = msg;
+	struct dp_broker *b = dp_req_broker(req);
+	struct kp_metadata_resp resp;
+	kp_metadata_resp_init(&resp);
+
+	int nb = b->cfg.advertise_shards ? 1 + b->nshards : 1;
+	DP_ARRAY(req, resp.brokers, nb);
+	for (int i = 0; i < resp.brokers.n; i++) {
+		struct kp_metadata_resp_broker *br = &resp.brokers.items[i];
+		br->host = dp_str(b->cfg.adv_host);
+		br->rack = (struct kp_str){ NULL, -1 };
+		if (i == 0) {
+			br->node_id = b->cfg.node_id;
+			br->port = b->cfg.adv_port;
+		} else {
+			br->node_id = b->cfg.node_id * 1000 + i;
+			br->port = b->cfg.adv_port + i;
+		}
+	}
+	resp.cluster_id = dp_str(b->meta->cluster_id);
+	resp.controller_id = b->cfg.node_id;
+	resp.cluster_authorized_operations = INT32_MIN;
+
+	const struct dp_snap *s = dp_meta_snap(b->meta);
+	if (m->topics.n < 0 || (req->api_version == 0 && m->topics.n == 0)) {
+		/* null (or an empty list in v0): every topic */
+		DP_ARRAY(req, resp.topics, s->n);
+		for (int i = 0; i < resp.topics.n; i++)
+			fill_topic(req, &resp.topics.items[i], s->t[i]);
+		dp_req_respond(req, &resp);
+		return;
+	}
+	bool auto_ok = b->cfg.auto_create_topics && (req->api_version < 4 || m->allow_auto_topic_creation);
+	DP_ARRAY(req, resp.topics, m->topics.n);
+	for (int i = 0; i < resp.topics.n; i++) {
+		struct kp_metadata_req_topic *q = &m->topics.items[i];
+		struct kp_metadata_resp_topic *rt = &resp.topics.items[i];
+		rt->topic_authorized_operations = INT32_MIN;
+		const struct dp_topic *t = NULL;
+		if (q->name.len < 0) {
+			t = dp_snap_find_id(s, q->topic_id);
+			if (!t) {
+				rt->error_code = KP_ERR_UNKNOWN_TOPIC_ID;
+				rt->name = (struct kp_str){ NULL, -1 };
+				memcpy(rt->topic_id, q->topic_id, 16);
+				continue;
+			}
+		} else {
+			t = dp_topic_by_str(s, q->name);
+		}
+		if (!t && q->name.len >= 0) {
+			rt->name = q->name;
+			const char *why = NULL;
+			int16_t e = dp_topic_name_check(q->name.ptr, (size_t)q->name.len, &why);
+			if (e) {
+				rt->error_code = e;
+				continue;
+			}
+			if (!auto_ok) {
+				rt->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			e = dp_meta_create(b->meta, q->name.ptr, (size_t)q->name.len, -1, -1, NULL, 0, false, &why, &t);
+			if (e == KP_ERR_TOPIC_ALREADY_EXISTS) {
+				/* Another connection created it meanwhile. */
+				s = dp_meta_snap(b->meta);
+				t = dp_topic_by_str(s, q->name);
+				e = t ? 0 : KP_ERR_LEADER_NOT_AVAILABLE;
+			}
+			if (e) {
+				rt->error_code = e;
+				continue;
+			}
+		}
+		fill_topic(req, rt, t);
+	}
+	dp_req_respond(req, &resp);
+}

@@ -1,0 +1,222 @@
+/*
+ * dataplane/handlers/produce.c: Produce (key 0).
+ *
+ * The connection's shard validates each partition's record set (kp_records_validate: framing,
+ * CRC, records, size against max.message.bytes) and sends it to the partition's owner shard,
+ * which appends it with storage straight from the request frame (no copy).  Every partition of
+ * a request is in flight at once; the response is built when the last one reports back.
+ * Durability follows acks: 1 answers once the write is in the page cache, -1 once an fdatasync
+ * covers it (group commit in storage), 0 sends no response at all (the request still completes
+ * before its frame is freed).
+ */
+#include <errno.h>
+
+#include "../parts.h"
+#include "handlers.h"
+#include "proto/batch.h"
+
+#define DP_MAX_DECOMPRESSED (64u << 20)
+
+struct produce_ctx;
+
+/* One partition's append, travelling conn shard -> owner shard -> conn shard. */
+struct produce_job {
+	struct produce_ctx *ctx;
+	struct kp_produce_resp_partition *out;
+	const struct dp_topic *topic;
+	int32_t index;
+	int16_t acks;
+	struct kp_records_info info;
+	struct stor_append a;
+	struct dp_shard *owner;
+	int16_t err;
+};
+
+struct produce_ctx {
+	struct dp_req *req;
+	struct kp_produce_resp resp;
+	int pending;
+};
+
+static void finish(struct produce_ctx *ctx)
+{
+	struct dp_req *req = ctx->req;
+	struct kp_produce_req *m = req->ctx;
+	if (m->acks == 0) {
+		/* No response; but as Kafka does, a failed acks=0 produce closes the connection so
+		 * that the client notices and refreshes its metadata. */
+		bool failed = false;
+		for (int32_t i = 0; i < ctx->resp.responses.n; i++)
+			for (int32_t k = 0; k < ctx->resp.responses.items[i].partition_responses.n; k++)
+				if (ctx->resp.responses.items[i].partition_responses.items[k].error_code)
+					failed = true;
+		if (failed)
+			req->close_after = true;
+		else
+			req->no_response = true;
+		dp_req_finish(req);
+		return;
+	}
+	dp_req_respond(req, &ctx->resp);
+}
+
+/* On the connection's shard: one partition has its outcome. */
+static void job_back(struct dp_shard *s, void *arg)
+{
+	(void)s;
+	struct produce_job *j = arg;
+	j->out->error_code = j->err;
+	if (--j->ctx->pending == 0)
+		finish(j->ctx);
+}
+
+static void append_done(struct stor_append *a, int err)
+{
+	struct produce_job *j = rt_container_of(a, struct produce_job, a);
+	struct dp_part *part = NULL;
+	int16_t kerr = 0;
+	if (err) {
+		j->err = stor_err_to_kafka(err);
+		if (!j->err)
+			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
+	} else {
+		j->err = 0;
+		j->out->base_offset = a->base_offset;
+		j->out->log_append_time_ms = a->log_append_time;
+		part = dp_parts_get(j->owner, j->topic, j->index, &kerr);
+		if (part)
+			j->out->log_start_offset = stor_log_start_offset(part->log);
+	}
+	dp_shard_post(j->owner, j->ctx->req->s->id, job_back, j);
+}
+
+/* On the owner shard. */
+static void job_run(struct dp_shard *s, void *arg)
+{
+	struct produce_job *j = arg;
+	j->owner = s;
+	int16_t kerr = 0;
+	struct dp_part *part = dp_parts_get(s, j->topic, j->index, &kerr);
+	if (!part) {
+		j->err = kerr;
+		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+		return;
+	}
+	j->a.flags = j->acks == -1 ? STOR_APPEND_DURABLE : 0;
+	j->a.done = append_done;
+	int rc = stor_log_append(part->log, &j->a, &j->info);
+	if (rc) {
+		j->err = stor_err_to_kafka(rc);
+		if (!j->err)
+			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
+		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+	}
+}
+
+static int16_t validate(struct dp_shard *s, const struct dp_topic *t, const struct kp_records *rec,
+                        struct kp_records_info *info, const char **why)
+{
+	if (rec->len <= 0) {
+		*why = "empty record set";
+		return KP_ERR_CORRUPT_MESSAGE;
+	}
+	struct kp_validate_opts o = {
+		.max_batch_bytes = (size_t)t->max_message_bytes,
+		.max_decompressed = DP_MAX_DECOMPRESSED,
+		.check_records = true,
+	};
+	int rc = kp_records_validate(rec->ptr, (size_t)rec->len, &o, &s->scratch, info, why);
+	rt_arena_reset(&s->scratch);
+	if (!rc)
+		return 0;
+	if (rc == -E2BIG)
+		return KP_ERR_MESSAGE_TOO_LARGE;
+	if (rc == -EINVAL)
+		return KP_ERR_INVALID_RECORD;
+	if (rc == -ENOTSUP)
+		return KP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	return KP_ERR_CORRUPT_MESSAGE;
+}
+
+void dp_h_produce(struct dp_req *req, void *msg)
+{
+	struct kp_produce_req *m = msg;
+	struct dp_broker *b = dp_req_broker(req);
+	req->ctx = m;
+	struct produce_ctx *ctx = rt_arena_alloc(&req->arena, sizeof(*ctx));
+	if (!ctx) {
+		req->close_after = true;
+		dp_req_finish(req);
+		return;
+	}
+	ctx->req = req;
+	kp_produce_resp_init(&ctx->resp);
+	const struct dp_snap *snap = dp_meta_snap(b->meta);
+	bool acks_ok = m->acks == 0 || m->acks == 1 || m->acks == -1;
+
+	/* Fill the whole response first so that no job can finish the request early. */
+	struct produce_job *jobs[64], **jl = jobs;
+	int njobs = 0, cap = 64;
+	DP_ARRAY(req, ctx->resp.responses, m->topic_data.n);
+	for (int32_t i = 0; i < ctx->resp.responses.n; i++) {
+		struct kp_produce_req_topic_data *td = &m->topic_data.items[i];
+		struct kp_produce_resp_topic *rt = &ctx->resp.responses.items[i];
+		rt->name = td->name;
+		const struct dp_topic *t = dp_topic_by_str(snap, td->name);
+		DP_ARRAY(req, rt->partition_responses, td->partition_data.n);
+		for (int32_t k = 0; k < rt->partition_responses.n; k++) {
+			struct kp_produce_req_partition_data *pd = &td->partition_data.items[k];
+			struct kp_produce_resp_partition *rp = &rt->partition_responses.items[k];
+			rp->index = pd->index;
+			rp->base_offset = -1;
+			rp->log_append_time_ms = -1;
+			rp->log_start_offset = -1;
+			rp->error_message = (struct kp_str){ NULL, -1 };
+			rp->current_leader.leader_id = -1;
+			rp->current_leader.leader_epoch = -1;
+			if (!acks_ok) {
+				rp->error_code = KP_ERR_INVALID_REQUIRED_ACKS;
+				continue;
+			}
+			if (!t || pd->index < 0 || pd->index >= t->nparts) {
+				rp->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			struct produce_job *j = rt_arena_alloc(&req->arena, sizeof(*j));
+			if (!j) {
+				rp->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+				continue;
+			}
+			const char *why = NULL;
+			rp->error_code = validate(req->s, t, &pd->records, &j->info, &why);
+			if (rp->error_code) {
+				rp->error_message = why ? dp_str(why) : (struct kp_str){ NULL, -1 };
+				RT_DEBUG("produce to %s-%d rejected: %s", t->name, pd->index, why ? why : "");
+				continue;
+			}
+			j->ctx = ctx;
+			j->out = rp;
+			j->topic = t;
+			j->index = pd->index;
+			j->acks = m->acks;
+			j->a.data = (uint8_t *)pd->records.ptr;
+			j->a.len = (size_t)pd->records.len;
+			if (njobs == cap) {
+				struct produce_job **nl = rt_arena_calloc(&req->arena, (size_t)cap * 2, sizeof(*nl));
+				if (!nl) {
+					rp->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+					continue;
+				}
+				memcpy(nl, jl, sizeof(*nl) * (size_t)njobs);
+				jl = nl;
+				cap *= 2;
+			}
+			jl[njobs++] = j;
+		}
+	}
+	ctx->pending = njobs + 1;
+	for (int i = 0; i < njobs; i++)
+		dp_shard_post(req->s, jl[i]->topic->owner[jl[i]->index], job_run, jl[i]);
+	if (--ctx->pending == 0)
+		finish(ctx);
+}

@@ -1,0 +1,242 @@
+/*
+ * dataplane/main.c: the `ringtail` process: configuration, the log directory and topic
+ * registry, the shards, signals.
+ *
+ *   ringtail [server.properties] [--override key=value ...] [--log-level L] [--print-plan]
+ *
+ * SIGTERM or SIGINT: stop accepting, let in-flight requests finish (bounded), flush and close
+ * every partition, write the checkpoints, exit 0.  The main thread also writes the storage
+ * checkpoints once a minute, so that shard loops never do that blocking work.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "broker.h"
+#include "config.h"
+#include "meta.h"
+#include "net.h"
+#include "parts.h"
+#include "shard.h"
+#include "storage/storage.h"
+
+#define CHECKPOINT_INTERVAL_S 60
+#define DRAIN_LIMIT_S 30
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: ringtail [server.properties] [--override key=value ...] [--log-level LEVEL] [--print-plan]\n"
+	        "  With no properties file the broker listens on 127.0.0.1:9092 with one shard per online\n"
+	        "  core and keeps its data under ./ringtail-data.\n");
+}
+
+static int mkdirs(const char *path)
+{
+	char buf[4200];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void storage_line(void *arg, const char *line)
+{
+	(void)arg;
+	RT_INFO("storage: %s", line);
+}
+
+int main(int argc, char **argv)
+{
+	static struct dp_broker broker;
+	struct dp_broker *b = &broker;
+	char err[2048];
+	const char *file = NULL;
+	bool print_plan = false;
+	struct dp_config *cfg = &b->cfg;
+	dp_config_defaults(cfg);
+	rt_log_set_tag("main");
+
+	/* The file first, then overrides in order, whatever order they were given in. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--override") || !strcmp(argv[i], "--log-level")) {
+			if (++i == argc) {
+				fprintf(stderr, "ringtail: %s needs a value\n", argv[i - 1]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--print-plan")) {
+			print_plan = true;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "ringtail: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		} else if (file) {
+			fprintf(stderr, "ringtail: more than one properties file (%s, %s)\n", file, argv[i]);
+			return 2;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (file && dp_config_load(cfg, file, err, sizeof(err))) {
+		fprintf(stderr, "ringtail: %s\n", err);
+		return 1;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--log-level")) {
+			int lv = rt_log_level_parse(argv[++i]);
+			if (lv < 0) {
+				fprintf(stderr, "ringtail: invalid value '%s' for '--log-level': error, warn, info, debug or trace\n",
+				        argv[i]);
+				return 1;
+			}
+			rt_log_set_level((enum rt_log_level)lv);
+		} else if (!strcmp(argv[i], "--override")) {
+			const char *kv = argv[++i];
+			const char *eq = strchr(kv, '=');
+			if (!eq || eq == kv) {
+				fprintf(stderr, "ringtail: --override needs key=value, got '%s'\n", kv);
+				return 1;
+			}
+			char key[256];
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+			bool known;
+			if (dp_config_set(cfg, key, eq + 1, err, sizeof(err), &known)) {
+				fprintf(stderr, "ringtail: --override: %s\n", err);
+				return 1;
+			}
+			if (!known)
+				RT_WARN("--override: unknown key '%s' ignored", key);
+		}
+	}
+	if (dp_config_finish(cfg, err, sizeof(err))) {
+		fprintf(stderr, "ringtail: %s\n", err);
+		return 1;
+	}
+	if (print_plan) {
+		printf("shards: %d\n", cfg->ncores);
+		for (int i = 0; i < cfg->ncores; i++)
+			printf("  shard %d -> cpu %d\n", i, cfg->cores[i]);
+		printf("control process core: %d\n", cfg->control_core);
+		printf("network backend: %s\n", cfg->net_backend);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	int rc = mkdirs(cfg->log_dirs);
+	if (rc) {
+		fprintf(stderr, "ringtail: cannot create log.dirs '%s': %s\n", cfg->log_dirs, strerror(-rc));
+		return 1;
+	}
+	stor_set_log_line(storage_line, NULL);
+	int serr = 0;
+	b->dir = stor_dir_open(cfg->log_dirs, &serr);
+	if (!b->dir) {
+		fprintf(stderr, "ringtail: cannot open log.dirs '%s': %s\n", cfg->log_dirs,
+		        serr == -EWOULDBLOCK ? "another process holds its lock" : strerror(-serr));
+		return 1;
+	}
+	b->nshards = cfg->ncores;
+	b->meta = dp_meta_open(cfg, b->nshards, err, sizeof(err));
+	if (!b->meta) {
+		fprintf(stderr, "ringtail: %s\n", err);
+		return 1;
+	}
+	b->net = &dp_net_uring;
+	b->shards = calloc((size_t)b->nshards, sizeof(*b->shards));
+	if (!b->shards)
+		return 1;
+	for (int i = 0; i < b->nshards; i++) {
+		b->shards[i] = dp_shard_create(b, i, cfg->cores[i]);
+		if (!b->shards[i]) {
+			fprintf(stderr, "ringtail: cannot set up shard %d (io_uring): %s\n", i, strerror(errno));
+			return 1;
+		}
+	}
+	for (int i = 0; i < b->nshards; i++) {
+		rc = b->net->shard_init(b->shards[i]);
+		if (rc) {
+			fprintf(stderr, "ringtail: shard %d: cannot start the network (%s:%u): %s\n", i, cfg->listen_host,
+			        cfg->listen_port, strerror(-rc));
+			return 1;
+		}
+	}
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (int i = 0; i < b->nshards; i++) {
+		rc = dp_shard_start(b->shards[i]);
+		if (rc) {
+			fprintf(stderr, "ringtail: cannot start shard %d: %s\n", i, strerror(-rc));
+			return 1;
+		}
+	}
+	while (atomic_load(&b->shards_ready) < b->nshards)
+		usleep(1000);
+	const struct dp_snap *snap = dp_meta_snap(b->meta);
+	RT_INFO("ringtail %s started: node %d, %d shards, listening on %s:%u (advertised %s:%u), data in %s, %d topics",
+	        "0.1.0", cfg->node_id, b->nshards, cfg->listen_host[0] ? cfg->listen_host : "*", cfg->listen_port,
+	        cfg->adv_host, cfg->adv_port, cfg->log_dirs, snap->n);
+	for (int i = 0; i < snap->n; i++) {
+		char owners[512];
+		size_t o = 0;
+		for (int p = 0; p < snap->t[i]->nparts && o < sizeof(owners) - 16; p++)
+			o += (size_t)snprintf(owners + o, sizeof(owners) - o, "%s%d", p ? "," : "", snap->t[i]->owner[p]);
+		RT_INFO("topic %s: %d partitions, owner shards [%s]", snap->t[i]->name, snap->t[i]->nparts, owners);
+	}
+
+	time_t last_ckpt = time(NULL);
+	for (;;) {
+		struct timespec ts = { 1, 0 };
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			RT_INFO("signal %d: stopping (no new connections, finishing in-flight requests)", sig);
+			break;
+		}
+		if (time(NULL) - last_ckpt >= CHECKPOINT_INTERVAL_S) {
+			last_ckpt = time(NULL);
+			rc = stor_dir_checkpoint(b->dir);
+			if (rc)
+				RT_WARN("writing checkpoints: %s", strerror(-rc));
+		}
+	}
+	atomic_store(&b->phase, DP_DRAINING);
+	time_t until = time(NULL) + DRAIN_LIMIT_S;
+	while (atomic_load(&b->shards_drained) < b->nshards && time(NULL) < until)
+		usleep(5000);
+	if (atomic_load(&b->shards_drained) < b->nshards)
+		RT_WARN("in-flight requests still pending after %d s; stopping anyway", DRAIN_LIMIT_S);
+	atomic_store(&b->phase, DP_STOPPING);
+	for (int i = 0; i < b->nshards; i++)
+		dp_shard_join(b->shards[i]);
+	for (int i = 0; i < b->nshards; i++) {
+		b->net->shard_fini(b->shards[i]);
+		dp_shard_destroy(b->shards[i]);
+	}
+	rc = stor_dir_close(b->dir);
+	if (rc)
+		RT_ERROR("writing checkpoints at exit: %s", strerror(-rc));
+	dp_meta_close(b->meta);
+	free(b->shards);
+	RT_INFO("stopped");
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,105 @@
+/*
+ * dataplane/meta.h: the topic registry: names, topic ids, partition counts, partition -> owner
+ * shard, and per-topic config overrides; persisted in the data directory.
+ *
+ * Readers (every request) take the current snapshot with one atomic load and never lock: a
+ * snapshot and the topics in it are immutable once published.  Writers (CreateTopics,
+ * DeleteTopics, CreatePartitions, config changes, auto-creation) are rare and serialized by a
+ * mutex; each builds a new snapshot, writes it to disk (tmp file, fsync, rename, directory
+ * fsync) and only then publishes it, so a topic a client has seen survives a crash.  Replaced
+ * snapshots and topics are kept until exit because a request on another shard may still hold
+ * them; their number is bounded by the number of admin operations.
+ */
+#ifndef DP_META_H
+#define DP_META_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/storage.h"
+
+#define DP_TOPIC_NAME_MAX 249
+
+struct dp_config;
+
+struct dp_kv {
+	char *key;
+	char *value;
+};
+
+struct dp_topic {
+	char name[DP_TOPIC_NAME_MAX + 1];
+	uint8_t id[16];
+	int32_t nparts;
+	int16_t *owner;                /* owner shard of each partition */
+	int nconf;
+	struct dp_kv *conf;            /* explicit overrides, sorted by key */
+	struct stor_config scfg;       /* broker defaults + overrides */
+	int32_t max_message_bytes;     /* max.message.bytes (or message.max.bytes) */
+	bool internal;                 /* __consumer_offsets, __transaction_state */
+	struct dp_topic *retired_next;
+};
+
+struct dp_snap {
+	uint64_t version;
+	int n;
+	const struct dp_topic **t;     /* sorted by name */
+	struct dp_snap *retired_next;
+};
+
+struct dp_meta {
+	_Atomic(struct dp_snap *) cur;
+	pthread_mutex_t lock;          /* writers only */
+	struct dp_snap *retired;
+	struct dp_topic *retired_topics;
+	const struct dp_config *cfg;   /* borrowed */
+	int nshards;
+	char path[4200];
+	char cluster_id[32];
+};
+
+/* Loads (or starts) the registry from the data directory; owners >= nshards are re-spread.
+ * Blocking.  Returns an owned registry or NULL with a message in err. */
+struct dp_meta *dp_meta_open(const struct dp_config *cfg, int nshards, char *err, size_t errlen);
+void dp_meta_close(struct dp_meta *m);
+
+/* The current snapshot (borrowed; valid for the process lifetime). */
+static inline const struct dp_snap *dp_meta_snap(struct dp_meta *m)
+{
+	return atomic_load_explicit(&m->cur, memory_order_acquire);
+}
+
+const struct dp_topic *dp_snap_find(const struct dp_snap *s, const char *name, size_t len);
+const struct dp_topic *dp_snap_find_id(const struct dp_snap *s, const uint8_t id[16]);
+
+/* Kafka's topic name rules.  Returns 0 or KP_ERR_INVALID_TOPIC_EXCEPTION with *msg set. */
+int16_t dp_topic_name_check(const char *name, size_t len, const char **msg);
+
+/* Creates a topic.  nparts -1 / rf -1 take the broker defaults.  Configs are validated.
+ * Returns a Kafka error code (0 on success) with *msg set for errors; *out (when given) gets
+ * the topic (or, with validate_only, NULL). */
+int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t nparts, int16_t rf,
+                       const struct dp_kv *conf, int nconf, bool validate_only, const char **msg,
+                       const struct dp_topic **out);
+
+/* Deletes a topic; *out gets the removed topic (so that owners can delete its partitions).
+ * Returns a Kafka error code. */
+int16_t dp_meta_delete(struct dp_meta *m, const struct dp_topic *t);
+
+/* Grows a topic to `total` partitions.  Returns a Kafka error code with *msg set. */
+int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, int32_t total,
+                               bool validate_only, const char **msg);
+
+/* Replaces (set, incremental=false) or edits (incremental: ops 0 set, 1 delete) topic configs.
+ * Returns a Kafka error code with *msg set; validate_only checks without changing. */
+int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, const struct dp_kv *kv,
+                              const int8_t *ops, int n, bool incremental, bool validate_only,
+                              const char **msg);
+
+/* Validates one topic config key/value.  Returns 0 or a Kafka error with *msg. */
+int16_t dp_topic_config_check(const char *key, const char *value, const char **msg);
+
+#endif

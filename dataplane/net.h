@@ -1,0 +1,40 @@
+/*
+ * dataplane/net.h: the network backend interface.  A backend accepts connections, receives
+ * into buffers the shard owns, and sends output chains (memory as iovecs, file ranges without
+ * copying).  `uring` (net_uring.c) uses kernel sockets through the shard's io_uring; a DPDK
+ * backend with the project's own TCP/IP stack would implement the same calls.
+ *
+ * Completions come back to the connection layer (dataplane/conn.h):
+ *   a new connection              -> dp_conn_accepted(s, fd, listener_shard)
+ *   received bytes (borrowed)     -> dp_conn_received(c, p, n); n == 0 is end of stream
+ *   a receive failed              -> dp_conn_recv_failed(c, -errno)   (-ENOBUFS: retried later)
+ *   a send finished or failed     -> dp_conn_sent(c, 0 or -errno)
+ */
+#ifndef DP_NET_H
+#define DP_NET_H
+
+#include "base/chain.h"
+
+struct dp_shard;
+struct dp_conn;
+
+struct dp_net_ops {
+	const char *name;
+	/* Per-shard set-up: receive buffers and the shard's listeners.  0 or -errno. */
+	int (*shard_init)(struct dp_shard *s);
+	/* Stops accepting on the shard's listeners (SIGTERM); existing connections carry on. */
+	void (*stop_accept)(struct dp_shard *s);
+	void (*shard_fini)(struct dp_shard *s);
+	/* Arms one receive for c.  0 or -errno. */
+	int (*recv)(struct dp_conn *c);
+	/* Sends the whole chain (borrowed until dp_conn_sent).  0 or -errno. */
+	int (*send)(struct dp_conn *c, struct rt_chain *ch);
+	/* Ends both directions so that every pending operation of c completes. */
+	void (*shutdown)(struct dp_conn *c);
+	/* Releases c's socket and backend state; c has no operation in flight. */
+	void (*close)(struct dp_conn *c);
+};
+
+extern const struct dp_net_ops dp_net_uring;
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * dataplane/net_uring.c: the `uring` network backend: kernel TCP sockets driven by the shard's
+ * io_uring.
+ *
+ * - One SO_REUSEPORT listener per shard (plus, in shard-aware mode, one on the shard's own
+ *   port), multishot accept.
+ * - Receives select a buffer from the shard's provided-buffer ring; the bytes are handed to the
+ *   connection layer and the buffer goes straight back to the ring.
+ * - Sends walk the output chain: runs of memory segments go out with one sendmsg; a file range
+ *   goes file -> pipe -> socket with two splices, so record data never enters user space.  Each
+ *   connection gets its own pipe on its first file range, because a pipe shared by connections
+ *   with concurrent splices would mix their bytes.
+ * Accepted sockets stay blocking: io_uring polls them itself, and a splice into a socket whose
+ * buffer is full then waits in the kernel instead of failing with EAGAIN.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "conn.h"
+#include "base/log.h"
+#include "net.h"
+#include "shard.h"
+
+#define NBUFS 128
+#define BUFSZ (64u << 10)
+#define BGID 1
+#define MAX_IOV 64
+#define MAX_LISTENERS 2
+
+struct listener {
+	struct dp_shard *s;
+	int fd;
+	struct rt_ioop op;
+	bool armed;
+};
+
+struct dp_net_shard {
+	struct listener ls[MAX_LISTENERS];
+	int nls;
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	uint8_t *bufs;
+};
+
+enum { SEND_MEM, SEND_FILE_IN, SEND_FILE_OUT };
+
+struct uconn {
+	struct dp_conn *c;
+	struct rt_ioop recv_op, send_op;
+	struct rt_chain *ch;
+	size_t seg, segoff;
+	int state;
+	struct msghdr msg;
+	struct iovec iov[MAX_IOV];
+	int pipe[2];
+	size_t pipe_cap, pipe_fill;
+};
+
+static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+
+static int arm_accept(struct listener *l)
+{
+	struct io_uring_sqe *sqe = dp_shard_sqe(l->s);
+	io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data(sqe, &l->op);
+	l->armed = true;
+	return 0;
+}
+
+static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	struct listener *l = rt_container_of(op, struct listener, op);
+	if (res >= 0)
+		dp_conn_accepted(l->s, res);
+	else if (res != -ECANCELED && res != -EINVAL)
+		RT_WARN("shard %d: accept failed: %s", l->s->id, strerror(-res));
+	if (!(flags & IORING_CQE_F_MORE)) {
+		l->armed = false;
+		if (l->s->accepting)
+			arm_accept(l);
+		else if (l->fd >= 0) {
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+}
+
+/* A listening socket on host:port with SO_REUSEPORT.  Returns the fd or -errno. */
+static int open_listener(const char *host, uint16_t port)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	char portstr[8];
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	int rc = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res);
+	if (rc)
+		return -EADDRNOTAVAIL;
+	int fd = -1, err = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		err = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd >= 0 ? fd : err;
+}
+
+static int shard_init(struct dp_shard *s)
+{
+	struct dp_net_shard *ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	s->net = ns;
+	ns->br_bytes = NBUFS * sizeof(struct io_uring_buf);
+	ns->br = mmap(NULL, ns->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (ns->br == MAP_FAILED)
+		return -errno;
+	ns->bufs = malloc((size_t)NBUFS * BUFSZ);
+	if (!ns->bufs)
+		return -ENOMEM;
+	struct io_uring_buf_reg reg = { 0 };
+	reg.ring_addr = (unsigned long)ns->br;
+	reg.ring_entries = NBUFS;
+	reg.bgid = BGID;
+	int rc = io_uring_register_buf_ring(&s->ring, &reg, 0);
+	if (rc < 0)
+		return rc;
+	io_uring_buf_ring_init(ns->br);
+	int mask = io_uring_buf_ring_mask(NBUFS);
+	for (int i = 0; i < NBUFS; i++)
+		io_uring_buf_ring_add(ns->br, ns->bufs + (size_t)i * BUFSZ, BUFSZ, (unsigned short)i, mask, i);
+	io_uring_buf_ring_advance(ns->br, NBUFS);
+
+	const struct dp_config *cfg = &s->b->cfg;
+	uint16_t ports[MAX_LISTENERS];
+	int np = 0;
+	ports[np++] = cfg->listen_port;
+	if (cfg->advertise_shards)
+		ports[np++] = (uint16_t)(cfg->listen_port + 1 + s->id);
+	for (int i = 0; i < np; i++) {
+		int fd = open_listener(cfg->listen_host, ports[i]);
+		if (fd < 0) {
+			RT_ERROR("cannot listen on %s:%u: %s", cfg->listen_host, ports[i], strerror(-fd));
+			return fd;
+		}
+		struct listener *l = &ns->ls[ns->nls++];
+		l->s = s;
+		l->fd = fd;
+		l->op.cb = accept_cb;
+	}
+	s->accepting = true;
+	for (int i = 0; i < ns->nls; i++)
+		arm_accept(&ns->ls[i]);
+	return 0;
+}
+
+static void stop_accept(struct dp_shard *s)
+{
+	struct dp_net_shard *ns = s->net;
+	if (!ns)
+		return;
+	for (int i = 0; i < ns->nls; i++) {
+		struct listener *l = &ns->ls[i];
+		if (l->armed) {
+			struct io_uring_sqe *sqe = dp_shard_sqe(s);
+			io_uring_prep_cancel(sqe, &l->op, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+		} else if (l->fd >= 0) {
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+}
+
+static void shard_fini(struct dp_shard *s)
+{
+	struct dp_net_shard *ns = s->net;
+	if (!ns)
+		return;
+	for (int i = 0; i < ns->nls; i++)
+		if (ns->ls[i].fd >= 0)
+			close(ns->ls[i].fd);
+	if (ns->br && ns->br != MAP_FAILED)
+		munmap(ns->br, ns->br_bytes);
+	free(ns->bufs);
+	free(ns);
+	s->net = NULL;
+}
+
+static void recv_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+static void send_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+
+static struct uconn *get_uc(struct dp_conn *c)
+{
+	if (c->net)
+		return c->net;
+	struct uconn *uc = calloc(1, sizeof(*uc));
+	if (!uc)
+		return NULL;
+	uc->c = c;
+	uc->recv_op.cb = recv_cb;
+	uc->send_op.cb = send_cb;
+	uc->pipe[0] = uc->pipe[1] = -1;
+	c->net = uc;
+	return uc;
+}
+
+static int do_recv(struct dp_conn *c)
+{
+	struct uconn *uc = get_uc(c);
+	if (!uc)
+		return -ENOMEM;
+	struct io_uring_sqe *sqe = dp_shard_sqe(c->s);
+	io_uring_prep_recv(sqe, c->fd, NULL, BUFSZ, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data(sqe, &uc->recv_op);
+	return 0;
+}
+
+static void recv_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	struct uconn *uc = rt_container_of(op, struct uconn, recv_op);
+	struct dp_conn *c = uc->c;
+	struct dp_shard *s = c->s;
+	struct dp_net_shard *ns = s->net;
+	if (flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *buf = ns->bufs + (size_t)bid * BUFSZ;
+		if (res > 0)
+			dp_conn_received(c, buf, (size_t)res);
+		else if (res == 0)
+			dp_conn_received(c, buf, 0);
+		else
+			dp_conn_recv_failed(c, res);
+		/* c may be gone now; the buffer belongs to the shard and goes back to the ring. */
+		io_uring_buf_ring_add(ns->br, buf, BUFSZ, (unsigned short)bid, io_uring_buf_ring_mask(NBUFS), 0);
+		io_uring_buf_ring_advance(ns->br, 1);
+		return;
+	}
+	if (res >= 0)
+		dp_conn_received(c, NULL, 0);
+	else
+		dp_conn_recv_failed(c, res);
+}
+
+static void send_step(struct uconn *uc);
+
+static void send_done(struct uconn *uc, int err)
+{
+	uc->ch = NULL;
+	dp_conn_sent(uc->c, err);
+}
+
+static void submit_splice(struct uconn *uc, int in, int64_t off, int out, size_t n)
+{
+	struct io_uring_sqe *sqe = dp_shard_sqe(uc->c->s);
+	io_uring_prep_splice(sqe, in, off, out, -1, (unsigned)n, SPLICE_F_MOVE);
+	io_uring_sqe_set_data(sqe, &uc->send_op);
+}
+
+static void send_step(struct uconn *uc)
+{
+	struct rt_chain *ch = uc->ch;
+	while (uc->seg < ch->nsegs && uc->segoff == ch->segs[uc->seg].len) {
+		uc->seg++;
+		uc->segoff = 0;
+	}
+	if (uc->seg == ch->nsegs) {
+		send_done(uc, 0);
+		return;
+	}
+	struct rt_seg *sg = &ch->segs[uc->seg];
+	if (sg->kind == RT_SEG_FILE) {
+		if (uc->pipe[0] < 0) {
+			if (pipe2(uc->pipe, O_CLOEXEC)) {
+				send_done(uc, -errno);
+				return;
+			}
+			fcntl(uc->pipe[1], F_SETPIPE_SZ, 1 << 20);
+			int sz = fcntl(uc->pipe[1], F_GETPIPE_SZ);
+			uc->pipe_cap = sz > 0 ? (size_t)sz : 65536;
+		}
+		size_t n = sg->len - uc->segoff;
+		if (n > uc->pipe_cap)
+			n = uc->pipe_cap;
+		uc->state = SEND_FILE_IN;
+		submit_splice(uc, sg->fd, (int64_t)(sg->off + uc->segoff), uc->pipe[1], n);
+		return;
+	}
+	int niov = 0;
+	for (size_t i = uc->seg; i < ch->nsegs && niov < MAX_IOV; i++) {
+		struct rt_seg *g = &ch->segs[i];
+		if (g->kind == RT_SEG_FILE)
+			break;
+		size_t skip = i == uc->seg ? uc->segoff : 0;
+		if (g->len == skip)
+			continue;
+		uc->iov[niov].iov_base = (void *)((const uint8_t *)rt_chain_seg_ptr(ch, g) + skip);
+		uc->iov[niov].iov_len = g->len - skip;
+		niov++;
+	}
+	memset(&uc->msg, 0, sizeof(uc->msg));
+	uc->msg.msg_iov = uc->iov;
+	uc->msg.msg_iovlen = (size_t)niov;
+	uc->state = SEND_MEM;
+	struct io_uring_sqe *sqe = dp_shard_sqe(uc->c->s);
+	io_uring_prep_sendmsg(sqe, uc->c->fd, &uc->msg, MSG_NOSIGNAL);
+	io_uring_sqe_set_data(sqe, &uc->send_op);
+}
+
+static void send_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct uconn *uc = rt_container_of(op, struct uconn, send_op);
+	struct rt_chain *ch = uc->ch;
+	if (res == -EAGAIN || res == -EINTR) {
+		if (uc->state == SEND_FILE_OUT)
+			submit_splice(uc, uc->pipe[0], -1, uc->c->fd, uc->pipe_fill);
+		else
+			send_step(uc);
+		return;
+	}
+	if (res < 0) {
+		send_done(uc, res);
+		return;
+	}
+	if (uc->c->closing) {
+		send_done(uc, -ECONNABORTED);
+		return;
+	}
+	switch (uc->state) {
+	case SEND_MEM: {
+		size_t left = (size_t)res;
+		if (left == 0) {
+			send_done(uc, -EPIPE);
+			return;
+		}
+		while (left && uc->seg < ch->nsegs) {
+			struct rt_seg *g = &ch->segs[uc->seg];
+			size_t room = g->len - uc->segoff;
+			if (left < room) {
+				uc->segoff += left;
+				left = 0;
+			} else {
+				left -= room;
+				uc->seg++;
+				uc->segoff = 0;
+			}
+		}
+		send_step(uc);
+		return;
+	}
+	case SEND_FILE_IN:
+		if (res == 0) {
+			/* The file is shorter than the range the response promised. */
+			send_done(uc, -EIO);
+			return;
+		}
+		uc->pipe_fill = (size_t)res;
+		uc->state = SEND_FILE_OUT;
+		submit_splice(uc, uc->pipe[0], -1, uc->c->fd, uc->pipe_fill);
+		return;
+	case SEND_FILE_OUT:
+		if (res == 0) {
+			send_done(uc, -EPIPE);
+			return;
+		}
+		uc->pipe_fill -= (size_t)res;
+		uc->segoff += (size_t)res;
+		if (uc->pipe_fill) {
+			submit_splice(uc, uc->pipe[0], -1, uc->c->fd, uc->pipe_fill);
+			return;
+		}
+		send_step(uc);
+		return;
+	}
+}
+
+static int do_send(struct dp_conn *c, struct rt_chain *ch)
+{
+	struct uconn *uc = get_uc(c);
+	if (!uc)
+		return -ENOMEM;
+	uc->ch = ch;
+	uc->seg = 0;
+	uc->segoff = 0;
+	uc->pipe_fill = 0;
+	send_step(uc);
+	return 0;
+}
+
+static void do_shutdown(struct dp_conn *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+static void do_close(struct dp_conn *c)
+{
+	struct uconn *uc = c->net;
+	if (uc) {
+		if (uc->pipe[0] >= 0) {
+			close(uc->pipe[0]);
+			close(uc->pipe[1]);
+		}
+		free(uc);
+		c->net = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+const struct dp_net_ops dp_net_uring = {
+	.name = "uring",
+	.shard_init = shard_init,
+	.stop_accept = stop_accept,
+	.shard_fini = shard_fini,
+	.recv = do_recv,
+	.send = do_send,
+	.shutdown = do_shutdown,
+	.close = do_close,
+};

@@ -1,0 +1,196 @@
+/*
+ * dataplane/parts.c: the owner shard's partition table (see parts.h).
+ */
+#include "parts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "broker.h"
+#include "kp_errors.h"
+#include "meta.h"
+#include "shard.h"
+
+#define NBUCKETS 1024
+
+struct dp_parts {
+	struct dp_part *b[NBUCKETS];
+	int count;
+};
+
+static unsigned hash(const uint8_t *id, int32_t index)
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ id[i]) * 16777619u;
+	h = (h ^ (uint32_t)index) * 16777619u;
+	return h % NBUCKETS;
+}
+
+struct dp_parts *dp_parts_create(struct dp_shard *s)
+{
+	(void)s;
+	return calloc(1, sizeof(struct dp_parts));
+}
+
+void dp_parts_destroy(struct dp_parts *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < NBUCKETS; i++)
+		while (p->b[i]) {
+			struct dp_part *x = p->b[i];
+			p->b[i] = x->hnext;
+			free(x);
+		}
+	free(p);
+}
+
+struct dp_part *dp_parts_get(struct dp_shard *s, const struct dp_topic *t, int32_t index, int16_t *kerr)
+{
+	struct dp_parts *pt = s->parts;
+	unsigned h = hash(t->id, index);
+	for (struct dp_part *x = pt->b[h]; x; x = x->hnext)
+		if (x->index == index && !memcmp(x->topic_id, t->id, 16)) {
+			if (x->deleting) {
+				*kerr = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				return NULL;
+			}
+			return x;
+		}
+	if (index < 0 || index >= t->nparts || t->owner[index] != s->id) {
+		*kerr = index < 0 || index >= t->nparts ? KP_ERR_UNKNOWN_TOPIC_OR_PARTITION : KP_ERR_NOT_LEADER_OR_FOLLOWER;
+		return NULL;
+	}
+	struct dp_part *x = calloc(1, sizeof(*x));
+	if (!x) {
+		*kerr = KP_ERR_UNKNOWN_SERVER_ERROR;
+		return NULL;
+	}
+	int err = 0;
+	x->log = stor_log_open(s->b->dir, t->name, index, &t->scfg, t->id, &s->ring, &err);
+	if (!x->log) {
+		RT_ERROR("cannot open partition %s-%d: %s", t->name, index, strerror(-err));
+		free(x);
+		*kerr = stor_err_to_kafka(err);
+		if (!*kerr)
+			*kerr = KP_ERR_KAFKA_STORAGE_ERROR;
+		return NULL;
+	}
+	memcpy(x->topic_id, t->id, 16);
+	x->index = index;
+	snprintf(x->topic, sizeof(x->topic), "%s", t->name);
+	x->hnext = pt->b[h];
+	pt->b[h] = x;
+	pt->count++;
+	return x;
+}
+
+int dp_parts_open_owned(struct dp_shard *s)
+{
+	const struct dp_snap *sn = dp_meta_snap(s->b->meta);
+	int n = 0;
+	for (int i = 0; i < sn->n; i++) {
+		const struct dp_topic *t = sn->t[i];
+		for (int32_t p = 0; p < t->nparts; p++) {
+			if (t->owner[p] != s->id)
+				continue;
+			int16_t kerr;
+			if (!dp_parts_get(s, t, p, &kerr))
+				return -EIO;
+			n++;
+		}
+	}
+	if (n)
+		RT_INFO("shard %d owns %d partitions", s->id, n);
+	return 0;
+}
+
+static void try_delete(struct dp_parts *pt, struct dp_part **pp)
+{
+	struct dp_part *x = *pp;
+	if (x->pins || !stor_log_idle(x->log))
+		return;
+	int rc = stor_log_delete(x->log);
+	if (rc)
+		RT_WARN("deleting partition %s-%d: %s", x->topic, x->index, strerror(-rc));
+	*pp = x->hnext;
+	pt->count--;
+	free(x);
+}
+
+void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16])
+{
+	struct dp_parts *pt = s->parts;
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct dp_part **pp = &pt->b[i]; *pp;) {
+			struct dp_part *x = *pp;
+			if (memcmp(x->topic_id, id, 16)) {
+				pp = &x->hnext;
+				continue;
+			}
+			x->deleting = true;
+			try_delete(pt, pp);
+			if (*pp == x)
+				pp = &x->hnext;
+		}
+}
+
+void dp_parts_tick(struct dp_shard *s)
+{
+	struct dp_parts *pt = s->parts;
+	int64_t now = dp_wall_ms();
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct dp_part **pp = &pt->b[i]; *pp;) {
+			struct dp_part *x = *pp;
+			if (x->deleting) {
+				try_delete(pt, pp);
+				if (*pp == x)
+					pp = &x->hnext;
+				continue;
+			}
+			int rc = stor_log_tick(x->log, now);
+			if (rc < 0)
+				RT_WARN("partition %s-%d: background work failed: %s", x->topic, x->index, strerror(-rc));
+			pp = &x->hnext;
+		}
+}
+
+bool dp_parts_idle(struct dp_shard *s)
+{
+	struct dp_parts *pt = s->parts;
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct dp_part *x = pt->b[i]; x; x = x->hnext)
+			if (!stor_log_idle(x->log))
+				return false;
+	return true;
+}
+
+int dp_parts_close_all(struct dp_shard *s)
+{
+	struct dp_parts *pt = s->parts;
+	int first = 0;
+	for (int i = 0; i < NBUCKETS; i++)
+		while (pt->b[i]) {
+			struct dp_part *x = pt->b[i];
+			pt->b[i] = x->hnext;
+			int rc = x->deleting ? stor_log_delete(x->log) : stor_log_close(x->log);
+			if (rc && !first)
+				first = rc;
+			free(x);
+		}
+	pt->count = 0;
+	return first;
+}
+
+void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t)
+{
+	struct dp_parts *pt = s->parts;
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct dp_part *x = pt->b[i]; x; x = x->hnext)
+			if (!memcmp(x->topic_id, t->id, 16))
+				stor_log_set_config(x->log, &t->scfg);
+}

@@ -1,0 +1,58 @@
+/*
+ * dataplane/parts.h: the partitions a shard owns: each one's storage log, opened on the owner
+ * shard (at start-up for every partition the registry assigns to it, or on first use for a
+ * partition created since), ticked once a second for retention and background flush, and closed
+ * with a final flush at shutdown.
+ *
+ * Keyed by topic id and partition index, so a topic deleted and re-created under the same name is
+ * a different partition.  Only the owner shard's thread touches its table.
+ */
+#ifndef DP_PARTS_H
+#define DP_PARTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/storage.h"
+
+struct dp_shard;
+struct dp_topic;
+
+struct dp_part {
+	struct dp_part *hnext;
+	uint8_t topic_id[16];
+	int32_t index;
+	char topic[250];
+	struct stor_log *log;
+	bool deleting;                 /* its topic is gone: delete the log once idle */
+	int pins;                      /* reads handed to other shards and not yet released */
+};
+
+struct dp_parts;
+
+struct dp_parts *dp_parts_create(struct dp_shard *s);
+void dp_parts_destroy(struct dp_parts *p);
+
+/* The partition `index` of topic t, opening its log when needed.  Must run on the owner shard.
+ * Returns the partition or NULL with *kerr set to a Kafka error code. */
+struct dp_part *dp_parts_get(struct dp_shard *s, const struct dp_topic *t, int32_t index, int16_t *kerr);
+
+/* Opens every partition the current registry assigns to shard s (start-up recovery).  0 or -errno. */
+int dp_parts_open_owned(struct dp_shard *s);
+
+/* Removes every partition of the topic with this id from the shard (deleting its files). */
+void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16]);
+
+/* Once a second: retention, background flush, deferred deletions. */
+void dp_parts_tick(struct dp_shard *s);
+
+/* True when no log of the shard has I/O in flight. */
+bool dp_parts_idle(struct dp_shard *s);
+
+/* Flushes and closes every log (shutdown).  Returns 0 or the first -errno. */
+int dp_parts_close_all(struct dp_shard *s);
+
+/* Applies a topic's changed configuration to the open logs of this shard. */
+void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * dataplane/shard.c: the shard thread: pinning, the io_uring completion loop, cross-shard
+ * delivery and wake-ups, timers.
+ *
+ * Invariants: only the shard's own thread touches its ring, timers, connections and pending
+ * list; other threads only push into in[] rings (one writer each) and flip `sleeping`.
+ */
+#include "shard.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "broker.h"
+#include "conn.h"
+#include "net.h"
+#include "parts.h"
+
+#define DP_RING_ENTRIES 1024
+#define DP_XRING_CAP 4096
+#define DP_MAX_WAIT_MS 100
+
+static __thread struct dp_shard *self;
+
+struct dp_shard *dp_shard_self(void) { return self; }
+
+uint64_t dp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t dp_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct dp_shard *dp_shard_create(struct dp_broker *b, int id, int cpu)
+{
+	struct dp_shard *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = id;
+	s->cpu = cpu;
+	s->b = b;
+	s->in = calloc((size_t)b->nshards, sizeof(*s->in));
+	if (!s->in)
+		goto fail;
+	for (int i = 0; i < b->nshards; i++)
+		if (!(s->in[i] = dp_xring_create(DP_XRING_CAP)))
+			goto fail;
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+	int rc = io_uring_queue_init_params(DP_RING_ENTRIES, &s->ring, &p);
+	if (rc < 0) {
+		/* Older kernels lack the flags; they are optimisations only. */
+		memset(&p, 0, sizeof(p));
+		rc = io_uring_queue_init_params(DP_RING_ENTRIES, &s->ring, &p);
+	}
+	if (rc < 0) {
+		errno = -rc;
+		goto fail;
+	}
+	/* Bounded: validation of one batch never needs more than its decompressed size. */
+	rt_arena_init(&s->scratch, 1 << 20, 0);
+	s->parts = dp_parts_create(s);
+	if (!s->parts)
+		goto fail_ring;
+	return s;
+fail_ring:
+	io_uring_queue_exit(&s->ring);
+fail:
+	if (s->in)
+		for (int i = 0; i < b->nshards; i++)
+			dp_xring_destroy(s->in[i]);
+	free(s->in);
+	free(s);
+	return NULL;
+}
+
+void dp_shard_destroy(struct dp_shard *s)
+{
+	if (!s)
+		return;
+	dp_parts_destroy(s->parts);
+	rt_arena_fini(&s->scratch);
+	io_uring_queue_exit(&s->ring);
+	for (int i = 0; i < s->b->nshards; i++)
+		dp_xring_destroy(s->in[i]);
+	free(s->in);
+	while (s->pend_head) {
+		struct dp_xpend *p = s->pend_head;
+		s->pend_head = p->next;
+		free(p);
+	}
+	free(s);
+}
+
+struct io_uring_sqe *dp_shard_sqe(struct dp_shard *s)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+	while (!sqe) {
+		io_uring_submit(&s->ring);
+		sqe = io_uring_get_sqe(&s->ring);
+	}
+	return sqe;
+}
+
+static void wake(struct dp_shard *from, struct dp_shard *to)
+{
+	if (!atomic_exchange(&to->sleeping, 0))
+		return;
+	/* The target's CQE carries user_data 0 (ignored); our own completion is skipped. */
+	struct io_uring_sqe *sqe = dp_shard_sqe(from);
+	io_uring_prep_msg_ring(sqe, to->ring.ring_fd, 0, 0, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+static bool push_now(struct dp_shard *from, int dst, struct dp_xmsg m)
+{
+	struct dp_shard *to = from->b->shards[dst];
+	if (!dp_xring_push(to->in[from->id], m))
+		return false;
+	if (to != from) {
+		atomic_thread_fence(memory_order_seq_cst);
+		wake(from, to);
+	}
+	return true;
+}
+
+void dp_shard_post(struct dp_shard *from, int dst, void (*fn)(struct dp_shard *, void *), void *arg)
+{
+	struct dp_xmsg m = { fn, arg };
+	/* Order per destination: nothing may overtake what is already waiting locally. */
+	bool queued = false;
+	for (struct dp_xpend *p = from->pend_head; p; p = p->next)
+		if (p->dst == dst) {
+			queued = true;
+			break;
+		}
+	if (!queued && push_now(from, dst, m))
+		return;
+	struct dp_xpend *p = malloc(sizeof(*p));
+	if (!p) {
+		/* Out of memory on the data path: wait for the ring to drain rather than lose work. */
+		while (!push_now(from, dst, m))
+			sched_yield();
+		return;
+	}
+	p->next = NULL;
+	p->dst = dst;
+	p->m = m;
+	if (from->pend_tail)
+		from->pend_tail->next = p;
+	else
+		from->pend_head = p;
+	from->pend_tail = p;
+}
+
+static void flush_pending(struct dp_shard *s)
+{
+	struct dp_xpend **pp = &s->pend_head, *last = NULL;
+	uint64_t blocked[(DP_MAX_SHARDS + 63) / 64] = { 0 };
+	while (*pp) {
+		struct dp_xpend *p = *pp;
+		if (!(blocked[p->dst / 64] & (1ull << (p->dst % 64))) && push_now(s, p->dst, p->m)) {
+			*pp = p->next;
+			free(p);
+			continue;
+		}
+		blocked[p->dst / 64] |= 1ull << (p->dst % 64);
+		last = p;
+		pp = &p->next;
+	}
+	s->pend_tail = last;
+}
+
+static bool drain_inbound(struct dp_shard *s)
+{
+	bool any = false;
+	for (int i = 0; i < s->b->nshards; i++) {
+		struct dp_xmsg m;
+		/* Bounded per ring so one busy peer cannot starve the io_uring. */
+		for (int k = 0; k < 256 && dp_xring_pop(s->in[i], &m); k++) {
+			m.fn(s, m.arg);
+			any = true;
+		}
+	}
+	return any;
+}
+
+static bool inbound_pending(struct dp_shard *s)
+{
+	for (int i = 0; i < s->b->nshards; i++)
+		if (dp_xring_pending(s->in[i]))
+			return true;
+	return false;
+}
+
+void dp_timer_cancel(struct dp_shard *s, struct dp_timer *t)
+{
+	if (!t->armed)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		s->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+	t->armed = false;
+}
+
+void dp_timer_arm(struct dp_shard *s, struct dp_timer *t, uint64_t ms)
+{
+	dp_timer_cancel(s, t);
+	t->due_ns = dp_now_ns() + ms * 1000000ull;
+	struct dp_timer *prev = NULL, *cur = s->timers;
+	while (cur && cur->due_ns <= t->due_ns) {
+		prev = cur;
+		cur = cur->next;
+	}
+	t->prev = prev;
+	t->next = cur;
+	if (prev)
+		prev->next = t;
+	else
+		s->timers = t;
+	if (cur)
+		cur->prev = t;
+	t->armed = true;
+}
+
+static void run_timers(struct dp_shard *s)
+{
+	while (s->timers && s->timers->due_ns <= s->now_ns) {
+		struct dp_timer *t = s->timers;
+		dp_timer_cancel(s, t);
+		t->fn(s, t);
+	}
+}
+
+static void reap(struct dp_shard *s);
+
+static void idle_tick(struct dp_shard *s, struct dp_timer *t)
+{
+	dp_conn_sweep_idle(s);
+	dp_parts_tick(s);
+	dp_timer_arm(s, t, 1000);
+}
+
+/* After the loop: let every connection and every log's I/O finish, then flush and close the
+ * logs.  Bounded, so a stuck peer cannot hold the exit forever. */
+static void final_drain(struct dp_shard *s)
+{
+	dp_conn_close_all(s);
+	uint64_t until = dp_now_ns() + 10000000000ull;
+	while ((s->conns || !dp_parts_idle(s)) && dp_now_ns() < until) {
+		struct __kernel_timespec ts = { 0, 10000000 };
+		struct io_uring_cqe *cqe;
+		io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+		s->now_ns = dp_now_ns();
+		reap(s);
+		drain_inbound(s);
+	}
+	int rc = dp_parts_close_all(s);
+	if (rc)
+		RT_ERROR("shard %d: closing partitions: %s", s->id, strerror(-rc));
+}
+
+static void reap(struct dp_shard *s)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&s->ring, head, cqe) {
+		struct rt_ioop *op = io_uring_cqe_get_data(cqe);
+		int32_t res = cqe->res;
+		uint32_t flags = cqe->flags;
+		n++;
+		if (op) {
+			/* Advance before the callback: callbacks may submit and reap recursively. */
+			io_uring_cq_advance(&s->ring, n);
+			n = 0;
+			op->cb(op, res, flags);
+		}
+	}
+	if (n)
+		io_uring_cq_advance(&s->ring, n);
+}
+
+static void *shard_main(void *arg)
+{
+	struct dp_shard *s = arg;
+	self = s;
+	if (s->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(s->cpu, &set);
+		int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (rc)
+			fprintf(stderr, "ringtail: shard %d: cannot pin to cpu %d: %s\n", s->id, s->cpu, strerror(rc));
+	}
+	char name[16];
+	snprintf(name, sizeof(name), "rt-shard-%d", s->id);
+	pthread_setname_np(pthread_self(), name);
+
+	char tag[32];
+	snprintf(tag, sizeof(tag), "shard %d", s->id);
+	rt_log_set_tag(tag);
+	if (dp_parts_open_owned(s))
+		RT_ERROR("shard %d: some partitions could not be opened", s->id);
+	atomic_fetch_add(&s->b->shards_ready, 1);
+	s->now_ns = dp_now_ns();
+	s->idle_timer.fn = idle_tick;
+	dp_timer_arm(s, &s->idle_timer, 1000);
+	bool drained_reported = false;
+
+	for (;;) {
+		s->now_ns = dp_now_ns();
+		int phase = atomic_load(&s->b->phase);
+		if (phase >= DP_DRAINING && s->accepting) {
+			s->b->net->stop_accept(s);
+			s->accepting = false;
+		}
+		if (phase == DP_DRAINING && !drained_reported && s->inflight == 0 && !s->pend_head) {
+			drained_reported = true;
+			atomic_fetch_add(&s->b->shards_drained, 1);
+		}
+		if (phase == DP_STOPPING && !s->pend_head && !inbound_pending(s))
+			break;
+		flush_pending(s);
+		bool busy = drain_inbound(s);
+		run_timers(s);
+		dp_conn_retry_starved(s);
+
+		struct __kernel_timespec ts = { 0, 0 };
+		unsigned want = 1;
+		if (busy || s->pend_head) {
+			want = 0;
+		} else {
+			uint64_t wait_ns = DP_MAX_WAIT_MS * 1000000ull;
+			if (s->timers) {
+				uint64_t now = dp_now_ns();
+				wait_ns = s->timers->due_ns > now ? s->timers->due_ns - now : 0;
+				if (wait_ns > DP_MAX_WAIT_MS * 1000000ull)
+					wait_ns = DP_MAX_WAIT_MS * 1000000ull;
+			}
+			ts.tv_sec = (long long)(wait_ns / 1000000000ull);
+			ts.tv_nsec = (long long)(wait_ns % 1000000000ull);
+			atomic_store(&s->sleeping, 1);
+			atomic_thread_fence(memory_order_seq_cst);
+			if (inbound_pending(s)) {
+				atomic_store(&s->sleeping, 0);
+				want = 0;
+			}
+		}
+		struct io_uring_cqe *cqe;
+		if (want)
+			io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+		else
+			io_uring_submit(&s->ring);
+		atomic_store(&s->sleeping, 0);
+		s->now_ns = dp_now_ns();
+		reap(s);
+	}
+	final_drain(s);
+	s->stopped = true;
+	return NULL;
+}
+
+int dp_shard_start(struct dp_shard *s)
+{
+	int rc = pthread_create(&s->thread, NULL, shard_main, s);
+	return -rc;
+}
+
+void dp_shard_join(struct dp_shard *s)
+{
+	pthread_join(s->thread, NULL);
+}

@@ -1,0 +1,91 @@
+/*
+ * dataplane/shard.h: a shard is one pinned thread with its own io_uring, connections,
+ * partitions and timers.  Nothing on a shard is touched by another thread except its inbound
+ * cross-shard rings (dataplane/xring.h) and its `sleeping` flag.
+ *
+ * The loop: drain the inbound rings, run due timers, submit and wait on the io_uring (bounded
+ * by the next timer), hand every completion to its rt_ioop (base/ioop.h).  A shard about to
+ * sleep sets `sleeping`, re-checks its rings, then waits; a sender that finds `sleeping` set
+ * clears it and wakes the shard with io_uring_prep_msg_ring from its own ring.
+ */
+#ifndef DP_SHARD_H
+#define DP_SHARD_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/ioop.h"
+#include "xring.h"
+
+struct dp_broker;
+struct dp_conn;
+struct dp_net_shard;
+struct dp_parts;
+
+/* A one-shot timer embedded in its owner's object; fn runs on the shard when due. */
+struct dp_timer {
+	uint64_t due_ns;
+	void (*fn)(struct dp_shard *s, struct dp_timer *t);
+	struct dp_timer *prev, *next;
+	bool armed;
+};
+
+/* Messages that did not fit a full ring wait here, in order, on the sending shard. */
+struct dp_xpend {
+	struct dp_xpend *next;
+	int dst;
+	struct dp_xmsg m;
+};
+
+struct dp_shard {
+	int id;
+	int cpu;
+	struct dp_broker *b;
+	struct io_uring ring;
+	pthread_t thread;
+	_Atomic int sleeping;
+	struct dp_xring **in;          /* in[src]: from shard src to this one; owned */
+	struct dp_xpend *pend_head, *pend_tail;
+	struct dp_timer *timers;       /* sorted by due_ns */
+	struct dp_conn *conns;         /* every open connection of this shard */
+	struct dp_net_shard *net;      /* the network backend's per-shard state; owned */
+	struct dp_parts *parts;        /* partitions this shard owns; owned */
+	uint64_t now_ns;               /* CLOCK_MONOTONIC at the top of this loop iteration */
+	int inflight;                  /* requests received and not yet answered or dropped */
+	int ioops;                     /* own SQEs whose completion is still due (drain at exit) */
+	bool accepting;
+	bool stopped;                  /* the loop has exited */
+	struct dp_timer idle_timer;
+	struct rt_arena scratch;       /* decompression while validating; reset after each use */
+};
+
+/* Constructor for shard `id` pinned to `cpu`: sets up the io_uring.  NULL on failure (errno). */
+struct dp_shard *dp_shard_create(struct dp_broker *b, int id, int cpu);
+void dp_shard_destroy(struct dp_shard *s);
+
+/* Starts the shard's thread.  0 or -errno. */
+int dp_shard_start(struct dp_shard *s);
+void dp_shard_join(struct dp_shard *s);
+
+/* Runs fn(arg) on shard `dst` (this shard included), in the order posted from this shard;
+ * takes ownership of arg on behalf of fn.  Never fails: a full ring queues locally. */
+void dp_shard_post(struct dp_shard *from, int dst, void (*fn)(struct dp_shard *, void *), void *arg);
+
+/* A free SQE on the shard's ring, submitting first if the SQ is full.  Never NULL. */
+struct io_uring_sqe *dp_shard_sqe(struct dp_shard *s);
+
+/* Arms t to run after ms milliseconds (re-arming moves it). */
+void dp_timer_arm(struct dp_shard *s, struct dp_timer *t, uint64_t ms);
+void dp_timer_cancel(struct dp_shard *s, struct dp_timer *t);
+
+uint64_t dp_now_ns(void);
+int64_t dp_wall_ms(void);
+
+/* The shard running on this thread, or NULL off the shards. */
+struct dp_shard *dp_shard_self(void);
+
+#endif
