@@ -163,14 +163,17 @@ static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 
 void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)
 {
-	c->ops--;
+	/* The receive's count on c->ops is dropped only at the end: handlers that answer at once
+	 * may close the connection, and c must outlive this function. */
 	c->recv_armed = false;
 	if (c->closing) {
+		c->ops--;
 		maybe_free(c);
 		return;
 	}
 	if (n == 0) {
 		dp_conn_close(c, "closed by peer");
+		c->ops--;
 		maybe_free(c);
 		return;
 	}
@@ -215,6 +218,7 @@ void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)
 			new_request(c, f, c->frame_len);
 		}
 	}
+	c->ops--;
 	arm_recv(c);
 	maybe_free(c);
 }

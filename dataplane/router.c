@@ -23,6 +23,9 @@ static const struct {
 	{ KP_API_API_VERSIONS, dp_h_api_versions },
 	{ KP_API_CREATE_TOPICS, dp_h_create_topics },
 	{ KP_API_DELETE_TOPICS, dp_h_delete_topics },
+	{ KP_API_DESCRIBE_CONFIGS, dp_h_describe_configs },
+	{ KP_API_ALTER_CONFIGS, dp_h_alter_configs },
+	{ KP_API_INCREMENTAL_ALTER_CONFIGS, dp_h_incremental_alter_configs },
 };
 
 dp_handler_fn dp_router_handler(int16_t api_key)
@@ -57,6 +60,16 @@ void dp_router_dispatch(struct dp_req *req)
 	req->api_version = h.request_api_version;
 	req->corr_id = h.correlation_id;
 	if (rc) {
+		/* An ApiVersions request of a version this broker does not know still gets its v0
+		 * answer: the client may have framed the header for a version we cannot know. */
+		const struct kp_api_info *av = kp_api_lookup(KP_API_API_VERSIONS);
+		if (req->len >= 8 && req->api_key == KP_API_API_VERSIONS && req->api_version > av->max_version) {
+			rt_buf_put_i32(rt_chain_buf(&req->resp), 0);
+			struct kp_resp_hdr rh0 = { .correlation_id = req->corr_id };
+			kp_resp_hdr_encode(&req->resp, req->api_key, 0, &rh0);
+			dp_api_versions_answer(req, 0, KP_ERR_UNSUPPORTED_VERSION);
+			return;
+		}
 		refuse(req, "malformed request header");
 		return;
 	}

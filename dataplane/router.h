@@ -42,6 +42,9 @@ void dp_h_list_offsets(struct dp_req *req, void *msg);
 void dp_h_create_topics(struct dp_req *req, void *msg);
 void dp_h_delete_topics(struct dp_req *req, void *msg);
 void dp_h_find_coordinator(struct dp_req *req, void *msg);
+void dp_h_describe_configs(struct dp_req *req, void *msg);
+void dp_h_alter_configs(struct dp_req *req, void *msg);
+void dp_h_incremental_alter_configs(struct dp_req *req, void *msg);
 void dp_control_forward(struct dp_req *req, void *msg);
 /* True for the coordinator APIs that dp_control_forward answers. */
 bool dp_control_serves(int16_t api_key);

@@ -1,0 +1,99 @@
+/*
+ * dataplane/handlers/describe_configs.c: DescribeConfigs (key 32) for topics (resource type 2)
+ * and this broker (type 4), with Kafka's names, current values, sources and types.  Other
+ * resource types (broker loggers, client metrics, groups) are INVALID_REQUEST.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../configs.h"
+#include "handlers.h"
+
+#define RES_TOPIC 2
+#define RES_BROKER 4
+
+static bool wanted(const struct kp_describe_configs_req_resource *q, const char *name)
+{
+	if (q->configuration_keys.n < 0)
+		return true;
+	for (int32_t i = 0; i < q->configuration_keys.n; i++) {
+		struct kp_str k = q->configuration_keys.items[i];
+		if (k.len >= 0 && (size_t)k.len == strlen(name) && !memcmp(k.ptr, name, (size_t)k.len))
+			return true;
+	}
+	return false;
+}
+
+void dp_h_describe_configs(struct dp_req *req, void *msg)
+{
+	struct kp_describe_configs_req *m = msg;
+	struct dp_broker *b = dp_req_broker(req);
+	struct kp_describe_configs_resp resp;
+	kp_describe_configs_resp_init(&resp);
+	const struct dp_snap *snap = dp_meta_snap(b->meta);
+	DP_ARRAY(req, resp.results, m->resources.n);
+	for (int32_t i = 0; i < resp.results.n; i++) {
+		struct kp_describe_configs_req_resource *q = &m->resources.items[i];
+		struct kp_describe_configs_resp_result *o = &resp.results.items[i];
+		o->resource_type = q->resource_type;
+		o->resource_name = q->resource_name;
+		o->error_message = (struct kp_str){ NULL, -1 };
+		struct dp_cfgval *vals = dp_req_array(req, DP_CFG_MAX, sizeof(*vals));
+		int n = 0;
+		if (!vals) {
+			o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+			continue;
+		}
+		if (q->resource_type == RES_TOPIC) {
+			const struct dp_topic *t = dp_topic_by_str(snap, q->resource_name);
+			if (!t) {
+				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				o->error_message = dp_str("Topic does not exist");
+				continue;
+			}
+			n = dp_configs_topic(b, t, vals);
+		} else if (q->resource_type == RES_BROKER) {
+			char id[16];
+			snprintf(id, sizeof(id), "%d", b->cfg.node_id);
+			if (q->resource_name.len > 0 &&
+			    ((size_t)q->resource_name.len != strlen(id) || memcmp(q->resource_name.ptr, id, strlen(id)))) {
+				o->error_code = KP_ERR_INVALID_REQUEST;
+				o->error_message = dp_str("Unexpected broker id");
+				continue;
+			}
+			n = dp_configs_broker(b, vals);
+		} else {
+			o->error_code = KP_ERR_INVALID_REQUEST;
+			o->error_message = dp_str("Unsupported resource type");
+			continue;
+		}
+		int k = 0;
+		for (int j = 0; j < n; j++)
+			if (wanted(q, vals[j].name))
+				k++;
+		DP_ARRAY(req, o->configs, k);
+		k = 0;
+		for (int j = 0; j < n && o->configs.items; j++) {
+			if (!wanted(q, vals[j].name))
+				continue;
+			struct kp_describe_configs_resp_resource_result *c = &o->configs.items[k++];
+			c->name = dp_str(vals[j].name);
+			c->value = dp_str(vals[j].value);
+			c->read_only = vals[j].read_only;
+			c->is_default = vals[j].source == DP_SRC_DEFAULT;
+			c->config_source = vals[j].source;
+			c->config_type = vals[j].type;
+			c->documentation = (struct kp_str){ NULL, -1 };
+			c->synonyms.n = 0;
+			if (m->include_synonyms) {
+				DP_ARRAY(req, c->synonyms, 1);
+				if (c->synonyms.n) {
+					c->synonyms.items[0].name = c->name;
+					c->synonyms.items[0].value = c->value;
+					c->synonyms.items[0].source = c->config_source;
+				}
+			}
+		}
+	}
+	dp_req_respond(req, &resp);
+}

@@ -1,0 +1,125 @@
+"""
+tests/interop/rtbroker.py: what every interop test uses: start the real `ringtail` on a free
+loopback port with a temporary data directory, wait until it accepts connections, stop it (always,
+even when the test fails), and print TAP.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Broker:
+    """One ringtail process.  Use as a context manager; data_dir may be reused across restarts."""
+
+    def __init__(self, exe, overrides=None, data_dir=None, port=None):
+        self.exe = exe
+        self.overrides = dict(overrides or {})
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix='ringtail-interop-')
+        self.port = port or free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, 'broker.log')
+
+    @property
+    def bootstrap(self):
+        return '127.0.0.1:%d' % self.port
+
+    def start(self, timeout=15):
+        args = [self.exe,
+                '--override', 'listeners=PLAINTEXT://127.0.0.1:%d' % self.port,
+                '--override', 'log.dirs=%s' % os.path.join(self.data_dir, 'data')]
+        for k, v in self.overrides.items():
+            args += ['--override', '%s=%s' % (k, v)]
+        log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        log.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('ringtail exited with %d:\n%s' % (self.proc.returncode, self.log()))
+            try:
+                socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError('ringtail did not listen within %d s:\n%s' % (timeout, self.log()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Signals the broker and waits; returns its exit status."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        try:
+            with open(self.log_path, 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if exc[0] is not None:
+            sys.stdout.write(''.join('# ' + l + '\n' for l in self.log().splitlines()[-40:]))
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        return False
+
+
+class Tap:
+    """TAP output: each check prints at once; finish() prints the plan and exits."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print('%s %d - %s' % ('ok' if cond else 'not ok', self.n, name), flush=True)
+        if not cond and diag:
+            for line in str(diag).splitlines()[:40]:
+                print('# ' + line, flush=True)
+        return cond
+
+    def finish(self):
+        print('1..%d' % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def run_tap(fn):
+    """Runs fn(tap), turning an exception into a failed check so the plan is always printed."""
+    tap = Tap()
+    try:
+        fn(tap)
+    except Exception as e:  # noqa: BLE001 - any failure is a failed test
+        import traceback
+        tap.ok(False, 'test raised %s' % type(e).__name__, traceback.format_exc())
+    tap.finish()
