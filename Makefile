@@ -15,6 +15,8 @@ all: build
 
 deps:
 	@tools/install-deps.sh
+	@if [ -f tests/interop/package-lock.json ] && [ ! -d tests/interop/node_modules/kafkajs ]; then \
+		cd tests/interop && npm ci --no-audit --no-fund; fi
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
