@@ -26,6 +26,12 @@ static const struct {
 	{ KP_API_DESCRIBE_CONFIGS, dp_h_describe_configs },
 	{ KP_API_ALTER_CONFIGS, dp_h_alter_configs },
 	{ KP_API_INCREMENTAL_ALTER_CONFIGS, dp_h_incremental_alter_configs },
+	{ KP_API_CREATE_PARTITIONS, dp_h_create_partitions },
+	{ KP_API_DELETE_RECORDS, dp_h_delete_records },
+	{ KP_API_OFFSET_FOR_LEADER_EPOCH, dp_h_offset_for_leader_epoch },
+	{ KP_API_DESCRIBE_CLUSTER, dp_h_describe_cluster },
+	{ KP_API_DESCRIBE_LOG_DIRS, dp_h_describe_log_dirs },
+	{ KP_API_DESCRIBE_TOPIC_PARTITIONS, dp_h_describe_topic_partitions },
 };
 
 dp_handler_fn dp_router_handler(int16_t api_key)

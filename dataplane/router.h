@@ -45,6 +45,12 @@ void dp_h_find_coordinator(struct dp_req *req, void *msg);
 void dp_h_describe_configs(struct dp_req *req, void *msg);
 void dp_h_alter_configs(struct dp_req *req, void *msg);
 void dp_h_incremental_alter_configs(struct dp_req *req, void *msg);
+void dp_h_create_partitions(struct dp_req *req, void *msg);
+void dp_h_delete_records(struct dp_req *req, void *msg);
+void dp_h_offset_for_leader_epoch(struct dp_req *req, void *msg);
+void dp_h_describe_cluster(struct dp_req *req, void *msg);
+void dp_h_describe_log_dirs(struct dp_req *req, void *msg);
+void dp_h_describe_topic_partitions(struct dp_req *req, void *msg);
 void dp_control_forward(struct dp_req *req, void *msg);
 /* True for the coordinator APIs that dp_control_forward answers. */
 bool dp_control_serves(int16_t api_key);

@@ -1,0 +1,38 @@
+/*
+ * dataplane/handlers/fanout.c: per-partition jobs on owner shards (see fanout.h).
+ */
+#include "fanout.h"
+
+void dp_fan_begin(struct dp_fan *f, struct dp_req *req, void (*done)(struct dp_fan *f))
+{
+	f->req = req;
+	f->pending = 1;
+	f->done = done;
+}
+
+void dp_fan_end(struct dp_fan *f)
+{
+	if (--f->pending == 0)
+		f->done(f);
+}
+
+static void back(struct dp_shard *s, void *arg)
+{
+	(void)s;
+	struct dp_fan_job *j = arg;
+	dp_fan_end(j->fan);
+}
+
+static void run(struct dp_shard *s, void *arg)
+{
+	struct dp_fan_job *j = arg;
+	j->run(s, j);
+	dp_shard_post(s, j->fan->req->s->id, back, j);
+}
+
+void dp_fan_post(struct dp_fan *f, struct dp_fan_job *j, int owner)
+{
+	j->fan = f;
+	f->pending++;
+	dp_shard_post(f->req->s, owner, run, j);
+}

@@ -1,0 +1,33 @@
+/*
+ * dataplane/handlers/fanout.h: run one job per partition on its owner shard and continue on the
+ * connection's shard when all are back.  For the per-partition APIs whose work is short
+ * (DeleteRecords, OffsetForLeaderEpoch, DescribeLogDirs); Produce and Fetch keep their own,
+ * richer state machines.
+ *
+ * A fan starts with one count of its own (dp_fan_begin), each posted job adds one, and
+ * dp_fan_end drops the fan's own count, so `done` runs exactly once, after the last job is back,
+ * even when jobs come back before every job was posted.  Jobs and fan live in the request arena.
+ */
+#ifndef DP_FANOUT_H
+#define DP_FANOUT_H
+
+#include "handlers.h"
+
+struct dp_fan;
+struct dp_fan_job {
+	struct dp_fan *fan;
+	void (*run)(struct dp_shard *owner, struct dp_fan_job *j);  /* on the owner shard */
+};
+
+struct dp_fan {
+	struct dp_req *req;
+	int pending;
+	void (*done)(struct dp_fan *f);                             /* on the connection's shard */
+};
+
+void dp_fan_begin(struct dp_fan *f, struct dp_req *req, void (*done)(struct dp_fan *f));
+/* Posts j (j->run set by the caller) to shard `owner`. */
+void dp_fan_post(struct dp_fan *f, struct dp_fan_job *j, int owner);
+void dp_fan_end(struct dp_fan *f);
+
+#endif

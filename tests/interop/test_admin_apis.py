@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""
+tests/interop/test_admin_apis.py: the admin APIs beyond topics and configs against the real
+broker: CreatePartitions (kafka-python), DeleteRecords, OffsetForLeaderEpoch, DescribeLogDirs,
+DescribeCluster and DescribeTopicPartitions (raw requests, kwire.py), each checked against what
+was produced.
+Usage: test_admin_apis.py <path to ringtail>
+"""
+import sys
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
+from kafka.errors import InvalidPartitionsError
+
+from kwire import Conn, W
+from rtbroker import Broker, run_tap
+
+
+def main(tap):
+    with Broker(sys.argv[1]) as b:
+        admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+        admin.create_topics([NewTopic('adm', 2, 1)])
+        admin.create_partitions({'adm': NewPartitions(5)})
+        prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks='all')
+        md = prod.partitions_for('adm')
+        tap.ok(md == set(range(5)), 'CreatePartitions grew the topic to 5 partitions', md)
+        err = None
+        try:
+            admin.create_partitions({'adm': NewPartitions(3)})
+        except InvalidPartitionsError as e:
+            err = e
+        tap.ok(err is not None, 'shrinking is INVALID_PARTITIONS')
+        for i in range(10):
+            prod.send('adm', value=b'r%d' % i, partition=4).get(10)
+        prod.send('adm', value=b'x', partition=0).get(10)
+        prod.close()
+
+        c = Conn(b.port)
+        # DeleteRecords v1: p4 before offset 6; p0 past its high watermark.
+        body = W().i32(1).str('adm').i32(2).i32(4).i64(6).i32(0).i64(99).i32(5000)
+        r = c.call(21, 1, body, False)
+        r.i32()
+        res = r.arr(lambda r: (r.str(), r.arr(lambda r: (r.i32(), r.i64(), r.i16()))))
+        parts = dict((p, (low, e)) for p, low, e in res[0][1])
+        tap.ok(parts.get(4) == (6, 0), 'DeleteRecords: low watermark 6 on partition 4', parts)
+        tap.ok(parts.get(0, (0, 0))[1] == 1, 'DeleteRecords past the high watermark: OFFSET_OUT_OF_RANGE', parts)
+        cons = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=None)
+        beg = cons.beginning_offsets([TopicPartition('adm', 4)])
+        tap.ok(beg[TopicPartition('adm', 4)] == 6, 'ListOffsets earliest follows DeleteRecords', beg)
+        cons.assign([TopicPartition('adm', 4)])
+        cons.seek(TopicPartition('adm', 4), 6)
+        vals = [m.value for m in [next(iter(cons)) for _ in range(4)]]
+        tap.ok(vals == [b'r6', b'r7', b'r8', b'r9'], 'records from the new start offset are still served', vals)
+        cons.close()
+
+        # OffsetForLeaderEpoch v3: epoch 0 ends at the log end offset; a later epoch is unknown.
+        body = W().i32(-1).i32(1).str('adm').i32(2).i32(4).i32(-1).i32(0).i32(4).i32(-1).i32(7)
+        r = c.call(23, 3, body, False)
+        r.i32()
+        res = r.arr(lambda r: (r.str(), r.arr(lambda r: (r.i16(), r.i32(), r.i32(), r.i64()))))
+        got = res[0][1]
+        tap.ok(got[0] == (0, 4, 0, 10), 'OffsetForLeaderEpoch: epoch 0 ends at offset 10', got)
+        tap.ok(got[1] == (0, 4, -1, -1), 'OffsetForLeaderEpoch: a future epoch is undefined (-1, -1)', got)
+
+        # DescribeLogDirs v1, every topic.
+        r = c.call(35, 1, W().i32(-1), False)
+        r.i32()
+        res = r.arr(lambda r: (r.i16(), r.str(), r.arr(lambda r: (r.str(), r.arr(lambda r: (r.i32(), r.i64(), r.i64(), r.bool()))))))
+        sizes = {(t, p): size for _, _, topics in res for t, ps in topics for p, size, _, _ in ps}
+        tap.ok(len(res) == 1 and res[0][0] == 0, 'DescribeLogDirs: one log dir', res and res[0][:2])
+        tap.ok(sizes.get(('adm', 4), 0) > 0 and sizes.get(('adm', 1)) == 0 and len([k for k in sizes if k[0] == 'adm']) == 5,
+               'DescribeLogDirs: partition sizes match what was written', sizes)
+
+        # DescribeCluster v0 (flexible).
+        r = c.call(60, 0, W().i8(0).tags(), True)
+        r.i32()
+        err = r.i16()
+        r.cstr()
+        cluster = r.cstr()
+        ctrl = r.i32()
+        brokers = r.carr(lambda r: (r.i32(), r.cstr(), r.i32(), r.cstr(), r.tags())[:3])
+        tap.ok(err == 0 and cluster and ctrl == 0 and brokers == [(0, '127.0.0.1', b.port)],
+               'DescribeCluster: cluster id, controller 0, this broker', (err, cluster, ctrl, brokers))
+
+        # DescribeTopicPartitions v0 (flexible), with a page limit of 3 partitions.
+        body = W().uvar(2).cstr('adm').tags().i32(3).i8(-1).tags()
+        r = c.call(75, 0, body, True)
+        r.i32()
+
+        def part(r):
+            v = (r.i16(), r.i32(), r.i32())
+            r.i32()
+            for _ in range(2):
+                r.carr(lambda r: r.i32())
+            for _ in range(3):
+                r.carr(lambda r: r.i32())
+            r.tags()
+            return v
+
+        def topic(r):
+            e, name = r.i16(), r.cstr()
+            r.take(16)
+            r.bool()
+            ps = r.carr(part)
+            r.i32()
+            r.tags()
+            return e, name, ps
+
+        topics = r.carr(topic)
+        cursor = None
+        if r.i8() == 1:
+            cursor = (r.cstr(), r.i32())
+        tap.ok(topics == [(0, 'adm', [(0, 0, 0), (0, 1, 0), (0, 2, 0)])] and cursor == ('adm', 3),
+               'DescribeTopicPartitions: first page of 3 partitions and a cursor at partition 3', (topics, cursor))
+        c.close()
+        admin.close()
+
+
+run_tap(main)
