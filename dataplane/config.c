@@ -1,68 +1,73 @@
 /*
- * dataplane/config.c: parsing and validating the broker's settings.
- *
- * Kafka's key names and defaults; `ringtail.*` keys for what Kafka has no word for.  Values are
- * checked as they are set so that the message can name the key and the value.
+ * dataplane/config.c: the broker's keys (a base/config table) and their translation into
+ * struct dp_config, with the affinity plan for the shard cores.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-void dp_config_defaults(struct dp_config *c)
+#include "base/config.h"
+#include "base/log.h"
+
+static const char *const backends[] = { "uring", "dpdk", NULL };
+
+static const struct rt_cfg_def defs[] = {
+	{ "listeners", RT_CFG_STRING, "PLAINTEXT://127.0.0.1:9092", .flags = RT_CFG_NONEMPTY,
+	  .doc = "where clients connect: PLAINTEXT://host:port" },
+	{ "advertised.listeners", RT_CFG_STRING, NULL, .doc = "what Metadata tells clients; default: listeners" },
+	{ "log.dirs", RT_CFG_STRING, "./ringtail-data", .flags = RT_CFG_NONEMPTY, .doc = "the data directory" },
+	{ "log.dir", RT_CFG_STRING, NULL, .doc = "used when log.dirs is not given" },
+	{ "node.id", RT_CFG_INT, "0", .min = 0, .max = 2147483647, .doc = "this broker's id" },
+	{ "broker.id", RT_CFG_INT, NULL, .min = 0, .max = 2147483647, .doc = "the older name of node.id" },
+	{ "num.partitions", RT_CFG_INT, "1", .min = 1, .max = 100000, .doc = "partitions of an auto-created topic" },
+	{ "default.replication.factor", RT_CFG_INT, "1", .min = 1, .max = 1,
+	  .doc = "replication needs a cluster (not yet): 1" },
+	{ "auto.create.topics.enable", RT_CFG_BOOL, "true", .doc = "Metadata creates unknown topics" },
+	{ "message.max.bytes", RT_CFG_INT, "1048588", .min = 0, .max = 2147483647, .doc = "largest record batch" },
+	{ "socket.request.max.bytes", RT_CFG_INT, "104857600", .min = 1, .max = 2147483647, .doc = "largest request" },
+	{ "log.segment.bytes", RT_CFG_INT, "1073741824", .min = 14, .max = 2147483647, .doc = "segment size" },
+	{ "log.roll.ms", RT_CFG_LONG, NULL, .min = 1, .max = INT64_MAX, .doc = "segment age before a roll" },
+	{ "log.roll.hours", RT_CFG_INT, "168", .min = 1, .max = 2147483647, .doc = "log.roll.ms in hours" },
+	{ "log.retention.ms", RT_CFG_LONG, NULL, .min = -1, .max = INT64_MAX, .doc = "-1 keeps forever" },
+	{ "log.retention.minutes", RT_CFG_INT, NULL, .min = -1, .max = 2147483647, .doc = "log.retention.ms in minutes" },
+	{ "log.retention.hours", RT_CFG_INT, "168", .min = -1, .max = 2147483647, .doc = "log.retention.ms in hours" },
+	{ "log.retention.bytes", RT_CFG_LONG, "-1", .min = -1, .max = INT64_MAX, .doc = "-1: no size limit" },
+	{ "log.flush.interval.messages", RT_CFG_LONG, "9223372036854775807", .min = 1, .max = INT64_MAX,
+	  .doc = "background fdatasync after this many records" },
+	{ "log.flush.interval.ms", RT_CFG_LONG, NULL, .min = 0, .max = INT64_MAX,
+	  .doc = "background fdatasync after this long" },
+	{ "connections.max.idle.ms", RT_CFG_LONG, "600000", .min = -1, .max = INT64_MAX,
+	  .doc = "idle connections are closed after this long; -1 never" },
+	{ "cluster.id", RT_CFG_STRING, NULL, .doc = "fixed cluster id; default: generated once and kept" },
+	{ HW_KEY_CORES, RT_CFG_STRING, NULL, .doc = "shard cores (CPU list)" },
+	{ HW_KEY_SHARDS, RT_CFG_STRING, NULL, .doc = "number of shards" },
+	{ HW_KEY_CONTROL_CORE, RT_CFG_STRING, "auto", .doc = "core of ringtail-control" },
+	{ HW_KEY_ALLOW_SMT, RT_CFG_BOOL, "false", .doc = "two shards may share a physical core" },
+	{ HW_KEY_BACKEND, RT_CFG_ENUM, "uring", .allowed = backends, .doc = "network backend" },
+	{ HW_KEY_INTERFACE, RT_CFG_STRING, NULL, .doc = "the NIC whose queues are planned" },
+	{ HW_KEY_QUEUES, RT_CFG_STRING, NULL, .doc = "NIC queue per shard" },
+	{ HW_KEY_IRQ_CORES, RT_CFG_STRING, NULL, .doc = "cores for the NIC's IRQs" },
+	{ "ringtail.advertise.shards", RT_CFG_BOOL, "false",
+	  .doc = "each shard listens on port+1+shard and is advertised as its own node" },
+};
+
+static bool given(const struct rt_cfg *c, const char *key)
 {
-	memset(c, 0, sizeof(*c));
-	snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
-	c->listen_port = 9092;
-	snprintf(c->log_dirs, sizeof(c->log_dirs), "./ringtail-data");
-	c->node_id = 0;
-	c->num_partitions = 1;
-	c->default_replication_factor = 1;
-	c->auto_create_topics = true;
-	c->message_max_bytes = 1048588;
-	c->socket_request_max_bytes = 104857600;
-	c->log_segment_bytes = 1073741824;
-	c->log_roll_ms = 168LL * 3600 * 1000;
-	c->log_retention_ms = 168LL * 3600 * 1000;
-	c->log_retention_bytes = -1;
-	c->log_flush_interval_messages = INT64_MAX;
-	c->log_flush_interval_ms = INT64_MAX;
-	c->connections_max_idle_ms = 600000;
-	c->control_core = -1;
-	snprintf(c->net_backend, sizeof(c->net_backend), "uring");
+	int i = rt_cfg_index(c, key);
+	const struct rt_cfg_value *v = rt_cfg_value_at(c, i);
+	return v->set && v->origin != RT_CFG_FROM_DEFAULT;
 }
 
-static int fail(char *err, size_t errlen, const char *key, const char *value, const char *allowed)
+static const char *text(const struct rt_cfg *c, const char *key)
 {
-	if (err)
-		snprintf(err, errlen, "invalid value '%s' for '%s': %s", value, key, allowed);
-	return -EINVAL;
+	const struct rt_cfg_value *v = rt_cfg_value_at(c, rt_cfg_index(c, key));
+	return v->set ? v->text : NULL;
 }
 
-static bool parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(v, &end, 10);
-	if (errno || end == v || *end || x < lo || x > hi)
-		return false;
-	*out = x;
-	return true;
-}
-
-static bool parse_bool(const char *v, bool *out)
-{
-	if (!strcasecmp(v, "true")) { *out = true; return true; }
-	if (!strcasecmp(v, "false")) { *out = false; return true; }
-	return false;
-}
-
-/* "PLAINTEXT://host:port[,...]": the first listener; an empty host means every interface. */
-static bool parse_listener(const char *v, char *host, size_t hostlen, uint16_t *port)
+bool dp_config_parse_listener(const char *v, char *host, size_t hostlen, uint16_t *port)
 {
 	const char *p = strstr(v, "://");
 	p = p ? p + 3 : v;
@@ -75,16 +80,15 @@ static bool parse_listener(const char *v, char *host, size_t hostlen, uint16_t *
 	if (!colon)
 		return false;
 	size_t hn = (size_t)(colon - p);
-	if (hn >= hostlen)
-		return false;
-	char portbuf[16];
 	size_t pn = n - hn - 1;
-	if (pn == 0 || pn >= sizeof(portbuf))
+	char portbuf[8];
+	if (hn >= hostlen || pn == 0 || pn >= sizeof(portbuf))
 		return false;
 	memcpy(portbuf, colon + 1, pn);
 	portbuf[pn] = 0;
-	int64_t pv;
-	if (!parse_i64(portbuf, 0, 65535, &pv))
+	char *end;
+	long pv = strtol(portbuf, &end, 10);
+	if (*end || pv < 0 || pv > 65535)
 		return false;
 	memcpy(host, p, hn);
 	host[hn] = 0;
@@ -96,195 +100,129 @@ static bool parse_listener(const char *v, char *host, size_t hostlen, uint16_t *
 	return true;
 }
 
-/* "0,2,4-7" into cores[]. */
-static bool parse_cores(const char *v, int *cores, int *n)
+static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, size_t errlen)
 {
-	int k = 0;
-	const char *p = v;
-	while (*p) {
-		char *end;
-		long a = strtol(p, &end, 10);
-		if (end == p || a < 0 || a > 4095)
-			return false;
-		long b = a;
-		p = end;
-		if (*p == '-') {
-			p++;
-			b = strtol(p, &end, 10);
-			if (end == p || b < a || b > 4095)
-				return false;
-			p = end;
+	const char *l = rt_cfg_str(rc, "listeners");
+	if (!dp_config_parse_listener(l, c->listen_host, sizeof(c->listen_host), &c->listen_port)) {
+		snprintf(err, errlen, "listeners=%s: expected a listener such as PLAINTEXT://127.0.0.1:9092", l);
+		return -EINVAL;
+	}
+	const char *al = text(rc, "advertised.listeners");
+	if (al && *al) {
+		if (!dp_config_parse_listener(al, c->adv_host, sizeof(c->adv_host), &c->adv_port) || !c->adv_host[0]) {
+			snprintf(err, errlen, "advertised.listeners=%s: expected a listener with a host, such as PLAINTEXT://broker1:9092",
+			         al);
+			return -EINVAL;
 		}
-		for (long i = a; i <= b; i++) {
-			if (k >= DP_MAX_SHARDS)
-				return false;
-			cores[k++] = (int)i;
-		}
-		if (*p == ',')
-			p++;
-		else if (*p)
-			return false;
-	}
-	if (k == 0)
-		return false;
-	*n = k;
-	return true;
-}
-
-int dp_config_set(struct dp_config *c, const char *key, const char *v, char *err, size_t errlen, bool *known)
-{
-	int64_t x;
-	bool b;
-	if (known)
-		*known = true;
-#define INT_KEY(name, lo, hi, field, allowed)                                        \
-	if (!strcmp(key, name)) {                                                    \
-		if (!parse_i64(v, lo, hi, &x)) return fail(err, errlen, key, v, allowed); \
-		c->field = (__typeof__(c->field))x;                                  \
-		return 0;                                                            \
-	}
-	if (!strcmp(key, "listeners")) {
-		if (!parse_listener(v, c->listen_host, sizeof(c->listen_host), &c->listen_port))
-			return fail(err, errlen, key, v, "a listener such as PLAINTEXT://127.0.0.1:9092");
-		return 0;
-	}
-	if (!strcmp(key, "advertised.listeners")) {
-		if (!parse_listener(v, c->adv_host, sizeof(c->adv_host), &c->adv_port))
-			return fail(err, errlen, key, v, "a listener such as PLAINTEXT://broker1:9092");
-		return 0;
-	}
-	if (!strcmp(key, "log.dirs") || !strcmp(key, "log.dir")) {
-		if (!*v || strlen(v) >= sizeof(c->log_dirs) || strchr(v, ','))
-			return fail(err, errlen, key, v, "one directory path (several log dirs are not supported yet)");
-		snprintf(c->log_dirs, sizeof(c->log_dirs), "%s", v);
-		return 0;
-	}
-	INT_KEY("node.id", 0, INT32_MAX, node_id, "an integer from 0 to 2147483647")
-	INT_KEY("broker.id", 0, INT32_MAX, node_id, "an integer from 0 to 2147483647")
-	INT_KEY("num.partitions", 1, 100000, num_partitions, "an integer from 1 to 100000")
-	INT_KEY("default.replication.factor", 1, 1, default_replication_factor,
-	        "1 (replication needs a cluster, which is not supported yet)")
-	INT_KEY("message.max.bytes", 0, INT32_MAX, message_max_bytes, "an integer from 0 to 2147483647")
-	INT_KEY("socket.request.max.bytes", 1, INT32_MAX, socket_request_max_bytes, "an integer from 1 to 2147483647")
-	INT_KEY("log.segment.bytes", 14, INT32_MAX, log_segment_bytes, "an integer from 14 to 2147483647")
-	INT_KEY("log.roll.ms", 1, INT64_MAX, log_roll_ms, "a positive number of milliseconds")
-	INT_KEY("log.retention.ms", -1, INT64_MAX, log_retention_ms, "-1 (forever) or a number of milliseconds")
-	INT_KEY("log.retention.bytes", -1, INT64_MAX, log_retention_bytes, "-1 (unbounded) or a number of bytes")
-	INT_KEY("log.flush.interval.messages", 1, INT64_MAX, log_flush_interval_messages, "a positive integer")
-	INT_KEY("log.flush.interval.ms", 0, INT64_MAX, log_flush_interval_ms, "a number of milliseconds")
-	INT_KEY("connections.max.idle.ms", -1, INT64_MAX, connections_max_idle_ms, "-1 or a number of milliseconds")
-	INT_KEY("ringtail.control.core", -1, 4095, control_core, "-1 or a CPU number")
-	if (!strcmp(key, "log.roll.hours")) {
-		if (!parse_i64(v, 1, INT32_MAX, &x)) return fail(err, errlen, key, v, "a positive number of hours");
-		c->log_roll_ms = x * 3600 * 1000;
-		return 0;
-	}
-	if (!strcmp(key, "log.retention.hours") || !strcmp(key, "log.retention.minutes")) {
-		if (!parse_i64(v, -1, INT32_MAX, &x)) return fail(err, errlen, key, v, "-1 (forever) or a positive number");
-		c->log_retention_ms = x < 0 ? -1 : x * (key[14] == 'h' ? 3600000 : 60000);
-		return 0;
-	}
-	if (!strcmp(key, "auto.create.topics.enable")) {
-		if (!parse_bool(v, &b)) return fail(err, errlen, key, v, "true or false");
-		c->auto_create_topics = b;
-		return 0;
-	}
-	if (!strcmp(key, "ringtail.advertise.shards")) {
-		if (!parse_bool(v, &b)) return fail(err, errlen, key, v, "true or false");
-		c->advertise_shards = b;
-		return 0;
-	}
-	if (!strcmp(key, "ringtail.cores")) {
-		if (!parse_cores(v, c->cores, &c->ncores))
-			return fail(err, errlen, key, v, "a list of CPU numbers and ranges such as 0,2,4-7");
-		return 0;
-	}
-	if (!strcmp(key, "ringtail.net.backend")) {
-		if (strcmp(v, "uring"))
-			return fail(err, errlen, key, v, "uring (the dpdk backend is not built)");
-		snprintf(c->net_backend, sizeof(c->net_backend), "%s", v);
-		return 0;
-	}
-	if (!strcmp(key, "cluster.id") || !strcmp(key, "ringtail.cluster.id")) {
-		if (!*v || strlen(v) >= sizeof(c->cluster_id))
-			return fail(err, errlen, key, v, "a non-empty id of at most 31 characters");
-		snprintf(c->cluster_id, sizeof(c->cluster_id), "%s", v);
-		return 0;
-	}
-#undef INT_KEY
-	if (known)
-		*known = false;
-	return 0;
-}
-
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	char *e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = 0;
-	return s;
-}
-
-int dp_config_load(struct dp_config *c, const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		int e = errno;
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
-		return -e;
-	}
-	char line[8192];
-	int lineno = 0, rc = 0;
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		char *s = trim(line);
-		if (!*s || *s == '#' || *s == '!')
-			continue;
-		char *eq = strpbrk(s, "=:");
-		if (!eq) {
-			snprintf(err, errlen, "%s:%d: '%s' is not key=value", path, lineno, s);
-			rc = -EINVAL;
-			break;
-		}
-		*eq = 0;
-		char *k = trim(s), *v = trim(eq + 1);
-		char msg[1024];
-		if (dp_config_set(c, k, v, msg, sizeof(msg), NULL)) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-			rc = -EINVAL;
-			break;
-		}
-	}
-	fclose(f);
-	return rc;
-}
-
-int dp_config_finish(struct dp_config *c, char *err, size_t errlen)
-{
-	if (!c->adv_host[0]) {
+	} else {
 		snprintf(c->adv_host, sizeof(c->adv_host), "%s",
-		         c->listen_host[0] && strcmp(c->listen_host, "0.0.0.0") ? c->listen_host : "localhost");
+		         c->listen_host[0] && strcmp(c->listen_host, "0.0.0.0") && strcmp(c->listen_host, "::")
+		                 ? c->listen_host
+		                 : "localhost");
 		c->adv_port = c->listen_port;
 	}
-	if (c->ncores == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		if (n < 1) n = 1;
-		if (n > DP_MAX_SHARDS) n = DP_MAX_SHARDS;
-		c->ncores = (int)n;
-		for (int i = 0; i < n; i++)
-			c->cores[i] = i;
+	const char *dirs = rt_cfg_str(rc, "log.dirs");
+	if (!given(rc, "log.dirs") && text(rc, "log.dir"))
+		dirs = text(rc, "log.dir");
+	if (strchr(dirs, ',') || strlen(dirs) >= sizeof(c->log_dirs)) {
+		snprintf(err, errlen, "log.dirs=%s: expected one directory (several log dirs are not supported yet)", dirs);
+		return -EINVAL;
 	}
-	long online = sysconf(_SC_NPROCESSORS_CONF);
-	for (int i = 0; i < c->ncores; i++) {
-		if (online > 0 && c->cores[i] >= online) {
-			char v[16];
-			snprintf(v, sizeof(v), "%d", c->cores[i]);
-			return fail(err, errlen, "ringtail.cores", v, "CPU numbers of this machine");
+	snprintf(c->log_dirs, sizeof(c->log_dirs), "%s", dirs);
+	c->node_id = (int32_t)rt_cfg_int(rc, given(rc, "broker.id") && !given(rc, "node.id") ? "broker.id" : "node.id");
+	c->num_partitions = (int32_t)rt_cfg_int(rc, "num.partitions");
+	c->default_replication_factor = (int16_t)rt_cfg_int(rc, "default.replication.factor");
+	c->auto_create_topics = rt_cfg_bool(rc, "auto.create.topics.enable");
+	c->message_max_bytes = (int32_t)rt_cfg_int(rc, "message.max.bytes");
+	c->socket_request_max_bytes = rt_cfg_int(rc, "socket.request.max.bytes");
+	c->log_segment_bytes = rt_cfg_int(rc, "log.segment.bytes");
+	/* Kafka's precedence: ms, then minutes, then hours. */
+	c->log_roll_ms = given(rc, "log.roll.ms") ? rt_cfg_int(rc, "log.roll.ms") : rt_cfg_int(rc, "log.roll.hours") * 3600000;
+	if (given(rc, "log.retention.ms"))
+		c->log_retention_ms = rt_cfg_int(rc, "log.retention.ms");
+	else if (given(rc, "log.retention.minutes"))
+		c->log_retention_ms = rt_cfg_int(rc, "log.retention.minutes") * 60000;
+	else
+		c->log_retention_ms = rt_cfg_int(rc, "log.retention.hours") * 3600000;
+	if (c->log_retention_ms < 0)
+		c->log_retention_ms = -1;
+	c->log_retention_bytes = rt_cfg_int(rc, "log.retention.bytes");
+	c->log_flush_interval_messages = rt_cfg_int(rc, "log.flush.interval.messages");
+	c->log_flush_interval_ms = given(rc, "log.flush.interval.ms") ? rt_cfg_int(rc, "log.flush.interval.ms") : INT64_MAX;
+	c->connections_max_idle_ms = rt_cfg_int(rc, "connections.max.idle.ms");
+	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
+	const char *cid = text(rc, "cluster.id");
+	if (cid) {
+		if (!*cid || strlen(cid) >= sizeof(c->cluster_id)) {
+			snprintf(err, errlen, "cluster.id=%s: expected a non-empty id of at most %zu characters", cid,
+			         sizeof(c->cluster_id) - 1);
+			return -EINVAL;
 		}
+		snprintf(c->cluster_id, sizeof(c->cluster_id), "%s", cid);
 	}
-	if (c->advertise_shards && (int)c->listen_port + c->ncores > 65535)
-		return fail(err, errlen, "listeners", "port", "room for one port per shard after the listener port");
+	snprintf(c->net_backend, sizeof(c->net_backend), "%s", rt_cfg_str(rc, HW_KEY_BACKEND));
+	if (strcmp(c->net_backend, "uring")) {
+		snprintf(err, errlen, "%s=%s: this build has only the uring backend (DPDK is not built)", HW_KEY_BACKEND,
+		         c->net_backend);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+int dp_config_load(struct dp_config *c, const char *path, const char *const *overrides, size_t n,
+                   const char *sysfs_root, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	struct rt_cfg *rc = rt_cfg_create(defs, sizeof(defs) / sizeof(defs[0]), err, errlen);
+	if (!rc)
+		return -EINVAL;
+	int r = rt_cfg_load(rc, path, overrides, n, err, errlen);
+	if (!r)
+		r = translate(c, rc, err, errlen);
+	if (r) {
+		rt_cfg_destroy(rc);
+		return r;
+	}
+	struct hw_topology *t = hw_topology_load(sysfs_root, NULL, err, errlen);
+	if (!t) {
+		rt_cfg_destroy(rc);
+		return -ENODEV;
+	}
+	struct hw_plan_config pc = {
+		.cores = text(rc, HW_KEY_CORES),
+		.shards = text(rc, HW_KEY_SHARDS),
+		.control_core = text(rc, HW_KEY_CONTROL_CORE),
+		.allow_smt = text(rc, HW_KEY_ALLOW_SMT),
+		.backend = text(rc, HW_KEY_BACKEND),
+		.interface = text(rc, HW_KEY_INTERFACE),
+		.queues = text(rc, HW_KEY_QUEUES),
+		.irq_cores = text(rc, HW_KEY_IRQ_CORES),
+	};
+	r = hw_plan_build(t, &pc, &c->plan, err, errlen);
+	hw_topology_destroy(t);
+	rt_cfg_destroy(rc);
+	if (r)
+		return r;
+	if (c->plan.nshards > DP_MAX_SHARDS) {
+		snprintf(err, errlen, "%s: %d shards planned, at most %d are supported", HW_KEY_CORES, c->plan.nshards,
+		         DP_MAX_SHARDS);
+		hw_plan_fini(&c->plan);
+		return -EINVAL;
+	}
+	c->ncores = c->plan.nshards;
+	for (int i = 0; i < c->ncores; i++)
+		c->cores[i] = c->plan.shards[i].cpu;
+	c->control_core = c->plan.control_cpu;
+	if (c->advertise_shards && (int)c->listen_port + c->ncores > 65535) {
+		snprintf(err, errlen, "ringtail.advertise.shards=true: listeners port %u leaves no room for %d shard ports",
+		         c->listen_port, c->ncores);
+		hw_plan_fini(&c->plan);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void dp_config_fini(struct dp_config *c)
+{
+	hw_plan_fini(&c->plan);
 }

@@ -1,9 +1,12 @@
 /*
  * dataplane/config.h: the broker's settings as the dataplane uses them.
  *
- * A plain struct with Kafka's defaults, filled from a properties file and command-line
- * overrides (key=value).  Every value is validated when it is set; an invalid one is reported
- * with the key, the value and what is allowed, and start-up stops.
+ * The keys are declared once in config.c as a base/config table (Kafka's names and defaults,
+ * `ringtail.*` for the rest), loaded from a properties file and then from command-line
+ * overrides; the first invalid value stops the start with a message naming where it came from,
+ * the key, the value and what is allowed.  The shard cores come from the affinity plan
+ * (hw/plan.h), built from the machine's topology and the `ringtail.*` plan keys.  After loading,
+ * the values live in this plain struct, read without lookups on the data path.
  */
 #ifndef DP_CONFIG_H
 #define DP_CONFIG_H
@@ -11,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hw/plan.h"
 
 #define DP_MAX_SHARDS 256
 
@@ -33,27 +38,27 @@ struct dp_config {
 	int64_t log_flush_interval_messages;
 	int64_t log_flush_interval_ms;
 	int64_t connections_max_idle_ms;
-	int ncores;                    /* 0 = one shard per online core */
+	int ncores;                    /* shards, one per entry of cores[] */
 	int cores[DP_MAX_SHARDS];
-	int control_core;              /* -1 = not pinned */
+	int control_core;
 	char net_backend[16];
 	bool advertise_shards;
-	char cluster_id[32];
+	char cluster_id[64];
+	struct hw_plan plan;           /* owned: the affinity plan the cores come from */
 };
 
-/* Fills c with the embedded defaults (127.0.0.1:9092, ./ringtail-data, every online core). */
-void dp_config_defaults(struct dp_config *c);
+/*
+ * Loads the configuration: defaults, then the properties file at path (NULL: none), then the
+ * "key=value" overrides in order, then the affinity plan from the machine's topology (sysfs_root
+ * NULL = "/sys").  Returns 0, or -EINVAL / -errno with one message in err that names the source,
+ * the key, the value and what is allowed.  On success c->plan is owned by c (dp_config_fini).
+ */
+int dp_config_load(struct dp_config *c, const char *path, const char *const *overrides, size_t n,
+                   const char *sysfs_root, char *err, size_t errlen);
+void dp_config_fini(struct dp_config *c);
 
-/* Sets one key.  Returns 0, or -EINVAL with a message naming key, value and what is allowed
- * written to err (errlen bytes).  Unknown keys are accepted and ignored, as Kafka warns and
- * ignores them; *known is set to false for them when known is given. */
-int dp_config_set(struct dp_config *c, const char *key, const char *value, char *err, size_t errlen,
-                  bool *known);
-
-/* Reads a properties file.  Returns 0 or -errno; err names file:line, key and value. */
-int dp_config_load(struct dp_config *c, const char *path, char *err, size_t errlen);
-
-/* Settles derived values (advertised address, core list).  0 or -EINVAL with err filled. */
-int dp_config_finish(struct dp_config *c, char *err, size_t errlen);
+/* Parses "PLAINTEXT://host:port" (the first of a list; "[v6]" brackets removed, "" host = every
+ * interface).  Returns true on success. */
+bool dp_config_parse_listener(const char *v, char *host, size_t hostlen, uint16_t *port);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "broker.h"
+#include "hw/plan.h"
 #include "config.h"
 #include "meta.h"
 #include "net.h"
@@ -60,6 +61,21 @@ static void storage_line(void *arg, const char *line)
 	RT_INFO("storage: %s", line);
 }
 
+/* Logs the affinity plan line by line (hw_plan_print writes a table to a stream). */
+static void log_plan(const struct hw_plan *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	hw_plan_print(f, p);
+	fclose(f);
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		RT_INFO("plan: %s", line);
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	static struct dp_broker broker;
@@ -68,10 +84,12 @@ int main(int argc, char **argv)
 	const char *file = NULL;
 	bool print_plan = false;
 	struct dp_config *cfg = &b->cfg;
-	dp_config_defaults(cfg);
 	rt_log_set_tag("main");
 
-	/* The file first, then overrides in order, whatever order they were given in. */
+	const char **overrides = calloc((size_t)argc, sizeof(*overrides));
+	size_t noverrides = 0;
+	if (!overrides)
+		return 1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
@@ -80,6 +98,16 @@ int main(int argc, char **argv)
 			if (++i == argc) {
 				fprintf(stderr, "ringtail: %s needs a value\n", argv[i - 1]);
 				return 2;
+			}
+			if (argv[i - 1][2] == 'o') {
+				overrides[noverrides++] = argv[i];
+			} else {
+				int lv = rt_log_level_parse(argv[i]);
+				if (lv < 0) {
+					fprintf(stderr, "ringtail: --log-level %s: expected error, warn, info, debug or trace\n", argv[i]);
+					return 1;
+				}
+				rt_log_set_level((enum rt_log_level)lv);
 			}
 		} else if (!strcmp(argv[i], "--print-plan")) {
 			print_plan = true;
@@ -94,49 +122,16 @@ int main(int argc, char **argv)
 			file = argv[i];
 		}
 	}
-	if (file && dp_config_load(cfg, file, err, sizeof(err))) {
+	if (dp_config_load(cfg, file, overrides, noverrides, NULL, err, sizeof(err))) {
 		fprintf(stderr, "ringtail: %s\n", err);
 		return 1;
 	}
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--log-level")) {
-			int lv = rt_log_level_parse(argv[++i]);
-			if (lv < 0) {
-				fprintf(stderr, "ringtail: invalid value '%s' for '--log-level': error, warn, info, debug or trace\n",
-				        argv[i]);
-				return 1;
-			}
-			rt_log_set_level((enum rt_log_level)lv);
-		} else if (!strcmp(argv[i], "--override")) {
-			const char *kv = argv[++i];
-			const char *eq = strchr(kv, '=');
-			if (!eq || eq == kv) {
-				fprintf(stderr, "ringtail: --override needs key=value, got '%s'\n", kv);
-				return 1;
-			}
-			char key[256];
-			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-			bool known;
-			if (dp_config_set(cfg, key, eq + 1, err, sizeof(err), &known)) {
-				fprintf(stderr, "ringtail: --override: %s\n", err);
-				return 1;
-			}
-			if (!known)
-				RT_WARN("--override: unknown key '%s' ignored", key);
-		}
-	}
-	if (dp_config_finish(cfg, err, sizeof(err))) {
-		fprintf(stderr, "ringtail: %s\n", err);
-		return 1;
-	}
+	free(overrides);
 	if (print_plan) {
-		printf("shards: %d\n", cfg->ncores);
-		for (int i = 0; i < cfg->ncores; i++)
-			printf("  shard %d -> cpu %d\n", i, cfg->cores[i]);
-		printf("control process core: %d\n", cfg->control_core);
-		printf("network backend: %s\n", cfg->net_backend);
+		hw_plan_print(stdout, &cfg->plan);
 		return 0;
 	}
+	log_plan(&cfg->plan);
 
 	signal(SIGPIPE, SIG_IGN);
 	int rc = mkdirs(cfg->log_dirs);
@@ -237,6 +232,7 @@ int main(int argc, char **argv)
 		RT_ERROR("writing checkpoints at exit: %s", strerror(-rc));
 	dp_meta_close(b->meta);
 	free(b->shards);
+	dp_config_fini(cfg);
 	RT_INFO("stopped");
 	return rc ? 1 : 0;
 }

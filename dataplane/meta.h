@@ -58,7 +58,7 @@ struct dp_meta {
 	const struct dp_config *cfg;   /* borrowed */
 	int nshards;
 	char path[4200];
-	char cluster_id[32];
+	char cluster_id[64];
 };
 
 /* Loads (or starts) the registry from the data directory; owners >= nshards are re-spread.
