@@ -1,0 +1,89 @@
+/* Unit tests for dataplane/config.c: Kafka's defaults, a properties file with overrides on
+ * top, and messages that name the source, key, value and what is allowed. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataplane/config.h"
+
+Test(dp_config, embedded_defaults)
+{
+	struct dp_config c;
+	char err[512] = "";
+	cr_assert_eq(dp_config_load(&c, NULL, NULL, 0, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(c.listen_host, "127.0.0.1");
+	cr_assert_eq(c.listen_port, 9092);
+	cr_assert_str_eq(c.adv_host, "127.0.0.1");
+	cr_assert_str_eq(c.log_dirs, "./ringtail-data");
+	cr_assert_eq(c.num_partitions, 1);
+	cr_assert(c.auto_create_topics);
+	cr_assert_eq(c.message_max_bytes, 1048588);
+	cr_assert_eq(c.socket_request_max_bytes, 104857600);
+	cr_assert_eq(c.log_retention_ms, 168LL * 3600 * 1000);
+	cr_assert_eq(c.connections_max_idle_ms, 600000);
+	cr_assert_geq(c.ncores, 1);
+	dp_config_fini(&c);
+}
+
+Test(dp_config, file_then_overrides)
+{
+	char path[] = "/tmp/dp_config_testXXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	const char *text = "listeners=PLAINTEXT://0.0.0.0:19092\n"
+	                   "advertised.listeners=PLAINTEXT://broker1:29092\n"
+	                   "num.partitions=6\n"
+	                   "log.retention.hours=2\n"
+	                   "auto.create.topics.enable=false\n";
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	const char *ov[] = { "num.partitions=3", "log.retention.ms=5000" };
+	struct dp_config c;
+	char err[512] = "";
+	cr_assert_eq(dp_config_load(&c, path, ov, 2, NULL, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	cr_assert_str_eq(c.listen_host, "0.0.0.0");
+	cr_assert_eq(c.listen_port, 19092);
+	cr_assert_str_eq(c.adv_host, "broker1");
+	cr_assert_eq(c.adv_port, 29092);
+	cr_assert_eq(c.num_partitions, 3, "the override wins over the file");
+	cr_assert_eq(c.log_retention_ms, 5000, "log.retention.ms wins over log.retention.hours");
+	cr_assert(!c.auto_create_topics);
+	dp_config_fini(&c);
+}
+
+Test(dp_config, invalid_values_name_key_value_and_allowed)
+{
+	struct dp_config c;
+	char err[512] = "";
+	const char *ov1[] = { "num.partitions=0" };
+	cr_assert_neq(dp_config_load(&c, NULL, ov1, 1, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "num.partitions") && strstr(err, "0") && strstr(err, "between 1 and 100000"), "%s", err);
+	const char *ov2[] = { "listeners=nonsense" };
+	cr_assert_neq(dp_config_load(&c, NULL, ov2, 1, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "listeners=nonsense") && strstr(err, "PLAINTEXT://"), "%s", err);
+	const char *ov3[] = { "default.replication.factor=3" };
+	cr_assert_neq(dp_config_load(&c, NULL, ov3, 1, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "default.replication.factor"), "%s", err);
+	const char *ov4[] = { "ringtail.net.backend=dpdk" };
+	cr_assert_neq(dp_config_load(&c, NULL, ov4, 1, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "ringtail.net.backend=dpdk"), "%s", err);
+	const char *ov5[] = { "log.dirs=/a,/b" };
+	cr_assert_neq(dp_config_load(&c, NULL, ov5, 1, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "log.dirs=/a,/b"), "%s", err);
+}
+
+Test(dp_config, listener_forms)
+{
+	char host[64];
+	uint16_t port;
+	cr_assert(dp_config_parse_listener("PLAINTEXT://[::1]:9093", host, sizeof(host), &port));
+	cr_assert_str_eq(host, "::1");
+	cr_assert_eq(port, 9093);
+	cr_assert(dp_config_parse_listener("PLAINTEXT://:9094,SSL://x:1", host, sizeof(host), &port));
+	cr_assert_str_eq(host, "");
+	cr_assert_eq(port, 9094);
+	cr_assert(!dp_config_parse_listener("PLAINTEXT://host:70000", host, sizeof(host), &port));
+	cr_assert(!dp_config_parse_listener("PLAINTEXT://host", host, sizeof(host), &port));
+}
