@@ -229,6 +229,7 @@ void dp_conn_recv_failed(struct dp_conn *c, int err)
 	c->recv_armed = false;
 	if (err == -ENOBUFS && !c->closing) {
 		c->recv_starved = true;
+		c->s->nstarved++;
 		return;
 	}
 	if (!c->closing && err != -ECONNRESET && err != -ECANCELED)
@@ -331,6 +332,8 @@ static void maybe_free(struct dp_conn *c)
 	if (!c->closing || c->ops || c->nreq)
 		return;
 	struct dp_shard *s = c->s;
+	if (c->recv_starved)
+		s->nstarved--;
 	s->b->net->close(c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -359,10 +362,13 @@ void dp_conn_sweep_idle(struct dp_shard *s)
 
 void dp_conn_retry_starved(struct dp_shard *s)
 {
+	if (!s->nstarved)
+		return;
 	for (struct dp_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->recv_starved) {
 			c->recv_starved = false;
+			s->nstarved--;
 			arm_recv(c);
 			maybe_free(c);
 		}

@@ -61,21 +61,6 @@ static void storage_line(void *arg, const char *line)
 	RT_INFO("storage: %s", line);
 }
 
-/* Logs the affinity plan line by line (hw_plan_print writes a table to a stream). */
-static void log_plan(const struct hw_plan *p)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (!f)
-		return;
-	hw_plan_print(f, p);
-	fclose(f);
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
-		RT_INFO("plan: %s", line);
-	free(text);
-}
-
 int main(int argc, char **argv)
 {
 	static struct dp_broker broker;
@@ -131,7 +116,7 @@ int main(int argc, char **argv)
 		hw_plan_print(stdout, &cfg->plan);
 		return 0;
 	}
-	log_plan(&cfg->plan);
+	hw_plan_log(&cfg->plan);
 
 	signal(SIGPIPE, SIG_IGN);
 	int rc = mkdirs(cfg->log_dirs);

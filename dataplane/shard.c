@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "hw/pin.h"
 #include "broker.h"
 #include "conn.h"
 #include "net.h"
@@ -302,12 +303,9 @@ static void *shard_main(void *arg)
 	struct dp_shard *s = arg;
 	self = s;
 	if (s->cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(s->cpu, &set);
-		int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		int rc = hw_pin_self(s->cpu);
 		if (rc)
-			fprintf(stderr, "ringtail: shard %d: cannot pin to cpu %d: %s\n", s->id, s->cpu, strerror(rc));
+			RT_WARN("shard %d: cannot pin to cpu %d: %s", s->id, s->cpu, strerror(-rc));
 	}
 	char name[16];
 	snprintf(name, sizeof(name), "rt-shard-%d", s->id);

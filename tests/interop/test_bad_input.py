@@ -92,10 +92,18 @@ def parse_produce_v7(body):
 
 def main(tap):
     rnd = random.Random(7)
-    with Broker(sys.argv[1], {'socket.request.max.bytes': LIMIT, 'num.partitions': 2}) as b:
+    with Broker(sys.argv[1], {'socket.request.max.bytes': LIMIT, 'num.partitions': 2,
+                              'connections.max.idle.ms': 2500}) as b:
         prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks='all')
         acked = [prod.send('bad', key=b'%d' % i, value=b'before-%d' % i, partition=i % 2).get(10) for i in range(200)]
         tap.ok(len(acked) == 200, '200 records acknowledged before the bad input')
+
+        # An idle connection is closed after connections.max.idle.ms (swept once a second).
+        idle = conn(b)
+        t0 = time.time()
+        closed = closed_by_broker(idle, timeout=10)
+        took = time.time() - t0
+        tap.ok(closed and 2.0 <= took <= 5.0, 'an idle connection is closed after connections.max.idle.ms (%.1f s)' % took)
 
         # A well-behaved connection held open through all the bad input.
         good = conn(b)

@@ -6,6 +6,7 @@ timestamp, and describe / alter a topic config.
 Usage: test_kafka_python.py <path to ringtail>
 """
 import sys
+import threading
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -80,6 +81,33 @@ def main(tap):
         q = cons.offsets_for_times({TopicPartition('kp-a', 1): t0 + 10 * N})
         tap.ok(q[TopicPartition('kp-a', 1)] is None, 'offsets_for_times after the last record is None')
         cons.close()
+
+        # Long poll: a fetch waiting on an empty partition is woken by the append, long before
+        # its max wait.
+        admin.create_topics([NewTopic('kp-wait', 1, 1)])
+        cons = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=None, enable_auto_commit=False,
+                             fetch_max_wait_ms=20000, request_timeout_ms=40000, consumer_timeout_ms=15000)
+        cons.assign([TopicPartition('kp-wait', 0)])
+        cons.seek(TopicPartition('kp-wait', 0), 0)
+        cons.poll(timeout_ms=200)   # the first fetch is now parked in the broker
+
+        def later():
+            time.sleep(1.0)
+            p2 = KafkaProducer(bootstrap_servers=b.bootstrap, acks=1)
+            p2.send('kp-wait', value=b'wake', partition=0).get(10)
+            p2.close()
+
+        th = threading.Thread(target=later)
+        t1 = time.time()
+        th.start()
+        got = None
+        for m in cons:
+            got = m.value
+            break
+        waited = time.time() - t1
+        th.join()
+        cons.close()
+        tap.ok(got == b'wake' and waited < 8, 'a long-polling fetch is woken by the append (%.1f s of 20 s max wait)' % waited)
 
         res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, 'kp-a')])
         cfg = {c[0]: c[1] for c in res[0].resources[0][4]}
