@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """perf/report.py: turns the JSON results of perf/run.sh into OUT/report.md and PNG plots.
 
-usage: perf/report.py OUT [--check]
+usage: perf/report.py OUT [--check [--tap]]
 
 OUT/json holds one file per run, named SYSTEM__SCENARIO.json (ringtail-perf's result) or
 limit__NAME.json (memcpy, iperf3, fio).  The report sets Ringtail beside the limits measured in
 the same run (Ringtail / limit) and beside each peer under the same workload (Ringtail / peer).
 --check also verifies that every run's numbers are sane (what `perf/run.sh --short` is for) and
-exits 1 naming each one that is not.  Standard library only; plots need gnuplot (gnuplot-nox).
+exits 1 naming each one that is not; --tap prints one TAP line per run and limit on stdout.
+OUT/json/NAME.failed marks a run whose ringtail-perf failed (its log's last lines).  Standard library only; plots need gnuplot (gnuplot-nox).
 """
 import glob
 import json
@@ -19,6 +20,14 @@ import sys
 SYSTEMS = [("ringtail", "Ringtail"), ("mock", "rdkafka mock"), ("nats", "NATS JetStream"),
            ("redis", "Redis Streams")]
 PEERS = SYSTEMS[1:]
+
+
+def load_failed(out):
+    failed = {}
+    for path in sorted(glob.glob(os.path.join(out, "json", "*.failed"))):
+        with open(path) as f:
+            failed[os.path.basename(path)[:-7].replace("__", "/")] = " ".join(f.read().split())
+    return failed
 
 
 def load(out):
@@ -266,48 +275,68 @@ def run_gnuplot(lines):
     return p.returncode == 0
 
 
-def check(runs, limits):
+def check(runs, limits, failed, tap):
     """Sanity of every run: what a harness bug (or a broken broker) would violate."""
     bad = []
+    verdicts = []
+    for name, why in failed.items():
+        bad.append(f"{name}: ringtail-perf failed: {why}")
+        verdicts.append((name, False))
+    if os.environ.get("PERF_REQUIRE_RINGTAIL") == "1" and not any(sy == "ringtail" for (sy, _) in runs):
+        bad.append("ringtail: not measured (" + (os.environ.get("RINGTAIL_NOTE") or "no results") + ")")
+        verdicts.append(("ringtail", False))
     for (sy, s), r in sorted(runs.items()):
         name = f"{sy}/{s}"
-        if r["errors"] or r["failed_records"]:
-            bad.append(f"{name}: {r['errors']} errors, {r['failed_records']} failed records ({r['error']})")
-        mode = r["mode"]
-        side = "consume" if mode == "consume" else "produce"
-        recs, mb = r[side + "_records_per_s"], r[side + "_mb_per_s"]
-        if recs <= 0:
-            bad.append(f"{name}: no records {side}d")
-            continue
-        per = r["record_size"] + (8 if r["keys"] != "none" else 0)
-        if mode != "consume" and abs(mb - recs * per / 1e6) > 0.01 * mb + 0.001:
-            bad.append(f"{name}: {mb} MB/s does not match {recs} records/s of {per} bytes")
-        if mode != "consume":
-            if r["acked_records"] != r["sent_records"]:
-                bad.append(f"{name}: {r['sent_records']} sent but {r['acked_records']} acknowledged")
-        kind = "e2e" if mode == "e2e" else ("produce" if mode == "produce" and r["acks"] != 0 else None)
-        if kind:
-            l = r["latency_ms"][kind]
-            if not l["count"]:
-                bad.append(f"{name}: no {kind} latency samples")
-            elif not (0 < l["p50"] <= l["p99"] <= l["p99_9"] <= l["p99_99"] <= l["max"] * 1.001):
-                bad.append(f"{name}: {kind} percentiles out of order: {l}")
-        if mode == "e2e":
-            if r["consumed_records"] < 0.9 * r["acked_records"]:
-                bad.append(f"{name}: consumed {r['consumed_records']} of {r['acked_records']} produced")
-            if r["rate_target"] > 0 and recs < 0.5 * r["rate_target"]:
-                bad.append(f"{name}: {recs:.0f} records/s, under half the offered {r['rate_target']:.0f}")
-        cpu = r.get("broker_cpu_s")
-        if cpu is not None and cpu < 0:
-            bad.append(f"{name}: negative broker CPU time {cpu}")
+        before = len(bad)
+        check_run(name, r, bad)
+        verdicts.append((name, len(bad) == before))
     lim = limit_figures(limits)
     for k, v in lim.items():
-        if not v > 0:
+        ok = v > 0
+        if not ok:
             bad.append(f"limit {k}: {v} MB/s")
+        verdicts.append((f"limit {k}", ok))
     for b in bad:
         print(f"perf check: {b}", file=sys.stderr)
     print(f"perf check: {len(runs)} runs, {len(lim)} limits, {len(bad)} problems", file=sys.stderr)
+    if tap:
+        print(f"1..{len(verdicts)}")
+        for i, (name, ok) in enumerate(verdicts, 1):
+            print(f"{'ok' if ok else 'not ok'} {i} - {name}")
     return not bad
+
+
+def check_run(name, r, bad):
+    """Appends to bad what is wrong with one run's numbers."""
+    if r["errors"] or r["failed_records"]:
+        bad.append(f"{name}: {r['errors']} errors, {r['failed_records']} failed records ({r['error']})")
+    mode = r["mode"]
+    side = "consume" if mode == "consume" else "produce"
+    recs, mb = r[side + "_records_per_s"], r[side + "_mb_per_s"]
+    if recs <= 0:
+        bad.append(f"{name}: no records {side}d")
+        return
+    per = r["record_size"] + (8 if r["keys"] != "none" else 0)
+    if mode != "consume" and abs(mb - recs * per / 1e6) > 0.01 * mb + 0.001:
+        bad.append(f"{name}: {mb} MB/s does not match {recs} records/s of {per} bytes")
+    if mode != "consume":
+        if r["acked_records"] != r["sent_records"]:
+            bad.append(f"{name}: {r['sent_records']} sent but {r['acked_records']} acknowledged")
+    kind = "e2e" if mode == "e2e" else ("produce" if mode == "produce" and r["acks"] != 0 else None)
+    if kind:
+        l = r["latency_ms"][kind]
+        if not l["count"]:
+            bad.append(f"{name}: no {kind} latency samples")
+        elif not (0 < l["p50"] <= l["p99"] <= l["p99_9"] <= l["p99_99"] <= l["max"] * 1.001):
+            bad.append(f"{name}: {kind} percentiles out of order: {l}")
+    if mode == "e2e":
+        if r["consumed_records"] < 0.9 * r["acked_records"]:
+            bad.append(f"{name}: consumed {r['consumed_records']} of {r['acked_records']} produced")
+        if r["rate_target"] > 0 and recs < 0.5 * r["rate_target"]:
+            bad.append(f"{name}: {recs:.0f} records/s, under half the offered {r['rate_target']:.0f}")
+    cpu = r.get("broker_cpu_s")
+    if cpu is not None and cpu < 0:
+        bad.append(f"{name}: negative broker CPU time {cpu}")
 
 
 def main():
@@ -319,7 +348,7 @@ def main():
     runs, limits = load(out)
     report(out, runs, limits)
     if "--check" in sys.argv[1:]:
-        return 0 if check(runs, limits) else 1
+        return 0 if check(runs, limits, load_failed(out), "--tap" in sys.argv[1:]) else 1
     return 0
 
 
