@@ -7,7 +7,8 @@
 # 2. durable 64 KiB appends, QD 1    vs  fio --rw=write --bs=64k --fdatasync=1 (psync, QD 1)
 # 3. 8 concurrent durable writers    vs  1 writer (group commit)
 # 4. recovery scan (cold cache)      vs  fio --rw=read --bs=1M (cold cache)
-# Each pair runs twice, alternating, and keeps each side's best (the disk is shared and noisy).
+# Each pair runs REPS times (3), alternating, and keeps each side's best (the disk is shared and
+# noisy: on a busy box single runs swing by 10x).
 # Needs fio (Debian package, in tools/deps.txt) and root for dropping the page cache.
 set -euo pipefail
 BUILD=${1:-build}
@@ -17,6 +18,7 @@ RECOVER=$BUILD/perf/bench_storage_recover
 NOSYNC_BYTES=${NOSYNC_BYTES:-536870912}   # 512 MiB per run
 DURABLE_COUNT=${DURABLE_COUNT:-300}
 RECOVER_BYTES=${RECOVER_BYTES:-1073741824} # 1 GiB
+REPS=${REPS:-3}
 for f in "$APPEND" "$RECOVER"; do
 	[ -x "$f" ] || { echo "storage.sh: $f is not built (ninja -C $BUILD)" >&2; exit 1; }
 done
@@ -37,7 +39,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else 
 
 # 1. 1 MiB appends, no fsync
 fio_w=(); ours_w=()
-for i in 1 2; do
+for i in $(seq $REPS); do
 	fio_w+=("$(fio_bw --name=seqw --directory="$SCRATCH" --rw=write --bs=1M --size=$NOSYNC_BYTES \
 		--ioengine=io_uring --iodepth=1 --end_fsync=0 | cut -d' ' -f1)")
 	rm -f "$SCRATCH"/seqw*
@@ -50,7 +52,7 @@ echo "1 MiB appends, no fsync:   storage $O1 MB/s   fio io_uring $F1 MB/s   rati
 
 # 2. durable 64 KiB appends at queue depth 1
 fio_s=(); ours_s=()
-for i in 1 2; do
+for i in $(seq $REPS); do
 	fio_s+=("$(fio_bw --name=syncw --directory="$SCRATCH" --rw=write --bs=64k \
 		--size=$((DURABLE_COUNT * 65536)) --fdatasync=1 --iodepth=1 | cut -d' ' -f2)")
 	rm -f "$SCRATCH"/syncw*
@@ -61,7 +63,7 @@ echo "durable 64 KiB, QD 1:      storage $O2 appends/s   fio fdatasync=1 $F2 IOP
 
 # 3. group commit: 8 writers vs 1
 one=(); eight=(); rounds=""
-for i in 1 2; do
+for i in $(seq $REPS); do
 	one+=("$($APPEND durable "$SCRATCH/c" 65536 $DURABLE_COUNT 1 | field appends_per_s)")
 	out=$($APPEND durable "$SCRATCH/d" 65536 $((DURABLE_COUNT * 4)) 8)
 	eight+=("$(echo "$out" | field appends_per_s)")
@@ -71,15 +73,21 @@ O1W=$(printf '%s\n' "${one[@]}" | best); O8W=$(printf '%s\n' "${eight[@]}" | bes
 echo "group commit:              8 writers $O8W appends/s   1 writer $O1W appends/s   ratio $(ratio "$O8W" "$O1W") (goal >= 3; last run: $rounds)"
 
 # 4. recovery scan against a sequential read, both from a cold cache
-out=$($RECOVER "$SCRATCH/r" $RECOVER_BYTES 16384 drop)
-SCAN=$(echo "$out" | field scan_GBps)
+scan=(); rd=()
 fio --name=seqr --directory="$SCRATCH" --rw=write --bs=1M --size=$RECOVER_BYTES --end_fsync=1 \
 	--output-format=terse >/dev/null
-sync; echo 3 > /proc/sys/vm/drop_caches
-READ=$(fio_bw --name=seqr --directory="$SCRATCH" --rw=read --bs=1M --size=$RECOVER_BYTES \
-	--invalidate=1 | awk '{printf "%.3f", $1 / 1000}')
+for i in $(seq $REPS); do
+	scan+=("$($RECOVER "$SCRATCH/r" $RECOVER_BYTES 16384 drop | field scan_GBps)")
+	sync; echo 3 > /proc/sys/vm/drop_caches
+	rd+=("$(fio_bw --name=seqr --directory="$SCRATCH" --rw=read --bs=1M --size=$RECOVER_BYTES \
+		--invalidate=1 | awk '{printf "%.3f", $1 / 1000}')")
+done
+MAXRD=$(fio_bw --name=seqr --directory="$SCRATCH" --rw=read --bs=1M --size=$RECOVER_BYTES \
+	--ioengine=io_uring --direct=1 --iodepth=16 | awk '{printf "%.3f", $1 / 1000}')
 rm -f "$SCRATCH"/seqr*
-echo "recovery scan (cold):      storage $SCAN GB/s   fio sequential read $READ GB/s   ratio $(ratio "$SCAN" "$READ")"
+SCAN=$(printf '%s\n' "${scan[@]}" | best); READ=$(printf '%s\n' "${rd[@]}" | best)
+echo "recovery scan (cold):      storage $SCAN GB/s   fio sequential read (psync 1M) $READ GB/s   ratio $(ratio "$SCAN" "$READ")"
+echo "                           disk limit (fio io_uring O_DIRECT QD16 1M read) $MAXRD GB/s   ratio $(ratio "$SCAN" "$MAXRD")"
 out=$($RECOVER "$SCRATCH/r" $((RECOVER_BYTES / 4)) 16384)
 echo "recovery scan (warm):      storage $(echo "$out" | field scan_GBps) GB/s (page cache; CRC-32C and header checks bound it)"
 rmdir "$SCRATCH" 2>/dev/null || true

@@ -165,6 +165,7 @@ struct stor_log {
 	int sync_left;              /* fdatasync completions outstanding in this round */
 	int sync_err;
 	int64_t sync_target;
+	uint64_t wait_since_ns;     /* when the oldest waiter not yet in a round started waiting */
 	struct rt_ioop sync_op;
 	int64_t unflushed;          /* messages since the last flush (flush.messages) */
 	int64_t last_flush_ms;

@@ -94,6 +94,8 @@ int stor_recover_scan(struct stor_log *log, struct stor_segment *s, uint64_t fro
 				want -= (size_t)r;
 			}
 			if (rc) break;
+			/* Start reading the next chunks now so the disk works while we check this one. */
+			posix_fadvise(s->fd, (off_t)(bpos + blen), (off_t)(2 * SCAN_CHUNK), POSIX_FADV_WILLNEED);
 			continue;
 		}
 		uint8_t *b = buf + off;

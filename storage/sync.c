@@ -17,8 +17,12 @@
 #include <liburing.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "storage/fault.h"
 #include "storage/internal.h"
+
+/* How long a flush round may wait for writes in flight to join it. */
+#define STOR_GROUP_WAIT_NS 500000
 
 void stor_sync_fail_all(struct stor_log *log, int err)
 {
@@ -115,6 +119,13 @@ void stor_sync_kick(struct stor_log *log)
 	for (struct stor_sync *s = log->sw_head; s && !need; s = s->next)
 		if (s->offset <= log->leo) need = true;
 	if (!need) return;
+	/* Wait for more: writes still in flight will complete (and kick again) within a page-cache
+	 * write, and a round issued now would leave their writers for the next one.  Bounded so a
+	 * steady stream of writes cannot starve the waiters. */
+	uint64_t now = rt_clock_ns();
+	if (!log->wait_since_ns) log->wait_since_ns = now;
+	if (log->wq_head && !log->flush_wanted && now - log->wait_since_ns < STOR_GROUP_WAIT_NS) return;
+	log->wait_since_ns = 0;
 
 	int32_t f = stor_fault_check(STOR_FAULT_FSYNC);
 	log->sync_op.cb = sync_cb;
