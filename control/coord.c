@@ -135,6 +135,12 @@ bool ctl_coord_loading(const struct ctl_coord *c)
 	return c->loading;
 }
 
+void ctl_coord_set_partitions(struct ctl_coord *c, int32_t n)
+{
+	if (n > 0)
+		c->cfg.offsets_partitions = n;
+}
+
 /* ---- appends ---- */
 
 struct ctl_append *ctl_append_new(struct ctl_coord *c, struct ctl_group *g, int kind)

@@ -227,6 +227,8 @@ int64_t ctl_coord_next_deadline(const struct ctl_coord *c);
 int ctl_coord_load_record(struct ctl_coord *c, const void *key, size_t klen, const void *val, int32_t vlen);
 void ctl_coord_load_done(struct ctl_coord *c);
 bool ctl_coord_loading(const struct ctl_coord *c);
+/* The partition count of `__consumer_offsets` as it exists (it wins over the setting). */
+void ctl_coord_set_partitions(struct ctl_coord *c, int32_t n);
 
 /* The owner reports an append as durable (error 0) or failed (a Kafka error from Produce);
  * frees a. */

@@ -1,0 +1,795 @@
+/*
+ * control/handlers.c: decode, dispatch and encode for the coordinator APIs (see handlers.h).
+ *
+ * A request lives in a struct ctl_hreq: its own copy of the frame (decoded fields borrow from
+ * it), an arena for the decoded structures, and what the answer needs (key, version,
+ * correlation id).  Synchronous APIs answer before ctl_handle returns; JoinGroup, SyncGroup and
+ * OffsetCommit keep the ctl_hreq until the coordinator calls back.
+ */
+#include "control/handlers.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/arena.h"
+#include "base/bytes.h"
+#include "base/chain.h"
+#include "kp_errors.h"
+#include "kp_msgs.h"
+
+struct ctl_hreq {
+	struct ctl_hreq *prev, *next;   /* hs->live */
+	struct ctl_handlers *hs;
+	int origin;
+	uint64_t link_id;
+	int16_t key, version;
+	int32_t corr;
+	uint8_t *frame;                 /* owned copy */
+	struct rt_arena arena;
+	char *host;
+	void *msg;                      /* decoded request, in the arena */
+	struct ctl_commit_req commit;
+};
+
+static struct ctl_slice sl(struct kp_str s)
+{
+	return (struct ctl_slice){ s.ptr, s.len };
+}
+
+static struct kp_str ks(const char *s)
+{
+	return s ? (struct kp_str){ s, (int32_t)strlen(s) } : (struct kp_str){ NULL, -1 };
+}
+
+static struct kp_str ks_slice(struct ctl_slice s)
+{
+	return (struct kp_str){ s.p, s.len };
+}
+
+static struct kp_bytes kb(struct ctl_slice s)
+{
+	return s.len < 0 ? (struct kp_bytes){ (const uint8_t *)"", 0 } : (struct kp_bytes){ (const uint8_t *)s.p, s.len };
+}
+
+bool ctl_handlers_serves(int16_t k)
+{
+	switch (k) {
+	case KP_API_JOIN_GROUP:
+	case KP_API_SYNC_GROUP:
+	case KP_API_HEARTBEAT:
+	case KP_API_LEAVE_GROUP:
+	case KP_API_OFFSET_COMMIT:
+	case KP_API_OFFSET_FETCH:
+	case KP_API_DESCRIBE_GROUPS:
+	case KP_API_LIST_GROUPS:
+	case KP_API_DELETE_GROUPS:
+	case KP_API_OFFSET_DELETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void hreq_free(struct ctl_hreq *q)
+{
+	struct ctl_handlers *hs = q->hs;
+	if (q->prev) q->prev->next = q->next; else hs->live = q->next;
+	if (q->next) q->next->prev = q->prev;
+	hs->pending--;
+	rt_arena_fini(&q->arena);
+	free(q->frame);
+	free(q->host);
+	free(q);
+}
+
+/* Encodes resp as the answer to q, hands it to reply and frees q. */
+static void answer(struct ctl_hreq *q, const void *resp)
+{
+	const struct kp_api_info *info = kp_api_lookup(q->key);
+	struct rt_chain c;
+	rt_chain_init(&c, 0);
+	info->resp_encode(&c, q->version, resp);
+	int rc = rt_chain_finish(&c);
+	uint8_t *out = NULL;
+	size_t n = rt_chain_len(&c);
+	if (!rc && (out = malloc(n ? n : 1)) && !rt_chain_flatten(&c, out))
+		q->hs->reply(q->hs->ctx, q->origin, q->link_id, out, n);
+	/* An answer that cannot be encoded is a bug in this file (a null where the version
+	 * forbids one) or memory exhaustion; the request then goes unanswered and the client's
+	 * request timeout takes over. */
+	free(out);
+	rt_chain_fini(&c);
+	hreq_free(q);
+}
+
+/* ---- JoinGroup ---- */
+
+static void do_join(struct ctl_hreq *q)
+{
+	struct kp_join_group_req *m = q->msg;
+	struct ctl_join_protocol *ps = NULL;
+	if (m->protocols.n > 0) {
+		ps = rt_arena_calloc(&q->arena, (size_t)m->protocols.n, sizeof(*ps));
+		if (!ps) {
+			struct ctl_join_result r = { .error = KP_ERR_UNKNOWN_SERVER_ERROR, .generation = -1, .leader = "", .member_id = "" };
+			ctl_handlers_join_done(q->hs, q, &r);
+			return;
+		}
+		for (int32_t i = 0; i < m->protocols.n; i++) {
+			ps[i].name = sl(m->protocols.items[i].name);
+			ps[i].metadata = (struct ctl_slice){ (const char *)m->protocols.items[i].metadata.ptr,
+			                                     m->protocols.items[i].metadata.len };
+		}
+	}
+	struct ctl_join_req rq = {
+		.group_id = sl(m->group_id),
+		.member_id = sl(m->member_id),
+		.instance_id = q->version >= 5 ? sl(m->group_instance_id) : (struct ctl_slice){ NULL, -1 },
+		.client_id = { NULL, -1 },
+		.client_host = ctl_slice_str(q->host),
+		.protocol_type = sl(m->protocol_type),
+		.session_timeout_ms = m->session_timeout_ms,
+		.rebalance_timeout_ms = q->version >= 1 ? m->rebalance_timeout_ms : m->session_timeout_ms,
+		.protocols = ps,
+		.n_protocols = m->protocols.n > 0 ? m->protocols.n : 0,
+		.require_known_member_id = q->version >= 4,
+		.supports_skip_assignment = q->version >= 9,
+	};
+	/* The client id comes from the request header, kept in q->arena by ctl_handle. */
+	rq.client_id = *(struct ctl_slice *)((char *)q->msg + sizeof(*m));
+	ctl_group_join(q->hs->coord, &rq, q);
+}
+
+void ctl_handlers_join_done(void *ctx, void *req, const struct ctl_join_result *r)
+{
+	(void)ctx;
+	struct ctl_hreq *q = req;
+	struct kp_join_group_resp resp;
+	kp_join_group_resp_init(&resp);
+	resp.error_code = r->error;
+	resp.generation_id = r->generation;
+	resp.protocol_type = q->version >= 7 ? ks(r->protocol_type) : ks("");
+	resp.protocol_name = q->version >= 7 ? ks(r->protocol_name) : ks(r->protocol_name ? r->protocol_name : "");
+	resp.leader = ks(r->leader ? r->leader : "");
+	resp.member_id = ks(r->member_id ? r->member_id : "");
+	resp.skip_assignment = r->skip_assignment;
+	resp.members.n = 0;
+	if (r->n_members > 0) {
+		resp.members.items = rt_arena_calloc(&q->arena, (size_t)r->n_members, sizeof(*resp.members.items));
+		if (resp.members.items) {
+			resp.members.n = r->n_members;
+			for (int32_t i = 0; i < r->n_members; i++) {
+				struct kp_join_group_resp_member *x = &resp.members.items[i];
+				kp_join_group_resp_member_init(x);
+				x->member_id = ks(r->members[i].member_id);
+				x->group_instance_id = ks(r->members[i].instance_id);
+				x->metadata = kb(r->members[i].metadata);
+			}
+		} else {
+			resp.error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+		}
+	}
+	answer(q, &resp);
+}
+
+/* ---- SyncGroup ---- */
+
+static void do_sync(struct ctl_hreq *q)
+{
+	struct kp_sync_group_req *m = q->msg;
+	struct ctl_sync_assignment *as = NULL;
+	int32_t n = m->assignments.n > 0 ? m->assignments.n : 0;
+	if (n) {
+		as = rt_arena_calloc(&q->arena, (size_t)n, sizeof(*as));
+		if (!as) {
+			struct ctl_sync_result r = { .error = KP_ERR_UNKNOWN_SERVER_ERROR };
+			ctl_handlers_sync_done(q->hs, q, &r);
+			return;
+		}
+		for (int32_t i = 0; i < n; i++) {
+			as[i].member_id = sl(m->assignments.items[i].member_id);
+			as[i].assignment = (struct ctl_slice){ (const char *)m->assignments.items[i].assignment.ptr,
+			                                       m->assignments.items[i].assignment.len };
+		}
+	}
+	struct ctl_sync_req rq = {
+		.group_id = sl(m->group_id),
+		.member_id = sl(m->member_id),
+		.instance_id = q->version >= 3 ? sl(m->group_instance_id) : (struct ctl_slice){ NULL, -1 },
+		.protocol_type = q->version >= 5 ? sl(m->protocol_type) : (struct ctl_slice){ NULL, -1 },
+		.protocol_name = q->version >= 5 ? sl(m->protocol_name) : (struct ctl_slice){ NULL, -1 },
+		.generation = m->generation_id,
+		.assignments = as,
+		.n_assignments = n,
+	};
+	ctl_group_sync(q->hs->coord, &rq, q);
+}
+
+void ctl_handlers_sync_done(void *ctx, void *req, const struct ctl_sync_result *r)
+{
+	(void)ctx;
+	struct ctl_hreq *q = req;
+	struct kp_sync_group_resp resp;
+	kp_sync_group_resp_init(&resp);
+	resp.error_code = r->error;
+	resp.protocol_type = ks(r->error ? NULL : r->protocol_type);
+	resp.protocol_name = ks(r->error ? NULL : r->protocol_name);
+	resp.assignment = kb(r->assignment);
+	answer(q, &resp);
+}
+
+/* ---- Heartbeat, LeaveGroup ---- */
+
+static void do_heartbeat(struct ctl_hreq *q)
+{
+	struct kp_heartbeat_req *m = q->msg;
+	struct kp_heartbeat_resp resp;
+	kp_heartbeat_resp_init(&resp);
+	resp.error_code = ctl_group_heartbeat(q->hs->coord, sl(m->group_id), sl(m->member_id),
+	                                      q->version >= 3 ? sl(m->group_instance_id) : (struct ctl_slice){ NULL, -1 },
+	                                      m->generation_id);
+	answer(q, &resp);
+}
+
+static void do_leave(struct ctl_hreq *q)
+{
+	struct kp_leave_group_req *m = q->msg;
+	struct kp_leave_group_resp resp;
+	kp_leave_group_resp_init(&resp);
+	int32_t n = q->version >= 3 ? (m->members.n > 0 ? m->members.n : 0) : 1;
+	struct ctl_leave_member *lm = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*lm));
+	if (!lm) {
+		resp.error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+		answer(q, &resp);
+		return;
+	}
+	if (q->version >= 3) {
+		for (int32_t i = 0; i < n; i++) {
+			lm[i].member_id = sl(m->members.items[i].member_id);
+			lm[i].instance_id = sl(m->members.items[i].group_instance_id);
+		}
+	} else {
+		lm[0].member_id = sl(m->member_id);
+		lm[0].instance_id = (struct ctl_slice){ NULL, -1 };
+	}
+	resp.error_code = ctl_group_leave(q->hs->coord, sl(m->group_id), lm, n);
+	if (q->version >= 3) {
+		if (!resp.error_code && n) {
+			resp.members.items = rt_arena_calloc(&q->arena, (size_t)n, sizeof(*resp.members.items));
+			if (!resp.members.items) {
+				resp.error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+			} else {
+				resp.members.n = n;
+				for (int32_t i = 0; i < n; i++) {
+					kp_leave_group_resp_member_init(&resp.members.items[i]);
+					resp.members.items[i].member_id = ks_slice(lm[i].member_id);
+					resp.members.items[i].group_instance_id = ks_slice(lm[i].instance_id);
+					resp.members.items[i].error_code = lm[i].error;
+				}
+			}
+		}
+	} else if (!resp.error_code) {
+		/* v0-2 name one member: its error is the response's. */
+		resp.error_code = lm[0].error;
+	}
+	answer(q, &resp);
+}
+
+/* ---- OffsetCommit ---- */
+
+static void do_commit(struct ctl_hreq *q)
+{
+	struct kp_offset_commit_req *m = q->msg;
+	int32_t n = 0;
+	for (int32_t t = 0; t < m->topics.n; t++)
+		n += m->topics.items[t].partitions.n > 0 ? m->topics.items[t].partitions.n : 0;
+	struct ctl_commit_part *parts = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*parts));
+	struct ctl_commit_req *c = &q->commit;
+	c->group_id = sl(m->group_id);
+	c->member_id = q->version >= 1 ? sl(m->member_id) : (struct ctl_slice){ "", 0 };
+	c->instance_id = q->version >= 7 ? sl(m->group_instance_id) : (struct ctl_slice){ NULL, -1 };
+	c->generation = q->version >= 1 ? m->generation_id_or_member_epoch : -1;
+	c->retention_ms = q->version >= 2 && q->version <= 4 ? m->retention_time_ms : -1;
+	c->parts = parts;
+	c->n_parts = n;
+	if (!parts) {
+		c->n_parts = 0;
+		ctl_handlers_commit_done(q->hs, q, c);
+		return;
+	}
+	int32_t k = 0;
+	for (int32_t t = 0; t < m->topics.n; t++) {
+		struct kp_offset_commit_req_topic *tp = &m->topics.items[t];
+		for (int32_t i = 0; i < tp->partitions.n; i++, k++) {
+			struct kp_offset_commit_req_partition *p = &tp->partitions.items[i];
+			parts[k].topic = sl(tp->name);
+			parts[k].partition = p->partition_index;
+			parts[k].offset = p->committed_offset;
+			parts[k].leader_epoch = q->version >= 6 ? p->committed_leader_epoch : -1;
+			parts[k].metadata = sl(p->committed_metadata);
+			parts[k].commit_ts = q->version == 1 ? p->commit_timestamp : -1;
+		}
+	}
+	if (n == 0) {
+		ctl_handlers_commit_done(q->hs, q, c);
+		return;
+	}
+	ctl_offsets_commit(q->hs->coord, c, q);
+}
+
+void ctl_handlers_commit_done(void *ctx, void *req, struct ctl_commit_req *c)
+{
+	(void)ctx;
+	struct ctl_hreq *q = req;
+	struct kp_offset_commit_req *m = q->msg;
+	struct kp_offset_commit_resp resp;
+	kp_offset_commit_resp_init(&resp);
+	int32_t nt = m->topics.n > 0 ? m->topics.n : 0;
+	resp.topics.items = rt_arena_calloc(&q->arena, (size_t)nt + 1, sizeof(*resp.topics.items));
+	if (!resp.topics.items || c->n_parts == 0) {
+		/* Out of memory: answer every partition with UNKNOWN_SERVER_ERROR is not possible
+		 * without the arrays; an empty answer makes the client retry. */
+		resp.topics.n = 0;
+		answer(q, &resp);
+		return;
+	}
+	resp.topics.n = nt;
+	int32_t k = 0;
+	for (int32_t t = 0; t < nt; t++) {
+		struct kp_offset_commit_req_topic *tp = &m->topics.items[t];
+		struct kp_offset_commit_resp_topic *rt = &resp.topics.items[t];
+		kp_offset_commit_resp_topic_init(rt);
+		rt->name = tp->name;
+		int32_t np = tp->partitions.n > 0 ? tp->partitions.n : 0;
+		rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)np + 1, sizeof(*rt->partitions.items));
+		rt->partitions.n = rt->partitions.items ? np : 0;
+		for (int32_t i = 0; i < rt->partitions.n; i++, k++) {
+			kp_offset_commit_resp_partition_init(&rt->partitions.items[i]);
+			rt->partitions.items[i].partition_index = tp->partitions.items[i].partition_index;
+			rt->partitions.items[i].error_code = c->parts[k].error;
+		}
+	}
+	answer(q, &resp);
+}
+
+/* ---- OffsetFetch ---- */
+
+struct all_offsets {
+	struct rt_arena *a;
+	struct kp_offset_fetch_resp_topics *topics;   /* v8 layout; converted for v0-7 */
+	int32_t n, cap;
+	bool oom;
+};
+
+static void collect(void *arg, struct ctl_slice topic, int32_t partition, const struct ctl_offset_value *v)
+{
+	struct all_offsets *ao = arg;
+	struct kp_offset_fetch_resp_topics *t = NULL;
+	for (int32_t i = 0; i < ao->n && !t; i++)
+		if (ao->topics[i].name.len == topic.len && !memcmp(ao->topics[i].name.ptr, topic.p, (size_t)topic.len))
+			t = &ao->topics[i];
+	if (!t) {
+		if (ao->n == ao->cap) {
+			int32_t cap = ao->cap ? ao->cap * 2 : 16;
+			struct kp_offset_fetch_resp_topics *nt = rt_arena_calloc(ao->a, (size_t)cap, sizeof(*nt));
+			if (!nt) { ao->oom = true; return; }
+			if (ao->n)
+				memcpy(nt, ao->topics, (size_t)ao->n * sizeof(*nt));
+			ao->topics = nt;
+			ao->cap = cap;
+		}
+		t = &ao->topics[ao->n++];
+		kp_offset_fetch_resp_topics_init(t);
+		char *name = rt_arena_strndup(ao->a, topic.p, (size_t)topic.len);
+		if (!name) { ao->oom = true; return; }
+		t->name = (struct kp_str){ name, topic.len };
+		t->partitions.n = 0;
+	}
+	/* partitions grow one at a time in the arena: fine for the sizes OffsetFetch sees */
+	struct kp_offset_fetch_resp_partitions *np = rt_arena_calloc(ao->a, (size_t)t->partitions.n + 1, sizeof(*np));
+	if (!np) { ao->oom = true; return; }
+	if (t->partitions.n)
+		memcpy(np, t->partitions.items, (size_t)t->partitions.n * sizeof(*np));
+	struct kp_offset_fetch_resp_partitions *p = &np[t->partitions.n];
+	kp_offset_fetch_resp_partitions_init(p);
+	p->partition_index = partition;
+	p->committed_offset = v->offset;
+	p->committed_leader_epoch = v->leader_epoch;
+	char *md = rt_arena_strndup(ao->a, v->metadata.p ? v->metadata.p : "", v->metadata.len > 0 ? (size_t)v->metadata.len : 0);
+	p->metadata = (struct kp_str){ md ? md : "", md ? (v->metadata.len > 0 ? v->metadata.len : 0) : 0 };
+	t->partitions.items = np;
+	t->partitions.n++;
+}
+
+/* One group's offsets in the v8 layout.  topics NULL/-1: every committed offset. */
+static int16_t fetch_group(struct ctl_hreq *q, struct kp_str group, const struct kp_offset_fetch_req_topics *topics,
+                           int32_t nt, struct kp_offset_fetch_resp_group *out)
+{
+	kp_offset_fetch_resp_group_init(out);
+	out->group_id = group;
+	out->topics.n = 0;
+	int16_t err = ctl_offsets_fetch_check(q->hs->coord, sl(group));
+	if (err)
+		return out->error_code = err;
+	if (nt < 0) {
+		struct all_offsets ao = { .a = &q->arena };
+		ctl_offsets_each(q->hs->coord, sl(group), collect, &ao);
+		if (ao.oom)
+			return out->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+		out->topics.items = ao.topics;
+		out->topics.n = ao.n;
+		return 0;
+	}
+	out->topics.items = rt_arena_calloc(&q->arena, (size_t)nt + 1, sizeof(*out->topics.items));
+	if (!out->topics.items)
+		return out->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+	out->topics.n = nt;
+	for (int32_t t = 0; t < nt; t++) {
+		struct kp_offset_fetch_resp_topics *rt = &out->topics.items[t];
+		kp_offset_fetch_resp_topics_init(rt);
+		rt->name = topics[t].name;
+		int32_t np = topics[t].partition_indexes.n > 0 ? topics[t].partition_indexes.n : 0;
+		rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)np + 1, sizeof(*rt->partitions.items));
+		if (!rt->partitions.items)
+			return out->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+		rt->partitions.n = np;
+		for (int32_t i = 0; i < np; i++) {
+			struct kp_offset_fetch_resp_partitions *p = &rt->partitions.items[i];
+			kp_offset_fetch_resp_partitions_init(p);
+			p->partition_index = topics[t].partition_indexes.items[i];
+			struct ctl_offset_value v;
+			if (ctl_offsets_get(q->hs->coord, sl(group), sl(rt->name), p->partition_index, &v)) {
+				p->committed_offset = v.offset;
+				p->committed_leader_epoch = v.leader_epoch;
+				p->metadata = ks_slice(v.metadata);
+			} else {
+				p->committed_offset = -1;
+				p->committed_leader_epoch = -1;
+				p->metadata = ks("");
+			}
+			p->error_code = 0;
+		}
+	}
+	return 0;
+}
+
+static void do_fetch(struct ctl_hreq *q)
+{
+	struct kp_offset_fetch_req *m = q->msg;
+	struct kp_offset_fetch_resp resp;
+	kp_offset_fetch_resp_init(&resp);
+	if (q->version >= 8) {
+		int32_t ng = m->groups.n > 0 ? m->groups.n : 0;
+		resp.groups.items = rt_arena_calloc(&q->arena, (size_t)ng + 1, sizeof(*resp.groups.items));
+		resp.groups.n = resp.groups.items ? ng : 0;
+		for (int32_t g = 0; g < resp.groups.n; g++) {
+			struct kp_offset_fetch_req_group *rg = &m->groups.items[g];
+			fetch_group(q, rg->group_id, rg->topics.items, rg->topics.n, &resp.groups.items[g]);
+		}
+		answer(q, &resp);
+		return;
+	}
+	/* v0-7: one group; the request's topics in the v8 layout first. */
+	int32_t nt = m->topics.n;
+	struct kp_offset_fetch_req_topics *ts = NULL;
+	if (nt > 0) {
+		ts = rt_arena_calloc(&q->arena, (size_t)nt, sizeof(*ts));
+		if (!ts)
+			nt = 0;
+		for (int32_t t = 0; ts && t < nt; t++) {
+			ts[t].name = m->topics.items[t].name;
+			ts[t].partition_indexes.items = m->topics.items[t].partition_indexes.items;
+			ts[t].partition_indexes.n = m->topics.items[t].partition_indexes.n;
+		}
+	}
+	struct kp_offset_fetch_resp_group g;
+	int16_t err = fetch_group(q, m->group_id, ts, nt, &g);
+	if (err && q->version >= 2) {
+		resp.error_code = err;
+		answer(q, &resp);
+		return;
+	}
+	resp.error_code = 0;
+	resp.topics.items = rt_arena_calloc(&q->arena, (size_t)g.topics.n + 1, sizeof(*resp.topics.items));
+	resp.topics.n = resp.topics.items ? g.topics.n : 0;
+	if (err) {
+		/* v0-1 have no group-level error: each partition asked for carries it. */
+		resp.topics.n = nt > 0 ? nt : 0;
+		resp.topics.items = rt_arena_calloc(&q->arena, (size_t)resp.topics.n + 1, sizeof(*resp.topics.items));
+		if (!resp.topics.items)
+			resp.topics.n = 0;
+		for (int32_t t = 0; t < resp.topics.n; t++) {
+			struct kp_offset_fetch_resp_topic *rt = &resp.topics.items[t];
+			kp_offset_fetch_resp_topic_init(rt);
+			rt->name = ts[t].name;
+			int32_t np = ts[t].partition_indexes.n > 0 ? ts[t].partition_indexes.n : 0;
+			rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)np + 1, sizeof(*rt->partitions.items));
+			rt->partitions.n = rt->partitions.items ? np : 0;
+			for (int32_t i = 0; i < rt->partitions.n; i++) {
+				kp_offset_fetch_resp_partition_init(&rt->partitions.items[i]);
+				rt->partitions.items[i].partition_index = ts[t].partition_indexes.items[i];
+				rt->partitions.items[i].committed_offset = -1;
+				rt->partitions.items[i].metadata = ks("");
+				rt->partitions.items[i].error_code = err;
+			}
+		}
+		answer(q, &resp);
+		return;
+	}
+	for (int32_t t = 0; t < resp.topics.n; t++) {
+		struct kp_offset_fetch_resp_topic *rt = &resp.topics.items[t];
+		struct kp_offset_fetch_resp_topics *gt = &g.topics.items[t];
+		kp_offset_fetch_resp_topic_init(rt);
+		rt->name = gt->name;
+		rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)gt->partitions.n + 1, sizeof(*rt->partitions.items));
+		rt->partitions.n = rt->partitions.items ? gt->partitions.n : 0;
+		for (int32_t i = 0; i < rt->partitions.n; i++) {
+			struct kp_offset_fetch_resp_partition *p = &rt->partitions.items[i];
+			struct kp_offset_fetch_resp_partitions *gp = &gt->partitions.items[i];
+			kp_offset_fetch_resp_partition_init(p);
+			p->partition_index = gp->partition_index;
+			p->committed_offset = gp->committed_offset;
+			p->committed_leader_epoch = gp->committed_leader_epoch;
+			p->metadata = gp->metadata;
+			p->error_code = gp->error_code;
+		}
+	}
+	answer(q, &resp);
+}
+
+/* ---- DescribeGroups, ListGroups, DeleteGroups, OffsetDelete ---- */
+
+static void *arena_alloc(void *arg, size_t n)
+{
+	return rt_arena_alloc(arg, n);
+}
+
+static void do_describe(struct ctl_hreq *q)
+{
+	struct kp_describe_groups_req *m = q->msg;
+	struct kp_describe_groups_resp resp;
+	kp_describe_groups_resp_init(&resp);
+	int32_t n = m->groups.n > 0 ? m->groups.n : 0;
+	resp.groups.items = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*resp.groups.items));
+	resp.groups.n = resp.groups.items ? n : 0;
+	for (int32_t i = 0; i < resp.groups.n; i++) {
+		struct kp_describe_groups_resp_described_group *g = &resp.groups.items[i];
+		kp_describe_groups_resp_described_group_init(g);
+		g->group_id = m->groups.items[i];
+		struct ctl_described_group d;
+		if (ctl_group_describe(q->hs->coord, sl(m->groups.items[i]), &d, arena_alloc, &q->arena)) {
+			g->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+			g->group_state = g->protocol_type = g->protocol_data = ks("");
+			continue;
+		}
+		g->error_code = d.error;
+		g->group_state = ks(d.state);
+		g->protocol_type = ks(d.protocol_type);
+		g->protocol_data = ks(d.protocol);
+		/* Without an authorizer every group operation is allowed: READ, DELETE, DESCRIBE. */
+		if (m->include_authorized_operations && !d.error)
+			g->authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);
+		g->members.n = 0;
+		if (d.n_members) {
+			g->members.items = rt_arena_calloc(&q->arena, (size_t)d.n_members, sizeof(*g->members.items));
+			if (!g->members.items) {
+				g->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+				continue;
+			}
+			g->members.n = d.n_members;
+			for (int32_t k = 0; k < d.n_members; k++) {
+				struct kp_describe_groups_resp_described_group_member *x = &g->members.items[k];
+				kp_describe_groups_resp_described_group_member_init(x);
+				x->member_id = ks(d.members[k].member_id);
+				x->group_instance_id = ks(d.members[k].instance_id);
+				x->client_id = ks(d.members[k].client_id);
+				x->client_host = ks(d.members[k].client_host);
+				x->member_metadata = kb(d.members[k].metadata);
+				x->member_assignment = kb(d.members[k].assignment);
+			}
+		}
+	}
+	answer(q, &resp);
+}
+
+struct listed {
+	struct rt_arena *a;
+	struct kp_list_groups_resp_listed_group *items;
+	int32_t n, cap;
+	bool oom;
+};
+
+static void on_listed(void *arg, const char *id, const char *ptype, const char *state)
+{
+	struct listed *l = arg;
+	if (l->oom)
+		return;
+	if (l->n == l->cap) {
+		int32_t cap = l->cap ? l->cap * 2 : 16;
+		struct kp_list_groups_resp_listed_group *ni = rt_arena_calloc(l->a, (size_t)cap, sizeof(*ni));
+		if (!ni) { l->oom = true; return; }
+		if (l->n)
+			memcpy(ni, l->items, (size_t)l->n * sizeof(*ni));
+		l->items = ni;
+		l->cap = cap;
+	}
+	struct kp_list_groups_resp_listed_group *g = &l->items[l->n++];
+	kp_list_groups_resp_listed_group_init(g);
+	/* the coordinator's strings live until the next call into it: copy them */
+	char *a = rt_arena_strndup(l->a, id, strlen(id));
+	char *b = rt_arena_strndup(l->a, ptype, strlen(ptype));
+	if (!a || !b) { l->oom = true; l->n--; return; }
+	g->group_id = ks(a);
+	g->protocol_type = ks(b);
+	g->group_state = ks(state);
+	g->group_type = ks("classic");
+}
+
+static void do_list(struct ctl_hreq *q)
+{
+	struct kp_list_groups_req *m = q->msg;
+	struct kp_list_groups_resp resp;
+	kp_list_groups_resp_init(&resp);
+	bool classic = true;
+	if (q->version >= 5 && m->types_filter.n > 0) {
+		classic = false;
+		for (int32_t i = 0; i < m->types_filter.n; i++)
+			classic |= m->types_filter.items[i].len == 7 && !strncasecmp(m->types_filter.items[i].ptr, "classic", 7);
+	}
+	struct listed l = { .a = &q->arena };
+	int32_t ns = q->version >= 4 && m->states_filter.n > 0 ? m->states_filter.n : 0;
+	struct ctl_slice *states = ns ? rt_arena_calloc(&q->arena, (size_t)ns, sizeof(*states)) : NULL;
+	for (int32_t i = 0; states && i < ns; i++)
+		states[i] = sl(m->states_filter.items[i]);
+	if (ns && !states)
+		l.oom = true;
+	if (classic && !l.oom)
+		resp.error_code = ctl_group_list(q->hs->coord, states, ns, on_listed, &l);
+	if (l.oom)
+		resp.error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+	resp.groups.items = l.items;
+	resp.groups.n = resp.error_code ? 0 : l.n;
+	answer(q, &resp);
+}
+
+static void do_delete(struct ctl_hreq *q)
+{
+	struct kp_delete_groups_req *m = q->msg;
+	struct kp_delete_groups_resp resp;
+	kp_delete_groups_resp_init(&resp);
+	int32_t n = m->groups_names.n > 0 ? m->groups_names.n : 0;
+	resp.results.items = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*resp.results.items));
+	resp.results.n = resp.results.items ? n : 0;
+	for (int32_t i = 0; i < resp.results.n; i++) {
+		kp_delete_groups_resp_deletable_group_result_init(&resp.results.items[i]);
+		resp.results.items[i].group_id = m->groups_names.items[i];
+		resp.results.items[i].error_code = ctl_group_delete(q->hs->coord, sl(m->groups_names.items[i]));
+	}
+	answer(q, &resp);
+}
+
+static void do_offset_delete(struct ctl_hreq *q)
+{
+	struct kp_offset_delete_req *m = q->msg;
+	struct kp_offset_delete_resp resp;
+	kp_offset_delete_resp_init(&resp);
+	int32_t n = 0;
+	for (int32_t t = 0; t < m->topics.n; t++)
+		n += m->topics.items[t].partitions.n > 0 ? m->topics.items[t].partitions.n : 0;
+	struct ctl_commit_part *parts = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*parts));
+	int32_t nt = m->topics.n > 0 ? m->topics.n : 0;
+	resp.topics.items = rt_arena_calloc(&q->arena, (size_t)nt + 1, sizeof(*resp.topics.items));
+	if (!parts || !resp.topics.items) {
+		resp.error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+		answer(q, &resp);
+		return;
+	}
+	int32_t k = 0;
+	for (int32_t t = 0; t < nt; t++)
+		for (int32_t i = 0; i < m->topics.items[t].partitions.n; i++, k++) {
+			parts[k].topic = sl(m->topics.items[t].name);
+			parts[k].partition = m->topics.items[t].partitions.items[i].partition_index;
+		}
+	resp.error_code = ctl_offsets_delete(q->hs->coord, sl(m->group_id), parts, n);
+	if (resp.error_code) {
+		answer(q, &resp);
+		return;
+	}
+	resp.topics.n = nt;
+	k = 0;
+	for (int32_t t = 0; t < nt; t++) {
+		struct kp_offset_delete_resp_topic *rt = &resp.topics.items[t];
+		kp_offset_delete_resp_topic_init(rt);
+		rt->name = m->topics.items[t].name;
+		int32_t np = m->topics.items[t].partitions.n > 0 ? m->topics.items[t].partitions.n : 0;
+		rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)np + 1, sizeof(*rt->partitions.items));
+		rt->partitions.n = rt->partitions.items ? np : 0;
+		for (int32_t i = 0; i < rt->partitions.n; i++, k++) {
+			kp_offset_delete_resp_partition_init(&rt->partitions.items[i]);
+			rt->partitions.items[i].partition_index = parts[k].partition;
+			rt->partitions.items[i].error_code = parts[k].error;
+		}
+	}
+	answer(q, &resp);
+}
+
+/* ---- entry ---- */
+
+int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char *host, size_t host_len,
+               const uint8_t *frame, size_t len)
+{
+	struct ctl_hreq *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->hs = hs;
+	q->origin = origin;
+	q->link_id = link_id;
+	q->frame = malloc(len ? len : 1);
+	q->host = malloc(host_len + 1);
+	if (!q->frame || !q->host) {
+		free(q->frame);
+		free(q->host);
+		free(q);
+		return -ENOMEM;
+	}
+	memcpy(q->frame, frame, len);
+	memcpy(q->host, host, host_len);
+	q->host[host_len] = 0;
+	rt_arena_init(&q->arena, 0, hs->arena_limit ? hs->arena_limit : (64u << 20));
+	q->next = hs->live;
+	if (hs->live)
+		hs->live->prev = q;
+	hs->live = q;
+	hs->pending++;
+
+	struct rt_rd r;
+	rt_rd_init(&r, q->frame, len);
+	struct kp_req_hdr h;
+	int rc = kp_req_hdr_decode(&r, &q->arena, &h);
+	if (rc) {
+		hreq_free(q);
+		return -EBADMSG;
+	}
+	q->key = h.request_api_key;
+	q->version = h.request_api_version;
+	q->corr = h.correlation_id;
+	const struct kp_api_info *info = kp_api_lookup(q->key);
+	if (!info || !ctl_handlers_serves(q->key) || q->version < info->min_version || q->version > info->max_version) {
+		hreq_free(q);
+		return -ENOTSUP;
+	}
+	/* The decoded request, followed by the header's client id (JoinGroup keeps it). */
+	q->msg = rt_arena_alloc(&q->arena, info->req_size + sizeof(struct ctl_slice));
+	if (!q->msg) {
+		hreq_free(q);
+		return -ENOMEM;
+	}
+	*(struct ctl_slice *)((char *)q->msg + info->req_size) = sl(h.client_id);
+	info->req_init(q->msg);
+	rc = info->req_decode(&r, q->version, &q->arena, q->msg);
+	if (rc) {
+		hreq_free(q);
+		return rc == -E2BIG ? -E2BIG : -EBADMSG;
+	}
+	switch (q->key) {
+	case KP_API_JOIN_GROUP: do_join(q); break;
+	case KP_API_SYNC_GROUP: do_sync(q); break;
+	case KP_API_HEARTBEAT: do_heartbeat(q); break;
+	case KP_API_LEAVE_GROUP: do_leave(q); break;
+	case KP_API_OFFSET_COMMIT: do_commit(q); break;
+	case KP_API_OFFSET_FETCH: do_fetch(q); break;
+	case KP_API_DESCRIBE_GROUPS: do_describe(q); break;
+	case KP_API_LIST_GROUPS: do_list(q); break;
+	case KP_API_DELETE_GROUPS: do_delete(q); break;
+	case KP_API_OFFSET_DELETE: do_offset_delete(q); break;
+	}
+	return 0;
+}
+
+void ctl_handlers_fini(struct ctl_handlers *hs)
+{
+	while (hs->live)
+		hreq_free(hs->live);
+}

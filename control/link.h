@@ -1,0 +1,38 @@
+/*
+ * control/link.h: the frames on the Unix-domain link between the dataplane (`ringtail`) and
+ * the control process (`ringtail-control`).  Header-only so that both sides share one
+ * definition without linking each other.
+ *
+ * Kafka framing: every frame is an int32 size (the bytes after it) and then, big-endian:
+ *
+ *   dataplane -> control, CTL_LINK_REQUEST:
+ *      int8   kind = 1
+ *      int64  link_id       the dataplane's handle for the client request (echoed back)
+ *      int16  shard         the shard of the client's connection
+ *      int16  host_len      the client's address as Kafka shows it ("/127.0.0.1"), then its bytes
+ *      ...    the client's request frame: request header and body, without its size prefix
+ *
+ *   control -> dataplane, CTL_LINK_ANSWER:
+ *      int8   kind = 2
+ *      int64  link_id
+ *      int8   close         1: the request could not be parsed; close the client's connection
+ *      ...    the response body (the dataplane has written the size and response header)
+ *
+ * The dataplane opens one link per shard (a socketpair made before the control process is
+ * started; the control process finds them as file descriptors 3 .. 3+links-1), so answers
+ * arrive on the shard that owns the client's connection and that shard puts them in the
+ * connection's response order.  A link frame is bounded by CTL_LINK_MAX_FRAME.
+ */
+#ifndef CTL_LINK_H
+#define CTL_LINK_H
+
+#include <stdint.h>
+
+#define CTL_LINK_REQUEST 1
+#define CTL_LINK_ANSWER 2
+#define CTL_LINK_REQUEST_HDR 13          /* kind, link_id, shard, host_len */
+#define CTL_LINK_ANSWER_HDR 10           /* kind, link_id, close */
+#define CTL_LINK_FIRST_FD 3
+#define CTL_LINK_MAX_FRAME (128u << 20)
+
+#endif

@@ -1,0 +1,680 @@
+/*
+ * control/store.c: the `__consumer_offsets` client of store.h.
+ *
+ * States: DOWN (no socket; reconnect when the back-off passes) -> CONNECTING -> META (Metadata
+ * for the topic; CreateTopics when it is missing) -> LOAD (Fetch every partition from its start
+ * up to the high watermark seen) -> READY (Produce acks=-1 for appends).  Requests are pipelined
+ * on the one connection; the broker answers in order, and each in-flight request remembers
+ * what it was for by correlation id.
+ */
+#include "control/store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/chain.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "kp_errors.h"
+#include "kp_msgs.h"
+#include "proto/batch.h"
+
+#define V_METADATA 9
+#define V_CREATE 5
+#define V_PRODUCE 9
+#define V_FETCH 12
+#define RECONNECT_MS 200
+#define FETCH_PART_BYTES (1 << 20)
+#define CTL_STORE_MAX_IN (64u << 20)
+
+enum st { ST_DOWN, ST_CONNECTING, ST_META, ST_LOAD, ST_READY };
+
+struct inflight {
+	struct inflight *next;
+	int32_t corr;
+	int16_t key, version;
+	struct ctl_append *a;        /* Produce */
+};
+
+struct ctl_store {
+	char host[256];
+	int port;
+	char topic[256];
+	int32_t want_partitions;
+	struct ctl_coord *coord;
+	enum st st;
+	int fd;
+	int64_t now;
+	int64_t retry_at;
+	int32_t corr;
+	struct rt_buf out;             /* bytes to send */
+	size_t out_off;
+	struct rt_buf in;              /* bytes received, a frame at the start */
+	struct inflight *fl_head, *fl_tail;
+	/* loading */
+	int32_t nparts;
+	int64_t *next_off;             /* per partition */
+	int64_t *end_off;              /* high watermark seen at the first fetch; -1 unknown */
+	bool fetch_out;
+	bool meta_out;
+	bool loaded;
+	int64_t load_start;
+	struct ctl_store_stats stats;
+	/* appends waiting for READY */
+	struct ctl_append *wait_head, *wait_tail;
+};
+
+static int64_t now_ms(void)
+{
+	return (int64_t)(rt_clock_ns() / 1000000);
+}
+
+struct ctl_store *ctl_store_create(const char *host, int port, const char *topic, int32_t partitions,
+                                   struct ctl_coord *coord)
+{
+	struct ctl_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	snprintf(s->host, sizeof(s->host), "%s", host);
+	snprintf(s->topic, sizeof(s->topic), "%s", topic);
+	s->port = port;
+	s->want_partitions = partitions;
+	s->coord = coord;
+	s->fd = -1;
+	s->st = ST_DOWN;
+	rt_buf_init(&s->out, 0);
+	rt_buf_init(&s->in, CTL_STORE_MAX_IN);
+	s->load_start = now_ms();
+	return s;
+}
+
+static void fail_appends(struct ctl_store *s, struct ctl_append **head, struct ctl_append **tail)
+{
+	struct ctl_append *a = *head;
+	*head = *tail = NULL;
+	while (a) {
+		struct ctl_append *n = a->next;
+		s->stats.append_errors++;
+		ctl_coord_append_done(s->coord, a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		a = n;
+	}
+}
+
+static void drop_conn(struct ctl_store *s, const char *why)
+{
+	if (s->fd >= 0) {
+		RT_WARN("control store: connection to %s:%d lost: %s", s->host, s->port, why);
+		close(s->fd);
+	}
+	s->fd = -1;
+	s->st = ST_DOWN;
+	s->retry_at = s->now + RECONNECT_MS;
+	rt_buf_reset(&s->out);
+	s->out_off = 0;
+	rt_buf_reset(&s->in);
+	s->fetch_out = s->meta_out = false;
+	struct inflight *f = s->fl_head;
+	s->fl_head = s->fl_tail = NULL;
+	while (f) {
+		struct inflight *n = f->next;
+		if (f->a) {
+			s->stats.append_errors++;
+			ctl_coord_append_done(s->coord, f->a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		}
+		free(f);
+		f = n;
+	}
+	/* Appends are only accepted once loaded; while reconnecting they fail at once, so the
+	 * clients retry rather than wait on a broker that may be gone. */
+	fail_appends(s, &s->wait_head, &s->wait_tail);
+}
+
+void ctl_store_destroy(struct ctl_store *s)
+{
+	if (!s)
+		return;
+	drop_conn(s, "shutting down");
+	rt_buf_fini(&s->out);
+	rt_buf_fini(&s->in);
+	free(s->next_off);
+	free(s->end_off);
+	free(s);
+}
+
+bool ctl_store_loaded(const struct ctl_store *s)
+{
+	return s->loaded;
+}
+
+void ctl_store_stats(const struct ctl_store *s, struct ctl_store_stats *out)
+{
+	*out = s->stats;
+}
+
+int ctl_store_fd(const struct ctl_store *s)
+{
+	return s->fd;
+}
+
+short ctl_store_events(const struct ctl_store *s)
+{
+	if (s->fd < 0)
+		return 0;
+	if (s->st == ST_CONNECTING)
+		return POLLOUT;
+	return (short)(POLLIN | (s->out.len > s->out_off ? POLLOUT : 0));
+}
+
+/* Encodes one request (header + body) into the output and records it as in flight. */
+static void send_req(struct ctl_store *s, int16_t key, int16_t version, const void *body, struct ctl_append *a)
+{
+	const struct kp_api_info *info = kp_api_lookup(key);
+	struct rt_chain c;
+	rt_chain_init(&c, 0);
+	struct kp_frame f = kp_frame_begin(&c);
+	struct kp_req_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.request_api_key = key;
+	h.request_api_version = version;
+	h.correlation_id = ++s->corr;
+	h.client_id = (struct kp_str){ "ringtail-control", 16 };
+	kp_req_hdr_encode(&c, &h);
+	info->req_encode(&c, version, body);
+	kp_frame_end(&c, f);
+	int rc = rt_chain_finish(&c);
+	size_t n = rt_chain_len(&c);
+	uint8_t *p = rc ? NULL : rt_buf_extend(&s->out, n);
+	if (!p || rt_chain_flatten(&c, p)) {
+		/* Out of memory: the connection state is unknown, so start over.  The append is
+		 * failed from the loop (never inside the coordinator's call). */
+		rt_chain_fini(&c);
+		if (p)
+			s->out.len -= n;
+		if (a) {
+			a->next = NULL;
+			if (s->wait_tail) s->wait_tail->next = a; else s->wait_head = a;
+			s->wait_tail = a;
+		}
+		s->retry_at = s->now + RECONNECT_MS;
+		return;
+	}
+	rt_chain_fini(&c);
+	struct inflight *fl = calloc(1, sizeof(*fl));
+	if (!fl)
+		abort();
+	fl->corr = h.correlation_id;
+	fl->key = key;
+	fl->version = version;
+	fl->a = a;
+	if (s->fl_tail)
+		s->fl_tail->next = fl;
+	else
+		s->fl_head = fl;
+	s->fl_tail = fl;
+}
+
+static void send_metadata(struct ctl_store *s)
+{
+	struct kp_metadata_req m;
+	kp_metadata_req_init(&m);
+	struct kp_metadata_req_topic t;
+	kp_metadata_req_topic_init(&t);
+	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	m.topics.items = &t;
+	m.topics.n = 1;
+	m.allow_auto_topic_creation = false;
+	send_req(s, KP_API_METADATA, V_METADATA, &m, NULL);
+	s->meta_out = true;
+}
+
+static void send_create(struct ctl_store *s)
+{
+	struct kp_create_topics_req m;
+	kp_create_topics_req_init(&m);
+	struct kp_create_topics_req_creatable_topic t;
+	kp_create_topics_req_creatable_topic_init(&t);
+	struct kp_create_topics_req_creatable_topic_config cfg[2];
+	kp_create_topics_req_creatable_topic_config_init(&cfg[0]);
+	kp_create_topics_req_creatable_topic_config_init(&cfg[1]);
+	cfg[0].name = (struct kp_str){ "cleanup.policy", 14 };
+	cfg[0].value = (struct kp_str){ "compact", 7 };
+	cfg[1].name = (struct kp_str){ "compression.type", 16 };
+	cfg[1].value = (struct kp_str){ "producer", 8 };
+	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.num_partitions = s->want_partitions;
+	t.replication_factor = 1;
+	t.assignments.n = 0;
+	t.configs.items = cfg;
+	t.configs.n = 2;
+	m.topics.items = &t;
+	m.topics.n = 1;
+	m.timeout_ms = 30000;
+	send_req(s, KP_API_CREATE_TOPICS, V_CREATE, &m, NULL);
+}
+
+static void send_fetch(struct ctl_store *s)
+{
+	struct kp_fetch_req m;
+	kp_fetch_req_init(&m);
+	struct kp_fetch_req_topic t;
+	kp_fetch_req_topic_init(&t);
+	struct kp_fetch_req_partition *ps = calloc((size_t)s->nparts, sizeof(*ps));
+	if (!ps)
+		abort();
+	int32_t n = 0;
+	for (int32_t i = 0; i < s->nparts; i++) {
+		if (s->end_off[i] >= 0 && s->next_off[i] >= s->end_off[i])
+			continue;
+		kp_fetch_req_partition_init(&ps[n]);
+		ps[n].partition = i;
+		ps[n].fetch_offset = s->next_off[i];
+		ps[n].partition_max_bytes = FETCH_PART_BYTES;
+		n++;
+	}
+	t.topic = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.partitions.items = ps;
+	t.partitions.n = n;
+	m.max_wait_ms = 0;
+	m.min_bytes = 0;
+	m.max_bytes = 32 << 20;
+	m.topics.items = &t;
+	m.topics.n = 1;
+	m.forgotten_topics_data.n = 0;
+	send_req(s, KP_API_FETCH, V_FETCH, &m, NULL);
+	free(ps);
+	s->fetch_out = true;
+}
+
+static void load_finished(struct ctl_store *s)
+{
+	s->loaded = true;
+	s->st = ST_READY;
+	s->stats.load_ms = now_ms() - s->load_start;
+	ctl_coord_load_done(s->coord);
+	RT_INFO("control store: %s loaded: %lld records from %d partitions in %lld ms", s->topic,
+	        (long long)s->stats.loaded_records, s->nparts, (long long)s->stats.load_ms);
+}
+
+static void maybe_continue_load(struct ctl_store *s)
+{
+	if (s->st != ST_LOAD || s->fetch_out)
+		return;
+	for (int32_t i = 0; i < s->nparts; i++)
+		if (s->end_off[i] < 0 || s->next_off[i] < s->end_off[i]) {
+			send_fetch(s);
+			return;
+		}
+	if (!s->loaded)
+		load_finished(s);
+	else
+		s->st = ST_READY;
+}
+
+static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+{
+	s->meta_out = false;
+	struct kp_metadata_resp m;
+	kp_metadata_resp_init(&m);
+	if (kp_metadata_resp_decode(r, version, a, &m)) {
+		drop_conn(s, "malformed Metadata response");
+		return;
+	}
+	if (m.topics.n < 1 || m.topics.items[0].error_code == KP_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+		RT_INFO("control store: creating %s with %d partitions", s->topic, s->want_partitions);
+		send_create(s);
+		return;
+	}
+	struct kp_metadata_resp_topic *t = &m.topics.items[0];
+	if (t->error_code || t->partitions.n <= 0) {
+		s->retry_at = s->now + RECONNECT_MS; /* LEADER_NOT_AVAILABLE etc.: ask again */
+		return;
+	}
+	int32_t n = 0;
+	for (int32_t i = 0; i < t->partitions.n; i++)
+		if (t->partitions.items[i].partition_index + 1 > n)
+			n = t->partitions.items[i].partition_index + 1;
+	if (n != s->want_partitions)
+		RT_WARN("control store: %s has %d partitions, offsets.topic.num.partitions says %d; using %d",
+		        s->topic, n, s->want_partitions, n);
+	if (!s->loaded || n != s->nparts) {
+		free(s->next_off);
+		free(s->end_off);
+		s->nparts = n;
+		s->next_off = calloc((size_t)n, sizeof(*s->next_off));
+		s->end_off = malloc((size_t)n * sizeof(*s->end_off));
+		if (!s->next_off || !s->end_off)
+			abort();
+		for (int32_t i = 0; i < n; i++)
+			s->end_off[i] = -1;
+	}
+	ctl_coord_set_partitions(s->coord, n);
+	if (s->loaded) {
+		s->st = ST_READY;
+		return;
+	}
+	s->st = ST_LOAD;
+	maybe_continue_load(s);
+}
+
+static void on_create(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+{
+	struct kp_create_topics_resp m;
+	kp_create_topics_resp_init(&m);
+	if (kp_create_topics_resp_decode(r, version, a, &m)) {
+		drop_conn(s, "malformed CreateTopics response");
+		return;
+	}
+	int16_t e = m.topics.n > 0 ? m.topics.items[0].error_code : KP_ERR_UNKNOWN_SERVER_ERROR;
+	if (e && e != KP_ERR_TOPIC_ALREADY_EXISTS)
+		RT_WARN("control store: creating %s: %s", s->topic, kp_error_name(e));
+	send_metadata(s);
+}
+
+static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, int32_t len, struct rt_arena *a)
+{
+	size_t off = 0, n = len > 0 ? (size_t)len : 0;
+	while (off + KP_BATCH_LOG_OVERHEAD <= n) {
+		size_t bs = kp_batch_size(p + off, n - off);
+		if (!bs || off + bs > n)
+			break; /* a batch cut by the fetch size: fetched again from its start */
+		struct kp_batch_iter it;
+		if (kp_batch_iter_init(&it, p + off, bs, a, 64u << 20)) {
+			RT_WARN("control store: %s-%d: unreadable batch at offset %lld skipped", s->topic, part,
+			        (long long)rt_be64_get(p + off));
+		} else if (!(it.hdr.attributes & KP_ATTR_CONTROL)) {
+			struct kp_record rec;
+			int rc;
+			while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
+				if (rec.key_len < 0)
+					continue;
+				ctl_coord_load_record(s->coord, rec.key, (size_t)rec.key_len, rec.value, rec.value_len);
+				s->stats.loaded_records++;
+			}
+		}
+		struct kp_batch_hdr h;
+		if (kp_batch_hdr_parse(p + off, bs, &h) == 0)
+			s->next_off[part] = h.base_offset + h.last_offset_delta + 1;
+		off += bs;
+	}
+}
+
+static void on_fetch(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+{
+	s->fetch_out = false;
+	struct kp_fetch_resp m;
+	kp_fetch_resp_init(&m);
+	if (kp_fetch_resp_decode(r, version, a, &m)) {
+		drop_conn(s, "malformed Fetch response");
+		return;
+	}
+	bool retry = false;
+	for (int32_t t = 0; t < m.responses.n; t++) {
+		struct kp_fetch_resp_fetchable_topic *ft = &m.responses.items[t];
+		for (int32_t i = 0; i < ft->partitions.n; i++) {
+			struct kp_fetch_resp_partition_data *pd = &ft->partitions.items[i];
+			int32_t p = pd->partition_index;
+			if (p < 0 || p >= s->nparts)
+				continue;
+			if (pd->error_code == KP_ERR_OFFSET_OUT_OF_RANGE) {
+				s->next_off[p] = pd->log_start_offset > s->next_off[p] ? pd->log_start_offset : pd->high_watermark;
+				continue;
+			}
+			if (pd->error_code) {
+				retry = true;
+				continue;
+			}
+			if (s->end_off[p] < 0)
+				s->end_off[p] = pd->high_watermark;
+			int64_t before = s->next_off[p];
+			load_batches(s, p, pd->records.ptr, pd->records.len, a);
+			if (s->next_off[p] == before && s->next_off[p] < s->end_off[p] && pd->records.len <= 0)
+				/* nothing below the high watermark came back (compacted away): done */
+				s->next_off[p] = s->end_off[p];
+		}
+	}
+	if (retry)
+		s->retry_at = s->now + RECONNECT_MS;
+	else
+		maybe_continue_load(s);
+}
+
+static void on_produce(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a, struct ctl_append *ap)
+{
+	struct kp_produce_resp m;
+	kp_produce_resp_init(&m);
+	int16_t err = KP_ERR_UNKNOWN_SERVER_ERROR;
+	if (!kp_produce_resp_decode(r, version, a, &m) && m.responses.n > 0 &&
+	    m.responses.items[0].partition_responses.n > 0)
+		err = m.responses.items[0].partition_responses.items[0].error_code;
+	if (err)
+		s->stats.append_errors++;
+	ctl_coord_append_done(s->coord, ap, err);
+}
+
+static void send_append(struct ctl_store *s, struct ctl_append *a)
+{
+	struct kp_batch_builder b;
+	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, 0, -1, -1, -1);
+	int64_t ts = rt_clock_wall_ms();
+	for (int32_t i = 0; i < a->n; i++) {
+		const struct ctl_kv *kv = &a->kv[i];
+		kp_batch_builder_add(&b, ts, a->data.data + kv->koff, (int32_t)kv->klen,
+		                     kv->vlen >= 0 ? a->data.data + kv->voff : NULL, kv->vlen, NULL, 0);
+	}
+	size_t size = 0;
+	const uint8_t *batch = kp_batch_builder_finish(&b, &size);
+	if (!batch) {
+		kp_batch_builder_fini(&b);
+		ctl_coord_append_done(s->coord, a, KP_ERR_UNKNOWN_SERVER_ERROR);
+		return;
+	}
+	struct kp_produce_req m;
+	kp_produce_req_init(&m);
+	struct kp_produce_req_topic_data t;
+	kp_produce_req_topic_data_init(&t);
+	struct kp_produce_req_partition_data pd;
+	kp_produce_req_partition_data_init(&pd);
+	pd.index = a->partition;
+	pd.records = (struct kp_records){ batch, (int32_t)size, -1, 0 };
+	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.partition_data.items = &pd;
+	t.partition_data.n = 1;
+	m.acks = -1;
+	m.timeout_ms = 30000;
+	m.topic_data.items = &t;
+	m.topic_data.n = 1;
+	s->stats.appends++;
+	send_req(s, KP_API_PRODUCE, V_PRODUCE, &m, a);
+	kp_batch_builder_fini(&b);
+}
+
+void ctl_store_append(struct ctl_store *s, struct ctl_append *a)
+{
+	a->next = NULL;
+	if (s->st != ST_READY || a->partition >= s->nparts) {
+		/* Not connected (or the coordinator's partitioning disagrees with the topic): the
+		 * append fails and the client retries. */
+		s->stats.append_errors++;
+		/* never complete from inside the coordinator's call: queue and fail from the loop */
+		if (s->wait_tail)
+			s->wait_tail->next = a;
+		else
+			s->wait_head = a;
+		s->wait_tail = a;
+		return;
+	}
+	send_append(s, a);
+}
+
+static void handle_frame(struct ctl_store *s, const uint8_t *p, size_t n)
+{
+	struct inflight *fl = s->fl_head;
+	if (!fl) {
+		drop_conn(s, "a response nobody asked for");
+		return;
+	}
+	s->fl_head = fl->next;
+	if (!s->fl_head)
+		s->fl_tail = NULL;
+	struct rt_arena a;
+	rt_arena_init(&a, 0, 256u << 20);
+	struct rt_rd r;
+	rt_rd_init(&r, p, n);
+	struct kp_resp_hdr h;
+	if (kp_resp_hdr_decode(&r, fl->key, fl->version, &a, &h) || h.correlation_id != fl->corr) {
+		if (fl->a)
+			ctl_coord_append_done(s->coord, fl->a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		free(fl);
+		rt_arena_fini(&a);
+		drop_conn(s, "response out of order");
+		return;
+	}
+	switch (fl->key) {
+	case KP_API_METADATA: on_metadata(s, &r, fl->version, &a); break;
+	case KP_API_CREATE_TOPICS: on_create(s, &r, fl->version, &a); break;
+	case KP_API_FETCH: on_fetch(s, &r, fl->version, &a); break;
+	case KP_API_PRODUCE: on_produce(s, &r, fl->version, &a, fl->a); break;
+	}
+	free(fl);
+	rt_arena_fini(&a);
+}
+
+static void do_read(struct ctl_store *s)
+{
+	for (;;) {
+		if (rt_buf_reserve(&s->in, 65536)) {
+			drop_conn(s, "response larger than the store accepts");
+			return;
+		}
+		ssize_t k = recv(s->fd, s->in.data + s->in.len, s->in.cap - s->in.len, 0);
+		if (k == 0) {
+			drop_conn(s, "closed by the broker");
+			return;
+		}
+		if (k < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			drop_conn(s, strerror(errno));
+			return;
+		}
+		s->in.len += (size_t)k;
+		size_t off = 0;
+		while (s->fd >= 0 && s->in.len - off >= 4) {
+			int32_t fl = (int32_t)rt_be32_get(s->in.data + off);
+			if (fl < 0 || (size_t)fl > CTL_STORE_MAX_IN - 4) {
+				drop_conn(s, "bad frame length");
+				return;
+			}
+			if (s->in.len - off - 4 < (size_t)fl)
+				break;
+			handle_frame(s, s->in.data + off + 4, (size_t)fl);
+			off += 4 + (size_t)fl;
+		}
+		if (s->fd < 0)
+			return;
+		if (off) {
+			memmove(s->in.data, s->in.data + off, s->in.len - off);
+			s->in.len -= off;
+		}
+	}
+}
+
+static void do_write(struct ctl_store *s)
+{
+	while (s->out.len > s->out_off) {
+		ssize_t k = send(s->fd, s->out.data + s->out_off, s->out.len - s->out_off, MSG_NOSIGNAL);
+		if (k < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			drop_conn(s, strerror(errno));
+			return;
+		}
+		s->out_off += (size_t)k;
+	}
+	rt_buf_reset(&s->out);
+	s->out_off = 0;
+}
+
+void ctl_store_io(struct ctl_store *s, short revents)
+{
+	s->now = now_ms();
+	if (s->fd < 0)
+		return;
+	if (s->st == ST_CONNECTING) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
+			close(s->fd);
+			s->fd = -1;
+			s->st = ST_DOWN;
+			s->retry_at = s->now + RECONNECT_MS;
+			return;
+		}
+		s->st = ST_META;
+		send_metadata(s);
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		do_read(s);
+	if (s->fd >= 0)
+		do_write(s);
+}
+
+static void try_connect(struct ctl_store *s)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", s->port);
+	if (getaddrinfo(s->host, port, &hints, &res) || !res) {
+		s->retry_at = s->now + RECONNECT_MS;
+		return;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		s->retry_at = s->now + RECONNECT_MS;
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (rc && errno != EINPROGRESS) {
+		close(fd);
+		s->retry_at = s->now + RECONNECT_MS;
+		return;
+	}
+	s->fd = fd;
+	s->st = ST_CONNECTING;
+}
+
+int64_t ctl_store_tick(struct ctl_store *s, int64_t now)
+{
+	s->now = now;
+	if (s->wait_head)
+		fail_appends(s, &s->wait_head, &s->wait_tail);
+	if (s->st == ST_DOWN && now >= s->retry_at)
+		try_connect(s);
+	if (s->retry_at && now >= s->retry_at && s->fd >= 0) {
+		s->retry_at = 0;
+		if (s->st == ST_META && !s->meta_out)
+			send_metadata(s);
+		else if (s->st == ST_LOAD && !s->fetch_out)
+			maybe_continue_load(s);
+	}
+	if (s->fd >= 0 && s->out.len > s->out_off)
+		do_write(s);
+	return s->retry_at ? s->retry_at : now + 1000;
+}

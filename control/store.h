@@ -1,0 +1,54 @@
+/*
+ * control/store.h: the control process's own Kafka client to the dataplane's listener, for the
+ * compacted topic `__consumer_offsets`: it creates the topic when missing, reads it from the
+ * beginning at start (feeding every record to the coordinator), then writes the coordinator's
+ * appends as Produce requests with acks=-1, answering each append once the broker has.
+ *
+ * Why a client connection and not the Unix link: the internal topic is then served by exactly
+ * the dataplane's Produce and Fetch paths (validation, group commit, fdatasync, replication
+ * later), with no second entry into the data path to keep in step; and the link stays a
+ * one-way request/answer channel that a shard can drive without a reverse request path.
+ *
+ * Non-blocking, driven by the owner's poll loop (ctl_store_fd / ctl_store_events / ctl_store_io
+ * / ctl_store_tick).  A lost connection fails every append in flight with
+ * COORDINATOR_NOT_AVAILABLE (the clients retry their commits) and reconnects.
+ */
+#ifndef CTL_STORE_H
+#define CTL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/coord.h"
+
+struct ctl_store;
+
+/* Returns an owned store that will connect to host:port, or NULL.  partitions: the partition
+ * count to create the topic with (offsets.topic.num.partitions). */
+struct ctl_store *ctl_store_create(const char *host, int port, const char *topic, int32_t partitions,
+                                   struct ctl_coord *coord);
+void ctl_store_destroy(struct ctl_store *s);
+
+/* The coordinator is told once its state is loaded (ctl_coord_load_done). */
+bool ctl_store_loaded(const struct ctl_store *s);
+
+/* Takes a (see struct ctl_coord_ops.append). */
+void ctl_store_append(struct ctl_store *s, struct ctl_append *a);
+
+/* Poll integration: the socket (-1 while none), the events to wait for, the events seen. */
+int ctl_store_fd(const struct ctl_store *s);
+short ctl_store_events(const struct ctl_store *s);
+void ctl_store_io(struct ctl_store *s, short revents);
+/* Reconnects and retries; returns the next time (ms, monotonic) it wants to be called. */
+int64_t ctl_store_tick(struct ctl_store *s, int64_t now_ms);
+
+/* Counters for logs and measurements. */
+struct ctl_store_stats {
+	int64_t loaded_records;
+	int64_t load_ms;
+	int64_t appends;
+	int64_t append_errors;
+};
+void ctl_store_stats(const struct ctl_store *s, struct ctl_store_stats *out);
+
+#endif
