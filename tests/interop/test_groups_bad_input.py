@@ -32,7 +32,7 @@ def main(tap):
                 break
 
         def call(req):
-            for _ in range(100):
+            for _ in range(300):
                 f = cl.send(node, req)
                 cl.poll(future=f)
                 if f.failed():
@@ -45,6 +45,9 @@ def main(tap):
                 return v
             return v
 
+        # Until it has loaded its state, Kafka's coordinator answers heartbeats blindly (NONE):
+        # wait until OffsetFetch is answered without a coordinator error.
+        call(OffsetFetchRequest[3]('warmup', [('t', [0])]))
         r = call(HeartbeatRequest[1]('nogroup', 1, 'nobody'))
         tap.ok(r.error_code == 25, 'Heartbeat to an unknown group: UNKNOWN_MEMBER_ID', r)
         r = call(JoinGroupRequest[2]('nogroup', 10000, 30000, 'nobody', 'consumer', [('range', SUB)]))

@@ -112,9 +112,19 @@ def control_pid(broker_pid):
 
 
 def committed(bootstrap):
-    from confluent_kafka import Consumer, TopicPartition
+    """The group's committed offsets; retries the retriable coordinator errors (the control
+    process may still be starting or loading), as an application does."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
     c = Consumer({'bootstrap.servers': bootstrap, 'group.id': GROUP, 'enable.auto.commit': False})
-    r = c.committed([TopicPartition(TOPIC, p) for p in range(3)], timeout=30)
+    deadline = time.time() + 30
+    while True:
+        try:
+            r = c.committed([TopicPartition(TOPIC, p) for p in range(3)], timeout=30)
+            break
+        except KafkaException as e:
+            if not e.args[0].retriable() or time.time() > deadline:
+                raise
+            time.sleep(0.1)
     c.close()
     return {tp.partition: tp.offset for tp in r}
 
