@@ -21,6 +21,7 @@
 #include "broker.h"
 #include "hw/plan.h"
 #include "config.h"
+#include "control_link.h"
 #include "meta.h"
 #include "net.h"
 #include "parts.h"
@@ -172,6 +173,7 @@ int main(int argc, char **argv)
 	}
 	while (atomic_load(&b->shards_ready) < b->nshards)
 		usleep(1000);
+	dp_control_start(b, argc, argv);
 	const struct dp_snap *snap = dp_meta_snap(b->meta);
 	RT_INFO("ringtail %s started: node %d, %d shards, listening on %s:%u (advertised %s:%u), data in %s, %d topics",
 	        "0.1.0", cfg->node_id, b->nshards, cfg->listen_host[0] ? cfg->listen_host : "*", cfg->listen_port,
@@ -200,6 +202,7 @@ int main(int argc, char **argv)
 		}
 	}
 	atomic_store(&b->phase, DP_DRAINING);
+	dp_control_stop(); /* its links close: forwarded requests still waiting are answered */
 	time_t until = time(NULL) + DRAIN_LIMIT_S;
 	while (atomic_load(&b->shards_drained) < b->nshards && time(NULL) < until)
 		usleep(5000);

@@ -1,0 +1,730 @@
+/*
+ * dataplane/control_link.c: supervision of `ringtail-control` and the per-shard links to it
+ * (see control_link.h and control/link.h for the frames).
+ *
+ * Threads: the supervisor thread forks, execs, reaps and restarts the control process; for each
+ * incarnation it makes one socketpair per shard and publishes the shard's end in that shard's
+ * slot (an atomic exchange; an end never picked up is closed when the next one replaces it).
+ * A shard adopts a new end when it next forwards a request, and from then on only that shard
+ * touches the link: non-blocking send, a one-shot io_uring poll for answers, its own table of
+ * requests waiting for an answer.  When the link dies (the control process exited), every
+ * request waiting on it is answered COORDINATOR_NOT_AVAILABLE.
+ */
+#include "control_link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/ioop.h"
+#include "base/log.h"
+#include "broker.h"
+#include "conn.h"
+#include "control/link.h"
+#include "kp_errors.h"
+#include "kp_msgs.h"
+#include "router.h"
+#include "shard.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define STABLE_MS 30000
+#define STOP_GRACE_MS 5000
+
+/* One incarnation's end of a shard's link. */
+struct lconn {
+	int fd;
+	struct rt_ioop poll_op;
+	bool poll_armed;
+	bool dead;
+	struct shard_link *sl;
+};
+
+struct waiting {
+	struct waiting *next;
+	uint64_t id;
+	struct dp_req *req;
+	int16_t key, version;
+	void *msg;
+};
+
+struct shard_link {
+	_Atomic int new_fd;            /* published by the supervisor, -1 when none */
+	struct lconn *conn;            /* the shard's current link; NULL before the first */
+	struct rt_buf in, out;
+	size_t out_off;
+	struct waiting *wait_head, *wait_tail;
+	uint64_t next_id;
+	struct rt_ioop out_op;
+	bool out_armed;
+	struct dp_shard *s;
+};
+
+static struct {
+	struct dp_broker *b;
+	struct shard_link *links;      /* one per shard */
+	int nlinks;
+	pthread_t thread;
+	bool started;
+	_Atomic bool stopping;
+	_Atomic int pid;
+	char exe[PATH_MAX];
+	char **args;                   /* argv for the control process; owned */
+	int nargs;
+} g;
+
+bool dp_control_link_serves(int16_t k)
+{
+	switch (k) {
+	case KP_API_JOIN_GROUP:
+	case KP_API_SYNC_GROUP:
+	case KP_API_HEARTBEAT:
+	case KP_API_LEAVE_GROUP:
+	case KP_API_OFFSET_COMMIT:
+	case KP_API_OFFSET_FETCH:
+	case KP_API_DESCRIBE_GROUPS:
+	case KP_API_LIST_GROUPS:
+	case KP_API_DELETE_GROUPS:
+	case KP_API_OFFSET_DELETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int dp_control_pid(void)
+{
+	return atomic_load(&g.pid);
+}
+
+/* ---- answers made here: the control process is not there ---- */
+
+#define ARR(req, arr, count)                                                              \
+	do {                                                                              \
+		(arr).n = (count) > 0 ? (count) : 0;                                      \
+		(arr).items = (arr).n ? rt_arena_calloc(&(req)->arena, (size_t)(arr).n, sizeof(*(arr).items)) : NULL; \
+		if ((arr).n && !(arr).items)                                              \
+			(arr).n = 0;                                                      \
+	} while (0)
+
+/* Kafka's error response of each coordinator API (AbstractRequest.getErrorResponse). */
+static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, int16_t err)
+{
+	switch (key) {
+	case KP_API_JOIN_GROUP: {
+		struct kp_join_group_resp r;
+		kp_join_group_resp_init(&r);
+		r.error_code = err;
+		r.generation_id = -1;
+		r.protocol_name = v >= 7 ? (struct kp_str){ NULL, -1 } : (struct kp_str){ "", 0 };
+		r.leader = (struct kp_str){ "", 0 };
+		r.member_id = (struct kp_str){ "", 0 };
+		r.members.n = 0;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_SYNC_GROUP: {
+		struct kp_sync_group_resp r;
+		kp_sync_group_resp_init(&r);
+		r.error_code = err;
+		r.assignment = (struct kp_bytes){ (const uint8_t *)"", 0 };
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_HEARTBEAT: {
+		struct kp_heartbeat_resp r;
+		kp_heartbeat_resp_init(&r);
+		r.error_code = err;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_LEAVE_GROUP: {
+		struct kp_leave_group_resp r;
+		kp_leave_group_resp_init(&r);
+		r.error_code = err;
+		r.members.n = 0;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_LIST_GROUPS: {
+		struct kp_list_groups_resp r;
+		kp_list_groups_resp_init(&r);
+		r.error_code = err;
+		r.groups.n = 0;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_OFFSET_DELETE: {
+		struct kp_offset_delete_resp r;
+		kp_offset_delete_resp_init(&r);
+		r.error_code = err;
+		r.topics.n = 0;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_DESCRIBE_GROUPS: {
+		struct kp_describe_groups_req *m = msg;
+		struct kp_describe_groups_resp r;
+		kp_describe_groups_resp_init(&r);
+		ARR(req, r.groups, m->groups.n);
+		for (int32_t i = 0; i < r.groups.n; i++) {
+			kp_describe_groups_resp_described_group_init(&r.groups.items[i]);
+			r.groups.items[i].error_code = err;
+			r.groups.items[i].group_id = m->groups.items[i];
+			r.groups.items[i].group_state = (struct kp_str){ "", 0 };
+			r.groups.items[i].protocol_type = (struct kp_str){ "", 0 };
+			r.groups.items[i].protocol_data = (struct kp_str){ "", 0 };
+			r.groups.items[i].members.n = 0;
+		}
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_DELETE_GROUPS: {
+		struct kp_delete_groups_req *m = msg;
+		struct kp_delete_groups_resp r;
+		kp_delete_groups_resp_init(&r);
+		ARR(req, r.results, m->groups_names.n);
+		for (int32_t i = 0; i < r.results.n; i++) {
+			kp_delete_groups_resp_deletable_group_result_init(&r.results.items[i]);
+			r.results.items[i].group_id = m->groups_names.items[i];
+			r.results.items[i].error_code = err;
+		}
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_OFFSET_COMMIT: {
+		struct kp_offset_commit_req *m = msg;
+		struct kp_offset_commit_resp r;
+		kp_offset_commit_resp_init(&r);
+		ARR(req, r.topics, m->topics.n);
+		for (int32_t t = 0; t < r.topics.n; t++) {
+			kp_offset_commit_resp_topic_init(&r.topics.items[t]);
+			r.topics.items[t].name = m->topics.items[t].name;
+			ARR(req, r.topics.items[t].partitions, m->topics.items[t].partitions.n);
+			for (int32_t i = 0; i < r.topics.items[t].partitions.n; i++) {
+				kp_offset_commit_resp_partition_init(&r.topics.items[t].partitions.items[i]);
+				r.topics.items[t].partitions.items[i].partition_index =
+					m->topics.items[t].partitions.items[i].partition_index;
+				r.topics.items[t].partitions.items[i].error_code = err;
+			}
+		}
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_OFFSET_FETCH: {
+		struct kp_offset_fetch_req *m = msg;
+		struct kp_offset_fetch_resp r;
+		kp_offset_fetch_resp_init(&r);
+		if (v >= 8) {
+			ARR(req, r.groups, m->groups.n);
+			for (int32_t i = 0; i < r.groups.n; i++) {
+				kp_offset_fetch_resp_group_init(&r.groups.items[i]);
+				r.groups.items[i].group_id = m->groups.items[i].group_id;
+				r.groups.items[i].error_code = err;
+				r.groups.items[i].topics.n = 0;
+			}
+		} else if (v >= 2) {
+			r.error_code = err;
+			r.topics.n = 0;
+		} else {
+			ARR(req, r.topics, m->topics.n);
+			for (int32_t t = 0; t < r.topics.n; t++) {
+				kp_offset_fetch_resp_topic_init(&r.topics.items[t]);
+				r.topics.items[t].name = m->topics.items[t].name;
+				ARR(req, r.topics.items[t].partitions, m->topics.items[t].partition_indexes.n);
+				for (int32_t i = 0; i < r.topics.items[t].partitions.n; i++) {
+					struct kp_offset_fetch_resp_partition *p = &r.topics.items[t].partitions.items[i];
+					kp_offset_fetch_resp_partition_init(p);
+					p->partition_index = m->topics.items[t].partition_indexes.items[i];
+					p->committed_offset = -1;
+					p->metadata = (struct kp_str){ "", 0 };
+					p->error_code = err;
+				}
+			}
+		}
+		dp_req_respond(req, &r);
+		return;
+	}
+	default:
+		req->close_after = true;
+		dp_req_finish(req);
+		return;
+	}
+}
+
+/* ---- the shard's link ---- */
+
+static void fail_waiting(struct shard_link *sl)
+{
+	struct waiting *w = sl->wait_head;
+	sl->wait_head = sl->wait_tail = NULL;
+	while (w) {
+		struct waiting *n = w->next;
+		answer_error(w->req, w->key, w->version, w->msg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		free(w);
+		w = n;
+	}
+}
+
+static void conn_retire(struct shard_link *sl)
+{
+	struct lconn *c = sl->conn;
+	sl->conn = NULL;
+	rt_buf_reset(&sl->in);
+	rt_buf_reset(&sl->out);
+	sl->out_off = 0;
+	fail_waiting(sl);
+	if (!c)
+		return;
+	c->dead = true;
+	if (c->poll_armed) {
+		/* The poll completes with POLLHUP once the socket is shut; its completion frees c. */
+		shutdown(c->fd, SHUT_RDWR);
+		return;
+	}
+	close(c->fd);
+	free(c);
+}
+
+static void arm_poll(struct lconn *c);
+
+static void deliver(struct shard_link *sl, const uint8_t *p, size_t n)
+{
+	struct rt_rd r;
+	rt_rd_init(&r, p, n);
+	int8_t kind = rt_rd_i8(&r);
+	uint64_t id = (uint64_t)rt_rd_i64(&r);
+	int8_t close_it = rt_rd_i8(&r);
+	if (r.err || kind != CTL_LINK_ANSWER)
+		return;
+	struct waiting **pp = &sl->wait_head, *prev = NULL;
+	for (; *pp; prev = *pp, pp = &(*pp)->next)
+		if ((*pp)->id == id)
+			break;
+	struct waiting *w = *pp;
+	if (!w)
+		return;
+	*pp = w->next;
+	if (sl->wait_tail == w)
+		sl->wait_tail = prev;
+	struct dp_req *req = w->req;
+	free(w);
+	if (close_it) {
+		req->close_after = true;
+	} else {
+		rt_buf_put(rt_chain_buf(&req->resp), r.p, rt_rd_left(&r));
+	}
+	dp_req_finish(req);
+}
+
+/* Reads every answer there is; false when the link is gone. */
+static bool link_read(struct shard_link *sl)
+{
+	int fd = sl->conn->fd;
+	for (;;) {
+		if (rt_buf_reserve(&sl->in, 65536))
+			return false;
+		ssize_t k = recv(fd, sl->in.data + sl->in.len, sl->in.cap - sl->in.len, MSG_DONTWAIT);
+		if (k == 0)
+			return false;
+		if (k < 0)
+			return errno == EAGAIN || errno == EINTR;
+		sl->in.len += (size_t)k;
+		size_t off = 0;
+		while (sl->in.len - off >= 4) {
+			uint32_t fl = rt_be32_get(sl->in.data + off);
+			if (fl > CTL_LINK_MAX_FRAME)
+				return false;
+			if (sl->in.len - off - 4 < fl)
+				break;
+			deliver(sl, sl->in.data + off + 4, fl);
+			off += 4 + fl;
+		}
+		if (off) {
+			memmove(sl->in.data, sl->in.data + off, sl->in.len - off);
+			sl->in.len -= off;
+		}
+	}
+}
+
+static void on_poll(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct lconn *c = rt_container_of(op, struct lconn, poll_op);
+	c->poll_armed = false;
+	if (c->dead) {
+		close(c->fd);
+		free(c);
+		return;
+	}
+	struct shard_link *sl = c->sl;
+	if (res < 0 || !link_read(sl) || (res & (POLLHUP | POLLERR))) {
+		RT_WARN("shard %d: the link to the control process closed", sl->s->id);
+		conn_retire(sl);
+		return;
+	}
+	arm_poll(c);
+}
+
+static void arm_poll(struct lconn *c)
+{
+	struct io_uring_sqe *sqe = dp_shard_sqe(c->sl->s);
+	io_uring_prep_poll_add(sqe, c->fd, POLLIN);
+	c->poll_op.cb = on_poll;
+	io_uring_sqe_set_data(sqe, &c->poll_op);
+	c->poll_armed = true;
+}
+
+static void link_flush(struct shard_link *sl);
+
+static void on_writable(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)res;
+	(void)flags;
+	struct shard_link *sl = rt_container_of(op, struct shard_link, out_op);
+	sl->out_armed = false;
+	if (sl->conn)
+		link_flush(sl);
+}
+
+static void link_flush(struct shard_link *sl)
+{
+	struct lconn *c = sl->conn;
+	while (sl->out.len > sl->out_off) {
+		ssize_t k = send(c->fd, sl->out.data + sl->out_off, sl->out.len - sl->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				if (!sl->out_armed) {
+					/* The control process is slow to read: wait for room without
+					 * blocking the shard.  The poll's ioop lives in sl (static). */
+					struct io_uring_sqe *sqe = dp_shard_sqe(sl->s);
+					io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+					sl->out_op.cb = on_writable;
+					io_uring_sqe_set_data(sqe, &sl->out_op);
+					sl->out_armed = true;
+				}
+				return;
+			}
+			conn_retire(sl);
+			return;
+		}
+		sl->out_off += (size_t)k;
+	}
+	rt_buf_reset(&sl->out);
+	sl->out_off = 0;
+}
+
+/* Picks up a link the supervisor published since; true when the shard has a live link. */
+static bool link_ready(struct shard_link *sl, struct dp_shard *s)
+{
+	sl->s = s;
+	int nfd = atomic_exchange(&sl->new_fd, -1);
+	if (nfd >= 0) {
+		conn_retire(sl);
+		struct lconn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(nfd);
+			return false;
+		}
+		c->fd = nfd;
+		c->sl = sl;
+		sl->conn = c;
+		arm_poll(c);
+	}
+	return sl->conn && !sl->conn->dead;
+}
+
+void dp_control_link_forward(struct dp_req *req, void *msg)
+{
+	struct dp_shard *s = req->s;
+	if (!g.links || s->id >= g.nlinks || atomic_load(&g.stopping)) {
+		answer_error(req, req->api_key, req->api_version, msg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	struct shard_link *sl = &g.links[s->id];
+	if (!link_ready(sl, s)) {
+		answer_error(req, req->api_key, req->api_version, msg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	struct waiting *w = calloc(1, sizeof(*w));
+	if (!w) {
+		answer_error(req, req->api_key, req->api_version, msg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	w->id = ++sl->next_id;
+	w->req = req;
+	w->key = req->api_key;
+	w->version = req->api_version;
+	w->msg = msg;
+	if (sl->wait_tail)
+		sl->wait_tail->next = w;
+	else
+		sl->wait_head = w;
+	sl->wait_tail = w;
+	/* Kafka shows a client's address as "/host". */
+	char host[80];
+	const char *colon = strrchr(req->conn->peer, ':');
+	int hl = snprintf(host, sizeof(host), "/%.*s", colon ? (int)(colon - req->conn->peer) : (int)strlen(req->conn->peer),
+	                  req->conn->peer);
+	if (hl < 0 || hl >= (int)sizeof(host))
+		hl = (int)strlen(host);
+	struct rt_buf *o = &sl->out;
+	rt_buf_put_i32(o, (int32_t)(CTL_LINK_REQUEST_HDR + hl + req->len));
+	rt_buf_put_i8(o, CTL_LINK_REQUEST);
+	rt_buf_put_i64(o, (int64_t)w->id);
+	rt_buf_put_i16(o, (int16_t)s->id);
+	rt_buf_put_i16(o, (int16_t)hl);
+	rt_buf_put(o, host, (size_t)hl);
+	rt_buf_put(o, req->frame, req->len);
+	if (o->err) {
+		conn_retire(sl); /* out of memory: answers every waiting request */
+		return;
+	}
+	link_flush(sl);
+}
+
+/* ---- the supervisor ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	while (ms > 0 && !atomic_load(&g.stopping)) {
+		int64_t step = ms < 50 ? ms : 50;
+		struct timespec ts = { step / 1000, (step % 1000) * 1000000 };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static pid_t spawn(void)
+{
+	int n = g.nlinks;
+	int *mine = calloc((size_t)n, sizeof(int)), *theirs = calloc((size_t)n, sizeof(int));
+	if (!mine || !theirs) {
+		free(mine);
+		free(theirs);
+		return -ENOMEM;
+	}
+	int made = 0;
+	for (; made < n; made++) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+			break;
+		mine[made] = sv[0];
+		theirs[made] = sv[1];
+	}
+	if (made < n) {
+		int e = errno;
+		for (int i = 0; i < made; i++) {
+			close(mine[i]);
+			close(theirs[i]);
+		}
+		free(mine);
+		free(theirs);
+		return -e;
+	}
+	int core = g.b->cfg.control_core;
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The child: only async-signal-safe calls until exec. */
+		if (core >= 0) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(core, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+		}
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int base = CTL_LINK_FIRST_FD + n;
+		for (int i = 0; i < n; i++)
+			theirs[i] = fcntl(theirs[i], F_DUPFD_CLOEXEC, base);
+		for (int i = 0; i < n; i++)
+			dup2(theirs[i], CTL_LINK_FIRST_FD + i); /* dup2 clears FD_CLOEXEC */
+		syscall(SYS_close_range, (unsigned)base, ~0U, 0);
+		execv(g.exe, g.args);
+		_exit(127);
+	}
+	for (int i = 0; i < n; i++)
+		close(theirs[i]);
+	if (pid < 0) {
+		int e = errno;
+		for (int i = 0; i < n; i++)
+			close(mine[i]);
+		free(mine);
+		free(theirs);
+		return -e;
+	}
+	for (int i = 0; i < n; i++) {
+		fcntl(mine[i], F_SETFL, fcntl(mine[i], F_GETFL) | O_NONBLOCK);
+		int old = atomic_exchange(&g.links[i].new_fd, mine[i]);
+		if (old >= 0)
+			close(old);
+	}
+	free(mine);
+	free(theirs);
+	return pid;
+}
+
+static void *supervise(void *arg)
+{
+	(void)arg;
+	rt_log_set_tag("control-supervisor");
+	int64_t backoff = BACKOFF_MIN_MS;
+	while (!atomic_load(&g.stopping)) {
+		int64_t started = mono_ms();
+		pid_t pid = spawn();
+		if (pid < 0) {
+			RT_ERROR("cannot start %s: %s; retrying in %lld ms", g.exe, strerror((int)-pid), (long long)backoff);
+		} else {
+			atomic_store(&g.pid, pid);
+			RT_INFO("control process %d started (%s)%s", (int)pid, g.exe,
+			        g.b->cfg.control_core >= 0 ? ", pinned" : "");
+			int status = 0;
+			for (;;) {
+				pid_t w = waitpid(pid, &status, WNOHANG);
+				if (w == pid)
+					break;
+				if (atomic_load(&g.stopping)) {
+					kill(pid, SIGTERM);
+					int64_t until = mono_ms() + STOP_GRACE_MS;
+					while (waitpid(pid, &status, WNOHANG) != pid) {
+						if (mono_ms() > until) {
+							kill(pid, SIGKILL);
+							waitpid(pid, &status, 0);
+							break;
+						}
+						struct timespec ts = { 0, 20000000 };
+						nanosleep(&ts, NULL);
+					}
+					break;
+				}
+				struct timespec ts = { 0, 20000000 };
+				nanosleep(&ts, NULL);
+			}
+			atomic_store(&g.pid, 0);
+			if (atomic_load(&g.stopping))
+				break;
+			if (WIFSIGNALED(status))
+				RT_WARN("control process %d killed by signal %d", (int)pid, WTERMSIG(status));
+			else
+				RT_WARN("control process %d exited with status %d", (int)pid, WEXITSTATUS(status));
+			if (mono_ms() - started > STABLE_MS)
+				backoff = BACKOFF_MIN_MS;
+		}
+		RT_INFO("restarting the control process in %lld ms", (long long)backoff);
+		sleep_ms(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	return NULL;
+}
+
+static int find_exe(char *out, size_t size)
+{
+	const char *env = getenv("RINGTAIL_CONTROL");
+	if (env && *env) {
+		snprintf(out, size, "%s", env);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	char self[PATH_MAX - 64]; /* leaves room for the suffixes below */
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -errno;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	snprintf(out, size, "%s/ringtail-control", self);
+	if (!access(out, X_OK))
+		return 0;
+	snprintf(out, size, "%s/../control/ringtail-control", self);
+	return access(out, X_OK) ? -ENOENT : 0;
+}
+
+int dp_control_start(struct dp_broker *b, int argc, char **argv)
+{
+	g.b = b;
+	g.nlinks = b->nshards;
+	int rc = find_exe(g.exe, sizeof(g.exe));
+	if (rc) {
+		RT_ERROR("ringtail-control not found (set RINGTAIL_CONTROL): %s; coordinator requests will get "
+		         "COORDINATOR_NOT_AVAILABLE", strerror(-rc));
+		return rc;
+	}
+	g.links = calloc((size_t)g.nlinks, sizeof(*g.links));
+	g.args = calloc((size_t)argc * 2 + 16, sizeof(char *));
+	if (!g.links || !g.args)
+		return -ENOMEM;
+	for (int i = 0; i < g.nlinks; i++) {
+		atomic_init(&g.links[i].new_fd, -1);
+		rt_buf_init(&g.links[i].in, CTL_LINK_MAX_FRAME + 65536);
+		rt_buf_init(&g.links[i].out, 0);
+	}
+	char *links = malloc(16), *boot = malloc(300);
+	if (!links || !boot)
+		return -ENOMEM;
+	snprintf(links, 16, "%d", g.nlinks);
+	const char *host = b->cfg.listen_host;
+	if (!host[0] || !strcmp(host, "0.0.0.0"))
+		host = "127.0.0.1";
+	else if (!strcmp(host, "::"))
+		host = "::1";
+	snprintf(boot, 300, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, (unsigned)b->cfg.listen_port);
+	int k = 0;
+	g.args[k++] = "ringtail-control";
+	g.args[k++] = "--links";
+	g.args[k++] = links;
+	g.args[k++] = "--bootstrap";
+	g.args[k++] = boot;
+	g.args[k++] = "--log-level";
+	g.args[k++] = (char *)rt_log_level_name(rt_log_get_level());
+	/* ringtail's properties file and overrides: the control process reads its own keys. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--override") && i + 1 < argc) {
+			g.args[k++] = "--override";
+			g.args[k++] = argv[++i];
+		} else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
+			i++;
+		} else if (argv[i][0] != '-') {
+			g.args[k++] = "--config";
+			g.args[k++] = argv[i];
+		}
+	}
+	g.args[k] = NULL;
+	rc = pthread_create(&g.thread, NULL, supervise, NULL);
+	if (rc)
+		return -rc;
+	g.started = true;
+	return 0;
+}
+
+void dp_control_stop(void)
+{
+	if (!g.started)
+		return;
+	atomic_store(&g.stopping, true);
+	pthread_join(g.thread, NULL);
+	g.started = false;
+}
