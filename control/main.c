@@ -28,6 +28,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "base/props.h"
 #include "control/coord.h"
 #include "control/handlers.h"
 #include "control/link.h"
@@ -223,10 +224,17 @@ int main(int argc, char **argv)
 	}
 	char err[1024];
 	struct rt_cfg *cfgv = rt_cfg_create(defs, sizeof(defs) / sizeof(defs[0]), err, sizeof(err));
-	if (!cfgv || rt_cfg_load(cfgv, config, overrides, nov, err, sizeof(err))) {
+	/* The broker's own file and overrides: the keys this process does not know belong to
+	 * the dataplane, so they are not warned about here (rt_cfg_load would). */
+	struct rt_props props;
+	rt_props_init(&props);
+	if (!cfgv || (config && rt_props_load_file(&props, config, err, sizeof(err))) ||
+	    rt_cfg_apply_props(cfgv, &props, err, sizeof(err)) || rt_cfg_apply_args(cfgv, overrides, nov, err, sizeof(err)) ||
+	    rt_cfg_check(cfgv, err, sizeof(err))) {
 		fprintf(stderr, "ringtail-control: %s\n", err);
 		return 1;
 	}
+	rt_props_fini(&props);
 	struct ctl_config cfg;
 	ctl_config_default(&cfg);
 	cfg.min_session_timeout_ms = (int32_t)rt_cfg_int(cfgv, "group.min.session.timeout.ms");

@@ -46,7 +46,7 @@ struct inflight {
 	struct inflight *next;
 	int32_t corr;
 	int16_t key, version;
-	struct ctl_append *a;        /* Produce */
+	struct ctl_append *a;        /* Produce: the appends it carries, linked by ->next */
 };
 
 struct ctl_store {
@@ -73,8 +73,9 @@ struct ctl_store {
 	bool loaded;
 	int64_t load_start;
 	struct ctl_store_stats stats;
-	/* appends waiting for READY */
+	/* appends to fail from the loop, and appends to send from the loop */
 	struct ctl_append *wait_head, *wait_tail;
+	struct ctl_append *q_head, *q_tail;
 };
 
 static int64_t now_ms(void)
@@ -101,16 +102,21 @@ struct ctl_store *ctl_store_create(const char *host, int port, const char *topic
 	return s;
 }
 
-static void fail_appends(struct ctl_store *s, struct ctl_append **head, struct ctl_append **tail)
+static void fail_list(struct ctl_store *s, struct ctl_append *a)
 {
-	struct ctl_append *a = *head;
-	*head = *tail = NULL;
 	while (a) {
 		struct ctl_append *n = a->next;
 		s->stats.append_errors++;
 		ctl_coord_append_done(s->coord, a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 		a = n;
 	}
+}
+
+static void fail_appends(struct ctl_store *s, struct ctl_append **head, struct ctl_append **tail)
+{
+	struct ctl_append *a = *head;
+	*head = *tail = NULL;
+	fail_list(s, a);
 }
 
 static void drop_conn(struct ctl_store *s, const char *why)
@@ -130,16 +136,14 @@ static void drop_conn(struct ctl_store *s, const char *why)
 	s->fl_head = s->fl_tail = NULL;
 	while (f) {
 		struct inflight *n = f->next;
-		if (f->a) {
-			s->stats.append_errors++;
-			ctl_coord_append_done(s->coord, f->a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
-		}
+		fail_list(s, f->a);
 		free(f);
 		f = n;
 	}
 	/* Appends are only accepted once loaded; while reconnecting they fail at once, so the
 	 * clients retry rather than wait on a broker that may be gone. */
 	fail_appends(s, &s->wait_head, &s->wait_tail);
+	fail_appends(s, &s->q_head, &s->q_tail);
 }
 
 void ctl_store_destroy(struct ctl_store *s)
@@ -203,10 +207,12 @@ static void send_req(struct ctl_store *s, int16_t key, int16_t version, const vo
 		rt_chain_fini(&c);
 		if (p)
 			s->out.len -= n;
-		if (a) {
+		while (a) {
+			struct ctl_append *nx = a->next;
 			a->next = NULL;
 			if (s->wait_tail) s->wait_tail->next = a; else s->wait_head = a;
 			s->wait_tail = a;
+			a = nx;
 		}
 		s->retry_at = s->now + RECONNECT_MS;
 		return;
@@ -451,54 +457,94 @@ static void on_fetch(struct ctl_store *s, struct rt_rd *r, int16_t version, stru
 		maybe_continue_load(s);
 }
 
-static void on_produce(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a, struct ctl_append *ap)
+static void on_produce(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a, struct ctl_append *list)
 {
 	struct kp_produce_resp m;
 	kp_produce_resp_init(&m);
-	int16_t err = KP_ERR_UNKNOWN_SERVER_ERROR;
-	if (!kp_produce_resp_decode(r, version, a, &m) && m.responses.n > 0 &&
-	    m.responses.items[0].partition_responses.n > 0)
-		err = m.responses.items[0].partition_responses.items[0].error_code;
-	if (err)
-		s->stats.append_errors++;
-	ctl_coord_append_done(s->coord, ap, err);
+	bool ok = !kp_produce_resp_decode(r, version, a, &m) && m.responses.n > 0;
+	while (list) {
+		struct ctl_append *ap = list, *n = list->next;
+		int16_t err = KP_ERR_UNKNOWN_SERVER_ERROR;
+		for (int32_t t = 0; ok && t < m.responses.n; t++)
+			for (int32_t i = 0; i < m.responses.items[t].partition_responses.n; i++)
+				if (m.responses.items[t].partition_responses.items[i].index == ap->partition)
+					err = m.responses.items[t].partition_responses.items[i].error_code;
+		if (err)
+			s->stats.append_errors++;
+		ap->next = NULL;
+		ctl_coord_append_done(s->coord, ap, err);
+		list = n;
+	}
 }
 
-static void send_append(struct ctl_store *s, struct ctl_append *a)
+/* One Produce request for every append queued since the last: the records of all appends to a
+ * partition go into one batch (Kafka takes one batch per partition in a request), so commits
+ * that arrive together share one write and one fdatasync. */
+static void send_queued(struct ctl_store *s)
 {
-	struct kp_batch_builder b;
-	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, 0, -1, -1, -1);
-	int64_t ts = rt_clock_wall_ms();
-	for (int32_t i = 0; i < a->n; i++) {
-		const struct ctl_kv *kv = &a->kv[i];
-		kp_batch_builder_add(&b, ts, a->data.data + kv->koff, (int32_t)kv->klen,
-		                     kv->vlen >= 0 ? a->data.data + kv->voff : NULL, kv->vlen, NULL, 0);
-	}
-	size_t size = 0;
-	const uint8_t *batch = kp_batch_builder_finish(&b, &size);
-	if (!batch) {
-		kp_batch_builder_fini(&b);
-		ctl_coord_append_done(s->coord, a, KP_ERR_UNKNOWN_SERVER_ERROR);
+	struct ctl_append *list = s->q_head;
+	s->q_head = s->q_tail = NULL;
+	if (!list)
 		return;
+	int32_t np = 0;
+	for (struct ctl_append *x = list; x; x = x->next)
+		np++;
+	struct kp_produce_req_partition_data *pd = calloc((size_t)np, sizeof(*pd));
+	struct kp_batch_builder *bb = calloc((size_t)np, sizeof(*bb));
+	if (!pd || !bb)
+		abort();
+	int32_t n = 0;
+	int64_t ts = rt_clock_wall_ms();
+	for (struct ctl_append *x = list; x; x = x->next) {
+		int32_t k = 0;
+		while (k < n && pd[k].index != x->partition)
+			k++;
+		if (k == n) {
+			kp_produce_req_partition_data_init(&pd[n]);
+			pd[n].index = x->partition;
+			kp_batch_builder_init(&bb[n], KP_COMPRESSION_NONE, 0, -1, -1, -1);
+			n++;
+		}
+		for (int32_t i = 0; i < x->n; i++) {
+			const struct ctl_kv *kv = &x->kv[i];
+			kp_batch_builder_add(&bb[k], ts, x->data.data + kv->koff, (int32_t)kv->klen,
+			                     kv->vlen >= 0 ? x->data.data + kv->voff : NULL, kv->vlen, NULL, 0);
+		}
 	}
-	struct kp_produce_req m;
-	kp_produce_req_init(&m);
-	struct kp_produce_req_topic_data t;
-	kp_produce_req_topic_data_init(&t);
-	struct kp_produce_req_partition_data pd;
-	kp_produce_req_partition_data_init(&pd);
-	pd.index = a->partition;
-	pd.records = (struct kp_records){ batch, (int32_t)size, -1, 0 };
-	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
-	t.partition_data.items = &pd;
-	t.partition_data.n = 1;
-	m.acks = -1;
-	m.timeout_ms = 30000;
-	m.topic_data.items = &t;
-	m.topic_data.n = 1;
-	s->stats.appends++;
-	send_req(s, KP_API_PRODUCE, V_PRODUCE, &m, a);
-	kp_batch_builder_fini(&b);
+	bool failed = false;
+	for (int32_t k = 0; k < n; k++) {
+		size_t size = 0;
+		const uint8_t *batch = kp_batch_builder_finish(&bb[k], &size);
+		if (!batch)
+			failed = true;
+		pd[k].records = (struct kp_records){ batch, (int32_t)size, -1, 0 };
+	}
+	if (failed) {
+		/* only memory exhaustion gets here: fail them from the loop */
+		s->q_head = list;
+		for (s->q_tail = list; s->q_tail->next; s->q_tail = s->q_tail->next)
+			;
+		fail_appends(s, &s->q_head, &s->q_tail);
+	} else {
+		struct kp_produce_req m;
+		kp_produce_req_init(&m);
+		struct kp_produce_req_topic_data t;
+		kp_produce_req_topic_data_init(&t);
+		t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+		t.partition_data.items = pd;
+		t.partition_data.n = n;
+		m.acks = -1;
+		m.timeout_ms = 30000;
+		m.topic_data.items = &t;
+		m.topic_data.n = 1;
+		s->stats.appends += np;
+		s->stats.produce_requests++;
+		send_req(s, KP_API_PRODUCE, V_PRODUCE, &m, list);
+	}
+	for (int32_t k = 0; k < n; k++)
+		kp_batch_builder_fini(&bb[k]);
+	free(bb);
+	free(pd);
 }
 
 void ctl_store_append(struct ctl_store *s, struct ctl_append *a)
@@ -516,7 +562,12 @@ void ctl_store_append(struct ctl_store *s, struct ctl_append *a)
 		s->wait_tail = a;
 		return;
 	}
-	send_append(s, a);
+	/* Sent from the loop (ctl_store_tick), together with whatever else arrives meanwhile. */
+	if (s->q_tail)
+		s->q_tail->next = a;
+	else
+		s->q_head = a;
+	s->q_tail = a;
 }
 
 static void handle_frame(struct ctl_store *s, const uint8_t *p, size_t n)
@@ -535,8 +586,7 @@ static void handle_frame(struct ctl_store *s, const uint8_t *p, size_t n)
 	rt_rd_init(&r, p, n);
 	struct kp_resp_hdr h;
 	if (kp_resp_hdr_decode(&r, fl->key, fl->version, &a, &h) || h.correlation_id != fl->corr) {
-		if (fl->a)
-			ctl_coord_append_done(s->coord, fl->a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		fail_list(s, fl->a);
 		free(fl);
 		rt_arena_fini(&a);
 		drop_conn(s, "response out of order");
@@ -673,6 +723,12 @@ int64_t ctl_store_tick(struct ctl_store *s, int64_t now)
 			send_metadata(s);
 		else if (s->st == ST_LOAD && !s->fetch_out)
 			maybe_continue_load(s);
+	}
+	if (s->q_head) {
+		if (s->st == ST_READY)
+			send_queued(s);
+		else
+			fail_appends(s, &s->q_head, &s->q_tail);
 	}
 	if (s->fd >= 0 && s->out.len > s->out_off)
 		do_write(s);

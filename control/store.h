@@ -47,6 +47,7 @@ struct ctl_store_stats {
 	int64_t loaded_records;
 	int64_t load_ms;
 	int64_t appends;
+	int64_t produce_requests;     /* appends travel together: appends / produce_requests */
 	int64_t append_errors;
 };
 void ctl_store_stats(const struct ctl_store *s, struct ctl_store_stats *out);
