@@ -223,6 +223,7 @@ static void info_init(struct kp_records_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->max_timestamp = -1;
+	info->min_timestamp = -1;
 	info->first_timestamp = -1;
 	info->producer_id = -1;
 	info->producer_epoch = -1;
@@ -232,7 +233,7 @@ static void info_init(struct kp_records_info *info)
 
 /* Walks the records of one batch whose CRC is good; any failure is the client's doing. */
 static int check_records(const uint8_t *b, size_t size, const struct kp_validate_opts *o,
-                         struct rt_arena *scratch, int64_t *max_ts, const char **why)
+                         struct rt_arena *scratch, int64_t *min_ts, int64_t *max_ts, const char **why)
 {
 	struct kp_batch_iter it;
 	int rc = kp_batch_iter_init(&it, b, size, scratch, o->max_decompressed);
@@ -242,7 +243,7 @@ static int check_records(const uint8_t *b, size_t size, const struct kp_validate
 	}
 	struct kp_record rec;
 	int32_t i = 0;
-	int64_t mx = -1;
+	int64_t mx = -1, mn = INT64_MAX;
 	while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
 		if (rec.offset_delta != i) {
 			SET_WHY(why, "record offset deltas are not 0..records_count-1");
@@ -250,6 +251,7 @@ static int check_records(const uint8_t *b, size_t size, const struct kp_validate
 		}
 		int64_t ts = (int64_t)((uint64_t)it.hdr.base_timestamp + (uint64_t)rec.timestamp_delta);
 		if (ts > mx) mx = ts;
+		if (ts != -1 && ts < mn) mn = ts;
 		i++;
 	}
 	if (rc < 0) {
@@ -257,6 +259,7 @@ static int check_records(const uint8_t *b, size_t size, const struct kp_validate
 		return -EINVAL;
 	}
 	*max_ts = mx;
+	*min_ts = mn == INT64_MAX ? -1 : mn;
 	return 0;
 }
 
@@ -304,9 +307,9 @@ int kp_records_validate(const uint8_t *p, size_t n, const struct kp_validate_opt
 			FAIL(-EINVAL, "records_count does not match last_offset_delta");
 		enum kp_compression c = (enum kp_compression)(h.attributes & KP_ATTR_COMPRESSION_MASK);
 		if (c > KP_COMPRESSION_ZSTD) FAIL(-ENOTSUP, "unknown compression codec");
-		int64_t max_ts = h.max_timestamp;
+		int64_t max_ts = h.max_timestamp, min_ts = h.base_timestamp;
 		if (o->check_records) {
-			rc = check_records(b, size, o, scratch, &max_ts, why);
+			rc = check_records(b, size, o, scratch, &min_ts, &max_ts, why);
 			if (rc) return rc;
 		}
 		if (info->batches == 0) {
@@ -320,6 +323,8 @@ int kp_records_validate(const uint8_t *p, size_t n, const struct kp_validate_opt
 		info->records += h.records_count;
 		info->offset_count += (int64_t)h.last_offset_delta + 1;
 		if (max_ts > info->max_timestamp) info->max_timestamp = max_ts;
+		if (min_ts != -1 && (info->min_timestamp == -1 || min_ts < info->min_timestamp))
+			info->min_timestamp = min_ts;
 		if (h.attributes & KP_ATTR_TRANSACTIONAL) info->transactional = true;
 		if (control) info->control = true;
 		off += size;

@@ -137,8 +137,11 @@ struct kp_records_info {
 	int32_t batches;
 	int64_t records;               /* sum of records_count */
 	int64_t offset_count;          /* sum of last_offset_delta + 1: offsets the set consumes */
-	int64_t max_timestamp;
-	int64_t first_timestamp;
+	int64_t max_timestamp;          /* -1 when no record has a timestamp */
+	int64_t min_timestamp;          /* of records whose timestamp is not -1 (Kafka's NO_TIMESTAMP);
+	                                 * with max_timestamp, what message.timestamp.before.max.ms and
+	                                 * after.max.ms are checked against; -1 when none */
+	int64_t first_timestamp;        /* base_timestamp of the first batch */
 	int64_t producer_id;           /* of the first batch (-1 when none) */
 	int16_t producer_epoch;
 	int32_t base_sequence;
@@ -152,8 +155,9 @@ struct kp_records_info {
  * base offset 0, records_count == last_offset_delta + 1 > 0, not a control batch, and (with
  * check_records) records_count records that parse exactly to the end of the batch, offset
  * deltas 0..n-1.  Trailing bytes that do not make a whole batch are -EBADMSG (Kafka drops
- * them silently; no client sends them).  With check_records, max_timestamp is computed from the
- * records (as Kafka's broker does), otherwise taken from the batch headers.
+ * them silently; no client sends them).  With check_records, max_timestamp and min_timestamp
+ * are computed from the records (as Kafka's broker does), otherwise taken from the batch
+ * headers (max_timestamp, and base_timestamp as the minimum).
  * Borrows p; `scratch` is used for decompression and may be reset by the caller afterwards.
  * Returns 0, -EBADMSG (corrupt: CORRUPT_MESSAGE), -EINVAL (INVALID_RECORD), -E2BIG
  * (MESSAGE_TOO_LARGE or a decompression bound), -ENOTSUP (old magic, unknown codec). */

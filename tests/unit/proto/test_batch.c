@@ -111,6 +111,7 @@ Test(kp_batch, round_trip_every_codec)
 		cr_assert_eq(info.records, 300);
 		cr_assert_eq(info.offset_count, 300);
 		cr_assert_eq(info.max_timestamp, 1700000000100);
+		cr_assert_eq(info.min_timestamp, 1700000000000);
 		cr_assert_eq(info.first_timestamp, 1700000000000);
 		cr_assert_eq(info.compression, codecs[c]);
 		cr_assert_eq(info.producer_id, -1);
@@ -395,5 +396,19 @@ Test(kp_batch, builder_rejects_bad_lengths)
 	cr_assert_eq(kp_batch_iter_next(&it, &rec), 1);
 	cr_assert_eq(rec.timestamp_delta, -990);
 	cr_assert_eq(kp_batch_iter_next(&it, &rec), 0);
+	/* The records' minimum is not the first record's timestamp; -1 (no timestamp) is not a minimum. */
+	cr_assert_eq(kp_batch_builder_add(&b, -1, NULL, -1, NULL, -1, NULL, 0), 0);
+	p = kp_batch_builder_finish(&b, &size);
+	struct rt_arena a;
+	rt_arena_init(&a, 0, 0);
+	struct kp_records_info info;
+	cr_assert_eq(kp_records_validate(p, size, &(struct kp_validate_opts){.check_records = true}, &a, &info, NULL), 0);
+	cr_assert_eq(info.min_timestamp, 10);
+	cr_assert_eq(info.max_timestamp, 1000);
+	cr_assert_eq(info.first_timestamp, 1000);
+	/* Without check_records only the header speaks: base timestamp and max timestamp. */
+	cr_assert_eq(kp_records_validate(p, size, &(struct kp_validate_opts){0}, &a, &info, NULL), 0);
+	cr_assert_eq(info.min_timestamp, 1000);
+	rt_arena_fini(&a);
 	kp_batch_builder_fini(&b);
 }

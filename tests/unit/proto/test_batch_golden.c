@@ -138,6 +138,7 @@ static void check_file(const char *name, enum kp_compression c, int count, int64
 	cr_assert_eq(info.offset_count, count);
 	cr_assert_eq(info.compression, c, "%s", name);
 	cr_assert_eq(info.first_timestamp, BASE_TS);
+	cr_assert_eq(info.min_timestamp, BASE_TS);
 	cr_assert_eq(info.max_timestamp, BASE_TS + (count - 1) * 3);
 	cr_assert_eq(info.producer_id, pid);
 	cr_assert_eq(info.producer_epoch, epoch);
