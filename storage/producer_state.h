@@ -1,0 +1,191 @@
+/*
+ * storage/producer_state.h: per-partition producer state for idempotent and transactional
+ * producers (prefix stor_pstate_), deciding every append exactly as Kafka's ProducerStateManager
+ * and ProducerAppendInfo decide, plus Kafka's producer snapshot files.
+ *
+ * What is kept per producer id: the current epoch, the metadata of its last five batches (first
+ * and last sequence, first and last offset, max timestamp), the epoch of the coordinator that
+ * wrote its last transaction marker, the timestamp of its last write, and the first offset of
+ * its open transaction in this partition (-1 when none).  Per partition: the open transactions
+ * ordered by first offset, and the transactions whose marker is assigned an offset but not yet
+ * below the high watermark, because both hold back the last stable offset.
+ *
+ * Decisions for a client's data batch with a producer id (Kafka 2.5+ answers, KIP-360):
+ *  - same epoch and the same first and last sequence as one of the five retained batches: a
+ *    duplicate; nothing is written and the append is answered with the original offsets;
+ *  - epoch below the current one: INVALID_PRODUCER_EPOCH;
+ *  - epoch above the current one (a bump): the first sequence must be 0, else
+ *    OUT_OF_ORDER_SEQUENCE_NUMBER; an unknown producer (no state here, e.g. after its records
+ *    were deleted by retention) is accepted at any sequence, as Kafka does since it stopped
+ *    answering UNKNOWN_PRODUCER_ID to produce requests;
+ *  - same epoch: the first sequence must follow the last one (wrapping after INT32_MAX to 0),
+ *    else OUT_OF_ORDER_SEQUENCE_NUMBER;
+ *  - a non-transactional batch while the producer has a transaction open here:
+ *    INVALID_TXN_STATE.
+ * Transaction markers (control batches written for the coordinator): an epoch below the current
+ * one is INVALID_PRODUCER_EPOCH, a coordinator epoch below the last one seen is
+ * TRANSACTION_COORDINATOR_FENCED.  Batches replayed from the log (recovery) are not checked.
+ *
+ * Use on the owner shard: stor_pstate_check() for an append before offsets are assigned; if it
+ * says append, assign offsets and call stor_pstate_apply() in the same turn (no other append of
+ * the partition between the two), which cannot fail.  A duplicate must be answered only once
+ * the original's offsets are acknowledged under the request's acks rule (the original may still
+ * be in flight).
+ *
+ * Snapshot files: "<20-digit offset>.snapshot" in the partition directory, Kafka's
+ * ProducerSnapshot version 1 (big-endian):
+ *     0  int16   version (1)
+ *     2  uint32  CRC-32C of every byte from offset 6 to the end
+ *     6  int32   number of entries, then per entry (46 bytes):
+ *        int64 producer id, int16 epoch, int32 last sequence, int64 last offset,
+ *        int32 offset delta (last minus first sequence of the last batch), int64 timestamp,
+ *        int32 coordinator epoch, int64 first offset of the open transaction (-1 = none)
+ * The offset in the name is the log end offset the snapshot covers: loading it and replaying the
+ * log from that offset rebuilds the state.  Only the last batch of each producer is kept, as in
+ * Kafka.  Files are written to "<name>.tmp", fsync()ed, renamed and the directory fsync()ed.
+ *
+ * Threads: one shard owns a partition, so there are no locks.  Snapshot calls block (file I/O);
+ * everything else does no I/O and reads no clock (times are passed in).
+ */
+#ifndef STOR_PRODUCER_STATE_H
+#define STOR_PRODUCER_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Kafka error codes the producer state answers with (Kafka's own numbers). */
+enum {
+	STOR_PS_OK = 0,
+	STOR_PS_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+	STOR_PS_INVALID_PRODUCER_EPOCH = 47,
+	STOR_PS_INVALID_TXN_STATE = 48,
+	STOR_PS_TRANSACTION_COORDINATOR_FENCED = 52,
+	STOR_PS_UNKNOWN_PRODUCER_ID = 59,
+	STOR_PS_INVALID_RECORD = 87,
+};
+
+#define STOR_PS_MAX_BATCHES 5           /* batches retained per producer (max in-flight) */
+#define STOR_PS_DEFAULT_EXPIRATION_MS 86400000LL  /* producer.id.expiration.ms */
+
+/* Where an append comes from. */
+enum stor_ps_origin {
+	STOR_PS_CLIENT,                 /* a Produce request: every check */
+	STOR_PS_COORDINATOR,            /* a transaction marker from WriteTxnMarkers: epoch checks */
+	STOR_PS_LOG,                    /* replayed from the log at recovery: no checks */
+};
+
+/* What the producer state needs of one record batch (from its header, see proto/batch.h). */
+struct stor_ps_batch {
+	int64_t producer_id;            /* -1: no producer, the batch is ignored */
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	int32_t last_offset_delta;
+	int64_t max_timestamp;
+	bool transactional;
+	bool control;                   /* a transaction marker (transactional too) */
+	bool commit;                    /* for a marker: COMMIT (true) or ABORT (false) */
+	int32_t coordinator_epoch;      /* for a marker */
+	int64_t base_offset;            /* assigned offset; read by stor_pstate_apply only */
+};
+
+/* The original offsets of a duplicate batch. */
+struct stor_ps_dup {
+	bool found;
+	int64_t first_offset;
+	int64_t last_offset;
+	int64_t timestamp;
+};
+
+/* A transaction that a marker completed in this partition. */
+struct stor_ps_txn_done {
+	int64_t producer_id;
+	int64_t first_offset;           /* first offset the transaction wrote here */
+	int64_t last_offset;            /* the marker's offset */
+	int64_t last_stable_offset;     /* the LSO right after it: what the .txnindex records */
+	bool aborted;
+};
+
+/* One producer as DescribeProducers shows it. */
+struct stor_ps_info {
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t last_sequence;          /* -1 when no batch is known */
+	int64_t last_timestamp;
+	int32_t coordinator_epoch;
+	int64_t txn_first_offset;       /* -1 when no transaction is open */
+};
+
+struct stor_pstate;
+
+/* Creates an empty producer state.  expiration_ms: producer.id.expiration.ms.  Returns an owned
+ * object or NULL (out of memory). */
+struct stor_pstate *stor_pstate_create(int64_t expiration_ms);
+void stor_pstate_destroy(struct stor_pstate *ps);
+/* Forgets every producer and transaction (log truncated to nothing). */
+void stor_pstate_clear(struct stor_pstate *ps);
+
+/* Decides the batches of one append (in log order; b[i].base_offset is not read).  Returns
+ * STOR_PS_OK and leaves dup->found false when they are to be appended; STOR_PS_OK with
+ * dup->found when the append is a duplicate of a retained batch (nothing to write, answer with
+ * dup's offsets); or a Kafka error code for the whole append.  Changes nothing. */
+int16_t stor_pstate_check(const struct stor_pstate *ps, const struct stor_ps_batch *b, size_t n,
+                          enum stor_ps_origin origin, struct stor_ps_dup *dup);
+
+/* Records the batches of an append after their offsets are assigned (b[i].base_offset set).
+ * For CLIENT and COORDINATOR origins, stor_pstate_check must have said append for the same
+ * batches just before (asserted).  Completed transactions are written to done[] (at most n;
+ * `done` may be NULL when n_done is NULL) and counted in *n_done.  Returns 0, or -ENOMEM (the
+ * state is then unchanged). */
+int stor_pstate_apply(struct stor_pstate *ps, const struct stor_ps_batch *b, size_t n,
+                      enum stor_ps_origin origin, struct stor_ps_txn_done *done, size_t *n_done);
+
+/* The last stable offset for high watermark hw: the first offset of the earliest transaction
+ * that is open or whose marker is not yet below hw, or hw when there is none.  Forgets the
+ * completed transactions whose marker is below hw. */
+int64_t stor_pstate_lso(struct stor_pstate *ps, int64_t hw);
+
+/* First offset of the earliest open transaction, or -1. */
+int64_t stor_pstate_first_open_txn(const struct stor_pstate *ps);
+
+/* Removes producers with no open transaction whose last write is at least expiration_ms old at
+ * now_ms.  Returns how many were removed. */
+size_t stor_pstate_expire(struct stor_pstate *ps, int64_t now_ms);
+
+/* Number of producers known. */
+size_t stor_pstate_count(const struct stor_pstate *ps);
+/* Copies one producer's state into *out.  Returns false when the producer is unknown. */
+bool stor_pstate_get(const struct stor_pstate *ps, int64_t producer_id, struct stor_ps_info *out);
+/* Calls fn for every producer (in no particular order). */
+void stor_pstate_foreach(const struct stor_pstate *ps,
+                         void (*fn)(void *arg, const struct stor_ps_info *p), void *arg);
+
+/* Last sequence of a batch that starts at base_seq and spans last_offset_delta + 1 records,
+ * wrapping past INT32_MAX to 0 as Kafka's producers do. */
+int32_t stor_ps_last_seq(int32_t base_seq, int32_t last_offset_delta);
+
+/* --- snapshots (blocking) ---------------------------------------------------------------------- */
+
+/* Writes "<dir>/<offset, 20 digits>.snapshot" with every producer (tmp file, fsync, rename,
+ * directory fsync).  Returns 0 or -errno. */
+int stor_pstate_snapshot_write(const struct stor_pstate *ps, const char *dir, int64_t offset);
+
+/* Replaces the state by the newest snapshot in dir whose offset is <= max_offset, skipping
+ * producers expired at now_ms.  A snapshot that does not decode (version, CRC, length) is
+ * deleted and the next older one tried, as Kafka does.  Returns 0 with *offset set, -ENOENT when
+ * there is no usable snapshot (the state is then empty: replay the log from its start), or
+ * -errno. */
+int stor_pstate_snapshot_load(struct stor_pstate *ps, const char *dir, int64_t max_offset,
+                              int64_t now_ms, int64_t *offset);
+
+/* Deletes the snapshots of dir whose offset is < below or > above (log start advanced, log
+ * truncated).  Returns how many were deleted, or -errno. */
+int stor_pstate_snapshot_prune(const char *dir, int64_t below, int64_t above);
+
+/* Encodes / decodes the snapshot format above into / from memory (for tests and tools).
+ * encode returns an owned malloc'ed buffer (NULL on out of memory) and its size in *len.
+ * decode replaces ps's state; returns 0, -EBADMSG (bad version, CRC or length) or -ENOMEM. */
+uint8_t *stor_pstate_snapshot_encode(const struct stor_pstate *ps, size_t *len);
+int stor_pstate_snapshot_decode(struct stor_pstate *ps, const uint8_t *p, size_t n, int64_t now_ms);
+
+#endif
