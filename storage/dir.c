@@ -230,12 +230,14 @@ int64_t stor_dir_lookup(struct stor_dir *d, const char *file, const char *topic,
 	return v;
 }
 
-void stor_dir_register(struct stor_dir *d, struct stor_log *log)
+int stor_dir_register(struct stor_dir *d, struct stor_log *log)
 {
 	pthread_mutex_lock(&d->mu);
 	struct ck_entry *e = entry_find(d, log->topic, log->partition, true);
-	if (e) e->log = log;
+	int rc = !e ? -ENOMEM : e->log ? -EBUSY : 0;
+	if (!rc) e->log = log;
 	pthread_mutex_unlock(&d->mu);
+	return rc;
 }
 
 void stor_dir_unregister(struct stor_dir *d, struct stor_log *log)
@@ -247,6 +249,14 @@ void stor_dir_unregister(struct stor_dir *d, struct stor_log *log)
 		e->lso = atomic_load(&log->ck_log_start);
 		e->log = NULL;
 	}
+	pthread_mutex_unlock(&d->mu);
+}
+
+void stor_dir_unregister_only(struct stor_dir *d, struct stor_log *log)
+{
+	pthread_mutex_lock(&d->mu);
+	struct ck_entry *e = entry_find(d, log->topic, log->partition, false);
+	if (e && e->log == log) e->log = NULL;
 	pthread_mutex_unlock(&d->mu);
 }
 

@@ -187,6 +187,8 @@ ssize_t stor_log_find_segment(const struct stor_log *log, int64_t offset);
 void stor_log_publish(struct stor_log *log);
 /* Recomputes the log's max timestamp from its segments. */
 void stor_log_recompute_max_ts(struct stor_log *log);
+/* Drops leader-epoch entries that start at or past `end` (truncation).  Blocking.  0 or -errno. */
+int stor_log_trim_epochs(struct stor_log *log, int64_t end);
 /* Takes the partition offline with a log line (failed fdatasync or repair). */
 void stor_log_go_offline(struct stor_log *log, const char *what, int err);
 
@@ -222,8 +224,11 @@ int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offse
 int64_t stor_dir_lookup(struct stor_dir *d, const char *file, const char *topic, int32_t partition,
                         int64_t dflt);
 bool stor_dir_clean(struct stor_dir *d);
-void stor_dir_register(struct stor_dir *d, struct stor_log *log);
+/* -EBUSY when that partition is open already (one owner per partition). */
+int stor_dir_register(struct stor_dir *d, struct stor_log *log);
 void stor_dir_unregister(struct stor_dir *d, struct stor_log *log);
+/* Unregisters a log that failed to open, without recording its values. */
+void stor_dir_unregister_only(struct stor_dir *d, struct stor_log *log);
 void stor_dir_mark_unclean(struct stor_dir *d);
 /* Drops a deleted partition's checkpoint values. */
 void stor_dir_forget(struct stor_dir *d, const char *topic, int32_t partition);

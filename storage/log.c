@@ -198,6 +198,15 @@ int stor_log_set_leader_epoch(struct stor_log *log, int32_t epoch)
 	return epochs_write(log);
 }
 
+int stor_log_trim_epochs(struct stor_log *log, int64_t end)
+{
+	size_t n = log->nepochs;
+	while (n && log->epochs[n - 1].start >= end && end > 0) n--;
+	if (n == log->nepochs) return 0;
+	log->nepochs = n;
+	return epochs_write(log);
+}
+
 int32_t stor_log_leader_epoch(const struct stor_log *log)
 {
 	return log->epoch;
@@ -265,15 +274,24 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	if (asprintf(&log->path, "%s/%s", stor_dir_path(d), log->name ? log->name : "") < 0) log->path = NULL;
 	if (!log->topic || !log->name || !log->path) {
 		*err = -ENOMEM;
-		goto fail;
+		goto fail_noreg;
 	}
 	bool created = false;
 	if (mkdir(log->path, 0755) == 0) created = true;
 	else if (errno != EEXIST) {
 		*err = -errno;
-		goto fail;
+		goto fail_noreg;
 	}
-	if (created && (*err = stor_fsync_dir(stor_dir_path(d)))) goto fail;
+	if (created && (*err = stor_fsync_dir(stor_dir_path(d)))) goto fail_noreg;
+	/* Until recovery publishes real values, a concurrent checkpoint keeps the old ones. */
+	int64_t rp = stor_dir_lookup(d, "recovery-point-offset-checkpoint", topic, partition, 0);
+	log->log_start = stor_dir_lookup(d, "log-start-offset-checkpoint", topic, partition, 0);
+	atomic_store(&log->ck_recovery_point, rp);
+	atomic_store(&log->ck_log_start, log->log_start);
+	if ((*err = stor_dir_register(d, log))) {
+		stor_logf("%s: already open", log->name);
+		goto fail_noreg;
+	}
 	log->dfd = open(log->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (log->dfd < 0) {
 		*err = -errno;
@@ -282,13 +300,12 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	if (topic_id && (*err = metadata_check(log, topic_id))) goto fail;
 	if ((*err = epochs_read(log))) goto fail;
 
-	int64_t rp = stor_dir_lookup(d, "recovery-point-offset-checkpoint", topic, partition, 0);
-	log->log_start = stor_dir_lookup(d, "log-start-offset-checkpoint", topic, partition, 0);
 	if ((*err = stor_recover(log, rp, stor_dir_clean(d)))) goto fail;
 	stor_log_publish(log);
-	stor_dir_register(d, log);
 	return log;
 fail:
+	stor_dir_unregister_only(d, log);
+fail_noreg:
 	log_free(log);
 	return NULL;
 }

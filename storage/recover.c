@@ -209,23 +209,23 @@ static int list_segments(struct stor_log *log, int64_t **bases, size_t *n)
 	return 0;
 }
 
-/* Finds the end of a trusted segment by walking headers from its last index entry. */
-static int walk_tail(struct stor_segment *s, uint64_t size)
+/* Checks a trusted last segment from its last index entry to its end (at most about
+ * index.interval.bytes plus one append): the part a clean stop wrote last.  Anything that does not
+ * check out there is cut, with a log line. */
+static int scan_tail(struct stor_log *log, struct stor_segment *s, uint64_t size)
 {
 	uint64_t pos = s->on ? rt_be32_get(s->oidx + (s->on - 1) * 8 + 4) : 0;
-	int64_t end = s->base;
-	while (pos < size) {
-		struct stor_bhdr h;
-		int rc = stor_segment_read_hdr(s, pos, size, &h);
-		if (rc) return -EBADMSG;
-		end = h.last + 1;
-		pos += h.size;
-	}
-	if (s->on) {
-		int64_t ie = s->base + rt_be32_get(s->oidx + (s->on - 1) * 8) + 1;
-		if (end < ie) return -EBADMSG;
-	}
-	s->end_offset = end;
+	uint64_t dropped;
+	const char *why;
+	char claim[128] = "";
+	int rc = stor_recover_scan(log, s, pos, s->base, &dropped, &why, claim, sizeof claim);
+	if (rc) return rc;
+	if (s->on && s->end_offset < s->base + (int64_t)rt_be32_get(s->oidx + (s->on - 1) * 8) + 1)
+		return -EBADMSG;  /* the index names offsets the log does not have */
+	if (dropped)
+		stor_logf("%s: segment %020" PRId64 ".log: truncated at position %" PRIu64 ", dropped %" PRIu64
+		          " bytes from offset %" PRId64 " on (%s)%s", log->name, s->base, size - dropped, dropped,
+		          s->end_offset, why, claim);
 	return 0;
 }
 
@@ -287,16 +287,17 @@ int stor_recover(struct stor_log *log, int64_t recovery_point, bool clean)
 		uint64_t size = file_size(s->fd);
 		int e = stor_segment_load_index(s, size);
 		s->size = s->visible = size;
-		if (!e && i + 1 == n) e = walk_tail(s, size);
+		if (!e && s->tn) {
+			/* Kafka takes a trusted segment's max timestamp from its last time index entry. */
+			s->max_ts = (int64_t)rt_be64_get(s->tidx + (s->tn - 1) * 12);
+			s->max_ts_off = s->base + rt_be32_get(s->tidx + (s->tn - 1) * 12 + 8);
+		}
+		if (!e && i + 1 == n) e = scan_tail(log, s, size);
 		else if (!e) s->end_offset = bases[i + 1];
 		if (e == -EBADMSG) {
 			e = rebuild(log, s, s->idx_missing ? "an index file is missing" : "an index file is corrupt");
 			if (!e) e = stor_segment_write_index_sync(s);
 			if (!e && (fdatasync(s->ifd) || fdatasync(s->tfd))) e = -errno;
-		} else if (!e && s->tn) {
-			/* Kafka takes a trusted segment's max timestamp from its last time index entry. */
-			s->max_ts = (int64_t)rt_be64_get(s->tidx + (s->tn - 1) * 12);
-			s->max_ts_off = s->base + rt_be32_get(s->tidx + (s->tn - 1) * 12 + 8);
 		}
 		if (e) {
 			rc = e;
@@ -355,6 +356,21 @@ int stor_recover(struct stor_log *log, int64_t recovery_point, bool clean)
 		}
 		s->sealed = false;
 		break;
+	}
+	/* An empty last segment past a hole (its predecessor lost its tail to corruption) would
+	 * leave the LEO above offsets that do not exist; appends go to the predecessor instead. */
+	while (log->nseg > 1 && !stor_log_active(log)->size &&
+	       log->segs[log->nseg - 2]->end_offset < stor_log_active(log)->base) {
+		struct stor_segment *t = log->segs[--log->nseg];
+		stor_logf("%s: removing empty segment %020" PRId64 " after offsets %" PRId64 "..%" PRId64
+		          " that are gone", log->name, t->base, log->segs[log->nseg - 1]->end_offset, t->base - 1);
+		stor_segment_unlink(t);
+		stor_segment_free(t);
+		log->segs[log->nseg - 1]->sealed = false;
+		if (fsync(log->dfd)) {
+			rc = -errno;
+			goto out;
+		}
 	}
 	struct stor_segment *last = stor_log_active(log);
 	log->next_offset = log->leo = log->durable = last->end_offset;

@@ -151,6 +151,7 @@ int stor_log_truncate(struct stor_log *log, int64_t offset)
 	if (rc) return rc;
 	/* Make the truncation durable now: truncation is rare and may block. */
 	if (fdatasync(s->fd) || fsync(log->dfd)) return -errno;
+	if ((rc = stor_log_trim_epochs(log, offset))) return rc;
 	log->durable = log->leo;
 	s->dirty = false;
 	return 0;

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,14 +146,25 @@ Test(stor_crash, sigkill_never_loses_an_acknowledged_batch, .timeout = 110)
 			child(t.dir, p[1], seed + (unsigned)it * 7919u);
 		}
 		close(p[1]);
-		usleep((useconds_t)(5000 + rand() % 50000));
+		size_t first_new = nacks;
+		struct ack m;
+		ssize_t r;
+		if (rand() % 10 < 7) {
+			/* Most kills come after the first acknowledgement (however slow the box is), the
+			 * rest at any moment, start-up and recovery included. */
+			struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+			if (poll(&pfd, 1, 10000) == 1 && read(p[0], &m, sizeof m) == (ssize_t)sizeof m) {
+				if (nacks == cap) acks = realloc(acks, (cap *= 2) * sizeof *acks);
+				acks[nacks++] = m;
+			}
+			usleep((useconds_t)(rand() % 20000));
+		} else {
+			usleep((useconds_t)(rand() % 30000));
+		}
 		kill(pid, SIGKILL);
 		int st;
 		waitpid(pid, &st, 0);
 		cr_assert(WIFSIGNALED(st), "child exited by itself (status %d): it failed", WEXITSTATUS(st));
-		size_t first_new = nacks;
-		struct ack m;
-		ssize_t r;
 		while ((r = read(p[0], &m, sizeof m)) == (ssize_t)sizeof m) {
 			if (nacks == cap) acks = realloc(acks, (cap *= 2) * sizeof *acks);
 			acks[nacks++] = m;
@@ -215,7 +227,7 @@ Test(stor_crash, sigkill_never_loses_an_acknowledged_batch, .timeout = 110)
 		stor_read_release(lg, &rd);
 	}
 	t_verify_log(lg, 0);
-	cr_expect(kills_with_acks > ITERATIONS / 4, "only %d of %d runs acknowledged anything", kills_with_acks,
+	cr_expect(kills_with_acks >= ITERATIONS / 2, "only %d of %d runs acknowledged anything", kills_with_acks,
 	          ITERATIONS);
 	fprintf(stderr, "# crash: %d kills, %zu acknowledged batches checked, LEO %lld, seed %u\n", ITERATIONS,
 	        nacks, (long long)stor_log_end_offset(lg), seed);

@@ -133,3 +133,16 @@ Test(stor_dir, clean_marker_written_only_after_clean_close)
 	t.d = stor_dir_open(t.dir, &err);
 	cr_assert_not_null(t.d);
 }
+
+Test(stor_dir, a_partition_has_one_owner)
+{
+	int err;
+	struct stor_log *a = stor_log_open(t.d, "one", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(a);
+	cr_expect_null(stor_log_open(t.d, "one", 0, &t.cfg, NULL, &t.ring, &err));
+	cr_expect_eq(err, -EBUSY);
+	cr_assert_eq(t_close(&t, a), 0);
+	a = stor_log_open(t.d, "one", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(a, "reopens once closed");
+	t_close(&t, a);
+}

@@ -85,9 +85,20 @@ Test(stor_retention, delete_records_and_out_of_range)
 Test(stor_retention, truncate_cuts_whole_batches)
 {
 	struct stor_log *lg = open_log();
-	t_fill(&t, lg, 30, 3, 60);
+	cr_assert_eq(stor_log_set_leader_epoch(lg, 1), 0);
+	t_fill(&t, lg, 20, 3, 60);
+	cr_assert_eq(stor_log_set_leader_epoch(lg, 2), 0);  /* epoch 2 starts at 60 */
+	t_fill(&t, lg, 10, 3, 60);
 	t_run_idle(&t.ring, lg);
 	cr_assert_eq(stor_log_truncate(lg, 50), 0);
+	char p[512];
+	snprintf(p, sizeof p, "%s/ret-0/leader-epoch-checkpoint", t.dir);
+	FILE *f = fopen(p, "r");
+	char buf[64] = {0};
+	cr_assert_not_null(f);
+	cr_expect(fread(buf, 1, sizeof buf - 1, f) > 0);
+	fclose(f);
+	cr_expect_str_eq(buf, "0\n1\n1 0\n", "epoch 2 started past the truncation point");
 	cr_expect_eq(stor_log_end_offset(lg), 48, "the batch 48..50 holding offset 50 goes");
 	cr_expect_eq(t_verify_log(lg, 0), 48);
 	t_fill(&t, lg, 1, 3, 60);
