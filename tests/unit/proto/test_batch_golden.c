@@ -4,6 +4,7 @@
  * (the capture scripts use the same formula). */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,10 +98,10 @@ static void check_records(const uint8_t *p, size_t n, int count, struct rt_arena
 	cr_assert_eq(i, count);
 }
 
-/* Builds the same records with our builder (uncompressed) and returns the records' bytes. */
-static const uint8_t *our_records(struct kp_batch_builder *b, int count, size_t *len)
+/* Builds the golden records with our builder and returns the records' bytes (compressed with c). */
+static const uint8_t *our_batch(struct kp_batch_builder *b, enum kp_compression c, int count, size_t *len)
 {
-	kp_batch_builder_init(b, KP_COMPRESSION_NONE, 0, -1, -1, -1);
+	kp_batch_builder_init(b, c, 0, -1, -1, -1);
 	for (int i = 0; i < count; i++) {
 		struct golden g;
 		golden_record(i, &g);
@@ -119,6 +120,11 @@ static const uint8_t *our_records(struct kp_batch_builder *b, int count, size_t 
 	cr_assert_not_null(p);
 	*len = size - KP_BATCH_HEADER_SIZE;
 	return p + KP_BATCH_HEADER_SIZE;
+}
+
+static const uint8_t *our_records(struct kp_batch_builder *b, int count, size_t *len)
+{
+	return our_batch(b, KP_COMPRESSION_NONE, count, len);
 }
 
 static void check_file(const char *name, enum kp_compression c, int count, int64_t pid, int16_t epoch,
@@ -208,4 +214,37 @@ Test(kp_batch_golden, builder_matches_kafka_python_bytes)
 	cr_assert(memcmp(b.out.data + KP_BATCH_OFF_MAGIC, p + KP_BATCH_OFF_MAGIC, n - KP_BATCH_OFF_MAGIC) == 0);
 	kp_batch_builder_fini(&b);
 	free(p);
+}
+
+/* The other way round: batches our builder writes, in every codec, read by kafka-python's own
+ * decoder (as a kafka-python consumer would read what Ringtail's control process writes). */
+Test(kp_batch_golden, kafka_python_reads_our_batches)
+{
+	char dir[] = "/tmp/rt_batch_golden_XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	static const char *names[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+	for (int c = 0; c < 5; c++) {
+		struct kp_batch_builder b;
+		size_t rl;
+		(void)our_batch(&b, (enum kp_compression)c, 3000, &rl);
+		char path[256];
+		snprintf(path, sizeof(path), "%s/%s-3000.bin", dir, names[c]);
+		FILE *f = fopen(path, "wb");
+		cr_assert_not_null(f);
+		cr_assert_eq(fwrite(b.out.data, 1, b.out.len, f), b.out.len);
+		fclose(f);
+		kp_batch_builder_fini(&b);
+	}
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/../../../../tools/check_batches_kafka_python.py %s 2>&1",
+	         RT_TEST_DATA, dir);
+	FILE *out = popen(cmd, "r");
+	cr_assert_not_null(out);
+	char line[512], all[4096] = "";
+	while (fgets(line, sizeof(line), out)) strncat(all, line, sizeof(all) - strlen(all) - 1);
+	int st = pclose(out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "kafka-python could not read our batches:\n%s", all);
+	cr_assert(strstr(all, "zstd-3000.bin: ok") != NULL, "%s", all);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
