@@ -345,12 +345,15 @@ void h_pair_init(struct h_pair *p, const struct dp_stack_cfg *over)
 	h_bench_init(&p->a, &ca);
 	h_bench_init(&p->b, &cb);
 	p->rng = 0x9e3779b97f4a7c15ull;
+	p->tmp = malloc(H_FRAMES * sizeof *p->tmp);
+	assert(p->tmp);
 }
 
 void h_pair_fini(struct h_pair *p)
 {
 	h_bench_fini(&p->a);
 	h_bench_fini(&p->b);
+	free(p->tmp);
 }
 
 static unsigned rnd100(struct h_pair *p)
@@ -397,8 +400,7 @@ static void carry(struct h_pair *p, struct h_bench *src, struct h_bench *dst, st
 
 void h_pair_run(struct h_pair *p, unsigned ms)
 {
-	struct h_frame *tmp = malloc(H_FRAMES * sizeof *tmp);
-	assert(tmp);
+	struct h_frame *tmp = p->tmp;
 	for (unsigned i = 0; i < ms; i++) {
 		{ /* one hop per millisecond each way: a 2 ms round trip */
 			carry(p, &p->a, &p->b, tmp);
@@ -407,5 +409,4 @@ void h_pair_run(struct h_pair *p, unsigned ms)
 		h_tick(&p->a, 1);
 		h_tick(&p->b, 1);
 	}
-	free(tmp);
 }

@@ -92,6 +92,7 @@ struct h_pair {
 	unsigned loss_pct, reorder_pct, dup_pct;
 	uint64_t rng;
 	uint64_t delivered, dropped, reordered;
+	struct h_frame *tmp;    /* H_FRAMES frames in transit */
 };
 void h_pair_init(struct h_pair *p, const struct dp_stack_cfg *over);
 void h_pair_fini(struct h_pair *p);
