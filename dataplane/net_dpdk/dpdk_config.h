@@ -1,0 +1,40 @@
+/*
+ * dataplane/net_dpdk/dpdk_config.h: the ringtail.dpdk.* keys of the DPDK backend, as a table
+ * for base/config.h (a program appends it to its own table) and their reading into a checked
+ * structure.  Pure C: it builds and is tested without DPDK.
+ */
+#ifndef DP_NET_DPDK_CONFIG_H
+#define DP_NET_DPDK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+
+#define DP_DPDK_KEY_EAL "ringtail.dpdk.eal.args"
+#define DP_DPDK_KEY_PORT "ringtail.dpdk.port"
+#define DP_DPDK_KEY_IP "ringtail.dpdk.ip"
+#define DP_DPDK_KEY_NETMASK "ringtail.dpdk.netmask"
+#define DP_DPDK_KEY_GATEWAY "ringtail.dpdk.gateway"
+#define DP_DPDK_KEY_MTU "ringtail.dpdk.mtu"
+#define DP_DPDK_KEY_RCVBUF "ringtail.dpdk.tcp.rcvbuf"
+#define DP_DPDK_KEY_ZEROCOPY "ringtail.dpdk.tx.zerocopy"
+
+extern const struct rt_cfg_def dp_dpdk_cfg_defs[];
+extern const size_t dp_dpdk_cfg_ndefs;
+
+struct dp_dpdk_cfg {
+	char eal_args[512];   /* split on blanks */
+	char port[256];       /* a vdev ("net_af_packet0,iface=veth0") or a PCI address */
+	uint32_t ip, netmask, gateway;  /* host order; gateway 0: none */
+	uint16_t mtu;
+	uint32_t rcvbuf;
+	int zerocopy;         /* 1: payload attached as external mbufs; 0: copied */
+};
+
+/* Reads and checks the keys (the port and ip are required here, although the table cannot
+ * say so: they matter only when the backend is dpdk).  0, or -EINVAL with a message naming
+ * the key, the value and what is allowed. */
+int dp_dpdk_cfg_read(const struct rt_cfg *c, struct dp_dpdk_cfg *out, char *err, size_t errlen);
+
+#endif

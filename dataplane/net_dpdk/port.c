@@ -1,0 +1,373 @@
+/*
+ * dataplane/net_dpdk/port.c: the DPDK port driver (see port.h).
+ *
+ * Receive: a burst of mbufs; single-segment frames go to the stack as they lie in the mbuf
+ * (the stack copies what it keeps into its receive rings), with the device's checksum verdict
+ * when it gives one.  Transmit: the stack's headers are copied into a fresh mbuf; payload
+ * pieces of 256 bytes or more are attached as external-buffer mbufs chained behind it, so
+ * record bytes (a send request's memory, or segment files mapped by the stack) are not copied
+ * by the CPU; smaller pieces, and every piece on a device without multi-segment transmit, are
+ * copied into the header mbuf.  The external buffers' IOVA is their virtual address: right for
+ * virtual devices and for IOVA-as-VA with an IOMMU; a physical NIC in PA mode needs the
+ * segment memory registered (rte_extmem_register) first, which is not done yet.
+ *
+ * The payload memory must stay valid until the device has sent it: the stack keeps a send
+ * request's memory until the peer acknowledged every byte, which is later than the device's
+ * transmit except for a retransmission still queued when the ACK of the original arrives;
+ * closing that window needs the request pinned by the mbuf's free callback (not done yet).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane/net_dpdk/port.h"
+
+#define NB_RXD 1024
+#define NB_TXD 1024
+#define BURST 32
+#define NB_MBUF 8191
+#define NB_EXT 8191
+#define ZC_MIN 256
+
+struct dp_port_queue {
+	struct dp_port *port;
+	uint16_t qid;
+	struct rte_mempool *pool;      /* frames: headers and copied payload */
+	struct rte_mempool *ext_pool;  /* data-less mbufs for attached payload */
+	struct rte_mbuf_ext_shared_info *shinfo; /* NB_EXT, refcounts of attached pieces */
+	uint32_t *shfree;              /* free shinfo indexes */
+	uint32_t nshfree;
+	struct rte_mbuf *tx[BURST];
+	uint16_t ntx;
+	struct dp_port_stats st;
+};
+
+struct dp_port {
+	uint16_t port_id;
+	uint16_t nq;
+	unsigned offload;     /* DP_OFF_* */
+	bool multiseg, zerocopy;
+	struct rte_ether_addr mac;
+	char desc[640];
+	struct dp_port_queue *q;
+};
+
+static bool eal_started;
+
+/* Queue-local shinfo objects: a small header before each keeps the owner queue. */
+struct ext_slot {
+	struct rte_mbuf_ext_shared_info sh;
+	struct dp_port_queue *q;
+	uint32_t idx;
+};
+
+static void ext_free_cb(void *addr, void *opaque)
+{
+	(void)addr;
+	struct ext_slot *s = opaque;
+	s->q->shfree[s->q->nshfree++] = s->idx;
+}
+
+static int split_args(char *s, char **argv, int max)
+{
+	int n = 0;
+	for (char *tok = strtok(s, " \t"); tok && n < max; tok = strtok(NULL, " \t"))
+		argv[n++] = tok;
+	return n;
+}
+
+struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *err, size_t errlen)
+{
+	if (nq == 0)
+		nq = 1;
+	static char argbuf[1024];
+	static char vdev[300];
+	static char *argv[64];
+	int argc = 0;
+	argv[argc++] = "ringtail";
+	snprintf(argbuf, sizeof argbuf, "%s", cfg->eal_args);
+	argc += split_args(argbuf, argv + argc, 60);
+	bool is_vdev = strncmp(cfg->port, "net_", 4) == 0;
+	if (is_vdev) {
+		snprintf(vdev, sizeof vdev, "--vdev=%s", cfg->port);
+		argv[argc++] = vdev;
+	} else {
+		argv[argc++] = "-a";
+		argv[argc++] = (char *)cfg->port;
+	}
+	if (!eal_started) {
+		if (rte_eal_init(argc, argv) < 0) {
+			snprintf(err, errlen, "DPDK EAL start-up failed (%s=%s): %s", DP_DPDK_KEY_EAL,
+			         cfg->eal_args, rte_strerror(rte_errno));
+			return NULL;
+		}
+		eal_started = true;
+	}
+	char name[256];
+	snprintf(name, sizeof name, "%s", cfg->port);
+	char *comma = strchr(name, ',');
+	if (comma)
+		*comma = 0;
+	uint16_t pid;
+	if (rte_eth_dev_get_port_by_name(name, &pid) != 0) {
+		snprintf(err, errlen, "%s=%s: DPDK found no such port (%u ports probed)", DP_DPDK_KEY_PORT,
+		         cfg->port, rte_eth_dev_count_avail());
+		return NULL;
+	}
+	struct dp_port *p = calloc(1, sizeof *p);
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->port_id = pid;
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get(pid, &info);
+	if (rc) {
+		snprintf(err, errlen, "%s: rte_eth_dev_info_get: %s", cfg->port, strerror(-rc));
+		goto fail;
+	}
+	if (nq > info.max_rx_queues || nq > info.max_tx_queues) {
+		snprintf(err, errlen, "%s: %u queues asked, the device has %u rx / %u tx", cfg->port, nq,
+		         info.max_rx_queues, info.max_tx_queues);
+		goto fail;
+	}
+	p->nq = nq;
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof conf);
+	uint64_t rss = info.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4);
+	if (nq > 1 && rss) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = rss;
+	}
+	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+		p->offload |= DP_OFF_TX_IP_CSUM;
+	}
+	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		p->offload |= DP_OFF_TX_TCP_CSUM;
+	}
+	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		p->multiseg = true;
+	}
+	bool rx_csum = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM) == RTE_ETH_RX_OFFLOAD_CHECKSUM;
+	if (rx_csum)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_CHECKSUM;
+	conf.rxmode.mtu = cfg->mtu;
+	p->zerocopy = cfg->zerocopy && p->multiseg;
+	rc = rte_eth_dev_configure(pid, nq, nq, &conf);
+	if (rc) {
+		snprintf(err, errlen, "%s: rte_eth_dev_configure (%u queues): %s", cfg->port, nq, strerror(-rc));
+		goto fail;
+	}
+	uint16_t nrx = NB_RXD, ntx = NB_TXD;
+	rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrx, &ntx);
+	p->q = calloc(nq, sizeof *p->q);
+	if (!p->q)
+		goto fail;
+	int socket = rte_eth_dev_socket_id(pid);
+	for (uint16_t i = 0; i < nq; i++) {
+		struct dp_port_queue *q = &p->q[i];
+		char pn[64];
+		q->port = p;
+		q->qid = i;
+		snprintf(pn, sizeof pn, "rt_mb_%u_%u", pid, i);
+		q->pool = rte_pktmbuf_pool_create(pn, NB_MBUF, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+		snprintf(pn, sizeof pn, "rt_ext_%u_%u", pid, i);
+		q->ext_pool = rte_pktmbuf_pool_create(pn, NB_EXT, 256, 0, 0, socket);
+		if (!q->pool || !q->ext_pool) {
+			snprintf(err, errlen, "%s: mbuf pool for queue %u: %s (with --no-huge, give the EAL "
+			         "more memory with -m)", cfg->port, i, rte_strerror(rte_errno));
+			goto fail;
+		}
+		struct ext_slot *slots = calloc(NB_EXT, sizeof *slots);
+		q->shfree = calloc(NB_EXT, sizeof *q->shfree);
+		if (!slots || !q->shfree)
+			goto fail;
+		q->shinfo = &slots[0].sh;
+		for (uint32_t k = 0; k < NB_EXT; k++) {
+			slots[k].q = q;
+			slots[k].idx = k;
+			slots[k].sh.free_cb = ext_free_cb;
+			slots[k].sh.fcb_opaque = &slots[k];
+			q->shfree[k] = k;
+		}
+		q->nshfree = NB_EXT;
+		rc = rte_eth_rx_queue_setup(pid, i, nrx, (unsigned)socket, NULL, q->pool);
+		if (!rc)
+			rc = rte_eth_tx_queue_setup(pid, i, ntx, (unsigned)socket, NULL);
+		if (rc) {
+			snprintf(err, errlen, "%s: queue %u set-up: %s", cfg->port, i, strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = rte_eth_dev_start(pid);
+	if (rc) {
+		snprintf(err, errlen, "%s: rte_eth_dev_start: %s", cfg->port, strerror(-rc));
+		goto fail;
+	}
+	rte_eth_macaddr_get(pid, &p->mac);
+	snprintf(p->desc, sizeof p->desc, "port %u (%s, driver %s): %u queue(s)%s, tx csum %s, rx csum %s, %s",
+	         pid, cfg->port, info.driver_name, nq, conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " with RSS" : "",
+	         (p->offload & DP_OFF_TX_TCP_CSUM) ? "offloaded" : "software", rx_csum ? "offloaded" : "software",
+	         p->zerocopy ? "zero-copy payload (external mbufs)" : "payload copied");
+	return p;
+fail:
+	if (p->q) {
+		for (uint16_t i = 0; i < nq; i++) {
+			free(p->q[i].shfree);
+			if (p->q[i].shinfo)
+				free((struct ext_slot *)p->q[i].shinfo);
+		}
+		free(p->q);
+	}
+	free(p);
+	return NULL;
+}
+
+void dp_port_close(struct dp_port *p)
+{
+	if (!p)
+		return;
+	rte_eth_dev_stop(p->port_id);
+	rte_eth_dev_close(p->port_id);
+	for (uint16_t i = 0; i < p->nq; i++) {
+		free(p->q[i].shfree);
+		free((struct ext_slot *)p->q[i].shinfo);
+	}
+	free(p->q);
+	free(p);
+}
+
+uint16_t dp_port_nqueues(const struct dp_port *p) { return p->nq; }
+void dp_port_mac(const struct dp_port *p, uint8_t mac[6]) { memcpy(mac, p->mac.addr_bytes, 6); }
+const char *dp_port_describe(const struct dp_port *p) { return p->desc; }
+struct dp_port_queue *dp_port_queue(struct dp_port *p, uint16_t q) { return &p->q[q]; }
+
+static void flush(struct dp_port_queue *q)
+{
+	uint16_t sent = 0;
+	while (sent < q->ntx) {
+		uint16_t n = rte_eth_tx_burst(q->port->port_id, q->qid, q->tx + sent, q->ntx - sent);
+		if (n == 0)
+			break;
+		sent += n;
+	}
+	q->st.tx_frames += sent;
+	for (uint16_t i = sent; i < q->ntx; i++) {
+		rte_pktmbuf_free(q->tx[i]); /* the ring is full: a loss TCP repairs */
+		q->st.tx_dropped++;
+	}
+	q->ntx = 0;
+}
+
+static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
+{
+	struct dp_port_queue *q = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(q->pool);
+	if (!m)
+		return -ENOBUFS;
+	char *d = rte_pktmbuf_append(m, pk->hdr_len);
+	memcpy(d, pk->hdr, pk->hdr_len);
+	struct rte_mbuf *last = m;
+	for (int i = 0; i < pk->iovcnt; i++) {
+		const struct iovec *v = &pk->iov[i];
+		if (q->port->zerocopy && v->iov_len >= ZC_MIN && q->nshfree && m->nb_segs < 8) {
+			struct rte_mbuf *e = rte_pktmbuf_alloc(q->ext_pool);
+			if (e) {
+				uint32_t k = q->shfree[--q->nshfree];
+				struct ext_slot *slot = (struct ext_slot *)q->shinfo + k;
+				rte_mbuf_ext_refcnt_set(&slot->sh, 1);
+				rte_pktmbuf_attach_extbuf(e, v->iov_base, (rte_iova_t)(uintptr_t)v->iov_base,
+				                          (uint16_t)v->iov_len, &slot->sh);
+				e->data_len = (uint16_t)v->iov_len;
+				e->pkt_len = e->data_len;
+				last->next = e;
+				last = e;
+				m->nb_segs++;
+				m->pkt_len += e->data_len;
+				q->st.tx_zerocopy_segs++;
+				continue;
+			}
+		}
+		/* copy: into the last mbuf when it is ours and has room, else a new one */
+		const uint8_t *src = v->iov_base;
+		size_t left = v->iov_len;
+		while (left) {
+			if (RTE_MBUF_HAS_EXTBUF(last) || rte_pktmbuf_tailroom(last) == 0) {
+				struct rte_mbuf *n = rte_pktmbuf_alloc(q->pool);
+				if (!n || !q->port->multiseg) {
+					if (n)
+						rte_pktmbuf_free(n);
+					rte_pktmbuf_free(m);
+					return -ENOBUFS;
+				}
+				last->next = n;
+				last = n;
+				m->nb_segs++;
+			}
+			size_t room = rte_pktmbuf_tailroom(last);
+			size_t k = left < room ? left : room;
+			memcpy(rte_pktmbuf_mtod_offset(last, char *, last->data_len), src, k);
+			last->data_len = (uint16_t)(last->data_len + k);
+			m->pkt_len += (uint32_t)k;
+			src += k;
+			left -= k;
+			q->st.tx_copied_bytes += k;
+		}
+	}
+	if (pk->flags) {
+		m->l2_len = pk->l2_len;
+		m->l3_len = pk->l3_len;
+		m->l4_len = pk->l4_len;
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+		if (pk->flags & DP_OFF_TX_IP_CSUM)
+			m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+		if (pk->flags & DP_OFF_TX_TCP_CSUM)
+			m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+	}
+	q->tx[q->ntx++] = m;
+	if (q->ntx == BURST)
+		flush(q);
+	return 0;
+}
+
+void dp_port_queue_pktio(struct dp_port_queue *q, struct dp_pktio *io)
+{
+	io->ctx = q;
+	io->tx = queue_tx;
+	io->offload = q->port->offload;
+}
+
+unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64_t now_ms)
+{
+	struct rte_mbuf *rx[BURST];
+	dp_stack_tick(st, now_ms);
+	uint16_t n = rte_eth_rx_burst(q->port->port_id, q->qid, rx, BURST);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = rx[i];
+		if (m->nb_segs == 1) {
+			unsigned fl = 0;
+			if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+			    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+				fl = DP_OFF_RX_CSUM_OK;
+			dp_stack_input_flags(st, rte_pktmbuf_mtod(m, const void *), m->data_len, fl);
+		}
+		rte_pktmbuf_free(m);
+	}
+	q->st.rx_frames += n;
+	if (q->ntx)
+		flush(q);
+	return n;
+}
+
+void dp_port_queue_stats(const struct dp_port_queue *q, struct dp_port_stats *out) { *out = q->st; }

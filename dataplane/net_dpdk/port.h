@@ -1,0 +1,50 @@
+/*
+ * dataplane/net_dpdk/port.h: the DPDK port driver (prefix dp_port_): EAL start-up, one port
+ * with one receive and one transmit queue per shard, and the glue that feeds a shard's
+ * dp_stack from its queue and sends the stack's frames on it.  Only this file pair and the
+ * programs that use it see DPDK; the stack does not.
+ *
+ * Threads: dp_port_open runs once on the main thread; each dp_port_queue is used by exactly one
+ * shard thread (its poll, its transmit), so no locks.  Flows reach queues by the device's RSS
+ * on the TCP 4-tuple where it has it; a device without RSS gets a single queue.
+ */
+#ifndef DP_NET_DPDK_PORT_H
+#define DP_NET_DPDK_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/net_dpdk/dpdk_config.h"
+#include "dataplane/net_dpdk/stack.h"
+
+struct dp_port;
+struct dp_port_queue;
+
+/* Starts the EAL with cfg->eal_args (plus --vdev for a virtual port), probes and starts the
+ * port with nqueues queue pairs.  Returns the port or NULL with a message in err naming what
+ * failed (no huge pages, no such device, ...). */
+struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nqueues, char *err, size_t errlen);
+void dp_port_close(struct dp_port *p);
+
+uint16_t dp_port_nqueues(const struct dp_port *p);
+void dp_port_mac(const struct dp_port *p, uint8_t mac[6]);
+/* A short description: driver name, queues, offloads found. */
+const char *dp_port_describe(const struct dp_port *p);
+
+/* Queue q's handle (borrowed from the port). */
+struct dp_port_queue *dp_port_queue(struct dp_port *p, uint16_t q);
+
+/* Fills io with queue q's transmit function and the device's offloads, for dp_stack_create. */
+void dp_port_queue_pktio(struct dp_port_queue *q, struct dp_pktio *io);
+
+/* One polling round on the queue's shard: receives a burst into st, runs its timers at
+ * now_ms, and flushes what the stack sent.  Returns the number of frames received. */
+unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64_t now_ms);
+
+/* Frames and bytes moved, for logs and tests. */
+struct dp_port_stats {
+	uint64_t rx_frames, tx_frames, tx_dropped, tx_zerocopy_segs, tx_copied_bytes;
+};
+void dp_port_queue_stats(const struct dp_port_queue *q, struct dp_port_stats *out);
+
+#endif
