@@ -5,7 +5,11 @@
  * consumed).  The interop tests drive it from the kernel's own TCP in another namespace.
  *
  *   ringtail-dpdk-echo ringtail.dpdk.port=net_af_packet0,iface=veth0 ringtail.dpdk.ip=10.0.0.1 \
- *       [listen.port=7] [mode=echo|discard] [ringtail.dpdk.* ...]
+ *       [listen.port=7] [mode=echo|discard] [test.drop.pct=N] [test.reorder.pct=N] [ringtail.dpdk.* ...]
+ *
+ * test.drop.pct drops that share of frames each way and test.reorder.pct holds that share of
+ * sent frames back behind the next one: loss and reordering injected on the DPDK side, for
+ * hosts whose kernel has no netem.
  *
  * It prints "ready: <port description>" once it serves, and its counters on SIGTERM/SIGINT.
  */
@@ -115,6 +119,55 @@ static void cb_closed(void *ctx, struct dp_tcp_conn *c, int err)
 	dp_tcp_close(c);
 }
 
+/* The fault layer between the stack and the queue. */
+static struct dp_pktio port_io;
+static unsigned tx_drop_pct, tx_reorder_pct;
+static uint64_t fault_rng = 0x9e3779b97f4a7c15ull;
+static uint8_t held[2048];
+static size_t held_len;
+static uint64_t faults_dropped, faults_reordered;
+
+static unsigned roll(void)
+{
+	fault_rng ^= fault_rng << 13;
+	fault_rng ^= fault_rng >> 7;
+	fault_rng ^= fault_rng << 17;
+	return (unsigned)(fault_rng % 100);
+}
+
+static int release_held(void)
+{
+	if (!held_len)
+		return 0;
+	struct dp_pkt_tx p = {.hdr = held, .hdr_len = (uint16_t)held_len, .l2_len = 14};
+	held_len = 0;
+	return port_io.tx(port_io.ctx, &p);
+}
+
+static int fault_tx(void *ctx, const struct dp_pkt_tx *p)
+{
+	(void)ctx;
+	if (tx_drop_pct && roll() < tx_drop_pct) {
+		faults_dropped++;
+		return 0;
+	}
+	if (tx_reorder_pct && !held_len && p->hdr_len + p->payload_len <= sizeof held && roll() < tx_reorder_pct) {
+		/* held frames go out flat, checksums already in place (offloads are off here) */
+		memcpy(held, p->hdr, p->hdr_len);
+		size_t off = p->hdr_len;
+		for (int i = 0; i < p->iovcnt; i++) {
+			memcpy(held + off, p->iov[i].iov_base, p->iov[i].iov_len);
+			off += p->iov[i].iov_len;
+		}
+		held_len = off;
+		faults_reordered++;
+		return 0;
+	}
+	int rc = port_io.tx(port_io.ctx, p);
+	release_held();
+	return rc;
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -133,6 +186,10 @@ int main(int argc, char **argv)
 	                                 .doc = "TCP port served"};
 	defs[nd++] = (struct rt_cfg_def){"mode", RT_CFG_ENUM, "echo", .allowed = modes,
 	                                 .doc = "echo: send back what arrives; discard: consume it"};
+	defs[nd++] = (struct rt_cfg_def){"test.drop.pct", RT_CFG_INT, "0", .min = 0, .max = 50,
+	                                 .doc = "frames dropped each way, in percent"};
+	defs[nd++] = (struct rt_cfg_def){"test.reorder.pct", RT_CFG_INT, "0", .min = 0, .max = 50,
+	                                 .doc = "sent frames held behind the next one, in percent"};
 	char err[512];
 	struct rt_cfg *cfg = rt_cfg_create(defs, nd, err, sizeof err);
 	if (!cfg || rt_cfg_load(cfg, NULL, (const char *const *)argv + 1, (size_t)argc - 1, err, sizeof err)) {
@@ -156,6 +213,14 @@ int main(int argc, char **argv)
 	dp_port_mac(port, sc.mac);
 	struct dp_pktio io;
 	dp_port_queue_pktio(q, &io);
+	tx_drop_pct = (unsigned)rt_cfg_int(cfg, "test.drop.pct");
+	tx_reorder_pct = (unsigned)rt_cfg_int(cfg, "test.reorder.pct");
+	if (tx_drop_pct || tx_reorder_pct) {
+		port_io = io;
+		io.tx = fault_tx;
+		io.offload = 0;
+		dp_port_queue_set_rx_drop(q, tx_drop_pct);
+	}
 	struct dp_tcp_cb cb = {.acceptable = cb_acceptable, .readable = cb_readable, .sent = cb_sent,
 	                       .closed = cb_closed};
 	struct dp_stack *st = dp_stack_create(&sc, &io, &cb);
@@ -175,11 +240,16 @@ int main(int argc, char **argv)
 	       discard_mode ? "discard" : "echo", (long)rt_cfg_int(cfg, "listen.port"),
 	       sc.mac[0], sc.mac[1], sc.mac[2], sc.mac[3], sc.mac[4], sc.mac[5]);
 	fflush(stdout);
-	while (!stop)
+	while (!stop) {
 		dp_port_queue_poll(q, st, now_ms());
+		if (held_len && release_held() == 0)
+			dp_port_queue_poll(q, st, now_ms()); /* flushes it */
+	}
 	const struct dp_stack_stats *s = dp_stack_stats(st);
 	struct dp_port_stats ps;
 	dp_port_queue_stats(q, &ps);
+	printf("faults: fault_dropped_out=%lu fault_reordered_out=%lu fault_dropped_in=%lu\n", (unsigned long)faults_dropped,
+	       (unsigned long)faults_reordered, (unsigned long)ps.rx_fault_dropped);
 	printf("stats: rx_frames=%lu tx_frames=%lu tx_dropped=%lu zerocopy_segs=%lu copied_bytes=%lu "
 	       "conns=%lu retransmits=%lu fast_retransmits=%lu rto=%lu ooo=%lu bad_csum=%lu arp_replies=%lu "
 	       "icmp_echo=%lu\n",

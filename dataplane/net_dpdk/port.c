@@ -48,6 +48,8 @@ struct dp_port_queue {
 	struct rte_mbuf *tx[BURST];
 	uint16_t ntx;
 	struct dp_port_stats st;
+	unsigned rx_drop_pct;
+	uint64_t rng;
 };
 
 struct dp_port {
@@ -355,6 +357,14 @@ unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64
 	uint16_t n = rte_eth_rx_burst(q->port->port_id, q->qid, rx, BURST);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
+		if (q->rx_drop_pct) {
+			q->rng = q->rng * 6364136223846793005ull + 1442695040888963407ull;
+			if ((q->rng >> 33) % 100 < q->rx_drop_pct) {
+				q->st.rx_fault_dropped++;
+				rte_pktmbuf_free(m);
+				continue;
+			}
+		}
 		if (m->nb_segs == 1) {
 			unsigned fl = 0;
 			if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
@@ -368,6 +378,12 @@ unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64
 	if (q->ntx)
 		flush(q);
 	return n;
+}
+
+void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct)
+{
+	q->rx_drop_pct = pct;
+	q->rng = 0x853c49e6748fea9bull;
 }
 
 void dp_port_queue_stats(const struct dp_port_queue *q, struct dp_port_stats *out) { *out = q->st; }

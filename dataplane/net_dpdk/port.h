@@ -41,9 +41,12 @@ void dp_port_queue_pktio(struct dp_port_queue *q, struct dp_pktio *io);
  * now_ms, and flushes what the stack sent.  Returns the number of frames received. */
 unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64_t now_ms);
 
+/* Test hook: drop pct percent of received frames before the stack sees them (0: off). */
+void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct);
+
 /* Frames and bytes moved, for logs and tests. */
 struct dp_port_stats {
-	uint64_t rx_frames, tx_frames, tx_dropped, tx_zerocopy_segs, tx_copied_bytes;
+	uint64_t rx_frames, rx_fault_dropped, tx_frames, tx_dropped, tx_zerocopy_segs, tx_copied_bytes;
 };
 void dp_port_queue_stats(const struct dp_port_queue *q, struct dp_port_stats *out);
 
