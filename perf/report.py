@@ -330,7 +330,8 @@ def check_run(name, r, bad):
         elif not (0 < l["p50"] <= l["p99"] <= l["p99_9"] <= l["p99_99"] <= l["max"] * 1.001):
             bad.append(f"{name}: {kind} percentiles out of order: {l}")
     if mode == "e2e":
-        if r["consumed_records"] < 0.9 * r["acked_records"]:
+        seen = r["consumed_records"] + r.get("skipped_records", 0)
+        if seen < 0.9 * r["acked_records"]:
             bad.append(f"{name}: consumed {r['consumed_records']} of {r['acked_records']} produced")
         if r["rate_target"] > 0 and recs < 0.5 * r["rate_target"]:
             bad.append(f"{name}: {recs:.0f} records/s, under half the offered {r['rate_target']:.0f}")

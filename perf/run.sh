@@ -258,17 +258,21 @@ if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 	else
 		RINGTAIL_NOTE="the broker did not start"
 	fi
-	if [ "$(nproc)" -ge 2 ]; then
+	# More shards: PERF_SHARDS lists the counts (default 2); a count above the online cores is
+	# skipped.  Partitions grow with the shards so that each shard owns several.
+	for n in ${PERF_SHARDS:-2}; do
+		[ "$n" -le "$(nproc)" ] || { say "shards-$n: only $(nproc) cores here; skipped"; continue; }
+		parts=$((n * 4 > 8 ? n * 4 : 8))
 		for adv in false true; do
-			name=shards-2
-			[ $adv = true ] && name=shard-aware-2
-			if start_ringtail "$name" 2 $adv; then
-				run "ringtail/$name" "$RT_BOOT" "$RT_PID" --topic shards --create --partitions 8 \
-					--record-size 1024 --acks 1 --producers 4 --inflight 8
+			name=shards-$n
+			[ $adv = true ] && name=shard-aware-$n
+			if start_ringtail "$name" "$n" $adv; then
+				run "ringtail/$name" "$RT_BOOT" "$RT_PID" --topic shards --create --partitions $parts \
+					--record-size 1024 --acks 1 --producers $((n * 4 > 4 ? n * 2 : 4)) --inflight 8
 				stop_ringtail
 			fi
 		done
-	fi
+	done
 elif [ $RINGTAIL = 1 ]; then
 	RINGTAIL_NOTE="$BROKER is not built"
 	say "ringtail: $RINGTAIL_NOTE; limits and peers only"

@@ -112,6 +112,7 @@ static void *consumer_main(void *arg)
 		natsMsgList list = {0};
 		s = natsSubscription_Fetch(&list, sub, 256, 100, &jerr);
 		if (s == NATS_TIMEOUT) {
+			natsMsgList_Destroy(&list);
 			s = NATS_OK;
 			continue;
 		}
@@ -138,6 +139,7 @@ static void *consumer_main(void *arg)
 		natsSubscription_Unsubscribe(sub);
 		natsSubscription_Destroy(sub);
 	}
+	natsConnection_Close(nc);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	return NULL;
@@ -266,12 +268,19 @@ out:
 	r.stop = 1;
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	/* Close first: no ack handler runs once a connection is closed, so none can run while
+	 * (or after) its context is destroyed. */
+	for (int i = 0; i < np; i++)
+		if (conns[i])
+			natsConnection_Close(conns[i]);
 	for (int i = 0; i < np; i++) {
 		if (jss[i])
 			jsCtx_Destroy(jss[i]);
 		if (conns[i])
 			natsConnection_Destroy(conns[i]);
 	}
+	if (admin_nc)
+		natsConnection_Close(admin_nc);
 	if (admin)
 		jsCtx_Destroy(admin);
 	if (admin_nc)
