@@ -519,6 +519,24 @@ size_t stor_pstate_expire(struct stor_pstate *ps, int64_t now_ms)
 	return removed;
 }
 
+void stor_pstate_forget(struct stor_pstate *ps, int64_t producer_id)
+{
+	if (!ps->cap)
+		return;
+	for (size_t i = slot_of(producer_id, ps->cap); ps->map[i]; i = (i + 1) & (ps->cap - 1)) {
+		if (ps->map[i]->pid == producer_id) {
+			map_del_at(ps, i);
+			break;
+		}
+	}
+	/* an open transaction of its own goes too: nothing of the producer is trusted now */
+	size_t j = 0;
+	for (size_t i = 0; i < ps->ntxns; i++)
+		if (ps->txns[i].pid != producer_id || ps->txns[i].marker >= 0)
+			ps->txns[j++] = ps->txns[i];
+	ps->ntxns = j;
+}
+
 size_t stor_pstate_count(const struct stor_pstate *ps)
 {
 	return ps->count;

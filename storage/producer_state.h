@@ -152,6 +152,26 @@ int64_t stor_pstate_first_open_txn(const struct stor_pstate *ps);
  * now_ms.  Returns how many were removed. */
 size_t stor_pstate_expire(struct stor_pstate *ps, int64_t now_ms);
 
+/* Forgets one producer (its append failed after stor_pstate_apply recorded it: the next batch
+ * it sends is then accepted as from an unknown producer, never taken for a duplicate of data
+ * that is not in the log). */
+void stor_pstate_forget(struct stor_pstate *ps, int64_t producer_id);
+
+/* Fills *b from a v2 batch header (for a control batch the caller fills commit and
+ * coordinator_epoch, see stor_ps_marker_parse). */
+struct kp_batch_hdr;
+void stor_ps_batch_from_hdr(struct stor_ps_batch *b, const struct kp_batch_hdr *h);
+
+/* Reads the end transaction marker of a whole control batch p[0..n): COMMIT or ABORT and the
+ * coordinator epoch.  Returns 0 or -EBADMSG. */
+int stor_ps_marker_parse(const uint8_t *p, size_t n, bool *commit, int32_t *coordinator_epoch);
+
+/* Rebuilds ps for an open log: loads the newest snapshot of `dir` at or below the log end offset
+ * (or starts empty), then replays every batch from there (or from the log start) to the log end
+ * offset, as Kafka's loadProducerState does.  Blocking (pread).  Returns 0 or -errno. */
+struct stor_log;
+int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char *dir, int64_t now_ms);
+
 /* Number of producers known. */
 size_t stor_pstate_count(const struct stor_pstate *ps);
 /* Copies one producer's state into *out.  Returns false when the producer is unknown. */
