@@ -13,6 +13,7 @@
 #include "kp_errors.h"
 #include "meta.h"
 #include "shard.h"
+#include "storage/producer_state.h"
 
 #define NBUCKETS 1024
 
@@ -30,6 +31,42 @@ static unsigned hash(const uint8_t *id, int32_t index)
 	return h % NBUCKETS;
 }
 
+/* Frees a partition entry (its log is closed or deleted already). */
+static void part_free(struct dp_part *x)
+{
+	stor_pstate_destroy(x->pstate);
+	free(x);
+}
+
+/* Producer state of a freshly opened log: snapshot plus log tail (issue 7). */
+static void pstate_open(struct dp_shard *s, struct dp_part *x)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/%s-%d", stor_dir_path(s->b->dir), x->topic, x->index);
+	x->pstate = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
+	if (!x->pstate)
+		return;
+	int rc = stor_pstate_recover(x->pstate, x->log, dir, dp_wall_ms());
+	if (rc)
+		RT_WARN("partition %s-%d: producer state not recovered (%s); producers start afresh",
+		        x->topic, x->index, strerror(-rc));
+}
+
+/* At a clean close: a snapshot at the log end so the next open replays nothing. */
+static void pstate_close(struct dp_shard *s, struct dp_part *x)
+{
+	if (!x->pstate || x->deleting || !stor_log_idle(x->log))
+		return;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/%s-%d", stor_dir_path(s->b->dir), x->topic, x->index);
+	int64_t leo = stor_log_end_offset(x->log);
+	int rc = stor_pstate_snapshot_write(x->pstate, dir, leo);
+	if (!rc)
+		rc = stor_pstate_snapshot_prune(dir, leo, leo) < 0 ? -EIO : 0;
+	if (rc)
+		RT_WARN("partition %s-%d: producer snapshot: %s", x->topic, x->index, strerror(-rc));
+}
+
 struct dp_parts *dp_parts_create(struct dp_shard *s)
 {
 	(void)s;
@@ -44,7 +81,7 @@ void dp_parts_destroy(struct dp_parts *p)
 		while (p->b[i]) {
 			struct dp_part *x = p->b[i];
 			p->b[i] = x->hnext;
-			free(x);
+			part_free(x);
 		}
 	free(p);
 }
@@ -83,6 +120,7 @@ struct dp_part *dp_parts_get(struct dp_shard *s, const struct dp_topic *t, int32
 	memcpy(x->topic_id, t->id, 16);
 	x->index = index;
 	snprintf(x->topic, sizeof(x->topic), "%s", t->name);
+	pstate_open(s, x);
 	x->hnext = pt->b[h];
 	pt->b[h] = x;
 	pt->count++;
@@ -119,7 +157,7 @@ static void try_delete(struct dp_parts *pt, struct dp_part **pp)
 		RT_WARN("deleting partition %s-%d: %s", x->topic, x->index, strerror(-rc));
 	*pp = x->hnext;
 	pt->count--;
-	free(x);
+	part_free(x);
 }
 
 void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16])
@@ -152,6 +190,8 @@ void dp_parts_tick(struct dp_shard *s)
 					pp = &x->hnext;
 				continue;
 			}
+			if (x->pstate)
+				stor_pstate_expire(x->pstate, now);
 			int rc = stor_log_tick(x->log, now);
 			if (rc < 0)
 				RT_WARN("partition %s-%d: background work failed: %s", x->topic, x->index, strerror(-rc));
@@ -177,10 +217,11 @@ int dp_parts_close_all(struct dp_shard *s)
 		while (pt->b[i]) {
 			struct dp_part *x = pt->b[i];
 			pt->b[i] = x->hnext;
+			pstate_close(s, x);
 			int rc = x->deleting ? stor_log_delete(x->log) : stor_log_close(x->log);
 			if (rc && !first)
 				first = rc;
-			free(x);
+			part_free(x);
 		}
 	pt->count = 0;
 	return first;

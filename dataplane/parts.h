@@ -17,6 +17,7 @@
 
 struct dp_shard;
 struct dp_topic;
+struct stor_pstate;
 
 struct dp_part {
 	struct dp_part *hnext;
@@ -26,6 +27,7 @@ struct dp_part {
 	struct stor_log *log;
 	bool deleting;                 /* its topic is gone: delete the log once idle */
 	int pins;                      /* reads handed to other shards and not yet released */
+	struct stor_pstate *pstate;    /* idempotent/transactional producers (storage/producer_state.h) */
 };
 
 struct dp_parts;

@@ -14,6 +14,7 @@
 #include "../parts.h"
 #include "handlers.h"
 #include "proto/batch.h"
+#include "storage/producer_state.h"
 
 #define DP_MAX_DECOMPRESSED (64u << 20)
 
@@ -30,6 +31,8 @@ struct produce_job {
 	struct stor_append a;
 	struct dp_shard *owner;
 	int16_t err;
+	struct stor_ps_batch pb;       /* producer fields of the batch (pb.producer_id -1: none) */
+	struct stor_sync dup_sync;     /* a duplicate waits until its original is durable */
 };
 
 struct produce_ctx {
@@ -79,6 +82,10 @@ static void append_done(struct stor_append *a, int err)
 		j->err = stor_err_to_kafka(err);
 		if (!j->err)
 			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
+		/* nothing of it is in the log: the producer's state must not claim it is */
+		part = dp_parts_get(j->owner, j->topic, j->index, &kerr);
+		if (part && part->pstate && j->pb.producer_id >= 0)
+			stor_pstate_forget(part->pstate, j->pb.producer_id);
 	} else {
 		j->err = 0;
 		j->out->base_offset = a->base_offset;
@@ -88,6 +95,49 @@ static void append_done(struct stor_append *a, int err)
 			j->out->log_start_offset = stor_log_start_offset(part->log);
 	}
 	dp_shard_post(j->owner, j->ctx->req->s->id, job_back, j);
+}
+
+/* A duplicate's original is durable (or the partition went offline). */
+static void dup_synced(struct stor_sync *sy, int err)
+{
+	struct produce_job *j = rt_container_of(sy, struct produce_job, dup_sync);
+	if (err) {
+		j->err = stor_err_to_kafka(err);
+		if (!j->err)
+			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
+		j->out->base_offset = -1;
+	}
+	dp_shard_post(j->owner, j->ctx->req->s->id, job_back, j);
+}
+
+/* Idempotent and transactional producers (issue 7): Kafka's sequence and epoch decisions on the
+ * owner shard before offsets are assigned.  Returns true when the job is answered here (an
+ * error, or a duplicate answered with the original's offsets once they are durable). */
+static bool producer_check(struct dp_shard *s, struct produce_job *j, struct dp_part *part)
+{
+	struct kp_batch_hdr h;
+	j->pb.producer_id = -1;
+	if (j->info.producer_id < 0 || kp_batch_hdr_parse(j->a.data, j->a.len, &h))
+		return false;
+	stor_ps_batch_from_hdr(&j->pb, &h);
+	struct stor_ps_dup dup;
+	int16_t e = part->pstate ? stor_pstate_check(part->pstate, &j->pb, 1, STOR_PS_CLIENT, &dup)
+	                         : KP_ERR_UNKNOWN_SERVER_ERROR;
+	if (!e && !dup.found)
+		return false;
+	if (e) {
+		j->err = e;
+		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+		return true;
+	}
+	j->err = 0;
+	j->out->base_offset = dup.first_offset;
+	j->out->log_start_offset = stor_log_start_offset(part->log);
+	j->dup_sync = (struct stor_sync){ .offset = dup.last_offset + 1, .done = dup_synced };
+	int rc = stor_log_sync(part->log, &j->dup_sync);
+	if (rc)
+		dup_synced(&j->dup_sync, rc);
+	return true;
 }
 
 /* On the owner shard. */
@@ -102,9 +152,17 @@ static void job_run(struct dp_shard *s, void *arg)
 		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
 		return;
 	}
+	if (producer_check(s, j, part))
+		return;
 	j->a.flags = j->acks == -1 ? STOR_APPEND_DURABLE : 0;
 	j->a.done = append_done;
 	int rc = stor_log_append(part->log, &j->a, &j->info);
+	if (!rc && j->pb.producer_id >= 0) {
+		j->pb.base_offset = j->a.base_offset;
+		if (stor_pstate_apply(part->pstate, &j->pb, 1, STOR_PS_CLIENT, NULL, NULL))
+			RT_WARN("%s-%d: producer %lld not recorded (out of memory)", j->topic->name,
+			        j->index, (long long)j->pb.producer_id);
+	}
 	if (rc) {
 		j->err = stor_err_to_kafka(rc);
 		if (!j->err)
