@@ -72,6 +72,7 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 		from = start;
 	else if (rc)
 		return rc;
+	rc = 0;
 	if (from < start)
 		from = start;
 	/* snapshots past the end belong to a log that has since been truncated */
