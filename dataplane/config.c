@@ -11,6 +11,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "dataplane/net_dpdk/dpdk_config.h"
 
 static const char *const backends[] = { "uring", "dpdk", NULL };
 
@@ -161,6 +162,10 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 		snprintf(c->cluster_id, sizeof(c->cluster_id), "%s", cid);
 	}
 	snprintf(c->net_backend, sizeof(c->net_backend), "%s", rt_cfg_str(rc, HW_KEY_BACKEND));
+#ifdef RT_HAVE_DPDK
+	if (!strcmp(c->net_backend, "dpdk"))
+		return dp_dpdk_cfg_read(rc, &c->dpdk, err, errlen);
+#endif
 	if (strcmp(c->net_backend, "uring")) {
 		snprintf(err, errlen, "%s=%s: this build has only the uring backend (DPDK is not built)", HW_KEY_BACKEND,
 		         c->net_backend);
@@ -173,7 +178,16 @@ int dp_config_load(struct dp_config *c, const char *path, const char *const *ove
                    const char *sysfs_root, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
-	struct rt_cfg *rc = rt_cfg_create(defs, sizeof(defs) / sizeof(defs[0]), err, errlen);
+	/* the broker's keys, then the dpdk backend's (dataplane/net_dpdk/dpdk_config.h) */
+	static struct rt_cfg_def all[sizeof(defs) / sizeof(defs[0]) + 16];
+	static size_t nall;
+	if (!nall) {
+		memcpy(all, defs, sizeof(defs));
+		nall = sizeof(defs) / sizeof(defs[0]);
+		for (size_t i = 0; i < dp_dpdk_cfg_ndefs && nall < sizeof(all) / sizeof(all[0]); i++)
+			all[nall++] = dp_dpdk_cfg_defs[i];
+	}
+	struct rt_cfg *rc = rt_cfg_create(all, nall, err, errlen);
 	if (!rc)
 		return -EINVAL;
 	int r = rt_cfg_load(rc, path, overrides, n, err, errlen);

@@ -12,6 +12,8 @@
 #define DP_CONFIG_H
 
 #include <stdbool.h>
+
+#include "dataplane/net_dpdk/dpdk_config.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,7 @@ struct dp_config {
 	int cores[DP_MAX_SHARDS];
 	int control_core;
 	char net_backend[16];
+	struct dp_dpdk_cfg dpdk;       /* ringtail.dpdk.*, read when net_backend is dpdk */
 	bool advertise_shards;
 	char cluster_id[64];
 	struct hw_plan plan;           /* owned: the affinity plan the cores come from */

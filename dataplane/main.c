@@ -24,6 +24,9 @@
 #include "control_link.h"
 #include "meta.h"
 #include "net.h"
+#ifdef RT_HAVE_DPDK
+#include "dataplane/net_dpdk/backend.h"
+#endif
 #include "parts.h"
 #include "shard.h"
 #include "storage/storage.h"
@@ -140,6 +143,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b->net = &dp_net_uring;
+#ifdef RT_HAVE_DPDK
+	if (!strcmp(cfg->net_backend, "dpdk")) {
+		b->net = &dp_net_dpdk;
+		if (dp_net_dpdk_setup(b, &cfg->dpdk, err, sizeof(err))) {
+			fprintf(stderr, "ringtail: %s\n", err);
+			return 1;
+		}
+	}
+#endif
 	b->shards = calloc((size_t)b->nshards, sizeof(*b->shards));
 	if (!b->shards)
 		return 1;

@@ -13,6 +13,8 @@
 #ifndef DP_NET_H
 #define DP_NET_H
 
+#include <stdbool.h>
+
 #include "base/chain.h"
 
 struct dp_shard;
@@ -33,6 +35,9 @@ struct dp_net_ops {
 	void (*shutdown)(struct dp_conn *c);
 	/* Releases c's socket and backend state; c has no operation in flight. */
 	void (*close)(struct dp_conn *c);
+	/* Optional: polls a device from the shard loop and delivers completions; true keeps the
+	 * loop from sleeping (the dpdk backend busy-polls its queue). */
+	bool (*poll)(struct dp_shard *s);
 };
 
 extern const struct dp_net_ops dp_net_uring;

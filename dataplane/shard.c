@@ -339,6 +339,8 @@ static void *shard_main(void *arg)
 		bool busy = drain_inbound(s);
 		run_timers(s);
 		dp_conn_retry_starved(s);
+		if (s->b->net->poll && s->b->net->poll(s))
+			busy = true;
 
 		struct __kernel_timespec ts = { 0, 0 };
 		unsigned want = 1;

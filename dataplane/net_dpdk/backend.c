@@ -1,0 +1,351 @@
+/*
+ * dataplane/net_dpdk/backend.c: the broker's `dpdk` network backend (dataplane/net.h) over
+ * the stack (stack.h) and the port driver (port.h).  Each shard owns one queue pair of the
+ * port and one stack instance, and busy-polls them from its loop (the `poll` hook).
+ *
+ * Completions reach the connection layer the way io_uring completions do: never from inside a
+ * call the connection layer made, but from the shard's poll.  The stack's callbacks only queue
+ * events; poll delivers them after the stack's work.  A dp_conn's backend state (struct dconn)
+ * outlives the TCP connection: when the stack lets go of it (a reset, our close) `tc` is NULL.
+ *
+ * Receives hand the connection layer the in-order bytes as they lie in the stack's ring
+ * (borrowed for the call) and consume them afterwards.  Sends give the chain to the stack,
+ * which keeps it borrowed until the peer acknowledged it; dp_conn_sent comes then.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "dataplane/broker.h"
+#include "dataplane/conn.h"
+#include "dataplane/net.h"
+#include "dataplane/net_dpdk/backend.h"
+#include "dataplane/net_dpdk/port.h"
+#include "dataplane/net_dpdk/stack.h"
+#include "dataplane/shard.h"
+
+enum ev_kind { EV_SENT, EV_READABLE, EV_FAILED, EV_SHUTDOWN };
+
+struct dconn {
+	struct dp_conn *c;
+	struct dp_tcp_conn *tc;       /* NULL once the stack has it alone */
+	bool recv_armed, send_pending, readable_queued;
+	int err;                      /* the connection died: -ECONNRESET, -ETIMEDOUT */
+};
+
+struct ev {
+	struct dconn *d;
+	uint8_t kind;
+	int err;
+};
+
+struct dshard {
+	struct dp_shard *s;
+	struct dp_port_queue *q;
+	struct dp_stack *st;
+	struct dp_tcp_listener *lis;
+	struct dp_tcp_conn *accepting;  /* handed to the next recv() of a new dp_conn */
+	struct ev *evs;
+	size_t nev, evcap;
+};
+
+static struct dp_port *port;
+static struct dp_dpdk_cfg dcfg;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct dshard *DS(struct dp_shard *s) { return (struct dshard *)s->net; }
+
+static void push(struct dshard *ds, struct dconn *d, enum ev_kind k, int err)
+{
+	if (ds->nev == ds->evcap) {
+		size_t cap = ds->evcap ? ds->evcap * 2 : 64;
+		struct ev *n = realloc(ds->evs, cap * sizeof *n);
+		if (!n)
+			abort(); /* an event lost would leak a connection forever */
+		ds->evs = n;
+		ds->evcap = cap;
+	}
+	ds->evs[ds->nev++] = (struct ev){d, (uint8_t)k, err};
+}
+
+/* ---- stack callbacks (queue only) ---- */
+
+static void cb_acceptable(void *ctx, struct dp_tcp_listener *l)
+{
+	struct dshard *ds = ctx;
+	struct dp_tcp_conn *tc;
+	while ((tc = dp_tcp_accept(l)) != NULL) {
+		ds->accepting = tc;
+		dp_conn_accepted(ds->s, -1);
+		if (ds->accepting) { /* refused (draining) or no memory */
+			ds->accepting = NULL;
+			dp_tcp_abort(tc);
+		}
+	}
+}
+
+static void cb_readable(void *ctx, struct dp_tcp_conn *tc)
+{
+	struct dconn *d = dp_tcp_user(tc);
+	if (d && !d->readable_queued) {
+		d->readable_queued = true;
+		push(ctx, d, EV_READABLE, 0);
+	}
+}
+
+static void cb_sent(void *ctx, struct dp_tcp_conn *tc, void *cookie, int err)
+{
+	(void)tc;
+	push(ctx, cookie, EV_SENT, err);
+}
+
+static void cb_closed(void *ctx, struct dp_tcp_conn *tc, int err)
+{
+	struct dconn *d = dp_tcp_user(tc);
+	dp_tcp_close(tc);
+	if (!d)
+		return;
+	d->tc = NULL;
+	d->err = err ? err : -ECONNRESET;
+	push(ctx, d, EV_FAILED, d->err);
+}
+
+/* ---- the ops ---- */
+
+int dp_net_dpdk_setup(struct dp_broker *b, const struct dp_dpdk_cfg *dc, char *err, size_t errlen)
+{
+	dcfg = *dc;
+	port = dp_port_open(dc, (uint16_t)b->nshards, err, errlen);
+	if (!port)
+		return -ENODEV;
+	RT_INFO("dpdk: %s", dp_port_describe(port));
+	return 0;
+}
+
+static int shard_init(struct dp_shard *s)
+{
+	struct dshard *ds = calloc(1, sizeof *ds);
+	if (!ds)
+		return -ENOMEM;
+	ds->s = s;
+	ds->q = dp_port_queue(port, (uint16_t)s->id);
+	struct dp_stack_cfg sc = {.ip = dcfg.ip, .netmask = dcfg.netmask, .gateway = dcfg.gateway,
+	                          .mtu = dcfg.mtu, .rcvbuf = dcfg.rcvbuf};
+	dp_port_mac(port, sc.mac);
+	struct dp_pktio io;
+	dp_port_queue_pktio(ds->q, &io);
+	struct dp_tcp_cb cb = {.ctx = ds, .acceptable = cb_acceptable, .readable = cb_readable,
+	                       .sent = cb_sent, .closed = cb_closed};
+	ds->st = dp_stack_create(&sc, &io, &cb);
+	if (!ds->st) {
+		free(ds);
+		return -ENOMEM;
+	}
+	dp_stack_tick(ds->st, now_ms());
+	ds->lis = dp_tcp_listen(ds->st, s->b->cfg.listen_port, 1024);
+	if (!ds->lis) {
+		dp_stack_destroy(ds->st);
+		free(ds);
+		return -EADDRINUSE;
+	}
+	s->net = (struct dp_net_shard *)ds;
+	s->accepting = true;
+	return 0;
+}
+
+static void stop_accept(struct dp_shard *s)
+{
+	struct dshard *ds = DS(s);
+	if (ds->lis) {
+		dp_tcp_unlisten(ds->lis);
+		ds->lis = NULL;
+	}
+}
+
+static void shard_fini(struct dp_shard *s)
+{
+	struct dshard *ds = DS(s);
+	if (!ds)
+		return;
+	dp_stack_destroy(ds->st);
+	free(ds->evs);
+	free(ds);
+	s->net = NULL;
+}
+
+static int recv_op(struct dp_conn *c)
+{
+	struct dshard *ds = DS(c->s);
+	struct dconn *d = c->net;
+	if (!d) { /* the first receive of a connection dp_conn_accepted just made */
+		if (!ds->accepting)
+			return -ENOTCONN;
+		d = calloc(1, sizeof *d);
+		if (!d)
+			return -ENOMEM;
+		d->c = c;
+		d->tc = ds->accepting;
+		ds->accepting = NULL;
+		c->net = d;
+		dp_tcp_set_user(d->tc, d);
+		struct dp_tcp_info in;
+		dp_tcp_get_info(d->tc, &in);
+		struct in_addr a = {.s_addr = htonl(in.remote_ip)};
+		char host[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a, host, sizeof host);
+		snprintf(c->peer, sizeof c->peer, "%s:%u", host, in.remote_port);
+	}
+	d->recv_armed = true;
+	if (!d->readable_queued) { /* bytes may be waiting already: look at the next poll */
+		d->readable_queued = true;
+		push(ds, d, EV_READABLE, 0);
+	}
+	return 0;
+}
+
+static int send_op(struct dp_conn *c, struct rt_chain *ch)
+{
+	struct dconn *d = c->net;
+	if (!d || !d->tc)
+		return d && d->err ? d->err : -ENOTCONN;
+	int rc = dp_tcp_send_chain(d->tc, ch, d);
+	if (rc == 0)
+		d->send_pending = true;
+	return rc;
+}
+
+/* The connection layer may call this from inside dp_conn_received, while it still reads the
+ * borrowed bytes: the TCP connection is let go at the next poll, not now. */
+static void shutdown_op(struct dp_conn *c)
+{
+	struct dconn *d = c->net;
+	if (d)
+		push(DS(c->s), d, EV_SHUTDOWN, 0);
+}
+
+static void do_shutdown(struct dshard *ds, struct dconn *d)
+{
+	if (d->tc) {
+		struct dp_tcp_conn *tc = d->tc;
+		d->tc = NULL;
+		dp_tcp_set_user(tc, NULL);
+		if (d->send_pending)
+			dp_tcp_abort(tc);   /* fails the send: its event comes through cb_sent */
+		else
+			dp_tcp_close(tc);   /* graceful: FIN after anything still queued */
+	}
+	if (!d->c)
+		return; /* already closed: its tombstone follows */
+	if (!d->err)
+		d->err = -ECONNABORTED;
+	if (d->recv_armed && !d->readable_queued) {
+		d->readable_queued = true;
+		push(ds, d, EV_READABLE, 0);
+	}
+}
+
+static void close_op(struct dp_conn *c)
+{
+	struct dconn *d = c->net;
+	if (!d)
+		return;
+	if (d->tc) {
+		dp_tcp_set_user(d->tc, NULL);
+		dp_tcp_close(d->tc);
+	}
+	/* events for d may still sit in the queue: mark it dead, the queue frees it */
+	d->c = NULL;
+	d->tc = NULL;
+	d->recv_armed = false;
+	c->net = NULL;
+	struct dshard *ds = DS(c->s);
+	push(ds, d, EV_FAILED, 0); /* a tombstone: frees d when reached */
+}
+
+static void deliver_readable(struct dconn *d)
+{
+	d->readable_queued = false;
+	struct dp_conn *c = d->c;
+	if (!c || !d->recv_armed)
+		return;
+	if (!d->tc) {
+		d->recv_armed = false;
+		if (d->err == -ECONNABORTED || d->err == 0)
+			dp_conn_received(c, NULL, 0);
+		else
+			dp_conn_recv_failed(c, d->err);
+		return;
+	}
+	const uint8_t *p1, *p2;
+	size_t n1, n2;
+	if (dp_tcp_recv_peek(d->tc, &p1, &n1, &p2, &n2)) {
+		d->recv_armed = false;
+		struct dp_tcp_conn *tc = d->tc;
+		dp_conn_received(c, p1, n1);
+		dp_tcp_recv_consume(tc, n1); /* shutdown waits for the next poll: tc is still ours */
+		return;
+	}
+	if (dp_tcp_eof(d->tc)) {
+		d->recv_armed = false;
+		dp_conn_received(c, NULL, 0);
+	}
+}
+
+static bool poll_op(struct dp_shard *s)
+{
+	struct dshard *ds = DS(s);
+	dp_port_queue_poll(ds->q, ds->st, now_ms());
+	/* events queued while delivering are handled in the same round */
+	for (size_t i = 0; i < ds->nev; i++) {
+		struct ev e = ds->evs[i];
+		struct dconn *d = e.d;
+		switch (e.kind) {
+		case EV_SENT:
+			d->send_pending = false;
+			if (d->c)
+				dp_conn_sent(d->c, e.err);
+			break;
+		case EV_READABLE:
+			deliver_readable(d);
+			break;
+		case EV_SHUTDOWN:
+			do_shutdown(ds, d);
+			break;
+		case EV_FAILED:
+			if (!d->c && !d->tc && e.err == 0) { /* tombstone from close_op */
+				/* later events cannot exist: close comes after every completion */
+				free(d);
+				break;
+			}
+			if (d->c && d->recv_armed) {
+				d->recv_armed = false;
+				dp_conn_recv_failed(d->c, e.err);
+			}
+			break;
+		}
+	}
+	ds->nev = 0;
+	return true; /* a DPDK shard never sleeps: it polls its queue */
+}
+
+const struct dp_net_ops dp_net_dpdk = {
+	.name = "dpdk",
+	.shard_init = shard_init,
+	.stop_accept = stop_accept,
+	.shard_fini = shard_fini,
+	.recv = recv_op,
+	.send = send_op,
+	.shutdown = shutdown_op,
+	.close = close_op,
+	.poll = poll_op,
+};
