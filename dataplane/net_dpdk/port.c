@@ -33,6 +33,7 @@
 #define NB_RXD 1024
 #define NB_TXD 1024
 #define BURST 32
+#define TX_BACKLOG 1024  /* frames the stack sent that the device has not taken yet */
 #define NB_MBUF 8191
 #define NB_EXT 8191
 #define ZC_MIN 256
@@ -45,7 +46,7 @@ struct dp_port_queue {
 	struct rte_mbuf_ext_shared_info *shinfo; /* NB_EXT, refcounts of attached pieces */
 	uint32_t *shfree;              /* free shinfo indexes */
 	uint32_t nshfree;
-	struct rte_mbuf *tx[BURST];
+	struct rte_mbuf *tx[TX_BACKLOG];
 	uint16_t ntx;
 	struct dp_port_stats st;
 	unsigned rx_drop_pct;
@@ -255,6 +256,8 @@ void dp_port_mac(const struct dp_port *p, uint8_t mac[6]) { memcpy(mac, p->mac.a
 const char *dp_port_describe(const struct dp_port *p) { return p->desc; }
 struct dp_port_queue *dp_port_queue(struct dp_port *p, uint16_t q) { return &p->q[q]; }
 
+/* Hands the backlog to the device; what it does not take waits for the next round (dropping
+ * it would cost the connection a retransmission timeout). */
 static void flush(struct dp_port_queue *q)
 {
 	uint16_t sent = 0;
@@ -265,11 +268,9 @@ static void flush(struct dp_port_queue *q)
 		sent += n;
 	}
 	q->st.tx_frames += sent;
-	for (uint16_t i = sent; i < q->ntx; i++) {
-		rte_pktmbuf_free(q->tx[i]); /* the ring is full: a loss TCP repairs */
-		q->st.tx_dropped++;
-	}
-	q->ntx = 0;
+	if (sent && sent < q->ntx)
+		memmove(q->tx, q->tx + sent, (size_t)(q->ntx - sent) * sizeof q->tx[0]);
+	q->ntx = (uint16_t)(q->ntx - sent);
 }
 
 static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
@@ -337,8 +338,16 @@ static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
 		if (pk->flags & DP_OFF_TX_TCP_CSUM)
 			m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
 	}
+	if (q->ntx == TX_BACKLOG) {
+		flush(q);
+		if (q->ntx == TX_BACKLOG) { /* the device is not keeping up: a loss TCP repairs */
+			rte_pktmbuf_free(m);
+			q->st.tx_dropped++;
+			return -ENOBUFS;
+		}
+	}
 	q->tx[q->ntx++] = m;
-	if (q->ntx == BURST)
+	if (q->ntx >= BURST)
 		flush(q);
 	return 0;
 }
