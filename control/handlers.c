@@ -66,6 +66,7 @@ bool ctl_handlers_serves(int16_t k)
 	case KP_API_LIST_GROUPS:
 	case KP_API_DELETE_GROUPS:
 	case KP_API_OFFSET_DELETE:
+	case KP_API_INIT_PRODUCER_ID:
 		return true;
 	default:
 		return false;
@@ -717,6 +718,21 @@ static void do_offset_delete(struct ctl_hreq *q)
 
 /* ---- entry ---- */
 
+/* ---- InitProducerId (issue 7) ---- */
+
+static void do_init_pid(struct ctl_hreq *q)
+{
+	struct kp_init_producer_id_req *m = q->msg;
+	if (!q->hs->txn) {
+		ctl_handlers_init_pid_done(q->hs, q, KP_ERR_COORDINATOR_NOT_AVAILABLE, -1, -1);
+		return;
+	}
+	bool has_id = m->transactional_id.len >= 0;
+	ctl_txn_init_pid(q->hs->txn, q, has_id ? m->transactional_id.ptr : NULL,
+	                 has_id ? (size_t)m->transactional_id.len : 0, m->transaction_timeout_ms,
+	                 q->version >= 3 ? m->producer_id : -1, q->version >= 3 ? m->producer_epoch : -1);
+}
+
 int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char *host, size_t host_len,
                const uint8_t *frame, size_t len)
 {
@@ -784,8 +800,32 @@ int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char
 	case KP_API_LIST_GROUPS: do_list(q); break;
 	case KP_API_DELETE_GROUPS: do_delete(q); break;
 	case KP_API_OFFSET_DELETE: do_offset_delete(q); break;
+	case KP_API_INIT_PRODUCER_ID: do_init_pid(q); break;
 	}
 	return 0;
+}
+
+void ctl_handlers_init_pid_done(void *ctx, void *req, int16_t err, int64_t pid, int16_t epoch)
+{
+	(void)ctx;
+	struct ctl_hreq *q = req;
+	struct kp_init_producer_id_resp resp;
+	kp_init_producer_id_resp_init(&resp);
+	resp.error_code = ctl_txn_fenced_error(err, q->key, q->version);
+	resp.producer_id = err ? -1 : pid;
+	resp.producer_epoch = err ? -1 : epoch;
+	answer(q, &resp);
+}
+
+void ctl_handlers_txn_done(void *ctx, void *req, int16_t err)
+{
+	/* No API that answers through here is served yet (AddPartitionsToTxn, AddOffsetsToTxn,
+	 * EndTxn); the request is dropped, so the dataplane closes the client's connection. */
+	(void)ctx;
+	(void)err;
+	struct ctl_hreq *q = req;
+	q->hs->reply(q->hs->ctx, q->origin, q->link_id, NULL, 0);
+	hreq_free(q);
 }
 
 void ctl_handlers_fini(struct ctl_handlers *hs)

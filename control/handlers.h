@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "control/coord.h"
+#include "control/txn_coord.h"
 
 /* Borrows the response body for the duration of the call (copy it to keep it).  origin and
  * link_id are those given to ctl_handle. */
@@ -24,6 +25,7 @@ typedef void (*ctl_reply_fn)(void *ctx, int origin, uint64_t link_id, const uint
 
 struct ctl_handlers {
 	struct ctl_coord *coord;
+	struct ctl_txn_coord *txn;      /* InitProducerId (issue 7); NULL: COORDINATOR_NOT_AVAILABLE */
 	ctl_reply_fn reply;
 	void *ctx;
 	size_t arena_limit;             /* bytes one request may decode into (default 64 MiB) */
@@ -36,6 +38,10 @@ struct ctl_handlers {
 void ctl_handlers_join_done(void *ctx, void *req, const struct ctl_join_result *r);
 void ctl_handlers_sync_done(void *ctx, void *req, const struct ctl_sync_result *r);
 void ctl_handlers_commit_done(void *ctx, void *req, struct ctl_commit_req *c);
+
+/* The transaction coordinator's answers (struct ctl_txn_ops, ctx = the struct ctl_handlers). */
+void ctl_handlers_init_pid_done(void *ctx, void *req, int16_t err, int64_t pid, int16_t epoch);
+void ctl_handlers_txn_done(void *ctx, void *req, int16_t err);
 
 /* True for the API keys these handlers serve. */
 bool ctl_handlers_serves(int16_t api_key);

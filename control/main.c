@@ -33,6 +33,7 @@
 #include "control/handlers.h"
 #include "control/link.h"
 #include "control/store.h"
+#include "control/txn_service.h"
 
 #define MAX_LINKS 1024
 
@@ -168,6 +169,14 @@ static const struct rt_cfg_def defs[] = {
 	  .doc = "how often expired offsets are looked for" },
 	{ "offsets.topic.num.partitions", RT_CFG_INT, "50", .min = 1, .max = 100000,
 	  .doc = "partitions of __consumer_offsets when it is created" },
+	{ "transaction.max.timeout.ms", RT_CFG_INT, "900000", .min = 1, .max = INT32_MAX,
+	  .doc = "largest transaction.timeout.ms a producer may ask for" },
+	{ "transaction.state.log.num.partitions", RT_CFG_INT, "50", .min = 1, .max = 100000,
+	  .doc = "partitions of __transaction_state when it is created" },
+	{ "transactional.id.expiration.ms", RT_CFG_LONG, "604800000", .min = 1, .max = INT64_MAX,
+	  .doc = "how long an idle transactional id is kept" },
+	{ "transaction.abort.timed.out.transaction.cleanup.interval.ms", RT_CFG_LONG, "10000",
+	  .min = 1, .max = INT64_MAX, .doc = "how often timed-out transactions are looked for" },
 };
 
 static void usage(FILE *f)
@@ -245,6 +254,13 @@ int main(int argc, char **argv)
 	cfg.offsets_retention_ms = rt_cfg_int(cfgv, "offsets.retention.minutes") * 60000;
 	cfg.offsets_retention_check_ms = rt_cfg_int(cfgv, "offsets.retention.check.interval.ms");
 	cfg.offsets_partitions = (int32_t)rt_cfg_int(cfgv, "offsets.topic.num.partitions");
+	struct ctl_txn_config tcfg;
+	ctl_txn_config_default(&tcfg);
+	tcfg.max_timeout_ms = (int32_t)rt_cfg_int(cfgv, "transaction.max.timeout.ms");
+	tcfg.log_partitions = (int32_t)rt_cfg_int(cfgv, "transaction.state.log.num.partitions");
+	tcfg.id_expiration_ms = rt_cfg_int(cfgv, "transactional.id.expiration.ms");
+	tcfg.abort_interval_ms = rt_cfg_int(cfgv, "transaction.abort.timed.out.transaction.cleanup.interval.ms");
+	tcfg.offsets_partitions = cfg.offsets_partitions;
 	rt_cfg_destroy(cfgv);
 
 	signal(SIGPIPE, SIG_IGN);
@@ -279,6 +295,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringtail-control: out of memory\n");
 		return 1;
 	}
+	/* the transaction coordinator and producer ids, in __transaction_state (issue 7) */
+	struct ctl_txn_ops tops = { .ctx = &hs, .init_pid_done = ctl_handlers_init_pid_done,
+	                            .done = ctl_handlers_txn_done };
+	struct ctl_txnsvc *txn = ctl_txnsvc_create(host, atoi(colon + 1), &tcfg, &tops);
+	if (!txn) {
+		fprintf(stderr, "ringtail-control: out of memory\n");
+		return 1;
+	}
+	hs.txn = ctl_txnsvc_coord(txn);
+	struct ctl_store *tstore = ctl_txnsvc_store(txn);
 	for (int i = 0; i < nlinks; i++) {
 		links[i].fd = CTL_LINK_FIRST_FD + i;
 		if (fcntl(links[i].fd, F_GETFD) < 0) {
@@ -292,11 +318,13 @@ int main(int argc, char **argv)
 	RT_INFO("ringtail-control %d: %d links, __consumer_offsets through %s, %d partitions", (int)getpid(),
 	        nlinks, bootstrap, cfg.offsets_partitions);
 
-	static struct pollfd pfd[MAX_LINKS + 1];
+	static struct pollfd pfd[MAX_LINKS + 2];
 	int rc = 0;
 	while (!stop) {
 		int64_t now = rt_clock_wall_ms();
 		ctl_coord_tick(c, now);
+		ctl_txnsvc_tick(txn, now);
+		ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));
 		int64_t next = ctl_store_tick(store, (int64_t)(rt_clock_ns() / 1000000));
 		(void)next;
 		for (int i = 0; i < nlinks; i++) {
@@ -307,21 +335,27 @@ int main(int argc, char **argv)
 		pfd[nlinks].fd = ctl_store_fd(store);
 		pfd[nlinks].events = ctl_store_events(store);
 		pfd[nlinks].revents = 0;
+		pfd[nlinks + 1].fd = ctl_store_fd(tstore);
+		pfd[nlinks + 1].events = ctl_store_events(tstore);
+		pfd[nlinks + 1].revents = 0;
 		int64_t wait = ctl_coord_next_deadline(c) - now;
 		if (wait > 20 || wait < 0)
 			wait = wait < 0 ? 0 : 20;
-		int n = poll(pfd, (nfds_t)nlinks + 1, (int)wait);
+		int n = poll(pfd, (nfds_t)nlinks + 2, (int)wait);
 		if (n < 0 && errno != EINTR) {
 			rc = 1;
 			break;
 		}
 		if (pfd[nlinks].fd >= 0 && pfd[nlinks].revents)
 			ctl_store_io(store, pfd[nlinks].revents);
+		if (pfd[nlinks + 1].fd >= 0 && pfd[nlinks + 1].revents)
+			ctl_store_io(tstore, pfd[nlinks + 1].revents);
 		bool gone = false;
 		for (int i = 0; i < nlinks; i++)
 			if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && !link_read(&hs, i))
 				gone = true;
 		ctl_store_tick(store, (int64_t)(rt_clock_ns() / 1000000));
+		ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));
 		for (int i = 0; i < nlinks; i++)
 			if (links[i].out.len > links[i].out_off && !link_write(i))
 				gone = true;
@@ -330,6 +364,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	ctl_txnsvc_destroy(txn);
 	ctl_store_destroy(store);
 	ctl_coord_destroy(c);
 	ctl_handlers_fini(&hs);

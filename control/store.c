@@ -54,7 +54,7 @@ struct ctl_store {
 	int port;
 	char topic[256];
 	int32_t want_partitions;
-	struct ctl_coord *coord;
+	struct ctl_store_sink sink;    /* who loads the records and hears of appends */
 	enum st st;
 	int fd;
 	int64_t now;
@@ -83,8 +83,36 @@ static int64_t now_ms(void)
 	return (int64_t)(rt_clock_ns() / 1000000);
 }
 
+static void coord_load_record(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, int32_t vl)
+{
+	ctl_coord_load_record(ctx, k, kl, v, vl);
+}
+
+static void coord_load_done(void *ctx)
+{
+	ctl_coord_load_done(ctx);
+}
+
+static void coord_set_partitions(void *ctx, int32_t n)
+{
+	ctl_coord_set_partitions(ctx, n);
+}
+
+static void coord_append_done(void *ctx, struct ctl_append *a, int16_t err)
+{
+	ctl_coord_append_done(ctx, a, err);
+}
+
 struct ctl_store *ctl_store_create(const char *host, int port, const char *topic, int32_t partitions,
                                    struct ctl_coord *coord)
+{
+	struct ctl_store_sink sink = { coord, coord_load_record, coord_load_done, coord_set_partitions,
+	                               coord_append_done };
+	return ctl_store_create_sink(host, port, topic, partitions, &sink);
+}
+
+struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *topic,
+                                        int32_t partitions, const struct ctl_store_sink *sink)
 {
 	struct ctl_store *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -93,7 +121,7 @@ struct ctl_store *ctl_store_create(const char *host, int port, const char *topic
 	snprintf(s->topic, sizeof(s->topic), "%s", topic);
 	s->port = port;
 	s->want_partitions = partitions;
-	s->coord = coord;
+	s->sink = *sink;
 	s->fd = -1;
 	s->st = ST_DOWN;
 	rt_buf_init(&s->out, 0);
@@ -107,7 +135,7 @@ static void fail_list(struct ctl_store *s, struct ctl_append *a)
 	while (a) {
 		struct ctl_append *n = a->next;
 		s->stats.append_errors++;
-		ctl_coord_append_done(s->coord, a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		s->sink.append_done(s->sink.ctx, a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 		a = n;
 	}
 }
@@ -309,7 +337,7 @@ static void load_finished(struct ctl_store *s)
 	s->loaded = true;
 	s->st = ST_READY;
 	s->stats.load_ms = now_ms() - s->load_start;
-	ctl_coord_load_done(s->coord);
+	s->sink.load_done(s->sink.ctx);
 	RT_INFO("control store: %s loaded: %lld records from %d partitions in %lld ms", s->topic,
 	        (long long)s->stats.loaded_records, s->nparts, (long long)s->stats.load_ms);
 }
@@ -366,7 +394,8 @@ static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, s
 		for (int32_t i = 0; i < n; i++)
 			s->end_off[i] = -1;
 	}
-	ctl_coord_set_partitions(s->coord, n);
+	if (s->sink.set_partitions)
+		s->sink.set_partitions(s->sink.ctx, n);
 	if (s->loaded) {
 		s->st = ST_READY;
 		return;
@@ -406,7 +435,7 @@ static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, in
 			while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
 				if (rec.key_len < 0)
 					continue;
-				ctl_coord_load_record(s->coord, rec.key, (size_t)rec.key_len, rec.value, rec.value_len);
+				s->sink.load_record(s->sink.ctx, rec.key, (size_t)rec.key_len, rec.value, rec.value_len);
 				s->stats.loaded_records++;
 			}
 		}
@@ -472,7 +501,7 @@ static void on_produce(struct ctl_store *s, struct rt_rd *r, int16_t version, st
 		if (err)
 			s->stats.append_errors++;
 		ap->next = NULL;
-		ctl_coord_append_done(s->coord, ap, err);
+		s->sink.append_done(s->sink.ctx, ap, err);
 		list = n;
 	}
 }

@@ -17,6 +17,7 @@
 #define CTL_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "control/coord.h"
@@ -27,6 +28,18 @@ struct ctl_store;
  * count to create the topic with (offsets.topic.num.partitions). */
 struct ctl_store *ctl_store_create(const char *host, int port, const char *topic, int32_t partitions,
                                    struct ctl_coord *coord);
+/* The same for any compacted internal topic (`__transaction_state`, issue 7): `sink` (copied)
+ * gets the records read at start (value NULL for a tombstone), the end of loading, the topic's
+ * partition count (set_partitions may be NULL) and each append's outcome. */
+struct ctl_store_sink {
+	void *ctx;
+	void (*load_record)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *value, int32_t vlen);
+	void (*load_done)(void *ctx);
+	void (*set_partitions)(void *ctx, int32_t n);
+	void (*append_done)(void *ctx, struct ctl_append *a, int16_t err);
+};
+struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *topic,
+                                        int32_t partitions, const struct ctl_store_sink *sink);
 void ctl_store_destroy(struct ctl_store *s);
 
 /* The coordinator is told once its state is loaded (ctl_coord_load_done). */

@@ -101,6 +101,7 @@ bool dp_control_link_serves(int16_t k)
 	case KP_API_LIST_GROUPS:
 	case KP_API_DELETE_GROUPS:
 	case KP_API_OFFSET_DELETE:
+	case KP_API_INIT_PRODUCER_ID:   /* the transaction coordinator (issue 7) */
 		return true;
 	default:
 		return false;

@@ -1,0 +1,149 @@
+/*
+ * control/txn_service.c: the transaction coordinator in the control process (see
+ * txn_service.h).  Each coordinator record travels as a one-record struct ctl_append whose
+ * `req` points back at the coordinator's struct ctl_txn_append.
+ */
+#include "control/txn_service.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "control/store.h"
+
+struct ctl_txnsvc {
+	struct ctl_txn_coord *coord;
+	struct ctl_store *store;
+	struct ctl_txn_ops user;
+	int64_t last_marker_log;
+};
+
+static void free_append(struct ctl_append *a)
+{
+	rt_buf_fini(&a->data);
+	free(a->kv);
+	free(a);
+}
+
+static void on_append(void *ctx, struct ctl_txn_append *ta)
+{
+	struct ctl_txnsvc *t = ctx;
+	struct ctl_append *a = calloc(1, sizeof(*a));
+	struct ctl_kv *kv = calloc(1, sizeof(*kv));
+	if (!a || !kv) {
+		free(a);
+		free(kv);
+		ctl_txn_append_done(t->coord, ta, -1);  /* UNKNOWN_SERVER_ERROR */
+		return;
+	}
+	rt_buf_init(&a->data, 0);
+	rt_buf_put(&a->data, ta->key.data, ta->key.len);
+	rt_buf_put(&a->data, ta->value.data, ta->value.len);
+	*kv = (struct ctl_kv){ .koff = 0, .klen = (uint32_t)ta->key.len, .voff = (uint32_t)ta->key.len,
+	                       .vlen = ta->tombstone ? -1 : (int32_t)ta->value.len };
+	a->partition = ta->partition;
+	a->kv = kv;
+	a->n = a->cap = 1;
+	a->req = ta;
+	if (a->data.err) {
+		free_append(a);
+		ctl_txn_append_done(t->coord, ta, -1);
+		return;
+	}
+	ctl_store_append(t->store, a);
+}
+
+static void on_markers(void *ctx, struct ctl_txn_markers *m)
+{
+	struct ctl_txnsvc *t = ctx;
+	int64_t now = (int64_t)(rt_clock_ns() / 1000000);
+	if (now - t->last_marker_log > 10000) {
+		t->last_marker_log = now;
+		RT_WARN("transaction of producer %lld: WriteTxnMarkers to the dataplane is not wired yet; "
+		        "retrying", (long long)m->producer_id);
+	}
+	ctl_txn_markers_done(t->coord, m, 15);  /* COORDINATOR_NOT_AVAILABLE: retried on the tick */
+}
+
+static void sink_record(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, int32_t vl)
+{
+	struct ctl_txnsvc *t = ctx;
+	if (ctl_txn_load_record(t->coord, k, kl, vl < 0 ? NULL : v, vl < 0 ? 0 : (size_t)vl))
+		RT_WARN("__transaction_state: an undecodable record skipped");
+}
+
+static void sink_done(void *ctx)
+{
+	struct ctl_txnsvc *t = ctx;
+	ctl_txn_load_done(t->coord, rt_clock_wall_ms());
+}
+
+static void sink_append_done(void *ctx, struct ctl_append *a, int16_t err)
+{
+	struct ctl_txnsvc *t = ctx;
+	struct ctl_txn_append *ta = a->req;
+	free_append(a);
+	ctl_txn_append_done(t->coord, ta, err);
+}
+
+static void tramp_init(void *ctx, void *req, int16_t err, int64_t pid, int16_t epoch)
+{
+	struct ctl_txnsvc *t = ctx;
+	t->user.init_pid_done(t->user.ctx, req, err, pid, epoch);
+}
+
+static void tramp_done(void *ctx, void *req, int16_t err)
+{
+	struct ctl_txnsvc *t = ctx;
+	t->user.done(t->user.ctx, req, err);
+}
+
+struct ctl_txnsvc *ctl_txnsvc_create(const char *host, int port, const struct ctl_txn_config *cfg,
+                                     const struct ctl_txn_ops *ops)
+{
+	struct ctl_txnsvc *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->user = *ops;
+	struct ctl_txn_ops o = *ops;
+	o.append = on_append;
+	o.markers = on_markers;
+	o.init_pid_done = tramp_init;
+	o.done = tramp_done;
+	o.ctx = t;              /* answers go on to the user's callbacks with the user's ctx */
+	t->coord = ctl_txn_create(cfg, &o);
+	struct ctl_store_sink sink = { t, sink_record, sink_done, NULL, sink_append_done };
+	t->store = t->coord ? ctl_store_create_sink(host, port, "__transaction_state",
+	                                            cfg->log_partitions, &sink) : NULL;
+	if (!t->store) {
+		ctl_txn_destroy(t->coord);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void ctl_txnsvc_destroy(struct ctl_txnsvc *t)
+{
+	if (!t)
+		return;
+	ctl_store_destroy(t->store);
+	ctl_txn_destroy(t->coord);
+	free(t);
+}
+
+struct ctl_txn_coord *ctl_txnsvc_coord(struct ctl_txnsvc *t)
+{
+	return t->coord;
+}
+
+struct ctl_store *ctl_txnsvc_store(struct ctl_txnsvc *t)
+{
+	return t->store;
+}
+
+void ctl_txnsvc_tick(struct ctl_txnsvc *t, int64_t now_ms)
+{
+	ctl_txn_tick(t->coord, now_ms);
+}

@@ -1,0 +1,36 @@
+/*
+ * control/txn_service.h: the transaction coordinator (txn_coord.h) put to work in the control
+ * process (prefix ctl_txnsvc_): its state in `__transaction_state` through a store connection
+ * (store.h), loaded at start, its records written with acks=-1.
+ *
+ * Wired so far: InitProducerId (producer ids from durable blocks, epochs and fencing as
+ * txn_coord.h says).  Not yet: WriteTxnMarkers to the dataplane; a transaction that reaches
+ * PrepareCommit/PrepareAbort with partitions has its markers retried (and logged) until that
+ * exists.  AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit are not forwarded
+ * by the dataplane yet.
+ */
+#ifndef CTL_TXN_SERVICE_H
+#define CTL_TXN_SERVICE_H
+
+#include <stdint.h>
+
+#include "control/txn_coord.h"
+
+struct ctl_store;
+struct ctl_txnsvc;
+
+/* Creates the coordinator (answers through ops' init_pid_done / done, with ops.ctx) and its
+ * store connection to host:port.  `cfg` and `ops` are copied (ops.append and ops.markers are
+ * the service's own).  Returns an owned service or NULL. */
+struct ctl_txnsvc *ctl_txnsvc_create(const char *host, int port, const struct ctl_txn_config *cfg,
+                                     const struct ctl_txn_ops *ops);
+void ctl_txnsvc_destroy(struct ctl_txnsvc *t);
+
+/* The coordinator (borrowed) and the store (borrowed, for the poll loop). */
+struct ctl_txn_coord *ctl_txnsvc_coord(struct ctl_txnsvc *t);
+struct ctl_store *ctl_txnsvc_store(struct ctl_txnsvc *t);
+
+/* Timers of the coordinator; call about every 20 ms with the wall clock. */
+void ctl_txnsvc_tick(struct ctl_txnsvc *t, int64_t now_ms);
+
+#endif
