@@ -728,7 +728,7 @@ static void do_init_pid(struct ctl_hreq *q)
 		return;
 	}
 	bool has_id = m->transactional_id.len >= 0;
-	ctl_txn_init_pid(q->hs->txn, q, has_id ? m->transactional_id.ptr : NULL,
+	ctl_txn_init_pid(ctl_txnsvc_use(q->hs->txn), q, has_id ? m->transactional_id.ptr : NULL,
 	                 has_id ? (size_t)m->transactional_id.len : 0, m->transaction_timeout_ms,
 	                 q->version >= 3 ? m->producer_id : -1, q->version >= 3 ? m->producer_epoch : -1);
 }

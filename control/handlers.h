@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "control/coord.h"
-#include "control/txn_coord.h"
+#include "control/txn_service.h"
 
 /* Borrows the response body for the duration of the call (copy it to keep it).  origin and
  * link_id are those given to ctl_handle. */
@@ -25,7 +25,7 @@ typedef void (*ctl_reply_fn)(void *ctx, int origin, uint64_t link_id, const uint
 
 struct ctl_handlers {
 	struct ctl_coord *coord;
-	struct ctl_txn_coord *txn;      /* InitProducerId (issue 7); NULL: COORDINATOR_NOT_AVAILABLE */
+	struct ctl_txnsvc *txn;         /* InitProducerId (issue 7); NULL: COORDINATOR_NOT_AVAILABLE */
 	ctl_reply_fn reply;
 	void *ctx;
 	size_t arena_limit;             /* bytes one request may decode into (default 64 MiB) */

@@ -303,8 +303,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringtail-control: out of memory\n");
 		return 1;
 	}
-	hs.txn = ctl_txnsvc_coord(txn);
-	struct ctl_store *tstore = ctl_txnsvc_store(txn);
+	hs.txn = txn;
 	for (int i = 0; i < nlinks; i++) {
 		links[i].fd = CTL_LINK_FIRST_FD + i;
 		if (fcntl(links[i].fd, F_GETFD) < 0) {
@@ -324,7 +323,9 @@ int main(int argc, char **argv)
 		int64_t now = rt_clock_wall_ms();
 		ctl_coord_tick(c, now);
 		ctl_txnsvc_tick(txn, now);
-		ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));
+		struct ctl_store *tstore = ctl_txnsvc_store(txn);      /* NULL until first used */
+		if (tstore)
+			ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));
 		int64_t next = ctl_store_tick(store, (int64_t)(rt_clock_ns() / 1000000));
 		(void)next;
 		for (int i = 0; i < nlinks; i++) {
@@ -335,8 +336,8 @@ int main(int argc, char **argv)
 		pfd[nlinks].fd = ctl_store_fd(store);
 		pfd[nlinks].events = ctl_store_events(store);
 		pfd[nlinks].revents = 0;
-		pfd[nlinks + 1].fd = ctl_store_fd(tstore);
-		pfd[nlinks + 1].events = ctl_store_events(tstore);
+		pfd[nlinks + 1].fd = tstore ? ctl_store_fd(tstore) : -1;
+		pfd[nlinks + 1].events = tstore ? ctl_store_events(tstore) : 0;
 		pfd[nlinks + 1].revents = 0;
 		int64_t wait = ctl_coord_next_deadline(c) - now;
 		if (wait > 20 || wait < 0)
@@ -355,7 +356,8 @@ int main(int argc, char **argv)
 			if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && !link_read(&hs, i))
 				gone = true;
 		ctl_store_tick(store, (int64_t)(rt_clock_ns() / 1000000));
-		ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));
+		if (tstore)
+			ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));
 		for (int i = 0; i < nlinks; i++)
 			if (links[i].out.len > links[i].out_off && !link_write(i))
 				gone = true;

@@ -5,6 +5,7 @@
  */
 #include "control/txn_service.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,10 @@
 
 struct ctl_txnsvc {
 	struct ctl_txn_coord *coord;
-	struct ctl_store *store;
+	struct ctl_store *store;        /* NULL until the first request needs the topic */
+	char host[256];
+	int port;
+	int32_t partitions;
 	struct ctl_txn_ops user;
 	int64_t last_marker_log;
 };
@@ -113,22 +117,34 @@ struct ctl_txnsvc *ctl_txnsvc_create(const char *host, int port, const struct ct
 	o.done = tramp_done;
 	o.ctx = t;              /* answers go on to the user's callbacks with the user's ctx */
 	t->coord = ctl_txn_create(cfg, &o);
-	struct ctl_store_sink sink = { t, sink_record, sink_done, NULL, sink_append_done };
-	t->store = t->coord ? ctl_store_create_sink(host, port, "__transaction_state",
-	                                            cfg->log_partitions, &sink) : NULL;
-	if (!t->store) {
-		ctl_txn_destroy(t->coord);
+	if (!t->coord) {
 		free(t);
 		return NULL;
 	}
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	t->port = port;
+	t->partitions = cfg->log_partitions;
 	return t;
+}
+
+struct ctl_txn_coord *ctl_txnsvc_use(struct ctl_txnsvc *t)
+{
+	if (!t->store) {
+		struct ctl_store_sink sink = { t, sink_record, sink_done, NULL, sink_append_done };
+		t->store = ctl_store_create_sink(t->host, t->port, "__transaction_state", t->partitions,
+		                                 &sink);
+		if (t->store)
+			RT_INFO("transaction coordinator: loading __transaction_state");
+	}
+	return t->coord;
 }
 
 void ctl_txnsvc_destroy(struct ctl_txnsvc *t)
 {
 	if (!t)
 		return;
-	ctl_store_destroy(t->store);
+	if (t->store)
+		ctl_store_destroy(t->store);
 	ctl_txn_destroy(t->coord);
 	free(t);
 }

@@ -27,6 +27,7 @@
 
 #include "../parts.h"
 #include "handlers.h"
+#include "storage/producer_state.h"
 
 struct fetch_ctx;
 
@@ -43,6 +44,7 @@ struct fpart {
 	struct stor_read rd;
 	int16_t err;
 	int64_t hwm, lstart;
+	int64_t lso;                   /* last stable offset (== hwm without open transactions) */
 	/* long poll */
 	struct stor_watch w;
 	bool w_done;                   /* owner side: fired or cancelled */
@@ -114,7 +116,7 @@ static void respond(struct fetch_ctx *ctx)
 		struct kp_fetch_resp_partition_data *o = j->out;
 		o->error_code = j->err;
 		o->high_watermark = j->hwm;
-		o->last_stable_offset = j->hwm;
+		o->last_stable_offset = j->lso;
 		o->log_start_offset = j->lstart;
 		if (j->err || j->rd.len == 0)
 			continue;
@@ -166,7 +168,11 @@ static void read_run(struct dp_shard *s, void *arg)
 		struct stor_log *log = j->part->log;
 		j->hwm = stor_log_high_watermark(log);
 		j->lstart = stor_log_start_offset(log);
-		int rc = stor_log_read(log, j->offset, j->max_bytes, j->hwm, true, &j->rd);
+		j->lso = j->part->pstate ? stor_pstate_lso(j->part->pstate, j->hwm) : j->hwm;
+		/* read_committed stops at the last stable offset (issue 7) */
+		bool committed = j->ctx->req->api_version >= 4 && j->ctx->m->isolation_level == 1;
+		int rc = stor_log_read(log, j->offset, j->max_bytes, committed ? j->lso : j->hwm, true,
+		                       &j->rd);
 		if (rc) {
 			j->err = stor_err_to_kafka(rc);
 			if (!j->err)
@@ -186,7 +192,7 @@ static void read_round(struct fetch_ctx *ctx)
 		struct fpart *j = ctx->parts[i];
 		j->err = 0;
 		j->rd.len = 0;
-		j->hwm = j->lstart = -1;
+		j->hwm = j->lstart = j->lso = -1;
 		dp_shard_post(ctx->req->s, j->owner, read_run, j);
 	}
 	/* The extra count keeps an early answer from finishing the round before all are posted. */

@@ -9,6 +9,7 @@
 
 #include "../parts.h"
 #include "handlers.h"
+#include "storage/producer_state.h"
 
 struct lo_ctx {
 	struct dp_req *req;
@@ -22,6 +23,7 @@ struct lo_job {
 	const struct dp_topic *topic;
 	int32_t index;
 	int64_t ts;
+	bool committed;                /* isolation_level=read_committed: latest is the LSO */
 };
 
 static void done_one(struct lo_ctx *ctx)
@@ -53,6 +55,8 @@ static void job_run(struct dp_shard *s, void *arg)
 			o->offset = stor_log_start_offset(log);
 		} else if (j->ts == -1) {
 			o->offset = stor_log_high_watermark(log);
+			if (j->committed && part->pstate)
+				o->offset = stor_pstate_lso(part->pstate, o->offset);
 		} else {
 			int64_t off = -1, ts = -1;
 			int rc = j->ts == -3 ? stor_log_max_timestamp(log, &off, &ts)
@@ -124,6 +128,7 @@ void dp_h_list_offsets(struct dp_req *req, void *msg)
 			j->topic = t;
 			j->index = qp->partition_index;
 			j->ts = qp->timestamp;
+			j->committed = req->api_version >= 2 && m->isolation_level == 1;
 			jobs[njobs++] = j;
 		}
 	}
