@@ -355,6 +355,61 @@ Test(ctl_handlers, group_lifecycle_over_the_wire)
 	teardown(&t);
 }
 
+Test(ctl_handlers, offset_delete_over_the_wire)
+{
+	struct t t;
+	setup(&t, true);
+	struct kp_offset_commit_req oc;
+	kp_offset_commit_req_init(&oc);
+	struct kp_offset_commit_req_topic ot;
+	kp_offset_commit_req_topic_init(&ot);
+	struct kp_offset_commit_req_partition op[2];
+	for (int i = 0; i < 2; i++) {
+		kp_offset_commit_req_partition_init(&op[i]);
+		op[i].partition_index = i;
+		op[i].committed_offset = 10 + i;
+		op[i].committed_metadata = S("");
+	}
+	ot.name = S("t");
+	ot.partitions.items = op;
+	ot.partitions.n = 2;
+	oc.group_id = S("od");
+	oc.generation_id_or_member_epoch = -1;
+	oc.member_id = S("");
+	oc.topics.items = &ot;
+	oc.topics.n = 1;
+	send(&t, KP_API_OFFSET_COMMIT, 8, &oc);
+	flush(&t);
+	struct kp_offset_delete_req od;
+	kp_offset_delete_req_init(&od);
+	struct kp_offset_delete_req_topic dt;
+	kp_offset_delete_req_topic_init(&dt);
+	struct kp_offset_delete_req_partition dp;
+	kp_offset_delete_req_partition_init(&dp);
+	dp.partition_index = 1;
+	dt.name = S("t");
+	dt.partitions.items = &dp;
+	dt.partitions.n = 1;
+	od.group_id = S("od");
+	od.topics.items = &dt;
+	od.topics.n = 1;
+	cr_assert_eq(send(&t, KP_API_OFFSET_DELETE, 0, &od), 0);
+	struct kp_offset_delete_resp odr;
+	recv_as(&t, KP_API_OFFSET_DELETE, 0, &odr);
+	cr_assert_eq(odr.error_code, 0);
+	cr_assert_eq(odr.topics.n, 1);
+	cr_assert_eq(odr.topics.items[0].partitions.items[0].partition_index, 1);
+	cr_assert_eq(odr.topics.items[0].partitions.items[0].error_code, 0);
+	struct ctl_offset_value v;
+	cr_assert(ctl_offsets_get(t.c, (struct ctl_slice){ "od", 2 }, (struct ctl_slice){ "t", 1 }, 0, &v));
+	cr_assert(!ctl_offsets_get(t.c, (struct ctl_slice){ "od", 2 }, (struct ctl_slice){ "t", 1 }, 1, &v));
+	od.group_id = S("missing");
+	send(&t, KP_API_OFFSET_DELETE, 0, &od);
+	recv_as(&t, KP_API_OFFSET_DELETE, 0, &odr);
+	cr_assert_eq(odr.error_code, KP_ERR_GROUP_ID_NOT_FOUND);
+	teardown(&t);
+}
+
 Test(ctl_handlers, old_versions)
 {
 	struct t t;
