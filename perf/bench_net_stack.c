@@ -57,21 +57,28 @@ static uint64_t now_ns(void)
 static struct dp_stack *A, *B;
 static uint64_t clock_ms = 1000;
 
+/* Delivers what each side sent.  Input may make the receiver send: the sender's queue is
+ * swapped for a spare one first, so delivered frames are not copied again. */
 static void pump(void)
 {
-	/* deliver what each side sent; a frame's input may make more frames */
-	static uint8_t (*tmp)[1600];
-	static uint16_t tl[QMAX];
-	if (!tmp)
-		tmp = malloc(sizeof(*tmp) * QMAX);
+	static uint8_t (*spare_f)[1600];
+	static uint16_t *spare_len;
+	if (!spare_f) {
+		spare_f = malloc(sizeof(*spare_f) * QMAX);
+		spare_len = malloc(sizeof(*spare_len) * QMAX);
+	}
 	for (int side = 0; side < 2; side++) {
 		struct wire *q = &w[side];
 		size_t n = q->n;
-		memcpy(tmp, q->f, n * sizeof *tmp);
-		memcpy(tl, q->len, n * sizeof *tl);
+		uint8_t (*f)[1600] = q->f;
+		uint16_t *len = q->len;
+		q->f = spare_f;
+		q->len = spare_len;
 		q->n = 0;
 		for (size_t i = 0; i < n; i++)
-			dp_stack_input(side ? A : B, tmp[i], tl[i]);
+			dp_stack_input(side ? A : B, f[i], len[i]);
+		spare_f = f;
+		spare_len = len;
 	}
 }
 

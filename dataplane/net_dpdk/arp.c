@@ -203,6 +203,24 @@ void dp_arp_timers(struct dp_stack *st)
 	}
 }
 
+void dp_arp_glean(struct dp_stack *st, uint32_t src_ip, const uint8_t *src_mac)
+{
+	if (src_mac[0] & 1)
+		return;
+	uint32_t ip = src_ip;
+	if ((src_ip & st->cfg.netmask) != (st->cfg.ip & st->cfg.netmask)) {
+		if (!st->cfg.gateway)
+			return;
+		ip = st->cfg.gateway;
+	}
+	struct dp_arp_entry *e = find(st, ip);
+	if (e && e->resolved && e->expires > st->now && memcmp(e->mac, src_mac, 6) == 0) {
+		e->expires = st->now + st->cfg.arp_ttl_ms;
+		return;
+	}
+	learned(st, e ? e : slot(st, ip), src_mac);
+}
+
 bool dp_arp_lookup(struct dp_stack *st, uint32_t ip, uint8_t mac[6])
 {
 	struct dp_arp_entry *e = find(st, ip);

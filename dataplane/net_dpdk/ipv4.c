@@ -39,6 +39,9 @@ void dp_ip_input(struct dp_stack *st, const uint8_t *p, size_t len)
 		st->stats.ip_bad_header++;
 		return;
 	}
+	/* only after the checksum: a broken frame teaches nothing */
+	if (st->rx_src_mac)
+		dp_arp_glean(st, src, st->rx_src_mac);
 	switch (p[9]) {
 	case DP_IPPROTO_TCP:
 		dp_tcp_input(st, src, dst, p + ihl, tot - ihl);

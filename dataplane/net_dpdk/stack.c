@@ -103,6 +103,7 @@ void dp_stack_input_flags(struct dp_stack *st, const void *frame, size_t len, un
 			st->stats.eth_dropped++;
 			break;
 		}
+		st->rx_src_mac = f + 6;
 		dp_ip_input(st, f + DP_ETH_HLEN, len - DP_ETH_HLEN);
 		break;
 	default:

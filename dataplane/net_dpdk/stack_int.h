@@ -129,6 +129,7 @@ struct dp_stack {
 	uint64_t now;
 	uint16_t ip_id, next_eph;
 	unsigned rx_flags;  /* flags of the frame being processed */
+	const uint8_t *rx_src_mac;  /* its Ethernet source */
 	struct dp_arp_entry arp[DP_ARP_SLOTS];
 	struct dp_tcp_listener *listeners;
 	struct dp_tcp_conn *conns;         /* list head */
@@ -155,6 +156,9 @@ void dp_arp_input(struct dp_stack *st, const uint8_t *frame, size_t len);
  * and sends, or holds the frame (copied, payload included) and asks.  0 or -errno. */
 int dp_arp_output(struct dp_stack *st, uint32_t nexthop, uint8_t *hdr, struct dp_pkt_tx *p);
 void dp_arp_timers(struct dp_stack *st);
+/* Gleans a neighbour from an IPv4 frame that arrived (its Ethernet source): the sender if it is
+ * on-link, else the gateway.  Needed when RSS gives each shard only some ARP traffic. */
+void dp_arp_glean(struct dp_stack *st, uint32_t src_ip, const uint8_t *src_mac);
 void dp_arp_fini(struct dp_stack *st);
 
 /* ipv4.c */

@@ -49,41 +49,51 @@ Test(dp_arp, ignores_requests_for_other_addresses)
 	cr_assert(!dp_arp_lookup(B.st, H_IP_PEER, mac), "a stranger's chatter is not cached");
 }
 
+static int count_arp_requests(uint32_t tpa)
+{
+	int n = 0;
+	for (size_t i = 0; i < B.nout; i++)
+		n += is_arp(i, 1, tpa);
+	return n;
+}
+
+#define H_IP_OTHER 0x0a000007u /* 10.0.0.7, on-link, never heard from */
+
 Test(dp_arp, resolves_a_next_hop_and_sends_the_held_frame)
 {
-	dp_tcp_listen(B.st, 80, 4);
-	struct h_tcp syn = H_TCP_INIT(.sport = 1111, .dport = 80, .seq = 1, .flags = H_SYN);
-	h_send_tcp(&B, &syn);
+	cr_assert_not_null(dp_tcp_connect(B.st, H_IP_OTHER, 80));
 	cr_assert_eq(B.nout, 1);
-	cr_assert(is_arp(0, 1, H_IP_PEER), "the SYN-ACK waits for ARP");
+	cr_assert(is_arp(0, 1, H_IP_OTHER), "the SYN waits for ARP");
 	cr_assert(memcmp(B.out[0].b, bc, 6) == 0);
 	h_clear(&B);
+	static const uint8_t other[6] = {0x02, 0, 0, 0, 0, 0x07};
 	uint8_t f[64];
-	size_t n = h_build_arp(f, 2, H_MAC_PEER, H_IP_PEER, H_MAC_US, H_IP_US, H_MAC_US);
+	size_t n = h_build_arp(f, 2, other, H_IP_OTHER, H_MAC_US, H_IP_US, H_MAC_US);
 	dp_stack_input(B.st, f, n);
 	cr_assert_eq(B.nout, 1);
-	struct h_tcp sa;
-	cr_assert(h_parse_tcp(&B, 0, &sa), "the held SYN-ACK goes out, checksums intact");
-	cr_assert_eq(sa.flags, H_SYN | H_ACK);
-	cr_assert(memcmp(B.out[0].b, H_MAC_PEER, 6) == 0);
+	struct h_tcp syn;
+	cr_assert(h_parse_tcp(&B, 0, &syn), "the held SYN goes out, checksums intact");
+	cr_assert_eq(syn.flags, H_SYN);
+	cr_assert_eq(syn.dst, H_IP_OTHER);
+	cr_assert(memcmp(B.out[0].b, other, 6) == 0);
 	cr_assert_eq(dp_stack_stats(B.st)->arp_resolved, 1);
 }
 
 Test(dp_arp, retries_each_second_then_gives_up)
 {
-	dp_tcp_listen(B.st, 80, 4);
-	struct h_tcp syn = H_TCP_INIT(.sport = 1111, .dport = 80, .seq = 1, .flags = H_SYN);
-	h_send_tcp(&B, &syn);
+	cr_assert_not_null(dp_tcp_connect(B.st, H_IP_OTHER, 80));
 	h_tick(&B, 999);
-	cr_assert_eq(B.nout, 1);
+	cr_assert_eq(count_arp_requests(H_IP_OTHER), 1);
 	h_tick(&B, 1);
-	cr_assert_eq(B.nout, 2);
-	cr_assert(is_arp(1, 1, H_IP_PEER));
+	cr_assert_eq(count_arp_requests(H_IP_OTHER), 2);
 	h_tick(&B, 1000);
-	cr_assert_eq(B.nout, 3);
-	h_tick(&B, 1000);
-	cr_assert_eq(B.nout, 4, "the SYN-ACK's own retransmission asks again");
-	cr_assert_geq(dp_stack_stats(B.st)->arp_dropped, 1);
+	cr_assert_eq(count_arp_requests(H_IP_OTHER), 3);
+	h_tick(&B, 999);
+	cr_assert_eq(count_arp_requests(H_IP_OTHER), 3, "three tries");
+	cr_assert_geq(dp_stack_stats(B.st)->arp_dropped, 1, "the SYN's retransmission replaced the held SYN");
+	h_tick(&B, 1);
+	/* the entry was given up, and the SYN's next retransmission starts a new resolution */
+	cr_assert_eq(count_arp_requests(H_IP_OTHER), 4);
 }
 
 Test(dp_arp, cache_entries_expire)
@@ -96,18 +106,41 @@ Test(dp_arp, cache_entries_expire)
 	h_tick(&B, 1);
 	cr_assert(!dp_arp_lookup(B.st, H_IP_PEER, mac));
 	/* traffic to an expired entry asks again */
-	dp_tcp_listen(B.st, 80, 4);
-	struct h_tcp syn = H_TCP_INIT(.sport = 1111, .dport = 80, .seq = 1, .flags = H_SYN);
-	h_send_tcp(&B, &syn);
+	cr_assert_not_null(dp_tcp_connect(B.st, H_IP_PEER, 80));
 	cr_assert(is_arp(B.nout - 1, 1, H_IP_PEER));
 }
 
 Test(dp_arp, off_link_destinations_go_through_the_gateway)
 {
-	dp_tcp_listen(B.st, 80, 4);
-	struct h_tcp syn = H_TCP_INIT(.src = 0xc0a80105u, .sport = 1111, .dport = 80, .seq = 1, .flags = H_SYN);
-	h_send_tcp(&B, &syn);
+	cr_assert_not_null(dp_tcp_connect(B.st, 0xc0a80105u, 80));
 	cr_assert(is_arp(B.nout - 1, 1, 0x0a0000feu), "asks for the gateway, not the remote host");
+}
+
+Test(dp_arp, ipv4_senders_are_gleaned_for_shards_that_saw_no_arp)
+{
+	/* with RSS, the ARP exchange may have gone to another shard's queue */
+	dp_tcp_listen(B.st, 80, 4);
+	struct h_tcp syn = H_TCP_INIT(.sport = 1111, .dport = 80, .seq = 1, .flags = H_SYN);
+	h_send_tcp(&B, &syn);
+	cr_assert_eq(B.nout, 1);
+	struct h_tcp sa;
+	cr_assert(h_parse_tcp(&B, 0, &sa), "the SYN-ACK goes out at once");
+	cr_assert(memcmp(B.out[0].b, H_MAC_PEER, 6) == 0);
+	/* an off-link sender teaches the gateway's address */
+	h_clear(&B);
+	struct h_tcp far = H_TCP_INIT(.src = 0xc0a80105u, .sport = 2222, .dport = 80, .seq = 1, .flags = H_SYN);
+	h_send_tcp(&B, &far);
+	cr_assert_eq(B.nout, 1);
+	cr_assert(h_parse_tcp(&B, 0, &sa));
+	cr_assert_eq(sa.dst, 0xc0a80105u);
+	uint8_t mac[6];
+	cr_assert(dp_arp_lookup(B.st, 0x0a0000feu, mac));
+	/* a frame with a bad checksum teaches nothing */
+	uint8_t f[128];
+	uint8_t pl[20] = {0};
+	size_t n = h_build_ip(f, 0x0a000009u, H_IP_US, 6, pl, sizeof pl, 0x4000, true);
+	dp_stack_input(B.st, f, n);
+	cr_assert(!dp_arp_lookup(B.st, 0x0a000009u, mac));
 }
 
 Test(dp_arp, malformed_arp_is_dropped)
