@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """tests/interop/test_dpdk_broker.py: the `ringtail` broker on the dpdk network backend.
 
-The broker runs its shard on a DPDK net_af_packet port bound to one end of a veth pair (no huge
-pages); kcat and kafka-python run in a network namespace on the other end, over the kernel's
+The broker runs two shards, each polling its own queue of a DPDK net_af_packet port (the
+kernel's fanout hash spreads flows over the queues) bound to one end of a two-queue veth pair (no
+huge pages); kcat and kafka-python run in a network namespace on the other end, over the kernel's
 TCP, and cannot tell the backend from the kernel one: metadata, 100,000 records produced and
 consumed back byte-identical, and kafka-python's producer and consumer.  Needs root; prints TAP.
 
@@ -55,7 +56,8 @@ def main():
                               timeout=timeout, input=stdin)
     try:
         sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", va, "type", "veth", "peer", "name", vb)
+        sh("ip", "link", "add", va, "numrxqueues", "2", "numtxqueues", "2", "type", "veth",
+           "peer", "name", vb, "numrxqueues", "2", "numtxqueues", "2")
         sh("ip", "link", "set", vb, "netns", ns)
         sh("ip", "netns", "exec", ns, "ip", "addr", "add", peer_ip + "/24", "dev", vb)
         sh("ip", "netns", "exec", ns, "ip", "link", "set", vb, "up")
@@ -69,9 +71,11 @@ def main():
         tap.ok(r.returncode == 0, "namespace %s with veth %s/%s" % (ns, va, vb), r.stderr)
         log = open(os.path.join(data, "broker.log"), "w")
         broker = subprocess.Popen([ringtail, "--override", "ringtail.net.backend=dpdk",
-                                   "--override", "ringtail.dpdk.port=net_af_packet0,iface=" + va,
+                                   "--override", "ringtail.dpdk.port=net_af_packet0,qpairs=2,iface=" + va,
                                    "--override", "ringtail.dpdk.ip=" + our_ip,
-                                   "--override", "ringtail.shards=1",
+                                   "--override", "ringtail.shards=2",
+                                   "--override", "ringtail.net.interface=" + va,
+                                   "--override", "ringtail.allow.smt=true",
                                    "--override", "listeners=PLAINTEXT://%s" % bs,
                                    "--override", "num.partitions=3",
                                    "--override", "log.dirs=" + os.path.join(data, "logs")],
@@ -85,6 +89,11 @@ def main():
                 break
             time.sleep(0.5)
         tap.ok(b"broker 0 at " + bs.encode() in md, "kcat -L over the dpdk backend lists the broker", md[-300:])
+        try:
+            started = [ln for ln in open(os.path.join(data, "broker.log")) if "dpdk: port" in ln]
+        except OSError:
+            started = []
+        tap.ok(started and "2 queue(s)" in started[0], "two shards, each on its own queue of the port", started)
 
         n = 100000
         recs = b"".join(b"key-%d\tvalue-%d-%s\n" % (i, i, b"x" * (i % 97)) for i in range(n))
