@@ -66,10 +66,13 @@ class Conn:
 
 
 def control_pid(broker_pid):
+    """The broker's ringtail-control child (children are listed per forking thread)."""
     for tid in os.listdir('/proc/%d/task' % broker_pid):
         with open('/proc/%d/task/%s/children' % (broker_pid, tid)) as f:
             for pid in f.read().split():
-                return int(pid)
+                with open('/proc/%s/comm' % pid) as c:
+                    if c.read().startswith('ringtail-contro'):
+                        return int(pid)
     return None
 
 
