@@ -123,6 +123,8 @@ void ctl_group_timers(struct ctl_coord *c, struct ctl_group *g);
 int64_t ctl_group_deadline(const struct ctl_group *g);
 void ctl_group_on_store(struct ctl_coord *c, struct ctl_append *a, int16_t err);
 void ctl_group_parse_subscriptions(struct ctl_group *g);
+/* A loaded group above group.max.size rebalances, and the join turns the excess away. */
+void ctl_group_check_capacity(struct ctl_coord *c, struct ctl_group *g);
 
 /* offsets.c */
 void ctl_offset_free(struct ctl_offset *o);

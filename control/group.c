@@ -533,6 +533,12 @@ static void complete_join(struct ctl_coord *c, struct ctl_group *g)
 	g->sync_deadline = c->now + rebalance_timeout(g);
 }
 
+void ctl_group_check_capacity(struct ctl_coord *c, struct ctl_group *g)
+{
+	if (g->n_members > c->cfg.max_size)
+		maybe_prepare_rebalance(c, g);
+}
+
 /* ---- JoinGroup ---- */
 
 static struct ctl_member *new_member(struct ctl_coord *c, const struct ctl_join_req *rq, const char *id)

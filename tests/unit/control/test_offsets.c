@@ -330,3 +330,36 @@ Test(ctl_offsets, state_is_rebuilt_from_the_log)
 	h_fini(&h2);
 	h_fini(&h);
 }
+
+Test(ctl_offsets, loaded_group_over_max_size_rebalances_and_turns_the_excess_away)
+{
+	struct h h;
+	h_init(&h);
+	struct res r1, r2, s;
+	h_join_new(&h, &r1, G);
+	h_join_new(&h, &r2, G);
+	h_tick(&h, 3000);
+	h_tick(&h, 3000);
+	cr_assert(r1.done && r2.done);
+	struct res *ld = r1.n_members ? &r1 : &r2;
+	h_sync(&h, &s, G, ld->member, 1, NULL, 0);
+	h_flush(&h, 0);
+	cr_assert_str_eq(h_state(&h, G), "Stable");
+	/* restart with group.max.size lowered to 1 */
+	struct ctl_config cfg = h.cfg;
+	cfg.max_size = 1;
+	struct h h2;
+	h_init_cfg(&h2, &cfg, false);
+	for (int i = 0; i < h.nlog; i++)
+		ctl_coord_load_record(h2.c, h.log[i].k, h.log[i].kl, h.log[i].v, h.log[i].vl);
+	ctl_coord_load_done(h2.c);
+	cr_assert_str_eq(h_state(&h2, G), "PreparingRebalance");
+	struct res j1, j2;
+	h_join(&h2, &j1, G, r1.member, NULL);
+	h_join(&h2, &j2, G, r2.member, NULL);
+	cr_assert((j1.done && j1.err == 0) || (j2.done && j2.err == 0), "one member gets in");
+	cr_assert((j1.done && j1.err == CTL_ERR_GROUP_MAX_SIZE_REACHED) || (j2.done && j2.err == CTL_ERR_GROUP_MAX_SIZE_REACHED),
+	          "the other is turned away");
+	h_fini(&h2);
+	h_fini(&h);
+}
