@@ -290,6 +290,10 @@ def check(runs, limits, failed, tap):
         before = len(bad)
         check_run(name, r, bad)
         verdicts.append((name, len(bad) == before))
+    for k, data in sorted(limits.items()):
+        if isinstance(data, dict) and data.get("error"):
+            bad.append(f"limit {k}: {data['error']}")
+            verdicts.append((f"limit {k}", False))
     lim = limit_figures(limits)
     for k, v in lim.items():
         ok = v > 0
