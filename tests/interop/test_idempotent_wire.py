@@ -68,6 +68,33 @@ def produce_once(port, records, acks):
         c.close()
 
 
+def describe_producers(port, partition):
+    """DescribeProducers v0 (flexible); returns (error code, [(pid, epoch, last seq, txn start)])."""
+    c = Conn(port)
+    try:
+        body = W().uvar(2).cstr(TOPIC).uvar(2).i32(partition).tags().tags()
+        r = c.call(61, 0, body, True)
+        r.i32()
+        out = None
+        for _ in range(r.uvar() - 1):
+            r.cstr()
+            for _ in range(r.uvar() - 1):
+                r.i32()
+                err = r.i16()
+                r.cstr()
+                prods = []
+                for _ in range(r.uvar() - 1):
+                    pid, epoch, seq, _ts, _ce, txn = r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64()
+                    r.tags()
+                    prods.append((pid, epoch, seq, txn))
+                r.tags()
+                out = (err, prods)
+            r.tags()
+        return out
+    finally:
+        c.close()
+
+
 def values(bootstrap):
     c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                       consumer_timeout_ms=3000)
@@ -99,6 +126,9 @@ def main(tap):
             tap.ok(produce(port, c) == (0, 5), 'a new epoch starts at sequence 0')
             tap.ok(produce(port, batch(0, 5, 1, 'x'))[0] == INVALID_EPOCH,
                    'the older epoch is INVALID_PRODUCER_EPOCH')
+            d = describe_producers(port, 0)
+            tap.ok(d == (0, [(PID, 1, 0, -1)]), 'DescribeProducers shows the producer, its epoch and last sequence', d)
+            tap.ok(describe_producers(port, 7)[0] == 3, 'DescribeProducers of a missing partition: UNKNOWN_TOPIC_OR_PARTITION')
             b.stop(signal.SIGKILL)
         with Broker(sys.argv[1], data_dir=data, port=port) as b:
             tap.ok(produce(port, c) == (0, 5), 'after SIGKILL the last batch is still a duplicate (log replay)')
