@@ -140,7 +140,8 @@ static int shard_init(struct dp_shard *s)
 	ds->s = s;
 	ds->q = dp_port_queue(port, (uint16_t)s->id);
 	struct dp_stack_cfg sc = {.ip = dcfg.ip, .netmask = dcfg.netmask, .gateway = dcfg.gateway,
-	                          .mtu = dcfg.mtu, .rcvbuf = dcfg.rcvbuf};
+	                          .mtu = dcfg.mtu, .rcvbuf = dcfg.rcvbuf,
+	                          .quiet_unknown = dp_port_nqueues(port) > 1};
 	dp_port_mac(port, sc.mac);
 	struct dp_pktio io;
 	dp_port_queue_pktio(ds->q, &io);

@@ -97,8 +97,10 @@ static void cb_sent(void *ctx, struct dp_tcp_conn *c, void *cookie, int err)
 {
 	(void)ctx;
 	(void)err;
-	struct conn_state *cs = dp_tcp_user(c);
 	free(cookie);
+	if (!c) /* finished after its connection was freed (the device held the memory) */
+		return;
+	struct conn_state *cs = dp_tcp_user(c);
 	if (!cs)
 		return;
 	/* sizes are not kept per request: a request is at most ECHO_CHUNK */

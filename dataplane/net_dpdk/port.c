@@ -11,10 +11,10 @@
  * virtual devices and for IOVA-as-VA with an IOMMU; a physical NIC in PA mode needs the
  * segment memory registered (rte_extmem_register) first, which is not done yet.
  *
- * The payload memory must stay valid until the device has sent it: the stack keeps a send
- * request's memory until the peer acknowledged every byte, which is later than the device's
- * transmit except for a retransmission still queued when the ACK of the original arrives;
- * closing that window needs the request pinned by the mbuf's free callback (not done yet).
+ * The payload memory must stay valid until the device has sent it: each attached piece pins its
+ * send request in the stack (DP_OFF_TX_PINS), and the external buffer's free callback unpins it,
+ * so an acknowledgement that arrives while a retransmission still sits in the device's queue does
+ * not free memory the device will read.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,13 +70,18 @@ struct ext_slot {
 	struct rte_mbuf_ext_shared_info sh;
 	struct dp_port_queue *q;
 	uint32_t idx;
+	void *pin;   /* the stack's token for the memory, released when the device is done */
 };
 
 static void ext_free_cb(void *addr, void *opaque)
 {
 	(void)addr;
 	struct ext_slot *s = opaque;
+	void *pin = s->pin;
+	s->pin = NULL;
 	s->q->shfree[s->q->nshfree++] = s->idx;
+	if (pin)
+		dp_tcp_unpin(pin);
 }
 
 static int split_args(char *s, char **argv, int max)
@@ -167,6 +172,8 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_CHECKSUM;
 	conf.rxmode.mtu = cfg->mtu;
 	p->zerocopy = cfg->zerocopy && p->multiseg;
+	if (p->zerocopy)
+		p->offload |= DP_OFF_TX_PINS;
 	rc = rte_eth_dev_configure(pid, nq, nq, &conf);
 	if (rc) {
 		snprintf(err, errlen, "%s: rte_eth_dev_configure (%u queues): %s", cfg->port, nq, strerror(-rc));
@@ -290,6 +297,9 @@ static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
 				uint32_t k = q->shfree[--q->nshfree];
 				struct ext_slot *slot = (struct ext_slot *)q->shinfo + k;
 				rte_mbuf_ext_refcnt_set(&slot->sh, 1);
+				slot->pin = pk->iov_pin ? pk->iov_pin[i] : NULL;
+				if (slot->pin)
+					dp_tcp_pin(slot->pin);
 				rte_pktmbuf_attach_extbuf(e, v->iov_base, (rte_iova_t)(uintptr_t)v->iov_base,
 				                          (uint16_t)v->iov_len, &slot->sh);
 				e->data_len = (uint16_t)v->iov_len;

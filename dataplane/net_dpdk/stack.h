@@ -33,20 +33,29 @@ enum {
 	DP_OFF_TX_IP_CSUM = 1 << 0,  /* device fills the IPv4 header checksum */
 	DP_OFF_TX_TCP_CSUM = 1 << 1, /* device completes the TCP checksum from the pseudo-header sum */
 	DP_OFF_RX_CSUM_OK = 1 << 2,  /* dp_stack_input_flags: the device verified IP and L4 checksums */
+	DP_OFF_TX_PINS = 1 << 3,     /* the driver sends payload in place (zero copy) and pins it */
 };
 
 /* One outgoing frame: headers in hdr (Ethernet, IPv4, L4 with options), then the payload as
- * borrowed memory.  Both are valid during the tx call only, except that payload memory of a TCP
- * send request stays valid until its `sent` callback, which a zero-copy driver relies on. */
+ * borrowed memory, valid during the tx call only.  A driver that sends payload in place
+ * (DP_OFF_TX_PINS) calls dp_tcp_pin(iov_pin[i]) for each piece it keeps and dp_tcp_unpin once the
+ * device is done with it; the stack then holds the send request (and its mapped file ranges)
+ * until both the peer's acknowledgement and the last unpin. */
 struct dp_pkt_tx {
 	const uint8_t *hdr;
 	uint16_t hdr_len;
 	uint8_t l2_len, l3_len, l4_len;  /* l4_len: TCP header with options; 0 for ARP */
 	uint32_t flags;                  /* DP_OFF_TX_* the device must do for this frame */
 	const struct iovec *iov;
+	void *const *iov_pin;            /* per iov: a pin token or NULL; set with DP_OFF_TX_PINS */
 	int iovcnt;
 	size_t payload_len;
 };
+
+/* Pins and unpins the memory of one payload piece (see DP_OFF_TX_PINS); any thread that owns
+ * the stack.  The last unpin of a finished request delivers its `sent` callback (with c NULL). */
+void dp_tcp_pin(void *token);
+void dp_tcp_unpin(void *token);
 
 /* The packet I/O interface a driver (or a test) gives the stack. */
 struct dp_pktio {
@@ -68,7 +77,8 @@ struct dp_tcp_cb {
 	void (*readable)(void *ctx, struct dp_tcp_conn *c);
 	/* A send request is finished: err 0 when every byte was acknowledged, else -ECONNRESET,
 	 * -ETIMEDOUT or -ECONNABORTED when the connection died first.  The request's memory is
-	 * the caller's again.  Exactly once per accepted request. */
+	 * the caller's again.  Exactly once per accepted request.  c is NULL when a zero-copy
+	 * device still held the memory when the connection was freed: key on the cookie. */
 	void (*sent)(void *ctx, struct dp_tcp_conn *c, void *cookie, int err);
 	/* The connection died before the application closed it (-ECONNRESET, -ETIMEDOUT).  c stays
 	 * allocated until dp_tcp_close. */
@@ -91,6 +101,11 @@ struct dp_stack_cfg {
 	uint32_t max_retries;           /* RTO expiries before giving up; default 15 (SYN: 6) */
 	uint32_t arp_ttl_ms;            /* default 60000 */
 	uint64_t isn_secret;            /* 0: taken from getrandom */
+	/* Segments (other than SYNs) for no connection are dropped instead of reset: on a port
+	 * with several queues a device may hand one of a flow's packets to another shard (af_packet
+	 * rolls over to another socket when a ring is full), and a reset would kill the flow that
+	 * the owning shard still serves; the lost segment is retransmitted. */
+	bool quiet_unknown;
 };
 
 /* Counters, for tests and the broker's metrics. */
@@ -104,7 +119,7 @@ struct dp_stack_stats {
 	uint64_t tcp_rst_out, tcp_rst_in, tcp_syn_backlog_drops, tcp_out_of_window;
 	uint64_t tcp_ooo_segments, tcp_dup_segments, tcp_retransmits, tcp_fast_retransmits;
 	uint64_t tcp_rto_expiries, tcp_persist_probes, tcp_keepalive_probes, tcp_challenge_acks;
-	uint64_t tcp_conns_established, tcp_conns_freed;
+	uint64_t tcp_conns_established, tcp_conns_freed, tcp_unknown_dropped;
 };
 
 /* Creates an instance.  cfg, io and cb are copied.  Returns an owned stack or NULL. */

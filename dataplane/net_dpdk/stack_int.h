@@ -58,7 +58,11 @@ struct dp_tcp_map {
 /* A send request: pieces in order; freed with its `sent` callback. */
 struct dp_tcp_sreq {
 	struct dp_tcp_sreq *next;
+	struct dp_stack *st;
 	void *cookie;
+	uint32_t pins;                /* pieces a zero-copy device still holds */
+	bool finished;                /* acknowledged or failed; waits for pins to drop to 0 */
+	int err;
 	uint64_t len;
 	uint32_t npieces, nmaps;
 	struct dp_tcp_map *maps;      /* points into this allocation */
@@ -198,7 +202,8 @@ uint32_t dp_tcp_isn(struct dp_stack *st, uint32_t laddr, uint16_t lport, uint32_
 void dp_tcp_sq_ack(struct dp_tcp_conn *c, uint64_t n);
 /* Fills iov with the queued bytes [off, off+len) from snd_una; returns the iov count and may
  * shorten *len when the pieces run past DP_TCP_IOV_MAX. */
-int dp_tcp_sq_gather(struct dp_tcp_conn *c, uint64_t off, uint64_t *len, struct iovec *iov);
+int dp_tcp_sq_gather(struct dp_tcp_conn *c, uint64_t off, uint64_t *len, struct iovec *iov,
+                     void **pins);
 /* The connection is dead (reset, timed out): fails sends, tells the application, frees it when
  * the application has already closed it.  err 0: a clean end (TIME_WAIT over, LAST_ACK done). */
 void dp_tcp_conn_done(struct dp_tcp_conn *c, int err);

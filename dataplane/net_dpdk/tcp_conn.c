@@ -167,16 +167,40 @@ static void sreq_free(struct dp_tcp_sreq *r)
 	free(r);
 }
 
+/* A request is done on the wire: tell the application now, or when the device lets go. */
+static void sreq_finish(struct dp_tcp_conn *c, struct dp_tcp_sreq *r, int err)
+{
+	struct dp_stack *st = r->st;
+	if (r->pins) {
+		r->finished = true;
+		r->err = err;
+		return;
+	}
+	void *cookie = r->cookie;
+	sreq_free(r);
+	if (st->cb.sent)
+		st->cb.sent(st->cb.ctx, c, cookie, err);
+}
+
+void dp_tcp_pin(void *token)
+{
+	((struct dp_tcp_sreq *)token)->pins++;
+}
+
+void dp_tcp_unpin(void *token)
+{
+	struct dp_tcp_sreq *r = token;
+	assert(r->pins > 0);
+	if (--r->pins == 0 && r->finished)
+		sreq_finish(NULL, r, r->err);
+}
+
 static void fail_sends(struct dp_tcp_conn *c, int err)
 {
-	struct dp_stack *st = c->st;
 	while (c->sq_head) {
 		struct dp_tcp_sreq *r = c->sq_head;
 		c->sq_head = r->next;
-		void *cookie = r->cookie;
-		sreq_free(r);
-		if (st->cb.sent)
-			st->cb.sent(st->cb.ctx, c, cookie, err);
+		sreq_finish(c, r, err);
 	}
 	c->sq_tail = NULL;
 	c->sq_bytes = 0;
@@ -249,7 +273,6 @@ void dp_tcp_enter_time_wait(struct dp_tcp_conn *c)
 
 void dp_tcp_sq_ack(struct dp_tcp_conn *c, uint64_t n)
 {
-	struct dp_stack *st = c->st;
 	struct dp_tcp_sreq *done = NULL, **tail = &done;
 	if (n > c->sq_bytes)
 		n = c->sq_bytes;
@@ -275,14 +298,12 @@ void dp_tcp_sq_ack(struct dp_tcp_conn *c, uint64_t n)
 	while (done) {
 		struct dp_tcp_sreq *r = done;
 		done = r->next;
-		void *cookie = r->cookie;
-		sreq_free(r);
-		if (st->cb.sent)
-			st->cb.sent(st->cb.ctx, c, cookie, 0);
+		sreq_finish(c, r, 0);
 	}
 }
 
-int dp_tcp_sq_gather(struct dp_tcp_conn *c, uint64_t off, uint64_t *len, struct iovec *iov)
+int dp_tcp_sq_gather(struct dp_tcp_conn *c, uint64_t off, uint64_t *len, struct iovec *iov,
+                     void **pins)
 {
 	uint64_t want = *len, got = 0;
 	int n = 0;
@@ -305,6 +326,7 @@ int dp_tcp_sq_gather(struct dp_tcp_conn *c, uint64_t off, uint64_t *len, struct 
 				take = want - got;
 			iov[n].iov_base = (void *)(pc->p + off);
 			iov[n].iov_len = take;
+			pins[n] = r;
 			n++;
 			got += take;
 			off = 0;
@@ -334,6 +356,7 @@ static struct dp_tcp_sreq *sreq_new(uint32_t npieces, uint32_t nmaps)
 
 static void sq_append(struct dp_tcp_conn *c, struct dp_tcp_sreq *r)
 {
+	r->st = c->st;
 	if (c->sq_tail)
 		c->sq_tail->next = r;
 	else

@@ -613,7 +613,11 @@ void dp_tcp_input(struct dp_stack *st, uint32_t src, uint32_t dst, const uint8_t
 	struct dp_tcp_conn *c = dp_tcp_lookup(st, dst, dport, src, sport);
 	if (!c) {
 		struct dp_tcp_listener *l = dp_tcp_find_listener(st, dport);
-		if (l)
+		if (l && (s.flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+			listen_input(st, l, src, dst, sport, dport, &s);
+		else if (st->cfg.quiet_unknown && !(s.flags & TH_SYN))
+			st->stats.tcp_unknown_dropped++;
+		else if (l)
 			listen_input(st, l, src, dst, sport, dport, &s);
 		else
 			reset_reply(st, src, dst, sport, dport, &s);

@@ -23,7 +23,7 @@ uint32_t dp_tcp_rcv_window(const struct dp_tcp_conn *c)
 
 static int xmit(struct dp_stack *st, uint32_t laddr, uint32_t raddr, uint16_t lport, uint16_t rport,
                 uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win, const uint8_t *opts,
-                size_t optlen, const struct iovec *iov, int iovcnt, size_t paylen)
+                size_t optlen, const struct iovec *iov, void *const *pins, int iovcnt, size_t paylen)
 {
 	uint8_t hdr[DP_HDR_MAX];
 	uint8_t *th = hdr + DP_ETH_HLEN + DP_IP_HLEN;
@@ -39,7 +39,8 @@ static int xmit(struct dp_stack *st, uint32_t laddr, uint32_t raddr, uint16_t lp
 	rt_be16_put(th + 18, 0);
 	memcpy(th + DP_TCP_HLEN, opts, optlen);
 	struct dp_pkt_tx p = {.hdr = hdr, .hdr_len = (uint16_t)(DP_ETH_HLEN + DP_IP_HLEN + thl),
-	                      .l4_len = (uint8_t)thl, .iov = iov, .iovcnt = iovcnt, .payload_len = paylen};
+	                      .l4_len = (uint8_t)thl, .iov = iov, .iovcnt = iovcnt, .payload_len = paylen,
+	                      .iov_pin = (st->io.offload & DP_OFF_TX_PINS) ? pins : NULL};
 	uint32_t sum = dp_csum_pseudo(laddr, raddr, DP_IPPROTO_TCP, (uint16_t)(thl + paylen));
 	if (st->io.offload & DP_OFF_TX_TCP_CSUM) {
 		p.flags |= DP_OFF_TX_TCP_CSUM;
@@ -97,10 +98,11 @@ int dp_tcp_send_segment(struct dp_tcp_conn *c, uint32_t seq, uint8_t flags, uint
 		wnd = (uint32_t)win << (c->ws_ok ? c->rcv_wscale : 0);
 	}
 	struct iovec iov[DP_TCP_IOV_MAX];
+	void *pins[DP_TCP_IOV_MAX];
 	int iovcnt = 0;
 	if (data_len) {
 		uint64_t off = (uint32_t)(seq - c->snd_una);
-		iovcnt = dp_tcp_sq_gather(c, off, &data_len, iov);
+		iovcnt = dp_tcp_sq_gather(c, off, &data_len, iov, pins);
 	}
 	if (flags & TH_ACK) {
 		c->t_delack = 0;
@@ -111,7 +113,7 @@ int dp_tcp_send_segment(struct dp_tcp_conn *c, uint32_t seq, uint8_t flags, uint
 	if (flags & TH_RST)
 		st->stats.tcp_rst_out++;
 	return xmit(st, c->laddr, c->raddr, c->lport, c->rport, seq, c->rcv_nxt, flags, win, opts, ol,
-	            iov, iovcnt, (size_t)data_len);
+	            iov, pins, iovcnt, (size_t)data_len);
 }
 
 void dp_tcp_send_ack(struct dp_tcp_conn *c)
@@ -123,7 +125,7 @@ void dp_tcp_send_rst_reply(struct dp_stack *st, uint32_t src, uint32_t dst, uint
                            uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
 {
 	st->stats.tcp_rst_out++;
-	xmit(st, dst, src, dport, sport, seq, ack, flags, 0, NULL, 0, NULL, 0, 0);
+	xmit(st, dst, src, dport, sport, seq, ack, flags, 0, NULL, 0, NULL, NULL, 0, 0);
 }
 
 static uint32_t data_end(const struct dp_tcp_conn *c)

@@ -59,7 +59,21 @@ static int cap_tx(void *ctx, const struct dp_pkt_tx *p)
 	}
 	assert(off == p->hdr_len + p->payload_len);
 	f->len = off;
+	if (p->iov_pin)
+		for (int i = 0; i < p->iovcnt; i++)
+			if (p->iov_pin[i] && b->npins < H_FRAMES) {
+				dp_tcp_pin(p->iov_pin[i]);
+				b->pins[b->npins++] = p->iov_pin[i];
+			}
 	return 0;
+}
+
+unsigned h_io_offload;
+
+void h_unpin_all(struct h_bench *b)
+{
+	while (b->npins)
+		dp_tcp_unpin(b->pins[--b->npins]);
 }
 
 static void cb_acceptable(void *ctx, struct dp_tcp_listener *l)
@@ -117,7 +131,7 @@ void h_bench_init(struct h_bench *b, const struct dp_stack_cfg *over)
 	if (!cfg.gateway)
 		cfg.gateway = (cfg.ip & 0xffffff00u) | 254;
 	cfg.isn_secret = 42;
-	struct dp_pktio io = {.ctx = b, .tx = cap_tx};
+	struct dp_pktio io = {.ctx = b, .tx = cap_tx, .offload = h_io_offload};
 	struct dp_tcp_cb cb = {.ctx = b, .acceptable = cb_acceptable, .connected = cb_connected,
 	                       .readable = cb_readable, .sent = cb_sent, .closed = cb_closed};
 	b->now = 1000;

@@ -33,7 +33,15 @@ struct h_bench {
 	int nreadable, nclosed, last_closed_err, nsent, last_sent_err, nconnected, last_connected_err;
 	void *last_sent_cookie;
 	int tx_fail;          /* >0: the next tx calls fail with -ENOBUFS */
+	/* with h_io_offload = DP_OFF_TX_PINS: tokens pinned as a zero-copy device would */
+	void *pins[H_FRAMES];
+	size_t npins;
 };
+
+/* io.offload of the next h_bench_init (0 by default). */
+extern unsigned h_io_offload;
+/* Releases every pin the fake device holds, as a device does once it has sent the frames. */
+void h_unpin_all(struct h_bench *b);
 
 extern const uint8_t H_MAC_US[6], H_MAC_PEER[6];
 #define H_IP_US 0x0a000001u   /* 10.0.0.1 */

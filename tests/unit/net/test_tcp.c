@@ -723,3 +723,59 @@ Test(dp_tcp, send_after_close_is_refused)
 	dp_tcp_close(c2);
 	cr_assert_eq(dp_tcp_send(c2, &iov, 1, NULL), -ENOTCONN);
 }
+
+Test(dp_tcp, zero_copy_pins_hold_a_request_until_the_device_lets_go)
+{
+	teardown();
+	h_io_offload = DP_OFF_TX_PINS;
+	setup_cfg(NULL, true);
+	h_io_offload = 0;
+	static uint8_t d[3000];
+	struct iovec iov = {d, sizeof d};
+	cr_assert_eq(dp_tcp_send(C, &iov, 1, (void *)0x5), 0);
+	cr_assert_eq(B.npins, 3, "one pin per payload piece handed to the device");
+	/* a retransmission adds pins on the same request */
+	h_tick(&B, 200);
+	cr_assert_eq(B.npins, 4);
+	P.ack += sizeof d;
+	psend(H_ACK, NULL, 0);
+	cr_assert_eq(B.nsent, 0, "acknowledged, but the device still holds the memory");
+	h_unpin_all(&B);
+	cr_assert_eq(B.nsent, 1, "the last unpin completes the request");
+	cr_assert_eq(B.last_sent_cookie, (void *)0x5);
+	cr_assert_eq(B.last_sent_err, 0);
+}
+
+Test(dp_tcp, zero_copy_pins_outlive_a_reset_connection)
+{
+	teardown();
+	h_io_offload = DP_OFF_TX_PINS;
+	setup_cfg(NULL, true);
+	h_io_offload = 0;
+	static uint8_t d[100];
+	struct iovec iov = {d, sizeof d};
+	cr_assert_eq(dp_tcp_send(C, &iov, 1, (void *)0x6), 0);
+	psend(H_RST, NULL, 0);
+	cr_assert_eq(B.nclosed, 1);
+	dp_tcp_close(C); /* frees the connection; the request lives on while pinned */
+	cr_assert_eq(B.nsent, 0);
+	h_unpin_all(&B);
+	cr_assert_eq(B.nsent, 1);
+	cr_assert_eq(B.last_sent_err, -ECONNRESET);
+}
+
+Test(dp_tcp, quiet_unknown_drops_strays_of_other_shards_but_still_refuses_syns)
+{
+	teardown();
+	struct dp_stack_cfg cfg = {.quiet_unknown = true};
+	setup_cfg(&cfg, true);
+	h_clear(&B);
+	/* a segment of a flow another shard owns (its queue overflowed into ours) */
+	struct h_tcp a = H_TCP_INIT(.sport = 40111, .dport = PORT, .seq = 500, .ack = 4242, .flags = H_ACK);
+	h_send_tcp(&B, &a);
+	cr_assert_eq(B.nout, 0, "no reset: the owning shard still serves the flow");
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_unknown_dropped, 1);
+	struct h_tcp syn = H_TCP_INIT(.sport = 40112, .dport = 1234, .seq = 500, .flags = H_SYN);
+	h_send_tcp(&B, &syn);
+	cr_assert_eq(h_last_tcp(&B).flags, H_RST | H_ACK, "a SYN to a closed port is still refused");
+}
