@@ -26,7 +26,7 @@ struct dp_part {
 	char topic[250];
 	struct stor_log *log;
 	bool deleting;                 /* its topic is gone: delete the log once idle */
-	int pins;                      /* reads handed to other shards and not yet released */
+	int pins;                      /* fetch reads not yet released and armed fetch watches */
 	struct stor_pstate *pstate;    /* idempotent/transactional producers (storage/producer_state.h) */
 };
 

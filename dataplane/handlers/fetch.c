@@ -208,6 +208,7 @@ static void watch_fire(struct stor_watch *w, int64_t leo)
 	(void)leo;
 	struct fpart *j = rt_container_of(w, struct fpart, w);
 	j->w_done = true;
+	j->part->pins--;
 	dp_shard_post(dp_shard_self(), j->ctx->req->s->id, watch_back, j);
 }
 
@@ -224,6 +225,8 @@ static void watch_arm(struct dp_shard *s, void *arg)
 	}
 	j->w.offset = j->offset;
 	j->w.fire = watch_fire;
+	/* An armed watch keeps the log from being deleted under it (DeleteTopics). */
+	j->part->pins++;
 	stor_log_watch(j->part->log, &j->w);
 }
 
@@ -233,6 +236,7 @@ static void watch_cancel(struct dp_shard *s, void *arg)
 	if (j->w_done)
 		return;                /* its "fired" message is on the way already */
 	stor_log_unwatch(j->part->log, &j->w);
+	j->part->pins--;
 	j->w_done = true;
 	dp_shard_post(s, j->ctx->req->s->id, watch_back, j);
 }
