@@ -9,6 +9,7 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +28,8 @@
 /* Bounds per request: the arena (decoded arrays) and the response's own buffer. */
 #define DP_REQ_ARENA_MIN (1u << 20)
 #define DP_RESP_BUF_MAX (256u << 20)
+/* A frame with at least this much still to come is received into place. */
+#define DP_RECV_DIRECT_MIN (32u << 10)
 
 static void maybe_free(struct dp_conn *c);
 
@@ -87,7 +90,19 @@ static void arm_recv(struct dp_conn *c)
 	}
 	if (atomic_load(&c->s->b->phase) != DP_RUNNING)
 		return;
-	if (c->s->b->net->recv(c)) {
+	const struct dp_net_ops *net = c->s->b->net;
+	/* The rest of a large frame goes straight into the frame: no copy out of the shard's
+	 * buffers and one receive for many of them. */
+	if (c->frame && net->recv_into && c->frame_len - c->frame_have >= DP_RECV_DIRECT_MIN) {
+		if (net->recv_into(c, c->frame + c->frame_have, c->frame_len - c->frame_have)) {
+			dp_conn_close(c, "cannot receive");
+			return;
+		}
+		c->recv_armed = true;
+		c->ops++;
+		return;
+	}
+	if (net->recv(c)) {
 		dp_conn_close(c, "cannot receive");
 		return;
 	}
@@ -217,6 +232,29 @@ void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)
 			c->frame = NULL;
 			new_request(c, f, c->frame_len);
 		}
+	}
+	c->ops--;
+	arm_recv(c);
+	maybe_free(c);
+}
+
+void dp_conn_received_into(struct dp_conn *c, int32_t res)
+{
+	c->recv_armed = false;
+	if (c->closing || res <= 0) {
+		if (!c->closing)
+			dp_conn_close(c, res == 0 ? "closed by peer" : "receive failed");
+		c->ops--;
+		maybe_free(c);
+		return;
+	}
+	c->last_active_ns = c->s->now_ns;
+	assert(c->frame && c->frame_have + (size_t)res <= c->frame_len);
+	c->frame_have += (size_t)res;
+	if (c->frame_have == c->frame_len) {
+		uint8_t *f = c->frame;
+		c->frame = NULL;
+		new_request(c, f, c->frame_len);
 	}
 	c->ops--;
 	arm_recv(c);

@@ -83,6 +83,7 @@ struct dp_conn {
 /* Backend callbacks (see net.h). */
 void dp_conn_accepted(struct dp_shard *s, int fd);
 void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n);
+void dp_conn_received_into(struct dp_conn *c, int32_t res);
 void dp_conn_recv_failed(struct dp_conn *c, int err);
 void dp_conn_sent(struct dp_conn *c, int err);
 

@@ -7,6 +7,7 @@
  * Completions come back to the connection layer (dataplane/conn.h):
  *   a new connection              -> dp_conn_accepted(s, fd, listener_shard)
  *   received bytes (borrowed)     -> dp_conn_received(c, p, n); n == 0 is end of stream
+ *   received into the frame       -> dp_conn_received_into(c, n)
  *   a receive failed              -> dp_conn_recv_failed(c, -errno)   (-ENOBUFS: retried later)
  *   a send finished or failed     -> dp_conn_sent(c, 0 or -errno)
  */
@@ -14,6 +15,8 @@
 #define DP_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "base/chain.h"
 
@@ -27,8 +30,11 @@ struct dp_net_ops {
 	/* Stops accepting on the shard's listeners (SIGTERM); existing connections carry on. */
 	void (*stop_accept)(struct dp_shard *s);
 	void (*shard_fini)(struct dp_shard *s);
-	/* Arms one receive for c.  0 or -errno. */
+	/* Arms one receive for c into the shard's buffers.  0 or -errno. */
 	int (*recv)(struct dp_conn *c);
+	/* Arms one receive of at most len bytes straight into p (the rest of a large frame), or
+	 * NULL when the backend cannot.  Completes with dp_conn_received_into. 0 or -errno. */
+	int (*recv_into)(struct dp_conn *c, uint8_t *p, size_t len);
 	/* Sends the whole chain (borrowed until dp_conn_sent).  0 or -errno. */
 	int (*send)(struct dp_conn *c, struct rt_chain *ch);
 	/* Ends both directions so that every pending operation of c completes. */

@@ -5,7 +5,8 @@
  * - One SO_REUSEPORT listener per shard (plus, in shard-aware mode, one on the shard's own
  *   port), multishot accept.
  * - Receives select a buffer from the shard's provided-buffer ring; the bytes are handed to the
- *   connection layer and the buffer goes straight back to the ring.
+ *   connection layer and the buffer goes straight back to the ring.  The rest of a large frame
+ *   (a Produce of big batches) is received straight into the request's frame instead.
  * - Sends walk the output chain: runs of memory segments go out with one sendmsg; a file range
  *   goes file -> pipe -> socket with two splices, so record data never enters user space.  Each
  *   connection gets its own pipe on its first file range, because a pipe shared by connections
@@ -56,7 +57,7 @@ enum { SEND_MEM, SEND_FILE_IN, SEND_FILE_OUT };
 
 struct uconn {
 	struct dp_conn *c;
-	struct rt_ioop recv_op, send_op;
+	struct rt_ioop recv_op, recv_into_op, send_op;
 	struct rt_chain *ch;
 	size_t seg, segoff;
 	int state;
@@ -210,6 +211,7 @@ static void shard_fini(struct dp_shard *s)
 }
 
 static void recv_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+static void recv_into_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
 static void send_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
 
 static struct uconn *get_uc(struct dp_conn *c)
@@ -221,6 +223,7 @@ static struct uconn *get_uc(struct dp_conn *c)
 		return NULL;
 	uc->c = c;
 	uc->recv_op.cb = recv_cb;
+	uc->recv_into_op.cb = recv_into_cb;
 	uc->send_op.cb = send_cb;
 	uc->pipe[0] = uc->pipe[1] = -1;
 	c->net = uc;
@@ -238,6 +241,24 @@ static int do_recv(struct dp_conn *c)
 	sqe->buf_group = BGID;
 	io_uring_sqe_set_data(sqe, &uc->recv_op);
 	return 0;
+}
+
+static int do_recv_into(struct dp_conn *c, uint8_t *p, size_t len)
+{
+	struct uconn *uc = get_uc(c);
+	if (!uc)
+		return -ENOMEM;
+	struct io_uring_sqe *sqe = dp_shard_sqe(c->s);
+	io_uring_prep_recv(sqe, c->fd, p, len > (1u << 30) ? (1u << 30) : len, 0);
+	io_uring_sqe_set_data(sqe, &uc->recv_into_op);
+	return 0;
+}
+
+static void recv_into_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct uconn *uc = rt_container_of(op, struct uconn, recv_into_op);
+	dp_conn_received_into(uc->c, res);
 }
 
 static void recv_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
@@ -439,6 +460,7 @@ const struct dp_net_ops dp_net_uring = {
 	.stop_accept = stop_accept,
 	.shard_fini = shard_fini,
 	.recv = do_recv,
+	.recv_into = do_recv_into,
 	.send = do_send,
 	.shutdown = do_shutdown,
 	.close = do_close,

@@ -1,0 +1,115 @@
+/*
+ * perf/bench_latency_limits.c: the latency limits the broker's p99 figures are compared with,
+ * measured on this machine in the same run:
+ *   - loopback TCP round trip: a 1 KiB request and a 16-byte answer between two threads over
+ *     127.0.0.1 (TCP_NODELAY), what the smallest Produce/acks=1 exchange must at least cost;
+ *   - fdatasync: a 16 KiB append then fdatasync in DIR, what acks=-1 must at least wait for.
+ * Prints one line per limit: "<name> p50_us=... p99_us=... n=...".
+ *
+ *   bench_latency_limits [DIR] [ROUNDS]
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/hist.h"
+
+static int full(int fd, void *p, size_t n, int rd)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = rd ? read(fd, (char *)p + done, n - done) : write(fd, (char *)p + done, n - done);
+		if (r <= 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static void *echo(void *arg)
+{
+	int lfd = *(int *)arg;
+	int fd = accept(lfd, NULL, NULL);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	char buf[1024];
+	while (full(fd, buf, sizeof(buf), 1) == 0)
+		if (full(fd, buf, 16, 0))
+			break;
+	close(fd);
+	return NULL;
+}
+
+static void report(const char *name, struct rt_hist *h)
+{
+	printf("%s p50_us=%.1f p99_us=%.1f n=%llu\n", name, rt_hist_percentile(h, 50) / 1000.0,
+	       rt_hist_percentile(h, 99) / 1000.0, (unsigned long long)rt_hist_count(h));
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : ".";
+	int rounds = argc > 2 ? atoi(argv[2]) : 20000;
+	struct rt_hist *h = rt_hist_create(10000000000ull, 3);
+
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&a, &al)) {
+		perror("listen");
+		return 1;
+	}
+	pthread_t t;
+	pthread_create(&t, NULL, echo, &lfd);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connect");
+		return 1;
+	}
+	char buf[1024];
+	memset(buf, 'x', sizeof(buf));
+	for (int i = 0; i < rounds; i++) {
+		uint64_t t0 = rt_clock_ns();
+		if (full(fd, buf, sizeof(buf), 0) || full(fd, buf, 16, 1))
+			return 1;
+		if (i >= rounds / 10)
+			rt_hist_record(h, rt_clock_ns() - t0);
+	}
+	close(fd);
+	pthread_join(t, NULL);
+	close(lfd);
+	report("loopback_rtt_1k", h);
+
+	rt_hist_reset(h);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/bench_latency_limits.tmp", dir);
+	int wfd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	if (wfd < 0) {
+		perror(path);
+		return 1;
+	}
+	static char blk[16384];
+	memset(blk, 'y', sizeof(blk));
+	int syncs = rounds / 20 > 200 ? rounds / 20 : 200;
+	for (int i = 0; i < syncs; i++) {
+		uint64_t t0 = rt_clock_ns();
+		if (full(wfd, blk, sizeof(blk), 0) || fdatasync(wfd))
+			return 1;
+		rt_hist_record(h, rt_clock_ns() - t0);
+	}
+	close(wfd);
+	unlink(path);
+	report("fdatasync_16k", h);
+	rt_hist_destroy(h);
+	return 0;
+}

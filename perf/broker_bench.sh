@@ -1,0 +1,81 @@
+#!/bin/sh
+# perf/broker_bench.sh: the broker against the machine's own limits, measured in one run.
+#
+#   perf/broker_bench.sh [BUILD_DIR] [SECONDS]
+#
+# 1. limits: iperf3 over loopback (one stream), loopback TCP round trip and 16 KiB fdatasync
+#    latency (bench_latency_limits);
+# 2. ringtail (default mode): produce 1 KiB records in 1 MiB batches with acks=1 flat out, then
+#    fetch the same data; broker CPU seconds per GB for each;
+# 3. p99 produce latency at 10,000 records/s with acks=1 and with acks=-1 (open loop);
+# 4. the same produce in shard-aware mode (ringtail.advertise.shards=true).
+# Prints each figure and its ratio to the limit the issue names.  Needs iperf3 and the build's
+# ringtail and ringtail-perf.  Nothing here runs in `make test`.
+set -eu
+B=${1:-build}
+DUR=${2:-5}
+RT=$B/dataplane/ringtail
+PERF=$B/perf/harness/ringtail-perf
+LIM=$B/perf/bench_latency_limits
+TMP=$(mktemp -d /tmp/ringtail-bench.XXXXXX)
+pids=""
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
+
+P=$(port)
+iperf3 -s -B 127.0.0.1 -p "$P" >/dev/null 2>&1 &
+pids="$pids $!"
+sleep 0.5
+iperf3 -c 127.0.0.1 -p "$P" -t "$DUR" -J > "$TMP/iperf.json"
+IPERF=$(json "$TMP/iperf.json" "round(d['end']['sum_received']['bits_per_second']/8/1e6, 1)")
+echo "limit  iperf3 loopback: $IPERF MB/s"
+mkdir -p "$TMP/data"
+$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
+RTT99=$(awk '/loopback_rtt/ {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+SYNC99=$(awk '/fdatasync/ {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+echo "limit  loopback RTT p99: $RTT99 us, fdatasync(16 KiB) p99: $SYNC99 us"
+
+start_broker() { # $1 name, rest: overrides
+	name=$1; shift
+	BP=$(port)
+	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$TMP/$name"
+	for o in "$@"; do args="$args --override $o"; done
+	# shellcheck disable=SC2086
+	$RT $args > "$TMP/$name.log" 2>&1 &
+	BPID=$!
+	pids="$pids $BPID"
+	for _ in $(seq 100); do
+		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "broker did not start"; cat "$TMP/$name.log"; exit 1
+}
+
+# A batch of 1 MiB of records is a little over Kafka's default message.max.bytes (1 MiB + 12).
+start_broker default message.max.bytes=2097152
+$PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
+	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --broker-pid $BPID --quiet --json "$TMP/p.json"
+$PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
+	--fetch-partition-max-bytes 1048576 --records "$(json "$TMP/p.json" "d['acked_records']")" --duration 60 \
+	--broker-pid $BPID --quiet --json "$TMP/c.json"
+PMB=$(json "$TMP/p.json" "round(d['produce_mb_per_s'], 1)")
+CMB=$(json "$TMP/c.json" "round(d['consume_mb_per_s'], 1)")
+echo "ringtail produce 1 KiB/1 MiB batches acks=1: $PMB MB/s = $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$IPERF)")% of iperf3 (target >= 50%), broker $(json "$TMP/p.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
+echo "ringtail fetch of the same data:          $CMB MB/s = $(json "$TMP/c.json" "round(100*d['consume_mb_per_s']/$IPERF)")% of iperf3 (target >= 70%), broker $(json "$TMP/c.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
+for acks in 1 -1; do
+	$PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create --partitions 8 --record-size 1024 --acks $acks \
+		--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/l$acks.json"
+	P99=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p99']*1000, 1)")
+	if [ "$acks" = 1 ]; then LIMIT=$(/usr/bin/python3 -c "print(round(2*$RTT99,1))"); else LIMIT=$(/usr/bin/python3 -c "print(round($SYNC99+2*$RTT99,1))"); fi
+	echo "ringtail p99 produce latency at 10,000 rec/s acks=$acks: $P99 us (limit $LIMIT us)"
+done
+kill $BPID; wait $BPID 2>/dev/null || true
+
+start_broker aware ringtail.advertise.shards=true message.max.bytes=2097152
+$PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
+	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --broker-pid $BPID --quiet --json "$TMP/pa.json"
+echo "ringtail shard-aware produce (same load): $(json "$TMP/pa.json" "round(d['produce_mb_per_s'], 1)") MB/s, broker $(json "$TMP/pa.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
+kill $BPID; wait $BPID 2>/dev/null || true
