@@ -184,6 +184,7 @@ int stor_log_roll(struct stor_log *log)
 	}
 	log->dir_dirty = true;
 	if (old) seal_rolled(log);
+	if (log->roll_hook) log->roll_hook(log->roll_arg, log, s->base, false);
 	stor_sync_kick(log);
 	return 0;
 }

@@ -176,6 +176,9 @@ struct stor_log {
 	struct stor_watch *watches;
 
 	int64_t max_ts, max_ts_off; /* over all segments; -1 when none */
+
+	stor_roll_fn roll_hook;     /* borrowed */
+	void *roll_arg;
 };
 
 /* Segment array helpers (log.c). */

@@ -399,6 +399,12 @@ int stor_log_delete(struct stor_log *log)
 	return rc;
 }
 
+void stor_log_set_roll_hook(struct stor_log *log, stor_roll_fn fn, void *arg)
+{
+	log->roll_hook = fn;
+	log->roll_arg = fn ? arg : NULL;
+}
+
 void stor_log_set_config(struct stor_log *log, const struct stor_config *cfg)
 {
 	/* The index mappings were sized by segment.index.bytes at open; new segments use the new

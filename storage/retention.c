@@ -68,6 +68,7 @@ void stor_reap(struct stor_log *log)
 		unlink_async(log, s->base, "log");
 		unlink_async(log, s->base, "index");
 		unlink_async(log, s->base, "timeindex");
+		unlink_async(log, s->base, "txnindex");  /* when the segment had aborted transactions */
 		stor_segment_free(s);
 	}
 }
@@ -121,6 +122,7 @@ int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offse
 	stor_log_publish(log);
 	stor_log_recompute_max_ts(log);
 	stor_reap(log);
+	if (log->roll_hook) log->roll_hook(log->roll_arg, log, offset, true);
 	return 0;
 }
 

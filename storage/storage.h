@@ -324,6 +324,17 @@ int stor_log_truncate(struct stor_log *log, int64_t offset);
  * asynchronous unlinking of deleted segments.  Returns the number of segments deleted, or -errno. */
 int stor_log_tick(struct stor_log *log, int64_t now_ms);
 
+/* --- roll and truncation hook ----------------------------------------------------------------- */
+
+/* Called on the owner shard, synchronously, after a segment rolls (offset = the new segment's
+ * base: every offset below it has been assigned, truncated = false) and after the log is cut
+ * back (stor_log_truncate, or the tail cut after a failed write; offset = the new log end,
+ * truncated = true).  For the owner of the partition's producer state: Kafka writes a producer
+ * snapshot at every roll and rebuilds the state after a truncation.  May block (file I/O). */
+typedef void (*stor_roll_fn)(void *arg, struct stor_log *log, int64_t offset, bool truncated);
+/* Sets (fn NULL: clears) the hook; arg is borrowed. */
+void stor_log_set_roll_hook(struct stor_log *log, stor_roll_fn fn, void *arg);
+
 /* ---------------------------------------------------------------------------------------------
  * Errors and logging.
  */

@@ -47,10 +47,18 @@ static void clear(void)
 	mkdir(cmd, 0755);
 }
 
+static void cleanup(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd)) return;
+}
+
 static int init(void)
 {
 	snprintf(dir, sizeof dir, "/dev/shm/fuzz-stor-XXXXXX");
 	if (!mkdtemp(dir)) abort();
+	atexit(cleanup);
 	if (io_uring_queue_init(8, &ring, 0)) abort();
 	stor_set_log_line(quiet, NULL);
 	struct kp_batch_builder b;

@@ -209,3 +209,43 @@ Test(stor_append, sync_waits_for_offset)
 	t_run_idle(&t.ring, log);
 	t_close(&t, log);
 }
+
+static int64_t hook_offsets[64];
+static bool hook_trunc[64];
+static int hook_n;
+static void on_roll(void *arg, struct stor_log *lg, int64_t offset, bool truncated)
+{
+	(void)arg;
+	(void)lg;
+	if (hook_n < 64) {
+		hook_offsets[hook_n] = offset;
+		hook_trunc[hook_n++] = truncated;
+	}
+}
+
+Test(stor_append, roll_hook_sees_rolls_and_truncations)
+{
+	t.cfg.segment_bytes = 1024;
+	struct stor_log *log = open_log("hook");
+	hook_n = 0;
+	stor_log_set_roll_hook(log, on_roll, NULL);
+	for (int i = 0; i < 12; i++) {
+		size_t len;
+		uint8_t *b = t_batch(3, 1000 + i, 60, &len);
+		cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+		free(b);
+	}
+	cr_assert(hook_n >= 2, "%d rolls", hook_n);
+	cr_expect_eq((size_t)hook_n, stor_log_segment_count(log) - 1);
+	for (int i = 0; i < hook_n; i++) {
+		cr_expect(!hook_trunc[i]);
+		cr_expect_eq(hook_offsets[i] % 3, 0, "a roll falls between batches");
+	}
+	t_run_idle(&t.ring, log);
+	int n = hook_n;
+	cr_assert_eq(stor_log_truncate(log, 9), 0);
+	cr_assert_eq(hook_n, n + 1);
+	cr_expect(hook_trunc[n]);
+	cr_expect_eq(hook_offsets[n], 9);
+	t_close(&t, log);
+}
