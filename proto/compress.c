@@ -118,6 +118,20 @@ static int zstd_decompress(const uint8_t *in, size_t n, size_t max_out, struct r
 	if (!zstd_dctx && !(zstd_dctx = ZSTD_createDCtx())) return -ENOMEM;
 	ZSTD_DCtx *d = zstd_dctx;
 	ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+	/* One frame that states its size within the bound (librdkafka's, ours) decodes in one call
+	 * straight into place; the streaming loop below is for the rest (Java's zstd-jni streams
+	 * without a size) and for sizes over the bound, which it stops at max_out + 1. */
+	unsigned long long whole = ZSTD_getFrameContentSize(in, n);
+	if (whole != ZSTD_CONTENTSIZE_UNKNOWN && whole != ZSTD_CONTENTSIZE_ERROR && whole <= max_out &&
+	    whole < PIECE_MAX && ZSTD_findFrameCompressedSize(in, n) == n) {
+		int rc = rt_buf_reserve(out, (size_t)whole);
+		if (rc) return rc;
+		size_t r = ZSTD_decompressDCtx(d, out->data + out->len, (size_t)whole, in, n);
+		if (ZSTD_isError(r) || r != whole)
+			return !ZSTD_isError(r) || ZSTD_getErrorCode(r) != ZSTD_error_memory_allocation ? -EBADMSG : -ENOMEM;
+		out->len += r;
+		return 0;
+	}
 	ZSTD_inBuffer ib = {in, n, 0};
 	size_t start = out->len, limit = max_out + 1 > max_out ? max_out + 1 : max_out;
 	size_t want = first_piece(n);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include "base/buf.h"
 #include "proto/compress.h"
@@ -257,5 +258,41 @@ Test(kp_compress, lz4_frame_is_what_kafka_writes)
 	cr_assert_eq(z.data[4], 0x60);
 	cr_assert_eq(z.data[5], 0x40);
 	rt_buf_fini(&z);
+	free(d);
+}
+
+/* Java's zstd-jni streams frames that do not state their size, and a producer may send several
+ * frames back to back: both go through the streaming path, bounded as well. */
+Test(kp_compress, zstd_without_content_size_and_two_frames)
+{
+	size_t n = 300000;
+	uint8_t *d = make_data(n, 8);
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
+	size_t bound = ZSTD_compressBound(n);
+	uint8_t *z = malloc(2 * bound);
+	size_t z1 = ZSTD_compress2(cc, z, bound, d, n);
+	cr_assert(!ZSTD_isError(z1));
+	cr_assert_eq(ZSTD_getFrameContentSize(z, z1), ZSTD_CONTENTSIZE_UNKNOWN);
+	size_t z2 = ZSTD_compress2(cc, z + z1, bound, d, n / 2);
+	cr_assert(!ZSTD_isError(z2));
+	struct rt_buf o;
+	rt_buf_init(&o, 0);
+	cr_assert_eq(kp_decompress(KP_COMPRESSION_ZSTD, z, z1, n, &o), 0);
+	cr_assert_eq(o.len, n);
+	cr_assert(memcmp(o.data, d, n) == 0);
+	rt_buf_reset(&o);
+	cr_assert_eq(kp_decompress(KP_COMPRESSION_ZSTD, z, z1, n - 1, &o), -E2BIG);
+	rt_buf_reset(&o);
+	cr_assert_eq(kp_decompress(KP_COMPRESSION_ZSTD, z, z1 + z2, n + n / 2, &o), 0);
+	cr_assert_eq(o.len, n + n / 2);
+	cr_assert(memcmp(o.data + n, d, n / 2) == 0);
+	rt_buf_reset(&o);
+	cr_assert_eq(kp_decompress(KP_COMPRESSION_ZSTD, z, z1 + z2, n + n / 2 - 1, &o), -E2BIG);
+	rt_buf_reset(&o);
+	cr_assert_eq(kp_decompress(KP_COMPRESSION_ZSTD, z, z1 + z2 - 1, n + n / 2, &o), -EBADMSG);
+	rt_buf_fini(&o);
+	ZSTD_freeCCtx(cc);
+	free(z);
 	free(d);
 }
