@@ -295,6 +295,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringtail-control: out of memory\n");
 		return 1;
 	}
+	ctl_store_create_lazily(store);
 	/* the transaction coordinator and producer ids, in __transaction_state (issue 7) */
 	struct ctl_txn_ops tops = { .ctx = &hs, .init_pid_done = ctl_handlers_init_pid_done,
 	                            .done = ctl_handlers_txn_done };

@@ -76,6 +76,9 @@ struct ctl_store {
 	/* appends to fail from the loop, and appends to send from the loop */
 	struct ctl_append *wait_head, *wait_tail;
 	struct ctl_append *q_head, *q_tail;
+	bool lazy_create;              /* create the topic on the first append, not at start */
+	bool no_topic;                 /* loaded, and the topic does not exist yet */
+	bool creating;                 /* CreateTopics sent for appends that wait */
 };
 
 static int64_t now_ms(void)
@@ -160,6 +163,7 @@ static void drop_conn(struct ctl_store *s, const char *why)
 	s->out_off = 0;
 	rt_buf_reset(&s->in);
 	s->fetch_out = s->meta_out = false;
+	s->creating = false;
 	struct inflight *f = s->fl_head;
 	s->fl_head = s->fl_tail = NULL;
 	while (f) {
@@ -184,6 +188,11 @@ void ctl_store_destroy(struct ctl_store *s)
 	free(s->next_off);
 	free(s->end_off);
 	free(s);
+}
+
+void ctl_store_create_lazily(struct ctl_store *s)
+{
+	s->lazy_create = true;
 }
 
 bool ctl_store_loaded(const struct ctl_store *s)
@@ -367,7 +376,19 @@ static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, s
 		return;
 	}
 	if (m.topics.n < 1 || m.topics.items[0].error_code == KP_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+		if (s->lazy_create && !s->q_head && !s->creating) {
+			/* Nothing to load; as Kafka, the topic is created when first needed. */
+			s->no_topic = true;
+			if (!s->loaded) {
+				RT_INFO("control store: %s does not exist yet; it is created on the first write", s->topic);
+				s->nparts = 0;
+				load_finished(s);
+			}
+			s->st = ST_READY;
+			return;
+		}
 		RT_INFO("control store: creating %s with %d partitions", s->topic, s->want_partitions);
+		s->creating = true;
 		send_create(s);
 		return;
 	}
@@ -394,6 +415,8 @@ static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, s
 		for (int32_t i = 0; i < n; i++)
 			s->end_off[i] = -1;
 	}
+	s->no_topic = false;
+	s->creating = false;
 	if (s->sink.set_partitions)
 		s->sink.set_partitions(s->sink.ctx, n);
 	if (s->loaded) {
@@ -579,6 +602,20 @@ static void send_queued(struct ctl_store *s)
 void ctl_store_append(struct ctl_store *s, struct ctl_append *a)
 {
 	a->next = NULL;
+	if (s->st == ST_READY && s->no_topic) {
+		/* The first write: create the topic; the append waits in the queue for it. */
+		if (s->q_tail)
+			s->q_tail->next = a;
+		else
+			s->q_head = a;
+		s->q_tail = a;
+		if (!s->creating) {
+			RT_INFO("control store: creating %s with %d partitions", s->topic, s->want_partitions);
+			s->creating = true;
+			send_create(s);
+		}
+		return;
+	}
 	if (s->st != ST_READY || a->partition >= s->nparts) {
 		/* Not connected (or the coordinator's partitioning disagrees with the topic): the
 		 * append fails and the client retries. */
@@ -754,10 +791,11 @@ int64_t ctl_store_tick(struct ctl_store *s, int64_t now)
 			maybe_continue_load(s);
 	}
 	if (s->q_head) {
-		if (s->st == ST_READY)
+		if (s->st == ST_READY && !s->no_topic)
 			send_queued(s);
-		else
+		else if (!(s->creating && s->fd >= 0))
 			fail_appends(s, &s->q_head, &s->q_tail);
+		/* else: waiting for the topic to be created */
 	}
 	if (s->fd >= 0 && s->out.len > s->out_off)
 		do_write(s);

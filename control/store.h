@@ -42,6 +42,11 @@ struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *
                                         int32_t partitions, const struct ctl_store_sink *sink);
 void ctl_store_destroy(struct ctl_store *s);
 
+/* A missing topic is not created at start (there is nothing to load) but on the first append,
+ * as Kafka creates `__consumer_offsets` when a group first needs it.  Call before the first
+ * ctl_store_tick. */
+void ctl_store_create_lazily(struct ctl_store *s);
+
 /* The coordinator is told once its state is loaded (ctl_coord_load_done). */
 bool ctl_store_loaded(const struct ctl_store *s);
 
