@@ -67,6 +67,8 @@ bool ctl_handlers_serves(int16_t k)
 	case KP_API_DELETE_GROUPS:
 	case KP_API_OFFSET_DELETE:
 	case KP_API_INIT_PRODUCER_ID:
+	case KP_API_DESCRIBE_TRANSACTIONS:
+	case KP_API_LIST_TRANSACTIONS:
 		return true;
 	default:
 		return false;
@@ -733,6 +735,156 @@ static void do_init_pid(struct ctl_hreq *q)
 	                 q->version >= 3 ? m->producer_id : -1, q->version >= 3 ? m->producer_epoch : -1);
 }
 
+/* ---- DescribeTransactions, ListTransactions (issue 7) ---- */
+
+static struct kp_str kstr_n(const char *p, size_t n)
+{
+	return (struct kp_str){ p, (int32_t)n };
+}
+
+static void do_describe_txns(struct ctl_hreq *q)
+{
+	struct kp_describe_transactions_req *m = q->msg;
+	struct kp_describe_transactions_resp resp;
+	kp_describe_transactions_resp_init(&resp);
+	struct ctl_txn_coord *c = q->hs->txn ? ctl_txnsvc_use(q->hs->txn) : NULL;
+	int32_t n = m->transactional_ids.n > 0 ? m->transactional_ids.n : 0;
+	resp.transaction_states.items = n ? rt_arena_calloc(&q->arena, (size_t)n, sizeof(*resp.transaction_states.items)) : NULL;
+	if (n && !resp.transaction_states.items) {
+		answer(q, &resp);
+		return;
+	}
+	resp.transaction_states.n = n;
+	/* the coordinator's strings are borrowed: nothing changes it before answer() encodes */
+	for (int32_t i = 0; i < n; i++) {
+		struct kp_describe_transactions_resp_transaction_state *o = &resp.transaction_states.items[i];
+		kp_describe_transactions_resp_transaction_state_init(o);
+		struct kp_str id = m->transactional_ids.items[i];
+		o->transactional_id = id;
+		o->transaction_state = ks("");
+		o->producer_id = -1;
+		o->producer_epoch = -1;
+		o->transaction_start_time_ms = -1;
+		struct ctl_txn_info in;
+		o->error_code = !c ? KP_ERR_COORDINATOR_NOT_AVAILABLE
+		                   : ctl_txn_describe(c, id.ptr, id.len > 0 ? (size_t)id.len : 0, &in);
+		if (o->error_code)
+			continue;
+		o->transaction_state = ks(ctl_txn_state_name(in.state));
+		o->transaction_timeout_ms = in.timeout_ms;
+		o->transaction_start_time_ms = in.start_ms;
+		o->producer_id = in.producer_id;
+		o->producer_epoch = in.producer_epoch;
+		if (!in.ntps)
+			continue;
+		o->topics.items = rt_arena_calloc(&q->arena, in.ntps, sizeof(*o->topics.items));
+		if (!o->topics.items) {
+			o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+			continue;
+		}
+		for (size_t k = 0; k < in.ntps; k++) {
+			int32_t t = 0;
+			while (t < o->topics.n && strcmp(o->topics.items[t].topic.ptr, in.tps[k].topic))
+				t++;
+			struct kp_describe_transactions_resp_topic_data *td = &o->topics.items[t];
+			if (t == o->topics.n) {
+				kp_describe_transactions_resp_topic_data_init(td);
+				td->topic = ks(in.tps[k].topic);
+				td->partitions.items = rt_arena_calloc(&q->arena, in.ntps, sizeof(int32_t));
+				if (!td->partitions.items) {
+					o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+					break;
+				}
+				o->topics.n++;
+			}
+			td->partitions.items[td->partitions.n++] = in.tps[k].partition;
+		}
+	}
+	answer(q, &resp);
+}
+
+struct list_txns {
+	struct ctl_hreq *q;
+	struct kp_list_transactions_req *m;
+	struct kp_list_transactions_resp *resp;
+	int32_t cap;
+	int64_t now;
+};
+
+static void list_one(void *arg, const struct ctl_txn_info *t)
+{
+	struct list_txns *l = arg;
+	struct kp_list_transactions_req *m = l->m;
+	const char *name = ctl_txn_state_name(t->state);
+	if (m->state_filters.n > 0) {
+		bool hit = false;
+		for (int32_t i = 0; i < m->state_filters.n && !hit; i++)
+			hit = m->state_filters.items[i].len == (int32_t)strlen(name) &&
+			      !memcmp(m->state_filters.items[i].ptr, name, strlen(name));
+		if (!hit)
+			return;
+	}
+	if (m->producer_id_filters.n > 0) {
+		bool hit = false;
+		for (int32_t i = 0; i < m->producer_id_filters.n && !hit; i++)
+			hit = m->producer_id_filters.items[i] == t->producer_id;
+		if (!hit)
+			return;
+	}
+	if (l->q->version >= 1 && m->duration_filter >= 0 &&
+	    (t->start_ms < 0 || l->now - t->start_ms < m->duration_filter))
+		return;
+	if (l->resp->transaction_states.n == l->cap) {
+		int32_t cap = l->cap ? l->cap * 2 : 16;
+		void *p = rt_arena_calloc(&l->q->arena, (size_t)cap, sizeof(*l->resp->transaction_states.items));
+		if (!p) {
+			l->resp->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+			return;
+		}
+		if (l->cap)
+			memcpy(p, l->resp->transaction_states.items,
+			       (size_t)l->cap * sizeof(*l->resp->transaction_states.items));
+		l->resp->transaction_states.items = p;
+		l->cap = cap;
+	}
+	struct kp_list_transactions_resp_transaction_state *o =
+		&l->resp->transaction_states.items[l->resp->transaction_states.n++];
+	kp_list_transactions_resp_transaction_state_init(o);
+	o->transactional_id = kstr_n(t->txn_id, t->idlen);
+	o->producer_id = t->producer_id;
+	o->transaction_state = ks(name);
+}
+
+static void do_list_txns(struct ctl_hreq *q)
+{
+	struct kp_list_transactions_req *m = q->msg;
+	struct kp_list_transactions_resp resp;
+	kp_list_transactions_resp_init(&resp);
+	struct ctl_txn_coord *c = q->hs->txn ? ctl_txnsvc_use(q->hs->txn) : NULL;
+	if (!c) {
+		resp.error_code = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+	} else if (ctl_txn_loading(c)) {
+		resp.error_code = KP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	} else {
+		/* state names Kafka does not know are echoed back, as Kafka does */
+		int32_t nf = m->state_filters.n > 0 ? m->state_filters.n : 0;
+		resp.unknown_state_filters.items = nf ? rt_arena_calloc(&q->arena, (size_t)nf, sizeof(struct kp_str)) : NULL;
+		for (int32_t i = 0; i < nf && resp.unknown_state_filters.items; i++) {
+			bool known = false;
+			for (int s = 0; s <= CTL_TXN_PREPARE_EPOCH_FENCE && !known; s++) {
+				const char *nm = ctl_txn_state_name((enum ctl_txn_state)s);
+				known = m->state_filters.items[i].len == (int32_t)strlen(nm) &&
+				        !memcmp(m->state_filters.items[i].ptr, nm, strlen(nm));
+			}
+			if (!known)
+				resp.unknown_state_filters.items[resp.unknown_state_filters.n++] = m->state_filters.items[i];
+		}
+		struct list_txns l = { q, m, &resp, 0, ctl_txn_now(c) };
+		ctl_txn_list(c, list_one, &l);
+	}
+	answer(q, &resp);
+}
+
 int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char *host, size_t host_len,
                const uint8_t *frame, size_t len)
 {
@@ -801,6 +953,8 @@ int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char
 	case KP_API_DELETE_GROUPS: do_delete(q); break;
 	case KP_API_OFFSET_DELETE: do_offset_delete(q); break;
 	case KP_API_INIT_PRODUCER_ID: do_init_pid(q); break;
+	case KP_API_DESCRIBE_TRANSACTIONS: do_describe_txns(q); break;
+	case KP_API_LIST_TRANSACTIONS: do_list_txns(q); break;
 	}
 	return 0;
 }

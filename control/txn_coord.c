@@ -804,6 +804,16 @@ int16_t ctl_txn_describe(struct ctl_txn_coord *c, const char *txn_id, size_t idl
 	return 0;
 }
 
+bool ctl_txn_loading(const struct ctl_txn_coord *c)
+{
+	return c->loading;
+}
+
+int64_t ctl_txn_now(const struct ctl_txn_coord *c)
+{
+	return c->now;
+}
+
 void ctl_txn_list(struct ctl_txn_coord *c, void (*fn)(void *arg, const struct ctl_txn_info *t),
                   void *arg)
 {

@@ -167,6 +167,10 @@ struct ctl_txn_info {
 };
 int16_t ctl_txn_describe(struct ctl_txn_coord *c, const char *txn_id, size_t idlen,
                          struct ctl_txn_info *out);
+/* True until ctl_txn_load_done (requests then get COORDINATOR_LOAD_IN_PROGRESS). */
+bool ctl_txn_loading(const struct ctl_txn_coord *c);
+/* The time of the last tick (ms), for ListTransactions' duration filter. */
+int64_t ctl_txn_now(const struct ctl_txn_coord *c);
 void ctl_txn_list(struct ctl_txn_coord *c, void (*fn)(void *arg, const struct ctl_txn_info *t),
                   void *arg);
 

@@ -102,6 +102,8 @@ bool dp_control_link_serves(int16_t k)
 	case KP_API_DELETE_GROUPS:
 	case KP_API_OFFSET_DELETE:
 	case KP_API_INIT_PRODUCER_ID:   /* the transaction coordinator (issue 7) */
+	case KP_API_DESCRIBE_TRANSACTIONS:
+	case KP_API_LIST_TRANSACTIONS:
 		return true;
 	default:
 		return false;
