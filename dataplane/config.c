@@ -51,6 +51,8 @@ static const struct rt_cfg_def defs[] = {
 	{ HW_KEY_INTERFACE, RT_CFG_STRING, NULL, .doc = "the NIC whose queues are planned" },
 	{ HW_KEY_QUEUES, RT_CFG_STRING, NULL, .doc = "NIC queue per shard" },
 	{ HW_KEY_IRQ_CORES, RT_CFG_STRING, NULL, .doc = "cores for the NIC's IRQs" },
+	{ "ringtail.fetch.zero.copy", RT_CFG_BOOL, "true",
+	  .doc = "fetch moves record data file -> socket with splice; false copies it (for measurements)" },
 	{ "ringtail.advertise.shards", RT_CFG_BOOL, "false",
 	  .doc = "each shard listens on port+1+shard and is advertised as its own node" },
 };
@@ -152,6 +154,7 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->log_flush_interval_ms = given(rc, "log.flush.interval.ms") ? rt_cfg_int(rc, "log.flush.interval.ms") : INT64_MAX;
 	c->connections_max_idle_ms = rt_cfg_int(rc, "connections.max.idle.ms");
 	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
+	c->fetch_zero_copy = rt_cfg_bool(rc, "ringtail.fetch.zero.copy");
 	const char *cid = text(rc, "cluster.id");
 	if (cid) {
 		if (!*cid || strlen(cid) >= sizeof(c->cluster_id)) {

@@ -6,7 +6,8 @@
 # 1. limits: iperf3 over loopback (one stream), loopback TCP round trip and 16 KiB fdatasync
 #    latency (bench_latency_limits);
 # 2. ringtail (default mode): produce 1 KiB records in 1 MiB batches with acks=1 flat out, then
-#    fetch the same data; broker CPU seconds per GB for each;
+#    fetch the same data, zero-copy (splice) and through the copying path
+#    (ringtail.fetch.zero.copy=false); broker CPU seconds per GB for each;
 # 3. p99 produce latency at 10,000 records/s with acks=1 and with acks=-1 (open loop);
 # 4. the same produce in shard-aware mode (ringtail.advertise.shards=true).
 # Prints each figure and its ratio to the limit the issue names.  Needs iperf3 and the build's
@@ -61,10 +62,18 @@ $PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size
 $PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
 	--fetch-partition-max-bytes 1048576 --records "$(json "$TMP/p.json" "d['acked_records']")" --duration 60 \
 	--broker-pid $BPID --quiet --json "$TMP/c.json"
+kill $BPID; wait $BPID 2>/dev/null || true
+# The same fetch through the copying path (pread into memory, then send), same data directory.
+mv "$TMP/default" "$TMP/copy"
+start_broker copy message.max.bytes=2097152 ringtail.fetch.zero.copy=false
+$PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
+	--fetch-partition-max-bytes 1048576 --records "$(json "$TMP/p.json" "d['acked_records']")" --duration 60 \
+	--broker-pid $BPID --quiet --json "$TMP/cc.json"
 PMB=$(json "$TMP/p.json" "round(d['produce_mb_per_s'], 1)")
 CMB=$(json "$TMP/c.json" "round(d['consume_mb_per_s'], 1)")
 echo "ringtail produce 1 KiB/1 MiB batches acks=1: $PMB MB/s = $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$IPERF)")% of iperf3 (target >= 50%), broker $(json "$TMP/p.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 echo "ringtail fetch of the same data:          $CMB MB/s = $(json "$TMP/c.json" "round(100*d['consume_mb_per_s']/$IPERF)")% of iperf3 (target >= 70%), broker $(json "$TMP/c.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
+echo "ringtail fetch, copying path:            $(json "$TMP/cc.json" "round(d['consume_mb_per_s'], 1)") MB/s, broker $(json "$TMP/cc.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 for acks in 1 -1; do
 	$PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create --partitions 8 --record-size 1024 --acks $acks \
 		--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/l$acks.json"

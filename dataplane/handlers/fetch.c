@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../parts.h"
 #include "handlers.h"
@@ -105,6 +106,27 @@ static void unpin_release(void *arg)
 
 static void start_wait(struct fetch_ctx *ctx);
 
+/* ringtail.fetch.zero.copy=false: the copying path that zero-copy is measured against (pread
+ * into memory, then sent from memory).  Falls back to the file range when memory is short. */
+static void copy_records(struct dp_req *req, struct fpart *j, struct kp_fetch_resp_partition_data *o)
+{
+	uint8_t *p = malloc(j->rd.len);
+	if (!p)
+		return;
+	size_t got = 0;
+	while (got < j->rd.len) {
+		ssize_t n = pread(j->rd.fd, p + got, j->rd.len - got, (off_t)(j->rd.pos + got));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < j->rd.len || dp_req_on_release(req, free, p)) {
+		free(p);
+		return;
+	}
+	o->records = (struct kp_records){ p, (int32_t)j->rd.len, -1, 0 };
+}
+
 static void respond(struct fetch_ctx *ctx)
 {
 	struct dp_req *req = ctx->req;
@@ -124,6 +146,8 @@ static void respond(struct fetch_ctx *ctx)
 			first = false;
 			used += j->rd.len;
 			o->records = (struct kp_records){ NULL, (int32_t)j->rd.len, j->rd.fd, j->rd.pos };
+			if (!dp_req_broker(req)->cfg.fetch_zero_copy)
+				copy_records(req, j, o);
 			if (dp_req_on_release(req, unpin_release, j))
 				unpin(req->s, j);
 		} else {

@@ -36,7 +36,7 @@ Test(dp_xring, wraps_around)
 	dp_xring_destroy(r);
 }
 
-#define N 2000000
+#define N 200000
 
 static void *producer(void *arg)
 {
