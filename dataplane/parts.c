@@ -38,6 +38,27 @@ static void part_free(struct dp_part *x)
 	free(x);
 }
 
+/* Kafka's rule for producer snapshots: one at every segment roll (the state of every offset
+ * below the new segment), and the state rebuilt after the log is cut back (issue 7). */
+static void pstate_on_roll(void *arg, struct stor_log *log, int64_t offset, bool truncated)
+{
+	struct dp_part *x = arg;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/%s-%d", x->dir_path, x->topic, x->index);
+	int rc;
+	if (truncated) {
+		rc = stor_pstate_recover(x->pstate, log, dir, dp_wall_ms());
+	} else {
+		rc = stor_pstate_snapshot_write(x->pstate, dir, offset);
+		if (!rc)
+			rc = stor_pstate_snapshot_prune(dir, stor_log_start_offset(log), offset);
+		rc = rc < 0 ? rc : 0;
+	}
+	if (rc)
+		RT_WARN("partition %s-%d: producer state at %s to %lld: %s", x->topic, x->index,
+		        truncated ? "truncation" : "roll", (long long)offset, strerror(-rc));
+}
+
 /* Producer state of a freshly opened log: snapshot plus log tail (issue 7). */
 static void pstate_open(struct dp_shard *s, struct dp_part *x)
 {
@@ -50,6 +71,8 @@ static void pstate_open(struct dp_shard *s, struct dp_part *x)
 	if (rc)
 		RT_WARN("partition %s-%d: producer state not recovered (%s); producers start afresh",
 		        x->topic, x->index, strerror(-rc));
+	x->dir_path = stor_dir_path(s->b->dir);
+	stor_log_set_roll_hook(x->log, pstate_on_roll, x);
 }
 
 /* At a clean close: a snapshot at the log end so the next open replays nothing. */

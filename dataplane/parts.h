@@ -28,6 +28,7 @@ struct dp_part {
 	bool deleting;                 /* its topic is gone: delete the log once idle */
 	int pins;                      /* fetch reads not yet released and armed fetch watches */
 	struct stor_pstate *pstate;    /* idempotent/transactional producers (storage/producer_state.h) */
+	const char *dir_path;          /* the log dir's path (borrowed), for producer snapshots */
 };
 
 struct dp_parts;

@@ -24,6 +24,7 @@ from kwire import Conn, W
 from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'idem'
+ROLL = 'idem-roll'
 PID = 4242
 OUT_OF_ORDER = 45
 INVALID_EPOCH = 47
@@ -38,23 +39,23 @@ def batch(epoch, seq, n, tag):
     return bytes(b.build())
 
 
-def produce(port, records, acks=-1):
+def produce(port, records, acks=-1, topic=TOPIC):
     """Produce v3; returns (error code, base offset) of the one partition.  A connection the
     broker drops while it starts up is retried, as clients do."""
     deadline = time.time() + 15
     while True:
         try:
-            return produce_once(port, records, acks)
+            return produce_once(port, records, acks, topic)
         except (ConnectionError, OSError):
             if time.time() > deadline:
                 raise
             time.sleep(0.2)
 
 
-def produce_once(port, records, acks):
+def produce_once(port, records, acks, topic):
     c = Conn(port)
     try:
-        body = W().i16(-1).i16(acks).i32(10000).i32(1).str(TOPIC).i32(1).i32(0)
+        body = W().i16(-1).i16(acks).i32(10000).i32(1).str(topic).i32(1).i32(0)
         body.i32(len(records)).raw(records)
         r = c.call(0, 3, body, False)
         r.i32()                 # topics
@@ -113,8 +114,17 @@ def main(tap):
         b = Broker(sys.argv[1], data_dir=data, port=port)
         with b:
             admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
-            admin.create_topics([NewTopic(TOPIC, 1, 1)])
+            admin.create_topics([NewTopic(TOPIC, 1, 1),
+                                 NewTopic(ROLL, 1, 1, topic_configs={'segment.bytes': '300'})])
             admin.close()
+            # a segment per batch or so: a producer snapshot at every roll (Kafka's rule)
+            res = [produce(port, batch(0, i * 2, 2, 'r%d' % i), topic=ROLL) for i in range(6)]
+            tap.ok(res == [(0, i * 2) for i in range(6)], 'roll topic: six batches in sequence', res)
+            rdir = os.path.join(data, 'data', ROLL + '-0')
+            snaps = sorted(os.path.basename(f) for f in glob.glob(os.path.join(rdir, '*.snapshot')))
+            logs = sorted(os.path.basename(f) for f in glob.glob(os.path.join(rdir, '*.log')))
+            tap.ok(len(logs) > 1 and [l.replace('.log', '.snapshot') for l in logs[1:]] == snaps,
+                   'a producer snapshot at each roll, named by the new segment', (logs, snaps))
             a = batch(0, 0, 3, 'a')
             tap.ok(produce(port, a) == (0, 0), 'first batch of a new producer at offset 0')
             tap.ok(produce(port, a) == (0, 0), 'its retry is acknowledged with the original offset')
@@ -135,6 +145,10 @@ def main(tap):
             d = batch(1, 1, 2, 'd')
             tap.ok(produce(port, d) == (0, 6), 'after SIGKILL the producer continues in sequence')
             tap.ok(produce(port, batch(1, 9, 1, 'x'))[0] == OUT_OF_ORDER, 'after SIGKILL a gap is still refused')
+            tap.ok(produce(port, batch(0, 10, 2, 'r5'), topic=ROLL) == (0, 10),
+                   'roll topic after SIGKILL: the last batch is a duplicate (snapshot at the last roll + tail)')
+            tap.ok(produce(port, batch(0, 12, 1, 'r6'), topic=ROLL) == (0, 12),
+                   'roll topic after SIGKILL: the next sequence follows')
             tap.ok(b.stop(signal.SIGTERM) == 0, 'SIGTERM stops the broker cleanly')
         snaps = glob.glob(os.path.join(data, 'data', TOPIC + '-0', '*.snapshot'))
         tap.ok(len(snaps) == 1 and os.path.basename(snaps[0]) == '%020d.snapshot' % 8,
