@@ -28,6 +28,10 @@
 /* Bounds per request: the arena (decoded arrays) and the response's own buffer. */
 #define DP_REQ_ARENA_MIN (1u << 20)
 #define DP_RESP_BUF_MAX (256u << 20)
+/* Request frames a shard holds at once before its connections stop reading new ones (Kafka's
+ * queued.max.request.bytes): a frame in progress always completes, so one frame per connection
+ * can go past it. */
+#define DP_SHARD_FRAME_BUDGET (512u << 20)
 /* A frame with at least this much still to come is received into place. */
 #define DP_RECV_DIRECT_MIN (32u << 10)
 
@@ -90,6 +94,14 @@ static void arm_recv(struct dp_conn *c)
 	}
 	if (atomic_load(&c->s->b->phase) != DP_RUNNING)
 		return;
+	if (!c->frame && c->s->frame_bytes > DP_SHARD_FRAME_BUDGET) {
+		/* Back-pressure: new frames wait until requests in flight release memory. */
+		if (!c->recv_starved) {
+			c->recv_starved = true;
+			c->s->nstarved++;
+		}
+		return;
+	}
 	const struct dp_net_ops *net = c->s->b->net;
 	/* The rest of a large frame goes straight into the frame: no copy out of the shard's
 	 * buffers and one receive for many of them. */
@@ -120,6 +132,7 @@ static void req_release(struct dp_req *req)
 	}
 	rt_chain_fini(&req->resp);
 	rt_arena_fini(&req->arena);
+	c->s->frame_bytes -= req->len;
 	free(req->frame);
 	free(req);
 	c->nreq--;
@@ -156,6 +169,7 @@ static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 {
 	struct dp_req *req = calloc(1, sizeof(*req));
 	if (!req) {
+		c->s->frame_bytes -= len;
 		free(frame);
 		dp_conn_close(c, "out of memory");
 		return;
@@ -218,6 +232,7 @@ void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)
 				dp_conn_close(c, "out of memory");
 				break;
 			}
+			c->s->frame_bytes += (size_t)len;
 			c->frame_len = (size_t)len;
 			c->frame_have = 0;
 			continue;
@@ -379,6 +394,8 @@ static void maybe_free(struct dp_conn *c)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->frame)
+		s->frame_bytes -= c->frame_len;
 	free(c->frame);
 	free(c);
 }

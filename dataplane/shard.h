@@ -56,7 +56,8 @@ struct dp_shard {
 	struct dp_parts *parts;        /* partitions this shard owns; owned */
 	uint64_t now_ns;               /* CLOCK_MONOTONIC at the top of this loop iteration */
 	int inflight;                  /* requests received and not yet answered or dropped */
-	int nstarved;                  /* connections waiting for a receive buffer */
+	int nstarved;                  /* connections waiting for a receive buffer or frame memory */
+	size_t frame_bytes;            /* request frames held by this shard's connections */
 	int ioops;                     /* own SQEs whose completion is still due (drain at exit) */
 	bool accepting;
 	bool stopped;                  /* the loop has exited */

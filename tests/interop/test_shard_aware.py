@@ -42,10 +42,13 @@ def main(tap):
             if m.error():
                 if m.error().code() == -191:
                     eof.add(m.partition())
+                else:
+                    print('# consumer error: %s' % m.error())
                 continue
             got[m.partition()].append(m.value())
         c.close()
-        tap.ok(got == sent, 'consumed back in order from the shard nodes')
+        tap.ok(got == sent, 'consumed back in order from the shard nodes',
+               {i: (len(got[i]), len(sent[i]), got[i][:2], sent[i][:2]) for i in range(4)})
 
 
 run_tap(main)
