@@ -122,6 +122,14 @@ def report(out, runs, limits):
     md += ["Produced by `make perf` (perf/run.sh); perf/README.md says what each scenario means. "
            "MB = 10^6 bytes of record payload; latencies in ms; ratios are Ringtail / other "
            "(above 1 means Ringtail moves more bytes; for latency, above 1 means Ringtail is slower).", ""]
+    try:
+        with open(os.path.join(out, "machine.txt")) as f:
+            m = dict(line.split(" ", 1) for line in f.read().splitlines() if " " in line)
+        md += [f"Machine: {m.get('cores', '?')} cores; {m.get('start', '?')}; {m.get('end', '')} "
+               "(load averages over 1, 5, 15 minutes: anything near or above the core count means "
+               "the run shared the CPUs and its figures are noisy).", ""]
+    except OSError:
+        pass
     if not have_rt:
         md += [f"**Ringtail was not measured in this run**: {note or 'no Ringtail results'}. "
                "The limits and peers below were measured.", ""]

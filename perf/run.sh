@@ -59,6 +59,8 @@ PROGRESS=0
 
 rm -rf "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots"
 mkdir -p "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots"
+# The machine the figures come from; a busy one makes every ratio noisy, so the report says so.
+{ echo "cores $(nproc)"; echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$OUT/machine.txt"
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 
 PIDS=()
@@ -347,6 +349,7 @@ if [ $PEERS = 1 ]; then
 	fi
 fi
 cleanup
+echo "end $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 
 # ---------------------------------------------------------------- report
 check=()
