@@ -341,6 +341,8 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 	}
 
 	/* Combinations. */
+	if (o->idle_connections > 0 && o->driver != PERF_DRIVER_NATIVE)
+		return fail(err, errlen, "--idle-connections: only --driver native opens idle connections");
 	if (o->co_interval_us > 0 && o->rate > 0)
 		return fail(err, errlen, "--co-interval-us: only for closed-loop runs (--rate 0); open-loop latency is already measured from each record's intended time");
 	if (o->duration_s == 0 && o->records == 0)

@@ -91,6 +91,8 @@ Test(perf_opts, rejects_combinations_that_cannot_run)
 	cr_assert_eq(PARSE(&o, err, "--rate", "100", "--co-interval-us", "10"), -EINVAL);
 	cr_assert_eq(PARSE(&o, err, "--warmup", "10", "--duration", "5"), -EINVAL);
 	cr_assert_eq(PARSE(&o, err, "--keys", "zipf:2000000"), -EINVAL);
+	cr_assert_eq(PARSE(&o, err, "--driver", "redis", "--idle-connections", "10"), -EINVAL);
+	cr_assert_str_eq(err, "--idle-connections: only --driver native opens idle connections");
 	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--producers", "0"), 0, "%s", err);
 }
 
