@@ -96,8 +96,9 @@ static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	}
 }
 
-/* A listening socket on host:port with SO_REUSEPORT.  Returns the fd or -errno. */
-static int open_listener(const char *host, uint16_t port)
+/* A listening socket on host:port, with SO_REUSEPORT when `reuseport` (one per shard).
+ * Returns the fd or -errno. */
+static int open_listener(const char *host, uint16_t port, bool reuseport)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
 	hints.ai_family = AF_UNSPEC;
@@ -117,7 +118,8 @@ static int open_listener(const char *host, uint16_t port)
 		}
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (reuseport)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
 			break;
 		err = -errno;
@@ -161,7 +163,18 @@ static int shard_init(struct dp_shard *s)
 	if (cfg->advertise_shards)
 		ports[np++] = (uint16_t)(cfg->listen_port + 1 + s->id);
 	for (int i = 0; i < np; i++) {
-		int fd = open_listener(cfg->listen_host, ports[i]);
+		/* SO_REUSEPORT lets any process of the same user join a port that is already listening,
+		 * so a second broker would silently take half of our connections.  A listener without
+		 * it cannot bind while anyone listens there: open one first, as Kafka would, and close
+		 * it before the shards' reuseport listeners take the port (shard 0 opens the shared
+		 * port, each shard its own). */
+		int fd = (i > 0 || s->id == 0) ? open_listener(cfg->listen_host, ports[i], false) : 0;
+		if (fd > 0) {
+			close(fd);
+			fd = 0;
+		}
+		if (fd == 0)
+			fd = open_listener(cfg->listen_host, ports[i], true);
 		if (fd < 0) {
 			RT_ERROR("cannot listen on %s:%u: %s", cfg->listen_host, ports[i], strerror(-fd));
 			return fd;
