@@ -29,6 +29,10 @@ class Broker:
         self.overrides = dict(overrides or {})
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix='ringtail-interop-')
+        # A port we picked may be taken by someone else before the broker binds it (other tests
+        # run in parallel; shard-aware mode also needs the ports after it): then start() picks
+        # another.  A port the test chose is never changed.
+        self.port_chosen = port is not None
         self.port = port or free_port()
         self.proc = None
         self.log_path = os.path.join(self.data_dir, 'broker.log')
@@ -38,6 +42,16 @@ class Broker:
         return '127.0.0.1:%d' % self.port
 
     def start(self, timeout=15):
+        for _ in range(5):
+            try:
+                return self._start(timeout)
+            except RuntimeError as e:
+                if self.port_chosen or 'Address already in use' not in str(e):
+                    raise
+                self.port = free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout):
         args = [self.exe,
                 '--override', 'listeners=PLAINTEXT://127.0.0.1:%d' % self.port,
                 '--override', 'log.dirs=%s' % os.path.join(self.data_dir, 'data')]
