@@ -1147,6 +1147,39 @@ class Gen:
         o('}')
         return o.text()
 
+    def emit_arena_ratio(self, o):
+        """kp_arena_ratio: the most arena bytes one frame byte can make a decoder allocate, over
+        every array of every served message at every version it exists in."""
+        o('double kp_arena_ratio(const char **which)')
+        o('{')
+        o('\tdouble best = 16.0 / 2.0;  /* unknown tags: a kp_raw_tag per at least 2 bytes */')
+        o('\tif (which) *which = "unknown tagged fields";')
+        o('\tsize_t m;')
+        o('\tdouble r;')
+        for a in self.apis:
+            for msg in (a.req, a.resp):
+                for st in msg.structs:
+                    for f in st.fields:
+                        if not (f.array or (f.is_struct and f.nullable)):
+                            continue
+                        vr = intersect(f.versions, (0, a.serve[1]))
+                        if vr is None:
+                            continue
+                        et = ('struct %s' % f.struct.cname) if f.is_struct else PRIMS[f.type][0]
+                        if f.array:
+                            ms = self.elem_minsz(f, msg)
+                        else:
+                            ms = '(1 + minsz_%s(v))' % f.struct.cname
+                        o('\tfor (int16_t v = %d; v <= %d; v++) {' % vr)
+                        o('\t\tbool flex = %s;' % cond(msg.flexible))
+                        o('\t\t(void)flex;')
+                        o('\t\tm = %s;' % ms)
+                        o('\t\tr = (double)sizeof(%s) / (double)(m ? m : 1);' % et)
+                        o('\t\tif (r > best) { best = r; if (which) *which = "%s.%s"; }' % (st.cname, f.cname))
+                        o('\t}')
+        o('\treturn best;')
+        o('}')
+
     def testvals_h(self):
         o = Out()
         o('/*')
@@ -1179,6 +1212,12 @@ class Gen:
         o()
         o('/* The fill/compare functions of an API key, or NULL. */')
         o('const struct kp_api_testvals *kp_api_testvals(int16_t key);')
+        o()
+        o('/* The largest sizeof(element) / smallest wire size of any array element (or nullable struct)')
+        o(' * of any served message and version: with 16-byte rounding of each allocation (at most 15')
+        o(' * bytes per 2 wire bytes) it bounds the arena bytes a decoder takes per frame byte.')
+        o(' * *which names the field. */')
+        o('double kp_arena_ratio(const char **which);')
         o()
         o('/* Fill and compare request/response headers. */')
         o('void kp_req_hdr_fill(struct kp_fill *f, int16_t hdr_version, struct kp_req_hdr *h);')
@@ -1240,8 +1279,10 @@ class Gen:
         for m in [self.headers['request']] + list(self.all_messages()):
             # init is needed by fill; emit a private copy of init for this translation unit
             self.emit_init(o, m)
+            self.emit_minsz(o, m)
             self.emit_fill(o, m)
             self.emit_eq(o, m)
+        self.emit_arena_ratio(o)
         for a in self.apis:
             for m in (a.req, a.resp):
                 n = m.cname
@@ -1396,9 +1437,7 @@ def main():
     os.makedirs(odir, exist_ok=True)
     for name, text in outs.items():
         path = os.path.join(odir, name)
-        # keep mtimes stable when nothing changed, so ninja does not rebuild dependents
-        if os.path.exists(path) and open(path).read() == text:
-            continue
+        # always rewrite: ninja compares mtimes, an output older than the generator would rerun it
         with open(path + '.tmp', 'w') as f:
             f.write(text)
         os.replace(path + '.tmp', path)

@@ -210,3 +210,13 @@ Test(kp_malformed, nullable_struct_marker_must_be_minus_one_or_one)
 	cr_assert_eq(decode_exact(dec, 0, ok_null, sizeof(ok_null), 0, &used), 0);
 	cr_assert_eq(decode_exact(dec, 0, bad, sizeof(bad), 0, &used), -EBADMSG);
 }
+
+/* The arena bound the tests and the fuzz target use holds for every array of every message:
+ * sizeof(element) / its fewest wire bytes, plus 16-byte rounding (15 bytes per >= 2 bytes). */
+Test(kp_malformed, arena_factor_covers_every_array)
+{
+	const char *which = NULL;
+	double r = kp_arena_ratio(&which);
+	cr_assert_gt(r, 1.0);
+	cr_assert_leq(r + 7.5, ARENA_FACTOR, "%s: %.1f arena bytes per wire byte", which, r);
+}
