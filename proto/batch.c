@@ -249,6 +249,10 @@ static int check_records(const uint8_t *b, size_t size, const struct kp_validate
 			SET_WHY(why, "record offset deltas are not 0..records_count-1");
 			return -EINVAL;
 		}
+		if (o->require_keys && rec.key_len < 0 && !(it.hdr.attributes & KP_ATTR_CONTROL)) {
+			SET_WHY(why, "a compacted topic does not accept a record without a key");
+			return -EINVAL;
+		}
 		int64_t ts = (int64_t)((uint64_t)it.hdr.base_timestamp + (uint64_t)rec.timestamp_delta);
 		if (ts > mx) mx = ts;
 		if (ts != -1 && ts < mn) mn = ts;

@@ -126,6 +126,8 @@ struct kp_validate_opts {
 	size_t max_batch_bytes;        /* message.max.bytes: largest batch accepted; 0 = no limit */
 	size_t max_decompressed;       /* bound on one batch's decompressed records; 0 = default */
 	bool check_records;            /* iterate every record (decompressing as needed) */
+	bool require_keys;             /* with check_records: a record without a key is -EINVAL, as
+	                                * Kafka refuses keyless records on compacted topics */
 	bool internal_origin;          /* written by Ringtail itself (recovery, control records):
 	                                * lifts the rules Kafka applies to clients only: exactly one
 	                                * batch, base offset 0, no control batches, sequence >= 0

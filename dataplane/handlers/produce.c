@@ -182,6 +182,7 @@ static int16_t validate(struct dp_shard *s, const struct dp_topic *t, const stru
 		.max_batch_bytes = (size_t)t->max_message_bytes,
 		.max_decompressed = DP_MAX_DECOMPRESSED,
 		.check_records = true,
+		.require_keys = (t->scfg.cleanup_policy & STOR_CLEANUP_COMPACT) != 0,
 	};
 	int rc = kp_records_validate(rec->ptr, (size_t)rec->len, &o, &s->scratch, info, why);
 	rt_arena_reset(&s->scratch);

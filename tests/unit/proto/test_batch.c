@@ -412,3 +412,37 @@ Test(kp_batch, builder_rejects_bad_lengths)
 	rt_arena_fini(&a);
 	kp_batch_builder_fini(&b);
 }
+
+/* Kafka refuses records without a key on compacted topics (INVALID_RECORD): require_keys. */
+Test(kp_batch, require_keys_refuses_a_keyless_record_in_any_codec)
+{
+	struct kp_validate_opts keys = strict;
+	keys.require_keys = true;
+	for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
+		struct rt_arena a;
+		rt_arena_init(&a, 0, 0);
+		struct kp_batch_builder b;
+		kp_batch_builder_init(&b, codecs[c], 0, -1, -1, -1);
+		cr_assert_eq(kp_batch_builder_add(&b, 1000, "k", 1, "v", 1, NULL, 0), 0);
+		cr_assert_eq(kp_batch_builder_add(&b, 1001, NULL, -1, "v", 1, NULL, 0), 0);
+		size_t size;
+		const uint8_t *p = kp_batch_builder_finish(&b, &size);
+		cr_assert_not_null(p);
+		const char *why = NULL;
+		cr_expect_eq(kp_records_validate(p, size, &strict, &a, NULL, &why), 0, "codec %d", (int)codecs[c]);
+		rt_arena_reset(&a);
+		why = NULL;
+		cr_expect_eq(kp_records_validate(p, size, &keys, &a, NULL, &why), -EINVAL, "codec %d", (int)codecs[c]);
+		cr_expect(why && strstr(why, "key"), "the reason names the missing key: %s", why ? why : "(none)");
+		kp_batch_builder_fini(&b);
+
+		/* Every record keyed: accepted. */
+		kp_batch_builder_init(&b, codecs[c], 0, -1, -1, -1);
+		cr_assert_eq(kp_batch_builder_add(&b, 1000, "k", 1, NULL, -1, NULL, 0), 0);
+		p = kp_batch_builder_finish(&b, &size);
+		rt_arena_reset(&a);
+		cr_expect_eq(kp_records_validate(p, size, &keys, &a, NULL, &why), 0, "a keyed tombstone is fine");
+		kp_batch_builder_fini(&b);
+		rt_arena_fini(&a);
+	}
+}
