@@ -69,6 +69,9 @@ bool ctl_handlers_serves(int16_t k)
 	case KP_API_INIT_PRODUCER_ID:
 	case KP_API_DESCRIBE_TRANSACTIONS:
 	case KP_API_LIST_TRANSACTIONS:
+	case KP_API_ADD_PARTITIONS_TO_TXN:
+	case KP_API_ADD_OFFSETS_TO_TXN:
+	case KP_API_END_TXN:
 		return true;
 	default:
 		return false;
@@ -885,6 +888,212 @@ static void do_list_txns(struct ctl_hreq *q)
 	answer(q, &resp);
 }
 
+/* ---- AddPartitionsToTxn, AddOffsetsToTxn, EndTxn (issue 7) ---- */
+
+/* The request's partitions of one transaction as the coordinator's NUL-terminated pairs, in the
+ * arena.  Returns the count, or -1 when the arena is exhausted. */
+static ssize_t txn_tps(struct ctl_hreq *q, const struct kp_add_partitions_to_txn_req_topic *ts,
+                       int32_t nts, struct ctl_txn_tp **out)
+{
+	size_t n = 0;
+	for (int32_t i = 0; i < nts; i++)
+		n += ts[i].partitions.n > 0 ? (size_t)ts[i].partitions.n : 0;
+	*out = NULL;
+	if (!n)
+		return 0;
+	struct ctl_txn_tp *tps = rt_arena_calloc(&q->arena, n, sizeof(*tps));
+	if (!tps)
+		return -1;
+	size_t k = 0;
+	for (int32_t i = 0; i < nts; i++) {
+		size_t len = ts[i].name.len > 0 ? (size_t)ts[i].name.len : 0;
+		char *name = rt_arena_alloc(&q->arena, len + 1);
+		if (!name)
+			return -1;
+		if (len)
+			memcpy(name, ts[i].name.ptr, len);
+		name[len] = 0;
+		for (int32_t p = 0; p < ts[i].partitions.n; p++)
+			tps[k++] = (struct ctl_txn_tp){ .topic = name, .partition = ts[i].partitions.items[p] };
+	}
+	*out = tps;
+	return (ssize_t)n;
+}
+
+/* Per-partition results mirroring the request's topics: errs[k] for the k-th partition in
+ * request order, or err for all when errs is NULL.  Returns false when the arena is exhausted. */
+static bool txn_results(struct ctl_hreq *q, const struct kp_add_partitions_to_txn_req_topic *ts,
+                        int32_t nts, int16_t err, const int16_t *errs,
+                        struct kp_add_partitions_to_txn_resp_topic_result **out)
+{
+	*out = NULL;
+	if (nts <= 0)
+		return true;
+	struct kp_add_partitions_to_txn_resp_topic_result *rs = rt_arena_calloc(&q->arena, (size_t)nts, sizeof(*rs));
+	if (!rs)
+		return false;
+	size_t k = 0;
+	for (int32_t i = 0; i < nts; i++) {
+		kp_add_partitions_to_txn_resp_topic_result_init(&rs[i]);
+		rs[i].name = ts[i].name;
+		int32_t np = ts[i].partitions.n > 0 ? ts[i].partitions.n : 0;
+		if (!np)
+			continue;
+		rs[i].results_by_partition.items = rt_arena_calloc(&q->arena, (size_t)np, sizeof(*rs[i].results_by_partition.items));
+		if (!rs[i].results_by_partition.items)
+			return false;
+		rs[i].results_by_partition.n = np;
+		for (int32_t p = 0; p < np; p++) {
+			struct kp_add_partitions_to_txn_resp_partition_result *o = &rs[i].results_by_partition.items[p];
+			kp_add_partitions_to_txn_resp_partition_result_init(o);
+			o->partition_index = ts[i].partitions.items[p];
+			o->partition_error_code = errs ? errs[k] : err;
+			k++;
+		}
+	}
+	*out = rs;
+	return true;
+}
+
+/* Answers an AddPartitionsToTxn request whose transactions all get err (v4+: the first
+ * non-verify transaction gets err, verify-only ones were answered into q's response already). */
+static void add_partitions_answer(struct ctl_hreq *q, int16_t err)
+{
+	struct kp_add_partitions_to_txn_req *m = q->msg;
+	struct kp_add_partitions_to_txn_resp resp;
+	kp_add_partitions_to_txn_resp_init(&resp);
+	err = ctl_txn_fenced_error(err, q->key, q->version);
+	if (q->version <= 3) {
+		struct kp_add_partitions_to_txn_resp_topic_result *rs;
+		if (!txn_results(q, m->v_3_and_below_topics.items, m->v_3_and_below_topics.n, err, NULL, &rs)) {
+			q->hs->reply(q->hs->ctx, q->origin, q->link_id, NULL, 0);
+			hreq_free(q);
+			return;
+		}
+		resp.results_by_topic_v_3_and_below.items = rs;
+		resp.results_by_topic_v_3_and_below.n = rs ? m->v_3_and_below_topics.n : 0;
+		answer(q, &resp);
+		return;
+	}
+	int32_t n = m->transactions.n > 0 ? m->transactions.n : 0;
+	resp.results_by_transaction.items = n ? rt_arena_calloc(&q->arena, (size_t)n, sizeof(*resp.results_by_transaction.items)) : NULL;
+	if (n && !resp.results_by_transaction.items) {
+		resp.error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+		answer(q, &resp);
+		return;
+	}
+	resp.results_by_transaction.n = n;
+	struct ctl_txn_coord *c = q->hs->txn ? ctl_txnsvc_use(q->hs->txn) : NULL;
+	for (int32_t i = 0; i < n; i++) {
+		const struct kp_add_partitions_to_txn_req_transaction *t = &m->transactions.items[i];
+		struct kp_add_partitions_to_txn_resp_result *o = &resp.results_by_transaction.items[i];
+		kp_add_partitions_to_txn_resp_result_init(o);
+		o->transactional_id = t->transactional_id;
+		int16_t *errs = NULL;
+		int16_t e = err;
+		if (t->verify_only && c) {
+			struct ctl_txn_tp *tps;
+			ssize_t np = txn_tps(q, t->topics.items, t->topics.n, &tps);
+			errs = np > 0 ? rt_arena_calloc(&q->arena, (size_t)np, sizeof(*errs)) : NULL;
+			if (np < 0 || (np > 0 && !errs)) {
+				e = KP_ERR_UNKNOWN_SERVER_ERROR;
+				errs = NULL;
+			} else {
+				size_t idl = t->transactional_id.len > 0 ? (size_t)t->transactional_id.len : 0;
+				e = ctl_txn_verify_partitions(c, t->transactional_id.ptr, idl, t->producer_id,
+				                              t->producer_epoch, tps, (size_t)np, errs ? errs : &e);
+				if (e)
+					errs = NULL;
+			}
+		}
+		struct kp_add_partitions_to_txn_resp_topic_result *rs;
+		if (!txn_results(q, t->topics.items, t->topics.n, e, errs, &rs)) {
+			resp.error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
+			break;
+		}
+		o->topic_results.items = rs;
+		o->topic_results.n = rs ? t->topics.n : 0;
+	}
+	answer(q, &resp);
+}
+
+static void do_add_partitions(struct ctl_hreq *q)
+{
+	struct kp_add_partitions_to_txn_req *m = q->msg;
+	if (!q->hs->txn) {
+		add_partitions_answer(q, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	struct ctl_txn_coord *c = ctl_txnsvc_use(q->hs->txn);
+	const struct kp_add_partitions_to_txn_req_topic *ts;
+	int32_t nts;
+	struct kp_str id;
+	int64_t pid;
+	int16_t epoch;
+	if (q->version <= 3) {
+		ts = m->v_3_and_below_topics.items;
+		nts = m->v_3_and_below_topics.n;
+		id = m->v_3_and_below_transactional_id;
+		pid = m->v_3_and_below_producer_id;
+		epoch = m->v_3_and_below_producer_epoch;
+	} else {
+		/* v4+ (sent by brokers, KIP-890): verify-only entries are answered at once; one entry
+		 * that adds partitions is served, several in one request are refused per entry. */
+		int32_t adds = 0, at = -1;
+		for (int32_t i = 0; i < m->transactions.n; i++)
+			if (!m->transactions.items[i].verify_only) {
+				adds++;
+				at = i;
+			}
+		if (adds == 0) {
+			add_partitions_answer(q, 0);
+			return;
+		}
+		if (adds > 1 || m->transactions.n > 1) {
+			add_partitions_answer(q, KP_ERR_INVALID_REQUEST);
+			return;
+		}
+		const struct kp_add_partitions_to_txn_req_transaction *t = &m->transactions.items[at];
+		ts = t->topics.items;
+		nts = t->topics.n;
+		id = t->transactional_id;
+		pid = t->producer_id;
+		epoch = t->producer_epoch;
+	}
+	struct ctl_txn_tp *tps;
+	ssize_t n = txn_tps(q, ts, nts, &tps);
+	if (n < 0) {
+		add_partitions_answer(q, KP_ERR_UNKNOWN_SERVER_ERROR);
+		return;
+	}
+	ctl_txn_add_partitions(c, q, id.ptr, id.len > 0 ? (size_t)id.len : 0, pid, epoch, tps, (size_t)n);
+}
+
+static void do_add_offsets(struct ctl_hreq *q)
+{
+	struct kp_add_offsets_to_txn_req *m = q->msg;
+	if (!q->hs->txn) {
+		ctl_handlers_txn_done(q->hs, q, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	ctl_txn_add_offsets(ctl_txnsvc_use(q->hs->txn), q, m->transactional_id.ptr,
+	                    m->transactional_id.len > 0 ? (size_t)m->transactional_id.len : 0,
+	                    m->producer_id, m->producer_epoch, m->group_id.ptr,
+	                    m->group_id.len > 0 ? (size_t)m->group_id.len : 0);
+}
+
+static void do_end_txn(struct ctl_hreq *q)
+{
+	struct kp_end_txn_req *m = q->msg;
+	if (!q->hs->txn) {
+		ctl_handlers_txn_done(q->hs, q, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	ctl_txn_end(ctl_txnsvc_use(q->hs->txn), q, m->transactional_id.ptr,
+	            m->transactional_id.len > 0 ? (size_t)m->transactional_id.len : 0,
+	            m->producer_id, m->producer_epoch, m->committed);
+}
+
 int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char *host, size_t host_len,
                const uint8_t *frame, size_t len)
 {
@@ -955,6 +1164,9 @@ int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char
 	case KP_API_INIT_PRODUCER_ID: do_init_pid(q); break;
 	case KP_API_DESCRIBE_TRANSACTIONS: do_describe_txns(q); break;
 	case KP_API_LIST_TRANSACTIONS: do_list_txns(q); break;
+	case KP_API_ADD_PARTITIONS_TO_TXN: do_add_partitions(q); break;
+	case KP_API_ADD_OFFSETS_TO_TXN: do_add_offsets(q); break;
+	case KP_API_END_TXN: do_end_txn(q); break;
 	}
 	return 0;
 }
@@ -973,13 +1185,35 @@ void ctl_handlers_init_pid_done(void *ctx, void *req, int16_t err, int64_t pid, 
 
 void ctl_handlers_txn_done(void *ctx, void *req, int16_t err)
 {
-	/* No API that answers through here is served yet (AddPartitionsToTxn, AddOffsetsToTxn,
-	 * EndTxn); the request is dropped, so the dataplane closes the client's connection. */
 	(void)ctx;
-	(void)err;
 	struct ctl_hreq *q = req;
-	q->hs->reply(q->hs->ctx, q->origin, q->link_id, NULL, 0);
-	hreq_free(q);
+	switch (q->key) {
+	case KP_API_ADD_PARTITIONS_TO_TXN:
+		add_partitions_answer(q, err);
+		return;
+	case KP_API_ADD_OFFSETS_TO_TXN: {
+		struct kp_add_offsets_to_txn_resp resp;
+		kp_add_offsets_to_txn_resp_init(&resp);
+		resp.error_code = ctl_txn_fenced_error(err, q->key, q->version);
+		answer(q, &resp);
+		return;
+	}
+	case KP_API_END_TXN: {
+		struct kp_end_txn_req *m = q->msg;
+		struct kp_end_txn_resp resp;
+		kp_end_txn_resp_init(&resp);
+		resp.error_code = ctl_txn_fenced_error(err, q->key, q->version);
+		/* v5+ (KIP-890 part 2) would carry a bumped epoch; this coordinator keeps the epoch */
+		resp.producer_id = err ? -1 : m->producer_id;
+		resp.producer_epoch = err ? -1 : m->producer_epoch;
+		answer(q, &resp);
+		return;
+	}
+	default:
+		q->hs->reply(q->hs->ctx, q->origin, q->link_id, NULL, 0);
+		hreq_free(q);
+		return;
+	}
 }
 
 void ctl_handlers_fini(struct ctl_handlers *hs)

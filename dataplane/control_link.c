@@ -104,6 +104,9 @@ bool dp_control_link_serves(int16_t k)
 	case KP_API_INIT_PRODUCER_ID:   /* the transaction coordinator (issue 7) */
 	case KP_API_DESCRIBE_TRANSACTIONS:
 	case KP_API_LIST_TRANSACTIONS:
+	case KP_API_ADD_PARTITIONS_TO_TXN:
+	case KP_API_ADD_OFFSETS_TO_TXN:
+	case KP_API_END_TXN:
 		return true;
 	default:
 		return false;

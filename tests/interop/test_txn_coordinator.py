@@ -4,7 +4,8 @@ tests/interop/test_txn_coordinator.py: the transaction coordinator of the contro
 wire, against the real broker: InitProducerId for transactional ids (epoch bumps, KIP-360
 expected producer id and epoch, fencing answered as Kafka answers per request version, bad
 timeouts and ids), producer ids never reused after a SIGKILL restart, the state kept in
-__transaction_state, DescribeTransactions and ListTransactions.
+__transaction_state, DescribeTransactions and ListTransactions, and AddPartitionsToTxn,
+AddOffsetsToTxn and EndTxn forwarded by the dataplane.
 Usage: test_txn_coordinator.py <path to ringtail>
 """
 import shutil
@@ -83,6 +84,50 @@ def list_txns(port, states=()):
         c.close()
 
 
+def add_partitions(port, txn_id, pid, epoch, topic, parts, version=3):
+    """AddPartitionsToTxn v3 (flexible): {partition: error}."""
+    c = Conn(port)
+    try:
+        b = W().cstr(txn_id).i64(pid).i16(epoch).uvar(2).cstr(topic).uvar(len(parts) + 1)
+        for p in parts:
+            b.i32(p)
+        r = c.call(24, version, b.tags().tags(), True)
+        r.i32()
+        out = {}
+        for _ in range(r.uvar() - 1):
+            r.cstr()
+            for _ in range(r.uvar() - 1):
+                part, err = r.i32(), r.i16()
+                r.tags()
+                out[part] = err
+            r.tags()
+        return out
+    finally:
+        c.close()
+
+
+def add_offsets(port, txn_id, pid, epoch, group):
+    """AddOffsetsToTxn v3: the error code."""
+    c = Conn(port)
+    try:
+        r = c.call(25, 3, W().cstr(txn_id).i64(pid).i16(epoch).cstr(group).tags(), True)
+        r.i32()
+        return r.i16()
+    finally:
+        c.close()
+
+
+def end_txn(port, txn_id, pid, epoch, commit):
+    """EndTxn v3: the error code."""
+    c = Conn(port)
+    try:
+        r = c.call(26, 3, W().cstr(txn_id).i64(pid).i16(epoch).i8(1 if commit else 0).tags(), True)
+        r.i32()
+        return r.i16()
+    finally:
+        c.close()
+
+
 def main(tap):
     data = tempfile.mkdtemp(prefix='ringtail-txn-')
     port = free_port()
@@ -113,6 +158,24 @@ def main(tap):
             tap.ok(l[0] == 0 and ('tx-a', p, 'Empty') in l[2], 'ListTransactions lists it', l)
             l = list_txns(port, ['Ongoing', 'Bogus'])
             tap.ok(l == (0, ['Bogus'], []), 'ListTransactions filters by state and echoes unknown states', l)
+            e, cp, ce = init_pid(port, 'tx-c')
+            a = add_partitions(port, 'tx-c', cp, ce, 'txtopic', [0, 1])
+            tap.ok(a == {0: 0, 1: 0}, 'AddPartitionsToTxn through the dataplane: both partitions added', a)
+            d = describe(port, ['tx-c'])
+            tap.ok(d.get('tx-c', (None, None))[1] == 'Ongoing', 'the transaction is Ongoing', d)
+            a = add_partitions(port, 'tx-c', cp, ce + 1, 'txtopic', [2])
+            tap.ok(a == {2: 90}, 'AddPartitionsToTxn v3 with a wrong epoch: PRODUCER_FENCED per partition', a)
+            a = add_partitions(port, 'tx-c', cp + 1000, ce, 'txtopic', [2])
+            tap.ok(a == {2: 49}, 'AddPartitionsToTxn with an unknown producer id: INVALID_PRODUCER_ID_MAPPING', a)
+            o = add_offsets(port, 'tx-c', cp, ce, 'txgroup')
+            tap.ok(o == 0, 'AddOffsetsToTxn through the dataplane', o)
+            o = end_txn(port, 'tx-c', cp, ce, False)
+            tap.ok(o == 0, 'EndTxn (abort) through the dataplane once PrepareAbort is durable', o)
+            d = describe(port, ['tx-c'])
+            tap.ok(d.get('tx-c', (None, None))[1] in ('PrepareAbort', 'CompleteAbort'),
+                   'the transaction is being aborted', d)
+            o = end_txn(port, 'tx-c', cp, ce, True)
+            tap.ok(o == 48, 'EndTxn commit of a transaction being aborted: INVALID_TXN_STATE', o)
             b.stop(signal.SIGKILL)
         with Broker(sys.argv[1], data_dir=data, port=port) as b:
             a = init_pid(port, 'tx-a')
