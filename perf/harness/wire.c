@@ -16,6 +16,7 @@ struct want {
 	int16_t min, cap;      /* the harness's own range */
 	int16_t *dst;
 	const char *name;
+	bool optional;         /* -1 when not served; the run needing it says so */
 };
 
 int perf_wire_pick_versions(const struct kp_api_versions_resp *r, struct perf_versions *v,
@@ -27,7 +28,16 @@ int perf_wire_pick_versions(const struct kp_api_versions_resp *r, struct perf_ve
 		{KP_API_PRODUCE, 3, 11, &v->produce, "Produce"},
 		{KP_API_FETCH, 4, 12, &v->fetch, "Fetch"},
 		{KP_API_LIST_OFFSETS, 1, 3, &v->list_offsets, "ListOffsets"}, /* v4+ adds leader-epoch fencing the harness has no use for */
-		{KP_API_CREATE_TOPICS, 2, 7, &v->create_topics, "CreateTopics"},
+		{KP_API_CREATE_TOPICS, 2, 7, &v->create_topics, "CreateTopics", true},
+		/* Consumer groups (--group): FindCoordinator v4+ batches keys and OffsetFetch v8+
+		 * batches groups, which one member of one group has no use for. */
+		{KP_API_FIND_COORDINATOR, 1, 3, &v->find_coordinator, "FindCoordinator", true},
+		{KP_API_JOIN_GROUP, 1, 7, &v->join_group, "JoinGroup", true},
+		{KP_API_SYNC_GROUP, 1, 5, &v->sync_group, "SyncGroup", true},
+		{KP_API_HEARTBEAT, 1, 4, &v->heartbeat, "Heartbeat", true},
+		{KP_API_OFFSET_FETCH, 1, 7, &v->offset_fetch, "OffsetFetch", true},
+		{KP_API_OFFSET_COMMIT, 2, 8, &v->offset_commit, "OffsetCommit", true},
+		{KP_API_LEAVE_GROUP, 1, 4, &v->leave_group, "LeaveGroup", true},
 	};
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
 		const struct kp_api_info *mine = kp_api_lookup(w[i].key);
@@ -45,7 +55,7 @@ int perf_wire_pick_versions(const struct kp_api_versions_resp *r, struct perf_ve
 			if (top >= lo && top >= a->min_version)
 				*w[i].dst = top;
 		}
-		if (*w[i].dst < 0 && w[i].key != KP_API_CREATE_TOPICS) {
+		if (*w[i].dst < 0 && !w[i].optional) {
 			snprintf(err, errlen, "the broker does not serve %s in versions %d..%d", w[i].name, lo, hi);
 			return -ENOTSUP;
 		}

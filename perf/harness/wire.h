@@ -21,6 +21,8 @@
 
 struct perf_versions {
 	int16_t api_versions, metadata, produce, fetch, list_offsets, create_topics;
+	/* -1 when the broker does not serve them: only a --group run needs them. */
+	int16_t find_coordinator, join_group, sync_group, heartbeat, offset_fetch, offset_commit, leave_group;
 };
 
 /* The version ApiVersions is first sent at (answered by every broker since Kafka 2.4). */

@@ -270,3 +270,35 @@ Test(perf_wire, a_truncated_response_is_refused)
 	rt_arena_fini(&a);
 	rt_buf_fini(&frame);
 }
+
+Test(perf_wire, group_apis_are_optional_and_capped)
+{
+	struct kp_api_versions_resp r = versions(-1);
+	struct perf_versions v;
+	char err[256];
+	cr_assert_eq(perf_wire_pick_versions(&r, &v, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(v.join_group, -1, "a broker without groups still serves produce runs");
+	cr_assert_eq(v.offset_commit, -1);
+	/* A broker serving the group APIs at Kafka 3.7's ranges. */
+	static struct kp_api_versions_resp_api_version g[16];
+	int16_t ranges[][3] = {{18, 0, 4}, {3, 0, 12}, {0, 3, 11}, {1, 4, 17}, {2, 1, 10},
+	                       {10, 0, 4}, {11, 0, 9}, {14, 0, 5}, {12, 0, 4}, {9, 0, 9}, {8, 0, 9}, {13, 0, 5}};
+	int n = (int)(sizeof(ranges) / sizeof(ranges[0]));
+	for (int i = 0; i < n; i++)
+		g[i] = (struct kp_api_versions_resp_api_version){.api_key = ranges[i][0],
+			.min_version = ranges[i][1], .max_version = ranges[i][2]};
+	r.api_keys.items = g;
+	r.api_keys.n = n;
+	cr_assert_eq(perf_wire_pick_versions(&r, &v, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(v.find_coordinator, 3, "v4 batches coordinator keys");
+	cr_assert_eq(v.join_group, 7);
+	cr_assert_eq(v.sync_group, 5);
+	cr_assert_eq(v.heartbeat, 4);
+	cr_assert_eq(v.offset_fetch, 7, "v8 batches groups");
+	cr_assert_eq(v.offset_commit, 8);
+	cr_assert_eq(v.leave_group, 4);
+	/* FindCoordinator only at v0 is below the harness's range: not usable. */
+	g[5].max_version = 0;
+	cr_assert_eq(perf_wire_pick_versions(&r, &v, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(v.find_coordinator, -1);
+}
