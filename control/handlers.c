@@ -18,6 +18,7 @@
 #include "base/chain.h"
 #include "kp_errors.h"
 #include "kp_msgs.h"
+#include "control/link.h"
 
 struct ctl_hreq {
 	struct ctl_hreq *prev, *next;   /* hs->live */
@@ -53,30 +54,7 @@ static struct kp_bytes kb(struct ctl_slice s)
 	return s.len < 0 ? (struct kp_bytes){ (const uint8_t *)"", 0 } : (struct kp_bytes){ (const uint8_t *)s.p, s.len };
 }
 
-bool ctl_handlers_serves(int16_t k)
-{
-	switch (k) {
-	case KP_API_JOIN_GROUP:
-	case KP_API_SYNC_GROUP:
-	case KP_API_HEARTBEAT:
-	case KP_API_LEAVE_GROUP:
-	case KP_API_OFFSET_COMMIT:
-	case KP_API_OFFSET_FETCH:
-	case KP_API_DESCRIBE_GROUPS:
-	case KP_API_LIST_GROUPS:
-	case KP_API_DELETE_GROUPS:
-	case KP_API_OFFSET_DELETE:
-	case KP_API_INIT_PRODUCER_ID:
-	case KP_API_DESCRIBE_TRANSACTIONS:
-	case KP_API_LIST_TRANSACTIONS:
-	case KP_API_ADD_PARTITIONS_TO_TXN:
-	case KP_API_ADD_OFFSETS_TO_TXN:
-	case KP_API_END_TXN:
-		return true;
-	default:
-		return false;
-	}
-}
+bool ctl_handlers_serves(int16_t k) { return ctl_link_serves(k); }
 
 static void hreq_free(struct ctl_hreq *q)
 {

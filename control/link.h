@@ -26,7 +26,10 @@
 #ifndef CTL_LINK_H
 #define CTL_LINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "kp_msgs.h"
 
 #define CTL_LINK_REQUEST 1
 #define CTL_LINK_ANSWER 2
@@ -34,5 +37,33 @@
 #define CTL_LINK_ANSWER_HDR 10           /* kind, link_id, close */
 #define CTL_LINK_FIRST_FD 3
 #define CTL_LINK_MAX_FRAME (128u << 20)
+
+/* The API keys the control process answers: the dataplane forwards exactly these over the link
+ * (COORDINATOR_NOT_AVAILABLE while the control process is down), and the control process refuses
+ * anything else.  One list for both sides, so they cannot drift apart. */
+static inline bool ctl_link_serves(int16_t api_key)
+{
+	switch (api_key) {
+	case KP_API_JOIN_GROUP:
+	case KP_API_SYNC_GROUP:
+	case KP_API_HEARTBEAT:
+	case KP_API_LEAVE_GROUP:
+	case KP_API_OFFSET_COMMIT:
+	case KP_API_OFFSET_FETCH:
+	case KP_API_DESCRIBE_GROUPS:
+	case KP_API_LIST_GROUPS:
+	case KP_API_DELETE_GROUPS:
+	case KP_API_OFFSET_DELETE:
+	case KP_API_INIT_PRODUCER_ID:      /* the transaction coordinator (issue 7) */
+	case KP_API_DESCRIBE_TRANSACTIONS:
+	case KP_API_LIST_TRANSACTIONS:
+	case KP_API_ADD_PARTITIONS_TO_TXN:
+	case KP_API_ADD_OFFSETS_TO_TXN:
+	case KP_API_END_TXN:
+		return true;
+	default:
+		return false;
+	}
+}
 
 #endif

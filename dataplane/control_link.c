@@ -88,30 +88,7 @@ static struct {
 	int nargs;
 } g;
 
-bool dp_control_link_serves(int16_t k)
-{
-	switch (k) {
-	case KP_API_JOIN_GROUP:
-	case KP_API_SYNC_GROUP:
-	case KP_API_HEARTBEAT:
-	case KP_API_LEAVE_GROUP:
-	case KP_API_OFFSET_COMMIT:
-	case KP_API_OFFSET_FETCH:
-	case KP_API_DESCRIBE_GROUPS:
-	case KP_API_LIST_GROUPS:
-	case KP_API_DELETE_GROUPS:
-	case KP_API_OFFSET_DELETE:
-	case KP_API_INIT_PRODUCER_ID:   /* the transaction coordinator (issue 7) */
-	case KP_API_DESCRIBE_TRANSACTIONS:
-	case KP_API_LIST_TRANSACTIONS:
-	case KP_API_ADD_PARTITIONS_TO_TXN:
-	case KP_API_ADD_OFFSETS_TO_TXN:
-	case KP_API_END_TXN:
-		return true;
-	default:
-		return false;
-	}
-}
+bool dp_control_link_serves(int16_t k) { return ctl_link_serves(k); }
 
 int dp_control_pid(void)
 {
