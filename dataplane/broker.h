@@ -27,7 +27,8 @@ struct dp_broker {
 	struct dp_shard **shards;      /* owned */
 	struct dp_meta *meta;          /* owned */
 	struct stor_dir *dir;          /* owned: log.dirs */
-	const struct dp_net_ops *net;
+	const struct dp_net_ops *net;  /* the client listeners' backend (uring always runs too) */
+	uint16_t internal_port;        /* the internal listener on 127.0.0.1 (net.h), on shard 0 */
 	_Atomic int phase;
 	_Atomic int shards_ready;      /* shards that have opened their partitions */
 	_Atomic int shards_drained;    /* shards that have nothing in flight while DRAINING */

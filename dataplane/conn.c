@@ -37,7 +37,7 @@
 
 static void maybe_free(struct dp_conn *c);
 
-void dp_conn_accepted(struct dp_shard *s, int fd)
+void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd)
 {
 	if (atomic_load(&s->b->phase) != DP_RUNNING) {
 		close(fd);
@@ -50,6 +50,7 @@ void dp_conn_accepted(struct dp_shard *s, int fd)
 	}
 	c->s = s;
 	c->fd = fd;
+	c->backend = backend;
 	c->last_active_ns = s->now_ns;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -74,7 +75,7 @@ void dp_conn_accepted(struct dp_shard *s, int fd)
 		s->conns->prev = c;
 	s->conns = c;
 	RT_DEBUG("shard %d: connection from %s", s->id, c->peer);
-	if (s->b->net->recv(c)) {
+	if (backend->recv(c)) {
 		dp_conn_close(c, "cannot receive");
 		maybe_free(c);
 		return;
@@ -102,7 +103,7 @@ static void arm_recv(struct dp_conn *c)
 		}
 		return;
 	}
-	const struct dp_net_ops *net = c->s->b->net;
+	const struct dp_net_ops *net = c->backend;
 	/* The rest of a large frame goes straight into the frame: no copy out of the shard's
 	 * buffers and one receive for many of them. */
 	if (c->frame && net->recv_into && c->frame_len - c->frame_have >= DP_RECV_DIRECT_MIN) {
@@ -315,7 +316,7 @@ static void pump(struct dp_conn *c)
 		rt_be32_put(b->data, (uint32_t)(total - 4));
 		c->sending = req;
 		c->ops++;
-		if (c->s->b->net->send(c, &req->resp)) {
+		if (c->backend->send(c, &req->resp)) {
 			c->ops--;
 			c->sending = NULL;
 			dp_conn_close(c, "cannot send");
@@ -367,7 +368,7 @@ void dp_conn_close(struct dp_conn *c, const char *why)
 		return;
 	c->closing = true;
 	RT_DEBUG("shard %d: closing %s: %s", c->s->id, c->peer, why);
-	c->s->b->net->shutdown(c);
+	c->backend->shutdown(c);
 	/* Requests already answered go now; the rest go when their handlers finish. */
 	struct dp_req *req = c->q_head;
 	while (req) {
@@ -387,7 +388,7 @@ static void maybe_free(struct dp_conn *c)
 	struct dp_shard *s = c->s;
 	if (c->recv_starved)
 		s->nstarved--;
-	s->b->net->close(c);
+	c->backend->close(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -27,6 +27,7 @@
 
 struct dp_shard;
 struct dp_conn;
+struct dp_net_ops;
 
 /* Something to undo when the request is released (e.g. unpin a segment). */
 struct dp_release {
@@ -61,6 +62,7 @@ struct dp_conn {
 	struct dp_shard *s;
 	struct dp_conn *prev, *next;   /* the shard's connection list */
 	int fd;
+	const struct dp_net_ops *backend;  /* the backend that accepted it and serves it */
 	void *net;                     /* backend state; owned by the backend */
 	uint64_t last_active_ns;
 	/* frame reassembly */
@@ -81,7 +83,7 @@ struct dp_conn {
 };
 
 /* Backend callbacks (see net.h). */
-void dp_conn_accepted(struct dp_shard *s, int fd);
+void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd);
 void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n);
 void dp_conn_received_into(struct dp_conn *c, int32_t res);
 void dp_conn_recv_failed(struct dp_conn *c, int err);

@@ -669,12 +669,9 @@ int dp_control_start(struct dp_broker *b, int argc, char **argv)
 	if (!links || !boot)
 		return -ENOMEM;
 	snprintf(links, 16, "%d", g.nlinks);
-	const char *host = b->cfg.listen_host;
-	if (!host[0] || !strcmp(host, "0.0.0.0"))
-		host = "127.0.0.1";
-	else if (!strcmp(host, "::"))
-		host = "::1";
-	snprintf(boot, 300, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, (unsigned)b->cfg.listen_port);
+	/* The internal loopback listener (dataplane/net.h), not the clients' one: that may be a
+	 * DPDK address the kernel cannot reach. */
+	snprintf(boot, 300, "127.0.0.1:%u", (unsigned)b->internal_port);
 	int k = 0;
 	g.args[k++] = "ringtail-control";
 	g.args[k++] = "--links";

@@ -164,11 +164,23 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < b->nshards; i++) {
 		rc = b->net->shard_init(b->shards[i]);
+		if (!rc)
+			rc = b->net->listen_clients(b->shards[i]);
 		if (rc) {
 			fprintf(stderr, "ringtail: shard %d: cannot start the network (%s:%u): %s\n", i, cfg->listen_host,
 			        cfg->listen_port, strerror(-rc));
 			return 1;
 		}
+	}
+	/* The control process's own connections come in on loopback, through kernel sockets, also
+	 * when the clients' backend is dpdk (net.h). */
+	rc = b->net == &dp_net_uring ? 0 : dp_net_uring.shard_init(b->shards[0]);
+	if (!rc)
+		rc = dp_net_uring_listen_internal(b->shards[0], &b->internal_port);
+	if (rc) {
+		fprintf(stderr, "ringtail: cannot open the internal listener on 127.0.0.1 (for ringtail-control): %s\n",
+		        strerror(-rc));
+		return 1;
 	}
 
 	sigset_t set;
@@ -187,9 +199,10 @@ int main(int argc, char **argv)
 		usleep(1000);
 	dp_control_start(b, argc, argv);
 	const struct dp_snap *snap = dp_meta_snap(b->meta);
-	RT_INFO("ringtail %s started: node %d, %d shards, listening on %s:%u (advertised %s:%u), data in %s, %d topics",
+	RT_INFO("ringtail %s started: node %d, %d shards, listening on %s:%u (advertised %s:%u, backend %s; "
+	        "internal 127.0.0.1:%u), data in %s, %d topics",
 	        "0.1.0", cfg->node_id, b->nshards, cfg->listen_host[0] ? cfg->listen_host : "*", cfg->listen_port,
-	        cfg->adv_host, cfg->adv_port, cfg->log_dirs, snap->n);
+	        cfg->adv_host, cfg->adv_port, b->net->name, b->internal_port, cfg->log_dirs, snap->n);
 	for (int i = 0; i < snap->n; i++) {
 		char owners[512];
 		size_t o = 0;
@@ -225,6 +238,8 @@ int main(int argc, char **argv)
 		dp_shard_join(b->shards[i]);
 	for (int i = 0; i < b->nshards; i++) {
 		b->net->shard_fini(b->shards[i]);
+		if (b->net != &dp_net_uring)
+			dp_net_uring.shard_fini(b->shards[i]);
 		dp_shard_destroy(b->shards[i]);
 	}
 	rc = stor_dir_close(b->dir);

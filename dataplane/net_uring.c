@@ -3,7 +3,8 @@
  * io_uring.
  *
  * - One SO_REUSEPORT listener per shard (plus, in shard-aware mode, one on the shard's own
- *   port), multishot accept.
+ *   port), multishot accept; and on one shard the broker's internal loopback listener (net.h),
+ *   also when the dpdk backend serves the clients.
  * - Receives select a buffer from the shard's provided-buffer ring; the bytes are handed to the
  *   connection layer and the buffer goes straight back to the ring.  The rest of a large frame
  *   (a Produce of big batches) is received straight into the request's frame instead.
@@ -14,6 +15,7 @@
  * Accepted sockets stay blocking: io_uring polls them itself, and a splice into a socket whose
  * buffer is full then waits in the kernel instead of failing with EAGAIN.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,7 +38,7 @@
 #define BUFSZ (64u << 10)
 #define BGID 1
 #define MAX_IOV 64
-#define MAX_LISTENERS 2
+#define MAX_LISTENERS 3   /* listeners=, the shard-aware port, the internal one */
 
 struct listener {
 	struct dp_shard *s;
@@ -82,7 +84,7 @@ static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
 	struct listener *l = rt_container_of(op, struct listener, op);
 	if (res >= 0)
-		dp_conn_accepted(l->s, res);
+		dp_conn_accepted(l->s, &dp_net_uring, res);
 	else if (res != -ECANCELED && res != -EINVAL)
 		RT_WARN("shard %d: accept failed: %s", l->s->id, strerror(-res));
 	if (!(flags & IORING_CQE_F_MORE)) {
@@ -155,7 +157,23 @@ static int shard_init(struct dp_shard *s)
 	for (int i = 0; i < NBUFS; i++)
 		io_uring_buf_ring_add(ns->br, ns->bufs + (size_t)i * BUFSZ, BUFSZ, (unsigned short)i, mask, i);
 	io_uring_buf_ring_advance(ns->br, NBUFS);
+	return 0;
+}
 
+static int add_listener(struct dp_shard *s, int fd)
+{
+	struct dp_net_shard *ns = s->net;
+	assert(ns->nls < MAX_LISTENERS);
+	struct listener *l = &ns->ls[ns->nls++];
+	l->s = s;
+	l->fd = fd;
+	l->op.cb = accept_cb;
+	s->accepting = true;
+	return arm_accept(l);
+}
+
+static int listen_clients(struct dp_shard *s)
+{
 	const struct dp_config *cfg = &s->b->cfg;
 	uint16_t ports[MAX_LISTENERS];
 	int np = 0;
@@ -179,15 +197,27 @@ static int shard_init(struct dp_shard *s)
 			RT_ERROR("cannot listen on %s:%u: %s", cfg->listen_host, ports[i], strerror(-fd));
 			return fd;
 		}
-		struct listener *l = &ns->ls[ns->nls++];
-		l->s = s;
-		l->fd = fd;
-		l->op.cb = accept_cb;
+		add_listener(s, fd);
 	}
-	s->accepting = true;
-	for (int i = 0; i < ns->nls; i++)
-		arm_accept(&ns->ls[i]);
 	return 0;
+}
+
+int dp_net_uring_listen_internal(struct dp_shard *s, uint16_t *port)
+{
+	/* Port 0: the kernel picks a free one, so the internal listener never collides with
+	 * another broker or a test's ports.  No SO_REUSEPORT: nobody else may join it. */
+	int fd = open_listener("127.0.0.1", 0, false);
+	if (fd < 0)
+		return fd;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &sl) || sa.sin_family != AF_INET) {
+		int err = errno ? -errno : -EAFNOSUPPORT;
+		close(fd);
+		return err;
+	}
+	*port = ntohs(sa.sin_port);
+	return add_listener(s, fd);
 }
 
 static void stop_accept(struct dp_shard *s)
@@ -470,6 +500,7 @@ static void do_close(struct dp_conn *c)
 const struct dp_net_ops dp_net_uring = {
 	.name = "uring",
 	.shard_init = shard_init,
+	.listen_clients = listen_clients,
 	.stop_accept = stop_accept,
 	.shard_fini = shard_fini,
 	.recv = do_recv,

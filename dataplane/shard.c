@@ -327,6 +327,8 @@ static void *shard_main(void *arg)
 		int phase = atomic_load(&s->b->phase);
 		if (phase >= DP_DRAINING && s->accepting) {
 			s->b->net->stop_accept(s);
+			if (s->b->net != &dp_net_uring)
+				dp_net_uring.stop_accept(s); /* the internal listener */
 			s->accepting = false;
 		}
 		if (phase == DP_DRAINING && !drained_reported && s->inflight == 0 && !s->pend_head) {

@@ -52,7 +52,10 @@ struct dp_shard {
 	struct dp_xpend *pend_head, *pend_tail;
 	struct dp_timer *timers;       /* sorted by due_ns */
 	struct dp_conn *conns;         /* every open connection of this shard */
-	struct dp_net_shard *net;      /* the network backend's per-shard state; owned */
+	struct dp_net_shard *net;      /* the uring backend's per-shard state (NULL where it has no
+	                                * listener); owned */
+	void *dpdk;                    /* the dpdk backend's per-shard state, when it serves the
+	                                * clients; owned */
 	struct dp_parts *parts;        /* partitions this shard owns; owned */
 	uint64_t now_ns;               /* CLOCK_MONOTONIC at the top of this loop iteration */
 	int inflight;                  /* requests received and not yet answered or dropped */

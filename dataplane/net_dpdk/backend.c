@@ -63,7 +63,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static struct dshard *DS(struct dp_shard *s) { return (struct dshard *)s->net; }
+static struct dshard *DS(struct dp_shard *s) { return s->dpdk; }
 
 static void push(struct dshard *ds, struct dconn *d, enum ev_kind k, int err)
 {
@@ -86,7 +86,7 @@ static void cb_acceptable(void *ctx, struct dp_tcp_listener *l)
 	struct dp_tcp_conn *tc;
 	while ((tc = dp_tcp_accept(l)) != NULL) {
 		ds->accepting = tc;
-		dp_conn_accepted(ds->s, -1);
+		dp_conn_accepted(ds->s, &dp_net_dpdk, -1);
 		if (ds->accepting) { /* refused (draining) or no memory */
 			ds->accepting = NULL;
 			dp_tcp_abort(tc);
@@ -153,13 +153,16 @@ static int shard_init(struct dp_shard *s)
 		return -ENOMEM;
 	}
 	dp_stack_tick(ds->st, now_ms());
+	s->dpdk = ds;
+	return 0;
+}
+
+static int listen_clients(struct dp_shard *s)
+{
+	struct dshard *ds = DS(s);
 	ds->lis = dp_tcp_listen(ds->st, s->b->cfg.listen_port, 1024);
-	if (!ds->lis) {
-		dp_stack_destroy(ds->st);
-		free(ds);
+	if (!ds->lis)
 		return -EADDRINUSE;
-	}
-	s->net = (struct dp_net_shard *)ds;
 	s->accepting = true;
 	return 0;
 }
@@ -167,7 +170,7 @@ static int shard_init(struct dp_shard *s)
 static void stop_accept(struct dp_shard *s)
 {
 	struct dshard *ds = DS(s);
-	if (ds->lis) {
+	if (ds && ds->lis) {
 		dp_tcp_unlisten(ds->lis);
 		ds->lis = NULL;
 	}
@@ -181,7 +184,7 @@ static void shard_fini(struct dp_shard *s)
 	dp_stack_destroy(ds->st);
 	free(ds->evs);
 	free(ds);
-	s->net = NULL;
+	s->dpdk = NULL;
 }
 
 static int recv_op(struct dp_conn *c)
@@ -342,6 +345,7 @@ static bool poll_op(struct dp_shard *s)
 const struct dp_net_ops dp_net_dpdk = {
 	.name = "dpdk",
 	.shard_init = shard_init,
+	.listen_clients = listen_clients,
 	.stop_accept = stop_accept,
 	.shard_fini = shard_fini,
 	.recv = recv_op,

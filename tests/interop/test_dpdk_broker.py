@@ -10,15 +10,11 @@ consumed back byte-identical, and kafka-python's producer and consumer.  Needs r
 usage: test_dpdk_broker.py <path to ringtail>
 """
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_dpdk_echo import Tap, sh  # noqa: E402  (same directory)
+from dpdk_env import DpdkBroker  # noqa: E402  (same directory)
+from test_dpdk_echo import Tap  # noqa: E402
 
 KP_SCRIPT = r'''
 import sys
@@ -43,102 +39,42 @@ def main():
         print("1..0 # SKIP needs root for namespaces and veth")
         return 0
     tap = Tap()
-    tag = "%d" % (os.getpid() % 100000)
-    subnet = 100 + (os.getpid() + 7) % 100
-    ns, va, vb = "rtdb" + tag, "rtb%sa" % tag, "rtb%sb" % tag
-    our_ip, peer_ip = "10.214.%d.1" % subnet, "10.214.%d.2" % subnet
-    bs = our_ip + ":9092"
-    data = tempfile.mkdtemp(prefix="rt-dpdk-broker-")
-    broker = None
-
-    def in_ns(*cmd, timeout=120, stdin=None):
-        return subprocess.run(["ip", "netns", "exec", ns] + list(cmd), capture_output=True,
-                              timeout=timeout, input=stdin)
-    try:
-        sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", va, "numrxqueues", "2", "numtxqueues", "2", "type", "veth",
-           "peer", "name", vb, "numrxqueues", "2", "numtxqueues", "2")
-        sh("ip", "link", "set", vb, "netns", ns)
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", peer_ip + "/24", "dev", vb)
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", vb, "up")
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-        sh("ip", "link", "set", va, "up")
-        sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % va, check=False)
-        r = subprocess.run(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
-                            "import sys; sys.path.insert(0, %r); import test_dpdk_echo as t; "
-                            "t.disable_tx_csum_offload(%r)" % (os.path.dirname(os.path.abspath(__file__)), vb)],
-                           capture_output=True, text=True)
-        tap.ok(r.returncode == 0, "namespace %s with veth %s/%s" % (ns, va, vb), r.stderr)
-        log = open(os.path.join(data, "broker.log"), "w")
-        broker = subprocess.Popen([ringtail, "--override", "ringtail.net.backend=dpdk",
-                                   "--override", "ringtail.dpdk.port=net_af_packet0,qpairs=2,iface=" + va,
-                                   "--override", "ringtail.dpdk.ip=" + our_ip,
-                                   "--override", "ringtail.shards=2",
-                                   "--override", "ringtail.net.interface=" + va,
-                                   "--override", "ringtail.allow.smt=true",
-                                   "--override", "listeners=PLAINTEXT://%s" % bs,
-                                   "--override", "num.partitions=3",
-                                   "--override", "log.dirs=" + os.path.join(data, "logs")],
-                                  stdout=log, stderr=subprocess.STDOUT)
-        md = b""
-        deadline = time.time() + 30
-        while time.time() < deadline and broker.poll() is None:
-            r = in_ns("kcat", "-b", bs, "-L", "-m", "3", timeout=20)
-            md = r.stdout
-            if b"1 brokers" in md:
-                break
-            time.sleep(0.5)
-        tap.ok(b"broker 0 at " + bs.encode() in md, "kcat -L over the dpdk backend lists the broker", md[-300:])
+    with DpdkBroker(ringtail, tap, "b", {"num.partitions": "3"}) as env:
+        bs = env.bs
         try:
-            started = [ln for ln in open(os.path.join(data, "broker.log")) if "dpdk: port" in ln]
-        except OSError:
-            started = []
-        tap.ok(started and "2 queue(s)" in started[0], "two shards, each on its own queue of the port", started)
+            env.setup_net()
+            md = env.start()
+            tap.ok(b"broker 0 at " + bs.encode() in md, "kcat -L over the dpdk backend lists the broker", md[-300:])
+            started = [ln for ln in env.log_lines() if "dpdk: port" in ln]
+            tap.ok(started and "2 queue(s)" in started[0], "two shards, each on its own queue of the port", started)
 
-        n = 100000
-        recs = b"".join(b"key-%d\tvalue-%d-%s\n" % (i, i, b"x" * (i % 97)) for i in range(n))
-        r = in_ns("kcat", "-b", bs, "-P", "-t", "dpdk-kcat", "-K", "\t", "-z", "none", stdin=recs, timeout=180)
-        tap.ok(r.returncode == 0, "kcat produced %d keyed records" % n, r.stderr[-300:])
-        r = in_ns("kcat", "-b", bs, "-C", "-t", "dpdk-kcat", "-o", "beginning", "-e", "-q",
-                  "-f", "%p\t%o\t%k\t%s\n", timeout=180)
-        lines = r.stdout.splitlines()
-        got = sorted(b"%s\t%s" % (ln.split(b"\t")[2], ln.split(b"\t")[3]) for ln in lines if ln.count(b"\t") == 3)
-        want = sorted(recs.splitlines())
-        tap.ok(got == want, "consumed back all %d byte-identical (got %d)" % (n, len(got)), r.stderr[-300:])
-        order_ok = True
-        last = {}
-        for ln in lines:
-            p, o = ln.split(b"\t")[:2]
-            if int(o) <= last.get(p, -1):
-                order_ok = False
-            last[p] = int(o)
-        tap.ok(order_ok and len(last) == 3, "offsets increase within each of the 3 partitions", last)
+            n = 100000
+            recs = b"".join(b"key-%d\tvalue-%d-%s\n" % (i, i, b"x" * (i % 97)) for i in range(n))
+            r = env.in_ns("kcat", "-b", bs, "-P", "-t", "dpdk-kcat", "-K", "\t", "-z", "none", stdin=recs, timeout=180)
+            tap.ok(r.returncode == 0, "kcat produced %d keyed records" % n, r.stderr[-300:])
+            r = env.in_ns("kcat", "-b", bs, "-C", "-t", "dpdk-kcat", "-o", "beginning", "-e", "-q",
+                          "-f", "%p\t%o\t%k\t%s\n", timeout=180)
+            lines = r.stdout.splitlines()
+            got = sorted(b"%s\t%s" % (ln.split(b"\t")[2], ln.split(b"\t")[3]) for ln in lines if ln.count(b"\t") == 3)
+            want = sorted(recs.splitlines())
+            tap.ok(got == want, "consumed back all %d byte-identical (got %d)" % (n, len(got)), r.stderr[-300:])
+            order_ok = True
+            last = {}
+            for ln in lines:
+                p, o = ln.split(b"\t")[:2]
+                if int(o) <= last.get(p, -1):
+                    order_ok = False
+                last[p] = int(o)
+            tap.ok(order_ok and len(last) == 3, "offsets increase within each of the 3 partitions", last)
 
-        r = in_ns("/usr/bin/python3", "-c", KP_SCRIPT, bs, timeout=180)
-        out = r.stdout.decode().strip()
-        tap.ok("acked=2000 consumed=2000 same=True" in out, "kafka-python produces with acks=all and consumes back", out + r.stderr.decode()[-300:])
+            out, err = env.py_in_ns(KP_SCRIPT, bs)
+            tap.ok("acked=2000 consumed=2000 same=True" in out, "kafka-python produces with acks=all and consumes back",
+                   out.strip() + err[-300:])
 
-        broker.send_signal(signal.SIGTERM)
-        try:
-            rc = broker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            broker.kill()
-            rc = broker.wait()
-        tap.ok(rc == 0, "SIGTERM: the broker exits 0", rc)
-    except Exception as e:  # noqa: BLE001 - reported as a failure
-        tap.ok(False, "set-up or run", repr(e))
-    finally:
-        if broker and broker.poll() is None:
-            broker.kill()
-            broker.wait()
-        if tap.failed:
-            try:
-                print("# broker log tail:\n# " + "\n# ".join(open(os.path.join(data, "broker.log")).read().splitlines()[-15:]))
-            except OSError:
-                pass
-        sh("ip", "link", "del", va, check=False)
-        sh("ip", "netns", "del", ns, check=False)
-        shutil.rmtree(data, ignore_errors=True)
+            rc = env.stop()
+            tap.ok(rc == 0, "SIGTERM: the broker exits 0", rc)
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            tap.ok(False, "set-up or run", repr(e))
     print("1..%d" % tap.n)
     return 1 if tap.failed else 0
 

@@ -1,0 +1,114 @@
+"""tests/interop/dpdk_env.py: what the DPDK broker tests share: a veth pair whose one end the
+broker's DPDK net_af_packet port takes (two queues, one per shard, no huge pages) and whose other
+end sits in a network namespace of its own, where the clients run over the kernel's TCP; the
+`ringtail` process on the dpdk backend; and the clean-up of all of it.  Needs root.
+
+    with DpdkBroker(ringtail, tap) as env:
+        env.in_ns("kcat", "-b", env.bs, "-L")
+"""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from test_dpdk_echo import sh  # noqa: E402  (same directory)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class DpdkBroker:
+    """The namespace, the veth pair and the broker.  tag names this test's interfaces."""
+
+    def __init__(self, ringtail, tap, tag, overrides=None):
+        self.ringtail = ringtail
+        self.tap = tap
+        pid = "%d" % (os.getpid() % 100000)
+        subnet = 100 + (os.getpid() + 7) % 100
+        self.ns, self.va, self.vb = "rt%s%s" % (tag, pid), "rt%s%sa" % (tag, pid), "rt%s%sb" % (tag, pid)
+        self.our_ip, self.peer_ip = "10.214.%d.1" % subnet, "10.214.%d.2" % subnet
+        self.bs = self.our_ip + ":9092"
+        self.data = tempfile.mkdtemp(prefix="rt-dpdk-%s-" % tag)
+        self.log_path = os.path.join(self.data, "broker.log")
+        self.overrides = dict(overrides or {})
+        self.broker = None
+
+    def in_ns(self, *cmd, timeout=120, stdin=None):
+        return subprocess.run(["ip", "netns", "exec", self.ns] + list(cmd), capture_output=True,
+                              timeout=timeout, input=stdin)
+
+    def py_in_ns(self, script, *args, timeout=180):
+        """Runs Debian's python3 on script in the namespace; returns (stdout, stderr) as text."""
+        r = self.in_ns("/usr/bin/python3", "-c", script, *args, timeout=timeout)
+        return r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+    def setup_net(self):
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "add", self.va, "numrxqueues", "2", "numtxqueues", "2", "type", "veth",
+           "peer", "name", self.vb, "numrxqueues", "2", "numtxqueues", "2")
+        sh("ip", "link", "set", self.vb, "netns", self.ns)
+        sh("ip", "netns", "exec", self.ns, "ip", "addr", "add", self.peer_ip + "/24", "dev", self.vb)
+        sh("ip", "netns", "exec", self.ns, "ip", "link", "set", self.vb, "up")
+        sh("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
+        sh("ip", "link", "set", self.va, "up")
+        sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.va, check=False)
+        r = subprocess.run(["ip", "netns", "exec", self.ns, "/usr/bin/python3", "-c",
+                            "import sys; sys.path.insert(0, %r); import test_dpdk_echo as t; "
+                            "t.disable_tx_csum_offload(%r)" % (HERE, self.vb)],
+                           capture_output=True, text=True)
+        return self.tap.ok(r.returncode == 0, "namespace %s with veth %s/%s" % (self.ns, self.va, self.vb),
+                           r.stderr)
+
+    def start(self, wait_s=30):
+        """Starts the broker and waits until kcat in the namespace sees it; kcat -L's output."""
+        args = [self.ringtail, "--override", "ringtail.net.backend=dpdk",
+                "--override", "ringtail.dpdk.port=net_af_packet0,qpairs=2,iface=" + self.va,
+                "--override", "ringtail.dpdk.ip=" + self.our_ip,
+                "--override", "ringtail.shards=2",
+                "--override", "ringtail.net.interface=" + self.va,
+                "--override", "ringtail.allow.smt=true",
+                "--override", "listeners=PLAINTEXT://%s" % self.bs,
+                "--override", "log.dirs=" + os.path.join(self.data, "logs")]
+        for k, v in self.overrides.items():
+            args += ["--override", "%s=%s" % (k, v)]
+        with open(self.log_path, "w") as log:
+            self.broker = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        md = b""
+        deadline = time.time() + wait_s
+        while time.time() < deadline and self.broker.poll() is None:
+            md = self.in_ns("kcat", "-b", self.bs, "-L", "-m", "3", timeout=20).stdout
+            if b"1 brokers" in md:
+                break
+            time.sleep(0.5)
+        return md
+
+    def log_lines(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+    def stop(self):
+        """SIGTERM; the broker's exit status."""
+        self.broker.send_signal(signal.SIGTERM)
+        try:
+            return self.broker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.broker.kill()
+            return self.broker.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.broker and self.broker.poll() is None:
+            self.broker.kill()
+            self.broker.wait()
+        if self.tap.failed:
+            print("# broker log tail:\n# " + "\n# ".join(self.log_lines()[-15:]))
+        sh("ip", "link", "del", self.va, check=False)
+        sh("ip", "netns", "del", self.ns, check=False)
+        shutil.rmtree(self.data, ignore_errors=True)
+        return False
