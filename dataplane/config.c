@@ -42,6 +42,8 @@ static const struct rt_cfg_def defs[] = {
 	  .doc = "background fdatasync after this long" },
 	{ "connections.max.idle.ms", RT_CFG_LONG, "600000", .min = -1, .max = INT64_MAX,
 	  .doc = "idle connections are closed after this long; -1 never" },
+	{ "max.incremental.fetch.session.cache.slots", RT_CFG_INT, "1000", .min = 0, .max = INT32_MAX,
+	  .doc = "incremental fetch sessions kept (KIP-227), divided between the shards" },
 	{ "cluster.id", RT_CFG_STRING, NULL, .doc = "fixed cluster id; default: generated once and kept" },
 	{ HW_KEY_CORES, RT_CFG_STRING, NULL, .doc = "shard cores (CPU list)" },
 	{ HW_KEY_SHARDS, RT_CFG_STRING, NULL, .doc = "number of shards" },
@@ -153,6 +155,7 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->log_flush_interval_messages = rt_cfg_int(rc, "log.flush.interval.messages");
 	c->log_flush_interval_ms = given(rc, "log.flush.interval.ms") ? rt_cfg_int(rc, "log.flush.interval.ms") : INT64_MAX;
 	c->connections_max_idle_ms = rt_cfg_int(rc, "connections.max.idle.ms");
+	c->fetch_session_slots = (int32_t)rt_cfg_int(rc, "max.incremental.fetch.session.cache.slots");
 	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
 	c->fetch_zero_copy = rt_cfg_bool(rc, "ringtail.fetch.zero.copy");
 	const char *cid = text(rc, "cluster.id");

@@ -40,6 +40,7 @@ struct dp_config {
 	int64_t log_flush_interval_messages;
 	int64_t log_flush_interval_ms;
 	int64_t connections_max_idle_ms;
+	int32_t fetch_session_slots;   /* max.incremental.fetch.session.cache.slots, all shards */
 	int ncores;                    /* shards, one per entry of cores[] */
 	int cores[DP_MAX_SHARDS];
 	int control_core;

@@ -94,6 +94,7 @@ int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
 	add(out, &n, "log.flush.interval.messages", DP_TYPE_LONG, S, true, "%" PRId64, c->log_flush_interval_messages);
 	add(out, &n, "log.flush.interval.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_flush_interval_ms);
 	add(out, &n, "connections.max.idle.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->connections_max_idle_ms);
+	add(out, &n, "max.incremental.fetch.session.cache.slots", DP_TYPE_INT, S, true, "%d", c->fetch_session_slots);
 	add(out, &n, "ringtail.net.backend", DP_TYPE_STRING, S, true, "%s", c->net_backend);
 	add(out, &n, "ringtail.advertise.shards", DP_TYPE_BOOLEAN, S, true, "%s", c->advertise_shards ? "true" : "false");
 	return n;

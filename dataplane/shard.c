@@ -12,12 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "hw/pin.h"
 #include "broker.h"
 #include "conn.h"
+#include "fetch_session.h"
 #include "net.h"
 #include "parts.h"
 
@@ -75,6 +78,14 @@ struct dp_shard *dp_shard_create(struct dp_broker *b, int id, int cpu)
 	s->parts = dp_parts_create(s);
 	if (!s->parts)
 		goto fail_ring;
+	uint64_t seed = 0;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = rt_clock_ns() ^ (uint64_t)id << 56;
+	s->fsess = dp_fs_cache_create(id, b->nshards, b->cfg.fetch_session_slots, DP_FS_EVICTION_MS, seed);
+	if (!s->fsess) {
+		dp_parts_destroy(s->parts);
+		goto fail_ring;
+	}
 	return s;
 fail_ring:
 	io_uring_queue_exit(&s->ring);
@@ -92,6 +103,7 @@ void dp_shard_destroy(struct dp_shard *s)
 	if (!s)
 		return;
 	dp_parts_destroy(s->parts);
+	dp_fs_cache_destroy(s->fsess);
 	rt_arena_fini(&s->scratch);
 	io_uring_queue_exit(&s->ring);
 	for (int i = 0; i < s->b->nshards; i++)

@@ -23,6 +23,7 @@
 
 struct dp_broker;
 struct dp_conn;
+struct dp_fs_cache;
 struct dp_net_shard;
 struct dp_parts;
 
@@ -57,6 +58,7 @@ struct dp_shard {
 	void *dpdk;                    /* the dpdk backend's per-shard state, when it serves the
 	                                * clients; owned */
 	struct dp_parts *parts;        /* partitions this shard owns; owned */
+	struct dp_fs_cache *fsess;     /* fetch sessions of this shard's clients; owned */
 	uint64_t now_ns;               /* CLOCK_MONOTONIC at the top of this loop iteration */
 	int inflight;                  /* requests received and not yet answered or dropped */
 	int nstarved;                  /* connections waiting for a receive buffer or frame memory */

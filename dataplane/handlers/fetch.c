@@ -18,14 +18,17 @@
  * with data always, even when its first batch alone is larger, as Kafka does) and returns the
  * rest empty.  Pins are released on the owner shard when the response has been sent.
  *
- * Fetch sessions (KIP-227): no session is created (session id 0 in every response, which the
- * protocol allows); a request naming a session gets FETCH_SESSION_ID_NOT_FOUND so that the
- * client falls back to full fetches.
+ * Fetch sessions (KIP-227, dataplane/fetch_session.h): the connection's shard keeps the
+ * sessions.  A full fetch is answered like a sessionless one and then may get a session made of
+ * its partitions; an incremental fetch reads every partition of its session (in the session's
+ * order, from the cached offsets updated by the request) and its answer keeps only the
+ * partitions with records, an error or a new high watermark or log start offset.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../fetch_session.h"
 #include "../parts.h"
 #include "handlers.h"
 #include "storage/producer_state.h"
@@ -41,6 +44,8 @@ struct fpart {
 	int64_t offset;
 	uint32_t max_bytes;
 	/* written on the owner shard, read on the connection's shard after the message back */
+	struct dp_fs_part *cached;     /* incremental: the session's entry */
+	bool keep;                     /* incremental: in the answer */
 	struct dp_part *part;
 	struct stor_read rd;
 	int16_t err;
@@ -58,8 +63,13 @@ struct fetch_ctx {
 	struct dp_req *req;
 	struct kp_fetch_req *m;
 	struct kp_fetch_resp resp;
-	struct fpart **parts;
+	struct fpart **parts;          /* the partitions read */
 	int n;
+	struct fpart *slots;           /* every partition of the answer, in answer order */
+	int nslots;
+	struct dp_fs_preq *preq;       /* full fetch: slots as the session cache sees them */
+	struct dp_fs_ctx fs;
+	bool privileged;
 	int pending;
 	int phase;
 	bool woken;
@@ -127,9 +137,65 @@ static void copy_records(struct dp_req *req, struct fpart *j, struct kp_fetch_re
 	o->records = (struct kp_records){ p, (int32_t)j->rd.len, -1, 0 };
 }
 
+static struct dp_fs_presp presp_of(const struct kp_fetch_resp_partition_data *o)
+{
+	return (struct dp_fs_presp){ o->error_code, o->high_watermark, o->log_start_offset,
+	                             o->records.len > 0 ? o->records.len : 0 };
+}
+
+/* The session step of an answer: a full fetch may get a session of its partitions; an
+ * incremental one leaves out the partitions that did not change. */
+static void session_answer(struct fetch_ctx *ctx)
+{
+	struct dp_req *req = ctx->req;
+	int64_t now_ms = (int64_t)(req->s->now_ns / 1000000u);
+	if (ctx->fs.kind == DP_FS_FULL) {
+		struct dp_fs_presp *r = dp_req_array(req, ctx->nslots, sizeof(*r));
+		if (!r && ctx->nslots)
+			return;                /* no session: the protocol allows it */
+		for (int i = 0; i < ctx->nslots; i++)
+			r[i] = presp_of(ctx->slots[i].out);
+		ctx->resp.session_id = dp_fs_create(req->s->fsess, now_ms, ctx->privileged,
+		                                    req->api_version >= 13, ctx->preq, r, ctx->nslots);
+		return;
+	}
+	if (ctx->fs.kind != DP_FS_INCREMENTAL)
+		return;
+	ctx->resp.session_id = ctx->fs.s->id;
+	for (int i = 0; i < ctx->nslots; i++) {
+		struct dp_fs_presp r = presp_of(ctx->slots[i].out);
+		ctx->slots[i].keep = dp_fs_must_respond(ctx->fs.s, ctx->slots[i].cached, &r);
+	}
+	/* slots are in answer order: walk them beside the topics and partitions */
+	int si = 0;
+	int32_t nt = 0;
+	for (int32_t t = 0; t < ctx->resp.responses.n; t++) {
+		struct kp_fetch_resp_fetchable_topic *rt = &ctx->resp.responses.items[t];
+		int32_t np = 0;
+		for (int32_t k = 0; k < rt->partitions.n; k++, si++)
+			if (ctx->slots[si].keep)
+				rt->partitions.items[np++] = rt->partitions.items[k];
+		rt->partitions.n = np;
+		if (np)
+			ctx->resp.responses.items[nt++] = *rt;
+	}
+	ctx->resp.responses.n = nt;
+}
+
 static void respond(struct fetch_ctx *ctx)
 {
 	struct dp_req *req = ctx->req;
+	if (ctx->fs.kind == DP_FS_INCREMENTAL && !dp_fs_ctx_current(&ctx->fs)) {
+		/* Another fetch used the session while this one waited (Kafka: "possible duplicate
+		 * request"). */
+		for (int i = 0; i < ctx->n; i++)
+			unpin(req->s, ctx->parts[i]);
+		ctx->resp.error_code = KP_ERR_INVALID_FETCH_SESSION_EPOCH;
+		ctx->resp.session_id = ctx->fs.s->id;
+		ctx->resp.responses.n = 0;
+		dp_req_respond(req, &ctx->resp);
+		return;
+	}
 	int64_t limit = req->api_version >= 3 ? ctx->m->max_bytes : INT32_MAX;
 	int64_t used = 0;
 	bool first = true;
@@ -154,6 +220,7 @@ static void respond(struct fetch_ctx *ctx)
 			unpin(req->s, j);
 		}
 	}
+	session_answer(ctx);
 	dp_req_respond(req, &ctx->resp);
 }
 
@@ -330,6 +397,175 @@ static void set_defaults(struct kp_fetch_resp_partition_data *o, int32_t index)
 	o->records = (struct kp_records){ NULL, 0, -1, 0 };
 }
 
+static void fs_release(void *arg)
+{
+	dp_fs_ctx_fini(arg);
+}
+
+static void fs_close_run(struct dp_shard *s, void *arg)
+{
+	dp_fs_close(s->fsess, (int32_t)(intptr_t)arg);
+}
+
+/* Slot i of the answer: the partition's defaults, and a read unless its topic or index is
+ * unknown. */
+static void add_slot(struct fetch_ctx *ctx, const struct dp_snap *snap, int i,
+                     struct kp_fetch_resp_partition_data *o, struct kp_str topic, const uint8_t *id,
+                     int32_t partition, int64_t offset, int32_t partition_max_bytes)
+{
+	struct dp_req *req = ctx->req;
+	bool by_id = req->api_version >= 13;
+	struct fpart *j = &ctx->slots[i];
+	j->ctx = ctx;
+	j->out = o;
+	j->index = partition;
+	set_defaults(o, partition);
+	const struct dp_topic *t = by_id ? dp_snap_find_id(snap, id) : dp_topic_by_str(snap, topic);
+	if (!t) {
+		o->error_code = by_id ? KP_ERR_UNKNOWN_TOPIC_ID : KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		return;
+	}
+	if (partition < 0 || partition >= t->nparts) {
+		o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		return;
+	}
+	j->topic = t;
+	j->owner = t->owner[partition];
+	j->offset = offset;
+	int64_t mb = partition_max_bytes;
+	if (req->api_version >= 3 && ctx->m->max_bytes < mb)
+		mb = ctx->m->max_bytes;
+	j->max_bytes = mb < 0 ? 0 : (uint32_t)mb;
+	ctx->parts[ctx->n++] = j;
+}
+
+/* The answer's shape from the request's topics (sessionless and full fetches). */
+static int from_request(struct fetch_ctx *ctx, const struct dp_snap *snap)
+{
+	struct dp_req *req = ctx->req;
+	struct kp_fetch_req *m = ctx->m;
+	DP_ARRAY(req, ctx->resp.responses, m->topics.n);
+	if (m->topics.n && !ctx->resp.responses.items)
+		return -ENOMEM;
+	int i = 0;
+	for (int32_t t = 0; t < m->topics.n; t++) {
+		struct kp_fetch_req_topic *q = &m->topics.items[t];
+		struct kp_fetch_resp_fetchable_topic *rt = &ctx->resp.responses.items[t];
+		rt->topic = q->topic;
+		memcpy(rt->topic_id, q->topic_id, 16);
+		DP_ARRAY(req, rt->partitions, q->partitions.n);
+		if (q->partitions.n && !rt->partitions.items)
+			return -ENOMEM;
+		for (int32_t k = 0; k < q->partitions.n; k++, i++) {
+			struct kp_fetch_req_partition *qp = &q->partitions.items[k];
+			add_slot(ctx, snap, i, &rt->partitions.items[k], q->topic, q->topic_id, qp->partition,
+			         qp->fetch_offset, qp->partition_max_bytes);
+		}
+	}
+	return 0;
+}
+
+static bool same_topic(const struct dp_fsess *s, const struct dp_fs_part *a, const struct dp_fs_part *b)
+{
+	if (s->uses_topic_ids)
+		return memcmp(a->topic_id, b->topic_id, 16) == 0;
+	return a->topic_len == b->topic_len && memcmp(a->topic, b->topic, (size_t)a->topic_len) == 0;
+}
+
+/* The answer's shape from the session (incremental fetches): its partitions in its order,
+ * consecutive partitions of one topic under one topic entry. */
+static int from_session(struct fetch_ctx *ctx, const struct dp_snap *snap)
+{
+	struct dp_req *req = ctx->req;
+	struct dp_fsess *s = ctx->fs.s;
+	int32_t nt = 0;
+	for (struct dp_fs_part *x = s->head; x; x = x->next)
+		nt += !x->prev || !same_topic(s, x->prev, x);
+	DP_ARRAY(req, ctx->resp.responses, nt);
+	if (nt && !ctx->resp.responses.items)
+		return -ENOMEM;
+	int i = 0;
+	int32_t t = -1;
+	for (struct dp_fs_part *x = s->head; x; x = x->next) {
+		if (!x->prev || !same_topic(s, x->prev, x)) {
+			int32_t np = 1;
+			for (struct dp_fs_part *y = x->next; y && same_topic(s, x, y); y = y->next)
+				np++;
+			struct kp_fetch_resp_fetchable_topic *rt = &ctx->resp.responses.items[++t];
+			rt->topic = (struct kp_str){ x->topic, x->topic_len };
+			memcpy(rt->topic_id, x->topic_id, 16);
+			DP_ARRAY(req, rt->partitions, np);
+			if (!rt->partitions.items)
+				return -ENOMEM;
+			rt->partitions.n = 0;
+		}
+		struct kp_fetch_resp_fetchable_topic *rt = &ctx->resp.responses.items[t];
+		ctx->slots[i].cached = x;
+		add_slot(ctx, snap, i, &rt->partitions.items[rt->partitions.n++],
+		         (struct kp_str){ x->topic, x->topic_len }, x->topic_id, x->partition,
+		         x->fetch_offset, x->max_bytes);
+		i++;
+	}
+	return 0;
+}
+
+/* The request's partitions and forgotten partitions as the session cache sees them. */
+static int session_context(struct fetch_ctx *ctx)
+{
+	struct dp_req *req = ctx->req;
+	struct kp_fetch_req *m = ctx->m;
+	int32_t n = 0, nf = 0;
+	for (int32_t t = 0; t < m->topics.n; t++)
+		n += m->topics.items[t].partitions.n;
+	for (int32_t t = 0; t < m->forgotten_topics_data.n; t++)
+		nf += m->forgotten_topics_data.items[t].partitions.n;
+	struct dp_fs_preq *pq = dp_req_array(req, n, sizeof(*pq));
+	struct dp_fs_preq *fq = dp_req_array(req, nf, sizeof(*fq));
+	if ((n && !pq) || (nf && !fq))
+		return -ENOMEM;
+	bool by_id = req->api_version >= 13;
+	int32_t i = 0;
+	for (int32_t t = 0; t < m->topics.n; t++) {
+		struct kp_fetch_req_topic *q = &m->topics.items[t];
+		for (int32_t k = 0; k < q->partitions.n; k++, i++) {
+			struct kp_fetch_req_partition *qp = &q->partitions.items[k];
+			pq[i] = (struct dp_fs_preq){
+				.topic = q->topic.ptr, .topic_len = by_id ? 0 : q->topic.len,
+				.topic_id = by_id ? q->topic_id : NULL, .partition = qp->partition,
+				.max_bytes = qp->partition_max_bytes, .leader_epoch = qp->current_leader_epoch,
+				.last_fetched_epoch = qp->last_fetched_epoch, .fetch_offset = qp->fetch_offset,
+				.log_start_offset = qp->log_start_offset,
+			};
+		}
+	}
+	i = 0;
+	for (int32_t t = 0; t < m->forgotten_topics_data.n; t++) {
+		struct kp_fetch_req_forgotten_topic *q = &m->forgotten_topics_data.items[t];
+		for (int32_t k = 0; k < q->partitions.n; k++, i++)
+			fq[i] = (struct dp_fs_preq){
+				.topic = q->topic.ptr, .topic_len = by_id ? 0 : q->topic.len,
+				.topic_id = by_id ? q->topic_id : NULL, .partition = q->partitions.items[k],
+			};
+	}
+	ctx->preq = pq;
+	ctx->nslots = n;
+	ctx->privileged = (req->api_version >= 15 ? m->replica_state.replica_id : m->replica_id) >= 0;
+	int32_t sid = req->api_version >= 7 ? m->session_id : 0;
+	int32_t epoch = req->api_version >= 7 ? m->session_epoch : DP_FS_FINAL_EPOCH;
+	dp_fs_context(req->s->fsess, req->api_version, sid, epoch, pq, n, fq, nf,
+	              (int64_t)(req->s->now_ns / 1000000u), &ctx->fs);
+	if (ctx->fs.close_shard >= 0)
+		dp_shard_post(req->s, ctx->fs.close_shard, fs_close_run, (void *)(intptr_t)ctx->fs.close_id);
+	if (ctx->fs.kind == DP_FS_INCREMENTAL) {
+		ctx->nslots = ctx->fs.s->size;
+		if (dp_req_on_release(req, fs_release, &ctx->fs)) {
+			dp_fs_ctx_fini(&ctx->fs);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 void dp_h_fetch(struct dp_req *req, void *msg)
 {
 	struct kp_fetch_req *m = msg;
@@ -340,61 +576,37 @@ void dp_h_fetch(struct dp_req *req, void *msg)
 		dp_req_finish(req);
 		return;
 	}
+	memset(ctx, 0, sizeof(*ctx));
 	ctx->req = req;
 	ctx->m = m;
 	kp_fetch_resp_init(&ctx->resp);
 	ctx->resp.session_id = 0;
-	if (req->api_version >= 7 && m->session_id != 0) {
-		ctx->resp.error_code = KP_ERR_FETCH_SESSION_ID_NOT_FOUND;
+	if (session_context(ctx)) {
+		req->close_after = true;
+		dp_req_finish(req);
+		return;
+	}
+	if (ctx->fs.kind == DP_FS_ERROR) {
+		ctx->resp.error_code = ctx->fs.error;
 		dp_req_respond(req, &ctx->resp);
 		return;
 	}
 	const struct dp_snap *snap = dp_meta_snap(b->meta);
-	int total = 0;
-	for (int32_t i = 0; i < m->topics.n; i++)
-		total += m->topics.items[i].partitions.n;
-	ctx->parts = dp_req_array(req, total, sizeof(*ctx->parts));
-	DP_ARRAY(req, ctx->resp.responses, m->topics.n);
-	bool by_id = req->api_version >= 13;
-	for (int32_t i = 0; i < ctx->resp.responses.n; i++) {
-		struct kp_fetch_req_topic *q = &m->topics.items[i];
-		struct kp_fetch_resp_fetchable_topic *rt = &ctx->resp.responses.items[i];
-		const struct dp_topic *t = by_id ? dp_snap_find_id(snap, q->topic_id) : dp_topic_by_str(snap, q->topic);
-		rt->topic = q->topic;
-		memcpy(rt->topic_id, q->topic_id, 16);
-		DP_ARRAY(req, rt->partitions, q->partitions.n);
-		for (int32_t k = 0; k < rt->partitions.n; k++) {
-			struct kp_fetch_req_partition *qp = &q->partitions.items[k];
-			struct kp_fetch_resp_partition_data *o = &rt->partitions.items[k];
-			set_defaults(o, qp->partition);
-			if (!t) {
-				o->error_code = by_id ? KP_ERR_UNKNOWN_TOPIC_ID : KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-				continue;
-			}
-			if (qp->partition < 0 || qp->partition >= t->nparts) {
-				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-				continue;
-			}
-			struct fpart *j = rt_arena_alloc(&req->arena, sizeof(*j));
-			if (!j || !ctx->parts) {
-				o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
-				continue;
-			}
-			j->ctx = ctx;
-			j->out = o;
-			j->topic = t;
-			j->index = qp->partition;
-			j->owner = t->owner[qp->partition];
-			j->offset = qp->fetch_offset;
-			int64_t mb = qp->partition_max_bytes;
-			if (req->api_version >= 3 && m->max_bytes < mb)
-				mb = m->max_bytes;
-			j->max_bytes = mb < 0 ? 0 : (uint32_t)mb;
-			ctx->parts[ctx->n++] = j;
-		}
+	ctx->slots = dp_req_array(req, ctx->nslots, sizeof(*ctx->slots));
+	ctx->parts = dp_req_array(req, ctx->nslots, sizeof(*ctx->parts));
+	if (ctx->nslots && (!ctx->slots || !ctx->parts)) {
+		req->close_after = true;
+		dp_req_finish(req);
+		return;
+	}
+	int rc = ctx->fs.kind == DP_FS_INCREMENTAL ? from_session(ctx, snap) : from_request(ctx, snap);
+	if (rc) {
+		req->close_after = true;
+		dp_req_finish(req);
+		return;
 	}
 	if (ctx->n == 0) {
-		dp_req_respond(req, &ctx->resp);
+		respond(ctx);
 		return;
 	}
 	ctx->phase = ROUND1;
