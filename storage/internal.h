@@ -18,6 +18,7 @@
 
 #include "base/ioop.h"
 #include "storage/storage.h"
+#include "storage/txn_index.h"
 
 #define STOR_OFF_ENTRY 8    /* .index entry: int32 relative offset, int32 position */
 #define STOR_TIME_ENTRY 12  /* .timeindex entry: int64 timestamp, int32 relative offset */
@@ -61,6 +62,11 @@ struct stor_segment {
 	int idx_inflight;           /* of which index writes */
 	struct rt_ioop idx_op;      /* shared by every index write of this segment */
 	struct stor_segment *grave_next;
+	/* The .txnindex (aborted.c): its entries, NULL while the file is empty (no descriptor is
+	 * held for the common segment without aborted transactions). */
+	struct stor_txnidx *txn;
+	bool txn_missing;           /* absent or unreadable at open: rebuilt from the log */
+	bool txn_dirty;             /* entries written since the file's last fdatasync */
 };
 
 /* Creates an empty segment (files created or truncated) with base offset `base`.  Blocking.
@@ -71,7 +77,7 @@ struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int
 struct stor_segment *stor_segment_open(struct stor_log *log, int64_t base, int *err);
 /* Closes descriptors and frees (does not unlink). */
 void stor_segment_free(struct stor_segment *s);
-/* Unlinks the segment's three files (blocking; used on error paths and deletion). */
+/* Unlinks the segment's four files (blocking; used on error paths and deletion). */
 void stor_segment_unlink(struct stor_segment *s);
 /* "<20-digit base>.<ext>" into out (at least 32 bytes). */
 void stor_segment_name(char *out, size_t n, int64_t base, const char *ext);
@@ -114,6 +120,17 @@ struct stor_bhdr {
  * `limit`, -EBADMSG when what is there is not a plausible batch header, or -errno. */
 int stor_segment_read_hdr(const struct stor_segment *s, uint64_t pos, uint64_t limit,
                           struct stor_bhdr *h);
+
+/* --- aborted-transaction index files (aborted.c) ------------------------------------------ */
+
+/* Creates the segment's empty .txnindex (create = true: a new segment) or loads an existing one,
+ * setting txn_missing when it is absent or does not decode.  Blocking.  0 or -errno (only a
+ * failure to create is an error). */
+int stor_segment_txn_open(struct stor_segment *s, bool create);
+/* Closes the entries' descriptor and frees them. */
+void stor_segment_txn_close(struct stor_segment *s);
+/* Drops the entries whose marker is at or past `offset` (truncation).  Blocking. */
+void stor_segment_txn_trim(struct stor_segment *s, int64_t offset);
 
 /* --- the log ------------------------------------------------------------------------------- */
 
@@ -179,6 +196,10 @@ struct stor_log {
 
 	stor_roll_fn roll_hook;     /* borrowed */
 	void *roll_arg;
+
+	/* Lowest offset whose aborted transactions must be re-derived from the log (recovery
+	 * scanned from there, or a .txnindex was missing); INT64_MAX when none (aborted.c). */
+	int64_t txn_rebuild_from;
 };
 
 /* Segment array helpers (log.c). */

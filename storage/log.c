@@ -269,6 +269,7 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	log->ring = ring;
 	log->max_ts = -1;
 	log->max_ts_off = -1;
+	log->txn_rebuild_from = INT64_MAX;
 	log->last_flush_ms = stor_now_ms();
 	if (asprintf(&log->name, "%s-%" PRId32, topic, partition) < 0) log->name = NULL;
 	if (asprintf(&log->path, "%s/%s", stor_dir_path(d), log->name ? log->name : "") < 0) log->path = NULL;
@@ -323,15 +324,17 @@ static int flush_all(struct stor_log *log)
 		/* Below the recovery point everything was flushed already. */
 		bool flushed = i + 1 < log->nseg && log->segs[i + 1]->base <= log->recovery_point &&
 		               !s->dirty && !s->idx_dirty && !s->idx_bad && s->on_disk == s->on &&
-		               s->tn_disk == s->tn;
+		               s->tn_disk == s->tn && !s->txn_dirty;
 		if (flushed) continue;
 		if (s->idx_bad || s->on_disk != s->on || s->tn_disk != s->tn) {
 			int e = stor_segment_write_index_sync(s);
 			if (e && !rc) rc = e;
 		}
-		if (fdatasync(s->fd) || fdatasync(s->ifd) || fdatasync(s->tfd)) {
+		if (fdatasync(s->fd) || fdatasync(s->ifd) || fdatasync(s->tfd) ||
+		    (s->txn && stor_txnidx_sync(s->txn))) {
 			if (!rc) rc = -errno;
 		}
+		s->txn_dirty = false;
 	}
 	if (fsync(log->dfd) && !rc) rc = -errno;
 	return rc;

@@ -1,6 +1,9 @@
 /*
  * storage/producer_recover.c: rebuilding a partition's producer state at open (snapshot plus
  * log tail, Kafka's loadProducerState) and reading batch headers and transaction markers for it.
+ * The same replay re-derives the aborted-transaction index entries that recovery asks for
+ * (stor_log_txn_rebuild_from): it starts at a snapshot at or below that offset and records every
+ * abort it meets (stor_log_add_aborted skips those already recorded).
  * Blocking: runs during partition open, before the log takes appends.
  */
 #include <errno.h>
@@ -67,7 +70,8 @@ static int pread_all(int fd, uint8_t *p, size_t n, uint64_t pos)
 int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char *dir, int64_t now_ms)
 {
 	int64_t leo = stor_log_end_offset(log), start = stor_log_start_offset(log), from = 0;
-	int rc = stor_pstate_snapshot_load(ps, dir, leo, now_ms, &from);
+	int64_t rebuild = stor_log_txn_rebuild_from(log);
+	int rc = stor_pstate_snapshot_load(ps, dir, rebuild < leo ? rebuild : leo, now_ms, &from);
 	if (rc == -ENOENT)
 		from = start;
 	else if (rc)
@@ -111,12 +115,18 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 			int64_t last = h.base_offset + h.last_offset_delta;
 			if (last >= off && h.producer_id >= 0) {
 				struct stor_ps_batch b;
+				struct stor_ps_txn_done d;
+				size_t nd = 0;
 				stor_ps_batch_from_hdr(&b, &h);
 				if (!b.control ||
 				    !stor_ps_marker_parse(buf + pos, size, &b.commit, &b.coordinator_epoch))
-					rc = stor_pstate_apply(ps, &b, 1, STOR_PS_LOG, NULL, NULL);
+					rc = stor_pstate_apply(ps, &b, 1, STOR_PS_LOG, &d, &nd);
 				if (rc)
 					break;
+				/* a failure is logged and leaves the file to be rebuilt at the next open */
+				if (nd && d.aborted)
+					(void)stor_log_add_aborted(log, &(struct stor_aborted_txn){
+						d.producer_id, d.first_offset, d.last_offset, d.last_stable_offset });
 			}
 			pos += size;
 		}
@@ -125,7 +135,9 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 		off = rd.next_offset;
 	}
 	free(buf);
-	if (!rc)
+	if (!rc) {
 		stor_pstate_expire(ps, now_ms);
+		stor_log_txn_rebuilt(log);
+	}
 	return rc;
 }

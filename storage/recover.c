@@ -9,6 +9,8 @@
  * deleted, and one log line says what went: bytes, offsets and why.  After an unclean stop this
  * is what removes a torn tail, the garbage of a half-written page, or writes that landed after a
  * hole.  Start-up may block, so this file uses plain pread/ftruncate/fdatasync.
+ * The aborted-transaction indexes of scanned segments are trimmed to the log and marked for
+ * re-derivation from the log by the producer state's replay (aborted.c says how).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -282,6 +284,16 @@ int stor_recover(struct stor_log *log, int64_t recovery_point, bool clean)
 		first_scan = 0;
 		while (first_scan + 1 < n && bases[first_scan + 1] <= recovery_point) first_scan++;
 	}
+	/* Aborted transactions are derived again from the first scanned segment on (Kafka rebuilds
+	 * the transaction index of every segment it recovers) and from any whose file is gone. */
+	if (first_scan < n) log->txn_rebuild_from = bases[first_scan];
+	for (size_t i = 0; i < first_scan; i++)
+		if (log->segs[i]->txn_missing) {
+			stor_logf("%s: %020" PRId64 ".txnindex is missing; the aborted transactions from "
+			          "offset %" PRId64 " on are derived again from the log", log->name, bases[i], bases[i]);
+			log->txn_rebuild_from = bases[i];
+			break;
+		}
 	for (size_t i = 0; i < first_scan; i++) {
 		struct stor_segment *s = log->segs[i];
 		uint64_t size = file_size(s->fd);
@@ -322,6 +334,7 @@ int stor_recover(struct stor_log *log, int64_t recovery_point, bool clean)
 		                            sizeof claim)))
 			goto out;
 		expect = s->end_offset;
+		stor_segment_txn_trim(s, s->end_offset);
 		if ((rc = stor_segment_write_index_sync(s))) goto out;
 		if (fdatasync(s->fd) || fdatasync(s->ifd) || fdatasync(s->tfd)) {
 			rc = -errno;

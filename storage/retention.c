@@ -110,6 +110,7 @@ int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offse
 	s->size = pos;
 	if (s->visible > pos) s->visible = pos;
 	stor_segment_trim_index(s, pos, offset);
+	stor_segment_txn_trim(s, offset);
 	if (s->end_offset > offset) s->end_offset = offset;
 	s->max_ts = s->tn ? (int64_t)rt_be64_get(s->tidx + (s->tn - 1) * 12) : -1;
 	s->max_ts_off = s->tn ? s->base + rt_be32_get(s->tidx + (s->tn - 1) * 12 + 8) : s->base;

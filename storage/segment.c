@@ -7,6 +7,7 @@
  *                     index.interval.bytes were appended since the previous one)
  *   <base>.timeindex  entries of 12 bytes: int64 max timestamp so far, int32 (offset of the batch
  *                     that carries it) - base; only when the timestamp grows
+ *   <base>.txnindex   aborted transactions whose marker is in the segment (aborted.c)
  *
  * Both indexes live in memory in their on-disk byte order, in anonymous mappings reserved for
  * segment.index.bytes (pages are only touched as entries are added), so an io_uring write from
@@ -105,6 +106,7 @@ struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int
 	}
 	int rc = open_files(s, O_CREAT | O_TRUNC);
 	s->idx_missing = false;
+	if (!rc) rc = stor_segment_txn_open(s, true);
 	if (rc) {
 		stor_segment_unlink(s);
 		stor_segment_free(s);
@@ -122,6 +124,7 @@ struct stor_segment *stor_segment_open(struct stor_log *log, int64_t base, int *
 		return NULL;
 	}
 	int rc = open_files(s, 0);
+	if (!rc) rc = stor_segment_txn_open(s, false);
 	if (rc) {
 		stor_segment_free(s);
 		*err = rc;
@@ -136,6 +139,7 @@ void stor_segment_free(struct stor_segment *s)
 	if (s->fd >= 0) close(s->fd);
 	if (s->ifd >= 0) close(s->ifd);
 	if (s->tfd >= 0) close(s->tfd);
+	stor_segment_txn_close(s);
 	munmap(s->oidx, s->ocap * STOR_OFF_ENTRY);
 	munmap(s->tidx, s->tcap * STOR_TIME_ENTRY);
 	free(s);

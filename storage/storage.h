@@ -10,6 +10,8 @@
  *       <20-digit base offset>.log               record batches exactly as on the wire
  *       <20-digit base offset>.index             8-byte entries: int32 relative offset, int32 position
  *       <20-digit base offset>.timeindex         12-byte entries: int64 timestamp, int32 relative offset
+ *       <20-digit base offset>.txnindex          34-byte entries: the aborted transactions whose ABORT
+ *                                                marker is in the segment (storage/txn_index.h)
  *       leader-epoch-checkpoint                  "0\n<n>\n<epoch> <start offset>\n..."
  *       partition.metadata                       "version: 0\ntopic_id: <base64 uuid>\n"
  *
@@ -46,8 +48,8 @@
  * Faults.  storage/fault.h (internal, for tests) can arm failed or short writes, failed
  * fdatasyncs, ENOSPC and EIO at numbered points, because LD_PRELOAD wrappers do not see io_uring.
  *
- * Not yet part of this surface (issue 3): compaction, producer-state snapshots, the transaction
- * index and last stable offset.
+ * Compaction is in storage/compact.h, producer state and its snapshots in storage/producer_state.h
+ * (the last stable offset comes from there).
  */
 #ifndef STOR_STORAGE_H
 #define STOR_STORAGE_H
@@ -58,6 +60,7 @@
 
 #include "base/ioop.h"
 #include "proto/batch.h"
+#include "storage/txn_index.h"
 
 struct io_uring;
 struct stor_dir;
@@ -323,6 +326,33 @@ int stor_log_truncate(struct stor_log *log, int64_t offset);
  * segments, never a segment a reader still pins: that one is unlinked after its release), and
  * asynchronous unlinking of deleted segments.  Returns the number of segments deleted, or -errno. */
 int stor_log_tick(struct stor_log *log, int64_t now_ms);
+
+/* --- aborted transactions (the .txnindex files, issue 7) -------------------------------------- */
+
+/* Records an aborted transaction in the .txnindex of the segment that holds its ABORT marker
+ * (t->last_offset, already assigned by stor_log_append).  An entry whose marker is not past the
+ * segment's last entry is already there and is skipped (replays after recovery), so this is
+ * idempotent.  Blocking pwrite; the flush round that makes the marker durable covers the file
+ * too.  A truncation of the log drops entries past the new end.  Returns 0 or -errno (-EINVAL:
+ * no segment holds that offset); on a failed write the file is removed so that the next open
+ * rebuilds it from the log. */
+int stor_log_add_aborted(struct stor_log *log, const struct stor_aborted_txn *t);
+
+/* Kafka's collectAbortedTransactions for a read_committed fetch from `fetch_offset` whose data
+ * ends before `upper`: every aborted transaction with last offset >= fetch_offset and first
+ * offset < upper, searching the indexes from the segment holding fetch_offset onwards until an
+ * entry's last stable offset reaches upper.  Writes at most cap entries to out (in marker order)
+ * and returns how many there are (call again with more room when that is above cap).  No I/O. */
+size_t stor_log_collect_aborted(const struct stor_log *log, int64_t fetch_offset, int64_t upper,
+                                struct stor_aborted_txn *out, size_t cap);
+
+/* Recovery of the indexes: the lowest offset from which the aborted transactions must be derived
+ * again from the log (recovery scanned the segments from there, or a .txnindex was missing or
+ * did not decode), or INT64_MAX.  The producer state's recovery (stor_pstate_recover) replays
+ * the log from at most there, calling stor_log_add_aborted for every abort it meets, and then
+ * stor_log_txn_rebuilt (which creates the files that were missing and resets this offset). */
+int64_t stor_log_txn_rebuild_from(const struct stor_log *log);
+void stor_log_txn_rebuilt(struct stor_log *log);
 
 /* --- roll and truncation hook ----------------------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  *
  * At most one flush round is in flight per log.  A round is issued when some waiter is covered by
  * the LEO (or a background flush is wanted); it fdatasyncs every segment with completed writes
- * since the previous round, the indexes of sealed segments, and the partition directory after a
+ * since the previous round, the indexes of sealed segments, the .txnindex files written since
+ * (their entries are written before their markers), and the partition directory after a
  * segment was created, and when all of them succeed every offset below the LEO at issue time is
  * durable.  Writers that arrive while a round is in flight are served together by the next one,
  * which is what makes one fdatasync cover many appends.
@@ -47,7 +48,7 @@ static void update_recovery_point(struct stor_log *log)
 	for (size_t i = 0; i < log->nseg; i++) {
 		struct stor_segment *s = log->segs[i];
 		if (i + 1 == log->nseg || !s->sealed || s->dirty || s->idx_dirty || s->idx_bad ||
-		    s->idx_inflight) {
+		    s->idx_inflight || s->txn_dirty) {
 			rp = s->base;
 			break;
 		}
@@ -145,6 +146,10 @@ void stor_sync_kick(struct stor_log *log)
 			rc = add_sync(log, s->ifd, f < 0);
 			if (!rc) rc = add_sync(log, s->tfd, f < 0);
 			if (!rc) s->idx_dirty = false;
+		}
+		if (!rc && s->txn_dirty && s->txn) {
+			rc = add_sync(log, stor_txnidx_fd(s->txn), f < 0);
+			if (!rc) s->txn_dirty = false;
 		}
 	}
 	if (!rc && log->dir_dirty) {

@@ -169,6 +169,11 @@ int stor_txnidx_truncate(struct stor_txnidx *x, int64_t offset)
 	return 0;
 }
 
+int stor_txnidx_fd(const struct stor_txnidx *x)
+{
+	return x->fd;
+}
+
 size_t stor_txnidx_count(const struct stor_txnidx *x)
 {
 	return x->n;

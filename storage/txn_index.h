@@ -54,6 +54,9 @@ int stor_txnidx_sync(struct stor_txnidx *x);
 /* Drops every entry whose last offset is >= offset (log truncation).  Blocking.  0 or -errno. */
 int stor_txnidx_truncate(struct stor_txnidx *x, int64_t offset);
 
+/* The index file's descriptor (borrowed: for an fdatasync queued by the owner). */
+int stor_txnidx_fd(const struct stor_txnidx *x);
+
 size_t stor_txnidx_count(const struct stor_txnidx *x);
 const struct stor_aborted_txn *stor_txnidx_entry(const struct stor_txnidx *x, size_t i);
 

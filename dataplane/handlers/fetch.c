@@ -18,6 +18,10 @@
  * with data always, even when its first batch alone is larger, as Kafka does) and returns the
  * rest empty.  Pins are released on the owner shard when the response has been sent.
  *
+ * read_committed (isolation_level 1, v4+): records stop at the last stable offset and each
+ * partition lists the aborted transactions among them (fetch_aborted.c, gathered on the owner
+ * shard with the read).
+ *
  * Fetch sessions (KIP-227, dataplane/fetch_session.h): the connection's shard keeps the
  * sessions.  A full fetch is answered like a sessionless one and then may get a session made of
  * its partitions; an incremental fetch reads every partition of its session (in the session's
@@ -30,6 +34,7 @@
 
 #include "../fetch_session.h"
 #include "../parts.h"
+#include "fetch_aborted.h"
 #include "handlers.h"
 #include "storage/producer_state.h"
 
@@ -51,6 +56,7 @@ struct fpart {
 	int16_t err;
 	int64_t hwm, lstart;
 	int64_t lso;                   /* last stable offset (== hwm without open transactions) */
+	struct dp_fetch_aborted ab;    /* read_committed: aborted transactions in rd (owned) */
 	/* long poll */
 	struct stor_watch w;
 	bool w_done;                   /* owner side: fired or cancelled */
@@ -182,6 +188,12 @@ static void session_answer(struct fetch_ctx *ctx)
 	ctx->resp.responses.n = nt;
 }
 
+/* read_committed (issue 7): stop at the LSO and list the aborted transactions */
+static bool committed(const struct fetch_ctx *ctx)
+{
+	return ctx->req->api_version >= 4 && ctx->m->isolation_level == 1;
+}
+
 static void respond(struct fetch_ctx *ctx)
 {
 	struct dp_req *req = ctx->req;
@@ -208,7 +220,8 @@ static void respond(struct fetch_ctx *ctx)
 		o->log_start_offset = j->lstart;
 		if (j->err || j->rd.len == 0)
 			continue;
-		if (first || used + j->rd.len <= limit) {
+		if ((first || used + j->rd.len <= limit) &&
+		    dp_fetch_aborted_put(req, o, &j->ab, committed(ctx))) {
 			first = false;
 			used += j->rd.len;
 			o->records = (struct kp_records){ NULL, (int32_t)j->rd.len, j->rd.fd, j->rd.pos };
@@ -220,6 +233,8 @@ static void respond(struct fetch_ctx *ctx)
 			unpin(req->s, j);
 		}
 	}
+	for (int i = 0; i < ctx->n; i++)
+		dp_fetch_aborted_drop(&ctx->parts[i]->ab);
 	session_answer(ctx);
 	dp_req_respond(req, &ctx->resp);
 }
@@ -260,10 +275,13 @@ static void read_run(struct dp_shard *s, void *arg)
 		j->hwm = stor_log_high_watermark(log);
 		j->lstart = stor_log_start_offset(log);
 		j->lso = j->part->pstate ? stor_pstate_lso(j->part->pstate, j->hwm) : j->hwm;
-		/* read_committed stops at the last stable offset (issue 7) */
-		bool committed = j->ctx->req->api_version >= 4 && j->ctx->m->isolation_level == 1;
-		int rc = stor_log_read(log, j->offset, j->max_bytes, committed ? j->lso : j->hwm, true,
+		bool iso_committed = committed(j->ctx);
+		int rc = stor_log_read(log, j->offset, j->max_bytes, iso_committed ? j->lso : j->hwm, true,
 		                       &j->rd);
+		if (!rc && j->rd.len && iso_committed && dp_fetch_aborted_collect(log, j->offset, &j->rd, &j->ab)) {
+			stor_read_release(log, &j->rd);
+			j->rd.len = 0;   /* no list, no records: the consumer asks again */
+		}
 		if (rc) {
 			j->err = stor_err_to_kafka(rc);
 			if (!j->err)
@@ -284,6 +302,7 @@ static void read_round(struct fetch_ctx *ctx)
 		j->err = 0;
 		j->rd.len = 0;
 		j->hwm = j->lstart = j->lso = -1;
+		dp_fetch_aborted_drop(&j->ab);
 		dp_shard_post(ctx->req->s, j->owner, read_run, j);
 	}
 	/* The extra count keeps an early answer from finishing the round before all are posted. */

@@ -9,7 +9,9 @@
  * against the producer state (epoch and coordinator-epoch fencing), appends it through storage
  * as Produce appends (durable: the coordinator completes the transaction on our answer) and
  * ends the producer's open transaction in the producer state, which moves the last stable
- * offset.  Each partition is answered with Kafka's error code.
+ * offset; an ABORT also records the transaction (producer id, its first offset here, the
+ * marker's offset, the LSO after it) in the segment's .txnindex for read_committed fetches.
+ * Each partition is answered with Kafka's error code.
  */
 #include <errno.h>
 
@@ -97,6 +99,13 @@ static void job_run(struct dp_shard *s, void *arg)
 	if (stor_pstate_apply(part->pstate, &j->pb, 1, STOR_PS_COORDINATOR, &done, &ndone))
 		RT_WARN("%s-%d: marker of producer %lld not recorded (out of memory)", j->topic->name,
 		        j->index, (long long)j->pb.producer_id);
+	/* An abort goes into the .txnindex now, before the marker's write completes: read_committed
+	 * fetches cannot reach it before then (the transaction holds the LSO back until its marker
+	 * is below the high watermark), and a failed write truncates the entry with the log.  A
+	 * failure here is logged by storage and the file rebuilt from the log at the next open. */
+	if (ndone && done.aborted)
+		(void)stor_log_add_aborted(part->log, &(struct stor_aborted_txn){
+			done.producer_id, done.first_offset, done.last_offset, done.last_stable_offset });
 }
 
 /* Builds the marker batch into the request's arena.  Returns its bytes or NULL. */
@@ -185,7 +194,10 @@ void dp_h_write_txn_markers(struct dp_req *req, void *msg)
 					continue;
 				}
 				struct wtm_job *j = rt_arena_calloc(&req->arena, 1, sizeof(*j));
-				if (!j) {
+				/* Each partition's append stamps its own base offset and leader epoch into
+				 * the bytes it writes (asynchronously, on its owner shard): one copy each. */
+				uint8_t *own = j ? rt_arena_alloc(&req->arena, blen) : NULL;
+				if (!own) {
 					rp->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
 					continue;
 				}
@@ -194,7 +206,8 @@ void dp_h_write_txn_markers(struct dp_req *req, void *msg)
 				j->topic = top;
 				j->index = rp->partition_index;
 				j->info = info;
-				j->a.data = batch;   /* shared by the marker's partitions; read only */
+				memcpy(own, batch, blen);
+				j->a.data = own;
 				j->a.len = blen;
 				stor_ps_batch_from_hdr(&j->pb, &h);
 				j->pb.commit = mk->transaction_result;
