@@ -126,6 +126,10 @@ static void arm_recv(struct dp_conn *c)
 static void req_release(struct dp_req *req)
 {
 	struct dp_conn *c = req->conn;
+	if (req->holds) {
+		req->release_due = true;
+		return;
+	}
 	while (req->releases) {
 		struct dp_release *r = req->releases;
 		req->releases = r->next;
@@ -152,6 +156,21 @@ static void unlink_req(struct dp_conn *c, struct dp_req *req)
 	*pp = req->next;
 	if (c->q_tail == req)
 		c->q_tail = prev;
+}
+
+void dp_req_hold(struct dp_req *req)
+{
+	req->holds++;
+}
+
+void dp_req_unhold(struct dp_req *req)
+{
+	assert(req->holds > 0);
+	if (--req->holds || !req->release_due)
+		return;
+	struct dp_conn *c = req->conn;
+	req_release(req);
+	maybe_free(c);
 }
 
 int dp_req_on_release(struct dp_req *req, void (*fn)(void *), void *arg)

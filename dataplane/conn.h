@@ -52,6 +52,8 @@ struct dp_req {
 	bool done;                     /* the response (or no-response) is decided */
 	bool no_response;              /* acks=0 produce */
 	bool close_after;              /* close the connection when this request's turn comes */
+	int holds;                     /* dp_req_hold: release waits for as many dp_req_unhold */
+	bool release_due;              /* answered and dropped from its connection, held */
 	struct rt_arena arena;         /* per-request memory, freed at release */
 	struct rt_chain resp;          /* length, header, body */
 	struct dp_release *releases;
@@ -101,6 +103,13 @@ void dp_conn_close_all(struct dp_shard *s);
 /* Called on the connection's shard when the request's response is complete in req->resp (or
  * no_response / close_after is set).  Patches the frame length and sends in order. */
 void dp_req_finish(struct dp_req *req);
+
+/* Keeps req (its frame, arena and connection) alive after its response is sent, until the
+ * matching dp_req_unhold: for work that still runs on the request's memory when the answer has
+ * to go (a produce answered REQUEST_TIMED_OUT while its appends write from the frame).  On the
+ * connection's shard only. */
+void dp_req_hold(struct dp_req *req);
+void dp_req_unhold(struct dp_req *req);
 
 /* Registers fn(arg) to run when req is released.  0 or -ENOMEM. */
 int dp_req_on_release(struct dp_req *req, void (*fn)(void *), void *arg);

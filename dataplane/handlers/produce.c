@@ -8,6 +8,13 @@
  * Durability follows acks: 1 answers once the write is in the page cache, -1 once an fdatasync
  * covers it (group commit in storage), 0 sends no response at all (the request still completes
  * before its frame is freed).
+ *
+ * timeout_ms (acks=-1 only, as Kafka's DelayedProduce): the partitions whose append is not
+ * durable when it expires are answered REQUEST_TIMED_OUT (the others with their outcome) and the
+ * response goes; the appends go on (Kafka keeps them in the log too, so a retry may duplicate
+ * them unless the producer is idempotent), and the request stays held (dp_req_hold) until the
+ * last one reports back, since they write from its frame.  The owner shard writes a job's
+ * outcome into the job; only the connection's shard touches the response.
  */
 #include <errno.h>
 
@@ -31,6 +38,8 @@ struct produce_job {
 	struct stor_append a;
 	struct dp_shard *owner;
 	int16_t err;
+	bool back;                     /* its outcome reached the connection's shard */
+	int64_t base_offset, log_append_time, log_start;   /* the outcome (owner shard) */
 	struct stor_ps_batch pb;       /* producer fields of the batch (pb.producer_id -1: none) */
 	struct stor_sync dup_sync;     /* a duplicate waits until its original is durable */
 };
@@ -39,6 +48,10 @@ struct produce_ctx {
 	struct dp_req *req;
 	struct kp_produce_resp resp;
 	int pending;
+	struct produce_job **jobs;
+	int njobs;
+	struct dp_timer timer;         /* acks=-1: timeout_ms */
+	bool timed_out;                /* answered; the request is held until pending is 0 */
 };
 
 static void finish(struct produce_ctx *ctx)
@@ -66,11 +79,35 @@ static void finish(struct produce_ctx *ctx)
 /* On the connection's shard: one partition has its outcome. */
 static void job_back(struct dp_shard *s, void *arg)
 {
-	(void)s;
 	struct produce_job *j = arg;
+	struct produce_ctx *ctx = j->ctx;
+	j->back = true;
+	if (ctx->timed_out) {
+		if (--ctx->pending == 0)
+			dp_req_unhold(ctx->req);
+		return;
+	}
 	j->out->error_code = j->err;
-	if (--j->ctx->pending == 0)
-		finish(j->ctx);
+	j->out->base_offset = j->base_offset;
+	j->out->log_append_time_ms = j->log_append_time;
+	j->out->log_start_offset = j->log_start;
+	if (--ctx->pending == 0) {
+		dp_timer_cancel(s, &ctx->timer);
+		finish(ctx);
+	}
+}
+
+/* timeout_ms passed before every acks=-1 append was durable. */
+static void produce_timeout(struct dp_shard *s, struct dp_timer *t)
+{
+	(void)s;
+	struct produce_ctx *ctx = rt_container_of(t, struct produce_ctx, timer);
+	for (int i = 0; i < ctx->njobs; i++)
+		if (!ctx->jobs[i]->back)
+			ctx->jobs[i]->out->error_code = KP_ERR_REQUEST_TIMED_OUT;
+	ctx->timed_out = true;
+	dp_req_hold(ctx->req);
+	finish(ctx);
 }
 
 static void append_done(struct stor_append *a, int err)
@@ -88,11 +125,11 @@ static void append_done(struct stor_append *a, int err)
 			stor_pstate_forget(part->pstate, j->pb.producer_id);
 	} else {
 		j->err = 0;
-		j->out->base_offset = a->base_offset;
-		j->out->log_append_time_ms = a->log_append_time;
+		j->base_offset = a->base_offset;
+		j->log_append_time = a->log_append_time;
 		part = dp_parts_get(j->owner, j->topic, j->index, &kerr);
 		if (part)
-			j->out->log_start_offset = stor_log_start_offset(part->log);
+			j->log_start = stor_log_start_offset(part->log);
 	}
 	dp_shard_post(j->owner, j->ctx->req->s->id, job_back, j);
 }
@@ -105,7 +142,7 @@ static void dup_synced(struct stor_sync *sy, int err)
 		j->err = stor_err_to_kafka(err);
 		if (!j->err)
 			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
-		j->out->base_offset = -1;
+		j->base_offset = -1;
 	}
 	dp_shard_post(j->owner, j->ctx->req->s->id, job_back, j);
 }
@@ -131,8 +168,8 @@ static bool producer_check(struct dp_shard *s, struct produce_job *j, struct dp_
 		return true;
 	}
 	j->err = 0;
-	j->out->base_offset = dup.first_offset;
-	j->out->log_start_offset = stor_log_start_offset(part->log);
+	j->base_offset = dup.first_offset;
+	j->log_start = stor_log_start_offset(part->log);
 	j->dup_sync = (struct stor_sync){ .offset = dup.last_offset + 1, .done = dup_synced };
 	int rc = stor_log_sync(part->log, &j->dup_sync);
 	if (rc)
@@ -255,6 +292,8 @@ void dp_h_produce(struct dp_req *req, void *msg)
 			}
 			j->ctx = ctx;
 			j->out = rp;
+			j->back = false;
+			j->base_offset = j->log_append_time = j->log_start = -1;
 			j->topic = t;
 			j->index = pd->index;
 			j->acks = m->acks;
@@ -273,9 +312,20 @@ void dp_h_produce(struct dp_req *req, void *msg)
 			jl[njobs++] = j;
 		}
 	}
+	/* the timeout needs the list after this returns: jobs[] is on the stack */
+	ctx->jobs = jl == jobs && njobs ? dp_req_array(req, njobs, sizeof(*jl)) : jl;
+	if (ctx->jobs && ctx->jobs != jl)
+		memcpy(ctx->jobs, jl, sizeof(*jl) * (size_t)njobs);
+	ctx->njobs = ctx->jobs ? njobs : 0;
 	ctx->pending = njobs + 1;
 	for (int i = 0; i < njobs; i++)
 		dp_shard_post(req->s, jl[i]->topic->owner[jl[i]->index], job_run, jl[i]);
-	if (--ctx->pending == 0)
+	if (ctx->njobs && m->acks == -1) {
+		ctx->timer.fn = produce_timeout;
+		dp_timer_arm(req->s, &ctx->timer, m->timeout_ms > 0 ? (uint64_t)m->timeout_ms : 0);
+	}
+	if (--ctx->pending == 0) {
+		dp_timer_cancel(req->s, &ctx->timer);
 		finish(ctx);
+	}
 }
