@@ -200,8 +200,10 @@ static void respond(struct fetch_ctx *ctx)
 	if (ctx->fs.kind == DP_FS_INCREMENTAL && !dp_fs_ctx_current(&ctx->fs)) {
 		/* Another fetch used the session while this one waited (Kafka: "possible duplicate
 		 * request"). */
-		for (int i = 0; i < ctx->n; i++)
+		for (int i = 0; i < ctx->n; i++) {
 			unpin(req->s, ctx->parts[i]);
+			dp_fetch_aborted_drop(&ctx->parts[i]->ab);
+		}
 		ctx->resp.error_code = KP_ERR_INVALID_FETCH_SESSION_EPOCH;
 		ctx->resp.session_id = ctx->fs.s->id;
 		ctx->resp.responses.n = 0;
@@ -385,8 +387,10 @@ static void wait_timeout(struct dp_shard *s, struct dp_timer *t)
 static void start_wait(struct fetch_ctx *ctx)
 {
 	struct dp_shard *s = ctx->req->s;
-	for (int i = 0; i < ctx->n; i++)
+	for (int i = 0; i < ctx->n; i++) {
 		unpin(s, ctx->parts[i]);
+		dp_fetch_aborted_drop(&ctx->parts[i]->ab);   /* round 2 collects them again */
+	}
 	ctx->phase = WAITING;
 	ctx->pending = ctx->n;
 	for (int i = 0; i < ctx->n; i++) {
