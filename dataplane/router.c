@@ -20,6 +20,7 @@ static const struct {
 	{ KP_API_LIST_OFFSETS, dp_h_list_offsets },
 	{ KP_API_DESCRIBE_PRODUCERS, dp_h_describe_producers },
 	{ KP_API_WRITE_TXN_MARKERS, dp_h_write_txn_markers },
+	{ KP_API_ADD_PARTITIONS_TO_TXN, dp_h_add_partitions_to_txn },
 	{ KP_API_METADATA, dp_h_metadata },
 	{ KP_API_FIND_COORDINATOR, dp_h_find_coordinator },
 	{ KP_API_API_VERSIONS, dp_h_api_versions },

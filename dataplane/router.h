@@ -41,6 +41,7 @@ void dp_h_fetch(struct dp_req *req, void *msg);
 void dp_h_list_offsets(struct dp_req *req, void *msg);
 void dp_h_describe_producers(struct dp_req *req, void *msg);
 void dp_h_write_txn_markers(struct dp_req *req, void *msg);
+void dp_h_add_partitions_to_txn(struct dp_req *req, void *msg);
 void dp_h_create_topics(struct dp_req *req, void *msg);
 void dp_h_delete_topics(struct dp_req *req, void *msg);
 void dp_h_find_coordinator(struct dp_req *req, void *msg);

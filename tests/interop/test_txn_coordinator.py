@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 
+from confluent_kafka.admin import AdminClient, NewTopic
 from kwire import Conn, W
 from rtbroker import Broker, free_port, run_tap
 
@@ -158,6 +159,10 @@ def main(tap):
             tap.ok(l[0] == 0 and ('tx-a', p, 'Empty') in l[2], 'ListTransactions lists it', l)
             l = list_txns(port, ['Ongoing', 'Bogus'])
             tap.ok(l == (0, ['Bogus'], []), 'ListTransactions filters by state and echoes unknown states', l)
+            # AddPartitionsToTxn needs partitions that exist (test_txn_bad_input.py checks that)
+            adm = AdminClient({'bootstrap.servers': b.bootstrap})
+            for f in adm.create_topics([NewTopic('txtopic', 3, 1)]).values():
+                f.result(30)
             e, cp, ce = init_pid(port, 'tx-c')
             a = add_partitions(port, 'tx-c', cp, ce, 'txtopic', [0, 1])
             tap.ok(a == {0: 0, 1: 0}, 'AddPartitionsToTxn through the dataplane: both partitions added', a)
