@@ -8,6 +8,12 @@
  * events; poll delivers them after the stack's work.  A dp_conn's backend state (struct dconn)
  * outlives the TCP connection: when the stack lets go of it (a reset, our close) `tc` is NULL.
  *
+ * Shard-aware mode (ringtail.advertise.shards): shard i's own port is steered to queue i with an
+ * rte_flow rule where the device takes one, and then only shard i listens there.  Where it does
+ * not (af_packet, and tap without the kernel's TC flower), every shard listens on every shard
+ * port: a flow lands on the shard the device's hash picks and its requests hop to the owners,
+ * as on the shared port, instead of being dropped by a shard that has no listener.
+ *
  * Receives hand the connection layer the in-order bytes as they lie in the stack's ring
  * (borrowed for the call) and consume them afterwards.  Sends give the chain to the stack,
  * which keeps it borrowed until the peer acknowledged it; dp_conn_sent comes then.
@@ -47,7 +53,8 @@ struct dshard {
 	struct dp_shard *s;
 	struct dp_port_queue *q;
 	struct dp_stack *st;
-	struct dp_tcp_listener *lis;
+	struct dp_tcp_listener **lis;   /* the shared port, then the shard-aware ports served */
+	int nlis;
 	struct dp_tcp_conn *accepting;  /* handed to the next recv() of a new dp_conn */
 	struct ev *evs;
 	size_t nev, evcap;
@@ -55,6 +62,7 @@ struct dshard {
 
 static struct dp_port *port;
 static struct dp_dpdk_cfg dcfg;
+static bool steered;  /* shard i's own port reaches queue i only (rte_flow, or one queue) */
 
 static uint64_t now_ms(void)
 {
@@ -129,6 +137,24 @@ int dp_net_dpdk_setup(struct dp_broker *b, const struct dp_dpdk_cfg *dc, char *e
 	if (!port)
 		return -ENODEV;
 	RT_INFO("dpdk: %s", dp_port_describe(port));
+	if (!b->cfg.advertise_shards)
+		return 0;
+	steered = true;
+	char why[256] = "";
+	for (int i = 0; i < b->nshards && dp_port_nqueues(port) > 1; i++) {
+		uint16_t p = (uint16_t)(b->cfg.listen_port + 1 + i);
+		if (dp_port_steer_tcp(port, dc->ip, p, (uint16_t)i, why, sizeof why)) {
+			dp_port_unsteer(port);
+			steered = false;
+			break;
+		}
+	}
+	if (steered)
+		RT_INFO("dpdk: shard-aware ports %u..%u steered to their shards' queues", b->cfg.listen_port + 1,
+		        b->cfg.listen_port + b->nshards);
+	else
+		RT_INFO("dpdk: no rte_flow steering on this device (%s): every shard listens on every shard-aware "
+		        "port and flows spread over the queues like the others", why);
 	return 0;
 }
 
@@ -160,9 +186,23 @@ static int shard_init(struct dp_shard *s)
 static int listen_clients(struct dp_shard *s)
 {
 	struct dshard *ds = DS(s);
-	ds->lis = dp_tcp_listen(ds->st, s->b->cfg.listen_port, 1024);
+	const struct dp_config *cfg = &s->b->cfg;
+	int n = s->b->nshards;
+	ds->lis = calloc((size_t)n + 1, sizeof *ds->lis);
 	if (!ds->lis)
-		return -EADDRINUSE;
+		return -ENOMEM;
+	uint16_t ports[n + 1];
+	int np = 0;
+	ports[np++] = cfg->listen_port;
+	for (int i = 0; cfg->advertise_shards && i < n; i++)
+		if (!steered || i == s->id)
+			ports[np++] = (uint16_t)(cfg->listen_port + 1 + i);
+	for (int i = 0; i < np; i++) {
+		ds->lis[ds->nlis] = dp_tcp_listen(ds->st, ports[i], 1024);
+		if (!ds->lis[ds->nlis])
+			return errno ? -errno : -EADDRINUSE;
+		ds->nlis++;
+	}
 	s->accepting = true;
 	return 0;
 }
@@ -170,10 +210,10 @@ static int listen_clients(struct dp_shard *s)
 static void stop_accept(struct dp_shard *s)
 {
 	struct dshard *ds = DS(s);
-	if (ds && ds->lis) {
-		dp_tcp_unlisten(ds->lis);
-		ds->lis = NULL;
-	}
+	for (int i = 0; ds && i < ds->nlis; i++)
+		dp_tcp_unlisten(ds->lis[i]);
+	if (ds)
+		ds->nlis = 0;
 }
 
 static void shard_fini(struct dp_shard *s)
@@ -183,6 +223,7 @@ static void shard_fini(struct dp_shard *s)
 		return;
 	dp_stack_destroy(ds->st);
 	free(ds->evs);
+	free(ds->lis);
 	free(ds);
 	s->dpdk = NULL;
 }

@@ -24,6 +24,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -244,10 +245,51 @@ fail:
 	return NULL;
 }
 
+int dp_port_steer_tcp(struct dp_port *p, uint32_t ip, uint16_t tcp_port, uint16_t q, char *why, size_t whylen)
+{
+	if (q >= p->nq) {
+		snprintf(why, whylen, "queue %u: the port has %u", q, p->nq);
+		return -EINVAL;
+	}
+	struct rte_flow_attr attr = {.ingress = 1};
+	struct rte_flow_item_ipv4 ip_spec = {.hdr.dst_addr = rte_cpu_to_be_32(ip)};
+	struct rte_flow_item_ipv4 ip_mask = {.hdr.dst_addr = RTE_BE32(0xffffffff)};
+	struct rte_flow_item_tcp tcp_spec = {.hdr.dst_port = rte_cpu_to_be_16(tcp_port)};
+	struct rte_flow_item_tcp tcp_mask = {.hdr.dst_port = RTE_BE16(0xffff)};
+	struct rte_flow_item pattern[] = {
+		{.type = RTE_FLOW_ITEM_TYPE_ETH},
+		{.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_TCP, .spec = &tcp_spec, .mask = &tcp_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	struct rte_flow_action_queue queue = {.index = q};
+	struct rte_flow_action actions[] = {
+		{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+	struct rte_flow_error fe;
+	memset(&fe, 0, sizeof fe);
+	int rc = rte_flow_validate(p->port_id, &attr, pattern, actions, &fe);
+	if (rc == 0 && !rte_flow_create(p->port_id, &attr, pattern, actions, &fe))
+		rc = -(rte_errno ? rte_errno : EIO);
+	if (rc) {
+		snprintf(why, whylen, "%s (%s)", fe.message ? fe.message : "refused", strerror(-rc));
+		return rc == -ENOSYS ? -ENOTSUP : rc;
+	}
+	return 0;
+}
+
+void dp_port_unsteer(struct dp_port *p)
+{
+	struct rte_flow_error fe;
+	rte_flow_flush(p->port_id, &fe);
+}
+
 void dp_port_close(struct dp_port *p)
 {
 	if (!p)
 		return;
+	dp_port_unsteer(p);
 	rte_eth_dev_stop(p->port_id);
 	rte_eth_dev_close(p->port_id);
 	for (uint16_t i = 0; i < p->nq; i++) {

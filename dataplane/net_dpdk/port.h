@@ -4,9 +4,11 @@
  * dp_stack from its queue and sends the stack's frames on it.  Only this file pair and the
  * programs that use it see DPDK; the stack does not.
  *
- * Threads: dp_port_open runs once on the main thread; each dp_port_queue is used by exactly one
- * shard thread (its poll, its transmit), so no locks.  Flows reach queues by the device's RSS
- * on the TCP 4-tuple where it has it; a device without RSS gets a single queue.
+ * Threads: dp_port_open and dp_port_steer_tcp run on the main thread before the shards start;
+ * each dp_port_queue is used by exactly one shard thread (its poll, its transmit), so no locks.
+ * Flows reach queues by the device's RSS on the TCP 4-tuple where it has it (af_packet: the
+ * kernel's fanout hash); a device without either gets a single queue.  Where the device has
+ * rte_flow, dp_port_steer_tcp pins a destination port to one queue (shard-aware mode).
  */
 #ifndef DP_NET_DPDK_PORT_H
 #define DP_NET_DPDK_PORT_H
@@ -30,6 +32,13 @@ uint16_t dp_port_nqueues(const struct dp_port *p);
 void dp_port_mac(const struct dp_port *p, uint8_t mac[6]);
 /* A short description: driver name, queues, offloads found. */
 const char *dp_port_describe(const struct dp_port *p);
+
+/* Installs an rte_flow rule: IPv4 TCP segments to ip:tcp_port (host order) go to queue q.
+ * 0, or -errno (-ENOTSUP: the device has no rte_flow or refuses this rule) with the device's
+ * reason in why.  The rules live until dp_port_unsteer or dp_port_close. */
+int dp_port_steer_tcp(struct dp_port *p, uint32_t ip, uint16_t tcp_port, uint16_t q, char *why, size_t whylen);
+/* Removes every rule dp_port_steer_tcp installed. */
+void dp_port_unsteer(struct dp_port *p);
 
 /* Queue q's handle (borrowed from the port). */
 struct dp_port_queue *dp_port_queue(struct dp_port *p, uint16_t q);
