@@ -58,6 +58,7 @@ class Broker:
         for k, v in self.overrides.items():
             args += ['--override', '%s=%s' % (k, v)]
         log = open(self.log_path, 'ab')
+        log_from = log.tell()
         self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         log.close()
         deadline = time.time() + timeout
@@ -66,7 +67,13 @@ class Broker:
                 raise RuntimeError('ringtail exited with %d:\n%s' % (self.proc.returncode, self.log()))
             try:
                 socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
-                return self
+                # The shared port answers before the shard-aware ports are open: only the
+                # "started" line says that every listener is there.
+                with open(self.log_path, 'rb') as f:
+                    f.seek(log_from)
+                    if b' started: ' in f.read():
+                        return self
+                time.sleep(0.05)
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError('ringtail did not listen within %d s:\n%s' % (timeout, self.log()))
