@@ -2,7 +2,8 @@
  * dataplane/net_dpdk/stack.h: Ringtail's own TCP/IP stack (prefix dp_stack_, dp_tcp_), one
  * instance per shard, used by the DPDK backend.  Ethernet, ARP with a timed cache, IPv4
  * (fragments dropped), ICMP echo and TCP (passive and active open, MSS, window scaling,
- * timestamps, RFC 6298 timers, NewReno, delayed ACKs, persist and keepalive, TIME_WAIT).
+ * timestamps with PAWS, SACK blocks for the peer (received ones are ignored), RFC 6298 timers,
+ * NewReno, delayed ACKs, persist and keepalive, TIME_WAIT).
  *
  * Invariants: an instance is used by one thread only and takes no locks; nothing here knows DPDK.
  * Frames come in through dp_stack_input and go out through the packet I/O interface
@@ -120,6 +121,7 @@ struct dp_stack_stats {
 	uint64_t tcp_ooo_segments, tcp_dup_segments, tcp_retransmits, tcp_fast_retransmits;
 	uint64_t tcp_rto_expiries, tcp_persist_probes, tcp_keepalive_probes, tcp_challenge_acks;
 	uint64_t tcp_conns_established, tcp_conns_freed, tcp_unknown_dropped;
+	uint64_t tcp_paws_rejected;                   /* older timestamp than TS.Recent (RFC 7323) */
 };
 
 /* Creates an instance.  cfg, io and cb are copied.  Returns an owned stack or NULL. */

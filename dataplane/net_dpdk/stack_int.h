@@ -110,6 +110,7 @@ struct dp_tcp_conn {
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
 	uint32_t ts_recent, ts_offset;
+	uint64_t ts_recent_at;  /* st->now when ts_recent was last set (PAWS's 24-day rule) */
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv;
@@ -117,6 +118,8 @@ struct dp_tcp_conn {
 	uint32_t rcap, rhead, rlen;
 	struct { uint32_t start, end; } ooo[DP_TCP_OOO_MAX];
 	uint8_t nooo, delack_segs;
+	bool sack_ok;           /* the peer's SYN offered SACK: our ACKs carry the ooo ranges */
+	uint32_t sack_recent;   /* start of the newest out-of-order segment (first SACK block) */
 	bool fin_rcvd;
 	uint16_t peer_mss;
 

@@ -2,9 +2,9 @@
  * dataplane/net_dpdk/tcp_in.c: what TCP does with an arriving segment (RFC 9293 section 3.10.7,
  * with RFC 5961's challenge ACKs for resets and SYNs inside the window): header and checksum
  * checks, options, the listener (a bounded backlog of half-open connections), SYN_SENT, then
- * for synchronized states the sequence check, RST, SYN, ACK (RTT samples, NewReno congestion
+ * for synchronized states PAWS (RFC 7323), the sequence check, RST, SYN, ACK (RTT samples, NewReno congestion
  * control of RFC 5681/6582, the peer's window), data into the receive ring (out-of-order ranges
- * kept, duplicates trimmed), FIN.
+ * kept, duplicates trimmed, and reported in SACK blocks when the peer offered SACK), FIN.
  *
  * A segment never makes the stack allocate beyond one connection per SYN within the backlog,
  * and never writes outside the receive ring: data beyond the window is cut.
@@ -15,13 +15,17 @@
 #include "base/bytes.h"
 #include "dataplane/net_dpdk/stack_int.h"
 
+/* RFC 7323 5.5: a TS.Recent not refreshed for 24 days may be from before the peer's clock
+ * wrapped, so PAWS does not trust it. */
+#define PAWS_IDLE_MS (24ull * 24 * 3600 * 1000)
+
 struct seg {
 	uint32_t seq, ack;
 	uint32_t win;     /* as sent (unscaled) */
 	uint8_t flags;
 	const uint8_t *data;
 	uint32_t len;
-	bool has_mss, has_ws, has_ts;
+	bool has_mss, has_ws, has_ts, has_sackok;
 	uint16_t mss;
 	uint8_t ws;
 	uint32_t tsval, tsecr;
@@ -58,7 +62,11 @@ static bool parse_opts(const uint8_t *o, size_t n, struct seg *s)
 			s->tsval = rt_be32_get(o + 2);
 			s->tsecr = rt_be32_get(o + 6);
 			break;
-		default: /* SACK-permitted, SACK blocks and the rest: skipped */
+		case 4:
+			if (l != 2) return false;
+			s->has_sackok = true;
+			break;
+		default: /* SACK blocks (we keep no scoreboard; RFC 2018 makes them advisory) and the rest: skipped */
 			break;
 		}
 		o += l;
@@ -90,9 +98,11 @@ static void take_syn_options(struct dp_tcp_conn *c, const struct seg *s)
 		if (c->rcap > 65535)
 			c->rcap = 65535; /* without scaling no more can be offered */
 	}
+	c->sack_ok = s->has_sackok;
 	if (s->has_ts) {
 		c->ts_ok = true;
 		c->ts_recent = s->tsval;
+		c->ts_recent_at = st->now;
 	} else {
 		c->ts_ok = false;
 	}
@@ -290,8 +300,10 @@ static bool data_input(struct dp_tcp_conn *c, uint32_t seq, const uint8_t *p, ui
 	if (seq != c->rcv_nxt) {
 		st->stats.tcp_ooo_segments++;
 		*ack_now = true; /* a duplicate ACK tells the sender about the hole */
-		if (ooo_add(c, seq, seq + n))
+		if (ooo_add(c, seq, seq + n)) {
 			ring_write(c, at, p, n);
+			c->sack_recent = seq;
+		}
 		return false;
 	}
 	ring_write(c, at, p, n);
@@ -402,6 +414,19 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 		dp_tcp_send_segment(c, c->iss, TH_SYN | TH_ACK, 0);
 		return;
 	}
+	/* PAWS (RFC 7323 5.3 R1), before the sequence check: a timestamp older than TS.Recent marks
+	 * an old duplicate, possibly from a wrapped sequence space, that the window check would let
+	 * in.  It gets an ACK and is dropped.  RSTs are exempt (5.2: they are acceptable whatever
+	 * their timestamp); a TS.Recent idle for 24 days is void and replaced. */
+	if (c->ts_ok && s->has_ts && !(s->flags & TH_RST) && (int32_t)(s->tsval - c->ts_recent) < 0) {
+		if (st->now - c->ts_recent_at <= PAWS_IDLE_MS) {
+			st->stats.tcp_paws_rejected++;
+			dp_tcp_send_ack(c);
+			return;
+		}
+		c->ts_recent = s->tsval;
+		c->ts_recent_at = st->now;
+	}
 	/* 1. sequence number acceptable? */
 	uint32_t wnd = c->rcap - c->rlen;
 	bool ok;
@@ -444,8 +469,10 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 	}
 	if (!(s->flags & TH_ACK))
 		return;
-	if (c->ts_ok && s->has_ts && SEQ_LEQ(s->seq, c->rcv_nxt) && (int32_t)(s->tsval - c->ts_recent) >= 0)
+	if (c->ts_ok && s->has_ts && SEQ_LEQ(s->seq, c->rcv_nxt) && (int32_t)(s->tsval - c->ts_recent) >= 0) {
 		c->ts_recent = s->tsval;
+		c->ts_recent_at = st->now;
+	}
 	keepalive_touch(c);
 
 	/* 4. ACK */

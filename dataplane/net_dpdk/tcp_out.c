@@ -1,6 +1,7 @@
 /*
- * dataplane/net_dpdk/tcp_out.c: what TCP sends: segments with their options (MSS, window scale
- * and timestamps on SYNs; timestamps after), the receive window we advertise, the send loop that
+ * dataplane/net_dpdk/tcp_out.c: what TCP sends: segments with their options (MSS, window scale,
+ * timestamps and SACK-permitted on SYNs; timestamps after, and SACK blocks on pure ACKs while
+ * out-of-order data waits), the receive window we advertise, the send loop that
  * honours the peer's window and the congestion window, and resets for segments nobody owns.
  *
  * Payload is never copied: a segment's data is a list of pieces of the send queue handed to the
@@ -14,6 +15,8 @@
 
 #define OPT_MSS 2
 #define OPT_WS 3
+#define OPT_SACKOK 4
+#define OPT_SACK 5
 #define OPT_TS 8
 
 uint32_t dp_tcp_rcv_window(const struct dp_tcp_conn *c)
@@ -65,6 +68,38 @@ static size_t put_ts(const struct dp_tcp_conn *c, uint8_t *o)
 	return 12;
 }
 
+/* SACK blocks (RFC 2018) for the out-of-order ranges, in the room left in the options: the
+ * range holding the newest segment first, as the RFC asks, then the others from the lowest.
+ * Only on segments without data, whose size the MSS does not have to account for. */
+static size_t put_sack(const struct dp_tcp_conn *c, uint8_t *o, size_t room)
+{
+	if (room < 12 || !c->nooo)
+		return 0;
+	size_t max = (room - 4) / 8, n = 0;
+	int first = -1;
+	for (int i = 0; i < c->nooo; i++)
+		if (SEQ_GEQ(c->sack_recent, c->ooo[i].start) && SEQ_LT(c->sack_recent, c->ooo[i].end))
+			first = i;
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = OPT_SACK;
+	uint8_t *b = o + 4;
+	if (first >= 0) {
+		rt_be32_put(b, c->ooo[first].start);
+		rt_be32_put(b + 4, c->ooo[first].end);
+		n++;
+	}
+	for (int i = 0; i < c->nooo && n < max; i++) {
+		if (i == first)
+			continue;
+		rt_be32_put(b + 8 * n, c->ooo[i].start);
+		rt_be32_put(b + 8 * n + 4, c->ooo[i].end);
+		n++;
+	}
+	o[3] = (uint8_t)(2 + 8 * n);
+	return 4 + 8 * n;
+}
+
 int dp_tcp_send_segment(struct dp_tcp_conn *c, uint32_t seq, uint8_t flags, uint64_t data_len)
 {
 	struct dp_stack *st = c->st;
@@ -85,8 +120,17 @@ int dp_tcp_send_segment(struct dp_tcp_conn *c, uint32_t seq, uint8_t flags, uint
 		}
 		if (active || c->ts_ok)
 			ol += put_ts(c, opts + ol);
-	} else if (c->ts_ok && !(flags & TH_RST)) {
-		ol += put_ts(c, opts + ol);
+		if (active || c->sack_ok) {
+			opts[ol++] = 1;
+			opts[ol++] = 1;
+			opts[ol++] = OPT_SACKOK;
+			opts[ol++] = 2;
+		}
+	} else if (!(flags & TH_RST)) {
+		if (c->ts_ok)
+			ol += put_ts(c, opts + ol);
+		if (c->sack_ok && data_len == 0 && (flags & TH_ACK))
+			ol += put_sack(c, opts + ol, sizeof opts - ol);
 	}
 	uint32_t wnd = dp_tcp_rcv_window(c);
 	uint16_t win;

@@ -224,6 +224,9 @@ size_t h_build_tcp(uint8_t *f, const struct h_tcp *t)
 		rt_be32_put(o + ol + 4, t->tsecr);
 		ol += 8;
 	}
+	if (t->sackok) {
+		o[ol++] = 1; o[ol++] = 1; o[ol++] = 4; o[ol++] = 2;
+	}
 	while (ol % 4)
 		o[ol++] = 0;
 	size_t hl = 20 + ol;
@@ -285,6 +288,11 @@ bool h_parse_tcp(const struct h_bench *b, size_t i, struct h_tcp *t)
 		if (kind == 2) t->mss = rt_be16_get(s + k + 2);
 		if (kind == 3) t->ws = s[k + 2];
 		if (kind == 8) { t->ts = true; t->tsval = rt_be32_get(s + k + 2); t->tsecr = rt_be32_get(s + k + 6); }
+		if (kind == 4) t->sackok = true;
+		for (int j = 0; kind == 5 && j < (l - 2) / 8 && j < 4; j++, t->nsack++) {
+			t->sack[j][0] = rt_be32_get(s + k + 2 + 8 * j);
+			t->sack[j][1] = rt_be32_get(s + k + 6 + 8 * j);
+		}
 		k += l;
 	}
 	t->data = s + hl;
@@ -321,7 +329,7 @@ struct dp_tcp_conn *h_handshake(struct h_bench *b, uint16_t port, uint16_t peer_
 		syn.mss = 1460;
 		syn.ws = 7;
 		syn.ts = true;
-		syn.tsval = 5000;
+		syn.tsval = (uint32_t)b->now; /* the peer's clock is the bench's */
 	}
 	h_clear(b);
 	int before = b->naccepted;
@@ -332,7 +340,7 @@ struct dp_tcp_conn *h_handshake(struct h_bench *b, uint16_t port, uint16_t peer_
 	                              .ack = sa.seq + 1, .flags = H_ACK, .win = 65535);
 	if (options) {
 		ack.ts = true;
-		ack.tsval = 5001;
+		ack.tsval = (uint32_t)b->now;
 		ack.tsecr = sa.tsval;
 		ack.win = 512; /* << 7 = 64 KiB */
 	}

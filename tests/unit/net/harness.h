@@ -65,6 +65,9 @@ struct h_tcp {
 	int mss, ws;          /* -1: absent */
 	bool ts;
 	uint32_t tsval, tsecr;
+	bool sackok;          /* SACK-permitted */
+	int nsack;            /* SACK blocks parsed: [start, end) */
+	uint32_t sack[4][2];
 	const uint8_t *data;
 	size_t len;
 	bool bad_csum;

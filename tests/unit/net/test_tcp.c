@@ -2,8 +2,8 @@
  * tests/unit/net/test_tcp.c: the TCP state machine of dataplane/net_dpdk against scripted
  * segments from a fake peer on a fake clock: handshake and options, data both ways, delayed
  * ACKs, out-of-order and duplicate segments, RFC 6298 retransmission with backoff, fast
- * retransmit, zero window and probes, FIN and RST in every state, TIME_WAIT, keepalive, SYN
- * floods over the backlog and malformed segments.
+ * retransmit, zero window and probes, PAWS, SACK blocks, FIN and RST in every state,
+ * TIME_WAIT, keepalive, SYN floods over the backlog and malformed segments.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -391,6 +391,180 @@ Test(dp_tcp, segment_outside_the_window_gets_an_ack_and_no_data)
 	uint8_t got[10];
 	cr_assert_eq(drain(got, sizeof got), 0);
 	cr_assert_eq(dp_stack_stats(B.st)->tcp_out_of_window, 1);
+}
+
+/* A segment from the peer at its current sequence number with an explicit timestamp. */
+static void psend_ts(uint8_t flags, uint32_t tsval, const void *data, size_t len)
+{
+	struct h_tcp t = H_TCP_INIT(.sport = P.sport, .dport = PORT, .seq = P.seq, .ack = P.ack,
+	                            .flags = flags, .win = P.win, .data = data, .len = len,
+	                            .ts = true, .tsval = tsval, .tsecr = 1);
+	h_send_tcp(&B, &t);
+}
+
+Test(dp_tcp, paws_drops_a_segment_with_an_older_timestamp_and_acks)
+{
+	h_tick(&B, 1000);
+	uint8_t d[100] = {7}, got[200];
+	psend_ts(H_ACK | H_PSH, 5000, d, 50);   /* TS.Recent = 5000 */
+	P.seq += 50;
+	cr_assert_eq(drain(got, sizeof got), 50);
+	h_clear(&B);
+	psend_ts(H_ACK | H_PSH, 4999, d, 50);   /* in the window, but older */
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_paws_rejected, 1);
+	struct h_tcp a = h_last_tcp(&B);
+	cr_assert_eq(a.flags & H_ACK, H_ACK);
+	cr_assert_eq(a.ack, P.seq, "the ACK does not move");
+	cr_assert_eq(a.tsecr, 5000, "and echoes TS.Recent");
+	cr_assert_eq(drain(got, sizeof got), 0, "the data is not delivered");
+	/* wrap-around: 0x00000010 is newer than 0xfffffff0 */
+	psend_ts(H_ACK | H_PSH, 0xfffffff0u, d, 50);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_paws_rejected, 2, "0xfffffff0 is older than 5000");
+	psend_ts(H_ACK | H_PSH, 5001, d, 50);
+	P.seq += 50;
+	cr_assert_eq(drain(got, sizeof got), 50, "the same data with a fresh timestamp is taken");
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_paws_rejected, 2);
+	cr_assert_eq(dp_tcp_state(C), DP_TCP_ESTABLISHED);
+}
+
+Test(dp_tcp, paws_compares_timestamps_modulo_2_32)
+{
+	uint8_t d[10] = {1}, got[20];
+	/* the peer's clock runs on in steps below 2^31 up to the wrap and past it */
+	psend_ts(H_ACK | H_PSH, 0x80000000u, d, 10);
+	P.seq += 10;
+	cr_assert_eq(drain(got, sizeof got), 10);
+	psend_ts(H_ACK | H_PSH, 0xfffffff0u, d, 10);
+	P.seq += 10;
+	cr_assert_eq(drain(got, sizeof got), 10);
+	psend_ts(H_ACK | H_PSH, 0x10, d, 10);   /* wrapped: newer */
+	P.seq += 10;
+	cr_assert_eq(drain(got, sizeof got), 10);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_paws_rejected, 0);
+}
+
+Test(dp_tcp, paws_lets_a_reset_with_an_old_timestamp_through)
+{
+	uint8_t d[10] = {1};
+	psend_ts(H_ACK | H_PSH, 9000, d, 10);
+	P.seq += 10;
+	psend_ts(H_RST, 10, NULL, 0);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_paws_rejected, 0);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_rst_in, 1);
+}
+
+Test(dp_tcp, paws_forgets_ts_recent_after_24_days_idle)
+{
+	uint8_t d[10] = {1}, got[20];
+	psend_ts(H_ACK | H_PSH, 9000, d, 10);
+	P.seq += 10;
+	cr_assert_eq(drain(got, sizeof got), 10);
+	h_tick(&B, 24ull * 24 * 3600 * 1000 + 1);
+	psend_ts(H_ACK | H_PSH, 10, d, 10);
+	P.seq += 10;
+	cr_assert_eq(drain(got, sizeof got), 10, "an old TS.Recent is void: the segment is taken");
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_paws_rejected, 0);
+	psend_ts(H_ACK | H_PSH, 9, d, 10);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_paws_rejected, 1, "and its timestamp is TS.Recent now");
+}
+
+/* Replaces the fixture's connection by one whose SYN offered SACK (and timestamps). */
+static void sack_conn(bool ts)
+{
+	uint32_t isn = 7000000;
+	uint16_t sport = PPORT + 9;
+	struct h_tcp syn = H_TCP_INIT(.sport = sport, .dport = PORT, .seq = isn, .flags = H_SYN, .mss = 1460,
+	                              .ws = 7, .ts = ts, .tsval = (uint32_t)B.now, .sackok = true);
+	h_clear(&B);
+	h_send_tcp(&B, &syn);
+	struct h_tcp sa = h_last_tcp(&B);
+	cr_assert_eq(sa.flags, H_SYN | H_ACK);
+	cr_assert(sa.sackok, "SACK-permitted answered");
+	struct h_tcp ack = H_TCP_INIT(.sport = sport, .dport = PORT, .seq = isn + 1, .ack = sa.seq + 1,
+	                              .flags = H_ACK, .win = 512, .ts = ts, .tsval = (uint32_t)B.now,
+	                              .tsecr = sa.tsval);
+	h_send_tcp(&B, &ack);
+	C = B.accepted[B.naccepted - 1];
+	P = (struct peer){.b = &B, .sport = sport, .seq = isn + 1, .ack = sa.seq + 1, .ts = ts, .win = 512};
+	h_clear(&B);
+}
+
+Test(dp_tcp, sack_permitted_only_when_the_peer_offers_it)
+{
+	h_clear(&B);
+	struct h_tcp syn = H_TCP_INIT(.sport = 40001, .dport = PORT, .seq = 77, .flags = H_SYN, .mss = 1400);
+	h_send_tcp(&B, &syn);
+	cr_assert(!h_last_tcp(&B).sackok);
+	sack_conn(true);
+	cr_assert_eq(dp_tcp_state(C), DP_TCP_ESTABLISHED);
+}
+
+Test(dp_tcp, no_sack_blocks_when_sack_was_not_negotiated)
+{
+	uint8_t d[100] = {3};
+	h_clear(&B);
+	psend_at(P.seq + 1000, H_ACK, d, 100);
+	struct h_tcp a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, P.seq);
+	cr_assert_eq(a.nsack, 0);
+}
+
+Test(dp_tcp, sack_blocks_report_out_of_order_ranges_newest_first)
+{
+	sack_conn(true);
+	uint32_t base = P.seq;
+	uint8_t d[1000], got[2000];
+	for (size_t i = 0; i < sizeof d; i++)
+		d[i] = (uint8_t)(i * 7);
+	psend_at(base + 1000, H_ACK | H_PSH, d, 100);
+	struct h_tcp a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, base);
+	cr_assert_eq(a.nsack, 1);
+	cr_assert_eq(a.sack[0][0], base + 1000);
+	cr_assert_eq(a.sack[0][1], base + 1100);
+	psend_at(base + 3000, H_ACK | H_PSH, d, 100);
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.nsack, 2);
+	cr_assert_eq(a.sack[0][0], base + 3000, "the newest range first");
+	cr_assert_eq(a.sack[1][0], base + 1000);
+	psend_at(base + 1100, H_ACK | H_PSH, d, 100);
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.nsack, 2);
+	cr_assert_eq(a.sack[0][0], base + 1000, "the range just extended comes first");
+	cr_assert_eq(a.sack[0][1], base + 1200);
+	cr_assert_eq(a.sack[1][0], base + 3000);
+	cr_assert_eq(a.sack[1][1], base + 3100);
+	psend_at(base, H_ACK | H_PSH, d, 1000);   /* fills the first hole */
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, base + 1200);
+	cr_assert_eq(a.nsack, 1);
+	cr_assert_eq(a.sack[0][0], base + 3000);
+	cr_assert_eq(drain(got, sizeof got), 1200);
+	psend_at(base + 1200, H_ACK | H_PSH, d, 1000);
+	psend_at(base + 2200, H_ACK | H_PSH, d, 800);
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, base + 3100);
+	cr_assert_eq(a.nsack, 0, "no hole left, no SACK");
+}
+
+Test(dp_tcp, sack_blocks_fit_the_option_space)
+{
+	sack_conn(true);
+	uint8_t d[10] = {1};
+	for (uint32_t i = 1; i <= 5; i++)
+		psend_at(P.seq + 100 * i, H_ACK, d, 10);
+	struct h_tcp a = h_last_tcp(&B);
+	cr_assert(a.ts);
+	cr_assert_eq(a.nsack, 3, "with timestamps 3 blocks fit in 40 bytes of options");
+	cr_assert_eq(a.sack[0][0], P.seq + 500);
+	h_bench_fini(&B);
+	setup_cfg(NULL, false);
+	sack_conn(false);
+	for (uint32_t i = 1; i <= 5; i++)
+		psend_at(P.seq + 100 * i, H_ACK, d, 10);
+	a = h_last_tcp(&B);
+	cr_assert(!a.ts);
+	cr_assert_eq(a.nsack, 4, "without timestamps 4 fit");
 }
 
 Test(dp_tcp, ack_for_unsent_data_is_answered_and_ignored)
