@@ -8,8 +8,9 @@ the broker's internal listener (a kernel socket on 127.0.0.1, dataplane/net.h), 
 address is not the kernel's.  Checked here: that listener is on loopback only, is not in
 Metadata and cannot be reached from the clients' side; a kafka-python group consumer commits and
 a second member of the group resumes exactly at the committed offsets; a confluent-kafka
-transactional producer commits and aborts (the markers are in the log), and a second producer
-with the same transactional.id fences the first.  Needs root; prints TAP.
+transactional producer commits and aborts (the markers are in the log; read_committed skips the
+aborted records, read_uncommitted does not), and a second producer with the same
+transactional.id fences the first.  Needs root; prints TAP.
 
 usage: test_dpdk_coordinators.py <path to ringtail>
 """
@@ -113,23 +114,28 @@ except KafkaException as e:
 p2.begin_transaction()
 p2.produce(topic, value=b"committed-4")
 p2.commit_transaction(30)
-c = Consumer({"bootstrap.servers": bs, "group.id": "g-dpdk-txn", "auto.offset.reset": "earliest",
-              "enable.auto.commit": False, "isolation.level": "read_uncommitted"})
-res["watermarks"] = list(c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10))
-c.subscribe([topic])
-got = []
-deadline = time.time() + 30
-while time.time() < deadline and len(got) < 7:
-    m = c.poll(0.5)
-    if m is not None and not m.error():
-        got.append(m.value().decode())
-end = time.time() + 2
-while time.time() < end:
-    m = c.poll(0.3)
-    if m is not None and not m.error():
-        got.append(m.value().decode())
-c.close()
-res["read_uncommitted"] = sorted(got)
+
+def consume(isolation, expect):
+    c = Consumer({"bootstrap.servers": bs, "group.id": "g-dpdk-" + isolation, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "isolation.level": isolation})
+    res["watermarks"] = list(c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10))
+    c.subscribe([topic])
+    got = []
+    deadline = time.time() + 30
+    while time.time() < deadline and len(got) < expect:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    end = time.time() + 2   # anything beyond what is expected must not show up
+    while time.time() < end:
+        m = c.poll(0.3)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    c.close()
+    return sorted(got)
+
+res["read_uncommitted"] = consume("read_uncommitted", 7)
+res["read_committed"] = consume("read_committed", 5)
 print(json.dumps(res))
 '''
 
@@ -209,6 +215,8 @@ def check_txn(tap, env):
     tap.ok(r["read_uncommitted"] == sorted(committed + ["aborted-0", "aborted-1"]),
            "a read_uncommitted group consumer reads them all; the fenced producer wrote nothing",
            r["read_uncommitted"])
+    tap.ok(r["read_committed"] == committed, "a read_committed group consumer reads only the committed ones",
+           r["read_committed"])
 
 
 def main():
