@@ -40,6 +40,25 @@ static const struct rt_cfg_def defs[] = {
 	  .doc = "background fdatasync after this many records" },
 	{ "log.flush.interval.ms", RT_CFG_LONG, NULL, .min = 0, .max = INT64_MAX,
 	  .doc = "background fdatasync after this long" },
+	{ "log.cleanup.policy", RT_CFG_STRING, "delete", .flags = RT_CFG_NONEMPTY,
+	  .doc = "default cleanup.policy of topics: delete and/or compact" },
+	{ "log.cleaner.enable", RT_CFG_BOOL, "true", .doc = "run the log cleaner (compaction)" },
+	{ "log.cleaner.threads", RT_CFG_INT, "1", .min = 1, .max = 2147483647,
+	  .doc = "accepted for compatibility: Ringtail runs one cleaner thread per shard" },
+	{ "log.cleaner.backoff.ms", RT_CFG_LONG, "15000", .min = 0, .max = INT64_MAX,
+	  .doc = "how long the cleaner waits when no log needs cleaning" },
+	{ "log.cleaner.dedupe.buffer.size", RT_CFG_LONG, "134217728", .min = 1048576, .max = INT64_MAX,
+	  .doc = "bytes of the key map of one cleaning (per shard)" },
+	{ "log.cleaner.io.max.bytes.per.second", RT_CFG_DOUBLE, "1.7976931348623157E308", .dmin = 0, .dmax = 1.7976931348623157E308,
+	  .doc = "read+write rate limit of each cleaner thread" },
+	{ "log.cleaner.min.cleanable.ratio", RT_CFG_DOUBLE, "0.5", .dmin = 0, .dmax = 1,
+	  .doc = "default min.cleanable.dirty.ratio of topics" },
+	{ "log.cleaner.min.compaction.lag.ms", RT_CFG_LONG, "0", .min = 0, .max = INT64_MAX,
+	  .doc = "default min.compaction.lag.ms of topics" },
+	{ "log.cleaner.max.compaction.lag.ms", RT_CFG_LONG, "9223372036854775807", .min = 1, .max = INT64_MAX,
+	  .doc = "default max.compaction.lag.ms of topics" },
+	{ "log.cleaner.delete.retention.ms", RT_CFG_LONG, "86400000", .min = 0, .max = INT64_MAX,
+	  .doc = "default delete.retention.ms of topics" },
 	{ "connections.max.idle.ms", RT_CFG_LONG, "600000", .min = -1, .max = INT64_MAX,
 	  .doc = "idle connections are closed after this long; -1 never" },
 	{ "max.incremental.fetch.session.cache.slots", RT_CFG_INT, "1000", .min = 0, .max = INT32_MAX,
@@ -156,6 +175,27 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->log_flush_interval_ms = given(rc, "log.flush.interval.ms") ? rt_cfg_int(rc, "log.flush.interval.ms") : INT64_MAX;
 	c->connections_max_idle_ms = rt_cfg_int(rc, "connections.max.idle.ms");
 	c->fetch_session_slots = (int32_t)rt_cfg_int(rc, "max.incremental.fetch.session.cache.slots");
+	stor_cleaner_config_default(&c->cleaner);
+	c->cleaner.enable = rt_cfg_bool(rc, "log.cleaner.enable");
+	c->cleaner.backoff_ms = rt_cfg_int(rc, "log.cleaner.backoff.ms");
+	c->cleaner.dedupe_buffer_size = rt_cfg_int(rc, "log.cleaner.dedupe.buffer.size");
+	double iorate = rt_cfg_double(rc, "log.cleaner.io.max.bytes.per.second");
+	c->cleaner.io_max_bytes_per_second = iorate >= 9.2e18 ? 0 : (int64_t)iorate;
+	c->log_cleaner_min_cleanable_ratio = rt_cfg_double(rc, "log.cleaner.min.cleanable.ratio");
+	c->log_cleaner_min_compaction_lag_ms = rt_cfg_int(rc, "log.cleaner.min.compaction.lag.ms");
+	c->log_cleaner_max_compaction_lag_ms = rt_cfg_int(rc, "log.cleaner.max.compaction.lag.ms");
+	c->log_cleaner_delete_retention_ms = rt_cfg_int(rc, "log.cleaner.delete.retention.ms");
+	snprintf(c->log_cleanup_policy, sizeof(c->log_cleanup_policy), "%s", rt_cfg_str(rc, "log.cleanup.policy"));
+	{
+		struct stor_config tmp;
+		const char *why = NULL;
+		stor_config_default(&tmp);
+		if (stor_config_set(&tmp, "cleanup.policy", c->log_cleanup_policy, &why)) {
+			snprintf(err, errlen, "log.cleanup.policy=%s: %s", c->log_cleanup_policy,
+			         "a list of delete and/or compact");
+			return -EINVAL;
+		}
+	}
 	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
 	c->fetch_zero_copy = rt_cfg_bool(rc, "ringtail.fetch.zero.copy");
 	const char *cid = text(rc, "cluster.id");

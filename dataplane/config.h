@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "hw/plan.h"
+#include "storage/compact.h"
 
 #define DP_MAX_SHARDS 256
 
@@ -41,6 +42,12 @@ struct dp_config {
 	int64_t log_flush_interval_ms;
 	int64_t connections_max_idle_ms;
 	int32_t fetch_session_slots;   /* max.incremental.fetch.session.cache.slots, all shards */
+	struct stor_cleaner_config cleaner;    /* log.cleaner.enable, .backoff.ms, .dedupe.buffer.size, ... */
+	char log_cleanup_policy[32];           /* log.cleanup.policy: topics' default cleanup.policy */
+	double log_cleaner_min_cleanable_ratio;   /* topics' default min.cleanable.dirty.ratio */
+	int64_t log_cleaner_min_compaction_lag_ms; /* topics' default min.compaction.lag.ms */
+	int64_t log_cleaner_max_compaction_lag_ms; /* topics' default max.compaction.lag.ms */
+	int64_t log_cleaner_delete_retention_ms;   /* topics' default delete.retention.ms */
 	int ncores;                    /* shards, one per entry of cores[] */
 	int cores[DP_MAX_SHARDS];
 	int control_core;

@@ -57,6 +57,10 @@ int dp_configs_topic(const struct dp_broker *b, const struct dp_topic *t, struct
 	add(out, &n, "max.message.bytes", DP_TYPE_INT, SRC("max.message.bytes"), false, "%d", t->max_message_bytes);
 	add(out, &n, "message.timestamp.type", DP_TYPE_STRING, SRC("message.timestamp.type"), false, "%s",
 	    c->timestamp_type == STOR_TS_LOG_APPEND_TIME ? "LogAppendTime" : "CreateTime");
+	LONGKEY("max.compaction.lag.ms", max_compaction_lag_ms);
+	add(out, &n, "min.cleanable.dirty.ratio", DP_TYPE_DOUBLE, SRC("min.cleanable.dirty.ratio"), false, "%g",
+	    c->min_cleanable_ratio);
+	LONGKEY("min.compaction.lag.ms", min_compaction_lag_ms);
 	const char *mir = override(t, "min.insync.replicas");
 	add(out, &n, "min.insync.replicas", DP_TYPE_INT, SRC("min.insync.replicas"), false, "%s", mir ? mir : "1");
 	LONGKEY("retention.bytes", retention_bytes);
@@ -93,6 +97,14 @@ int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
 	add(out, &n, "log.retention.bytes", DP_TYPE_LONG, S, true, "%" PRId64, c->log_retention_bytes);
 	add(out, &n, "log.flush.interval.messages", DP_TYPE_LONG, S, true, "%" PRId64, c->log_flush_interval_messages);
 	add(out, &n, "log.flush.interval.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_flush_interval_ms);
+	add(out, &n, "log.cleanup.policy", DP_TYPE_LIST, S, true, "%s", c->log_cleanup_policy);
+	add(out, &n, "log.cleaner.enable", DP_TYPE_BOOLEAN, S, true, "%s", c->cleaner.enable ? "true" : "false");
+	add(out, &n, "log.cleaner.backoff.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->cleaner.backoff_ms);
+	add(out, &n, "log.cleaner.dedupe.buffer.size", DP_TYPE_LONG, S, true, "%" PRId64, c->cleaner.dedupe_buffer_size);
+	add(out, &n, "log.cleaner.min.cleanable.ratio", DP_TYPE_DOUBLE, S, true, "%g", c->log_cleaner_min_cleanable_ratio);
+	add(out, &n, "log.cleaner.min.compaction.lag.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_cleaner_min_compaction_lag_ms);
+	add(out, &n, "log.cleaner.max.compaction.lag.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_cleaner_max_compaction_lag_ms);
+	add(out, &n, "log.cleaner.delete.retention.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_cleaner_delete_retention_ms);
 	add(out, &n, "connections.max.idle.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->connections_max_idle_ms);
 	add(out, &n, "max.incremental.fetch.session.cache.slots", DP_TYPE_INT, S, true, "%d", c->fetch_session_slots);
 	add(out, &n, "ringtail.net.backend", DP_TYPE_STRING, S, true, "%s", c->net_backend);

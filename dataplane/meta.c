@@ -107,8 +107,7 @@ static bool collides(const struct dp_snap *s, const char *name, size_t len)
 /* Topic-level keys that Kafka knows and storage does not interpret. */
 static const char *const passive_keys[] = {
 	"compression.type", "min.insync.replicas", "unclean.leader.election.enable",
-	"message.downconversion.enable", "preallocate", "min.compaction.lag.ms", "max.compaction.lag.ms",
-	"min.cleanable.dirty.ratio", "message.timestamp.difference.max.ms", "message.timestamp.before.max.ms",
+	"message.downconversion.enable", "preallocate", "message.timestamp.difference.max.ms", "message.timestamp.before.max.ms",
 	"message.timestamp.after.max.ms", "follower.replication.throttled.replicas",
 	"leader.replication.throttled.replicas", "local.retention.ms", "local.retention.bytes",
 	"remote.storage.enable", "message.format.version",
@@ -161,6 +160,11 @@ static void topic_effective(const struct dp_meta *m, struct dp_topic *t)
 	t->scfg.retention_bytes = c->log_retention_bytes;
 	t->scfg.flush_messages = c->log_flush_interval_messages;
 	t->scfg.flush_ms = c->log_flush_interval_ms;
+	stor_config_set(&t->scfg, "cleanup.policy", c->log_cleanup_policy, NULL);
+	t->scfg.delete_retention_ms = c->log_cleaner_delete_retention_ms;
+	t->scfg.min_cleanable_ratio = c->log_cleaner_min_cleanable_ratio;
+	t->scfg.min_compaction_lag_ms = c->log_cleaner_min_compaction_lag_ms;
+	t->scfg.max_compaction_lag_ms = c->log_cleaner_max_compaction_lag_ms;
 	t->max_message_bytes = c->message_max_bytes;
 	for (int i = 0; i < t->nconf; i++) {
 		if (!strcmp(t->conf[i].key, "max.message.bytes"))

@@ -13,6 +13,7 @@
 #include "kp_errors.h"
 #include "meta.h"
 #include "shard.h"
+#include "storage/compact.h"
 #include "storage/producer_state.h"
 
 #define NBUCKETS 1024
@@ -20,6 +21,7 @@
 struct dp_parts {
 	struct dp_part *b[NBUCKETS];
 	int count;
+	struct stor_cleaner *cleaner;  /* this shard's log cleaner (compaction); owned, may be NULL */
 };
 
 static unsigned hash(const uint8_t *id, int32_t index)
@@ -92,8 +94,14 @@ static void pstate_close(struct dp_shard *s, struct dp_part *x)
 
 struct dp_parts *dp_parts_create(struct dp_shard *s)
 {
-	(void)s;
-	return calloc(1, sizeof(struct dp_parts));
+	struct dp_parts *p = calloc(1, sizeof(struct dp_parts));
+	if (!p)
+		return NULL;
+	int err = 0;
+	p->cleaner = stor_cleaner_create(&s->ring, &s->b->cfg.cleaner, &err);
+	if (!p->cleaner)
+		RT_WARN("shard %d: no log cleaner (%s): compacted topics are not compacted", s->id, strerror(-err));
+	return p;
 }
 
 void dp_parts_destroy(struct dp_parts *p)
@@ -106,6 +114,7 @@ void dp_parts_destroy(struct dp_parts *p)
 			p->b[i] = x->hnext;
 			part_free(x);
 		}
+	stor_cleaner_destroy(p->cleaner);
 	free(p);
 }
 
@@ -194,6 +203,8 @@ void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16])
 				continue;
 			}
 			x->deleting = true;
+			if (pt->cleaner && stor_log_cleaning(x->log))
+				stor_cleaner_cancel(pt->cleaner);
 			try_delete(pt, pp);
 			if (*pp == x)
 				pp = &x->hnext;
@@ -218,8 +229,18 @@ void dp_parts_tick(struct dp_shard *s)
 			int rc = stor_log_tick(x->log, now);
 			if (rc < 0)
 				RT_WARN("partition %s-%d: background work failed: %s", x->topic, x->index, strerror(-rc));
+			if (pt->cleaner)
+				stor_cleaner_consider(pt->cleaner, x->log, now);
 			pp = &x->hnext;
 		}
+	if (pt->cleaner)
+		stor_cleaner_kick(pt->cleaner, now);
+}
+
+void dp_parts_stop_background(struct dp_shard *s)
+{
+	if (s->parts->cleaner)
+		stor_cleaner_cancel(s->parts->cleaner);
 }
 
 bool dp_parts_idle(struct dp_shard *s)

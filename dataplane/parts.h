@@ -49,6 +49,9 @@ void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16]);
 /* Once a second: retention, background flush, deferred deletions. */
 void dp_parts_tick(struct dp_shard *s);
 
+/* Shutdown: asks this shard's cleaner to stop the cleaning it runs (the job still comes back
+ * through the ring, so keep driving it until dp_parts_idle). */
+void dp_parts_stop_background(struct dp_shard *s);
 /* True when no log of the shard has I/O in flight. */
 bool dp_parts_idle(struct dp_shard *s);
 

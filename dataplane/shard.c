@@ -276,6 +276,7 @@ static void idle_tick(struct dp_shard *s, struct dp_timer *t)
 static void final_drain(struct dp_shard *s)
 {
 	dp_conn_close_all(s);
+	dp_parts_stop_background(s);
 	uint64_t until = dp_now_ns() + 10000000000ull;
 	while ((s->conns || !dp_parts_idle(s)) && dp_now_ns() < until) {
 		struct __kernel_timespec ts = { 0, 10000000 };

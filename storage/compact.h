@@ -1,44 +1,125 @@
 /*
  * storage/compact.h: log compaction for cleanup.policy=compact (and compact,delete), after
- * Kafka's LogCleaner.
+ * Kafka's LogCleaner and LogCleanerManager.
  *
- * One pass builds a map key -> newest offset over every inactive segment (the active segment is
- * never read or written here), then rewrites each inactive segment that loses records: a record
- * survives when it is the newest of its key (null keys are kept), a tombstone (null value) also
- * needs its segment's largest timestamp to be within delete.retention.ms of now.  Batches keep
- * their base offset, last offset delta, timestamps, producer id/epoch and base sequence; a batch
- * whose records are all gone is dropped, except that the last batch of a producer stays as an
- * empty batch (records_count 0, uncompressed) so its sequence survives, as Kafka does.  Compressed
- * batches are recompressed with their own codec.  Control and transactional batches are copied
- * untouched and their keys do not supersede anything (full transactional cleaning is not done).
+ * What is cleanable (Kafka's LogCleanerManager.cleanableOffsets).  A log keeps a clean point
+ * (Kafka's cleaner-offset-checkpoint entry): offsets below it were cleaned.  The dirty section
+ * runs from there (or the log start) to the first uncleanable offset, the smallest of: the active
+ * segment's base (the active segment is never read or written here), the base of the first
+ * segment not yet sealed (appends or index writes still in flight), and the base of the first
+ * dirty segment holding a record younger than min.compaction.lag.ms.  The dirty ratio is
+ * dirty bytes / (clean bytes + dirty bytes); a log is due when the ratio exceeds
+ * min.cleanable.dirty.ratio, or when its first dirty segment's first batch is older than
+ * max.compaction.lag.ms (KIP-354).  The cleaner picks the due log with the largest ratio.
  *
- * The cleaned segment goes to "<base>.log.cleaned", is fdatasync()ed, renamed to "<base>.log.swap"
- * and then renamed over "<base>.log" (atomic): the original stays whole until that last rename,
- * so recovery at open simply removes leftover .cleaned / .swap files (recover.c does).  The
- * segment's indexes are rebuilt and written at once.
+ * One cleaning.  A map key -> newest offset is built over the dirty section (bounded by
+ * log.cleaner.dedupe.buffer.size: when it fills, the section ends at that segment, as Kafka's
+ * does).  Then every segment from the log start to the end of the mapped section is rewritten
+ * when it loses records: a record survives when it is the newest of its key (null keys are kept);
+ * a tombstone (null value) also needs its segment's largest timestamp to be within
+ * delete.retention.ms of now.  Batches keep their base offset, last offset delta, timestamps,
+ * producer id/epoch and base sequence; a batch whose records are all gone is dropped, except that
+ * the last batch of a producer stays as an empty batch (records_count 0, uncompressed) so its
+ * sequence survives, as Kafka does.  Compressed batches are recompressed with their own codec.
+ * Transactional batches and control batches (transaction markers) are copied untouched, and the
+ * keys of transactional records supersede nothing: storage does not know which transactions
+ * aborted, so it neither drops aborted data nor removes markers (both are Kafka cleaner features
+ * not done here); keeping them is always safe for read_committed readers and producer state.
+ * Because of that the last stable offset does not bound the cleanable section.
+ *
+ * Files (crash safety).  A rewritten segment is written to "<base>.log.cleaned",
+ * ".index.cleaned" and ".timeindex.cleaned" and fdatasync()ed; then .log.cleaned is renamed to
+ * .log.swap, the old .index/.timeindex are unlinked and the directory fsync()ed, .log.swap is
+ * renamed over .log (atomic), the index files are renamed into place and the directory fsync()ed
+ * again.  At every point "<base>.log" is a whole segment (original or cleaned) and no index file
+ * can describe the other version: a missing index is rebuilt at open, and recovery removes
+ * leftover .cleaned and .swap files (recover.c).
+ *
+ * Readers.  A segment a reader pins is still cleaned: the reader keeps the old file (its
+ * descriptor stays open until the pin is released; the name already belongs to the new file, so
+ * the old one is closed without unlinking).
  */
 #ifndef STOR_COMPACT_H
 #define STOR_COMPACT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "storage/storage.h"
+
+struct io_uring;
 
 struct stor_compact_stats {
 	int64_t segments_rewritten;
 	int64_t records_removed;        /* superseded records and expired tombstones */
 	int64_t batches_removed;
 	int64_t bytes_before, bytes_after; /* of the rewritten segments */
-	int64_t segments_skipped;       /* pinned by a reader or with I/O in flight: next pass */
+	int64_t segments_skipped;       /* gone (retention) before the swap: nothing installed */
+	int64_t clean_point;            /* the log's clean point after the cleaning */
 };
 
-/* Compacts the inactive segments of `log` (a no-op returning 0 unless cleanup.policy has
- * compact).  Blocking (reads and rewrites whole segments with pread/pwrite, fdatasync, rename):
- * call it on the owner shard from idle time or a timer, not per request.  Appends are never
- * rejected or reordered by it; they wait only while the call runs, because the shard owns the
- * log without locks.  Memory: one segment (<= segment.bytes) and its cleaned copy plus the key
- * map.  `st` may be NULL.  Returns 0 or -errno (-ENOMEM, -EIO, ...); on error every segment is
- * either its original or its fully cleaned version. */
+/* What a log looks like to the scheduler right now (owner shard). */
+struct stor_clean_view {
+	int64_t first_dirty;            /* clean point, at least the log start */
+	int64_t first_uncleanable;      /* end of the cleanable dirty section */
+	uint64_t clean_bytes, dirty_bytes;
+	double ratio;                   /* dirty / (clean + dirty), 0 when empty */
+	bool urgent;                    /* max.compaction.lag.ms passed for the first dirty batch */
+	bool due;                       /* compact policy and (ratio > min.cleanable.dirty.ratio or urgent) */
+};
+
+/* Fills v for log at now_ms.  On the owner shard. */
+void stor_log_clean_view(const struct stor_log *log, int64_t now_ms, struct stor_clean_view *v);
+
+/* True while a cleaner job of this log is out (the log is then not idle). */
+bool stor_log_cleaning(const struct stor_log *log);
+
+/* The log's clean point (offsets below were cleaned). */
+int64_t stor_log_clean_point(const struct stor_log *log);
+
+/* Cleans `log` now, whatever its dirty ratio (a no-op returning 0 unless cleanup.policy has
+ * compact or there is nothing cleanable), on the calling thread: blocking file I/O.  For tests
+ * and tools; the broker uses the cleaner below.  `map_limit` bounds the key map in bytes (0:
+ * Kafka's default 128 MiB).  `st` may be NULL.  Returns 0 or -errno (-ENOMEM, -EIO, ...); on
+ * error every segment is either its original or its fully cleaned version. */
+int stor_log_compact_limit(struct stor_log *log, int64_t now_ms, int64_t map_limit,
+                           struct stor_compact_stats *st);
 int stor_log_compact(struct stor_log *log, int64_t now_ms, struct stor_compact_stats *st);
+
+/* --- the cleaner: scheduling and a thread per shard ------------------------------------------ */
+
+struct stor_cleaner_config {
+	bool enable;                    /* log.cleaner.enable (true) */
+	int64_t backoff_ms;             /* log.cleaner.backoff.ms: pause when nothing is due (15000) */
+	int64_t dedupe_buffer_size;     /* log.cleaner.dedupe.buffer.size: key map bytes (128 MiB) */
+	int64_t io_max_bytes_per_second; /* log.cleaner.io.max.bytes.per.second, <= 0 unlimited */
+};
+void stor_cleaner_config_default(struct stor_cleaner_config *c);
+
+struct stor_cleaner;
+
+/* Starts the cleaner of one shard: a thread at SCHED_IDLE that does the reading, key mapping,
+ * recompression and file writing of one job at a time.  `ring` is the shard's io_uring
+ * (borrowed): a finished job comes back to the shard as a CQE (IORING_OP_MSG_RING) whose ioop
+ * installs the cleaned segments there.  Returns an owned cleaner or NULL with *err. */
+struct stor_cleaner *stor_cleaner_create(struct io_uring *ring, const struct stor_cleaner_config *cfg,
+                                         int *err);
+
+/* Scheduling round, on the owner shard (its once-a-second timer): call consider() for every log
+ * the shard owns, then kick().  kick() hands the filthiest due log to the thread when the thread
+ * is free and the backoff allows; the log stays not idle (stor_log_idle) until its job is back.
+ * Returns 1 when a job was started, 0 when not, -errno on failure (logged). */
+void stor_cleaner_consider(struct stor_cleaner *c, struct stor_log *log, int64_t now_ms);
+int stor_cleaner_kick(struct stor_cleaner *c, int64_t now_ms);
+
+/* Asks a running job to stop at its next batch (shutdown, partition deletion); the job still
+ * comes back through the ring, with nothing installed. */
+void stor_cleaner_cancel(struct stor_cleaner *c);
+
+/* Totals since create, for logs and tests (owner shard). */
+void stor_cleaner_stats(const struct stor_cleaner *c, struct stor_compact_stats *total, int64_t *runs);
+
+/* Stops the thread and frees c.  No job may be out (every log idle). */
+void stor_cleaner_destroy(struct stor_cleaner *c);
 
 #endif

@@ -25,6 +25,9 @@ void stor_config_default(struct stor_config *c)
 		.retention_bytes = -1,
 		.cleanup_policy = STOR_CLEANUP_DELETE,
 		.delete_retention_ms = 86400000,
+		.min_cleanable_ratio = 0.5,
+		.min_compaction_lag_ms = 0,
+		.max_compaction_lag_ms = INT64_MAX,
 		.flush_messages = INT64_MAX,
 		.flush_ms = INT64_MAX,
 		.file_delete_delay_ms = 60000,
@@ -59,6 +62,8 @@ static const struct int_key int_keys[] = {
 	K("retention.ms", retention_ms, -1, INT64_MAX, "retention.ms: -1 (forever) or an integer >= 0"),
 	K("retention.bytes", retention_bytes, -1, INT64_MAX, "retention.bytes: -1 (no limit) or an integer >= 0"),
 	K("delete.retention.ms", delete_retention_ms, 0, INT64_MAX, "delete.retention.ms: an integer >= 0"),
+	K("min.compaction.lag.ms", min_compaction_lag_ms, 0, INT64_MAX, "min.compaction.lag.ms: an integer >= 0"),
+	K("max.compaction.lag.ms", max_compaction_lag_ms, 1, INT64_MAX, "max.compaction.lag.ms: an integer >= 1"),
 	K("flush.messages", flush_messages, 1, INT64_MAX, "flush.messages: an integer >= 1"),
 	K("flush.ms", flush_ms, 0, INT64_MAX, "flush.ms: an integer >= 0"),
 	K("file.delete.delay.ms", file_delete_delay_ms, 0, INT64_MAX, "file.delete.delay.ms: an integer >= 0"),
@@ -78,6 +83,18 @@ int stor_config_set(struct stor_config *c, const char *key, const char *value, c
 			return -EINVAL;
 		}
 		*(int64_t *)((char *)c + k->off) = v;
+		return 0;
+	}
+	if (!strcmp(key, "min.cleanable.dirty.ratio")) {
+		/* Kafka's ConfigDef: a double between 0 and 1 inclusive. */
+		char *end;
+		errno = 0;
+		double v = strtod(value, &end);
+		if (errno || end == value || *end || !(v >= 0.0 && v <= 1.0)) {
+			*why = "min.cleanable.dirty.ratio: a number from 0 to 1";
+			return -EINVAL;
+		}
+		c->min_cleanable_ratio = v;
 		return 0;
 	}
 	if (!strcmp(key, "cleanup.policy")) {

@@ -19,6 +19,7 @@
 #include "base/ioop.h"
 #include "storage/storage.h"
 #include "storage/txn_index.h"
+#include "storage/compact.h"
 
 #define STOR_OFF_ENTRY 8    /* .index entry: int32 relative offset, int32 position */
 #define STOR_TIME_ENTRY 12  /* .timeindex entry: int64 timestamp, int32 relative offset */
@@ -57,6 +58,8 @@ struct stor_segment {
 	bool idx_missing;           /* an index file was missing at open: rebuild */
 	bool deleted;               /* removed from the log; unlinked once unpinned and idle */
 	bool sealed;                /* no longer active and every append resolved: final time entry */
+	bool replaced;              /* swapped out by the cleaner: its names belong to the cleaned
+	                             * segment now, so reaping closes it without unlinking */
 	int refs;                   /* reader pins */
 	int inflight;               /* SQEs in flight that use this segment's descriptors */
 	int idx_inflight;           /* of which index writes */
@@ -69,6 +72,10 @@ struct stor_segment {
 	bool txn_dirty;             /* entries written since the file's last fdatasync */
 };
 
+/* A segment object with no files (fds -1) and index mappings for `index_bytes`
+ * (segment.index.bytes); the cleaner fills it.  Touches nothing of `log` but the pointer, so any
+ * thread may call it.  NULL on ENOMEM. */
+struct stor_segment *stor_segment_alloc(struct stor_log *log, int64_t base, int64_t index_bytes);
 /* Creates an empty segment (files created or truncated) with base offset `base`.  Blocking.
  * NULL with *err. */
 struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int *err);
@@ -194,6 +201,11 @@ struct stor_log {
 
 	int64_t max_ts, max_ts_off; /* over all segments; -1 when none */
 
+	/* compaction (compact.c, cleaner.c) */
+	int64_t clean_point;        /* Kafka's cleaner checkpoint: offsets below were cleaned */
+	struct stor_clean_job *clean_job; /* the job out on a cleaner thread, or NULL */
+	int64_t clean_ratio;        /* last dirty ratio seen, in millionths (for logs/tests) */
+
 	stor_roll_fn roll_hook;     /* borrowed */
 	void *roll_arg;
 
@@ -243,6 +255,40 @@ void stor_retire_head(struct stor_log *log, size_t n);
 void stor_reap(struct stor_log *log);
 /* Drops every segment after index i and truncates segs[i] at pos (error repair, truncate). */
 int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset);
+
+/* compact.c: one cleaning, in three steps.  prepare (owner shard) takes the cleanable section
+ * and pins its segments; run (any thread, blocking file I/O, touches only the job and the pinned
+ * segments' descriptors) maps keys, writes and swaps the cleaned files; install (owner shard)
+ * puts the cleaned segments in the log, unpins, advances the clean point and frees the job. */
+struct stor_clean_in {
+	struct stor_segment *seg;   /* pinned (refs) from prepare to install */
+	int64_t base;
+	uint64_t size;
+	int64_t max_ts;
+	struct stor_segment *out;   /* the cleaned segment, swapped in on disk; NULL = unchanged */
+};
+struct stor_clean_job {
+	struct rt_ioop op;          /* the cleaner thread posts this to the owner's ring */
+	struct stor_log *log;
+	struct stor_clean_job *next;
+	void *cleaner;              /* the stor_cleaner that runs it, or NULL */
+	struct stor_config cfg;     /* copies: the thread never reads the log's own */
+	int dfd;                    /* the log's directory (lives as long as the log) */
+	struct stor_dir *dir;       /* for its checkpoint (thread-safe) */
+	const char *name;           /* the log's name (idem) */
+	int64_t now_ms, map_limit, io_bps;
+	int64_t first_dirty, end;
+	struct stor_clean_in *in;
+	size_t nin, dirty_from;     /* in[dirty_from..nin) hold the dirty section */
+	int err;
+	int64_t map_end;            /* the new clean point */
+	struct stor_compact_stats st;
+	_Atomic bool *cancel;       /* may be NULL */
+};
+struct stor_clean_job *stor_clean_prepare(struct stor_log *log, int64_t now_ms, int64_t map_limit,
+                                          int *err);
+void stor_clean_run(struct stor_clean_job *j);
+int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st);
 
 /* dir.c: the directory's registry of open logs and checkpoint values read at open. */
 int64_t stor_dir_lookup(struct stor_dir *d, const char *file, const char *topic, int32_t partition,

@@ -233,7 +233,7 @@ static void log_free(struct stor_log *log)
 	while (log->grave) {
 		struct stor_segment *s = log->grave;
 		log->grave = s->grave_next;
-		stor_segment_unlink(s);
+		if (!s->replaced) stor_segment_unlink(s);
 		stor_segment_free(s);
 	}
 	if (log->dfd >= 0) close(log->dfd);

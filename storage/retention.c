@@ -65,10 +65,12 @@ void stor_reap(struct stor_log *log)
 			continue;
 		}
 		*pp = s->grave_next;
-		unlink_async(log, s->base, "log");
-		unlink_async(log, s->base, "index");
-		unlink_async(log, s->base, "timeindex");
-		unlink_async(log, s->base, "txnindex");  /* when the segment had aborted transactions */
+		if (!s->replaced) {
+			unlink_async(log, s->base, "log");
+			unlink_async(log, s->base, "index");
+			unlink_async(log, s->base, "timeindex");
+			unlink_async(log, s->base, "txnindex");  /* when the segment had aborted transactions */
+		}
 		stor_segment_free(s);
 	}
 }
@@ -120,6 +122,7 @@ int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offse
 	if (log->leo > offset) log->leo = offset;
 	if (log->durable > offset) log->durable = offset;
 	if (log->recovery_point > offset) log->recovery_point = offset;
+	if (log->clean_point > offset) log->clean_point = offset;
 	stor_log_publish(log);
 	stor_log_recompute_max_ts(log);
 	stor_reap(log);

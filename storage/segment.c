@@ -37,7 +37,7 @@ void stor_segment_name(char *out, size_t n, int64_t base, const char *ext)
 
 static void idx_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
 
-static struct stor_segment *seg_alloc(struct stor_log *log, int64_t base)
+struct stor_segment *stor_segment_alloc(struct stor_log *log, int64_t base, int64_t ib)
 {
 	struct stor_segment *s = calloc(1, sizeof *s);
 	if (!s) return NULL;
@@ -49,7 +49,6 @@ static struct stor_segment *seg_alloc(struct stor_log *log, int64_t base)
 	s->max_ts_off = base;
 	s->roll_ts = -1;
 	s->created_ms = stor_now_ms();
-	int64_t ib = log->cfg.segment_index_bytes;
 	s->ocap = (size_t)(ib / STOR_OFF_ENTRY);
 	s->tcap = (size_t)(ib / STOR_TIME_ENTRY);
 	if (s->ocap < 1) s->ocap = 1;
@@ -99,7 +98,7 @@ struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int
 		*err = f;
 		return NULL;
 	}
-	struct stor_segment *s = seg_alloc(log, base);
+	struct stor_segment *s = stor_segment_alloc(log, base, log->cfg.segment_index_bytes);
 	if (!s) {
 		*err = -ENOMEM;
 		return NULL;
@@ -118,7 +117,7 @@ struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int
 
 struct stor_segment *stor_segment_open(struct stor_log *log, int64_t base, int *err)
 {
-	struct stor_segment *s = seg_alloc(log, base);
+	struct stor_segment *s = stor_segment_alloc(log, base, log->cfg.segment_index_bytes);
 	if (!s) {
 		*err = -ENOMEM;
 		return NULL;

@@ -89,6 +89,10 @@ struct stor_config {
 	int64_t retention_bytes;        /* retention.bytes, -1 = no size limit (-1) */
 	unsigned cleanup_policy;        /* cleanup.policy: STOR_CLEANUP_* bits (delete) */
 	int64_t delete_retention_ms;    /* delete.retention.ms: tombstone lifetime under compaction (1 d) */
+	double min_cleanable_ratio;     /* min.cleanable.dirty.ratio: dirty share that starts a cleaning (0.5) */
+	int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms: records younger stay uncompacted (0) */
+	int64_t max_compaction_lag_ms;  /* max.compaction.lag.ms: dirty records older get cleaned whatever
+	                                 * the ratio; also caps segment.ms of compacted topics (INT64_MAX) */
 	int64_t flush_messages;         /* flush.messages: background fdatasync after this many (INT64_MAX) */
 	int64_t flush_ms;               /* flush.ms: background fdatasync after this long (INT64_MAX) */
 	int64_t file_delete_delay_ms;   /* file.delete.delay.ms: kept for config compatibility (60000) */

@@ -1,0 +1,234 @@
+/*
+ * storage/cleaner.c: when and where compaction runs (Kafka's LogCleaner threads and
+ * LogCleanerManager.grabFilthiestCompactedLog), one cleaner per shard.
+ *
+ * Why a thread and not small steps in the shard's idle time.  A cleaning reads every byte of
+ * the cleanable section, decompresses, hashes every key, recompresses and writes whole segments:
+ * seconds of CPU and I/O for large segments.  Cut into steps on the shard, every step would still
+ * be either a blocking pread/pwrite/fdatasync/rename (forbidden on a shard in the steady state)
+ * or an io_uring state machine with the CPU-heavy (de)compression still on the shard's core,
+ * competing with produce and fetch for exactly the core they are pinned to.  The segments it
+ * works on are immutable (sealed: no append, no index write, nothing in flight), so a separate
+ * thread can work on them without locks; the shard only has to (1) pick the log and pin the
+ * segments (prepare: a walk of the segment array), and (2) swap the cleaned segment objects into
+ * the array and unpin (install: pointer moves), both O(segments) and non-blocking.  The thread
+ * runs at SCHED_IDLE, so on a machine whose cores all run shards it only uses time they leave
+ * idle, which is the "idle time" variant without putting any of the work on the shard's stack.
+ * The finished job comes back as a CQE on the shard's own ring (IORING_OP_MSG_RING from the
+ * thread's small ring), so the shard learns of it in its normal completion loop.
+ *
+ * Scheduling: once a second the shard offers every log it owns (consider), and kick() hands the
+ * filthiest due log (largest dirty ratio among those past min.cleanable.dirty.ratio or
+ * max.compaction.lag.ms; see compact.h) to the thread when it is free.  When nothing was due, the
+ * next look is log.cleaner.backoff.ms later, as Kafka's cleaner thread sleeps.  Topic configs
+ * changed at run time (AlterConfigs -> stor_log_set_config) take effect at the next look, since
+ * every decision reads the log's current config and the job copies it at prepare.
+ *
+ * Invariants: at most one job per cleaner is out; a log with a job out is not idle (its inflight
+ * count holds one), so it cannot be closed or deleted before the job is back and installed.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/compact.h"
+#include "storage/internal.h"
+
+struct stor_cleaner {
+	struct io_uring *ring;          /* the shard's (borrowed) */
+	struct stor_cleaner_config cfg;
+	pthread_t thread;
+	struct io_uring tring;          /* the thread's own, for MSG_RING */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct stor_clean_job *queued;  /* handed to the thread, not yet taken (mu) */
+	bool stop;                      /* (mu) */
+	_Atomic bool cancel;            /* the running job stops at its next batch */
+	/* owner shard only */
+	struct stor_clean_job *out;     /* the job out, or NULL */
+	struct stor_log *best;          /* this round's filthiest due log */
+	double best_ratio;
+	int64_t next_look_ms;
+	struct stor_compact_stats total;
+	int64_t runs;
+};
+
+void stor_cleaner_config_default(struct stor_cleaner_config *c)
+{
+	*c = (struct stor_cleaner_config){
+		.enable = true,
+		.backoff_ms = 15000,
+		.dedupe_buffer_size = (int64_t)128 << 20,
+		.io_max_bytes_per_second = 0,
+	};
+}
+
+/* On the shard: the job is back (the MSG_RING CQE).  res is the job's error code. */
+static void job_back(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)res;
+	(void)flags;
+	struct stor_clean_job *j = rt_container_of(op, struct stor_clean_job, op);
+	struct stor_cleaner *c = j->cleaner;
+	struct stor_compact_stats st;
+	int rc = stor_clean_install(j, &st);
+	c->out = NULL;
+	c->runs++;
+	c->total.segments_rewritten += st.segments_rewritten;
+	c->total.records_removed += st.records_removed;
+	c->total.batches_removed += st.batches_removed;
+	c->total.bytes_before += st.bytes_before;
+	c->total.bytes_after += st.bytes_after;
+	c->total.segments_skipped += st.segments_skipped;
+	atomic_store(&c->cancel, false);
+	/* A failed cleaning is retried only after the backoff, so a bad segment cannot spin. */
+	if (rc) c->next_look_ms = stor_now_ms() + c->cfg.backoff_ms;
+}
+
+/* On the thread: posts j back to the shard's ring.  The kernel copies the CQE; the SQE on our
+ * ring completes once it is posted. */
+static void post_back(struct stor_cleaner *c, struct stor_clean_job *j)
+{
+	for (;;) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->tring);
+		if (sqe) {
+			io_uring_prep_msg_ring(sqe, c->ring->ring_fd, (unsigned)j->err, (uint64_t)(uintptr_t)&j->op, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+			io_uring_submit(&c->tring);
+			struct io_uring_cqe *cqe;
+			if (!io_uring_wait_cqe(&c->tring, &cqe)) {
+				int res = cqe->res;
+				io_uring_cqe_seen(&c->tring, cqe);
+				if (res >= 0) return;
+				/* -EOVERFLOW/-EAGAIN: the shard's CQ is full; it drains soon. */
+				stor_logf("%s: handing the cleaned log back failed (%s); retrying", j->name, strerror(-res));
+			}
+		}
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct stor_cleaner *c = arg;
+	pthread_setname_np(pthread_self(), "rt-cleaner");
+	/* Only the time shards leave idle (see the file comment).  Best effort. */
+	struct sched_param sp = {0};
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		while (!c->queued && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
+		struct stor_clean_job *j = c->queued;
+		c->queued = NULL;
+		bool stop = c->stop && !j;
+		pthread_mutex_unlock(&c->mu);
+		if (stop) return NULL;
+		stor_clean_run(j);
+		post_back(c, j);
+	}
+}
+
+struct stor_cleaner *stor_cleaner_create(struct io_uring *ring, const struct stor_cleaner_config *cfg,
+                                         int *err)
+{
+	struct stor_cleaner *c = calloc(1, sizeof *c);
+	if (!c) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	c->ring = ring;
+	c->cfg = *cfg;
+	int rc = io_uring_queue_init(4, &c->tring, 0);
+	if (rc) {
+		free(c);
+		*err = rc;
+		return NULL;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if ((rc = pthread_create(&c->thread, NULL, thread_main, c))) {
+		io_uring_queue_exit(&c->tring);
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+		*err = -rc;
+		return NULL;
+	}
+	return c;
+}
+
+void stor_cleaner_consider(struct stor_cleaner *c, struct stor_log *log, int64_t now_ms)
+{
+	if (!c->cfg.enable || c->out || now_ms < c->next_look_ms) return;
+	if (!(log->cfg.cleanup_policy & STOR_CLEANUP_COMPACT) || log->clean_job) return;
+	struct stor_clean_view v;
+	stor_log_clean_view(log, now_ms, &v);
+	log->clean_ratio = (int64_t)(v.ratio * 1e6);
+	if (!v.due) return;
+	/* Logs past max.compaction.lag.ms come first, then the dirtiest. */
+	double score = v.ratio + (v.urgent ? 2.0 : 0.0);
+	if (!c->best || score > c->best_ratio) {
+		c->best = log;
+		c->best_ratio = score;
+	}
+}
+
+int stor_cleaner_kick(struct stor_cleaner *c, int64_t now_ms)
+{
+	struct stor_log *log = c->best;
+	c->best = NULL;
+	if (!c->cfg.enable || c->out || now_ms < c->next_look_ms) return 0;
+	if (!log) {
+		c->next_look_ms = now_ms + c->cfg.backoff_ms;
+		return 0;
+	}
+	int err = 0;
+	struct stor_clean_job *j = stor_clean_prepare(log, now_ms, c->cfg.dedupe_buffer_size, &err);
+	if (!j) {
+		if (err) stor_logf("%s: cannot start cleaning: %s", log->name, strerror(-err));
+		c->next_look_ms = now_ms + c->cfg.backoff_ms;
+		return err;
+	}
+	j->cleaner = c;
+	j->op.cb = job_back;
+	j->io_bps = c->cfg.io_max_bytes_per_second;
+	j->cancel = &c->cancel;
+	c->out = j;
+	pthread_mutex_lock(&c->mu);
+	c->queued = j;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return 1;
+}
+
+void stor_cleaner_cancel(struct stor_cleaner *c)
+{
+	if (c->out) atomic_store(&c->cancel, true);
+}
+
+void stor_cleaner_stats(const struct stor_cleaner *c, struct stor_compact_stats *total, int64_t *runs)
+{
+	if (total) *total = c->total;
+	if (runs) *runs = c->runs;
+}
+
+void stor_cleaner_destroy(struct stor_cleaner *c)
+{
+	if (!c) return;
+	assert(!c->out);
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	io_uring_queue_exit(&c->tring);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""
+tests/interop/test_compaction.py: the log cleaner with a real client (librdkafka through
+confluent-kafka-python).  A compacted topic with 2 KiB segments takes 20 updates for each of 40
+keys and tombstones for 10 of them, then unique filler keys so all of it leaves the active
+segment; the broker is killed (SIGKILL) and restarted; the cleaner then leaves exactly the
+newest record of every key at its original offset (tombstones still there: delete.retention.ms
+is an hour), the bytes on disk shrink, and the log end does not move.  delete.retention.ms is then
+lowered through AlterConfigs while the broker runs; after more filler the tombstones are gone.
+The broker is restarted cleanly and the compacted log reads back the same.
+Usage: test_compaction.py <path to ringtail>
+"""
+import glob
+import os
+import signal
+import sys
+import time
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from rtbroker import Broker, run_tap
+
+TOPIC = 'cmp'
+KEYS = 40
+UPDATES = 20
+DELETED = 10
+
+
+def produce(bootstrap, records):
+    """records: [(key, value)]; returns {key: offset of its last write}, or raises."""
+    p = Producer({'bootstrap.servers': bootstrap, 'acks': 'all', 'linger.ms': 0,
+                  'batch.num.messages': 5, 'message.timeout.ms': 20000})
+    last, errors = {}, []
+
+    def report(err, msg):
+        if err:
+            errors.append(err)
+        else:
+            k = msg.key()
+            last[k] = max(last.get(k, -1), msg.offset())
+    for k, v in records:
+        p.produce(TOPIC, key=k, value=v, on_delivery=report)
+        p.poll(0)
+    p.flush(30)
+    if errors:
+        raise RuntimeError('delivery failed: %s' % errors[:3])
+    return last
+
+
+def read_all(bootstrap):
+    """Every record of partition 0 from the start to the end: [(offset, key, value)]."""
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'cmp-reader', 'enable.auto.commit': False,
+                  'enable.partition.eof': True, 'auto.offset.reset': 'earliest'})
+    try:
+        lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=10)
+        c.assign([TopicPartition(TOPIC, 0, lo)])
+        out = []
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    break
+                raise RuntimeError(str(m.error()))
+            out.append((m.offset(), m.key(), m.value()))
+        return out, hi
+    finally:
+        c.close()
+
+
+def disk_bytes(b):
+    return sum(os.path.getsize(f) for f in glob.glob(os.path.join(b.data_dir, 'data', TOPIC + '-0', '*.log')))
+
+
+def expected(writes):
+    """Newest (offset, value) per key from the ordered list of (offset, key, value) written."""
+    newest = {}
+    for off, k, v in writes:
+        newest[k] = (off, v)
+    return newest
+
+
+def wait_compacted(b, want, timeout=40):
+    """Polls until the log holds exactly `want` ({key: (offset, value)}); returns the last read."""
+    deadline = time.time() + timeout
+    got = None
+    while time.time() < deadline:
+        got, hi = read_all(b.bootstrap)
+        if {k: (o, v) for o, k, v in got} == want and len(got) == len(want):
+            return got, hi
+        time.sleep(1)
+    return got, None
+
+
+def main(tap):
+    overrides = {'log.cleaner.backoff.ms': '100'}
+    with Broker(sys.argv[1], overrides=overrides) as b:
+        admin = AdminClient({'bootstrap.servers': b.bootstrap})
+        admin.create_topics([NewTopic(TOPIC, 1, 1, config={
+            'cleanup.policy': 'compact', 'segment.bytes': '2048', 'min.cleanable.dirty.ratio': '0.01',
+            'delete.retention.ms': '3600000'})])[TOPIC].result(10)
+        recs = []
+        for u in range(UPDATES):
+            for k in range(KEYS):
+                recs.append((b'key-%d' % k, b'value-%d-%d' % (k, u)))
+        recs += [(b'key-%d' % k, None) for k in range(DELETED)]
+        last = produce(b.bootstrap, recs)
+        filler = [(b'filler-%d' % i, b'x' * 40) for i in range(60)]
+        last.update(produce(b.bootstrap, filler))
+        writes = sorted((last[k], k, v) for k, v in dict(recs + filler).items())
+        end_before = max(last.values()) + 1
+        before = disk_bytes(b)
+        tap.ok(len(glob.glob(os.path.join(b.data_dir, 'data', TOPIC + '-0', '*.log'))) > 10,
+               'small segments: the updates span many segments')
+
+        # A crash before the cleaner is due must not matter.
+        b.stop(signal.SIGKILL)
+        b.start()
+        want = expected(writes)
+        # The active segment is never cleaned: the filler (unique keys) comes last, so every
+        # update and tombstone is in an inactive segment and the whole log can be checked.
+        got, hi = wait_compacted(b, want, timeout=40)
+        tap.ok(hi is not None, 'after SIGKILL + restart the cleaner leaves only the newest record of each key',
+               'read %d records, want %d' % (len(got or []), len(want)))
+        tap.ok(hi == end_before, 'the log end offset is unchanged by compaction', '%s vs %d' % (hi, end_before))
+        tombs = [k for o, k, v in (got or []) if v is None]
+        tap.ok(len(tombs) == DELETED, 'tombstones stay while delete.retention.ms has not passed',
+               '%d tombstones' % len(tombs))
+        after = disk_bytes(b)
+        tap.ok(after < before / 3, 'the segments shrank on disk', '%d -> %d bytes' % (before, after))
+
+        # AlterConfigs at run time: tombstones older than 1 s go at the next cleaning.
+        res = ConfigResource('topic', TOPIC, set_config={
+            'cleanup.policy': 'compact', 'segment.bytes': '2048', 'min.cleanable.dirty.ratio': '0.01',
+            'delete.retention.ms': '1000'})
+        admin.alter_configs([res])[res].result(10)
+        time.sleep(1.5)
+        more = [(b'filler2-%d' % i, b'y' * 40) for i in range(60)]
+        last2 = produce(b.bootstrap, more)
+        writes2 = writes + sorted((last2[k], k, v) for k, v in more)
+        want2 = {k: (o, v) for k, (o, v) in expected(writes2).items() if v is not None}
+        got2, hi2 = wait_compacted(b, want2, timeout=40)
+        tap.ok(hi2 is not None, 'after delete.retention.ms is lowered by AlterConfigs the tombstones are gone',
+               'read %d records, want %d' % (len(got2 or []), len(want2)))
+        tap.ok(not [k for o, k, v in (got2 or []) if k in [b'key-%d' % i for i in range(DELETED)]],
+               'the deleted keys are gone entirely')
+
+        code = b.stop()
+        tap.ok(code == 0, 'clean stop', 'exit %s' % code)
+        b.start()
+        got3, hi3 = read_all(b.bootstrap)
+        tap.ok(got3 == got2 and hi3 == hi2, 'the compacted log reads back the same after a restart',
+               '%d records, end %s' % (len(got3), hi3))
+        leftovers = [f for f in os.listdir(os.path.join(b.data_dir, 'data', TOPIC + '-0'))
+                     if f.endswith('.cleaned') or f.endswith('.swap')]
+        tap.ok(not leftovers, 'no .cleaned or .swap files are left', str(leftovers))
+
+
+if __name__ == "__main__":
+    run_tap(main)
