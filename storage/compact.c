@@ -685,6 +685,12 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 		if (in->out) {
 			ssize_t k = stor_log_find_segment(log, in->base);
 			if (k >= 0 && log->segs[k] == old) {
+				/* The .txnindex keeps its name and content (transactional batches and markers
+				 * are copied whole), so its state moves to the cleaned segment. */
+				in->out->txn = old->txn;
+				in->out->txn_missing = old->txn_missing;
+				in->out->txn_dirty = old->txn_dirty;
+				old->txn = NULL;
 				log->segs[k] = in->out;
 				old->replaced = true;
 				old->deleted = true;
