@@ -37,6 +37,58 @@
 
 static void maybe_free(struct dp_conn *c);
 
+/* The size class of a frame of len bytes, or -1 when frames that size are not cached. */
+static int frame_class(size_t len)
+{
+	if (len < (64u << 10))
+		return -1;
+	for (int k = 0; k < DP_FRAME_CLASSES; k++)
+		if (len <= ((size_t)64 << 10) << k)
+			return k;
+	return -1;
+}
+
+/* A frame buffer of at least len bytes from the shard's cache or malloc; NULL when out of
+ * memory.  Returns owned memory, released with frame_free(s, p, len). */
+static uint8_t *frame_alloc(struct dp_shard *s, size_t len)
+{
+	int k = frame_class(len);
+	if (k < 0)
+		return malloc(len);
+	void *p = s->frame_cache[k];
+	if (p) {
+		s->frame_cache[k] = *(void **)p;
+		s->frame_cached -= ((size_t)64 << 10) << k;
+		return p;
+	}
+	return malloc(((size_t)64 << 10) << k);
+}
+
+/* Takes p (from frame_alloc with the same len) back. */
+static void frame_free(struct dp_shard *s, uint8_t *p, size_t len)
+{
+	int k = frame_class(len);
+	size_t sz = ((size_t)64 << 10) << (k < 0 ? 0 : k);
+	if (!p || k < 0 || s->frame_cached + sz > DP_FRAME_CACHE_MAX) {
+		free(p);
+		return;
+	}
+	*(void **)p = s->frame_cache[k];
+	s->frame_cache[k] = p;
+	s->frame_cached += sz;
+}
+
+void dp_frame_cache_fini(struct dp_shard *s)
+{
+	for (int k = 0; k < DP_FRAME_CLASSES; k++)
+		while (s->frame_cache[k]) {
+			void *p = s->frame_cache[k];
+			s->frame_cache[k] = *(void **)p;
+			free(p);
+		}
+	s->frame_cached = 0;
+}
+
 void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd)
 {
 	if (atomic_load(&s->b->phase) != DP_RUNNING) {
@@ -138,7 +190,7 @@ static void req_release(struct dp_req *req)
 	rt_chain_fini(&req->resp);
 	rt_arena_fini(&req->arena);
 	c->s->frame_bytes -= req->len;
-	free(req->frame);
+	frame_free(c->s, req->frame, req->len);
 	free(req);
 	c->nreq--;
 	c->s->inflight--;
@@ -190,7 +242,7 @@ static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 	struct dp_req *req = calloc(1, sizeof(*req));
 	if (!req) {
 		c->s->frame_bytes -= len;
-		free(frame);
+		frame_free(c->s, frame, len);
 		dp_conn_close(c, "out of memory");
 		return;
 	}
@@ -247,7 +299,7 @@ void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)
 				dp_conn_close(c, "bad frame length");
 				break;
 			}
-			c->frame = malloc((size_t)len);
+			c->frame = frame_alloc(c->s, (size_t)len);
 			if (!c->frame) {
 				dp_conn_close(c, "out of memory");
 				break;
@@ -414,9 +466,10 @@ static void maybe_free(struct dp_conn *c)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (c->frame)
+	if (c->frame) {
 		s->frame_bytes -= c->frame_len;
-	free(c->frame);
+		frame_free(s, c->frame, c->frame_len);
+	}
 	free(c);
 }
 

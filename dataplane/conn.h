@@ -97,6 +97,8 @@ void dp_conn_close(struct dp_conn *c, const char *why);
 /* Loop hooks: closes idle connections; re-arms receives that found no buffer. */
 void dp_conn_sweep_idle(struct dp_shard *s);
 void dp_conn_retry_starved(struct dp_shard *s);
+/* Frees the shard's cached request frames (at shard destruction). */
+void dp_frame_cache_fini(struct dp_shard *s);
 /* Closes every connection of the shard (at exit). */
 void dp_conn_close_all(struct dp_shard *s);
 

@@ -104,6 +104,7 @@ void dp_shard_destroy(struct dp_shard *s)
 		return;
 	dp_parts_destroy(s->parts);
 	dp_fs_cache_destroy(s->fsess);
+	dp_frame_cache_fini(s);
 	rt_arena_fini(&s->scratch);
 	io_uring_queue_exit(&s->ring);
 	for (int i = 0; i < s->b->nshards; i++)

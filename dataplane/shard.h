@@ -21,6 +21,10 @@
 #include "base/ioop.h"
 #include "xring.h"
 
+/* Frame size classes cached per shard: 64 KiB << 0 .. 64 KiB << (DP_FRAME_CLASSES - 1). */
+#define DP_FRAME_CLASSES 9
+#define DP_FRAME_CACHE_MAX (64u << 20)
+
 struct dp_broker;
 struct dp_conn;
 struct dp_fs_cache;
@@ -68,6 +72,11 @@ struct dp_shard {
 	bool stopped;                  /* the loop has exited */
 	struct dp_timer idle_timer;
 	struct rt_arena scratch;       /* decompression while validating; reset after each use */
+	/* Large request frames released here, kept for the next ones by power-of-two size class
+	 * (dataplane/conn.c): a fresh allocation per 1 MiB Produce costs page faults and zeroing
+	 * on every receive.  Owned; bounded by DP_FRAME_CACHE_MAX bytes. */
+	void *frame_cache[DP_FRAME_CLASSES];
+	size_t frame_cached;
 };
 
 /* Constructor for shard `id` pinned to `cpu`: sets up the io_uring.  NULL on failure (errno). */
