@@ -83,8 +83,13 @@ int perf_wire_request(struct rt_buf *out, int16_t api, int16_t version, int32_t 
 	int rc = c.err ? c.err : rt_chain_finish(&c);
 	if (!rc) {
 		size_t n = rt_chain_len(&c);
-		uint8_t *dst = rt_buf_extend(out, n);
-		rc = dst ? rt_chain_flatten(&c, dst) : out->err;
+		/* Reserved, not extended: zeroing a 1 MiB Produce first would cost as much as the
+		 * copy itself. */
+		rc = rt_buf_reserve(out, n);
+		if (!rc)
+			rc = rt_chain_flatten(&c, out->data + out->len);
+		if (!rc)
+			out->len += n;
 	}
 	rt_chain_fini(&c);
 	return rc;
