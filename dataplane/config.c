@@ -74,6 +74,8 @@ static const struct rt_cfg_def defs[] = {
 	{ HW_KEY_IRQ_CORES, RT_CFG_STRING, NULL, .doc = "cores for the NIC's IRQs" },
 	{ "ringtail.fetch.zero.copy", RT_CFG_BOOL, "true",
 	  .doc = "fetch moves record data file -> socket with splice; false copies it (for measurements)" },
+	{ "ringtail.net.send.zc.min.bytes", RT_CFG_LONG, "0", .min = 0, .max = INT64_MAX,
+	  .doc = "responses sent from memory with at least this many bytes use zero-copy sends (IORING_OP_SENDMSG_ZC); 0 never" },
 	{ "ringtail.advertise.shards", RT_CFG_BOOL, "false",
 	  .doc = "each shard listens on port+1+shard and is advertised as its own node" },
 };
@@ -198,6 +200,7 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	}
 	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
 	c->fetch_zero_copy = rt_cfg_bool(rc, "ringtail.fetch.zero.copy");
+	c->send_zc_min_bytes = rt_cfg_int(rc, "ringtail.net.send.zc.min.bytes");
 	const char *cid = text(rc, "cluster.id");
 	if (cid) {
 		if (!*cid || strlen(cid) >= sizeof(c->cluster_id)) {

@@ -14,6 +14,12 @@
  *   with concurrent splices would mix their bytes.
  * Accepted sockets stay blocking: io_uring polls them itself, and a splice into a socket whose
  * buffer is full then waits in the kernel instead of failing with EAGAIN.
+ * - Zero-copy sends (IORING_OP_SENDMSG_ZC) for runs of memory segments of at least
+ *   ringtail.net.send.zc.min.bytes (0, the default, never): the kernel then sends from the
+ *   chain's pages and says with a second, notification CQE when it has let go of them, so the
+ *   send is reported done to the connection (which frees the chain) only after the last
+ *   notification.  Off by default: on loopback it did not pay (perf/send_zc.sh; figures in
+ *   the issue notes).
  */
 #include <assert.h>
 #include <errno.h>
@@ -34,6 +40,14 @@
 #include "net.h"
 #include "shard.h"
 
+/* Kernel 6.2 values that Debian 12's liburing 2.3 headers do not carry yet. */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
 #define NBUFS 128
 #define BUFSZ (64u << 10)
 #define BGID 1
@@ -53,6 +67,7 @@ struct dp_net_shard {
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
+	uint64_t zc_notifs, zc_copied;  /* zero-copy sends completed, and those the kernel copied */
 };
 
 enum { SEND_MEM, SEND_FILE_IN, SEND_FILE_OUT };
@@ -67,6 +82,9 @@ struct uconn {
 	struct iovec iov[MAX_IOV];
 	int pipe[2];
 	size_t pipe_cap, pipe_fill;
+	int zc_notifs;                 /* zero-copy notifications still due for the chain */
+	bool zc_done;                  /* the send is over; waiting for those notifications */
+	int zc_err;                    /* its outcome, reported with the last notification */
 };
 
 static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
@@ -243,6 +261,9 @@ static void shard_fini(struct dp_shard *s)
 	struct dp_net_shard *ns = s->net;
 	if (!ns)
 		return;
+	if (ns->zc_notifs)
+		RT_INFO("shard %d: %llu zero-copy sends, %llu of them copied by the kernel anyway", s->id,
+		        (unsigned long long)ns->zc_notifs, (unsigned long long)ns->zc_copied);
 	for (int i = 0; i < ns->nls; i++)
 		if (ns->ls[i].fd >= 0)
 			close(ns->ls[i].fd);
@@ -334,6 +355,12 @@ static void send_step(struct uconn *uc);
 
 static void send_done(struct uconn *uc, int err)
 {
+	if (uc->zc_notifs) {
+		/* the kernel may still read the chain's pages */
+		uc->zc_done = true;
+		uc->zc_err = err;
+		return;
+	}
 	uc->ch = NULL;
 	dp_conn_sent(uc->c, err);
 }
@@ -390,16 +417,37 @@ static void send_step(struct uconn *uc)
 	uc->msg.msg_iov = uc->iov;
 	uc->msg.msg_iovlen = (size_t)niov;
 	uc->state = SEND_MEM;
+	size_t bytes = 0;
+	for (int i = 0; i < niov; i++)
+		bytes += uc->iov[i].iov_len;
+	int64_t zc_min = uc->c->s->b->cfg.send_zc_min_bytes;
 	struct io_uring_sqe *sqe = dp_shard_sqe(uc->c->s);
-	io_uring_prep_sendmsg(sqe, uc->c->fd, &uc->msg, MSG_NOSIGNAL);
+	if (zc_min > 0 && bytes >= (uint64_t)zc_min) {
+		io_uring_prep_sendmsg_zc(sqe, uc->c->fd, &uc->msg, MSG_NOSIGNAL);
+		sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+	} else
+		io_uring_prep_sendmsg(sqe, uc->c->fd, &uc->msg, MSG_NOSIGNAL);
 	io_uring_sqe_set_data(sqe, &uc->send_op);
 }
 
 static void send_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
-	(void)flags;
 	struct uconn *uc = rt_container_of(op, struct uconn, send_op);
 	struct rt_chain *ch = uc->ch;
+	if (flags & IORING_CQE_F_NOTIF) {
+		struct dp_net_shard *ns = uc->c->s->net;
+		if (ns) {
+			ns->zc_notifs++;
+			ns->zc_copied += ((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED) != 0;
+		}
+		if (--uc->zc_notifs == 0 && uc->zc_done) {
+			uc->zc_done = false;
+			send_done(uc, uc->zc_err);
+		}
+		return;
+	}
+	if (flags & IORING_CQE_F_MORE)
+		uc->zc_notifs++;       /* a zero-copy send: its notification follows */
 	if (res == -EAGAIN || res == -EINTR) {
 		if (uc->state == SEND_FILE_OUT)
 			submit_splice(uc, uc->pipe[0], -1, uc->c->fd, uc->pipe_fill);

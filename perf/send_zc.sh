@@ -1,0 +1,83 @@
+#!/bin/sh
+# perf/send_zc.sh: does IORING_OP_SENDMSG_ZC pay for responses sent from memory?
+#
+#   perf/send_zc.sh [BUILD_DIR] [SECONDS] [ROUNDS]
+#
+# Produces 1 KiB records in 1 MiB batches for SECONDS (as perf/broker_bench.sh), then fetches
+# the same data through the copying path (ringtail.fetch.zero.copy=false, so the records leave
+# from memory) ROUNDS times each with plain sendmsg and with zero-copy sends of every memory
+# run of at least 64 KiB (ringtail.net.send.zc.min.bytes=65536), alternating, on the same data
+# directory.  Prints consume MB/s and broker CPU seconds per GB for each run and the medians.
+# iperf3 over loopback in the same run is the limit.  Nothing here runs in `make test`.
+set -eu
+B=${1:-build}
+DUR=${2:-5}
+ROUNDS=${3:-3}
+RT=$B/dataplane/ringtail
+PERF=$B/perf/harness/ringtail-perf
+TMP=$(mktemp -d /tmp/ringtail-zc.XXXXXX)
+pids=""
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
+
+P=$(port)
+iperf3 -s -B 127.0.0.1 -p "$P" >/dev/null 2>&1 &
+pids="$pids $!"
+sleep 0.5
+iperf3 -c 127.0.0.1 -p "$P" -t "$DUR" -J > "$TMP/iperf.json"
+echo "limit  iperf3 loopback: $(json "$TMP/iperf.json" "round(d['end']['sum_received']['bits_per_second']/8/1e6, 1)") MB/s"
+
+start_broker() { # overrides...
+	BP=$(port)
+	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$TMP/data --override message.max.bytes=2097152"
+	for o in "$@"; do args="$args --override $o"; done
+	# shellcheck disable=SC2086
+	$RT $args >> "$TMP/broker.log" 2>&1 &
+	BPID=$!
+	pids="$pids $BPID"
+	for _ in $(seq 100); do
+		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "broker did not start"; cat "$TMP/broker.log"; exit 1
+}
+stop_broker() { kill "$BPID"; wait "$BPID" 2>/dev/null || true; }
+
+start_broker
+$PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
+	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --quiet --json "$TMP/p.json"
+stop_broker
+REC=$(json "$TMP/p.json" "d['acked_records']")
+echo "produced $REC records of 1 KiB"
+
+for r in $(seq "$ROUNDS"); do
+	for mode in plain zc; do
+		if [ $mode = zc ]; then zc=65536; else zc=0; fi
+		start_broker ringtail.fetch.zero.copy=false ringtail.net.send.zc.min.bytes=$zc
+		$PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
+			--fetch-partition-max-bytes 1048576 --records "$REC" --duration 60 \
+			--broker-pid $BPID --quiet --json "$TMP/$mode.$r.json"
+		stop_broker
+		echo "round $r $mode: $(json "$TMP/$mode.$r.json" "round(d['consume_mb_per_s'], 1)") MB/s, broker $(json "$TMP/$mode.$r.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
+	done
+done
+for mode in plain zc; do
+	/usr/bin/python3 - "$TMP" "$mode" "$ROUNDS" <<'PY'
+import json, statistics, sys
+tmp, mode, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+runs = [json.load(open('%s/%s.%d.json' % (tmp, mode, r))) for r in range(1, rounds + 1)]
+mb = statistics.median(d['consume_mb_per_s'] for d in runs)
+cpu = statistics.median(d.get('broker_cpu_s_per_gb') or 0 for d in runs)
+print('median %-5s copying-path fetch: %.1f MB/s, broker %.2f CPU s/GB' % (mode, mb, cpu))
+PY
+done
+/usr/bin/python3 - "$TMP/broker.log" <<'PY'
+import re, sys
+n = c = 0
+for m in re.finditer(r'(\d+) zero-copy sends, (\d+) of them copied', open(sys.argv[1]).read()):
+    n += int(m.group(1)); c += int(m.group(2))
+print('zero-copy sends over all zc runs: %d, of which the kernel copied: %d' % (n, c))
+PY
