@@ -103,6 +103,7 @@ void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int 
 	c->s = s;
 	c->fd = fd;
 	c->backend = backend;
+	atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
 	c->last_active_ns = s->now_ns;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -457,6 +458,7 @@ static void maybe_free(struct dp_conn *c)
 	if (!c->closing || c->ops || c->nreq)
 		return;
 	struct dp_shard *s = c->s;
+	atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 	if (c->recv_starved)
 		s->nstarved--;
 	c->backend->close(c);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct listener {
 	int fd;
 	struct rt_ioop op;
 	bool armed;
+	bool shared;                   /* the port every shard listens on (see balance()) */
 };
 
 struct dp_net_shard {
@@ -98,10 +100,41 @@ static int arm_accept(struct listener *l)
 	return 0;
 }
 
+/* On the chosen shard: a connection another shard accepted for it. */
+static void adopt(struct dp_shard *s, void *arg)
+{
+	atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);  /* counted by the sender */
+	dp_conn_accepted(s, &dp_net_uring, (int)(intptr_t)arg);
+}
+
+/* The shard that should serve a connection accepted on the shared port: the one with the fewest
+ * open connections, this one on a tie.  The kernel spreads SO_REUSEPORT connections by a hash of
+ * their addresses, so a few connections often land on one shard while the other idles (in the
+ * default-mode produce benchmark both producer connections were on one shard in about half the
+ * runs, and that shard did all the receiving and validating).  A shard's own port (shard-aware
+ * mode) is never balanced: the client chose that shard. */
+static int balance(struct dp_shard *s)
+{
+	int best = s->id, least = atomic_load_explicit(&s->nconns, memory_order_relaxed);
+	for (int i = 0; i < s->b->nshards; i++) {
+		int n = atomic_load_explicit(&s->b->shards[i]->nconns, memory_order_relaxed);
+		if (n < least) {
+			least = n;
+			best = i;
+		}
+	}
+	return best;
+}
+
 static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
 	struct listener *l = rt_container_of(op, struct listener, op);
-	if (res >= 0)
+	int to = res >= 0 && l->shared && l->s->b->nshards > 1 ? balance(l->s) : l->s->id;
+	if (res >= 0 && to != l->s->id) {
+		/* Counted now, so that connections accepted meanwhile do not all pick the same shard. */
+		atomic_fetch_add_explicit(&l->s->b->shards[to]->nconns, 1, memory_order_relaxed);
+		dp_shard_post(l->s, to, adopt, (void *)(intptr_t)res);
+	} else if (res >= 0)
 		dp_conn_accepted(l->s, &dp_net_uring, res);
 	else if (res != -ECANCELED && res != -EINVAL)
 		RT_WARN("shard %d: accept failed: %s", l->s->id, strerror(-res));
@@ -178,13 +211,14 @@ static int shard_init(struct dp_shard *s)
 	return 0;
 }
 
-static int add_listener(struct dp_shard *s, int fd)
+static int add_listener(struct dp_shard *s, int fd, bool shared)
 {
 	struct dp_net_shard *ns = s->net;
 	assert(ns->nls < MAX_LISTENERS);
 	struct listener *l = &ns->ls[ns->nls++];
 	l->s = s;
 	l->fd = fd;
+	l->shared = shared;
 	l->op.cb = accept_cb;
 	s->accepting = true;
 	return arm_accept(l);
@@ -215,7 +249,7 @@ static int listen_clients(struct dp_shard *s)
 			RT_ERROR("cannot listen on %s:%u: %s", cfg->listen_host, ports[i], strerror(-fd));
 			return fd;
 		}
-		add_listener(s, fd);
+		add_listener(s, fd, i == 0);
 	}
 	return 0;
 }
@@ -235,7 +269,7 @@ int dp_net_uring_listen_internal(struct dp_shard *s, uint16_t *port)
 		return err;
 	}
 	*port = ntohs(sa.sin_port);
-	return add_listener(s, fd);
+	return add_listener(s, fd, false);
 }
 
 static void stop_accept(struct dp_shard *s)

@@ -64,6 +64,7 @@ struct dp_shard {
 	struct dp_parts *parts;        /* partitions this shard owns; owned */
 	struct dp_fs_cache *fsess;     /* fetch sessions of this shard's clients; owned */
 	uint64_t now_ns;               /* CLOCK_MONOTONIC at the top of this loop iteration */
+	_Atomic int nconns;            /* open connections (read by other shards' accept balancing) */
 	int inflight;                  /* requests received and not yet answered or dropped */
 	int nstarved;                  /* connections waiting for a receive buffer or frame memory */
 	size_t frame_bytes;            /* request frames held by this shard's connections */

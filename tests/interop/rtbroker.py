@@ -24,8 +24,9 @@ def free_port():
 class Broker:
     """One ringtail process.  Use as a context manager; data_dir may be reused across restarts."""
 
-    def __init__(self, exe, overrides=None, data_dir=None, port=None):
+    def __init__(self, exe, overrides=None, data_dir=None, port=None, extra_args=()):
         self.exe = exe
+        self.extra_args = list(extra_args)  # e.g. ['--log-level', 'debug']
         self.overrides = dict(overrides or {})
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix='ringtail-interop-')
@@ -57,6 +58,7 @@ class Broker:
                 '--override', 'log.dirs=%s' % os.path.join(self.data_dir, 'data')]
         for k, v in self.overrides.items():
             args += ['--override', '%s=%s' % (k, v)]
+        args += self.extra_args
         log = open(self.log_path, 'ab')
         log_from = log.tell()
         self.proc = subprocess.Popen(args, stdout=log, stderr=log)
