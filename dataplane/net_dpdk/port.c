@@ -160,7 +160,11 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 		p->offload |= DP_OFF_TX_IP_CSUM;
 	}
-	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)) {
+	/* net_tap "offloads" the TCP checksum by summing each segment of the chain on its own
+	 * (DPDK 22.11.11): wrong as soon as a zero-copy piece has an odd length, and the peer drops
+	 * every such segment, retransmissions included.  There the stack sums in software. */
+	bool tcp_csum_ok = strcmp(info.driver_name, "net_tap") != 0;
+	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) && tcp_csum_ok) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 		p->offload |= DP_OFF_TX_TCP_CSUM;
 	}

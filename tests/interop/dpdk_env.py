@@ -1,7 +1,9 @@
 """tests/interop/dpdk_env.py: what the DPDK broker tests share: a veth pair whose one end the
 broker's DPDK net_af_packet port takes (two queues, one per shard, no huge pages) and whose other
-end sits in a network namespace of its own, where the clients run over the kernel's TCP; the
-`ringtail` process on the dpdk backend; and the clean-up of all of it.  Needs root.
+end sits in a network namespace of its own, where the clients run over the kernel's TCP -- or,
+with device="tap", a net_tap port (one shard) whose kernel interface DPDK creates and the test
+then moves into the namespace; the `ringtail` process on the dpdk backend; and the clean-up of
+all of it.  Needs root.
 
     with DpdkBroker(ringtail, tap) as env:
         env.in_ns("kcat", "-b", env.bs, "-L")
@@ -21,9 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class DpdkBroker:
     """The namespace, the veth pair and the broker.  tag names this test's interfaces."""
 
-    def __init__(self, ringtail, tap, tag, overrides=None):
+    def __init__(self, ringtail, tap, tag, overrides=None, device="af_packet"):
         self.ringtail = ringtail
         self.tap = tap
+        self.device = device
         pid = "%d" % (os.getpid() % 100000)
         subnet = 100 + (os.getpid() + 7) % 100
         self.ns, self.va, self.vb = "rt%s%s" % (tag, pid), "rt%s%sa" % (tag, pid), "rt%s%sb" % (tag, pid)
@@ -45,6 +48,8 @@ class DpdkBroker:
 
     def setup_net(self):
         sh("ip", "netns", "add", self.ns)
+        if self.device == "tap":  # the interface appears when the broker opens the port
+            return self.tap.ok(True, "namespace %s" % self.ns)
         sh("ip", "link", "add", self.va, "numrxqueues", "2", "numtxqueues", "2", "type", "veth",
            "peer", "name", self.vb, "numrxqueues", "2", "numtxqueues", "2")
         sh("ip", "link", "set", self.vb, "netns", self.ns)
@@ -62,11 +67,17 @@ class DpdkBroker:
 
     def start(self, wait_s=30):
         """Starts the broker and waits until kcat in the namespace sees it; kcat -L's output."""
+        if self.device == "tap":
+            # One shard: the affinity plan counts the queues of a kernel interface, and the tap
+            # one does not exist before the port is opened.
+            dev = ["--override", "ringtail.dpdk.port=net_tap0,iface=" + self.va,
+                   "--override", "ringtail.shards=1"]
+        else:
+            dev = ["--override", "ringtail.dpdk.port=net_af_packet0,qpairs=2,iface=" + self.va,
+                   "--override", "ringtail.shards=2",
+                   "--override", "ringtail.net.interface=" + self.va]
         args = [self.ringtail, "--override", "ringtail.net.backend=dpdk",
-                "--override", "ringtail.dpdk.port=net_af_packet0,qpairs=2,iface=" + self.va,
-                "--override", "ringtail.dpdk.ip=" + self.our_ip,
-                "--override", "ringtail.shards=2",
-                "--override", "ringtail.net.interface=" + self.va,
+                "--override", "ringtail.dpdk.ip=" + self.our_ip] + dev + [
                 "--override", "ringtail.allow.smt=true",
                 "--override", "listeners=PLAINTEXT://%s" % self.bs,
                 "--override", "log.dirs=" + os.path.join(self.data, "logs")]
@@ -74,8 +85,18 @@ class DpdkBroker:
             args += ["--override", "%s=%s" % (k, v)]
         with open(self.log_path, "w") as log:
             self.broker = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        md = b""
         deadline = time.time() + wait_s
+        if self.device == "tap":
+            # Only once the port has started: DPDK attaches each queue to the interface by its
+            # name, and a name missing from our namespace would make a second interface.
+            while time.time() < deadline and self.broker.poll() is None and \
+                    not any(" started: " in ln for ln in self.log_lines()):
+                time.sleep(0.2)
+            sh("ip", "link", "set", self.va, "netns", self.ns)
+            sh("ip", "netns", "exec", self.ns, "ip", "addr", "add", self.peer_ip + "/24", "dev", self.va)
+            sh("ip", "netns", "exec", self.ns, "ip", "link", "set", self.va, "up")
+            sh("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
+        md = b""
         while time.time() < deadline and self.broker.poll() is None:
             md = self.in_ns("kcat", "-b", self.bs, "-L", "-m", "3", timeout=20).stdout
             if b"1 brokers" in md:
@@ -109,6 +130,7 @@ class DpdkBroker:
         if self.tap.failed:
             print("# broker log tail:\n# " + "\n# ".join(self.log_lines()[-15:]))
         sh("ip", "link", "del", self.va, check=False)
+        sh("ip", "netns", "exec", self.ns, "ip", "link", "del", self.va, check=False)
         sh("ip", "netns", "del", self.ns, check=False)
         shutil.rmtree(self.data, ignore_errors=True)
         return False
