@@ -122,6 +122,7 @@ struct dp_stack_stats {
 	uint64_t tcp_rto_expiries, tcp_persist_probes, tcp_keepalive_probes, tcp_challenge_acks;
 	uint64_t tcp_conns_established, tcp_conns_freed, tcp_unknown_dropped;
 	uint64_t tcp_paws_rejected;                   /* older timestamp than TS.Recent (RFC 7323) */
+	uint64_t tcp_timer_visits;                    /* connections the timer wheel looked at */
 };
 
 /* Creates an instance.  cfg, io and cb are copied.  Returns an owned stack or NULL. */

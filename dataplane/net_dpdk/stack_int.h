@@ -30,6 +30,7 @@ enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10
 
 #define DP_ARP_SLOTS 64
 #define DP_TCP_OOO_MAX 8
+#define DP_TCP_WHEEL 1024   /* 1 ms slots; a timer further out waits a lap or more in its slot */
 #define DP_TCP_IOV_MAX 8
 #define DP_TCP_HASH 4096
 
@@ -123,8 +124,12 @@ struct dp_tcp_conn {
 	bool fin_rcvd;
 	uint16_t peer_mss;
 
-	/* timers: absolute ms, 0 = stopped */
+	/* timers: absolute ms, 0 = stopped (set through dp_tcp_timer_set; stopping needs nothing) */
 	uint64_t t_rto, t_delack, t_persist, t_keep, t_2msl;
+	/* the timer wheel: the connection sits in the slot of wdue (0: in none), no later than its
+	 * earliest timer; a timer stopped or moved later only costs a visit that finds nothing due */
+	struct dp_tcp_conn *wnext, **wpprev;
+	uint64_t wdue;
 	uint8_t persist_backoff, keep_probes;
 };
 
@@ -140,6 +145,8 @@ struct dp_stack {
 	struct dp_arp_entry arp[DP_ARP_SLOTS];
 	struct dp_tcp_listener *listeners;
 	struct dp_tcp_conn *conns;         /* list head */
+	struct dp_tcp_conn *wheel[DP_TCP_WHEEL];  /* connections by the ms of their next timer */
+	uint64_t wheel_now;                /* the last ms whose slot was run */
 	uint32_t nconns;
 	struct dp_tcp_conn *hash[DP_TCP_HASH];
 };
@@ -191,6 +198,11 @@ void dp_tcp_retransmit_first(struct dp_tcp_conn *c);
 
 /* tcp_timer.c */
 void dp_tcp_timers(struct dp_stack *st);
+/* Sets one of c's timers (*t, one of c->t_*) to the absolute ms `when` (> 0) and makes sure the
+ * wheel visits c by then. */
+void dp_tcp_timer_set(struct dp_tcp_conn *c, uint64_t *t, uint64_t when);
+/* Takes c out of the wheel (when it is freed). */
+void dp_tcp_wheel_remove(struct dp_tcp_conn *c);
 void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint32_t rtt_ms);
 void dp_tcp_arm_rto(struct dp_tcp_conn *c);
 

@@ -116,6 +116,7 @@ static void conn_unlink(struct dp_tcp_conn *c)
 	if (c->lnext)
 		c->lnext->lprev = c->lprev;
 	c->lprev = c->lnext = NULL;
+	dp_tcp_wheel_remove(c);
 	if (c->lis) {
 		struct dp_tcp_listener *l = c->lis;
 		l->pending--;
@@ -265,7 +266,7 @@ void dp_tcp_enter_time_wait(struct dp_tcp_conn *c)
 {
 	dp_tcp_set_state(c, DP_TCP_TIME_WAIT);
 	c->t_rto = c->t_persist = c->t_keep = c->t_delack = 0;
-	c->t_2msl = c->st->now + c->st->cfg.time_wait_ms;
+	dp_tcp_timer_set(c, &c->t_2msl, c->st->now + c->st->cfg.time_wait_ms);
 	fail_sends(c, -ECONNABORTED); /* nothing is left: every byte before our FIN was acked */
 }
 

@@ -186,7 +186,7 @@ static void keepalive_touch(struct dp_tcp_conn *c)
 	c->keep_probes = 0;
 	if (c->st->cfg.keepalive_idle_ms &&
 	    (c->state == DP_TCP_ESTABLISHED || c->state == DP_TCP_CLOSE_WAIT))
-		c->t_keep = c->st->now + c->st->cfg.keepalive_idle_ms;
+		dp_tcp_timer_set(c, &c->t_keep, c->st->now + c->st->cfg.keepalive_idle_ms);
 }
 
 /* Both sides synchronized: from SYN_SENT (active) or SYN_RCVD. */
@@ -324,7 +324,7 @@ static bool data_input(struct dp_tcp_conn *c, uint32_t seq, const uint8_t *p, ui
 	else if (++c->delack_segs >= 2)
 		*ack_now = true;
 	else if (!c->t_delack)
-		c->t_delack = st->now + st->cfg.delack_ms;
+		dp_tcp_timer_set(c, &c->t_delack, st->now + st->cfg.delack_ms);
 	return true;
 }
 
@@ -447,7 +447,7 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 		if (!(s->flags & TH_RST))
 			dp_tcp_send_ack(c);
 		if (c->state == DP_TCP_TIME_WAIT && (s->flags & TH_FIN))
-			c->t_2msl = st->now + st->cfg.time_wait_ms;
+			dp_tcp_timer_set(c, &c->t_2msl, st->now + st->cfg.time_wait_ms);
 		return;
 	}
 	/* 2. RST: only an exact hit resets; others in the window get a challenge ACK. */
@@ -524,7 +524,7 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 			case DP_TCP_FIN_WAIT_1:
 				dp_tcp_set_state(c, DP_TCP_FIN_WAIT_2);
 				c->t_rto = 0;
-				c->t_2msl = st->now + st->cfg.fin_wait2_ms; /* orphaned: bounded */
+				dp_tcp_timer_set(c, &c->t_2msl, st->now + st->cfg.fin_wait2_ms); /* orphaned: bounded */
 				break;
 			case DP_TCP_CLOSING:
 				dp_tcp_enter_time_wait(c);
@@ -539,7 +539,7 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 		if (c->state == DP_TCP_TIME_WAIT) {
 			if (s->flags & TH_FIN) {
 				dp_tcp_send_ack(c);
-				c->t_2msl = st->now + st->cfg.time_wait_ms;
+				dp_tcp_timer_set(c, &c->t_2msl, st->now + st->cfg.time_wait_ms);
 			}
 			return;
 		}

@@ -211,7 +211,7 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 			if (c->snd_wnd == 0) {
 				if (!c->t_rto && !c->t_persist && c->snd_max == c->snd_una) {
 					c->persist_backoff = 0;
-					c->t_persist = st->now + c->rto;
+					dp_tcp_timer_set(c, &c->t_persist, st->now + c->rto);
 				}
 				return;
 			}
@@ -224,7 +224,7 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 			if (n == 0) {
 				if (!c->t_rto && !c->t_persist && c->snd_max == c->snd_una) {
 					c->persist_backoff = 0;
-					c->t_persist = st->now + c->rto;
+					dp_tcp_timer_set(c, &c->t_persist, st->now + c->rto);
 				}
 				return;
 			}

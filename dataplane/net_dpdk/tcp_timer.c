@@ -4,9 +4,10 @@
  * on each expiry, the loss window of RFC 5681 after it), delayed ACKs, the persist timer that
  * probes a zero window, keepalive, TIME_WAIT and the orphaned FIN_WAIT_2 limit.
  *
- * Timers are absolute milliseconds in each connection (0 = stopped), checked by a scan of the
- * shard's connections on every tick: O(connections) per tick, which a timer wheel would replace
- * for hundreds of thousands of connections.  Window probes and keepalives carry sequence
+ * Timers are absolute milliseconds in each connection (0 = stopped).  A wheel of 1 ms slots
+ * finds the connections with something due: a connection sits in the slot of its earliest
+ * timer, so a tick costs the slots passed plus the connections in them, not a scan of every
+ * connection; stopping a timer is free and the wheel's visit then finds nothing.  Window probes and keepalives carry sequence
  * number SND.UNA-1 and no data (as Linux does): the peer answers with an ACK showing its
  * window, and no byte is ever sent beyond the window.
  */
@@ -16,7 +17,7 @@
 
 void dp_tcp_arm_rto(struct dp_tcp_conn *c)
 {
-	c->t_rto = c->st->now + c->rto;
+	dp_tcp_timer_set(c, &c->t_rto, c->st->now + c->rto);
 }
 
 void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint32_t r)
@@ -104,7 +105,7 @@ static void persist_expired(struct dp_tcp_conn *c)
 	uint64_t iv = (uint64_t)c->rto << c->persist_backoff;
 	if (iv > st->cfg.rto_max_ms)
 		iv = st->cfg.rto_max_ms;
-	c->t_persist = st->now + iv;
+	dp_tcp_timer_set(c, &c->t_persist, st->now + iv);
 }
 
 static void keep_expired(struct dp_tcp_conn *c)
@@ -121,37 +122,104 @@ static void keep_expired(struct dp_tcp_conn *c)
 	c->keep_probes++;
 	st->stats.tcp_keepalive_probes++;
 	send_probe(c);
-	c->t_keep = st->now + st->cfg.keepalive_intvl_ms;
+	dp_tcp_timer_set(c, &c->t_keep, st->now + st->cfg.keepalive_intvl_ms);
 }
 
 static bool due(uint64_t t, uint64_t now) { return t && t <= now; }
 
+static void wheel_unlink(struct dp_tcp_conn *c)
+{
+	if (!c->wpprev)
+		return;
+	*c->wpprev = c->wnext;
+	if (c->wnext)
+		c->wnext->wpprev = c->wpprev;
+	c->wnext = NULL;
+	c->wpprev = NULL;
+}
+
+static void wheel_put(struct dp_tcp_conn *c, uint64_t when)
+{
+	struct dp_stack *st = c->st;
+	wheel_unlink(c);
+	c->wdue = when;
+	/* a time already run goes to the next slot to run */
+	uint64_t at = when > st->wheel_now ? when : st->wheel_now + 1;
+	struct dp_tcp_conn **head = &st->wheel[at % DP_TCP_WHEEL];
+	c->wnext = *head;
+	if (*head)
+		(*head)->wpprev = &c->wnext;
+	c->wpprev = head;
+	*head = c;
+}
+
+void dp_tcp_wheel_remove(struct dp_tcp_conn *c)
+{
+	wheel_unlink(c);
+	c->wdue = 0;
+}
+
+void dp_tcp_timer_set(struct dp_tcp_conn *c, uint64_t *t, uint64_t when)
+{
+	*t = when;
+	if (!c->wdue || when < c->wdue)
+		wheel_put(c, when);
+}
+
+static uint64_t earliest(const struct dp_tcp_conn *c)
+{
+	uint64_t e = 0;
+	const uint64_t ts[] = { c->t_rto, c->t_delack, c->t_persist, c->t_keep, c->t_2msl };
+	for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+		if (ts[i] && (!e || ts[i] < e))
+			e = ts[i];
+	return e;
+}
+
+static void run_due(struct dp_tcp_conn *c, uint64_t now)
+{
+	if (due(c->t_2msl, now))
+		dp_tcp_conn_done(c, 0);
+	if (c->state != DP_TCP_CLOSED && due(c->t_delack, now))
+		dp_tcp_send_ack(c);
+	if (c->state != DP_TCP_CLOSED && due(c->t_rto, now))
+		rto_expired(c);
+	if (c->state != DP_TCP_CLOSED && due(c->t_persist, now))
+		persist_expired(c);
+	if (c->state != DP_TCP_CLOSED && due(c->t_keep, now))
+		keep_expired(c);
+}
+
+/* Runs the slots from the last one run up to now (each slot at most once per call).  A slot's
+ * list is taken off the wheel first: callbacks may arm timers (into other slots, or the next
+ * one) and free any connection, which then leaves the taken list through its wpprev. */
 void dp_tcp_timers(struct dp_stack *st)
 {
 	uint64_t now = st->now;
-	for (struct dp_tcp_conn *c = st->conns, *next; c; c = next) {
-		/* Hold the next one too: a callback may close (and free) any connection. */
-		next = c->lnext;
-		if (!(due(c->t_2msl, now) || due(c->t_delack, now) || due(c->t_rto, now) ||
-		      due(c->t_persist, now) || due(c->t_keep, now)))
-			continue;
-		dp_tcp_hold(c);
-		if (next)
-			dp_tcp_hold(next);
-		if (due(c->t_2msl, now))
-			dp_tcp_conn_done(c, 0);
-		if (c->state != DP_TCP_CLOSED && due(c->t_delack, now))
-			dp_tcp_send_ack(c);
-		if (c->state != DP_TCP_CLOSED && due(c->t_rto, now))
-			rto_expired(c);
-		if (c->state != DP_TCP_CLOSED && due(c->t_persist, now))
-			persist_expired(c);
-		if (c->state != DP_TCP_CLOSED && due(c->t_keep, now))
-			keep_expired(c);
-		dp_tcp_release(c);
-		if (next && !dp_tcp_release(next)) {
-			/* next was freed meanwhile: the list changed, start over (rare) */
-			next = st->conns;
+	if (now <= st->wheel_now)
+		return;
+	uint64_t from = now - st->wheel_now > DP_TCP_WHEEL ? now - DP_TCP_WHEEL + 1 : st->wheel_now + 1;
+	for (uint64_t t = from; t <= now; t++) {
+		st->wheel_now = t;
+		struct dp_tcp_conn *list = st->wheel[t % DP_TCP_WHEEL];
+		st->wheel[t % DP_TCP_WHEEL] = NULL;
+		if (list)
+			list->wpprev = &list;
+		while (list) {
+			struct dp_tcp_conn *c = list;
+			wheel_unlink(c);
+			st->stats.tcp_timer_visits++;
+			if (c->wdue > now) { /* a later lap */
+				wheel_put(c, c->wdue);
+				continue;
+			}
+			c->wdue = 0;
+			dp_tcp_hold(c);
+			run_due(c, now);
+			uint64_t next = earliest(c);
+			if (dp_tcp_release(c) && next && (!c->wdue || next < c->wdue))
+				wheel_put(c, next);
 		}
 	}
+	st->wheel_now = now;
 }

@@ -3,7 +3,7 @@
  * segments from a fake peer on a fake clock: handshake and options, data both ways, delayed
  * ACKs, out-of-order and duplicate segments, RFC 6298 retransmission with backoff, fast
  * retransmit, zero window and probes, PAWS, SACK blocks, FIN and RST in every state,
- * TIME_WAIT, keepalive, SYN floods over the backlog and malformed segments.
+ * TIME_WAIT, keepalive, the timer wheel, SYN floods over the backlog and malformed segments.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -565,6 +565,39 @@ Test(dp_tcp, sack_blocks_fit_the_option_space)
 	a = h_last_tcp(&B);
 	cr_assert(!a.ts);
 	cr_assert_eq(a.nsack, 4, "without timestamps 4 fit");
+}
+
+Test(dp_tcp, timer_wheel_visits_only_connections_with_something_due)
+{
+	for (uint16_t i = 0; i < 50; i++) {
+		uint32_t ps, os;
+		cr_assert_not_null(h_handshake(&B, PORT, (uint16_t)(41000 + i), &ps, &os, true));
+	}
+	h_tick(&B, 5000); /* the SYN-ACK retransmission timers, stopped by the ACKs, pass by once */
+	uint64_t v0 = dp_stack_stats(B.st)->tcp_timer_visits;
+	for (int i = 0; i < 200; i++)
+		h_tick(&B, 1);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_timer_visits, v0, "51 idle connections, 200 ticks, no visit");
+	uint8_t d[100] = {5};
+	h_clear(&B);
+	psend(H_ACK | H_PSH, d, 100);   /* one segment: its ACK is delayed */
+	cr_assert_eq(B.nout, 0);
+	h_tick(&B, 40);
+	cr_assert_eq(h_last_tcp(&B).ack, P.seq, "the delayed ACK went out");
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_timer_visits, v0 + 1, "and only its connection was looked at");
+}
+
+Test(dp_tcp, timer_wheel_keeps_a_timer_due_several_laps_ahead)
+{
+	struct dp_stack_cfg over = {.keepalive_idle_ms = 5000, .keepalive_intvl_ms = 1000, .keepalive_probes = 1};
+	h_bench_fini(&B);
+	setup_cfg(&over, true);
+	psend(H_ACK, NULL, 0);         /* activity: keepalive armed 5000 ms (about 5 laps) ahead */
+	h_clear(&B);
+	h_tick(&B, 4999);
+	cr_assert_eq(h_count_tcp(&B, H_ACK), 0, "nothing before the idle time");
+	h_tick(&B, 1);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_keepalive_probes, 1, "the probe at exactly 5000 ms");
 }
 
 Test(dp_tcp, ack_for_unsent_data_is_answered_and_ignored)
