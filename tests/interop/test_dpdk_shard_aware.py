@@ -93,7 +93,11 @@ def main():
             tap.ok(len(said) == 1 and "no rte_flow steering" in said[0],
                    "af_packet has no rte_flow: the broker says every shard serves every shard port", said)
             out, err = env.py_in_ns(CONNECT_SCRIPT, env.our_ip, "9093", "2", timeout=60)
-            tap.ok(out.strip() == json.dumps({"9093": 16, "9094": 16}),
+            try:
+                accepted = json.loads(out.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                accepted = None
+            tap.ok(accepted == {"9093": 16, "9094": 16},
                    "16 connections to each shard port are all accepted, whichever queue they land on",
                    (out + err[-300:]).replace("\n", " | "))
             out, err = env.py_in_ns(CLIENT_SCRIPT, env.bs, timeout=240)
