@@ -243,7 +243,9 @@ int16_t ctl_group_heartbeat(struct ctl_coord *c, struct ctl_slice group_id, stru
 int16_t ctl_group_leave(struct ctl_coord *c, struct ctl_slice group_id, struct ctl_leave_member *members, int32_t n);
 
 /* Offsets.  commit answers through ops->commit_done once the records are durable (or at once
- * when nothing needs writing). */
+ * when nothing needs writing).  A part whose error is set on entry (the front end's
+ * UNKNOWN_TOPIC_OR_PARTITION) is neither checked nor written and keeps its error; the others
+ * must enter with error 0. */
 void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *req);
 
 /* Group-level check before an OffsetFetch: NONE, COORDINATOR_LOAD_IN_PROGRESS, INVALID_GROUP_ID. */

@@ -32,7 +32,22 @@ struct ctl_hreq {
 	char *host;
 	void *msg;                      /* decoded request, in the arena */
 	struct ctl_commit_req commit;
+	int32_t *unknown;               /* positions of partitions that do not exist, in the arena */
+	int32_t n_unknown;
 };
+
+/* Marks the partitions the dataplane does not know (Kafka's KafkaApis answers them before the
+ * coordinator sees the request); returns how many partitions are left for the coordinator. */
+static int32_t mark_unknown(struct ctl_hreq *q, struct ctl_commit_part *parts, int32_t n)
+{
+	int32_t left = n;
+	for (int32_t i = 0; i < q->n_unknown; i++)
+		if (q->unknown[i] >= 0 && q->unknown[i] < n && !parts[q->unknown[i]].error) {
+			parts[q->unknown[i]].error = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			left--;
+		}
+	return left;
+}
 
 static struct ctl_slice sl(struct kp_str s)
 {
@@ -296,7 +311,7 @@ static void do_commit(struct ctl_hreq *q)
 			parts[k].commit_ts = q->version == 1 ? p->commit_timestamp : -1;
 		}
 	}
-	if (n == 0) {
+	if (n == 0 || mark_unknown(q, parts, n) == 0) {
 		ctl_handlers_commit_done(q->hs, q, c);
 		return;
 	}
@@ -1072,9 +1087,11 @@ static void do_end_txn(struct ctl_hreq *q)
 	            m->producer_id, m->producer_epoch, m->committed);
 }
 
-int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char *host, size_t host_len,
+int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const struct ctl_link_req *lr,
                const uint8_t *frame, size_t len)
 {
+	const char *host = lr->host;
+	size_t host_len = lr->host_len;
 	struct ctl_hreq *q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
@@ -1117,7 +1134,13 @@ int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char
 	}
 	/* The decoded request, followed by the header's client id (JoinGroup keeps it). */
 	q->msg = rt_arena_alloc(&q->arena, info->req_size + sizeof(struct ctl_slice));
-	if (!q->msg) {
+	if (lr->n_unknown > 0 && q->msg) {
+		q->unknown = rt_arena_alloc(&q->arena, (size_t)lr->n_unknown * sizeof(int32_t));
+		if (q->unknown)
+			memcpy(q->unknown, lr->unknown, (size_t)lr->n_unknown * sizeof(int32_t));
+		q->n_unknown = lr->n_unknown;
+	}
+	if (!q->msg || (lr->n_unknown > 0 && !q->unknown)) {
 		hreq_free(q);
 		return -ENOMEM;
 	}

@@ -46,11 +46,22 @@ void ctl_handlers_txn_done(void *ctx, void *req, int16_t err);
 /* True for the API keys these handlers serve. */
 bool ctl_handlers_serves(int16_t api_key);
 
-/* Handles one request.  Borrows frame and host (copies what it keeps).  Returns 0 (answered
+/* What the link frame says besides the client's request (control/link.h): the client's
+ * address as Kafka shows it, and for OffsetCommit / TxnOffsetCommit the positions (over all
+ * topics' partitions, in request order) of the partitions the dataplane does not know, which
+ * are answered UNKNOWN_TOPIC_OR_PARTITION without reaching the coordinator.  Borrowed. */
+struct ctl_link_req {
+	const char *host;
+	size_t host_len;
+	const int32_t *unknown;
+	int32_t n_unknown;
+};
+
+/* Handles one request.  Borrows frame and lr (copies what it keeps).  Returns 0 (answered
  * or to be answered), -EBADMSG (malformed header or body), -ENOTSUP (an API or version not
  * served) or -ENOMEM; on an error nothing is answered and the dataplane closes the client's
  * connection, as Kafka does with a request it cannot parse. */
-int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const char *host, size_t host_len,
+int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const struct ctl_link_req *lr,
                const uint8_t *frame, size_t len);
 
 /* Drops every pending request without an answer (the link is gone). */

@@ -10,6 +10,11 @@
  *      int64  link_id       the dataplane's handle for the client request (echoed back)
  *      int16  shard         the shard of the client's connection
  *      int16  host_len      the client's address as Kafka shows it ("/127.0.0.1"), then its bytes
+ *      int32  n_unknown     then n_unknown int32: for OffsetCommit and TxnOffsetCommit, the
+ *                           positions (over all topics' partitions, in request order) of the
+ *                           partitions that do not exist, which the control process answers
+ *                           UNKNOWN_TOPIC_OR_PARTITION (the dataplane holds the topic registry,
+ *                           as Kafka's KafkaApis checks its metadata cache); 0 otherwise
  *      ...    the client's request frame: request header and body, without its size prefix
  *
  *   control -> dataplane, CTL_LINK_ANSWER:
@@ -33,7 +38,7 @@
 
 #define CTL_LINK_REQUEST 1
 #define CTL_LINK_ANSWER 2
-#define CTL_LINK_REQUEST_HDR 13          /* kind, link_id, shard, host_len */
+#define CTL_LINK_REQUEST_HDR 13          /* kind, link_id, shard, host_len (then host, n_unknown, ...) */
 #define CTL_LINK_ANSWER_HDR 10           /* kind, link_id, close */
 #define CTL_LINK_FIRST_FD 3
 #define CTL_LINK_MAX_FRAME (128u << 20)

@@ -29,6 +29,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/props.h"
+#include "control/config.h"
 #include "control/coord.h"
 #include "control/handlers.h"
 #include "control/link.h"
@@ -96,11 +97,23 @@ static void link_frame(struct ctl_handlers *hs, int i, const uint8_t *p, size_t 
 	(void)rt_rd_i16(&r); /* shard: the answer goes back on the same link */
 	int16_t hl = rt_rd_i16(&r);
 	const uint8_t *host = hl >= 0 ? rt_rd_bytes(&r, (size_t)hl) : NULL;
-	if (r.err || kind != CTL_LINK_REQUEST || !host) {
+	int32_t nu = rt_rd_i32(&r);
+	const uint8_t *ub = nu >= 0 && (size_t)nu <= rt_rd_left(&r) / 4 ? rt_rd_bytes(&r, 4 * (size_t)nu) : NULL;
+	if (r.err || kind != CTL_LINK_REQUEST || !host || !ub) {
 		RT_WARN("link %d: malformed link frame dropped", i);
 		return;
 	}
-	int rc = ctl_handle(hs, i, id, (const char *)host, (size_t)hl, r.p, rt_rd_left(&r));
+	int32_t *unknown = nu ? malloc(4 * (size_t)nu) : NULL;
+	if (nu && !unknown) {
+		reply(NULL, i, id, NULL, 0);
+		return;
+	}
+	for (int32_t k = 0; k < nu; k++)
+		unknown[k] = (int32_t)rt_be32_get(ub + 4 * (size_t)k);
+	struct ctl_link_req lr = { .host = (const char *)host, .host_len = (size_t)hl, .unknown = unknown,
+	                           .n_unknown = nu };
+	int rc = ctl_handle(hs, i, id, &lr, r.p, rt_rd_left(&r));
+	free(unknown);
 	if (rc) {
 		RT_INFO("link %d: request %llu refused (%s); the client's connection is closed", i,
 		        (unsigned long long)id, strerror(-rc));
@@ -151,33 +164,6 @@ static bool link_write(int i)
 	l->out_off = 0;
 	return true;
 }
-
-static const struct rt_cfg_def defs[] = {
-	{ "group.min.session.timeout.ms", RT_CFG_INT, "6000", .min = 0, .max = INT32_MAX,
-	  .doc = "smallest session timeout a member may ask for" },
-	{ "group.max.session.timeout.ms", RT_CFG_INT, "1800000", .min = 0, .max = INT32_MAX,
-	  .doc = "largest session timeout a member may ask for" },
-	{ "group.initial.rebalance.delay.ms", RT_CFG_INT, "3000", .min = 0, .max = INT32_MAX,
-	  .doc = "how long the first rebalance of an empty group waits for more members" },
-	{ "group.max.size", RT_CFG_INT, "2147483647", .min = 1, .max = INT32_MAX,
-	  .doc = "members a group may have" },
-	{ "offset.metadata.max.bytes", RT_CFG_INT, "4096", .min = 0, .max = INT32_MAX,
-	  .doc = "largest metadata string of a committed offset" },
-	{ "offsets.retention.minutes", RT_CFG_INT, "10080", .min = 1, .max = INT32_MAX,
-	  .doc = "how long committed offsets of an empty group are kept" },
-	{ "offsets.retention.check.interval.ms", RT_CFG_LONG, "600000", .min = 1, .max = INT64_MAX,
-	  .doc = "how often expired offsets are looked for" },
-	{ "offsets.topic.num.partitions", RT_CFG_INT, "50", .min = 1, .max = 100000,
-	  .doc = "partitions of __consumer_offsets when it is created" },
-	{ "transaction.max.timeout.ms", RT_CFG_INT, "900000", .min = 1, .max = INT32_MAX,
-	  .doc = "largest transaction.timeout.ms a producer may ask for" },
-	{ "transaction.state.log.num.partitions", RT_CFG_INT, "50", .min = 1, .max = 100000,
-	  .doc = "partitions of __transaction_state when it is created" },
-	{ "transactional.id.expiration.ms", RT_CFG_LONG, "604800000", .min = 1, .max = INT64_MAX,
-	  .doc = "how long an idle transactional id is kept" },
-	{ "transaction.abort.timed.out.transaction.cleanup.interval.ms", RT_CFG_LONG, "10000",
-	  .min = 1, .max = INT64_MAX, .doc = "how often timed-out transactions are looked for" },
-};
 
 static void usage(FILE *f)
 {
@@ -232,7 +218,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[1024];
-	struct rt_cfg *cfgv = rt_cfg_create(defs, sizeof(defs) / sizeof(defs[0]), err, sizeof(err));
+	struct rt_cfg *cfgv = rt_cfg_create(ctl_cfg_defs, ctl_cfg_ndefs, err, sizeof(err));
 	/* The broker's own file and overrides: the keys this process does not know belong to
 	 * the dataplane, so they are not warned about here (rt_cfg_load would). */
 	struct rt_props props;

@@ -75,10 +75,12 @@ void ctl_offsets_drop(struct ctl_group *g, struct ctl_slice topic, int32_t parti
 		ctl_offset_free(o);
 }
 
+/* Parts that arrive with an error (UNKNOWN_TOPIC_OR_PARTITION from the front end) keep it. */
 static void fail_all(struct ctl_commit_req *rq, int16_t err)
 {
 	for (int32_t i = 0; i < rq->n_parts; i++)
-		rq->parts[i].error = err;
+		if (!rq->parts[i].error)
+			rq->parts[i].error = err;
 }
 
 static void commit_values(const struct ctl_commit_req *rq, const struct ctl_commit_part *p, struct ctl_offset_value *v)
@@ -144,6 +146,8 @@ void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *re
 	struct ctl_append *a = ctl_append_new(c, g, CTL_APPEND_COMMIT);
 	for (int32_t i = 0; i < rq->n_parts; i++) {
 		struct ctl_commit_part *p = &rq->parts[i];
+		if (p->error)
+			continue;
 		if (p->metadata.len > c->cfg.offset_metadata_max_bytes) {
 			p->error = CTL_ERR_OFFSET_METADATA_TOO_LARGE;
 			continue;
@@ -152,7 +156,6 @@ void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *re
 			p->error = CTL_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
-		p->error = CTL_ERR_NONE;
 		if (p->commit_ts < 0)
 			p->commit_ts = c->now;
 		struct ctl_offset_value v;

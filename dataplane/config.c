@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "control/config.h"
 #include "dataplane/net_dpdk/dpdk_config.h"
 
 static const char *const backends[] = { "uring", "dpdk", NULL };
@@ -227,14 +229,18 @@ int dp_config_load(struct dp_config *c, const char *path, const char *const *ove
                    const char *sysfs_root, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
-	/* the broker's keys, then the dpdk backend's (dataplane/net_dpdk/dpdk_config.h) */
-	static struct rt_cfg_def all[sizeof(defs) / sizeof(defs[0]) + 16];
+	/* the broker's keys, the dpdk backend's (dataplane/net_dpdk/dpdk_config.h) and those of
+	 * ringtail-control (control/config.h), which reads the same file */
+	static struct rt_cfg_def all[sizeof(defs) / sizeof(defs[0]) + 64];
 	static size_t nall;
 	if (!nall) {
 		memcpy(all, defs, sizeof(defs));
 		nall = sizeof(defs) / sizeof(defs[0]);
-		for (size_t i = 0; i < dp_dpdk_cfg_ndefs && nall < sizeof(all) / sizeof(all[0]); i++)
+		assert(nall + dp_dpdk_cfg_ndefs + ctl_cfg_ndefs <= sizeof(all) / sizeof(all[0]));
+		for (size_t i = 0; i < dp_dpdk_cfg_ndefs; i++)
 			all[nall++] = dp_dpdk_cfg_defs[i];
+		for (size_t i = 0; i < ctl_cfg_ndefs; i++)
+			all[nall++] = ctl_cfg_defs[i];
 	}
 	struct rt_cfg *rc = rt_cfg_create(all, nall, err, errlen);
 	if (!rc)

@@ -432,7 +432,7 @@ static bool link_ready(struct shard_link *sl, struct dp_shard *s)
 	return sl->conn && !sl->conn->dead;
 }
 
-void dp_control_link_forward(struct dp_req *req, void *msg)
+void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unknown, int32_t n)
 {
 	struct dp_shard *s = req->s;
 	if (!g.links || s->id >= g.nlinks || atomic_load(&g.stopping)) {
@@ -467,12 +467,15 @@ void dp_control_link_forward(struct dp_req *req, void *msg)
 	if (hl < 0 || hl >= (int)sizeof(host))
 		hl = (int)strlen(host);
 	struct rt_buf *o = &sl->out;
-	rt_buf_put_i32(o, (int32_t)(CTL_LINK_REQUEST_HDR + hl + req->len));
+	rt_buf_put_i32(o, (int32_t)(CTL_LINK_REQUEST_HDR + hl + 4 + 4 * (size_t)n + req->len));
 	rt_buf_put_i8(o, CTL_LINK_REQUEST);
 	rt_buf_put_i64(o, (int64_t)w->id);
 	rt_buf_put_i16(o, (int16_t)s->id);
 	rt_buf_put_i16(o, (int16_t)hl);
 	rt_buf_put(o, host, (size_t)hl);
+	rt_buf_put_i32(o, n);
+	for (int32_t i = 0; i < n; i++)
+		rt_buf_put_i32(o, unknown[i]);
 	rt_buf_put(o, req->frame, req->len);
 	if (o->err) {
 		conn_retire(sl); /* out of memory: answers every waiting request */

@@ -31,8 +31,9 @@ void dp_control_stop(void);
 bool dp_control_link_serves(int16_t api_key);
 
 /* On the connection's shard: sends req to the control process (msg is the decoded request, used
- * only to shape an error answer).  Takes req until it is finished. */
-void dp_control_link_forward(struct dp_req *req, void *msg);
+ * only to shape an error answer), with the positions of its partitions that do not exist
+ * (unknown[n], borrowed; see control/link.h).  Takes req until it is finished. */
+void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unknown, int32_t n);
 
 /* The control process's pid (0 while none), for tests and tools. */
 int dp_control_pid(void);

@@ -22,6 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'interop'))
+from kafka.protocol.admin import CreateTopicsRequest  # noqa: E402
 from kafka.protocol.api import RequestHeader  # noqa: E402
 from kafka.protocol.commit import OffsetCommitRequest, OffsetFetchRequest  # noqa: E402
 from kafka.protocol.group import JoinGroupRequest, SyncGroupRequest  # noqa: E402
@@ -184,9 +185,14 @@ def bench_join(b, n=100):
 def bench_restart(b, n=10000):
     wait_serving(b.port)
     c = Conn(b.port)
-    topics = [('rt-%d' % t, [(p, 1000 + p, '') for p in range(100)]) for t in range(n // 100)]
-    r = c.call(OffsetCommitRequest[2]('restart-group', -1, '', -1, topics))
-    assert all(p[1] == 0 for t in r.topics for p in t[1]), 'commit failed'
+    # n offsets over n // 100 groups on one 100-partition topic (commits to topics that do not
+    # exist are refused, as Kafka refuses them)
+    r = c.call(CreateTopicsRequest[2]([('rt-restart', 100, 1, [], [])], 30000, False))
+    assert r.topic_errors[0][1] in (0, 36), 'CreateTopics failed: %r' % (r,)
+    for g in range(n // 100):
+        r = c.call(OffsetCommitRequest[2]('restart-group-%d' % g, -1, '', -1,
+                                          [('rt-restart', [(p, 1000 + p, '') for p in range(100)])]))
+        assert all(p[1] == 0 for t in r.topics for p in t[1]), 'commit failed: %r' % (r,)
     pid = control_pid(b.proc.pid)
     t0 = time.time()
     os.kill(pid, signal.SIGKILL)
@@ -194,7 +200,7 @@ def bench_restart(b, n=10000):
         try:
             c = Conn(b.port)
             while True:
-                r = c.call(OffsetFetchRequest[3]('restart-group', [('rt-%d' % (n // 100 - 1), [99])]))
+                r = c.call(OffsetFetchRequest[3]('restart-group-%d' % (n // 100 - 1), [('rt-restart', [99])]))
                 if r.error_code == 0 and r.topics[0][1][0][1] == 1099:
                     elapsed = time.time() - t0
                     loaded = [l for l in b.log().splitlines() if 'loaded:' in l]

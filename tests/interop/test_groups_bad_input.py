@@ -2,8 +2,9 @@
 """
 tests/interop/test_groups_bad_input.py: coordinator requests that Kafka refuses get Kafka's error
 codes from ringtail-control: unknown groups, unknown members, wrong generations, invalid session
-timeouts and group ids, inconsistent protocols, oversized offset metadata, deleting unknown or
-live groups.  Requests are built with kafka-python's protocol classes and sent on one
+timeouts and group ids, inconsistent protocols, oversized offset metadata, commits for topics or
+partitions that do not exist (UNKNOWN_TOPIC_OR_PARTITION per partition, as Kafka's KafkaApis
+answers them), deleting unknown or live groups.  Requests are built with kafka-python's protocol classes and sent on one
 connection, then a well-formed commit shows the coordinator still serves.
 Usage: test_groups_bad_input.py <path to ringtail>
 """
@@ -11,7 +12,7 @@ import sys
 import time
 
 from kafka.client_async import KafkaClient
-from kafka.protocol.admin import DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest
+from kafka.protocol.admin import CreateTopicsRequest, DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest
 from kafka.protocol.commit import OffsetCommitRequest, OffsetFetchRequest
 from kafka.protocol.group import HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest
 
@@ -48,6 +49,8 @@ def main(tap):
         # Until it has loaded its state, Kafka's coordinator answers heartbeats blindly (NONE):
         # wait until OffsetFetch is answered without a coordinator error.
         call(OffsetFetchRequest[3]('warmup', [('t', [0])]))
+        r = call(CreateTopicsRequest[2]([('t', 2, 1, [], [])], 30000, False))
+        tap.ok(r.topic_errors[0][1] == 0, 'topic t with 2 partitions is created', r)
         r = call(HeartbeatRequest[1]('nogroup', 1, 'nobody'))
         tap.ok(r.error_code == 25, 'Heartbeat to an unknown group: UNKNOWN_MEMBER_ID', r)
         r = call(JoinGroupRequest[2]('nogroup', 10000, 30000, 'nobody', 'consumer', [('range', SUB)]))
@@ -86,6 +89,20 @@ def main(tap):
         r = call(OffsetFetchRequest[3]('g', [('t', [0, 1])]))
         got = dict((p[0], (p[1], p[2])) for p in r.topics[0][1])
         tap.ok(r.error_code == 0 and got == {0: (-1, ''), 1: (6, 'ok')}, 'OffsetFetch returns only what was stored', r)
+        r = call(OffsetCommitRequest[2]('g', 1, me, -1, [('nosuch', [(0, 7, ''), (1, 7, '')]),
+                                                         ('t', [(2, 7, ''), (0, 8, 'x')])]))
+        errs = dict(((t[0], p[0]), p[1]) for t in r.topics for p in t[1])
+        tap.ok(errs == {('nosuch', 0): 3, ('nosuch', 1): 3, ('t', 2): 3, ('t', 0): 0},
+               'OffsetCommit: UNKNOWN_TOPIC_OR_PARTITION for an unknown topic and partition, the rest stored', r)
+        r = call(OffsetCommitRequest[2]('g2', -1, '', -1, [('nosuch', [(0, 7, '')])]))
+        tap.ok(r.topics[0][1][0][1] == 3, 'a simple commit to an unknown topic alone: UNKNOWN_TOPIC_OR_PARTITION', r)
+        r = call(OffsetFetchRequest[3]('g', [('nosuch', [0]), ('t', [0, 2])]))
+        got = dict(((t[0], p[0]), p[1]) for t in r.topics for p in t[1])
+        tap.ok(r.error_code == 0 and got == {('nosuch', 0): -1, ('t', 0): 8, ('t', 2): -1},
+               'nothing was stored for the unknown partitions', r)
+        r = call(ListGroupsRequest[1]())
+        tap.ok(r.error_code == 0 and 'g2' not in [x[0] for x in r.groups],
+               'a refused simple commit leaves no group behind', r)
 
         r = call(DescribeGroupsRequest[1](['nogroup']))
         tap.ok(r.groups[0][0] == 0 and r.groups[0][2] == 'Dead', 'DescribeGroups of an unknown group: Dead', r)

@@ -111,7 +111,7 @@ static int send(struct t *t, int16_t key, int16_t v, const void *req)
 	uint8_t *buf = malloc(n);
 	cr_assert_eq(rt_chain_flatten(&c, buf), 0);
 	rt_chain_fini(&c);
-	int rc = ctl_handle(&t->hs, 7, 1000 + (uint64_t)t->answers, "/127.0.0.1", 10, buf, n);
+	int rc = ctl_handle(&t->hs, 7, 1000 + (uint64_t)t->answers, &(struct ctl_link_req){ "/127.0.0.1", 10, NULL, 0 }, buf, n);
 	free(buf);
 	return rc;
 }
@@ -511,7 +511,7 @@ Test(ctl_handlers, bad_frames_are_refused_not_answered)
 	struct t t;
 	setup(&t, true);
 	const uint8_t junk[] = { 0, 11, 0 };
-	cr_assert_eq(ctl_handle(&t.hs, 7, 1, "/h", 2, junk, sizeof(junk)), -EBADMSG);
+	cr_assert_eq(ctl_handle(&t.hs, 7, 1, &(struct ctl_link_req){ "/h", 2, NULL, 0 }, junk, sizeof(junk)), -EBADMSG);
 	/* a Produce header: not a coordinator API */
 	struct rt_chain c;
 	rt_chain_init(&c, 0);
@@ -526,7 +526,7 @@ Test(ctl_handlers, bad_frames_are_refused_not_answered)
 	size_t n = rt_chain_len(&c);
 	rt_chain_flatten(&c, buf);
 	rt_chain_fini(&c);
-	cr_assert_eq(ctl_handle(&t.hs, 7, 1, "/h", 2, buf, n), -ENOTSUP);
+	cr_assert_eq(ctl_handle(&t.hs, 7, 1, &(struct ctl_link_req){ "/h", 2, NULL, 0 }, buf, n), -ENOTSUP);
 	/* a JoinGroup whose body is cut short */
 	struct kp_heartbeat_req hb;
 	kp_heartbeat_req_init(&hb);
@@ -541,7 +541,7 @@ Test(ctl_handlers, bad_frames_are_refused_not_answered)
 	n = rt_chain_len(&c);
 	rt_chain_flatten(&c, buf);
 	rt_chain_fini(&c);
-	cr_assert_eq(ctl_handle(&t.hs, 7, 1, "/h", 2, buf, n - 3), -EBADMSG);
+	cr_assert_eq(ctl_handle(&t.hs, 7, 1, &(struct ctl_link_req){ "/h", 2, NULL, 0 }, buf, n - 3), -EBADMSG);
 	cr_assert_eq(t.answers, 0);
 	cr_assert_eq(t.hs.pending, 0, "nothing kept");
 	/* an oversized metadata string gets OFFSET_METADATA_TOO_LARGE */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "dataplane/config.h"
 
 Test(dp_config, embedded_defaults)
@@ -93,4 +94,33 @@ Test(dp_config, listener_forms)
 	cr_assert_eq(port, 9094);
 	cr_assert(!dp_config_parse_listener("PLAINTEXT://host:70000", host, sizeof(host), &port));
 	cr_assert(!dp_config_parse_listener("PLAINTEXT://host", host, sizeof(host), &port));
+}
+
+/* ringtail reads the same file as ringtail-control: the control process's keys (control/config.h)
+ * are known here, so they are not warned about as unknown, and a bad value stops the start. */
+Test(dp_config, control_keys_known_and_checked)
+{
+	char path[] = "/tmp/dp_config_logXXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	unlink(path);
+	rt_log_set_fd(fd);
+	const char *ov[] = { "group.initial.rebalance.delay.ms=0", "group.max.size=10",
+	                     "offsets.topic.num.partitions=3", "transaction.max.timeout.ms=60000",
+	                     "no.such.key=1" };
+	struct dp_config c;
+	char err[512] = "";
+	int rc = dp_config_load(&c, NULL, ov, 5, NULL, err, sizeof(err));
+	rt_log_set_fd(2);
+	cr_assert_eq(rc, 0, "%s", err);
+	dp_config_fini(&c);
+	char log[4096] = "";
+	ssize_t n = pread(fd, log, sizeof(log) - 1, 0);
+	close(fd);
+	cr_assert_gt(n, 0, "the unknown key is warned about");
+	cr_assert(strstr(log, "no.such.key"), "%s", log);
+	cr_assert(!strstr(log, "group.") && !strstr(log, "offsets.") && !strstr(log, "transaction."), "%s", log);
+	const char *bad[] = { "group.max.size=0" };
+	cr_assert_neq(dp_config_load(&c, NULL, bad, 1, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "group.max.size=0") && strstr(err, "between 1 and"), "%s", err);
 }
