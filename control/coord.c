@@ -62,6 +62,7 @@ struct ctl_coord *ctl_coord_create(const struct ctl_config *cfg, const struct ct
 	c->ops = *ops;
 	c->now = now_ms;
 	c->loading = true;
+	c->load_offset = c->load_pid = -1;
 	c->next_retention_check = now_ms + cfg->offsets_retention_check_ms;
 	ctl_map_init(&c->groups);
 	return c;
@@ -72,6 +73,7 @@ static void group_free(struct ctl_group *g)
 	ctl_group_free_members(g);
 	ctl_offsets_clear(g);
 	ctl_map_fini(&g->offsets);
+	ctl_pending_free_all(g);
 	for (int32_t i = 0; i < g->n_subscribed; i++)
 		free(g->subscribed[i]);
 	free(g->subscribed);
@@ -94,6 +96,11 @@ void ctl_coord_destroy(struct ctl_coord *c)
 		group_free(g);
 	}
 	ctl_map_fini(&c->groups);
+	while (c->done_q) {
+		struct ctl_txn_done *d = c->done_q;
+		c->done_q = d->next;
+		free(d);
+	}
 	free(c);
 }
 
@@ -141,6 +148,12 @@ void ctl_coord_set_partitions(struct ctl_coord *c, int32_t n)
 		c->cfg.offsets_partitions = n;
 }
 
+int32_t ctl_coord_offsets_partition(const struct ctl_coord *c, struct ctl_slice group_id)
+{
+	return ctl_offsets_partition(group_id.len > 0 ? group_id.p : "", group_id.len > 0 ? (size_t)group_id.len : 0,
+	                             c->cfg.offsets_partitions);
+}
+
 /* ---- appends ---- */
 
 struct ctl_append *ctl_append_new(struct ctl_coord *c, struct ctl_group *g, int kind)
@@ -151,6 +164,9 @@ struct ctl_append *ctl_append_new(struct ctl_coord *c, struct ctl_group *g, int 
 	a->partition = ctl_offsets_partition(g->id, strlen(g->id), c->cfg.offsets_partitions);
 	rt_buf_init(&a->data, 0);
 	a->kind = kind;
+	a->producer_id = -1;
+	a->log_offset = -1;
+	a->seq_end = -1;
 	a->group_id = strdup(g->id);
 	a->generation = g->generation;
 	return a;
@@ -289,6 +305,9 @@ void ctl_coord_append_done(struct ctl_coord *c, struct ctl_append *a, int16_t er
 	case CTL_APPEND_COMMIT:
 		ctl_offsets_on_commit(c, a, error);
 		break;
+	case CTL_APPEND_TXN_COMMIT:
+		ctl_txn_offsets_on_commit(c, a, error);
+		break;
 	default:
 		break;
 	}
@@ -368,7 +387,7 @@ static void unload_group(struct ctl_coord *c, struct ctl_slice id)
 	struct ctl_group *g = ctl_grp_get(c, id);
 	if (!g)
 		return;
-	if (!ctl_map_size(&g->offsets)) {
+	if (!ctl_group_has_offsets(g)) {
 		ctl_grp_remove(c, g);
 		return;
 	}
@@ -397,7 +416,8 @@ int ctl_coord_load_record(struct ctl_coord *c, const void *key, size_t klen, con
 		if (!val || vlen < 0) {
 			if (g) {
 				ctl_offsets_drop(g, k.topic, k.partition);
-				if (g->state == CTL_GROUP_EMPTY && !g->protocol_type && !ctl_map_size(&g->offsets))
+				ctl_pending_drop(g, k.topic, k.partition);
+				if (g->state == CTL_GROUP_EMPTY && !g->protocol_type && !ctl_group_has_offsets(g))
 					ctl_grp_remove(c, g);
 			}
 			return 0;
@@ -410,7 +430,12 @@ int ctl_coord_load_record(struct ctl_coord *c, const void *key, size_t klen, con
 			return rc;
 		if (!g)
 			g = ctl_grp_create(c, k.group);
-		return ctl_offsets_put(g, k.topic, k.partition, &v);
+		if (c->load_pid >= 0) {
+			/* a TxnOffsetCommit: pending until its producer's marker (Kafka's loader) */
+			ctl_pending_add(g, c->load_pid, NULL, k.topic, k.partition, &v, c->load_offset);
+			return 0;
+		}
+		return ctl_offsets_put(g, k.topic, k.partition, &v, c->load_offset);
 	}
 	if (!val || vlen < 0) {
 		unload_group(c, k.group);
@@ -426,9 +451,17 @@ int ctl_coord_load_record(struct ctl_coord *c, const void *key, size_t klen, con
 	return rc == -ENOTSUP ? 0 : rc;
 }
 
+void ctl_coord_load_batch(struct ctl_coord *c, int64_t base_offset, int64_t producer_id)
+{
+	c->load_offset = base_offset;
+	c->load_pid = producer_id;
+}
+
 void ctl_coord_load_done(struct ctl_coord *c)
 {
 	c->loading = false;
+	c->load_offset = c->load_pid = -1;
+	ctl_txn_offsets_load_done(c);
 	/* Loaded members must heartbeat within their session timeout, as after a coordinator
 	 * failover in Kafka; those that do not are removed and the group rebalances. */
 	struct ctl_map_iter it;

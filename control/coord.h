@@ -52,6 +52,7 @@ enum {
 	CTL_ERR_GROUP_MAX_SIZE_REACHED = 81,
 	CTL_ERR_FENCED_INSTANCE_ID = 82,
 	CTL_ERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+	CTL_ERR_UNSTABLE_OFFSET_COMMIT = 88,
 };
 
 enum ctl_group_state {
@@ -169,6 +170,9 @@ struct ctl_commit_req {
 	int64_t retention_ms;                 /* v2-v4; -1 = broker default */
 	struct ctl_commit_part *parts;        /* borrowed until commit_done */
 	int32_t n_parts;
+	/* TxnOffsetCommit: the transactional producer; producer_id -1 for OffsetCommit */
+	int64_t producer_id;
+	int16_t producer_epoch;
 };
 
 /* A batch of records for one partition of `__consumer_offsets`. */
@@ -183,6 +187,15 @@ struct ctl_append {
 	struct rt_buf data;                   /* keys and values; owned */
 	struct ctl_kv *kv;                    /* owned */
 	int32_t n, cap;
+	/* A transactional batch (TxnOffsetCommit) of producer_id / producer_epoch; the owner
+	 * numbers its sequences.  false: a plain batch (producer_id is ignored). */
+	bool transactional;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int64_t log_offset;                   /* set by the owner: the batch's base offset, or -1 */
+	int32_t seq_end;                      /* the owner's: sequence after the batch (-1: none), */
+	int32_t seq_prev_next;                /* and the producer's sequence and epoch before it */
+	int16_t seq_prev_epoch;
 	/* the coordinator's completion state (private) */
 	int kind;
 	char *group_id;
@@ -229,6 +242,15 @@ void ctl_coord_load_done(struct ctl_coord *c);
 bool ctl_coord_loading(const struct ctl_coord *c);
 /* The partition count of `__consumer_offsets` as it exists (it wins over the setting). */
 void ctl_coord_set_partitions(struct ctl_coord *c, int32_t n);
+/* The partition of `__consumer_offsets` that holds a group (Java String.hashCode placement). */
+int32_t ctl_coord_offsets_partition(const struct ctl_coord *c, struct ctl_slice group_id);
+
+/* Loading, for transactional offset commits (Kafka's loader): the batch the next records
+ * belong to (its base offset; producer_id -1 unless the batch is transactional), and a
+ * transaction marker (control batch) of producer_id on `partition`, which makes that producer's
+ * pending offsets on the partition committed or drops them. */
+void ctl_coord_load_batch(struct ctl_coord *c, int64_t base_offset, int64_t producer_id);
+void ctl_coord_load_marker(struct ctl_coord *c, int32_t partition, int64_t producer_id, bool commit);
 
 /* The owner reports an append as durable (error 0) or failed (a Kafka error from Produce);
  * frees a. */
@@ -247,6 +269,29 @@ int16_t ctl_group_leave(struct ctl_coord *c, struct ctl_slice group_id, struct c
  * UNKNOWN_TOPIC_OR_PARTITION) is neither checked nor written and keeps its error; the others
  * must enter with error 0. */
 void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *req);
+
+/* TxnOffsetCommit (after the caller verified that producer_id / producer_epoch have an ongoing
+ * transaction holding the group's partition of `__consumer_offsets`): Kafka's checks, then the
+ * offsets are written as a transactional batch of the producer and held pending: OffsetFetch
+ * does not show them (require_stable: UNSTABLE_OFFSET_COMMIT) until ctl_coord_txn_complete
+ * reports the COMMIT marker; ABORT drops them.  Answers through ops->commit_done once durable. */
+void ctl_offsets_txn_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *req);
+
+/* The transaction marker of producer_id is durable on `partition` of `__consumer_offsets`: its
+ * pending offsets there become committed (each unless a newer commit of that partition was
+ * appended after it, as Kafka compares append offsets) or are dropped.  While loading, the
+ * report is kept and applied when loading ends. */
+void ctl_coord_txn_complete(struct ctl_coord *c, int32_t partition, int64_t producer_id, bool commit);
+
+/* True while a TxnOffsetCommit of producer_id is being written: its markers must wait, so that
+ * in the log every offset record of a transaction precedes the transaction's marker. */
+bool ctl_coord_txn_writing(const struct ctl_coord *c, int64_t producer_id);
+
+/* KIP-447: true when a commit of the partition is pending (a transaction not yet completed, or
+ * an OffsetCommit not yet durable): OffsetFetch with require_stable answers
+ * UNSTABLE_OFFSET_COMMIT for it. */
+bool ctl_offsets_unstable(const struct ctl_coord *c, struct ctl_slice group_id, struct ctl_slice topic,
+                          int32_t partition);
 
 /* Group-level check before an OffsetFetch: NONE, COORDINATOR_LOAD_IN_PROGRESS, INVALID_GROUP_ID. */
 int16_t ctl_offsets_fetch_check(const struct ctl_coord *c, struct ctl_slice group_id);

@@ -61,6 +61,31 @@ struct ctl_offset {
 	char *metadata;
 	int64_t commit_ts;
 	int64_t expire_ts;
+	int64_t log_offset;                   /* base offset of its batch in the log; -1 unknown */
+};
+
+/* A commit not (yet) in the cache: a transactional one waiting for its transaction's marker
+ * (pid >= 0), or an OffsetCommit whose append is in flight (pid -1).  Owned by the group. */
+struct ctl_pending_offset {
+	struct ctl_pending_offset *next;
+	int64_t pid;
+	const struct ctl_append *append;      /* the append in flight; NULL once durable */
+	char *topic;
+	int32_t partition;
+	int64_t offset;
+	int32_t leader_epoch;
+	char *metadata;
+	int64_t commit_ts;
+	int64_t expire_ts;
+	int64_t log_offset;
+};
+
+/* A marker reported while loading, applied when loading ends. */
+struct ctl_txn_done {
+	struct ctl_txn_done *next;
+	int32_t partition;
+	int64_t pid;
+	bool commit;
 };
 
 struct ctl_group {
@@ -84,6 +109,7 @@ struct ctl_group {
 	char **subscribed;                    /* consumer protocol topics; NULL when unknown */
 	int32_t n_subscribed;
 	struct ctl_map offsets;
+	struct ctl_pending_offset *pend;      /* see struct ctl_pending_offset */
 };
 
 struct ctl_coord {
@@ -93,9 +119,11 @@ struct ctl_coord {
 	bool loading;
 	int64_t next_retention_check;
 	struct ctl_map groups;
+	int64_t load_offset, load_pid;        /* the batch being loaded (ctl_coord_load_batch) */
+	struct ctl_txn_done *done_q, *done_tail; /* markers reported while loading */
 };
 
-enum { CTL_APPEND_GROUP = 1, CTL_APPEND_STATIC_JOIN, CTL_APPEND_COMMIT, CTL_APPEND_PLAIN };
+enum { CTL_APPEND_GROUP = 1, CTL_APPEND_STATIC_JOIN, CTL_APPEND_COMMIT, CTL_APPEND_PLAIN, CTL_APPEND_TXN_COMMIT };
 
 /* coord.c */
 struct ctl_group *ctl_grp_get(const struct ctl_coord *c, struct ctl_slice id);
@@ -129,7 +157,27 @@ void ctl_group_check_capacity(struct ctl_coord *c, struct ctl_group *g);
 /* offsets.c */
 void ctl_offset_free(struct ctl_offset *o);
 void ctl_offsets_clear(struct ctl_group *g);
-int ctl_offsets_put(struct ctl_group *g, struct ctl_slice topic, int32_t partition, const struct ctl_offset_value *v);
+int ctl_offsets_put(struct ctl_group *g, struct ctl_slice topic, int32_t partition, const struct ctl_offset_value *v,
+                    int64_t log_offset);
+int16_t ctl_offsets_validate(const struct ctl_group *g, const struct ctl_commit_req *rq, bool transactional);
+/* The value a commit part stores (retention from the request). */
+void ctl_offsets_commit_values(const struct ctl_commit_req *rq, const struct ctl_commit_part *p,
+                               struct ctl_offset_value *v);
+/* True when the group holds committed or pending offsets (then it is not buried). */
+bool ctl_group_has_offsets(const struct ctl_group *g);
+
+/* txn_offsets.c */
+struct ctl_pending_offset *ctl_pending_add(struct ctl_group *g, int64_t pid, const struct ctl_append *a,
+                                           struct ctl_slice topic, int32_t partition, const struct ctl_offset_value *v,
+                                           int64_t log_offset);
+/* The append a is done: plain commits leave the pending list; transactional ones stay (durable
+ * at log_offset) or, when the append failed, leave it. */
+void ctl_pending_settle(struct ctl_group *g, const struct ctl_append *a, bool ok, int64_t log_offset);
+/* Drops the pending offsets of a partition (a tombstone or OffsetDelete) and frees all. */
+void ctl_pending_drop(struct ctl_group *g, struct ctl_slice topic, int32_t partition);
+void ctl_pending_free_all(struct ctl_group *g);
+void ctl_txn_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_t err);
+void ctl_txn_offsets_load_done(struct ctl_coord *c);
 void ctl_offsets_drop(struct ctl_group *g, struct ctl_slice topic, int32_t partition);
 void ctl_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_t err);
 void ctl_offsets_expire(struct ctl_coord *c);

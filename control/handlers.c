@@ -291,6 +291,7 @@ static void do_commit(struct ctl_hreq *q)
 	c->instance_id = q->version >= 7 ? sl(m->group_instance_id) : (struct ctl_slice){ NULL, -1 };
 	c->generation = q->version >= 1 ? m->generation_id_or_member_epoch : -1;
 	c->retention_ms = q->version >= 2 && q->version <= 4 ? m->retention_time_ms : -1;
+	c->producer_id = -1;
 	c->parts = parts;
 	c->n_parts = n;
 	if (!parts) {
@@ -318,10 +319,105 @@ static void do_commit(struct ctl_hreq *q)
 	ctl_offsets_commit(q->hs->coord, c, q);
 }
 
+/* ---- TxnOffsetCommit ---- */
+
+static void txn_commit_answer(struct ctl_hreq *q, struct ctl_commit_req *c)
+{
+	struct kp_txn_offset_commit_req *m = q->msg;
+	struct kp_txn_offset_commit_resp resp;
+	kp_txn_offset_commit_resp_init(&resp);
+	int32_t nt = m->topics.n > 0 ? m->topics.n : 0;
+	resp.topics.items = rt_arena_calloc(&q->arena, (size_t)nt + 1, sizeof(*resp.topics.items));
+	resp.topics.n = resp.topics.items && c->n_parts ? nt : 0;
+	int32_t k = 0;
+	for (int32_t t = 0; t < resp.topics.n; t++) {
+		struct kp_txn_offset_commit_req_topic *tp = &m->topics.items[t];
+		struct kp_txn_offset_commit_resp_topic *rt = &resp.topics.items[t];
+		kp_txn_offset_commit_resp_topic_init(rt);
+		rt->name = tp->name;
+		int32_t np = tp->partitions.n > 0 ? tp->partitions.n : 0;
+		rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)np + 1, sizeof(*rt->partitions.items));
+		rt->partitions.n = rt->partitions.items ? np : 0;
+		for (int32_t i = 0; i < rt->partitions.n; i++, k++) {
+			kp_txn_offset_commit_resp_partition_init(&rt->partitions.items[i]);
+			rt->partitions.items[i].partition_index = tp->partitions.items[i].partition_index;
+			rt->partitions.items[i].error_code = ctl_txn_fenced_error(c->parts[k].error, q->key, q->version);
+		}
+	}
+	answer(q, &resp);
+}
+
+static void do_txn_commit(struct ctl_hreq *q)
+{
+	struct kp_txn_offset_commit_req *m = q->msg;
+	int32_t n = 0;
+	for (int32_t t = 0; t < m->topics.n; t++)
+		n += m->topics.items[t].partitions.n > 0 ? m->topics.items[t].partitions.n : 0;
+	struct ctl_commit_part *parts = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*parts));
+	struct ctl_commit_req *c = &q->commit;
+	c->group_id = sl(m->group_id);
+	c->member_id = q->version >= 3 ? sl(m->member_id) : (struct ctl_slice){ "", 0 };
+	c->instance_id = q->version >= 3 ? sl(m->group_instance_id) : (struct ctl_slice){ NULL, -1 };
+	c->generation = q->version >= 3 ? m->generation_id : -1;
+	c->retention_ms = -1;
+	c->producer_id = m->producer_id;
+	c->producer_epoch = m->producer_epoch;
+	c->parts = parts;
+	c->n_parts = parts ? n : 0;
+	if (!parts) {
+		txn_commit_answer(q, c);
+		return;
+	}
+	int32_t k = 0;
+	for (int32_t t = 0; t < m->topics.n; t++) {
+		struct kp_txn_offset_commit_req_topic *tp = &m->topics.items[t];
+		for (int32_t i = 0; i < tp->partitions.n; i++, k++) {
+			struct kp_txn_offset_commit_req_partition *p = &tp->partitions.items[i];
+			parts[k].topic = sl(tp->name);
+			parts[k].partition = p->partition_index;
+			parts[k].offset = p->committed_offset;
+			parts[k].leader_epoch = q->version >= 2 ? p->committed_leader_epoch : -1;
+			parts[k].metadata = sl(p->committed_metadata);
+			parts[k].commit_ts = -1;
+		}
+	}
+	if (n == 0 || mark_unknown(q, parts, n) == 0) {
+		txn_commit_answer(q, c);
+		return;
+	}
+	/* The producer must own an ongoing transaction that holds the group's partition of
+	 * `__consumer_offsets` (AddOffsetsToTxn first), as Kafka verifies it with the transaction
+	 * coordinator (KIP-890): offsets of a transaction that is over, fenced or unknown never
+	 * reach the log, where no marker would ever settle them. */
+	int16_t err = KP_ERR_COORDINATOR_NOT_AVAILABLE;
+	if (q->hs->txn) {
+		struct ctl_txn_tp tp = { (char *)"__consumer_offsets",
+		                         ctl_coord_offsets_partition(q->hs->coord, c->group_id) };
+		int16_t perr = 0;
+		err = ctl_txn_verify_partitions(ctl_txnsvc_use(q->hs->txn), m->transactional_id.ptr,
+		                                m->transactional_id.len > 0 ? (size_t)m->transactional_id.len : 0,
+		                                m->producer_id, m->producer_epoch, &tp, 1, &perr);
+		if (!err)
+			err = perr;
+	}
+	if (err) {
+		for (int32_t i = 0; i < n; i++)
+			if (!parts[i].error)
+				parts[i].error = err;
+		txn_commit_answer(q, c);
+		return;
+	}
+	ctl_offsets_txn_commit(q->hs->coord, c, q);
+}
+
 void ctl_handlers_commit_done(void *ctx, void *req, struct ctl_commit_req *c)
 {
 	(void)ctx;
 	struct ctl_hreq *q = req;
+	if (q->key == KP_API_TXN_OFFSET_COMMIT) {
+		txn_commit_answer(q, c);
+		return;
+	}
 	struct kp_offset_commit_req *m = q->msg;
 	struct kp_offset_commit_resp resp;
 	kp_offset_commit_resp_init(&resp);
@@ -402,10 +498,14 @@ static void collect(void *arg, struct ctl_slice topic, int32_t partition, const 
 	t->partitions.n++;
 }
 
-/* One group's offsets in the v8 layout.  topics NULL/-1: every committed offset. */
+/* One group's offsets in the v8 layout.  topics NULL/-1: every committed offset.  With
+ * require_stable (v7+, KIP-447) a partition with a commit pending gets UNSTABLE_OFFSET_COMMIT
+ * (the consumer retries) instead of an offset that may be about to change. */
 static int16_t fetch_group(struct ctl_hreq *q, struct kp_str group, const struct kp_offset_fetch_req_topics *topics,
                            int32_t nt, struct kp_offset_fetch_resp_group *out)
 {
+	const struct kp_offset_fetch_req *req = q->msg;
+	bool stable = q->version >= 7 && req->require_stable;
 	kp_offset_fetch_resp_group_init(out);
 	out->group_id = group;
 	out->topics.n = 0;
@@ -439,6 +539,13 @@ static int16_t fetch_group(struct ctl_hreq *q, struct kp_str group, const struct
 			kp_offset_fetch_resp_partitions_init(p);
 			p->partition_index = topics[t].partition_indexes.items[i];
 			struct ctl_offset_value v;
+			if (stable && ctl_offsets_unstable(q->hs->coord, sl(group), sl(rt->name), p->partition_index)) {
+				p->committed_offset = -1;
+				p->committed_leader_epoch = -1;
+				p->metadata = ks("");
+				p->error_code = KP_ERR_UNSTABLE_OFFSET_COMMIT;
+				continue;
+			}
 			if (ctl_offsets_get(q->hs->coord, sl(group), sl(rt->name), p->partition_index, &v)) {
 				p->committed_offset = v.offset;
 				p->committed_leader_epoch = v.leader_epoch;
@@ -1069,10 +1176,12 @@ static void do_add_offsets(struct ctl_hreq *q)
 		ctl_handlers_txn_done(q->hs, q, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
-	ctl_txn_add_offsets(ctl_txnsvc_use(q->hs->txn), q, m->transactional_id.ptr,
-	                    m->transactional_id.len > 0 ? (size_t)m->transactional_id.len : 0,
-	                    m->producer_id, m->producer_epoch, m->group_id.ptr,
-	                    m->group_id.len > 0 ? (size_t)m->group_id.len : 0);
+	/* The group's partition as the group coordinator places it (the topic's real partition
+	 * count), so that the markers land where TxnOffsetCommit writes. */
+	struct ctl_txn_tp tp = { (char *)"__consumer_offsets", ctl_coord_offsets_partition(q->hs->coord, sl(m->group_id)) };
+	ctl_txn_add_partitions(ctl_txnsvc_use(q->hs->txn), q, m->transactional_id.ptr,
+	                       m->transactional_id.len > 0 ? (size_t)m->transactional_id.len : 0,
+	                       m->producer_id, m->producer_epoch, &tp, 1);
 }
 
 static void do_end_txn(struct ctl_hreq *q)
@@ -1157,6 +1266,7 @@ int ctl_handle(struct ctl_handlers *hs, int origin, uint64_t link_id, const stru
 	case KP_API_HEARTBEAT: do_heartbeat(q); break;
 	case KP_API_LEAVE_GROUP: do_leave(q); break;
 	case KP_API_OFFSET_COMMIT: do_commit(q); break;
+	case KP_API_TXN_OFFSET_COMMIT: do_txn_commit(q); break;
 	case KP_API_OFFSET_FETCH: do_fetch(q); break;
 	case KP_API_DESCRIBE_GROUPS: do_describe(q); break;
 	case KP_API_LIST_GROUPS: do_list(q); break;

@@ -5,9 +5,10 @@
  * response body (no size prefix, no response header: the dataplane, which wrote the header
  * for the client's connection already, appends the body) given to `reply`.
  *
- * Served: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups, ListGroups, DeleteGroups, OffsetDelete, over the versions of the generated
- * API table.  JoinGroup, SyncGroup and OffsetCommit may be answered later (other members, the
+ * Served: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, TxnOffsetCommit,
+ * OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete, and the transaction
+ * coordinator's APIs (control/link.h has the list), over the versions of the generated API
+ * table.  JoinGroup, SyncGroup and OffsetCommit may be answered later (other members, the
  * log); every accepted request is answered exactly once, or dropped by ctl_handlers_fini.
  */
 #ifndef CTL_HANDLERS_H

@@ -54,6 +54,7 @@ static inline bool ctl_link_serves(int16_t api_key)
 	case KP_API_HEARTBEAT:
 	case KP_API_LEAVE_GROUP:
 	case KP_API_OFFSET_COMMIT:
+	case KP_API_TXN_OFFSET_COMMIT:
 	case KP_API_OFFSET_FETCH:
 	case KP_API_DESCRIBE_GROUPS:
 	case KP_API_LIST_GROUPS:

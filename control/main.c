@@ -291,6 +291,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hs.txn = txn;
+	ctl_txnsvc_set_groups(txn, c);
 	for (int i = 0; i < nlinks; i++) {
 		links[i].fd = CTL_LINK_FIRST_FD + i;
 		if (fcntl(links[i].fd, F_GETFD) < 0) {
@@ -304,7 +305,7 @@ int main(int argc, char **argv)
 	RT_INFO("ringtail-control %d: %d links, __consumer_offsets through %s, %d partitions", (int)getpid(),
 	        nlinks, bootstrap, cfg.offsets_partitions);
 
-	static struct pollfd pfd[MAX_LINKS + 2];
+	static struct pollfd pfd[MAX_LINKS + 3];
 	int rc = 0;
 	while (!stop) {
 		int64_t now = rt_clock_wall_ms();
@@ -326,10 +327,13 @@ int main(int argc, char **argv)
 		pfd[nlinks + 1].fd = tstore ? ctl_store_fd(tstore) : -1;
 		pfd[nlinks + 1].events = tstore ? ctl_store_events(tstore) : 0;
 		pfd[nlinks + 1].revents = 0;
+		pfd[nlinks + 2].fd = ctl_txnsvc_markers_fd(txn);
+		pfd[nlinks + 2].events = ctl_txnsvc_markers_events(txn);
+		pfd[nlinks + 2].revents = 0;
 		int64_t wait = ctl_coord_next_deadline(c) - now;
 		if (wait > 20 || wait < 0)
 			wait = wait < 0 ? 0 : 20;
-		int n = poll(pfd, (nfds_t)nlinks + 2, (int)wait);
+		int n = poll(pfd, (nfds_t)nlinks + 3, (int)wait);
 		if (n < 0 && errno != EINTR) {
 			rc = 1;
 			break;
@@ -338,6 +342,8 @@ int main(int argc, char **argv)
 			ctl_store_io(store, pfd[nlinks].revents);
 		if (pfd[nlinks + 1].fd >= 0 && pfd[nlinks + 1].revents)
 			ctl_store_io(tstore, pfd[nlinks + 1].revents);
+		if (pfd[nlinks + 2].fd >= 0 && pfd[nlinks + 2].revents)
+			ctl_txnsvc_markers_io(txn, pfd[nlinks + 2].revents);
 		bool gone = false;
 		for (int i = 0; i < nlinks; i++)
 			if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && !link_read(&hs, i))

@@ -41,7 +41,13 @@ void ctl_offsets_clear(struct ctl_group *g)
 	}
 }
 
-int ctl_offsets_put(struct ctl_group *g, struct ctl_slice topic, int32_t partition, const struct ctl_offset_value *v)
+bool ctl_group_has_offsets(const struct ctl_group *g)
+{
+	return ctl_map_size(&g->offsets) || g->pend;
+}
+
+int ctl_offsets_put(struct ctl_group *g, struct ctl_slice topic, int32_t partition, const struct ctl_offset_value *v,
+                    int64_t log_offset)
 {
 	uint8_t key[32767 + 5];
 	size_t kl = offset_key(key, sizeof(key), topic, partition);
@@ -63,6 +69,7 @@ int ctl_offsets_put(struct ctl_group *g, struct ctl_slice topic, int32_t partiti
 	o->leader_epoch = v->leader_epoch;
 	o->commit_ts = v->commit_ts;
 	o->expire_ts = v->expire_ts;
+	o->log_offset = log_offset;
 	return 0;
 }
 
@@ -83,7 +90,7 @@ static void fail_all(struct ctl_commit_req *rq, int16_t err)
 			rq->parts[i].error = err;
 }
 
-static void commit_values(const struct ctl_commit_req *rq, const struct ctl_commit_part *p, struct ctl_offset_value *v)
+void ctl_offsets_commit_values(const struct ctl_commit_req *rq, const struct ctl_commit_part *p, struct ctl_offset_value *v)
 {
 	v->offset = p->offset;
 	v->leader_epoch = p->leader_epoch;
@@ -92,8 +99,9 @@ static void commit_values(const struct ctl_commit_req *rq, const struct ctl_comm
 	v->expire_ts = rq->retention_ms >= 0 ? p->commit_ts + rq->retention_ms : -1;
 }
 
-/* Kafka's validateOffsetCommit (non-transactional). */
-static int16_t validate_commit(const struct ctl_group *g, const struct ctl_commit_req *rq)
+/* Kafka's validateOffsetCommit.  A transactional commit (TxnOffsetCommit, whose older versions
+ * carry no member id or generation) may name no member, and may commit into a live group. */
+int16_t ctl_offsets_validate(const struct ctl_group *g, const struct ctl_commit_req *rq, bool transactional)
 {
 	if (g->state == CTL_GROUP_DEAD)
 		return CTL_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -104,13 +112,14 @@ static int16_t validate_commit(const struct ctl_group *g, const struct ctl_commi
 				;
 		if (s && !ctl_slice_eq(rq->member_id, s->id))
 			return CTL_ERR_FENCED_INSTANCE_ID;
-		if (rq->member_id.len < 0 || !ctl_member_find(g, rq->member_id.p, (size_t)rq->member_id.len))
+		if (transactional ? rq->member_id.len > 0 && !ctl_member_find(g, rq->member_id.p, (size_t)rq->member_id.len)
+		                  : rq->member_id.len < 0 || !ctl_member_find(g, rq->member_id.p, (size_t)rq->member_id.len))
 			return CTL_ERR_UNKNOWN_MEMBER_ID;
 		if (rq->generation != g->generation)
 			return CTL_ERR_ILLEGAL_GENERATION;
 		return CTL_ERR_NONE;
 	}
-	if (g->state != CTL_GROUP_EMPTY)
+	if (!transactional && g->state != CTL_GROUP_EMPTY)
 		return CTL_ERR_UNKNOWN_MEMBER_ID; /* only members commit into a live group */
 	return CTL_ERR_NONE;
 }
@@ -130,7 +139,7 @@ void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *re
 			err = CTL_ERR_ILLEGAL_GENERATION;
 	}
 	if (!err)
-		err = validate_commit(g, rq);
+		err = ctl_offsets_validate(g, rq, false);
 	if (!err && g->state == CTL_GROUP_COMPLETING_REBALANCE)
 		err = CTL_ERR_REBALANCE_IN_PROGRESS;
 	if (err) {
@@ -159,13 +168,14 @@ void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *re
 		if (p->commit_ts < 0)
 			p->commit_ts = c->now;
 		struct ctl_offset_value v;
-		commit_values(rq, p, &v);
+		ctl_offsets_commit_values(rq, p, &v);
 		ctl_append_offset_record(a, g->id, p->topic, p->partition, &v);
+		ctl_pending_add(g, -1, a, p->topic, p->partition, &v, -1);  /* KIP-447: unstable meanwhile */
 	}
 	if (a->n == 0) {
 		a->kind = CTL_APPEND_PLAIN;
 		ctl_coord_append_done(c, a, 0);
-		if (g->state == CTL_GROUP_EMPTY && !g->protocol_type && !ctl_map_size(&g->offsets))
+		if (g->state == CTL_GROUP_EMPTY && !g->protocol_type && !ctl_group_has_offsets(g))
 			ctl_grp_remove(c, g);
 		c->ops.commit_done(c->ops.ctx, req, rq);
 		return;
@@ -179,12 +189,14 @@ void ctl_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_t er
 {
 	struct ctl_commit_req *rq = a->commit;
 	err = ctl_append_error(err);
+	struct ctl_group *g = ctl_grp_get(c, ctl_slice_str(a->group_id));
+	if (g)
+		ctl_pending_settle(g, a, false, -1);
 	if (err) {
 		for (int32_t i = 0; i < rq->n_parts; i++)
 			if (!rq->parts[i].error)
 				rq->parts[i].error = err;
 	} else {
-		struct ctl_group *g = ctl_grp_get(c, ctl_slice_str(a->group_id));
 		if (!g)
 			g = ctl_grp_create(c, ctl_slice_str(a->group_id));
 		for (int32_t i = 0; i < rq->n_parts; i++) {
@@ -192,8 +204,8 @@ void ctl_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_t er
 			if (p->error)
 				continue;
 			struct ctl_offset_value v;
-			commit_values(rq, p, &v);
-			ctl_offsets_put(g, p->topic, p->partition, &v);
+			ctl_offsets_commit_values(rq, p, &v);
+			ctl_offsets_put(g, p->topic, p->partition, &v, a->log_offset);
 		}
 	}
 	c->ops.commit_done(c->ops.ctx, a->req, rq);
@@ -257,7 +269,7 @@ static bool subscribed_to(const struct ctl_group *g, const char *topic, size_t l
 /* Kafka's cleanupGroupMetadata tail: an Empty group without offsets dies and is tombstoned. */
 static void maybe_bury(struct ctl_coord *c, struct ctl_group *g, struct ctl_append *a)
 {
-	if (g->state == CTL_GROUP_EMPTY && !g->n_pending && !ctl_map_size(&g->offsets)) {
+	if (g->state == CTL_GROUP_EMPTY && !g->n_pending && !ctl_group_has_offsets(g)) {
 		ctl_append_group_tombstone(a, g->id);
 		ctl_grp_remove(c, g);
 	}
@@ -290,6 +302,8 @@ int16_t ctl_offsets_delete(struct ctl_coord *c, struct ctl_slice group_id, struc
 			free(t);
 			ctl_offsets_drop(g, p->topic, p->partition);
 		}
+		if (p->topic.len >= 0)
+			ctl_pending_drop(g, p->topic, p->partition);
 	}
 	maybe_bury(c, g, a);
 	if (a->n)

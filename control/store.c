@@ -49,6 +49,15 @@ struct inflight {
 	struct ctl_append *a;        /* Produce: the appends it carries, linked by ->next */
 };
 
+/* The next sequence of a transactional producer on a partition (the store is that producer's
+ * only writer there: its own records go to other topics). */
+struct txn_seq {
+	int32_t partition;
+	int64_t pid;
+	int16_t epoch;
+	int32_t next;
+};
+
 struct ctl_store {
 	char host[256];
 	int port;
@@ -79,7 +88,47 @@ struct ctl_store {
 	bool lazy_create;              /* create the topic on the first append, not at start */
 	bool no_topic;                 /* loaded, and the topic does not exist yet */
 	bool creating;                 /* CreateTopics sent for appends that wait */
+	struct txn_seq *seqs;          /* transactional producers' sequences */
+	size_t nseqs, capseqs;
 };
+
+static struct txn_seq *seq_of(struct ctl_store *s, int32_t partition, int64_t pid)
+{
+	for (size_t i = 0; i < s->nseqs; i++)
+		if (s->seqs[i].partition == partition && s->seqs[i].pid == pid)
+			return &s->seqs[i];
+	if (s->nseqs == s->capseqs) {
+		size_t cap = s->capseqs ? s->capseqs * 2 : 16;
+		struct txn_seq *n = realloc(s->seqs, cap * sizeof(*n));
+		if (!n)
+			abort();
+		s->seqs = n;
+		s->capseqs = cap;
+	}
+	struct txn_seq *q = &s->seqs[s->nseqs++];
+	*q = (struct txn_seq){ .partition = partition, .pid = pid, .epoch = -1, .next = 0 };
+	return q;
+}
+
+/* What a batch read back says about its producer's sequence (the dataplane's rule: a new epoch,
+ * from data or from a marker, starts again at 0). */
+static void seq_learn(struct ctl_store *s, int32_t partition, const struct kp_batch_hdr *h)
+{
+	if (h->producer_id < 0 || !(h->attributes & KP_ATTR_TRANSACTIONAL))
+		return;
+	struct txn_seq *q = seq_of(s, partition, h->producer_id);
+	if (h->attributes & KP_ATTR_CONTROL) {
+		if (h->producer_epoch != q->epoch) {
+			q->epoch = h->producer_epoch;
+			q->next = 0;
+		}
+		return;
+	}
+	q->epoch = h->producer_epoch;
+	q->next = h->base_sequence + h->last_offset_delta + 1;
+	if (q->next < 0)
+		q->next = 0;    /* Kafka's sequences wrap after INT32_MAX */
+}
 
 static int64_t now_ms(void)
 {
@@ -106,11 +155,21 @@ static void coord_append_done(void *ctx, struct ctl_append *a, int16_t err)
 	ctl_coord_append_done(ctx, a, err);
 }
 
+static void coord_load_batch(void *ctx, int64_t base_offset, int64_t producer_id)
+{
+	ctl_coord_load_batch(ctx, base_offset, producer_id);
+}
+
+static void coord_load_marker(void *ctx, int32_t partition, int64_t producer_id, bool commit)
+{
+	ctl_coord_load_marker(ctx, partition, producer_id, commit);
+}
+
 struct ctl_store *ctl_store_create(const char *host, int port, const char *topic, int32_t partitions,
                                    struct ctl_coord *coord)
 {
 	struct ctl_store_sink sink = { coord, coord_load_record, coord_load_done, coord_set_partitions,
-	                               coord_append_done };
+	                               coord_append_done, coord_load_batch, coord_load_marker };
 	return ctl_store_create_sink(host, port, topic, partitions, &sink);
 }
 
@@ -133,10 +192,25 @@ struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *
 	return s;
 }
 
+/* A transactional batch that failed was not written (or, after a lost connection, is assumed
+ * not to be): its sequence is given back when nothing was numbered after it. */
+static void seq_unsent(struct ctl_store *s, const struct ctl_append *a)
+{
+	if (a->seq_end < 0)
+		return;
+	struct txn_seq *q = seq_of(s, a->partition, a->producer_id);
+	if (q->epoch == a->producer_epoch && q->next == a->seq_end) {
+		q->epoch = a->seq_prev_epoch;
+		q->next = a->seq_prev_next;
+	}
+}
+
 static void fail_list(struct ctl_store *s, struct ctl_append *a)
 {
 	while (a) {
 		struct ctl_append *n = a->next;
+		if (a->transactional)
+			seq_unsent(s, a);
 		s->stats.append_errors++;
 		s->sink.append_done(s->sink.ctx, a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 		a = n;
@@ -187,6 +261,7 @@ void ctl_store_destroy(struct ctl_store *s)
 	rt_buf_fini(&s->in);
 	free(s->next_off);
 	free(s->end_off);
+	free(s->seqs);
 	free(s);
 }
 
@@ -452,9 +527,20 @@ static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, in
 		if (kp_batch_iter_init(&it, p + off, bs, a, 64u << 20)) {
 			RT_WARN("control store: %s-%d: unreadable batch at offset %lld skipped", s->topic, part,
 			        (long long)rt_be64_get(p + off));
-		} else if (!(it.hdr.attributes & KP_ATTR_CONTROL)) {
+		} else if (it.hdr.attributes & KP_ATTR_CONTROL) {
+			/* A transaction marker: its one record's key is int16 version, int16 type
+			 * (0 ABORT, 1 COMMIT). */
+			struct kp_record rec;
+			seq_learn(s, part, &it.hdr);
+			if (s->sink.load_marker && kp_batch_iter_next(&it, &rec) == 1 && rec.key_len >= 4)
+				s->sink.load_marker(s->sink.ctx, part, it.hdr.producer_id, rt_be16_get(rec.key + 2) == 1);
+		} else {
 			struct kp_record rec;
 			int rc;
+			seq_learn(s, part, &it.hdr);
+			if (s->sink.load_batch)
+				s->sink.load_batch(s->sink.ctx, it.hdr.base_offset,
+				                   (it.hdr.attributes & KP_ATTR_TRANSACTIONAL) ? it.hdr.producer_id : -1);
 			while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
 				if (rec.key_len < 0)
 					continue;
@@ -519,10 +605,16 @@ static void on_produce(struct ctl_store *s, struct rt_rd *r, int16_t version, st
 		int16_t err = KP_ERR_UNKNOWN_SERVER_ERROR;
 		for (int32_t t = 0; ok && t < m.responses.n; t++)
 			for (int32_t i = 0; i < m.responses.items[t].partition_responses.n; i++)
-				if (m.responses.items[t].partition_responses.items[i].index == ap->partition)
+				if (m.responses.items[t].partition_responses.items[i].index == ap->partition) {
 					err = m.responses.items[t].partition_responses.items[i].error_code;
-		if (err)
+					ap->log_offset = m.responses.items[t].partition_responses.items[i].base_offset;
+				}
+		if (err) {
 			s->stats.append_errors++;
+			ap->log_offset = -1;
+			if (ap->transactional)
+				seq_unsent(s, ap);
+		}
 		ap->next = NULL;
 		s->sink.append_done(s->sink.ctx, ap, err);
 		list = n;
@@ -543,18 +635,44 @@ static void send_queued(struct ctl_store *s)
 		np++;
 	struct kp_produce_req_partition_data *pd = calloc((size_t)np, sizeof(*pd));
 	struct kp_batch_builder *bb = calloc((size_t)np, sizeof(*bb));
-	if (!pd || !bb)
+	struct ctl_append **owner = calloc((size_t)np, sizeof(*owner));   /* the batch's first append */
+	if (!pd || !bb || !owner)
 		abort();
 	int32_t n = 0;
 	int64_t ts = rt_clock_wall_ms();
-	for (struct ctl_append *x = list; x; x = x->next) {
+	struct ctl_append *send = NULL, **send_tail = &send;
+	struct ctl_append *x = list;
+	while (x) {
+		struct ctl_append *nx = x->next;
+		x->next = NULL;
 		int32_t k = 0;
 		while (k < n && pd[k].index != x->partition)
 			k++;
+		if (k < n && (owner[k]->transactional != x->transactional ||
+		              (x->transactional && (owner[k]->producer_id != x->producer_id ||
+		                                    owner[k]->producer_epoch != x->producer_epoch)))) {
+			/* Kafka takes one batch per partition in a request, and a batch has one
+			 * producer: this append goes in the next request. */
+			if (s->q_tail)
+				s->q_tail->next = x;
+			else
+				s->q_head = x;
+			s->q_tail = x;
+			x = nx;
+			continue;
+		}
 		if (k == n) {
 			kp_produce_req_partition_data_init(&pd[n]);
 			pd[n].index = x->partition;
-			kp_batch_builder_init(&bb[n], KP_COMPRESSION_NONE, 0, -1, -1, -1);
+			owner[n] = x;
+			if (x->transactional) {
+				struct txn_seq *q = seq_of(s, x->partition, x->producer_id);
+				int32_t base = q->epoch == x->producer_epoch ? q->next : 0;
+				kp_batch_builder_init(&bb[n], KP_COMPRESSION_NONE, KP_ATTR_TRANSACTIONAL, x->producer_id,
+				                      x->producer_epoch, base);
+			} else {
+				kp_batch_builder_init(&bb[n], KP_COMPRESSION_NONE, 0, -1, -1, -1);
+			}
 			n++;
 		}
 		for (int32_t i = 0; i < x->n; i++) {
@@ -562,6 +680,27 @@ static void send_queued(struct ctl_store *s)
 			kp_batch_builder_add(&bb[k], ts, x->data.data + kv->koff, (int32_t)kv->klen,
 			                     kv->vlen >= 0 ? x->data.data + kv->voff : NULL, kv->vlen, NULL, 0);
 		}
+		*send_tail = x;
+		send_tail = &x->next;
+		x = nx;
+	}
+	/* Number the transactional batches: each append remembers what to give back if its batch
+	 * is not written. */
+	for (int32_t k = 0; k < n; k++) {
+		if (!owner[k]->transactional)
+			continue;
+		struct txn_seq *q = seq_of(s, owner[k]->partition, owner[k]->producer_id);
+		int16_t prev_epoch = q->epoch;
+		int32_t prev_next = q->next;
+		int32_t end = bb[k].base_sequence + bb[k].count;
+		q->epoch = owner[k]->producer_epoch;
+		q->next = end < 0 ? 0 : end;
+		for (struct ctl_append *y = send; y; y = y->next)
+			if (y->transactional && y->partition == owner[k]->partition) {
+				y->seq_end = q->next;
+				y->seq_prev_epoch = prev_epoch;
+				y->seq_prev_next = prev_next;
+			}
 	}
 	bool failed = false;
 	for (int32_t k = 0; k < n; k++) {
@@ -573,10 +712,10 @@ static void send_queued(struct ctl_store *s)
 	}
 	if (failed) {
 		/* only memory exhaustion gets here: fail them from the loop */
-		s->q_head = list;
-		for (s->q_tail = list; s->q_tail->next; s->q_tail = s->q_tail->next)
-			;
-		fail_appends(s, &s->q_head, &s->q_tail);
+		struct ctl_append *h = send, *t = send;
+		while (t && t->next)
+			t = t->next;
+		fail_appends(s, &h, &t);
 	} else {
 		struct kp_produce_req m;
 		kp_produce_req_init(&m);
@@ -589,14 +728,16 @@ static void send_queued(struct ctl_store *s)
 		m.timeout_ms = 30000;
 		m.topic_data.items = &t;
 		m.topic_data.n = 1;
-		s->stats.appends += np;
+		for (struct ctl_append *y = send; y; y = y->next)
+			s->stats.appends++;
 		s->stats.produce_requests++;
-		send_req(s, KP_API_PRODUCE, V_PRODUCE, &m, list);
+		send_req(s, KP_API_PRODUCE, V_PRODUCE, &m, send);
 	}
 	for (int32_t k = 0; k < n; k++)
 		kp_batch_builder_fini(&bb[k]);
 	free(bb);
 	free(pd);
+	free(owner);
 }
 
 void ctl_store_append(struct ctl_store *s, struct ctl_append *a)

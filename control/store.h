@@ -37,6 +37,10 @@ struct ctl_store_sink {
 	void (*load_done)(void *ctx);
 	void (*set_partitions)(void *ctx, int32_t n);
 	void (*append_done)(void *ctx, struct ctl_append *a, int16_t err);
+	/* Optional (NULL: not told): the batch the next records come from (producer_id -1 unless
+	 * it is transactional), and the transaction markers (control batches) met while loading. */
+	void (*load_batch)(void *ctx, int64_t base_offset, int64_t producer_id);
+	void (*load_marker)(void *ctx, int32_t partition, int64_t producer_id, bool commit);
 };
 struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *topic,
                                         int32_t partitions, const struct ctl_store_sink *sink);
@@ -50,7 +54,11 @@ void ctl_store_create_lazily(struct ctl_store *s);
 /* The coordinator is told once its state is loaded (ctl_coord_load_done). */
 bool ctl_store_loaded(const struct ctl_store *s);
 
-/* Takes a (see struct ctl_coord_ops.append). */
+/* Takes a (see struct ctl_coord_ops.append).  A transactional append (a->transactional) goes
+ * out as a transactional batch of its producer, never merged with other producers' records;
+ * the store numbers its sequences per producer and partition, continuing from what it loaded
+ * (the dataplane checks them as for any idempotent producer).  On success a->log_offset is
+ * the base offset the batch got. */
 void ctl_store_append(struct ctl_store *s, struct ctl_append *a);
 
 /* Poll integration: the socket (-1 while none), the events to wait for, the events seen. */

@@ -8,19 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "control/markers.h"
 #include "control/store.h"
-#include "base/bytes.h"
-#include "base/arena.h"
-#include "base/chain.h"
-#include "kp_msgs.h"
 
 struct ctl_txnsvc {
 	struct ctl_txn_coord *coord;
@@ -30,6 +22,8 @@ struct ctl_txnsvc {
 	int32_t partitions;
 	struct ctl_txn_ops user;
 	int64_t last_marker_log;
+	struct ctl_markers *mc;         /* WriteTxnMarkers to the dataplane */
+	struct ctl_coord *groups;       /* the group coordinator (TxnOffsetCommit); borrowed */
 };
 
 static void free_append(struct ctl_append *a)
@@ -67,129 +61,46 @@ static void on_append(void *ctx, struct ctl_txn_append *ta)
 	ctl_store_append(t->store, a);
 }
 
-/* Reads exactly n bytes; 0 or -1 (error, timeout or EOF). */
-static int read_full(int fd, uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = read(fd, p, n);
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* Sends m as one WriteTxnMarkers v1 request on a fresh connection to the dataplane and waits
- * for the answer (at most 10 s).  Blocking by choice for this first step: the dataplane answers
- * markers without the control process, so this cannot deadlock, but the control loop stalls
- * for the round trip.  Returns the first partition error, or 0 when every partition has its
- * marker, or COORDINATOR_NOT_AVAILABLE (15) when the dataplane could not be asked. */
-static int16_t send_markers(struct ctl_txnsvc *t, const struct ctl_txn_markers *m)
-{
-	int16_t err = 15;
-	struct kp_write_txn_markers_req req;
-	kp_write_txn_markers_req_init(&req);
-	struct kp_write_txn_markers_req_writable_txn_marker mk;
-	kp_write_txn_markers_req_writable_txn_marker_init(&mk);
-	struct kp_write_txn_markers_req_writable_txn_marker_topic *tps = calloc(m->ntps ? m->ntps : 1, sizeof(*tps));
-	int32_t *parts = calloc(m->ntps ? m->ntps : 1, sizeof(*parts));
-	struct rt_chain c;
-	rt_chain_init(&c, 0);
-	uint8_t *out = NULL, *in = NULL;
-	int fd = -1;
-	struct rt_arena a;
-	rt_arena_init(&a, 0, 16u << 20);
-	if (!tps || !parts)
-		goto done;
-	for (size_t i = 0; i < m->ntps; i++) {
-		kp_write_txn_markers_req_writable_txn_marker_topic_init(&tps[i]);
-		tps[i].name = (struct kp_str){ m->tps[i].topic, (int32_t)strlen(m->tps[i].topic) };
-		parts[i] = m->tps[i].partition;
-		tps[i].partition_indexes.items = &parts[i];
-		tps[i].partition_indexes.n = 1;
-	}
-	mk.producer_id = m->producer_id;
-	mk.producer_epoch = m->producer_epoch;
-	mk.transaction_result = m->commit;
-	mk.coordinator_epoch = m->coordinator_epoch;
-	mk.topics.items = tps;
-	mk.topics.n = (int32_t)m->ntps;
-	req.markers.items = &mk;
-	req.markers.n = 1;
-	const struct kp_api_info *info = kp_api_lookup(KP_API_WRITE_TXN_MARKERS);
-	struct kp_frame f = kp_frame_begin(&c);
-	struct kp_req_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.request_api_key = KP_API_WRITE_TXN_MARKERS;
-	h.request_api_version = 1;
-	h.correlation_id = 1;
-	h.client_id = (struct kp_str){ "ringtail-control", 16 };
-	kp_req_hdr_encode(&c, &h);
-	info->req_encode(&c, 1, &req);
-	kp_frame_end(&c, f);
-	if (rt_chain_finish(&c))
-		goto done;
-	size_t n = rt_chain_len(&c);
-	if (!(out = malloc(n)) || rt_chain_flatten(&c, out))
-		goto done;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto done;
-	struct timeval tv = { .tv_sec = 10 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)t->port) };
-	if (inet_pton(AF_INET, t->host, &sa.sin_addr) != 1 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		goto done;
-	for (size_t off = 0; off < n;) {
-		ssize_t k = write(fd, out + off, n - off);
-		if (k <= 0)
-			goto done;
-		off += (size_t)k;
-	}
-	uint8_t lb[4];
-	if (read_full(fd, lb, 4))
-		goto done;
-	uint32_t len = rt_be32_get(lb);
-	if (len > (16u << 20) || !(in = malloc(len ? len : 1)) || read_full(fd, in, len))
-		goto done;
-	struct rt_rd r;
-	rt_rd_init(&r, in, len);
-	struct kp_resp_hdr rh;
-	struct kp_write_txn_markers_resp resp;
-	kp_write_txn_markers_resp_init(&resp);
-	if (kp_resp_hdr_decode(&r, KP_API_WRITE_TXN_MARKERS, 1, &a, &rh) ||
-	    info->resp_decode(&r, 1, &a, &resp))
-		goto done;
-	err = 0;
-	for (int32_t i = 0; i < resp.markers.n && !err; i++)
-		for (int32_t k = 0; k < resp.markers.items[i].topics.n && !err; k++)
-			for (int32_t p = 0; p < resp.markers.items[i].topics.items[k].partitions.n && !err; p++)
-				err = resp.markers.items[i].topics.items[k].partitions.items[p].error_code;
-done:
-	if (fd >= 0)
-		close(fd);
-	free(in);
-	free(out);
-	rt_chain_fini(&c);
-	rt_arena_fini(&a);
-	free(tps);
-	free(parts);
-	return err;
-}
-
+/* The coordinator hands out a transaction's markers.  They wait while a TxnOffsetCommit of the
+ * producer is still being written (its offset records must precede the marker in the log);
+ * the coordinator tries again on its next tick. */
 static void on_markers(void *ctx, struct ctl_txn_markers *m)
 {
 	struct ctl_txnsvc *t = ctx;
-	int16_t err = send_markers(t, m);
+	if (t->groups && ctl_coord_txn_writing(t->groups, m->producer_id)) {
+		ctl_txn_markers_done(t->coord, m, CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
+		return;
+	}
+	ctl_markers_send(t->mc, m);
+}
+
+/* The dataplane's answer.  A partition whose topic is gone (UNKNOWN_TOPIC_OR_PARTITION: the
+ * dataplane's registry no longer has it) counts as done, as Kafka skips the markers of
+ * partitions whose leader is unknown; any other error sends the markers again later.  A
+ * marker that landed on `__consumer_offsets` settles the transaction's offsets there. */
+static void on_markers_done(void *ctx, struct ctl_txn_markers *m, const int16_t *errs, int16_t err)
+{
+	struct ctl_txnsvc *t = ctx;
+	int16_t first = errs ? 0 : err;
+	for (size_t i = 0; errs && i < m->ntps; i++) {
+		if (!errs[i]) {
+			if (t->groups && !strcmp(m->tps[i].topic, "__consumer_offsets"))
+				ctl_coord_txn_complete(t->groups, m->tps[i].partition, m->producer_id, m->commit);
+		} else if (errs[i] == CTL_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+			RT_INFO("transaction of producer %lld: %s-%d no longer exists; its %s marker is dropped",
+			        (long long)m->producer_id, m->tps[i].topic, m->tps[i].partition,
+			        m->commit ? "COMMIT" : "ABORT");
+		} else if (!first) {
+			first = errs[i];
+		}
+	}
 	int64_t now = (int64_t)(rt_clock_ns() / 1000000);
-	if (err && now - t->last_marker_log > 10000) {
+	if (first && now - t->last_marker_log > 10000) {
 		t->last_marker_log = now;
 		RT_WARN("transaction of producer %lld: WriteTxnMarkers answered %d; retrying",
-		        (long long)m->producer_id, err);
+		        (long long)m->producer_id, first);
 	}
-	ctl_txn_markers_done(t->coord, m, err);
+	ctl_txn_markers_done(t->coord, m, first);
 }
 
 static void sink_record(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, int32_t vl)
@@ -246,6 +157,13 @@ struct ctl_txnsvc *ctl_txnsvc_create(const char *host, int port, const struct ct
 	snprintf(t->host, sizeof(t->host), "%s", host);
 	t->port = port;
 	t->partitions = cfg->log_partitions;
+	struct ctl_markers_ops mo = { t, on_markers_done };
+	t->mc = ctl_markers_create(host, port, &mo);
+	if (!t->mc) {
+		ctl_txn_destroy(t->coord);
+		free(t);
+		return NULL;
+	}
 	return t;
 }
 
@@ -267,6 +185,7 @@ void ctl_txnsvc_destroy(struct ctl_txnsvc *t)
 		return;
 	if (t->store)
 		ctl_store_destroy(t->store);
+	ctl_markers_destroy(t->mc);
 	ctl_txn_destroy(t->coord);
 	free(t);
 }
@@ -284,4 +203,25 @@ struct ctl_store *ctl_txnsvc_store(struct ctl_txnsvc *t)
 void ctl_txnsvc_tick(struct ctl_txnsvc *t, int64_t now_ms)
 {
 	ctl_txn_tick(t->coord, now_ms);
+	ctl_markers_tick(t->mc, now_ms);
+}
+
+void ctl_txnsvc_set_groups(struct ctl_txnsvc *t, struct ctl_coord *groups)
+{
+	t->groups = groups;
+}
+
+int ctl_txnsvc_markers_fd(const struct ctl_txnsvc *t)
+{
+	return ctl_markers_fd(t->mc);
+}
+
+short ctl_txnsvc_markers_events(const struct ctl_txnsvc *t)
+{
+	return ctl_markers_events(t->mc);
+}
+
+void ctl_txnsvc_markers_io(struct ctl_txnsvc *t, short revents)
+{
+	ctl_markers_io(t->mc, revents);
 }

@@ -3,17 +3,19 @@
  * process (prefix ctl_txnsvc_): its state in `__transaction_state` through a store connection
  * (store.h), loaded at start, its records written with acks=-1.
  *
- * Wired so far: InitProducerId (producer ids from durable blocks, epochs and fencing as
- * txn_coord.h says).  Not yet: WriteTxnMarkers to the dataplane; a transaction that reaches
- * PrepareCommit/PrepareAbort with partitions has its markers retried (and logged) until that
- * exists.  AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit are not forwarded
- * by the dataplane yet.
+ * Markers go to the dataplane as WriteTxnMarkers through a non-blocking client (markers.h)
+ * driven by the process's poll loop; their answers drive CompleteCommit / CompleteAbort.  A
+ * partition whose topic no longer exists gets no marker (as in Kafka); other failures are
+ * retried.  Markers on `__consumer_offsets` settle the group coordinator's pending
+ * transactional offsets (ctl_coord_txn_complete), and wait while a TxnOffsetCommit of the same
+ * producer is being written.
  */
 #ifndef CTL_TXN_SERVICE_H
 #define CTL_TXN_SERVICE_H
 
 #include <stdint.h>
 
+#include "control/coord.h"
 #include "control/txn_coord.h"
 
 struct ctl_store;
@@ -34,7 +36,16 @@ struct ctl_txn_coord *ctl_txnsvc_use(struct ctl_txnsvc *t);
 struct ctl_txn_coord *ctl_txnsvc_coord(struct ctl_txnsvc *t);
 struct ctl_store *ctl_txnsvc_store(struct ctl_txnsvc *t);
 
-/* Timers of the coordinator; call about every 20 ms with the wall clock. */
+/* Timers of the coordinator and the markers client; call about every 20 ms with the wall
+ * clock. */
 void ctl_txnsvc_tick(struct ctl_txnsvc *t, int64_t now_ms);
+
+/* The group coordinator whose transactional offsets the markers settle (borrowed). */
+void ctl_txnsvc_set_groups(struct ctl_txnsvc *t, struct ctl_coord *groups);
+
+/* Poll integration of the markers connection (see markers.h). */
+int ctl_txnsvc_markers_fd(const struct ctl_txnsvc *t);
+short ctl_txnsvc_markers_events(const struct ctl_txnsvc *t);
+void ctl_txnsvc_markers_io(struct ctl_txnsvc *t, short revents);
 
 #endif

@@ -209,6 +209,25 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 		dp_req_respond(req, &r);
 		return;
 	}
+	case KP_API_TXN_OFFSET_COMMIT: {
+		struct kp_txn_offset_commit_req *m = msg;
+		struct kp_txn_offset_commit_resp r;
+		kp_txn_offset_commit_resp_init(&r);
+		ARR(req, r.topics, m->topics.n);
+		for (int32_t t = 0; t < r.topics.n; t++) {
+			kp_txn_offset_commit_resp_topic_init(&r.topics.items[t]);
+			r.topics.items[t].name = m->topics.items[t].name;
+			ARR(req, r.topics.items[t].partitions, m->topics.items[t].partitions.n);
+			for (int32_t i = 0; i < r.topics.items[t].partitions.n; i++) {
+				kp_txn_offset_commit_resp_partition_init(&r.topics.items[t].partitions.items[i]);
+				r.topics.items[t].partitions.items[i].partition_index =
+					m->topics.items[t].partitions.items[i].partition_index;
+				r.topics.items[t].partitions.items[i].error_code = err;
+			}
+		}
+		dp_req_respond(req, &r);
+		return;
+	}
 	case KP_API_OFFSET_FETCH: {
 		struct kp_offset_fetch_req *m = msg;
 		struct kp_offset_fetch_resp r;
