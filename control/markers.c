@@ -134,9 +134,9 @@ void ctl_markers_send(struct ctl_markers *mc, struct ctl_txn_markers *m)
 
 /* WriteTxnMarkers v1 with one marker entry per partition, so that the answer can be matched by
  * name and partition whatever order the dataplane answers in, and so that no two partitions
- * share one marker batch: the dataplane builds one batch per entry, and each partition's append
- * stamps its own offset into the batch it writes (two partitions sharing one buffer, on two
- * shards, wrote each other's offsets; recovery then cut the log there).  Returns 0 or -ENOMEM. */
+ * share one marker batch in the dataplane (each partition's append stamps its own offset into
+ * the bytes it writes; a shared copy once got other partitions' offsets).  Returns 0 or
+ * -ENOMEM. */
 static int encode(struct ctl_markers *mc, struct item *it)
 {
 	const struct ctl_txn_markers *m = it->m;
