@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -211,6 +212,29 @@ static int shard_init(struct dp_shard *s)
 	return 0;
 }
 
+/* How long a start waits for a port that is in use before it gives up (see open_exclusive). */
+#define EXCLUSIVE_WAIT_MS 2000
+
+/* A listener without SO_REUSEPORT, tried again for a while on EADDRINUSE.  A broker that was
+ * SIGKILLed keeps its listening sockets until the kernel has torn down its io_uring, and that
+ * waits for the requests in flight (an fdatasync under I/O load: up to 77 ms measured here),
+ * so a supervisor that restarts it at once found its own previous socket and gave up.  A port
+ * that another process really serves still stops the start, EXCLUSIVE_WAIT_MS later.
+ * Start-up only (it sleeps).  Returns the fd or -errno. */
+static int open_exclusive(const char *host, uint16_t port)
+{
+	for (int waited = 0;; waited += 50) {
+		int fd = open_listener(host, port, false);
+		if (fd != -EADDRINUSE || waited >= EXCLUSIVE_WAIT_MS)
+			return fd;
+		if (!waited)
+			RT_INFO("%s:%u is in use; waiting up to %d ms in case it is a previous run's socket that "
+			        "the kernel is still releasing", host, port, EXCLUSIVE_WAIT_MS);
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int add_listener(struct dp_shard *s, int fd, bool shared)
 {
 	struct dp_net_shard *ns = s->net;
@@ -238,7 +262,7 @@ static int listen_clients(struct dp_shard *s)
 		 * it cannot bind while anyone listens there: open one first, as Kafka would, and close
 		 * it before the shards' reuseport listeners take the port (shard 0 opens the shared
 		 * port, each shard its own). */
-		int fd = (i > 0 || s->id == 0) ? open_listener(cfg->listen_host, ports[i], false) : 0;
+		int fd = (i > 0 || s->id == 0) ? open_exclusive(cfg->listen_host, ports[i]) : 0;
 		if (fd > 0) {
 			close(fd);
 			fd = 0;
