@@ -198,6 +198,19 @@ def report(out, runs, limits):
                "from each record's intended send time (coordinated-omission corrected) to a consumer "
                "seeing it.", ""])
     run_table("Partitions", rows("partitions-"))
+    groups = rows("group-")
+    run_table("Consumer group", groups)
+    if groups:
+        md += ["| system | scenario | members | churn every s | generations | commits | duplicates | gaps | "
+               "longest pause ms | mean pause ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for (sy, s) in groups:
+            g = runs[(sy, s)].get("group") or {}
+            md.append(f"| {sy} | {s} | {g.get('members', '-')} | {g.get('churn_s', '-')} | {g.get('generations', '-')} | "
+                      f"{g.get('commits', '-')} | {g.get('duplicate_records', '-')} | {g.get('gap_records', '-')} | "
+                      f"{fmt(g.get('pause_ms_max'), 1)} | {fmt(g.get('pause_ms_mean'), 1)} |")
+        md += ["", "A consumer group (ringtail-perf --group) reading while the producers write, one member "
+               "leaving and joining again as a new member every few seconds; a pause is how long a member "
+               "held no partitions during a rebalance. Duplicates and gaps must be 0.", ""]
     other = [k for k in runs if k[0] == "ringtail" and k[1].split("-")[0] in
              ("keyed", "idle", "shards", "shard", "rdkafka")]
     run_table("Keyed producers, idle connections, shards, client cross-check",
@@ -350,6 +363,14 @@ def check_run(name, r, bad):
         if r["rate_target"] > 0 and recs < 0.5 * r["rate_target"]:
             print(f"note: {name}: {recs:.0f} records/s, under half the offered "
                   f"{r['rate_target']:.0f}", file=sys.stderr)
+    g = r.get("group")
+    if g:
+        for k in ("duplicate_records", "gap_records", "uncommitted_records", "group_errors"):
+            if g[k]:
+                bad.append(f"{name}: group {k.replace('_', ' ')}: {g[k]}")
+        if mode == "e2e" and (g["unread_records"] or r["consumed_records"] != r["acked_records"]):
+            bad.append(f"{name}: the group consumed {r['consumed_records']} of {r['acked_records']} produced "
+                       f"({g['unread_records']} left unread)")
     cpu = r.get("broker_cpu_s")
     if cpu is not None and cpu < 0:
         bad.append(f"{name}: negative broker CPU time {cpu}")

@@ -45,12 +45,12 @@ if [ ! -x "$PERF" ]; then
 fi
 
 if [ $SHORT = 1 ]; then
-	DUR=1 SIZES="1024" ACKS="1" FRACTIONS="50" PARTS="1 16" IDLE=100 KEYED=16 MEMSECS=0.2 FIOSIZE=16M FIOBS="16k"
+	DUR=1 SIZES="1024" ACKS="1" FRACTIONS="50" PARTS="1 16" IDLE=100 KEYED=16 MEMSECS=0.2 FIOSIZE=16M FIOBS="16k" CHURN=0.3
 	# Small client queues, so that draining them after the second is short too.
 	SHORTARGS=(--buffer-bytes 1048576)
 	RDKARGS=(--driver-conf queue.buffering.max.kbytes=4096)
 else
-	DUR=10 SIZES="100 1024 16384" ACKS="1 -1" FRACTIONS="10 50 90" PARTS="1 100 1000 10000" IDLE=1000 KEYED=64 MEMSECS=1 FIOSIZE=512M FIOBS="16k 1m"
+	DUR=10 SIZES="100 1024 16384" ACKS="1 -1" FRACTIONS="10 50 90" PARTS="1 100 1000 10000" IDLE=1000 KEYED=64 MEMSECS=1 FIOSIZE=512M FIOBS="16k 1m" CHURN=2
 	SHORTARGS=()
 	RDKARGS=()
 fi
@@ -193,6 +193,7 @@ num.partitions=1
 auto.create.topics.enable=true
 ringtail.cores=$cores
 ringtail.advertise.shards=$adv
+group.initial.rebalance.delay.ms=0
 EOF
 	"$BROKER" "$dir/server.properties" > "$dir/broker.log" 2>&1 &
 	RT_PID=$!
@@ -246,6 +247,12 @@ if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 	if start_ringtail one 1 false; then
 		kafka_matrix ringtail "$RT_BOOT" "$RT_PID" "$ACKS"
 		e2e_sweep ringtail "$RT_BOOT" "$RT_PID" e2e "$(max_rate "$OUT/json/ringtail__produce-1024-acks1.json")"
+		# A consumer group of 4 at half the maximum rate, one member leaving and rejoining every
+		# $CHURN s: every record must still be read exactly once (the check says so).
+		max=$(max_rate "$OUT/json/ringtail__produce-1024-acks1.json")
+		[ "$max" -gt 0 ] && run ringtail/group-4 "$RT_BOOT" "$RT_PID" --mode e2e --topic grp --create --partitions 8 \
+			--record-size 1024 --acks 1 --producers 4 --inflight 8 --consumers 4 --group perf --group-churn "$CHURN" \
+			--rate $((max / 2))
 		for n in $PARTS; do
 			run "ringtail/partitions-$n" "$RT_BOOT" "$RT_PID" --topic "parts$n" --create --partitions "$n" \
 				--record-size 1024 --acks 1 --producers 4 --inflight 8

@@ -22,6 +22,9 @@
  *     --buffer-bytes (Kafka's buffer.memory); latency counts from creation.
  *   - Consumer c owns partitions p with p mod consumers == c, one connection per leader node,
  *     one Fetch outstanding per connection (as Kafka's consumer), and counts whole batches.
+ *     With --group the consumers are members of a consumer group instead and read what the
+ *     group assigns them (member.c); the run's clock starts once the group has formed and the
+ *     run ends when every member has committed and left.
  * Responses come back in request order on each connection (the Kafka protocol guarantees it).
  * Nothing is retried: a partition error is counted and named in the result.
  */
@@ -44,115 +47,16 @@
 #include "base/clock.h"
 #include "kp_errors.h"
 #include "perf/harness/driver.h"
-#include "perf/harness/keys.h"
-#include "perf/harness/pace.h"
+#include "perf/harness/member.h"
+#include "perf/harness/native.h"
 #include "perf/harness/record.h"
-#include "perf/harness/wire.h"
-#include "proto/batch.h"
 
-#define MAX_FRAME ((size_t)256 << 20)
-#define MAX_REQUEST ((size_t)1 << 20)           /* max.request.size */
-#define OPEN_LOOP_LIMIT ((int64_t)1 << 30)      /* queued bytes at which an open-loop run gives up */
-#define SETUP_TIMEOUT_MS 10000
-#define PACE_GRAIN_NS 50000                     /* see the wait below */
-
-enum role { ROLE_PRODUCER, ROLE_CONSUMER };
-
-/* A closed batch, queued on its leader's connection and then carried by one request. */
-struct pbatch {
-	struct pbatch *next;
-	int32_t partition;
-	uint8_t *data;         /* owned */
-	size_t size;
-	int32_t count;
-	int64_t payload;
-	uint64_t *times;       /* owned: each record's latency origin */
-};
-
-/* An open batch of one producer for one partition. */
-struct acc {
-	struct kp_batch_builder b;
-	bool inited;
-	int32_t count;
-	int64_t payload;
-	uint64_t first_ns;
-	uint64_t *times;       /* owned */
-	int32_t cap;
-	int32_t partition;
-	struct producer *owner;
-	struct acc *lprev, *lnext;   /* the linger list (open batches by age) */
-	bool linked;
-};
-
-struct nreq {
-	int32_t corr;
-	int16_t api, version;
-	uint64_t sent_ns;
-	struct pbatch *batches;      /* produce: owned */
-};
-
-struct conn {
-	int fd;
-	enum role role;
-	int node;                    /* index into nodes */
-	struct producer *prod;
-	struct rt_buf out;
-	size_t out_off;
-	struct rt_buf in;
-	struct nreq *reqs;           /* ring of in-flight requests */
-	int head, n, cap;
-	bool epollout;
-	struct pbatch *pend_head, *pend_tail;
-	int64_t pend_bytes;
-	/* consumer */
-	int32_t *parts;
-	int64_t *offsets, *ends;
-	int nparts;
-};
-
-struct producer {
-	int idx;
-	struct acc *accs;            /* one per partition */
-	struct conn **conns;         /* one per node (NULL where the node leads nothing) */
-	int32_t sticky;
-	int64_t queued;              /* bytes in open and queued batches */
-};
-
-struct node {
-	int32_t id;
-	char host[256];
-	int port;
-};
-
-struct native {
-	const struct perf_opts *o;
-	struct perf_stats *st;
-	struct perf_versions v;
-	int ep;
-	struct node *nodes;
-	int nnodes;
-	int32_t nparts;
-	int *leader;                 /* per partition: index into nodes */
-	struct producer *prods;
-	int nprods;
-	struct conn **conns;
-	int nconns, capconns;
-	int *idle_fds;
-	int nidle;
-	int32_t corr;
-	struct acc *lhead, *ltail;
-	struct rt_arena arena;
-	uint8_t *value;
-	struct perf_keygen kg;
-	struct perf_pace pace;
-	int64_t queued_total;
-	int64_t consume_left;        /* consume mode: partitions not yet at their end offset */
-	bool failed;                 /* a connection broke: stop */
-};
+#define GROUP_FORM_NS 30000000000ull            /* a group that takes longer to form fails the run */
+#define GROUP_LEAVE_NS 15000000000ull           /* and members that take longer to leave */
 
 /* ------------------------------------------------------------------ sockets */
 
-static int dial(const char *host, int port, char *err, size_t errlen)
+int perf_nv_dial(const char *host, int port, char *err, size_t errlen)
 {
 	char ports[16];
 	snprintf(ports, sizeof(ports), "%d", port);
@@ -204,7 +108,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 /* One blocking request/response exchange (set-up only).  resp is the API's response struct,
  * decoded from a frame held in `frame` (which the caller frees with rt_buf_fini). */
-static int call(struct native *nv, int fd, int16_t api, int16_t version, const void *req, void *resp,
+int perf_nv_call(struct native *nv, int fd, int16_t api, int16_t version, const void *req, void *resp,
                 struct rt_buf *frame)
 {
 	struct rt_buf out;
@@ -243,13 +147,13 @@ static int api_versions(struct native *nv, int fd, struct kp_api_versions_resp *
 	kp_api_versions_req_init(&q);
 	q.client_software_name = KP_STR("ringtail-perf");
 	q.client_software_version = KP_STR("0.1");
-	int rc = call(nv, fd, KP_API_API_VERSIONS, PERF_API_VERSIONS_VERSION, &q, r, frame);
+	int rc = perf_nv_call(nv, fd, KP_API_API_VERSIONS, PERF_API_VERSIONS_VERSION, &q, r, frame);
 	/* A broker that does not serve this version answers UNSUPPORTED_VERSION in an older
 	 * format (KIP-511; librdkafka's mock cluster in one of its own): ask again in v0, which
 	 * every broker serves, and learn the versions from that. */
 	if (rc == -EBADMSG || (!rc && r->error_code == KP_ERR_UNSUPPORTED_VERSION)) {
 		rt_arena_reset(&nv->arena);
-		rc = call(nv, fd, KP_API_API_VERSIONS, 0, &q, r, frame);
+		rc = perf_nv_call(nv, fd, KP_API_API_VERSIONS, 0, &q, r, frame);
 	}
 	if (!rc && r->error_code)
 		rc = -EPROTO;
@@ -258,7 +162,7 @@ static int api_versions(struct native *nv, int fd, struct kp_api_versions_resp *
 
 /* ------------------------------------------------------------------ set-up */
 
-static int fail(struct native *nv, int rc, const char *what, const char *detail)
+int perf_nv_fail(struct native *nv, int rc, const char *what, const char *detail)
 {
 	perf_stats_error(nv->st, -1, "%s: %s", what, detail && *detail ? detail : strerror(rc < 0 ? -rc : rc));
 	return rc < 0 ? rc : -EIO;
@@ -286,9 +190,9 @@ static int create_topic(struct native *nv, int fd, struct rt_buf *frame)
 	q.topics.n = 1;
 	q.timeout_ms = SETUP_TIMEOUT_MS;
 	struct kp_create_topics_resp r;
-	int rc = call(nv, fd, KP_API_CREATE_TOPICS, nv->v.create_topics, &q, &r, frame);
+	int rc = perf_nv_call(nv, fd, KP_API_CREATE_TOPICS, nv->v.create_topics, &q, &r, frame);
 	if (rc)
-		return fail(nv, rc, "CreateTopics", NULL);
+		return perf_nv_fail(nv, rc, "CreateTopics", NULL);
 	for (int32_t i = 0; i < r.topics.n; i++) {
 		int16_t e = r.topics.items[i].error_code;
 		if (e && e != KP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -314,9 +218,9 @@ static int metadata(struct native *nv, int fd, struct rt_buf *frame)
 		q.topics.n = 1;
 		q.allow_auto_topic_creation = true;
 		struct kp_metadata_resp r;
-		int rc = call(nv, fd, KP_API_METADATA, nv->v.metadata, &q, &r, frame);
+		int rc = perf_nv_call(nv, fd, KP_API_METADATA, nv->v.metadata, &q, &r, frame);
 		if (rc)
-			return fail(nv, rc, "Metadata", NULL);
+			return perf_nv_fail(nv, rc, "Metadata", NULL);
 		const char *why = NULL;
 		int16_t code = 0;
 		if (r.topics.n != 1) {
@@ -377,9 +281,10 @@ static int metadata(struct native *nv, int fd, struct rt_buf *frame)
 	}
 }
 
-static struct conn *conn_new(struct native *nv, enum role role, int node, char *err, size_t errlen, int *rc)
+struct conn *perf_nv_conn_new(struct native *nv, enum role role, int node, int cap, char *err, size_t errlen,
+                              int *rc)
 {
-	int fd = dial(nv->nodes[node].host, nv->nodes[node].port, err, errlen);
+	int fd = perf_nv_dial(nv->nodes[node].host, nv->nodes[node].port, err, errlen);
 	if (fd < 0) {
 		*rc = fd;
 		return NULL;
@@ -395,7 +300,7 @@ static struct conn *conn_new(struct native *nv, enum role role, int node, char *
 	c->fd = fd;
 	c->role = role;
 	c->node = node;
-	c->cap = nv->o->inflight + 1;
+	c->cap = cap;
 	c->reqs = calloc((size_t)c->cap, sizeof(*c->reqs));
 	rt_buf_init(&c->out, 0);
 	rt_buf_init(&c->in, 0);
@@ -407,32 +312,39 @@ static struct conn *conn_new(struct native *nv, enum role role, int node, char *
 	return c;
 }
 
-/* Start (and end) offsets of a consumer connection's partitions. */
-static int list_offsets(struct native *nv, struct conn *c, int64_t ts, int64_t *dst, struct rt_buf *frame)
+int perf_nv_conn_register(struct native *nv, struct conn *c)
+{
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	return epoll_ctl(nv->ep, EPOLL_CTL_ADD, c->fd, &ev) ? -errno : 0;
+}
+
+int perf_nv_list_offsets(struct native *nv, int fd, const int32_t *parts, int n, int64_t ts, int64_t *dst,
+                         struct rt_buf *frame)
 {
 	struct kp_list_offsets_req q;
 	kp_list_offsets_req_init(&q);
 	struct kp_list_offsets_req_topic t;
 	kp_list_offsets_req_topic_init(&t);
 	t.name = (struct kp_str){nv->o->topic, (int32_t)strlen(nv->o->topic)};
-	struct kp_list_offsets_req_partition *ps = rt_arena_calloc(&nv->arena, (size_t)c->nparts, sizeof(*ps));
+	struct kp_list_offsets_req_partition *ps = rt_arena_calloc(&nv->arena, (size_t)n, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
-	for (int i = 0; i < c->nparts; i++) {
+	for (int i = 0; i < n; i++) {
 		kp_list_offsets_req_partition_init(&ps[i]);
-		ps[i].partition_index = c->parts[i];
+		ps[i].partition_index = parts[i];
 		ps[i].timestamp = ts;
 	}
 	t.partitions.items = ps;
-	t.partitions.n = c->nparts;
+	t.partitions.n = n;
 	q.replica_id = -1;
 	q.topics.items = &t;
 	q.topics.n = 1;
 	q.timeout_ms = SETUP_TIMEOUT_MS;
 	struct kp_list_offsets_resp r;
-	int rc = call(nv, c->fd, KP_API_LIST_OFFSETS, nv->v.list_offsets, &q, &r, frame);
+	int rc = perf_nv_call(nv, fd, KP_API_LIST_OFFSETS, nv->v.list_offsets, &q, &r, frame);
 	if (rc)
-		return fail(nv, rc, "ListOffsets", NULL);
+		return perf_nv_fail(nv, rc, "ListOffsets", NULL);
 	int found = 0;
 	for (int32_t i = 0; i < r.topics.n; i++)
 		for (int32_t k = 0; k < r.topics.items[i].partitions.n; k++) {
@@ -442,14 +354,14 @@ static int list_offsets(struct native *nv, struct conn *c, int64_t ts, int64_t *
 				                 kp_error_name(p->error_code));
 				return -EIO;
 			}
-			for (int j = 0; j < c->nparts; j++)
-				if (c->parts[j] == p->partition_index) {
+			for (int j = 0; j < n; j++)
+				if (parts[j] == p->partition_index) {
 					dst[j] = p->offset;
 					found++;
 				}
 		}
-	if (found != c->nparts) {
-		perf_stats_error(nv->st, -1, "ListOffsets: %d of %d partitions answered", found, c->nparts);
+	if (found != n) {
+		perf_stats_error(nv->st, -1, "ListOffsets: %d of %d partitions answered", found, n);
 		return -EIO;
 	}
 	return 0;
@@ -470,17 +382,17 @@ static int setup(struct native *nv)
 	struct rt_buf frame;
 	rt_buf_init(&frame, 0);
 	int rc = 0;
-	int fd = dial(host, port, err, sizeof(err));
+	int fd = perf_nv_dial(host, port, err, sizeof(err));
 	if (fd < 0) {
 		rt_buf_fini(&frame);
-		return fail(nv, fd, "bootstrap", err);
+		return perf_nv_fail(nv, fd, "bootstrap", err);
 	}
 	struct kp_api_versions_resp av;
 	rc = api_versions(nv, fd, &av, &frame);
 	if (rc)
-		rc = fail(nv, rc, "ApiVersions", NULL);
+		rc = perf_nv_fail(nv, rc, "ApiVersions", NULL);
 	else if ((rc = perf_wire_pick_versions(&av, &nv->v, err, sizeof(err))))
-		rc = fail(nv, rc, "ApiVersions", err);
+		rc = perf_nv_fail(nv, rc, "ApiVersions", err);
 	if (!rc && o->create)
 		rc = create_topic(nv, fd, &frame);
 	if (!rc)
@@ -516,11 +428,11 @@ static int setup(struct native *nv)
 		for (int k = 0; k < nv->nnodes && !rc; k++) {
 			if (!leads[k])
 				continue;
-			pr->conns[k] = conn_new(nv, ROLE_PRODUCER, k, err, sizeof(err), &rc);
+			pr->conns[k] = perf_nv_conn_new(nv, ROLE_PRODUCER, k, o->inflight + 1, err, sizeof(err), &rc);
 			if (pr->conns[k])
 				pr->conns[k]->prod = pr;
 			else
-				rc = fail(nv, rc, "producer connection", err);
+				rc = perf_nv_fail(nv, rc, "producer connection", err);
 		}
 	}
 	free(leads);
@@ -529,8 +441,12 @@ static int setup(struct native *nv)
 	if (rc)
 		goto out;
 
-	/* Consumers: partitions p mod consumers == c, one connection per leader node. */
-	int nc = o->mode == PERF_MODE_PRODUCE ? 0 : o->consumers;
+	/* Consumers: in a group (--group) the members find their coordinator and are given their
+	 * partitions by the group (member.c); otherwise partitions p mod consumers == c, one
+	 * connection per leader node. */
+	int nc = o->mode == PERF_MODE_PRODUCE || o->group[0] ? 0 : o->consumers;
+	if (o->group[0] && o->mode != PERF_MODE_PRODUCE)
+		rc = perf_grp_setup(nv, &frame);
 	for (int c = 0; c < nc && !rc; c++) {
 		for (int k = 0; k < nv->nnodes && !rc; k++) {
 			int cnt = 0;
@@ -538,9 +454,9 @@ static int setup(struct native *nv)
 				cnt += nv->leader[p] == k;
 			if (!cnt)
 				continue;
-			struct conn *cn = conn_new(nv, ROLE_CONSUMER, k, err, sizeof(err), &rc);
+			struct conn *cn = perf_nv_conn_new(nv, ROLE_CONSUMER, k, 2, err, sizeof(err), &rc);
 			if (!cn) {
-				rc = fail(nv, rc, "consumer connection", err);
+				rc = perf_nv_fail(nv, rc, "consumer connection", err);
 				break;
 			}
 			cn->parts = calloc((size_t)cnt, sizeof(int32_t));
@@ -555,10 +471,10 @@ static int setup(struct native *nv)
 					cn->parts[cn->nparts++] = p;
 			bool latest = o->from_latest || o->mode == PERF_MODE_E2E;
 			rt_arena_reset(&nv->arena);
-			rc = list_offsets(nv, cn, latest ? -1 : -2, cn->offsets, &frame);
+			rc = perf_nv_list_offsets(nv, cn->fd, cn->parts, cn->nparts, latest ? -1 : -2, cn->offsets, &frame);
 			if (!rc && o->mode == PERF_MODE_CONSUME) {
 				rt_arena_reset(&nv->arena);
-				rc = list_offsets(nv, cn, -1, cn->ends, &frame);
+				rc = perf_nv_list_offsets(nv, cn->fd, cn->parts, cn->nparts, -1, cn->ends, &frame);
 				for (int i = 0; i < cn->nparts; i++)
 					nv->consume_left += cn->offsets[i] < cn->ends[i];
 			}
@@ -575,30 +491,26 @@ static int setup(struct native *nv)
 			goto out;
 		}
 		for (int i = 0; i < o->idle_connections; i++) {
-			int ifd = dial(host, port, err, sizeof(err));
+			int ifd = perf_nv_dial(host, port, err, sizeof(err));
 			if (ifd < 0) {
-				rc = fail(nv, ifd, "idle connection", err);
+				rc = perf_nv_fail(nv, ifd, "idle connection", err);
 				goto out;
 			}
 			nv->idle_fds[nv->nidle++] = ifd;
 			rt_arena_reset(&nv->arena);
 			if ((rc = api_versions(nv, ifd, &av, &frame))) {
-				rc = fail(nv, rc, "idle connection ApiVersions", NULL);
+				rc = perf_nv_fail(nv, rc, "idle connection ApiVersions", NULL);
 				goto out;
 			}
 		}
 	}
 
 	/* The run is non-blocking. */
-	for (int i = 0; i < nv->nconns; i++) {
-		struct conn *c = nv->conns[i];
-		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (epoll_ctl(nv->ep, EPOLL_CTL_ADD, c->fd, &ev)) {
-			rc = fail(nv, -errno, "epoll", NULL);
+	for (int i = 0; i < nv->nconns; i++)
+		if ((rc = perf_nv_conn_register(nv, nv->conns[i]))) {
+			rc = perf_nv_fail(nv, rc, "epoll", NULL);
 			goto out;
 		}
-	}
 out:
 	rt_buf_fini(&frame);
 	rt_arena_reset(&nv->arena);
@@ -729,7 +641,7 @@ static void produce_record(struct native *nv, struct producer *pr, uint64_t t)
 		close_batch(nv, a);
 }
 
-static void queue_request(struct native *nv, struct conn *c, int16_t api, int16_t version, const void *m,
+void perf_nv_queue_request(struct native *nv, struct conn *c, int16_t api, int16_t version, const void *m,
                           struct pbatch *batches, bool expect_response)
 {
 	int32_t corr = ++nv->corr;
@@ -816,7 +728,7 @@ static void send_produce(struct native *nv, struct conn *c)
 	q.timeout_ms = 30000;
 	q.topic_data.items = &td;
 	q.topic_data.n = 1;
-	queue_request(nv, c, KP_API_PRODUCE, nv->v.produce, &q, take, o->acks != 0);
+	perf_nv_queue_request(nv, c, KP_API_PRODUCE, nv->v.produce, &q, take, o->acks != 0);
 	rt_arena_reset(&nv->arena);
 }
 
@@ -856,7 +768,7 @@ static void on_produce(struct native *nv, struct conn *c, struct nreq *r, const 
 
 /* ------------------------------------------------------------------ consuming */
 
-static void send_fetch(struct native *nv, struct conn *c)
+void perf_nv_send_fetch(struct native *nv, struct conn *c)
 {
 	const struct perf_opts *o = nv->o;
 	struct kp_fetch_req_partition *ps = rt_arena_calloc(&nv->arena, (size_t)c->nparts, sizeof(*ps));
@@ -894,7 +806,7 @@ static void send_fetch(struct native *nv, struct conn *c)
 	q.topics.n = 1;
 	q.forgotten_topics_data.n = 0;
 	q.rack_id = KP_STR("");
-	queue_request(nv, c, KP_API_FETCH, nv->v.fetch, &q, NULL, true);
+	perf_nv_queue_request(nv, c, KP_API_FETCH, nv->v.fetch, &q, NULL, true);
 	rt_arena_reset(&nv->arena);
 }
 
@@ -949,8 +861,10 @@ static void on_fetch(struct native *nv, struct conn *c, struct nreq *r, const st
 			nv->st->consumed_bytes += s.payload;
 			if (s.next_offset > c->offsets[j]) {
 				bool was_left = nv->o->mode == PERF_MODE_CONSUME && c->offsets[j] < c->ends[j];
+				if (nv->grp)
+					perf_grp_consumed(nv, p->partition_index, c->offsets[j], s.next_offset);
 				c->offsets[j] = s.next_offset;
-				if (was_left && c->offsets[j] >= c->ends[j])
+				if (was_left && c->offsets[j] >= c->ends[j] && !nv->grp)
 					nv->consume_left--;
 			}
 		}
@@ -1020,6 +934,18 @@ static void read_in(struct native *nv, struct conn *c)
 			return;
 		}
 		struct nreq *r = &c->reqs[c->head];
+		if (c->role == ROLE_COORD) {
+			/* Off the ring first: the member may send its next request from the handler. */
+			struct nreq done = *r;
+			c->head = (c->head + 1) % c->cap;
+			c->n--;
+			perf_grp_on_response(nv, c, &done, c->in.data + pos, (size_t)size, now);
+			rt_arena_reset(&nv->arena);
+			pos += (size_t)size;
+			if (nv->failed)
+				return;
+			continue;
+		}
 		union {
 			struct kp_produce_resp p;
 			struct kp_fetch_resp f;
@@ -1055,7 +981,8 @@ static void teardown(struct native *nv)
 		struct conn *c = nv->conns[i];
 		if (!c)
 			continue;
-		close(c->fd);
+		if (c->fd >= 0)
+			close(c->fd);
 		for (int k = 0; k < c->n; k++) {
 			struct nreq *r = &c->reqs[(c->head + k) % c->cap];
 			for (struct pbatch *pb = r->batches, *n; pb; pb = n) {
@@ -1076,6 +1003,7 @@ static void teardown(struct native *nv)
 		free(c);
 	}
 	free(nv->conns);
+	perf_grp_fini(nv);
 	for (int i = 0; nv->prods && i < nv->nprods; i++) {
 		struct producer *pr = &nv->prods[i];
 		for (int32_t p = 0; pr->accs && p < nv->nparts; p++) {
@@ -1133,15 +1061,32 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 	bool stopping = false;
 	uint64_t stop_at = 0, seq = 0;
 	struct epoll_event evs[64];
+	/* A group run starts its clock (and its producers) once the group has given out every
+	 * partition; at its end the members hand over and leave before the loop ends. */
+	bool forming = nv.grp != NULL, leaving = false;
+	uint64_t leave_at = 0;
+	const uint64_t catch_up_ns = (nv.grp ? 15 : 5) * 1000000000ull;
 
 	while (!nv.failed) {
 		uint64_t now = rt_clock_ns();
-		if (!stopping) {
+		if (forming && perf_grp_formed(&nv)) {
+			forming = false;
+			start = now;
+			perf_stats_start(st, start);
+			perf_pace_init(&nv.pace, start, o->rate, produce ? (uint64_t)o->records : 0);
+		} else if (forming && now - start > GROUP_FORM_NS) {
+			perf_stats_error(st, -1, "group %s did not give out every partition within %llu s", o->group,
+			                 (unsigned long long)(GROUP_FORM_NS / 1000000000ull));
+			stopping = leaving = true;
+			stop_at = leave_at = now;
+		}
+		if (!stopping && !forming) {
 			bool done = o->duration_s > 0 && now - start >= (uint64_t)(o->duration_s * 1e9);
 			if (produce && o->records && (int64_t)nv.pace.issued >= o->records)
 				done = true;
 			if (o->mode == PERF_MODE_CONSUME &&
-			    (nv.consume_left == 0 || (o->records && st->consumed_records >= o->records)))
+			    ((nv.grp ? perf_grp_read_all(&nv) : nv.consume_left == 0) ||
+			     (o->records && st->consumed_records >= o->records)))
 				done = true;
 			if (done) {
 				stopping = true;
@@ -1158,16 +1103,30 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 					idle = false;
 			}
 			bool caught_up = o->mode != PERF_MODE_E2E || st->consumed_records >= st->acked_records;
-			if (idle && (caught_up || now - stop_at > 5000000000ull))
+			bool drained = idle && (caught_up || now - stop_at > catch_up_ns);
+			if (drained && !nv.grp)
 				break;
-			if (now - stop_at > 30000000000ull) {
+			if (drained && !leaving) {
+				leaving = true;
+				leave_at = now;
+			}
+			if (leaving && perf_grp_gone(&nv))
+				break;
+			if (leaving && now - leave_at > GROUP_LEAVE_NS) {
+				perf_stats_error(st, -1, "group members still in the group %llu s after the end",
+				                 (unsigned long long)(GROUP_LEAVE_NS / 1000000000ull));
+				break;
+			}
+			if (!leaving && now - stop_at > 30000000000ull) {
 				perf_stats_error(st, KP_ERR_REQUEST_TIMED_OUT, "requests still unanswered 30 s after the end");
 				break;
 			}
 		}
+		if (nv.grp)
+			perf_grp_step(&nv, now, leaving);
 
 		/* New records. */
-		if (produce && !stopping) {
+		if (produce && !stopping && !forming) {
 			uint64_t due = perf_pace_due(&nv.pace, now);
 			for (uint64_t i = 0; i < due && i < 65536; i++) {
 				struct producer *pr = &nv.prods[seq % (uint64_t)nv.nprods];
@@ -1193,16 +1152,19 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 			if (c->role == ROLE_PRODUCER) {
 				while (c->pend_head && c->n < o->inflight && c->out.len - c->out_off < MAX_REQUEST * 4 && !nv.failed)
 					send_produce(&nv, c);
-			} else if (c->n == 0 && (!stopping || o->mode == PERF_MODE_E2E)) {
-				send_fetch(&nv, c);
+			} else if (c->role == ROLE_CONSUMER && c->n == 0 && c->nparts && !c->paused &&
+			           (!stopping || o->mode == PERF_MODE_E2E)) {
+				perf_nv_send_fetch(&nv, c);
 			}
-			if (c->out.len > c->out_off)
+			if (c->role != ROLE_DEAD && c->out.len > c->out_off)
 				flush_out(&nv, c);
 		}
 
 		/* Wait for the network, the next record's slot or the next linger expiry. */
 		uint64_t wait = 100000000;
-		if (produce && !stopping) {
+		if (nv.grp)
+			wait = perf_grp_wait_ns(&nv, rt_clock_ns(), wait);
+		if (produce && !stopping && !forming) {
 			uint64_t w = perf_pace_wait_ns(&nv.pace, rt_clock_ns());
 			bool can_make = o->rate > 0 || nv.prods[seq % (uint64_t)nv.nprods].queued < o->buffer_bytes;
 			/* Records are made in bursts at most PACE_GRAIN_NS apart rather than one wake-up
@@ -1235,6 +1197,8 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 		perf_stats_tick(st, rt_clock_ns());
 	}
 	perf_stats_stop(st, rt_clock_ns());
+	if (nv.grp)
+		perf_grp_finish(&nv);
 	/* What never got an answer failed. */
 	for (int i = 0; i < nv.nconns; i++) {
 		struct conn *c = nv.conns[i];

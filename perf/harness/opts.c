@@ -46,6 +46,7 @@ void perf_opts_defaults(struct perf_opts *o)
 	o->fetch_max_wait_ms = 100;
 	o->fetch_min_bytes = 1;
 	o->progress_s = 0;
+	o->commit_interval_ms = 1000;
 }
 
 const char *perf_driver_name(enum perf_driver d)
@@ -94,7 +95,10 @@ static const char usage[] =
 "  --buffer-bytes B                     flat out: bytes a producer queues before it waits (8 MiB)\n"
 "  --idle-connections N                 connections held open and idle beside the load (0)\n"
 "  --fetch-max-bytes B  --fetch-partition-max-bytes B  --fetch-max-wait-ms MS  --fetch-min-bytes B\n"
-"  --from earliest|latest               where consumers start (earliest)\n"
+"  --from earliest|latest               where consumers start without a committed offset (earliest)\n"
+"  --group ID                           consumers join consumer group ID and read what it assigns\n"
+"  --group-churn S                      every S s one member leaves and rejoins as a new one (0 = never)\n"
+"  --commit-interval-ms MS              how often group members commit their positions (1000)\n"
 "  --broker-pid PID                     read the broker's CPU time from /proc/PID/stat\n"
 "  --progress S                         progress line on stderr every S seconds (0 = off)\n"
 "  --json FILE                          write the JSON result to FILE (stdout)\n"
@@ -322,6 +326,12 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			if (!strcmp(v, "earliest")) o->from_latest = false;
 			else if (!strcmp(v, "latest")) o->from_latest = true;
 			else rc = fail(err, errlen, "--from: '%s' is not one of earliest, latest", v);
+		} else if (!strcmp(name, "group")) {
+			rc = copy_str(name, v, o->group, sizeof(o->group), err, errlen);
+		} else if (!strcmp(name, "group-churn")) {
+			rc = get_dbl(name, v, 0, 3600, &o->group_churn_s, err, errlen);
+		} else if (!strcmp(name, "commit-interval-ms")) {
+			rc = get_i32(name, v, 1, 3600000, &o->commit_interval_ms, err, errlen);
 		} else if (!strcmp(name, "broker-pid")) {
 			rc = get_i64(name, v, 1, INT32_MAX, &x, err, errlen);
 			if (!rc) o->broker_pid = (int)x;
@@ -343,6 +353,12 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 	/* Combinations. */
 	if (o->idle_connections > 0 && o->driver != PERF_DRIVER_NATIVE)
 		return fail(err, errlen, "--idle-connections: only --driver native opens idle connections");
+	if (o->group[0] && o->driver != PERF_DRIVER_NATIVE)
+		return fail(err, errlen, "--group: only --driver native joins consumer groups");
+	if (o->group[0] && o->mode == PERF_MODE_PRODUCE)
+		return fail(err, errlen, "--group: '%s' needs consumers (--mode consume or e2e)", o->group);
+	if (o->group_churn_s > 0 && !o->group[0])
+		return fail(err, errlen, "--group-churn: only with --group ID");
 	if (o->co_interval_us > 0 && o->rate > 0)
 		return fail(err, errlen, "--co-interval-us: only for closed-loop runs (--rate 0); open-loop latency is already measured from each record's intended time");
 	if (o->duration_s == 0 && o->records == 0)

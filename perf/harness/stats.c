@@ -192,6 +192,23 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 	} else {
 		fprintf(f, "  \"broker_cpu_s\": null, \"broker_cpu_s_per_gb\": null,\n");
 	}
+	const struct perf_group_stats *g = &st->group;
+	if (g->on) {
+		fprintf(f, "  \"group\": {\"id\": ");
+		json_str(f, o->group);
+		fprintf(f, ", \"members\": %d, \"churn_s\": %g, \"generations\": %lld, \"joins\": %lld, "
+		        "\"heartbeats\": %lld, \"commits\": %lld, \"leaves\": %lld, \"churns\": %lld, "
+		        "\"group_errors\": %lld,\n    \"duplicate_records\": %lld, \"gap_records\": %lld, "
+		        "\"unread_records\": %lld, \"uncommitted_records\": %lld, \"pauses\": %lld, "
+		        "\"pause_ms_max\": %.3f, \"pause_ms_mean\": %.3f},\n",
+		        o->consumers, o->group_churn_s, (long long)g->generations, (long long)g->joins,
+		        (long long)g->heartbeats, (long long)g->commits, (long long)g->leaves, (long long)g->churns,
+		        (long long)g->group_errors, (long long)g->duplicate_records, (long long)g->gap_records,
+		        (long long)g->unread_records, (long long)g->uncommitted_records, (long long)g->pauses,
+		        g->pause_ms_max, g->pauses ? g->pause_ms_sum / (double)g->pauses : 0);
+	} else {
+		fprintf(f, "  \"group\": null,\n");
+	}
 	fprintf(f, "  \"last_error_code\": %d, \"error\": ", st->last_error);
 	json_str(f, st->error_text);
 	fprintf(f, "\n}\n");

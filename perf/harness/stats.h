@@ -51,6 +51,18 @@ struct perf_stats {
 	double broker_cpu_start_s, broker_cpu_end_s;
 	bool broker_cpu_ok;
 	int64_t connections;            /* open connections at the end (load + idle) */
+	struct perf_group_stats {       /* --group: what the members did (member.h) */
+		bool on;
+		int64_t generations;          /* distinct generations the members were assigned in */
+		int64_t joins, heartbeats, commits, leaves, churns;
+		int64_t group_errors;         /* group answers with an error the members had to act on */
+		int64_t duplicate_records;    /* offsets read more than once (each extra read) */
+		int64_t gap_records;          /* offsets skipped between the first position and the last read */
+		int64_t unread_records;       /* offsets after the last read, up to the log end at the end */
+		int64_t uncommitted_records;  /* read but not in the group's committed offsets at the end */
+		int64_t pauses;               /* stretches a member held no partitions during a rebalance */
+		double pause_ms_max, pause_ms_sum;
+	} group;
 };
 
 /* 0 or -ENOMEM.  opts is borrowed for the life of the stats. */

@@ -96,6 +96,25 @@ Test(perf_opts, rejects_combinations_that_cannot_run)
 	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--producers", "0"), 0, "%s", err);
 }
 
+Test(perf_opts, group_options_and_their_combinations)
+{
+	struct perf_opts o;
+	char err[512];
+	cr_assert_eq(PARSE(&o, err, "--mode", "e2e", "--group", "g-1", "--group-churn", "0.5",
+	                   "--commit-interval-ms", "200"), 0, "%s", err);
+	cr_assert_str_eq(o.group, "g-1");
+	cr_assert_float_eq(o.group_churn_s, 0.5, 1e-9);
+	cr_assert_eq(o.commit_interval_ms, 200);
+	cr_assert_eq(PARSE(&o, err, "--group", "g"), -EINVAL);
+	cr_assert_str_eq(err, "--group: 'g' needs consumers (--mode consume or e2e)");
+	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--driver", "rdkafka", "--group", "g"), -EINVAL);
+	cr_assert_str_eq(err, "--group: only --driver native joins consumer groups");
+	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--group-churn", "1"), -EINVAL);
+	cr_assert_str_eq(err, "--group-churn: only with --group ID");
+	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--group", "g", "--commit-interval-ms", "0"), -EINVAL);
+	cr_assert_str_eq(err, "--commit-interval-ms: '0' is not an integer in 1..3600000");
+}
+
 Test(perf_opts, help_returns_the_usage)
 {
 	struct perf_opts o;
