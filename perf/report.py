@@ -127,7 +127,8 @@ def report(out, runs, limits):
             m = dict(line.split(" ", 1) for line in f.read().splitlines() if " " in line)
         md += [f"Machine: {m.get('cores', '?')} cores; {m.get('start', '?')}; {m.get('end', '')} "
                "(load averages over 1, 5, 15 minutes: anything near or above the core count means "
-               "the run shared the CPUs and its figures are noisy).", ""]
+               "the run shared the CPUs and its figures are noisy); open files limit "
+               f"{m.get('nofile', '?')}.", ""]
     except OSError:
         pass
     if not have_rt:

@@ -499,7 +499,13 @@ static int setup(struct native *nv)
 			nv->idle_fds[nv->nidle++] = ifd;
 			rt_arena_reset(&nv->arena);
 			if ((rc = api_versions(nv, ifd, &av, &frame))) {
-				rc = perf_nv_fail(nv, rc, "idle connection ApiVersions", NULL);
+				/* A connection the broker never answers is usually one it could not accept
+				 * (out of file descriptors): the kernel completed the handshake anyway. */
+				char what[96];
+				snprintf(what, sizeof(what), "idle connection %d of %d: ApiVersions", i + 1, o->idle_connections);
+				rc = perf_nv_fail(nv, rc, what, rc == -ETIMEDOUT ?
+				                  "no answer within 10 s (a broker out of file descriptors cannot accept; see its log)" :
+				                  NULL);
 				goto out;
 			}
 		}

@@ -47,7 +47,7 @@ static void read_cpu(const struct perf_stats *st, double *out, bool *ok)
 		*ok = false;
 		return;
 	}
-	*ok = perf_procstat_read(st->opts->broker_pid, out) == 0;
+	*ok = perf_procstat_read_tree(st->opts->broker_pid, out) == 0;
 }
 
 void perf_stats_start(struct perf_stats *st, uint64_t now_ns)

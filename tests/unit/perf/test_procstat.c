@@ -1,5 +1,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "perf/harness/procstat.h"
@@ -27,4 +30,59 @@ Test(perf_procstat, reads_this_process)
 	cr_assert_eq(perf_procstat_read(getpid(), &s), 0);
 	cr_assert_geq(s, 0.0);
 	cr_assert_eq(perf_procstat_read(0x7ffffff0, &s), -ENOENT);
+}
+
+Test(perf_procstat, reads_parent_and_times)
+{
+	const char *line = "7 (c) S 42 7 7 0 -1 0 0 0 0 0 250 150 30 20 20 0 1 0 100 1000 10\n";
+	struct perf_procstat ps;
+	cr_assert_eq(perf_procstat_fields(line, &ps), 0);
+	cr_assert_eq(ps.ppid, 42);
+	cr_assert_eq(ps.utime, 250);
+	cr_assert_eq(ps.stime, 150);
+	cr_assert_eq(ps.cutime, 30);
+	cr_assert_eq(ps.cstime, 20);
+}
+
+/* Spins until this process has used `secs` of CPU. */
+static void burn(double secs)
+{
+	struct timespec t;
+	volatile unsigned long x = 0;
+	do {
+		for (int i = 0; i < 100000; i++)
+			x += (unsigned long)i;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	} while (t.tv_sec + t.tv_nsec / 1e9 < secs);
+}
+
+Test(perf_procstat, the_tree_counts_live_and_reaped_children)
+{
+	double before = 0, mine = 0;
+	cr_assert_eq(perf_procstat_read_tree(getpid(), &before), 0);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		burn(0.3);
+		char c = 1;
+		(void)!write(p[1], &c, 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	double live = 0;
+	cr_assert_eq(perf_procstat_read_tree(getpid(), &live), 0);
+	cr_assert_eq(perf_procstat_read(getpid(), &mine), 0);
+	/* The child's 0.3 s are in the tree, not in this process's own figure. */
+	cr_assert_geq(live - before, 0.28, "live child: tree grew %.3f s", live - before);
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	double reaped = 0;
+	cr_assert_eq(perf_procstat_read_tree(getpid(), &reaped), 0);
+	cr_assert_geq(reaped - before, 0.28, "reaped child: tree grew %.3f s", reaped - before);
+	close(p[0]);
+	close(p[1]);
 }
