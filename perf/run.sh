@@ -258,12 +258,12 @@ if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 	if start_ringtail one 1 false; then
 		kafka_matrix ringtail "$RT_BOOT" "$RT_PID" "$ACKS"
 		e2e_sweep ringtail "$RT_BOOT" "$RT_PID" e2e "$(max_rate "$OUT/json/ringtail__produce-1024-acks1.json")"
-		# A consumer group of 4 at half the maximum rate, one member leaving and rejoining every
-		# $CHURN s: every record must still be read exactly once (the check says so).
+		# A consumer group of 4 at a quarter of the maximum rate, one member leaving and rejoining
+		# every $CHURN s: every record must still be read exactly once (the check says so).
 		max=$(max_rate "$OUT/json/ringtail__produce-1024-acks1.json")
 		[ "$max" -gt 0 ] && run ringtail/group-4 "$RT_BOOT" "$RT_PID" --mode e2e --topic grp --create --partitions 8 \
 			--record-size 1024 --acks 1 --producers 4 --inflight 8 --consumers 4 --group perf --group-churn "$CHURN" \
-			--rate $((max / 2))
+			--rate $((max / 4))
 		for n in $PARTS; do
 			run "ringtail/partitions-$n" "$RT_BOOT" "$RT_PID" --topic "parts$n" --create --partitions "$n" \
 				--record-size 1024 --acks 1 --producers 4 --inflight 8

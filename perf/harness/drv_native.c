@@ -1083,6 +1083,7 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 		} else if (forming && now - start > GROUP_FORM_NS) {
 			perf_stats_error(st, -1, "group %s did not give out every partition within %llu s", o->group,
 			                 (unsigned long long)(GROUP_FORM_NS / 1000000000ull));
+			perf_stats_stop(st, now);
 			stopping = leaving = true;
 			stop_at = leave_at = now;
 		}
@@ -1113,6 +1114,9 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 			if (drained && !nv.grp)
 				break;
 			if (drained && !leaving) {
+				/* The run's figures end here; the members' hand-over and leaving are not
+				 * part of them. */
+				perf_stats_stop(st, now);
 				leaving = true;
 				leave_at = now;
 			}
@@ -1202,7 +1206,8 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 		}
 		perf_stats_tick(st, rt_clock_ns());
 	}
-	perf_stats_stop(st, rt_clock_ns());
+	if (!leaving)
+		perf_stats_stop(st, rt_clock_ns());
 	if (nv.grp)
 		perf_grp_finish(&nv);
 	/* What never got an answer failed. */
