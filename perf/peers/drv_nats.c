@@ -4,8 +4,16 @@
  * The topic is a JetStream stream of the same name on subject "<topic>.rec", file storage,
  * created when missing.  Producers publish asynchronously with up to --inflight unacknowledged
  * messages per connection (PublishAsync.MaxPending); an ack is JetStream's "stored" answer, the
- * counterpart of a Kafka produce response.  Consumers use a pull subscription with no acks
- * (AckNone), batches of 256, the counterpart of Fetch.
+ * counterpart of a Kafka produce response.  Consumers use a push consumer with no acks (AckNone)
+ * and flow control, read through a synchronous subscription with no client-side pending limit
+ * (so nothing is dropped as a slow consumer).
+ *
+ * Not a pull subscription: libnats 3.4's natsSubscription_Fetch can return more messages than
+ * the batch it allocated room for when messages of an earlier, timed-out fetch are still queued
+ * (it lowers its target by what it already holds and then waits for the lower target, which the
+ * count has passed); natsMsgList_Destroy then frees pointers read past the array: the "double
+ * free or corruption" aborts of the NATS consume and e2e runs (AddressSanitizer shows the read
+ * past the 256-entry array).
  *
  * Durability is the server's: Debian 12's nats-server 2.9 writes each message to the OS page
  * cache before acknowledging it and syncs to disk on an interval; it has no per-message sync,
@@ -71,9 +79,24 @@ static natsStatus connect_js(struct nats_run *r, natsConnection **nc, jsCtx **js
 	jo.PublishAsync.AckHandlerClosure = r;
 	jo.PublishAsync.StallWait = 1000;
 	s = natsConnection_JetStream(js, *nc, &jo);
-	if (s != NATS_OK)
+	if (s != NATS_OK) {
+		/* The caller destroys what it holds at the end: leave it nothing to destroy twice. */
 		natsConnection_Destroy(*nc);
+		*nc = NULL;
+		*js = NULL;
+	}
 	return s;
+}
+
+/* Counts one consumed message (under mu). */
+static void consumed(struct nats_run *r, natsMsg *m, uint64_t now)
+{
+	int len = natsMsg_GetDataLength(m);
+	uint64_t t;
+	r->st->consumed_records++;
+	r->st->consumed_bytes += len;
+	if (r->o->mode == PERF_MODE_E2E && perf_record_parse((const uint8_t *)natsMsg_GetData(m), (size_t)len, &t))
+		perf_stats_latency(r->st, PERF_LAT_E2E, now, now > t ? now - t : 0);
 }
 
 static void *consumer_main(void *arg)
@@ -94,6 +117,9 @@ static void *consumer_main(void *arg)
 	jsSubOptions_Init(&so);
 	so.Stream = o->topic;
 	so.Config.AckPolicy = js_AckNone;
+	/* The server holds back when the client falls behind instead of cutting it off. */
+	so.Config.FlowControl = true;
+	so.Config.Heartbeat = (int64_t)5 * 1000000000;
 	/* "Latest" is the stream's last sequence when the run began, not DeliverNew, so that no
 	 * message published before this subscription exists is missed. */
 	if (o->mode == PERF_MODE_E2E || o->from_latest) {
@@ -102,44 +128,37 @@ static void *consumer_main(void *arg)
 	} else {
 		so.Config.DeliverPolicy = js_DeliverAll;
 	}
-	natsStatus s = js_PullSubscribe(&sub, js, r->subject, NULL, NULL, &so, &jerr);
+	natsStatus s = js_SubscribeSync(&sub, js, r->subject, NULL, &so, &jerr);
+	if (s == NATS_OK)
+		s = natsSubscription_SetPendingLimits(sub, -1, -1);
 	if (s != NATS_OK) {
 		pthread_mutex_lock(&mu);
-		perf_stats_error(r->st, -1, "nats pull subscribe: %s (%d)", natsStatus_GetText(s), (int)jerr);
+		perf_stats_error(r->st, -1, "nats subscribe: %s (%d)", natsStatus_GetText(s), (int)jerr);
 		pthread_mutex_unlock(&mu);
 	}
 	while (s == NATS_OK && !r->stop) {
-		natsMsgList list = {0};
-		s = natsSubscription_Fetch(&list, sub, 256, 100, &jerr);
+		natsMsg *m = NULL;
+		s = natsSubscription_NextMsg(&m, sub, 100);
 		if (s == NATS_TIMEOUT) {
-			natsMsgList_Destroy(&list);
 			s = NATS_OK;
 			continue;
 		}
 		if (s != NATS_OK) {
 			pthread_mutex_lock(&mu);
-			perf_stats_error(r->st, -1, "nats fetch: %s", natsStatus_GetText(s));
+			perf_stats_error(r->st, -1, "nats next message: %s", natsStatus_GetText(s));
 			pthread_mutex_unlock(&mu);
 			break;
 		}
-		uint64_t now = rt_clock_ns(), t;
+		uint64_t now = rt_clock_ns();
 		pthread_mutex_lock(&mu);
-		for (int i = 0; i < list.Count; i++) {
-			int len = natsMsg_GetDataLength(list.Msgs[i]);
-			r->st->consumed_records++;
-			r->st->consumed_bytes += len;
-			if (o->mode == PERF_MODE_E2E &&
-			    perf_record_parse((const uint8_t *)natsMsg_GetData(list.Msgs[i]), (size_t)len, &t))
-				perf_stats_latency(r->st, PERF_LAT_E2E, now, now > t ? now - t : 0);
-		}
+		consumed(r, m, now);
 		pthread_mutex_unlock(&mu);
-		natsMsgList_Destroy(&list);
+		natsMsg_Destroy(m);
 	}
-	if (sub) {
-		natsSubscription_Unsubscribe(sub);
-		natsSubscription_Destroy(sub);
-	}
+	/* Close first: the connection's threads stop delivering before the subscription goes. */
 	natsConnection_Close(nc);
+	if (sub)
+		natsSubscription_Destroy(sub);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	return NULL;
