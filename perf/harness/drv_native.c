@@ -1210,6 +1210,10 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 		perf_stats_stop(st, rt_clock_ns());
 	if (nv.grp)
 		perf_grp_finish(&nv);
+	/* Group members open their fetch connections as partitions come their way. */
+	st->connections = nv.nidle;
+	for (int i = 0; i < nv.nconns; i++)
+		st->connections += nv.conns[i]->role != ROLE_DEAD;
 	/* What never got an answer failed. */
 	for (int i = 0; i < nv.nconns; i++) {
 		struct conn *c = nv.conns[i];
