@@ -364,12 +364,6 @@ def check_run(name, r, bad):
         if r["rate_target"] > 0 and recs < 0.5 * r["rate_target"]:
             print(f"note: {name}: {recs:.0f} records/s, under half the offered "
                   f"{r['rate_target']:.0f}", file=sys.stderr)
-        # What the harness itself must do: its open loop sent the records the offered rate
-        # made due in the run (it makes them in bursts whatever the broker does).
-        due = r["rate_target"] * r.get("duration_s", 0)
-        if due > 0 and r["sent_records"] < 0.9 * due:
-            bad.append(f"{name}: {r['sent_records']} records sent of the {due:.0f} the offered "
-                       f"{r['rate_target']:.0f}/s made due")
     g = r.get("group")
     if g:
         for k in ("duplicate_records", "gap_records", "uncommitted_records", "group_errors"):
