@@ -171,7 +171,10 @@ int stor_log_roll(struct stor_log *log)
 {
 	struct stor_segment *old = stor_log_active(log);
 	int err = 0;
-	struct stor_segment *s = stor_segment_create(log, log->next_offset, &err);
+	/* The spare files (spare.c) when they are ready: no blocking open on the shard. */
+	struct stor_segment *s = stor_spare_take(log, log->next_offset, &err);
+	bool spare = s != NULL;
+	if (!s && !err) s = stor_segment_create(log, log->next_offset, &err);
 	if (!s) {
 		stor_logf("%s: cannot create segment %020" PRId64 ": %s", log->name, log->next_offset,
 		          strerror(-err));
@@ -182,7 +185,10 @@ int stor_log_roll(struct stor_log *log)
 		stor_segment_free(s);
 		return err;
 	}
-	log->dir_dirty = true;
+	if (!spare) {
+		log->dir_dirty = true;  /* with a spare: once its renames land */
+		stor_spare_prepare(log);
+	}
 	if (old) seal_rolled(log);
 	if (log->roll_hook) log->roll_hook(log->roll_arg, log, s->base, false);
 	stor_sync_kick(log);
@@ -202,7 +208,12 @@ static bool should_roll(const struct stor_log *log, const struct stor_segment *s
 	int64_t waited;
 	if (s->visible && s->roll_ts >= 0 && s->roll_is_ts) waited = max_ts - s->roll_ts;
 	else waited = stor_now_ms() - s->created_ms;
-	return waited > log->cfg.segment_ms;
+	/* Kafka's LogConfig.maxSegmentMs: a compacted topic also rolls at max.compaction.lag.ms,
+	 * since the active segment is never cleaned. */
+	int64_t max_ms = log->cfg.segment_ms;
+	if ((log->cfg.cleanup_policy & STOR_CLEANUP_COMPACT) && log->cfg.max_compaction_lag_ms < max_ms)
+		max_ms = log->cfg.max_compaction_lag_ms;
+	return waited > max_ms;
 }
 
 int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp_records_info *info)

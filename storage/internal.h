@@ -141,6 +141,13 @@ void stor_segment_txn_trim(struct stor_segment *s, int64_t offset);
 
 /* --- the log ------------------------------------------------------------------------------- */
 
+#define STOR_SPARE_FILES 4          /* .log, .index, .timeindex, .txnindex of the next segment */
+struct stor_spare_op {
+	struct rt_ioop op;
+	struct stor_log *log;
+	int i;
+};
+
 struct stor_epoch_entry {
 	int32_t epoch;
 	int64_t start;
@@ -201,6 +208,13 @@ struct stor_log {
 
 	int64_t max_ts, max_ts_off; /* over all segments; -1 when none */
 
+	/* the next segment's files, created ahead through the ring (spare.c) */
+	int spare_fd[STOR_SPARE_FILES];         /* -1: not (yet) open */
+	struct stor_spare_op spare_op[STOR_SPARE_FILES], spare_close;
+	char spare_dest[STOR_SPARE_FILES][48];  /* rename targets, alive until the CQE */
+	int spare_opening, spare_renaming, spare_closing;
+	bool spare_failed;          /* an open failed: rolls create their files themselves */
+
 	/* compaction (compact.c, cleaner.c) */
 	int64_t clean_point;        /* Kafka's cleaner checkpoint: offsets below were cleaned */
 	struct stor_clean_job *clean_job; /* the job out on a cleaner thread, or NULL */
@@ -235,6 +249,16 @@ struct io_uring_sqe *stor_get_sqe(struct stor_log *log);
 /* append.c */
 void stor_append_resolve(struct stor_log *log);
 int stor_log_roll(struct stor_log *log);
+
+/* spare.c: queues the spare files' creation (when none are open or pending). */
+void stor_spare_prepare(struct stor_log *log);
+/* The next segment on the spare files (their renames queued), or NULL (then *err is 0: create
+ * the files the blocking way; or -errno). */
+struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *err);
+/* True while a taken spare's renames are in flight: no group commit may start. */
+bool stor_spare_busy(const struct stor_log *log);
+/* Closes and unlinks spare files not taken (log close; blocking). */
+void stor_spare_discard(struct stor_log *log);
 
 /* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
 void stor_sync_kick(struct stor_log *log);

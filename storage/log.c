@@ -236,6 +236,7 @@ static void log_free(struct stor_log *log)
 		if (!s->replaced) stor_segment_unlink(s);
 		stor_segment_free(s);
 	}
+	stor_spare_discard(log);
 	if (log->dfd >= 0) close(log->dfd);
 	free(log->segs);
 	free(log->epochs);
@@ -262,6 +263,7 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 		return NULL;
 	}
 	log->dfd = -1;
+	for (int i = 0; i < STOR_SPARE_FILES; i++) log->spare_fd[i] = -1;
 	log->dir = d;
 	log->topic = strdup(topic);
 	log->partition = partition;

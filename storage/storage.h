@@ -23,10 +23,13 @@
  * stor_log_* call is made on the owner shard.  Steady-state I/O (append, flush, index writes,
  * segment deletion) is asynchronous on the owner shard's io_uring, passed in at open.  Storage
  * only prepares SQEs (it calls io_uring_submit itself only when the SQ is full); the shard loop
- * submits them and dispatches each CQE through base/ioop.h (`op->cb(op, res, flags)`).  Calls
- * documented as "blocking" do file system calls directly: open (recovery), close, truncate,
- * delete, checkpoints, offset-for-timestamp (reads record timestamps with pread from the page
- * cache) and segment roll (creates the next segment's files).
+ * submits them and dispatches each CQE through base/ioop.h (`op->cb(op, res, flags)`).  A
+ * segment roll takes files created ahead through the ring (spare.c) and renames them through it;
+ * only a roll that finds no spare (the first of a log's life, back-to-back rolls) creates them
+ * with blocking opens.  Compaction runs on a cleaner thread (compact.h).  Calls documented as
+ * "blocking" do file system calls directly: open (recovery), close, truncate, delete,
+ * checkpoints, leader-epoch changes, offset-for-timestamp and read's batch headers (pread,
+ * from the page cache in the steady state).
  * The `struct stor_dir` calls are thread-safe (a mutex, never taken on the data path).
  *
  * Offsets.  Appends get offsets when they are submitted, in submission order.  The log end offset

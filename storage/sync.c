@@ -115,7 +115,8 @@ static int add_sync(struct stor_log *log, int fd, bool injected)
 
 void stor_sync_kick(struct stor_log *log)
 {
-	if (log->syncing || log->offline) return;
+	/* A new segment's files still carry their spare names: nothing in them is findable yet. */
+	if (log->syncing || log->offline || stor_spare_busy(log)) return;
 	bool need = log->flush_wanted || log->dq_head;
 	for (struct stor_sync *s = log->sw_head; s && !need; s = s->next)
 		if (s->offset <= log->leo) need = true;

@@ -389,3 +389,24 @@ Test(stor_cleaner, missing_index_after_swap_is_rebuilt)
 	cr_expect_eq(t_file_size(q), -1, "the .cleaned leftover is removed");
 	cr_assert_eq(t_close(&t, lg), 0);
 }
+
+/* The active segment is never cleaned, so a compacted topic rolls at max.compaction.lag.ms
+ * (Kafka's LogConfig.maxSegmentMs); a delete-only topic does not. */
+Test(stor_cleaner, max_compaction_lag_rolls_the_active_segment)
+{
+	t.cfg.segment_bytes = 1 << 20;
+	t.cfg.max_compaction_lag_ms = 100;
+	struct stor_log *lg = open_log();
+	put1(lg, 1, false, TS0);
+	put1(lg, 1, false, TS0 + 50);
+	cr_expect_eq(stor_log_segment_count(lg), 1);
+	put1(lg, 1, false, TS0 + 200);
+	cr_expect_eq(stor_log_segment_count(lg), 2, "rolled at max.compaction.lag.ms");
+	struct stor_config c = t.cfg;
+	c.cleanup_policy = STOR_CLEANUP_DELETE;
+	stor_log_set_config(lg, &c);
+	put1(lg, 1, false, TS0 + 400);
+	cr_expect_eq(stor_log_segment_count(lg), 2, "not for cleanup.policy=delete");
+	t_run_idle(&t.ring, lg);
+	cr_assert_eq(t_close(&t, lg), 0);
+}

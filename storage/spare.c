@@ -1,0 +1,165 @@
+/*
+ * storage/spare.c: creating the next segment's files off the shard (segment roll without a
+ * blocking open on the append path).
+ *
+ * After every roll, the owner shard queues IORING_OP_OPENAT for four
+ * spare files, "spare.log.tmp", "spare.index.tmp", "spare.timeindex.tmp" and
+ * "spare.txnindex.tmp" (the kernel creates them on its io-wq workers, not on the shard's core).
+ * A roll that finds all four open takes them: the new segment writes through the descriptors at
+ * once, and four IORING_OP_RENAMEAT give the files their real names ("<base>.log", ...).  Until
+ * those renames complete, no group commit starts (sync.c asks stor_spare_busy): an fdatasync
+ * round must never report offsets durable while the file holding them still has a temporary
+ * name, because recovery removes *.tmp leftovers.  When they complete, the directory is marked
+ * for the next round's fsync.  A failed rename takes the partition offline (nothing written to
+ * that segment could be found again after a restart).  A roll that finds no spare (the first
+ * roll, rolls in quick succession, a failed open) creates the files itself, blocking, as before.
+ *
+ * Crash windows: before a rename lands, records in the new segment are only in "spare.log.tmp"
+ * and are dropped at the next open (none of them was acknowledged as durable; acks=1 records of
+ * that window are lost after a crash, as after a power loss); with the .log renamed and an index
+ * not yet, the index is rebuilt at open.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/fault.h"
+#include "storage/internal.h"
+
+static const char *const spare_name[STOR_SPARE_FILES] = {
+	"spare.log.tmp", "spare.index.tmp", "spare.timeindex.tmp", "spare.txnindex.tmp",
+};
+static const char *const spare_ext[STOR_SPARE_FILES] = {"log", "index", "timeindex", "txnindex"};
+
+static void open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_spare_op *so = rt_container_of(op, struct stor_spare_op, op);
+	struct stor_log *log = so->log;
+	log->inflight--;
+	log->spare_opening--;
+	if (res >= 0) {
+		log->spare_fd[so->i] = res;
+	} else if (!log->spare_failed) {
+		log->spare_failed = true;
+		stor_logf("%s: creating spare segment file %s failed (%s); rolls create their files "
+		          "themselves", log->name, spare_name[so->i], strerror(-res));
+	}
+}
+
+static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_spare_op *so = rt_container_of(op, struct stor_spare_op, op);
+	struct stor_log *log = so->log;
+	log->inflight--;
+	log->spare_renaming--;
+	if (res < 0) {
+		log->spare_failed = true;
+		stor_log_go_offline(log, "renaming a new segment's file into place", res);
+	}
+	if (!log->spare_renaming && !log->offline) {
+		log->dir_dirty = true;
+		stor_spare_prepare(log);
+		stor_sync_kick(log);
+	}
+}
+
+static void close_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)res;
+	(void)flags;
+	struct stor_spare_op *so = rt_container_of(op, struct stor_spare_op, op);
+	so->log->inflight--;
+	so->log->spare_closing--;
+}
+
+void stor_spare_prepare(struct stor_log *log)
+{
+	if (log->offline || log->spare_failed || log->spare_opening || log->spare_renaming ||
+	    log->spare_closing)
+		return;
+	for (int i = 0; i < STOR_SPARE_FILES; i++) {
+		if (log->spare_fd[i] >= 0) continue;
+		struct io_uring_sqe *sqe = stor_get_sqe(log);
+		if (!sqe) return;
+		struct stor_spare_op *so = &log->spare_op[i];
+		so->op.cb = open_cb;
+		so->log = log;
+		so->i = i;
+		io_uring_prep_openat(sqe, log->dfd, spare_name[i], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		io_uring_sqe_set_data(sqe, &so->op);
+		log->inflight++;
+		log->spare_opening++;
+	}
+}
+
+bool stor_spare_busy(const struct stor_log *log)
+{
+	return log->spare_renaming > 0;
+}
+
+struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *err)
+{
+	for (int i = 0; i < STOR_SPARE_FILES; i++)
+		if (log->spare_fd[i] < 0) return NULL;
+	if (log->spare_renaming || log->spare_closing) return NULL;
+	/* The same fault point as the blocking creation: a test sees one check per roll. */
+	int32_t f = stor_fault_check(STOR_FAULT_SEG_CREATE);
+	if (f < 0) {
+		*err = f;
+		return NULL;
+	}
+	struct stor_segment *s = stor_segment_alloc(log, base, log->cfg.segment_index_bytes);
+	if (!s) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	/* All five SQEs or none: a half-prepared set must never be submitted. */
+	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES + 1) io_uring_submit(log->ring);
+	struct io_uring_sqe *sqe[STOR_SPARE_FILES + 1];
+	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES + 1) {
+		stor_segment_free(s);
+		return NULL;
+	}
+	for (int i = 0; i < STOR_SPARE_FILES + 1; i++) sqe[i] = io_uring_get_sqe(log->ring);
+	/* The .txnindex stays an empty file until a transaction aborts (aborted.c opens it then),
+	 * so its descriptor is closed, through the ring. */
+	s->fd = log->spare_fd[0];
+	s->ifd = log->spare_fd[1];
+	s->tfd = log->spare_fd[2];
+	for (int i = 0; i < STOR_SPARE_FILES; i++) {
+		struct stor_spare_op *so = &log->spare_op[i];
+		stor_segment_name(log->spare_dest[i], sizeof log->spare_dest[i], base, spare_ext[i]);
+		so->op.cb = rename_cb;
+		so->log = log;
+		so->i = i;
+		io_uring_prep_renameat(sqe[i], log->dfd, spare_name[i], log->dfd, log->spare_dest[i], 0);
+		io_uring_sqe_set_data(sqe[i], &so->op);
+		log->inflight++;
+		log->spare_renaming++;
+	}
+	struct stor_spare_op *co = &log->spare_close;
+	co->op.cb = close_cb;
+	co->log = log;
+	io_uring_prep_close(sqe[STOR_SPARE_FILES], log->spare_fd[3]);
+	io_uring_sqe_set_data(sqe[STOR_SPARE_FILES], &co->op);
+	log->inflight++;
+	log->spare_closing++;
+	for (int i = 0; i < STOR_SPARE_FILES; i++) log->spare_fd[i] = -1;
+	return s;
+}
+
+void stor_spare_discard(struct stor_log *log)
+{
+	for (int i = 0; i < STOR_SPARE_FILES; i++) {
+		if (log->spare_fd[i] < 0) continue;
+		close(log->spare_fd[i]);
+		log->spare_fd[i] = -1;
+		if (log->dfd >= 0) unlinkat(log->dfd, spare_name[i], 0);
+	}
+}

@@ -1,0 +1,174 @@
+/* Unit tests for storage/spare.c: after a roll the next segment's files are created through the
+ * ring; the next roll takes them and renames them into place; durable acknowledgements wait for
+ * the renames; spare files never outlive a close and leftovers are removed at open; the roll
+ * fault point still fires on the spare path. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/fault.h"
+#include "storage/internal.h"
+#include "util.h"
+
+static struct tctx t;
+static void setup(void)
+{
+	t_setup(&t, NULL);
+	t.cfg.segment_bytes = 4096;
+}
+static void teardown(void)
+{
+	stor_fault_clear();
+	t_teardown(&t);
+}
+TestSuite(stor_spare, .init = setup, .fini = teardown);
+
+static long long fsize(const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/sp-0/%s", t.dir, name);
+	return t_file_size(p);
+}
+
+static bool spares_exist(void)
+{
+	return fsize("spare.log.tmp") >= 0 && fsize("spare.index.tmp") >= 0 &&
+	       fsize("spare.timeindex.tmp") >= 0 && fsize("spare.txnindex.tmp") >= 0;
+}
+
+/* Appends one 1000-byte-value batch; returns its base offset. */
+static int64_t put(struct stor_log *lg, unsigned flags)
+{
+	size_t len;
+	uint8_t *b = t_batch(1, 1700000000000LL, 1000, &len);
+	int64_t base;
+	cr_assert_eq(t_append(&t, lg, b, len, flags, &base), 0);
+	free(b);
+	return base;
+}
+
+/* Appends until the log has `n` segments; returns the new active segment's base. */
+static int64_t roll_to(struct stor_log *lg, size_t n)
+{
+	while (stor_log_segment_count(lg) < n) put(lg, 0);
+	return lg->segs[lg->nseg - 1]->base;
+}
+
+Test(stor_spare, the_next_roll_takes_the_spare_files)
+{
+	int err = 0;
+	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg);
+	cr_expect(!spares_exist(), "nothing is created ahead before the first roll");
+	roll_to(lg, 2);  /* the first roll creates its files itself */
+	t_run_idle(&t.ring, lg);
+	cr_expect(spares_exist(), "after a roll the next segment's files wait as spares");
+	int fd_before = lg->spare_fd[0];
+	cr_assert_geq(fd_before, 0);
+	int64_t base = roll_to(lg, 3);
+	cr_expect_eq(lg->segs[lg->nseg - 1]->fd, fd_before, "the roll took the spare descriptor");
+	t_run_idle(&t.ring, lg);
+	char nm[64];
+	stor_segment_name(nm, sizeof nm, base, "log");
+	cr_expect_gt(fsize(nm), 0, "renamed into place, with the records");
+	stor_segment_name(nm, sizeof nm, base, "index");
+	cr_expect_geq(fsize(nm), 0);
+	stor_segment_name(nm, sizeof nm, base, "timeindex");
+	cr_expect_geq(fsize(nm), 0);
+	stor_segment_name(nm, sizeof nm, base, "txnindex");
+	cr_expect_eq(fsize(nm), 0);
+	cr_expect(spares_exist(), "and the next spares are ready");
+	int64_t n = t_verify_log(lg, 0);
+	cr_assert_eq(t_close(&t, lg), 0);
+	cr_expect(!spares_exist(), "a close removes the spares");
+	t_reopen_dir(&t, true);
+	lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg);
+	cr_expect_eq(t_verify_log(lg, 0), n);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+Test(stor_spare, durable_acks_wait_for_the_renames)
+{
+	int err = 0;
+	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg);
+	roll_to(lg, 2);
+	t_run_idle(&t.ring, lg);
+	cr_assert(spares_exist());
+	/* Fill the active segment to the brim, then a durable append that rolls onto the spare. */
+	size_t n0 = stor_log_segment_count(lg);
+	while (lg->segs[lg->nseg - 1]->size + 1100 <= (uint64_t)t.cfg.segment_bytes) put(lg, 0);
+	t_run_idle(&t.ring, lg);
+	size_t len;
+	uint8_t *b = t_batch(1, 1700000000000LL, 1000, &len);
+	struct t_app ta;
+	cr_assert_eq(t_append_submit(lg, &ta, b, len, STOR_APPEND_DURABLE), 0);
+	cr_assert_eq(stor_log_segment_count(lg), n0 + 1);
+	cr_expect(stor_spare_busy(lg), "the renames are queued");
+	cr_expect(!lg->syncing, "no fdatasync round starts while they are in flight");
+	t_run_until(&t.ring, &ta.done);
+	cr_assert_eq(ta.err, 0);
+	free(b);
+	int64_t base = ta.a.base_offset;
+	cr_expect_eq(lg->segs[lg->nseg - 1]->base, base);
+	/* Acknowledged durable: the file holding it has its real name. */
+	char nm[64];
+	stor_segment_name(nm, sizeof nm, base, "log");
+	cr_expect_gt(fsize(nm), 0);
+	cr_expect(!stor_spare_busy(lg));
+	cr_expect_geq(stor_log_durable_offset(lg), base + 1);
+	t_run_idle(&t.ring, lg);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+Test(stor_spare, leftover_spares_are_removed_at_open)
+{
+	int err = 0;
+	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg);
+	roll_to(lg, 3);
+	t_run_idle(&t.ring, lg);
+	int64_t n = t_verify_log(lg, 0);
+	cr_assert_eq(t_close(&t, lg), 0);
+	/* A crash leaves spares behind (close removes them; put them back). */
+	const char *names[] = {"spare.log.tmp", "spare.index.tmp", "spare.timeindex.tmp", "spare.txnindex.tmp"};
+	for (int i = 0; i < 4; i++) {
+		char p[512];
+		snprintf(p, sizeof p, "%s/sp-0/%s", t.dir, names[i]);
+		FILE *f = fopen(p, "w");
+		cr_assert_not_null(f);
+		fputs("records of a segment never renamed", f);
+		fclose(f);
+	}
+	t_reopen_dir(&t, true);
+	lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg);
+	cr_expect(fsize("spare.log.tmp") < 0 && fsize("spare.index.tmp") < 0, "removed at open");
+	cr_expect_eq(t_verify_log(lg, 0), n);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+Test(stor_spare, roll_fault_point_fires_on_the_spare_path)
+{
+	int err = 0;
+	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg);
+	roll_to(lg, 2);
+	t_run_idle(&t.ring, lg);
+	cr_assert(spares_exist());
+	while (lg->segs[lg->nseg - 1]->size + 1100 <= (uint64_t)t.cfg.segment_bytes) put(lg, 0);
+	stor_fault_arm(STOR_FAULT_SEG_CREATE, 0, -ENOSPC, 1);
+	size_t len;
+	uint8_t *b = t_batch(1, 1700000000000LL, 1000, &len);
+	struct t_app ta;
+	cr_expect_eq(t_append_submit(lg, &ta, b, len, 0), -ENOSPC, "the roll fails, the append is refused");
+	free(b);
+	put(lg, 0);  /* and the next one rolls */
+	t_run_idle(&t.ring, lg);
+	cr_expect_eq(stor_log_segment_count(lg), 3);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
