@@ -705,7 +705,10 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 		}
 		old->refs--;
 	}
-	if (!j->err && j->map_end > log->clean_point) log->clean_point = j->map_end;
+	if (!j->err && j->map_end > log->clean_point) {
+		log->clean_point = j->map_end;
+		stor_log_publish(log);  /* cleaner-offset-checkpoint, at the next checkpoint */
+	}
 	j->st.clean_point = log->clean_point;
 	if (j->st.segments_rewritten) {
 		stor_log_recompute_max_ts(log);

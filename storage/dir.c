@@ -33,11 +33,12 @@
 #define CLEAN_MARKER ".kafka_cleanshutdown"
 #define RP_FILE "recovery-point-offset-checkpoint"
 #define LSO_FILE "log-start-offset-checkpoint"
+#define CLEAN_FILE "cleaner-offset-checkpoint"  /* Kafka's: the compacted logs' clean points */
 
 struct ck_entry {
 	char *topic;
 	int32_t partition;
-	int64_t rp, lso;            /* -1 when the file had no line for it */
+	int64_t rp, lso, clean;     /* -1 when the file had no line for it */
 	struct stor_log *log;       /* open log, or NULL */
 };
 
@@ -100,11 +101,12 @@ static struct ck_entry *entry_find(struct stor_dir *d, const char *topic, int32_
 	}
 	char *t = strdup(topic);
 	if (!t) return NULL;
-	d->e[d->n] = (struct ck_entry){.topic = t, .partition = partition, .rp = -1, .lso = -1};
+	d->e[d->n] = (struct ck_entry){.topic = t, .partition = partition, .rp = -1, .lso = -1, .clean = -1};
 	return &d->e[d->n++];
 }
 
-static int ck_read(struct stor_dir *d, const char *file, bool rp)
+/* which: 0 recovery point, 1 log start, 2 clean point. */
+static int ck_read(struct stor_dir *d, const char *file, int which)
 {
 	int fd = openat(d->fd, file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) return errno == ENOENT ? 0 : -errno;
@@ -130,8 +132,8 @@ static int ck_read(struct stor_dir *d, const char *file, bool rp)
 			rc = -ENOMEM;
 			break;
 		}
-		if (rp) e->rp = off;
-		else e->lso = off;
+		int64_t *slot[] = {&e->rp, &e->lso, &e->clean};
+		*slot[which] = off;
 	}
 	fclose(f);
 	if (rc == -EBADMSG) stor_logf("%s/%s: not a version 0 checkpoint file", d->path, file);
@@ -185,7 +187,9 @@ struct stor_dir *stor_dir_open(const char *path, int *err)
 			stor_logf("%s: locked by another process (.lock); one process per log dir", path);
 		goto fail;
 	}
-	if ((*err = ck_read(d, RP_FILE, true)) || (*err = ck_read(d, LSO_FILE, false))) goto fail;
+	if ((*err = ck_read(d, RP_FILE, 0)) || (*err = ck_read(d, LSO_FILE, 1)) ||
+	    (*err = ck_read(d, CLEAN_FILE, 2)))
+		goto fail;
 	if (faccessat(d->fd, CLEAN_MARKER, F_OK, 0) == 0) {
 		d->clean = true;
 		/* Removed now, so that a crash from here on is not taken for a clean stop. */
@@ -223,7 +227,7 @@ int64_t stor_dir_lookup(struct stor_dir *d, const char *file, const char *topic,
 	struct ck_entry *e = entry_find(d, topic, partition, false);
 	int64_t v = dflt;
 	if (e) {
-		int64_t x = strcmp(file, RP_FILE) ? e->lso : e->rp;
+		int64_t x = !strcmp(file, RP_FILE) ? e->rp : !strcmp(file, LSO_FILE) ? e->lso : e->clean;
 		if (x >= 0) v = x;
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -247,6 +251,7 @@ void stor_dir_unregister(struct stor_dir *d, struct stor_log *log)
 	if (e && e->log == log) {
 		e->rp = atomic_load(&log->ck_recovery_point);
 		e->lso = atomic_load(&log->ck_log_start);
+		e->clean = atomic_load(&log->ck_clean_point);
 		e->log = NULL;
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -271,24 +276,30 @@ void stor_dir_forget(struct stor_dir *d, const char *topic, int32_t partition)
 	pthread_mutex_unlock(&d->mu);
 }
 
-static int ck_write(struct stor_dir *d, const char *file, bool rp)
+static int64_t ck_value(const struct ck_entry *e, int which)
+{
+	if (e->log) {
+		const struct stor_log *l = e->log;
+		return atomic_load(which == 0 ? &l->ck_recovery_point : which == 1 ? &l->ck_log_start : &l->ck_clean_point);
+	}
+	return which == 0 ? e->rp : which == 1 ? e->lso : e->clean;
+}
+
+/* which as for ck_read; the cleaner file lists only logs with a clean point, as Kafka's does. */
+static int ck_write(struct stor_dir *d, const char *file, int which)
 {
 	size_t cap = 32, len = 0, lines = 0;
 	for (size_t i = 0; i < d->n; i++) cap += strlen(d->e[i].topic) + 48;
 	char *buf = malloc(cap);
 	if (!buf) return -ENOMEM;
-	for (size_t i = 0; i < d->n; i++) {
-		struct ck_entry *e = &d->e[i];
-		int64_t v = e->log ? atomic_load(rp ? &e->log->ck_recovery_point : &e->log->ck_log_start)
-		                   : (rp ? e->rp : e->lso);
-		if (v >= 0) lines++;
-	}
+	int64_t min = which == 2 ? 1 : 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (ck_value(&d->e[i], which) >= min) lines++;
 	len = (size_t)snprintf(buf, cap, "0\n%zu\n", lines);
 	for (size_t i = 0; i < d->n; i++) {
 		struct ck_entry *e = &d->e[i];
-		int64_t v = e->log ? atomic_load(rp ? &e->log->ck_recovery_point : &e->log->ck_log_start)
-		                   : (rp ? e->rp : e->lso);
-		if (v >= 0)
+		int64_t v = ck_value(e, which);
+		if (v >= min)
 			len += (size_t)snprintf(buf + len, cap - len, "%s %" PRId32 " %" PRId64 "\n", e->topic,
 			                        e->partition, v);
 	}
@@ -300,8 +311,9 @@ static int ck_write(struct stor_dir *d, const char *file, bool rp)
 int stor_dir_checkpoint(struct stor_dir *d)
 {
 	pthread_mutex_lock(&d->mu);
-	int rc = ck_write(d, RP_FILE, true);
-	if (!rc) rc = ck_write(d, LSO_FILE, false);
+	int rc = ck_write(d, RP_FILE, 0);
+	if (!rc) rc = ck_write(d, LSO_FILE, 1);
+	if (!rc) rc = ck_write(d, CLEAN_FILE, 2);
 	pthread_mutex_unlock(&d->mu);
 	if (rc) stor_logf("%s: writing checkpoints failed: %s", d->path, strerror(-rc));
 	return rc;

@@ -174,6 +174,7 @@ struct stor_log {
 	int64_t recovery_point;
 	_Atomic int64_t ck_recovery_point;  /* copies read by stor_dir_checkpoint on other threads */
 	_Atomic int64_t ck_log_start;
+	_Atomic int64_t ck_clean_point;
 
 	int32_t epoch;
 	struct stor_epoch_entry *epochs;

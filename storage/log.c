@@ -66,6 +66,7 @@ void stor_log_publish(struct stor_log *log)
 {
 	atomic_store(&log->ck_recovery_point, log->recovery_point);
 	atomic_store(&log->ck_log_start, log->log_start);
+	atomic_store(&log->ck_clean_point, log->clean_point);
 }
 
 void stor_log_recompute_max_ts(struct stor_log *log)
@@ -291,6 +292,8 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	log->log_start = stor_dir_lookup(d, "log-start-offset-checkpoint", topic, partition, 0);
 	atomic_store(&log->ck_recovery_point, rp);
 	atomic_store(&log->ck_log_start, log->log_start);
+	log->clean_point = stor_dir_lookup(d, "cleaner-offset-checkpoint", topic, partition, 0);
+	atomic_store(&log->ck_clean_point, log->clean_point);
 	if ((*err = stor_dir_register(d, log))) {
 		stor_logf("%s: already open", log->name);
 		goto fail_noreg;
@@ -304,6 +307,7 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	if ((*err = epochs_read(log))) goto fail;
 
 	if ((*err = stor_recover(log, rp, stor_dir_clean(d)))) goto fail;
+	if (log->clean_point > log->leo) log->clean_point = log->leo;  /* the tail was cut */
 	stor_log_publish(log);
 	return log;
 fail:

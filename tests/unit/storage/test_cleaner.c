@@ -410,3 +410,26 @@ Test(stor_cleaner, max_compaction_lag_rolls_the_active_segment)
 	t_run_idle(&t.ring, lg);
 	cr_assert_eq(t_close(&t, lg), 0);
 }
+
+/* Kafka's cleaner-offset-checkpoint: the clean point survives a restart, so a cleaned log is not
+ * taken for dirty again. */
+Test(stor_cleaner, clean_point_survives_a_restart)
+{
+	struct stor_log *lg = open_log();
+	fill(lg, 200, 5, TS0);
+	struct stor_compact_stats st;
+	cr_assert_eq(stor_log_compact(lg, TS0 + 1000, &st), 0);
+	cr_assert_gt(st.clean_point, 0);
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, false);
+	char p[512];
+	snprintf(p, sizeof p, "%s/cleaner-offset-checkpoint", t.dir);
+	cr_expect_gt(t_file_size(p), 0);
+	lg = open_log();
+	cr_expect_eq(stor_log_clean_point(lg), st.clean_point);
+	struct stor_clean_view v;
+	stor_log_clean_view(lg, TS0 + 1000, &v);
+	cr_expect_eq(v.dirty_bytes, 0);
+	cr_expect(!v.due);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
