@@ -72,6 +72,7 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	} else if (res == 0) {
 		fail_append(log, a, -EIO);  /* no progress on a regular file: give up, do not spin */
 	} else {
+		stor_fault_trace(STOR_TRACE_WRITE_DONE, a->seg->fd, a->pos + a->written, (uint64_t)res);
 		a->written += (size_t)res;
 		if (a->written < a->len) {
 			/* A short write: the kernel took part; ask for the rest (it reports the cause). */

@@ -12,6 +12,19 @@ struct point {
 };
 
 static __thread struct point points[STOR_FAULT_NPOINTS];
+static __thread stor_trace_fn trace_fn;
+static __thread void *trace_arg;
+
+void stor_fault_set_trace(stor_trace_fn fn, void *arg)
+{
+	trace_fn = fn;
+	trace_arg = arg;
+}
+
+void stor_fault_trace(enum stor_trace_ev ev, int fd, uint64_t pos, uint64_t len)
+{
+	if (trace_fn) trace_fn(trace_arg, ev, fd, pos, len);
+}
 
 void stor_fault_arm(enum stor_fault_point p, uint32_t skip, int32_t res, uint32_t count)
 {

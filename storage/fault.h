@@ -37,4 +37,15 @@ uint64_t stor_fault_seen(enum stor_fault_point p);
 /* Internal: storage calls this at point p; returns 0 (go ahead) or the result to inject. */
 int32_t stor_fault_check(enum stor_fault_point p);
 
+/* The trace, for power-loss simulation: what reached the disk and what an fdatasync covers.
+ * WRITE_DONE: a record write to a .log file completed with `len` bytes at `pos` of fd.
+ * SYNC_ISSUE: a group-commit round queued an fdatasync of fd (it covers the writes of fd that
+ * completed before).  SYNC_DONE / SYNC_FAILED: the round's fdatasyncs all completed, or one
+ * failed.  Per thread, like the fault points; fn NULL turns it off. */
+enum stor_trace_ev { STOR_TRACE_WRITE_DONE, STOR_TRACE_SYNC_ISSUE, STOR_TRACE_SYNC_DONE, STOR_TRACE_SYNC_FAILED };
+typedef void (*stor_trace_fn)(void *arg, enum stor_trace_ev ev, int fd, uint64_t pos, uint64_t len);
+void stor_fault_set_trace(stor_trace_fn fn, void *arg);
+/* Internal: storage reports an event (no-op without a trace). */
+void stor_fault_trace(enum stor_trace_ev ev, int fd, uint64_t pos, uint64_t len);
+
 #endif

@@ -89,6 +89,7 @@ static void sync_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	if (res < 0 && !log->sync_err) log->sync_err = res;
 	if (--log->sync_left) return;
 	log->syncing = false;
+	stor_fault_trace(log->sync_err ? STOR_TRACE_SYNC_FAILED : STOR_TRACE_SYNC_DONE, -1, 0, 0);
 	if (log->sync_err) {
 		stor_log_go_offline(log, "fdatasync", log->sync_err);
 		return;
@@ -105,6 +106,7 @@ static int add_sync(struct stor_log *log, int fd, bool injected)
 {
 	struct io_uring_sqe *sqe = stor_get_sqe(log);
 	if (!sqe) return -EBUSY;
+	if (!injected) stor_fault_trace(STOR_TRACE_SYNC_ISSUE, fd, 0, 0);
 	if (injected) io_uring_prep_nop(sqe);
 	else io_uring_prep_fsync(sqe, fd, fd == log->dfd ? 0 : IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(sqe, &log->sync_op);
