@@ -602,7 +602,9 @@ void ctl_txn_end(struct ctl_txn_coord *c, void *req, const char *txn_id, size_t 
 {
 	struct txn *t = NULL;
 	int16_t err = owner_check(c, txn_id, idlen, pid, epoch, &t);
-	if (!err && t->pending)
+	/* Kafka holds the Complete* transition pending from the moment Prepare* is durable until
+	 * Complete* is: the whole marker phase answers CONCURRENT_TRANSACTIONS, for either result */
+	if (!err && (t->pending || t->markers_out || t->need_markers || t->need_complete))
 		err = CTL_TXN_ERR_CONCURRENT_TRANSACTIONS;
 	if (!err) {
 		switch (t->m.state) {

@@ -276,10 +276,12 @@ Test(ctl_txn_coord, commit_runs_both_phases)
 	/* while the markers are out */
 	cr_assert_eq(add(&h, p.pid, p.epoch, "t", 0), CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
 	cr_assert_eq(end(&h, p.pid, p.epoch, true), CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
-	cr_assert_eq(end(&h, p.pid, p.epoch, false), CTL_TXN_ERR_INVALID_TXN_STATE);
+	cr_assert_eq(end(&h, p.pid, p.epoch, false), CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
 	cr_assert_eq(init_txn(&h, ID, 60000, -1, -1).err, CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
 	ctl_txn_markers_done(h.c, m, 0);
 	cr_assert_eq(h.nq, 1);
+	/* while CompleteCommit is being written */
+	cr_assert_eq(end(&h, p.pid, p.epoch, false), CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
 	h_drain(&h);
 	cr_assert_eq(state(&h), CTL_TXN_COMPLETE_COMMIT);
 	struct ctl_txn_info in;
