@@ -5,7 +5,8 @@ confluent-kafka-python).  A compacted topic with 2 KiB segments takes 20 updates
 keys and tombstones for 10 of them, then unique filler keys so all of it leaves the active
 segment; the broker is killed (SIGKILL) and restarted; the cleaner then leaves exactly the
 newest record of every key at its original offset (tombstones still there: delete.retention.ms
-is an hour), the bytes on disk shrink, and the log end does not move.  delete.retention.ms is then
+is an hour), the bytes on disk shrink, and the log end does not move.  min.compaction.lag.ms holds
+the cleaner off until it is lifted through AlterConfigs.  delete.retention.ms is then
 lowered through AlterConfigs while the broker runs; after more filler the tombstones are gone.
 The broker is restarted cleanly and the compacted log reads back the same.
 Usage: test_compaction.py <path to ringtail>
@@ -99,9 +100,11 @@ def main(tap):
     overrides = {'log.cleaner.backoff.ms': '100'}
     with Broker(sys.argv[1], overrides=overrides) as b:
         admin = AdminClient({'bootstrap.servers': b.bootstrap})
-        admin.create_topics([NewTopic(TOPIC, 1, 1, config={
-            'cleanup.policy': 'compact', 'segment.bytes': '2048', 'min.cleanable.dirty.ratio': '0.01',
-            'delete.retention.ms': '3600000'})])[TOPIC].result(10)
+        # min.compaction.lag.ms holds the cleaner off while the test writes (so the bytes before
+        # cleaning can be measured); it is lifted through AlterConfigs after the restart.
+        conf = {'cleanup.policy': 'compact', 'segment.bytes': '2048', 'min.cleanable.dirty.ratio': '0.01',
+                'delete.retention.ms': '3600000', 'min.compaction.lag.ms': '3600000'}
+        admin.create_topics([NewTopic(TOPIC, 1, 1, config=conf)])[TOPIC].result(10)
         recs = []
         for u in range(UPDATES):
             for k in range(KEYS):
@@ -119,6 +122,13 @@ def main(tap):
         # A crash before the cleaner is due must not matter.
         b.stop(signal.SIGKILL)
         b.start()
+        time.sleep(2)
+        tap.ok(disk_bytes(b) == before, 'nothing is cleaned within min.compaction.lag.ms',
+               '%d vs %d bytes' % (disk_bytes(b), before))
+        admin = AdminClient({'bootstrap.servers': b.bootstrap})
+        conf['min.compaction.lag.ms'] = '0'
+        res = ConfigResource('topic', TOPIC, set_config=conf)
+        admin.alter_configs([res])[res].result(10)
         want = expected(writes)
         # The active segment is never cleaned: the filler (unique keys) comes last, so every
         # update and tombstone is in an inactive segment and the whole log can be checked.
@@ -133,9 +143,8 @@ def main(tap):
         tap.ok(after < before / 3, 'the segments shrank on disk', '%d -> %d bytes' % (before, after))
 
         # AlterConfigs at run time: tombstones older than 1 s go at the next cleaning.
-        res = ConfigResource('topic', TOPIC, set_config={
-            'cleanup.policy': 'compact', 'segment.bytes': '2048', 'min.cleanable.dirty.ratio': '0.01',
-            'delete.retention.ms': '1000'})
+        conf['delete.retention.ms'] = '1000'
+        res = ConfigResource('topic', TOPIC, set_config=conf)
         admin.alter_configs([res])[res].result(10)
         time.sleep(1.5)
         more = [(b'filler2-%d' % i, b'y' * 40) for i in range(60)]
