@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,12 @@
 #define BGID 1
 #define MAX_IOV 64
 #define MAX_LISTENERS 3   /* listeners=, the shard-aware port, the internal one */
+/* Back-off of a listener whose accept failed for want of descriptors or memory: the connection
+ * stays in the backlog, so accepting again at once fails again at once (a core spinning and a
+ * log line per failure: half a million in 10 s were seen).  Doubles up to the maximum, and ends
+ * with the next accept that succeeds. */
+#define ACCEPT_BACKOFF_MIN_MS 100
+#define ACCEPT_BACKOFF_MAX_MS 1000
 
 struct listener {
 	struct dp_shard *s;
@@ -62,6 +69,9 @@ struct listener {
 	struct rt_ioop op;
 	bool armed;
 	bool shared;                   /* the port every shard listens on (see balance()) */
+	struct dp_timer backoff;       /* armed while accepting is paused */
+	uint32_t backoff_ms;           /* the current pause; 0 outside a back-off episode */
+	uint32_t backoff_fails;        /* accepts that failed in this episode */
 };
 
 struct dp_net_shard {
@@ -127,9 +137,49 @@ static int balance(struct dp_shard *s)
 	return best;
 }
 
+/* Errors that say the process or the kernel is out of something that closing connections gives
+ * back; any other accept error keeps the immediate re-arm. */
+static bool accept_should_back_off(int32_t res)
+{
+	return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
+
+static void backoff_done(struct dp_shard *s, struct dp_timer *t)
+{
+	struct listener *l = rt_container_of(t, struct listener, backoff);
+	if (s->accepting && l->fd >= 0 && !l->armed)
+		arm_accept(l);
+}
+
+/* Pauses accepting on l after a failed accept (res); one warning per episode. */
+static void accept_back_off(struct listener *l, int32_t res)
+{
+	l->backoff_fails++;
+	if (!l->backoff_ms) {
+		struct rlimit rl = { 0 };
+		getrlimit(RLIMIT_NOFILE, &rl);
+		RT_WARN("shard %d: accept failed: %s (RLIMIT_NOFILE is %llu; the shard has %d connections); "
+		        "pausing accepts on this listener for %d ms, doubling up to %d ms until one succeeds",
+		        l->s->id, strerror(-res), (unsigned long long)rl.rlim_cur,
+		        atomic_load_explicit(&l->s->nconns, memory_order_relaxed),
+		        ACCEPT_BACKOFF_MIN_MS, ACCEPT_BACKOFF_MAX_MS);
+		l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
+	} else if (l->backoff_ms < ACCEPT_BACKOFF_MAX_MS) {
+		l->backoff_ms *= 2;
+		if (l->backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+			l->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+	}
+	dp_timer_arm(l->s, &l->backoff, l->backoff_ms);
+}
+
 static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
 	struct listener *l = rt_container_of(op, struct listener, op);
+	if (res >= 0 && l->backoff_ms) {
+		RT_INFO("shard %d: accepting again after %u failed accepts", l->s->id, l->backoff_fails);
+		l->backoff_ms = 0;
+		l->backoff_fails = 0;
+	}
 	int to = res >= 0 && l->shared && l->s->b->nshards > 1 ? balance(l->s) : l->s->id;
 	if (res >= 0 && to != l->s->id) {
 		/* Counted now, so that connections accepted meanwhile do not all pick the same shard. */
@@ -137,13 +187,22 @@ static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		dp_shard_post(l->s, to, adopt, (void *)(intptr_t)res);
 	} else if (res >= 0)
 		dp_conn_accepted(l->s, &dp_net_uring, res);
-	else if (res != -ECANCELED && res != -EINVAL)
+	else if (accept_should_back_off(res) && l->s->accepting) {
+		accept_back_off(l, res);
+		if (flags & IORING_CQE_F_MORE) {
+			/* Still armed: stop it now; backoff_done arms it again after its final CQE. */
+			struct io_uring_sqe *sqe = dp_shard_sqe(l->s);
+			io_uring_prep_cancel(sqe, &l->op, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+	} else if (res != -ECANCELED && res != -EINVAL)
 		RT_WARN("shard %d: accept failed: %s", l->s->id, strerror(-res));
 	if (!(flags & IORING_CQE_F_MORE)) {
 		l->armed = false;
-		if (l->s->accepting)
-			arm_accept(l);
-		else if (l->fd >= 0) {
+		if (l->s->accepting) {
+			if (!l->backoff.armed)   /* else backoff_done arms it */
+				arm_accept(l);
+		} else if (l->fd >= 0) {
 			close(l->fd);
 			l->fd = -1;
 		}
@@ -244,6 +303,7 @@ static int add_listener(struct dp_shard *s, int fd, bool shared)
 	l->fd = fd;
 	l->shared = shared;
 	l->op.cb = accept_cb;
+	l->backoff.fn = backoff_done;
 	s->accepting = true;
 	return arm_accept(l);
 }
@@ -303,6 +363,7 @@ static void stop_accept(struct dp_shard *s)
 		return;
 	for (int i = 0; i < ns->nls; i++) {
 		struct listener *l = &ns->ls[i];
+		dp_timer_cancel(s, &l->backoff);
 		if (l->armed) {
 			struct io_uring_sqe *sqe = dp_shard_sqe(s);
 			io_uring_prep_cancel(sqe, &l->op, 0);
