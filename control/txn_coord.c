@@ -3,6 +3,7 @@
  *
  * Invariants: a transaction has at most one transition in flight (`pending`, its target in
  * `next`), and at most one WriteTxnMarkers (`markers_out`, only in PrepareCommit/PrepareAbort);
+ * an EndTxn that prepared the transaction waits in `end_req` until Complete* is durable;
  * `m` is always what the log holds durably (or the initial Empty/-1 state of an id whose first
  * record is not yet durable).  The partitions of `m` are owned copies.  Producer ids come only
  * from durable blocks (pid_block.h).
@@ -46,6 +47,7 @@ struct txn {
 	enum reply reply;
 	bool markers_out, need_markers, need_complete;
 	struct ctl_txn_markers mk;
+	void *end_req;                  /* the EndTxn answered when Complete* is durable */
 };
 
 struct ctl_txn_coord {
@@ -369,7 +371,16 @@ void ctl_txn_append_done(struct ctl_txn_coord *c, struct ctl_txn_append *a, int1
 	meta_fini(&t->m);
 	t->m = t->next;
 	memset(&t->next, 0, sizeof(t->next));
-	reply(c, req, kind, 0, &t->m);
+	if (op == OP_PREPARE && kind == REPLY_DONE) {
+		assert(!t->end_req);
+		t->end_req = req;               /* answered at Complete* (see txn_coord.h) */
+	} else {
+		reply(c, req, kind, 0, &t->m);
+	}
+	if (op == OP_COMPLETE && t->end_req) {
+		reply(c, t->end_req, REPLY_DONE, 0, &t->m);
+		t->end_req = NULL;
+	}
 	if (op == OP_PREPARE)
 		send_markers(c, t);
 }

@@ -6,9 +6,13 @@
  * with transaction version 1 (epoch bumps only on InitProducerId and on fencing).
  *
  * States (Kafka's): Empty -> Ongoing (partitions added) -> PrepareCommit / PrepareAbort
- * (durable in `__transaction_state`, EndTxn answered) -> markers written by the dataplane to
- * every partition of the transaction -> CompleteCommit / CompleteAbort -> Ongoing again on the
- * next AddPartitionsToTxn.  An InitProducerId while a transaction is Ongoing (a new producer
+ * (durable in `__transaction_state`) -> markers written by the dataplane to every partition of
+ * the transaction -> CompleteCommit / CompleteAbort (durable; EndTxn answered) -> Ongoing again
+ * on the next AddPartitionsToTxn.  Kafka answers EndTxn at PrepareCommit already, but then the
+ * client's next AddPartitionsToTxn meets the markers still out and gets CONCURRENT_TRANSACTIONS,
+ * which librdkafka and the Java client retry only after 20 ms (KafkaJS after 100 ms+): answering
+ * at Complete* costs the client nothing it could use (it cannot start the next transaction
+ * sooner) and saves that back-off; the committed records are also readable when it returns.  An InitProducerId while a transaction is Ongoing (a new producer
  * instance with the same transactional.id) and a transaction past transaction.timeout.ms are
  * fenced: the epoch is bumped and the transaction aborted (Kafka's PrepareEpochFence), so the
  * old producer's next request gets PRODUCER_FENCED (INVALID_PRODUCER_EPOCH for the older
@@ -135,7 +139,8 @@ int16_t ctl_txn_verify_partitions(struct ctl_txn_coord *c, const char *txn_id, s
 void ctl_txn_add_offsets(struct ctl_txn_coord *c, void *req, const char *txn_id, size_t idlen,
                          int64_t pid, int16_t epoch, const char *group, size_t glen);
 
-/* EndTxn.  Answered once PrepareCommit / PrepareAbort is durable. */
+/* EndTxn.  Errors are answered at once; success once CompleteCommit / CompleteAbort is durable
+ * (the markers written), however long the markers take. */
 void ctl_txn_end(struct ctl_txn_coord *c, void *req, const char *txn_id, size_t idlen,
                  int64_t pid, int16_t epoch, bool commit);
 

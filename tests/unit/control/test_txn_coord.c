@@ -172,6 +172,17 @@ static int16_t end(struct h *h, int64_t pid, int16_t epoch, bool commit)
 	return a.err;
 }
 
+/* An EndTxn that prepares the transaction: not answered before its markers are written and
+ * Complete* is durable (see the callers). */
+static void end_begin(struct h *h, struct ans *a, int64_t pid, int16_t epoch, bool commit)
+{
+	memset(a, 0, sizeof(*a));
+	ctl_txn_end(h->c, a, ID, IDL, pid, epoch, commit);
+	h_drain(h);
+	cr_assert(!a->done, "EndTxn answered before the markers were written");
+	cr_assert_gt(h->nmk, 0, "no markers sent");
+}
+
 static enum ctl_txn_state state(struct h *h)
 {
 	struct ctl_txn_info in;
@@ -264,8 +275,7 @@ Test(ctl_txn_coord, commit_runs_both_phases)
 	cr_assert(!e.done);
 	cr_assert_eq(h.nmk, 0);                         /* no marker before PrepareCommit is durable */
 	h_complete(&h, 0);
-	cr_assert(e.done);
-	cr_assert_eq(e.err, 0);
+	cr_assert(!e.done);                             /* answered at CompleteCommit */
 	cr_assert_eq(state(&h), CTL_TXN_PREPARE_COMMIT);
 	cr_assert_eq(h.nmk, 1);
 	struct ctl_txn_markers *m = h_markers(&h);
@@ -280,10 +290,14 @@ Test(ctl_txn_coord, commit_runs_both_phases)
 	cr_assert_eq(init_txn(&h, ID, 60000, -1, -1).err, CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
 	ctl_txn_markers_done(h.c, m, 0);
 	cr_assert_eq(h.nq, 1);
-	/* while CompleteCommit is being written */
+	cr_assert(!e.done);                             /* answered at CompleteCommit */
+	/* while CompleteCommit is being written (end() completes the write) */
 	cr_assert_eq(end(&h, p.pid, p.epoch, false), CTL_TXN_ERR_CONCURRENT_TRANSACTIONS);
 	h_drain(&h);
 	cr_assert_eq(state(&h), CTL_TXN_COMPLETE_COMMIT);
+	cr_assert(e.done);
+	cr_assert_eq(e.calls, 1);
+	cr_assert_eq(e.err, 0);
 	struct ctl_txn_info in;
 	ctl_txn_describe(h.c, ID, IDL, &in);
 	cr_assert_eq(in.ntps, 0);
@@ -291,13 +305,15 @@ Test(ctl_txn_coord, commit_runs_both_phases)
 	cr_assert_eq(end(&h, p.pid, p.epoch, false), CTL_TXN_ERR_INVALID_TXN_STATE);
 	/* the next transaction starts from CompleteCommit */
 	cr_assert_eq(add(&h, p.pid, p.epoch, "t", 1), 0);
-	cr_assert_eq(end(&h, p.pid, p.epoch, false), 0);
+	end_begin(&h, &e, p.pid, p.epoch, false);
 	m = h_markers(&h);
 	cr_assert(!m->commit);
 	cr_assert_eq(m->ntps, 1);
 	ctl_txn_markers_done(h.c, m, 0);
 	h_drain(&h);
 	cr_assert_eq(state(&h), CTL_TXN_COMPLETE_ABORT);
+	cr_assert(e.done);
+	cr_assert_eq(e.err, 0);
 	h_fini(&h);
 }
 
@@ -420,9 +436,11 @@ Test(ctl_txn_coord, a_restart_finishes_prepared_transactions_and_never_reuses_id
 	h_drain(&h);
 	struct ans p = init_txn(&h, ID, 60000, -1, -1);
 	cr_assert_eq(add(&h, p.pid, p.epoch, "t", 0), 0);
-	cr_assert_eq(end(&h, p.pid, p.epoch, true), 0);
+	struct ans e;
+	end_begin(&h, &e, p.pid, p.epoch, true);
 	cr_assert_eq(h.nmk, 1);
-	/* the control process dies with the markers out */
+	/* the control process dies with the markers out (and the EndTxn unanswered: the client
+	 * retries it on the restarted process) */
 	h_stop(&h);
 	h.now += 1000;
 	h_start(&h);
@@ -455,7 +473,8 @@ Test(ctl_txn_coord, failed_writes_change_nothing_and_markers_are_retried)
 	cr_assert_eq(a.err, CTL_TXN_ERR_NOT_COORDINATOR);
 	cr_assert_eq(state(&h), CTL_TXN_EMPTY);
 	cr_assert_eq(add(&h, p.pid, p.epoch, "t", 0), 0);
-	cr_assert_eq(end(&h, p.pid, p.epoch, false), 0);
+	struct ans e;
+	end_begin(&h, &e, p.pid, p.epoch, false);
 	struct ctl_txn_markers *m = h_markers(&h);
 	ctl_txn_markers_done(h.c, m, 15);
 	cr_assert_eq(h.nmk, 0);
@@ -463,9 +482,13 @@ Test(ctl_txn_coord, failed_writes_change_nothing_and_markers_are_retried)
 	cr_assert_eq(h.nmk, 1);
 	ctl_txn_markers_done(h.c, h_markers(&h), 0);
 	h_complete(&h, 7);                              /* the Complete record fails once */
+	cr_assert(!e.done);                             /* the EndTxn waits through both retries */
 	ctl_txn_tick(h.c, h.now + 2);
 	h_drain(&h);
 	cr_assert_eq(state(&h), CTL_TXN_COMPLETE_ABORT);
+	cr_assert(e.done);
+	cr_assert_eq(e.calls, 1);
+	cr_assert_eq(e.err, 0);
 	h_fini(&h);
 }
 
