@@ -38,8 +38,13 @@ static int load(struct stor_segment *s)
 {
 	char name[48], path[4096];
 	txn_name(s, name, sizeof name);
-	snprintf(path, sizeof path, "%s/%s", s->log->path, name);
 	int err = 0;
+	int fd = stor_spare_txn_take(s->log, s->base);
+	if (fd >= 0) {
+		s->txn = stor_txnidx_open_fd(fd, &err);
+		return s->txn ? 0 : err;
+	}
+	snprintf(path, sizeof path, "%s/%s", s->log->path, name);
 	s->txn = stor_txnidx_open(path, &err);
 	return s->txn ? 0 : err;
 }

@@ -211,9 +211,14 @@ struct stor_log {
 
 	/* the next segment's files, created ahead through the ring (spare.c) */
 	int spare_fd[STOR_SPARE_FILES];         /* -1: not (yet) open */
-	struct stor_spare_op spare_op[STOR_SPARE_FILES], spare_close;
+	struct stor_spare_op spare_op[STOR_SPARE_FILES];
 	char spare_dest[STOR_SPARE_FILES][48];  /* rename targets, alive until the CQE */
-	int spare_opening, spare_renaming, spare_closing;
+	int spare_opening, spare_renaming;
+	/* The taken .txnindex's descriptor until its rename lands: an abort recorded in that window
+	 * must write through it, since opening "<base>.txnindex" by name would create a file that
+	 * the rename then replaces (aborted.c). -1: none. */
+	int spare_txn_fd;
+	int64_t spare_txn_base;
 	bool spare_failed;          /* an open failed: rolls create their files themselves */
 
 	/* compaction (compact.c, cleaner.c) */
@@ -260,6 +265,11 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 bool stor_spare_busy(const struct stor_log *log);
 /* Closes and unlinks spare files not taken (log close; blocking). */
 void stor_spare_discard(struct stor_log *log);
+/* The descriptor of segment base's .txnindex while its rename is in flight, handed over to the
+ * caller (who then owns it), or -1 when that file is reachable by its name. */
+int stor_spare_txn_take(struct stor_log *log, int64_t base);
+/* Closes the held .txnindex descriptor, if any (its rename landed, or the log closes). */
+void stor_spare_txn_release(struct stor_log *log);
 
 /* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
 void stor_sync_kick(struct stor_log *log);

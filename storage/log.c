@@ -265,6 +265,7 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	}
 	log->dfd = -1;
 	for (int i = 0; i < STOR_SPARE_FILES; i++) log->spare_fd[i] = -1;
+	log->spare_txn_fd = -1;
 	log->dir = d;
 	log->topic = strdup(topic);
 	log->partition = partition;

@@ -58,6 +58,7 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_log *log = so->log;
 	log->inflight--;
 	log->spare_renaming--;
+	if (so->i == 3) stor_spare_txn_release(log);
 	if (res < 0) {
 		log->spare_failed = true;
 		stor_log_go_offline(log, "renaming a new segment's file into place", res);
@@ -69,19 +70,9 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	}
 }
 
-static void close_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
-{
-	(void)res;
-	(void)flags;
-	struct stor_spare_op *so = rt_container_of(op, struct stor_spare_op, op);
-	so->log->inflight--;
-	so->log->spare_closing--;
-}
-
 void stor_spare_prepare(struct stor_log *log)
 {
-	if (log->offline || log->spare_failed || log->spare_opening || log->spare_renaming ||
-	    log->spare_closing)
+	if (log->offline || log->spare_failed || log->spare_opening || log->spare_renaming)
 		return;
 	for (int i = 0; i < STOR_SPARE_FILES; i++) {
 		if (log->spare_fd[i] >= 0) continue;
@@ -107,7 +98,7 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 {
 	for (int i = 0; i < STOR_SPARE_FILES; i++)
 		if (log->spare_fd[i] < 0) return NULL;
-	if (log->spare_renaming || log->spare_closing) return NULL;
+	if (log->spare_renaming) return NULL;
 	/* The same fault point as the blocking creation: a test sees one check per roll. */
 	int32_t f = stor_fault_check(STOR_FAULT_SEG_CREATE);
 	if (f < 0) {
@@ -119,16 +110,18 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		*err = -ENOMEM;
 		return NULL;
 	}
-	/* All five SQEs or none: a half-prepared set must never be submitted. */
-	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES + 1) io_uring_submit(log->ring);
-	struct io_uring_sqe *sqe[STOR_SPARE_FILES + 1];
-	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES + 1) {
+	/* All four SQEs or none: a half-prepared set must never be submitted. */
+	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES) io_uring_submit(log->ring);
+	struct io_uring_sqe *sqe[STOR_SPARE_FILES];
+	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES) {
 		stor_segment_free(s);
 		return NULL;
 	}
-	for (int i = 0; i < STOR_SPARE_FILES + 1; i++) sqe[i] = io_uring_get_sqe(log->ring);
-	/* The .txnindex stays an empty file until a transaction aborts (aborted.c opens it then),
-	 * so its descriptor is closed, through the ring. */
+	for (int i = 0; i < STOR_SPARE_FILES; i++) sqe[i] = io_uring_get_sqe(log->ring);
+	/* The .txnindex stays an empty file until a transaction aborts (aborted.c opens it then);
+	 * its descriptor is kept only until its rename lands, for an abort recorded before that. */
+	log->spare_txn_fd = log->spare_fd[3];
+	log->spare_txn_base = base;
 	s->fd = log->spare_fd[0];
 	s->ifd = log->spare_fd[1];
 	s->tfd = log->spare_fd[2];
@@ -143,19 +136,28 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		log->inflight++;
 		log->spare_renaming++;
 	}
-	struct stor_spare_op *co = &log->spare_close;
-	co->op.cb = close_cb;
-	co->log = log;
-	io_uring_prep_close(sqe[STOR_SPARE_FILES], log->spare_fd[3]);
-	io_uring_sqe_set_data(sqe[STOR_SPARE_FILES], &co->op);
-	log->inflight++;
-	log->spare_closing++;
 	for (int i = 0; i < STOR_SPARE_FILES; i++) log->spare_fd[i] = -1;
 	return s;
 }
 
+int stor_spare_txn_take(struct stor_log *log, int64_t base)
+{
+	if (log->spare_txn_fd < 0 || log->spare_txn_base != base) return -1;
+	int fd = log->spare_txn_fd;
+	log->spare_txn_fd = -1;
+	return fd;
+}
+
+void stor_spare_txn_release(struct stor_log *log)
+{
+	/* close(2) of a file with nothing to write back does not wait on the disk. */
+	if (log->spare_txn_fd >= 0) close(log->spare_txn_fd);
+	log->spare_txn_fd = -1;
+}
+
 void stor_spare_discard(struct stor_log *log)
 {
+	stor_spare_txn_release(log);
 	for (int i = 0; i < STOR_SPARE_FILES; i++) {
 		if (log->spare_fd[i] < 0) continue;
 		close(log->spare_fd[i]);

@@ -55,19 +55,24 @@ static void encode(uint8_t *p, const struct stor_aborted_txn *t)
 
 struct stor_txnidx *stor_txnidx_open(const char *path, int *err)
 {
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	return stor_txnidx_open_fd(fd, err);
+}
+
+struct stor_txnidx *stor_txnidx_open_fd(int fd, int *err)
+{
 	struct stor_txnidx *x = calloc(1, sizeof(*x));
 	int rc = 0;
 	if (!x) {
+		close(fd);
 		*err = -ENOMEM;
 		return NULL;
 	}
-	x->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (x->fd < 0) {
-		rc = -errno;
-		free(x);
-		*err = rc;
-		return NULL;
-	}
+	x->fd = fd;
 	struct stat st;
 	if (fstat(x->fd, &st)) {
 		rc = -errno;

@@ -42,6 +42,8 @@ struct stor_txnidx;
  * partial last entry (truncating the file).  Blocking.  Returns an owned index or NULL with
  * *err: -EBADMSG (an entry with a version other than 0, or entries out of order), -errno. */
 struct stor_txnidx *stor_txnidx_open(const char *path, int *err);
+/* The same on a file already open for reading and writing: takes fd (closed on failure too). */
+struct stor_txnidx *stor_txnidx_open_fd(int fd, int *err);
 /* Closes the file and frees the index. */
 void stor_txnidx_close(struct stor_txnidx *x);
 
