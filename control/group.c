@@ -52,6 +52,26 @@ static bool static_fenced(const struct ctl_group *g, struct ctl_slice instance, 
 	return m && !ctl_slice_eq(member, m->id);
 }
 
+/* Kafka's validateMember (Heartbeat, SyncGroup, LeaveGroup; OffsetCommit in offsets.c): a request
+ * naming an instance id the group does not hold (removed at session expiry, or never its own) is
+ * UNKNOWN_MEMBER_ID whatever its member id, so the client rejoins; only an instance id held by
+ * another member id is FENCED_INSTANCE_ID (fatal in librdkafka).
+ * Returns the member, or NULL with *err set. */
+static struct ctl_member *validate_member(const struct ctl_group *g, struct ctl_slice instance,
+                                          struct ctl_slice member, int16_t *err)
+{
+	if (instance.len >= 0) {
+		struct ctl_member *s = find_static(g, instance);
+		if (!s || !ctl_slice_eq(member, s->id)) {
+			*err = s ? CTL_ERR_FENCED_INSTANCE_ID : CTL_ERR_UNKNOWN_MEMBER_ID;
+			return NULL;
+		}
+	}
+	struct ctl_member *m = find_slice(g, member);
+	*err = m ? CTL_ERR_NONE : CTL_ERR_UNKNOWN_MEMBER_ID;
+	return m;
+}
+
 static void free_protocols(struct ctl_member *m)
 {
 	for (int32_t i = 0; i < m->n_protocols; i++) {
@@ -805,10 +825,8 @@ void ctl_group_sync(struct ctl_coord *c, const struct ctl_sync_req *rq, void *re
 		err = CTL_ERR_INVALID_GROUP_ID;
 	else if (!(g = ctl_grp_get(c, rq->group_id)))
 		err = CTL_ERR_UNKNOWN_MEMBER_ID;
-	else if (static_fenced(g, rq->instance_id, rq->member_id))
-		err = CTL_ERR_FENCED_INSTANCE_ID;
-	else if (!(m = find_slice(g, rq->member_id)))
-		err = CTL_ERR_UNKNOWN_MEMBER_ID;
+	else if (!(m = validate_member(g, rq->instance_id, rq->member_id, &err)))
+		;
 	else if (rq->generation != g->generation)
 		err = CTL_ERR_ILLEGAL_GENERATION;
 	else if (rq->protocol_type.len >= 0 && (!g->protocol_type || !ctl_slice_eq(rq->protocol_type, g->protocol_type)))
@@ -919,11 +937,10 @@ int16_t ctl_group_heartbeat(struct ctl_coord *c, struct ctl_slice group_id, stru
 	struct ctl_group *g = ctl_grp_get(c, group_id);
 	if (!g)
 		return CTL_ERR_UNKNOWN_MEMBER_ID;
-	if (static_fenced(g, instance_id, member_id))
-		return CTL_ERR_FENCED_INSTANCE_ID;
-	struct ctl_member *m = find_slice(g, member_id);
+	int16_t err;
+	struct ctl_member *m = validate_member(g, instance_id, member_id, &err);
 	if (!m)
-		return CTL_ERR_UNKNOWN_MEMBER_ID;
+		return err;
 	if (generation != g->generation)
 		return CTL_ERR_ILLEGAL_GENERATION;
 	switch (g->state) {
@@ -963,14 +980,10 @@ int16_t ctl_group_leave(struct ctl_coord *c, struct ctl_slice group_id, struct c
 		} else if ((pp = find_pending(g, x->member_id))) {
 			drop_pending(g, pp);
 			maybe_complete_join(c, g);
-		} else if (static_fenced(g, x->instance_id, x->member_id)) {
-			x->error = CTL_ERR_FENCED_INSTANCE_ID;
 		} else {
-			struct ctl_member *m = find_slice(g, x->member_id);
+			struct ctl_member *m = validate_member(g, x->instance_id, x->member_id, &x->error);
 			if (m)
 				remove_member_and_update(c, g, m);
-			else
-				x->error = CTL_ERR_UNKNOWN_MEMBER_ID;
 		}
 	}
 	return CTL_ERR_NONE;

@@ -112,6 +112,11 @@ int16_t ctl_offsets_validate(const struct ctl_group *g, const struct ctl_commit_
 				;
 		if (s && !ctl_slice_eq(rq->member_id, s->id))
 			return CTL_ERR_FENCED_INSTANCE_ID;
+		/* An instance id the group does not hold (e.g. removed at session expiry): Kafka's
+		 * validateMember answers UNKNOWN_MEMBER_ID even when the member id is known.
+		 * TxnOffsetCommit keeps its looser check (see above). */
+		if (!s && rq->instance_id.len >= 0 && !transactional)
+			return CTL_ERR_UNKNOWN_MEMBER_ID;
 		if (transactional ? rq->member_id.len > 0 && !ctl_member_find(g, rq->member_id.p, (size_t)rq->member_id.len)
 		                  : rq->member_id.len < 0 || !ctl_member_find(g, rq->member_id.p, (size_t)rq->member_id.len))
 			return CTL_ERR_UNKNOWN_MEMBER_ID;
