@@ -1,6 +1,8 @@
 /*
  * control/admin.c: DescribeGroups, ListGroups and DeleteGroups over the coordinator's groups,
  * with the answers Kafka gives (an unknown group is described as Dead with no members).
+ * DeleteGroups takes an Empty group even while transactions hold offsets for it (Kafka does):
+ * their pending offsets go with it.
  */
 #include "control/coord_int.h"
 
@@ -94,6 +96,17 @@ int16_t ctl_group_delete(struct ctl_coord *c, struct ctl_slice group_id)
 	ctl_map_iter_init(&it, &g->offsets);
 	while ((o = ctl_map_next(&it)))
 		ctl_append_offset_tombstone(a, g->id, o->topic, o->partition);
+	/* Kafka's deleteAllOffsets: the partitions that only open transactions hold offsets for get
+	 * a tombstone too.  It follows their transactional records in the log, so a reload drops
+	 * them as this deletion does and a later COMMIT marker brings nothing back. */
+	for (const struct ctl_pending_offset *e = g->pend; e; e = e->next) {
+		struct ctl_slice t = ctl_slice_str(e->topic);
+		bool done = e->pid < 0 || ctl_offsets_find(g, t, e->partition);
+		for (const struct ctl_pending_offset *f = g->pend; f != e && !done; f = f->next)
+			done = f->pid >= 0 && f->partition == e->partition && !strcmp(f->topic, e->topic);
+		if (!done)
+			ctl_append_offset_tombstone(a, g->id, e->topic, e->partition);
+	}
 	ctl_append_group_tombstone(a, g->id);
 	ctl_grp_set_state(c, g, CTL_GROUP_DEAD);
 	ctl_grp_remove(c, g);

@@ -179,6 +179,8 @@ void ctl_pending_free_all(struct ctl_group *g);
 void ctl_txn_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_t err);
 void ctl_txn_offsets_load_done(struct ctl_coord *c);
 void ctl_offsets_drop(struct ctl_group *g, struct ctl_slice topic, int32_t partition);
+/* The committed offset of a partition (borrowed) or NULL. */
+const struct ctl_offset *ctl_offsets_find(const struct ctl_group *g, struct ctl_slice topic, int32_t partition);
 void ctl_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_t err);
 void ctl_offsets_expire(struct ctl_coord *c);
 

@@ -807,7 +807,7 @@ void ctl_group_join(struct ctl_coord *c, const struct ctl_join_req *rq, void *re
 	maybe_complete_join(c, g);
 	/* A group that a rejected join created holds nothing: do not keep it. */
 	if (g->state == CTL_GROUP_EMPTY && !g->n_members && !g->n_pending && !g->protocol_type &&
-	    !ctl_map_size(&g->offsets) && g->generation == 0)
+	    !ctl_group_has_offsets(g) && g->generation == 0)
 		ctl_grp_remove(c, g);
 }
 

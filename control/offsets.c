@@ -41,6 +41,13 @@ void ctl_offsets_clear(struct ctl_group *g)
 	}
 }
 
+const struct ctl_offset *ctl_offsets_find(const struct ctl_group *g, struct ctl_slice topic, int32_t partition)
+{
+	uint8_t key[32767 + 5];
+	size_t kl = offset_key(key, sizeof(key), topic, partition);
+	return kl ? ctl_map_get(&g->offsets, key, kl) : NULL;
+}
+
 bool ctl_group_has_offsets(const struct ctl_group *g)
 {
 	return ctl_map_size(&g->offsets) || g->pend;

@@ -636,7 +636,9 @@ static void send_queued(struct ctl_store *s)
 	struct kp_produce_req_partition_data *pd = calloc((size_t)np, sizeof(*pd));
 	struct kp_batch_builder *bb = calloc((size_t)np, sizeof(*bb));
 	struct ctl_append **owner = calloc((size_t)np, sizeof(*owner));   /* the batch's first append */
-	if (!pd || !bb || !owner)
+	int32_t *held = calloc((size_t)np, sizeof(*held));                 /* partitions put off */
+	int32_t nheld = 0;
+	if (!pd || !bb || !owner || !held)
 		abort();
 	int32_t n = 0;
 	int64_t ts = rt_clock_wall_ms();
@@ -648,11 +650,18 @@ static void send_queued(struct ctl_store *s)
 		int32_t k = 0;
 		while (k < n && pd[k].index != x->partition)
 			k++;
-		if (k < n && (owner[k]->transactional != x->transactional ||
-		              (x->transactional && (owner[k]->producer_id != x->producer_id ||
-		                                    owner[k]->producer_epoch != x->producer_epoch)))) {
+		bool after_held = false;
+		for (int32_t i = 0; i < nheld && !after_held; i++)
+			after_held = held[i] == x->partition;
+		if (after_held || (k < n && (owner[k]->transactional != x->transactional ||
+		                             (x->transactional && (owner[k]->producer_id != x->producer_id ||
+		                                                   owner[k]->producer_epoch != x->producer_epoch))))) {
 			/* Kafka takes one batch per partition in a request, and a batch has one
-			 * producer: this append goes in the next request. */
+			 * producer: this append goes in the next request, and so does every later
+			 * append to its partition, which must not reach the log before it (a
+			 * DeleteGroups tombstone must follow the transactional offsets it covers). */
+			if (!after_held)
+				held[nheld++] = x->partition;
 			if (s->q_tail)
 				s->q_tail->next = x;
 			else
@@ -738,6 +747,7 @@ static void send_queued(struct ctl_store *s)
 	free(bb);
 	free(pd);
 	free(owner);
+	free(held);
 }
 
 void ctl_store_append(struct ctl_store *s, struct ctl_append *a)

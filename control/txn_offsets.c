@@ -282,22 +282,11 @@ void ctl_txn_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_
 {
 	struct ctl_commit_req *rq = a->commit;
 	err = ctl_append_error(err);
+	/* No group: DeleteGroups took it while this append was in flight and appended tombstones
+	 * for these partitions after it, so nothing of it stays pending (a reload agrees). */
 	struct ctl_group *g = ctl_grp_get(c, ctl_slice_str(a->group_id));
-	if (g) {
+	if (g)
 		ctl_pending_settle(g, a, !err, a->log_offset);
-	} else if (!err) {
-		/* the group was deleted meanwhile: the records are in the log all the same, and the
-		 * transaction's marker must find them */
-		g = ctl_grp_create(c, ctl_slice_str(a->group_id));
-		for (int32_t i = 0; i < rq->n_parts; i++) {
-			if (rq->parts[i].error)
-				continue;
-			struct ctl_offset_value v;
-			ctl_offsets_commit_values(rq, &rq->parts[i], &v);
-			ctl_pending_add(g, a->producer_id, NULL, rq->parts[i].topic, rq->parts[i].partition, &v,
-			                a->log_offset);
-		}
-	}
 	if (err) {
 		if (g && g->state == CTL_GROUP_EMPTY && !g->protocol_type && !ctl_group_has_offsets(g))
 			ctl_grp_remove(c, g);

@@ -9,7 +9,8 @@ drops them.  The offsets survive SIGKILL of the control process in the middle of
 (the pending offsets are read back from the log and settled by the marker the restarted
 coordinator writes) and SIGKILL of the whole broker.  Bad input: TxnOffsetCommit without
 AddOffsetsToTxn, with a stale epoch, for an unknown transactional id, for a topic that does not
-exist.
+exist.  DeleteGroups while an open transaction holds the group's offsets: the group goes (as in
+Kafka) and neither the commit nor a reload of the log brings its offsets back.
 Usage: test_txn_offsets.py <path to ringtail>
 """
 import os
@@ -24,7 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kwire import Conn, W
 from rtbroker import Broker, free_port, run_tap
 
-IN, OUT, GROUP = 'ctp-in', 'ctp-out', 'ctp'
+IN, OUT, GROUP, DEL_GROUP = 'ctp-in', 'ctp-out', 'ctp', 'ctp-del'
 OVERRIDES = {'group.initial.rebalance.delay.ms': '0'}
 
 
@@ -89,6 +90,28 @@ def txn_offset_commit(port, txn_id, pid, epoch, topic, offset, group=GROUP):
         r.tags()
     c.close()
     return errs
+
+
+def delete_groups(port, groups):
+    """DeleteGroups v2 on the wire: {group: error}; retries while the coordinator loads."""
+    deadline = time.time() + 30
+    while True:
+        c = Conn(port)
+        b = W().uvar(len(groups) + 1)
+        for g in groups:
+            b.cstr(g)
+        r = c.call(42, 2, b.tags(), True)
+        r.i32()
+        out = {}
+        for _ in range(r.uvar() - 1):
+            g, err = r.cstr(), r.i16()
+            r.tags()
+            out[g] = err
+        c.close()
+        if any(e in (14, 15) for e in out.values()) and time.time() < deadline:
+            time.sleep(0.1)
+            continue
+        return out
 
 
 def init_pid(port, txn_id):
@@ -210,6 +233,29 @@ def main(tap):
             tap.ok(e == [3], 'TxnOffsetCommit for a topic that does not exist: UNKNOWN_TOPIC_OR_PARTITION', e)
             tap.ok(offset_fetch(b.port, True) == (committed_before, 0), 'none of them changed the committed offset')
 
+            # 5: DeleteGroups of a group whose offsets an open transaction holds: Kafka deletes
+            # the Empty group (NONE) and tombstones the pending offsets, so the commit that
+            # follows brings nothing back, neither at once nor after the control process reloads
+            dc = Consumer({'bootstrap.servers': b.bootstrap, 'group.id': DEL_GROUP, 'enable.auto.commit': False})
+            p.begin_transaction()
+            p.produce(OUT, value=b'T-del', partition=0)
+            p.send_offsets_to_transaction([TopicPartition(IN, 0, 7)], dc.consumer_group_metadata(), 30)
+            tap.ok(offset_fetch(b.port, True, group=DEL_GROUP) == (-1, 88),
+                   'a group that only an open transaction has offsets for: UNSTABLE_OFFSET_COMMIT')
+            tap.ok(delete_groups(b.port, [DEL_GROUP]) == {DEL_GROUP: 0},
+                   'DeleteGroups takes it with the transaction still open (NONE, as Kafka)')
+            p.commit_transaction(30)
+            got = offset_fetch(b.port, True, group=DEL_GROUP)
+            tap.ok(got == (-1, 0), 'the commit does not bring the deleted offsets back', got)
+            old = control_pid(b.proc.pid)
+            os.kill(old, signal.SIGKILL)
+            t0 = time.time()
+            while time.time() - t0 < 15 and control_pid(b.proc.pid) in (None, old):
+                time.sleep(0.02)
+            got = offset_fetch(b.port, True, group=DEL_GROUP)
+            tap.ok(got == (-1, 0), 'nor does the restarted control process reloading the log', got)
+            dc.close()
+
             p.flush(10)
             b.stop(signal.SIGKILL)
         with Broker(exe, overrides=OVERRIDES, data_dir=data, port=port) as b2:
@@ -223,6 +269,8 @@ def main(tap):
             msgs = consume(c, 1)
             tap.ok(msgs and msgs[0].offset() == committed_before,
                    'a restarted consumer resumes exactly there', [m.offset() for m in msgs])
+            got = offset_fetch(b2.port, True, group=DEL_GROUP)
+            tap.ok(got == (-1, 0), 'after SIGKILL of the broker the deleted group still has no offsets', got)
             c.close()
     finally:
         shutil.rmtree(data, ignore_errors=True)

@@ -251,3 +251,98 @@ Test(ctl_txn_offsets, a_plain_commit_is_unstable_until_durable)
 	cr_assert_eq(fetched(&h, "in", 0), 10);
 	h_fini(&h);
 }
+
+/* Every record an append writes, with its batch's producer and log offset, for a reload. */
+struct txrec {
+	uint8_t k[256], v[256];
+	size_t kl;
+	int32_t vl;
+	int64_t pid, off;
+};
+
+static int keep_records(struct txrec *out, int n, const struct ctl_append *a, int64_t off)
+{
+	for (int32_t i = 0; i < a->n; i++, n++) {
+		out[n].kl = a->kv[i].klen;
+		memcpy(out[n].k, a->data.data + a->kv[i].koff, out[n].kl);
+		out[n].vl = a->kv[i].vlen;
+		if (out[n].vl > 0)
+			memcpy(out[n].v, a->data.data + a->kv[i].voff, (size_t)out[n].vl);
+		out[n].pid = a->transactional ? a->producer_id : -1;
+		out[n].off = off;
+	}
+	return n;
+}
+
+/* Kafka's DeleteGroups of an Empty group whose offsets open transactions still hold: NONE, and
+ * tombstones for the pending partitions too (OffsetMetadataManager.deleteAllOffsets), so the
+ * COMMIT markers that follow bring nothing back, neither now nor after a reload. */
+Test(ctl_txn_offsets, delete_groups_takes_pending_offsets_with_it)
+{
+	struct h h;
+	h_init(&h);
+	struct txrec recs[16];
+	int nrec = 0;
+	struct ctl_commit_part c0[1] = { part("in", 0, 5) };
+	struct ctl_commit_part t1[2] = { part("in", 0, 10), part("in", 1, 20) };
+	struct ctl_commit_part t2[1] = { part("in", 1, 30) };
+	struct res r, r1, r2;
+	plain_commit(&h, &r, c0, 1);
+	nrec = keep_records(recs, nrec, h.q[0], next_log_offset);
+	flush_at(&h, 0);
+	txn_commit(&h, &r1, PID, t1, 2);
+	nrec = keep_records(recs, nrec, h.q[0], next_log_offset);
+	flush_at(&h, 0);
+	txn_commit(&h, &r2, PID + 1, t2, 1);       /* still in flight at the deletion */
+	cr_assert_eq(h.nq, 1);
+	nrec = keep_records(recs, nrec, h.q[0], next_log_offset);
+	cr_assert_eq(ctl_group_delete(h.c, S(G)), CTL_ERR_NONE, "an Empty group goes despite pending offsets");
+	cr_assert_eq(h.nq, 2);
+	struct ctl_append *del = h.q[1];
+	cr_assert(!del->transactional);
+	cr_assert_eq(del->n, 3, "tombstones: in-0 (committed), in-1 (pending only, once), the group");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(del->kv[i].vlen, -1);
+	nrec = keep_records(recs, nrec, del, next_log_offset + 1);
+	flush_at(&h, 0);
+	cr_assert(r2.done && t2[0].error == 0);
+	cr_assert_str_eq(h_state(&h, G), "Dead");
+	ctl_coord_txn_complete(h.c, gpart(), PID, true);
+	ctl_coord_txn_complete(h.c, gpart(), PID + 1, true);
+	cr_assert_eq(fetched(&h, "in", 0), -1);
+	cr_assert_eq(fetched(&h, "in", 1), -1, "the in-flight commit does not come back either");
+	cr_assert(!unstable(&h, "in", 1));
+	cr_assert_str_eq(h_state(&h, G), "Dead");
+
+	struct h h2;
+	h_init_cfg(&h2, &h.cfg, false);
+	for (int i = 0; i < nrec; i++) {
+		ctl_coord_load_batch(h2.c, recs[i].off, recs[i].pid);
+		cr_assert_eq(ctl_coord_load_record(h2.c, recs[i].k, recs[i].kl, recs[i].vl >= 0 ? recs[i].v : NULL,
+		                                   recs[i].vl), 0);
+	}
+	ctl_coord_load_marker(h2.c, gpart(), PID, true);
+	ctl_coord_load_marker(h2.c, gpart(), PID + 1, true);
+	ctl_coord_load_done(h2.c);
+	cr_assert_eq(fetched(&h2, "in", 0), -1, "reloaded: no offset of the deleted group");
+	cr_assert_eq(fetched(&h2, "in", 1), -1);
+	cr_assert_str_eq(h_state(&h2, G), "Dead");
+	h_fini(&h2);
+	h_fini(&h);
+}
+
+/* A JoinGroup that is turned away does not take the group that pending offsets keep. */
+Test(ctl_txn_offsets, a_rejected_join_keeps_the_pending_offsets)
+{
+	struct h h;
+	h_init(&h);
+	struct ctl_commit_part t1[1] = { part("in", 0, 10) };
+	struct res r, j;
+	txn_commit(&h, &r, PID, t1, 1);
+	flush_at(&h, 0);
+	h_join(&h, &j, G, "nobody-knows-me", NULL);
+	cr_assert_eq(j.err, CTL_ERR_UNKNOWN_MEMBER_ID);
+	ctl_coord_txn_complete(h.c, gpart(), PID, true);
+	cr_assert_eq(fetched(&h, "in", 0), 10);
+	h_fini(&h);
+}
