@@ -26,10 +26,12 @@ const struct rt_cfg_def ctl_cfg_defs[] = {
 	  .doc = "largest transaction.timeout.ms a producer may ask for" },
 	{ "transaction.state.log.num.partitions", RT_CFG_INT, "50", .min = 1, .max = 100000,
 	  .doc = "partitions of __transaction_state when it is created" },
-	{ "transactional.id.expiration.ms", RT_CFG_LONG, "604800000", .min = 1, .max = INT64_MAX,
+	{ "transactional.id.expiration.ms", RT_CFG_INT, "604800000", .min = 1, .max = INT32_MAX,
 	  .doc = "how long an idle transactional id is kept" },
-	{ "transaction.abort.timed.out.transaction.cleanup.interval.ms", RT_CFG_LONG, "10000",
-	  .min = 1, .max = INT64_MAX, .doc = "how often timed-out transactions are looked for" },
+	{ "transaction.abort.timed.out.transaction.cleanup.interval.ms", RT_CFG_INT, "10000",
+	  .min = 1, .max = INT32_MAX, .doc = "how often timed-out transactions are looked for" },
+	{ "transaction.remove.expired.transaction.cleanup.interval.ms", RT_CFG_INT, "3600000",
+	  .min = 1, .max = INT32_MAX, .doc = "how often expired transactional ids are looked for" },
 };
 
 const size_t ctl_cfg_ndefs = sizeof(ctl_cfg_defs) / sizeof(ctl_cfg_defs[0]);

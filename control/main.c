@@ -246,6 +246,7 @@ int main(int argc, char **argv)
 	tcfg.log_partitions = (int32_t)rt_cfg_int(cfgv, "transaction.state.log.num.partitions");
 	tcfg.id_expiration_ms = rt_cfg_int(cfgv, "transactional.id.expiration.ms");
 	tcfg.abort_interval_ms = rt_cfg_int(cfgv, "transaction.abort.timed.out.transaction.cleanup.interval.ms");
+	tcfg.expire_interval_ms = rt_cfg_int(cfgv, "transaction.remove.expired.transaction.cleanup.interval.ms");
 	tcfg.offsets_partitions = cfg.offsets_partitions;
 	rt_cfg_destroy(cfgv);
 

@@ -63,6 +63,10 @@ static const struct rt_cfg_def defs[] = {
 	  .doc = "default delete.retention.ms of topics" },
 	{ "connections.max.idle.ms", RT_CFG_LONG, "600000", .min = -1, .max = INT64_MAX,
 	  .doc = "idle connections are closed after this long; -1 never" },
+	{ "producer.id.expiration.ms", RT_CFG_INT, "86400000", .min = 1, .max = INT32_MAX,
+	  .doc = "idle producer ids (no open transaction) are forgotten by a partition after this long" },
+	{ "producer.id.expiration.check.interval.ms", RT_CFG_INT, "600000", .min = 1, .max = INT32_MAX,
+	  .doc = "how often partitions look for expired producer ids" },
 	{ "max.incremental.fetch.session.cache.slots", RT_CFG_INT, "1000", .min = 0, .max = INT32_MAX,
 	  .doc = "incremental fetch sessions kept (KIP-227), divided between the shards" },
 	{ "cluster.id", RT_CFG_STRING, NULL, .doc = "fixed cluster id; default: generated once and kept" },
@@ -178,6 +182,8 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->log_flush_interval_messages = rt_cfg_int(rc, "log.flush.interval.messages");
 	c->log_flush_interval_ms = given(rc, "log.flush.interval.ms") ? rt_cfg_int(rc, "log.flush.interval.ms") : INT64_MAX;
 	c->connections_max_idle_ms = rt_cfg_int(rc, "connections.max.idle.ms");
+	c->producer_id_expiration_ms = rt_cfg_int(rc, "producer.id.expiration.ms");
+	c->producer_id_expiration_check_ms = rt_cfg_int(rc, "producer.id.expiration.check.interval.ms");
 	c->fetch_session_slots = (int32_t)rt_cfg_int(rc, "max.incremental.fetch.session.cache.slots");
 	stor_cleaner_config_default(&c->cleaner);
 	c->cleaner.enable = rt_cfg_bool(rc, "log.cleaner.enable");

@@ -41,6 +41,8 @@ struct dp_config {
 	int64_t log_flush_interval_messages;
 	int64_t log_flush_interval_ms;
 	int64_t connections_max_idle_ms;
+	int64_t producer_id_expiration_ms;        /* producer.id.expiration.ms */
+	int64_t producer_id_expiration_check_ms;  /* producer.id.expiration.check.interval.ms */
 	int32_t fetch_session_slots;   /* max.incremental.fetch.session.cache.slots, all shards */
 	struct stor_cleaner_config cleaner;    /* log.cleaner.enable, .backoff.ms, .dedupe.buffer.size, ... */
 	char log_cleanup_policy[32];           /* log.cleanup.policy: topics' default cleanup.policy */

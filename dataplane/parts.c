@@ -22,6 +22,7 @@ struct dp_parts {
 	struct dp_part *b[NBUCKETS];
 	int count;
 	struct stor_cleaner *cleaner;  /* this shard's log cleaner (compaction); owned, may be NULL */
+	int64_t next_pid_expiry;       /* wall ms of the next producer-id expiry pass */
 };
 
 static unsigned hash(const uint8_t *id, int32_t index)
@@ -66,7 +67,7 @@ static void pstate_open(struct dp_shard *s, struct dp_part *x)
 {
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s-%d", stor_dir_path(s->b->dir), x->topic, x->index);
-	x->pstate = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
+	x->pstate = stor_pstate_create(s->b->cfg.producer_id_expiration_ms);
 	if (!x->pstate)
 		return;
 	int rc = stor_pstate_recover(x->pstate, x->log, dir, dp_wall_ms());
@@ -215,6 +216,9 @@ void dp_parts_tick(struct dp_shard *s)
 {
 	struct dp_parts *pt = s->parts;
 	int64_t now = dp_wall_ms();
+	bool expire = now >= pt->next_pid_expiry;     /* Kafka's producer.id.expiration.check.interval.ms */
+	if (expire)
+		pt->next_pid_expiry = now + s->b->cfg.producer_id_expiration_check_ms;
 	for (int i = 0; i < NBUCKETS; i++)
 		for (struct dp_part **pp = &pt->b[i]; *pp;) {
 			struct dp_part *x = *pp;
@@ -224,7 +228,7 @@ void dp_parts_tick(struct dp_shard *s)
 					pp = &x->hnext;
 				continue;
 			}
-			if (x->pstate)
+			if (x->pstate && expire)
 				stor_pstate_expire(x->pstate, now);
 			int rc = stor_log_tick(x->log, now);
 			if (rc < 0)

@@ -23,8 +23,24 @@ Test(dp_config, embedded_defaults)
 	cr_assert_eq(c.socket_request_max_bytes, 104857600);
 	cr_assert_eq(c.log_retention_ms, 168LL * 3600 * 1000);
 	cr_assert_eq(c.connections_max_idle_ms, 600000);
+	cr_assert_eq(c.producer_id_expiration_ms, 86400000, "producer.id.expiration.ms: Kafka's 1 day");
+	cr_assert_eq(c.producer_id_expiration_check_ms, 600000);
 	cr_assert_geq(c.ncores, 1);
 	dp_config_fini(&c);
+}
+
+Test(dp_config, producer_id_expiration_keys)
+{
+	struct dp_config c;
+	char err[512] = "";
+	const char *ov[2] = { "producer.id.expiration.ms=2000", "producer.id.expiration.check.interval.ms=200" };
+	cr_assert_eq(dp_config_load(&c, NULL, ov, 2, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.producer_id_expiration_ms, 2000);
+	cr_assert_eq(c.producer_id_expiration_check_ms, 200);
+	dp_config_fini(&c);
+	const char *bad[1] = { "producer.id.expiration.ms=0" };
+	cr_assert_neq(dp_config_load(&c, NULL, bad, 1, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "producer.id.expiration.ms"), "%s", err);
 }
 
 Test(dp_config, file_then_overrides)
