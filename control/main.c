@@ -5,9 +5,11 @@
  * to the broker (control/store.h), and keeps no files of its own.
  *
  *   ringtail-control --links N --bootstrap HOST:PORT [--config FILE] [--override KEY=VALUE ...]
- *                    [--log-level LEVEL]
+ *                    [--log-level LEVEL] [--ready-fd FD]
  *
- * The links are file descriptors 3 .. 3+N-1.  When any link closes the dataplane is gone (or
+ * The links are file descriptors 3 .. 3+N-1.  Once the group coordinator's state is loaded one
+ * byte is written to the ready fd (then closed): the supervisor counts from there whether this
+ * incarnation was healthy (its restart back-off).  When any link closes the dataplane is gone (or
  * restarting this process) and the process exits; SIGTERM exits at once (every acknowledged
  * commit is already durable in the broker).
  */
@@ -168,7 +170,7 @@ static bool link_write(int i)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringtail-control --links N --bootstrap HOST:PORT [--config FILE] [--override KEY=VALUE ...]\n"
-	           "                        [--log-level LEVEL]\n"
+	           "                        [--log-level LEVEL] [--ready-fd FD]\n"
 	           "  Started by ringtail; serves consumer groups and committed offsets.\n");
 }
 
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
 	rt_log_set_tag("control");
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	const char *bootstrap = NULL, *config = NULL;
+	int ready_fd = -1;
 	const char *overrides[256];
 	size_t nov = 0;
 	for (int i = 1; i < argc; i++) {
@@ -193,6 +196,8 @@ int main(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--links")) {
 			nlinks = atoi(v);
+		} else if (!strcmp(a, "--ready-fd")) {
+			ready_fd = atoi(v);
 		} else if (!strcmp(a, "--bootstrap")) {
 			bootstrap = v;
 		} else if (!strcmp(a, "--config")) {
@@ -293,6 +298,8 @@ int main(int argc, char **argv)
 	}
 	hs.txn = txn;
 	ctl_txnsvc_set_groups(txn, c);
+	if (ready_fd >= 0)
+		fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
 	for (int i = 0; i < nlinks; i++) {
 		links[i].fd = CTL_LINK_FIRST_FD + i;
 		if (fcntl(links[i].fd, F_GETFD) < 0) {
@@ -312,6 +319,12 @@ int main(int argc, char **argv)
 		int64_t now = rt_clock_wall_ms();
 		ctl_coord_tick(c, now);
 		ctl_txnsvc_tick(txn, now);
+		if (ready_fd >= 0 && !ctl_coord_loading(c)) {
+			if (write(ready_fd, "1", 1) != 1)
+				RT_WARN("ready fd %d: %s", ready_fd, strerror(errno));
+			close(ready_fd);
+			ready_fd = -1;
+		}
 		struct ctl_store *tstore = ctl_txnsvc_store(txn);      /* NULL until first used */
 		if (tstore)
 			ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));

@@ -9,6 +9,11 @@
  * touches the link: non-blocking send, a one-shot io_uring poll for answers, its own table of
  * requests waiting for an answer.  When the link dies (the control process exited), every
  * request waiting on it is answered COORDINATOR_NOT_AVAILABLE.
+ *
+ * Restarts back off from 100 ms doubling to 5 s while incarnations die before they are healthy;
+ * an incarnation is healthy once it has written its ready byte (state loaded, fd after the
+ * links, `--ready-fd`) and served HEALTHY_MS after it, and the back-off then starts over, so a
+ * control process killed again and again is back each time within its load time.
  */
 #include "control_link.h"
 
@@ -43,7 +48,10 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define STABLE_MS 30000
+/* An incarnation that loaded its state and then served this long was healthy: the next restart
+ * starts again from BACKOFF_MIN_MS (only a process that dies while loading, or soon after,
+ * makes the back-off grow). */
+#define HEALTHY_MS 1000
 #define STOP_GRACE_MS 5000
 
 /* One incarnation's end of a shard's link. */
@@ -262,7 +270,89 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 		dp_req_respond(req, &r);
 		return;
 	}
+	case KP_API_INIT_PRODUCER_ID: {
+		struct kp_init_producer_id_resp r;
+		kp_init_producer_id_resp_init(&r);
+		r.error_code = err;
+		r.producer_id = -1;
+		r.producer_epoch = -1;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_ADD_OFFSETS_TO_TXN: {
+		struct kp_add_offsets_to_txn_resp r;
+		kp_add_offsets_to_txn_resp_init(&r);
+		r.error_code = err;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_END_TXN: {
+		struct kp_end_txn_resp r;
+		kp_end_txn_resp_init(&r);
+		r.error_code = err;
+		r.producer_id = -1;
+		r.producer_epoch = -1;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_LIST_TRANSACTIONS: {
+		struct kp_list_transactions_resp r;
+		kp_list_transactions_resp_init(&r);
+		r.error_code = err;
+		r.unknown_state_filters.n = 0;
+		r.transaction_states.n = 0;
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_DESCRIBE_TRANSACTIONS: {
+		struct kp_describe_transactions_req *m = msg;
+		struct kp_describe_transactions_resp r;
+		kp_describe_transactions_resp_init(&r);
+		ARR(req, r.transaction_states, m->transactional_ids.n);
+		for (int32_t i = 0; i < r.transaction_states.n; i++) {
+			struct kp_describe_transactions_resp_transaction_state *x = &r.transaction_states.items[i];
+			kp_describe_transactions_resp_transaction_state_init(x);
+			x->error_code = err;
+			x->transactional_id = m->transactional_ids.items[i];
+			x->transaction_state = (struct kp_str){ "", 0 };
+			x->producer_id = -1;
+			x->producer_epoch = -1;
+			x->transaction_start_time_ms = -1;
+			x->topics.n = 0;
+		}
+		dp_req_respond(req, &r);
+		return;
+	}
+	case KP_API_ADD_PARTITIONS_TO_TXN: {
+		/* v4+ (brokers verifying a transaction) carry the error at the top, as Kafka's
+		 * getErrorResponse; v0-3 per partition */
+		struct kp_add_partitions_to_txn_req *m = msg;
+		struct kp_add_partitions_to_txn_resp r;
+		kp_add_partitions_to_txn_resp_init(&r);
+		if (v >= 4) {
+			r.error_code = err;
+			r.results_by_transaction.n = 0;
+			dp_req_respond(req, &r);
+			return;
+		}
+		ARR(req, r.results_by_topic_v_3_and_below, m->v_3_and_below_topics.n);
+		for (int32_t t = 0; t < r.results_by_topic_v_3_and_below.n; t++) {
+			const struct kp_add_partitions_to_txn_req_topic *rt = &m->v_3_and_below_topics.items[t];
+			struct kp_add_partitions_to_txn_resp_topic_result *o = &r.results_by_topic_v_3_and_below.items[t];
+			kp_add_partitions_to_txn_resp_topic_result_init(o);
+			o->name = rt->name;
+			ARR(req, o->results_by_partition, rt->partitions.n);
+			for (int32_t k = 0; k < o->results_by_partition.n; k++) {
+				kp_add_partitions_to_txn_resp_partition_result_init(&o->results_by_partition.items[k]);
+				o->results_by_partition.items[k].partition_index = rt->partitions.items[k];
+				o->results_by_partition.items[k].partition_error_code = err;
+			}
+		}
+		dp_req_respond(req, &r);
+		return;
+	}
 	default:
+		/* every API ctl_link_serves() names has a case above */
 		req->close_after = true;
 		dp_req_finish(req);
 		return;
@@ -522,7 +612,9 @@ static void sleep_ms(int64_t ms)
 	}
 }
 
-static pid_t spawn(void)
+/* Starts an incarnation; *ready_rd gets the read end of its ready pipe (owned by the caller).
+ * Returns the pid or -errno. */
+static pid_t spawn(int *ready_rd)
 {
 	int n = g.nlinks;
 	int *mine = calloc((size_t)n, sizeof(int)), *theirs = calloc((size_t)n, sizeof(int));
@@ -549,6 +641,17 @@ static pid_t spawn(void)
 		free(theirs);
 		return -e;
 	}
+	int rp[2];
+	if (pipe2(rp, O_CLOEXEC)) {
+		int e = errno;
+		for (int i = 0; i < n; i++) {
+			close(mine[i]);
+			close(theirs[i]);
+		}
+		free(mine);
+		free(theirs);
+		return -e;
+	}
 	int core = g.b->cfg.control_core;
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -562,19 +665,23 @@ static pid_t spawn(void)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		int base = CTL_LINK_FIRST_FD + n;
+		int base = CTL_LINK_FIRST_FD + n;    /* the ready pipe's write end goes here */
 		for (int i = 0; i < n; i++)
-			theirs[i] = fcntl(theirs[i], F_DUPFD_CLOEXEC, base);
+			theirs[i] = fcntl(theirs[i], F_DUPFD_CLOEXEC, base + 1);
+		int ready_wr = fcntl(rp[1], F_DUPFD_CLOEXEC, base + 1);
 		for (int i = 0; i < n; i++)
 			dup2(theirs[i], CTL_LINK_FIRST_FD + i); /* dup2 clears FD_CLOEXEC */
-		syscall(SYS_close_range, (unsigned)base, ~0U, 0);
+		dup2(ready_wr, base);
+		syscall(SYS_close_range, (unsigned)base + 1, ~0U, 0);
 		execv(g.exe, g.args);
 		_exit(127);
 	}
 	for (int i = 0; i < n; i++)
 		close(theirs[i]);
+	close(rp[1]);
 	if (pid < 0) {
 		int e = errno;
+		close(rp[0]);
 		for (int i = 0; i < n; i++)
 			close(mine[i]);
 		free(mine);
@@ -589,6 +696,8 @@ static pid_t spawn(void)
 	}
 	free(mine);
 	free(theirs);
+	fcntl(rp[0], F_SETFL, fcntl(rp[0], F_GETFL) | O_NONBLOCK);
+	*ready_rd = rp[0];
 	return pid;
 }
 
@@ -598,8 +707,9 @@ static void *supervise(void *arg)
 	rt_log_set_tag("control-supervisor");
 	int64_t backoff = BACKOFF_MIN_MS;
 	while (!atomic_load(&g.stopping)) {
-		int64_t started = mono_ms();
-		pid_t pid = spawn();
+		int ready_rd = -1;
+		int64_t ready_at = 0;
+		pid_t pid = spawn(&ready_rd);
 		if (pid < 0) {
 			RT_ERROR("cannot start %s: %s; retrying in %lld ms", g.exe, strerror((int)-pid), (long long)backoff);
 		} else {
@@ -608,6 +718,9 @@ static void *supervise(void *arg)
 			        g.b->cfg.control_core >= 0 ? ", pinned" : "");
 			int status = 0;
 			for (;;) {
+				char byte;
+				if (!ready_at && read(ready_rd, &byte, 1) == 1)
+					ready_at = mono_ms();
 				pid_t w = waitpid(pid, &status, WNOHANG);
 				if (w == pid)
 					break;
@@ -629,13 +742,14 @@ static void *supervise(void *arg)
 				nanosleep(&ts, NULL);
 			}
 			atomic_store(&g.pid, 0);
+			close(ready_rd);
 			if (atomic_load(&g.stopping))
 				break;
 			if (WIFSIGNALED(status))
 				RT_WARN("control process %d killed by signal %d", (int)pid, WTERMSIG(status));
 			else
 				RT_WARN("control process %d exited with status %d", (int)pid, WEXITSTATUS(status));
-			if (mono_ms() - started > STABLE_MS)
+			if (ready_at && mono_ms() - ready_at >= HEALTHY_MS)
 				backoff = BACKOFF_MIN_MS;
 		}
 		RT_INFO("restarting the control process in %lld ms", (long long)backoff);
@@ -687,10 +801,11 @@ int dp_control_start(struct dp_broker *b, int argc, char **argv)
 		rt_buf_init(&g.links[i].in, CTL_LINK_MAX_FRAME + 65536);
 		rt_buf_init(&g.links[i].out, 0);
 	}
-	char *links = malloc(16), *boot = malloc(300);
-	if (!links || !boot)
+	char *links = malloc(16), *boot = malloc(300), *ready = malloc(16);
+	if (!links || !boot || !ready)
 		return -ENOMEM;
 	snprintf(links, 16, "%d", g.nlinks);
+	snprintf(ready, 16, "%d", CTL_LINK_FIRST_FD + g.nlinks);
 	/* The internal loopback listener (dataplane/net.h), not the clients' one: that may be a
 	 * DPDK address the kernel cannot reach. */
 	snprintf(boot, 300, "127.0.0.1:%u", (unsigned)b->internal_port);
@@ -700,6 +815,8 @@ int dp_control_start(struct dp_broker *b, int argc, char **argv)
 	g.args[k++] = links;
 	g.args[k++] = "--bootstrap";
 	g.args[k++] = boot;
+	g.args[k++] = "--ready-fd";
+	g.args[k++] = ready;
 	g.args[k++] = "--log-level";
 	g.args[k++] = (char *)rt_log_level_name(rt_log_get_level());
 	/* ringtail's properties file and overrides: the control process reads its own keys. */

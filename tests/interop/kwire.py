@@ -24,6 +24,8 @@ class W:
         return self
 
     def str(self, s):
+        if s is None:
+            return self.i16(-1)
         s = s.encode()
         return self.i16(len(s)).raw(s)
 
