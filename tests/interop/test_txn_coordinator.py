@@ -66,13 +66,19 @@ def describe(port, ids):
         c.close()
 
 
-def list_txns(port, states=()):
+def list_txns(port, states=(), pids=(), duration=None):
+    """ListTransactions v0, or v1 with a duration filter: (error, unknown states, [(id, pid, state)])."""
     c = Conn(port)
     try:
         b = W().uvar(len(states) + 1)
         for s in states:
             b.cstr(s)
-        r = c.call(66, 0, b.uvar(1).tags(), True)
+        b.uvar(len(pids) + 1)
+        for p in pids:
+            b.i64(p)
+        if duration is not None:
+            b.i64(duration)
+        r = c.call(66, 0 if duration is None else 1, b.tags(), True)
         r.i32()
         err = r.i16()
         unknown = [r.cstr() for _ in range(r.uvar() - 1)]
@@ -103,6 +109,51 @@ def add_partitions(port, txn_id, pid, epoch, topic, parts, version=3):
                 out[part] = err
             r.tags()
         return out
+    finally:
+        c.close()
+
+
+def describe_producers(port, topic, partition):
+    """DescribeProducers v0: (error, [(pid, epoch, last seq, last ts, coordinator epoch, txn start)])."""
+    c = Conn(port)
+    try:
+        r = c.call(61, 0, W().uvar(2).cstr(topic).uvar(2).i32(partition).tags().tags(), True)
+        r.i32()
+        out = None
+        for _ in range(r.uvar() - 1):
+            r.cstr()
+            for _ in range(r.uvar() - 1):
+                r.i32()
+                err = r.i16()
+                r.cstr()
+                prods = []
+                for _ in range(r.uvar() - 1):
+                    prods.append((r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64()))
+                    r.tags()
+                r.tags()
+                out = (err, prods)
+            r.tags()
+        return out
+    finally:
+        c.close()
+
+
+def produce_txn(port, pid, epoch, topic, partition):
+    """Produce v3 of one transactional batch (sequence 0) with its transactional id: the error."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+    bb = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=True, producer_id=pid,
+                                   producer_epoch=epoch, base_sequence=0, batch_size=1 << 20)
+    bb.append(0, timestamp=None, key=None, value=b'v', headers=[])
+    rec = bytes(bb.build())
+    c = Conn(port)
+    try:
+        body = W().str('tx-c').i16(-1).i32(10000).i32(1).str(topic).i32(1).i32(partition).i32(len(rec)).raw(rec)
+        r = c.call(0, 3, body, False)
+        r.i32()
+        r.str()
+        r.i32()
+        r.i32()
+        return r.i16()
     finally:
         c.close()
 
@@ -159,6 +210,12 @@ def main(tap):
             tap.ok(l[0] == 0 and ('tx-a', p, 'Empty') in l[2], 'ListTransactions lists it', l)
             l = list_txns(port, ['Ongoing', 'Bogus'])
             tap.ok(l == (0, ['Bogus'], []), 'ListTransactions filters by state and echoes unknown states', l)
+            l = list_txns(port, ['Empty'])
+            tap.ok(l == (0, [], [('tx-a', p, 'Empty')]), 'ListTransactions with state Empty lists tx-a', l)
+            l = list_txns(port, pids=[p])
+            tap.ok(l == (0, [], [('tx-a', p, 'Empty')]), 'ListTransactions filtered by its producer id lists it', l)
+            l = list_txns(port, pids=[p + 12345])
+            tap.ok(l == (0, [], []), 'ListTransactions filtered by another producer id lists nothing', l)
             # AddPartitionsToTxn needs partitions that exist (test_txn_bad_input.py checks that)
             adm = AdminClient({'bootstrap.servers': b.bootstrap})
             for f in adm.create_topics([NewTopic('txtopic', 3, 1)]).values():
@@ -168,6 +225,23 @@ def main(tap):
             tap.ok(a == {0: 0, 1: 0}, 'AddPartitionsToTxn through the dataplane: both partitions added', a)
             d = describe(port, ['tx-c'])
             tap.ok(d.get('tx-c', (None, None))[1] == 'Ongoing', 'the transaction is Ongoing', d)
+            l = list_txns(port, ['Ongoing'])
+            tap.ok(l == (0, [], [('tx-c', cp, 'Ongoing')]), 'ListTransactions with state Ongoing lists only tx-c', l)
+            l = list_txns(port, ['Ongoing', 'Empty'], pids=[cp])
+            tap.ok(l == (0, [], [('tx-c', cp, 'Ongoing')]), 'state and producer id filters together', l)
+            time.sleep(0.05)
+            l = list_txns(port, ['Ongoing'], duration=0)
+            tap.ok(l == (0, [], [('tx-c', cp, 'Ongoing')]), 'ListTransactions v1: running longer than 0 ms: tx-c', l)
+            l = list_txns(port, ['Ongoing'], duration=600000)
+            tap.ok(l == (0, [], []), 'ListTransactions v1: running longer than 10 min: none', l)
+            dp = describe_producers(port, 'txtopic', 0)
+            tap.ok(dp == (0, []), 'DescribeProducers before the transaction writes: none', dp)
+            tap.ok(produce_txn(port, cp, ce, 'txtopic', 0) == 0, 'a transactional batch to txtopic-0')
+            dp = describe_producers(port, 'txtopic', 0)
+            tap.ok(dp[0] == 0 and [(x[0], x[1], x[2], x[3] > 0, x[4], x[5]) for x in dp[1]] ==
+                   [(cp, ce, 0, True, -1, 0)],
+                   'DescribeProducers: its id, epoch, last sequence 0, a timestamp, no coordinator epoch '
+                   'before a marker (-1) and the open transaction\'s first offset 0', dp)
             a = add_partitions(port, 'tx-c', cp, ce + 1, 'txtopic', [2])
             tap.ok(a == {2: 90}, 'AddPartitionsToTxn v3 with a wrong epoch: PRODUCER_FENCED per partition', a)
             a = add_partitions(port, 'tx-c', cp + 1000, ce, 'txtopic', [2])
