@@ -316,6 +316,7 @@ void ctl_coord_append_done(struct ctl_coord *c, struct ctl_append *a, int16_t er
 	free(a->group_id);
 	free(a->member_id);
 	free(a->old_leader);
+	free(a->transactional_id);
 	free(a);
 }
 

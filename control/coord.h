@@ -173,6 +173,7 @@ struct ctl_commit_req {
 	/* TxnOffsetCommit: the transactional producer; producer_id -1 for OffsetCommit */
 	int64_t producer_id;
 	int16_t producer_epoch;
+	struct ctl_slice transactional_id;    /* TxnOffsetCommit's; borrowed until commit_done */
 };
 
 /* A batch of records for one partition of `__consumer_offsets`. */
@@ -192,6 +193,7 @@ struct ctl_append {
 	bool transactional;
 	int64_t producer_id;
 	int16_t producer_epoch;
+	char *transactional_id;               /* the producer's (owned; the Produce carries it) */
 	int64_t log_offset;                   /* set by the owner: the batch's base offset, or -1 */
 	int32_t seq_end;                      /* the owner's: sequence after the batch (-1: none), */
 	int32_t seq_prev_next;                /* and the producer's sequence and epoch before it */

@@ -362,6 +362,7 @@ static void do_txn_commit(struct ctl_hreq *q)
 	c->retention_ms = -1;
 	c->producer_id = m->producer_id;
 	c->producer_epoch = m->producer_epoch;
+	c->transactional_id = sl(m->transactional_id);
 	c->parts = parts;
 	c->n_parts = parts ? n : 0;
 	if (!parts) {

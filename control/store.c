@@ -638,6 +638,7 @@ static void send_queued(struct ctl_store *s)
 	struct ctl_append **owner = calloc((size_t)np, sizeof(*owner));   /* the batch's first append */
 	int32_t *held = calloc((size_t)np, sizeof(*held));                 /* partitions put off */
 	int32_t nheld = 0;
+	struct ctl_append *txn_owner = NULL;   /* the request's transactional producer, if any */
 	if (!pd || !bb || !owner || !held)
 		abort();
 	int32_t n = 0;
@@ -653,13 +654,17 @@ static void send_queued(struct ctl_store *s)
 		bool after_held = false;
 		for (int32_t i = 0; i < nheld && !after_held; i++)
 			after_held = held[i] == x->partition;
-		if (after_held || (k < n && (owner[k]->transactional != x->transactional ||
-		                             (x->transactional && (owner[k]->producer_id != x->producer_id ||
-		                                                   owner[k]->producer_epoch != x->producer_epoch))))) {
-			/* Kafka takes one batch per partition in a request, and a batch has one
-			 * producer: this append goes in the next request, and so does every later
-			 * append to its partition, which must not reach the log before it (a
-			 * DeleteGroups tombstone must follow the transactional offsets it covers). */
+		bool other_txn = x->transactional && txn_owner && (txn_owner->producer_id != x->producer_id ||
+		                                                   txn_owner->producer_epoch != x->producer_epoch);
+		if (after_held || other_txn ||
+		    (k < n && (owner[k]->transactional != x->transactional ||
+		               (x->transactional && (owner[k]->producer_id != x->producer_id ||
+		                                     owner[k]->producer_epoch != x->producer_epoch))))) {
+			/* Kafka takes one batch per partition in a request, a batch has one producer,
+			 * and a request one transactional id: this append goes in the next request,
+			 * and so does every later append to its partition, which must not reach the
+			 * log before it (a DeleteGroups tombstone must follow the transactional
+			 * offsets it covers). */
 			if (!after_held)
 				held[nheld++] = x->partition;
 			if (s->q_tail)
@@ -670,6 +675,8 @@ static void send_queued(struct ctl_store *s)
 			x = nx;
 			continue;
 		}
+		if (x->transactional && !txn_owner)
+			txn_owner = x;
 		if (k == n) {
 			kp_produce_req_partition_data_init(&pd[n]);
 			pd[n].index = x->partition;
@@ -735,6 +742,10 @@ static void send_queued(struct ctl_store *s)
 		t.partition_data.n = n;
 		m.acks = -1;
 		m.timeout_ms = 30000;
+		/* Kafka refuses transactional records without their producer's transactional id */
+		if (txn_owner && txn_owner->transactional_id)
+			m.transactional_id = (struct kp_str){ txn_owner->transactional_id,
+			                                      (int32_t)strlen(txn_owner->transactional_id) };
 		m.topic_data.items = &t;
 		m.topic_data.n = 1;
 		for (struct ctl_append *y = send; y; y = y->next)

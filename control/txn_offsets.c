@@ -247,6 +247,8 @@ void ctl_offsets_txn_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void
 	a->transactional = true;
 	a->producer_id = rq->producer_id;
 	a->producer_epoch = rq->producer_epoch;
+	a->transactional_id = ctl_strdup_slice(rq->transactional_id.len > 0 ? rq->transactional_id
+	                                                                     : (struct ctl_slice){ "", 0 });
 	for (int32_t i = 0; i < rq->n_parts; i++) {
 		struct ctl_commit_part *p = &rq->parts[i];
 		if (p->error)

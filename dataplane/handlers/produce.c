@@ -19,6 +19,7 @@
 #include <errno.h>
 
 #include "../parts.h"
+#include "base/bytes.h"
 #include "handlers.h"
 #include "proto/batch.h"
 #include "storage/producer_state.h"
@@ -234,6 +235,23 @@ static int16_t validate(struct dp_shard *s, const struct dp_topic *t, const stru
 	return KP_ERR_CORRUPT_MESSAGE;
 }
 
+/* Kafka's KafkaApis: transactional records need a transactional id (the authorization of that
+ * id is the check; with none the whole request is refused).  A partition's records are
+ * transactional when its first batch says so (RequestUtils.hasTransactionalRecords). */
+static bool txn_without_id(const struct kp_produce_req *m)
+{
+	if (m->transactional_id.len >= 0)
+		return false;
+	for (int32_t i = 0; i < m->topic_data.n; i++)
+		for (int32_t k = 0; k < m->topic_data.items[i].partition_data.n; k++) {
+			const struct kp_records *r = &m->topic_data.items[i].partition_data.items[k].records;
+			/* v2 header: magic at byte 16, attributes at 21-22 */
+			if (r->ptr && r->len >= 23 && r->ptr[16] == 2 && (rt_be16_get(r->ptr + 21) & KP_ATTR_TRANSACTIONAL))
+				return true;
+		}
+	return false;
+}
+
 void dp_h_produce(struct dp_req *req, void *msg)
 {
 	struct kp_produce_req *m = msg;
@@ -249,6 +267,7 @@ void dp_h_produce(struct dp_req *req, void *msg)
 	kp_produce_resp_init(&ctx->resp);
 	const struct dp_snap *snap = dp_meta_snap(b->meta);
 	bool acks_ok = m->acks == 0 || m->acks == 1 || m->acks == -1;
+	bool no_txn_id = txn_without_id(m);
 
 	/* Fill the whole response first so that no job can finish the request early. */
 	struct produce_job *jobs[64], **jl = jobs;
@@ -270,6 +289,10 @@ void dp_h_produce(struct dp_req *req, void *msg)
 			rp->error_message = (struct kp_str){ NULL, -1 };
 			rp->current_leader.leader_id = -1;
 			rp->current_leader.leader_epoch = -1;
+			if (no_txn_id) {
+				rp->error_code = KP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+				continue;
+			}
 			if (!acks_ok) {
 				rp->error_code = KP_ERR_INVALID_REQUIRED_ACKS;
 				continue;

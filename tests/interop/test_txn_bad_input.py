@@ -20,6 +20,9 @@ partition has acknowledged its marker, and a partition acknowledges only after t
 its log.  Not prevented yet: a late produce at the *same* epoch (a client that did not bump)
 that arrives after the abort, which Kafka closes with KIP-890 (the partition asks the
 coordinator whether the transaction is ongoing, and part 2 bumps the epoch at every transaction).
+A Produce of transactional records without a transactional id is refused as Kafka refuses it
+(TRANSACTIONAL_ID_AUTHORIZATION_FAILED); ringtail-control's own transactional writes to
+__consumer_offsets carry their producer's id (test_txn_offsets.py would fail otherwise).
 Usage: test_txn_bad_input.py <path to ringtail>
 """
 import sys
@@ -178,6 +181,9 @@ def main(tap):
                'the producer\'s EndTxn(commit) after that: PRODUCER_FENCED')
         tap.ok(produce(port, 'tx-slow', txn_batch(sp, sep, 1, 'slow-1'), partition=1) == INVALID_EPOCH,
                'its produce to the partition after the abort marker: INVALID_PRODUCER_EPOCH')
+        tap.ok(produce(port, None, txn_batch(sp, sep + 1, 0, 'no-id'), partition=1) == 53,
+               'transactional records without a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED '
+               '(as Kafka\'s KafkaApis)')
         lso, got = committed_view(b.bootstrap, 1)
         tap.ok(got == [], 'read_committed sees nothing of the timed-out transaction', got)
 
