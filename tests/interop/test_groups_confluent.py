@@ -4,18 +4,22 @@ tests/interop/test_groups_confluent.py: consumer groups of confluent-kafka-pytho
 against ringtail and ringtail-control.  With the cooperative-sticky assignor two consumers split
 a 6-partition topic 3/3, a third makes it 2/2/2 and one leaving gives its partitions back; with
 static membership (group.instance.id) a member that restarts within the session timeout gets
-its partitions back without a rebalance of the others.  Consumers are processes of their own.
+its partitions back without a rebalance of the others.  After the cooperative members leave,
+the broker is restarted (SIGTERM) and a restarted cooperative-sticky consumer resumes exactly
+after the last commit.  Consumers are processes of their own.
 Usage: test_groups_confluent.py <path to ringtail>
 """
 import json
 import os
 import select
+import shutil
+import tempfile
 import signal
 import subprocess
 import sys
 import time
 
-from rtbroker import Broker, run_tap
+from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'ct'
 OVERRIDES = {'group.initial.rebalance.delay.ms': '300'}
@@ -131,8 +135,10 @@ def main(tap):
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
     workers = []
+    data = tempfile.mkdtemp(prefix='ringtail-gconf-')
+    port = free_port()
     try:
-        with Broker(sys.argv[1], overrides=OVERRIDES) as b:
+        with Broker(sys.argv[1], overrides=OVERRIDES, data_dir=data, port=port) as b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             admin.create_topics([NewTopic(TOPIC, 6, 1)])[TOPIC].result(10)
             p = Producer({'bootstrap.servers': b.bootstrap, 'acks': 'all'})
@@ -161,6 +167,25 @@ def main(tap):
             for w in (w1, w3):
                 w.send('quit')
             wait_for(workers, lambda: w1.closed and w3.closed, 20)
+            c = committed(b.bootstrap, 'coop')
+            tap.ok(c == [100] * 6, 'cooperative-sticky: the committed offsets are after the last record', c)
+            for i in range(60):
+                p.produce(TOPIC, value=b'n%d' % i, partition=i % 6)
+            p.flush(30)
+            tap.ok(b.stop() == 0, 'the broker stops on SIGTERM')
+        with Broker(sys.argv[1], overrides=OVERRIDES, data_dir=data, port=port) as b:
+            w4 = Worker(b.bootstrap, 'coop', 'cooperative-sticky')
+            workers.append(w4)
+            tap.ok(wait_for([w4], lambda: len(w4.msgs) >= 60), 'after the broker restart a restarted '
+                   'cooperative-sticky consumer gets the new records', '%d\n%s' % (len(w4.msgs), b.log()[-2000:]))
+            wait_for([w4], lambda: False, 1)
+            first = {}
+            for part, off in w4.msgs:
+                first.setdefault(part, off)
+            tap.ok(first == {q: 100 for q in range(6)} and len(w4.msgs) == 60,
+                   'it resumes exactly after the last commit (no gap, no repeat)', (first, len(w4.msgs)))
+            w4.send('quit')
+            wait_for([w4], lambda: w4.closed, 20)
 
             # static membership
             s1 = Worker(b.bootstrap, 'static', 'range', 'inst-1')
@@ -186,6 +211,24 @@ def main(tap):
     finally:
         for w in workers:
             w.kill()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def committed(bootstrap, group):
+    """The group's committed offsets of the 6 partitions (retried while the coordinator loads)."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False})
+    deadline = time.time() + 30
+    while True:
+        try:
+            r = c.committed([TopicPartition(TOPIC, q) for q in range(6)], timeout=30)
+            break
+        except KafkaException:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    c.close()
+    return [tp.offset for tp in r]
 
 
 if __name__ == '__main__':
