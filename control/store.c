@@ -6,6 +6,16 @@
  * up to the high watermark seen) -> READY (Produce acks=-1 for appends).  Requests are pipelined
  * on the one connection; the broker answers in order, and each in-flight request remembers
  * what it was for by correlation id.
+ *
+ * Transactional batches (TxnOffsetCommit) are numbered like an idempotent producer's.  A batch
+ * whose answer is lost with the connection may or may not be in the log: its producer's next
+ * sequence on that partition is then unknown, and after reconnecting the store asks the broker
+ * (DescribeProducers, the partition's producer state) before it writes again, so the next batch
+ * neither repeats a written batch's sequences (it would be taken for a duplicate and dropped)
+ * nor leaves a gap (OUT_OF_ORDER_SEQUENCE_NUMBER).
+ *
+ * RINGTAIL_CONTROL_FAULT=lose-txn-produce-answer (tests only): the answer to the first Produce
+ * that carries a transactional batch is dropped with the connection, as if it were lost.
  */
 #include "control/store.h"
 
@@ -36,6 +46,7 @@
 #define V_CREATE 5
 #define V_PRODUCE 9
 #define V_FETCH 12
+#define V_DESCRIBE_PRODUCERS 0
 #define RECONNECT_MS 200
 #define FETCH_PART_BYTES (1 << 20)
 #define CTL_STORE_MAX_IN (64u << 20)
@@ -56,6 +67,7 @@ struct txn_seq {
 	int64_t pid;
 	int16_t epoch;
 	int32_t next;
+	bool unknown;                  /* a batch's outcome was lost: ask the broker */
 };
 
 struct ctl_store {
@@ -90,6 +102,9 @@ struct ctl_store {
 	bool creating;                 /* CreateTopics sent for appends that wait */
 	struct txn_seq *seqs;          /* transactional producers' sequences */
 	size_t nseqs, capseqs;
+	bool relearn;                  /* some seqs are unknown: DescribeProducers before writing */
+	bool describe_out;
+	bool fault_lose_txn_answer;    /* RINGTAIL_CONTROL_FAULT (tests) */
 };
 
 static struct txn_seq *seq_of(struct ctl_store *s, int32_t partition, int64_t pid)
@@ -189,11 +204,23 @@ struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *
 	rt_buf_init(&s->out, 0);
 	rt_buf_init(&s->in, CTL_STORE_MAX_IN);
 	s->load_start = now_ms();
+	const char *fault = getenv("RINGTAIL_CONTROL_FAULT");
+	s->fault_lose_txn_answer = fault && !strcmp(fault, "lose-txn-produce-answer");
 	return s;
 }
 
-/* A transactional batch that failed was not written (or, after a lost connection, is assumed
- * not to be): its sequence is given back when nothing was numbered after it. */
+/* A transactional batch whose answer was lost: its producer's sequence on the partition is
+ * asked from the broker before the next write. */
+static void seq_unknown(struct ctl_store *s, const struct ctl_append *a)
+{
+	if (a->seq_end < 0)
+		return;
+	seq_of(s, a->partition, a->producer_id)->unknown = true;
+	s->relearn = true;
+}
+
+/* A transactional batch that failed was not written: its sequence is given back when nothing
+ * was numbered after it. */
 static void seq_unsent(struct ctl_store *s, const struct ctl_append *a)
 {
 	if (a->seq_end < 0)
@@ -205,11 +232,14 @@ static void seq_unsent(struct ctl_store *s, const struct ctl_append *a)
 	}
 }
 
-static void fail_list(struct ctl_store *s, struct ctl_append *a)
+/* lost: the appends were sent and their answer is lost (they may be in the log). */
+static void fail_list(struct ctl_store *s, struct ctl_append *a, bool lost)
 {
 	while (a) {
 		struct ctl_append *n = a->next;
-		if (a->transactional)
+		if (a->transactional && lost)
+			seq_unknown(s, a);
+		else if (a->transactional)
 			seq_unsent(s, a);
 		s->stats.append_errors++;
 		s->sink.append_done(s->sink.ctx, a, KP_ERR_COORDINATOR_NOT_AVAILABLE);
@@ -221,7 +251,7 @@ static void fail_appends(struct ctl_store *s, struct ctl_append **head, struct c
 {
 	struct ctl_append *a = *head;
 	*head = *tail = NULL;
-	fail_list(s, a);
+	fail_list(s, a, false);
 }
 
 static void drop_conn(struct ctl_store *s, const char *why)
@@ -236,13 +266,13 @@ static void drop_conn(struct ctl_store *s, const char *why)
 	rt_buf_reset(&s->out);
 	s->out_off = 0;
 	rt_buf_reset(&s->in);
-	s->fetch_out = s->meta_out = false;
+	s->fetch_out = s->meta_out = s->describe_out = false;
 	s->creating = false;
 	struct inflight *f = s->fl_head;
 	s->fl_head = s->fl_tail = NULL;
 	while (f) {
 		struct inflight *n = f->next;
-		fail_list(s, f->a);
+		fail_list(s, f->a, true);
 		free(f);
 		f = n;
 	}
@@ -441,6 +471,80 @@ static void maybe_continue_load(struct ctl_store *s)
 		s->st = ST_READY;
 }
 
+/* DescribeProducers for every partition with an unknown sequence. */
+static void send_describe(struct ctl_store *s)
+{
+	int32_t *parts = calloc(s->nseqs + 1, sizeof(*parts)), n = 0;
+	if (!parts)
+		abort();
+	for (size_t i = 0; i < s->nseqs; i++) {
+		if (!s->seqs[i].unknown)
+			continue;
+		int32_t k = 0;
+		while (k < n && parts[k] != s->seqs[i].partition)
+			k++;
+		if (k == n)
+			parts[n++] = s->seqs[i].partition;
+	}
+	struct kp_describe_producers_req m;
+	kp_describe_producers_req_init(&m);
+	struct kp_describe_producers_req_topic t;
+	kp_describe_producers_req_topic_init(&t);
+	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.partition_indexes.items = parts;
+	t.partition_indexes.n = n;
+	m.topics.items = &t;
+	m.topics.n = 1;
+	send_req(s, KP_API_DESCRIBE_PRODUCERS, V_DESCRIBE_PRODUCERS, &m, NULL);
+	free(parts);
+	s->describe_out = true;
+}
+
+/* The partitions' producer state: the next sequence of each producer whose batch was lost is
+ * the one after the last the broker has (its epoch's), or stays as it was when the broker does
+ * not know the producer there (nothing of it was written). */
+static void on_describe(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+{
+	s->describe_out = false;
+	struct kp_describe_producers_resp m;
+	kp_describe_producers_resp_init(&m);
+	if (kp_describe_producers_resp_decode(r, version, a, &m) || m.topics.n != 1) {
+		drop_conn(s, "malformed DescribeProducers response");
+		return;
+	}
+	bool again = false;
+	const struct kp_describe_producers_resp_topic *t = &m.topics.items[0];
+	for (int32_t i = 0; i < t->partitions.n; i++) {
+		const struct kp_describe_producers_resp_partition *pr = &t->partitions.items[i];
+		if (pr->error_code) {
+			again = true;
+			continue;
+		}
+		for (size_t k = 0; k < s->nseqs; k++) {
+			struct txn_seq *q = &s->seqs[k];
+			if (!q->unknown || q->partition != pr->partition_index)
+				continue;
+			q->unknown = false;
+			for (int32_t j = 0; j < pr->active_producers.n; j++) {
+				const struct kp_describe_producers_resp_producer_state *ps = &pr->active_producers.items[j];
+				if (ps->producer_id != q->pid)
+					continue;
+				q->epoch = (int16_t)ps->producer_epoch;
+				q->next = ps->last_sequence < 0 || ps->last_sequence == INT32_MAX ? 0 : ps->last_sequence + 1;
+			}
+		}
+	}
+	for (size_t k = 0; k < s->nseqs; k++)
+		again = again || s->seqs[k].unknown;
+	if (again) {
+		s->retry_at = s->now + RECONNECT_MS;   /* the metadata round asks again */
+		return;
+	}
+	s->relearn = false;
+	s->st = ST_READY;
+	RT_INFO("control store: %s: producer sequences after the lost connection read back", s->topic);
+}
+
 static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
 {
 	s->meta_out = false;
@@ -495,7 +599,10 @@ static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, s
 	if (s->sink.set_partitions)
 		s->sink.set_partitions(s->sink.ctx, n);
 	if (s->loaded) {
-		s->st = ST_READY;
+		if (s->relearn)
+			send_describe(s);      /* READY once answered */
+		else
+			s->st = ST_READY;
 		return;
 	}
 	s->st = ST_LOAD;
@@ -814,14 +921,30 @@ static void handle_frame(struct ctl_store *s, const uint8_t *p, size_t n)
 	rt_rd_init(&r, p, n);
 	struct kp_resp_hdr h;
 	if (kp_resp_hdr_decode(&r, fl->key, fl->version, &a, &h) || h.correlation_id != fl->corr) {
-		fail_list(s, fl->a);
+		fail_list(s, fl->a, true);
 		free(fl);
 		rt_arena_fini(&a);
 		drop_conn(s, "response out of order");
 		return;
 	}
+	if (s->fault_lose_txn_answer && fl->key == KP_API_PRODUCE) {
+		bool txn = false;
+		for (struct ctl_append *x = fl->a; x && !txn; x = x->next)
+			txn = x->transactional;
+		if (txn) {
+			s->fault_lose_txn_answer = false;
+			fl->next = s->fl_head;     /* back in flight: its answer is lost with the connection */
+			s->fl_head = fl;
+			if (!s->fl_tail)
+				s->fl_tail = fl;
+			rt_arena_fini(&a);
+			drop_conn(s, "fault injection: a transactional Produce's answer is lost");
+			return;
+		}
+	}
 	switch (fl->key) {
 	case KP_API_METADATA: on_metadata(s, &r, fl->version, &a); break;
+	case KP_API_DESCRIBE_PRODUCERS: on_describe(s, &r, fl->version, &a); break;
 	case KP_API_CREATE_TOPICS: on_create(s, &r, fl->version, &a); break;
 	case KP_API_FETCH: on_fetch(s, &r, fl->version, &a); break;
 	case KP_API_PRODUCE: on_produce(s, &r, fl->version, &a, fl->a); break;
