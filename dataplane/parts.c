@@ -233,8 +233,11 @@ void dp_parts_tick(struct dp_shard *s)
 			int rc = stor_log_tick(x->log, now);
 			if (rc < 0)
 				RT_WARN("partition %s-%d: background work failed: %s", x->topic, x->index, strerror(-rc));
-			if (pt->cleaner)
+			if (pt->cleaner) {
+				int64_t hw = stor_log_high_watermark(x->log);
+				stor_log_set_last_stable(x->log, x->pstate ? stor_pstate_lso(x->pstate, hw) : hw);
 				stor_cleaner_consider(pt->cleaner, x->log, now);
+			}
 			pp = &x->hnext;
 		}
 	if (pt->cleaner)

@@ -9,6 +9,7 @@
  * a whole valid segment (original or cleaned); memory is bounded by the key map limit, one read
  * buffer and one write buffer (about 1 MiB each, or one batch when larger), not by segment size.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -188,29 +189,146 @@ static int brd_next(struct brd *r, const uint8_t **b, size_t *sz, uint64_t *pos)
 	return 1;
 }
 
-/* --- the cleaning rules -------------------------------------------------------------------- */
+/* --- transactions met on the walk: Kafka's CleanedTransactionMetadata ---------------------- */
 
-static bool is_whole_kept(const struct kp_batch_hdr *h)
+/* Producer ids as keys of a kmap. */
+static int64_t pid_get(struct kmap *m, int64_t pid)
 {
-	return (h->attributes & (KP_ATTR_CONTROL | KP_ATTR_TRANSACTIONAL)) != 0;
+	uint8_t pk[8];
+	rt_be64_put(pk, (uint64_t)pid);
+	return kmap_get(m, pk, 8);
 }
 
-/* Pass 1 over one batch: newest offset per key, last batch base per producer id. */
-static int map_batch(const uint8_t *b, size_t sz, struct kmap *keys, struct kmap *pids)
+static int pid_put(struct kmap *m, int64_t pid, int64_t v)
+{
+	uint8_t pk[8];
+	rt_be64_put(pk, (uint64_t)pid);
+	return kmap_put(m, pk, 8, v);
+}
+
+#define TX_GONE (-2)               /* a pid map value: was there, removed (kmap cannot delete) */
+
+/* One walk's view of transactions.  `ab` lists the aborted transactions (from the .txnindex
+ * files) that overlap the walk, by first offset; one becomes ongoing once the walk reaches its
+ * first offset, and ends at its ABORT marker. */
+struct txns {
+	const struct stor_aborted_txn *ab;
+	size_t nab, next;
+	struct kmap aborted;       /* pid -> 0: ongoing aborted, no batch seen; 1: a batch seen */
+	struct kmap committed;     /* pid -> 1: a batch of its ongoing (not aborted) transaction seen */
+};
+
+static void txns_init(struct txns *t, const struct stor_aborted_txn *ab, size_t n)
+{
+	*t = (struct txns){.ab = ab, .nab = n};
+}
+
+static void txns_fini(struct txns *t)
+{
+	kmap_free(&t->aborted);
+	kmap_free(&t->committed);
+}
+
+static int txns_reach(struct txns *t, int64_t offset)
+{
+	while (t->next < t->nab && t->ab[t->next].first_offset <= offset) {
+		int64_t pid = t->ab[t->next++].producer_id;
+		int64_t v = pid_get(&t->aborted, pid);
+		if (v != 0 && v != 1) {
+			int rc = pid_put(&t->aborted, pid, 0);
+			if (rc) return rc;
+		}
+	}
+	return 0;
+}
+
+/* A data batch: 1 when it belongs to an aborted transaction (its records can go), 0 when not,
+ * or -errno. */
+static int txns_on_data(struct txns *t, const struct kp_batch_hdr *h)
+{
+	int rc = txns_reach(t, h->base_offset + h->last_offset_delta);
+	if (rc || !(h->attributes & KP_ATTR_TRANSACTIONAL)) return rc;
+	int64_t v = pid_get(&t->aborted, h->producer_id);
+	if (v == 0 || v == 1) {
+		rc = pid_put(&t->aborted, h->producer_id, 1);
+		return rc ? rc : 1;
+	}
+	return pid_put(&t->committed, h->producer_id, 1);
+}
+
+/* The control record type of a marker batch (0 ABORT, 1 COMMIT, other values unknown), or -1
+ * when the batch holds no record (a marker emptied by an earlier cleaning). */
+static int control_type(const uint8_t *b, size_t sz)
+{
+	struct rt_arena a;
+	rt_arena_init(&a, 1 << 12, 0);
+	struct kp_batch_iter it;
+	struct kp_record r;
+	int type = -1;
+	if (!kp_batch_iter_init(&it, b, sz, &a, 0) && kp_batch_iter_next(&it, &r) == 1)
+		type = r.key_len >= 4 ? (int)(int16_t)rt_be16_get(r.key + 2) : 0x7fff;
+	rt_arena_fini(&a);
+	return type;
+}
+
+/* A control batch: 1 when it may go (no batch of its transaction was met on this walk, so no
+ * data of it is left below: the data was removed or cleaned away), 0 when it stays, -errno. */
+static int txns_on_control(struct txns *t, const struct kp_batch_hdr *h, const uint8_t *b, size_t sz)
+{
+	int rc = txns_reach(t, h->base_offset + h->last_offset_delta);
+	if (rc) return rc;
+	int type = control_type(b, sz);
+	if (type < 0) return 1;
+	struct kmap *m = type == 0 ? &t->aborted : type == 1 ? &t->committed : NULL;
+	if (!m) return 0;
+	int64_t v = pid_get(m, h->producer_id);
+	if (v == 0 || v == 1) rc = pid_put(m, h->producer_id, TX_GONE);
+	return rc ? rc : v == 1 ? 0 : 1;
+}
+
+/* --- the cleaning rules -------------------------------------------------------------------- */
+
+/* The producers' last batches, which stay (empty when their records go) so that a producer's
+ * sequence and epoch survive: per producer id the last offset of its last data batch, and
+ * the epoch of its last marker for a producer that wrote no data batch here (Kafka's
+ * lastRecordsOfActiveProducers; every producer seen counts as active). */
+struct producers {
+	struct kmap last_data;
+	struct kmap last_marker_epoch;
+};
+
+static int note_producer(struct producers *p, const struct kp_batch_hdr *h)
+{
+	if (h->producer_id < 0) return 0;
+	if (h->attributes & KP_ATTR_CONTROL)
+		return pid_put(&p->last_marker_epoch, h->producer_id, h->producer_epoch);
+	return pid_put(&p->last_data, h->producer_id, h->base_offset + h->last_offset_delta);
+}
+
+static bool last_of_producer(struct producers *p, const struct kp_batch_hdr *h)
+{
+	if (h->producer_id < 0) return false;
+	int64_t d = pid_get(&p->last_data, h->producer_id);
+	if (d >= 0) return h->base_offset + h->last_offset_delta == d;
+	return (h->attributes & KP_ATTR_CONTROL) &&
+	       pid_get(&p->last_marker_epoch, h->producer_id) == h->producer_epoch;
+}
+
+/* Pass 1 over one batch of the dirty section: newest offset per key, except in aborted data
+ * and markers, which supersede nothing. */
+static int map_batch(const uint8_t *b, size_t sz, struct kmap *keys, struct txns *tx, struct producers *pr)
 {
 	struct kp_batch_hdr h;
 	if (kp_batch_hdr_parse(b, sz, &h)) return -EBADMSG;
-	if (h.producer_id >= 0) {
-		uint8_t pk[8];
-		rt_be64_put(pk, (uint64_t)h.producer_id);
-		int rc = kmap_put(pids, pk, 8, h.base_offset);
-		if (rc) return rc;
-	}
-	if (is_whole_kept(&h) || h.records_count <= 0) return 0;
+	int rc = note_producer(pr, &h);
+	if (rc) return rc;
+	rc = h.attributes & KP_ATTR_CONTROL ? txns_on_control(tx, &h, b, sz) : txns_on_data(tx, &h);
+	if (rc || (h.attributes & KP_ATTR_CONTROL)) return rc < 0 ? rc : 0;
+	if (h.records_count <= 0) return 0;
 	struct rt_arena a;
 	rt_arena_init(&a, 1 << 16, 0);
 	struct kp_batch_iter it;
-	int rc = kp_batch_iter_init(&it, b, sz, &a, 0);
+	rc = kp_batch_iter_init(&it, b, sz, &a, 0);
 	struct kp_record r;
 	while (!rc && (rc = kp_batch_iter_next(&it, &r)) == 1) {
 		rc = 0;
@@ -221,28 +339,86 @@ static int map_batch(const uint8_t *b, size_t sz, struct kmap *keys, struct kmap
 }
 
 struct clean_ctx {
-	struct kmap *keys, *pids;
-	bool drop_tombstones;
+	struct kmap *keys;
+	struct txns *tx;
+	struct producers *pr;
+	int64_t now_ms;
+	int64_t horizon_ms;        /* now + delete.retention.ms: the delete horizon a batch gets */
 	struct stor_compact_stats *st;
-	bool changed;              /* the segment loses something */
+	bool changed;              /* the segment's bytes change */
 };
 
-/* Appends the cleaned form of one batch (or nothing) to out. */
+/* Kafka's shouldRetainRecord for a data record of v2: the newest of its key, and a tombstone
+ * only until its batch's delete horizon (none yet: kept, and the batch gets one). */
+static bool record_kept(struct clean_ctx *c, const struct kp_batch_hdr *h, const struct kp_record *r)
+{
+	if (r->key_len < 0) return true;
+	if (kmap_get(c->keys, r->key, r->key_len) > h->base_offset + r->offset_delta) return false;
+	if (r->value_len >= 0) return true;
+	return !(h->attributes & KP_ATTR_DELETE_HORIZON) || c->now_ms < h->base_timestamp;
+}
+
+/* Appends the record at p (n bytes) with its timestamp delta replaced. */
+static int put_rebased(struct rt_buf *o, const uint8_t *p, size_t n, int64_t delta)
+{
+	struct rt_rd r;
+	rt_rd_init(&r, p, n);
+	(void)rt_rd_varint(&r);
+	int8_t attrs = rt_rd_i8(&r);
+	(void)rt_rd_varlong(&r);
+	if (r.err) return -EBADMSG;
+	size_t rest = rt_rd_left(&r);
+	size_t body = 1 + rt_uvarint_size(rt_zigzag64(delta)) + rest;
+	rt_buf_put_varint(o, (int32_t)body);
+	rt_buf_put_i8(o, attrs);
+	rt_buf_put_varlong(o, delta);
+	rt_buf_put(o, r.p, rest);
+	return o->err;
+}
+
+/* A batch with no record left that must stay (Kafka's writeEmptyHeader): offsets, producer id,
+ * epoch and sequence as they were, uncompressed, both timestamps the old max timestamp. */
+static int put_empty(const struct kp_batch_hdr *h, const uint8_t *b, struct rt_buf *out)
+{
+	size_t at = out->len;
+	rt_buf_put(out, b, KP_BATCH_HEADER_SIZE);
+	if (out->err) return out->err;
+	uint8_t *nb = out->data + at;
+	int16_t attrs = (int16_t)(h->attributes & ~(KP_ATTR_COMPRESSION_MASK | KP_ATTR_DELETE_HORIZON));
+	rt_be32_put(nb + KP_BATCH_OFF_LENGTH, (uint32_t)(KP_BATCH_HEADER_SIZE - KP_BATCH_LOG_OVERHEAD));
+	rt_be16_put(nb + KP_BATCH_OFF_ATTRIBUTES, (uint16_t)attrs);
+	rt_be64_put(nb + KP_BATCH_OFF_BASE_TIMESTAMP, (uint64_t)h->max_timestamp);
+	rt_be32_put(nb + KP_BATCH_OFF_RECORDS_COUNT, 0);
+	kp_batch_crc_update(nb, KP_BATCH_HEADER_SIZE);
+	return 0;
+}
+
+/* Appends the cleaned form of one batch (or nothing) to out: Kafka's checkBatchRetention,
+ * shouldRetainRecord and MemoryRecords.filterTo. */
 static int clean_batch(struct clean_ctx *c, const uint8_t *b, size_t sz, struct rt_buf *out)
 {
 	struct kp_batch_hdr h;
 	if (kp_batch_hdr_parse(b, sz, &h)) return -EBADMSG;
-	if (is_whole_kept(&h) || h.records_count <= 0) {
-		rt_buf_put(out, b, sz);
-		return out->err;
-	}
+	bool control = (h.attributes & KP_ATTR_CONTROL) != 0;
+	bool has_horizon = (h.attributes & KP_ATTR_DELETE_HORIZON) != 0;
+	int can_discard = control ? txns_on_control(c->tx, &h, b, sz) : txns_on_data(c->tx, &h);
+	if (can_discard < 0) return can_discard;
+	/* Aborted data goes at once; a marker whose transaction has no data left first gets a
+	 * delete horizon and goes on a pass after it. */
+	bool discard = control ? can_discard && has_horizon && h.base_timestamp <= c->now_ms : can_discard;
+	bool empty_txn_marker = control && can_discard;
+	bool keep_empty = last_of_producer(c->pr, &h);
+
 	struct rt_arena a;
 	rt_arena_init(&a, 1 << 16, 0);
 	struct rt_buf kept;
 	rt_buf_init(&kept, 0);
 	struct kp_batch_iter it;
 	int32_t nkept = 0, total = 0;
-	int rc = kp_batch_iter_init(&it, b, sz, &a, 0);
+	bool tombs = false;
+	int64_t max_ts = -1;
+	int rc = h.records_count > 0 ? kp_batch_iter_init(&it, b, sz, &a, 0) : 1;
+	/* Kept records, uncompressed, as they were (rebased below when the batch gets a horizon). */
 	while (!rc) {
 		const uint8_t *start = it.p;
 		struct kp_record r;
@@ -252,66 +428,96 @@ static int clean_batch(struct clean_ctx *c, const uint8_t *b, size_t sz, struct 
 			break;
 		}
 		total++;
-		bool keep = true;
-		if (r.key_len >= 0) {
-			int64_t newest = kmap_get(c->keys, r.key, r.key_len);
-			if (newest > h.base_offset + r.offset_delta) keep = false;
-			else if (r.value_len < 0 && c->drop_tombstones) keep = false;
-		}
+		bool keep = discard ? false : control ? true : record_kept(c, &h, &r);
 		if (keep) {
 			rt_buf_put(&kept, start, (size_t)(it.p - start));
 			nkept++;
+			tombs |= r.value_len < 0;
+			if (h.base_timestamp + r.timestamp_delta > max_ts) max_ts = h.base_timestamp + r.timestamp_delta;
 		}
 	}
+	if (rc == 1) rc = 0;
 	if (!rc) rc = kept.err;
 	if (rc) goto out;
-	if (nkept == total) {
+	c->st->records_removed += total - nkept;
+	bool need_horizon = nkept && (tombs || empty_txn_marker) && !has_horizon;
+	if (!nkept) {
+		bool same = h.records_count == 0 && !(h.attributes & (KP_ATTR_COMPRESSION_MASK | KP_ATTR_DELETE_HORIZON)) &&
+		            h.base_timestamp == h.max_timestamp;
+		if (keep_empty && same) {
+			rt_buf_put(out, b, sz);
+			rc = out->err;
+		} else if (keep_empty) {
+			c->changed = true;
+			rc = put_empty(&h, b, out);
+		} else {
+			c->changed = true;
+			c->st->batches_removed++;
+		}
+		goto out;
+	}
+	if (nkept == total && !need_horizon) {
 		rt_buf_put(out, b, sz);
 		rc = out->err;
 		goto out;
 	}
 	c->changed = true;
-	c->st->records_removed += total - nkept;
-	if (!nkept) {
-		/* Kafka keeps the producer's last batch, empty, so its sequence is not lost. */
-		bool last_of_pid = false;
-		if (h.producer_id >= 0) {
-			uint8_t pk[8];
-			rt_be64_put(pk, (uint64_t)h.producer_id);
-			last_of_pid = kmap_get(c->pids, pk, 8) == h.base_offset;
+	int64_t base_ts = h.base_timestamp;
+	int16_t attrs = h.attributes;
+	struct rt_buf rebased;
+	rt_buf_init(&rebased, 0);
+	const uint8_t *recs = kept.data;
+	size_t rlen = kept.len;
+	if (need_horizon) {
+		/* KIP-534: the horizon goes in the base timestamp, so every record's timestamp delta is
+		 * rewritten to keep its timestamp. */
+		base_ts = c->horizon_ms;
+		attrs = (int16_t)(attrs | KP_ATTR_DELETE_HORIZON);
+		struct rt_rd rd;
+		rt_rd_init(&rd, kept.data, kept.len);
+		for (int32_t i = 0; i < nkept && !rc; i++) {
+			const uint8_t *start = rd.p;
+			int32_t len = rt_rd_varint(&rd);
+			size_t hl = (size_t)(rd.p - start);
+			if (rd.err || len < 0 || (size_t)len > rt_rd_left(&rd)) {
+				rc = -EBADMSG;
+				break;
+			}
+			struct rt_rd one;
+			rt_rd_init(&one, rd.p, (size_t)len);
+			(void)rt_rd_i8(&one);
+			int64_t delta = rt_rd_varlong(&one);
+			rc = put_rebased(&rebased, start, hl + (size_t)len, h.base_timestamp + delta - base_ts);
+			rt_rd_skip(&rd, (size_t)len);
 		}
-		if (!last_of_pid) {
-			c->st->batches_removed++;
-			goto out;
-		}
+		recs = rebased.data;
+		rlen = rebased.len;
 	}
 	enum kp_compression codec = (enum kp_compression)(h.attributes & KP_ATTR_COMPRESSION_MASK);
-	const uint8_t *payload = kept.data;
-	size_t plen = kept.len;
 	struct rt_buf z;
 	rt_buf_init(&z, 0);
-	int16_t attrs = h.attributes;
-	if (!nkept) {
-		attrs = (int16_t)(attrs & ~KP_ATTR_COMPRESSION_MASK);
-	} else if (codec != KP_COMPRESSION_NONE) {
-		if ((rc = kp_compress(codec, kept.data, kept.len, &z))) {
-			rt_buf_fini(&z);
-			goto out;
-		}
-		payload = z.data;
-		plen = z.len;
+	if (!rc && codec != KP_COMPRESSION_NONE && !(rc = kp_compress(codec, recs, rlen, &z))) {
+		recs = z.data;
+		rlen = z.len;
 	}
-	size_t at = out->len;
-	rt_buf_put(out, b, KP_BATCH_HEADER_SIZE);
-	rt_buf_put(out, payload, plen);
+	if (!rc) {
+		size_t at = out->len;
+		rt_buf_put(out, b, KP_BATCH_HEADER_SIZE);
+		rt_buf_put(out, recs, rlen);
+		if (!(rc = out->err)) {
+			uint8_t *nb = out->data + at;
+			size_t nsz = KP_BATCH_HEADER_SIZE + rlen;
+			rt_be32_put(nb + KP_BATCH_OFF_LENGTH, (uint32_t)(nsz - KP_BATCH_LOG_OVERHEAD));
+			rt_be16_put(nb + KP_BATCH_OFF_ATTRIBUTES, (uint16_t)attrs);
+			rt_be64_put(nb + KP_BATCH_OFF_BASE_TIMESTAMP, (uint64_t)base_ts);
+			if (!(h.attributes & KP_ATTR_LOG_APPEND_TIME))
+				rt_be64_put(nb + KP_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_ts);
+			rt_be32_put(nb + KP_BATCH_OFF_RECORDS_COUNT, (uint32_t)nkept);
+			kp_batch_crc_update(nb, nsz);
+		}
+	}
 	rt_buf_fini(&z);
-	if ((rc = out->err)) goto out;
-	uint8_t *nb = out->data + at;
-	size_t nsz = KP_BATCH_HEADER_SIZE + plen;
-	rt_be32_put(nb + KP_BATCH_OFF_LENGTH, (uint32_t)(nsz - KP_BATCH_LOG_OVERHEAD));
-	rt_be16_put(nb + KP_BATCH_OFF_ATTRIBUTES, (uint16_t)attrs);
-	rt_be32_put(nb + KP_BATCH_OFF_RECORDS_COUNT, (uint32_t)nkept);
-	kp_batch_crc_update(nb, nsz);
+	rt_buf_fini(&rebased);
 out:
 	rt_buf_fini(&kept);
 	rt_arena_fini(&a);
@@ -436,16 +642,13 @@ static int swap_in(struct stor_clean_job *j, int64_t base)
 	return fsync(j->dfd) ? 1 : 0;
 }
 
-/* Cleans in[i]; sets in[i].out when the segment lost something and was swapped in. */
-static int clean_segment(struct stor_clean_job *j, size_t i, struct kmap *keys, struct kmap *pids,
-                         uint64_t t0, uint64_t *io)
+/* Cleans in[i] with c (whose transaction state carries over from the segments before); sets
+ * in[i].out when the segment changed and was swapped in. */
+static int clean_segment(struct stor_clean_job *j, size_t i, struct clean_ctx *cc, uint64_t t0, uint64_t *io)
 {
 	struct stor_clean_in *in = &j->in[i];
-	struct clean_ctx c = {
-		.keys = keys, .pids = pids, .st = &j->st,
-		.drop_tombstones = in->max_ts >= 0 && j->cfg.delete_retention_ms >= 0 &&
-		                   in->max_ts < j->now_ms - j->cfg.delete_retention_ms,
-	};
+	struct clean_ctx c = *cc;
+	c.changed = false;
 	int rc = 0;
 	struct stor_segment *s = cleaned_open(j, in->base, &rc);
 	if (!s) return rc;
@@ -499,9 +702,47 @@ static int clean_segment(struct stor_clean_job *j, size_t i, struct kmap *keys, 
 	return rc;
 }
 
+/* Reads every batch of in[i] into fn (stops at the first error or cancel). */
+static int walk(struct stor_clean_job *j, size_t i, int (*fn)(void *, const uint8_t *, size_t), void *arg,
+                uint64_t *io)
+{
+	struct brd r;
+	brd_init(&r, j->in[i].seg->fd, j->in[i].size);
+	const uint8_t *b;
+	size_t sz;
+	uint64_t pos;
+	int n, rc = 0;
+	while (!rc && (n = brd_next(&r, &b, &sz, &pos)) == 1)
+		rc = cancelled(j) ? -ECANCELED : fn(arg, b, sz);
+	if (n < 0 && !rc) rc = n;
+	*io += r.bytes_read;
+	brd_fini(&r);
+	return rc;
+}
+
+struct map_arg {
+	struct kmap *keys;
+	struct txns *tx;
+	struct producers *pr;
+};
+
+static int map_one(void *arg, const uint8_t *b, size_t sz)
+{
+	struct map_arg *m = arg;
+	return map_batch(b, sz, m->keys, m->tx, m->pr);
+}
+
+static int producer_one(void *arg, const uint8_t *b, size_t sz)
+{
+	struct kp_batch_hdr h;
+	if (kp_batch_hdr_parse(b, sz, &h)) return -EBADMSG;
+	return note_producer(arg, &h);
+}
+
 void stor_clean_run(struct stor_clean_job *j)
 {
-	struct kmap keys = {0}, pids = {0};
+	struct kmap keys = {0};
+	struct producers pr = {0};
 	uint64_t t0 = rt_clock_ns(), io = 0;
 	/* A cleaned segment may end before the next one begins (its last records were superseded),
 	 * and recovery reads such a gap in a segment it scans as writes lost at a roll and deletes
@@ -511,57 +752,45 @@ void stor_clean_run(struct stor_clean_job *j)
 	int rc = stor_dir_checkpoint(j->dir);
 	size_t nclean = j->nin;
 	j->map_end = j->end;
+	/* Producers' batches before the dirty section come first, so that "last" follows the log. */
+	for (size_t i = 0; i < j->dirty_from && !rc; i++) rc = walk(j, i, producer_one, &pr, &io);
 	/* The key map over the dirty section, bounded: Kafka's dedupe buffer.  At least one segment
-	 * is mapped whatever its size, so cleaning always progresses. */
+	 * is mapped whatever its size, so cleaning always progresses.  Its walk starts at the first
+	 * dirty offset, so it knows only the aborted transactions that end there or later. */
+	struct stor_aborted_txn *mab = malloc((j->naborted ? j->naborted : 1) * sizeof *mab);
+	size_t nmab = 0;
+	if (!mab && !rc) rc = -ENOMEM;
+	for (size_t i = 0; mab && i < j->naborted; i++)
+		if (j->aborted[i].last_offset >= j->first_dirty) mab[nmab++] = j->aborted[i];
+	struct txns tx;
+	txns_init(&tx, mab, nmab);
+	struct map_arg ma = {.keys = &keys, .tx = &tx, .pr = &pr};
 	for (size_t i = j->dirty_from; i < j->nin && !rc; i++) {
-		if (i > j->dirty_from && (int64_t)(keys.bytes + pids.bytes) >= j->map_limit) {
+		if (i > j->dirty_from && (int64_t)(keys.bytes + pr.last_data.bytes) >= j->map_limit) {
 			nclean = i;
 			j->map_end = j->in[i].base;
 			break;
 		}
-		struct brd r;
-		brd_init(&r, j->in[i].seg->fd, j->in[i].size);
-		const uint8_t *b;
-		size_t sz;
-		uint64_t pos;
-		int n;
-		while ((n = brd_next(&r, &b, &sz, &pos)) == 1 && !rc) {
-			if (cancelled(j)) rc = -ECANCELED;
-			else rc = map_batch(b, sz, &keys, &pids);
-		}
-		if (n < 0 && !rc) rc = n;
-		io += r.bytes_read;
-		brd_fini(&r);
+		rc = walk(j, i, map_one, &ma, &io);
 		throttle(j, t0, io);
 	}
-	/* Producers whose last batch lies before the dirty section: their batches there are only
-	 * seen now; the last one of each is what the clean pass must keep. */
-	for (size_t i = 0; i < j->dirty_from && !rc; i++) {
-		struct brd r;
-		brd_init(&r, j->in[i].seg->fd, j->in[i].size);
-		const uint8_t *b;
-		size_t sz;
-		uint64_t pos;
-		int n;
-		while ((n = brd_next(&r, &b, &sz, &pos)) == 1 && !rc) {
-			struct kp_batch_hdr h;
-			if (cancelled(j)) rc = -ECANCELED;
-			else if (kp_batch_hdr_parse(b, sz, &h)) rc = -EBADMSG;
-			else if (h.producer_id >= 0) {
-				uint8_t pk[8];
-				rt_be64_put(pk, (uint64_t)h.producer_id);
-				if (kmap_get(&pids, pk, 8) < h.base_offset) rc = kmap_put(&pids, pk, 8, h.base_offset);
-			}
-		}
-		if (n < 0 && !rc) rc = n;
-		brd_fini(&r);
-	}
+	txns_fini(&tx);
+	free(mab);
+	/* The clean pass walks from the log's first segment with every aborted transaction. */
+	txns_init(&tx, j->aborted, j->naborted);
+	struct clean_ctx c = {
+		.keys = &keys, .tx = &tx, .pr = &pr, .st = &j->st, .now_ms = j->now_ms,
+		.horizon_ms = j->cfg.delete_retention_ms > INT64_MAX - j->now_ms ? INT64_MAX
+		              : j->now_ms + j->cfg.delete_retention_ms,
+	};
 	for (size_t i = 0; i < nclean && !rc; i++) {
 		if (cancelled(j)) rc = -ECANCELED;
-		else rc = clean_segment(j, i, &keys, &pids, t0, &io);
+		else rc = clean_segment(j, i, &c, t0, &io);
 	}
+	txns_fini(&tx);
 	kmap_free(&keys);
-	kmap_free(&pids);
+	kmap_free(&pr.last_data);
+	kmap_free(&pr.last_marker_epoch);
 	j->err = rc;
 }
 
@@ -581,13 +810,20 @@ void stor_log_clean_view(const struct stor_log *log, int64_t now_ms, struct stor
 	const struct stor_config *cfg = &log->cfg;
 	int64_t first_dirty = log->clean_point > log->log_start ? log->clean_point : log->log_start;
 	int64_t end = log->nseg ? stor_log_active(log)->base : first_dirty;
+	/* Aborted data is found through the .txnindex files: while one is missing (rebuilt from the
+	 * log at open) nothing is cleanable, or aborted records would be taken for committed. */
+	bool txn_known = log->txn_rebuild_from == INT64_MAX;
+	for (size_t i = 0; txn_known && i < log->nseg; i++) txn_known = !log->segs[i]->txn_missing;
+	if (!txn_known && log->nseg) end = log->segs[0]->base;
 	for (size_t i = 0; i + 1 < log->nseg; i++) {
 		const struct stor_segment *s = log->segs[i];
 		if (s->base >= end) break;
 		bool dirty = s->end_offset > first_dirty;
-		/* Only below the recovery point (see stor_clean_run for why). */
-		if (!ready(s) || log->segs[i + 1]->base > log->recovery_point || (dirty && cfg->min_compaction_lag_ms > 0 &&
-		                  s->max_ts > now_ms - cfg->min_compaction_lag_ms)) {
+		/* Only below the recovery point (see stor_clean_run for why), and only below the last
+		 * stable offset: an open transaction's records cannot be told committed or aborted. */
+		if (!ready(s) || log->segs[i + 1]->base > log->recovery_point ||
+		    (log->lso_known && log->segs[i + 1]->base > log->last_stable) ||
+		    (dirty && cfg->min_compaction_lag_ms > 0 && s->max_ts > now_ms - cfg->min_compaction_lag_ms)) {
 			end = s->base;
 			break;
 		}
@@ -627,6 +863,31 @@ int64_t stor_log_clean_point(const struct stor_log *log)
 	return log->clean_point;
 }
 
+void stor_log_set_last_stable(struct stor_log *log, int64_t lso)
+{
+	log->last_stable = lso;
+	log->lso_known = true;
+}
+
+static int by_first(const void *a, const void *b)
+{
+	const struct stor_aborted_txn *x = a, *y = b;
+	return x->first_offset < y->first_offset ? -1 : x->first_offset > y->first_offset;
+}
+
+/* Every aborted transaction overlapping [first segment base, end), by first offset, into j. */
+static int collect_aborted(struct stor_log *log, int64_t end, struct stor_clean_job *j)
+{
+	int64_t from = log->segs[0]->base;
+	size_t n = stor_log_collect_aborted(log, from, end, NULL, 0);
+	j->aborted = malloc((n ? n : 1) * sizeof *j->aborted);
+	if (!j->aborted) return -ENOMEM;
+	j->naborted = stor_log_collect_aborted(log, from, end, j->aborted, n);
+	assert(j->naborted == n);
+	qsort(j->aborted, n, sizeof *j->aborted, by_first);
+	return 0;
+}
+
 /* With `force`, a log with only clean bytes is cleaned too (tombstones may have expired). */
 static struct stor_clean_job *prepare(struct stor_log *log, int64_t now_ms, int64_t map_limit,
                                       bool force, int *err)
@@ -645,7 +906,8 @@ static struct stor_clean_job *prepare(struct stor_log *log, int64_t now_ms, int6
 	if (dirty_from == SIZE_MAX) dirty_from = nin;
 	struct stor_clean_job *j = calloc(1, sizeof *j);
 	if (j) j->in = calloc(nin, sizeof *j->in);
-	if (!j || !j->in) {
+	if (!j || !j->in || collect_aborted(log, v.first_uncleanable, j)) {
+		if (j) free(j->in);
 		free(j);
 		*err = -ENOMEM;
 		return NULL;
@@ -723,6 +985,7 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 	stor_reap(log);
 	if (st) *st = j->st;
 	int rc = j->err;
+	free(j->aborted);
 	free(j->in);
 	free(j);
 	return rc;

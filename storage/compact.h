@@ -12,20 +12,35 @@
  * min.cleanable.dirty.ratio, or when its first dirty segment's first batch is older than
  * max.compaction.lag.ms (KIP-354).  The cleaner picks the due log with the largest ratio.
  *
- * One cleaning.  A map key -> newest offset is built over the dirty section (bounded by
- * log.cleaner.dedupe.buffer.size: when it fills, the section ends at that segment, as Kafka's
- * does).  Then every segment from the log start to the end of the mapped section is rewritten
- * when it loses records: a record survives when it is the newest of its key (null keys are kept);
- * a tombstone (null value) also needs its segment's largest timestamp to be within
- * delete.retention.ms of now.  Batches keep their base offset, last offset delta, timestamps,
- * producer id/epoch and base sequence; a batch whose records are all gone is dropped, except that
- * the last batch of a producer stays as an empty batch (records_count 0, uncompressed) so its
- * sequence survives, as Kafka does.  Compressed batches are recompressed with their own codec.
- * Transactional batches and control batches (transaction markers) are copied untouched, and the
- * keys of transactional records supersede nothing: storage does not know which transactions
- * aborted, so it neither drops aborted data nor removes markers (both are Kafka cleaner features
- * not done here); keeping them is always safe for read_committed readers and producer state.
- * Because of that the last stable offset does not bound the cleanable section.
+ * One cleaning (Kafka's Cleaner.doClean, cleanInto and CleanedTransactionMetadata).  A map key ->
+ * newest offset is built over the dirty section (bounded by log.cleaner.dedupe.buffer.size: when
+ * it fills, the section ends at that segment, as Kafka's does); records of aborted transactions
+ * and markers supersede nothing, committed transactional records count like any other.  Then
+ * every segment from the log start to the end of the mapped section is walked in offset order
+ * and rewritten when it changes:
+ *   - aborted transactions come from the .txnindex entries that overlap the walk; a data batch
+ *     of one (between its first offset and its ABORT marker, same producer) is removed whole;
+ *   - a data record survives when it is the newest of its key (null keys are kept); a tombstone
+ *     also needs its batch's delete horizon not yet reached;
+ *   - a marker stays while the walk met a batch of its transaction since the previous marker of
+ *     that producer; when it met none (the data was removed or compacted away) the marker is
+ *     removable, and goes once its batch's delete horizon has passed;
+ *   - KIP-534: a batch that keeps a tombstone, or a removable marker, and carries no horizon yet
+ *     gets one: attribute bit 6 set and the base timestamp = now + delete.retention.ms, every
+ *     record's timestamp delta rewritten so its timestamp stays.  The horizon is in the batch,
+ *     so it holds across restarts and does not depend on file times;
+ *   - batches keep their base offset, last offset delta, producer id/epoch and base sequence; a
+ *     batch left with no record is dropped, except a producer's last data batch (or, for a
+ *     producer with no data batch here, its last marker of its epoch), kept empty (records_count
+ *     0, uncompressed, timestamps its max timestamp) so its sequence and epoch survive;
+ *   - compressed batches are recompressed with their own codec; the max timestamp is that of
+ *     the kept records (LogAppendTime batches keep theirs).
+ * What is cleanable also stops below the segment holding the last stable offset the owner last
+ * gave (stor_log_set_last_stable): an open transaction's records are never judged, and every
+ * transaction met on the walk has its marker in the log.  While a .txnindex is missing (rebuilt
+ * from the log after an unclean stop) nothing is cleanable.  The .txnindex of a cleaned segment
+ * is kept as it was: entries of aborted transactions whose data is gone stay (a reader given
+ * one finds no batch of it); Kafka rewrites the file with the entries still needed.
  *
  * Files (crash safety).  A rewritten segment is written to "<base>.log.cleaned",
  * ".index.cleaned" and ".timeindex.cleaned" and fdatasync()ed; then .log.cleaned is renamed to
@@ -76,6 +91,12 @@ bool stor_log_cleaning(const struct stor_log *log);
 
 /* The log's clean point (offsets below were cleaned). */
 int64_t stor_log_clean_point(const struct stor_log *log);
+
+/* The log's current last stable offset, from the owner's producer state: the cleaner never
+ * cleans a segment holding offsets at or past it (Kafka cleans below the first unstable offset
+ * only).  Until it is first called nothing bounds cleaning that way (tools, tests without
+ * transactions).  On the owner shard, before each scheduling round. */
+void stor_log_set_last_stable(struct stor_log *log, int64_t lso);
 
 /* Cleans `log` now, whatever its dirty ratio (a no-op returning 0 unless cleanup.policy has
  * compact or there is nothing cleanable), on the calling thread: blocking file I/O.  For tests

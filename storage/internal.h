@@ -225,6 +225,8 @@ struct stor_log {
 	int64_t clean_point;        /* Kafka's cleaner checkpoint: offsets below were cleaned */
 	struct stor_clean_job *clean_job; /* the job out on a cleaner thread, or NULL */
 	int64_t clean_ratio;        /* last dirty ratio seen, in millionths (for logs/tests) */
+	int64_t last_stable;        /* the last stable offset the owner last gave (lso_known) */
+	bool lso_known;             /* false until stor_log_set_last_stable: nothing bounds cleaning */
 
 	stor_roll_fn roll_hook;     /* borrowed */
 	void *roll_arg;
@@ -315,6 +317,9 @@ struct stor_clean_job {
 	int64_t first_dirty, end;
 	struct stor_clean_in *in;
 	size_t nin, dirty_from;     /* in[dirty_from..nin) hold the dirty section */
+	struct stor_aborted_txn *aborted; /* owned: the aborted transactions overlapping the job's
+	                             * segments, from every .txnindex, by first offset */
+	size_t naborted;
 	int err;
 	int64_t map_end;            /* the new clean point */
 	struct stor_compact_stats st;

@@ -6,8 +6,10 @@ keys and tombstones for 10 of them, then unique filler keys so all of it leaves 
 segment; the broker is killed (SIGKILL) and restarted; the cleaner then leaves exactly the
 newest record of every key at its original offset (tombstones still there: delete.retention.ms
 is an hour), the bytes on disk shrink, and the log end does not move.  min.compaction.lag.ms holds
-the cleaner off until it is lifted through AlterConfigs.  delete.retention.ms is then
-lowered through AlterConfigs while the broker runs; after more filler the tombstones are gone.
+the cleaner off until it is lifted through AlterConfigs.  delete.retention.ms is then lowered to
+1 s through AlterConfigs while the broker runs, and 10 more keys are deleted: those tombstones go
+a second after the cleaning that stamped their delete horizon (KIP-534), while the first ones
+keep the hour stamped in their batches.
 The broker is restarted cleanly and the compacted log reads back the same.
 Usage: test_compaction.py <path to ringtail>
 """
@@ -142,20 +144,38 @@ def main(tap):
         after = disk_bytes(b)
         tap.ok(after < before / 3, 'the segments shrank on disk', '%d -> %d bytes' % (before, after))
 
-        # AlterConfigs at run time: tombstones older than 1 s go at the next cleaning.
+        # AlterConfigs at run time, and KIP-534: a cleaning stamps each batch that keeps a
+        # tombstone with a delete horizon (now + delete.retention.ms at that cleaning), so the
+        # tombstones above keep their hour while new ones, written after delete.retention.ms is
+        # lowered to 1 s, go at a cleaning a second after the one that stamped them.
         conf['delete.retention.ms'] = '1000'
         res = ConfigResource('topic', TOPIC, set_config=conf)
         admin.alter_configs([res])[res].result(10)
-        time.sleep(1.5)
-        more = [(b'filler2-%d' % i, b'y' * 40) for i in range(60)]
-        last2 = produce(b.bootstrap, more)
-        writes2 = writes + sorted((last2[k], k, v) for k, v in more)
-        want2 = {k: (o, v) for k, (o, v) in expected(writes2).items() if v is not None}
-        got2, hi2 = wait_compacted(b, want2, timeout=40)
-        tap.ok(hi2 is not None, 'after delete.retention.ms is lowered by AlterConfigs the tombstones are gone',
-               'read %d records, want %d' % (len(got2 or []), len(want2)))
-        tap.ok(not [k for o, k, v in (got2 or []) if k in [b'key-%d' % i for i in range(DELETED)]],
-               'the deleted keys are gone entirely')
+        deleted2 = [b'key-%d' % k for k in range(DELETED, 2 * DELETED)]
+        writes2 = list(writes)
+        got2, hi2, n = None, None, 0
+        deadline = time.time() + 60
+        batch = [(k, None) for k in deleted2]
+        while time.time() < deadline:
+            # Unique filler keeps the log dirty (so the cleaner comes back) and pushes the new
+            # tombstones out of the active segment.
+            batch += [(b'filler2-%d' % (n + i), b'y' * 40) for i in range(30)]
+            n += 30
+            last2 = produce(b.bootstrap, batch)
+            writes2 += sorted((last2[k], k, v) for k, v in batch)
+            batch = []
+            want2 = {k: ov for k, ov in expected(writes2).items() if k not in deleted2}
+            got2, hi2 = read_all(b.bootstrap)
+            if {k: (o, v) for o, k, v in got2} == want2 and len(got2) == len(want2):
+                break
+            got2 = None
+            time.sleep(1)
+        tap.ok(got2 is not None, 'tombstones written after delete.retention.ms is lowered by AlterConfigs are '
+               'gone a horizon later', 'read %s' % (None if got2 is None else len(got2)))
+        tap.ok(got2 is not None and not [k for o, k, v in got2 if k in deleted2],
+               'the keys deleted then are gone entirely')
+        tap.ok(got2 is not None and len([k for o, k, v in got2 if v is None]) == DELETED,
+               'the first tombstones keep the horizon stamped in their batches (an hour)')
 
         code = b.stop()
         tap.ok(code == 0, 'clean stop', 'exit %s' % code)
