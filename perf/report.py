@@ -114,6 +114,12 @@ def scenarios(runs, system, prefix):
                   key=lambda s: [int(x) if x.isdigit() else x for x in s.replace("-", " ").split()])
 
 
+def gen(g):
+    """A group's generation count; librdkafka's members cannot see theirs (-1)."""
+    v = g.get("generations", "-")
+    return "n/a" if isinstance(v, int) and v < 0 else v
+
+
 def report(out, runs, limits):
     lim = limit_figures(limits)
     md = ["# Ringtail performance report", ""]
@@ -199,21 +205,22 @@ def report(out, runs, limits):
                "from each record's intended send time (coordinated-omission corrected) to a consumer "
                "seeing it.", ""])
     run_table("Partitions", rows("partitions-"))
-    groups = rows("group-")
+    groups = [k for k in rows("") if runs[k].get("group")]
     run_table("Consumer group", groups)
     if groups:
         md += ["| system | scenario | members | churn every s | generations | commits | duplicates | gaps | "
                "longest pause ms | mean pause ms |", "|---|---|---|---|---|---|---|---|---|---|"]
         for (sy, s) in groups:
             g = runs[(sy, s)].get("group") or {}
-            md.append(f"| {sy} | {s} | {g.get('members', '-')} | {g.get('churn_s', '-')} | {g.get('generations', '-')} | "
+            md.append(f"| {sy} | {s} | {g.get('members', '-')} | {g.get('churn_s', '-')} | {gen(g)} | "
                       f"{g.get('commits', '-')} | {g.get('duplicate_records', '-')} | {g.get('gap_records', '-')} | "
                       f"{fmt(g.get('pause_ms_max'), 1)} | {fmt(g.get('pause_ms_mean'), 1)} |")
         md += ["", "A consumer group (ringtail-perf --group) reading while the producers write, one member "
                "leaving and joining again as a new member every few seconds; a pause is how long a member "
-               "held no partitions during a rebalance. Duplicates and gaps must be 0.", ""]
+               "held no partitions during a rebalance. Duplicates and gaps must be 0. rdkafka-group-*: the "
+               "same through librdkafka's consumer (its generation ids are not visible: n/a).", ""]
     other = [k for k in runs if k[0] == "ringtail" and k[1].split("-")[0] in
-             ("keyed", "idle", "shards", "shard", "rdkafka")]
+             ("keyed", "idle", "shards", "shard", "rdkafka") and not runs[k].get("group")]
     run_table("Keyed producers, idle connections, shards, client cross-check",
               sorted(other, key=lambda k: k[1]),
               ["shards-1 / shards-2: the same load on one and on two shards (default mode, one advertised "

@@ -274,6 +274,13 @@ if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 			--acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE"
 		run ringtail/rdkafka-produce-1024-acks1 "$RT_BOOT" "$RT_PID" --driver rdkafka --topic rdk --create \
 			--partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8 "${RDKARGS[@]}"
+		# The group and the idle connections through librdkafka too: every workload runs with
+		# either driver, and the group's ledger checks hold for librdkafka's consumer.
+		[ "$max" -gt 0 ] && run ringtail/rdkafka-group-4 "$RT_BOOT" "$RT_PID" --driver rdkafka --mode e2e --topic rdkgrp \
+			--create --partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8 --consumers 4 \
+			--group perf-rdk --group-churn "$CHURN" --rate $((max / 4)) "${RDKARGS[@]}"
+		run "ringtail/rdkafka-idle-$IDLE" "$RT_BOOT" "$RT_PID" --driver rdkafka --topic rdkidle --create --partitions 8 \
+			--record-size 1024 --acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE" "${RDKARGS[@]}"
 		run ringtail/shards-1 "$RT_BOOT" "$RT_PID" --topic shards --create --partitions 8 --record-size 1024 \
 			--acks 1 --producers 4 --inflight 8
 		stop_ringtail

@@ -18,6 +18,13 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st);
 int perf_run_nats(const struct perf_opts *o, struct perf_stats *st);
 int perf_run_redis(const struct perf_opts *o, struct perf_stats *st);
 
+/* Opens o->idle_connections connections to the first bootstrap address that each say
+ * ApiVersions once and are then left silent (idle.c; the native driver's codec).  *fds gets an
+ * owned array of *n descriptors (perf_idle_close frees it; it holds what was opened even on
+ * failure).  0, or a negative errno with the error recorded in st. */
+int perf_idle_open(const struct perf_opts *o, struct perf_stats *st, int **fds, int *n);
+void perf_idle_close(int *fds, int n);
+
 /* True when the run should stop: duration passed or the record target reached. */
 bool perf_run_done(const struct perf_opts *o, const struct perf_stats *st, uint64_t now_ns, int64_t records);
 

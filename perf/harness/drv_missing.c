@@ -17,6 +17,24 @@
 
 #ifdef PERF_MISSING_NATIVE
 MISSING(native, "the generated codec proto/gen")
+
+/* The idle connections speak ApiVersions through the native codec. */
+int perf_idle_open(const struct perf_opts *o, struct perf_stats *st, int **fds, int *n)
+{
+	*fds = NULL;
+	*n = 0;
+	if (o->idle_connections <= 0)
+		return 0;
+	perf_stats_error(st, -1, "--idle-connections: not built here (the generated codec proto/gen was not found "
+	                 "when the build was configured)");
+	return -ENOTSUP;
+}
+
+void perf_idle_close(int *fds, int n)
+{
+	(void)fds;
+	(void)n;
+}
 #endif
 #ifdef PERF_MISSING_RDKAFKA
 MISSING(rdkafka, "librdkafka-dev")

@@ -141,7 +141,7 @@ int perf_nv_call(struct native *nv, int fd, int16_t api, int16_t version, const 
 	return rc;
 }
 
-static int api_versions(struct native *nv, int fd, struct kp_api_versions_resp *r, struct rt_buf *frame)
+int perf_nv_api_versions(struct native *nv, int fd, struct kp_api_versions_resp *r, struct rt_buf *frame)
 {
 	struct kp_api_versions_req q;
 	kp_api_versions_req_init(&q);
@@ -388,7 +388,7 @@ static int setup(struct native *nv)
 		return perf_nv_fail(nv, fd, "bootstrap", err);
 	}
 	struct kp_api_versions_resp av;
-	rc = api_versions(nv, fd, &av, &frame);
+	rc = perf_nv_api_versions(nv, fd, &av, &frame);
 	if (rc)
 		rc = perf_nv_fail(nv, rc, "ApiVersions", NULL);
 	else if ((rc = perf_wire_pick_versions(&av, &nv->v, err, sizeof(err))))
@@ -483,33 +483,9 @@ static int setup(struct native *nv)
 	if (rc)
 		goto out;
 
-	/* Idle connections: each says ApiVersions once, then nothing. */
-	if (o->idle_connections) {
-		nv->idle_fds = calloc((size_t)o->idle_connections, sizeof(int));
-		if (!nv->idle_fds) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		for (int i = 0; i < o->idle_connections; i++) {
-			int ifd = perf_nv_dial(host, port, err, sizeof(err));
-			if (ifd < 0) {
-				rc = perf_nv_fail(nv, ifd, "idle connection", err);
-				goto out;
-			}
-			nv->idle_fds[nv->nidle++] = ifd;
-			rt_arena_reset(&nv->arena);
-			if ((rc = api_versions(nv, ifd, &av, &frame))) {
-				/* A connection the broker never answers is usually one it could not accept
-				 * (out of file descriptors): the kernel completed the handshake anyway. */
-				char what[96];
-				snprintf(what, sizeof(what), "idle connection %d of %d: ApiVersions", i + 1, o->idle_connections);
-				rc = perf_nv_fail(nv, rc, what, rc == -ETIMEDOUT ?
-				                  "no answer within 10 s (a broker out of file descriptors cannot accept; see its log)" :
-				                  NULL);
-				goto out;
-			}
-		}
-	}
+	/* Idle connections: each says ApiVersions once, then nothing (idle.c). */
+	if (o->idle_connections && (rc = perf_idle_open(o, nv->st, &nv->idle_fds, &nv->nidle)))
+		goto out;
 
 	/* The run is non-blocking. */
 	for (int i = 0; i < nv->nconns; i++)
@@ -1021,9 +997,7 @@ static void teardown(struct native *nv)
 		free(pr->conns);
 	}
 	free(nv->prods);
-	for (int i = 0; i < nv->nidle; i++)
-		close(nv->idle_fds[i]);
-	free(nv->idle_fds);
+	perf_idle_close(nv->idle_fds, nv->nidle);
 	free(nv->nodes);
 	free(nv->leader);
 	free(nv->value);

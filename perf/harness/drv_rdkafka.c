@@ -4,8 +4,10 @@
  *
  * Producers are rd_kafka_t instances driven from this one thread; the message opaque carries
  * the record's intended send time, and the delivery report turns it into a latency sample.
- * Keyed records use the murmur2_random partitioner (Kafka's default for keys).  Consumers
- * assign every partition (no group, no commits) and read the send time from the value.
+ * Keyed records use the murmur2_random partitioner (Kafka's default for keys).  Without --group
+ * the consumers assign themselves partition mod consumers (no commits); with --group they are
+ * high-level consumers in one group (rdk_member.c).  Consumers read the send time from the value.
+ * --idle-connections opens the same silent connections as the native driver (idle.c).
  * --driver-conf K=V,... is passed to every rd_kafka_conf, last, so it can override anything.
  */
 #include <errno.h>
@@ -21,7 +23,11 @@
 #include "perf/harness/driver.h"
 #include "perf/harness/keys.h"
 #include "perf/harness/pace.h"
+#include "perf/harness/member.h"
+#include "perf/harness/rdk_member.h"
 #include "perf/harness/record.h"
+
+#define RDK_GROUP_FORM_NS 30000000000ull      /* a group that takes longer to form fails the run */
 
 static const char *codec_names[] = {"none", "gzip", "snappy", "lz4", "zstd"};
 
@@ -149,21 +155,42 @@ static int create_topic(rd_kafka_t *rk, const struct perf_opts *o, struct perf_s
 	return rc;
 }
 
-static rd_kafka_t *new_consumer(const struct perf_opts *o, struct perf_stats *st, int idx, int nconsumers)
+rd_kafka_conf_t *perf_rdk_consumer_conf(const struct perf_opts *o, struct perf_stats *st, bool group)
 {
 	rd_kafka_conf_t *c = base_conf(o, st);
 	if (!c)
 		return NULL;
-	if (set(c, "group.id", "ringtail-perf", st) || set(c, "enable.auto.commit", "false", st) ||
-	    set(c, "enable.partition.eof", "true", st) ||
+	/* In a group the members' heartbeat and session match the native driver's (member.h). */
+	if (set(c, "group.id", group ? o->group : "ringtail-perf", st) || set(c, "enable.auto.commit", "false", st) ||
+	    set(c, "enable.partition.eof", group ? "false" : "true", st) ||
 	    seti(c, "fetch.max.bytes", o->fetch_max_bytes, st) ||
 	    seti(c, "max.partition.fetch.bytes", o->fetch_partition_max_bytes, st) ||
 	    seti(c, "fetch.wait.max.ms", o->fetch_max_wait_ms, st) ||
 	    seti(c, "fetch.min.bytes", o->fetch_min_bytes, st) ||
+	    (group && (set(c, "partition.assignment.strategy", "range", st) ||
+	               seti(c, "session.timeout.ms", PERF_GRP_SESSION_MS, st) ||
+	               seti(c, "heartbeat.interval.ms", PERF_GRP_HEARTBEAT_MS, st))) ||
 	    apply_extra(c, o->driver_conf, st)) {
 		rd_kafka_conf_destroy(c);
 		return NULL;
 	}
+	return c;
+}
+
+void perf_rdk_consumed(const struct perf_opts *o, struct perf_stats *st, const rd_kafka_message_t *m)
+{
+	uint64_t t, tn = rt_clock_ns();
+	st->consumed_records++;
+	st->consumed_bytes += (int64_t)m->len + (int64_t)m->key_len;
+	if (o->mode == PERF_MODE_E2E && perf_record_parse(m->payload, m->len, &t))
+		perf_stats_latency(st, PERF_LAT_E2E, tn, tn > t ? tn - t : 0);
+}
+
+static rd_kafka_t *new_consumer(const struct perf_opts *o, struct perf_stats *st, int idx, int nconsumers)
+{
+	rd_kafka_conf_t *c = perf_rdk_consumer_conf(o, st, false);
+	if (!c)
+		return NULL;
 	char err[256];
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
 	if (!rk) {
@@ -198,13 +225,39 @@ static rd_kafka_t *new_consumer(const struct perf_opts *o, struct perf_stats *st
 	return rk;
 }
 
+/* Polls the group-less consumers: each message counted, end-of-partition events counted into
+ * *eofs.  True when something came. */
+static bool poll_consumers(const struct perf_opts *o, struct perf_stats *st, rd_kafka_t **cons, int nc,
+                           int64_t *eofs, int timeout_ms)
+{
+	bool busy = false;
+	for (int i = 0; i < nc; i++) {
+		for (int k = 0; k < 1000; k++) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(cons[i], timeout_ms);
+			if (!m)
+				break;
+			busy = true;
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				(*eofs)++;
+			else if (m->err)
+				perf_stats_error(st, -1, "rdkafka consume: %s", rd_kafka_message_errstr(m));
+			else
+				perf_rdk_consumed(o, st, m);
+			rd_kafka_message_destroy(m);
+		}
+	}
+	return busy;
+}
+
 int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 {
 	bool produce = o->mode != PERF_MODE_CONSUME, consume = o->mode != PERF_MODE_PRODUCE;
-	int np = produce ? o->producers : 0, nc = consume ? o->consumers : 0;
+	bool group = consume && o->group[0];
+	int np = produce ? o->producers : 0, nc = consume && !group ? o->consumers : 0;
 	rd_kafka_t **prod = calloc((size_t)np + 1, sizeof(*prod));
 	rd_kafka_t **cons = calloc((size_t)nc + 1, sizeof(*cons));
-	bool *eof = NULL;
+	struct perf_rdk_grp *grp = NULL;
+	int *idle = NULL, nidle = 0;
 	uint8_t *value = malloc((size_t)o->record_size);
 	struct perf_keygen kg;
 	int rc = perf_keygen_init(&kg, o->keys, o->key_count, o->zipf_s, 1);
@@ -234,8 +287,16 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 			rd_kafka_topic_partition_list_destroy(l);
 		}
 	}
+	/* Idle connections beside the load (idle.c): each said ApiVersions once. */
+	if ((rc = perf_idle_open(o, st, &idle, &nidle)))
+		goto out;
+	/* A group: the run's clock and its producers start once every partition is given out. */
+	if (group) {
+		if (!(grp = perf_rdk_grp_new(o, st))) { rc = -EIO; goto out; }
+		if ((rc = perf_rdk_grp_wait_formed(grp, RDK_GROUP_FORM_NS)))
+			goto out;
+	}
 	int64_t eofs = 0;
-	(void)eof;
 
 	uint64_t start = rt_clock_ns();
 	perf_stats_start(st, start);
@@ -253,7 +314,8 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 		if (time_up)
 			break;
 		if (o->mode == PERF_MODE_CONSUME &&
-		    ((o->records && st->consumed_records >= o->records) || (nparts_assigned && eofs >= nparts_assigned)))
+		    ((o->records && st->consumed_records >= o->records) || (nparts_assigned && eofs >= nparts_assigned) ||
+		     (grp && perf_rdk_grp_read_all(grp))))
 			break;
 		if (produce && o->records && (int64_t)pace.issued >= o->records && !have_pending &&
 		    o->mode == PERF_MODE_PRODUCE)
@@ -295,26 +357,9 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 			for (int i = 0; i < np; i++)
 				rd_kafka_poll(prod[i], 0);
 		}
-		for (int i = 0; i < nc; i++) {
-			for (int k = 0; k < 1000; k++) {
-				rd_kafka_message_t *m = rd_kafka_consumer_poll(cons[i], 0);
-				if (!m)
-					break;
-				busy = true;
-				if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-					eofs++;
-				} else if (m->err) {
-					perf_stats_error(st, -1, "rdkafka consume: %s", rd_kafka_message_errstr(m));
-				} else {
-					uint64_t t, tn = rt_clock_ns();
-					st->consumed_records++;
-					st->consumed_bytes += (int64_t)m->len + (int64_t)m->key_len;
-					if (o->mode == PERF_MODE_E2E && perf_record_parse(m->payload, m->len, &t))
-						perf_stats_latency(st, PERF_LAT_E2E, tn, tn > t ? tn - t : 0);
-				}
-				rd_kafka_message_destroy(m);
-			}
-		}
+		busy |= poll_consumers(o, st, cons, nc, &eofs, 0);
+		if (grp)
+			busy |= perf_rdk_grp_poll(grp, now);
 		perf_stats_tick(st, now);
 		if (!busy) {
 			uint64_t w = produce ? perf_pace_wait_ns(&pace, rt_clock_ns()) : UINT64_MAX;
@@ -330,26 +375,27 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 	for (int i = 0; i < np; i++)
 		rd_kafka_flush(prod[i], 30000);
 	if (o->mode == PERF_MODE_E2E) {
-		uint64_t until = rt_clock_ns() + 5000000000ull;
-		while (st->consumed_records < st->acked_records && rt_clock_ns() < until)
-			for (int i = 0; i < nc; i++) {
-				rd_kafka_message_t *m = rd_kafka_consumer_poll(cons[i], 10);
-				if (!m)
-					continue;
-				uint64_t t, tn = rt_clock_ns();
-				if (!m->err) {
-					st->consumed_records++;
-					st->consumed_bytes += (int64_t)m->len + (int64_t)m->key_len;
-					if (perf_record_parse(m->payload, m->len, &t))
-						perf_stats_latency(st, PERF_LAT_E2E, tn, tn > t ? tn - t : 0);
-				}
-				rd_kafka_message_destroy(m);
+		/* A group waits longer: members paused by a rebalance resume from the commits. */
+		uint64_t until = rt_clock_ns() + (grp ? 15000000000ull : 5000000000ull);
+		while (st->consumed_records < st->acked_records && rt_clock_ns() < until) {
+			bool busy = poll_consumers(o, st, cons, nc, &eofs, 10);
+			if (grp)
+				busy |= perf_rdk_grp_poll(grp, rt_clock_ns());
+			if (!busy) {
+				struct timespec ts = {0, 1000000};
+				nanosleep(&ts, NULL);
 			}
+		}
 	}
+	/* The figures end when the work is drained, before the members hand over and leave. */
 	perf_stats_stop(st, rt_clock_ns());
-	st->connections = np + nc;
+	st->connections = np + nc + perf_rdk_grp_members(grp) + nidle;
+	if (grp)
+		perf_rdk_grp_finish(grp);
 	rc = 0;
 out:
+	perf_rdk_grp_free(grp);
+	perf_idle_close(idle, nidle);
 	for (int i = 0; i < np; i++)
 		if (prod[i])
 			rd_kafka_destroy(prod[i]);

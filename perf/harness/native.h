@@ -143,6 +143,10 @@ int perf_nv_dial(const char *host, int port, char *err, size_t errlen);
 int perf_nv_call(struct native *nv, int fd, int16_t api, int16_t version, const void *req, void *resp,
                  struct rt_buf *frame);
 
+/* ApiVersions on fd (blocking), asking again in v0 when the broker does not serve the version
+ * the harness asks in.  0, -EPROTO (an error code in the answer) or an errno as perf_nv_call. */
+int perf_nv_api_versions(struct native *nv, int fd, struct kp_api_versions_resp *r, struct rt_buf *frame);
+
 /* Records a set-up failure (what: detail, or the errno text) and returns a negative errno. */
 int perf_nv_fail(struct native *nv, int rc, const char *what, const char *detail);
 

@@ -351,10 +351,11 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 	}
 
 	/* Combinations. */
-	if (o->idle_connections > 0 && o->driver != PERF_DRIVER_NATIVE)
-		return fail(err, errlen, "--idle-connections: only --driver native opens idle connections");
-	if (o->group[0] && o->driver != PERF_DRIVER_NATIVE)
-		return fail(err, errlen, "--group: only --driver native joins consumer groups");
+	bool kafka = o->driver == PERF_DRIVER_NATIVE || o->driver == PERF_DRIVER_RDKAFKA;
+	if (o->idle_connections > 0 && !kafka)
+		return fail(err, errlen, "--idle-connections: only --driver native or rdkafka opens idle Kafka connections");
+	if (o->group[0] && !kafka)
+		return fail(err, errlen, "--group: only --driver native or rdkafka joins Kafka consumer groups");
 	if (o->group[0] && o->mode == PERF_MODE_PRODUCE)
 		return fail(err, errlen, "--group: '%s' needs consumers (--mode consume or e2e)", o->group);
 	if (o->group_churn_s > 0 && !o->group[0])

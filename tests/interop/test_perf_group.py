@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """
 tests/interop/test_perf_group.py: ringtail-perf's consumer groups (--group) against the real
-ringtail and ringtail-control.  Short runs whose figures must agree with each other and with
+ringtail and ringtail-control, through both drivers (native: the harness's own members;
+rdkafka: librdkafka's high-level consumer with the harness's commits).  Short runs whose figures must agree with each other and with
 what a real client (kafka-python) reads back: every produced record consumed exactly once across
 the group while members leave and join (--group-churn), the group's committed offsets at the
 log end, and a second run of the same group resuming exactly where the first stopped.  Nothing
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from rtbroker import Broker, run_tap
 
@@ -73,50 +75,107 @@ def check_clean(tap, name, rc, res, err, unread_expected=0):
     return True
 
 
+def group_runs(tap, b, ringtail_perf, driver):
+    """The group scenarios through one driver; names, topics and groups carry the driver."""
+    d = ['--driver', driver]
+    gid = lambda g: '%s-%s' % (g, driver)
+    top = lambda t: '%s-%s' % (t, driver)
+    # 1. Producers and a churning group together: members leave and come back as new
+    #    members every half second, and every record is still consumed exactly once.
+    name = '%s: e2e with churn' % driver
+    rc, res, err = perf(ringtail_perf, b.bootstrap, *d, '--mode', 'e2e', '--topic', top('pg1'), '--create',
+                        '--partitions', '6', '--record-size', '256', '--producers', '2', '--consumers', '3',
+                        '--group', gid('ga'), '--group-churn', '0.5', '--commit-interval-ms', '200',
+                        '--rate', '5000', '--duration', '3')
+    if check_clean(tap, name, rc, res, err):
+        g = res['group']
+        tap.ok(res['acked_records'] == res['sent_records'] > 0, '%s: every record acknowledged' % name,
+               (res['sent_records'], res['acked_records']))
+        tap.ok(res['consumed_records'] == res['acked_records'],
+               '%s: consumed %d = acknowledged %d' % (name, res['consumed_records'], res['acked_records']))
+        # librdkafka keeps generation ids to itself (-1): there, every member's assignment
+        # after a churn is a join beyond the first one each member made.
+        rejoined = g['generations'] >= 2 if driver == 'native' else g['joins'] > g['members']
+        tap.ok(g['churns'] >= 1 and rejoined,
+               '%s: members left and rejoined (%d churns, %d generations, %d joins)'
+               % (name, g['churns'], g['generations'], g['joins']), g)
+        com, ends, state = committed_and_ends(b.bootstrap, gid('ga'), top('pg1'))
+        tap.ok(com == ends and sum(ends.values()) == res['acked_records'],
+               '%s: kafka-python reads the committed offsets at the log end' % name,
+               'committed %s\nends %s' % (com, ends))
+        tap.ok(state == 'Empty', '%s: the group is empty after the run' % name, state)
+
+    # 2. A stored topic read by one group in two runs: the second resumes at the first's
+    #    commits, with other members (and churn), and the two together read it once.
+    name = '%s: stored' % driver
+    rc, res, err = perf(ringtail_perf, b.bootstrap, '--topic', top('pg2'), '--create', '--partitions', '5',
+                        '--record-size', '100', '--producers', '2', '--records', '30000', '--duration', '0')
+    tap.ok(rc == 0 and res and res['acked_records'] == 30000, '%s: 30000 records produced' % name,
+           'exit %s\n%s' % (rc, err))
+    rc1, r1, err1 = perf(ringtail_perf, b.bootstrap, *d, '--mode', 'consume', '--topic', top('pg2'),
+                         '--consumers', '2', '--group', gid('gb'), '--records', '10000',
+                         '--fetch-partition-max-bytes', '16384')
+    first = r1['consumed_records'] if r1 else 0
+    check_clean(tap, name + ', first run', rc1, r1, err1, unread_expected=30000 - first)
+    tap.ok(10000 <= first < 30000, '%s, first run: stopped after reading %d of 30000' % (name, first))
+    rc2, r2, err2 = perf(ringtail_perf, b.bootstrap, *d, '--mode', 'consume', '--topic', top('pg2'),
+                         '--consumers', '3', '--group', gid('gb'), '--group-churn', '0.2',
+                         '--fetch-partition-max-bytes', '16384')
+    if check_clean(tap, name + ', second run', rc2, r2, err2):
+        tap.ok(first + r2['consumed_records'] == 30000,
+               '%s: the runs read %d + %d = 30000' % (name, first, r2['consumed_records']))
+        com, ends, state = committed_and_ends(b.bootstrap, gid('gb'), top('pg2'))
+        tap.ok(com == ends and sum(ends.values()) == 30000,
+               '%s: kafka-python reads the committed offsets at the log end' % name,
+               'committed %s\nends %s' % (com, ends))
+
+
+def established_to(port):
+    """TCP connections in ESTABLISHED state whose local end is 127.0.0.1:port (the broker's side)."""
+    n = 0
+    with open('/proc/net/tcp') as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == '0100007F:%04X' % port and fields[3] == '01':
+                n += 1
+    return n
+
+
+def idle_runs(tap, b, ringtail_perf, driver):
+    """Idle connections beside a produce load: each is open at the broker during the run,
+    counted in the result, and the load beside them is clean."""
+    name = '%s: 50 idle connections' % driver
+    path = tempfile.mktemp(suffix='.json')
+    p = subprocess.Popen([ringtail_perf, '--bootstrap', b.bootstrap, '--quiet', '--json', path, '--driver', driver,
+                          '--topic', 'idle-' + driver, '--create', '--partitions', '4', '--record-size', '512',
+                          '--producers', '2', '--idle-connections', '50', '--duration', '1.5'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    most = 0
+    while p.poll() is None:
+        most = max(most, established_to(b.port))
+        time.sleep(0.05)
+    err = p.stderr.read().decode('utf-8', 'replace')
+    try:
+        with open(path) as f:
+            res = json.load(f)
+        os.unlink(path)
+    except (OSError, ValueError):
+        res = None
+    if tap.ok(p.returncode == 0 and res is not None, '%s: ringtail-perf exits 0 with a result' % name,
+              'exit %s\n%s' % (p.returncode, err)):
+        tap.ok(res['errors'] == 0 and res['acked_records'] == res['sent_records'] > 0,
+               '%s: the load beside them is acknowledged without errors' % name, res['error'])
+        tap.ok(res['connections'] >= 52, '%s: %d connections counted (load + 50 idle)'
+               % (name, res['connections']))
+    tap.ok(most >= 52, '%s: the broker held %d connections at once during the run' % (name, most))
+
+
 def main(tap):
     ringtail, ringtail_perf = sys.argv[1], sys.argv[2]
     with Broker(ringtail, overrides=OVERRIDES) as b:
-        # 1. Producers and a churning group together: members leave and come back as new
-        #    members every half second, and every record is still consumed exactly once.
-        rc, res, err = perf(ringtail_perf, b.bootstrap, '--mode', 'e2e', '--topic', 'pg1', '--create',
-                            '--partitions', '6', '--record-size', '256', '--producers', '2', '--consumers', '3',
-                            '--group', 'ga', '--group-churn', '0.5', '--commit-interval-ms', '200',
-                            '--rate', '5000', '--duration', '3')
-        if check_clean(tap, 'e2e with churn', rc, res, err):
-            g = res['group']
-            tap.ok(res['acked_records'] == res['sent_records'] > 0, 'e2e with churn: every record acknowledged',
-                   (res['sent_records'], res['acked_records']))
-            tap.ok(res['consumed_records'] == res['acked_records'],
-                   'e2e with churn: consumed %d = acknowledged %d' % (res['consumed_records'], res['acked_records']))
-            tap.ok(g['churns'] >= 1 and g['generations'] >= 2,
-                   'e2e with churn: members left and rejoined (%d churns, %d generations)'
-                   % (g['churns'], g['generations']), g)
-            com, ends, state = committed_and_ends(b.bootstrap, 'ga', 'pg1')
-            tap.ok(com == ends and sum(ends.values()) == res['acked_records'],
-                   'e2e with churn: kafka-python reads the committed offsets at the log end',
-                   'committed %s\nends %s' % (com, ends))
-            tap.ok(state == 'Empty', 'e2e with churn: the group is empty after the run', state)
-
-        # 2. A stored topic read by one group in two runs: the second resumes at the first's
-        #    commits, with other members (and churn), and the two together read it once.
-        rc, res, err = perf(ringtail_perf, b.bootstrap, '--topic', 'pg2', '--create', '--partitions', '5',
-                            '--record-size', '100', '--producers', '2', '--records', '30000', '--duration', '0')
-        tap.ok(rc == 0 and res and res['acked_records'] == 30000, 'stored: 30000 records produced',
-               'exit %s\n%s' % (rc, err))
-        rc1, r1, err1 = perf(ringtail_perf, b.bootstrap, '--mode', 'consume', '--topic', 'pg2', '--consumers', '2',
-                             '--group', 'gb', '--records', '10000', '--fetch-partition-max-bytes', '16384')
-        first = r1['consumed_records'] if r1 else 0
-        check_clean(tap, 'stored, first run', rc1, r1, err1, unread_expected=30000 - first)
-        tap.ok(10000 <= first < 30000, 'stored, first run: stopped after reading %d of 30000' % first)
-        rc2, r2, err2 = perf(ringtail_perf, b.bootstrap, '--mode', 'consume', '--topic', 'pg2', '--consumers', '3',
-                             '--group', 'gb', '--group-churn', '0.2', '--fetch-partition-max-bytes', '16384')
-        if check_clean(tap, 'stored, second run', rc2, r2, err2):
-            tap.ok(first + r2['consumed_records'] == 30000,
-                   'stored: the runs read %d + %d = 30000' % (first, r2['consumed_records']))
-            com, ends, state = committed_and_ends(b.bootstrap, 'gb', 'pg2')
-            tap.ok(com == ends and sum(ends.values()) == 30000,
-                   'stored: kafka-python reads the committed offsets at the log end',
-                   'committed %s\nends %s' % (com, ends))
+        for driver in ('native', 'rdkafka'):
+            group_runs(tap, b, ringtail_perf, driver)
+            idle_runs(tap, b, ringtail_perf, driver)
 
 
 if __name__ == '__main__':

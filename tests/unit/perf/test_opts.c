@@ -92,7 +92,9 @@ Test(perf_opts, rejects_combinations_that_cannot_run)
 	cr_assert_eq(PARSE(&o, err, "--warmup", "10", "--duration", "5"), -EINVAL);
 	cr_assert_eq(PARSE(&o, err, "--keys", "zipf:2000000"), -EINVAL);
 	cr_assert_eq(PARSE(&o, err, "--driver", "redis", "--idle-connections", "10"), -EINVAL);
-	cr_assert_str_eq(err, "--idle-connections: only --driver native opens idle connections");
+	cr_assert_str_eq(err, "--idle-connections: only --driver native or rdkafka opens idle Kafka connections");
+	cr_assert_eq(PARSE(&o, err, "--driver", "rdkafka", "--idle-connections", "10"), 0, "%s", err);
+	cr_assert_eq(o.idle_connections, 10);
 	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--producers", "0"), 0, "%s", err);
 }
 
@@ -107,8 +109,10 @@ Test(perf_opts, group_options_and_their_combinations)
 	cr_assert_eq(o.commit_interval_ms, 200);
 	cr_assert_eq(PARSE(&o, err, "--group", "g"), -EINVAL);
 	cr_assert_str_eq(err, "--group: 'g' needs consumers (--mode consume or e2e)");
-	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--driver", "rdkafka", "--group", "g"), -EINVAL);
-	cr_assert_str_eq(err, "--group: only --driver native joins consumer groups");
+	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--driver", "nats", "--group", "g"), -EINVAL);
+	cr_assert_str_eq(err, "--group: only --driver native or rdkafka joins Kafka consumer groups");
+	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--driver", "rdkafka", "--group", "g"), 0, "%s", err);
+	cr_assert_str_eq(o.group, "g");
 	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--group-churn", "1"), -EINVAL);
 	cr_assert_str_eq(err, "--group-churn: only with --group ID");
 	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--group", "g", "--commit-interval-ms", "0"), -EINVAL);

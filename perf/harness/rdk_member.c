@@ -1,0 +1,403 @@
+/*
+ * perf/harness/rdk_member.c: the rdkafka driver's consumer-group members (rdk_member.h says
+ * what they do and why).
+ *
+ * Invariants: g->held is the number of partitions the members hold right now (each member's
+ * nheld is what its last assign gave it, zero after a revoke); g->pos[p] is one past the highest
+ * offset of p handed to any member, and the ledger holds every offset handed out, so after the
+ * run it tells records read twice from records skipped.  Members live in a fixed array (the
+ * rebalance callback's opaque points into it); a churned member gets a new rd_kafka_t in the
+ * same slot.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "perf/harness/ledger.h"
+#include "perf/harness/rdk_member.h"
+
+#define RDK_SETUP_TIMEOUT_MS 10000
+
+struct rmember {
+	struct perf_rdk_grp *g;
+	int idx;
+	rd_kafka_t *rk;             /* owned; NULL once closed */
+	rd_kafka_queue_t *q;        /* owned reference to rk's consumer queue (async commit results) */
+	int nheld;                  /* partitions held since the last assign */
+	uint64_t paused_at;         /* when a revoke left it with nothing (0 = not paused) */
+	uint64_t next_commit;
+};
+
+struct perf_rdk_grp {
+	const struct perf_opts *o;  /* borrowed */
+	struct perf_stats *st;      /* borrowed */
+	rd_kafka_t *admin;          /* owned: a group-less-subscription consumer for offsets */
+	struct rmember *m;          /* owned, o->consumers */
+	int n;
+	int32_t nparts;
+	int64_t *reset;             /* the offset a partition without a commit starts at */
+	int64_t *start;             /* the committed-or-reset offset at set-up: the ledger's start */
+	int64_t *ends;              /* consume mode: the log end at set-up */
+	int64_t *pos;               /* one past the highest offset handed out */
+	struct perf_ledger ledger;
+	int held;
+	bool formed, closing;
+	uint64_t next_churn;
+	int churn_turn;
+};
+
+static void grp_error(struct perf_rdk_grp *g, const char *what, rd_kafka_resp_err_t e)
+{
+	g->st->group.group_errors++;
+	perf_stats_error(g->st, -1, "rdkafka group: %s: %s", what, rd_kafka_err2str(e));
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                      void *opaque)
+{
+	(void)rk;
+	(void)offsets;
+	struct rmember *m = opaque;
+	if (!err)
+		m->g->st->group.commits++;
+	else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		grp_error(m->g, "commit", err);
+}
+
+/* Commits what the member was handed, synchronously: before a revoke returns, so the next owner
+ * starts from it. */
+static void commit_sync(struct rmember *m)
+{
+	rd_kafka_resp_err_t e = rd_kafka_commit(m->rk, NULL, 0);
+	if (!e)
+		m->g->st->group.commits++;
+	else if (e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		grp_error(m->g, "commit before giving partitions up", e);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+	struct rmember *m = opaque;
+	struct perf_rdk_grp *g = m->g;
+	struct perf_group_stats *gs = &g->st->group;
+	uint64_t now = rt_clock_ns();
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		gs->joins++;
+		if (parts->cnt) {
+			rd_kafka_resp_err_t e = rd_kafka_committed(rk, parts, RDK_SETUP_TIMEOUT_MS);
+			if (e)
+				grp_error(g, "committed offsets of an assignment", e);
+			for (int i = 0; i < parts->cnt; i++) {
+				int32_t p = parts->elems[i].partition;
+				if (p < 0 || p >= g->nparts) {
+					grp_error(g, "assigned a partition the topic's metadata does not have",
+					          RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION);
+					continue;
+				}
+				if (e || parts->elems[i].err || parts->elems[i].offset < 0)
+					parts->elems[i].offset = g->reset[p];
+			}
+		}
+		rd_kafka_assign(rk, parts);
+		m->nheld = parts->cnt;
+		g->held += parts->cnt;
+		if (m->paused_at && parts->cnt) {
+			double ms = (double)(now - m->paused_at) / 1e6;
+			gs->pauses++;
+			gs->pause_ms_sum += ms;
+			if (ms > gs->pause_ms_max)
+				gs->pause_ms_max = ms;
+			m->paused_at = 0;
+		}
+	} else {
+		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+			grp_error(g, "rebalance", err);
+		if (m->nheld && !rd_kafka_assignment_lost(rk))
+			commit_sync(m);
+		rd_kafka_assign(rk, NULL);
+		g->held -= m->nheld;
+		m->nheld = 0;
+		if (g->formed && !g->closing && !m->paused_at)
+			m->paused_at = now;
+	}
+}
+
+static int member_open(struct perf_rdk_grp *g, struct rmember *m)
+{
+	rd_kafka_conf_t *c = perf_rdk_consumer_conf(g->o, g->st, true);
+	if (!c)
+		return -EINVAL;
+	rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+	rd_kafka_conf_set_opaque(c, m);
+	char err[256];
+	m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+	if (!m->rk) {
+		perf_stats_error(g->st, -1, "rdkafka group member: %s", err);
+		return -EINVAL;
+	}
+	rd_kafka_poll_set_consumer(m->rk);
+	m->q = rd_kafka_queue_get_consumer(m->rk);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, g->o->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(m->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		grp_error(g, "subscribe", e);
+		return -EIO;
+	}
+	m->nheld = 0;
+	m->paused_at = 0;
+	m->next_commit = rt_clock_ns() + (uint64_t)g->o->commit_interval_ms * 1000000;
+	return 0;
+}
+
+/* Closes the member: librdkafka revokes (on_rebalance commits) and sends LeaveGroup. */
+static void member_close(struct perf_rdk_grp *g, struct rmember *m)
+{
+	if (!m->rk)
+		return;
+	rd_kafka_resp_err_t e = rd_kafka_consumer_close(m->rk);
+	if (e)
+		grp_error(g, "close", e);
+	else
+		g->st->group.leaves++;
+	/* A member closed while it held partitions without a revoke (assignment lost) held them
+	 * no longer either. */
+	g->held -= m->nheld;
+	m->nheld = 0;
+	if (m->q)
+		rd_kafka_queue_destroy(m->q);
+	m->q = NULL;
+	rd_kafka_destroy(m->rk);
+	m->rk = NULL;
+}
+
+static int topic_partitions(struct perf_rdk_grp *g)
+{
+	uint64_t until = rt_clock_ns() + (uint64_t)RDK_SETUP_TIMEOUT_MS * 1000000;
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+	do {
+		const rd_kafka_metadata_t *md = NULL;
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(g->admin, g->o->topic, NULL);
+		e = rd_kafka_metadata(g->admin, 0, rkt, &md, RDK_SETUP_TIMEOUT_MS);
+		rd_kafka_topic_destroy(rkt);
+		if (!e && md->topic_cnt == 1)
+			e = md->topics[0].err;
+		if (!e)
+			g->nparts = md->topics[0].partition_cnt;
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		if (!e && g->nparts > 0)
+			return 0;
+		struct timespec ts = {0, 100000000};
+		nanosleep(&ts, NULL);
+	} while (rt_clock_ns() < until);
+	perf_stats_error(g->st, -1, "rdkafka group: metadata for %s: %s", g->o->topic,
+	                 e ? rd_kafka_err2str(e) : "no partitions");
+	return -EIO;
+}
+
+struct perf_rdk_grp *perf_rdk_grp_new(const struct perf_opts *o, struct perf_stats *st)
+{
+	struct perf_rdk_grp *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->o = o;
+	g->st = st;
+	g->n = o->consumers;
+	st->group.on = true;
+	/* Not known through librdkafka's API: say so rather than print a made-up 0. */
+	st->group.generations = -1;
+	st->group.heartbeats = -1;
+	char err[256];
+	rd_kafka_conf_t *c = perf_rdk_consumer_conf(o, st, true);
+	if (!c || !(g->admin = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err)))) {
+		if (c)
+			perf_stats_error(st, -1, "rdkafka group: %s", err);
+		goto fail;
+	}
+	if (topic_partitions(g))
+		goto fail;
+	size_t np = (size_t)g->nparts;
+	g->reset = calloc(np, sizeof(int64_t));
+	g->start = calloc(np, sizeof(int64_t));
+	g->ends = calloc(np, sizeof(int64_t));
+	g->pos = calloc(np, sizeof(int64_t));
+	g->m = calloc((size_t)g->n, sizeof(*g->m));
+	if (!g->reset || !g->start || !g->ends || !g->pos || !g->m || perf_ledger_init(&g->ledger, g->nparts))
+		goto fail;
+	bool latest = o->from_latest || o->mode == PERF_MODE_E2E;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(g->nparts);
+	for (int32_t p = 0; p < g->nparts; p++) {
+		int64_t lo, hi;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(g->admin, o->topic, p, &lo, &hi,
+		                                                         RDK_SETUP_TIMEOUT_MS);
+		if (e) {
+			rd_kafka_topic_partition_list_destroy(l);
+			perf_stats_error(st, -1, "rdkafka group: offsets of %s/%d: %s", o->topic, p, rd_kafka_err2str(e));
+			goto fail;
+		}
+		g->reset[p] = latest ? hi : lo;
+		g->ends[p] = hi;
+		rd_kafka_topic_partition_list_add(l, o->topic, p);
+	}
+	rd_kafka_resp_err_t e = rd_kafka_committed(g->admin, l, RDK_SETUP_TIMEOUT_MS);
+	for (int32_t i = 0; !e && i < l->cnt; i++) {
+		int32_t p = l->elems[i].partition;
+		g->start[p] = l->elems[i].offset >= 0 ? l->elems[i].offset : g->reset[p];
+		g->pos[p] = g->start[p];
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		perf_stats_error(st, -1, "rdkafka group: committed offsets of %s: %s", o->group, rd_kafka_err2str(e));
+		goto fail;
+	}
+	for (int i = 0; i < g->n; i++) {
+		g->m[i].g = g;
+		g->m[i].idx = i;
+		if (member_open(g, &g->m[i]))
+			goto fail;
+	}
+	return g;
+fail:
+	perf_rdk_grp_free(g);
+	return NULL;
+}
+
+static void churn(struct perf_rdk_grp *g, uint64_t now)
+{
+	struct rmember *m = &g->m[g->churn_turn++ % g->n];
+	member_close(g, m);
+	g->st->group.churns++;
+	if (member_open(g, m))
+		g->st->group.group_errors++;
+	/* The member holds nothing until the group has rebalanced. */
+	m->paused_at = now;
+}
+
+bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
+{
+	bool busy = false;
+	for (int i = 0; i < g->n; i++) {
+		struct rmember *m = &g->m[i];
+		if (!m->rk)
+			continue;
+		for (int k = 0; k < 1000; k++) {
+			rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 0);
+			if (!msg)
+				break;
+			busy = true;
+			if (msg->err) {
+				if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+					perf_stats_error(g->st, -1, "rdkafka consume: %s", rd_kafka_message_errstr(msg));
+			} else if (msg->partition >= 0 && msg->partition < g->nparts) {
+				int32_t p = msg->partition;
+				perf_ledger_add(&g->ledger, p, msg->offset, msg->offset + 1);
+				if (msg->offset + 1 > g->pos[p])
+					g->pos[p] = msg->offset + 1;
+				perf_rdk_consumed(g->o, g->st, msg);
+			}
+			rd_kafka_message_destroy(msg);
+		}
+		if (m->nheld && now >= m->next_commit) {
+			rd_kafka_commit_queue(m->rk, NULL, m->q, on_commit, m);
+			m->next_commit = now + (uint64_t)g->o->commit_interval_ms * 1000000;
+		}
+	}
+	if (g->formed && g->o->group_churn_s > 0 && now >= g->next_churn && !g->closing) {
+		churn(g, now);
+		g->next_churn = rt_clock_ns() + (uint64_t)(g->o->group_churn_s * 1e9);
+		busy = true;
+	}
+	return busy;
+}
+
+int perf_rdk_grp_wait_formed(struct perf_rdk_grp *g, uint64_t timeout_ns)
+{
+	uint64_t until = rt_clock_ns() + timeout_ns;
+	while (g->held < g->nparts) {
+		uint64_t now = rt_clock_ns();
+		if (now >= until) {
+			perf_stats_error(g->st, -1, "rdkafka group: %d of %d partitions given out after %.0f s",
+			                 g->held, g->nparts, (double)timeout_ns / 1e9);
+			return -ETIMEDOUT;
+		}
+		if (!perf_rdk_grp_poll(g, now)) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	g->formed = true;
+	g->next_churn = rt_clock_ns() + (uint64_t)(g->o->group_churn_s * 1e9);
+	return 0;
+}
+
+bool perf_rdk_grp_read_all(const struct perf_rdk_grp *g)
+{
+	for (int32_t p = 0; p < g->nparts; p++)
+		if (g->pos[p] < g->ends[p])
+			return false;
+	return true;
+}
+
+int perf_rdk_grp_members(const struct perf_rdk_grp *g)
+{
+	return g ? g->n : 0;
+}
+
+void perf_rdk_grp_finish(struct perf_rdk_grp *g)
+{
+	struct perf_group_stats *gs = &g->st->group;
+	g->closing = true;
+	for (int i = 0; i < g->n; i++)
+		member_close(g, &g->m[i]);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(g->nparts);
+	for (int32_t p = 0; p < g->nparts; p++)
+		rd_kafka_topic_partition_list_add(l, g->o->topic, p);
+	rd_kafka_resp_err_t e = rd_kafka_committed(g->admin, l, RDK_SETUP_TIMEOUT_MS);
+	for (int32_t i = 0; !e && i < l->cnt; i++) {
+		int32_t p = l->elems[i].partition;
+		int64_t lo, end;
+		e = rd_kafka_query_watermark_offsets(g->admin, g->o->topic, p, &lo, &end, RDK_SETUP_TIMEOUT_MS);
+		if (e)
+			break;
+		int64_t dup, gap, hi;
+		perf_ledger_tally(&g->ledger, p, g->start[p], end, &dup, &gap, &hi);
+		int64_t unread = end > hi ? end - hi : 0;
+		gs->duplicate_records += dup;
+		gs->gap_records += gap - unread;
+		gs->unread_records += unread;
+		int64_t c = l->elems[i].offset >= 0 ? l->elems[i].offset : g->start[p];
+		gs->uncommitted_records += hi > c ? hi - c : 0;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e)
+		perf_stats_error(g->st, -1, "rdkafka group: the group's figures could not be read at the end: %s",
+		                 rd_kafka_err2str(e));
+}
+
+void perf_rdk_grp_free(struct perf_rdk_grp *g)
+{
+	if (!g)
+		return;
+	g->closing = true;
+	for (int i = 0; g->m && i < g->n; i++)
+		member_close(g, &g->m[i]);
+	if (g->admin) {
+		rd_kafka_consumer_close(g->admin);
+		rd_kafka_destroy(g->admin);
+	}
+	free(g->m);
+	free(g->reset);
+	free(g->start);
+	free(g->ends);
+	free(g->pos);
+	if (g->ledger.parts)
+		perf_ledger_fini(&g->ledger);
+	free(g);
+}

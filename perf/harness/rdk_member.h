@@ -1,0 +1,70 @@
+/*
+ * perf/harness/rdk_member.h: the rdkafka driver's consumer-group members (--driver rdkafka
+ * --group ID): N librdkafka high-level consumers (rd_kafka_subscribe) in one classic group with
+ * the eager "range" assignor, as the native driver's members (member.h), checked by the same
+ * ledger (ledger.h) so that the two drivers' group figures mean the same thing.
+ *
+ * librdkafka runs JoinGroup, SyncGroup and Heartbeat itself; the harness takes part through the
+ * rebalance callback and its own commits (enable.auto.commit=false):
+ *   - assigned: the committed offset of each partition (rd_kafka_committed), else the offset
+ *     the run fixed at set-up (earliest; latest with --from latest and in e2e mode), so that
+ *     records produced while the group forms are not missed;
+ *   - revoked: every position is committed synchronously before the partitions are given up,
+ *     so the next owner continues exactly where this member stopped;
+ *   - every --commit-interval-ms the positions are committed (asynchronously);
+ *   - --group-churn S: every S seconds one member in turn is closed (which revokes, commits and
+ *     leaves) and replaced by a new member;
+ *   - at the end every member is closed the same way.
+ * A position is what the application was handed: librdkafka stores an offset when
+ * rd_kafka_consumer_poll returns its message, and only stored offsets are committed.
+ * Heartbeats and generation ids stay inside librdkafka: the result reports them as -1.
+ * Single-threaded: everything here runs on the driver's thread (librdkafka calls the rebalance
+ * and commit callbacks from rd_kafka_consumer_poll / rd_kafka_consumer_close).
+ */
+#ifndef PERF_RDK_MEMBER_H
+#define PERF_RDK_MEMBER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "perf/harness/opts.h"
+#include "perf/harness/stats.h"
+
+struct perf_rdk_grp;
+
+/* drv_rdkafka.c: a consumer configuration with every setting of o (group ones when group),
+ * --driver-conf last.  Returns owned, or NULL with the error in st. */
+rd_kafka_conf_t *perf_rdk_consumer_conf(const struct perf_opts *o, struct perf_stats *st, bool group);
+
+/* drv_rdkafka.c: counts one consumed message (and its e2e latency in e2e mode).  Borrows m. */
+void perf_rdk_consumed(const struct perf_opts *o, struct perf_stats *st, const rd_kafka_message_t *m);
+
+/* Set-up (blocking): the topic's partitions, the offsets the run starts from, the end offsets in
+ * consume mode, and o->consumers members subscribed to o->topic.  Returns owned, or NULL with the
+ * error in st. */
+struct perf_rdk_grp *perf_rdk_grp_new(const struct perf_opts *o, struct perf_stats *st);
+
+/* Serves every member (messages, rebalances, periodic commits, churn).  Returns true when
+ * something happened. */
+bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now);
+
+/* Polls until the group has given out every partition (the run's clock starts then), at most
+ * timeout_ns.  0 or -ETIMEDOUT (recorded in st). */
+int perf_rdk_grp_wait_formed(struct perf_rdk_grp *g, uint64_t timeout_ns);
+
+/* Consume mode: true when every partition's position reached the end offset read at set-up. */
+bool perf_rdk_grp_read_all(const struct perf_rdk_grp *g);
+
+/* After the run (blocking): closes every member (commit, LeaveGroup), reads the committed and
+ * the log end offsets and puts the ledger's tally into st->group. */
+void perf_rdk_grp_finish(struct perf_rdk_grp *g);
+
+/* The connections count: members (one rd_kafka_t each). */
+int perf_rdk_grp_members(const struct perf_rdk_grp *g);
+
+/* Frees g (closing members still open).  NULL is fine. */
+void perf_rdk_grp_free(struct perf_rdk_grp *g);
+
+#endif
