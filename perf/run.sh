@@ -128,8 +128,14 @@ sys.exit(1)
 EOF
 }
 
+# True when the result FILE says the open loop fell too far behind the offered rate.
+fell_behind() {
+	"$PY" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("fell_behind") else 1)' "$1" 2>/dev/null
+}
+
 FAILED=0
 # run NAME BOOTSTRAP PID ringtail-perf-args...: one scenario, its JSON in $OUT/json/NAME.json.
+# With ALLOW_BEHIND=1 a run that fell behind its offered rate (and only that) is not a failure.
 run() {
 	local name=$1 boot=$2 pid=$3
 	shift 3
@@ -139,6 +145,12 @@ run() {
 	say "$name: $*"
 	if ! timeout $((DUR * 6 + 60)) "$PERF" --bootstrap "$boot" "${pidarg[@]}" --label "$name" \
 		--duration "$DUR" --progress "$PROGRESS" --json "$file" "${SHORTARGS[@]}" "$@" 2>"$OUT/logs/${name//\//__}.log"; then
+		if [ "${ALLOW_BEHIND:-0}" = 1 ] && fell_behind "$file"; then
+			# A peer that cannot take the offered load is a result: the report shows it.
+			say "$name: could not keep up with the offered load (in the report, not a failure)"
+			grep -h '^ringtail-perf:' "$OUT/logs/${name//\//__}.log" >&2 || true
+			return 0
+		fi
 		say "$name: failed (see $OUT/logs/${name//\//__}.log)"
 		tail -3 "$OUT/logs/${name//\//__}.log" >&2
 		# The report's check names every run that failed, not only the ones with a result.
@@ -243,12 +255,17 @@ max_rate() {
 	"$PY" -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["produce_records_per_s"]))' "$1" 2>/dev/null || echo 0
 }
 
+# e2e_sweep SYSTEM BOOT PID TOPIC MAX [args]: e2e at each fraction of MAX, the system's own
+# flat-out rate (max_rate of its own produce result).  A peer that falls behind the offered
+# rate is reported as such (perf/report.py), not counted as a failed run; Ringtail must keep up.
 e2e_sweep() {
 	local sys=$1 boot=$2 pid=$3 topic=$4 max=$5 extra=("${@:6}")
-	local f
+	local f behind=0
+	[ "$sys" = ringtail ] || behind=1
 	[ "$max" -gt 0 ] || { say "$sys: no maximum rate measured; e2e sweep skipped"; return; }
+	say "$sys: e2e at $FRACTIONS% of its own maximum, $max records/s"
 	for f in $FRACTIONS; do
-		run "$sys/e2e-$f" "$boot" "$pid" --mode e2e --topic "$topic" --create --partitions 8 \
+		ALLOW_BEHIND=$behind run "$sys/e2e-$f" "$boot" "$pid" --mode e2e --topic "$topic" --create --partitions 8 \
 			--record-size 1024 --acks 1 --producers 4 --inflight 8 --rate $((max * f / 100)) "${extra[@]}"
 	done
 }

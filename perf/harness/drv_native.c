@@ -1119,6 +1119,7 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 				if (o->rate > 0 && nv.queued_total >= OPEN_LOOP_LIMIT) {
 					perf_stats_error(st, -1, "the broker fell 1 GiB behind the offered %.0f records/s; stopping",
 					                 o->rate);
+					st->fell_behind = true;
 					stopping = true;
 					stop_at = now;
 					break;

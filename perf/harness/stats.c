@@ -169,10 +169,10 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 	        o->idle_connections, (long long)st->connections);
 	fprintf(f, "  \"elapsed_s\": %.3f, \"sent_records\": %lld, \"acked_records\": %lld, "
 	        "\"failed_records\": %lld, \"consumed_records\": %lld, \"skipped_records\": %lld, "
-	        "\"requests\": %lld, \"errors\": %lld,\n",
+	        "\"requests\": %lld, \"errors\": %lld, \"fell_behind\": %s,\n",
 	        secs, (long long)st->sent_records, (long long)st->acked_records, (long long)st->failed_records,
 	        (long long)st->consumed_records, (long long)st->skipped_records, (long long)st->requests,
-	        (long long)st->errors);
+	        (long long)st->errors, st->fell_behind ? "true" : "false");
 	fprintf(f, "  \"produce_records_per_s\": %.1f, \"produce_mb_per_s\": %.3f, "
 	        "\"consume_records_per_s\": %.1f, \"consume_mb_per_s\": %.3f,\n",
 	        st->acked_records / div, st->acked_bytes / div / 1e6, st->consumed_records / div,
