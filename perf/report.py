@@ -146,9 +146,10 @@ def report(out, runs, limits):
     md += ["Produced by `make perf` (perf/run.sh); perf/README.md says what each scenario means. "
            "MB = 10^6 bytes of record payload; latencies in ms; ratios are Ringtail / other "
            "(above 1 means Ringtail moves more bytes; for latency, above 1 means Ringtail is slower).", ""]
+    machine = {}
     try:
         with open(os.path.join(out, "machine.txt")) as f:
-            m = dict(line.split(" ", 1) for line in f.read().splitlines() if " " in line)
+            m = machine = dict(line.split(" ", 1) for line in f.read().splitlines() if " " in line)
         md += [f"Machine: {m.get('cores', '?')} cores; {m.get('start', '?')}; {m.get('end', '')} "
                "(load averages over 1, 5, 15 minutes: anything near or above the core count means "
                "the run shared the CPUs and its figures are noisy); open files limit "
@@ -235,7 +236,19 @@ def report(out, runs, limits):
               ["Open loop at the given percentage of the system's own flat-out 1 KiB acks=1 rate; latency "
                "from each record's intended send time (coordinated-omission corrected) to a consumer "
                "seeing it.", ""])
-    run_table("Partitions", rows("partitions-"))
+    parts = rows("partitions-")
+    notes = []
+    for (sy, s) in parts:
+        r = runs[(sy, s)]
+        if r.get("primed_partitions"):
+            notes.append(f"- {sy} {s}: every partition written once before the clock started (--prime): "
+                         f"{r['primed_partitions']:,} partitions in {r['prime_s']:.1f} s, "
+                         f"{r['primed_partitions'] / max(r['prime_s'], 1e-9):,.0f} first writes/s.")
+        else:
+            notes.append(f"- {sy} {s}: not primed (the broker holds about 4 open files per partition and this "
+                         f"run's open-files limit is {machine.get('nofile', '?')}): the figure is bounded by "
+                         "creating each partition's log on its first write, not by writing (perf/README.md).")
+    run_table("Partitions", parts, notes + [""] if parts else None)
     groups = [k for k in rows("") if runs[k].get("group")]
     run_table("Consumer group", groups)
     if groups:

@@ -89,6 +89,8 @@ static const char usage[] =
 "  --records N                          stop after N records (0 = by duration)\n"
 "  --co-interval-us US                  closed loop: back-fill produce latency for this send interval\n"
 "  --warmup S                           seconds whose latencies are not recorded (0)\n"
+"  --prime                              before the clock starts, write one record to every partition\n"
+"                                       (native driver): the run measures writes, not partition creation\n"
 "  --producers N                        producer connections (1)\n"
 "  --consumers N                        consumer connections (1)\n"
 "  --inflight N                         pipelined requests per connection (5)\n"
@@ -230,13 +232,15 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			snprintf(err, errlen, "%s", usage);
 			return 1;
 		}
-		if (!strcmp(name, "create") || !strcmp(name, "quiet")) {
+		if (!strcmp(name, "create") || !strcmp(name, "quiet") || !strcmp(name, "prime")) {
 			if (v)
 				return fail(err, errlen, "--%s takes no value", name);
 			if (name[0] == 'c')
 				o->create = true;
-			else
+			else if (name[0] == 'q')
 				o->quiet = true;
+			else
+				o->prime = true;
 			continue;
 		}
 		if (!v) {
@@ -356,6 +360,8 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 		return fail(err, errlen, "--idle-connections: only --driver native or rdkafka opens idle Kafka connections");
 	if (o->group[0] && !kafka)
 		return fail(err, errlen, "--group: only --driver native or rdkafka joins Kafka consumer groups");
+	if (o->prime && (o->driver != PERF_DRIVER_NATIVE || o->mode == PERF_MODE_CONSUME))
+		return fail(err, errlen, "--prime: only --driver native with producers (--mode produce or e2e)");
 	if (o->group[0] && o->mode == PERF_MODE_PRODUCE)
 		return fail(err, errlen, "--group: '%s' needs consumers (--mode consume or e2e)", o->group);
 	if (o->group_churn_s > 0 && !o->group[0])

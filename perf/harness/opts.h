@@ -52,6 +52,7 @@ struct perf_opts {
 	int64_t records;           /* records to produce (0 = until duration) */
 	double co_interval_us;     /* closed loop: CO back-fill interval for produce latency (0 = none) */
 	double warmup_s;           /* seconds at the start whose latencies are not recorded */
+	bool prime;                /* one record to every partition before the clock starts */
 	int32_t producers;         /* producer connections (each its own client) */
 	int32_t consumers;         /* consumer connections */
 	int32_t inflight;          /* pipelined requests per connection */

@@ -173,6 +173,7 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 	        secs, (long long)st->sent_records, (long long)st->acked_records, (long long)st->failed_records,
 	        (long long)st->consumed_records, (long long)st->skipped_records, (long long)st->requests,
 	        (long long)st->errors, st->fell_behind ? "true" : "false");
+	fprintf(f, "  \"primed_partitions\": %lld, \"prime_s\": %.3f,\n", (long long)st->primed_partitions, st->prime_s);
 	fprintf(f, "  \"produce_records_per_s\": %.1f, \"produce_mb_per_s\": %.3f, "
 	        "\"consume_records_per_s\": %.1f, \"consume_mb_per_s\": %.3f,\n",
 	        st->acked_records / div, st->acked_bytes / div / 1e6, st->consumed_records / div,

@@ -43,6 +43,8 @@ struct perf_stats {
 	int64_t skipped_records;        /* consumers: offsets dropped by the log before they were read */
 	int64_t requests, errors;
 	bool fell_behind;               /* open loop: the system fell too far behind the offered rate */
+	double prime_s;                 /* --prime: seconds writing the first record of every partition */
+	int64_t primed_partitions;
 	int16_t last_error;             /* last Kafka error code seen (0 = none) */
 	char error_text[160];           /* first error worth telling the user */
 	struct rt_hist *lat[PERF_LAT_KINDS]; /* owned */

@@ -93,6 +93,12 @@ Test(perf_opts, rejects_combinations_that_cannot_run)
 	cr_assert_eq(PARSE(&o, err, "--keys", "zipf:2000000"), -EINVAL);
 	cr_assert_eq(PARSE(&o, err, "--driver", "redis", "--idle-connections", "10"), -EINVAL);
 	cr_assert_str_eq(err, "--idle-connections: only --driver native or rdkafka opens idle Kafka connections");
+	cr_assert_eq(PARSE(&o, err, "--prime", "--create", "--partitions", "4"), 0, "%s", err);
+	cr_assert(o.prime);
+	cr_assert_eq(PARSE(&o, err, "--prime=yes"), -EINVAL);
+	cr_assert_str_eq(err, "--prime takes no value");
+	cr_assert_eq(PARSE(&o, err, "--prime", "--driver", "rdkafka"), -EINVAL);
+	cr_assert_str_eq(err, "--prime: only --driver native with producers (--mode produce or e2e)");
 	cr_assert_eq(PARSE(&o, err, "--driver", "rdkafka", "--idle-connections", "10"), 0, "%s", err);
 	cr_assert_eq(o.idle_connections, 10);
 	cr_assert_eq(PARSE(&o, err, "--mode", "consume", "--producers", "0"), 0, "%s", err);
