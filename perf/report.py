@@ -279,6 +279,7 @@ def report(out, runs, limits):
         md += [f"Note: {note}", ""]
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(md))
+    return [p for p, _ in plots]
 
 
 def plot(out, runs):
@@ -309,7 +310,7 @@ def plot(out, runs):
     series = []
     for sy, name in SYSTEMS:
         pts = sorted((r["rate_target"], r["latency_ms"]["e2e"]) for (y, s), r in runs.items()
-                     if y == sy and s.startswith("e2e-") and r["latency_ms"]["e2e"]["count"])
+                     if y == sy and s.startswith("e2e-") and r["latency_ms"]["e2e"]["count"] and not behind(r))
         if not pts:
             continue
         dat = os.path.join(pdir, f"lat_{sy}.dat")
@@ -348,10 +349,44 @@ def run_gnuplot(lines):
     return p.returncode == 0
 
 
-def check(runs, limits, failed, tap):
+def check_report(out, runs, made, bad, verdicts):
+    """The report itself: its summary table, and each PNG plot its runs call for (when gnuplot is
+    installed), each a real PNG file."""
+    try:
+        with open(os.path.join(out, "report.md")) as f:
+            text = f.read()
+    except OSError as e:
+        text = ""
+        bad.append(f"report: {e}")
+    ok = "## Summary" in text and "| scenario | Ringtail | limit |" in text
+    if not ok:
+        bad.append("report: report.md has no summary table")
+    verdicts.append(("report: summary table", ok))
+    if not shutil.which("gnuplot"):
+        return
+    want = []
+    if any(s.startswith("produce-") and s.endswith("acks1") for (_, s) in runs):
+        want.append("throughput_vs_record_size.png")
+    if any(s.startswith("e2e-") and r["latency_ms"]["e2e"]["count"] and not behind(r) for (_, s), r in runs.items()):
+        want.append("latency_vs_load.png")
+    for p in want:
+        path = os.path.join(out, "plots", p)
+        try:
+            with open(path, "rb") as f:
+                ok = p in made and f.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 1000
+        except OSError:
+            ok = False
+        if not ok:
+            bad.append(f"report: plot {p} missing or not a PNG")
+        verdicts.append((f"report: plot {p}", ok))
+
+
+def check(runs, limits, failed, tap, out=None, made=()):
     """Sanity of every run: what a harness bug (or a broken broker) would violate."""
     bad = []
     verdicts = []
+    if out:
+        check_report(out, runs, made, bad, verdicts)
     for name, why in failed.items():
         bad.append(f"{name}: ringtail-perf failed: {why}")
         verdicts.append((name, False))
@@ -441,9 +476,9 @@ def main():
         return 2
     out = args[0]
     runs, limits = load(out)
-    report(out, runs, limits)
+    made = report(out, runs, limits)
     if "--check" in sys.argv[1:]:
-        return 0 if check(runs, limits, load_failed(out), "--tap" in sys.argv[1:]) else 1
+        return 0 if check(runs, limits, load_failed(out), "--tap" in sys.argv[1:], out, made) else 1
     return 0
 
 
