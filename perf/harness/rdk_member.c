@@ -56,6 +56,25 @@ static void grp_error(struct perf_rdk_grp *g, const char *what, rd_kafka_resp_er
 	perf_stats_error(g->st, -1, "rdkafka group: %s: %s", what, rd_kafka_err2str(e));
 }
 
+/* A periodic commit that a rebalance overtook (the group moved to a new generation, or this
+ * member is rejoining) is not a fault: the commit made before the partitions are given up
+ * covers the same positions, and the ledger's uncommitted count checks that it did. */
+static bool periodic_commit_superseded(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__NO_OFFSET:
+	case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+	case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+	case RD_KAFKA_RESP_ERR__WAIT_COORD:
+	case RD_KAFKA_RESP_ERR__STATE:
+	case RD_KAFKA_RESP_ERR__DESTROY:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
                       void *opaque)
 {
@@ -64,7 +83,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 	struct rmember *m = opaque;
 	if (!err)
 		m->g->st->group.commits++;
-	else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+	else if (!periodic_commit_superseded(err))
 		grp_error(m->g, "commit", err);
 }
 
