@@ -214,7 +214,8 @@ static int pid_put(struct kmap *m, int64_t pid, int64_t v)
 struct txns {
 	const struct stor_aborted_txn *ab;
 	size_t nab, next;
-	struct kmap aborted;       /* pid -> 0: ongoing aborted, no batch seen; 1: a batch seen */
+	struct kmap aborted;       /* pid -> ongoing aborted transaction: its index in ab * 2, + 1 once
+	                            * a batch of it was seen */
 	struct kmap committed;     /* pid -> 1: a batch of its ongoing (not aborted) transaction seen */
 };
 
@@ -232,12 +233,12 @@ static void txns_fini(struct txns *t)
 static int txns_reach(struct txns *t, int64_t offset)
 {
 	while (t->next < t->nab && t->ab[t->next].first_offset <= offset) {
-		int64_t pid = t->ab[t->next++].producer_id;
-		int64_t v = pid_get(&t->aborted, pid);
-		if (v != 0 && v != 1) {
-			int rc = pid_put(&t->aborted, pid, 0);
+		int64_t pid = t->ab[t->next].producer_id;
+		if (pid_get(&t->aborted, pid) < 0) {
+			int rc = pid_put(&t->aborted, pid, (int64_t)t->next * 2);
 			if (rc) return rc;
 		}
+		t->next++;
 	}
 	return 0;
 }
@@ -249,8 +250,8 @@ static int txns_on_data(struct txns *t, const struct kp_batch_hdr *h)
 	int rc = txns_reach(t, h->base_offset + h->last_offset_delta);
 	if (rc || !(h->attributes & KP_ATTR_TRANSACTIONAL)) return rc;
 	int64_t v = pid_get(&t->aborted, h->producer_id);
-	if (v == 0 || v == 1) {
-		rc = pid_put(&t->aborted, h->producer_id, 1);
+	if (v >= 0) {
+		rc = pid_put(&t->aborted, h->producer_id, v | 1);
 		return rc ? rc : 1;
 	}
 	return pid_put(&t->committed, h->producer_id, 1);
@@ -272,18 +273,31 @@ static int control_type(const uint8_t *b, size_t sz)
 }
 
 /* A control batch: 1 when it may go (no batch of its transaction was met on this walk, so no
- * data of it is left below: the data was removed or cleaned away), 0 when it stays, -errno. */
-static int txns_on_control(struct txns *t, const struct kp_batch_hdr *h, const uint8_t *b, size_t sz)
+ * data of it is left below: the data was removed or cleaned away), 0 when it stays, -errno.
+ * An ABORT marker that stays sets *entry to its transaction's .txnindex entry, which the cleaned
+ * segment's index keeps (readers still need it to skip the data); one that may go has no data
+ * left to skip, and its entry is dropped (Kafka's cleanedIndex). */
+static int txns_on_control(struct txns *t, const struct kp_batch_hdr *h, const uint8_t *b, size_t sz,
+                           const struct stor_aborted_txn **entry)
 {
+	*entry = NULL;
 	int rc = txns_reach(t, h->base_offset + h->last_offset_delta);
 	if (rc) return rc;
 	int type = control_type(b, sz);
 	if (type < 0) return 1;
-	struct kmap *m = type == 0 ? &t->aborted : type == 1 ? &t->committed : NULL;
-	if (!m) return 0;
-	int64_t v = pid_get(m, h->producer_id);
-	if (v == 0 || v == 1) rc = pid_put(m, h->producer_id, TX_GONE);
-	return rc ? rc : v == 1 ? 0 : 1;
+	if (type == 0) {
+		int64_t v = pid_get(&t->aborted, h->producer_id);
+		if (v >= 0 && (rc = pid_put(&t->aborted, h->producer_id, TX_GONE))) return rc;
+		if (v < 0 || !(v & 1)) return 1;
+		*entry = &t->ab[v >> 1];
+		return 0;
+	}
+	if (type == 1) {
+		int64_t v = pid_get(&t->committed, h->producer_id);
+		if (v == 1 && (rc = pid_put(&t->committed, h->producer_id, TX_GONE))) return rc;
+		return v == 1 ? 0 : 1;
+	}
+	return 0;
 }
 
 /* --- the cleaning rules -------------------------------------------------------------------- */
@@ -322,7 +336,8 @@ static int map_batch(const uint8_t *b, size_t sz, struct kmap *keys, struct txns
 	if (kp_batch_hdr_parse(b, sz, &h)) return -EBADMSG;
 	int rc = note_producer(pr, &h);
 	if (rc) return rc;
-	rc = h.attributes & KP_ATTR_CONTROL ? txns_on_control(tx, &h, b, sz) : txns_on_data(tx, &h);
+	const struct stor_aborted_txn *entry;
+	rc = h.attributes & KP_ATTR_CONTROL ? txns_on_control(tx, &h, b, sz, &entry) : txns_on_data(tx, &h);
 	if (rc || (h.attributes & KP_ATTR_CONTROL)) return rc < 0 ? rc : 0;
 	if (h.records_count <= 0) return 0;
 	struct rt_arena a;
@@ -346,6 +361,8 @@ struct clean_ctx {
 	int64_t horizon_ms;        /* now + delete.retention.ms: the delete horizon a batch gets */
 	struct stor_compact_stats *st;
 	bool changed;              /* the segment's bytes change */
+	struct stor_aborted_txn *entries; /* the segment's .txnindex entries that stay (owned) */
+	size_t nentries, centries;
 };
 
 /* Kafka's shouldRetainRecord for a data record of v2: the newest of its key, and a tombstone
@@ -401,8 +418,19 @@ static int clean_batch(struct clean_ctx *c, const uint8_t *b, size_t sz, struct 
 	if (kp_batch_hdr_parse(b, sz, &h)) return -EBADMSG;
 	bool control = (h.attributes & KP_ATTR_CONTROL) != 0;
 	bool has_horizon = (h.attributes & KP_ATTR_DELETE_HORIZON) != 0;
-	int can_discard = control ? txns_on_control(c->tx, &h, b, sz) : txns_on_data(c->tx, &h);
+	const struct stor_aborted_txn *entry = NULL;
+	int can_discard = control ? txns_on_control(c->tx, &h, b, sz, &entry) : txns_on_data(c->tx, &h);
 	if (can_discard < 0) return can_discard;
+	if (entry) {
+		if (c->nentries == c->centries) {
+			size_t cap = c->centries ? c->centries * 2 : 16;
+			void *n = realloc(c->entries, cap * sizeof *c->entries);
+			if (!n) return -ENOMEM;
+			c->entries = n;
+			c->centries = cap;
+		}
+		c->entries[c->nentries++] = *entry;
+	}
 	/* Aborted data goes at once; a marker whose transaction has no data left first gets a
 	 * delete horizon and goes on a pass after it. */
 	bool discard = control ? can_discard && has_horizon && h.base_timestamp <= c->now_ms : can_discard;
@@ -566,9 +594,9 @@ static void cleaned_name(char *out, size_t n, int64_t base, const char *ext, con
 
 static void unlink_cleaned(int dfd, int64_t base)
 {
-	static const char *const ext[] = {"log", "index", "timeindex"};
+	static const char *const ext[] = {"log", "index", "timeindex", "txnindex"};
 	char nm[96];
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		cleaned_name(nm, sizeof nm, base, ext[i], "cleaned");
 		unlinkat(dfd, nm, 0);
 	}
@@ -619,26 +647,56 @@ static int flush_out(struct stor_clean_job *j, struct stor_segment *s, struct rt
 	return rc;
 }
 
+/* The segment's .txnindex as the cleaning leaves it, written to "<base>.txnindex.cleaned" and
+ * synced: the entries whose ABORT marker stays with data to skip.  Returns the open index (the
+ * descriptor follows the file through the rename) or NULL with *err. */
+static struct stor_txnidx *txn_write(struct stor_clean_job *j, int64_t base, const struct clean_ctx *c, int *err)
+{
+	char nm[96];
+	cleaned_name(nm, sizeof nm, base, "txnindex", "cleaned");
+	int fd = openat(j->dfd, nm, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	struct stor_txnidx *x = stor_txnidx_open_fd(fd, err);
+	if (!x) return NULL;
+	int rc = 0;
+	for (size_t i = 0; i < c->nentries && !rc; i++) rc = stor_txnidx_append(x, &c->entries[i]);
+	if (!rc) rc = stor_txnidx_sync(x);
+	if (rc) {
+		stor_txnidx_close(x);
+		*err = rc;
+		return NULL;
+	}
+	return x;
+}
+
 /* The swap: .log.cleaned -> .log.swap, old indexes unlinked, .swap over .log, indexes renamed
- * in (see compact.h for why this order is crash safe). */
+ * in (see compact.h for why this order is crash safe).  A .txnindex missing at open is rebuilt
+ * from the log like the others. */
 static int swap_in(struct stor_clean_job *j, int64_t base)
 {
-	char lg[48], ix[48], tx[48], cl[96], sw[96], icl[96], tcl[96];
+	char lg[48], ix[48], tx[48], xx[48], cl[96], sw[96], icl[96], tcl[96], xcl[96];
 	stor_segment_name(lg, sizeof lg, base, "log");
 	stor_segment_name(ix, sizeof ix, base, "index");
 	stor_segment_name(tx, sizeof tx, base, "timeindex");
+	stor_segment_name(xx, sizeof xx, base, "txnindex");
 	cleaned_name(cl, sizeof cl, base, "log", "cleaned");
 	cleaned_name(sw, sizeof sw, base, "log", "swap");
 	cleaned_name(icl, sizeof icl, base, "index", "cleaned");
 	cleaned_name(tcl, sizeof tcl, base, "timeindex", "cleaned");
+	cleaned_name(xcl, sizeof xcl, base, "txnindex", "cleaned");
 	if (renameat(j->dfd, cl, j->dfd, sw)) return -errno;
 	if ((unlinkat(j->dfd, ix, 0) && errno != ENOENT) || (unlinkat(j->dfd, tx, 0) && errno != ENOENT) ||
-	    fsync(j->dfd))
+	    (unlinkat(j->dfd, xx, 0) && errno != ENOENT) || fsync(j->dfd))
 		return -errno;
 	if (renameat(j->dfd, sw, j->dfd, lg)) return -errno;
 	/* From here the cleaned segment is the segment; a failure below leaves it without index
 	 * files, which the next open rebuilds. */
-	if (renameat(j->dfd, icl, j->dfd, ix) || renameat(j->dfd, tcl, j->dfd, tx)) return 1;
+	if (renameat(j->dfd, icl, j->dfd, ix) || renameat(j->dfd, tcl, j->dfd, tx) ||
+	    renameat(j->dfd, xcl, j->dfd, xx))
+		return 1;
 	return fsync(j->dfd) ? 1 : 0;
 }
 
@@ -649,6 +707,8 @@ static int clean_segment(struct stor_clean_job *j, size_t i, struct clean_ctx *c
 	struct stor_clean_in *in = &j->in[i];
 	struct clean_ctx c = *cc;
 	c.changed = false;
+	c.entries = NULL;
+	c.nentries = c.centries = 0;
 	int rc = 0;
 	struct stor_segment *s = cleaned_open(j, in->base, &rc);
 	if (!s) return rc;
@@ -678,6 +738,7 @@ static int clean_segment(struct stor_clean_job *j, size_t i, struct clean_ctx *c
 		stor_segment_seal_timeindex(s);
 		rc = stor_segment_write_index_sync(s);
 		if (!rc && (fdatasync(s->fd) || fdatasync(s->ifd) || fdatasync(s->tfd))) rc = -errno;
+		if (!rc) in->txn_out = txn_write(j, in->base, &c, &rc);
 		if (!rc && !cancelled(j)) {
 			rc = swap_in(j, in->base);
 			if (rc >= 0) {
@@ -691,12 +752,16 @@ static int clean_segment(struct stor_clean_job *j, size_t i, struct clean_ctx *c
 				j->st.segments_rewritten++;
 				j->st.bytes_before += (int64_t)in->size;
 				j->st.bytes_after += (int64_t)s->visible;
+				free(c.entries);
 				return 0;
 			}
 		} else if (!rc) {
 			rc = -ECANCELED;
 		}
 	}
+	free(c.entries);
+	stor_txnidx_close(in->txn_out);
+	in->txn_out = NULL;
 	stor_segment_free(s);
 	unlink_cleaned(j->dfd, in->base);
 	return rc;
@@ -875,14 +940,25 @@ static int by_first(const void *a, const void *b)
 	return x->first_offset < y->first_offset ? -1 : x->first_offset > y->first_offset;
 }
 
-/* Every aborted transaction overlapping [first segment base, end), by first offset, into j. */
+/* Every aborted transaction overlapping [first segment base, end), by first offset, into j.
+ * Every segment's entries are read (no early stop on the recorded last stable offsets: one
+ * missed entry would make aborted data look committed). */
 static int collect_aborted(struct stor_log *log, int64_t end, struct stor_clean_job *j)
 {
 	int64_t from = log->segs[0]->base;
-	size_t n = stor_log_collect_aborted(log, from, end, NULL, 0);
-	j->aborted = malloc((n ? n : 1) * sizeof *j->aborted);
-	if (!j->aborted) return -ENOMEM;
-	j->naborted = stor_log_collect_aborted(log, from, end, j->aborted, n);
+	size_t n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t k = 0; k < log->nseg; k++) {
+			const struct stor_txnidx *x = log->segs[k]->txn;
+			for (size_t i = 0, c = x ? stor_txnidx_count(x) : 0; i < c; i++) {
+				const struct stor_aborted_txn *t = stor_txnidx_entry(x, i);
+				if (t->last_offset < from || t->first_offset >= end) continue;
+				if (pass) j->aborted[j->naborted++] = *t;
+				else n++;
+			}
+		}
+		if (!pass && !(j->aborted = malloc((n ? n : 1) * sizeof *j->aborted))) return -ENOMEM;
+	}
 	assert(j->naborted == n);
 	qsort(j->aborted, n, sizeof *j->aborted, by_first);
 	return 0;
@@ -947,12 +1023,17 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 		if (in->out) {
 			ssize_t k = stor_log_find_segment(log, in->base);
 			if (k >= 0 && log->segs[k] == old) {
-				/* The .txnindex keeps its name and content (transactional batches and markers
-				 * are copied whole), so its state moves to the cleaned segment. */
-				in->out->txn = old->txn;
-				in->out->txn_missing = old->txn_missing;
-				in->out->txn_dirty = old->txn_dirty;
-				old->txn = NULL;
+				/* The cleaned .txnindex replaced the old one on disk; a segment without
+				 * entries holds no descriptor for it. */
+				if (stor_txnidx_count(in->txn_out)) {
+					in->out->txn = in->txn_out;
+				} else {
+					stor_txnidx_close(in->txn_out);
+				}
+				in->txn_out = NULL;
+				stor_segment_txn_close(old);
+				in->out->txn_missing = false;
+				in->out->txn_dirty = false;
 				log->segs[k] = in->out;
 				old->replaced = true;
 				old->deleted = true;
@@ -962,6 +1043,8 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 				/* Retention took it meanwhile: its pending unlink (by name) removes the
 				 * cleaned files, which now hold that name. */
 				stor_segment_free(in->out);
+				stor_txnidx_close(in->txn_out);
+				in->txn_out = NULL;
 				j->st.segments_skipped++;
 			}
 		}

@@ -38,15 +38,17 @@
  * What is cleanable also stops below the segment holding the last stable offset the owner last
  * gave (stor_log_set_last_stable): an open transaction's records are never judged, and every
  * transaction met on the walk has its marker in the log.  While a .txnindex is missing (rebuilt
- * from the log after an unclean stop) nothing is cleanable.  The .txnindex of a cleaned segment
- * is kept as it was: entries of aborted transactions whose data is gone stay (a reader given
- * one finds no batch of it); Kafka rewrites the file with the entries still needed.
+ * from the log after an unclean stop) nothing is cleanable.  A cleaned segment's .txnindex is
+ * rewritten with the entries whose ABORT marker stays with data of its transaction (Kafka's
+ * cleanedIndex): an entry left for a transaction whose marker is gone would make a
+ * read_committed client skip that producer's later, committed batches.
  *
  * Files (crash safety).  A rewritten segment is written to "<base>.log.cleaned",
- * ".index.cleaned" and ".timeindex.cleaned" and fdatasync()ed; then .log.cleaned is renamed to
- * .log.swap, the old .index/.timeindex are unlinked and the directory fsync()ed, .log.swap is
- * renamed over .log (atomic), the index files are renamed into place and the directory fsync()ed
- * again.  At every point "<base>.log" is a whole segment (original or cleaned) and no index file
+ * ".index.cleaned", ".timeindex.cleaned" and ".txnindex.cleaned" and fdatasync()ed; then
+ * .log.cleaned is renamed to .log.swap, the old .index/.timeindex/.txnindex are unlinked and the
+ * directory fsync()ed, .log.swap is renamed over .log (atomic), the index files are renamed into
+ * place and the directory fsync()ed again (a .txnindex missing at open is rebuilt from the log
+ * through the producer state, and nothing is cleaned until it is).  At every point "<base>.log" is a whole segment (original or cleaned) and no index file
  * can describe the other version: a missing index is rebuilt at open, and recovery removes
  * leftover .cleaned and .swap files (recover.c).
  *

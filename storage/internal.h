@@ -303,6 +303,7 @@ struct stor_clean_in {
 	uint64_t size;
 	int64_t max_ts;
 	struct stor_segment *out;   /* the cleaned segment, swapped in on disk; NULL = unchanged */
+	struct stor_txnidx *txn_out; /* with out: its .txnindex (owned until install) */
 };
 struct stor_clean_job {
 	struct rt_ioop op;          /* the cleaner thread posts this to the owner's ring */

@@ -286,9 +286,19 @@ Test(stor_compact_txn, markers_get_a_horizon_then_go_across_a_restart)
 	scan(lg, &s);
 	cr_assert_null(batch_at(&s, x.b1));
 	cr_assert_not_null(batch_at(&s, x.b_abort));
-	/* Pass 2 meets no data of it: the marker gets the horizon now + delete.retention.ms. */
+	struct stor_aborted_txn ab[4];
+	cr_expect_eq(stor_log_collect_aborted(lg, 0, stor_log_end_offset(lg), ab, 4), 1,
+	             "the .txnindex entry stays with its marker");
+	/* Pass 2 meets no data of it: the marker gets the horizon now + delete.retention.ms, and
+	 * its .txnindex entry goes (no data left to skip; a reader that kept skipping producer
+	 * 200 after the marker is gone would lose its committed k4=b4). */
 	int64_t now2 = TS0 + 200;
 	cr_assert_eq(stor_log_compact(lg, now2, NULL), 0);
+	cr_expect_eq(stor_log_collect_aborted(lg, 0, stor_log_end_offset(lg), ab, 4), 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/ctx-0/%020lld.txnindex", t.dir,
+	         (long long)lg->segs[stor_log_find_segment(lg, x.b_abort)]->base);
+	cr_expect_eq(t_file_size(path), 0, "%s rewritten empty", path);
 	scan(lg, &s);
 	const struct seen_batch *m = batch_at(&s, x.b_abort);
 	cr_assert_not_null(m);
