@@ -10,7 +10,8 @@
 #    (ringtail.fetch.zero.copy=false); broker CPU seconds per GB for each;
 # 3. p99 produce latency at 10,000 records/s with acks=1 and with acks=-1 (open loop);
 # 4. the same produce, then fetch, and the acks=1 latency run in shard-aware mode
-#    (ringtail.advertise.shards=true).
+#    (ringtail.advertise.shards=true);
+# 5. the same produce in default mode with retention deleting segments as it goes (steady state).
 # Also printed: the page-cache append limit (fio, with its own CPU s/GB) and the load generator's
 # own CPU s/GB, to show whether the harness or the machine, not the broker, bounds a figure.  Each
 # produce line splits the broker's CPU into its shard threads (receive, CRC, validation, the
@@ -162,4 +163,18 @@ echo "ringtail shard-aware fetch of that data:  $(json "$TMP/ca.json" "round(d['
 $PERF --bootstrap 127.0.0.1:$BP --topic tla --create --partitions 8 --record-size 1024 --acks 1 \
 	--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/la.json"
 echo "ringtail shard-aware p99 produce latency at 10,000 rec/s acks=1: $(json "$TMP/la.json" "round(d['latency_ms']['produce']['p99']*1000, 1)") us (limit $(/usr/bin/python3 -c "print(round(2*$RTT99,1))") us)"
+kill $BPID; wait $BPID 2>/dev/null || true
+
+# Steady state: retention deletes old segments while produce appends, as on a broker that has
+# been running for a while, so new appends land in page-cache pages that deleted segments have
+# just given back instead of memory the host must fault in.  An unmeasured first run fills the
+# 1 GiB that retention keeps (128 MiB per partition) and more.
+start_broker steady message.max.bytes=2097152 log.segment.bytes=67108864 log.retention.bytes=134217728
+$PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
+	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --records 1572864 --duration 60 --quiet --json "$TMP/pw.json"
+C0=$(cpu_ticks $BPID)
+$PERF --bootstrap 127.0.0.1:$BP --topic tp --partitions 8 --record-size 1024 --batch-size 1048576 \
+	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --broker-pid $BPID --quiet --json "$TMP/ps.json"
+SPLIT=$(cpu_split "$C0" "$(cpu_ticks $BPID)" "$TMP/ps.json")
+echo "ringtail produce with retention (64 MiB segments, 128 MiB kept per partition; default mode): $(json "$TMP/ps.json" "round(d['produce_mb_per_s'], 1)") MB/s, broker $(json "$TMP/ps.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB ($SPLIT)"
 kill $BPID; wait $BPID 2>/dev/null || true
