@@ -1,30 +1,22 @@
 /*
  * control/markers.c: the WriteTxnMarkers client of markers.h.
  *
- * A request is queued (`q`) until the connection is up, then encoded into `out` and moved to
- * the in-flight list (`fl`, in send order, which is the answer order).  Any failure of the
+ * A request is queued (`q`) until the connection is up, then encoded onto the connection
+ * (kconn.h), which keeps it in flight in send order, the answer order.  Any failure of the
  * connection answers every queued and in-flight request with an error; the transaction
  * coordinator sends them again on its next tick (Kafka retries markers until they land).
  */
 #include "control/markers.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "base/arena.h"
-#include "base/buf.h"
 #include "base/bytes.h"
-#include "base/chain.h"
 #include "base/clock.h"
-#include "base/log.h"
+#include "control/kconn.h"
 #include "kp_errors.h"
 #include "kp_msgs.h"
 
@@ -35,23 +27,17 @@
 struct item {
 	struct item *next;
 	struct ctl_txn_markers *m;
-	int32_t corr;
 	int64_t deadline;
 };
 
 struct ctl_markers {
-	char host[256];
-	int port;
 	struct ctl_markers_ops ops;
-	int fd;
-	bool connecting;
+	struct ctl_kconn conn;          /* in flight there: each request's struct item */
 	int64_t now, retry_at;
-	int32_t corr;
-	struct rt_buf out, in;
-	size_t out_off;
 	struct item *q, *q_tail;        /* waiting for the connection */
-	struct item *fl, *fl_tail;      /* sent, answers in this order */
 };
+
+static int on_answer(void *ctx, void *arg, int16_t key, int16_t version, struct rt_rd *r, struct rt_arena *a);
 
 static int64_t mono_ms(void)
 {
@@ -63,12 +49,8 @@ struct ctl_markers *ctl_markers_create(const char *host, int port, const struct 
 	struct ctl_markers *mc = calloc(1, sizeof(*mc));
 	if (!mc)
 		return NULL;
-	snprintf(mc->host, sizeof(mc->host), "%s", host);
-	mc->port = port;
 	mc->ops = *ops;
-	mc->fd = -1;
-	rt_buf_init(&mc->out, 0);
-	rt_buf_init(&mc->in, MAX_IN);
+	ctl_kconn_init(&mc->conn, "markers", host, port, MAX_IN, 64u << 20, on_answer, mc);
 	return mc;
 }
 
@@ -82,23 +64,33 @@ static void fail_list(struct ctl_markers *mc, struct item *it, int16_t err)
 	}
 }
 
-/* Closes the connection and answers everything with err. */
+struct lost_ctx {
+	struct ctl_markers *mc;
+	int16_t err;
+};
+
+static void lost_item(void *ctx, void *arg)
+{
+	struct lost_ctx *l = ctx;
+	struct item *it = arg;
+	it->next = NULL;
+	fail_list(l->mc, it, l->err);
+}
+
+static void free_item(void *ctx, void *arg)
+{
+	(void)ctx;
+	free(arg);
+}
+
+/* Closes the connection and answers everything with err, in flight first. */
 static void drop(struct ctl_markers *mc, int16_t err, const char *why)
 {
-	if (mc->fd >= 0) {
-		if (why)
-			RT_WARN("markers: connection to %s:%d lost: %s", mc->host, mc->port, why);
-		close(mc->fd);
-	}
-	mc->fd = -1;
-	mc->connecting = false;
 	mc->retry_at = mc->now + RECONNECT_MS;
-	rt_buf_reset(&mc->out);
-	rt_buf_reset(&mc->in);
-	mc->out_off = 0;
-	struct item *fl = mc->fl, *q = mc->q;
-	mc->fl = mc->fl_tail = mc->q = mc->q_tail = NULL;
-	fail_list(mc, fl, err);
+	struct item *q = mc->q;
+	mc->q = mc->q_tail = NULL;
+	struct lost_ctx l = { mc, err };
+	ctl_kconn_close(&mc->conn, why, lost_item, &l);
 	fail_list(mc, q, err);
 }
 
@@ -106,16 +98,13 @@ void ctl_markers_destroy(struct ctl_markers *mc)
 {
 	if (!mc)
 		return;
-	if (mc->fd >= 0)
-		close(mc->fd);
-	for (struct item *lists[2] = { mc->q, mc->fl }, **l = lists; l < lists + 2; l++)
-		while (*l) {
-			struct item *n = (*l)->next;
-			free(*l);
-			*l = n;
-		}
-	rt_buf_fini(&mc->out);
-	rt_buf_fini(&mc->in);
+	ctl_kconn_close(&mc->conn, NULL, free_item, NULL);
+	ctl_kconn_fini(&mc->conn);
+	while (mc->q) {
+		struct item *n = mc->q->next;
+		free(mc->q);
+		mc->q = n;
+	}
 	free(mc);
 }
 
@@ -144,8 +133,6 @@ static int encode(struct ctl_markers *mc, struct item *it)
 	struct kp_write_txn_markers_req_writable_txn_marker *mks = calloc(n, sizeof(*mks));
 	struct kp_write_txn_markers_req_writable_txn_marker_topic *tps = calloc(n, sizeof(*tps));
 	int32_t *parts = calloc(n, sizeof(*parts));
-	struct rt_chain c;
-	rt_chain_init(&c, 0);
 	int rc = -ENOMEM;
 	if (!mks || !tps || !parts)
 		goto done;
@@ -167,60 +154,28 @@ static int encode(struct ctl_markers *mc, struct item *it)
 	kp_write_txn_markers_req_init(&req);
 	req.markers.items = mks;
 	req.markers.n = (int32_t)m->ntps;
-	struct kp_frame f = kp_frame_begin(&c);
-	struct kp_req_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.request_api_key = KP_API_WRITE_TXN_MARKERS;
-	h.request_api_version = V_MARKERS;
-	h.correlation_id = it->corr = ++mc->corr;
-	h.client_id = (struct kp_str){ "ringtail-control", 16 };
-	kp_req_hdr_encode(&c, &h);
-	kp_api_lookup(KP_API_WRITE_TXN_MARKERS)->req_encode(&c, V_MARKERS, &req);
-	kp_frame_end(&c, f);
-	if (rt_chain_finish(&c))
-		goto done;
-	size_t len = rt_chain_len(&c);
-	uint8_t *p = rt_buf_extend(&mc->out, len);
-	if (!p)
-		goto done;
-	if (rt_chain_flatten(&c, p)) {
-		mc->out.len -= len;
-		goto done;
-	}
-	rc = 0;
+	rc = ctl_kconn_send(&mc->conn, KP_API_WRITE_TXN_MARKERS, V_MARKERS, &req, it);
 done:
-	rt_chain_fini(&c);
 	free(mks);
 	free(tps);
 	free(parts);
 	return rc;
 }
 
-/* One answer: each partition's error, matched by topic and partition. */
-static void on_answer(struct ctl_markers *mc, struct item *it, const uint8_t *p, size_t n)
+/* One answer: each partition's error, matched by topic and partition.  Returns 0 or -EPROTO
+ * (malformed: the connection is dropped with it; kconn.h). */
+static int on_answer(void *ctx, void *arg, int16_t key, int16_t version, struct rt_rd *r, struct rt_arena *a)
 {
-	struct rt_arena a;
-	rt_arena_init(&a, 0, 64u << 20);
-	struct rt_rd r;
-	rt_rd_init(&r, p, n);
-	struct kp_resp_hdr h;
+	struct ctl_markers *mc = ctx;
+	struct item *it = arg;
 	struct kp_write_txn_markers_resp resp;
 	kp_write_txn_markers_resp_init(&resp);
+	if (kp_api_lookup(key)->resp_decode(r, version, a, &resp))
+		return -EPROTO;
 	const struct ctl_txn_markers *m = it->m;
 	int16_t *errs = calloc(m->ntps ? m->ntps : 1, sizeof(*errs));
 	if (!errs)
 		abort();
-	if (kp_resp_hdr_decode(&r, KP_API_WRITE_TXN_MARKERS, V_MARKERS, &a, &h) || h.correlation_id != it->corr ||
-	    kp_api_lookup(KP_API_WRITE_TXN_MARKERS)->resp_decode(&r, V_MARKERS, &a, &resp)) {
-		free(errs);
-		rt_arena_fini(&a);
-		it->next = mc->fl;         /* answered with the rest by drop() */
-		mc->fl = it;
-		if (!mc->fl_tail)
-			mc->fl_tail = it;
-		drop(mc, KP_ERR_UNKNOWN_SERVER_ERROR, "malformed WriteTxnMarkers answer");
-		return;
-	}
 	for (size_t i = 0; i < m->ntps; i++) {
 		errs[i] = KP_ERR_UNKNOWN_SERVER_ERROR;
 		size_t tl = strlen(m->tps[i].topic);
@@ -238,169 +193,78 @@ static void on_answer(struct ctl_markers *mc, struct item *it, const uint8_t *p,
 	mc->ops.done(mc->ops.ctx, it->m, errs, 0);
 	free(errs);
 	free(it);
-	rt_arena_fini(&a);
-}
-
-static void do_read(struct ctl_markers *mc)
-{
-	for (;;) {
-		if (rt_buf_reserve(&mc->in, 65536)) {
-			drop(mc, KP_ERR_UNKNOWN_SERVER_ERROR, "answer too large");
-			return;
-		}
-		ssize_t k = recv(mc->fd, mc->in.data + mc->in.len, mc->in.cap - mc->in.len, 0);
-		if (k == 0) {
-			drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, "closed by the broker");
-			return;
-		}
-		if (k < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, strerror(errno));
-			return;
-		}
-		mc->in.len += (size_t)k;
-		size_t off = 0;
-		while (mc->fd >= 0 && mc->in.len - off >= 4) {
-			uint32_t fl = rt_be32_get(mc->in.data + off);
-			if (fl > MAX_IN - 4) {
-				drop(mc, KP_ERR_UNKNOWN_SERVER_ERROR, "bad frame length");
-				return;
-			}
-			if (mc->in.len - off - 4 < fl)
-				break;
-			struct item *it = mc->fl;
-			if (!it) {
-				drop(mc, KP_ERR_UNKNOWN_SERVER_ERROR, "an answer nobody asked for");
-				return;
-			}
-			mc->fl = it->next;
-			if (!mc->fl)
-				mc->fl_tail = NULL;
-			it->next = NULL;
-			on_answer(mc, it, mc->in.data + off + 4, fl);
-			off += 4 + fl;
-		}
-		if (mc->fd < 0)
-			return;
-		if (off) {
-			memmove(mc->in.data, mc->in.data + off, mc->in.len - off);
-			mc->in.len -= off;
-		}
-	}
+	return 0;
 }
 
 static void do_write(struct ctl_markers *mc)
 {
-	while (mc->out.len > mc->out_off) {
-		ssize_t k = send(mc->fd, mc->out.data + mc->out_off, mc->out.len - mc->out_off, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, strerror(errno));
-			return;
-		}
-		mc->out_off += (size_t)k;
-	}
-	rt_buf_reset(&mc->out);
-	mc->out_off = 0;
+	int rc = ctl_kconn_write(&mc->conn);
+	if (rc)
+		drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, strerror(-rc));
 }
 
 int ctl_markers_fd(const struct ctl_markers *mc)
 {
-	return mc->fd;
+	return ctl_kconn_fd(&mc->conn);
 }
 
 short ctl_markers_events(const struct ctl_markers *mc)
 {
-	if (mc->fd < 0)
-		return 0;
-	if (mc->connecting)
-		return POLLOUT;
-	return (short)(POLLIN | (mc->out.len > mc->out_off ? POLLOUT : 0));
+	return ctl_kconn_events(&mc->conn);
 }
 
 void ctl_markers_io(struct ctl_markers *mc, short revents)
 {
 	mc->now = mono_ms();
-	if (mc->fd < 0)
+	if (ctl_kconn_fd(&mc->conn) < 0)
 		return;
-	if (mc->connecting) {
-		int err = 0;
-		socklen_t l = sizeof(err);
-		if (getsockopt(mc->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
-			drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, NULL);
-			return;
-		}
-		mc->connecting = false;
+	if (ctl_kconn_connecting(&mc->conn) && ctl_kconn_connect_done(&mc->conn)) {
+		drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, NULL);
+		return;
 	}
-	if (revents & (POLLIN | POLLHUP | POLLERR))
-		do_read(mc);
-	if (mc->fd >= 0)
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		const char *why;
+		int rc = ctl_kconn_read(&mc->conn, &why);
+		/* The broker's bytes making no sense is not the connection's fault. */
+		if (rc)
+			drop(mc, rc == -EPROTO ? KP_ERR_UNKNOWN_SERVER_ERROR : KP_ERR_COORDINATOR_NOT_AVAILABLE, why);
+	}
+	if (ctl_kconn_fd(&mc->conn) >= 0)
 		do_write(mc);
-}
-
-static void try_connect(struct ctl_markers *mc)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", mc->port);
-	if (getaddrinfo(mc->host, port, &hints, &res) || !res) {
-		drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, NULL);
-		return;
-	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		freeaddrinfo(res);
-		drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, NULL);
-		return;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	int rc = connect(fd, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	if (rc && errno != EINPROGRESS) {
-		close(fd);
-		drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, NULL);
-		return;
-	}
-	mc->fd = fd;
-	mc->connecting = rc != 0;
 }
 
 void ctl_markers_tick(struct ctl_markers *mc, int64_t now_ms)
 {
 	(void)now_ms;   /* the client keeps its own monotonic time */
 	mc->now = mono_ms();
-	if (mc->fd < 0 && mc->q) {
+	if (ctl_kconn_fd(&mc->conn) < 0 && mc->q) {
 		if (mc->now < mc->retry_at)
 			return;
-		try_connect(mc);
-		if (mc->fd < 0)
+		if (ctl_kconn_connect(&mc->conn)) {
+			drop(mc, KP_ERR_COORDINATOR_NOT_AVAILABLE, NULL);
 			return;
+		}
 	}
-	if (mc->fl && mc->now >= mc->fl->deadline) {
+	const struct item *oldest = ctl_kconn_oldest(&mc->conn);
+	if (oldest && mc->now >= oldest->deadline) {
 		drop(mc, KP_ERR_REQUEST_TIMED_OUT, "no WriteTxnMarkers answer in time");
 		return;
 	}
-	if (mc->fd < 0 || mc->connecting)
+	if (ctl_kconn_fd(&mc->conn) < 0 || ctl_kconn_connecting(&mc->conn))
 		return;
 	while (mc->q) {
 		struct item *it = mc->q;
+		it->deadline = mc->now + CTL_MARKERS_TIMEOUT_MS;
 		if (encode(mc, it)) {
 			drop(mc, KP_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
 			return;
 		}
+		/* in flight now (kconn.h) */
 		mc->q = it->next;
 		if (!mc->q)
 			mc->q_tail = NULL;
 		it->next = NULL;
-		it->deadline = mc->now + CTL_MARKERS_TIMEOUT_MS;
-		if (mc->fl_tail)
-			mc->fl_tail->next = it;
-		else
-			mc->fl = it;
-		mc->fl_tail = it;
 	}
-	if (mc->out.len > mc->out_off)
+	if (ctl_kconn_pending(&mc->conn))
 		do_write(mc);
 }

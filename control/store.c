@@ -4,8 +4,8 @@
  * States: DOWN (no socket; reconnect when the back-off passes) -> CONNECTING -> META (Metadata
  * for the topic; CreateTopics when it is missing) -> LOAD (Fetch every partition from its start
  * up to the high watermark seen) -> READY (Produce acks=-1 for appends).  Requests are pipelined
- * on the one connection; the broker answers in order, and each in-flight request remembers
- * what it was for by correlation id.
+ * on the one connection (kconn.h); the broker answers in order, and each Produce in flight
+ * carries the appends it answers.
  *
  * Transactional batches (TxnOffsetCommit) are numbered like an idempotent producer's.  A batch
  * whose answer is lost with the connection may or may not be in the log: its producer's next
@@ -19,25 +19,18 @@
  */
 #include "control/store.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/bytes.h"
-#include "base/chain.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "control/kconn.h"
 #include "kp_errors.h"
 #include "kp_msgs.h"
 #include "proto/batch.h"
@@ -53,13 +46,6 @@
 
 enum st { ST_DOWN, ST_CONNECTING, ST_META, ST_LOAD, ST_READY };
 
-struct inflight {
-	struct inflight *next;
-	int32_t corr;
-	int16_t key, version;
-	struct ctl_append *a;        /* Produce: the appends it carries, linked by ->next */
-};
-
 /* The next sequence of a transactional producer on a partition (the store is that producer's
  * only writer there: its own records go to other topics). */
 struct txn_seq {
@@ -71,20 +57,14 @@ struct txn_seq {
 };
 
 struct ctl_store {
-	char host[256];
-	int port;
 	char topic[256];
 	int32_t want_partitions;
 	struct ctl_store_sink sink;    /* who loads the records and hears of appends */
 	enum st st;
-	int fd;
+	/* In flight there: a Produce's appends (linked by ->next), NULL for the other requests. */
+	struct ctl_kconn conn;
 	int64_t now;
 	int64_t retry_at;
-	int32_t corr;
-	struct rt_buf out;             /* bytes to send */
-	size_t out_off;
-	struct rt_buf in;              /* bytes received, a frame at the start */
-	struct inflight *fl_head, *fl_tail;
 	/* loading */
 	int32_t nparts;
 	int64_t *next_off;             /* per partition */
@@ -188,21 +168,19 @@ struct ctl_store *ctl_store_create(const char *host, int port, const char *topic
 	return ctl_store_create_sink(host, port, topic, partitions, &sink);
 }
 
+static int on_answer(void *ctx, void *arg, int16_t key, int16_t version, struct rt_rd *r, struct rt_arena *a);
+
 struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *topic,
                                         int32_t partitions, const struct ctl_store_sink *sink)
 {
 	struct ctl_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	snprintf(s->host, sizeof(s->host), "%s", host);
 	snprintf(s->topic, sizeof(s->topic), "%s", topic);
-	s->port = port;
 	s->want_partitions = partitions;
 	s->sink = *sink;
-	s->fd = -1;
 	s->st = ST_DOWN;
-	rt_buf_init(&s->out, 0);
-	rt_buf_init(&s->in, CTL_STORE_MAX_IN);
+	ctl_kconn_init(&s->conn, "control store", host, port, CTL_STORE_MAX_IN, 256u << 20, on_answer, s);
 	s->load_start = now_ms();
 	const char *fault = getenv("RINGTAIL_CONTROL_FAULT");
 	s->fault_lose_txn_answer = fault && !strcmp(fault, "lose-txn-produce-answer");
@@ -254,28 +232,19 @@ static void fail_appends(struct ctl_store *s, struct ctl_append **head, struct c
 	fail_list(s, a, false);
 }
 
+/* A request in flight when the connection went: its appends' answer is lost. */
+static void lost_appends(void *ctx, void *arg)
+{
+	fail_list(ctx, arg, true);
+}
+
 static void drop_conn(struct ctl_store *s, const char *why)
 {
-	if (s->fd >= 0) {
-		RT_WARN("control store: connection to %s:%d lost: %s", s->host, s->port, why);
-		close(s->fd);
-	}
-	s->fd = -1;
 	s->st = ST_DOWN;
 	s->retry_at = s->now + RECONNECT_MS;
-	rt_buf_reset(&s->out);
-	s->out_off = 0;
-	rt_buf_reset(&s->in);
 	s->fetch_out = s->meta_out = s->describe_out = false;
 	s->creating = false;
-	struct inflight *f = s->fl_head;
-	s->fl_head = s->fl_tail = NULL;
-	while (f) {
-		struct inflight *n = f->next;
-		fail_list(s, f->a, true);
-		free(f);
-		f = n;
-	}
+	ctl_kconn_close(&s->conn, why, lost_appends, s);
 	/* Appends are only accepted once loaded; while reconnecting they fail at once, so the
 	 * clients retry rather than wait on a broker that may be gone. */
 	fail_appends(s, &s->wait_head, &s->wait_tail);
@@ -287,8 +256,7 @@ void ctl_store_destroy(struct ctl_store *s)
 	if (!s)
 		return;
 	drop_conn(s, "shutting down");
-	rt_buf_fini(&s->out);
-	rt_buf_fini(&s->in);
+	ctl_kconn_fini(&s->conn);
 	free(s->next_off);
 	free(s->end_off);
 	free(s->seqs);
@@ -312,66 +280,32 @@ void ctl_store_stats(const struct ctl_store *s, struct ctl_store_stats *out)
 
 int ctl_store_fd(const struct ctl_store *s)
 {
-	return s->fd;
+	return ctl_kconn_fd(&s->conn);
 }
 
 short ctl_store_events(const struct ctl_store *s)
 {
-	if (s->fd < 0)
-		return 0;
-	if (s->st == ST_CONNECTING)
-		return POLLOUT;
-	return (short)(POLLIN | (s->out.len > s->out_off ? POLLOUT : 0));
+	short ev = ctl_kconn_events(&s->conn);
+	/* CONNECTING lasts until the first POLLOUT, even when connect(2) finished at once. */
+	return ev && s->st == ST_CONNECTING ? POLLOUT : ev;
 }
 
-/* Encodes one request (header + body) into the output and records it as in flight. */
+/* Encodes one request (header + body) into the output and records it as in flight, carrying
+ * the appends a (NULL but for Produce). */
 static void send_req(struct ctl_store *s, int16_t key, int16_t version, const void *body, struct ctl_append *a)
 {
-	const struct kp_api_info *info = kp_api_lookup(key);
-	struct rt_chain c;
-	rt_chain_init(&c, 0);
-	struct kp_frame f = kp_frame_begin(&c);
-	struct kp_req_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.request_api_key = key;
-	h.request_api_version = version;
-	h.correlation_id = ++s->corr;
-	h.client_id = (struct kp_str){ "ringtail-control", 16 };
-	kp_req_hdr_encode(&c, &h);
-	info->req_encode(&c, version, body);
-	kp_frame_end(&c, f);
-	int rc = rt_chain_finish(&c);
-	size_t n = rt_chain_len(&c);
-	uint8_t *p = rc ? NULL : rt_buf_extend(&s->out, n);
-	if (!p || rt_chain_flatten(&c, p)) {
-		/* Out of memory: the connection state is unknown, so start over.  The append is
-		 * failed from the loop (never inside the coordinator's call). */
-		rt_chain_fini(&c);
-		if (p)
-			s->out.len -= n;
-		while (a) {
-			struct ctl_append *nx = a->next;
-			a->next = NULL;
-			if (s->wait_tail) s->wait_tail->next = a; else s->wait_head = a;
-			s->wait_tail = a;
-			a = nx;
-		}
-		s->retry_at = s->now + RECONNECT_MS;
+	if (ctl_kconn_send(&s->conn, key, version, body, a) == 0)
 		return;
+	/* Out of memory: the connection state is unknown, so start over.  The append is failed
+	 * from the loop (never inside the coordinator's call). */
+	while (a) {
+		struct ctl_append *nx = a->next;
+		a->next = NULL;
+		if (s->wait_tail) s->wait_tail->next = a; else s->wait_head = a;
+		s->wait_tail = a;
+		a = nx;
 	}
-	rt_chain_fini(&c);
-	struct inflight *fl = calloc(1, sizeof(*fl));
-	if (!fl)
-		abort();
-	fl->corr = h.correlation_id;
-	fl->key = key;
-	fl->version = version;
-	fl->a = a;
-	if (s->fl_tail)
-		s->fl_tail->next = fl;
-	else
-		s->fl_head = fl;
-	s->fl_tail = fl;
+	s->retry_at = s->now + RECONNECT_MS;
 }
 
 static void send_metadata(struct ctl_store *s)
@@ -500,18 +434,19 @@ static void send_describe(struct ctl_store *s)
 	s->describe_out = true;
 }
 
+/* The answers (on_describe, on_metadata, on_create, on_fetch): 0, or -EPROTO when malformed
+ * (the connection is then dropped; kconn.h). */
+
 /* The partitions' producer state: the next sequence of each producer whose batch was lost is
  * the one after the last the broker has (its epoch's), or stays as it was when the broker does
  * not know the producer there (nothing of it was written). */
-static void on_describe(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+static int on_describe(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
 {
 	s->describe_out = false;
 	struct kp_describe_producers_resp m;
 	kp_describe_producers_resp_init(&m);
-	if (kp_describe_producers_resp_decode(r, version, a, &m) || m.topics.n != 1) {
-		drop_conn(s, "malformed DescribeProducers response");
-		return;
-	}
+	if (kp_describe_producers_resp_decode(r, version, a, &m) || m.topics.n != 1)
+		return -EPROTO;
 	bool again = false;
 	const struct kp_describe_producers_resp_topic *t = &m.topics.items[0];
 	for (int32_t i = 0; i < t->partitions.n; i++) {
@@ -538,22 +473,21 @@ static void on_describe(struct ctl_store *s, struct rt_rd *r, int16_t version, s
 		again = again || s->seqs[k].unknown;
 	if (again) {
 		s->retry_at = s->now + RECONNECT_MS;   /* the metadata round asks again */
-		return;
+		return 0;
 	}
 	s->relearn = false;
 	s->st = ST_READY;
 	RT_INFO("control store: %s: producer sequences after the lost connection read back", s->topic);
+	return 0;
 }
 
-static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+static int on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
 {
 	s->meta_out = false;
 	struct kp_metadata_resp m;
 	kp_metadata_resp_init(&m);
-	if (kp_metadata_resp_decode(r, version, a, &m)) {
-		drop_conn(s, "malformed Metadata response");
-		return;
-	}
+	if (kp_metadata_resp_decode(r, version, a, &m))
+		return -EPROTO;
 	if (m.topics.n < 1 || m.topics.items[0].error_code == KP_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
 		if (s->lazy_create && !s->q_head && !s->creating) {
 			/* Nothing to load; as Kafka, the topic is created when first needed. */
@@ -564,17 +498,17 @@ static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, s
 				load_finished(s);
 			}
 			s->st = ST_READY;
-			return;
+			return 0;
 		}
 		RT_INFO("control store: creating %s with %d partitions", s->topic, s->want_partitions);
 		s->creating = true;
 		send_create(s);
-		return;
+		return 0;
 	}
 	struct kp_metadata_resp_topic *t = &m.topics.items[0];
 	if (t->error_code || t->partitions.n <= 0) {
 		s->retry_at = s->now + RECONNECT_MS; /* LEADER_NOT_AVAILABLE etc.: ask again */
-		return;
+		return 0;
 	}
 	int32_t n = 0;
 	for (int32_t i = 0; i < t->partitions.n; i++)
@@ -603,24 +537,24 @@ static void on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, s
 			send_describe(s);      /* READY once answered */
 		else
 			s->st = ST_READY;
-		return;
+		return 0;
 	}
 	s->st = ST_LOAD;
 	maybe_continue_load(s);
+	return 0;
 }
 
-static void on_create(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+static int on_create(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
 {
 	struct kp_create_topics_resp m;
 	kp_create_topics_resp_init(&m);
-	if (kp_create_topics_resp_decode(r, version, a, &m)) {
-		drop_conn(s, "malformed CreateTopics response");
-		return;
-	}
+	if (kp_create_topics_resp_decode(r, version, a, &m))
+		return -EPROTO;
 	int16_t e = m.topics.n > 0 ? m.topics.items[0].error_code : KP_ERR_UNKNOWN_SERVER_ERROR;
 	if (e && e != KP_ERR_TOPIC_ALREADY_EXISTS)
 		RT_WARN("control store: creating %s: %s", s->topic, kp_error_name(e));
 	send_metadata(s);
+	return 0;
 }
 
 static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, int32_t len, struct rt_arena *a)
@@ -662,15 +596,13 @@ static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, in
 	}
 }
 
-static void on_fetch(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
+static int on_fetch(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a)
 {
 	s->fetch_out = false;
 	struct kp_fetch_resp m;
 	kp_fetch_resp_init(&m);
-	if (kp_fetch_resp_decode(r, version, a, &m)) {
-		drop_conn(s, "malformed Fetch response");
-		return;
-	}
+	if (kp_fetch_resp_decode(r, version, a, &m))
+		return -EPROTO;
 	bool retry = false;
 	for (int32_t t = 0; t < m.responses.n; t++) {
 		struct kp_fetch_resp_fetchable_topic *ft = &m.responses.items[t];
@@ -700,6 +632,7 @@ static void on_fetch(struct ctl_store *s, struct rt_rd *r, int16_t version, stru
 		s->retry_at = s->now + RECONNECT_MS;
 	else
 		maybe_continue_load(s);
+	return 0;
 }
 
 static void on_produce(struct ctl_store *s, struct rt_rd *r, int16_t version, struct rt_arena *a, struct ctl_append *list)
@@ -905,121 +838,46 @@ void ctl_store_append(struct ctl_store *s, struct ctl_append *a)
 	s->q_tail = a;
 }
 
-static void handle_frame(struct ctl_store *s, const uint8_t *p, size_t n)
+static int on_answer(void *ctx, void *arg, int16_t key, int16_t version, struct rt_rd *r, struct rt_arena *a)
 {
-	struct inflight *fl = s->fl_head;
-	if (!fl) {
-		drop_conn(s, "a response nobody asked for");
-		return;
-	}
-	s->fl_head = fl->next;
-	if (!s->fl_head)
-		s->fl_tail = NULL;
-	struct rt_arena a;
-	rt_arena_init(&a, 0, 256u << 20);
-	struct rt_rd r;
-	rt_rd_init(&r, p, n);
-	struct kp_resp_hdr h;
-	if (kp_resp_hdr_decode(&r, fl->key, fl->version, &a, &h) || h.correlation_id != fl->corr) {
-		fail_list(s, fl->a, true);
-		free(fl);
-		rt_arena_fini(&a);
-		drop_conn(s, "response out of order");
-		return;
-	}
-	if (s->fault_lose_txn_answer && fl->key == KP_API_PRODUCE) {
+	struct ctl_store *s = ctx;
+	if (s->fault_lose_txn_answer && key == KP_API_PRODUCE) {
 		bool txn = false;
-		for (struct ctl_append *x = fl->a; x && !txn; x = x->next)
+		for (struct ctl_append *x = arg; x && !txn; x = x->next)
 			txn = x->transactional;
 		if (txn) {
+			/* its answer is lost with the connection */
 			s->fault_lose_txn_answer = false;
-			fl->next = s->fl_head;     /* back in flight: its answer is lost with the connection */
-			s->fl_head = fl;
-			if (!s->fl_tail)
-				s->fl_tail = fl;
-			rt_arena_fini(&a);
+			fail_list(s, arg, true);
 			drop_conn(s, "fault injection: a transactional Produce's answer is lost");
-			return;
+			return 0;
 		}
 	}
-	switch (fl->key) {
-	case KP_API_METADATA: on_metadata(s, &r, fl->version, &a); break;
-	case KP_API_DESCRIBE_PRODUCERS: on_describe(s, &r, fl->version, &a); break;
-	case KP_API_CREATE_TOPICS: on_create(s, &r, fl->version, &a); break;
-	case KP_API_FETCH: on_fetch(s, &r, fl->version, &a); break;
-	case KP_API_PRODUCE: on_produce(s, &r, fl->version, &a, fl->a); break;
+	switch (key) {
+	case KP_API_METADATA: return on_metadata(s, r, version, a);
+	case KP_API_DESCRIBE_PRODUCERS: return on_describe(s, r, version, a);
+	case KP_API_CREATE_TOPICS: return on_create(s, r, version, a);
+	case KP_API_FETCH: return on_fetch(s, r, version, a);
+	case KP_API_PRODUCE: on_produce(s, r, version, a, arg); break;
 	}
-	free(fl);
-	rt_arena_fini(&a);
-}
-
-static void do_read(struct ctl_store *s)
-{
-	for (;;) {
-		if (rt_buf_reserve(&s->in, 65536)) {
-			drop_conn(s, "response larger than the store accepts");
-			return;
-		}
-		ssize_t k = recv(s->fd, s->in.data + s->in.len, s->in.cap - s->in.len, 0);
-		if (k == 0) {
-			drop_conn(s, "closed by the broker");
-			return;
-		}
-		if (k < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			drop_conn(s, strerror(errno));
-			return;
-		}
-		s->in.len += (size_t)k;
-		size_t off = 0;
-		while (s->fd >= 0 && s->in.len - off >= 4) {
-			int32_t fl = (int32_t)rt_be32_get(s->in.data + off);
-			if (fl < 0 || (size_t)fl > CTL_STORE_MAX_IN - 4) {
-				drop_conn(s, "bad frame length");
-				return;
-			}
-			if (s->in.len - off - 4 < (size_t)fl)
-				break;
-			handle_frame(s, s->in.data + off + 4, (size_t)fl);
-			off += 4 + (size_t)fl;
-		}
-		if (s->fd < 0)
-			return;
-		if (off) {
-			memmove(s->in.data, s->in.data + off, s->in.len - off);
-			s->in.len -= off;
-		}
-	}
+	return 0;
 }
 
 static void do_write(struct ctl_store *s)
 {
-	while (s->out.len > s->out_off) {
-		ssize_t k = send(s->fd, s->out.data + s->out_off, s->out.len - s->out_off, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			drop_conn(s, strerror(errno));
-			return;
-		}
-		s->out_off += (size_t)k;
-	}
-	rt_buf_reset(&s->out);
-	s->out_off = 0;
+	int rc = ctl_kconn_write(&s->conn);
+	if (rc)
+		drop_conn(s, strerror(-rc));
 }
 
 void ctl_store_io(struct ctl_store *s, short revents)
 {
 	s->now = now_ms();
-	if (s->fd < 0)
+	if (ctl_kconn_fd(&s->conn) < 0)
 		return;
 	if (s->st == ST_CONNECTING) {
-		int err = 0;
-		socklen_t l = sizeof(err);
-		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
-			close(s->fd);
-			s->fd = -1;
+		if (ctl_kconn_connect_done(&s->conn)) {
+			ctl_kconn_close(&s->conn, NULL, lost_appends, s);   /* nothing in flight yet */
 			s->st = ST_DOWN;
 			s->retry_at = s->now + RECONNECT_MS;
 			return;
@@ -1027,37 +885,21 @@ void ctl_store_io(struct ctl_store *s, short revents)
 		s->st = ST_META;
 		send_metadata(s);
 	}
-	if (revents & (POLLIN | POLLHUP | POLLERR))
-		do_read(s);
-	if (s->fd >= 0)
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		const char *why;
+		if (ctl_kconn_read(&s->conn, &why))
+			drop_conn(s, why);
+	}
+	if (ctl_kconn_fd(&s->conn) >= 0)
 		do_write(s);
 }
 
 static void try_connect(struct ctl_store *s)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", s->port);
-	if (getaddrinfo(s->host, port, &hints, &res) || !res) {
+	if (ctl_kconn_connect(&s->conn)) {
 		s->retry_at = s->now + RECONNECT_MS;
 		return;
 	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		freeaddrinfo(res);
-		s->retry_at = s->now + RECONNECT_MS;
-		return;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	int rc = connect(fd, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	if (rc && errno != EINPROGRESS) {
-		close(fd);
-		s->retry_at = s->now + RECONNECT_MS;
-		return;
-	}
-	s->fd = fd;
 	s->st = ST_CONNECTING;
 }
 
@@ -1068,7 +910,7 @@ int64_t ctl_store_tick(struct ctl_store *s, int64_t now)
 		fail_appends(s, &s->wait_head, &s->wait_tail);
 	if (s->st == ST_DOWN && now >= s->retry_at)
 		try_connect(s);
-	if (s->retry_at && now >= s->retry_at && s->fd >= 0) {
+	if (s->retry_at && now >= s->retry_at && ctl_kconn_fd(&s->conn) >= 0) {
 		s->retry_at = 0;
 		if (s->st == ST_META && !s->meta_out)
 			send_metadata(s);
@@ -1078,11 +920,11 @@ int64_t ctl_store_tick(struct ctl_store *s, int64_t now)
 	if (s->q_head) {
 		if (s->st == ST_READY && !s->no_topic)
 			send_queued(s);
-		else if (!(s->creating && s->fd >= 0))
+		else if (!(s->creating && ctl_kconn_fd(&s->conn) >= 0))
 			fail_appends(s, &s->q_head, &s->q_tail);
 		/* else: waiting for the topic to be created */
 	}
-	if (s->fd >= 0 && s->out.len > s->out_off)
+	if (ctl_kconn_fd(&s->conn) >= 0 && ctl_kconn_pending(&s->conn))
 		do_write(s);
 	return s->retry_at ? s->retry_at : now + 1000;
 }
