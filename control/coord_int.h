@@ -163,6 +163,12 @@ int16_t ctl_offsets_validate(const struct ctl_group *g, const struct ctl_commit_
 /* The value a commit part stores (retention from the request). */
 void ctl_offsets_commit_values(const struct ctl_commit_req *rq, const struct ctl_commit_part *p,
                                struct ctl_offset_value *v);
+/* The end of OffsetCommit and TxnOffsetCommit once the request is valid: takes a, fills it
+ * with the partitions that pass the per-partition checks (the others get their error in rq),
+ * pending for producer pid (-1: not transactional) until written, and submits it; with
+ * nothing to write, answers rq (borrowed, as req) at once and buries g if it is left unused. */
+void ctl_offsets_write(struct ctl_coord *c, struct ctl_group *g, struct ctl_append *a, struct ctl_commit_req *rq,
+                       void *req, int64_t pid);
 /* True when the group holds committed or pending offsets (then it is not buried). */
 bool ctl_group_has_offsets(const struct ctl_group *g);
 

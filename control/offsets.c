@@ -164,7 +164,12 @@ void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *re
 		if (m && (g->state == CTL_GROUP_STABLE || g->state == CTL_GROUP_PREPARING_REBALANCE))
 			m->hb_deadline = c->now + m->session_timeout;
 	}
-	struct ctl_append *a = ctl_append_new(c, g, CTL_APPEND_COMMIT);
+	ctl_offsets_write(c, g, ctl_append_new(c, g, CTL_APPEND_COMMIT), rq, req, -1);
+}
+
+void ctl_offsets_write(struct ctl_coord *c, struct ctl_group *g, struct ctl_append *a, struct ctl_commit_req *rq,
+                       void *req, int64_t pid)
+{
 	for (int32_t i = 0; i < rq->n_parts; i++) {
 		struct ctl_commit_part *p = &rq->parts[i];
 		if (p->error)
@@ -177,12 +182,12 @@ void ctl_offsets_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void *re
 			p->error = CTL_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
-		if (p->commit_ts < 0)
-			p->commit_ts = c->now;
+		if (pid >= 0 || p->commit_ts < 0)
+			p->commit_ts = c->now;   /* TxnOffsetCommit carries no commit timestamp */
 		struct ctl_offset_value v;
 		ctl_offsets_commit_values(rq, p, &v);
 		ctl_append_offset_record(a, g->id, p->topic, p->partition, &v);
-		ctl_pending_add(g, -1, a, p->topic, p->partition, &v, -1);  /* KIP-447: unstable meanwhile */
+		ctl_pending_add(g, pid, a, p->topic, p->partition, &v, -1);  /* KIP-447: unstable meanwhile */
 	}
 	if (a->n == 0) {
 		a->kind = CTL_APPEND_PLAIN;

@@ -249,35 +249,7 @@ void ctl_offsets_txn_commit(struct ctl_coord *c, struct ctl_commit_req *rq, void
 	a->producer_epoch = rq->producer_epoch;
 	a->transactional_id = ctl_strdup_slice(rq->transactional_id.len > 0 ? rq->transactional_id
 	                                                                     : (struct ctl_slice){ "", 0 });
-	for (int32_t i = 0; i < rq->n_parts; i++) {
-		struct ctl_commit_part *p = &rq->parts[i];
-		if (p->error)
-			continue;
-		if (p->metadata.len > c->cfg.offset_metadata_max_bytes) {
-			p->error = CTL_ERR_OFFSET_METADATA_TOO_LARGE;
-			continue;
-		}
-		if (p->topic.len < 0) {
-			p->error = CTL_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			continue;
-		}
-		p->commit_ts = c->now;
-		struct ctl_offset_value v;
-		ctl_offsets_commit_values(rq, p, &v);
-		ctl_append_offset_record(a, g->id, p->topic, p->partition, &v);
-		ctl_pending_add(g, rq->producer_id, a, p->topic, p->partition, &v, -1);
-	}
-	if (a->n == 0) {
-		a->kind = CTL_APPEND_PLAIN;
-		ctl_coord_append_done(c, a, 0);
-		if (g->state == CTL_GROUP_EMPTY && !g->protocol_type && !ctl_group_has_offsets(g))
-			ctl_grp_remove(c, g);
-		c->ops.commit_done(c->ops.ctx, req, rq);
-		return;
-	}
-	a->commit = rq;
-	a->req = req;
-	ctl_append_submit(c, a);
+	ctl_offsets_write(c, g, a, rq, req, rq->producer_id);
 }
 
 void ctl_txn_offsets_on_commit(struct ctl_coord *c, struct ctl_append *a, int16_t err)
