@@ -54,6 +54,61 @@ static struct ctl_slice sl(struct kp_str s)
 	return (struct ctl_slice){ s.ptr, s.len };
 }
 
+/* OffsetCommit and TxnOffsetCommit have the same topic -> partition shape with the same field
+ * names in request and response (only the generated types differ: kp_offset_commit_* and
+ * kp_txn_offset_commit_*), so one expansion serves both.
+ *
+ * COMMIT_PARTS sets c->parts (in q's arena, in request order) and c->n_parts from request m:
+ * NULL and 0 when out of memory.  epoch_ok: the version carries committed_leader_epoch; ts:
+ * the part's commit timestamp, an expression of p (the request's partition). */
+#define COMMIT_PARTS(q, c, m, epoch_ok, p, ts)                                                             \
+	do {                                                                                               \
+		int32_t n_ = 0, k_ = 0;                                                                    \
+		for (int32_t t_ = 0; t_ < (m)->topics.n; t_++)                                             \
+			n_ += (m)->topics.items[t_].partitions.n > 0 ? (m)->topics.items[t_].partitions.n : 0; \
+		(c)->parts = rt_arena_calloc(&(q)->arena, (size_t)n_ + 1, sizeof(*(c)->parts));           \
+		(c)->n_parts = (c)->parts ? n_ : 0;                                                        \
+		for (int32_t t_ = 0; (c)->parts && t_ < (m)->topics.n; t_++) {                             \
+			const __typeof__(*(m)->topics.items) *tp_ = &(m)->topics.items[t_];                \
+			for (int32_t i_ = 0; i_ < tp_->partitions.n; i_++, k_++) {                         \
+				const __typeof__(*tp_->partitions.items) *p = &tp_->partitions.items[i_];  \
+				(c)->parts[k_] = (struct ctl_commit_part){                                 \
+					.topic = sl(tp_->name),                                            \
+					.partition = p->partition_index,                                   \
+					.offset = p->committed_offset,                                     \
+					.leader_epoch = (epoch_ok) ? p->committed_leader_epoch : -1,       \
+					.metadata = sl(p->committed_metadata),                             \
+					.commit_ts = (ts),                                                 \
+				};                                                                         \
+			}                                                                                  \
+		}                                                                                          \
+	} while (0)
+
+/* COMMIT_ANSWER fills resp's topics (generated type prefix api) from request m and the parts'
+ * errors, in q's arena: no topics when out of memory (the client retries) or when nothing was
+ * asked.  err: the error answered, an expression of e (the part's error). */
+#define COMMIT_ANSWER(api, q, c, m, resp, e, err)                                                          \
+	do {                                                                                               \
+		int32_t nt_ = (m)->topics.n > 0 ? (m)->topics.n : 0, k_ = 0;                               \
+		(resp).topics.items = rt_arena_calloc(&(q)->arena, (size_t)nt_ + 1, sizeof(*(resp).topics.items)); \
+		(resp).topics.n = (resp).topics.items && (c)->n_parts ? nt_ : 0;                           \
+		for (int32_t t_ = 0; t_ < (resp).topics.n; t_++) {                                         \
+			const __typeof__(*(m)->topics.items) *tp_ = &(m)->topics.items[t_];                \
+			__typeof__(*(resp).topics.items) *rt_ = &(resp).topics.items[t_];                  \
+			api##_resp_topic_init(rt_);                                                        \
+			rt_->name = tp_->name;                                                             \
+			int32_t np_ = tp_->partitions.n > 0 ? tp_->partitions.n : 0;                       \
+			rt_->partitions.items = rt_arena_calloc(&(q)->arena, (size_t)np_ + 1, sizeof(*rt_->partitions.items)); \
+			rt_->partitions.n = rt_->partitions.items ? np_ : 0;                               \
+			for (int32_t i_ = 0; i_ < rt_->partitions.n; i_++, k_++) {                         \
+				int16_t e = (c)->parts[k_].error;                                          \
+				api##_resp_partition_init(&rt_->partitions.items[i_]);                     \
+				rt_->partitions.items[i_].partition_index = tp_->partitions.items[i_].partition_index; \
+				rt_->partitions.items[i_].error_code = (err);                              \
+			}                                                                                  \
+		}                                                                                          \
+	} while (0)
+
 static struct kp_str ks(const char *s)
 {
 	return s ? (struct kp_str){ s, (int32_t)strlen(s) } : (struct kp_str){ NULL, -1 };
@@ -281,10 +336,6 @@ static void do_leave(struct ctl_hreq *q)
 static void do_commit(struct ctl_hreq *q)
 {
 	struct kp_offset_commit_req *m = q->msg;
-	int32_t n = 0;
-	for (int32_t t = 0; t < m->topics.n; t++)
-		n += m->topics.items[t].partitions.n > 0 ? m->topics.items[t].partitions.n : 0;
-	struct ctl_commit_part *parts = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*parts));
 	struct ctl_commit_req *c = &q->commit;
 	c->group_id = sl(m->group_id);
 	c->member_id = q->version >= 1 ? sl(m->member_id) : (struct ctl_slice){ "", 0 };
@@ -292,27 +343,8 @@ static void do_commit(struct ctl_hreq *q)
 	c->generation = q->version >= 1 ? m->generation_id_or_member_epoch : -1;
 	c->retention_ms = q->version >= 2 && q->version <= 4 ? m->retention_time_ms : -1;
 	c->producer_id = -1;
-	c->parts = parts;
-	c->n_parts = n;
-	if (!parts) {
-		c->n_parts = 0;
-		ctl_handlers_commit_done(q->hs, q, c);
-		return;
-	}
-	int32_t k = 0;
-	for (int32_t t = 0; t < m->topics.n; t++) {
-		struct kp_offset_commit_req_topic *tp = &m->topics.items[t];
-		for (int32_t i = 0; i < tp->partitions.n; i++, k++) {
-			struct kp_offset_commit_req_partition *p = &tp->partitions.items[i];
-			parts[k].topic = sl(tp->name);
-			parts[k].partition = p->partition_index;
-			parts[k].offset = p->committed_offset;
-			parts[k].leader_epoch = q->version >= 6 ? p->committed_leader_epoch : -1;
-			parts[k].metadata = sl(p->committed_metadata);
-			parts[k].commit_ts = q->version == 1 ? p->commit_timestamp : -1;
-		}
-	}
-	if (n == 0 || mark_unknown(q, parts, n) == 0) {
+	COMMIT_PARTS(q, c, m, q->version >= 6, p, q->version == 1 ? p->commit_timestamp : -1);
+	if (c->n_parts == 0 || mark_unknown(q, c->parts, c->n_parts) == 0) {
 		ctl_handlers_commit_done(q->hs, q, c);
 		return;
 	}
@@ -326,34 +358,13 @@ static void txn_commit_answer(struct ctl_hreq *q, struct ctl_commit_req *c)
 	struct kp_txn_offset_commit_req *m = q->msg;
 	struct kp_txn_offset_commit_resp resp;
 	kp_txn_offset_commit_resp_init(&resp);
-	int32_t nt = m->topics.n > 0 ? m->topics.n : 0;
-	resp.topics.items = rt_arena_calloc(&q->arena, (size_t)nt + 1, sizeof(*resp.topics.items));
-	resp.topics.n = resp.topics.items && c->n_parts ? nt : 0;
-	int32_t k = 0;
-	for (int32_t t = 0; t < resp.topics.n; t++) {
-		struct kp_txn_offset_commit_req_topic *tp = &m->topics.items[t];
-		struct kp_txn_offset_commit_resp_topic *rt = &resp.topics.items[t];
-		kp_txn_offset_commit_resp_topic_init(rt);
-		rt->name = tp->name;
-		int32_t np = tp->partitions.n > 0 ? tp->partitions.n : 0;
-		rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)np + 1, sizeof(*rt->partitions.items));
-		rt->partitions.n = rt->partitions.items ? np : 0;
-		for (int32_t i = 0; i < rt->partitions.n; i++, k++) {
-			kp_txn_offset_commit_resp_partition_init(&rt->partitions.items[i]);
-			rt->partitions.items[i].partition_index = tp->partitions.items[i].partition_index;
-			rt->partitions.items[i].error_code = ctl_txn_fenced_error(c->parts[k].error, q->key, q->version);
-		}
-	}
+	COMMIT_ANSWER(kp_txn_offset_commit, q, c, m, resp, e, ctl_txn_fenced_error(e, q->key, q->version));
 	answer(q, &resp);
 }
 
 static void do_txn_commit(struct ctl_hreq *q)
 {
 	struct kp_txn_offset_commit_req *m = q->msg;
-	int32_t n = 0;
-	for (int32_t t = 0; t < m->topics.n; t++)
-		n += m->topics.items[t].partitions.n > 0 ? m->topics.items[t].partitions.n : 0;
-	struct ctl_commit_part *parts = rt_arena_calloc(&q->arena, (size_t)n + 1, sizeof(*parts));
 	struct ctl_commit_req *c = &q->commit;
 	c->group_id = sl(m->group_id);
 	c->member_id = q->version >= 3 ? sl(m->member_id) : (struct ctl_slice){ "", 0 };
@@ -363,26 +374,8 @@ static void do_txn_commit(struct ctl_hreq *q)
 	c->producer_id = m->producer_id;
 	c->producer_epoch = m->producer_epoch;
 	c->transactional_id = sl(m->transactional_id);
-	c->parts = parts;
-	c->n_parts = parts ? n : 0;
-	if (!parts) {
-		txn_commit_answer(q, c);
-		return;
-	}
-	int32_t k = 0;
-	for (int32_t t = 0; t < m->topics.n; t++) {
-		struct kp_txn_offset_commit_req_topic *tp = &m->topics.items[t];
-		for (int32_t i = 0; i < tp->partitions.n; i++, k++) {
-			struct kp_txn_offset_commit_req_partition *p = &tp->partitions.items[i];
-			parts[k].topic = sl(tp->name);
-			parts[k].partition = p->partition_index;
-			parts[k].offset = p->committed_offset;
-			parts[k].leader_epoch = q->version >= 2 ? p->committed_leader_epoch : -1;
-			parts[k].metadata = sl(p->committed_metadata);
-			parts[k].commit_ts = -1;
-		}
-	}
-	if (n == 0 || mark_unknown(q, parts, n) == 0) {
+	COMMIT_PARTS(q, c, m, q->version >= 2, p, -1);
+	if (c->n_parts == 0 || mark_unknown(q, c->parts, c->n_parts) == 0) {
 		txn_commit_answer(q, c);
 		return;
 	}
@@ -402,9 +395,9 @@ static void do_txn_commit(struct ctl_hreq *q)
 			err = perr;
 	}
 	if (err) {
-		for (int32_t i = 0; i < n; i++)
-			if (!parts[i].error)
-				parts[i].error = err;
+		for (int32_t i = 0; i < c->n_parts; i++)
+			if (!c->parts[i].error)
+				c->parts[i].error = err;
 		txn_commit_answer(q, c);
 		return;
 	}
@@ -422,31 +415,7 @@ void ctl_handlers_commit_done(void *ctx, void *req, struct ctl_commit_req *c)
 	struct kp_offset_commit_req *m = q->msg;
 	struct kp_offset_commit_resp resp;
 	kp_offset_commit_resp_init(&resp);
-	int32_t nt = m->topics.n > 0 ? m->topics.n : 0;
-	resp.topics.items = rt_arena_calloc(&q->arena, (size_t)nt + 1, sizeof(*resp.topics.items));
-	if (!resp.topics.items || c->n_parts == 0) {
-		/* Out of memory: answer every partition with UNKNOWN_SERVER_ERROR is not possible
-		 * without the arrays; an empty answer makes the client retry. */
-		resp.topics.n = 0;
-		answer(q, &resp);
-		return;
-	}
-	resp.topics.n = nt;
-	int32_t k = 0;
-	for (int32_t t = 0; t < nt; t++) {
-		struct kp_offset_commit_req_topic *tp = &m->topics.items[t];
-		struct kp_offset_commit_resp_topic *rt = &resp.topics.items[t];
-		kp_offset_commit_resp_topic_init(rt);
-		rt->name = tp->name;
-		int32_t np = tp->partitions.n > 0 ? tp->partitions.n : 0;
-		rt->partitions.items = rt_arena_calloc(&q->arena, (size_t)np + 1, sizeof(*rt->partitions.items));
-		rt->partitions.n = rt->partitions.items ? np : 0;
-		for (int32_t i = 0; i < rt->partitions.n; i++, k++) {
-			kp_offset_commit_resp_partition_init(&rt->partitions.items[i]);
-			rt->partitions.items[i].partition_index = tp->partitions.items[i].partition_index;
-			rt->partitions.items[i].error_code = c->parts[k].error;
-		}
-	}
+	COMMIT_ANSWER(kp_offset_commit, q, c, m, resp, e, e);
 	answer(q, &resp);
 }
 
