@@ -113,6 +113,28 @@ int dp_control_pid(void)
 			(arr).n = 0;                                                      \
 	} while (0)
 
+/* OffsetCommit and TxnOffsetCommit answer alike: err for every partition asked, by topic.  Their
+ * generated types differ only by prefix (api: kp_offset_commit or kp_txn_offset_commit). */
+#define COMMIT_ERROR(api, req, msg, err)                                                          \
+	do {                                                                                      \
+		struct api##_req *m_ = (msg);                                                      \
+		struct api##_resp r_;                                                             \
+		api##_resp_init(&r_);                                                             \
+		ARR(req, r_.topics, m_->topics.n);                                                \
+		for (int32_t t_ = 0; t_ < r_.topics.n; t_++) {                                    \
+			api##_resp_topic_init(&r_.topics.items[t_]);                              \
+			r_.topics.items[t_].name = m_->topics.items[t_].name;                     \
+			ARR(req, r_.topics.items[t_].partitions, m_->topics.items[t_].partitions.n); \
+			for (int32_t i_ = 0; i_ < r_.topics.items[t_].partitions.n; i_++) {       \
+				api##_resp_partition_init(&r_.topics.items[t_].partitions.items[i_]); \
+				r_.topics.items[t_].partitions.items[i_].partition_index =        \
+					m_->topics.items[t_].partitions.items[i_].partition_index; \
+				r_.topics.items[t_].partitions.items[i_].error_code = (err);     \
+			}                                                                         \
+		}                                                                                 \
+		dp_req_respond(req, &r_);                                                         \
+	} while (0)
+
 /* Kafka's error response of each coordinator API (AbstractRequest.getErrorResponse). */
 static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, int16_t err)
 {
@@ -198,44 +220,12 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 		dp_req_respond(req, &r);
 		return;
 	}
-	case KP_API_OFFSET_COMMIT: {
-		struct kp_offset_commit_req *m = msg;
-		struct kp_offset_commit_resp r;
-		kp_offset_commit_resp_init(&r);
-		ARR(req, r.topics, m->topics.n);
-		for (int32_t t = 0; t < r.topics.n; t++) {
-			kp_offset_commit_resp_topic_init(&r.topics.items[t]);
-			r.topics.items[t].name = m->topics.items[t].name;
-			ARR(req, r.topics.items[t].partitions, m->topics.items[t].partitions.n);
-			for (int32_t i = 0; i < r.topics.items[t].partitions.n; i++) {
-				kp_offset_commit_resp_partition_init(&r.topics.items[t].partitions.items[i]);
-				r.topics.items[t].partitions.items[i].partition_index =
-					m->topics.items[t].partitions.items[i].partition_index;
-				r.topics.items[t].partitions.items[i].error_code = err;
-			}
-		}
-		dp_req_respond(req, &r);
+	case KP_API_OFFSET_COMMIT:
+		COMMIT_ERROR(kp_offset_commit, req, msg, err);
 		return;
-	}
-	case KP_API_TXN_OFFSET_COMMIT: {
-		struct kp_txn_offset_commit_req *m = msg;
-		struct kp_txn_offset_commit_resp r;
-		kp_txn_offset_commit_resp_init(&r);
-		ARR(req, r.topics, m->topics.n);
-		for (int32_t t = 0; t < r.topics.n; t++) {
-			kp_txn_offset_commit_resp_topic_init(&r.topics.items[t]);
-			r.topics.items[t].name = m->topics.items[t].name;
-			ARR(req, r.topics.items[t].partitions, m->topics.items[t].partitions.n);
-			for (int32_t i = 0; i < r.topics.items[t].partitions.n; i++) {
-				kp_txn_offset_commit_resp_partition_init(&r.topics.items[t].partitions.items[i]);
-				r.topics.items[t].partitions.items[i].partition_index =
-					m->topics.items[t].partitions.items[i].partition_index;
-				r.topics.items[t].partitions.items[i].error_code = err;
-			}
-		}
-		dp_req_respond(req, &r);
+	case KP_API_TXN_OFFSET_COMMIT:
+		COMMIT_ERROR(kp_txn_offset_commit, req, msg, err);
 		return;
-	}
 	case KP_API_OFFSET_FETCH: {
 		struct kp_offset_fetch_req *m = msg;
 		struct kp_offset_fetch_resp r;
