@@ -60,42 +60,37 @@ static void *arr(struct rt_arena *a, int32_t n, size_t sz)
 	return p;
 }
 
-static void answer_api_versions(struct rt_chain *c, int16_t v, struct rt_arena *a)
+/* The answers below fill m, initialised by handle(), which decoded q (when there is one) and
+ * encodes m. */
+static void answer_api_versions(struct kp_api_versions_resp *m, struct rt_arena *a)
 {
-	struct kp_api_versions_resp m;
-	kp_api_versions_resp_init(&m);
-	m.api_keys.n = (int32_t)kp_api_count;
-	m.api_keys.items = arr(a, m.api_keys.n, sizeof(*m.api_keys.items));
+	m->api_keys.n = (int32_t)kp_api_count;
+	m->api_keys.items = arr(a, m->api_keys.n, sizeof(*m->api_keys.items));
 	for (size_t i = 0; i < kp_api_count; i++) {
-		kp_api_versions_resp_api_version_init(&m.api_keys.items[i]);
-		m.api_keys.items[i].api_key = kp_api_info[i].key;
-		m.api_keys.items[i].min_version = kp_api_info[i].advertised_min;
-		m.api_keys.items[i].max_version = kp_api_info[i].max_version;
+		kp_api_versions_resp_api_version_init(&m->api_keys.items[i]);
+		m->api_keys.items[i].api_key = kp_api_info[i].key;
+		m->api_keys.items[i].min_version = kp_api_info[i].advertised_min;
+		m->api_keys.items[i].max_version = kp_api_info[i].max_version;
 	}
-	kp_api_versions_resp_encode(c, v, &m);
 }
 
-static void answer_metadata(struct rt_chain *c, int16_t v, struct rt_arena *a, struct rt_rd *r)
+static void answer_metadata(struct kp_metadata_resp *m, const struct kp_metadata_req *q, struct rt_arena *a)
 {
-	struct kp_metadata_req q;
-	if (kp_metadata_req_decode(r, v, a, &q)) die("metadata request");
-	struct kp_metadata_resp m;
-	kp_metadata_resp_init(&m);
-	m.brokers.n = 1;
-	m.brokers.items = arr(a, 1, sizeof(*m.brokers.items));
-	kp_metadata_resp_broker_init(&m.brokers.items[0]);
-	m.brokers.items[0].node_id = 0;
-	m.brokers.items[0].host = KP_STR("127.0.0.1");
-	m.brokers.items[0].port = port;
-	m.cluster_id = KP_STR("kp-capture");
-	m.controller_id = 0;
-	int32_t nt = q.topics.n > 0 ? q.topics.n : 1;
-	m.topics.n = nt;
-	m.topics.items = arr(a, nt, sizeof(*m.topics.items));
+	m->brokers.n = 1;
+	m->brokers.items = arr(a, 1, sizeof(*m->brokers.items));
+	kp_metadata_resp_broker_init(&m->brokers.items[0]);
+	m->brokers.items[0].node_id = 0;
+	m->brokers.items[0].host = KP_STR("127.0.0.1");
+	m->brokers.items[0].port = port;
+	m->cluster_id = KP_STR("kp-capture");
+	m->controller_id = 0;
+	int32_t nt = q->topics.n > 0 ? q->topics.n : 1;
+	m->topics.n = nt;
+	m->topics.items = arr(a, nt, sizeof(*m->topics.items));
 	for (int32_t i = 0; i < nt; i++) {
-		struct kp_metadata_resp_topic *t = &m.topics.items[i];
+		struct kp_metadata_resp_topic *t = &m->topics.items[i];
 		kp_metadata_resp_topic_init(t);
-		t->name = q.topics.n > 0 ? q.topics.items[i].name : KP_STR(default_topic);
+		t->name = q->topics.n > 0 ? q->topics.items[i].name : KP_STR(default_topic);
 		memset(t->topic_id, 0, 16);
 		t->topic_id[15] = (uint8_t)(i + 1);
 		t->partitions.n = 1;
@@ -110,108 +105,92 @@ static void answer_metadata(struct rt_chain *c, int16_t v, struct rt_arena *a, s
 		p->isr_nodes.items = arr(a, 1, sizeof(int32_t));
 		p->offline_replicas.n = 0;
 	}
-	kp_metadata_resp_encode(c, v, &m);
 }
 
-static void answer_produce(struct rt_chain *c, int16_t v, struct rt_arena *a, struct rt_rd *r)
+/* The answers to Produce, ListOffsets and Fetch mirror the request's topic -> partition lists:
+ * MIRROR gives the answer's list rl (topics, each with the partition list rpl) one initialised
+ * element for each of the request's ql (with qpl), the topic's name copied from qt->qname to
+ * rt->rname, then runs the statement `topic` with rt and qt (answer and request topic) in scope
+ * and, for each partition, the statements after it with rp and qp also in scope. */
+#define MIRROR(a, rl, rpl, rname, ql, qpl, qname, init_t, init_p, topic, ...)               \
+	do {                                                                                \
+		(rl).n = (ql).n;                                                            \
+		(rl).items = arr(a, (ql).n, sizeof(*(rl).items));                           \
+		for (int32_t i_ = 0; i_ < (ql).n; i_++) {                                   \
+			__typeof__(*(rl).items) *rt = &(rl).items[i_];                      \
+			const __typeof__(*(ql).items) *qt = &(ql).items[i_];                \
+			init_t(rt);                                                         \
+			rt->rname = qt->qname;                                              \
+			topic;                                                              \
+			rt->rpl.n = qt->qpl.n;                                              \
+			rt->rpl.items = arr(a, qt->qpl.n, sizeof(*rt->rpl.items));          \
+			for (int32_t j_ = 0; j_ < qt->qpl.n; j_++) {                        \
+				__typeof__(*rt->rpl.items) *rp = &rt->rpl.items[j_];        \
+				const __typeof__(*qt->qpl.items) *qp = &qt->qpl.items[j_];  \
+				init_p(rp);                                                 \
+				__VA_ARGS__;                                                \
+			}                                                                   \
+		}                                                                           \
+	} while (0)
+
+static void answer_produce(struct kp_produce_resp *m, const struct kp_produce_req *q, struct rt_arena *a)
 {
-	struct kp_produce_req q;
-	if (kp_produce_req_decode(r, v, a, &q)) die("produce request");
-	struct kp_produce_resp m;
-	kp_produce_resp_init(&m);
-	m.responses.n = q.topic_data.n;
-	m.responses.items = arr(a, q.topic_data.n, sizeof(*m.responses.items));
-	for (int32_t i = 0; i < q.topic_data.n; i++) {
-		struct kp_produce_resp_topic *t = &m.responses.items[i];
-		kp_produce_resp_topic_init(t);
-		t->name = q.topic_data.items[i].name;
-		t->partition_responses.n = q.topic_data.items[i].partition_data.n;
-		t->partition_responses.items = arr(a, t->partition_responses.n, sizeof(*t->partition_responses.items));
-		for (int32_t j = 0; j < t->partition_responses.n; j++) {
-			kp_produce_resp_partition_init(&t->partition_responses.items[j]);
-			t->partition_responses.items[j].index = q.topic_data.items[i].partition_data.items[j].index;
-			t->partition_responses.items[j].log_start_offset = 0;
-		}
-	}
-	kp_produce_resp_encode(c, v, &m);
+	MIRROR(a, m->responses, partition_responses, name, q->topic_data, partition_data, name,
+	       kp_produce_resp_topic_init, kp_produce_resp_partition_init, (void)qt,
+	       rp->index = qp->index;
+	       rp->log_start_offset = 0);
 }
 
-static void answer_list_offsets(struct rt_chain *c, int16_t v, struct rt_arena *a, struct rt_rd *r)
+static void answer_list_offsets(struct kp_list_offsets_resp *m, const struct kp_list_offsets_req *q,
+                                struct rt_arena *a)
 {
-	struct kp_list_offsets_req q;
-	if (kp_list_offsets_req_decode(r, v, a, &q)) die("list offsets request");
-	struct kp_list_offsets_resp m;
-	kp_list_offsets_resp_init(&m);
-	m.topics.n = q.topics.n;
-	m.topics.items = arr(a, q.topics.n, sizeof(*m.topics.items));
-	for (int32_t i = 0; i < q.topics.n; i++) {
-		struct kp_list_offsets_resp_topic *t = &m.topics.items[i];
-		kp_list_offsets_resp_topic_init(t);
-		t->name = q.topics.items[i].name;
-		t->partitions.n = q.topics.items[i].partitions.n;
-		t->partitions.items = arr(a, t->partitions.n, sizeof(*t->partitions.items));
-		for (int32_t j = 0; j < t->partitions.n; j++) {
-			kp_list_offsets_resp_partition_init(&t->partitions.items[j]);
-			t->partitions.items[j].partition_index = q.topics.items[i].partitions.items[j].partition_index;
-			t->partitions.items[j].offset = 0;
-			t->partitions.items[j].timestamp = -1;
-		}
-	}
-	kp_list_offsets_resp_encode(c, v, &m);
+	MIRROR(a, m->topics, partitions, name, q->topics, partitions, name,
+	       kp_list_offsets_resp_topic_init, kp_list_offsets_resp_partition_init, (void)qt,
+	       rp->partition_index = qp->partition_index;
+	       rp->offset = 0;
+	       rp->timestamp = -1);
 }
 
-static void answer_fetch(struct rt_chain *c, int16_t v, struct rt_arena *a, struct rt_rd *r)
+static void answer_fetch(struct kp_fetch_resp *m, const struct kp_fetch_req *q, struct rt_arena *a)
 {
-	struct kp_fetch_req q;
-	if (kp_fetch_req_decode(r, v, a, &q)) die("fetch request");
-	struct kp_fetch_resp m;
-	kp_fetch_resp_init(&m);
-	m.responses.n = q.topics.n;
-	m.responses.items = arr(a, q.topics.n, sizeof(*m.responses.items));
-	for (int32_t i = 0; i < q.topics.n; i++) {
-		struct kp_fetch_resp_fetchable_topic *t = &m.responses.items[i];
-		kp_fetch_resp_fetchable_topic_init(t);
-		t->topic = q.topics.items[i].topic;
-		memcpy(t->topic_id, q.topics.items[i].topic_id, 16);
-		t->partitions.n = q.topics.items[i].partitions.n;
-		t->partitions.items = arr(a, t->partitions.n, sizeof(*t->partitions.items));
-		for (int32_t j = 0; j < t->partitions.n; j++) {
-			struct kp_fetch_resp_partition_data *p = &t->partitions.items[j];
-			kp_fetch_resp_partition_data_init(p);
-			p->partition_index = q.topics.items[i].partitions.items[j].partition;
-			p->high_watermark = 0;
-			p->last_stable_offset = 0;
-			p->log_start_offset = 0;
-			p->aborted_transactions.n = 0;
-			p->records.len = 0;
-			p->records.ptr = (const uint8_t *)"";
-		}
-	}
+	MIRROR(a, m->responses, partitions, topic, q->topics, partitions, topic,
+	       kp_fetch_resp_fetchable_topic_init, kp_fetch_resp_partition_data_init,
+	       memcpy(rt->topic_id, qt->topic_id, 16),
+	       rp->partition_index = qp->partition;
+	       rp->high_watermark = 0;
+	       rp->last_stable_offset = 0;
+	       rp->log_start_offset = 0;
+	       rp->aborted_transactions.n = 0;
+	       rp->records.len = 0;
+	       rp->records.ptr = (const uint8_t *)"");
 	/* An empty answer right away would make the client spin; wait like fetch.max.wait.ms. */
 	usleep(200000);
-	kp_fetch_resp_encode(c, v, &m);
 }
 
-static void answer_find_coordinator(struct rt_chain *c, int16_t v, struct rt_arena *a, struct rt_rd *r)
+static void answer_find_coordinator(struct kp_find_coordinator_resp *m, const struct kp_find_coordinator_req *q,
+                                    struct rt_arena *a)
 {
-	struct kp_find_coordinator_req q;
-	if (kp_find_coordinator_req_decode(r, v, a, &q)) die("find coordinator request");
-	struct kp_find_coordinator_resp m;
-	kp_find_coordinator_resp_init(&m);
-	m.node_id = 0;
-	m.host = KP_STR("127.0.0.1");
-	m.port = port;
-	int32_t n = q.coordinator_keys.n > 0 ? q.coordinator_keys.n : 0;
-	m.coordinators.n = n;
-	m.coordinators.items = arr(a, n, sizeof(*m.coordinators.items));
+	m->node_id = 0;
+	m->host = KP_STR("127.0.0.1");
+	m->port = port;
+	int32_t n = q->coordinator_keys.n > 0 ? q->coordinator_keys.n : 0;
+	m->coordinators.n = n;
+	m->coordinators.items = arr(a, n, sizeof(*m->coordinators.items));
 	for (int32_t i = 0; i < n; i++) {
-		kp_find_coordinator_resp_coordinator_init(&m.coordinators.items[i]);
-		m.coordinators.items[i].key = q.coordinator_keys.items[i];
-		m.coordinators.items[i].node_id = 0;
-		m.coordinators.items[i].host = KP_STR("127.0.0.1");
-		m.coordinators.items[i].port = port;
+		kp_find_coordinator_resp_coordinator_init(&m->coordinators.items[i]);
+		m->coordinators.items[i].key = q->coordinator_keys.items[i];
+		m->coordinators.items[i].node_id = 0;
+		m->coordinators.items[i].host = KP_STR("127.0.0.1");
+		m->coordinators.items[i].port = port;
 	}
-	kp_find_coordinator_resp_encode(c, v, &m);
+}
+
+/* The request's body, decoded into the arena (the tool gives up on one it cannot read). */
+static void *request(const struct kp_api_info *api, int16_t v, struct rt_arena *a, struct rt_rd *r)
+{
+	void *q = arr(a, 1, api->req_size);
+	if (api->req_decode(r, v, a, q)) die(api->name);
+	return q;
 }
 
 /* Handles one frame; returns 0, or -1 to drop the connection. */
@@ -235,19 +214,18 @@ static int handle(int fd, const uint8_t *frame, size_t n)
 	memset(&rh, 0, sizeof(rh));
 	rh.correlation_id = h.correlation_id;
 	kp_resp_hdr_encode(&c, h.request_api_key, v, &rh);
+	/* Anything not answered below goes out with the response's defaults. */
+	void *m = arr(&a, 1, api->resp_size);
+	api->resp_init(m);
 	switch (h.request_api_key) {
-	case KP_API_API_VERSIONS: answer_api_versions(&c, v, &a); break;
-	case KP_API_METADATA: answer_metadata(&c, v, &a, &r); break;
-	case KP_API_PRODUCE: answer_produce(&c, v, &a, &r); break;
-	case KP_API_LIST_OFFSETS: answer_list_offsets(&c, v, &a, &r); break;
-	case KP_API_FETCH: answer_fetch(&c, v, &a, &r); break;
-	case KP_API_FIND_COORDINATOR: answer_find_coordinator(&c, v, &a, &r); break;
-	default: {
-		void *m = rt_arena_alloc(&a, api->resp_size);
-		api->resp_init(m);
-		api->resp_encode(&c, v, m);
+	case KP_API_API_VERSIONS: answer_api_versions(m, &a); break;
+	case KP_API_METADATA: answer_metadata(m, request(api, v, &a, &r), &a); break;
+	case KP_API_PRODUCE: answer_produce(m, request(api, v, &a, &r), &a); break;
+	case KP_API_LIST_OFFSETS: answer_list_offsets(m, request(api, v, &a, &r), &a); break;
+	case KP_API_FETCH: answer_fetch(m, request(api, v, &a, &r), &a); break;
+	case KP_API_FIND_COORDINATOR: answer_find_coordinator(m, request(api, v, &a, &r), &a); break;
 	}
-	}
+	api->resp_encode(&c, v, m);
 	kp_frame_end(&c, f);
 	int rc = rt_chain_finish(&c);
 	if (rc == 0) {
