@@ -31,19 +31,9 @@ RT=$B/dataplane/ringtail
 PERF=$B/perf/harness/ringtail-perf
 LIM=$B/perf/bench_latency_limits
 TMP=$(mktemp -d /tmp/ringtail-bench.XXXXXX)
-pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
 
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
-
-P=$(port)
-iperf3 -s -B 127.0.0.1 -p "$P" >/dev/null 2>&1 &
-pids="$pids $!"
-sleep 0.5
-iperf3 -c 127.0.0.1 -p "$P" -t "$DUR" -J > "$TMP/iperf.json"
-IPERF=$(json "$TMP/iperf.json" "round(d['end']['sum_received']['bits_per_second']/8/1e6, 1)")
+iperf_loopback "$DUR"
 echo "limit  iperf3 loopback: $IPERF MB/s"
 mkdir -p "$TMP/data"
 $LIM "$TMP/data" 20000 > "$TMP/lim.txt"
@@ -100,24 +90,8 @@ sh, tot = (b[0] - a[0]) / hz, (b[1] - a[1]) / hz
 print("shards %.3f + io-wq page-cache writes and the rest %.3f" % (sh / gb, (tot - sh) / gb) if gb > 0 else "?")' "$1" "$2" "$3"
 }
 
-start_broker() { # $1 name, rest: overrides
-	name=$1; shift
-	BP=$(port)
-	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$TMP/$name"
-	for o in "$@"; do args="$args --override $o"; done
-	# shellcheck disable=SC2086
-	$RT $args > "$TMP/$name.log" 2>&1 &
-	BPID=$!
-	pids="$pids $BPID"
-	for _ in $(seq 100); do
-		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "broker did not start"; cat "$TMP/$name.log"; exit 1
-}
-
 # A batch of 1 MiB of records is a little over Kafka's default message.max.bytes (1 MiB + 12).
-start_broker default message.max.bytes=2097152
+start_broker "$TMP/default" "$TMP/default.log" message.max.bytes=2097152
 pagecache_limit "before the default-mode produce"
 C0=$(cpu_ticks $BPID)
 /usr/bin/time -f "%U %S" -o "$TMP/pcpu" $PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
@@ -127,10 +101,10 @@ FIO_DEFAULT=$FIO
 $PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
 	--fetch-partition-max-bytes 1048576 --records "$(json "$TMP/p.json" "d['acked_records']")" --duration 60 \
 	--broker-pid $BPID --quiet --json "$TMP/c.json"
-kill $BPID; wait $BPID 2>/dev/null || true
+stop_broker
 # The same fetch through the copying path (pread into memory, then send), same data directory.
 mv "$TMP/default" "$TMP/copy"
-start_broker copy message.max.bytes=2097152 ringtail.fetch.zero.copy=false
+start_broker "$TMP/copy" "$TMP/copy.log" message.max.bytes=2097152 ringtail.fetch.zero.copy=false
 $PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
 	--fetch-partition-max-bytes 1048576 --records "$(json "$TMP/p.json" "d['acked_records']")" --duration 60 \
 	--broker-pid $BPID --quiet --json "$TMP/cc.json"
@@ -147,9 +121,9 @@ for acks in 1 -1; do
 	if [ "$acks" = 1 ]; then LIMIT=$(/usr/bin/python3 -c "print(round(2*$RTT99,1))"); else LIMIT=$(/usr/bin/python3 -c "print(round($SYNC99+2*$RTT99,1))"); fi
 	echo "ringtail p99 produce latency at 10,000 rec/s acks=$acks: $P99 us (limit $LIMIT us)"
 done
-kill $BPID; wait $BPID 2>/dev/null || true
+stop_broker
 
-start_broker aware ringtail.advertise.shards=true message.max.bytes=2097152
+start_broker "$TMP/aware" "$TMP/aware.log" ringtail.advertise.shards=true message.max.bytes=2097152
 pagecache_limit "before the shard-aware produce"
 C0=$(cpu_ticks $BPID)
 $PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
@@ -163,13 +137,13 @@ echo "ringtail shard-aware fetch of that data:  $(json "$TMP/ca.json" "round(d['
 $PERF --bootstrap 127.0.0.1:$BP --topic tla --create --partitions 8 --record-size 1024 --acks 1 \
 	--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/la.json"
 echo "ringtail shard-aware p99 produce latency at 10,000 rec/s acks=1: $(json "$TMP/la.json" "round(d['latency_ms']['produce']['p99']*1000, 1)") us (limit $(/usr/bin/python3 -c "print(round(2*$RTT99,1))") us)"
-kill $BPID; wait $BPID 2>/dev/null || true
+stop_broker
 
 # Steady state: retention deletes old segments while produce appends, as on a broker that has
 # been running for a while, so new appends land in page-cache pages that deleted segments have
 # just given back instead of memory the host must fault in.  An unmeasured first run fills the
 # 1 GiB that retention keeps (128 MiB per partition) and more.
-start_broker steady message.max.bytes=2097152 log.segment.bytes=67108864 log.retention.bytes=134217728
+start_broker "$TMP/steady" "$TMP/steady.log" message.max.bytes=2097152 log.segment.bytes=67108864 log.retention.bytes=134217728
 $PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
 	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --records 1572864 --duration 60 --quiet --json "$TMP/pw.json"
 C0=$(cpu_ticks $BPID)
@@ -177,4 +151,4 @@ $PERF --bootstrap 127.0.0.1:$BP --topic tp --partitions 8 --record-size 1024 --b
 	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --broker-pid $BPID --quiet --json "$TMP/ps.json"
 SPLIT=$(cpu_split "$C0" "$(cpu_ticks $BPID)" "$TMP/ps.json")
 echo "ringtail produce with retention (64 MiB segments, 128 MiB kept per partition; default mode): $(json "$TMP/ps.json" "round(d['produce_mb_per_s'], 1)") MB/s, broker $(json "$TMP/ps.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB ($SPLIT)"
-kill $BPID; wait $BPID 2>/dev/null || true
+stop_broker

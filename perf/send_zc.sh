@@ -16,37 +16,12 @@ ROUNDS=${3:-3}
 RT=$B/dataplane/ringtail
 PERF=$B/perf/harness/ringtail-perf
 TMP=$(mktemp -d /tmp/ringtail-zc.XXXXXX)
-pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
 
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
+iperf_loopback "$DUR"
+echo "limit  iperf3 loopback: $IPERF MB/s"
 
-P=$(port)
-iperf3 -s -B 127.0.0.1 -p "$P" >/dev/null 2>&1 &
-pids="$pids $!"
-sleep 0.5
-iperf3 -c 127.0.0.1 -p "$P" -t "$DUR" -J > "$TMP/iperf.json"
-echo "limit  iperf3 loopback: $(json "$TMP/iperf.json" "round(d['end']['sum_received']['bits_per_second']/8/1e6, 1)") MB/s"
-
-start_broker() { # overrides...
-	BP=$(port)
-	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$TMP/data --override message.max.bytes=2097152"
-	for o in "$@"; do args="$args --override $o"; done
-	# shellcheck disable=SC2086
-	$RT $args >> "$TMP/broker.log" 2>&1 &
-	BPID=$!
-	pids="$pids $BPID"
-	for _ in $(seq 100); do
-		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "broker did not start"; cat "$TMP/broker.log"; exit 1
-}
-stop_broker() { kill "$BPID"; wait "$BPID" 2>/dev/null || true; }
-
-start_broker
+start_broker "$TMP/data" "$TMP/broker.log" message.max.bytes=2097152
 $PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
 	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --quiet --json "$TMP/p.json"
 stop_broker
@@ -56,7 +31,8 @@ echo "produced $REC records of 1 KiB"
 for r in $(seq "$ROUNDS"); do
 	for mode in plain zc; do
 		if [ $mode = zc ]; then zc=65536; else zc=0; fi
-		start_broker ringtail.fetch.zero.copy=false ringtail.net.send.zc.min.bytes=$zc
+		start_broker "$TMP/data" "$TMP/broker.log" message.max.bytes=2097152 ringtail.fetch.zero.copy=false \
+			ringtail.net.send.zc.min.bytes=$zc
 		$PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
 			--fetch-partition-max-bytes 1048576 --records "$REC" --duration 60 \
 			--broker-pid $BPID --quiet --json "$TMP/$mode.$r.json"

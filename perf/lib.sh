@@ -1,0 +1,43 @@
+# perf/lib.sh: what the perf shell scripts share; sourced (`. "$(dirname "$0")/lib.sh"`) after
+# they set RT (the ringtail binary) and TMP (their scratch directory).  Sourcing arms the
+# clean-up: every process started here, or added to $pids, is killed on exit and TMP removed.
+
+pids=""
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+# port: a free TCP port on 127.0.0.1.
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# json FILE EXPR: EXPR (Python, the document as d) evaluated over the JSON in FILE.
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
+
+# iperf_loopback SECONDS: one iperf3 stream over loopback for SECONDS; sets IPERF (MB/s).
+iperf_loopback() {
+	ip=$(port)
+	iperf3 -s -B 127.0.0.1 -p "$ip" >/dev/null 2>&1 &
+	pids="$pids $!"
+	sleep 0.5
+	iperf3 -c 127.0.0.1 -p "$ip" -t "$1" -J > "$TMP/iperf.json"
+	IPERF=$(json "$TMP/iperf.json" "round(d['end']['sum_received']['bits_per_second']/8/1e6, 1)")
+}
+
+# start_broker DATA_DIR LOG [KEY=VALUE ...]: starts $RT on a free port with its data in DATA_DIR
+# and the overrides given, its output appended to LOG, and waits until it accepts; sets BP (the
+# port) and BPID.  Exits the script when the broker does not come up in 10 s.
+start_broker() {
+	dir=$1; log=$2; shift 2
+	BP=$(port)
+	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$dir"
+	for o in "$@"; do args="$args --override $o"; done
+	# shellcheck disable=SC2086
+	$RT $args >> "$log" 2>&1 &
+	BPID=$!
+	pids="$pids $BPID"
+	for _ in $(seq 100); do
+		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "broker did not start"; cat "$log"; exit 1
+}
+# stop_broker: SIGTERM to the broker start_broker started, and waits for it.
+stop_broker() { kill "$BPID"; wait "$BPID" 2>/dev/null || true; }
