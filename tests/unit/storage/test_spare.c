@@ -57,11 +57,34 @@ static int64_t roll_to(struct stor_log *lg, size_t n)
 	return lg->segs[lg->nseg - 1]->base;
 }
 
-Test(stor_spare, the_next_roll_takes_the_spare_files)
+/* The test's log (sp-0), opened on the fixture's directory and ring. */
+static struct stor_log *open_log(void)
 {
 	int err = 0;
 	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg);
+	cr_assert_not_null(lg, "stor_log_open: %d", err);
+	return lg;
+}
+
+/* A log that has rolled once and has its next segment's spare files in place. */
+static struct stor_log *open_with_spares(void)
+{
+	struct stor_log *lg = open_log();
+	roll_to(lg, 2);
+	t_run_idle(&t.ring, lg);
+	cr_assert(spares_exist());
+	return lg;
+}
+
+/* Fills the active segment to the brim: the next 1000-byte append rolls onto the spares. */
+static void fill_active(struct stor_log *lg)
+{
+	while (lg->segs[lg->nseg - 1]->size + 1100 <= (uint64_t)t.cfg.segment_bytes) put(lg, 0);
+}
+
+Test(stor_spare, the_next_roll_takes_the_spare_files)
+{
+	struct stor_log *lg = open_log();
 	cr_expect(!spares_exist(), "nothing is created ahead before the first roll");
 	roll_to(lg, 2);  /* the first roll creates its files itself */
 	t_run_idle(&t.ring, lg);
@@ -85,23 +108,17 @@ Test(stor_spare, the_next_roll_takes_the_spare_files)
 	cr_assert_eq(t_close(&t, lg), 0);
 	cr_expect(!spares_exist(), "a close removes the spares");
 	t_reopen_dir(&t, true);
-	lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg);
+	lg = open_log();
 	cr_expect_eq(t_verify_log(lg, 0), n);
 	cr_assert_eq(t_close(&t, lg), 0);
 }
 
 Test(stor_spare, durable_acks_wait_for_the_renames)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg);
-	roll_to(lg, 2);
-	t_run_idle(&t.ring, lg);
-	cr_assert(spares_exist());
+	struct stor_log *lg = open_with_spares();
 	/* Fill the active segment to the brim, then a durable append that rolls onto the spare. */
 	size_t n0 = stor_log_segment_count(lg);
-	while (lg->segs[lg->nseg - 1]->size + 1100 <= (uint64_t)t.cfg.segment_bytes) put(lg, 0);
+	fill_active(lg);
 	t_run_idle(&t.ring, lg);
 	size_t len;
 	uint8_t *b = t_batch(1, 1700000000000LL, 1000, &len);
@@ -127,9 +144,7 @@ Test(stor_spare, durable_acks_wait_for_the_renames)
 
 Test(stor_spare, leftover_spares_are_removed_at_open)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg);
+	struct stor_log *lg = open_log();
 	roll_to(lg, 3);
 	t_run_idle(&t.ring, lg);
 	int64_t n = t_verify_log(lg, 0);
@@ -145,8 +160,7 @@ Test(stor_spare, leftover_spares_are_removed_at_open)
 		fclose(f);
 	}
 	t_reopen_dir(&t, true);
-	lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg);
+	lg = open_log();
 	cr_expect(fsize("spare.log.tmp") < 0 && fsize("spare.index.tmp") < 0, "removed at open");
 	cr_expect_eq(t_verify_log(lg, 0), n);
 	cr_assert_eq(t_close(&t, lg), 0);
@@ -154,13 +168,8 @@ Test(stor_spare, leftover_spares_are_removed_at_open)
 
 Test(stor_spare, roll_fault_point_fires_on_the_spare_path)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg);
-	roll_to(lg, 2);
-	t_run_idle(&t.ring, lg);
-	cr_assert(spares_exist());
-	while (lg->segs[lg->nseg - 1]->size + 1100 <= (uint64_t)t.cfg.segment_bytes) put(lg, 0);
+	struct stor_log *lg = open_with_spares();
+	fill_active(lg);
 	stor_fault_arm(STOR_FAULT_SEG_CREATE, 0, -ENOSPC, 1);
 	size_t len;
 	uint8_t *b = t_batch(1, 1700000000000LL, 1000, &len);
