@@ -383,10 +383,12 @@ struct clean_ctx {
 };
 
 /* Kafka's shouldRetainRecord for a data record of v2: the newest of its key, and a tombstone
- * only until its batch's delete horizon (none yet: kept, and the batch gets one). */
+ * only until its batch's delete horizon (none yet: kept, and the batch gets one).  A record
+ * without a key is dropped, as Kafka's cleaner does (compacted topics refuse them at produce;
+ * they are there only when cleanup.policy changed from delete). */
 static bool record_kept(struct clean_ctx *c, const struct kp_batch_hdr *h, const struct kp_record *r)
 {
-	if (r->key_len < 0) return true;
+	if (r->key_len < 0) return false;
 	if (kmap_get(c->keys, r->key, r->key_len) > h->base_offset + r->offset_delta) return false;
 	if (r->value_len >= 0) return true;
 	return !(h->attributes & KP_ATTR_DELETE_HORIZON) || c->now_ms < h->base_timestamp;

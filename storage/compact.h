@@ -20,8 +20,9 @@
  * and rewritten when it changes:
  *   - aborted transactions come from the .txnindex entries that overlap the walk; a data batch
  *     of one (between its first offset and its ABORT marker, same producer) is removed whole;
- *   - a data record survives when it is the newest of its key (null keys are kept); a tombstone
- *     also needs its batch's delete horizon not yet reached;
+ *   - a data record survives when it is the newest of its key (a record without a key does
+ *     not: Kafka's cleaner drops them); a tombstone also needs its batch's delete horizon not
+ *     yet reached;
  *   - a marker stays while the walk met a batch of its transaction since the previous marker of
  *     that producer; when it met none (the data was removed or compacted away) the marker is
  *     removable, and goes once its batch's delete horizon has passed;

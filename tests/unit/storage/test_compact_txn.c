@@ -3,7 +3,8 @@
  * (found through the .txnindex), committed transactional data compacted like any other, markers
  * kept while data of their transaction is left, then given a delete horizon and removed after
  * it; tombstones carrying the horizon in the batch (attribute bit 6, base timestamp) and that
- * horizon honoured after a restart; nothing at or past the last stable offset cleaned. */
+ * horizon honoured after a restart; nothing at or past the last stable offset cleaned; records
+ * without a key dropped. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -447,5 +448,24 @@ Test(stor_compact_txn, missing_txnindex_blocks_cleaning)
 	cr_assert_eq(stor_log_compact(lg, TS0 + 100, &st), 0);
 	cr_expect_eq(st.segments_rewritten, 0);
 	lg->txn_rebuild_from = INT64_MAX;
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+Test(stor_compact_txn, keyless_records_dropped_as_kafka_does)
+{
+	struct stor_log *lg = open_log();
+	struct kp_batch_builder b;
+	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, 0, -1, -1, -1);
+	cr_assert_eq(kp_batch_builder_add(&b, TS0, NULL, -1, "nokey", 5, NULL, 0), 0);
+	cr_assert_eq(kp_batch_builder_add(&b, TS0 + 1, "k1", 2, "keyed", 5, NULL, 0), 0);
+	int64_t base = append(lg, &b);
+	fillers(lg, 20, TS0 + 10);
+	cr_assert(active_base(lg) > base);
+	cr_assert_eq(stor_log_compact(lg, TS0 + 100, NULL), 0);
+	static struct seen s;
+	scan(lg, &s);
+	cr_expect_null(rec_at(&s, base), "the record without a key is dropped");
+	cr_assert_not_null(rec_at(&s, base + 1));
+	cr_expect_str_eq(rec_at(&s, base + 1)->val, "keyed");
 	cr_assert_eq(t_close(&t, lg), 0);
 }
