@@ -39,9 +39,10 @@ int32_t stor_fault_check(enum stor_fault_point p);
 
 /* The trace, for power-loss simulation: what reached the disk and what an fdatasync covers.
  * WRITE_DONE: a record write to a .log file completed with `len` bytes at `pos` of fd.
- * SYNC_ISSUE: a group-commit round queued an fdatasync of fd (it covers the writes of fd that
- * completed before).  SYNC_DONE / SYNC_FAILED: the round's fdatasyncs all completed, or one
- * failed.  Per thread, like the fault points; fn NULL turns it off. */
+ * SYNC_ISSUE: group-commit round number `pos` queued an fdatasync of fd (it covers the writes of
+ * fd that completed before).  SYNC_DONE / SYNC_FAILED: round `pos`'s fdatasyncs all completed,
+ * or one failed.  Rounds of one log may be in flight together and complete in any order.
+ * Per thread, like the fault points; fn NULL turns it off. */
 enum stor_trace_ev { STOR_TRACE_WRITE_DONE, STOR_TRACE_SYNC_ISSUE, STOR_TRACE_SYNC_DONE, STOR_TRACE_SYNC_FAILED };
 typedef void (*stor_trace_fn)(void *arg, enum stor_trace_ev ev, int fd, uint64_t pos, uint64_t len);
 void stor_fault_set_trace(stor_trace_fn fn, void *arg);

@@ -148,6 +148,18 @@ struct stor_spare_op {
 	int i;
 };
 
+/* One group-commit round (sync.c): the fdatasyncs issued together, and the LEO when they were
+ * issued, durable once they and every round issued before them succeeded. */
+#define STOR_SYNC_ROUNDS 2
+struct stor_round {
+	struct rt_ioop op;
+	struct stor_log *log;
+	int left;                   /* completions outstanding */
+	int err;
+	int64_t target;
+	uint64_t id;                /* for the fault layer's trace */
+};
+
 struct stor_epoch_entry {
 	int32_t epoch;
 	int64_t start;
@@ -191,14 +203,11 @@ struct stor_log {
 
 	/* group commit */
 	struct stor_sync *sw_head;  /* stor_sync waiters (unordered) */
-	bool syncing;
+	bool syncing;               /* a round is in flight (its descriptors must stay open) */
 	bool flush_wanted;          /* background flush requested (flush.*, roll) */
 	bool dir_dirty;             /* a segment file was created: fsync the directory too */
-	int sync_left;              /* fdatasync completions outstanding in this round */
-	int sync_err;
-	int64_t sync_target;
-	uint64_t wait_since_ns;     /* when the oldest waiter not yet in a round started waiting */
-	struct rt_ioop sync_op;
+	struct stor_round rounds[STOR_SYNC_ROUNDS];  /* in flight: a ring in issue order */
+	unsigned round_first, round_n;
 	int64_t unflushed;          /* messages since the last flush (flush.messages) */
 	int64_t last_flush_ms;
 

@@ -89,7 +89,6 @@ void stor_log_go_offline(struct stor_log *log, const char *what, int err)
 		          " is acknowledged; appends fail with KAFKA_STORAGE_ERROR until the log is "
 		          "reopened and recovered", log->name, what, strerror(-err), log->durable);
 	log->offline = true;
-	log->syncing = false;
 	stor_dir_mark_unclean(log->dir);
 	stor_sync_fail_all(log, -EROFS);
 }

@@ -1,13 +1,15 @@
 /*
  * storage/sync.c: durability by group commit.
  *
- * At most one flush round is in flight per log.  A round is issued when some waiter is covered by
- * the LEO (or a background flush is wanted); it fdatasyncs every segment with completed writes
- * since the previous round, the indexes of sealed segments, the .txnindex files written since
- * (their entries are written before their markers), and the partition directory after a
- * segment was created, and when all of them succeed every offset below the LEO at issue time is
- * durable.  Writers that arrive while a round is in flight are served together by the next one,
- * which is what makes one fdatasync cover many appends.
+ * A round is issued when some waiter is covered by the LEO but not by the rounds in flight (or a
+ * background flush is wanted and none is in flight); it fdatasyncs every segment with completed
+ * writes since the previous round, the indexes of sealed segments, the .txnindex files written
+ * since (their entries are written before their markers), and the partition directory after a
+ * segment was created, and when all of them succeed, and every round issued before it has, every
+ * offset below the LEO at its issue time is durable.  Up to STOR_SYNC_ROUNDS rounds are in
+ * flight per log, so a write that completes while a round is running gets its own round at once
+ * instead of waiting for that one and then the next; every write that completed before a round
+ * is issued shares its fdatasyncs, which is what makes one fdatasync cover many appends.
  *
  * A failed fdatasync is never retried as if the data were safe (the kernel may have dropped the
  * dirty pages and cleared the error): the partition goes offline, every waiter fails with -EROFS,
@@ -18,12 +20,8 @@
 #include <liburing.h>
 #include <string.h>
 
-#include "base/clock.h"
 #include "storage/fault.h"
 #include "storage/internal.h"
-
-/* How long a flush round may wait for writes in flight to join it. */
-#define STOR_GROUP_WAIT_NS 500000
 
 void stor_sync_fail_all(struct stor_log *log, int err)
 {
@@ -81,20 +79,33 @@ static void complete_waiters(struct stor_log *log)
 	}
 }
 
-static void sync_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
 	(void)flags;
-	struct stor_log *log = rt_container_of(op, struct stor_log, sync_op);
+	struct stor_round *r = rt_container_of(op, struct stor_round, op);
+	struct stor_log *log = r->log;
 	log->inflight--;
-	if (res < 0 && !log->sync_err) log->sync_err = res;
-	if (--log->sync_left) return;
-	log->syncing = false;
-	stor_fault_trace(log->sync_err ? STOR_TRACE_SYNC_FAILED : STOR_TRACE_SYNC_DONE, -1, 0, 0);
-	if (log->sync_err) {
-		stor_log_go_offline(log, "fdatasync", log->sync_err);
-		return;
+	if (res < 0 && !r->err) r->err = res;
+	if (--r->left) return;
+	stor_fault_trace(r->err ? STOR_TRACE_SYNC_FAILED : STOR_TRACE_SYNC_DONE, -1, r->id, 0);
+	/* Rounds finish in issue order: a later round's fdatasyncs skip the files an earlier one
+	 * took, so its target is durable only once the earlier ones are too. */
+	bool advanced = false;
+	while (log->round_n) {
+		struct stor_round *o = &log->rounds[log->round_first];
+		if (o->left) break;
+		log->round_first = (log->round_first + 1) % STOR_SYNC_ROUNDS;
+		log->round_n--;
+		if (o->err) {
+			log->syncing = log->round_n > 0;
+			stor_log_go_offline(log, "fdatasync", o->err);
+			return;
+		}
+		if (!log->offline && o->target > log->durable) log->durable = o->target;
+		advanced = true;
 	}
-	if (log->sync_target > log->durable) log->durable = log->sync_target;
+	log->syncing = log->round_n > 0;
+	if (!advanced || log->offline) return;
 	log->last_flush_ms = stor_now_ms();
 	update_recovery_point(log);
 	complete_waiters(log);
@@ -102,83 +113,100 @@ static void sync_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	stor_sync_kick(log);
 }
 
-static int add_sync(struct stor_log *log, int fd, bool injected)
+/* Numbers rounds for the fault layer's trace (per thread, as the trace is). */
+static _Thread_local uint64_t round_ids;
+
+static int add_sync(struct stor_log *log, struct stor_round *r, int fd, bool injected)
 {
 	struct io_uring_sqe *sqe = stor_get_sqe(log);
 	if (!sqe) return -EBUSY;
-	if (!injected) stor_fault_trace(STOR_TRACE_SYNC_ISSUE, fd, 0, 0);
+	if (!injected) stor_fault_trace(STOR_TRACE_SYNC_ISSUE, fd, r->id, 0);
 	if (injected) io_uring_prep_nop(sqe);
 	else io_uring_prep_fsync(sqe, fd, fd == log->dfd ? 0 : IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data(sqe, &log->sync_op);
-	log->sync_left++;
+	io_uring_sqe_set_data(sqe, &r->op);
+	r->left++;
 	log->inflight++;
 	return 0;
+}
+
+/* The offset every round in flight will have made durable (the durable offset when none is). */
+static int64_t issued_target(const struct stor_log *log)
+{
+	if (!log->round_n) return log->durable;
+	return log->rounds[(log->round_first + log->round_n - 1) % STOR_SYNC_ROUNDS].target;
 }
 
 void stor_sync_kick(struct stor_log *log)
 {
 	/* A new segment's files still carry their spare names: nothing in them is findable yet. */
-	if (log->syncing || log->offline || stor_spare_busy(log)) return;
-	bool need = log->flush_wanted || log->dq_head;
+	if (log->offline || stor_spare_busy(log) || log->round_n == STOR_SYNC_ROUNDS) return;
+	/* Needed when a waiter is covered by the LEO but not by the rounds already in flight.
+	 * A round is issued at once, never held for writes still in flight (a buffered write on
+	 * ext4 goes through io_uring's workers and may take a while): what completes meanwhile
+	 * gets a round of its own right away, beside this one, so no waiter ever waits for a
+	 * round issued before its write completed to finish first.  At most STOR_SYNC_ROUNDS are
+	 * in flight; when that many are, the next is issued as the oldest completes. */
+	int64_t issued = issued_target(log);
+	bool need = (log->flush_wanted && !log->round_n) ||
+	            (log->dq_tail && log->dq_tail->last_offset >= issued);
 	for (struct stor_sync *s = log->sw_head; s && !need; s = s->next)
-		if (s->offset <= log->leo) need = true;
+		if (s->offset <= log->leo && s->offset > issued) need = true;
 	if (!need) return;
-	/* Wait for more: writes still in flight will complete (and kick again) within a page-cache
-	 * write, and a round issued now would leave their writers for the next one.  Bounded so a
-	 * steady stream of writes cannot starve the waiters. */
-	uint64_t now = rt_clock_ns();
-	if (!log->wait_since_ns) log->wait_since_ns = now;
-	if (log->wq_head && !log->flush_wanted && now - log->wait_since_ns < STOR_GROUP_WAIT_NS) return;
-	log->wait_since_ns = 0;
 
+	struct stor_round *r = &log->rounds[(log->round_first + log->round_n) % STOR_SYNC_ROUNDS];
 	int32_t f = stor_fault_check(STOR_FAULT_FSYNC);
-	log->sync_op.cb = sync_cb;
-	log->sync_target = log->leo;
-	log->sync_err = 0;
-	log->sync_left = 0;
+	r->op.cb = round_cb;
+	r->log = log;
+	r->id = ++round_ids;
+	r->target = log->leo;
+	r->err = 0;
+	r->left = 0;
 	log->flush_wanted = false;
 	log->unflushed = 0;
 	int rc = 0;
 	for (size_t i = 0; i < log->nseg && !rc; i++) {
 		struct stor_segment *s = log->segs[i];
 		if (s->dirty) {
-			rc = add_sync(log, s->fd, f < 0);
+			rc = add_sync(log, r, s->fd, f < 0);
 			if (!rc) s->dirty = false;
 		}
 		if (!rc && s->sealed && s->idx_dirty && !s->idx_inflight && !s->idx_bad) {
-			rc = add_sync(log, s->ifd, f < 0);
-			if (!rc) rc = add_sync(log, s->tfd, f < 0);
+			rc = add_sync(log, r, s->ifd, f < 0);
+			if (!rc) rc = add_sync(log, r, s->tfd, f < 0);
 			if (!rc) s->idx_dirty = false;
 		}
 		if (!rc && s->txn_dirty && s->txn) {
-			rc = add_sync(log, stor_txnidx_fd(s->txn), f < 0);
+			rc = add_sync(log, r, stor_txnidx_fd(s->txn), f < 0);
 			if (!rc) s->txn_dirty = false;
 		}
 	}
 	if (!rc && log->dir_dirty) {
-		rc = add_sync(log, log->dfd, f < 0);
+		rc = add_sync(log, r, log->dfd, f < 0);
 		if (!rc) log->dir_dirty = false;
 	}
-	if (f < 0) log->sync_err = f;
+	if (f < 0) r->err = f;
 	if (rc) {
 		/* The ring is unusable: nothing can be made durable; treat as a failed flush. */
-		if (!log->sync_err) log->sync_err = rc;
-		if (!log->sync_left) {
+		if (!r->err) r->err = rc;
+		if (!r->left) {
 			stor_log_go_offline(log, "queueing fdatasync", rc);
 			return;
 		}
 	}
-	if (!log->sync_left) {
+	if (!r->left) {
 		if (f < 0) {
 			stor_log_go_offline(log, "fdatasync", f);
 			return;
 		}
-		/* Nothing was dirty: everything below the LEO is already covered. */
-		if (log->sync_target > log->durable) log->durable = log->sync_target;
+		/* Nothing was dirty: everything below the LEO is covered by the rounds in flight
+		 * (each write that moved the LEO dirtied its segment), or, with none, already. */
+		if (log->round_n) return;
+		if (log->leo > log->durable) log->durable = log->leo;
 		update_recovery_point(log);
 		complete_waiters(log);
 		return;
 	}
+	log->round_n++;
 	log->syncing = true;
 }
 

@@ -82,7 +82,7 @@ static struct file {
 	struct rset done, durable;
 } files[MAXF];
 static int nfiles;
-static struct { int f; struct rset snap; } pending[MAXF];
+static struct { int f; uint64_t round; struct rset snap; } pending[MAXF];
 static int npending;
 static bool frozen;
 
@@ -117,16 +117,24 @@ static void trace(void *arg, enum stor_trace_ev ev, int fd, uint64_t pos, uint64
 		if ((f = file_of_fd(fd)) >= 0) {
 			cr_assert_lt(npending, MAXF);
 			pending[npending].f = f;
+			pending[npending].round = pos;
 			rset_copy(&pending[npending].snap, &files[f].done);
 			npending++;
 		}
 		break;
 	case STOR_TRACE_SYNC_DONE:
-		for (int i = 0; i < npending; i++) rset_union(&files[pending[i].f].durable, &pending[i].snap);
-		npending = 0;
-		break;
 	case STOR_TRACE_SYNC_FAILED:
-		npending = 0;
+		/* Rounds may overlap: only this round's fdatasyncs are done. */
+		for (int i = 0; i < npending;) {
+			if (pending[i].round != pos) {
+				i++;
+				continue;
+			}
+			if (ev == STOR_TRACE_SYNC_DONE) rset_union(&files[pending[i].f].durable, &pending[i].snap);
+			struct rset tmp = pending[i].snap;
+			pending[i] = pending[--npending];
+			pending[npending].snap = tmp;  /* keep the buffer for reuse */
+		}
 		break;
 	}
 }
