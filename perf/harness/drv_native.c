@@ -1244,10 +1244,13 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 		if (produce && !stopping && !forming) {
 			uint64_t w = perf_pace_wait_ns(&nv.pace, rt_clock_ns());
 			bool can_make = o->rate > 0 || nv.prods[seq % (uint64_t)nv.nprods].queued < o->buffer_bytes;
-			/* Records are made in bursts at most PACE_GRAIN_NS apart rather than one wake-up
-			 * per record: each still carries its own intended time, so the burst's delay is
-			 * counted in its latency, and the harness stays cheap at high rates. */
-			if (can_make && w > 0 && w < PACE_GRAIN_NS)
+			/* Above 1e9 / PACE_GRAIN_NS records/s, records are made in bursts at most
+			 * PACE_GRAIN_NS apart rather than one wake-up per record: each still carries its
+			 * own intended time, so the burst's delay is counted in its latency, and the
+			 * harness stays cheap at high rates.  Below that rate a wake-up per record is
+			 * cheap, and rounding a wait up would count up to PACE_GRAIN_NS of the harness's
+			 * own lateness in records that a latency target is measured on. */
+			if (can_make && w > 0 && w < PACE_GRAIN_NS && nv.pace.interval_ns < PACE_GRAIN_NS)
 				w = PACE_GRAIN_NS;
 			if (can_make && w < wait)
 				wait = w;

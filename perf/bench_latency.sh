@@ -1,0 +1,71 @@
+#!/bin/sh
+# perf/bench_latency.sh: only the latency part of broker_bench.sh, repeated, so that a quiet
+# window on a shared machine is spent on the figures the issue's latency targets name.
+#
+#   perf/bench_latency.sh [BUILD_DIR] [SECONDS] [REPEATS]
+#
+# Each repeat measures the limits again (bench_latency_limits: loopback TCP round trip p99 and
+# 16 KiB fdatasync p99) and then, against one default-mode broker, p99 produce latency at
+# 10,000 records/s (1 KiB records, 8 partitions, linger 0, open loop with coordinated-omission
+# correction) with acks=1 and acks=-1, and prints each figure beside its limit and the ratio:
+#   acks=1  limit: 2 x loopback RTT p99
+#   acks=-1 limit: fdatasync p99 + 2 x loopback RTT p99
+# Also printed per run: the harness's own service time p99 (request sent -> response read) and
+# the load generator's CPU, to tell the harness's lateness from the broker's.
+# Nothing here runs in `make test`.
+set -eu
+B=${1:-build}
+DUR=${2:-5}
+REP=${3:-3}
+RT=$B/dataplane/ringtail
+PERF=$B/perf/harness/ringtail-perf
+LIM=$B/perf/bench_latency_limits
+TMP=$(mktemp -d /tmp/ringtail-lat.XXXXXX)
+pids=""
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
+calc() { /usr/bin/python3 -c "print($1)"; }
+
+start_broker() { # $1 name, rest: overrides
+	name=$1; shift
+	BP=$(port)
+	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$TMP/$name"
+	for o in "$@"; do args="$args --override $o"; done
+	# shellcheck disable=SC2086
+	$RT $args > "$TMP/$name.log" 2>&1 &
+	BPID=$!
+	pids="$pids $BPID"
+	for _ in $(seq 100); do
+		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "broker did not start"; cat "$TMP/$name.log"; exit 1
+}
+
+echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg) build=$B seconds=$DUR repeats=$REP"
+mkdir -p "$TMP/data"
+i=0
+while [ "$i" -lt "$REP" ]; do
+	i=$((i + 1))
+	$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
+	RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	echo "run $i limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us), fdatasync(16 KiB) p99 $SYNC99 us"
+	start_broker "b$i"
+	for acks in 1 -1; do
+		/usr/bin/time -f "%U %S" -o "$TMP/cpu" $PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create \
+			--partitions 8 --record-size 1024 --acks $acks --rate 10000 --linger-ms 0 --duration "$DUR" \
+			--warmup 1 --quiet --json "$TMP/l$acks.json"
+		P99=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p99']*1000, 1)")
+		P50=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p50']*1000, 1)")
+		S99=$(json "$TMP/l$acks.json" "round(d['latency_ms'].get('service', {}).get('p99', 0)*1000, 1)")
+		if [ "$acks" = 1 ]; then LIMIT=$(calc "round(2*$RTT99,1)"); else LIMIT=$(calc "round($SYNC99+2*$RTT99,1)"); fi
+		echo "run $i acks=$acks p99 $P99 us (p50 $P50, harness service p99 $S99) limit $LIMIT us ratio $(calc "round($P99/$LIMIT,2)") client cpu $(awk '{print $1+$2}' "$TMP/cpu") s"
+	done
+	kill "$BPID"; wait "$BPID" 2>/dev/null || true
+	rm -rf "$TMP/b$i"
+done
