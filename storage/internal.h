@@ -150,7 +150,7 @@ struct stor_spare_op {
 
 /* One group-commit round (sync.c): the fdatasyncs issued together, and the LEO when they were
  * issued, durable once they and every round issued before them succeeded. */
-#define STOR_SYNC_ROUNDS 2
+#define STOR_SYNC_ROUNDS 4
 struct stor_round {
 	struct rt_ioop op;
 	struct stor_log *log;
@@ -158,6 +158,7 @@ struct stor_round {
 	int err;
 	int64_t target;
 	uint64_t id;                /* for the fault layer's trace */
+	uint64_t lt_issued;         /* base/lat_trace.h stamp */
 };
 
 struct stor_epoch_entry {
