@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "base/lat_trace.h"
 #include "base/log.h"
 #include "net.h"
 #include "router.h"
@@ -248,6 +249,7 @@ static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 		return;
 	}
 	req->conn = c;
+	req->lt_recv = rt_lt_now();
 	req->s = c->s;
 	req->frame = frame;
 	req->len = len;
@@ -419,6 +421,11 @@ void dp_conn_sent(struct dp_conn *c, int err)
 	c->ops--;
 	struct dp_req *req = c->sending;
 	c->sending = NULL;
+	if (req && req->lt_back) {
+		uint64_t now = rt_lt_now();
+		rt_lt_record(RT_LT_BACK_SENT, req->lt_back, now);
+		rt_lt_record(RT_LT_TOTAL, req->lt_recv, now);
+	}
 	if (req) {
 		unlink_req(c, req);
 		req_release(req);

@@ -58,6 +58,7 @@ struct dp_req {
 	struct rt_chain resp;          /* length, header, body */
 	struct dp_release *releases;
 	void *ctx;                     /* the handler's state while asynchronous */
+	uint64_t lt_recv, lt_back;     /* base/lat_trace.h stamps (0 unless built with it) */
 };
 
 struct dp_conn {

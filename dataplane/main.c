@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/lat_trace.h"
 #include "base/log.h"
 #include "broker.h"
 #include "hw/plan.h"
@@ -236,6 +237,7 @@ int main(int argc, char **argv)
 	atomic_store(&b->phase, DP_STOPPING);
 	for (int i = 0; i < b->nshards; i++)
 		dp_shard_join(b->shards[i]);
+	rt_lt_dump();
 	for (int i = 0; i < b->nshards; i++) {
 		b->net->shard_fini(b->shards[i]);
 		if (b->net != &dp_net_uring)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "base/lat_trace.h"
 #include "proto/batch.h"
 #include "storage/fault.h"
 #include "storage/internal.h"
@@ -81,6 +82,7 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 			fail_append(log, a, rc);
 		} else {
 			a->state = A_WRITTEN;
+			a->lt_written = rt_lt_now();
 		}
 	}
 	stor_append_resolve(log);

@@ -209,6 +209,7 @@ struct stor_append {
 	int64_t max_ts, max_ts_off;     /* largest batch max timestamp and that batch's last offset */
 	int64_t messages;
 	uint8_t state;
+	uint64_t lt_written, lt_round;  /* base/lat_trace.h stamps (0 unless built with it) */
 };
 
 /* Assigns offsets to a->data (every batch's base offset and the log's leader epoch are stamped

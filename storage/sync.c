@@ -20,6 +20,7 @@
 #include <liburing.h>
 #include <string.h>
 
+#include "base/lat_trace.h"
 #include "storage/fault.h"
 #include "storage/internal.h"
 
@@ -87,6 +88,7 @@ static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	log->inflight--;
 	if (res < 0 && !r->err) r->err = res;
 	if (--r->left) return;
+	rt_lt_record(RT_LT_SYNC_ROUND, r->lt_issued, rt_lt_now());
 	stor_fault_trace(r->err ? STOR_TRACE_SYNC_FAILED : STOR_TRACE_SYNC_DONE, -1, r->id, 0);
 	/* Rounds finish in issue order: a later round's fdatasyncs skip the files an earlier one
 	 * took, so its target is durable only once the earlier ones are too. */
@@ -208,6 +210,14 @@ void stor_sync_kick(struct stor_log *log)
 	}
 	log->round_n++;
 	log->syncing = true;
+	r->lt_issued = rt_lt_now();
+#ifdef RT_LAT_TRACE
+	for (struct stor_append *a = log->dq_head; a; a = a->next)
+		if (!a->lt_round) {
+			a->lt_round = r->lt_issued;
+			rt_lt_record(RT_LT_WRITTEN_ROUND, a->lt_written, a->lt_round);
+		}
+#endif
 }
 
 int stor_log_sync(struct stor_log *log, struct stor_sync *s)

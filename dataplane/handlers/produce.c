@@ -20,6 +20,7 @@
 
 #include "../parts.h"
 #include "base/bytes.h"
+#include "base/lat_trace.h"
 #include "handlers.h"
 #include "proto/batch.h"
 #include "storage/producer_state.h"
@@ -43,6 +44,7 @@ struct produce_job {
 	int64_t base_offset, log_append_time, log_start;   /* the outcome (owner shard) */
 	struct stor_ps_batch pb;       /* producer fields of the batch (pb.producer_id -1: none) */
 	struct stor_sync dup_sync;     /* a duplicate waits until its original is durable */
+	uint64_t lt_handler, lt_owner, lt_done;  /* base/lat_trace.h stamps */
 };
 
 struct produce_ctx {
@@ -83,6 +85,15 @@ static void job_back(struct dp_shard *s, void *arg)
 	struct produce_job *j = arg;
 	struct produce_ctx *ctx = j->ctx;
 	j->back = true;
+	if (j->lt_done) {
+		uint64_t now = rt_lt_now();
+		rt_lt_record(RT_LT_RECV_HANDLER, ctx->req->lt_recv, j->lt_handler);
+		rt_lt_record(RT_LT_HANDLER_OWNER, j->lt_handler, j->lt_owner);
+		rt_lt_record(RT_LT_OWNER_WRITTEN, j->lt_owner, j->a.lt_written);
+		rt_lt_record(RT_LT_WRITTEN_DONE, j->a.lt_written, j->lt_done);
+		rt_lt_record(RT_LT_DONE_BACK, j->lt_done, now);
+		ctx->req->lt_back = now;
+	}
 	if (ctx->timed_out) {
 		if (--ctx->pending == 0)
 			dp_req_unhold(ctx->req);
@@ -116,6 +127,7 @@ static void append_done(struct stor_append *a, int err)
 	struct produce_job *j = rt_container_of(a, struct produce_job, a);
 	struct dp_part *part = NULL;
 	int16_t kerr = 0;
+	j->lt_done = rt_lt_now();
 	if (err) {
 		j->err = stor_err_to_kafka(err);
 		if (!j->err)
@@ -183,6 +195,9 @@ static void job_run(struct dp_shard *s, void *arg)
 {
 	struct produce_job *j = arg;
 	j->owner = s;
+	j->lt_owner = rt_lt_now();
+	j->lt_done = 0;
+	j->a.lt_written = j->a.lt_round = 0;
 	int16_t kerr = 0;
 	struct dp_part *part = dp_parts_get(s, j->topic, j->index, &kerr);
 	if (!part) {
@@ -314,6 +329,8 @@ void dp_h_produce(struct dp_req *req, void *msg)
 				continue;
 			}
 			j->ctx = ctx;
+			j->lt_handler = rt_lt_now();
+			j->lt_done = 0;
 			j->out = rp;
 			j->back = false;
 			j->base_offset = j->log_append_time = j->log_start = -1;

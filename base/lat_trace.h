@@ -1,0 +1,55 @@
+/*
+ * base/lat_trace.h: per-stage latency histograms of the produce path, for finding where a p99
+ * goes (issue 4).  Compiled in only with `meson setup -Dlat_trace=true` (RT_LAT_TRACE); without
+ * it every call below is an empty inline and the stamps stay 0, so the hot path pays nothing.
+ *
+ * The stages of one produce request (and of each partition's append in it):
+ *   recv -> handler: frame complete on the connection's shard until the Produce handler runs
+ *   handler -> owner: the append's job posted until it runs on the partition's owner shard
+ *   owner -> write CQE: the append's write queued until its completion is reaped
+ *   write CQE -> round issue (acks=-1): until a group-commit round that covers it is issued
+ *   write CQE -> done: until storage completes the append (acks=-1: the round's fdatasyncs)
+ *   done -> back: the outcome posted until the connection's shard has it
+ *   back -> sent: until the response's send completes (in-order wait for earlier requests)
+ *   total: frame complete until the response's send completes
+ *   sync round: a round issued until its last fdatasync completes
+ * Each process prints its histograms (p50/p90/p99/p99.9/max in us) to stderr at exit.
+ * Histograms are shared by the shards behind one mutex: fine for a diagnostic build.
+ */
+#ifndef RT_LAT_TRACE_H
+#define RT_LAT_TRACE_H
+
+#include <stdint.h>
+
+enum rt_lt_stage {
+	RT_LT_RECV_HANDLER,
+	RT_LT_HANDLER_OWNER,
+	RT_LT_OWNER_WRITTEN,
+	RT_LT_WRITTEN_ROUND,
+	RT_LT_WRITTEN_DONE,
+	RT_LT_DONE_BACK,
+	RT_LT_BACK_SENT,
+	RT_LT_TOTAL,
+	RT_LT_SYNC_ROUND,
+	RT_LT_NSTAGES
+};
+
+#ifdef RT_LAT_TRACE
+/* CLOCK_MONOTONIC in ns. */
+uint64_t rt_lt_now(void);
+/* Records `to - from` for stage st; nothing when either stamp is 0 (not taken). */
+void rt_lt_record(enum rt_lt_stage st, uint64_t from, uint64_t to);
+/* Prints every stage's histogram to stderr and resets them. */
+void rt_lt_dump(void);
+#else
+static inline uint64_t rt_lt_now(void) { return 0; }
+static inline void rt_lt_record(enum rt_lt_stage st, uint64_t from, uint64_t to)
+{
+	(void)st;
+	(void)from;
+	(void)to;
+}
+static inline void rt_lt_dump(void) {}
+#endif
+
+#endif
