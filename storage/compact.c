@@ -1055,9 +1055,7 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 				in->out->txn_dirty = false;
 				log->segs[k] = in->out;
 				old->replaced = true;
-				old->deleted = true;
-				old->grave_next = log->grave;
-				log->grave = old;
+				stor_grave_push(log, old);
 			} else {
 				/* Retention took it meanwhile: its pending unlink (by name) removes the
 				 * cleaned files, which now hold that name. */

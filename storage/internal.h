@@ -65,6 +65,9 @@ struct stor_segment {
 	int idx_inflight;           /* of which index writes */
 	struct rt_ioop idx_op;      /* shared by every index write of this segment */
 	struct stor_segment *grave_next;
+	uint64_t grave_round;       /* the newest group-commit round in flight when it left the log
+	                             * (stor_sync_newest_round): its descriptors stay open until that
+	                             * round is done */
 	/* The .txnindex (aborted.c): its entries, NULL while the file is empty (no descriptor is
 	 * held for the common segment without aborted transactions). */
 	struct stor_txnidx *txn;
@@ -158,6 +161,7 @@ struct stor_round {
 	int err;
 	int64_t target;
 	uint64_t id;                /* for the fault layer's trace */
+	uint64_t seq;               /* the log's own count of rounds issued */
 	uint64_t lt_issued;         /* base/lat_trace.h stamp */
 };
 
@@ -209,6 +213,8 @@ struct stor_log {
 	bool dir_dirty;             /* a segment file was created: fsync the directory too */
 	struct stor_round rounds[STOR_SYNC_ROUNDS];  /* in flight: a ring in issue order */
 	unsigned round_first, round_n;
+	uint64_t round_seq;         /* rounds issued so far */
+	uint64_t round_done;        /* seq of the newest round completed (they complete in order) */
 	int64_t unflushed;          /* messages since the last flush (flush.messages) */
 	int64_t last_flush_ms;
 
@@ -285,6 +291,8 @@ void stor_spare_txn_release(struct stor_log *log);
 
 /* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
 void stor_sync_kick(struct stor_log *log);
+/* The seq of the newest round in flight, or 0 when none is. */
+uint64_t stor_sync_newest_round(const struct stor_log *log);
 void stor_sync_fail_all(struct stor_log *log, int err);
 
 /* read.c: fire watches below the LEO. */
@@ -299,6 +307,9 @@ int stor_recover_scan(struct stor_log *log, struct stor_segment *s, uint64_t fro
 
 /* retention.c: removes segs[0..n) from the log and queues them for unlinking. */
 void stor_retire_head(struct stor_log *log, size_t n);
+/* Puts a segment that left the log on its grave list (marked deleted), to be closed (and, unless
+ * replaced, unlinked) by stor_reap once no reader, write or group-commit round can use it. */
+void stor_grave_push(struct stor_log *log, struct stor_segment *s);
 void stor_reap(struct stor_log *log);
 /* Drops every segment after index i and truncates segs[i] at pos (error repair, truncate). */
 int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset);

@@ -56,11 +56,11 @@ static void unlink_async(struct stor_log *log, int64_t base, const char *ext)
 
 void stor_reap(struct stor_log *log)
 {
-	/* A flush round may still name these descriptors. */
-	if (log->syncing) return;
 	struct stor_segment **pp = &log->grave, *s;
 	while ((s = *pp)) {
-		if (s->refs || s->inflight) {
+		/* A group-commit round issued before it left the log may still name its descriptors
+		 * (its SQEs perhaps not even submitted yet). */
+		if (s->refs || s->inflight || s->grave_round > log->round_done) {
 			pp = &s->grave_next;
 			continue;
 		}
@@ -75,16 +75,19 @@ void stor_reap(struct stor_log *log)
 	}
 }
 
+void stor_grave_push(struct stor_log *log, struct stor_segment *s)
+{
+	s->deleted = true;
+	s->grave_round = stor_sync_newest_round(log);
+	s->grave_next = log->grave;
+	log->grave = s;
+}
+
 void stor_retire_head(struct stor_log *log, size_t n)
 {
 	if (!n) return;
 	assert(n < log->nseg);
-	for (size_t i = 0; i < n; i++) {
-		struct stor_segment *s = log->segs[i];
-		s->deleted = true;
-		s->grave_next = log->grave;
-		log->grave = s;
-	}
+	for (size_t i = 0; i < n; i++) stor_grave_push(log, log->segs[i]);
 	memmove(log->segs, log->segs + n, (log->nseg - n) * sizeof *log->segs);
 	log->nseg -= n;
 	if (log->log_start < log->segs[0]->base) log->log_start = log->segs[0]->base;
@@ -96,12 +99,7 @@ void stor_retire_head(struct stor_log *log, size_t n)
 
 static void retire_tail(struct stor_log *log, size_t keep)
 {
-	while (log->nseg > keep) {
-		struct stor_segment *s = log->segs[--log->nseg];
-		s->deleted = true;
-		s->grave_next = log->grave;
-		log->grave = s;
-	}
+	while (log->nseg > keep) stor_grave_push(log, log->segs[--log->nseg]);
 }
 
 int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset)

@@ -98,6 +98,7 @@ static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		if (o->left) break;
 		log->round_first = (log->round_first + 1) % STOR_SYNC_ROUNDS;
 		log->round_n--;
+		log->round_done = o->seq;
 		if (o->err) {
 			log->syncing = log->round_n > 0;
 			stor_log_go_offline(log, "fdatasync", o->err);
@@ -131,6 +132,12 @@ static int add_sync(struct stor_log *log, struct stor_round *r, int fd, bool inj
 	return 0;
 }
 
+uint64_t stor_sync_newest_round(const struct stor_log *log)
+{
+	if (!log->round_n) return 0;
+	return log->rounds[(log->round_first + log->round_n - 1) % STOR_SYNC_ROUNDS].seq;
+}
+
 /* The offset every round in flight will have made durable (the durable offset when none is). */
 static int64_t issued_target(const struct stor_log *log)
 {
@@ -160,6 +167,7 @@ void stor_sync_kick(struct stor_log *log)
 	r->op.cb = round_cb;
 	r->log = log;
 	r->id = ++round_ids;
+	r->seq = ++log->round_seq;
 	r->target = log->leo;
 	r->err = 0;
 	r->left = 0;
