@@ -1,12 +1,15 @@
 /* Unit tests for storage/retention.c: retention.ms and retention.bytes delete whole segments
- * from the front, DeleteRecords advances the log start, truncation cuts whole batches, and
- * flush.messages / flush.ms drive background flushes. */
+ * from the front, DeleteRecords advances the log start, truncation cuts whole batches,
+ * flush.messages / flush.ms drive background flushes, and a removed segment stays open while a
+ * group-commit round issued before its removal is in flight. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/internal.h"
 #include "util.h"
 
 static struct tctx t;
@@ -147,4 +150,48 @@ Test(stor_retention, recovery_point_moves_past_flushed_segments)
 	int64_t rp = stor_log_recovery_point(lg);
 	cr_expect(rp > 0, "recovery point %lld", (long long)rp);
 	t_close(&t, lg);
+}
+
+/* One CQE at a time, so that the test can stop between a round's issue and its completion. */
+static void step(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	io_uring_submit_and_wait(ring, 1);
+	if (io_uring_peek_cqe(ring, &cqe)) return;
+	struct rt_ioop *op = io_uring_cqe_get_data(cqe);
+	int32_t res = cqe->res;
+	uint32_t flags = cqe->flags;
+	io_uring_cqe_seen(ring, cqe);
+	if (op) op->cb(op, res, flags);
+}
+
+Test(stor_retention, retired_segment_stays_open_for_the_round_in_flight)
+{
+	/* A group-commit round names segment descriptors in SQEs that may not even be submitted
+	 * yet: a segment that retention removes meanwhile must not be closed (its descriptor number
+	 * could be reused) before that round is done, while rounds go on in flight. */
+	t.cfg.retention_bytes = 5000;
+	struct stor_log *lg = open_log();
+	t_fill(&t, lg, 60, 3, 60);
+	t_run_idle(&t.ring, lg);
+	size_t len;
+	uint8_t *b = t_batch(1, 1700000000000LL, 100, &len);
+	struct t_app ta;
+	cr_assert_eq(t_append_submit(lg, &ta, b, len, STOR_APPEND_DURABLE), 0);
+	while (!lg->round_n) step(&t.ring);
+	cr_assert(!ta.done, "the round is in flight");
+	int n = stor_log_tick(lg, 0);
+	cr_assert(n > 0);
+	int held = 0;
+	for (struct stor_segment *s = lg->grave; s; s = s->grave_next) {
+		cr_expect_neq(fcntl(s->fd, F_GETFD), -1, "segment %lld closed under its round", (long long)s->base);
+		held++;
+	}
+	cr_expect_eq(held, n);
+	t_run_until(&t.ring, &ta.done);
+	cr_expect_eq(ta.err, 0);
+	t_run_idle(&t.ring, lg);
+	cr_expect_null(lg->grave, "reaped once the round was done");
+	free(b);
+	cr_assert_eq(t_close(&t, lg), 0);
 }
