@@ -61,8 +61,8 @@ rm -rf "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots"
 mkdir -p "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots"
 # The machine the figures come from; a busy one makes every ratio noisy, so the report says so.
 { echo "cores $(nproc)"; echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$OUT/machine.txt"
-# Open files: the broker keeps about three per partition it has written (.log, .index,
-# .timeindex) and one per connection, so the partitions-10000 scenario followed by idle-1000
+# Open files: the broker keeps four per partition it has written (.log, .index, .timeindex,
+# .txnindex) and one per connection, so the partitions-10000 scenario followed by idle-1000
 # needs well over 10,000.  Raise the soft limit only: a plain `ulimit -n N` sets the hard limit
 # too, and lowering it (to 8192, as this script once did when 65536 was refused) left the broker
 # unable to accept the idle connections (accept: EMFILE) and the scenario timed out.
@@ -256,12 +256,13 @@ max_rate() {
 }
 
 # e2e_sweep SYSTEM BOOT PID TOPIC MAX [args]: e2e at each fraction of MAX, the system's own
-# flat-out rate (max_rate of its own produce result).  A peer that falls behind the offered
-# rate is reported as such (perf/report.py), not counted as a failed run; Ringtail must keep up.
+# flat-out rate (max_rate of its own produce result).  A system that falls behind the offered
+# rate (the open loop stopped 1 GiB behind) is a measured result, not a broken run: the report
+# lists it under "Could not keep up" (Ringtail's own such runs first, in its summary row) and
+# the run does not fail `make perf`.  Any other failure does.
 e2e_sweep() {
 	local sys=$1 boot=$2 pid=$3 topic=$4 max=$5 extra=("${@:6}")
-	local f behind=0
-	[ "$sys" = ringtail ] || behind=1
+	local f behind=1
 	[ "$max" -gt 0 ] || { say "$sys: no maximum rate measured; e2e sweep skipped"; return; }
 	say "$sys: e2e at $FRACTIONS% of its own maximum, $max records/s"
 	for f in $FRACTIONS; do
