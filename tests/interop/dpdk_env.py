@@ -102,6 +102,12 @@ class DpdkBroker:
             if b"1 brokers" in md:
                 break
             time.sleep(0.5)
+        # The shards serve before the broker logs its start-up line (it is written after
+        # ringtail-control is forked), so a client can see the broker first; callers read that
+        # line (the internal listener's port), so wait for it too.
+        while time.time() < deadline and self.broker.poll() is None and \
+                not any(" started: " in ln for ln in self.log_lines()):
+            time.sleep(0.1)
         return md
 
     def log_lines(self):
