@@ -21,20 +21,56 @@ iperf_loopback() {
 	IPERF=$(json "$TMP/iperf.json" "round(d['end']['sum_received']['bits_per_second']/8/1e6, 1)")
 }
 
+# port_run N: a free port P whose next N ports are free too.  In shard-aware mode shard i also
+# listens on P+1+i, and a broker that finds one of them taken stops, after P had answered.
+port_run() {
+	/usr/bin/python3 -c '
+import socket, sys
+n = int(sys.argv[1])
+for _ in range(100):
+    socks = [socket.socket()]
+    socks[0].bind(("127.0.0.1", 0))
+    p = socks[0].getsockname()[1]
+    try:
+        for i in range(1, n + 1):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", p + i))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p)
+    break
+else:
+    sys.exit("no run of %d free ports" % (n + 1))' "$1"
+}
+
 # start_broker DATA_DIR LOG [KEY=VALUE ...]: starts $RT on a free port with its data in DATA_DIR
-# and the overrides given, its output appended to LOG, and waits until it accepts; sets BP (the
-# port) and BPID.  Exits the script when the broker does not come up in 10 s.
+# and the overrides given, its output appended to LOG, and waits until it accepts on every port
+# it opens (the shard ports too with ringtail.advertise.shards=true); sets BP (the port) and
+# BPID.  Exits the script when the broker does not come up in 10 s or stops.
 start_broker() {
 	dir=$1; log=$2; shift 2
-	BP=$(port)
+	ns=$(nproc)   # the embedded default: one shard per online core
+	BP=$(port_run "$ns")
 	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$dir"
 	for o in "$@"; do args="$args --override $o"; done
+	case "$args" in
+	*advertise.shards=true*) last=$((BP + ns)) ;;
+	*) last=$BP ;;
+	esac
 	# shellcheck disable=SC2086
 	$RT $args >> "$log" 2>&1 &
 	BPID=$!
 	pids="$pids $BPID"
 	for _ in $(seq 100); do
-		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
+		/usr/bin/python3 -c "
+import socket
+for p in range($BP, $last + 1):
+    socket.create_connection(('127.0.0.1', p), 0.2).close()" 2>/dev/null && return 0
+		kill -0 "$BPID" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "broker did not start"; cat "$log"; exit 1
