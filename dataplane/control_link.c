@@ -66,9 +66,11 @@ struct lconn {
 struct waiting {
 	struct waiting *next;
 	uint64_t id;
-	struct dp_req *req;
+	struct dp_req *req;            /* a client's request, or NULL for the dataplane's own (cb) */
 	int16_t key, version;
 	void *msg;
+	dp_control_cb cb;
+	void *cbarg;
 };
 
 struct shard_link {
@@ -357,7 +359,10 @@ static void fail_waiting(struct shard_link *sl)
 	sl->wait_head = sl->wait_tail = NULL;
 	while (w) {
 		struct waiting *n = w->next;
-		answer_error(w->req, w->key, w->version, w->msg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		if (w->cb)
+			w->cb(w->cbarg, NULL, 0, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+		else
+			answer_error(w->req, w->key, w->version, w->msg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 		free(w);
 		w = n;
 	}
@@ -404,6 +409,14 @@ static void deliver(struct shard_link *sl, const uint8_t *p, size_t n)
 	*pp = w->next;
 	if (sl->wait_tail == w)
 		sl->wait_tail = prev;
+	if (w->cb) {
+		if (close_it)
+			w->cb(w->cbarg, NULL, 0, KP_ERR_UNKNOWN_SERVER_ERROR);
+		else
+			w->cb(w->cbarg, r.p, rt_rd_left(&r), 0);
+		free(w);
+		return;
+	}
 	struct dp_req *req = w->req;
 	free(w);
 	if (close_it) {
@@ -531,6 +544,34 @@ static bool link_ready(struct shard_link *sl, struct dp_shard *s)
 	return sl->conn && !sl->conn->dead;
 }
 
+/* Queues w as waiting and sends its link frame (see control/link.h). */
+static void link_send(struct shard_link *sl, struct dp_shard *s, struct waiting *w, const char *host, int hl,
+                      const int32_t *unknown, int32_t n, const uint8_t *frame, size_t len)
+{
+	w->id = ++sl->next_id;
+	if (sl->wait_tail)
+		sl->wait_tail->next = w;
+	else
+		sl->wait_head = w;
+	sl->wait_tail = w;
+	struct rt_buf *o = &sl->out;
+	rt_buf_put_i32(o, (int32_t)(CTL_LINK_REQUEST_HDR + (size_t)hl + 4 + 4 * (size_t)n + len));
+	rt_buf_put_i8(o, CTL_LINK_REQUEST);
+	rt_buf_put_i64(o, (int64_t)w->id);
+	rt_buf_put_i16(o, (int16_t)s->id);
+	rt_buf_put_i16(o, (int16_t)hl);
+	rt_buf_put(o, host, (size_t)hl);
+	rt_buf_put_i32(o, n);
+	for (int32_t i = 0; i < n; i++)
+		rt_buf_put_i32(o, unknown[i]);
+	rt_buf_put(o, frame, len);
+	if (o->err) {
+		conn_retire(sl); /* out of memory: answers every waiting request */
+		return;
+	}
+	link_flush(sl);
+}
+
 void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unknown, int32_t n)
 {
 	struct dp_shard *s = req->s;
@@ -548,16 +589,10 @@ void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unkno
 		answer_error(req, req->api_key, req->api_version, msg, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
-	w->id = ++sl->next_id;
 	w->req = req;
 	w->key = req->api_key;
 	w->version = req->api_version;
 	w->msg = msg;
-	if (sl->wait_tail)
-		sl->wait_tail->next = w;
-	else
-		sl->wait_head = w;
-	sl->wait_tail = w;
 	/* Kafka shows a client's address as "/host". */
 	char host[80];
 	const char *colon = strrchr(req->conn->peer, ':');
@@ -565,22 +600,20 @@ void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unkno
 	                  req->conn->peer);
 	if (hl < 0 || hl >= (int)sizeof(host))
 		hl = (int)strlen(host);
-	struct rt_buf *o = &sl->out;
-	rt_buf_put_i32(o, (int32_t)(CTL_LINK_REQUEST_HDR + hl + 4 + 4 * (size_t)n + req->len));
-	rt_buf_put_i8(o, CTL_LINK_REQUEST);
-	rt_buf_put_i64(o, (int64_t)w->id);
-	rt_buf_put_i16(o, (int16_t)s->id);
-	rt_buf_put_i16(o, (int16_t)hl);
-	rt_buf_put(o, host, (size_t)hl);
-	rt_buf_put_i32(o, n);
-	for (int32_t i = 0; i < n; i++)
-		rt_buf_put_i32(o, unknown[i]);
-	rt_buf_put(o, req->frame, req->len);
-	if (o->err) {
-		conn_retire(sl); /* out of memory: answers every waiting request */
+	link_send(sl, s, w, host, hl, unknown, n, req->frame, req->len);
+}
+
+void dp_control_link_call(struct dp_shard *s, const uint8_t *frame, size_t len, dp_control_cb cb, void *arg)
+{
+	struct shard_link *sl = g.links && s->id < g.nlinks && !atomic_load(&g.stopping) ? &g.links[s->id] : NULL;
+	struct waiting *w = sl && link_ready(sl, s) ? calloc(1, sizeof(*w)) : NULL;
+	if (!w) {
+		cb(arg, NULL, 0, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
-	link_flush(sl);
+	w->cb = cb;
+	w->cbarg = arg;
+	link_send(sl, s, w, "/ringtail", 9, NULL, 0, frame, len);
 }
 
 /* ---- the supervisor ---- */

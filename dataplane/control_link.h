@@ -13,6 +13,7 @@
 #define DP_CONTROL_LINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct dp_broker;
@@ -34,6 +35,18 @@ bool dp_control_link_serves(int16_t api_key);
  * only to shape an error answer), with the positions of its partitions that do not exist
  * (unknown[n], borrowed; see control/link.h).  Takes req until it is finished. */
 void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unknown, int32_t n);
+
+struct dp_shard;
+
+/* The answer to a dataplane's own request: body (the response body after its header,
+ * borrowed for the call) or, with body NULL, err (COORDINATOR_NOT_AVAILABLE: no control
+ * process or its link died; UNKNOWN_SERVER_ERROR: it refused the frame). */
+typedef void (*dp_control_cb)(void *arg, const uint8_t *body, size_t n, int16_t err);
+
+/* On shard s: sends a request the dataplane built itself (frame: request header and body, copied)
+ * to the control process, e.g. KIP-890's AddPartitionsToTxn verify-only check.  cb runs on s,
+ * possibly before this returns (no control process). */
+void dp_control_link_call(struct dp_shard *s, const uint8_t *frame, size_t len, dp_control_cb cb, void *arg);
 
 /* The control process's pid (0 while none), for tests and tools. */
 int dp_control_pid(void);

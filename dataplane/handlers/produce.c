@@ -15,12 +15,26 @@
  * them unless the producer is idempotent), and the request stays held (dp_req_hold) until the
  * last one reports back, since they write from its frame.  The owner shard writes a job's
  * outcome into the job; only the connection's shard touches the response.
+ *
+ * KIP-890 part 1 (Kafka 3.6+): the first transactional batch of a producer on a partition (its
+ * producer state has no open transaction there) is appended only once the transaction
+ * coordinator in ringtail-control confirms that the partition is in that producer's ongoing
+ * transaction (AddPartitionsToTxn v4 verify-only over the owner shard's link).  A produce that
+ * arrives late, after its transaction ended, is then INVALID_TXN_STATE instead of opening a
+ * transaction on the partition that nothing will ever end (a hanging transaction: the last
+ * stable offset stuck, read_committed consumers stalled) or joining the producer's next one.
+ * A marker that lands while the check is out voids it (Kafka's verification guard); errors of
+ * an unavailable coordinator are NOT_ENOUGH_REPLICAS (retriable) and PRODUCER_FENCED is
+ * INVALID_PRODUCER_EPOCH, as Kafka converts them.  The
+ * internal topics are written by ringtail-control itself after its own checks: not verified.
  */
 #include <errno.h>
 
+#include "../control_link.h"
 #include "../parts.h"
 #include "base/bytes.h"
 #include "base/lat_trace.h"
+#include "base/chain.h"
 #include "handlers.h"
 #include "proto/batch.h"
 #include "storage/producer_state.h"
@@ -45,6 +59,9 @@ struct produce_job {
 	struct stor_ps_batch pb;       /* producer fields of the batch (pb.producer_id -1: none) */
 	struct stor_sync dup_sync;     /* a duplicate waits until its original is durable */
 	uint64_t lt_handler, lt_owner, lt_done;  /* base/lat_trace.h stamps */
+	bool verified;                 /* KIP-890: the coordinator confirmed the transaction */
+	bool known;                    /* the producer's state when the check went out: */
+	struct stor_ps_info seen;      /* a marker for it changes this (verification guard) */
 };
 
 struct produce_ctx {
@@ -190,6 +207,147 @@ static bool producer_check(struct dp_shard *s, struct produce_job *j, struct dp_
 	return true;
 }
 
+static void job_run(struct dp_shard *s, void *arg);
+
+/* KIP-890: would this batch open a transaction on the partition (and so need the coordinator's
+ * word first)?  Asked before the sequence checks, as Kafka verifies before it appends, so that
+ * a producer's next batches, held behind the first, stay in order.  Fills j->pb. */
+static bool needs_verification(struct produce_job *j, const struct dp_part *part)
+{
+	struct kp_batch_hdr h;
+	if (j->verified || j->info.producer_id < 0 || j->topic->internal || !part->pstate ||
+	    kp_batch_hdr_parse(j->a.data, j->a.len, &h))
+		return false;
+	stor_ps_batch_from_hdr(&j->pb, &h);
+	if (!j->pb.transactional || j->pb.control)
+		return false;
+	j->known = stor_pstate_get(part->pstate, j->pb.producer_id, &j->seen);
+	return !j->known || j->seen.txn_first_offset < 0;
+}
+
+/* Kafka's verification guard: a marker of the producer appended while the check was out ended
+ * the transaction it confirmed.  A batch of it appended meanwhile (one verified before this one)
+ * opened the transaction here instead, which this one joins. */
+static bool guard_holds(const struct produce_job *j, const struct dp_part *part)
+{
+	struct stor_ps_info now;
+	bool known = part->pstate && stor_pstate_get(part->pstate, j->pb.producer_id, &now);
+	if (known && now.txn_first_offset >= 0)
+		return true;
+	if (known != j->known)
+		return false;
+	return !known || (now.producer_epoch == j->seen.producer_epoch && now.last_timestamp == j->seen.last_timestamp &&
+	                  now.coordinator_epoch == j->seen.coordinator_epoch);
+}
+
+/* Kafka's ReplicaManager: coordinator errors that a producer would not know are retriable
+ * NOT_ENOUGH_REPLICAS; INVALID_TXN_STATE ("the partition was not added") and the rest pass. */
+static int16_t verification_error(int16_t e)
+{
+	switch (e) {
+	case KP_ERR_PRODUCER_FENCED:
+		return KP_ERR_INVALID_PRODUCER_EPOCH;    /* what producers expect here (Kafka) */
+	case KP_ERR_CONCURRENT_TRANSACTIONS:
+	case KP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+	case KP_ERR_COORDINATOR_NOT_AVAILABLE:
+	case KP_ERR_NOT_COORDINATOR:
+		return KP_ERR_NOT_ENOUGH_REPLICAS;
+	default:
+		return e;
+	}
+}
+
+/* On the owner shard: the coordinator's answer to the verify-only AddPartitionsToTxn. */
+static void verified(void *arg, const uint8_t *body, size_t n, int16_t err)
+{
+	struct produce_job *j = arg;
+	struct dp_shard *s = j->owner;
+	if (body) {
+		struct rt_arena a;
+		rt_arena_init(&a, 0, 1u << 20);
+		struct rt_rd r;
+		rt_rd_init(&r, body, n);
+		struct kp_add_partitions_to_txn_resp m;
+		kp_add_partitions_to_txn_resp_init(&m);
+		err = KP_ERR_UNKNOWN_SERVER_ERROR;
+		if (!kp_add_partitions_to_txn_resp_decode(&r, 4, &a, &m)) {
+			err = m.error_code;
+			if (!err && m.results_by_transaction.n == 1 &&
+			    m.results_by_transaction.items[0].topic_results.n == 1 &&
+			    m.results_by_transaction.items[0].topic_results.items[0].results_by_partition.n == 1)
+				err = m.results_by_transaction.items[0].topic_results.items[0].results_by_partition.items[0]
+				              .partition_error_code;
+			else if (!err)
+				err = KP_ERR_UNKNOWN_SERVER_ERROR;
+		}
+		rt_arena_fini(&a);
+	}
+	if (!err) {
+		int16_t kerr = 0;
+		struct dp_part *part = dp_parts_get(s, j->topic, j->index, &kerr);
+		if (part && !guard_holds(j, part))
+			err = KP_ERR_INVALID_TXN_STATE;   /* the transaction ended while the check was out */
+	}
+	if (err) {
+		j->err = verification_error(err);
+		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+		return;
+	}
+	j->verified = true;
+	job_run(s, j);
+}
+
+/* Asks the coordinator whether the batch's partition is in its producer's ongoing transaction. */
+static void verify(struct dp_shard *s, struct produce_job *j)
+{
+	const struct kp_produce_req *pr = j->ctx->req->ctx;
+	int32_t idx = j->index;
+	struct kp_add_partitions_to_txn_req_topic t;
+	kp_add_partitions_to_txn_req_topic_init(&t);
+	t.name = (struct kp_str){ j->topic->name, (int32_t)strlen(j->topic->name) };
+	t.partitions.items = &idx;
+	t.partitions.n = 1;
+	struct kp_add_partitions_to_txn_req_transaction x;
+	kp_add_partitions_to_txn_req_transaction_init(&x);
+	x.transactional_id = pr->transactional_id;
+	x.producer_id = j->pb.producer_id;
+	x.producer_epoch = j->pb.producer_epoch;
+	x.verify_only = true;
+	x.topics.items = &t;
+	x.topics.n = 1;
+	struct kp_add_partitions_to_txn_req m;
+	kp_add_partitions_to_txn_req_init(&m);
+	m.transactions.items = &x;
+	m.transactions.n = 1;
+	struct kp_req_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.request_api_key = KP_API_ADD_PARTITIONS_TO_TXN;
+	h.request_api_version = 4;
+	h.client_id = (struct kp_str){ "ringtail", 8 };
+	struct rt_chain c;
+	rt_chain_init(&c, 0);
+	kp_req_hdr_encode(&c, &h);
+	kp_add_partitions_to_txn_req_encode(&c, 4, &m);
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	if (!rt_chain_finish(&c)) {
+		len = rt_chain_len(&c);
+		frame = malloc(len);
+		if (frame && rt_chain_flatten(&c, frame)) {
+			free(frame);
+			frame = NULL;
+		}
+	}
+	rt_chain_fini(&c);
+	if (!frame) {
+		j->err = KP_ERR_UNKNOWN_SERVER_ERROR;
+		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+		return;
+	}
+	dp_control_link_call(s, frame, len, verified, j);
+	free(frame);
+}
+
 /* On the owner shard. */
 static void job_run(struct dp_shard *s, void *arg)
 {
@@ -203,6 +361,10 @@ static void job_run(struct dp_shard *s, void *arg)
 	if (!part) {
 		j->err = kerr;
 		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+		return;
+	}
+	if (needs_verification(j, part)) {
+		verify(s, j);
 		return;
 	}
 	if (producer_check(s, j, part))

@@ -37,9 +37,9 @@ OVERRIDES = {
 NOT_FOUND = 105       # TRANSACTIONAL_ID_NOT_FOUND
 
 
-def batch(pid, seq, n, tag, transactional=False):
+def batch(pid, seq, n, tag, transactional=False, epoch=0):
     b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=transactional,
-                                  producer_id=pid, producer_epoch=0, base_sequence=seq, batch_size=1 << 20)
+                                  producer_id=pid, producer_epoch=epoch, base_sequence=seq, batch_size=1 << 20)
     for i in range(n):
         b.append(i, timestamp=None, key=None, value=('%s-%d' % (tag, i)).encode(), headers=[])
     return bytes(b.build())
@@ -85,11 +85,13 @@ def main(tap):
             t0 = time.time()
             tap.ok(produce(port, a) == (0, 0), 'an idempotent batch is written at offset 0')
             tap.ok(produce(port, a) == (0, 0), 'its retry is a duplicate while the producer is known')
-            open_txn = batch(PID + 1, 0, 1, 't', transactional=True)
-            tap.ok(produce_txn(port, 'tx-raw', open_txn) == (0, 2), 'a transactional producer writes and leaves it open')
+            e, tpid, tep = init_pid(port, 'tx-raw')
+            open_txn = batch(tpid, 0, 1, 't', transactional=True, epoch=tep)
+            tap.ok(e == 0 and add_partitions(port, 'tx-raw', tpid, tep, TOPIC, [0]) == {0: 0} and
+                   produce_txn(port, 'tx-raw', open_txn) == (0, 2), 'a transactional producer writes and leaves it open')
             d = describe_producers(port, 0)
-            tap.ok(d[0] == 0 and sorted(p[0] for p in d[1]) == [PID, PID + 1], 'DescribeProducers lists both', d)
-            gone = wait_until(lambda: [p[0] for p in describe_producers(port, 0)[1]] == [PID + 1], 10)
+            tap.ok(d[0] == 0 and sorted(p[0] for p in d[1]) == sorted([PID, tpid]), 'DescribeProducers lists both', d)
+            gone = wait_until(lambda: [p[0] for p in describe_producers(port, 0)[1]] == [tpid], 10)
             waited = time.time() - t0
             tap.ok(gone and waited >= EXPIRE_MS / 1000.0 - 0.2,
                    'the idle producer is forgotten after producer.id.expiration.ms (%.1f s), the one with '

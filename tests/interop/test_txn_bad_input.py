@@ -17,9 +17,11 @@ INVALID_PRODUCER_EPOCH and the later transaction is untouched: tested below.  Ma
 coordinator cannot arrive late on their own: the coordinator keeps a transaction in
 PrepareCommit/PrepareAbort (and answers CONCURRENT_TRANSACTIONS to the next one) until every
 partition has acknowledged its marker, and a partition acknowledges only after the marker is in
-its log.  Not prevented yet: a late produce at the *same* epoch (a client that did not bump)
-that arrives after the abort, which Kafka closes with KIP-890 (the partition asks the
-coordinator whether the transaction is ongoing, and part 2 bumps the epoch at every transaction).
+its log.  A late produce at the *same* epoch (a client that did not bump) that arrives after
+the abort is closed as Kafka closes it with KIP-890 part 1: the first transactional write of a
+producer on a partition waits for the coordinator's word that the partition is in its ongoing
+transaction, else INVALID_TXN_STATE (part 2, an epoch bump at every transaction, is a client
+protocol change not served here).
 A Produce of transactional records without a transactional id is refused as Kafka refuses it
 (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); ringtail-control's own transactional writes to
 __consumer_offsets carry their producer's id (test_txn_offsets.py would fail otherwise).
@@ -37,7 +39,7 @@ from rtbroker import Broker, run_tap
 from test_txn_coordinator import add_offsets, add_partitions, describe, end_txn, init_pid
 
 TOPIC = 'tbi'
-UNKNOWN_TOPIC, INVALID_EPOCH, MAPPING, NOT_ATTEMPTED, FENCED = 3, 47, 49, 55, 90
+UNKNOWN_TOPIC, INVALID_EPOCH, INVALID_TXN_STATE, MAPPING, NOT_ATTEMPTED, FENCED = 3, 47, 48, 49, 55, 90
 
 
 def add_partitions_multi(port, txn_id, pid, epoch, topics):
@@ -115,6 +117,14 @@ def wait_state(port, txn_id, states, timeout=15):
             return d
         time.sleep(0.1)
     return describe(port, [txn_id]).get(txn_id)
+
+
+def high_watermark(bootstrap, partition):
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'h%f' % time.time(), 'enable.auto.commit': False})
+    try:
+        return c.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=10, cached=False)[1]
+    finally:
+        c.close()
 
 
 def committed_view(bootstrap, partition):
@@ -209,6 +219,33 @@ def main(tap):
                wait_state(port, 'tx-late', ('CompleteCommit',))[1] == 'CompleteCommit', 'T2 commits')
         lso, got = committed_view(b.bootstrap, 0)
         tap.ok(got == ['T2-0'], 'read_committed sees exactly T2\'s record: nothing of T1 landed in it', got)
+
+        # KIP-890 part 1: a delayed produce at the *same* epoch (a client that did not bump it)
+        # arriving after the abort would open a transaction on the partition that nothing ends
+        # (a hanging transaction); the partition asks the coordinator first
+        e, vp, ve = init_pid(port, 'tx-same')
+        tap.ok(add_partitions(port, 'tx-same', vp, ve, TOPIC, [1]) == {1: 0} and
+               produce(port, 'tx-same', txn_batch(vp, ve, 0, 'S1-0'), partition=1) == 0, 'S1 writes a record')
+        tap.ok(end_txn(port, 'tx-same', vp, ve, False) == 0 and
+               wait_state(port, 'tx-same', ('CompleteAbort',))[1] == 'CompleteAbort', 'S1 is aborted')
+        tap.ok(produce(port, 'tx-same', txn_batch(vp, ve, 1, 'S1-late'), partition=1) == INVALID_TXN_STATE,
+               'S1\'s delayed produce at the same epoch after the abort: INVALID_TXN_STATE (KIP-890)')
+        lso, got = committed_view(b.bootstrap, 1)
+        hw = high_watermark(b.bootstrap, 1)
+        tap.ok(lso == hw, 'no hanging transaction: the last stable offset is the high watermark', (lso, hw))
+        e, vp2, ve2 = init_pid(port, 'tx-same', pid=vp, epoch=ve)
+        tap.ok(e == 0 and add_partitions(port, 'tx-same', vp, ve2, TOPIC, [1]) == {1: 0}, 'S2 adds partition 1 only')
+        tap.ok(produce(port, 'tx-same', txn_batch(vp, ve2, 0, 'S2-p0'), partition=0) == INVALID_TXN_STATE,
+               'S2 producing to partition 0, never added to it: INVALID_TXN_STATE')
+        tap.ok(produce(port, 'tx-same', txn_batch(vp, ve2, 0, 'S2-p1'), partition=1) == 0 and
+               produce(port, 'tx-same', txn_batch(vp, ve2, 1, 'S2-p1b'), partition=1) == 0,
+               'S2 writes to partition 1 (verified once, then the open transaction is known)')
+        tap.ok(end_txn(port, 'tx-same', vp, ve2, True) == 0 and
+               wait_state(port, 'tx-same', ('CompleteCommit',))[1] == 'CompleteCommit', 'S2 commits')
+        lso, got = committed_view(b.bootstrap, 1)
+        tap.ok(got == ['S2-p1', 'S2-p1b'], 'read_committed on partition 1: S2\'s records only', got)
+        lso, got = committed_view(b.bootstrap, 0)
+        tap.ok('S2-p0' not in got, 'nothing of S2 on partition 0', got)
 
 
 run_tap(main)
