@@ -7,6 +7,7 @@
  * Blocking: runs during partition open, before the log takes appends.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -67,28 +68,21 @@ static int pread_all(int fd, uint8_t *p, size_t n, uint64_t pos)
 	return 0;
 }
 
-int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char *dir, int64_t now_ms)
+/* Replays the batches of [from, to) into ps (origin LOG).  txn: also record the aborted
+ * transactions met (recovery of the .txnindex).  Stops quietly after about max_bytes of log.
+ * Returns 0 or -errno. */
+static int replay(struct stor_pstate *ps, struct stor_log *log, int64_t from, int64_t to, bool txn,
+                  size_t max_bytes)
 {
-	int64_t leo = stor_log_end_offset(log), start = stor_log_start_offset(log), from = 0;
-	int64_t rebuild = stor_log_txn_rebuild_from(log);
-	int rc = stor_pstate_snapshot_load(ps, dir, rebuild < leo ? rebuild : leo, now_ms, &from);
-	if (rc == -ENOENT)
-		from = start;
-	else if (rc)
-		return rc;
-	rc = 0;
-	if (from < start)
-		from = start;
-	/* snapshots past the end belong to a log that has since been truncated */
-	stor_pstate_snapshot_prune(dir, 0, leo);
-	size_t cap = 1 << 20;
+	int rc = 0;
+	size_t cap = 1 << 20, seen = 0;
 	uint8_t *buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
 	int64_t off = from;
-	while (off < leo) {
+	while (off < to && seen < max_bytes) {
 		struct stor_read rd;
-		rc = stor_log_read(log, off, 1 << 20, leo, true, &rd);
+		rc = stor_log_read(log, off, 1 << 20, to, true, &rd);
 		if (rc || !rd.len)
 			break;
 		if (rd.len > cap) {
@@ -105,6 +99,7 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 		stor_read_release(log, &rd);
 		if (rc)
 			break;
+		seen += rd.len;
 		for (size_t pos = 0; pos < rd.len;) {
 			struct kp_batch_hdr h;
 			size_t size = kp_batch_size(buf + pos, rd.len - pos);
@@ -113,7 +108,7 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 				break;
 			}
 			int64_t last = h.base_offset + h.last_offset_delta;
-			if (last >= off && h.producer_id >= 0) {
+			if (last >= off && h.base_offset < to && h.producer_id >= 0) {
 				struct stor_ps_batch b;
 				struct stor_ps_txn_done d;
 				size_t nd = 0;
@@ -124,7 +119,7 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 				if (rc)
 					break;
 				/* a failure is logged and leaves the file to be rebuilt at the next open */
-				if (nd && d.aborted)
+				if (txn && nd && d.aborted)
 					(void)stor_log_add_aborted(log, &(struct stor_aborted_txn){
 						d.producer_id, d.first_offset, d.last_offset, d.last_stable_offset });
 			}
@@ -135,6 +130,49 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 		off = rd.next_offset;
 	}
 	free(buf);
+	return rc;
+}
+
+/* A snapshot keeps only each producer's last batch (Kafka's format), so after loading one the
+ * batches just before it are read again for the other STOR_PS_MAX_BATCHES - 1 that duplicate
+ * detection needs: a client's retry of any of its last five batches (written, but the answer
+ * lost with the connection or the broker) must be a duplicate, never OUT_OF_ORDER_SEQUENCE_NUMBER,
+ * which idempotent clients take as acknowledged data lost (a fatal error).  Bounded: the
+ * HISTORY_OFFSETS offsets and HISTORY_BYTES bytes of log before the snapshot; a producer
+ * with fewer batches there keeps fewer.  Best effort: a failure here changes nothing. */
+#define HISTORY_OFFSETS 4096
+#define HISTORY_BYTES (16u << 20)
+
+static void backfill_history(struct stor_pstate *ps, struct stor_log *log, int64_t start,
+                             int64_t snap)
+{
+	if (snap <= start || !stor_pstate_count(ps))
+		return;
+	struct stor_pstate *older = stor_pstate_create(INT64_MAX);
+	if (!older)
+		return;
+	int64_t from = snap - HISTORY_OFFSETS > start ? snap - HISTORY_OFFSETS : start;
+	if (!replay(older, log, from, snap, false, HISTORY_BYTES))
+		stor_pstate_backfill(ps, older);
+	stor_pstate_destroy(older);
+}
+
+int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char *dir, int64_t now_ms)
+{
+	int64_t leo = stor_log_end_offset(log), start = stor_log_start_offset(log), from = 0;
+	int64_t rebuild = stor_log_txn_rebuild_from(log);
+	int rc = stor_pstate_snapshot_load(ps, dir, rebuild < leo ? rebuild : leo, now_ms, &from);
+	if (rc == -ENOENT)
+		from = start;
+	else if (rc)
+		return rc;
+	else
+		backfill_history(ps, log, start, from);
+	if (from < start)
+		from = start;
+	/* snapshots past the end belong to a log that has since been truncated */
+	stor_pstate_snapshot_prune(dir, 0, leo);
+	rc = replay(ps, log, from, leo, true, SIZE_MAX);
 	if (!rc) {
 		stor_pstate_expire(ps, now_ms);
 		stor_log_txn_rebuilt(log);

@@ -537,6 +537,25 @@ void stor_pstate_forget(struct stor_pstate *ps, int64_t producer_id)
 	ps->ntxns = j;
 }
 
+void stor_pstate_backfill(struct stor_pstate *ps, const struct stor_pstate *older)
+{
+	for (size_t i = 0; i < ps->cap; i++) {
+		struct entry *e = ps->map[i];
+		if (!e || !e->n || e->n == STOR_PS_MAX_BATCHES)
+			continue;
+		const struct entry *h = map_find(older, e->pid);
+		if (!h || h->epoch != e->epoch)
+			continue;
+		int k = h->n;
+		while (k > 0 && h->b[k - 1].last_offset >= e->b[0].last_offset - e->b[0].offset_delta)
+			k--;
+		int take = k < STOR_PS_MAX_BATCHES - e->n ? k : STOR_PS_MAX_BATCHES - e->n;
+		memmove(&e->b[take], &e->b[0], e->n * sizeof(e->b[0]));
+		memcpy(&e->b[0], &h->b[k - take], (size_t)take * sizeof(e->b[0]));
+		e->n = (uint8_t)(e->n + take);
+	}
+}
+
 size_t stor_pstate_count(const struct stor_pstate *ps)
 {
 	return ps->count;

@@ -157,6 +157,12 @@ size_t stor_pstate_expire(struct stor_pstate *ps, int64_t now_ms);
  * that is not in the log). */
 void stor_pstate_forget(struct stor_pstate *ps, int64_t producer_id);
 
+/* Completes the batch history of producers loaded from a snapshot (which keeps only the last
+ * batch of each): `older` holds the state replayed from log just before the snapshot's offset;
+ * each producer of ps gets, in front of its batches, older's batches of the same producer and
+ * epoch that lie before its first one, up to STOR_PS_MAX_BATCHES in all.  Borrows older. */
+void stor_pstate_backfill(struct stor_pstate *ps, const struct stor_pstate *older);
+
 /* Fills *b from a v2 batch header (for a control batch the caller fills commit and
  * coordinator_epoch, see stor_ps_marker_parse). */
 struct kp_batch_hdr;

@@ -682,3 +682,57 @@ Test(stor_producer_state, recovers_from_snapshot_and_log_tail)
 	cr_assert_eq(t_close(&t, log), 0);
 	t_teardown(&t);
 }
+
+/* A clean close writes a snapshot at the log end, which keeps only each producer's last batch.
+ * A client whose last answers were lost (connection cut, broker stopped) retries its in-flight
+ * batches after the restart: each of its last five must still be a duplicate answered with the
+ * original offsets (an OUT_OF_ORDER answer is a fatal error for librdkafka), the sixth from
+ * last is out of order as in Kafka, and the next batch is appended. */
+Test(stor_producer_state, clean_close_snapshot_keeps_the_last_five_batches_for_retries)
+{
+	struct tctx t;
+	t_setup(&t, NULL);
+	int err = 0;
+	struct stor_log *log = stor_log_open(t.d, "ps", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert(log, "err %d", err);
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/ps-0", t.dir);
+	put(&t, log, 2, 12, 0, 0, false);       /* 0-1: another producer */
+	for (int i = 0; i < 7; i++)
+		put(&t, log, 3, 11, 2, 3 * i, false);   /* offsets and sequences 2+3i .. 4+3i, 3i .. 3i+2 */
+	put(&t, log, 1, 12, 0, 2, false);       /* 23 */
+	struct stor_pstate *live = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
+	cr_assert_eq(stor_pstate_recover(live, log, dir, 0), 0);
+	cr_assert_eq(stor_pstate_snapshot_write(live, dir, stor_log_end_offset(log)), 0);
+	cr_assert_eq(t_close(&t, log), 0);
+	t_reopen_dir(&t, false);        /* clean: the snapshot at the log end is used */
+	log = stor_log_open(t.d, "ps", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert(log);
+	struct stor_pstate *ps = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
+	cr_assert_eq(stor_pstate_recover(ps, log, dir, 0), 0);
+	struct stor_ps_dup d;
+	for (int i = 2; i < 7; i++) {
+		struct stor_ps_batch retry = data(11, 2, 3 * i, 3);
+		cr_assert_eq(stor_pstate_check(ps, &retry, 1, STOR_PS_CLIENT, &d), 0, "batch %d", i);
+		cr_assert(d.found, "the retry of batch %d (sequence %d) is a duplicate", i, 3 * i);
+		cr_assert_eq(d.first_offset, 2 + 3 * i);
+		cr_assert_eq(d.last_offset, 4 + 3 * i);
+	}
+	struct stor_ps_batch old = data(11, 2, 3, 3), next = data(11, 2, 21, 1);
+	cr_assert_eq(stor_pstate_check(ps, &old, 1, STOR_PS_CLIENT, &d),
+	             STOR_PS_OUT_OF_ORDER_SEQUENCE_NUMBER);
+	cr_assert_eq(stor_pstate_check(ps, &next, 1, STOR_PS_CLIENT, &d), 0);
+	cr_assert(!d.found);
+	/* the other producer: its two batches are both duplicates */
+	struct stor_ps_batch o0 = data(12, 0, 0, 2), o1 = data(12, 0, 2, 1);
+	cr_assert_eq(stor_pstate_check(ps, &o0, 1, STOR_PS_CLIENT, &d), 0);
+	cr_assert(d.found);
+	cr_assert_eq(d.first_offset, 0);
+	cr_assert_eq(stor_pstate_check(ps, &o1, 1, STOR_PS_CLIENT, &d), 0);
+	cr_assert(d.found);
+	cr_assert_eq(d.first_offset, 23);
+	stor_pstate_destroy(ps);
+	stor_pstate_destroy(live);
+	cr_assert_eq(t_close(&t, log), 0);
+	t_teardown(&t);
+}
