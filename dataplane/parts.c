@@ -13,6 +13,7 @@
 #include "kp_errors.h"
 #include "meta.h"
 #include "shard.h"
+#include "storage/bg.h"
 #include "storage/compact.h"
 #include "storage/producer_state.h"
 
@@ -23,6 +24,8 @@ struct dp_parts {
 	int count;
 	struct stor_cleaner *cleaner;  /* this shard's log cleaner (compaction); owned, may be NULL */
 	int64_t next_pid_expiry;       /* wall ms of the next producer-id expiry pass */
+	struct stor_bg *bg;            /* this shard's file worker (snapshots, deletions); owned, may
+	                                * be NULL: then that work blocks the shard as a fallback */
 };
 
 static unsigned hash(const uint8_t *id, int32_t index)
@@ -42,7 +45,10 @@ static void part_free(struct dp_part *x)
 }
 
 /* Kafka's rule for producer snapshots: one at every segment roll (the state of every offset
- * below the new segment), and the state rebuilt after the log is cut back (issue 7). */
+ * below the new segment), and the state rebuilt after the log is cut back (issue 7).  The roll's
+ * snapshot is written by the shard's file worker (storage/bg.h), so a roll costs the shard no
+ * system call; the rebuild after a truncation (a failed write's repair, rare) still reads the
+ * snapshot files on the shard. */
 static void pstate_on_roll(void *arg, struct stor_log *log, int64_t offset, bool truncated)
 {
 	struct dp_part *x = arg;
@@ -51,6 +57,13 @@ static void pstate_on_roll(void *arg, struct stor_log *log, int64_t offset, bool
 	int rc;
 	if (truncated) {
 		rc = stor_pstate_recover(x->pstate, log, dir, dp_wall_ms());
+		/* A roll's snapshot still queued may be of offsets now cut away: the worker prunes
+		 * every snapshot past the new end after it (jobs run in order).  A crash before that
+		 * leaves one past the log end, which the next open's recovery prunes first. */
+		if (x->bg)
+			(void)stor_pstate_prune_queue(log, x->bg, 0, offset);
+	} else if (x->bg) {
+		rc = stor_pstate_snapshot_queue(x->pstate, log, x->bg, offset);
 	} else {
 		rc = stor_pstate_snapshot_write(x->pstate, dir, offset);
 		if (!rc)
@@ -75,6 +88,7 @@ static void pstate_open(struct dp_shard *s, struct dp_part *x)
 		RT_WARN("partition %s-%d: producer state not recovered (%s); producers start afresh",
 		        x->topic, x->index, strerror(-rc));
 	x->dir_path = stor_dir_path(s->b->dir);
+	x->bg = s->parts->bg;
 	stor_log_set_roll_hook(x->log, pstate_on_roll, x);
 }
 
@@ -102,6 +116,9 @@ struct dp_parts *dp_parts_create(struct dp_shard *s)
 	p->cleaner = stor_cleaner_create(&s->ring, &s->b->cfg.cleaner, &err);
 	if (!p->cleaner)
 		RT_WARN("shard %d: no log cleaner (%s): compacted topics are not compacted", s->id, strerror(-err));
+	p->bg = stor_bg_create(&s->ring, &err);
+	if (!p->bg)
+		RT_WARN("shard %d: no file worker (%s): snapshots and deletions block the shard", s->id, strerror(-err));
 	return p;
 }
 
@@ -116,6 +133,7 @@ void dp_parts_destroy(struct dp_parts *p)
 			part_free(x);
 		}
 	stor_cleaner_destroy(p->cleaner);
+	stor_bg_destroy(p->bg);
 	free(p);
 }
 
@@ -185,7 +203,7 @@ static void try_delete(struct dp_parts *pt, struct dp_part **pp)
 	struct dp_part *x = *pp;
 	if (x->pins || !stor_log_idle(x->log))
 		return;
-	int rc = stor_log_delete(x->log);
+	int rc = pt->bg ? stor_log_delete_bg(x->log, pt->bg) : stor_log_delete(x->log);
 	if (rc)
 		RT_WARN("deleting partition %s-%d: %s", x->topic, x->index, strerror(-rc));
 	*pp = x->hnext;
@@ -253,6 +271,8 @@ void dp_parts_stop_background(struct dp_shard *s)
 bool dp_parts_idle(struct dp_shard *s)
 {
 	struct dp_parts *pt = s->parts;
+	if (pt->bg && stor_bg_pending(pt->bg))
+		return false;
 	for (int i = 0; i < NBUCKETS; i++)
 		for (struct dp_part *x = pt->b[i]; x; x = x->hnext)
 			if (!stor_log_idle(x->log))

@@ -18,6 +18,7 @@
 struct dp_shard;
 struct dp_topic;
 struct stor_pstate;
+struct stor_bg;
 
 struct dp_part {
 	struct dp_part *hnext;
@@ -29,6 +30,7 @@ struct dp_part {
 	int pins;                      /* fetch reads not yet released and armed fetch watches */
 	struct stor_pstate *pstate;    /* idempotent/transactional producers (storage/producer_state.h) */
 	const char *dir_path;          /* the log dir's path (borrowed), for producer snapshots */
+	struct stor_bg *bg;            /* the shard's file worker (borrowed), or NULL */
 };
 
 struct dp_parts;

@@ -3,16 +3,28 @@
  * (entry format and queries in storage/txn_index.h), and how it survives crashes.
  *
  * Every segment gets its .txnindex file when it is created, empty until an ABORT marker lands in
- * it, so that a file missing at open means "lost" rather than "never had an abort".  Only
- * segments with entries hold the file open (struct stor_txnidx); the rest keep no descriptor.
+ * it, so that a file missing at open means "lost" rather than "never had an abort".  Segments
+ * created by this process keep the descriptor they were created with (struct stor_txnidx), and
+ * the active segment of a recovered log has its file opened at open, so the segment that takes
+ * an ABORT marker in the steady state always has it: no open on the shard.  Older segments
+ * without entries keep no descriptor.
  *
- * Durability: an entry is written (pwrite) when its marker is given its offset, before the
- * marker's own write completes, and the file joins the next flush round (sync.c), so a marker
- * made durable has its entry durable too.  What a crash can still leave behind is repaired from
- * the log: recovery (recover.c) sets txn_rebuild_from to the first segment it had to scan or whose
- * file was missing, the producer state replays the log from there (producer_recover.c) and adds
- * every abort again; adding is idempotent, so entries already there stay as they are.  A failed
- * write removes the file, which makes the next open rebuild it.
+ * Writing.  In the steady state an entry is recorded in memory and written through the shard's
+ * ring (IORING_OP_WRITE) when its marker is given its offset, next to the marker's own write.
+ * The two writes are unordered, so durability rests on the recovery point instead: the write is
+ * counted in the segment's idx_inflight, txn_dirty is set only once it has completed (so the
+ * next flush round's fdatasync of the file comes after it), and the recovery point never passes
+ * a segment with an index write in flight or a .txnindex not yet synced (sync.c,
+ * update_recovery_point).  So an entry that a crash lost is always in a segment that the next
+ * open scans, and the replay below puts it back.  Entries met again while replaying the log
+ * (start-up, or after a truncation: their markers are below the log end) are written with a
+ * blocking pwrite, as start-up may block.
+ *
+ * Crash repair: recovery (recover.c) sets txn_rebuild_from to the first segment it had to scan
+ * or whose file was missing, the producer state replays the log from there (producer_recover.c)
+ * and adds every abort again; adding is idempotent, so entries already there stay as they are.
+ * A failed write removes the file (through the ring), which makes the next open rebuild it; the
+ * entries stay in memory for the fetches until then.
  *
  * Invariants: entries of a segment are ordered by marker offset and every marker lies in
  * [segment base, next segment base); entries past the log end are trimmed with the log.
@@ -25,6 +37,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <liburing.h>
 
 #include "storage/internal.h"
 
@@ -39,11 +53,6 @@ static int load(struct stor_segment *s)
 	char name[48], path[4096];
 	txn_name(s, name, sizeof name);
 	int err = 0;
-	int fd = stor_spare_txn_take(s->log, s->base);
-	if (fd >= 0) {
-		s->txn = stor_txnidx_open_fd(fd, &err);
-		return s->txn ? 0 : err;
-	}
 	snprintf(path, sizeof path, "%s/%s", s->log->path, name);
 	s->txn = stor_txnidx_open(path, &err);
 	return s->txn ? 0 : err;
@@ -56,7 +65,8 @@ int stor_segment_txn_open(struct stor_segment *s, bool create)
 	if (create) {
 		int fd = openat(s->log->dfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0) return -errno;
-		close(fd);
+		/* Kept open: this may become the active segment (see the file comment). */
+		if (!(s->txn = stor_txnidx_new(fd))) close(fd);
 		return 0;
 	}
 	struct stat st;
@@ -74,6 +84,18 @@ int stor_segment_txn_open(struct stor_segment *s, bool create)
 		return 0;
 	}
 	return rc;
+}
+
+void stor_segment_txn_adopt(struct stor_segment *s, int fd)
+{
+	if (!(s->txn = stor_txnidx_new(fd))) stor_close_async(s->log, fd);
+}
+
+void stor_segment_txn_hold(struct stor_segment *s)
+{
+	if (s->txn || s->txn_missing) return;
+	if (load(s))
+		s->txn = NULL;  /* a later abort opens it (blocking) or recovery rebuilds it */
 }
 
 void stor_segment_txn_close(struct stor_segment *s)
@@ -97,6 +119,81 @@ void stor_segment_txn_trim(struct stor_segment *s, int64_t offset)
 	}
 }
 
+struct txn_write {
+	struct rt_ioop op;
+	struct stor_segment *s;
+	uint8_t buf[48];            /* the entry (34 bytes), later the file's name for an unlink */
+	struct stor_aborted_txn t;
+};
+
+static void failed(struct stor_segment *s, const struct stor_aborted_txn *t, int err)
+{
+	struct stor_log *log = s->log;
+	char name[48];
+	txn_name(s, name, sizeof name);
+	stor_logf("%s: recording aborted transaction of producer %" PRId64 " (offsets %" PRId64
+	          "..%" PRId64 ") in %s failed (%s); the file is rebuilt at the next open",
+	          log->name, t->producer_id, t->first_offset, t->last_offset, name, strerror(-err));
+}
+
+static void unlink_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+
+static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct txn_write *w = rt_container_of(op, struct txn_write, op);
+	struct stor_segment *s = w->s;
+	struct stor_log *log = s->log;
+	s->inflight--;
+	s->idx_inflight--;
+	log->inflight--;
+	if (res != STOR_TXNIDX_ENTRY) {
+		if (!s->txn_missing) {
+			failed(s, &w->t, res < 0 ? res : -EIO);
+			/* The file no longer mirrors the entries: remove it so the next open rebuilds
+			 * it from the log (the removal needs no order against anything else here). */
+			struct io_uring_sqe *sqe = stor_get_sqe(log);
+			char name[48];
+			txn_name(s, name, sizeof name);
+			if (sqe) {
+				/* The name must outlive the SQE: it goes into the op's own buffer. */
+				struct txn_write *u = w;
+				w = NULL;
+				txn_name(s, (char *)u->buf, sizeof u->buf);
+				io_uring_prep_unlinkat(sqe, log->dfd, (const char *)u->buf, 0);
+				io_uring_sqe_set_data(sqe, &u->op);
+				u->op.cb = unlink_cb;
+				s->inflight++;
+				log->inflight++;
+			} else {
+				unlinkat(log->dfd, name, 0);
+			}
+			s->txn_missing = true;
+		}
+	} else if (!s->txn_missing) {
+		/* Completed: from now on a flush round syncs the file after this write. */
+		s->txn_dirty = true;
+		if (s != stor_log_active(log) && !s->deleted) {
+			log->flush_wanted = true;
+			stor_sync_kick(log);
+		}
+	}
+	free(w);
+	if (s->deleted) stor_reap(log);
+}
+
+static void unlink_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)res;
+	(void)flags;
+	struct txn_write *w = rt_container_of(op, struct txn_write, op);
+	struct stor_segment *s = w->s;
+	s->inflight--;
+	s->log->inflight--;
+	free(w);
+	if (s->deleted) stor_reap(s->log);
+}
+
 int stor_log_add_aborted(struct stor_log *log, const struct stor_aborted_txn *t)
 {
 	ssize_t i = stor_log_find_segment(log, t->last_offset);
@@ -104,20 +201,48 @@ int stor_log_add_aborted(struct stor_log *log, const struct stor_aborted_txn *t)
 	struct stor_segment *s = log->segs[i];
 	size_t n = s->txn ? stor_txnidx_count(s->txn) : 0;
 	if (n && stor_txnidx_entry(s->txn, n - 1)->last_offset >= t->last_offset) return 0;
-	int rc = s->txn ? 0 : load(s);
-	if (!rc) rc = stor_txnidx_append(s->txn, t);
+	/* A marker below the log end is a replay (start-up recovery or after a truncation), which
+	 * may block; a new marker (at or past the log end: its write is still in flight) is not. */
+	bool replay = t->last_offset < log->leo;
+	int rc = s->txn ? 0 : load(s);  /* steady state: never (the active segment holds it) */
+	struct txn_write *w = NULL;
+	if (!rc && !replay && !(w = calloc(1, sizeof *w))) replay = true;
+	if (!rc && replay) rc = stor_txnidx_append(s->txn, t);
 	if (rc) {
+		free(w);
+		failed(s, t, rc);
 		char name[48];
 		txn_name(s, name, sizeof name);
-		stor_logf("%s: recording aborted transaction of producer %" PRId64 " (offsets %" PRId64
-		          "..%" PRId64 ") in %s failed (%s); the file is rebuilt at the next open",
-		          log->name, t->producer_id, t->first_offset, t->last_offset, name, strerror(-rc));
 		unlinkat(log->dfd, name, 0);
 		stor_segment_txn_close(s);
 		s->txn_missing = true;
 		return rc;
 	}
-	s->txn_dirty = true;
+	if (replay) {
+		s->txn_dirty = true;
+		return 0;
+	}
+	uint64_t pos;
+	if ((rc = stor_txnidx_push(s->txn, t, w->buf, &pos))) {
+		free(w);
+		return rc;
+	}
+	w->s = s;
+	w->t = *t;
+	w->op.cb = write_cb;
+	struct io_uring_sqe *sqe = stor_get_sqe(log);
+	if (!sqe) {
+		/* The ring is unusable: the entry stays in memory; the file is rebuilt at the next open. */
+		free(w);
+		failed(s, t, -EBUSY);
+		s->txn_missing = true;
+		return -EBUSY;
+	}
+	io_uring_prep_write(sqe, stor_txnidx_fd(s->txn), w->buf, STOR_TXNIDX_ENTRY, pos);
+	io_uring_sqe_set_data(sqe, &w->op);
+	s->inflight++;
+	s->idx_inflight++;
+	log->inflight++;
 	return 0;
 }
 

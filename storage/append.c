@@ -240,6 +240,10 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	int64_t now = log->cfg.timestamp_type == STOR_TS_LOG_APPEND_TIME ? stor_now_ms() : -1;
 	if (now >= 0) in_max_ts = now;
 
+	/* The next segment's files are made ahead from the log's first append on (spare.c), so the
+	 * first roll of the log's life needs no blocking open either.  A no-op once they exist. */
+	if (log->spare_fd[0] < 0) stor_spare_prepare(log);
+
 	struct stor_segment *s = stor_log_active(log);
 	if (should_roll(log, s, a->len, log->next_offset + count - 1, in_max_ts)) {
 		int rc = stor_log_roll(log);

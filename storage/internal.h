@@ -87,6 +87,9 @@ struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int
 struct stor_segment *stor_segment_open(struct stor_log *log, int64_t base, int *err);
 /* Closes descriptors and frees (does not unlink). */
 void stor_segment_free(struct stor_segment *s);
+/* The same with the descriptors closed through the log's ring (IORING_OP_CLOSE), for segments
+ * reaped on the shard.  Requires s->inflight == 0 (nothing else uses the descriptors). */
+void stor_segment_free_async(struct stor_segment *s);
 /* Unlinks the segment's four files (blocking; used on error paths and deletion). */
 void stor_segment_unlink(struct stor_segment *s);
 /* "<20-digit base>.<ext>" into out (at least 32 bytes). */
@@ -137,6 +140,11 @@ int stor_segment_read_hdr(const struct stor_segment *s, uint64_t pos, uint64_t l
  * setting txn_missing when it is absent or does not decode.  Blocking.  0 or -errno (only a
  * failure to create is an error). */
 int stor_segment_txn_open(struct stor_segment *s, bool create);
+/* Gives a new segment the descriptor of its just-created, empty .txnindex (a spare's). */
+void stor_segment_txn_adopt(struct stor_segment *s, int fd);
+/* Opens the .txnindex of the active segment of a log being opened, so that aborts recorded in
+ * the steady state never open a file (blocking; open only). */
+void stor_segment_txn_hold(struct stor_segment *s);
 /* Closes the entries' descriptor and frees them. */
 void stor_segment_txn_close(struct stor_segment *s);
 /* Drops the entries whose marker is at or past `offset` (truncation).  Blocking. */
@@ -230,11 +238,6 @@ struct stor_log {
 	struct stor_spare_op spare_op[STOR_SPARE_FILES];
 	char spare_dest[STOR_SPARE_FILES][48];  /* rename targets, alive until the CQE */
 	int spare_opening, spare_renaming;
-	/* The taken .txnindex's descriptor until its rename lands: an abort recorded in that window
-	 * must write through it, since opening "<base>.txnindex" by name would create a file that
-	 * the rename then replaces (aborted.c). -1: none. */
-	int spare_txn_fd;
-	int64_t spare_txn_base;
 	bool spare_failed;          /* an open failed: rolls create their files themselves */
 
 	/* compaction (compact.c, cleaner.c) */
@@ -269,6 +272,9 @@ void stor_log_go_offline(struct stor_log *log, const char *what, int err);
 /* Gets an SQE from the log's ring, submitting once when the SQ is full.  NULL only when the
  * ring is unusable. */
 struct io_uring_sqe *stor_get_sqe(struct stor_log *log);
+/* Closes fd through the log's ring (IORING_OP_CLOSE; its completion is ignored), or with
+ * close(2) when the ring has no room.  Nothing may use fd afterwards. */
+void stor_close_async(struct stor_log *log, int fd);
 
 /* append.c */
 void stor_append_resolve(struct stor_log *log);
@@ -283,11 +289,6 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 bool stor_spare_busy(const struct stor_log *log);
 /* Closes and unlinks spare files not taken (log close; blocking). */
 void stor_spare_discard(struct stor_log *log);
-/* The descriptor of segment base's .txnindex while its rename is in flight, handed over to the
- * caller (who then owns it), or -1 when that file is reachable by its name. */
-int stor_spare_txn_take(struct stor_log *log, int64_t base);
-/* Closes the held .txnindex descriptor, if any (its rename landed, or the log closes). */
-void stor_spare_txn_release(struct stor_log *log);
 
 /* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
 void stor_sync_kick(struct stor_log *log);

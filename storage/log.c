@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "storage/bg.h"
 #include "storage/internal.h"
 
 int64_t stor_now_ms(void)
@@ -31,6 +32,21 @@ struct io_uring_sqe *stor_get_sqe(struct stor_log *log)
 		sqe = io_uring_get_sqe(log->ring);
 	}
 	return sqe;
+}
+
+void stor_close_async(struct stor_log *log, int fd)
+{
+	if (fd < 0) return;
+	struct io_uring_sqe *sqe = stor_get_sqe(log);
+	if (!sqe) {
+		close(fd);
+		return;
+	}
+	/* A close releases no dirty data (fdatasync does that) but may still wait on the file
+	 * system; the kernel runs it for us.  user_data NULL: the shard ignores the completion. */
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data(sqe, NULL);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
 struct stor_segment *stor_log_active(const struct stor_log *log)
@@ -264,7 +280,6 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	}
 	log->dfd = -1;
 	for (int i = 0; i < STOR_SPARE_FILES; i++) log->spare_fd[i] = -1;
-	log->spare_txn_fd = -1;
 	log->dir = d;
 	log->topic = strdup(topic);
 	log->partition = partition;
@@ -307,6 +322,7 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	if ((*err = epochs_read(log))) goto fail;
 
 	if ((*err = stor_recover(log, rp, stor_dir_clean(d)))) goto fail;
+	if (log->nseg) stor_segment_txn_hold(stor_log_active(log));
 	if (log->clean_point > log->leo) log->clean_point = log->leo;  /* the tail was cut */
 	stor_log_publish(log);
 	return log;
@@ -389,23 +405,67 @@ static int rm_tree(const char *path)
 	return rc;
 }
 
-int stor_log_delete(struct stor_log *log)
+/* The deletion itself: rename, directory fsync, registry, files.  Any thread (the log is no
+ * longer reachable from its shard).  Frees log.  0 or -errno. */
+static int delete_now(struct stor_log *log)
 {
-	assert(stor_log_idle(log));
 	char *gone = NULL;
 	static _Atomic unsigned seq;
 	/* Renamed first (Kafka's "-delete" suffix) so a crash midway leaves nothing that loads. */
 	if (asprintf(&gone, "%s.%u-%ld-delete", log->path, atomic_fetch_add(&seq, 1), (long)getpid()) < 0)
-		return -ENOMEM;
+		gone = NULL;
 	int rc = 0;
-	if (rename(log->path, gone)) rc = -errno;
+	if (!gone) rc = -ENOMEM;
+	else if (rename(log->path, gone)) rc = -errno;
 	else rc = stor_fsync_dir(stor_dir_path(log->dir));
+	/* Unregistered only now: until the rename is durable the name is taken, so a partition
+	 * re-created under it (stor_dir_register: -EBUSY meanwhile) never opens the old files. */
 	stor_dir_unregister(log->dir, log);
 	stor_dir_forget(log->dir, log->topic, log->partition);
 	log_free(log);
 	if (!rc) rc = rm_tree(gone);
 	free(gone);
 	return rc;
+}
+
+int stor_log_delete(struct stor_log *log)
+{
+	assert(stor_log_idle(log));
+	return delete_now(log);
+}
+
+struct delete_job {
+	struct stor_bg_job j;
+	struct stor_log *log;       /* owned by the job until run frees it */
+	char name[272];
+};
+
+static void delete_run(struct stor_bg_job *bj)
+{
+	struct delete_job *dj = rt_container_of(bj, struct delete_job, j);
+	bj->res = delete_now(dj->log);
+	dj->log = NULL;
+}
+
+static void delete_done(struct stor_bg_job *bj, int32_t res)
+{
+	struct delete_job *dj = rt_container_of(bj, struct delete_job, j);
+	if (res < 0) stor_logf("%s: deleting the partition's files failed: %s", dj->name, strerror(-res));
+	free(dj);
+}
+
+int stor_log_delete_bg(struct stor_log *log, struct stor_bg *bg)
+{
+	assert(stor_log_idle(log));
+	for (size_t i = 0; i < log->nseg; i++) assert(log->segs[i]->refs == 0);
+	struct delete_job *dj = calloc(1, sizeof *dj);
+	if (!dj) return stor_log_delete(log);  /* out of memory: block rather than leak the files */
+	dj->log = log;
+	snprintf(dj->name, sizeof dj->name, "%s", log->name);
+	dj->j.run = delete_run;
+	dj->j.done = delete_done;
+	stor_bg_submit(bg, &dj->j);
+	return 0;
 }
 
 void stor_log_set_roll_hook(struct stor_log *log, stor_roll_fn fn, void *arg)

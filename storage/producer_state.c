@@ -696,23 +696,17 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-int stor_pstate_snapshot_write(const struct stor_pstate *ps, const char *dir, int64_t offset)
+int stor_pstate_snapshot_write_encoded(const char *dir, int64_t offset, const uint8_t *p, size_t len)
 {
 	char path[4096], tmp[4096 + 8];
 	if (offset < 0 || snprintf(path, sizeof(path), "%s/%020" PRId64 SNAP_SUFFIX, dir, offset) >=
 	    (int)sizeof(path))
 		return -EINVAL;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	size_t len;
-	uint8_t *p = stor_pstate_snapshot_encode(ps, &len);
-	if (!p)
-		return -ENOMEM;
 	int rc = 0;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(fd, p + off, len - off);
 		if (w < 0 && errno == EINTR)
@@ -723,6 +717,7 @@ int stor_pstate_snapshot_write(const struct stor_pstate *ps, const char *dir, in
 		}
 		off += (size_t)w;
 	}
+	/* Durable before it gets its name, and the name durable before anyone relies on it. */
 	if (!rc && fsync(fd))
 		rc = -errno;
 	close(fd);
@@ -732,7 +727,16 @@ int stor_pstate_snapshot_write(const struct stor_pstate *ps, const char *dir, in
 		unlink(tmp);
 	else
 		rc = fsync_dir(dir);
-out:
+	return rc;
+}
+
+int stor_pstate_snapshot_write(const struct stor_pstate *ps, const char *dir, int64_t offset)
+{
+	size_t len;
+	uint8_t *p = stor_pstate_snapshot_encode(ps, &len);
+	if (!p)
+		return -ENOMEM;
+	int rc = stor_pstate_snapshot_write_encoded(dir, offset, p, len);
 	free(p);
 	return rc;
 }

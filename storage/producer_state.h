@@ -176,6 +176,7 @@ int stor_ps_marker_parse(const uint8_t *p, size_t n, bool *commit, int32_t *coor
  * (or starts empty), then replays every batch from there (or from the log start) to the log end
  * offset, as Kafka's loadProducerState does.  Blocking (pread).  Returns 0 or -errno. */
 struct stor_log;
+struct stor_bg;
 int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char *dir, int64_t now_ms);
 
 /* Number of producers known. */
@@ -195,6 +196,24 @@ int32_t stor_ps_last_seq(int32_t base_seq, int32_t last_offset_delta);
 /* Writes "<dir>/<offset, 20 digits>.snapshot" with every producer (tmp file, fsync, rename,
  * directory fsync).  Returns 0 or -errno. */
 int stor_pstate_snapshot_write(const struct stor_pstate *ps, const char *dir, int64_t offset);
+/* The same with the snapshot already encoded (stor_pstate_snapshot_encode; p borrowed).  Touches
+ * no state, so any thread may call it.  Returns 0 or -errno. */
+int stor_pstate_snapshot_write_encoded(const char *dir, int64_t offset, const uint8_t *p, size_t len);
+
+/* Kafka's snapshot at a segment roll, without blocking the shard: encodes ps now (the state of
+ * every offset below `offset`), then bg's thread (storage/bg.h) writes it as
+ * stor_pstate_snapshot_write does and prunes the snapshots below the log start offset (as of
+ * now) and above `offset`.  Until that is done the log is not idle (stor_log_idle), so it is not
+ * closed or deleted under the write, and bg runs jobs in order, so two rolls' snapshots and
+ * prunes land in roll order.  A failure is logged; a crash before the write lands leaves the
+ * previous snapshot, from which recovery replays a longer tail.  Returns 0, or -ENOMEM (nothing
+ * queued). */
+int stor_pstate_snapshot_queue(const struct stor_pstate *ps, struct stor_log *log, struct stor_bg *bg,
+                               int64_t offset);
+/* stor_pstate_snapshot_prune(log's directory, below, above) on bg's thread, after every job queued
+ * there before (a truncation's clean-up of snapshots a queued roll may still write), holding the
+ * log busy the same way.  Returns 0 or -ENOMEM. */
+int stor_pstate_prune_queue(struct stor_log *log, struct stor_bg *bg, int64_t below, int64_t above);
 
 /* Replaces the state by the newest snapshot in dir whose offset is <= max_offset, skipping
  * producers expired at now_ms.  A snapshot that does not decode (version, CRC, length) is

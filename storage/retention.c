@@ -71,7 +71,9 @@ void stor_reap(struct stor_log *log)
 			unlink_async(log, s->base, "timeindex");
 			unlink_async(log, s->base, "txnindex");  /* when the segment had aborted transactions */
 		}
-		stor_segment_free(s);
+		/* Unlinking a name and closing a descriptor of it are independent: either order
+		 * frees the file once both are done. */
+		stor_segment_free_async(s);
 	}
 }
 

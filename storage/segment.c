@@ -144,6 +144,18 @@ void stor_segment_free(struct stor_segment *s)
 	free(s);
 }
 
+void stor_segment_free_async(struct stor_segment *s)
+{
+	if (!s) return;
+	stor_close_async(s->log, s->fd);
+	stor_close_async(s->log, s->ifd);
+	stor_close_async(s->log, s->tfd);
+	if (s->txn) stor_close_async(s->log, stor_txnidx_release(s->txn));
+	s->txn = NULL;
+	s->fd = s->ifd = s->tfd = -1;
+	stor_segment_free(s);
+}
+
 void stor_segment_unlink(struct stor_segment *s)
 {
 	static const char *const ext[] = {"log", "index", "timeindex", "txnindex"};

@@ -58,7 +58,6 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_log *log = so->log;
 	log->inflight--;
 	log->spare_renaming--;
-	if (so->i == 3) stor_spare_txn_release(log);
 	if (res < 0) {
 		log->spare_failed = true;
 		stor_log_go_offline(log, "renaming a new segment's file into place", res);
@@ -118,10 +117,10 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		return NULL;
 	}
 	for (int i = 0; i < STOR_SPARE_FILES; i++) sqe[i] = io_uring_get_sqe(log->ring);
-	/* The .txnindex stays an empty file until a transaction aborts (aborted.c opens it then);
-	 * its descriptor is kept only until its rename lands, for an abort recorded before that. */
-	log->spare_txn_fd = log->spare_fd[3];
-	log->spare_txn_base = base;
+	/* The segment keeps its .txnindex descriptor: an abort recorded while the renames are in
+	 * flight writes through it (opening "<base>.txnindex" by name then would create a file the
+	 * rename replaces), and later ones need no open on the shard (aborted.c). */
+	stor_segment_txn_adopt(s, log->spare_fd[3]);
 	s->fd = log->spare_fd[0];
 	s->ifd = log->spare_fd[1];
 	s->tfd = log->spare_fd[2];
@@ -140,24 +139,8 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 	return s;
 }
 
-int stor_spare_txn_take(struct stor_log *log, int64_t base)
-{
-	if (log->spare_txn_fd < 0 || log->spare_txn_base != base) return -1;
-	int fd = log->spare_txn_fd;
-	log->spare_txn_fd = -1;
-	return fd;
-}
-
-void stor_spare_txn_release(struct stor_log *log)
-{
-	/* close(2) of a file with nothing to write back does not wait on the disk. */
-	if (log->spare_txn_fd >= 0) close(log->spare_txn_fd);
-	log->spare_txn_fd = -1;
-}
-
 void stor_spare_discard(struct stor_log *log)
 {
-	stor_spare_txn_release(log);
 	for (int i = 0; i < STOR_SPARE_FILES; i++) {
 		if (log->spare_fd[i] < 0) continue;
 		close(log->spare_fd[i]);

@@ -24,12 +24,16 @@
  * segment deletion) is asynchronous on the owner shard's io_uring, passed in at open.  Storage
  * only prepares SQEs (it calls io_uring_submit itself only when the SQ is full); the shard loop
  * submits them and dispatches each CQE through base/ioop.h (`op->cb(op, res, flags)`).  A
- * segment roll takes files created ahead through the ring (spare.c) and renames them through it;
- * only a roll that finds no spare (the first of a log's life, back-to-back rolls) creates them
- * with blocking opens.  Compaction runs on a cleaner thread (compact.h).  Calls documented as
- * "blocking" do file system calls directly: open (recovery), close, truncate, delete,
+ * segment roll takes files created ahead through the ring (spare.c, from the log's first append
+ * on) and renames them through it; only a roll that finds no spare (rolls in quick succession, a
+ * failed open) creates them with blocking opens.  Aborted-transaction entries are written through
+ * the ring (aborted.c); reaped segments' descriptors are closed through it (IORING_OP_CLOSE).
+ * Compaction runs on a cleaner thread (compact.h); producer snapshots at a roll and partition
+ * deletion run on the shard's file worker (bg.h, stor_log_delete_bg).  Calls documented as
+ * "blocking" do file system calls directly: open (recovery), close, truncate, stor_log_delete,
  * checkpoints, leader-epoch changes, offset-for-timestamp and read's batch headers (pread,
- * from the page cache in the steady state).
+ * from the page cache in the steady state).  tests/interop/test_shard_syscalls.py traces the
+ * shard threads under load and fails on any file system call of the steady state.
  * The `struct stor_dir` calls are thread-safe (a mutex, never taken on the data path).
  *
  * Offsets.  Appends get offsets when they are submitted, in submission order.  The log end offset
@@ -66,6 +70,7 @@
 #include "storage/txn_index.h"
 
 struct io_uring;
+struct stor_bg;
 struct stor_dir;
 struct stor_log;
 struct stor_segment;
@@ -170,6 +175,12 @@ int stor_log_close(struct stor_log *log);
  * so a crash midway leaves nothing that loads as a partition).  Requires stor_log_idle() and no
  * pinned reads.  Blocking.  Returns 0 or -errno (the log is freed either way). */
 int stor_log_delete(struct stor_log *log);
+/* The same without blocking the caller: takes the log (the caller must not touch it again) and
+ * deletes it on bg's worker thread (storage/bg.h), after every job queued there before.  The
+ * partition's name stays registered in its stor_dir until the rename is durable, so opening a
+ * partition of that name meanwhile fails with -EBUSY instead of finding the old files.  A
+ * failure is logged.  Requires stor_log_idle() and no pinned reads.  Returns 0. */
+int stor_log_delete_bg(struct stor_log *log, struct stor_bg *bg);
 
 /* Copies the config (for AlterConfigs); takes effect from the next append / tick. */
 void stor_log_set_config(struct stor_log *log, const struct stor_config *cfg);

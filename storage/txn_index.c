@@ -121,6 +121,36 @@ fail:
 	return NULL;
 }
 
+struct stor_txnidx *stor_txnidx_new(int fd)
+{
+	struct stor_txnidx *x = calloc(1, sizeof(*x));
+	if (x)
+		x->fd = fd;
+	return x;
+}
+
+int stor_txnidx_release(struct stor_txnidx *x)
+{
+	int fd = x->fd;
+	free(x->e);
+	free(x);
+	return fd;
+}
+
+int stor_txnidx_push(struct stor_txnidx *x, const struct stor_aborted_txn *t, uint8_t out[STOR_TXNIDX_ENTRY],
+                     uint64_t *pos)
+{
+	if (t->first_offset > t->last_offset || (x->n && t->last_offset <= x->e[x->n - 1].last_offset))
+		return -EINVAL;
+	int rc = grow(x, x->n + 1);
+	if (rc)
+		return rc;
+	encode(out, t);
+	*pos = (uint64_t)x->n * STOR_TXNIDX_ENTRY;
+	x->e[x->n++] = *t;
+	return 0;
+}
+
 void stor_txnidx_close(struct stor_txnidx *x)
 {
 	if (!x)

@@ -17,8 +17,9 @@
  * the segments from the one holding f onwards and can stop at the first entry whose last stable
  * offset is >= u (no later segment can hold a transaction that started below u).
  *
- * Threads: owned by the partition's owner shard.  Appends and opens block (pwrite, read);
- * aborts are rare next to data batches.  Queries do no I/O.
+ * Threads: owned by the partition's owner shard.  Opens and stor_txnidx_append block (read,
+ * pwrite); stor_txnidx_push does no I/O and leaves the write to the caller (the shard's ring,
+ * storage/aborted.c).  Queries do no I/O.
  */
 #ifndef STOR_TXN_INDEX_H
 #define STOR_TXN_INDEX_H
@@ -44,6 +45,12 @@ struct stor_txnidx;
 struct stor_txnidx *stor_txnidx_open(const char *path, int *err);
 /* The same on a file already open for reading and writing: takes fd (closed on failure too). */
 struct stor_txnidx *stor_txnidx_open_fd(int fd, int *err);
+/* An index over fd, a file known to be empty (just created): no I/O.  Takes fd (on success).
+ * NULL on out of memory. */
+struct stor_txnidx *stor_txnidx_new(int fd);
+/* Frees the index and returns its descriptor, still open (the caller closes it, e.g. through
+ * its ring). */
+int stor_txnidx_release(struct stor_txnidx *x);
 /* Closes the file and frees the index. */
 void stor_txnidx_close(struct stor_txnidx *x);
 
@@ -51,6 +58,12 @@ void stor_txnidx_close(struct stor_txnidx *x);
  * pwrite; durable with the segment's next fdatasync of this file (stor_txnidx_sync).
  * Returns 0, -EINVAL (out of order) or -errno (nothing recorded then). */
 int stor_txnidx_append(struct stor_txnidx *x, const struct stor_aborted_txn *t);
+/* Records t in memory and encodes its entry into out, to be written by the caller at file
+ * position *pos (no I/O here).  Until that write is durable the entry is only in memory; a
+ * failed write must be handled by the caller (the file no longer mirrors the entries).
+ * Returns 0, -EINVAL (out of order) or -ENOMEM. */
+int stor_txnidx_push(struct stor_txnidx *x, const struct stor_aborted_txn *t, uint8_t out[STOR_TXNIDX_ENTRY],
+                     uint64_t *pos);
 /* fdatasync of the file.  0 or -errno. */
 int stor_txnidx_sync(struct stor_txnidx *x);
 /* Drops every entry whose last offset is >= offset (log truncation).  Blocking.  0 or -errno. */
