@@ -147,6 +147,11 @@ struct dp_part *dp_parts_get(struct dp_shard *s, const struct dp_topic *t, int32
 				*kerr = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				return NULL;
 			}
+			if (x->opening) {
+				/* Being opened by the file worker (dp_parts_preopen): clients retry. */
+				*kerr = KP_ERR_NOT_LEADER_OR_FOLLOWER;
+				return NULL;
+			}
 			return x;
 		}
 	if (index < 0 || index >= t->nparts || t->owner[index] != s->id) {
@@ -201,7 +206,7 @@ int dp_parts_open_owned(struct dp_shard *s)
 static void try_delete(struct dp_parts *pt, struct dp_part **pp)
 {
 	struct dp_part *x = *pp;
-	if (x->pins || !stor_log_idle(x->log))
+	if (x->opening || x->pins || !stor_log_idle(x->log))
 		return;
 	int rc = pt->bg ? stor_log_delete_bg(x->log, pt->bg) : stor_log_delete(x->log);
 	if (rc)
@@ -222,7 +227,7 @@ void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16])
 				continue;
 			}
 			x->deleting = true;
-			if (pt->cleaner && stor_log_cleaning(x->log))
+			if (pt->cleaner && !x->opening && stor_log_cleaning(x->log))
 				stor_cleaner_cancel(pt->cleaner);
 			try_delete(pt, pp);
 			if (*pp == x)
@@ -244,6 +249,10 @@ void dp_parts_tick(struct dp_shard *s)
 				try_delete(pt, pp);
 				if (*pp == x)
 					pp = &x->hnext;
+				continue;
+			}
+			if (x->opening) {
+				pp = &x->hnext;
 				continue;
 			}
 			if (x->pstate && expire)
@@ -275,7 +284,7 @@ bool dp_parts_idle(struct dp_shard *s)
 		return false;
 	for (int i = 0; i < NBUCKETS; i++)
 		for (struct dp_part *x = pt->b[i]; x; x = x->hnext)
-			if (!stor_log_idle(x->log))
+			if (x->opening || !stor_log_idle(x->log))
 				return false;
 	return true;
 }
@@ -288,6 +297,10 @@ int dp_parts_close_all(struct dp_shard *s)
 		while (pt->b[i]) {
 			struct dp_part *x = pt->b[i];
 			pt->b[i] = x->hnext;
+			if (x->opening || !x->log) {
+				/* The worker still holds it (the drain timed out): leave it to the worker. */
+				continue;
+			}
 			pstate_close(s, x);
 			int rc = x->deleting ? stor_log_delete(x->log) : stor_log_close(x->log);
 			if (rc && !first)
@@ -303,6 +316,130 @@ void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t)
 	struct dp_parts *pt = s->parts;
 	for (int i = 0; i < NBUCKETS; i++)
 		for (struct dp_part *x = pt->b[i]; x; x = x->hnext)
-			if (!memcmp(x->topic_id, t->id, 16))
+			if (!x->opening && !memcmp(x->topic_id, t->id, 16))
 				stor_log_set_config(x->log, &t->scfg);
+}
+
+struct stor_bg *dp_parts_bg(struct dp_shard *s)
+{
+	return s->parts ? s->parts->bg : NULL;
+}
+
+/* --- opening new partitions off the shard ---------------------------------------------------- */
+
+struct preopen_group {
+	int left;                       /* open jobs not back yet, plus one while they are queued */
+	void (*done)(struct dp_shard *s, void *arg);
+	void *arg;
+};
+
+struct open_job {
+	struct stor_bg_job j;
+	struct dp_shard *s;
+	struct dp_part *x;              /* in the table with `opening` set: only this job touches it */
+	const struct dp_topic *t;       /* registry topics live until exit (meta.h) */
+	struct preopen_group *g;
+	int err;
+};
+
+static void group_end(struct dp_shard *s, struct preopen_group *g)
+{
+	if (--g->left)
+		return;
+	g->done(s, g->arg);
+	free(g);
+}
+
+/* On the worker: the same open as dp_parts_get's, blocking there instead of on the shard.
+ * stor_log_open and the producer state's recovery touch no shard state and queue nothing on
+ * the ring (the ring pointer is only kept for later). */
+static void open_run(struct stor_bg_job *j)
+{
+	struct open_job *oj = rt_container_of(j, struct open_job, j);
+	struct dp_part *x = oj->x;
+	x->log = stor_log_open(oj->s->b->dir, oj->t->name, x->index, &oj->t->scfg, oj->t->id, &oj->s->ring,
+	                       &oj->err);
+	if (x->log)
+		pstate_open(oj->s, x);
+	j->res = x->log ? 0 : oj->err;
+}
+
+static void remove_entry(struct dp_parts *pt, struct dp_part *x)
+{
+	for (struct dp_part **pp = &pt->b[hash(x->topic_id, x->index)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == x) {
+			*pp = x->hnext;
+			pt->count--;
+			return;
+		}
+}
+
+static void open_done(struct stor_bg_job *j, int32_t res)
+{
+	struct open_job *oj = rt_container_of(j, struct open_job, j);
+	struct dp_shard *s = oj->s;
+	struct dp_part *x = oj->x;
+	x->opening = false;
+	if (!x->log) {
+		RT_ERROR("cannot open partition %s-%d: %s", x->topic, x->index, strerror(-res));
+		/* Gone from the table: the next request opens it on the shard and reports the error. */
+		remove_entry(s->parts, x);
+		part_free(x);
+	} else {
+		/* A config altered while the open was out is applied now. */
+		const struct dp_topic *cur = dp_snap_find_id(dp_meta_snap(s->b->meta), x->topic_id);
+		if (cur)
+			stor_log_set_config(x->log, &cur->scfg);
+	}
+	group_end(s, oj->g);
+	free(oj);
+}
+
+void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t, void (*done)(struct dp_shard *s, void *arg),
+                      void *arg)
+{
+	struct dp_parts *pt = s->parts;
+	struct preopen_group *g = calloc(1, sizeof(*g));
+	if (!g || !pt->bg) {
+		/* No worker (or no memory): the partitions open on first use, as before. */
+		free(g);
+		done(s, arg);
+		return;
+	}
+	g->left = 1;
+	g->done = done;
+	g->arg = arg;
+	for (int32_t index = 0; index < t->nparts; index++) {
+		if (t->owner[index] != s->id)
+			continue;
+		unsigned h = hash(t->id, index);
+		bool have = false;
+		for (struct dp_part *x = pt->b[h]; x && !have; x = x->hnext)
+			have = x->index == index && !memcmp(x->topic_id, t->id, 16);
+		if (have)
+			continue;
+		struct dp_part *x = calloc(1, sizeof(*x));
+		struct open_job *oj = calloc(1, sizeof(*oj));
+		if (!x || !oj) {
+			free(x);
+			free(oj);
+			break;
+		}
+		memcpy(x->topic_id, t->id, 16);
+		x->index = index;
+		snprintf(x->topic, sizeof(x->topic), "%s", t->name);
+		x->opening = true;
+		x->hnext = pt->b[h];
+		pt->b[h] = x;
+		pt->count++;
+		oj->s = s;
+		oj->x = x;
+		oj->t = t;
+		oj->g = g;
+		oj->j.run = open_run;
+		oj->j.done = open_done;
+		g->left++;
+		stor_bg_submit(pt->bg, &oj->j);
+	}
+	group_end(s, g);
 }

@@ -27,6 +27,7 @@ struct dp_part {
 	char topic[250];
 	struct stor_log *log;
 	bool deleting;                 /* its topic is gone: delete the log once idle */
+	bool opening;                  /* the file worker is opening it (log NULL until done) */
 	int pins;                      /* fetch reads not yet released and armed fetch watches */
 	struct stor_pstate *pstate;    /* idempotent/transactional producers (storage/producer_state.h) */
 	const char *dir_path;          /* the log dir's path (borrowed), for producer snapshots */
@@ -59,6 +60,17 @@ bool dp_parts_idle(struct dp_shard *s);
 
 /* Flushes and closes every log (shutdown).  Returns 0 or the first -errno. */
 int dp_parts_close_all(struct dp_shard *s);
+
+/* Opens every partition of topic t that shard s owns and has not open yet on the shard's file
+ * worker (directory, partition.metadata, first segment: no file system call on the shard), then
+ * calls done(s, arg) on s.  Meanwhile those partitions answer NOT_LEADER_OR_FOLLOWER.  For
+ * CreateTopics and CreatePartitions, which answer once the new partitions are open.  Without a
+ * worker done is called at once and the partitions open on first use. */
+void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t, void (*done)(struct dp_shard *s, void *arg),
+                      void *arg);
+
+/* The shard's file worker (storage/bg.h; borrowed), or NULL when it could not be started. */
+struct stor_bg *dp_parts_bg(struct dp_shard *s);
 
 /* Applies a topic's changed configuration to the open logs of this shard. */
 void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t);
