@@ -60,7 +60,7 @@ def committed_and_ends(bootstrap, group, topic):
 def check_clean(tap, name, rc, res, err, unread_expected=0):
     """The figures every group run must show: no error, no record read twice or skipped."""
     if not tap.ok(rc == 0 and res is not None, '%s: ringtail-perf exits 0 with a result' % name,
-                  'exit %s\n%s' % (rc, err)):
+                  'exit %s\n%s\n%s' % (rc, err, json.dumps(res))):
         return False
     g = res['group']
     tap.ok(res['errors'] == 0 and g['group_errors'] == 0, '%s: no errors' % name, res['error'])
