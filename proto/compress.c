@@ -126,7 +126,10 @@ static int zstd_decompress(const uint8_t *in, size_t n, size_t max_out, struct r
 	    whole < PIECE_MAX && ZSTD_findFrameCompressedSize(in, n) == n) {
 		int rc = rt_buf_reserve(out, (size_t)whole);
 		if (rc) return rc;
-		size_t r = ZSTD_decompressDCtx(d, out->data + out->len, (size_t)whole, in, n);
+		/* A frame stating 0 bytes reserves nothing: out->data may still be NULL, and NULL + 0 is
+		 * undefined behaviour (UBSan, found by fuzz/batch). */
+		uint8_t *dst = out->data ? out->data + out->len : NULL;
+		size_t r = ZSTD_decompressDCtx(d, dst, (size_t)whole, in, n);
 		if (ZSTD_isError(r) || r != whole)
 			return !ZSTD_isError(r) || ZSTD_getErrorCode(r) != ZSTD_error_memory_allocation ? -EBADMSG : -ENOMEM;
 		out->len += r;
