@@ -7,28 +7,20 @@
 #include "handlers.h"
 #include "offload.h"
 
-struct cp_ctx {
-	struct kp_create_partitions_req *m;
-	struct kp_create_partitions_resp resp;
-	const struct dp_topic **grown;  /* per topic: grown now, or NULL */
-};
-
 /* On the shard's file worker: the registry write blocks (offload.h). */
 static void cp_run(struct dp_off *off)
 {
 	struct dp_req *req = off->req;
-	struct cp_ctx *cx = off->ctx;
-	struct kp_create_partitions_req *m = cx->m;
+	struct kp_create_partitions_req *m = off->msg;
 	struct dp_broker *b = dp_req_broker(req);
-	struct kp_create_partitions_resp resp;
-	kp_create_partitions_resp_init(&resp);
-	DP_ARRAY(req, resp.results, m->topics.n);
-	cx->grown = dp_req_array(req, resp.results.n > 0 ? resp.results.n : 1, sizeof(*cx->grown));
-	if (cx->grown)
-		memset(cx->grown, 0, (size_t)(resp.results.n > 0 ? resp.results.n : 1) * sizeof(*cx->grown));
-	for (int32_t i = 0; i < resp.results.n; i++) {
+	struct kp_create_partitions_resp *resp = off->resp;
+	kp_create_partitions_resp_init(resp);
+	DP_ARRAY(req, resp->results, m->topics.n);
+	off->open = dp_req_array(req, resp->results.n, sizeof(*off->open));  /* per topic: grown now */
+	off->nopen = resp->results.n;
+	for (int32_t i = 0; i < resp->results.n; i++) {
 		struct kp_create_partitions_req_topic *q = &m->topics.items[i];
-		struct kp_create_partitions_resp_topic_result *o = &resp.results.items[i];
+		struct kp_create_partitions_resp_topic_result *o = &resp->results.items[i];
 		o->name = q->name;
 		o->error_message = (struct kp_str){ NULL, -1 };
 		bool dup = false;
@@ -57,39 +49,12 @@ static void cp_run(struct dp_off *off)
 		                                       q->name.len > 0 ? (size_t)q->name.len : 0, q->count, m->validate_only, &why);
 		if (o->error_code && why)
 			o->error_message = dp_str(why);
-		if (!o->error_code && !m->validate_only && cx->grown)
-			cx->grown[i] = dp_topic_by_str(dp_meta_snap(b->meta), q->name);
+		if (!o->error_code && !m->validate_only && off->open)
+			off->open[i] = dp_topic_by_str(dp_meta_snap(b->meta), q->name);
 	}
-	cx->resp = resp;
-}
-
-static void cp_answer(struct dp_req *req, void *ctx)
-{
-	struct cp_ctx *cx = ctx;
-	dp_req_respond(req, &cx->resp);
-}
-
-static void cp_back(struct dp_off *off)
-{
-	struct cp_ctx *cx = off->ctx;
-	if (cx->grown)
-		dp_off_preopen(off->req, cx->grown, cx->resp.results.n, cp_answer, cx);
-	else
-		cp_answer(off->req, cx);
 }
 
 void dp_h_create_partitions(struct dp_req *req, void *msg)
 {
-	struct dp_off *off = rt_arena_alloc(&req->arena, sizeof(*off));
-	struct cp_ctx *cx = rt_arena_alloc(&req->arena, sizeof(*cx));
-	if (!off || !cx) {
-		req->close_after = true;
-		dp_req_finish(req);
-		return;
-	}
-	cx->m = msg;
-	off->ctx = cx;
-	off->run = cp_run;
-	off->back = cp_back;
-	dp_off_start(off, req);
+	dp_off_answer(req, msg, sizeof(struct kp_create_partitions_resp), cp_run, NULL);
 }

@@ -1,34 +1,27 @@
 /*
  * dataplane/handlers/create_topics.c: CreateTopics (key 19).  Each topic is checked and created
- * in the registry (meta.c), which persists it before answering; the owner shards open the new
- * partitions on first use.  Replication factors above 1 are INVALID_REPLICATION_FACTOR until
+ * in the registry (meta.c), which persists it on the shard's file worker (offload.h); the owner
+ * shards open the new partitions before the answer.  Replication factors above 1 are INVALID_REPLICATION_FACTOR until
  * clusters exist; a manual assignment may only name this broker.
  */
 #include "handlers.h"
 #include "offload.h"
 
-struct ct_ctx {
-	struct kp_create_topics_req *m;
-	struct kp_create_topics_resp resp;
-	const struct dp_topic **created; /* per topic: created now (not validate_only), or NULL */
-};
-
 /* On the shard's file worker: the registry write blocks (offload.h). */
 static void ct_run(struct dp_off *off)
 {
 	struct dp_req *req = off->req;
-	struct ct_ctx *cx = off->ctx;
-	struct kp_create_topics_req *m = cx->m;
+	struct kp_create_topics_req *m = off->msg;
 	struct dp_broker *b = dp_req_broker(req);
-	struct kp_create_topics_resp resp;
-	kp_create_topics_resp_init(&resp);
-	DP_ARRAY(req, resp.topics, m->topics.n);
-	cx->created = dp_req_array(req, resp.topics.n > 0 ? resp.topics.n : 1, sizeof(*cx->created));
-	if (cx->created)
-		memset(cx->created, 0, (size_t)(resp.topics.n > 0 ? resp.topics.n : 1) * sizeof(*cx->created));
-	for (int32_t i = 0; i < resp.topics.n; i++) {
+	struct kp_create_topics_resp *resp = off->resp;
+	kp_create_topics_resp_init(resp);
+	DP_ARRAY(req, resp->topics, m->topics.n);
+	/* per topic: created now (not validate_only), or NULL */
+	off->open = dp_req_array(req, resp->topics.n, sizeof(*off->open));
+	off->nopen = resp->topics.n;
+	for (int32_t i = 0; i < resp->topics.n; i++) {
 		struct kp_create_topics_req_creatable_topic *q = &m->topics.items[i];
-		struct kp_create_topics_resp_creatable_topic_result *o = &resp.topics.items[i];
+		struct kp_create_topics_resp_creatable_topic_result *o = &resp->topics.items[i];
 		o->name = q->name;
 		o->error_message = (struct kp_str){ NULL, -1 };
 		o->num_partitions = -1;
@@ -86,8 +79,8 @@ static void ct_run(struct dp_off *off)
 		o->replication_factor = rf == -1 ? b->cfg.default_replication_factor : rf;
 		if (t)
 			memcpy(o->topic_id, t->id, 16);
-		if (t && cx->created)
-			cx->created[i] = t;
+		if (t && off->open)
+			off->open[i] = t;
 		if (req->api_version >= 5) {
 			/* The topic's explicit configs (Kafka lists all; clients read what they set). */
 			int nc = t ? t->nconf : nkv;
@@ -100,36 +93,9 @@ static void ct_run(struct dp_off *off)
 			}
 		}
 	}
-	cx->resp = resp;
-}
-
-static void ct_answer(struct dp_req *req, void *ctx)
-{
-	struct ct_ctx *cx = ctx;
-	dp_req_respond(req, &cx->resp);
-}
-
-static void ct_back(struct dp_off *off)
-{
-	struct ct_ctx *cx = off->ctx;
-	if (cx->created)
-		dp_off_preopen(off->req, cx->created, cx->resp.topics.n, ct_answer, cx);
-	else
-		ct_answer(off->req, cx);
 }
 
 void dp_h_create_topics(struct dp_req *req, void *msg)
 {
-	struct dp_off *off = rt_arena_alloc(&req->arena, sizeof(*off));
-	struct ct_ctx *cx = rt_arena_alloc(&req->arena, sizeof(*cx));
-	if (!off || !cx) {
-		req->close_after = true;
-		dp_req_finish(req);
-		return;
-	}
-	cx->m = msg;
-	off->ctx = cx;
-	off->run = ct_run;
-	off->back = ct_back;
-	dp_off_start(off, req);
+	dp_off_answer(req, msg, sizeof(struct kp_create_topics_resp), ct_run, NULL);
 }

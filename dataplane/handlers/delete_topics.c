@@ -9,12 +9,6 @@
 #include "handlers.h"
 #include "offload.h"
 
-struct dt_ctx {
-	struct kp_delete_topics_req *m;
-	struct kp_delete_topics_resp resp;
-	bool *deleted;                  /* per result: the registry dropped it, shards must follow */
-};
-
 static void drop_run(struct dp_shard *s, void *arg)
 {
 	dp_parts_drop_topic(s, arg);
@@ -38,17 +32,15 @@ static void drop_everywhere(struct dp_req *req, const uint8_t topic_id[16])
 static void dt_run(struct dp_off *off)
 {
 	struct dp_req *req = off->req;
-	struct dt_ctx *cx = off->ctx;
-	struct kp_delete_topics_req *m = cx->m;
+	struct kp_delete_topics_req *m = off->msg;
 	struct dp_broker *b = dp_req_broker(req);
-	struct kp_delete_topics_resp resp;
-	kp_delete_topics_resp_init(&resp);
+	struct kp_delete_topics_resp *resp = off->resp;
+	kp_delete_topics_resp_init(resp);
 	bool v6 = req->api_version >= 6;
 	int32_t n = v6 ? m->topics.n : m->topic_names.n;
-	DP_ARRAY(req, resp.responses, n);
-	cx->deleted = dp_req_array(req, resp.responses.n > 0 ? resp.responses.n : 1, sizeof(bool));
-	for (int32_t i = 0; i < resp.responses.n; i++) {
-		struct kp_delete_topics_resp_deletable_topic_result *o = &resp.responses.items[i];
+	DP_ARRAY(req, resp->responses, n);
+	for (int32_t i = 0; i < resp->responses.n; i++) {
+		struct kp_delete_topics_resp_deletable_topic_result *o = &resp->responses.items[i];
 		const struct dp_snap *s = dp_meta_snap(b->meta);
 		const struct dp_topic *t;
 		o->error_message = (struct kp_str){ NULL, -1 };
@@ -77,36 +69,21 @@ static void dt_run(struct dp_off *off)
 		}
 		memcpy(o->topic_id, t->id, 16);
 		o->error_code = dp_meta_delete(b->meta, t);
-		if (cx->deleted)
-			cx->deleted[i] = !o->error_code;
 	}
-	cx->resp = resp;
 }
 
+/* Every result without an error is a topic the registry dropped: the shards follow.  The
+ * registry is persisted first, so a crash never brings back a topic whose files were already
+ * being removed. */
 static void dt_back(struct dp_off *off)
 {
-	struct dt_ctx *cx = off->ctx;
-	/* The registry is persisted first, so a crash never brings back a topic whose files were
-	 * already being removed. */
-	for (int32_t i = 0; i < cx->resp.responses.n && cx->deleted; i++)
-		if (cx->deleted[i])
-			drop_everywhere(off->req, cx->resp.responses.items[i].topic_id);
-	dp_req_respond(off->req, &cx->resp);
+	struct kp_delete_topics_resp *resp = off->resp;
+	for (int32_t i = 0; i < resp->responses.n; i++)
+		if (!resp->responses.items[i].error_code)
+			drop_everywhere(off->req, resp->responses.items[i].topic_id);
 }
 
 void dp_h_delete_topics(struct dp_req *req, void *msg)
 {
-	struct dp_off *off = rt_arena_alloc(&req->arena, sizeof(*off));
-	struct dt_ctx *cx = rt_arena_alloc(&req->arena, sizeof(*cx));
-	if (!off || !cx) {
-		req->close_after = true;
-		dp_req_finish(req);
-		return;
-	}
-	cx->m = msg;
-	cx->deleted = NULL;
-	off->ctx = cx;
-	off->run = dt_run;
-	off->back = dt_back;
-	dp_off_start(off, req);
+	dp_off_answer(req, msg, sizeof(struct kp_delete_topics_resp), dt_run, dt_back);
 }

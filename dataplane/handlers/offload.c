@@ -7,38 +7,10 @@
 
 #include "../parts.h"
 
-static void job_run(struct stor_bg_job *j)
-{
-	struct dp_off *o = rt_container_of(j, struct dp_off, job);
-	o->run(o);
-}
-
-static void job_done(struct stor_bg_job *j, int32_t res)
-{
-	(void)res;
-	struct dp_off *o = rt_container_of(j, struct dp_off, job);
-	o->back(o);
-}
-
-void dp_off_start(struct dp_off *o, struct dp_req *req)
-{
-	o->req = req;
-	struct stor_bg *bg = dp_parts_bg(req->s);
-	if (!bg) {
-		o->run(o);
-		o->back(o);
-		return;
-	}
-	o->job.run = job_run;
-	o->job.done = job_done;
-	stor_bg_submit(bg, &o->job);
-}
-
 struct po_wait {
 	struct dp_req *req;
 	int left;                       /* owner shards not back yet, plus one while posting */
-	void (*then)(struct dp_req *req, void *ctx);
-	void *ctx;
+	void *resp;
 };
 
 struct po_msg {
@@ -50,7 +22,7 @@ static void po_end(struct po_wait *w)
 {
 	if (--w->left)
 		return;
-	w->then(w->req, w->ctx);
+	dp_req_respond(w->req, w->resp);
 }
 
 static void po_back(struct dp_shard *s, void *arg)
@@ -73,21 +45,22 @@ static void po_run(struct dp_shard *owner, void *arg)
 	dp_parts_preopen(owner, m->t, po_opened, m);
 }
 
-void dp_off_preopen(struct dp_req *req, const struct dp_topic *const *topics, int n,
-                    void (*then)(struct dp_req *req, void *ctx), void *ctx)
+/* On the connection's shard: has every owner shard open the new partitions of o->open on its
+ * file worker (dp_parts_preopen), then answers o->resp on the connection's shard. */
+static void preopen_answer(struct dp_off *o)
 {
+	struct dp_req *req = o->req;
 	struct dp_broker *b = dp_req_broker(req);
 	struct po_wait *w = rt_arena_alloc(&req->arena, sizeof(*w));
 	if (!w) {
-		then(req, ctx);  /* the partitions open on first use */
+		dp_req_respond(req, o->resp);  /* the partitions open on first use */
 		return;
 	}
 	w->req = req;
 	w->left = 1;
-	w->then = then;
-	w->ctx = ctx;
-	for (int i = 0; i < n; i++) {
-		const struct dp_topic *t = topics[i];
+	w->resp = o->resp;
+	for (int32_t i = 0; i < o->nopen && o->open; i++) {
+		const struct dp_topic *t = o->open[i];
 		if (!t)
 			continue;
 		for (int sh = 0; sh < b->nshards; sh++) {
@@ -106,4 +79,50 @@ void dp_off_preopen(struct dp_req *req, const struct dp_topic *const *topics, in
 		}
 	}
 	po_end(w);
+}
+
+static void off_back(struct dp_off *o)
+{
+	if (o->back)
+		o->back(o);
+	preopen_answer(o);
+}
+
+static void job_run(struct stor_bg_job *j)
+{
+	struct dp_off *o = rt_container_of(j, struct dp_off, job);
+	o->run(o);
+}
+
+static void job_done(struct stor_bg_job *j, int32_t res)
+{
+	(void)res;
+	struct dp_off *o = rt_container_of(j, struct dp_off, job);
+	off_back(o);
+}
+
+void dp_off_answer(struct dp_req *req, void *msg, size_t resp_size, void (*run)(struct dp_off *o),
+                   void (*back)(struct dp_off *o))
+{
+	struct dp_off *o = rt_arena_calloc(&req->arena, 1, sizeof(*o));
+	void *resp = rt_arena_calloc(&req->arena, 1, resp_size);
+	if (!o || !resp) {
+		req->close_after = true;
+		dp_req_finish(req);
+		return;
+	}
+	o->req = req;
+	o->msg = msg;
+	o->resp = resp;
+	o->run = run;
+	o->back = back;
+	struct stor_bg *bg = dp_parts_bg(req->s);
+	if (!bg) {
+		run(o);
+		off_back(o);
+		return;
+	}
+	o->job.run = job_run;
+	o->job.done = job_done;
+	stor_bg_submit(bg, &o->job);
 }

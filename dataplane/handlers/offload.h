@@ -6,9 +6,11 @@
  *
  * `run` executes on the worker thread: it may use the request (its decoded message and arena:
  * nothing else touches an unanswered request meanwhile) and the registry (meta.c, thread-safe),
- * never shard state (no dp_shard_post, no partitions, no response).  `back` then runs on the
- * connection's shard and answers.  Requests of one shard run in order on its worker.  Without a
- * worker (it could not be started) `run` runs inline, blocking as before.
+ * never shard state (no dp_shard_post, no partitions, no response).  Back on the connection's
+ * shard, `back` (when set) runs, the owner shards open the partitions of `open` (CreateTopics
+ * and CreatePartitions answer with their partitions ready, as Kafka's do once leaders are
+ * elected), and the request is answered with `resp`.  Requests of one shard run in order on its
+ * worker.  Without a worker (it could not be started) `run` runs inline, blocking as before.
  */
 #ifndef DP_OFFLOAD_H
 #define DP_OFFLOAD_H
@@ -19,19 +21,19 @@
 struct dp_off {
 	struct stor_bg_job job;          /* private */
 	struct dp_req *req;
-	void *ctx;
+	void *msg;                       /* the decoded request */
+	void *resp;                      /* the response (zeroed, in the request's arena): run fills it */
+	const struct dp_topic **open;    /* set by run, or NULL: open[0..nopen) (NULL entries skipped)
+	                                  * are topics whose new partitions are opened before the answer */
+	int32_t nopen;
 	void (*run)(struct dp_off *o);   /* on the worker thread */
-	void (*back)(struct dp_off *o);  /* on the connection's shard */
+	void (*back)(struct dp_off *o);  /* on the connection's shard before the answer, or NULL */
 };
 
-/* Starts o (allocated by the caller in the request's arena, with run, back and ctx set). */
-void dp_off_start(struct dp_off *o, struct dp_req *req);
-
-/* On the connection's shard: has every owner shard open the new partitions of the n topics
- * (NULL entries skipped) on its file worker (dp_parts_preopen), then calls then(req, ctx) on
- * the connection's shard, so that CreateTopics and CreatePartitions answer with their
- * partitions ready, as Kafka's do once leaders are elected. */
-void dp_off_preopen(struct dp_req *req, const struct dp_topic *const *topics, int n,
-                    void (*then)(struct dp_req *req, void *ctx), void *ctx);
+/* On the connection's shard: runs run(o) on the file worker for request req (msg borrowed, as
+ * the handler's), then back(o), the opening of o->open and the answer o->resp (resp_size bytes)
+ * as described above.  Takes req until it is finished; out of memory closes the connection. */
+void dp_off_answer(struct dp_req *req, void *msg, size_t resp_size, void (*run)(struct dp_off *o),
+                   void (*back)(struct dp_off *o));
 
 #endif
