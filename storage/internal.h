@@ -216,11 +216,10 @@ struct stor_log {
 
 	/* group commit */
 	struct stor_sync *sw_head;  /* stor_sync waiters (unordered) */
-	bool syncing;               /* a round is in flight (its descriptors must stay open) */
 	bool flush_wanted;          /* background flush requested (flush.*, roll) */
 	bool dir_dirty;             /* a segment file was created: fsync the directory too */
 	struct stor_round rounds[STOR_SYNC_ROUNDS];  /* in flight: a ring in issue order */
-	unsigned round_first, round_n;
+	unsigned round_first, round_n; /* round_n > 0: descriptors must stay open */
 	uint64_t round_seq;         /* rounds issued so far */
 	uint64_t round_done;        /* seq of the newest round completed (they complete in order) */
 	int64_t unflushed;          /* messages since the last flush (flush.messages) */

@@ -100,14 +100,12 @@ static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		log->round_n--;
 		log->round_done = o->seq;
 		if (o->err) {
-			log->syncing = log->round_n > 0;
 			stor_log_go_offline(log, "fdatasync", o->err);
 			return;
 		}
 		if (!log->offline && o->target > log->durable) log->durable = o->target;
 		advanced = true;
 	}
-	log->syncing = log->round_n > 0;
 	if (!advanced || log->offline) return;
 	log->last_flush_ms = stor_now_ms();
 	update_recovery_point(log);
@@ -217,7 +215,6 @@ void stor_sync_kick(struct stor_log *log)
 		return;
 	}
 	log->round_n++;
-	log->syncing = true;
 	r->lt_issued = rt_lt_now();
 #ifdef RT_LAT_TRACE
 	for (struct stor_append *a = log->dq_head; a; a = a->next)

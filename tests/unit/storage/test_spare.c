@@ -126,7 +126,7 @@ Test(stor_spare, durable_acks_wait_for_the_renames)
 	cr_assert_eq(t_append_submit(lg, &ta, b, len, STOR_APPEND_DURABLE), 0);
 	cr_assert_eq(stor_log_segment_count(lg), n0 + 1);
 	cr_expect(stor_spare_busy(lg), "the renames are queued");
-	cr_expect(!lg->syncing, "no fdatasync round starts while they are in flight");
+	cr_expect(lg->round_n == 0, "no fdatasync round starts while they are in flight");
 	t_run_until(&t.ring, &ta.done);
 	cr_assert_eq(ta.err, 0);
 	free(b);
