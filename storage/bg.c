@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +34,8 @@ struct stor_bg {
 	struct stor_bg_job *head, *tail; /* queued, not yet taken (mu) */
 	bool stop;                      /* (mu) */
 	int pending;                    /* owner shard only */
+	char name[16];                  /* the thread's */
+	bool idle;                      /* runs at SCHED_IDLE */
 };
 
 /* On the shard: the job is back (the MSG_RING CQE). */
@@ -44,7 +48,8 @@ static void job_back(struct rt_ioop *op, int32_t res, uint32_t flags)
 	j->done(j, res);
 }
 
-/* On the thread: posts j back to the shard's ring (as cleaner.c does). */
+/* On the thread: posts j back to the shard's ring.  The kernel copies the CQE; the SQE on our
+ * ring completes once it is posted. */
 static void post_back(struct stor_bg *bg, struct stor_bg_job *j)
 {
 	for (;;) {
@@ -69,7 +74,12 @@ static void post_back(struct stor_bg *bg, struct stor_bg_job *j)
 static void *thread_main(void *arg)
 {
 	struct stor_bg *bg = arg;
-	pthread_setname_np(pthread_self(), "rt-filework");
+	pthread_setname_np(pthread_self(), bg->name);
+	if (bg->idle) {
+		/* Only the time the shards leave idle (cleaner.c says why).  Best effort. */
+		struct sched_param sp = {0};
+		pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	}
 	for (;;) {
 		pthread_mutex_lock(&bg->mu);
 		while (!bg->head && !bg->stop) pthread_cond_wait(&bg->cv, &bg->mu);
@@ -89,12 +99,19 @@ static void *thread_main(void *arg)
 
 struct stor_bg *stor_bg_create(struct io_uring *ring, int *err)
 {
+	return stor_bg_create_named(ring, "rt-filework", false, err);
+}
+
+struct stor_bg *stor_bg_create_named(struct io_uring *ring, const char *name, bool idle, int *err)
+{
 	struct stor_bg *bg = calloc(1, sizeof *bg);
 	if (!bg) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	bg->ring = ring;
+	snprintf(bg->name, sizeof bg->name, "%s", name);
+	bg->idle = idle;
 	int rc = io_uring_queue_init(4, &bg->tring, 0);
 	if (rc) {
 		free(bg);

@@ -1,7 +1,8 @@
 /*
  * storage/bg.h: a shard's background file worker (prefix stor_bg_): one thread per shard that
  * runs the rare file work a shard must not block on in the steady state: producer snapshots
- * written at a segment roll, deleting a partition's directory (DeleteTopics).
+ * written at a segment roll, deleting a partition's directory (DeleteTopics).  The log cleaner
+ * (cleaner.c) runs its cleanings on a worker of its own (stor_bg_create_named).
  *
  * Jobs run one at a time, in submission order (FIFO), so a later job of one shard never overtakes
  * an earlier one: a partition's snapshot is written before that partition's deletion runs.  A
@@ -13,6 +14,7 @@
 #ifndef STOR_BG_H
 #define STOR_BG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/ioop.h"
@@ -33,6 +35,9 @@ struct stor_bg_job {
 /* Starts the worker of the shard whose ring is `ring` (borrowed; must outlive the worker).
  * Returns an owned worker or NULL with *err (-errno). */
 struct stor_bg *stor_bg_create(struct io_uring *ring, int *err);
+/* The same with the thread named `name` (at most 15 characters kept) and, with `idle`, at
+ * SCHED_IDLE priority (best effort): for CPU-heavy work that must only use what shards leave. */
+struct stor_bg *stor_bg_create_named(struct io_uring *ring, const char *name, bool idle, int *err);
 
 /* Queues j (borrowed until its completion has run; the caller owns it then).  Called on the
  * owner shard only.  Never blocks on I/O (a mutex shared with the worker only). */

@@ -14,8 +14,8 @@
  * the array and unpin (install: pointer moves), both O(segments) and non-blocking.  The thread
  * runs at SCHED_IDLE, so on a machine whose cores all run shards it only uses time they leave
  * idle, which is the "idle time" variant without putting any of the work on the shard's stack.
- * The finished job comes back as a CQE on the shard's own ring (IORING_OP_MSG_RING from the
- * thread's small ring), so the shard learns of it in its normal completion loop.
+ * The thread is a storage/bg.h worker of its own: the finished job comes back as a CQE on the
+ * shard's own ring, so the shard learns of it in its normal completion loop.
  *
  * Scheduling: once a second the shard offers every log it owns (consider), and kick() hands the
  * filthiest due log (largest dirty ratio among those past min.cleanable.dirty.ratio or
@@ -29,9 +29,6 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <liburing.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +37,8 @@
 #include "storage/internal.h"
 
 struct stor_cleaner {
-	struct io_uring *ring;          /* the shard's (borrowed) */
+	struct stor_bg *bg;             /* the worker thread (SCHED_IDLE) that runs the jobs */
 	struct stor_cleaner_config cfg;
-	pthread_t thread;
-	struct io_uring tring;          /* the thread's own, for MSG_RING */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct stor_clean_job *queued;  /* handed to the thread, not yet taken (mu) */
-	bool stop;                      /* (mu) */
 	_Atomic bool cancel;            /* the running job stops at its next batch */
 	/* owner shard only */
 	struct stor_clean_job *out;     /* the job out, or NULL */
@@ -68,12 +59,19 @@ void stor_cleaner_config_default(struct stor_cleaner_config *c)
 	};
 }
 
-/* On the shard: the job is back (the MSG_RING CQE).  res is the job's error code. */
-static void job_back(struct rt_ioop *op, int32_t res, uint32_t flags)
+/* On the worker thread. */
+static void job_run(struct stor_bg_job *bj)
+{
+	struct stor_clean_job *j = rt_container_of(bj, struct stor_clean_job, bg);
+	stor_clean_run(j);
+	bj->res = j->err;
+}
+
+/* On the shard: the job is back (the worker's completion).  res is the job's error code. */
+static void job_done(struct stor_bg_job *bj, int32_t res)
 {
 	(void)res;
-	(void)flags;
-	struct stor_clean_job *j = rt_container_of(op, struct stor_clean_job, op);
+	struct stor_clean_job *j = rt_container_of(bj, struct stor_clean_job, bg);
 	struct stor_cleaner *c = j->cleaner;
 	struct stor_compact_stats st;
 	int rc = stor_clean_install(j, &st);
@@ -90,50 +88,6 @@ static void job_back(struct rt_ioop *op, int32_t res, uint32_t flags)
 	if (rc) c->next_look_ms = stor_now_ms() + c->cfg.backoff_ms;
 }
 
-/* On the thread: posts j back to the shard's ring.  The kernel copies the CQE; the SQE on our
- * ring completes once it is posted. */
-static void post_back(struct stor_cleaner *c, struct stor_clean_job *j)
-{
-	for (;;) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->tring);
-		if (sqe) {
-			io_uring_prep_msg_ring(sqe, c->ring->ring_fd, (unsigned)j->err, (uint64_t)(uintptr_t)&j->op, 0);
-			io_uring_sqe_set_data(sqe, NULL);
-			io_uring_submit(&c->tring);
-			struct io_uring_cqe *cqe;
-			if (!io_uring_wait_cqe(&c->tring, &cqe)) {
-				int res = cqe->res;
-				io_uring_cqe_seen(&c->tring, cqe);
-				if (res >= 0) return;
-				/* -EOVERFLOW/-EAGAIN: the shard's CQ is full; it drains soon. */
-				stor_logf("%s: handing the cleaned log back failed (%s); retrying", j->name, strerror(-res));
-			}
-		}
-		struct timespec ts = {0, 1000000};
-		nanosleep(&ts, NULL);
-	}
-}
-
-static void *thread_main(void *arg)
-{
-	struct stor_cleaner *c = arg;
-	pthread_setname_np(pthread_self(), "rt-cleaner");
-	/* Only the time shards leave idle (see the file comment).  Best effort. */
-	struct sched_param sp = {0};
-	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		while (!c->queued && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
-		struct stor_clean_job *j = c->queued;
-		c->queued = NULL;
-		bool stop = c->stop && !j;
-		pthread_mutex_unlock(&c->mu);
-		if (stop) return NULL;
-		stor_clean_run(j);
-		post_back(c, j);
-	}
-}
-
 struct stor_cleaner *stor_cleaner_create(struct io_uring *ring, const struct stor_cleaner_config *cfg,
                                          int *err)
 {
@@ -142,22 +96,10 @@ struct stor_cleaner *stor_cleaner_create(struct io_uring *ring, const struct sto
 		*err = -ENOMEM;
 		return NULL;
 	}
-	c->ring = ring;
 	c->cfg = *cfg;
-	int rc = io_uring_queue_init(4, &c->tring, 0);
-	if (rc) {
+	/* Only the time shards leave idle (see the file comment). */
+	if (!(c->bg = stor_bg_create_named(ring, "rt-cleaner", true, err))) {
 		free(c);
-		*err = rc;
-		return NULL;
-	}
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	if ((rc = pthread_create(&c->thread, NULL, thread_main, c))) {
-		io_uring_queue_exit(&c->tring);
-		pthread_mutex_destroy(&c->mu);
-		pthread_cond_destroy(&c->cv);
-		free(c);
-		*err = -rc;
 		return NULL;
 	}
 	return c;
@@ -196,14 +138,12 @@ int stor_cleaner_kick(struct stor_cleaner *c, int64_t now_ms)
 		return err;
 	}
 	j->cleaner = c;
-	j->op.cb = job_back;
+	j->bg.run = job_run;
+	j->bg.done = job_done;
 	j->io_bps = c->cfg.io_max_bytes_per_second;
 	j->cancel = &c->cancel;
 	c->out = j;
-	pthread_mutex_lock(&c->mu);
-	c->queued = j;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
+	stor_bg_submit(c->bg, &j->bg);
 	return 1;
 }
 
@@ -222,13 +162,6 @@ void stor_cleaner_destroy(struct stor_cleaner *c)
 {
 	if (!c) return;
 	assert(!c->out);
-	pthread_mutex_lock(&c->mu);
-	c->stop = true;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->thread, NULL);
-	io_uring_queue_exit(&c->tring);
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
+	stor_bg_destroy(c->bg);
 	free(c);
 }

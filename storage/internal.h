@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include "base/ioop.h"
+#include "storage/bg.h"
 #include "storage/storage.h"
 #include "storage/txn_index.h"
 #include "storage/compact.h"
@@ -327,7 +328,7 @@ struct stor_clean_in {
 	struct stor_txnidx *txn_out; /* with out: its .txnindex (owned until install) */
 };
 struct stor_clean_job {
-	struct rt_ioop op;          /* the cleaner thread posts this to the owner's ring */
+	struct stor_bg_job bg;      /* the cleaner runs it on its worker (storage/bg.h) */
 	struct stor_log *log;
 	struct stor_clean_job *next;
 	void *cleaner;              /* the stor_cleaner that runs it, or NULL */
