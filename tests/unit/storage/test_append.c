@@ -19,10 +19,7 @@ TestSuite(stor_append, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(const char *topic)
 {
-	int err = 0;
-	struct stor_log *log = stor_log_open(t.d, topic, 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(log, "open: %d", err);
-	return log;
+	return t_open(&t, topic);
 }
 
 Test(stor_append, assigns_offsets_and_stamps_in_place)

@@ -32,10 +32,7 @@ TestSuite(stor_cleaner, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "cln", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "open: %d", err);
-	return lg;
+	return t_open(&t, "cln");
 }
 
 /* One keyed record "k<key>" = "v<offset>" (or a tombstone) with timestamp ts. */

@@ -29,10 +29,7 @@ TestSuite(stor_compact, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "cmp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "open: %d", err);
-	return lg;
+	return t_open(&t, "cmp");
 }
 
 /* One record of the model: what the log should hold at an offset. */

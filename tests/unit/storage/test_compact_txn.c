@@ -36,10 +36,7 @@ TestSuite(stor_compact_txn, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "ctx", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "open: %d", err);
-	return lg;
+	return t_open(&t, "ctx");
 }
 
 /* After an unclean restart: the producer state replays the log tail and rebuilds the .txnindex

@@ -16,10 +16,7 @@ TestSuite(stor_fault, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "f", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "open: %d", err);
-	return lg;
+	return t_open(&t, "f");
 }
 
 Test(stor_fault, failed_write_fails_it_and_everything_behind_it_then_recovers)

@@ -21,10 +21,7 @@ TestSuite(stor_recover, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "rec", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "open: %d", err);
-	return lg;
+	return t_open(&t, "rec");
 }
 
 Test(stor_recover, clean_reopen_keeps_everything)

@@ -23,10 +23,7 @@ TestSuite(stor_retention, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "ret", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "open: %d", err);
-	return lg;
+	return t_open(&t, "ret");
 }
 
 Test(stor_retention, by_bytes_deletes_oldest_segments)

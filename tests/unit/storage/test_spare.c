@@ -60,10 +60,7 @@ static int64_t roll_to(struct stor_log *lg, size_t n)
 /* The test's log (sp-0), opened on the fixture's directory and ring. */
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "sp", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "stor_log_open: %d", err);
-	return lg;
+	return t_open(&t, "sp");
 }
 
 /* A log that has rolled once and has its next segment's spare files in place. */

@@ -67,6 +67,14 @@ void t_rmtree(const char *path)
 	rmdir(path);
 }
 
+struct stor_log *t_open(struct tctx *t, const char *topic)
+{
+	int err = 0;
+	struct stor_log *lg = stor_log_open(t->d, topic, 0, &t->cfg, NULL, &t->ring, &err);
+	cr_assert_not_null(lg, "open %s: %d", topic, err);
+	return lg;
+}
+
 void t_teardown(struct tctx *t)
 {
 	if (t->d) stor_dir_close(t->d);

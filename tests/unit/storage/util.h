@@ -22,6 +22,9 @@ struct tctx {
 void t_setup(struct tctx *t, const char *parent);
 /* Closes the dir (when open), removes the directory tree, frees the ring. */
 void t_teardown(struct tctx *t);
+/* Opens partition 0 of `topic` in t's dir with t's config and ring; asserts it opened.
+ * Returns the open log (closed by t_close or the caller). */
+struct stor_log *t_open(struct tctx *t, const char *topic);
 /* Removes a directory tree. */
 void t_rmtree(const char *path);
 
