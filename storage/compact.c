@@ -29,6 +29,7 @@
 #include "proto/compress.h"
 #include "storage/compact.h"
 #include "storage/internal.h"
+#include "storage/producer_state.h"
 
 /* --- the key map: open addressing over owned key copies ------------------------------------ */
 
@@ -226,19 +227,20 @@ static int pid_put(struct kmap *m, int64_t pid, int64_t v)
 #define TX_GONE (-2)               /* a pid map value: was there, removed (kmap cannot delete) */
 
 /* One walk's view of transactions.  `ab` lists the aborted transactions (from the .txnindex
- * files) that overlap the walk, by first offset; one becomes ongoing once the walk reaches its
- * first offset, and ends at its ABORT marker. */
+ * files) that overlap the job, by first offset; one that ends at or past `from` (where the walk
+ * starts) becomes ongoing once the walk reaches its first offset, and ends at its ABORT marker. */
 struct txns {
 	const struct stor_aborted_txn *ab;
 	size_t nab, next;
+	int64_t from;
 	struct kmap aborted;       /* pid -> ongoing aborted transaction: its index in ab * 2, + 1 once
 	                            * a batch of it was seen */
 	struct kmap committed;     /* pid -> 1: a batch of its ongoing (not aborted) transaction seen */
 };
 
-static void txns_init(struct txns *t, const struct stor_aborted_txn *ab, size_t n)
+static void txns_init(struct txns *t, const struct stor_aborted_txn *ab, size_t n, int64_t from)
 {
-	*t = (struct txns){.ab = ab, .nab = n};
+	*t = (struct txns){.ab = ab, .nab = n, .from = from};
 }
 
 static void txns_fini(struct txns *t)
@@ -251,7 +253,7 @@ static int txns_reach(struct txns *t, int64_t offset)
 {
 	while (t->next < t->nab && t->ab[t->next].first_offset <= offset) {
 		int64_t pid = t->ab[t->next].producer_id;
-		if (pid_get(&t->aborted, pid) < 0) {
+		if (t->ab[t->next].last_offset >= t->from && pid_get(&t->aborted, pid) < 0) {
 			int rc = pid_put(&t->aborted, pid, (int64_t)t->next * 2);
 			if (rc) return rc;
 		}
@@ -274,19 +276,15 @@ static int txns_on_data(struct txns *t, const struct kp_batch_hdr *h)
 	return pid_put(&t->committed, h->producer_id, 1);
 }
 
-/* The control record type of a marker batch (0 ABORT, 1 COMMIT, other values unknown), or -1
- * when the batch holds no record (a marker emptied by an earlier cleaning). */
-static int control_type(const uint8_t *b, size_t sz)
+/* The control record type of a marker batch: 0 ABORT, 1 COMMIT, 2 anything that does not read
+ * as one (unknown: kept), or -1 when the batch holds no record (a marker emptied by an earlier
+ * cleaning). */
+static int control_type(const struct kp_batch_hdr *h, const uint8_t *b, size_t sz)
 {
-	struct rt_arena a;
-	rt_arena_init(&a, 1 << 12, 0);
-	struct kp_batch_iter it;
-	struct kp_record r;
-	int type = -1;
-	if (!kp_batch_iter_init(&it, b, sz, &a, 0) && kp_batch_iter_next(&it, &r) == 1)
-		type = r.key_len >= 4 ? (int)(int16_t)rt_be16_get(r.key + 2) : 0x7fff;
-	rt_arena_fini(&a);
-	return type;
+	if (h->records_count <= 0) return -1;
+	bool commit;
+	int32_t coordinator_epoch;
+	return stor_ps_marker_parse(b, sz, &commit, &coordinator_epoch) ? 2 : commit;
 }
 
 /* A control batch: 1 when it may go (no batch of its transaction was met on this walk, so no
@@ -300,7 +298,7 @@ static int txns_on_control(struct txns *t, const struct kp_batch_hdr *h, const u
 	*entry = NULL;
 	int rc = txns_reach(t, h->base_offset + h->last_offset_delta);
 	if (rc) return rc;
-	int type = control_type(b, sz);
+	int type = control_type(h, b, sz);
 	if (type < 0) return 1;
 	if (type == 0) {
 		int64_t v = pid_get(&t->aborted, h->producer_id);
@@ -841,13 +839,8 @@ void stor_clean_run(struct stor_clean_job *j)
 	/* The key map over the dirty section, bounded: Kafka's dedupe buffer.  At least one segment
 	 * is mapped whatever its size, so cleaning always progresses.  Its walk starts at the first
 	 * dirty offset, so it knows only the aborted transactions that end there or later. */
-	struct stor_aborted_txn *mab = malloc((j->naborted ? j->naborted : 1) * sizeof *mab);
-	size_t nmab = 0;
-	if (!mab && !rc) rc = -ENOMEM;
-	for (size_t i = 0; mab && i < j->naborted; i++)
-		if (j->aborted[i].last_offset >= j->first_dirty) mab[nmab++] = j->aborted[i];
 	struct txns tx;
-	txns_init(&tx, mab, nmab);
+	txns_init(&tx, j->aborted, j->naborted, j->first_dirty);
 	struct map_arg ma = {.keys = &keys, .tx = &tx, .pr = &pr};
 	for (size_t i = j->dirty_from; i < j->nin && !rc; i++) {
 		if (i > j->dirty_from && (int64_t)(keys.bytes + pr.last_data.bytes) >= j->map_limit) {
@@ -859,9 +852,8 @@ void stor_clean_run(struct stor_clean_job *j)
 		throttle(j, t0, io);
 	}
 	txns_fini(&tx);
-	free(mab);
 	/* The clean pass walks from the log's first segment with every aborted transaction. */
-	txns_init(&tx, j->aborted, j->naborted);
+	txns_init(&tx, j->aborted, j->naborted, INT64_MIN);
 	struct clean_ctx c = {
 		.keys = &keys, .tx = &tx, .pr = &pr, .st = &j->st, .now_ms = j->now_ms,
 		.horizon_ms = j->cfg.delete_retention_ms > INT64_MAX - j->now_ms ? INT64_MAX
