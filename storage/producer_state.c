@@ -27,6 +27,7 @@
 
 #include "base/bytes.h"
 #include "base/crc32c.h"
+#include "storage/internal.h"
 
 #define NO_EPOCH ((int16_t)-1)
 #define SNAP_VERSION 1
@@ -686,47 +687,18 @@ static int64_t snap_offset(const char *name)
 	return v;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
 int stor_pstate_snapshot_write_encoded(const char *dir, int64_t offset, const uint8_t *p, size_t len)
 {
-	char path[4096], tmp[4096 + 8];
-	if (offset < 0 || snprintf(path, sizeof(path), "%s/%020" PRId64 SNAP_SUFFIX, dir, offset) >=
-	    (int)sizeof(path))
+	char name[64];
+	if (offset < 0)
 		return -EINVAL;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int rc = 0;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	snprintf(name, sizeof(name), "%020" PRId64 SNAP_SUFFIX, offset);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, p + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			break;
-		}
-		off += (size_t)w;
-	}
 	/* Durable before it gets its name, and the name durable before anyone relies on it. */
-	if (!rc && fsync(fd))
-		rc = -errno;
-	close(fd);
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	else
-		rc = fsync_dir(dir);
+	int rc = stor_write_file_atomic(dfd, name, p, len);
+	close(dfd);
 	return rc;
 }
 
@@ -886,6 +858,6 @@ int stor_pstate_snapshot_prune(const char *dir, int64_t below, int64_t above)
 	}
 	free(v);
 	if (!rc && removed)
-		rc = fsync_dir(dir);
+		rc = stor_fsync_dir(dir);
 	return rc ? rc : removed;
 }
