@@ -34,6 +34,7 @@ struct ctl_kconn_req {
 void ctl_kconn_init(struct ctl_kconn *k, const char *who, const char *host, int port, size_t max_in,
                     size_t arena_max, ctl_kconn_answer_fn answer, void *ctx)
 {
+	assert(max_in > 4);   /* a frame's size field and something */
 	memset(k, 0, sizeof(*k));
 	k->who = who;
 	snprintf(k->host, sizeof(k->host), "%s", host);
@@ -222,9 +223,14 @@ int ctl_kconn_read(struct ctl_kconn *k, const char **why)
 {
 	*why = k->why;
 	for (;;) {
-		if (rt_buf_reserve(&k->in, 65536)) {
-			snprintf(k->why, sizeof(k->why), "response larger than %zu bytes", k->in.max);
-			return -EPROTO;
+		/* Up to 64 KiB at a time, but never past max_in: a frame that fits max_in is
+		 * read whole even when it began within 64 KiB of the limit (frames are checked
+		 * against max_in below, and a whole one is consumed, so len < max here). */
+		size_t want = k->in.max - k->in.len < 65536 ? k->in.max - k->in.len : 65536;
+		assert(want > 0);
+		if (rt_buf_reserve(&k->in, want)) {
+			snprintf(k->why, sizeof(k->why), "out of memory for a %zu-byte response", k->in.len + want);
+			return -ENOMEM;
 		}
 		ssize_t got = recv(k->fd, k->in.data + k->in.len, k->in.cap - k->in.len, 0);
 		if (got == 0) {

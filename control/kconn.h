@@ -92,7 +92,7 @@ bool ctl_kconn_pending(const struct ctl_kconn *k);
  * Returns 0 (also when the callback closed the connection), or, leaving the connection open
  * for the owner to close: -EPROTO when the broker's bytes break the protocol (a frame larger
  * than max_in, an answer nobody asked for, a header that does not match its request, a
- * malformed body), or -errno of the socket (-ECONNRESET when the broker closed it).  *why is
+ * malformed body), -ENOMEM, or -errno of the socket (-ECONNRESET when the broker closed it).  *why is
  * then set to the reason, valid until the next call. */
 int ctl_kconn_read(struct ctl_kconn *k, const char **why);
 /* Sends what is queued until the socket would block.  Returns 0 or -errno of send(2) (the
