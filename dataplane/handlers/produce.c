@@ -211,17 +211,14 @@ static void job_run(struct dp_shard *s, void *arg);
 
 /* KIP-890: would this batch open a transaction on the partition (and so need the coordinator's
  * word first)?  Asked before the sequence checks, as Kafka verifies before it appends, so that
- * a producer's next batches, held behind the first, stay in order.  Fills j->pb. */
+ * a producer's next batches, held behind the first, stay in order.  The validated batch's fields
+ * (j->info; validate() refuses control batches) decide it: a non-transactional batch costs one
+ * test, a transaction's later batches one producer-state lookup. */
 static bool needs_verification(struct produce_job *j, const struct dp_part *part)
 {
-	struct kp_batch_hdr h;
-	if (j->verified || j->info.producer_id < 0 || j->topic->internal || !part->pstate ||
-	    kp_batch_hdr_parse(j->a.data, j->a.len, &h))
+	if (!j->info.transactional || j->verified || j->info.producer_id < 0 || j->topic->internal || !part->pstate)
 		return false;
-	stor_ps_batch_from_hdr(&j->pb, &h);
-	if (!j->pb.transactional || j->pb.control)
-		return false;
-	j->known = stor_pstate_get(part->pstate, j->pb.producer_id, &j->seen);
+	j->known = stor_pstate_get(part->pstate, j->info.producer_id, &j->seen);
 	return !j->known || j->seen.txn_first_offset < 0;
 }
 
@@ -231,7 +228,7 @@ static bool needs_verification(struct produce_job *j, const struct dp_part *part
 static bool guard_holds(const struct produce_job *j, const struct dp_part *part)
 {
 	struct stor_ps_info now;
-	bool known = part->pstate && stor_pstate_get(part->pstate, j->pb.producer_id, &now);
+	bool known = part->pstate && stor_pstate_get(part->pstate, j->info.producer_id, &now);
 	if (known && now.txn_first_offset >= 0)
 		return true;
 	if (known != j->known)
@@ -310,8 +307,8 @@ static void verify(struct dp_shard *s, struct produce_job *j)
 	struct kp_add_partitions_to_txn_req_transaction x;
 	kp_add_partitions_to_txn_req_transaction_init(&x);
 	x.transactional_id = pr->transactional_id;
-	x.producer_id = j->pb.producer_id;
-	x.producer_epoch = j->pb.producer_epoch;
+	x.producer_id = j->info.producer_id;
+	x.producer_epoch = j->info.producer_epoch;
 	x.verify_only = true;
 	x.topics.items = &t;
 	x.topics.n = 1;
@@ -422,8 +419,8 @@ static bool txn_without_id(const struct kp_produce_req *m)
 	for (int32_t i = 0; i < m->topic_data.n; i++)
 		for (int32_t k = 0; k < m->topic_data.items[i].partition_data.n; k++) {
 			const struct kp_records *r = &m->topic_data.items[i].partition_data.items[k].records;
-			/* v2 header: magic at byte 16, attributes at 21-22 */
-			if (r->ptr && r->len >= 23 && r->ptr[16] == 2 && (rt_be16_get(r->ptr + 21) & KP_ATTR_TRANSACTIONAL))
+			if (r->ptr && r->len >= KP_BATCH_OFF_LAST_OFFSET_DELTA && r->ptr[KP_BATCH_OFF_MAGIC] == 2 &&
+			    (rt_be16_get(r->ptr + KP_BATCH_OFF_ATTRIBUTES) & KP_ATTR_TRANSACTIONAL))
 				return true;
 		}
 	return false;
