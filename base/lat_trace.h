@@ -1,7 +1,8 @@
 /*
  * base/lat_trace.h: per-stage latency histograms of the produce path, for finding where a p99
  * goes (issue 4).  Compiled in only with `meson setup -Dlat_trace=true` (RT_LAT_TRACE); without
- * it every call below is an empty inline and the stamps stay 0, so the hot path pays nothing.
+ * it every call below is an empty inline and RT_LT_STAMP stores nothing (the stamps stay as the
+ * zeroed allocation left them), so the hot path pays nothing.
  *
  * The stages of one produce request (and of each partition's append in it):
  *   recv -> handler: frame complete on the connection's shard until the Produce handler runs
@@ -33,6 +34,19 @@ enum rt_lt_stage {
 	RT_LT_SYNC_ROUND,
 	RT_LT_NSTAGES
 };
+
+#ifdef RT_LAT_TRACE
+#define RT_LT_ENABLED 1
+#else
+#define RT_LT_ENABLED 0
+#endif
+
+/* Sets the stamp lvalue x to now; compiled out (no store) without RT_LAT_TRACE. */
+#define RT_LT_STAMP(x)                          \
+	do {                                    \
+		if (RT_LT_ENABLED)              \
+			(x) = rt_lt_now();      \
+	} while (0)
 
 #ifdef RT_LAT_TRACE
 /* CLOCK_MONOTONIC in ns. */

@@ -249,7 +249,7 @@ static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 		return;
 	}
 	req->conn = c;
-	req->lt_recv = rt_lt_now();
+	RT_LT_STAMP(req->lt_recv);
 	req->s = c->s;
 	req->frame = frame;
 	req->len = len;
@@ -421,7 +421,7 @@ void dp_conn_sent(struct dp_conn *c, int err)
 	c->ops--;
 	struct dp_req *req = c->sending;
 	c->sending = NULL;
-	if (req && req->lt_back) {
+	if (RT_LT_ENABLED && req && req->lt_back) {
 		uint64_t now = rt_lt_now();
 		rt_lt_record(RT_LT_BACK_SENT, req->lt_back, now);
 		rt_lt_record(RT_LT_TOTAL, req->lt_recv, now);

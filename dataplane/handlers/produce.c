@@ -102,7 +102,7 @@ static void job_back(struct dp_shard *s, void *arg)
 	struct produce_job *j = arg;
 	struct produce_ctx *ctx = j->ctx;
 	j->back = true;
-	if (j->lt_done) {
+	if (RT_LT_ENABLED && j->lt_done) {
 		uint64_t now = rt_lt_now();
 		rt_lt_record(RT_LT_RECV_HANDLER, ctx->req->lt_recv, j->lt_handler);
 		rt_lt_record(RT_LT_HANDLER_OWNER, j->lt_handler, j->lt_owner);
@@ -144,7 +144,7 @@ static void append_done(struct stor_append *a, int err)
 	struct produce_job *j = rt_container_of(a, struct produce_job, a);
 	struct dp_part *part = NULL;
 	int16_t kerr = 0;
-	j->lt_done = rt_lt_now();
+	RT_LT_STAMP(j->lt_done);
 	if (err) {
 		j->err = stor_err_to_kafka(err);
 		if (!j->err)
@@ -350,9 +350,7 @@ static void job_run(struct dp_shard *s, void *arg)
 {
 	struct produce_job *j = arg;
 	j->owner = s;
-	j->lt_owner = rt_lt_now();
-	j->lt_done = 0;
-	j->a.lt_written = j->a.lt_round = 0;
+	RT_LT_STAMP(j->lt_owner);
 	int16_t kerr = 0;
 	struct dp_part *part = dp_parts_get(s, j->topic, j->index, &kerr);
 	if (!part) {
@@ -488,8 +486,7 @@ void dp_h_produce(struct dp_req *req, void *msg)
 				continue;
 			}
 			j->ctx = ctx;
-			j->lt_handler = rt_lt_now();
-			j->lt_done = 0;
+			RT_LT_STAMP(j->lt_handler);
 			j->out = rp;
 			j->back = false;
 			j->base_offset = j->log_append_time = j->log_start = -1;
