@@ -66,17 +66,6 @@ class Conn:
         return req.RESPONSE_TYPE.decode(self.recv_one()[4:])
 
 
-def control_pid(broker_pid):
-    """The broker's ringtail-control child (children are listed per forking thread)."""
-    for tid in os.listdir('/proc/%d/task' % broker_pid):
-        with open('/proc/%d/task/%s/children' % (broker_pid, tid)) as f:
-            for pid in f.read().split():
-                with open('/proc/%s/comm' % pid) as c:
-                    if c.read().startswith('ringtail-contro'):
-                        return int(pid)
-    return None
-
-
 def wait_serving(port, group='warm'):
     c = Conn(port)
     while True:
@@ -193,7 +182,7 @@ def bench_restart(b, n=10000):
         r = c.call(OffsetCommitRequest[2]('restart-group-%d' % g, -1, '', -1,
                                           [('rt-restart', [(p, 1000 + p, '') for p in range(100)])]))
         assert all(p[1] == 0 for t in r.topics for p in t[1]), 'commit failed: %r' % (r,)
-    pid = control_pid(b.proc.pid)
+    pid = b.control_pid()
     t0 = time.time()
     os.kill(pid, signal.SIGKILL)
     while True:

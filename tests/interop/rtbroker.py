@@ -94,6 +94,33 @@ class Broker:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def control_pid(self):
+        """The broker's ringtail-control child, or None (children are listed per forking thread)."""
+        try:
+            for tid in os.listdir('/proc/%d/task' % self.proc.pid):
+                with open('/proc/%d/task/%s/children' % (self.proc.pid, tid)) as f:
+                    for pid in f.read().split():
+                        with open('/proc/%s/comm' % pid) as c:
+                            if c.read().startswith('ringtail-contro'):
+                                return int(pid)
+        except OSError:
+            pass
+        return None
+
+    def kill_control(self, timeout=15):
+        """SIGKILLs ringtail-control and waits until the broker has forked another one.
+        Returns (old pid, new pid or None when none came within timeout)."""
+        old = self.control_pid()
+        if old:
+            os.kill(old, signal.SIGKILL)
+        end = time.time() + timeout
+        while time.time() < end:
+            new = self.control_pid()
+            if new not in (None, old):
+                return old, new
+            time.sleep(0.02)
+        return old, None
+
     def log(self):
         try:
             with open(self.log_path, 'rb') as f:

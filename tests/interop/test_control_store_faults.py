@@ -22,7 +22,7 @@ import time
 from confluent_kafka.admin import AdminClient, NewTopic
 from rtbroker import Broker, free_port, run_tap
 from test_txn_coordinator import add_offsets, end_txn
-from test_txn_offsets import control_pid, init_pid, offset_fetch, txn_offset_commit
+from test_txn_offsets import init_pid, offset_fetch, txn_offset_commit
 
 TOPIC, GROUP, TXN = 'lost-in', 'lost-g', 'lost-tx'
 RETRY = (14, 15, 51)      # COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, CONCURRENT_TRANSACTIONS
@@ -71,11 +71,7 @@ def main(tap):
             tap.ok(end[-1] == 0, 'EndTxn(commit)', end)
             got = settled(port, 20)
             tap.ok(got == (20, 0), 'the committed offset is 20', got)
-            old = control_pid(b.proc.pid)
-            os.kill(old, signal.SIGKILL)
-            t0 = time.time()
-            while time.time() - t0 < 15 and control_pid(b.proc.pid) in (None, old):
-                time.sleep(0.02)
+            b.kill_control()
             got = settled(port, 20)
             tap.ok(got == (20, 0), 'after the control process reloads the log it is still 20 (the second '
                    'batch was written, not taken for a duplicate of the first)', got)

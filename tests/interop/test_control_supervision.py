@@ -24,20 +24,6 @@ from rtbroker import Broker, run_tap
 NOT_AVAILABLE, LOAD_IN_PROGRESS = 15, 14
 
 
-def control_pid(broker_pid):
-    """The ringtail-control child of the broker (children are listed per forking thread)."""
-    try:
-        for tid in os.listdir('/proc/%d/task' % broker_pid):
-            with open('/proc/%d/task/%s/children' % (broker_pid, tid)) as f:
-                for pid in f.read().split():
-                    with open('/proc/%s/comm' % pid) as c:
-                        if c.read().startswith('ringtail-contro'):
-                            return int(pid)
-    except OSError:
-        pass
-    return None
-
-
 def list_groups_error(port):
     """ListGroups v3 (flexible): the top-level error, or None when the connection failed."""
     try:
@@ -56,7 +42,7 @@ def serving_after_kill(b, old, timeout=15):
     """Seconds from now until a new control process answers ListGroups with NONE."""
     t0 = time.time()
     while time.time() - t0 < timeout:
-        pid = control_pid(b.proc.pid)
+        pid = b.control_pid()
         if pid and pid != old and list_groups_error(b.port) == 0:
             return time.time() - t0, pid
         time.sleep(0.01)
@@ -187,7 +173,7 @@ def main(tap):
         pid = None
         deadline = time.time() + 15
         while time.time() < deadline and not (pid and list_groups_error(b.port) == 0):
-            pid = control_pid(b.proc.pid)
+            pid = b.control_pid()
             time.sleep(0.02)
         tap.ok(pid is not None, 'the broker runs ringtail-control and it serves', b.log()[-2000:])
         cpus = allowed_cpus(pid) if pid else None

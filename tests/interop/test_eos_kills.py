@@ -104,19 +104,6 @@ class Transformer:
         return self.commits
 
 
-def control_pid(broker_pid):
-    try:
-        for tid in os.listdir('/proc/%d/task' % broker_pid):
-            with open('/proc/%d/task/%s/children' % (broker_pid, tid)) as f:
-                for pid in f.read().split():
-                    with open('/proc/%s/comm' % pid) as c:
-                        if c.read().startswith('ringtail-contro'):
-                            return int(pid)
-    except OSError:
-        pass
-    return None
-
-
 def committed_all(bootstrap, timeout=60):
     """True once the group's committed offsets reach the end of every input partition."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -206,13 +193,8 @@ def main(tap):
             feed(FEED)
             working += t.wait_commits(t.commits + 1, 60)
             time.sleep(rnd.uniform(0.0, 0.3))
-            pid = control_pid(b.proc.pid)
-            if pid:
-                os.kill(pid, signal.SIGKILL)
+            if b.kill_control()[0]:
                 ckills += 1
-            deadline = time.time() + 15
-            while time.time() < deadline and control_pid(b.proc.pid) in (None, pid):
-                time.sleep(0.02)
         working += t.wait_commits(t.commits + 1, 60)
         alive = t.p.poll() is None
         t.kill()

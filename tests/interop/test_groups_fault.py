@@ -97,20 +97,6 @@ def wait_for(w, cond, timeout=30):
     return False
 
 
-def control_pid(broker_pid):
-    """The ringtail-control child of the broker (children are listed per forking thread)."""
-    try:
-        for tid in os.listdir('/proc/%d/task' % broker_pid):
-            with open('/proc/%d/task/%s/children' % (broker_pid, tid)) as f:
-                for pid in f.read().split():
-                    with open('/proc/%s/comm' % pid) as c:
-                        if c.read().startswith('ringtail-contro'):
-                            return int(pid)
-    except OSError:
-        pass
-    return None
-
-
 def committed(bootstrap):
     """The group's committed offsets; retries the retriable coordinator errors (the control
     process may still be starting or loading), as an application does."""
@@ -176,17 +162,11 @@ def main(tap):
             w = Worker(b.bootstrap)
             tap.ok(wait_for(w, lambda: w.commits >= 5 and w.msgs >= 100), 'the group consumes and commits',
                    '%d msgs %d commits\n%s' % (w.msgs, w.commits, b.log()[-2000:]))
-            old = control_pid(b.proc.pid)
+            old = b.control_pid()
             tap.ok(old is not None, 'the broker runs ringtail-control as its child')
             acked_before = dict(w.acked)
-            os.kill(old, signal.SIGKILL)
             t0 = time.time()
-            new = None
-            while time.time() - t0 < 15:
-                new = control_pid(b.proc.pid)
-                if new and new != old:
-                    break
-                time.sleep(0.02)
+            new = b.kill_control()[1]
             back = time.time() - t0
             tap.ok(new and new != old, 'the control process is back after SIGKILL (%.2f s)' % back)
             commits0, msgs0 = w.commits, w.msgs

@@ -130,16 +130,6 @@ class Coord:
         return self.call(15, 1, w, parse)
 
 
-def control_pid(broker_pid):
-    for tid in os.listdir('/proc/%d/task' % broker_pid):
-        with open('/proc/%d/task/%s/children' % (broker_pid, tid)) as f:
-            for pid in f.read().split():
-                with open('/proc/%s/comm' % pid) as c:
-                    if c.read().startswith('ringtail-contro'):
-                        return int(pid)
-    return None
-
-
 def wait_empty(co, group):
     """Until the coordinator has expired every member (the session timeout passed)."""
     end = time.time() + 4 * SESSION / 1000.0
@@ -212,7 +202,7 @@ def main(tap):
         j, s = member_of(co, 'gb', 'inst-b')
         tap.ok(j[0] == 0 and s == (0,), 'static member inst-b joins and syncs', (j, s))
         gen, me = j[1], j[3]
-        pid = control_pid(b.proc.pid)
+        pid = b.control_pid()
         tap.ok(pid is not None, 'ringtail-control runs')
         os.kill(pid, signal.SIGKILL)
         r = co.describe('gb')
@@ -226,7 +216,7 @@ def main(tap):
         # NONE blindly (Kafka's handleHeartbeat), so a Heartbeat that lands in the load window
         # got 0 under load.  DescribeGroups answers COORDINATOR_LOAD_IN_PROGRESS until the load
         # is over (Coord.call retries it), so its answer is the reloaded state itself.
-        pid2 = control_pid(b.proc.pid)
+        pid2 = b.control_pid()
         tap.ok(pid2 is not None and pid2 != pid, 'the restarted ringtail-control runs', (pid, pid2))
         if pid2:
             os.kill(pid2, signal.SIGKILL)

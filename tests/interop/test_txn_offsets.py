@@ -13,7 +13,6 @@ exist.  DeleteGroups while an open transaction holds the group's offsets: the gr
 Kafka) and neither the commit nor a reload of the log brings its offsets back.
 Usage: test_txn_offsets.py <path to ringtail>
 """
-import os
 import shutil
 import signal
 import sys
@@ -129,16 +128,6 @@ def init_pid(port, txn_id):
         return err, pid, epoch
 
 
-def control_pid(broker_pid):
-    for tid in os.listdir('/proc/%d/task' % broker_pid):
-        with open('/proc/%d/task/%s/children' % (broker_pid, tid)) as f:
-            for pid in f.read().split():
-                with open('/proc/%s/comm' % pid) as c:
-                    if c.read().startswith('ringtail-contro'):
-                        return int(pid)
-    return None
-
-
 def consume(c, n, timeout=30):
     got = []
     deadline = time.time() + timeout
@@ -205,11 +194,7 @@ def main(tap):
             p.begin_transaction()
             p.produce(OUT, value=b'T-x', partition=0)
             p.send_offsets_to_transaction([TopicPartition(IN, 0, sent[0] + 20)], c.consumer_group_metadata(), 30)
-            old = control_pid(b.proc.pid)
-            os.kill(old, signal.SIGKILL)
-            t0 = time.time()
-            while time.time() - t0 < 15 and control_pid(b.proc.pid) in (None, old):
-                time.sleep(0.02)
+            b.kill_control()
             got = offset_fetch(b.port, False)
             tap.ok(got == (sent[0], 0), 'after the control process restarts the pending offset is still pending',
                    got)
@@ -247,11 +232,7 @@ def main(tap):
             p.commit_transaction(30)
             got = offset_fetch(b.port, True, group=DEL_GROUP)
             tap.ok(got == (-1, 0), 'the commit does not bring the deleted offsets back', got)
-            old = control_pid(b.proc.pid)
-            os.kill(old, signal.SIGKILL)
-            t0 = time.time()
-            while time.time() - t0 < 15 and control_pid(b.proc.pid) in (None, old):
-                time.sleep(0.02)
+            b.kill_control()
             got = offset_fetch(b.port, True, group=DEL_GROUP)
             tap.ok(got == (-1, 0), 'nor does the restarted control process reloading the log', got)
             dc.close()
