@@ -36,6 +36,7 @@ class W:
         return self.uvar(len(s) + 1).raw(s)
 
     def raw(self, b): self.b += b; return self
+    def bytes(self, b): return self.i32(len(b)).raw(b)
     def tags(self): return self.uvar(0)
 
 

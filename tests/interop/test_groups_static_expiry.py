@@ -23,14 +23,6 @@ SESSION = 6000
 RETRY = (14, 15)  # COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE
 
 
-def nstr(w, s):
-    return w.i16(-1) if s is None else w.str(s)
-
-
-def byts(w, b):
-    return w.i32(len(b)).raw(b)
-
-
 class Coord:
     """One connection; every call is retried (fresh connection) while the coordinator is away."""
 
@@ -54,8 +46,8 @@ class Coord:
 
     def join(self, group, member, instance):
         w = W().str(group).i32(SESSION).i32(30000).str(member)
-        nstr(w, instance).str('consumer').i32(1).str('range')
-        byts(w, SUB)
+        w.str(instance).str('consumer').i32(1).str('range')
+        w.bytes(SUB)
 
         def parse(r):
             r.i32()
@@ -67,9 +59,9 @@ class Coord:
 
     def sync(self, group, gen, member, instance, assign):
         w = W().str(group).i32(gen).str(member)
-        nstr(w, instance).i32(len(assign))
+        w.str(instance).i32(len(assign))
         for m, a in assign:
-            byts(w.str(m), a)
+            w.str(m).bytes(a)
 
         def parse(r):
             r.i32()
@@ -78,7 +70,7 @@ class Coord:
 
     def heartbeat(self, group, gen, member, instance):
         w = W().str(group).i32(gen).str(member)
-        nstr(w, instance)
+        w.str(instance)
 
         def parse(r):
             r.i32()
@@ -87,7 +79,7 @@ class Coord:
 
     def commit(self, group, gen, member, instance):
         w = W().str(group).i32(gen).str(member)
-        nstr(w, instance).i32(1).str('t').i32(1).i32(0).i64(5).i32(-1).i16(-1)
+        w.str(instance).i32(1).str('t').i32(1).i32(0).i64(5).i32(-1).i16(-1)
 
         def parse(r):
             r.i32()
@@ -100,7 +92,7 @@ class Coord:
 
     def leave(self, group, member, instance):
         w = W().str(group).i32(1).str(member)
-        nstr(w, instance)
+        w.str(instance)
 
         def parse(r):
             r.i32()
