@@ -119,3 +119,28 @@ class Conn:
 
     def close(self):
         self.s.close()
+
+
+def describe_producers(port, topic, partition):
+    """DescribeProducers v0: (error, [(pid, epoch, last seq, last ts, coordinator epoch, txn start)])."""
+    c = Conn(port)
+    try:
+        r = c.call(61, 0, W().uvar(2).cstr(topic).uvar(2).i32(partition).tags().tags(), True)
+        r.i32()
+        out = None
+        for _ in range(r.uvar() - 1):
+            r.cstr()
+            for _ in range(r.uvar() - 1):
+                r.i32()
+                err = r.i16()
+                r.cstr()
+                prods = []
+                for _ in range(r.uvar() - 1):
+                    prods.append((r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64()))
+                    r.tags()
+                r.tags()
+                out = (err, prods)
+            r.tags()
+        return out
+    finally:
+        c.close()

@@ -20,6 +20,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
+import kwire
 from kwire import Conn, W
 from rtbroker import Broker, free_port, run_tap
 
@@ -70,30 +71,9 @@ def produce_once(port, records, acks, topic):
 
 
 def describe_producers(port, partition):
-    """DescribeProducers v0 (flexible); returns (error code, [(pid, epoch, last seq, txn start)])."""
-    c = Conn(port)
-    try:
-        body = W().uvar(2).cstr(TOPIC).uvar(2).i32(partition).tags().tags()
-        r = c.call(61, 0, body, True)
-        r.i32()
-        out = None
-        for _ in range(r.uvar() - 1):
-            r.cstr()
-            for _ in range(r.uvar() - 1):
-                r.i32()
-                err = r.i16()
-                r.cstr()
-                prods = []
-                for _ in range(r.uvar() - 1):
-                    pid, epoch, seq, _ts, _ce, txn = r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64()
-                    r.tags()
-                    prods.append((pid, epoch, seq, txn))
-                r.tags()
-                out = (err, prods)
-            r.tags()
-        return out
-    finally:
-        c.close()
+    """DescribeProducers v0 of TOPIC: (error code, [(pid, epoch, last seq, txn start)])."""
+    err, prods = kwire.describe_producers(port, TOPIC, partition)
+    return err, [(p[0], p[1], p[2], p[5]) for p in prods]
 
 
 def values(bootstrap):

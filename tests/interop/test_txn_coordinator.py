@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
-from kwire import Conn, W
+from kwire import Conn, W, describe_producers
 from rtbroker import Broker, free_port, run_tap
 
 LOAD_IN_PROGRESS, NOT_AVAILABLE = 14, 15
@@ -107,31 +107,6 @@ def add_partitions(port, txn_id, pid, epoch, topic, parts, version=3):
                 part, err = r.i32(), r.i16()
                 r.tags()
                 out[part] = err
-            r.tags()
-        return out
-    finally:
-        c.close()
-
-
-def describe_producers(port, topic, partition):
-    """DescribeProducers v0: (error, [(pid, epoch, last seq, last ts, coordinator epoch, txn start)])."""
-    c = Conn(port)
-    try:
-        r = c.call(61, 0, W().uvar(2).cstr(topic).uvar(2).i32(partition).tags().tags(), True)
-        r.i32()
-        out = None
-        for _ in range(r.uvar() - 1):
-            r.cstr()
-            for _ in range(r.uvar() - 1):
-                r.i32()
-                err = r.i16()
-                r.cstr()
-                prods = []
-                for _ in range(r.uvar() - 1):
-                    prods.append((r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64()))
-                    r.tags()
-                r.tags()
-                out = (err, prods)
             r.tags()
         return out
     finally:
