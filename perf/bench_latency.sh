@@ -21,29 +21,8 @@ RT=$B/dataplane/ringtail
 PERF=$B/perf/harness/ringtail-perf
 LIM=$B/perf/bench_latency_limits
 TMP=$(mktemp -d /tmp/ringtail-lat.XXXXXX)
-pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
-
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
+. "$(dirname "$0")/lib.sh"
 calc() { /usr/bin/python3 -c "print($1)"; }
-
-start_broker() { # $1 name, rest: overrides
-	name=$1; shift
-	BP=$(port)
-	args="--override listeners=PLAINTEXT://127.0.0.1:$BP --override log.dirs=$TMP/$name"
-	for o in "$@"; do args="$args --override $o"; done
-	# shellcheck disable=SC2086
-	$RT $args > "$TMP/$name.log" 2>&1 &
-	BPID=$!
-	pids="$pids $BPID"
-	for _ in $(seq 100); do
-		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$BP),0.2)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "broker did not start"; cat "$TMP/$name.log"; exit 1
-}
 
 # The first write to a partition creates its log (files and fsyncs): --prime writes one record
 # to every partition before the clock starts, so that the runs measure appends, not creation
@@ -60,7 +39,7 @@ while [ "$i" -lt "$REP" ]; do
 	RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 	SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 	echo "run $i limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us), fdatasync(16 KiB) p99 $SYNC99 us"
-	start_broker "b$i"
+	start_broker "$TMP/b$i" "$TMP/b$i.log"
 	for acks in 1 -1; do
 		/usr/bin/time -f "%U %S" -o "$TMP/cpu" $PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create \
 			--partitions 8 --record-size 1024 --acks $acks --rate 10000 --linger-ms 0 --duration "$DUR" \
@@ -71,6 +50,6 @@ while [ "$i" -lt "$REP" ]; do
 		if [ "$acks" = 1 ]; then LIMIT=$(calc "round(2*$RTT99,1)"); else LIMIT=$(calc "round($SYNC99+2*$RTT99,1)"); fi
 		echo "run $i acks=$acks p99 $P99 us (p50 $P50, harness service p99 $S99) limit $LIMIT us ratio $(calc "round($P99/$LIMIT,2)") client cpu $(awk '{print $1+$2}' "$TMP/cpu") s"
 	done
-	kill "$BPID"; wait "$BPID" 2>/dev/null || true
+	stop_broker
 	rm -rf "$TMP/b$i"
 done
