@@ -134,6 +134,9 @@ struct stor_bhdr {
  * `limit`, -EBADMSG when what is there is not a plausible batch header, or -errno. */
 int stor_segment_read_hdr(const struct stor_segment *s, uint64_t pos, uint64_t limit,
                           struct stor_bhdr *h);
+/* The same from bytes at hand: b holds the n (<= KP_BATCH_HEADER_SIZE is enough) bytes at file
+ * position pos.  0, or -EBADMSG (also when n is shorter than a batch header).  No I/O. */
+int stor_bhdr_parse(const uint8_t *b, size_t n, uint64_t pos, uint64_t limit, struct stor_bhdr *h);
 
 /* --- aborted-transaction index files (aborted.c) ------------------------------------------ */
 

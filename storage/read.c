@@ -3,10 +3,12 @@
  *
  * A read never looks past a segment's visible size (bytes whose appends resolved), so it never
  * returns a batch whose write failed or is still in flight.  Batch boundaries come from the
- * offset index (binary search) and a short forward walk over batch headers (pread of 61 bytes
- * each, from the page cache in the steady state).
+ * offset index (binary search) and a short forward walk over batch headers, read a window of
+ * STOR_READ_WINDOW bytes at a time: through the owner's io_uring for the fetch path
+ * (stor_log_read_start, so a page-cache miss never blocks the shard), with pread for start-up.
  */
 #include <errno.h>
+#include <liburing.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,80 +16,257 @@
 #include "proto/batch.h"
 #include "storage/internal.h"
 
-/* First batch in s at or after pos whose last offset is >= target.  0 with *h and *at, or
- * -ENODATA when none is below `limit`, or -errno. */
-static int find_batch(const struct stor_segment *s, uint64_t pos, uint64_t limit, int64_t target,
-                      struct stor_bhdr *h, uint64_t *at)
+/*
+ * One walk serves both drivers.  Its steps stop whenever the batch header they need is not in
+ * the read's window (-EAGAIN): stor_log_read fills the window with pread and goes on,
+ * stor_log_read_start queues an io_uring read and goes on from the completion.  A walk takes
+ * the segment's visible size and end offset once, when it enters the segment, so that appends
+ * completing between two of its reads do not move its limits (bytes below a visible size never
+ * change while a read of the log is in flight: truncation requires an idle log).
+ */
+enum {
+	R_START,  /* find the segment that holds the offset */
+	R_FIND,   /* walk from the offset index's entry to the batch that holds the offset */
+	R_MAX,    /* walk to the batch that holds max_offset (the range ends before it) */
+	R_WANT,   /* walk to the last whole batch within max_bytes */
+	R_NEXT,   /* the header after the range: its base is next_offset */
+};
+
+static void enter(struct stor_read_op *r, struct stor_segment *s)
 {
+	r->seg = s;
+	r->limit = s->visible;
+	r->end_off = s->end_offset;
+	r->wlen = 0;
+	r->cur = stor_segment_lookup(s, r->offset);
+	r->step = R_FIND;
+}
+
+/* The batch header at pos from the window: 0, -ENODATA at or past limit, -EBADMSG, or -EAGAIN
+ * when the window does not hold it (read r->cur first). */
+static int hdr_at(const struct stor_read_op *r, uint64_t pos, uint64_t limit, struct stor_bhdr *h)
+{
+	if (pos + KP_BATCH_LOG_OVERHEAD > limit) return -ENODATA;
+	uint64_t need = limit - pos < KP_BATCH_HEADER_SIZE ? limit - pos : KP_BATCH_HEADER_SIZE;
+	if (!r->wlen || pos < r->wpos || pos + need > r->wpos + r->wlen) {
+		/* A window that starts here and still lacks the header: the file is shorter than the
+		 * size the log believes visible. */
+		if (r->wlen && pos == r->wpos) return -EIO;
+		return -EAGAIN;
+	}
+	return stor_bhdr_parse(r->win + (pos - r->wpos), (size_t)need, pos, limit, h);
+}
+
+static void want_init(struct stor_read_op *r)
+{
+	r->want = r->end_lim - r->start > r->max_bytes ? r->start + r->max_bytes : r->end_lim;
+	/* Jump through the index near `want`, then walk. */
+	uint64_t p = stor_segment_lookup_pos(r->seg, r->want);
+	r->cur = p < r->start ? r->start : p;
+	r->step = R_WANT;
+}
+
+/* The segment after s in the log (s may have left it: compaction, retention), or NULL. */
+static struct stor_segment *seg_after(const struct stor_log *log, const struct stor_segment *s)
+{
+	for (size_t i = 0; i < log->nseg; i++)
+		if (log->segs[i]->base > s->base) return log->segs[i];
+	return NULL;
+}
+
+/* Runs the walk as far as the window allows.  0: finished (r->rd set, its segment pinned when
+ * len > 0); -EAGAIN: the header at r->cur of r->seg must be read first; or -errno. */
+static int advance(struct stor_read_op *r)
+{
+	struct stor_log *log = r->log;
 	for (;;) {
-		int rc = stor_segment_read_hdr(s, pos, limit, h);
-		if (rc) return rc == -ENODATA ? rc : rc;
-		if (h->last >= target) {
-			*at = pos;
+		struct stor_bhdr h;
+		int rc;
+		switch (r->step) {
+		case R_START: {
+			if (r->offset < log->log_start || r->offset > log->leo) return -ERANGE;
+			if (r->max_offset > log->leo) r->max_offset = log->leo;
+			if (r->offset >= r->max_offset || !log->nseg) return 0;
+			ssize_t i = stor_log_find_segment(log, r->offset);
+			enter(r, log->segs[i < 0 ? 0 : i]);
+			break;
+		}
+		case R_FIND:
+			rc = hdr_at(r, r->cur, r->limit, &h);
+			if (rc == -ENODATA) {
+				/* Nothing at or past the offset here (a compacted gap): the next segment. */
+				struct stor_segment *n = seg_after(log, r->seg);
+				if (!n) return 0;
+				enter(r, n);
+				break;
+			}
+			if (rc) return rc;
+			if (h.last < r->offset) {
+				r->cur += h.size;
+				break;
+			}
+			if (h.base >= r->max_offset) return 0;
+			r->start = r->cur;
+			r->first_base = h.base;
+			r->first_size = h.size;
+			r->end_lim = r->limit;
+			if (r->max_offset < r->end_off) {
+				/* The range ends before the batch that holds max_offset (HW or LSO). */
+				uint64_t from = stor_segment_lookup(r->seg, r->max_offset);
+				r->cur = from < r->start ? r->start : from;
+				r->step = R_MAX;
+			} else {
+				want_init(r);
+			}
+			break;
+		case R_MAX:
+			rc = hdr_at(r, r->cur, r->limit, &h);
+			if (rc && rc != -ENODATA) return rc;
+			if (!rc && h.last < r->max_offset) {
+				r->cur += h.size;
+				break;
+			}
+			if (!rc) r->end_lim = r->cur;
+			want_init(r);
+			break;
+		case R_WANT:
+			rc = hdr_at(r, r->cur, r->end_lim, &h);
+			if (rc && rc != -ENODATA) return rc;
+			if (!rc && r->cur + h.size <= r->want) {
+				r->cur += h.size;
+				break;
+			}
+			/* r->cur ends the range */
+			if (r->cur == r->start) {
+				if (!r->min_one || r->start + r->first_size > r->end_lim) return 0;
+				r->cur = r->start + r->first_size;
+			}
+			r->step = R_NEXT;
+			break;
+		case R_NEXT: {
+			rc = -ENODATA;
+			if (r->cur < r->limit) rc = hdr_at(r, r->cur, r->limit, &h);
+			if (rc == -EAGAIN) return rc;
+			struct stor_segment *s = r->seg;
+			r->rd.fd = s->fd;
+			r->rd.pos = r->start;
+			r->rd.len = (uint32_t)(r->cur - r->start);
+			r->rd.first_offset = r->first_base;
+			r->rd.next_offset = rc ? r->end_off : h.base;
+			r->rd.seg = s;
+			s->refs++;
 			return 0;
 		}
-		pos += h->size;
+		}
 	}
+}
+
+static void op_init(struct stor_log *log, struct stor_read_op *r)
+{
+	r->rd = (struct stor_read){.fd = -1, .first_offset = r->offset, .next_offset = r->offset};
+	r->log = log;
+	r->seg = NULL;
+	r->win = NULL;
+	r->wlen = 0;
+	r->step = R_START;
+}
+
+/* The window's bytes start at r->cur; at most STOR_READ_WINDOW, never past the visible size. */
+static uint32_t window_len(const struct stor_read_op *r)
+{
+	uint64_t n = r->limit - r->cur;
+	return n > STOR_READ_WINDOW ? STOR_READ_WINDOW : (uint32_t)n;
+}
+
+static int window_alloc(struct stor_read_op *r)
+{
+	if (!r->win && !(r->win = malloc(STOR_READ_WINDOW))) return -ENOMEM;
+	r->wpos = r->cur;
+	r->wlen = 0;
+	return 0;
 }
 
 int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int64_t max_offset,
                   bool min_one, struct stor_read *out)
 {
-	*out = (struct stor_read){.fd = -1, .first_offset = offset, .next_offset = offset};
-	if (offset < log->log_start || offset > log->leo) return -ERANGE;
-	if (max_offset > log->leo) max_offset = log->leo;
-	if (offset >= max_offset) return 0;
-	ssize_t i = stor_log_find_segment(log, offset);
-	if (i < 0) i = 0;
-	for (; (size_t)i < log->nseg; i++) {
-		struct stor_segment *s = log->segs[i];
-		uint64_t limit = s->visible;
-		struct stor_bhdr h;
-		uint64_t start;
-		int rc = find_batch(s, stor_segment_lookup(s, offset), limit, offset, &h, &start);
-		if (rc == -ENODATA) continue;
-		if (rc) return rc;
-		if (h.base >= max_offset) return 0;
-		/* The range ends before the batch that holds max_offset (HW or LSO). */
-		uint64_t end_lim = limit;
-		if (max_offset < s->end_offset) {
-			struct stor_bhdr mh;
-			uint64_t mpos;
-			uint64_t from = stor_segment_lookup(s, max_offset);
-			if (from < start) from = start;
-			rc = find_batch(s, from, limit, max_offset, &mh, &mpos);
-			if (rc && rc != -ENODATA) return rc;
-			if (!rc) end_lim = mpos;
+	struct stor_read_op r = {.offset = offset, .max_bytes = max_bytes, .max_offset = max_offset,
+	                         .min_one = min_one};
+	op_init(log, &r);
+	int rc;
+	while ((rc = advance(&r)) == -EAGAIN) {
+		if ((rc = window_alloc(&r))) break;
+		uint32_t want = window_len(&r);
+		ssize_t n;
+		do n = pread(r.seg->fd, r.win, want, (off_t)r.wpos);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			rc = -errno;
+			break;
 		}
-		uint64_t want = end_lim - start > max_bytes ? start + max_bytes : end_lim;
-		/* Last whole batch that ends at or before `want`: jump through the index, then walk. */
-		uint64_t p = stor_segment_lookup_pos(s, want);
-		if (p < start) p = start;
-		uint64_t end = p;
-		for (;;) {
-			struct stor_bhdr bh;
-			rc = stor_segment_read_hdr(s, end, end_lim, &bh);
-			if (rc == -ENODATA) break;
-			if (rc) return rc;
-			if (end + bh.size > want) break;
-			end += bh.size;
+		if (n == 0) {
+			rc = -EIO;
+			break;
 		}
-		if (end == start) {
-			if (!min_one || start + h.size > end_lim) return 0;
-			end = start + h.size;
-		}
-		out->fd = s->fd;
-		out->pos = start;
-		out->len = (uint32_t)(end - start);
-		out->first_offset = h.base;
-		struct stor_bhdr nh;
-		if (end < limit && !stor_segment_read_hdr(s, end, limit, &nh)) out->next_offset = nh.base;
-		else out->next_offset = s->end_offset;
-		out->seg = s;
-		s->refs++;
-		return 0;
+		r.wlen = (uint32_t)n;
 	}
+	free(r.win);
+	*out = r.rd;
+	return rc;
+}
+
+/* --- the asynchronous driver ---------------------------------------------------------------- */
+
+static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+
+/* Queues the read of the window at r->cur, pinning r->seg until its completion. */
+static int submit(struct stor_read_op *r)
+{
+	int rc = window_alloc(r);
+	if (rc) return rc;
+	struct io_uring_sqe *sqe = stor_get_sqe(r->log);
+	if (!sqe) return -EBUSY;
+	io_uring_prep_read(sqe, r->seg->fd, r->win, window_len(r), r->wpos);
+	r->op.cb = read_cb;
+	io_uring_sqe_set_data(sqe, &r->op);
+	r->seg->refs++;
+	r->log->inflight++;
 	return 0;
+}
+
+static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_read_op *r = rt_container_of(op, struct stor_read_op, op);
+	struct stor_log *log = r->log;
+	struct stor_segment *was = r->seg;
+	log->inflight--;
+	int rc = res < 0 ? res : res == 0 ? -EIO : 0;
+	if (!rc) {
+		r->wlen = (uint32_t)res;
+		rc = advance(r);
+		if (rc == -EAGAIN && !(rc = submit(r))) {
+			/* still walking; the new read pinned its segment (maybe `was`) */
+			was->refs--;
+			if (was->deleted && !was->refs) stor_reap(log);
+			return;
+		}
+	}
+	was->refs--;
+	if (was->deleted && !was->refs) stor_reap(log);
+	free(r->win);
+	r->win = NULL;
+	if (rc) r->rd = (struct stor_read){.fd = -1, .first_offset = r->offset, .next_offset = r->offset};
+	r->done(r, rc);
+}
+
+int stor_log_read_start(struct stor_log *log, struct stor_read_op *r)
+{
+	op_init(log, r);
+	int rc = advance(r);
+	if (rc == -EAGAIN && !(rc = submit(r))) return -EINPROGRESS;
+	free(r->win);
+	r->win = NULL;
+	return rc;
 }
 
 void stor_read_release(struct stor_log *log, struct stor_read *r)

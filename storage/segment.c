@@ -337,9 +337,14 @@ int stor_segment_read_hdr(const struct stor_segment *s, uint64_t pos, uint64_t l
 	do r = pread(s->fd, b, want, (off_t)pos);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) return -errno;
-	if ((size_t)r < KP_BATCH_HEADER_SIZE) return -EBADMSG;
+	return stor_bhdr_parse(b, (size_t)r, pos, limit, h);
+}
+
+int stor_bhdr_parse(const uint8_t *b, size_t n, uint64_t pos, uint64_t limit, struct stor_bhdr *h)
+{
+	if (n < KP_BATCH_HEADER_SIZE) return -EBADMSG;
 	struct kp_batch_hdr hd;
-	if (kp_batch_hdr_peek(b, (size_t)r, &hd)) return -EBADMSG;
+	if (kp_batch_hdr_peek(b, n, &hd)) return -EBADMSG;
 	int64_t size = (int64_t)hd.batch_length + KP_BATCH_LOG_OVERHEAD;
 	if (hd.last_offset_delta < 0) return -EBADMSG;
 	if (pos + (uint64_t)size > limit) return -EBADMSG;

@@ -31,9 +31,10 @@
  * Compaction runs on a cleaner thread (compact.h); producer snapshots at a roll and partition
  * deletion run on the shard's file worker (bg.h, stor_log_delete_bg).  Calls documented as
  * "blocking" do file system calls directly: open (recovery), close, truncate, stor_log_delete,
- * checkpoints, leader-epoch changes, offset-for-timestamp and read's batch headers (pread,
- * from the page cache in the steady state).  tests/interop/test_shard_syscalls.py traces the
- * shard threads under load and fails on any file system call of the steady state.
+ * checkpoints, leader-epoch changes, offset-for-timestamp and stor_log_read's batch headers
+ * (pread; the fetch path uses stor_log_read_start, whose header reads go through the ring).
+ * tests/interop/test_shard_syscalls.py traces the shard threads under load and fails on any
+ * file system call of the steady state.
  * The `struct stor_dir` calls are thread-safe (a mutex, never taken on the data path).
  *
  * Offsets.  Appends get offsets when they are submitted, in submission order.  The log end offset
@@ -276,6 +277,47 @@ struct stor_read {
  * from reading batch headers (pread, blocking only on a page-cache miss). */
 int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int64_t max_offset,
                   bool min_one, struct stor_read *out);
+
+/* The same without blocking the owner shard: the batch headers the read needs are read through
+ * the log's io_uring (a window of STOR_READ_WINDOW bytes at a time), and the read is answered
+ * from the ring's completion.  This is the fetch path's read; stor_log_read (pread) stays for
+ * start-up and tests.  Embedded in the caller's object, which must stay alive until `done`. */
+struct stor_read_op;
+/* Called exactly once, on the owner shard, for a read that stor_log_read_start queued: err is
+ * 0 (r->rd holds the range, pinned when len > 0) or -errno as stor_log_read's. */
+typedef void (*stor_read_fn)(struct stor_read_op *r, int err);
+
+#define STOR_READ_WINDOW 4096
+
+struct stor_read_op {
+	/* in: stor_log_read's arguments */
+	int64_t offset;
+	uint32_t max_bytes;
+	int64_t max_offset;
+	bool min_one;
+	stor_read_fn done;
+	/* out */
+	struct stor_read rd;
+	/* private */
+	struct rt_ioop op;
+	struct stor_log *log;
+	struct stor_segment *seg;       /* the segment walked; pinned while its read is in flight */
+	uint8_t *win;                   /* malloc'ed: bytes [wpos, wpos + wlen) of seg's file */
+	uint64_t wpos;
+	uint32_t wlen;
+	uint64_t limit;                 /* seg's visible size and end offset when the walk entered it */
+	int64_t end_off;
+	uint64_t cur, start, end_lim, want;
+	int64_t first_base;             /* the first batch of the range: base and size */
+	uint64_t first_size;
+	uint8_t step;
+};
+
+/* Starts an asynchronous read.  Returns 0 when no header had to be read from the file (r->rd
+ * holds the result now; `done` is not called), -EINPROGRESS when a read is queued on the ring
+ * (`done` will be called exactly once; the log is not idle until then), or -errno as
+ * stor_log_read (`done` is not called). */
+int stor_log_read_start(struct stor_log *log, struct stor_read_op *r);
 
 /* Releases the pin of a read with len > 0 (on the owner shard).  A segment deleted by retention
  * or DeleteRecords is closed and unlinked after its last release. */

@@ -2,7 +2,9 @@
  * dataplane/handlers/fetch.c: Fetch (key 1).
  *
  * Every requested partition is read on its owner shard at once: storage maps (offset, max
- * bytes) to a range of whole batches in one segment file and pins the segment; the range goes
+ * bytes) to a range of whole batches in one segment file and pins the segment, reading the
+ * batch headers it needs through the owner's io_uring (stor_log_read_start: a page-cache miss
+ * delays this partition's answer, never the shard); the range goes
  * into the response as a FILE segment, so the connection's shard moves it from the file to the
  * socket without copying (net_uring.c splices).  A batch that starts before the requested
  * offset is returned whole, as Kafka does; the client skips the records before its offset.
@@ -52,6 +54,7 @@ struct fpart {
 	struct dp_fs_part *cached;     /* incremental: the session's entry */
 	bool keep;                     /* incremental: in the answer */
 	struct dp_part *part;
+	struct stor_read_op rop;       /* the owner's read (its batch headers come through the ring) */
 	struct stor_read rd;
 	int16_t err;
 	int64_t hwm, lstart;
@@ -85,6 +88,7 @@ struct fetch_ctx {
 /* A pin to drop on the owner shard; malloc'ed because the request's arena may be gone. */
 struct unpin {
 	struct dp_part *part;
+	struct stor_read_op rop;       /* the owner's read (its batch headers come through the ring) */
 	struct stor_read rd;
 };
 
@@ -268,32 +272,56 @@ static void read_back(struct dp_shard *s, void *arg)
 	read_one_done(j->ctx);
 }
 
+/* The owner's read is finished (now, or from the ring's completion): the aborted transactions
+ * of a read_committed range, then the answer goes back to the connection's shard. */
+static void read_finish(struct dp_shard *s, struct fpart *j, int rc)
+{
+	struct stor_log *log = j->part->log;
+	j->rd = j->rop.rd;
+	if (!rc && j->rd.len && committed(j->ctx) &&
+	    dp_fetch_aborted_collect(log, j->offset, &j->rd, &j->ab)) {
+		stor_read_release(log, &j->rd);
+		j->rd.len = 0;   /* no list, no records: the consumer asks again */
+	}
+	if (rc) {
+		j->err = stor_err_to_kafka(rc);
+		if (!j->err)
+			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
+		j->rd.len = 0;
+	}
+	if (!j->rd.len)
+		j->part->pins--;       /* the pin taken for the read; a range keeps it until sent */
+	dp_shard_post(s, j->ctx->req->s->id, read_back, j);
+}
+
+static void read_done(struct stor_read_op *r, int err)
+{
+	struct fpart *j = rt_container_of(r, struct fpart, rop);
+	read_finish(dp_shard_self(), j, err);
+}
+
 static void read_run(struct dp_shard *s, void *arg)
 {
 	struct fpart *j = arg;
 	j->part = dp_parts_get(s, j->topic, j->index, &j->err);
-	if (j->part) {
-		struct stor_log *log = j->part->log;
-		j->hwm = stor_log_high_watermark(log);
-		j->lstart = stor_log_start_offset(log);
-		j->lso = j->part->pstate ? stor_pstate_lso(j->part->pstate, j->hwm) : j->hwm;
-		bool iso_committed = committed(j->ctx);
-		int rc = stor_log_read(log, j->offset, j->max_bytes, iso_committed ? j->lso : j->hwm, true,
-		                       &j->rd);
-		if (!rc && j->rd.len && iso_committed && dp_fetch_aborted_collect(log, j->offset, &j->rd, &j->ab)) {
-			stor_read_release(log, &j->rd);
-			j->rd.len = 0;   /* no list, no records: the consumer asks again */
-		}
-		if (rc) {
-			j->err = stor_err_to_kafka(rc);
-			if (!j->err)
-				j->err = KP_ERR_KAFKA_STORAGE_ERROR;
-			j->rd.len = 0;
-		} else if (j->rd.len) {
-			j->part->pins++;
-		}
+	if (!j->part) {
+		dp_shard_post(s, j->ctx->req->s->id, read_back, j);
+		return;
 	}
-	dp_shard_post(s, j->ctx->req->s->id, read_back, j);
+	struct stor_log *log = j->part->log;
+	j->hwm = stor_log_high_watermark(log);
+	j->lstart = stor_log_start_offset(log);
+	j->lso = j->part->pstate ? stor_pstate_lso(j->part->pstate, j->hwm) : j->hwm;
+	/* Pinned from here: the partition is not closed under a header read in flight. */
+	j->part->pins++;
+	j->rop.offset = j->offset;
+	j->rop.max_bytes = j->max_bytes;
+	j->rop.max_offset = committed(j->ctx) ? j->lso : j->hwm;
+	j->rop.min_one = true;
+	j->rop.done = read_done;
+	int rc = stor_log_read_start(log, &j->rop);
+	if (rc != -EINPROGRESS)
+		read_finish(s, j, rc);
 }
 
 static void read_round(struct fetch_ctx *ctx)

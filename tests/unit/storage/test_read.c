@@ -170,3 +170,115 @@ Test(stor_read, pinned_segment_outlives_retention)
 	struct stor_read r2;
 	cr_expect_eq(stor_log_read(lg, 10, 100, INT64_MAX, true, &r2), -ERANGE);
 }
+
+/* --- the asynchronous read of the fetch path (stor_log_read_start) ---------------------------- */
+
+struct t_rop {
+	struct stor_read_op op;
+	bool done;
+	int err;
+};
+
+static void on_read(struct stor_read_op *r, int err)
+{
+	struct t_rop *x = (struct t_rop *)r;
+	x->done = true;
+	x->err = err;
+}
+
+/* Runs one asynchronous read to its end; *queued says whether it went through the ring. */
+static int read_async(int64_t offset, uint32_t max_bytes, int64_t max_offset, bool min_one,
+                      struct stor_read *out, bool *queued)
+{
+	struct t_rop x = {.op = {.offset = offset, .max_bytes = max_bytes, .max_offset = max_offset,
+	                         .min_one = min_one, .done = on_read}};
+	int rc = stor_log_read_start(lg, &x.op);
+	*queued = rc == -EINPROGRESS;
+	if (rc == -EINPROGRESS) {
+		cr_assert(!stor_log_idle(lg), "a header read in flight keeps the log busy");
+		t_run_until(&t.ring, &x.done);
+		rc = x.err;
+	}
+	*out = x.op.rd;
+	return rc;
+}
+
+static void same_reads(int64_t off, uint32_t mb, int64_t maxo, bool one, int *queued, bool fives)
+{
+	struct stor_read a, b;
+	int ra = stor_log_read(lg, off, mb, maxo, one, &a);
+	bool q;
+	int rb = read_async(off, mb, maxo, one, &b, &q);
+	*queued += q;
+	cr_assert_eq(rb, ra, "offset %lld max_bytes %u max_offset %lld", (long long)off, mb, (long long)maxo);
+	cr_expect(a.len == b.len && a.pos == b.pos && a.fd == b.fd && a.first_offset == b.first_offset &&
+	          a.next_offset == b.next_offset,
+	          "offset %lld max_bytes %u max_offset %lld min_one %d: blocking (%u@%llu, %lld..%lld) "
+	          "async (%u@%llu, %lld..%lld)", (long long)off, mb, (long long)maxo, one,
+	          a.len, (unsigned long long)a.pos, (long long)a.first_offset, (long long)a.next_offset,
+	          b.len, (unsigned long long)b.pos, (long long)b.first_offset, (long long)b.next_offset);
+	if (b.len && fives) check_range(&b, b.first_offset);  /* batches of five records */
+	stor_read_release(lg, &a);
+	stor_read_release(lg, &b);
+}
+
+Test(stor_read, async_reads_match_the_blocking_ones)
+{
+	int queued = 0, n = 0;
+	const uint32_t mbs[] = {10, (uint32_t)blen, (uint32_t)(3 * blen + 7), 5000, 1 << 20};
+	const int64_t maxos[] = {3, 12, 250, 499, INT64_MAX};
+	for (int64_t off = 0; off <= 500; off += 23)
+		for (size_t i = 0; i < sizeof mbs / sizeof *mbs; i++)
+			for (size_t k = 0; k < sizeof maxos / sizeof *maxos; k++, n++)
+				same_reads(off, mbs[i], maxos[k], (off + (int64_t)i) % 2, &queued, true);
+	struct stor_read r;
+	bool q;
+	cr_expect_eq(read_async(501, 100, INT64_MAX, true, &r, &q), -ERANGE);
+	cr_expect(queued > n / 2, "the header reads went through the ring (%d of %d)", queued, n);
+	/* Batches larger than the header window: every header is a read of its own. */
+	for (int i = 0; i < 4; i++) {
+		size_t len;
+		uint8_t *b = t_batch(3, 20000 + i, 2500, &len);
+		cr_assert(len > STOR_READ_WINDOW);
+		cr_assert_eq(t_append(&t, lg, b, len, 0, NULL), 0);
+		free(b);
+	}
+	for (int64_t off = 495; off < 512; off++)
+		for (size_t i = 0; i < sizeof mbs / sizeof *mbs; i++)
+			same_reads(off, mbs[i], off % 3 ? INT64_MAX : 509, true, &queued, false);
+	t_run_idle(&t.ring, lg);
+}
+
+Test(stor_read, async_read_in_flight_pins_its_segment)
+{
+	struct t_rop x = {.op = {.offset = 3, .max_bytes = 1 << 20, .max_offset = INT64_MAX,
+	                         .min_one = true, .done = on_read}};
+	cr_assert_eq(stor_log_read_start(lg, &x.op), -EINPROGRESS);
+	/* Retention takes the segment while its header read is in flight. */
+	int64_t lw;
+	cr_assert_eq(stor_log_delete_records(lg, 400, &lw), 0);
+	char p[512];
+	snprintf(p, sizeof p, "%s/r-3/00000000000000000000.log", t.dir);
+	t_run_until(&t.ring, &x.done);
+	cr_assert_eq(x.err, 0);
+	cr_assert(x.op.rd.len > 0);
+	cr_expect_eq(x.op.rd.first_offset, 0);
+	check_range(&x.op.rd, 0);
+	cr_expect(t_file_size(p) > 0, "not unlinked while the answer pins it");
+	stor_read_release(lg, &x.op.rd);
+	t_run_idle(&t.ring, lg);
+	cr_expect_eq(t_file_size(p), -1, "unlinked after the release");
+}
+
+Test(stor_read, async_read_with_nothing_to_read_answers_at_once)
+{
+	t_run_idle(&t.ring, lg);   /* the appends' index and spare-file work */
+	struct t_rop x = {.op = {.offset = 500, .max_bytes = 1 << 20, .max_offset = INT64_MAX,
+	                         .min_one = true, .done = on_read}};
+	cr_expect_eq(stor_log_read_start(lg, &x.op), 0, "at the LEO: no header to read");
+	cr_expect_eq(x.op.rd.len, 0);
+	cr_expect(!x.done);
+	x.op.offset = -1;
+	cr_expect_eq(stor_log_read_start(lg, &x.op), -ERANGE);
+	cr_expect(stor_log_idle(lg), "nothing was queued");
+}
