@@ -2,12 +2,15 @@
  * dataplane/handlers/metadata.c: Metadata (key 3).  The broker (or, in shard-aware mode, one
  * node per shard), the cluster id, and the requested topics with topic ids and partition
  * leaders.  Unknown topics are created when auto.create.topics.enable and the request allow it,
- * as Kafka does; the new topic is usable at once here (owners open partitions on first use), so
- * it is answered as existing rather than with LEADER_NOT_AVAILABLE.
+ * as Kafka does.  Such a request is answered from the shard's file worker (offload.h: the
+ * registry write blocks), after the owners have opened the new partitions, so the new topic is
+ * answered as existing rather than with LEADER_NOT_AVAILABLE.  Requests that create nothing are
+ * answered on the shard at once.
  */
 #include <stdio.h>
 
 #include "handlers.h"
+#include "offload.h"
 
 static void fill_topic(struct dp_req *req, struct kp_metadata_resp_topic *rt, const struct dp_topic *t)
 {
@@ -35,17 +38,36 @@ static void fill_topic(struct dp_req *req, struct kp_metadata_resp_topic *rt, co
 	}
 }
 
-void dp_h_metadata(struct dp_req *req, void *msg)
+/* Whether the request names an unknown topic that Metadata would create (auto.create.topics). */
+static bool wants_create(struct dp_req *req, const struct kp_metadata_req *m, const struct dp_snap *s)
 {
-	struct kp_metadata_req *m = msg;
 	struct dp_broker *b = dp_req_broker(req);
-	struct kp_metadata_resp resp;
-	kp_metadata_resp_init(&resp);
+	if (!b->cfg.auto_create_topics || (req->api_version >= 4 && !m->allow_auto_topic_creation) ||
+	    m->topics.n < 0)
+		return false;
+	for (int32_t i = 0; i < m->topics.n; i++) {
+		const struct kp_metadata_req_topic *q = &m->topics.items[i];
+		const char *why;
+		if (q->name.len >= 0 && !dp_topic_by_str(s, q->name) &&
+		    !dp_topic_name_check(q->name.ptr, (size_t)q->name.len, &why))
+			return true;
+	}
+	return false;
+}
+
+/* Builds the answer.  off is NULL on the connection's shard (wants_create was false: nothing
+ * to create), or the file worker's job, which creates the unknown topics (the registry write
+ * blocks) and lists them in off->open so that their partitions are open before the answer. */
+static void md_fill(struct dp_req *req, struct kp_metadata_req *m, struct kp_metadata_resp *resp,
+                    struct dp_off *off)
+{
+	struct dp_broker *b = dp_req_broker(req);
+	kp_metadata_resp_init(resp);
 
 	int nb = b->cfg.advertise_shards ? 1 + b->nshards : 1;
-	DP_ARRAY(req, resp.brokers, nb);
-	for (int i = 0; i < resp.brokers.n; i++) {
-		struct kp_metadata_resp_broker *br = &resp.brokers.items[i];
+	DP_ARRAY(req, resp->brokers, nb);
+	for (int i = 0; i < resp->brokers.n; i++) {
+		struct kp_metadata_resp_broker *br = &resp->brokers.items[i];
 		br->host = dp_str(b->cfg.adv_host);
 		br->rack = (struct kp_str){ NULL, -1 };
 		if (i == 0) {
@@ -56,24 +78,27 @@ void dp_h_metadata(struct dp_req *req, void *msg)
 			br->port = b->cfg.adv_port + i;
 		}
 	}
-	resp.cluster_id = dp_str(b->meta->cluster_id);
-	resp.controller_id = b->cfg.node_id;
-	resp.cluster_authorized_operations = INT32_MIN;
+	resp->cluster_id = dp_str(b->meta->cluster_id);
+	resp->controller_id = b->cfg.node_id;
+	resp->cluster_authorized_operations = INT32_MIN;
 
 	const struct dp_snap *s = dp_meta_snap(b->meta);
 	if (m->topics.n < 0 || (req->api_version == 0 && m->topics.n == 0)) {
 		/* null (or an empty list in v0): every topic */
-		DP_ARRAY(req, resp.topics, s->n);
-		for (int i = 0; i < resp.topics.n; i++)
-			fill_topic(req, &resp.topics.items[i], s->t[i]);
-		dp_req_respond(req, &resp);
+		DP_ARRAY(req, resp->topics, s->n);
+		for (int i = 0; i < resp->topics.n; i++)
+			fill_topic(req, &resp->topics.items[i], s->t[i]);
 		return;
 	}
-	bool auto_ok = b->cfg.auto_create_topics && (req->api_version < 4 || m->allow_auto_topic_creation);
-	DP_ARRAY(req, resp.topics, m->topics.n);
-	for (int i = 0; i < resp.topics.n; i++) {
+	bool auto_ok = off && b->cfg.auto_create_topics && (req->api_version < 4 || m->allow_auto_topic_creation);
+	DP_ARRAY(req, resp->topics, m->topics.n);
+	if (off) {
+		off->open = dp_req_array(req, resp->topics.n, sizeof(*off->open));
+		off->nopen = off->open ? resp->topics.n : 0;
+	}
+	for (int i = 0; i < resp->topics.n; i++) {
 		struct kp_metadata_req_topic *q = &m->topics.items[i];
-		struct kp_metadata_resp_topic *rt = &resp.topics.items[i];
+		struct kp_metadata_resp_topic *rt = &resp->topics.items[i];
 		rt->topic_authorized_operations = INT32_MIN;
 		const struct dp_topic *t = NULL;
 		if (q->name.len < 0) {
@@ -105,6 +130,8 @@ void dp_h_metadata(struct dp_req *req, void *msg)
 				s = dp_meta_snap(b->meta);
 				t = dp_topic_by_str(s, q->name);
 				e = t ? 0 : KP_ERR_LEADER_NOT_AVAILABLE;
+			} else if (!e && off->open) {
+				off->open[i] = t;
 			}
 			if (e) {
 				rt->error_code = e;
@@ -113,5 +140,23 @@ void dp_h_metadata(struct dp_req *req, void *msg)
 		}
 		fill_topic(req, rt, t);
 	}
+}
+
+static void md_run(struct dp_off *off)
+{
+	md_fill(off->req, off->msg, off->resp, off);
+}
+
+void dp_h_metadata(struct dp_req *req, void *msg)
+{
+	struct kp_metadata_req *m = msg;
+	if (wants_create(req, m, dp_meta_snap(dp_req_broker(req)->meta))) {
+		/* The new topics are written to the registry on the shard's file worker (offload.h)
+		 * and their partitions opened by their owners before the answer. */
+		dp_off_answer(req, msg, sizeof(struct kp_metadata_resp), md_run, NULL);
+		return;
+	}
+	struct kp_metadata_resp resp;
+	md_fill(req, m, &resp, NULL);
 	dp_req_respond(req, &resp);
 }
