@@ -252,16 +252,22 @@ def report(out, runs, limits):
     groups = [k for k in rows("") if runs[k].get("group")]
     run_table("Consumer group", groups)
     if groups:
-        md += ["| system | scenario | members | churn every s | generations | commits | duplicates | gaps | "
-               "longest pause ms | mean pause ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+        md += ["| system | scenario | members | churn every s | generations | commits | lost assignments | "
+               "redelivered | duplicates | gaps | unread | longest pause ms | mean pause ms |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for (sy, s) in groups:
             g = runs[(sy, s)].get("group") or {}
             md.append(f"| {sy} | {s} | {g.get('members', '-')} | {g.get('churn_s', '-')} | {gen(g)} | "
-                      f"{g.get('commits', '-')} | {g.get('duplicate_records', '-')} | {g.get('gap_records', '-')} | "
+                      f"{g.get('commits', '-')} | {g.get('lost_assignments', '-')} | "
+                      f"{g.get('redelivered_records', '-')} | {g.get('duplicate_records', '-')} | "
+                      f"{g.get('gap_records', '-')} | {g.get('unread_records', '-')} | "
                       f"{fmt(g.get('pause_ms_max'), 1)} | {fmt(g.get('pause_ms_mean'), 1)} |")
         md += ["", "A consumer group (ringtail-perf --group) reading while the producers write, one member "
                "leaving and joining again as a new member every few seconds; a pause is how long a member "
-               "held no partitions during a rebalance. Duplicates and gaps must be 0. rdkafka-group-*: the "
+               "held no partitions during a rebalance. Lost assignments, redeliveries (records after the last "
+               "commit read again by the next owner, which Kafka allows after a lost assignment), duplicates "
+               "(any other record read twice), gaps and unread records must all be 0: the members commit "
+               "before every hand-over. rdkafka-group-*: the "
                "same through librdkafka's consumer (its generation ids are not visible: n/a).", ""]
     other = [k for k in runs if k[0] == "ringtail" and k[1].split("-")[0] in
              ("keyed", "idle", "shards", "shard", "rdkafka") and not runs[k].get("group")]
@@ -457,12 +463,14 @@ def check_run(name, r, bad):
                   f"{r['rate_target']:.0f}", file=sys.stderr)
     g = r.get("group")
     if g:
-        for k in ("duplicate_records", "gap_records", "uncommitted_records", "group_errors"):
+        for k in ("duplicate_records", "redelivered_records", "lost_assignments", "gap_records",
+                  "uncommitted_records", "group_errors"):
             if g[k]:
                 bad.append(f"{name}: group {k.replace('_', ' ')}: {g[k]}")
         if mode == "e2e" and (g["unread_records"] or r["consumed_records"] != r["acked_records"]):
             bad.append(f"{name}: the group consumed {r['consumed_records']} of {r['acked_records']} produced "
-                       f"({g['unread_records']} left unread)")
+                       f"({g['unread_records']} left unread, {g.get('redelivered_records', 0)} redelivered, "
+                       f"{g['duplicate_records']} duplicates)")
     cpu = r.get("broker_cpu_s")
     if cpu is not None and cpu < 0:
         bad.append(f"{name}: negative broker CPU time {cpu}")

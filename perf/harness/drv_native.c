@@ -1175,7 +1175,10 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 				if (c->role == ROLE_PRODUCER && (c->n || c->pend_head || c->out_off < c->out.len))
 					idle = false;
 			}
-			bool caught_up = o->mode != PERF_MODE_E2E || st->consumed_records >= st->acked_records;
+			/* A group counts each record once: a redelivered one must not stand in for one
+			 * not read yet. */
+			bool caught_up = o->mode != PERF_MODE_E2E ||
+			                 (nv.grp ? perf_grp_reached(&nv) : st->consumed_records) >= st->acked_records;
 			bool drained = idle && (caught_up || now - stop_at > catch_up_ns);
 			if (drained && !nv.grp)
 				break;

@@ -377,7 +377,10 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 	if (o->mode == PERF_MODE_E2E) {
 		/* A group waits longer: members paused by a rebalance resume from the commits. */
 		uint64_t until = rt_clock_ns() + (grp ? 15000000000ull : 5000000000ull);
-		while (st->consumed_records < st->acked_records && rt_clock_ns() < until) {
+		/* A group counts each record once (consumed_records counts every read): a record
+		 * read again after a rebalance must not stand in for one not read yet. */
+		while ((grp ? perf_rdk_grp_reached(grp) : st->consumed_records) < st->acked_records &&
+		       rt_clock_ns() < until) {
 			bool busy = poll_consumers(o, st, cons, nc, &eofs, 10);
 			if (grp)
 				busy |= perf_rdk_grp_poll(grp, rt_clock_ns());

@@ -1,27 +1,50 @@
 /*
  * perf/harness/ledger.h: which offsets of each partition a run's consumers read, to tell a
  * consumer group that handed its partitions over cleanly (every offset read exactly once) from
- * one that read some twice or skipped some.
+ * one that read some again after a commit was missed (Kafka's at-least-once redelivery), one
+ * that read some twice for no such reason, and one that lost some.
  *
  * Consumers report each stretch they read as a half-open range [from, to).  Ranges that
  * continue the partition's last one are merged, so a partition holds one range per stretch of
- * ownership (a new one after each rebalance), not one per fetch.  The tally sorts them and
- * counts offsets covered more than once (duplicates) and offsets of [start, end) covered by
- * none (gaps).  No I/O; single-threaded.
+ * ownership (a new one after each rebalance), not one per fetch.  The members also report the
+ * commits the group acknowledged and where each new owner started (perf_ledger_resume), so that
+ * a record read again can be judged: a new owner that starts at the group's latest acknowledged
+ * commit (or, before any commit, at the offset the run starts from) and reads records an earlier
+ * owner had read but not committed is a redelivery of records after the last commit, which Kafka
+ * allows; any other record read twice is a duplicate, which it does not.  The tally sorts the
+ * ranges and counts redeliveries, duplicates, offsets of [start, end) skipped (gaps) and offsets
+ * after the last read (unread).  No I/O; single-threaded.
  */
 #ifndef PERF_LEDGER_H
 #define PERF_LEDGER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+struct perf_ledger_range {
+	int64_t from, to;
+	bool resumed;          /* the first range of an owner that started at the latest commit */
+};
+
 struct perf_ledger_part {
-	int64_t (*iv)[2];      /* owned: [from, to) ranges in the order reported */
+	struct perf_ledger_range *iv;   /* owned: the ranges in the order reported */
 	int32_t n, cap;
+	int64_t acked;         /* highest offset the group acknowledged a commit of; -1 none */
+	int8_t resume;         /* the next range starts a stretch: 0 no, 1 at/after acked, 2 below it */
 };
 
 struct perf_ledger {
 	struct perf_ledger_part *parts;   /* owned, one per partition */
 	int32_t nparts;
+};
+
+/* What one partition's ranges cover (perf_ledger_tally). */
+struct perf_ledger_count {
+	int64_t redelivered;   /* re-read by an owner that started at the latest acknowledged commit */
+	int64_t duplicate;     /* re-read otherwise (each extra read counts) */
+	int64_t gap;           /* offsets of [start, end) never read, below the last read */
+	int64_t unread;        /* offsets of [start, end) after the last read */
+	int64_t hi;            /* the highest end read (start when none) */
 };
 
 /* 0 or -ENOMEM. */
@@ -32,10 +55,16 @@ void perf_ledger_fini(struct perf_ledger *l);
  * to < from) or -ENOMEM.  An empty range records nothing. */
 int perf_ledger_add(struct perf_ledger *l, int32_t part, int64_t from, int64_t to);
 
-/* What partition part's ranges cover: *dup offsets read more than once (each extra read counts),
- * *gap offsets of [start, end) never read, *hi the highest end read (start when none).  Sorts
- * the partition's ranges in place. */
-void perf_ledger_tally(struct perf_ledger *l, int32_t part, int64_t start, int64_t end,
-                       int64_t *dup, int64_t *gap, int64_t *hi);
+/* The group acknowledged a commit of offset for part (answers may come in any order: the
+ * highest counts).  A part out of range is ignored. */
+void perf_ledger_committed(struct perf_ledger *l, int32_t part, int64_t offset);
+
+/* An owner starts reading part at offset: the group's committed offset, or where the run starts
+ * when the group has none.  The next range reported for part begins a new stretch, judged
+ * against the commits acknowledged so far.  A part out of range is ignored. */
+void perf_ledger_resume(struct perf_ledger *l, int32_t part, int64_t offset);
+
+/* Tallies partition part over [start, end) into *c.  Sorts the partition's ranges in place. */
+void perf_ledger_tally(struct perf_ledger *l, int32_t part, int64_t start, int64_t end, struct perf_ledger_count *c);
 
 #endif

@@ -60,6 +60,7 @@ struct member {
 	bool stop;                   /* leave at the next chance */
 	int32_t *assigned;           /* room for every partition */
 	int nassigned;
+	int64_t *commit_at;          /* per partition: the offset the commit in flight carries */
 	uint64_t next_hb, next_commit, wake_at;
 	bool hb_out, commit_out;
 	bool refind;                 /* ask FindCoordinator before joining again */
@@ -231,6 +232,7 @@ static void send_commit(struct native *nv, struct member *m)
 			kp_offset_commit_req_partition_init(&ps[n]);
 			ps[n].partition_index = c->parts[i];
 			ps[n].committed_offset = c->offsets[i];
+			m->commit_at[c->parts[i]] = c->offsets[i];
 			ps[n].committed_leader_epoch = -1;
 			ps[n].commit_timestamp = -1;
 			ps[n].committed_metadata = KP_STR("");
@@ -356,6 +358,7 @@ static void install(struct native *nv, struct member *m, const struct kp_offset_
 			}
 		if (pos < 0)
 			pos = g->reset[p];    /* no commit yet: auto.offset.reset */
+		perf_ledger_resume(&g->ledger, p, pos);
 		struct conn *c = fetch_conn(nv, m, nv->leader[p]);
 		if (!c)
 			return;
@@ -437,6 +440,8 @@ static void lost(struct native *nv, struct member *m, int16_t code, uint64_t now
 {
 	if (code == KP_ERR_UNKNOWN_MEMBER_ID || code == KP_ERR_FENCED_INSTANCE_ID)
 		m->id[0] = '\0';
+	if (m->valid)
+		nv->st->group.lost_assignments += m->nassigned;
 	m->valid = false;
 	begin_handover(m, AFTER_REJOIN, now, nv->nnodes);
 }
@@ -540,6 +545,12 @@ static void on_commit(struct native *nv, struct member *m, const struct kp_offse
 	m->commit_out = false;
 	if (!e)
 		nv->st->group.commits++;
+	for (int32_t t = 0; t < r->topics.n; t++)
+		for (int32_t k = 0; k < r->topics.items[t].partitions.n; k++) {
+			const struct kp_offset_commit_resp_partition *cp = &r->topics.items[t].partitions.items[k];
+			if (!cp->error_code && cp->partition_index >= 0 && cp->partition_index < nv->nparts)
+				perf_ledger_committed(&nv->grp->ledger, cp->partition_index, m->commit_at[cp->partition_index]);
+		}
 	if (m->st == M_COMMIT) {
 		/* The hand-over's commit: whatever it answered, the partitions go. */
 		if (e)
@@ -771,6 +782,18 @@ bool perf_grp_read_all(const struct native *nv)
 	return nv->grp->ends && nv->grp->left == 0;
 }
 
+int64_t perf_grp_reached(const struct native *nv)
+{
+	const struct perf_grp *g = nv->grp;
+	int64_t n = 0;
+	for (int32_t p = 0; p < nv->nparts; p++) {
+		int64_t start = g->first[p] >= 0 ? g->first[p] : g->reset[p];
+		if (g->gpos[p] > start)
+			n += g->gpos[p] - start;
+	}
+	return n;
+}
+
 bool perf_grp_gone(const struct native *nv)
 {
 	for (int i = 0; i < nv->grp->n; i++)
@@ -923,7 +946,8 @@ int perf_grp_setup(struct native *nv, struct rt_buf *frame)
 		m->generation = -1;
 		m->fetch = calloc((size_t)nv->nnodes, sizeof(*m->fetch));
 		m->assigned = calloc(np, sizeof(int32_t));
-		if (!m->fetch || !m->assigned)
+		m->commit_at = calloc(np, sizeof(int64_t));
+		if (!m->fetch || !m->assigned || !m->commit_at)
 			return -ENOMEM;
 		m->coord = perf_nv_conn_new(nv, ROLE_COORD, k, COORD_CAP, err, sizeof(err), &rc);
 		if (!m->coord)
@@ -991,14 +1015,14 @@ void perf_grp_finish(struct native *nv)
 	} else {
 		for (int32_t p = 0; p < nv->nparts; p++) {
 			int64_t start = g->first[p] >= 0 ? g->first[p] : g->reset[p];
-			int64_t dup, gap, hi;
-			perf_ledger_tally(&g->ledger, p, start, end[p], &dup, &gap, &hi);
-			int64_t unread = end[p] > hi ? end[p] - hi : 0;
-			gs->duplicate_records += dup;
-			gs->gap_records += gap - unread;
-			gs->unread_records += unread;
+			struct perf_ledger_count n;
+			perf_ledger_tally(&g->ledger, p, start, end[p], &n);
+			gs->redelivered_records += n.redelivered;
+			gs->duplicate_records += n.duplicate;
+			gs->gap_records += n.gap;
+			gs->unread_records += n.unread;
 			int64_t c = com[p] >= 0 ? com[p] : start;
-			gs->uncommitted_records += hi > c ? hi - c : 0;
+			gs->uncommitted_records += n.hi > c ? n.hi - c : 0;
 		}
 	}
 	rt_buf_fini(&frame);
@@ -1014,6 +1038,7 @@ void perf_grp_fini(struct native *nv)
 	for (int i = 0; g->m && i < g->n; i++) {
 		free(g->m[i].fetch);
 		free(g->m[i].assigned);
+		free(g->m[i].commit_at);
 	}
 	free(g->m);
 	free(g->reset);

@@ -63,6 +63,11 @@ bool perf_grp_formed(const struct native *nv);
 /* Consume mode: true when every partition's position reached its end offset. */
 bool perf_grp_read_all(const struct native *nv);
 
+/* The offsets the group has reached: over every partition, from where the run started it to the
+ * furthest position any member read.  Records read twice count once, so an e2e run is caught up
+ * when this reaches the acknowledged records (consumed_records counts every read). */
+int64_t perf_grp_reached(const struct native *nv);
+
 /* True when every member has left the group. */
 bool perf_grp_gone(const struct native *nv);
 

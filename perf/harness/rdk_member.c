@@ -28,6 +28,7 @@ struct rmember {
 	rd_kafka_t *rk;             /* owned; NULL once closed */
 	rd_kafka_queue_t *q;        /* owned reference to rk's consumer queue (async commit results) */
 	int nheld;                  /* partitions held since the last assign */
+	bool closing;               /* rd_kafka_consumer_close is running on it */
 	uint64_t paused_at;         /* when a revoke left it with nothing (0 = not paused) */
 	uint64_t next_commit;
 };
@@ -75,23 +76,41 @@ static bool periodic_commit_superseded(rd_kafka_resp_err_t err)
 	}
 }
 
+/* The offsets the group acknowledged go into the ledger, which judges a record read again
+ * against them. */
+static void ledger_committed(struct perf_rdk_grp *g, const rd_kafka_topic_partition_list_t *offsets)
+{
+	for (int i = 0; offsets && i < offsets->cnt; i++)
+		if (!offsets->elems[i].err && offsets->elems[i].offset >= 0)
+			perf_ledger_committed(&g->ledger, offsets->elems[i].partition, offsets->elems[i].offset);
+}
+
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
                       void *opaque)
 {
 	(void)rk;
-	(void)offsets;
 	struct rmember *m = opaque;
+	ledger_committed(m->g, offsets);
 	if (!err)
 		m->g->st->group.commits++;
 	else if (!periodic_commit_superseded(err))
 		grp_error(m->g, "commit", err);
 }
 
-/* Commits what the member was handed, synchronously: before a revoke returns, so the next owner
- * starts from it. */
+static void on_sync_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                           void *opaque)
+{
+	(void)rk;
+	(void)err;
+	struct rmember *m = opaque;
+	ledger_committed(m->g, offsets);
+}
+
+/* Commits what the member was handed, synchronously (a temporary queue, served by this call):
+ * before a revoke returns, so the next owner starts from it. */
 static void commit_sync(struct rmember *m)
 {
-	rd_kafka_resp_err_t e = rd_kafka_commit(m->rk, NULL, 0);
+	rd_kafka_resp_err_t e = rd_kafka_commit_queue(m->rk, NULL, NULL, on_sync_commit, m);
 	if (!e)
 		m->g->st->group.commits++;
 	else if (e != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -105,7 +124,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 	struct perf_rdk_grp *g = m->g;
 	struct perf_group_stats *gs = &g->st->group;
 	uint64_t now = rt_clock_ns();
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && m->closing) {
+		/* A SyncGroup answered as the close began hands its assignment to the close
+		 * (librdkafka serves the consumer queue there).  The group subsystem is terminating:
+		 * it answers rd_kafka_committed with __DESTROY ("Broker handle destroyed") and treats
+		 * any assign as an unassign, so the member takes nothing; the group gives these
+		 * partitions out again after this member's LeaveGroup, from their commits. */
+		gs->joins++;
+		rd_kafka_assign(rk, NULL);
+		m->nheld = 0;
+	} else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		gs->joins++;
 		if (parts->cnt) {
 			rd_kafka_resp_err_t e = rd_kafka_committed(rk, parts, RDK_SETUP_TIMEOUT_MS);
@@ -118,8 +146,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 					          RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION);
 					continue;
 				}
+				if (!e && parts->elems[i].err) {
+					/* Not "no commit": the committed offset is unknown.  Starting at the
+					 * reset offset may read committed records again, which the ledger
+					 * then counts as duplicates. */
+					char what[96];
+					snprintf(what, sizeof(what), "committed offset of partition %d", (int)p);
+					grp_error(g, what, parts->elems[i].err);
+				}
 				if (e || parts->elems[i].err || parts->elems[i].offset < 0)
 					parts->elems[i].offset = g->reset[p];
+				perf_ledger_resume(&g->ledger, p, parts->elems[i].offset);
 			}
 		}
 		rd_kafka_assign(rk, parts);
@@ -136,7 +173,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 	} else {
 		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			grp_error(g, "rebalance", err);
-		if (m->nheld && !rd_kafka_assignment_lost(rk))
+		/* A lost assignment (the membership expired or was fenced) cannot be committed: the
+		 * next owner reads again from the last commit (the ledger counts the redelivery). */
+		if (m->nheld && rd_kafka_assignment_lost(rk))
+			gs->lost_assignments += m->nheld;
+		else if (m->nheld)
 			commit_sync(m);
 		rd_kafka_assign(rk, NULL);
 		g->held -= m->nheld;
@@ -180,7 +221,9 @@ static void member_close(struct perf_rdk_grp *g, struct rmember *m)
 {
 	if (!m->rk)
 		return;
+	m->closing = true;
 	rd_kafka_resp_err_t e = rd_kafka_consumer_close(m->rk);
+	m->closing = false;
 	if (e)
 		grp_error(g, "close", e);
 	else
@@ -356,6 +399,15 @@ int perf_rdk_grp_wait_formed(struct perf_rdk_grp *g, uint64_t timeout_ns)
 	return 0;
 }
 
+int64_t perf_rdk_grp_reached(const struct perf_rdk_grp *g)
+{
+	int64_t n = 0;
+	for (int32_t p = 0; p < g->nparts; p++)
+		if (g->pos[p] > g->start[p])
+			n += g->pos[p] - g->start[p];
+	return n;
+}
+
 bool perf_rdk_grp_read_all(const struct perf_rdk_grp *g)
 {
 	for (int32_t p = 0; p < g->nparts; p++)
@@ -385,14 +437,14 @@ void perf_rdk_grp_finish(struct perf_rdk_grp *g)
 		e = rd_kafka_query_watermark_offsets(g->admin, g->o->topic, p, &lo, &end, RDK_SETUP_TIMEOUT_MS);
 		if (e)
 			break;
-		int64_t dup, gap, hi;
-		perf_ledger_tally(&g->ledger, p, g->start[p], end, &dup, &gap, &hi);
-		int64_t unread = end > hi ? end - hi : 0;
-		gs->duplicate_records += dup;
-		gs->gap_records += gap - unread;
-		gs->unread_records += unread;
+		struct perf_ledger_count n;
+		perf_ledger_tally(&g->ledger, p, g->start[p], end, &n);
+		gs->redelivered_records += n.redelivered;
+		gs->duplicate_records += n.duplicate;
+		gs->gap_records += n.gap;
+		gs->unread_records += n.unread;
 		int64_t c = l->elems[i].offset >= 0 ? l->elems[i].offset : g->start[p];
-		gs->uncommitted_records += hi > c ? hi - c : 0;
+		gs->uncommitted_records += n.hi > c ? n.hi - c : 0;
 	}
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e)

@@ -54,6 +54,11 @@ bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now);
  * timeout_ns.  0 or -ETIMEDOUT (recorded in st). */
 int perf_rdk_grp_wait_formed(struct perf_rdk_grp *g, uint64_t timeout_ns);
 
+/* The offsets the group has reached: over every partition, from the offset the run started it
+ * at to one past the highest offset handed out.  A record read twice counts once, so an e2e run
+ * has caught up when this reaches the acknowledged records. */
+int64_t perf_rdk_grp_reached(const struct perf_rdk_grp *g);
+
 /* Consume mode: true when every partition's position reached the end offset read at set-up. */
 bool perf_rdk_grp_read_all(const struct perf_rdk_grp *g);
 

@@ -199,12 +199,14 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 		json_str(f, o->group);
 		fprintf(f, ", \"members\": %d, \"churn_s\": %g, \"generations\": %lld, \"joins\": %lld, "
 		        "\"heartbeats\": %lld, \"commits\": %lld, \"leaves\": %lld, \"churns\": %lld, "
-		        "\"group_errors\": %lld,\n    \"duplicate_records\": %lld, \"gap_records\": %lld, "
+		        "\"group_errors\": %lld, \"lost_assignments\": %lld,\n    \"redelivered_records\": %lld, "
+		        "\"duplicate_records\": %lld, \"gap_records\": %lld, "
 		        "\"unread_records\": %lld, \"uncommitted_records\": %lld, \"pauses\": %lld, "
 		        "\"pause_ms_max\": %.3f, \"pause_ms_mean\": %.3f},\n",
 		        o->consumers, o->group_churn_s, (long long)g->generations, (long long)g->joins,
 		        (long long)g->heartbeats, (long long)g->commits, (long long)g->leaves, (long long)g->churns,
-		        (long long)g->group_errors, (long long)g->duplicate_records, (long long)g->gap_records,
+		        (long long)g->group_errors, (long long)g->lost_assignments, (long long)g->redelivered_records,
+		        (long long)g->duplicate_records, (long long)g->gap_records,
 		        (long long)g->unread_records, (long long)g->uncommitted_records, (long long)g->pauses,
 		        g->pause_ms_max, g->pauses ? g->pause_ms_sum / (double)g->pauses : 0);
 	} else {

@@ -59,7 +59,10 @@ struct perf_stats {
 		int64_t generations;          /* distinct generations the members were assigned in */
 		int64_t joins, heartbeats, commits, leaves, churns;
 		int64_t group_errors;         /* group answers with an error the members had to act on */
-		int64_t duplicate_records;    /* offsets read more than once (each extra read) */
+		int64_t lost_assignments;     /* partitions given up without a commit (membership lost) */
+		int64_t redelivered_records;  /* read again by an owner that started at the latest commit
+		                               * (after a lost assignment: Kafka's at-least-once) */
+		int64_t duplicate_records;    /* read more than once for no such reason (each extra read) */
 		int64_t gap_records;          /* offsets skipped between the first position and the last read */
 		int64_t unread_records;       /* offsets after the last read, up to the log end at the end */
 		int64_t uncommitted_records;  /* read but not in the group's committed offsets at the end */

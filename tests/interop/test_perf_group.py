@@ -64,6 +64,10 @@ def check_clean(tap, name, rc, res, err, unread_expected=0):
         return False
     g = res['group']
     tap.ok(res['errors'] == 0 and g['group_errors'] == 0, '%s: no errors' % name, res['error'])
+    # The harness commits before every hand-over, so a healthy run loses no assignment and
+    # redelivers nothing; a record read twice otherwise is a duplicate (ledger.h tells them apart).
+    tap.ok(g['lost_assignments'] == 0 and g['redelivered_records'] == 0,
+           '%s: no assignment lost, no record redelivered after a missed commit' % name, g)
     tap.ok(g['duplicate_records'] == 0, '%s: no record consumed twice' % name, g)
     tap.ok(g['gap_records'] == 0, '%s: no offset skipped' % name, g)
     tap.ok(g['unread_records'] == unread_expected, '%s: %d records left unread' % (name, unread_expected), g)
