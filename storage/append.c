@@ -99,6 +99,7 @@ static void seal_rolled(struct stor_log *log)
 		stor_segment_write_index_async(s);
 		s->sealed = true;
 		log->flush_wanted = true;
+		stor_pa_trim(log, s);
 	}
 }
 
@@ -289,12 +290,31 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	a->next = NULL;
 	a->op.cb = write_cb;
 	a->state = A_INFLIGHT;
-	int rc = submit_write(log, a);
+	/* Bytes that overlap a zero chunk still in flight wait for it (prealloc.c). */
+	a->held = stor_pa_place(log, s, a->pos, a->len);
+	int rc = a->held ? 0 : submit_write(log, a);
 	if (rc) return rc;
+	if (a->held) log->pa_held = true;
 	s->size += a->len;
 	log->next_offset = off;
 	if (log->wq_tail) log->wq_tail->next = a;
 	else log->wq_head = a;
 	log->wq_tail = a;
+	stor_pa_kick(log);
 	return 0;
+}
+
+void stor_append_release_held(struct stor_log *log)
+{
+	bool failed = false;
+	for (struct stor_append *a = log->wq_head; a; a = a->next) {
+		if (!a->held) continue;
+		a->held = false;
+		int rc = submit_write(log, a);
+		if (rc) {
+			fail_append(log, a, rc);
+			failed = true;
+		}
+	}
+	if (failed) stor_append_resolve(log);
 }

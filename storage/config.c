@@ -32,6 +32,7 @@ void stor_config_default(struct stor_config *c)
 		.flush_ms = INT64_MAX,
 		.file_delete_delay_ms = 60000,
 		.timestamp_type = STOR_TS_CREATE_TIME,
+		.prealloc_window_ms = 1000,
 	};
 }
 

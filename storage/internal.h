@@ -74,6 +74,18 @@ struct stor_segment {
 	struct stor_txnidx *txn;
 	bool txn_missing;           /* absent or unreadable at open: rebuilt from the log */
 	bool txn_dirty;             /* entries written since the file's last fdatasync */
+	/* Preallocation (prealloc.c).  The file may be longer than the segment: [size, pa_end)
+	 * holds zeros already written and fdatasynced ahead of the appends, and file_end bounds the
+	 * file's size from above (zero chunks issued, appends reserved).  The segment's size is
+	 * always `size`/`visible`, never the file's. */
+	uint64_t pa_end;
+	uint64_t file_end;
+	bool pa_stop;               /* a zero chunk failed: no more for this segment */
+	bool trimming;              /* the cut back to `size` (roll) is in flight */
+	bool trim_failed;
+	int trim_left;
+	int32_t trim_err;
+	struct rt_ioop trim_op;
 };
 
 /* A segment object with no files (fds -1) and index mappings for `index_bytes`
@@ -177,6 +189,18 @@ struct stor_round {
 	uint64_t lt_issued;         /* base/lat_trace.h stamp */
 };
 
+/* Preallocation (prealloc.c): at most one zero chunk in flight per log, on the active segment
+ * or on the spare .log file (seg NULL), a linked write of zeros and fdatasync. */
+struct stor_pa_op {
+	struct rt_ioop wop, fop;
+	struct stor_log *log;
+	struct stor_segment *seg;   /* NULL: the spare "spare.log.tmp" */
+	uint64_t lo, hi;
+	int left;
+	int32_t wres, fres;
+	bool stale;                 /* the segment was cut back meanwhile: do not count the zeros */
+};
+
 struct stor_epoch_entry {
 	int32_t epoch;
 	int64_t start;
@@ -243,6 +267,16 @@ struct stor_log {
 	int spare_opening, spare_renaming;
 	bool spare_failed;          /* an open failed: rolls create their files themselves */
 
+	/* preallocation (prealloc.c) */
+	struct stor_pa_op pa;
+	uint64_t spare_zeroed;      /* spare.log.tmp: [0, spare_zeroed) durable zeros */
+	uint64_t spare_file_end;
+	bool spare_pa_stop;
+	bool pa_held;               /* appends wait for the zero chunk in flight */
+	int64_t pa_win_ms;          /* append rate: start of the current window */
+	uint64_t pa_win_bytes;      /* bytes appended in it */
+	uint64_t pa_rate;           /* bytes/s over the last whole window */
+
 	/* compaction (compact.c, cleaner.c) */
 	int64_t clean_point;        /* Kafka's cleaner checkpoint: offsets below were cleaned */
 	struct stor_clean_job *clean_job; /* the job out on a cleaner thread, or NULL */
@@ -292,6 +326,31 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 bool stor_spare_busy(const struct stor_log *log);
 /* Closes and unlinks spare files not taken (log close; blocking). */
 void stor_spare_discard(struct stor_log *log);
+
+/* prealloc.c: keeping the active segment's file zero-filled ahead of its appends.
+ * Whether the running kernel can cut files through io_uring (IORING_OP_FTRUNCATE); without it
+ * nothing is preallocated. */
+bool stor_pa_supported(void);
+/* An append of len bytes goes to s at pos (s->size not yet advanced): counts it for the rate
+ * and returns true when its write must wait for the zero chunk in flight (it overlaps it). */
+bool stor_pa_place(struct stor_log *log, struct stor_segment *s, uint64_t pos, size_t len);
+/* Queues the next zero chunk (active segment first, then the spare) or a sealed segment's trim
+ * when due and nothing is in flight. */
+void stor_pa_kick(struct stor_log *log);
+/* A sealed segment whose file is longer than its size: queue the trim (ftruncate + fdatasync
+ * through the ring) unless a zero chunk for it is in flight (its completion queues it). */
+void stor_pa_trim(struct stor_log *log, struct stor_segment *s);
+/* The spare .log becomes segment s: its zeros and any chunk in flight go with it. */
+void stor_pa_take_spare(struct stor_log *log, struct stor_segment *s);
+/* s was cut back to pos (truncation, repair). */
+void stor_pa_cut(struct stor_log *log, struct stor_segment *s, uint64_t pos);
+/* Blocking trim of a segment's file to its size (close).  0 or -errno. */
+int stor_pa_trim_sync(struct stor_segment *s);
+/* True when the file bytes [pos, end) are all zero (recovery: a preallocated tail).  Blocking
+ * pread; a read error counts as not zero. */
+bool stor_pa_zero_tail(int fd, uint64_t pos, uint64_t end);
+/* append.c: submits the writes of appends that waited for a zero chunk. */
+void stor_append_release_held(struct stor_log *log);
 
 /* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
 void stor_sync_kick(struct stor_log *log);

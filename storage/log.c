@@ -348,6 +348,9 @@ static int flush_all(struct stor_log *log)
 		               !s->dirty && !s->idx_dirty && !s->idx_bad && s->on_disk == s->on &&
 		               s->tn_disk == s->tn && !s->txn_dirty;
 		if (flushed) continue;
+		/* The zeros kept ahead of the appends go: after a clean stop a file is its data. */
+		int t = stor_pa_trim_sync(s);
+		if (t && !rc) rc = t;
 		if (s->idx_bad || s->on_disk != s->on || s->tn_disk != s->tn) {
 			int e = stor_segment_write_index_sync(s);
 			if (e && !rc) rc = e;

@@ -48,6 +48,7 @@ int stor_recover_scan(struct stor_log *log, struct stor_segment *s, uint64_t fro
 	size_t blen = 0;
 	uint64_t pos = from;
 	int rc = 0;
+	bool zero_tail = false;
 	*why = NULL;
 	while (pos < size) {
 		size_t off = (size_t)(pos - bpos);
@@ -56,7 +57,10 @@ int stor_recover_scan(struct stor_log *log, struct stor_segment *s, uint64_t fro
 		if (avail >= KP_BATCH_LOG_OVERHEAD) {
 			size_t sz = kp_batch_size(buf + off, avail);
 			if (sz < KP_BATCH_HEADER_SIZE) {
-				*why = "bad batch length";
+				/* Zeros to the end of the file are the preallocated tail (prealloc.c): the end
+				 * of the log, not data.  A zero length followed by anything else is torn. */
+				zero_tail = stor_pa_zero_tail(s->fd, pos, size);
+				*why = zero_tail ? "preallocated zero tail" : "bad batch length";
 				break;
 			}
 			if (pos + sz > size) {
@@ -65,7 +69,9 @@ int stor_recover_scan(struct stor_log *log, struct stor_segment *s, uint64_t fro
 			}
 			need = sz;
 		} else if (size - pos < KP_BATCH_LOG_OVERHEAD) {
-			*why = "a partial batch header at the end of the file (torn write)";
+			zero_tail = stor_pa_zero_tail(s->fd, pos, size);
+			*why = zero_tail ? "preallocated zero tail"
+			                 : "a partial batch header at the end of the file (torn write)";
 			break;
 		}
 		if (avail < need) {
@@ -125,13 +131,21 @@ int stor_recover_scan(struct stor_log *log, struct stor_segment *s, uint64_t fro
 	}
 	free(buf);
 	if (rc) return rc;
-	*dropped = size - pos;
+	*dropped = zero_tail ? 0 : size - pos;
 	if (pos < size) {
-		if (claim) describe_drop(s, pos, claim, claim_n);
+		if (zero_tail) {
+			stor_logf("%s: segment %020" PRId64 ".log: trimmed its preallocated tail, %" PRIu64
+			          " zero bytes from position %" PRIu64 " (not data; the log ends at offset %" PRId64 ")",
+			          log->name, s->base, size - pos, pos, expect);
+			*why = NULL;
+		} else if (claim) {
+			describe_drop(s, pos, claim, claim_n);
+		}
 		if (ftruncate(s->fd, (off_t)pos)) return -errno;
 		stor_segment_trim_index(s, pos, expect);
 	}
 	s->size = s->visible = pos;
+	s->file_end = s->pa_end = pos;
 	if (s->visible == 0) s->end_offset = s->base;
 	return 0;
 }

@@ -109,6 +109,7 @@ int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offse
 	retire_tail(log, i + 1);
 	struct stor_segment *s = log->segs[i];
 	if (ftruncate(s->fd, (off_t)pos)) return -errno;
+	stor_pa_cut(log, s, pos);
 	s->size = pos;
 	if (s->visible > pos) s->visible = pos;
 	stor_segment_trim_index(s, pos, offset);

@@ -44,6 +44,7 @@ static void open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	log->spare_opening--;
 	if (res >= 0) {
 		log->spare_fd[so->i] = res;
+		if (so->i == 0) stor_pa_kick(log);  /* zeros at the start of the next segment */
 	} else if (!log->spare_failed) {
 		log->spare_failed = true;
 		stor_logf("%s: creating spare segment file %s failed (%s); rolls create their files "
@@ -124,6 +125,7 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 	s->fd = log->spare_fd[0];
 	s->ifd = log->spare_fd[1];
 	s->tfd = log->spare_fd[2];
+	stor_pa_take_spare(log, s);
 	for (int i = 0; i < STOR_SPARE_FILES; i++) {
 		struct stor_spare_op *so = &log->spare_op[i];
 		stor_segment_name(log->spare_dest[i], sizeof log->spare_dest[i], base, spare_ext[i]);

@@ -106,6 +106,11 @@ struct stor_config {
 	int64_t flush_ms;               /* flush.ms: background fdatasync after this long (INT64_MAX) */
 	int64_t file_delete_delay_ms;   /* file.delete.delay.ms: kept for config compatibility (60000) */
 	enum stor_ts_type timestamp_type; /* message.timestamp.type */
+	int64_t prealloc_window_ms;     /* ringtail's own, no Kafka key (Kafka's `preallocate` is
+	                                 * fallocate of whole segments): keep the active segment
+	                                 * zero-filled ahead of its appends (storage/prealloc.c), sized
+	                                 * by the append rate measured over windows this long; 0 = off
+	                                 * (1000) */
 };
 
 /* Fills c with Kafka's defaults. */
@@ -221,6 +226,7 @@ struct stor_append {
 	int64_t max_ts, max_ts_off;     /* largest batch max timestamp and that batch's last offset */
 	int64_t messages;
 	uint8_t state;
+	bool held;                      /* its write waits for a preallocation chunk (prealloc.c) */
 	uint64_t lt_written, lt_round;  /* base/lat_trace.h stamps (0 unless built with it) */
 };
 

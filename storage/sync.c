@@ -47,7 +47,7 @@ static void update_recovery_point(struct stor_log *log)
 	for (size_t i = 0; i < log->nseg; i++) {
 		struct stor_segment *s = log->segs[i];
 		if (i + 1 == log->nseg || !s->sealed || s->dirty || s->idx_dirty || s->idx_bad ||
-		    s->idx_inflight || s->txn_dirty) {
+		    s->idx_inflight || s->txn_dirty || s->file_end > s->size) {
 			rp = s->base;
 			break;
 		}

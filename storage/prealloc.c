@@ -1,0 +1,314 @@
+/*
+ * storage/prealloc.c: keeping the active segment's file zero-filled ahead of its appends, and
+ * cutting the zeros off again at roll.
+ *
+ * Why.  On ext4 an append that grows the file changes i_size and allocates blocks, so the
+ * fdatasync of every group-commit round must commit the journal, and the rounds of all the
+ * partitions queue behind each other's commits.  An append that overwrites blocks already
+ * written and made durable changes no metadata an fdatasync must keep, so the round only writes
+ * data pages.  Kafka's `preallocate` uses fallocate, whose unwritten extents still need a
+ * journaled conversion when first written; here the zeros are really written.  The pages
+ * written ahead are also in the page cache already when the append's write comes (on a VM a
+ * new page can cost a host page fault).
+ *
+ * How.  At most one zero chunk per log is in flight: a linked IORING_OP_WRITE of zeros and
+ * IORING_OP_FSYNC (datasync) over [lo, hi) of the active segment (or of the spare
+ * "spare.log.tmp", so that a new segment starts with zeros ahead of it), issued on the shard's
+ * ring and run by the kernel's workers.  [size, pa_end) of a segment is durable zeros.  An
+ * append whose bytes overlap the chunk in flight waits for it (its write would race the zeros):
+ * the chunk's write completes first, then the held writes are submitted.
+ *
+ * Bounds.  The lead kept ahead is a quarter of a second of the partition's append rate, measured
+ * over windows of prealloc_window_ms (a second by default), between one page and PA_LEAD_MAX, and never past segment.bytes.  An
+ * idle partition (rate 0) gets none, so ten thousand quiet partitions cost nothing; a partition
+ * appending faster than PA_MAX_RATE gets none either: its rounds carry many appends each, so one
+ * journal commit per round is already shared, and zero-filling would double the disk traffic of
+ * exactly the partitions that use the disk most.  Below that rate the zeros cost one extra write
+ * of each byte, in chunks of at most PA_CHUNK_MAX (one journal commit per chunk instead of one
+ * per round).
+ *
+ * The file is longer than the segment only while zeros are ahead: the segment's size is always
+ * `visible`.  At roll the sealed segment's file is cut to its size (IORING_OP_FTRUNCATE + an
+ * fdatasync, linked); until that is done the recovery point does not pass it (sync.c), so a
+ * crash rescans it and recovery trims the zero tail (recover.c).  At close the active segment is
+ * cut with the close's other blocking calls (log.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/internal.h"
+
+#define PA_PAGE 4096u
+#define PA_CHUNK_MAX ((uint64_t)256 << 10)   /* one zero write + fdatasync */
+#define PA_LEAD_MAX ((uint64_t)1 << 20)      /* the most kept ahead of one partition */
+#define PA_MAX_RATE ((uint64_t)16 << 20)     /* bytes/s above which nothing is kept ahead */
+/* liburing 2.3 predates the opcode (Linux 6.9). */
+#define PA_OP_FTRUNCATE 55
+
+static uint8_t zeros[PA_CHUNK_MAX];
+
+static bool supported;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static void probe(void)
+{
+	if (getenv("RINGTAIL_NO_PREALLOC")) return;
+	struct io_uring_probe *p = io_uring_get_probe();
+	if (!p) return;
+	supported = io_uring_opcode_supported(p, PA_OP_FTRUNCATE) &&
+	            io_uring_opcode_supported(p, IORING_OP_FSYNC) && io_uring_opcode_supported(p, IORING_OP_WRITE);
+	io_uring_free_probe(p);
+}
+
+bool stor_pa_supported(void)
+{
+	pthread_once(&probe_once, probe);
+	return supported;
+}
+
+static uint64_t round_up(uint64_t v)
+{
+	return (v + PA_PAGE - 1) / PA_PAGE * PA_PAGE;
+}
+
+/* The lead to keep ahead now (0: none), from the rate of the last whole window. */
+static uint64_t lead(struct stor_log *log)
+{
+	if (log->cfg.prealloc_window_ms <= 0 || !stor_pa_supported()) return 0;
+	int64_t now = stor_now_ms();
+	if (!log->pa_win_ms) log->pa_win_ms = now;
+	int64_t el = now - log->pa_win_ms;
+	if (el >= log->cfg.prealloc_window_ms) {
+		log->pa_rate = log->pa_win_bytes * 1000 / (uint64_t)el;
+		log->pa_win_bytes = 0;
+		log->pa_win_ms = now;
+	}
+	if (!log->pa_rate || log->pa_rate > PA_MAX_RATE) return 0;
+	uint64_t l = round_up(log->pa_rate / 4);
+	return l > PA_LEAD_MAX ? PA_LEAD_MAX : l;
+}
+
+bool stor_pa_place(struct stor_log *log, struct stor_segment *s, uint64_t pos, size_t len)
+{
+	log->pa_win_bytes += len;
+	if (pos + len > s->file_end) s->file_end = pos + len;
+	return log->pa.left && log->pa.seg == s && pos < log->pa.hi && pos + len > log->pa.lo;
+}
+
+static void chunk_done(struct stor_log *log);
+
+static void chunk_end(struct stor_pa_op *pa)
+{
+	struct stor_log *log = pa->log;
+	log->inflight--;
+	if (pa->seg) pa->seg->inflight--;
+	if (--pa->left == 0) chunk_done(log);
+}
+
+static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_pa_op *pa = rt_container_of(op, struct stor_pa_op, wop);
+	pa->wres = res;
+	chunk_end(pa);
+}
+
+static void sync_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_pa_op *pa = rt_container_of(op, struct stor_pa_op, fop);
+	pa->fres = res;
+	chunk_end(pa);
+}
+
+static void chunk_done(struct stor_log *log)
+{
+	struct stor_pa_op *pa = &log->pa;
+	bool ok = pa->wres == (int32_t)(pa->hi - pa->lo) && pa->fres == 0;
+	struct stor_segment *s = pa->seg;
+	if (s) {
+		if (ok && !pa->stale && s->pa_end == pa->lo) s->pa_end = pa->hi;
+		if (!ok && !s->pa_stop) {
+			s->pa_stop = true;
+			stor_logf("%s: zero-filling segment %020" PRId64 " ahead of the appends failed (%s); "
+			          "its appends extend the file instead", log->name, s->base,
+			          strerror(pa->wres < 0 ? -pa->wres : pa->fres < 0 ? -pa->fres : EIO));
+		}
+	} else {
+		if (ok && log->spare_zeroed == pa->lo) log->spare_zeroed = pa->hi;
+		if (!ok) log->spare_pa_stop = true;
+	}
+	pa->seg = NULL;
+	pa->stale = false;
+	if (log->pa_held) {
+		log->pa_held = false;
+		stor_append_release_held(log);
+	}
+	if (s && s->sealed) stor_pa_trim(log, s);
+	if (s && s->deleted) stor_reap(log);
+	stor_pa_kick(log);
+}
+
+static int issue(struct stor_log *log, struct stor_segment *s, int fd, uint64_t lo, uint64_t hi)
+{
+	if (io_uring_sq_space_left(log->ring) < 2) io_uring_submit(log->ring);
+	if (io_uring_sq_space_left(log->ring) < 2) return -EBUSY;
+	struct stor_pa_op *pa = &log->pa;
+	pa->log = log;
+	pa->seg = s;
+	pa->lo = lo;
+	pa->hi = hi;
+	pa->wres = pa->fres = 0;
+	pa->stale = false;
+	pa->wop.cb = write_cb;
+	pa->fop.cb = sync_cb;
+	struct io_uring_sqe *w = io_uring_get_sqe(log->ring), *f = io_uring_get_sqe(log->ring);
+	io_uring_prep_write(w, fd, zeros, (unsigned)(hi - lo), lo);
+	io_uring_sqe_set_data(w, &pa->wop);
+	w->flags |= IOSQE_IO_LINK;
+	io_uring_prep_fsync(f, fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(f, &pa->fop);
+	pa->left = 2;
+	log->inflight += 2;
+	if (s) {
+		s->inflight += 2;
+		if (hi > s->file_end) s->file_end = hi;
+	} else if (hi > log->spare_file_end) {
+		log->spare_file_end = hi;
+	}
+	return 0;
+}
+
+void stor_pa_kick(struct stor_log *log)
+{
+	if (log->offline || log->pa.left || log->cfg.prealloc_window_ms <= 0 || !stor_pa_supported()) return;
+	/* The segment before the active one, when its trim found the SQ full. */
+	if (log->nseg > 1) stor_pa_trim(log, log->segs[log->nseg - 2]);
+	uint64_t l = lead(log);
+	if (!l) return;
+	uint64_t cap = (uint64_t)log->cfg.segment_bytes;
+	struct stor_segment *s = stor_log_active(log);
+	if (s && !s->pa_stop && !s->sealed && !log->fail_err) {
+		/* Appends that outran the zeros extended the file themselves up to size. */
+		if (s->pa_end < s->size) s->pa_end = s->size;
+		uint64_t want = round_up(s->size + l);
+		if (want > cap) want = cap;
+		if (s->pa_end < want && s->pa_end < s->size + l / 2 + 1) {
+			uint64_t hi = want - s->pa_end > PA_CHUNK_MAX ? s->pa_end + PA_CHUNK_MAX : want;
+			issue(log, s, s->fd, s->pa_end, hi);
+			return;
+		}
+	}
+	/* The spare's first stretch, so a roll's first appends find zeros too. */
+	if (log->spare_fd[0] >= 0 && !log->spare_renaming && !log->spare_pa_stop) {
+		uint64_t want = round_up(l);
+		if (want > cap) want = cap;
+		if (log->spare_zeroed < want) {
+			uint64_t hi = want - log->spare_zeroed > PA_CHUNK_MAX ? log->spare_zeroed + PA_CHUNK_MAX : want;
+			issue(log, NULL, log->spare_fd[0], log->spare_zeroed, hi);
+		}
+	}
+}
+
+static void trim_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_segment *s = rt_container_of(op, struct stor_segment, trim_op);
+	struct stor_log *log = s->log;
+	log->inflight--;
+	s->inflight--;
+	if (res < 0 && !s->trim_err) s->trim_err = res;
+	if (--s->trim_left) return;
+	s->trimming = false;
+	if (s->trim_err) {
+		s->trim_failed = true;
+		stor_logf("%s: cutting segment %020" PRId64 ".log back to its %" PRIu64 " bytes failed (%s); "
+		          "a restart trims its zero tail", log->name, s->base, s->size, strerror(-s->trim_err));
+	} else {
+		s->file_end = s->size;
+		/* The recovery point may pass it now. */
+		log->flush_wanted = true;
+	}
+	if (s->deleted) stor_reap(log);
+	else stor_sync_kick(log);
+}
+
+void stor_pa_trim(struct stor_log *log, struct stor_segment *s)
+{
+	if (!s->sealed || s->trimming || s->trim_failed || s->deleted || s->file_end <= s->size ||
+	    s->visible != s->size || log->offline)
+		return;
+	if (log->pa.left && log->pa.seg == s) return;  /* chunk_done comes back here */
+	if (io_uring_sq_space_left(log->ring) < 2) io_uring_submit(log->ring);
+	if (io_uring_sq_space_left(log->ring) < 2) return;  /* the next kick retries */
+	struct io_uring_sqe *t = io_uring_get_sqe(log->ring), *f = io_uring_get_sqe(log->ring);
+	io_uring_prep_rw(PA_OP_FTRUNCATE, t, s->fd, NULL, 0, s->size);
+	io_uring_sqe_set_data(t, &s->trim_op);
+	t->flags |= IOSQE_IO_LINK;
+	io_uring_prep_fsync(f, s->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(f, &s->trim_op);
+	s->trim_op.cb = trim_cb;
+	s->trim_left = 2;
+	s->trim_err = 0;
+	s->trimming = true;
+	s->inflight += 2;
+	log->inflight += 2;
+}
+
+void stor_pa_take_spare(struct stor_log *log, struct stor_segment *s)
+{
+	s->pa_end = log->spare_zeroed;
+	s->file_end = log->spare_file_end;
+	if (log->pa.left && !log->pa.seg) {
+		log->pa.seg = s;
+		s->inflight += log->pa.left;
+	}
+	log->spare_zeroed = log->spare_file_end = 0;
+	log->spare_pa_stop = false;
+}
+
+void stor_pa_cut(struct stor_log *log, struct stor_segment *s, uint64_t pos)
+{
+	s->pa_end = pos;
+	s->file_end = pos;
+	if (log->pa.left && log->pa.seg == s) {
+		log->pa.stale = true;
+		s->file_end = log->pa.hi > pos ? log->pa.hi : pos;
+	}
+}
+
+int stor_pa_trim_sync(struct stor_segment *s)
+{
+	if (s->file_end <= s->visible) return 0;
+	if (ftruncate(s->fd, (off_t)s->visible)) return -errno;
+	s->file_end = s->visible;
+	s->pa_end = s->visible;
+	return 0;
+}
+
+bool stor_pa_zero_tail(int fd, uint64_t pos, uint64_t end)
+{
+	enum { N = 64 << 10 };
+	uint8_t *buf = malloc(N);
+	if (!buf) return false;
+	bool zero = true;
+	while (zero && pos < end) {
+		size_t want = end - pos > N ? N : (size_t)(end - pos);
+		ssize_t r = pread(fd, buf, want, (off_t)pos);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) {
+			zero = false;
+			break;
+		}
+		for (ssize_t i = 0; i < r && zero; i++)
+			if (buf[i]) zero = false;
+		pos += (uint64_t)r;
+	}
+	free(buf);
+	return zero;
+}

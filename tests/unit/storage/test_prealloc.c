@@ -1,0 +1,274 @@
+/* Unit tests for storage/prealloc.c: the active segment's file is kept zero-filled ahead of the
+ * appends while every size storage reports (reads, stor_log_size, retention.bytes) is the data
+ * end; sealed segments are cut back to their data at roll, the active one at close, so a clean
+ * reopen finds Kafka's layout; after a crash the zero tail is trimmed as a preallocated tail
+ * (not as dropped data) and every acknowledged batch is there; a zero length followed by other
+ * bytes is still a torn tail. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/bytes.h"
+#include "storage/internal.h"
+#include "util.h"
+
+static struct tctx t;
+static void setup(void)
+{
+	t_setup(&t, NULL);
+	t.cfg.segment_bytes = 64 * 1024;
+	t.cfg.index_interval_bytes = 1024;
+	t.cfg.prealloc_window_ms = 2;  /* the rate is known within milliseconds */
+}
+static void teardown(void) { t_teardown(&t); }
+TestSuite(stor_prealloc, .init = setup, .fini = teardown);
+
+static struct stor_log *open_log(void)
+{
+	int err = 0;
+	struct stor_log *lg = stor_log_open(t.d, "pa", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg, "stor_log_open: %d", err);
+	return lg;
+}
+
+static void seg_path(char *out, size_t n, int64_t base)
+{
+	snprintf(out, n, "%s/pa-0/%020lld.log", t.dir, (long long)base);
+}
+
+/* Walks a .log file's batches from the start: the data end (where a batch length is 0 or the
+ * file ends), the file size, and whether everything after the data end is zero. */
+static uint64_t data_end(const char *path, long long *fsize, bool *zeros_after)
+{
+	int fd = open(path, O_RDONLY);
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	off_t sz = lseek(fd, 0, SEEK_END);
+	uint64_t pos = 0;
+	uint8_t h[KP_BATCH_LOG_OVERHEAD];
+	while (pos + sizeof h <= (uint64_t)sz && pread(fd, h, sizeof h, (off_t)pos) == (ssize_t)sizeof h) {
+		uint32_t blen = rt_be32_get(h + 8);
+		if (!blen) break;
+		pos += KP_BATCH_LOG_OVERHEAD + blen;
+	}
+	*zeros_after = true;
+	uint8_t b[4096];
+	for (uint64_t p = pos; p < (uint64_t)sz;) {
+		ssize_t r = pread(fd, b, sizeof b, (off_t)p);
+		cr_assert(r > 0);
+		for (ssize_t i = 0; i < r; i++)
+			if (b[i]) *zeros_after = false;
+		p += (uint64_t)r;
+	}
+	close(fd);
+	*fsize = sz;
+	return pos;
+}
+
+/* Appends 1 KiB-value batches (durable when asked) for about `ms` milliseconds, paced at about
+ * one per 100 us: well below the rate above which nothing is preallocated. */
+static void append_for(struct stor_log *lg, int ms, unsigned flags)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do {
+		size_t len;
+		uint8_t *buf = t_batch(1, 1700000000000LL, 1024, &len);
+		cr_assert_eq(t_append(&t, lg, buf, len, flags, NULL), 0);
+		free(buf);
+		usleep(100);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	} while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+/* Appends until the active segment's file holds zeros ahead of its data (or gives up). */
+static bool append_until_ahead(struct stor_log *lg)
+{
+	for (int i = 0; i < 400; i++) {
+		append_for(lg, 1, 0);
+		t_run_idle(&t.ring, lg);
+		struct stor_segment *s = stor_log_active(lg);
+		char p[512];
+		seg_path(p, sizeof p, s->base);
+		if (t_file_size(p) > (long long)s->size) return true;
+	}
+	return false;
+}
+
+Test(stor_prealloc, zeros_ahead_but_every_size_is_the_data)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	struct stor_log *lg = open_log();
+	cr_assert(append_until_ahead(lg), "no zeros were ever kept ahead of the appends");
+	struct stor_segment *s = stor_log_active(lg);
+	char p[512];
+	seg_path(p, sizeof p, s->base);
+	long long fs;
+	bool zeros;
+	uint64_t end = data_end(p, &fs, &zeros);
+	cr_assert_eq(end, s->size, "the batches end at %llu, the segment at %llu", (unsigned long long)end,
+	             (unsigned long long)s->size);
+	cr_assert_gt(fs, (long long)end);
+	cr_assert(zeros, "the bytes past the data are not all zero");
+
+	/* Reads stop at the data: the whole log reads back as batches, nothing past the LEO. */
+	int64_t n = t_verify_log(lg, 0);
+	cr_assert_eq(n, stor_log_end_offset(lg));
+	uint64_t total = 0;
+	for (size_t i = 0; i < lg->nseg; i++) total += lg->segs[i]->visible;
+	cr_assert_eq(stor_log_size(lg), total);
+	struct stor_read rd;
+	cr_assert_eq(stor_log_read(lg, stor_log_end_offset(lg), 1 << 20, INT64_MAX, true, &rd), 0);
+	cr_assert_eq(rd.len, 0);
+	t_close(&t, lg);
+}
+
+Test(stor_prealloc, roll_and_close_cut_files_to_their_data)
+{
+	struct stor_log *lg = open_log();
+	while (stor_log_segment_count(lg) < 4) append_for(lg, 2, STOR_APPEND_DURABLE);
+	cr_assert(append_until_ahead(lg));
+	t_run_idle(&t.ring, lg);
+	/* Sealed segments were cut back at roll (their trims are done once the log is idle). */
+	for (size_t i = 0; i + 1 < lg->nseg; i++) {
+		char p[512];
+		seg_path(p, sizeof p, lg->segs[i]->base);
+		long long fs;
+		bool z;
+		uint64_t end = data_end(p, &fs, &z);
+		cr_assert_eq((uint64_t)fs, end, "sealed segment %zu: file %lld bytes, data %llu", i, fs,
+		             (unsigned long long)end);
+		cr_assert_eq(end, lg->segs[i]->visible);
+	}
+	/* The recovery point passed the sealed segments: they were cut and synced. */
+	cr_assert_eq(stor_log_recovery_point(lg), stor_log_active(lg)->base);
+	int64_t leo = stor_log_end_offset(lg);
+	int64_t first_base = lg->segs[1]->base;
+	uint64_t first_size = lg->segs[0]->visible;
+
+	/* retention.bytes counts data, not the zeros of the active file: exactly the log's size
+	 * deletes nothing, one segment less deletes exactly the first. */
+	struct stor_config c = t.cfg;
+	c.retention_ms = -1;  /* the test batches are years old */
+	c.retention_bytes = (int64_t)stor_log_size(lg);
+	stor_log_set_config(lg, &c);
+	cr_assert_eq(stor_log_tick(lg, stor_now_ms()), 0);
+	c.retention_bytes = (int64_t)(stor_log_size(lg) - first_size);
+	stor_log_set_config(lg, &c);
+	cr_assert_eq(stor_log_tick(lg, stor_now_ms()), 1);
+	cr_assert_eq(stor_log_start_offset(lg), first_base);
+	c.retention_bytes = -1;
+	stor_log_set_config(lg, &c);
+	t_run_idle(&t.ring, lg);
+
+	cr_assert_eq(t_close(&t, lg), 0);
+	/* After a clean close every file is its data, byte for byte: Kafka's layout. */
+	char dp[512];
+	snprintf(dp, sizeof dp, "%s/pa-0", t.dir);
+	DIR *d = opendir(dp);
+	cr_assert_not_null(d);
+	struct dirent *e;
+	int logs = 0;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != 24 || strcmp(e->d_name + 20, ".log")) continue;
+		char p[600];
+		snprintf(p, sizeof p, "%s/%s", dp, e->d_name);
+		long long fs;
+		bool z;
+		uint64_t end = data_end(p, &fs, &z);
+		cr_assert_eq((uint64_t)fs, end, "%s: file %lld bytes, data %llu", e->d_name, fs, (unsigned long long)end);
+		logs++;
+	}
+	closedir(d);
+	cr_assert_eq(logs, 3);
+
+	/* A clean reopen finds no zeros to trim and reads everything. */
+	t_reopen_dir(&t, false);
+	t_lines_reset();
+	lg = open_log();
+	cr_assert_null(strstr(t_lines(), "preallocated"), "log lines: %s", t_lines());
+	cr_assert_null(strstr(t_lines(), "dropped"), "log lines: %s", t_lines());
+	cr_assert_eq(stor_log_end_offset(lg), leo);
+	t_verify_log(lg, first_base);
+	t_close(&t, lg);
+}
+
+struct acked {
+	int64_t leo;
+	long long file, data;
+};
+
+Test(stor_prealloc, crash_with_zero_tail_keeps_every_acknowledged_offset)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		/* The child appends durably until zeros are ahead, then dies without closing. */
+		close(p[0]);
+		struct stor_log *lg = open_log();
+		if (!append_until_ahead(lg)) _exit(2);
+		append_for(lg, 3, STOR_APPEND_DURABLE);
+		t_run_idle(&t.ring, lg);
+		struct stor_segment *s = stor_log_active(lg);
+		char path[512];
+		seg_path(path, sizeof path, s->base);
+		struct acked a = {stor_log_durable_offset(lg), t_file_size(path), (long long)s->size};
+		if (write(p[1], &a, sizeof a) != (ssize_t)sizeof a) _exit(3);
+		_exit(0);
+	}
+	close(p[1]);
+	struct acked a;
+	cr_assert_eq(read(p[0], &a, sizeof a), (ssize_t)sizeof a, "the child failed");
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_gt(a.file, a.data, "the child's file had no zero tail (%lld / %lld)", a.file, a.data);
+
+	t_reopen_dir(&t, true);
+	t_lines_reset();
+	struct stor_log *lg = open_log();
+	cr_assert_not_null(strstr(t_lines(), "trimmed its preallocated tail"), "log lines: %s", t_lines());
+	cr_assert_null(strstr(t_lines(), "dropped"), "log lines: %s", t_lines());
+	cr_assert_eq(stor_log_end_offset(lg), a.leo);
+	cr_assert_eq(t_verify_log(lg, 0), a.leo);
+	struct stor_segment *s = stor_log_active(lg);
+	char path[512];
+	seg_path(path, sizeof path, s->base);
+	cr_assert_eq(t_file_size(path), a.data);
+	t_close(&t, lg);
+}
+
+Test(stor_prealloc, zero_length_then_bytes_is_a_torn_tail)
+{
+	struct stor_log *lg = open_log();
+	t_fill(&t, lg, 5, 2, 100);
+	int64_t leo = stor_log_end_offset(lg);
+	uint64_t size = stor_log_active(lg)->size;
+	int64_t base = stor_log_active(lg)->base;
+	cr_assert_eq(t_close(&t, lg), 0);
+	char path[512];
+	seg_path(path, sizeof path, base);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0);
+	static uint8_t junk[8192];
+	junk[5000] = 0x7f;  /* zeros, then one stray byte: not a preallocated tail */
+	cr_assert_eq(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+	close(fd);
+	t_reopen_dir(&t, true);
+	t_lines_reset();
+	lg = open_log();
+	cr_assert_not_null(strstr(t_lines(), "bad batch length"), "log lines: %s", t_lines());
+	cr_assert_null(strstr(t_lines(), "preallocated"), "log lines: %s", t_lines());
+	cr_assert_eq(stor_log_end_offset(lg), leo);
+	cr_assert_eq(t_file_size(path), (long long)size);
+	t_close(&t, lg);
+}
