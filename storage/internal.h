@@ -276,6 +276,8 @@ struct stor_log {
 	int64_t pa_win_ms;          /* append rate: start of the current window */
 	uint64_t pa_win_bytes;      /* bytes appended in it */
 	uint64_t pa_rate;           /* bytes/s over the last whole window */
+	uint64_t pa_win_round;      /* round_seq when the window began */
+	uint64_t pa_round_bytes;    /* bytes per group-commit round over the last window (0: none) */
 
 	/* compaction (compact.c, cleaner.c) */
 	int64_t clean_point;        /* Kafka's cleaner checkpoint: offsets below were cleaned */

@@ -20,12 +20,13 @@
  *
  * Bounds.  The lead kept ahead is a quarter of a second of the partition's append rate, measured
  * over windows of prealloc_window_ms (a second by default), between one page and PA_LEAD_MAX, and never past segment.bytes.  An
- * idle partition (rate 0) gets none, so ten thousand quiet partitions cost nothing; a partition
- * appending faster than PA_MAX_RATE gets none either: its rounds carry many appends each, so one
- * journal commit per round is already shared, and zero-filling would double the disk traffic of
- * exactly the partitions that use the disk most.  Below that rate the zeros cost one extra write
- * of each byte, in chunks of at most PA_CHUNK_MAX (one journal commit per chunk instead of one
- * per round).
+ * idle partition (rate 0) gets none, so ten thousand quiet partitions cost nothing.  A partition
+ * appending faster than PA_MAX_RATE gets none either unless its group-commit rounds are small
+ * (at most PA_MAX_ROUND_BYTES each, e.g. durable appends at queue depth 1): a fast writer without
+ * fdatasyncs (acks=1) or with big rounds already shares one journal commit among many bytes, and
+ * zero-filling would double the disk traffic of exactly the partitions that use the disk most.
+ * Otherwise the zeros cost one extra write of each byte, in chunks of at most PA_CHUNK_MAX (one
+ * journal commit per chunk instead of one per round).
  *
  * The file is longer than the segment only while zeros are ahead: the segment's size is always
  * `visible`.  At roll the sealed segment's file is cut to its size (IORING_OP_FTRUNCATE + an
@@ -46,7 +47,8 @@
 #define PA_PAGE 4096u
 #define PA_CHUNK_MAX ((uint64_t)256 << 10)   /* one zero write + fdatasync */
 #define PA_LEAD_MAX ((uint64_t)1 << 20)      /* the most kept ahead of one partition */
-#define PA_MAX_RATE ((uint64_t)16 << 20)     /* bytes/s above which nothing is kept ahead */
+#define PA_MAX_RATE ((uint64_t)16 << 20)     /* bytes/s above which nothing is kept ahead... */
+#define PA_MAX_ROUND_BYTES ((uint64_t)256 << 10) /* ...unless its rounds are this small */
 /* liburing 2.3 predates the opcode (Linux 6.9). */
 #define PA_OP_FTRUNCATE 55
 
@@ -85,10 +87,15 @@ static uint64_t lead(struct stor_log *log)
 	int64_t el = now - log->pa_win_ms;
 	if (el >= log->cfg.prealloc_window_ms) {
 		log->pa_rate = log->pa_win_bytes * 1000 / (uint64_t)el;
+		uint64_t rounds = log->round_seq - log->pa_win_round;
+		log->pa_round_bytes = rounds ? log->pa_win_bytes / rounds : 0;
 		log->pa_win_bytes = 0;
 		log->pa_win_ms = now;
+		log->pa_win_round = log->round_seq;
 	}
-	if (!log->pa_rate || log->pa_rate > PA_MAX_RATE) return 0;
+	if (!log->pa_rate) return 0;
+	if (log->pa_rate > PA_MAX_RATE && (!log->pa_round_bytes || log->pa_round_bytes > PA_MAX_ROUND_BYTES))
+		return 0;
 	uint64_t l = round_up(log->pa_rate / 4);
 	return l > PA_LEAD_MAX ? PA_LEAD_MAX : l;
 }
