@@ -8,6 +8,8 @@ struct point {
 	uint32_t skip;
 	uint32_t count;
 	int32_t res;
+	uint32_t then_count;        /* stor_fault_arm_then: armed once `count` runs out */
+	int32_t then_res;
 	uint64_t seen;
 };
 
@@ -31,6 +33,13 @@ void stor_fault_arm(enum stor_fault_point p, uint32_t skip, int32_t res, uint32_
 	points[p].skip = skip;
 	points[p].res = res;
 	points[p].count = count;
+	points[p].then_count = 0;
+}
+
+void stor_fault_arm_then(enum stor_fault_point p, int32_t res, uint32_t count)
+{
+	points[p].then_res = res;
+	points[p].then_count = count;
 }
 
 void stor_fault_clear(void)
@@ -52,6 +61,11 @@ int32_t stor_fault_check(enum stor_fault_point p)
 		pt->skip--;
 		return 0;
 	}
-	pt->count--;
-	return pt->res;
+	int32_t res = pt->res;
+	if (!--pt->count && pt->then_count) {
+		pt->res = pt->then_res;
+		pt->count = pt->then_count;
+		pt->then_count = 0;
+	}
+	return res;
 }

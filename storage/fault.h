@@ -20,6 +20,8 @@ enum stor_fault_point {
 	STOR_FAULT_INDEX_WRITE = 1, /* an index entry write */
 	STOR_FAULT_FSYNC = 2,       /* an fdatasync of a group commit */
 	STOR_FAULT_SEG_CREATE = 3,  /* creating the files of a new segment (roll) */
+	STOR_FAULT_TRUNCATE = 4,    /* cutting a .log file back (the repair after a failed write,
+	                             * stor_log_truncate): the ftruncate is not made */
 	STOR_FAULT_NPOINTS
 };
 
@@ -29,6 +31,10 @@ enum stor_fault_point {
 /* Arms point p: after `skip` more operations pass, the next `count` operations get `res`
  * (a -errno such as -ENOSPC or -EIO, or STOR_FAULT_SHORT for writes). */
 void stor_fault_arm(enum stor_fault_point p, uint32_t skip, int32_t res, uint32_t count);
+/* Chains a second fault to point p: once the `count` operations armed by stor_fault_arm have
+ * had theirs, the next `count` operations get `res`.  A short write followed by -ENOSPC for its
+ * rest is a disk that fills up in the middle of a write. */
+void stor_fault_arm_then(enum stor_fault_point p, int32_t res, uint32_t count);
 /* Disarms every point. */
 void stor_fault_clear(void);
 /* How many operations have reached point p since the last clear (for sweeps). */

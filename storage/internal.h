@@ -59,8 +59,9 @@ struct stor_segment {
 	bool idx_missing;           /* an index file was missing at open: rebuild */
 	bool deleted;               /* removed from the log; unlinked once unpinned and idle */
 	bool sealed;                /* no longer active and every append resolved: final time entry */
-	bool replaced;              /* swapped out by the cleaner: its names belong to the cleaned
-	                             * segment now, so reaping closes it without unlinking */
+	bool replaced;              /* swapped out by the cleaner (its names belong to the cleaned
+	                             * segment now) or cut off by a truncation (its names unlinked
+	                             * already), so reaping closes it without unlinking */
 	int refs;                   /* reader pins */
 	int inflight;               /* SQEs in flight that use this segment's descriptors */
 	int idx_inflight;           /* of which index writes */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/bytes.h"
+#include "storage/fault.h"
 #include "storage/internal.h"
 
 struct unlink_op {
@@ -99,15 +100,30 @@ void stor_retire_head(struct stor_log *log, size_t n)
 	stor_reap(log);
 }
 
+/* The segments past a truncation point leave the log with their names unlinked at once: the
+ * offsets they held are assigned again, so a later roll may create a segment of the same base
+ * name (a producer resending the batches that failed rolls at the same offset), and an unlink
+ * by name when the old segment is reaped (after its last reader or group-commit round) would
+ * remove the new segment's files.  Reaping then only closes the descriptors (`replaced`).  The
+ * next flush makes the unlinks durable (dir_dirty) before anything appended after the cut is
+ * acknowledged as durable, so a crash cannot bring back the unacknowledged records they held. */
 static void retire_tail(struct stor_log *log, size_t keep)
 {
-	while (log->nseg > keep) stor_grave_push(log, log->segs[--log->nseg]);
+	while (log->nseg > keep) {
+		struct stor_segment *s = log->segs[--log->nseg];
+		stor_segment_unlink(s);
+		s->replaced = true;
+		log->dir_dirty = true;
+		stor_grave_push(log, s);
+	}
 }
 
 int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset)
 {
 	retire_tail(log, i + 1);
 	struct stor_segment *s = log->segs[i];
+	int32_t f = stor_fault_check(STOR_FAULT_TRUNCATE);
+	if (f < 0) return f;
 	if (ftruncate(s->fd, (off_t)pos)) return -errno;
 	stor_pa_cut(log, s, pos);
 	s->size = pos;
