@@ -137,28 +137,58 @@ void dp_parts_destroy(struct dp_parts *p)
 	free(p);
 }
 
+/* The table's entry for partition `index` of the topic with this id, or NULL. */
+static struct dp_part *find(const struct dp_parts *pt, const uint8_t id[16], int32_t index)
+{
+	for (struct dp_part *x = pt->b[hash(id, index)]; x; x = x->hnext)
+		if (x->index == index && !memcmp(x->topic_id, id, 16))
+			return x;
+	return NULL;
+}
+
+/* A new entry for partition `index` of t, with no log yet and not in the table: returns it
+ * owned (part_free), or NULL on out of memory. */
+static struct dp_part *part_new(const struct dp_topic *t, int32_t index)
+{
+	struct dp_part *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	memcpy(x->topic_id, t->id, 16);
+	x->index = index;
+	snprintf(x->topic, sizeof(x->topic), "%s", t->name);
+	return x;
+}
+
+/* Links x (from part_new, not found in the table) into the table, which owns it from then on. */
+static void insert(struct dp_parts *pt, struct dp_part *x)
+{
+	unsigned h = hash(x->topic_id, x->index);
+	x->hnext = pt->b[h];
+	pt->b[h] = x;
+	pt->count++;
+}
+
 struct dp_part *dp_parts_get(struct dp_shard *s, const struct dp_topic *t, int32_t index, int16_t *kerr)
 {
 	struct dp_parts *pt = s->parts;
-	unsigned h = hash(t->id, index);
-	for (struct dp_part *x = pt->b[h]; x; x = x->hnext)
-		if (x->index == index && !memcmp(x->topic_id, t->id, 16)) {
-			if (x->deleting) {
-				*kerr = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-				return NULL;
-			}
-			if (x->opening) {
-				/* Being opened by the file worker (dp_parts_preopen): clients retry. */
-				*kerr = KP_ERR_NOT_LEADER_OR_FOLLOWER;
-				return NULL;
-			}
-			return x;
+	struct dp_part *x = find(pt, t->id, index);
+	if (x) {
+		if (x->deleting) {
+			*kerr = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			return NULL;
 		}
+		if (x->opening) {
+			/* Being opened by the file worker (dp_parts_preopen): clients retry. */
+			*kerr = KP_ERR_NOT_LEADER_OR_FOLLOWER;
+			return NULL;
+		}
+		return x;
+	}
 	if (index < 0 || index >= t->nparts || t->owner[index] != s->id) {
 		*kerr = index < 0 || index >= t->nparts ? KP_ERR_UNKNOWN_TOPIC_OR_PARTITION : KP_ERR_NOT_LEADER_OR_FOLLOWER;
 		return NULL;
 	}
-	struct dp_part *x = calloc(1, sizeof(*x));
+	x = part_new(t, index);
 	if (!x) {
 		*kerr = KP_ERR_UNKNOWN_SERVER_ERROR;
 		return NULL;
@@ -167,19 +197,14 @@ struct dp_part *dp_parts_get(struct dp_shard *s, const struct dp_topic *t, int32
 	x->log = stor_log_open(s->b->dir, t->name, index, &t->scfg, t->id, &s->ring, &err);
 	if (!x->log) {
 		RT_ERROR("cannot open partition %s-%d: %s", t->name, index, strerror(-err));
-		free(x);
+		part_free(x);
 		*kerr = stor_err_to_kafka(err);
 		if (!*kerr)
 			*kerr = KP_ERR_KAFKA_STORAGE_ERROR;
 		return NULL;
 	}
-	memcpy(x->topic_id, t->id, 16);
-	x->index = index;
-	snprintf(x->topic, sizeof(x->topic), "%s", t->name);
 	pstate_open(s, x);
-	x->hnext = pt->b[h];
-	pt->b[h] = x;
-	pt->count++;
+	insert(pt, x);
 	return x;
 }
 
@@ -412,26 +437,17 @@ void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t, void (*done)
 	for (int32_t index = 0; index < t->nparts; index++) {
 		if (t->owner[index] != s->id)
 			continue;
-		unsigned h = hash(t->id, index);
-		bool have = false;
-		for (struct dp_part *x = pt->b[h]; x && !have; x = x->hnext)
-			have = x->index == index && !memcmp(x->topic_id, t->id, 16);
-		if (have)
+		if (find(pt, t->id, index))
 			continue;
-		struct dp_part *x = calloc(1, sizeof(*x));
+		struct dp_part *x = part_new(t, index);
 		struct open_job *oj = calloc(1, sizeof(*oj));
 		if (!x || !oj) {
 			free(x);
 			free(oj);
 			break;
 		}
-		memcpy(x->topic_id, t->id, 16);
-		x->index = index;
-		snprintf(x->topic, sizeof(x->topic), "%s", t->name);
 		x->opening = true;
-		x->hnext = pt->b[h];
-		pt->b[h] = x;
-		pt->count++;
+		insert(pt, x);
 		oj->s = s;
 		oj->x = x;
 		oj->t = t;
