@@ -65,14 +65,13 @@ struct stor_txnidx *stor_txnidx_open(const char *path, int *err)
 
 struct stor_txnidx *stor_txnidx_open_fd(int fd, int *err)
 {
-	struct stor_txnidx *x = calloc(1, sizeof(*x));
+	struct stor_txnidx *x = stor_txnidx_new(fd);
 	int rc = 0;
 	if (!x) {
 		close(fd);
 		*err = -ENOMEM;
 		return NULL;
 	}
-	x->fd = fd;
 	struct stat st;
 	if (fstat(x->fd, &st)) {
 		rc = -errno;
@@ -137,12 +136,19 @@ int stor_txnidx_release(struct stor_txnidx *x)
 	return fd;
 }
 
-int stor_txnidx_push(struct stor_txnidx *x, const struct stor_aborted_txn *t, uint8_t out[STOR_TXNIDX_ENTRY],
-                     uint64_t *pos)
+/* Room for t as the next entry, which must end after the last one: 0, -EINVAL or -ENOMEM.
+ * The one check of an entry's order for both ways of appending (push and append). */
+static int reserve(struct stor_txnidx *x, const struct stor_aborted_txn *t)
 {
 	if (t->first_offset > t->last_offset || (x->n && t->last_offset <= x->e[x->n - 1].last_offset))
 		return -EINVAL;
-	int rc = grow(x, x->n + 1);
+	return grow(x, x->n + 1);
+}
+
+int stor_txnidx_push(struct stor_txnidx *x, const struct stor_aborted_txn *t, uint8_t out[STOR_TXNIDX_ENTRY],
+                     uint64_t *pos)
+{
+	int rc = reserve(x, t);
 	if (rc)
 		return rc;
 	encode(out, t);
@@ -155,17 +161,14 @@ void stor_txnidx_close(struct stor_txnidx *x)
 {
 	if (!x)
 		return;
-	if (x->fd >= 0)
-		close(x->fd);
-	free(x->e);
-	free(x);
+	int fd = stor_txnidx_release(x);
+	if (fd >= 0)
+		close(fd);
 }
 
 int stor_txnidx_append(struct stor_txnidx *x, const struct stor_aborted_txn *t)
 {
-	if (t->first_offset > t->last_offset || (x->n && t->last_offset <= x->e[x->n - 1].last_offset))
-		return -EINVAL;
-	int rc = grow(x, x->n + 1);
+	int rc = reserve(x, t);
 	if (rc)
 		return rc;
 	uint8_t p[STOR_TXNIDX_ENTRY];
