@@ -367,6 +367,33 @@ int perf_nv_list_offsets(struct native *nv, int fd, const int32_t *parts, int n,
 	return 0;
 }
 
+/* One partition's entry of a Produce request: its records are data (borrowed until the request is
+ * encoded), size bytes. */
+static void produce_part(struct kp_produce_req_partition_data *pd, int32_t partition, const uint8_t *data,
+                         size_t size)
+{
+	kp_produce_req_partition_data_init(pd);
+	pd->index = partition;
+	pd->records = (struct kp_records){data, (int32_t)size, -1, 0};
+}
+
+/* q as a Produce request of the run's topic with the n partition entries pd; td is the caller's
+ * storage for the one topic entry.  q borrows td, pd and o->topic until it is encoded. */
+static void produce_req(const struct perf_opts *o, struct kp_produce_req *q, struct kp_produce_req_topic_data *td,
+                        struct kp_produce_req_partition_data *pd, int n, int16_t acks)
+{
+	kp_produce_req_topic_data_init(td);
+	td->name = (struct kp_str){o->topic, (int32_t)strlen(o->topic)};
+	td->partition_data.items = pd;
+	td->partition_data.n = n;
+	kp_produce_req_init(q);
+	q->transactional_id = KP_STR_NULL;
+	q->acks = acks;
+	q->timeout_ms = 30000;
+	q->topic_data.items = td;
+	q->topic_data.n = 1;
+}
+
 /* --prime: one record to every partition, in blocking Produce requests of PRIME_CHUNK partitions
  * on producer 0's connection to each leader, before the clock starts.  The broker opens (and on
  * first use creates) a partition's log on its first write; this keeps that out of the run, and
@@ -401,23 +428,12 @@ static int prime(struct native *nv, struct rt_buf *frame)
 					data = kp_batch_builder_finish(&b[i], &size);
 				if (!data)
 					rc = -ENOMEM;
-				kp_produce_req_partition_data_init(&pd[i]);
-				pd[i].index = parts[i];
-				pd[i].records = (struct kp_records){data, (int32_t)size, -1, 0};
+				produce_part(&pd[i], parts[i], data, size);
 			}
 			if (!rc) {
 				struct kp_produce_req_topic_data td;
-				kp_produce_req_topic_data_init(&td);
-				td.name = (struct kp_str){o->topic, (int32_t)strlen(o->topic)};
-				td.partition_data.items = pd;
-				td.partition_data.n = n;
 				struct kp_produce_req q;
-				kp_produce_req_init(&q);
-				q.transactional_id = KP_STR_NULL;
-				q.acks = o->acks ? o->acks : 1;
-				q.timeout_ms = 30000;
-				q.topic_data.items = &td;
-				q.topic_data.n = 1;
+				produce_req(o, &q, &td, pd, n, o->acks ? o->acks : 1);
 				struct kp_produce_resp resp;
 				rt_arena_reset(&nv->arena);
 				rc = perf_nv_call(nv, c->fd, KP_API_PRODUCE, nv->v.produce, &q, &resp, frame);
@@ -785,23 +801,11 @@ static void send_produce(struct native *nv, struct conn *c)
 		return;
 	}
 	int i = 0;
-	for (struct pbatch *t = take; t; t = t->next, i++) {
-		kp_produce_req_partition_data_init(&pd[i]);
-		pd[i].index = t->partition;
-		pd[i].records = (struct kp_records){t->data, (int32_t)t->size, -1, 0};
-	}
+	for (struct pbatch *t = take; t; t = t->next, i++)
+		produce_part(&pd[i], t->partition, t->data, t->size);
 	struct kp_produce_req_topic_data td;
-	kp_produce_req_topic_data_init(&td);
-	td.name = (struct kp_str){o->topic, (int32_t)strlen(o->topic)};
-	td.partition_data.items = pd;
-	td.partition_data.n = n;
 	struct kp_produce_req q;
-	kp_produce_req_init(&q);
-	q.transactional_id = KP_STR_NULL;
-	q.acks = o->acks;
-	q.timeout_ms = 30000;
-	q.topic_data.items = &td;
-	q.topic_data.n = 1;
+	produce_req(o, &q, &td, pd, n, o->acks);
 	perf_nv_queue_request(nv, c, KP_API_PRODUCE, nv->v.produce, &q, take, o->acks != 0);
 	rt_arena_reset(&nv->arena);
 }
