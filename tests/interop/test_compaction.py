@@ -19,9 +19,10 @@ import signal
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from kclient import read_to_end
 from rtbroker import Broker, run_tap
 
 TOPIC = 'cmp'
@@ -52,26 +53,9 @@ def produce(bootstrap, records):
 
 
 def read_all(bootstrap):
-    """Every record of partition 0 from the start to the end: [(offset, key, value)]."""
-    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'cmp-reader', 'enable.auto.commit': False,
-                  'enable.partition.eof': True, 'auto.offset.reset': 'earliest'})
-    try:
-        lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=10)
-        c.assign([TopicPartition(TOPIC, 0, lo)])
-        out = []
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            m = c.poll(1.0)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    break
-                raise RuntimeError(str(m.error()))
-            out.append((m.offset(), m.key(), m.value()))
-        return out, hi
-    finally:
-        c.close()
+    """Every record of partition 0 from the start to the end: [(offset, key, value)], and the end."""
+    got, ends = read_to_end(bootstrap, TOPIC, [0], timeout=20, **{'group.id': 'cmp-reader'})
+    return [(m.offset(), m.key(), m.value()) for m in got[0]], ends[0]
 
 
 def data_bytes(path):

@@ -20,9 +20,10 @@ import struct
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from kclient import read_to_end
 from rtbroker import Broker, run_tap
 
 TOPIC = 'ctxn'
@@ -70,26 +71,9 @@ def filler(bootstrap, start, n):
 
 def read_all(bootstrap, isolation):
     """Every record of partition 0 up to the end: [(offset, key, value)], and the end."""
-    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'ctxn-' + isolation, 'enable.auto.commit': False,
-                  'enable.partition.eof': True, 'auto.offset.reset': 'earliest',
-                  'isolation.level': isolation})
-    try:
-        lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=10)
-        c.assign([TopicPartition(TOPIC, 0, lo)])
-        out = []
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            m = c.poll(1.0)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    break
-                raise RuntimeError(str(m.error()))
-            out.append((m.offset(), m.key(), m.value()))
-        return out, hi
-    finally:
-        c.close()
+    got, ends = read_to_end(bootstrap, TOPIC, [0], timeout=20,
+                            **{'group.id': 'ctxn-' + isolation, 'isolation.level': isolation})
+    return [(m.offset(), m.key(), m.value()) for m in got[0]], ends[0]
 
 
 def markers_on_disk(b):

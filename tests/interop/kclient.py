@@ -1,0 +1,67 @@
+"""
+tests/interop/kclient.py: what several interop tests do with confluent-kafka-python (librdkafka):
+read partitions back to their end, and collect a producer's delivery reports from its callback
+thread.  The tests judge what comes back; nothing here decides a test's outcome.
+"""
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+
+def read_to_end(bootstrap, topic, partitions, timeout=60, **conf):
+    """Every record of each partition in `partitions`, from its log start up to the end it has
+    when the reader reaches it (librdkafka's partition EOF: the high watermark, or the last
+    stable offset with isolation.level read_committed).  conf: more consumer settings.
+    Returns ({partition: [Message]}, {partition: end offset asked at the start}); a partition
+    not at its end by `timeout` seconds comes back with what was read.  A partition error raises;
+    a client-level error (no topic: a connection dropped, brokers down) does not, librdkafka
+    retries those itself."""
+    c = Consumer(dict({'bootstrap.servers': bootstrap, 'group.id': 'kclient-reader', 'enable.auto.commit': False,
+                       'enable.partition.eof': True, 'auto.offset.reset': 'earliest'}, **conf))
+    try:
+        ends, start = {}, []
+        for p in partitions:
+            lo, ends[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            start.append(TopicPartition(topic, p, lo))
+        c.assign(start)
+        out = {p: [] for p in partitions}
+        eof = set()
+        deadline = time.time() + timeout
+        while len(eof) < len(out) and time.time() < deadline:
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    eof.add(m.partition())
+                elif m.topic() == topic:
+                    raise RuntimeError('%s-%s: %s' % (topic, m.partition(), m.error()))
+                continue
+            out[m.partition()].append(m)
+        return out, ends
+    finally:
+        c.close()
+
+
+class Deliveries:
+    """A producer's delivery reports (pass the object as on_delivery): the values delivered to each
+    partition in report order, decoded, and the errors, guarded by `lock` (the producer's poll
+    thread writes them)."""
+
+    def __init__(self, partitions):
+        self.lock = threading.Lock()
+        self.delivered = {q: [] for q in range(partitions)}
+        self.errors = []
+
+    def __call__(self, err, msg):
+        with self.lock:
+            if err:
+                self.errors.append(str(err))
+            else:
+                self.delivered[msg.partition()].append(msg.value().decode())
+
+    def count(self):
+        """Messages delivered so far."""
+        with self.lock:
+            return sum(len(v) for v in self.delivered.values())
