@@ -15,9 +15,10 @@ import tempfile
 import threading
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kclient import Deliveries, read_to_end
 from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'idp'
@@ -25,23 +26,9 @@ PARTS = 3
 
 
 def consume_all(bootstrap):
-    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'unused', 'enable.auto.commit': False,
-                  'enable.partition.eof': True})
-    c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTS)])
-    out = {p: [] for p in range(PARTS)}
-    eof = set()
-    deadline = time.time() + 60
-    while len(eof) < PARTS and time.time() < deadline:
-        m = c.poll(5)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == -191:
-                eof.add(m.partition())
-            continue
-        out[m.partition()].append(m.value().decode())
-    c.close()
-    return out
+    """The values stored in each partition, from its start to its end, in log order."""
+    got, _ = read_to_end(bootstrap, TOPIC, range(PARTS))
+    return {q: [m.value().decode() for m in got[q]] for q in range(PARTS)}
 
 
 def main(tap):
@@ -55,17 +42,8 @@ def main(tap):
         p = Producer({'bootstrap.servers': b.bootstrap, 'enable.idempotence': True, 'acks': 'all',
                       'linger.ms': 5, 'message.timeout.ms': 120000, 'retry.backoff.ms': 100,
                       'reconnect.backoff.max.ms': 500})
-        delivered = {q: [] for q in range(PARTS)}
-        errors = []
-        lock = threading.Lock()
-
-        def cb(err, msg):
-            with lock:
-                if err:
-                    errors.append(str(err))
-                else:
-                    delivered[msg.partition()].append(msg.value().decode())
-
+        cb = Deliveries(PARTS)
+        delivered, errors = cb.delivered, cb.errors
         stop = threading.Event()
 
         def run():
@@ -88,8 +66,7 @@ def main(tap):
         before = 0
         while before < 1000 and time.time() < deadline:
             time.sleep(0.1)
-            with lock:
-                before = sum(len(v) for v in delivered.values())
+            before = cb.count()
         tap.ok(before > 0 and not errors, 'the idempotent producer delivers (InitProducerId answered)',
                '%d delivered, errors %s\n%s' % (before, errors[:5], b.log()[-3000:]))
         b.stop(signal.SIGKILL)
@@ -100,8 +77,7 @@ def main(tap):
         stop.set()
         t.join()
         left = p.flush(90)
-        with lock:
-            after = sum(len(v) for v in delivered.values())
+        after = cb.count()
         tap.ok(after > before, 'the producer kept delivering across the SIGKILL restart',
                '%d before, %d after' % (before, after))
         tap.ok(left == 0, 'every message is resolved after the restart', '%d left' % left)

@@ -28,9 +28,10 @@ import threading
 import time
 import json
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kclient import Deliveries, read_to_end
 from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'idpf'
@@ -148,24 +149,11 @@ class CuttingProxy:
         self.thread.join(10)
 
 
-def consume_all(bootstrap, expect):
-    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'unused', 'enable.auto.commit': False})
-    c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTS)])
-    out = {p: [] for p in range(PARTS)}
-    deadline = time.time() + 60
-    while sum(len(v) for v in out.values()) < expect and time.time() < deadline:
-        m = c.poll(1)
-        if m is None or m.error():
-            continue
-        out[m.partition()].append(m.value().decode())
-    # anything beyond what was produced (a duplicate) arrives right after
-    end = time.time() + 2
-    while time.time() < end:
-        m = c.poll(0.5)
-        if m is not None and not m.error():
-            out[m.partition()].append(m.value().decode())
-    c.close()
-    return out
+def consume_all(bootstrap):
+    """The values stored in each partition, from its start to its end (a duplicate included), in
+    log order."""
+    got, _ = read_to_end(bootstrap, TOPIC, range(PARTS))
+    return {q: [m.value().decode() for m in got[q]] for q in range(PARTS)}
 
 
 def main(tap):
@@ -200,17 +188,8 @@ def main(tap):
                       'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 300,
                       'statistics.interval.ms': 200, 'stats_cb': on_stats})
         produced = {q: [] for q in range(PARTS)}
-        delivered = {q: [] for q in range(PARTS)}
-        errors = []
-        lock = threading.Lock()
-
-        def cb(err, msg):
-            with lock:
-                if err:
-                    errors.append(str(err))
-                else:
-                    delivered[msg.partition()].append(msg.value().decode())
-
+        cb = Deliveries(PARTS)
+        delivered, errors = cb.delivered, cb.errors
         done = threading.Event()
 
         def run():
@@ -251,7 +230,7 @@ def main(tap):
                sent[0])
         tap.ok(left == 0, 'every message is resolved', '%d left' % left)
         tap.ok(not errors, 'no delivery failed', errors[:5])
-        got = consume_all(boot, MESSAGES)
+        got = consume_all(boot)
         for q in range(PARTS):
             want, g, d = produced[q], got[q], delivered[q]
             dup = len(g) - len(set(g))
