@@ -452,10 +452,8 @@ void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t, void (*done)
 		oj->x = x;
 		oj->t = t;
 		oj->g = g;
-		oj->j.run = open_run;
-		oj->j.done = open_done;
 		g->left++;
-		stor_bg_submit(pt->bg, &oj->j);
+		stor_bg_submit(pt->bg, &oj->j, open_run, open_done);
 	}
 	group_end(s, g);
 }

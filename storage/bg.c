@@ -131,9 +131,12 @@ struct stor_bg *stor_bg_create_named(struct io_uring *ring, const char *name, bo
 	return bg;
 }
 
-void stor_bg_submit(struct stor_bg *bg, struct stor_bg_job *j)
+void stor_bg_submit(struct stor_bg *bg, struct stor_bg_job *j, void (*run)(struct stor_bg_job *j),
+                    void (*done)(struct stor_bg_job *j, int32_t res))
 {
-	assert(j->run && j->done);
+	assert(run && done);
+	j->run = run;
+	j->done = done;
 	j->op.cb = job_back;
 	j->bg = bg;
 	j->next = NULL;

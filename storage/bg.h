@@ -22,11 +22,12 @@
 struct io_uring;
 struct stor_bg;
 
+/* Embedded in the caller's job (rt_container_of in run and done). */
 struct stor_bg_job {
-	void (*run)(struct stor_bg_job *j);     /* in: the blocking work, on the worker thread */
-	void (*done)(struct stor_bg_job *j, int32_t res); /* in: completion, on the owner shard */
 	int32_t res;                            /* set by run: 0 or -errno, passed to done */
 	/* private */
+	void (*run)(struct stor_bg_job *j);
+	void (*done)(struct stor_bg_job *j, int32_t res);
 	struct rt_ioop op;
 	struct stor_bg *bg;
 	struct stor_bg_job *next;
@@ -39,9 +40,11 @@ struct stor_bg *stor_bg_create(struct io_uring *ring, int *err);
  * SCHED_IDLE priority (best effort): for CPU-heavy work that must only use what shards leave. */
 struct stor_bg *stor_bg_create_named(struct io_uring *ring, const char *name, bool idle, int *err);
 
-/* Queues j (borrowed until its completion has run; the caller owns it then).  Called on the
- * owner shard only.  Never blocks on I/O (a mutex shared with the worker only). */
-void stor_bg_submit(struct stor_bg *bg, struct stor_bg_job *j);
+/* Queues j (borrowed until its completion has run; the caller owns it then): run(j), the blocking
+ * work, on the worker thread, then done(j, j->res), the completion, on the owner shard.  Called
+ * on the owner shard only.  Never blocks on I/O (a mutex shared with the worker only). */
+void stor_bg_submit(struct stor_bg *bg, struct stor_bg_job *j, void (*run)(struct stor_bg_job *j),
+                    void (*done)(struct stor_bg_job *j, int32_t res));
 
 /* Jobs submitted whose completion has not run yet (owner shard). */
 int stor_bg_pending(const struct stor_bg *bg);

@@ -138,12 +138,10 @@ int stor_cleaner_kick(struct stor_cleaner *c, int64_t now_ms)
 		return err;
 	}
 	j->cleaner = c;
-	j->bg.run = job_run;
-	j->bg.done = job_done;
 	j->io_bps = c->cfg.io_max_bytes_per_second;
 	j->cancel = &c->cancel;
 	c->out = j;
-	stor_bg_submit(c->bg, &j->bg);
+	stor_bg_submit(c->bg, &j->bg, job_run, job_done);
 	return 1;
 }
 

@@ -465,9 +465,7 @@ int stor_log_delete_bg(struct stor_log *log, struct stor_bg *bg)
 	if (!dj) return stor_log_delete(log);  /* out of memory: block rather than leak the files */
 	dj->log = log;
 	snprintf(dj->name, sizeof dj->name, "%s", log->name);
-	dj->j.run = delete_run;
-	dj->j.done = delete_done;
-	stor_bg_submit(bg, &dj->j);
+	stor_bg_submit(bg, &dj->j, delete_run, delete_done);
 	return 0;
 }
 

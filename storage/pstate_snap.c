@@ -74,10 +74,8 @@ static int queue(const struct stor_pstate *ps, struct stor_log *log, struct stor
 	sj->log = log;
 	sj->offset = offset;
 	sj->log_start = below;
-	sj->j.run = snap_run;
-	sj->j.done = snap_done;
 	log->inflight++;
-	stor_bg_submit(bg, &sj->j);
+	stor_bg_submit(bg, &sj->j, snap_run, snap_done);
 	return 0;
 }
 

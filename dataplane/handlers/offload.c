@@ -122,7 +122,5 @@ void dp_off_answer(struct dp_req *req, void *msg, size_t resp_size, void (*run)(
 		off_back(o);
 		return;
 	}
-	o->job.run = job_run;
-	o->job.done = job_done;
-	stor_bg_submit(bg, &o->job);
+	stor_bg_submit(bg, &o->job, job_run, job_done);
 }
