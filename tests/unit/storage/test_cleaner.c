@@ -63,46 +63,36 @@ static void fill(struct stor_log *lg, int n, int keys, int64_t ts)
 	t_run_idle(&t.ring, lg);
 }
 
+struct newest {
+	int64_t *newest;
+	int nkeys, n, *tombs;
+};
+
+static void newest_batch(void *ctx, const struct t_batch_view *v)
+{
+	struct newest *nw = ctx;
+	struct kp_batch_iter it;
+	cr_assert_eq(kp_batch_iter_init(&it, v->p, v->size, v->arena, 0), 0);
+	struct kp_record rec;
+	while (kp_batch_iter_next(&it, &rec) == 1) {
+		int key = atoi((const char *)rec.key + 1);
+		cr_assert(key >= 0 && key < nw->nkeys);
+		int64_t o = v->h.base_offset + rec.offset_delta;
+		cr_assert(o > nw->newest[key], "one record per key, in order");
+		nw->newest[key] = o;
+		if (rec.value_len < 0 && nw->tombs) (*nw->tombs)++;
+		nw->n++;
+	}
+}
+
 /* Newest offset per key "k<i>" over the whole log (-1: absent), and the record count. */
 static int scan(struct stor_log *lg, int64_t *newest, int nkeys, int *tombs)
 {
 	for (int i = 0; i < nkeys; i++) newest[i] = -1;
-	int n = 0;
 	if (tombs) *tombs = 0;
-	int64_t off = stor_log_start_offset(lg);
-	struct rt_arena a;
-	rt_arena_init(&a, 1 << 16, 0);
-	while (off < stor_log_end_offset(lg)) {
-		struct stor_read r;
-		cr_assert_eq(stor_log_read(lg, off, 1 << 20, stor_log_end_offset(lg), true, &r), 0);
-		if (!r.len) break;
-		uint8_t *buf = t_read_range(&r);
-		for (size_t pos = 0; pos < r.len;) {
-			size_t sz = kp_batch_size(buf + pos, r.len - pos);
-			cr_assert(kp_batch_crc_ok(buf + pos, sz));
-			struct kp_batch_hdr h;
-			cr_assert_eq(kp_batch_hdr_parse(buf + pos, sz, &h), 0);
-			struct kp_batch_iter it;
-			cr_assert_eq(kp_batch_iter_init(&it, buf + pos, sz, &a, 0), 0);
-			struct kp_record rec;
-			while (kp_batch_iter_next(&it, &rec) == 1) {
-				int key = atoi((const char *)rec.key + 1);
-				cr_assert(key >= 0 && key < nkeys);
-				int64_t o = h.base_offset + rec.offset_delta;
-				cr_assert(o > newest[key], "one record per key, in order");
-				newest[key] = o;
-				if (rec.value_len < 0 && tombs) (*tombs)++;
-				n++;
-			}
-			pos += sz;
-		}
-		off = r.next_offset;
-		free(buf);
-		stor_read_release(lg, &r);
-		rt_arena_reset(&a);
-	}
-	rt_arena_fini(&a);
-	return n;
+	struct newest nw = {.newest = newest, .nkeys = nkeys, .tombs = tombs};
+	t_each_batch(lg, newest_batch, &nw);
+	return nw.n;
 }
 
 Test(stor_cleaner, dirty_ratio_decides_and_follows_config_changes)

@@ -70,63 +70,54 @@ static int64_t put(struct stor_log *lg, enum kp_compression c, int64_t pid, int 
 	return base;
 }
 
+struct read_back {
+	struct rec *out;
+	int max, n;
+	int64_t last;
+	enum kp_compression want_codec;
+};
+
+static void read_batch(void *ctx, const struct t_batch_view *v)
+{
+	struct read_back *rb = ctx;
+	const struct kp_batch_hdr *h = &v->h;
+	/* kp_records_validate applies the client rule records_count == last_offset_delta + 1,
+	 * which a compacted batch breaks by design (as in Kafka); those get CRC, decompression,
+	 * full record framing and offset deltas within the batch checked below instead. */
+	if (h->records_count > 0 && h->records_count == h->last_offset_delta + 1) {
+		struct kp_validate_opts o = {.check_records = true, .internal_origin = true};
+		struct kp_records_info info;
+		const char *why = NULL;
+		cr_assert_eq(kp_records_validate(v->p, v->size, &o, v->arena, &info, &why), 0, "validate: %s",
+		             why ? why : "");
+	}
+	if (h->records_count > 0)
+		cr_expect_eq(h->attributes & KP_ATTR_COMPRESSION_MASK, (int)rb->want_codec, "codec kept");
+	struct kp_batch_iter it;
+	cr_assert_eq(kp_batch_iter_init(&it, v->p, v->size, v->arena, 0), 0);
+	struct kp_record rec;
+	int rc;
+	while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
+		cr_assert(rb->n < rb->max);
+		struct rec *o = &rb->out[rb->n++];
+		cr_assert(rec.offset_delta >= 0 && rec.offset_delta <= h->last_offset_delta);
+		o->off = h->base_offset + rec.offset_delta;
+		cr_assert(o->off > rb->last, "offsets increase");
+		rb->last = o->off;
+		snprintf(o->key, sizeof o->key, "%.*s", rec.key_len, (const char *)rec.key);
+		o->tomb = rec.value_len < 0;
+		snprintf(o->val, sizeof o->val, "%.*s", o->tomb ? 0 : rec.value_len, (const char *)rec.value);
+	}
+	cr_assert_eq(rc, 0);
+}
+
 /* Reads the whole log; every batch must have a good CRC and (when it has records) pass
  * kp_records_validate; records come out in offset order.  Returns the record count. */
 static int read_back(struct stor_log *lg, struct rec *out, int max, enum kp_compression want_codec)
 {
-	int n = 0;
-	int64_t off = stor_log_start_offset(lg), last = -1;
-	struct rt_arena a;
-	rt_arena_init(&a, 1 << 16, 0);
-	while (off < stor_log_end_offset(lg)) {
-		struct stor_read r;
-		cr_assert_eq(stor_log_read(lg, off, 1 << 20, stor_log_end_offset(lg), true, &r), 0);
-		if (!r.len) break;
-		uint8_t *buf = t_read_range(&r);
-		size_t pos = 0;
-		while (pos < r.len) {
-			size_t sz = kp_batch_size(buf + pos, r.len - pos);
-			cr_assert(sz >= KP_BATCH_HEADER_SIZE && pos + sz <= r.len);
-			cr_assert(kp_batch_crc_ok(buf + pos, sz), "CRC");
-			struct kp_batch_hdr h;
-			cr_assert_eq(kp_batch_hdr_parse(buf + pos, sz, &h), 0);
-			/* kp_records_validate applies the client rule records_count == last_offset_delta + 1,
-			 * which a compacted batch breaks by design (as in Kafka); those get CRC, decompression,
-			 * full record framing and offset deltas within the batch checked below instead. */
-			if (h.records_count > 0 && h.records_count == h.last_offset_delta + 1) {
-				struct kp_validate_opts o = {.check_records = true, .internal_origin = true};
-				struct kp_records_info info;
-				const char *why = NULL;
-				cr_assert_eq(kp_records_validate(buf + pos, sz, &o, &a, &info, &why), 0, "validate: %s",
-				             why ? why : "");
-			}
-			if (h.records_count > 0)
-				cr_expect_eq(h.attributes & KP_ATTR_COMPRESSION_MASK, (int)want_codec, "codec kept");
-			struct kp_batch_iter it;
-			cr_assert_eq(kp_batch_iter_init(&it, buf + pos, sz, &a, 0), 0);
-			struct kp_record rec;
-			int rc;
-			while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
-				cr_assert(n < max);
-				struct rec *o = &out[n++];
-				cr_assert(rec.offset_delta >= 0 && rec.offset_delta <= h.last_offset_delta);
-				o->off = h.base_offset + rec.offset_delta;
-				cr_assert(o->off > last, "offsets increase");
-				last = o->off;
-				snprintf(o->key, sizeof o->key, "%.*s", rec.key_len, (const char *)rec.key);
-				o->tomb = rec.value_len < 0;
-				snprintf(o->val, sizeof o->val, "%.*s", o->tomb ? 0 : rec.value_len, (const char *)rec.value);
-			}
-			cr_assert_eq(rc, 0);
-			off = h.base_offset + h.last_offset_delta + 1;
-			pos += sz;
-		}
-		free(buf);
-		stor_read_release(lg, &r);
-		rt_arena_reset(&a);
-	}
-	rt_arena_fini(&a);
-	return n;
+	struct read_back rb = {.out = out, .max = max, .last = -1, .want_codec = want_codec};
+	t_each_batch(lg, read_batch, &rb);
+	return rb.n;
 }
 
 /* The model after compaction below `active` at time now: newest per key, tombstones dropped

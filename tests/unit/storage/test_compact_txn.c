@@ -117,55 +117,40 @@ struct seen {
 	int nr;
 };
 
+static void scan_batch(void *ctx, const struct t_batch_view *v)
+{
+	struct seen *s = ctx;
+	const struct kp_batch_hdr *h = &v->h;
+	cr_assert(s->nb < 256);
+	struct seen_batch *sb = &s->b[s->nb++];
+	*sb = (struct seen_batch){.base = h->base_offset, .last = h->base_offset + h->last_offset_delta,
+	                          .pid = h->producer_id, .base_ts = h->base_timestamp,
+	                          .attrs = h->attributes, .count = h->records_count, .first_rec = s->nr};
+	struct kp_batch_iter it;
+	cr_assert_eq(kp_batch_iter_init(&it, v->p, v->size, v->arena, 0), 0);
+	struct kp_record rec;
+	int rc;
+	while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
+		cr_assert(s->nr < 512);
+		struct seen_rec *o = &s->r[s->nr++];
+		o->off = h->base_offset + rec.offset_delta;
+		o->ts = h->base_timestamp + rec.timestamp_delta;
+		if (h->attributes & KP_ATTR_CONTROL) {
+			snprintf(o->key, sizeof o->key, "ctl%d", rec.key_len >= 4 ? rt_be16_get(rec.key + 2) : -1);
+		} else {
+			snprintf(o->key, sizeof o->key, "%.*s", rec.key_len, (const char *)rec.key);
+			o->tomb = rec.value_len < 0;
+			snprintf(o->val, sizeof o->val, "%.*s", o->tomb ? 0 : rec.value_len, (const char *)rec.value);
+		}
+	}
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(s->nr - sb->first_rec, h->records_count);
+}
+
 static void scan(struct stor_log *lg, struct seen *s)
 {
 	memset(s, 0, sizeof *s);
-	int64_t off = stor_log_start_offset(lg);
-	struct rt_arena a;
-	rt_arena_init(&a, 1 << 16, 0);
-	while (off < stor_log_end_offset(lg)) {
-		struct stor_read r;
-		cr_assert_eq(stor_log_read(lg, off, 1 << 20, stor_log_end_offset(lg), true, &r), 0);
-		if (!r.len) break;
-		uint8_t *buf = t_read_range(&r);
-		for (size_t pos = 0; pos < r.len;) {
-			size_t sz = kp_batch_size(buf + pos, r.len - pos);
-			cr_assert(sz >= KP_BATCH_HEADER_SIZE && pos + sz <= r.len);
-			cr_assert(kp_batch_crc_ok(buf + pos, sz), "CRC");
-			struct kp_batch_hdr h;
-			cr_assert_eq(kp_batch_hdr_parse(buf + pos, sz, &h), 0);
-			cr_assert(s->nb < 256);
-			struct seen_batch *sb = &s->b[s->nb++];
-			*sb = (struct seen_batch){.base = h.base_offset, .last = h.base_offset + h.last_offset_delta,
-			                          .pid = h.producer_id, .base_ts = h.base_timestamp,
-			                          .attrs = h.attributes, .count = h.records_count, .first_rec = s->nr};
-			struct kp_batch_iter it;
-			cr_assert_eq(kp_batch_iter_init(&it, buf + pos, sz, &a, 0), 0);
-			struct kp_record rec;
-			int rc;
-			while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
-				cr_assert(s->nr < 512);
-				struct seen_rec *o = &s->r[s->nr++];
-				o->off = h.base_offset + rec.offset_delta;
-				o->ts = h.base_timestamp + rec.timestamp_delta;
-				if (h.attributes & KP_ATTR_CONTROL) {
-					snprintf(o->key, sizeof o->key, "ctl%d", rec.key_len >= 4 ? rt_be16_get(rec.key + 2) : -1);
-				} else {
-					snprintf(o->key, sizeof o->key, "%.*s", rec.key_len, (const char *)rec.key);
-					o->tomb = rec.value_len < 0;
-					snprintf(o->val, sizeof o->val, "%.*s", o->tomb ? 0 : rec.value_len, (const char *)rec.value);
-				}
-			}
-			cr_assert_eq(rc, 0);
-			cr_assert_eq(s->nr - sb->first_rec, h.records_count);
-			off = h.base_offset + h.last_offset_delta + 1;
-			pos += sz;
-		}
-		free(buf);
-		stor_read_release(lg, &r);
-		rt_arena_reset(&a);
-	}
-	rt_arena_fini(&a);
+	t_each_batch(lg, scan_batch, s);
 }
 
 static const struct seen_rec *rec_at(const struct seen *s, int64_t off)

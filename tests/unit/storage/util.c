@@ -239,6 +239,35 @@ void t_fill(struct tctx *t, struct stor_log *log, int n, int recs, size_t vsize)
 	}
 }
 
+void t_each_batch(struct stor_log *log, void (*fn)(void *ctx, const struct t_batch_view *v), void *ctx)
+{
+	int64_t off = stor_log_start_offset(log);
+	struct rt_arena a;
+	rt_arena_init(&a, 1 << 16, 0);
+	while (off < stor_log_end_offset(log)) {
+		struct stor_read r;
+		cr_assert_eq(stor_log_read(log, off, 1 << 20, stor_log_end_offset(log), true, &r), 0);
+		if (!r.len) break;
+		uint8_t *buf = t_read_range(&r);
+		for (size_t pos = 0; pos < r.len;) {
+			struct t_batch_view v = {.p = buf + pos, .arena = &a};
+			v.size = kp_batch_size(v.p, r.len - pos);
+			cr_assert(v.size >= KP_BATCH_HEADER_SIZE && pos + v.size <= r.len, "batch framing at offset %lld",
+			          (long long)off);
+			cr_assert(kp_batch_crc_ok(v.p, v.size), "CRC");
+			cr_assert_eq(kp_batch_hdr_parse(v.p, v.size, &v.h), 0);
+			cr_assert(v.h.base_offset >= off, "offsets increase");
+			fn(ctx, &v);
+			off = v.h.base_offset + v.h.last_offset_delta + 1;
+			pos += v.size;
+		}
+		free(buf);
+		stor_read_release(log, &r);
+		rt_arena_reset(&a);
+	}
+	rt_arena_fini(&a);
+}
+
 int64_t t_verify_log(struct stor_log *log, int64_t from)
 {
 	int64_t off = from, recs = 0;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/arena.h"
 #include "proto/batch.h"
 #include "storage/storage.h"
 
@@ -55,6 +56,19 @@ int t_close(struct tctx *t, struct stor_log *log);
 
 /* Reads the whole file range of a read into malloc'ed memory. */
 uint8_t *t_read_range(const struct stor_read *r);
+
+/* One batch as t_each_batch hands it over: its header and bytes (valid during the call only),
+ * and an arena for decoding its records (reset after each read of the log). */
+struct t_batch_view {
+	struct kp_batch_hdr h;
+	const uint8_t *p;
+	size_t size;
+	struct rt_arena *arena;
+};
+/* Reads log from its start offset up to its end and calls fn(ctx, v) for every batch, in offset
+ * order, once the batch's framing, CRC and header are checked (a failed check fails the test).
+ * A compacted log may end below its end offset: the walk stops at the last batch. */
+void t_each_batch(struct stor_log *log, void (*fn)(void *ctx, const struct t_batch_view *v), void *ctx);
 
 /* Size of a file, -1 when missing. */
 long long t_file_size(const char *path);
