@@ -633,9 +633,7 @@ Test(stor_producer_state, recovers_from_snapshot_and_log_tail)
 {
 	struct tctx t;
 	t_setup(&t, NULL);
-	int err = 0;
-	struct stor_log *log = stor_log_open(t.d, "ps", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert(log, "err %d", err);
+	struct stor_log *log = t_open(&t, "ps");
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/ps-0", t.dir);
 	put(&t, log, 2, 11, 0, 0, false);       /* 0-1 */
@@ -650,8 +648,7 @@ Test(stor_producer_state, recovers_from_snapshot_and_log_tail)
 	put(&t, log, 2, 12, 3, 0, true);        /* 6-7: an open transaction */
 	cr_assert_eq(t_close(&t, log), 0);
 	t_reopen_dir(&t, true);
-	log = stor_log_open(t.d, "ps", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert(log);
+	log = t_open(&t, "ps");
 	struct stor_pstate *ps = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
 	cr_assert_eq(stor_pstate_recover(ps, log, dir, 0), 0);
 	cr_assert(stor_pstate_get(ps, 11, &in));
@@ -692,9 +689,7 @@ Test(stor_producer_state, clean_close_snapshot_keeps_the_last_five_batches_for_r
 {
 	struct tctx t;
 	t_setup(&t, NULL);
-	int err = 0;
-	struct stor_log *log = stor_log_open(t.d, "ps", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert(log, "err %d", err);
+	struct stor_log *log = t_open(&t, "ps");
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/ps-0", t.dir);
 	put(&t, log, 2, 12, 0, 0, false);       /* 0-1: another producer */
@@ -706,8 +701,7 @@ Test(stor_producer_state, clean_close_snapshot_keeps_the_last_five_batches_for_r
 	cr_assert_eq(stor_pstate_snapshot_write(live, dir, stor_log_end_offset(log)), 0);
 	cr_assert_eq(t_close(&t, log), 0);
 	t_reopen_dir(&t, false);        /* clean: the snapshot at the log end is used */
-	log = stor_log_open(t.d, "ps", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert(log);
+	log = t_open(&t, "ps");
 	struct stor_pstate *ps = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
 	cr_assert_eq(stor_pstate_recover(ps, log, dir, 0), 0);
 	struct stor_ps_dup d;
