@@ -58,6 +58,7 @@ struct txn_seq {
 
 struct ctl_store {
 	char topic[256];
+	struct kp_str name;            /* topic, as every request names it */
 	int32_t want_partitions;
 	struct ctl_store_sink sink;    /* who loads the records and hears of appends */
 	enum st st;
@@ -177,6 +178,7 @@ struct ctl_store *ctl_store_create_sink(const char *host, int port, const char *
 	if (!s)
 		return NULL;
 	snprintf(s->topic, sizeof(s->topic), "%s", topic);
+	s->name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
 	s->want_partitions = partitions;
 	s->sink = *sink;
 	s->st = ST_DOWN;
@@ -314,7 +316,7 @@ static void send_metadata(struct ctl_store *s)
 	kp_metadata_req_init(&m);
 	struct kp_metadata_req_topic t;
 	kp_metadata_req_topic_init(&t);
-	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.name = s->name;
 	m.topics.items = &t;
 	m.topics.n = 1;
 	m.allow_auto_topic_creation = false;
@@ -335,7 +337,7 @@ static void send_create(struct ctl_store *s)
 	cfg[0].value = (struct kp_str){ "compact", 7 };
 	cfg[1].name = (struct kp_str){ "compression.type", 16 };
 	cfg[1].value = (struct kp_str){ "producer", 8 };
-	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.name = s->name;
 	t.num_partitions = s->want_partitions;
 	t.replication_factor = 1;
 	t.assignments.n = 0;
@@ -366,7 +368,7 @@ static void send_fetch(struct ctl_store *s)
 		ps[n].partition_max_bytes = FETCH_PART_BYTES;
 		n++;
 	}
-	t.topic = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.topic = s->name;
 	t.partitions.items = ps;
 	t.partitions.n = n;
 	m.max_wait_ms = 0;
@@ -424,7 +426,7 @@ static void send_describe(struct ctl_store *s)
 	kp_describe_producers_req_init(&m);
 	struct kp_describe_producers_req_topic t;
 	kp_describe_producers_req_topic_init(&t);
-	t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+	t.name = s->name;
 	t.partition_indexes.items = parts;
 	t.partition_indexes.n = n;
 	m.topics.items = &t;
@@ -777,7 +779,7 @@ static void send_queued(struct ctl_store *s)
 		kp_produce_req_init(&m);
 		struct kp_produce_req_topic_data t;
 		kp_produce_req_topic_data_init(&t);
-		t.name = (struct kp_str){ s->topic, (int32_t)strlen(s->topic) };
+		t.name = s->name;
 		t.partition_data.items = pd;
 		t.partition_data.n = n;
 		m.acks = -1;
