@@ -116,13 +116,7 @@ static void run_idle(struct stor_log *log, struct io_uring *ring)
 static int64_t marker(struct stor_log *log, struct io_uring *ring, int64_t pid, bool commit, int64_t ts)
 {
 	struct kp_batch_builder b;
-	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, KP_ATTR_TRANSACTIONAL | KP_ATTR_CONTROL, pid, 0, -1);
-	uint8_t key[4], val[6];
-	rt_be16_put(key, 0);
-	rt_be16_put(key + 2, commit ? 1 : 0);
-	rt_be16_put(val, 0);
-	rt_be32_put(val + 2, 0);
-	kp_batch_builder_add(&b, ts, key, 4, val, 6, NULL, 0);
+	if (kp_batch_builder_marker(&b, pid, 0, commit, 0, ts)) exit(1);
 	size_t len;
 	const uint8_t *p = kp_batch_builder_finish(&b, &len);
 	int64_t off = append(log, ring, p, len);

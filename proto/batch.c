@@ -360,6 +360,19 @@ void kp_batch_builder_fini(struct kp_batch_builder *b)
 	rt_buf_fini(&b->recs);
 }
 
+int kp_batch_builder_marker(struct kp_batch_builder *b, int64_t producer_id, int16_t producer_epoch, bool commit,
+                            int32_t coordinator_epoch, int64_t timestamp)
+{
+	uint8_t key[4], val[6];
+	rt_be16_put(key, 0);
+	rt_be16_put(key + 2, commit ? 1 : 0);
+	rt_be16_put(val, 0);
+	rt_be32_put(val + 2, (uint32_t)coordinator_epoch);
+	kp_batch_builder_init(b, KP_COMPRESSION_NONE, KP_ATTR_TRANSACTIONAL | KP_ATTR_CONTROL, producer_id,
+	                      producer_epoch, -1);
+	return kp_batch_builder_add(b, timestamp, key, 4, val, 6, NULL, 0);
+}
+
 static size_t vsize32(int32_t v) { return rt_uvarint_size(rt_zigzag32(v)); }
 static size_t len_size(int32_t l) { return vsize32(l) + (l > 0 ? (size_t)l : 0); }
 

@@ -239,4 +239,11 @@ int kp_batch_builder_add(struct kp_batch_builder *b, int64_t timestamp, const vo
  * stays owned by the builder until kp_batch_builder_fini.  NULL on failure. */
 const uint8_t *kp_batch_builder_finish(struct kp_batch_builder *b, size_t *size);
 
+/* Initialises b (kp_batch_builder_fini after) as the control batch of producer (producer_id,
+ * producer_epoch) holding its one end transaction marker, stamped `timestamp`: Kafka's control
+ * record, key int16 version 0 + int16 type (0 ABORT, 1 COMMIT), value int16 version 0 + int32
+ * coordinator epoch.  Returns as kp_batch_builder_add (0 or -ENOMEM). */
+int kp_batch_builder_marker(struct kp_batch_builder *b, int64_t producer_id, int16_t producer_epoch, bool commit,
+                            int32_t coordinator_epoch, int64_t timestamp);
+
 #endif

@@ -112,16 +112,10 @@ static void job_run(struct dp_shard *s, void *arg)
 static uint8_t *build_marker(struct dp_req *req, const struct kp_write_txn_markers_req_writable_txn_marker *mk,
                              size_t *len)
 {
-	uint8_t key[4], val[6];
-	rt_be16_put(key, 0);
-	rt_be16_put(key + 2, mk->transaction_result ? 1 : 0);
-	rt_be16_put(val, 0);
-	rt_be32_put(val + 2, (uint32_t)mk->coordinator_epoch);
 	struct kp_batch_builder b;
-	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, KP_ATTR_TRANSACTIONAL | KP_ATTR_CONTROL,
-	                      mk->producer_id, mk->producer_epoch, -1);
 	uint8_t *out = NULL;
-	if (!kp_batch_builder_add(&b, rt_clock_wall_ms(), key, 4, val, 6, NULL, 0)) {
+	if (!kp_batch_builder_marker(&b, mk->producer_id, mk->producer_epoch, mk->transaction_result,
+	                             mk->coordinator_epoch, rt_clock_wall_ms())) {
 		const uint8_t *p = kp_batch_builder_finish(&b, len);
 		if (p && (out = rt_arena_alloc(&req->arena, *len)))
 			memcpy(out, p, *len);

@@ -274,6 +274,34 @@ Test(kp_batch, control_batches_only_from_inside)
 	rt_arena_fini(&a);
 }
 
+Test(kp_batch, marker_builder_writes_kafkas_end_transaction_marker)
+{
+	struct kp_batch_builder b;
+	cr_assert_eq(kp_batch_builder_marker(&b, 77, 1, false, 3, 10), 0);
+	size_t size;
+	const uint8_t *p = kp_batch_builder_finish(&b, &size);
+	cr_assert_not_null(p);
+	struct rt_arena a;
+	rt_arena_init(&a, 0, 0);
+	struct kp_batch_iter it;
+	cr_assert_eq(kp_batch_iter_init(&it, p, size, &a, 0), 0);
+	cr_assert_eq(it.hdr.attributes, KP_ATTR_CONTROL | KP_ATTR_TRANSACTIONAL);
+	cr_assert_eq(it.hdr.producer_id, 77);
+	cr_assert_eq(it.hdr.producer_epoch, 1);
+	cr_assert_eq(it.hdr.base_sequence, -1);
+	cr_assert_eq(it.hdr.records_count, 1);
+	cr_assert_eq(it.hdr.base_timestamp, 10);
+	struct kp_record rec;
+	cr_assert_eq(kp_batch_iter_next(&it, &rec), 1);
+	/* An ABORT marker: key = version 0, type 0; value = version 0, coordinator epoch 3. */
+	static const uint8_t key[4] = {0, 0, 0, 0}, val[6] = {0, 0, 0, 0, 0, 3};
+	cr_assert(rec.key_len == 4 && !memcmp(rec.key, key, 4));
+	cr_assert(rec.value_len == 6 && !memcmp(rec.value, val, 6));
+	cr_assert_eq(kp_batch_iter_next(&it, &rec), 0);
+	kp_batch_builder_fini(&b);
+	rt_arena_fini(&a);
+}
+
 Test(kp_batch, one_batch_per_client_set)
 {
 	struct kp_batch_builder b1, b2;

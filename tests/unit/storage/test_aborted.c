@@ -44,14 +44,8 @@ static uint8_t *data_batch(int64_t pid, int32_t seq, int n, size_t *len)
 
 static uint8_t *marker_batch(int64_t pid, bool commit, size_t *len)
 {
-	uint8_t key[4], val[6];
-	rt_be16_put(key, 0);
-	rt_be16_put(key + 2, commit ? 1 : 0);
-	rt_be16_put(val, 0);
-	rt_be32_put(val + 2, 0);
 	struct kp_batch_builder bb;
-	kp_batch_builder_init(&bb, KP_COMPRESSION_NONE, KP_ATTR_TRANSACTIONAL | KP_ATTR_CONTROL, pid, 0, -1);
-	cr_assert_eq(kp_batch_builder_add(&bb, 2000, key, 4, val, 6, NULL, 0), 0);
+	cr_assert_eq(kp_batch_builder_marker(&bb, pid, 0, commit, 0, 2000), 0);
 	const uint8_t *p = kp_batch_builder_finish(&bb, len);
 	cr_assert(p);
 	uint8_t *out = malloc(*len);

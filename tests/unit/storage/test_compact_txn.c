@@ -88,13 +88,7 @@ static int64_t put1(struct stor_log *lg, const char *k, const char *v, int64_t t
 static int64_t marker(struct stor_log *lg, int64_t pid, bool commit, int64_t ts)
 {
 	struct kp_batch_builder b;
-	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, KP_ATTR_TRANSACTIONAL | KP_ATTR_CONTROL, pid, 0, -1);
-	uint8_t key[4], val[6];
-	rt_be16_put(key, 0);
-	rt_be16_put(key + 2, commit ? 1 : 0);
-	rt_be16_put(val, 0);
-	rt_be32_put(val + 2, 7);
-	cr_assert_eq(kp_batch_builder_add(&b, ts, key, 4, val, 6, NULL, 0), 0);
+	cr_assert_eq(kp_batch_builder_marker(&b, pid, 0, commit, 7, ts), 0);
 	return append(lg, &b);
 }
 
