@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from kwire import add_partitions, describe, end_txn, init_pid  # noqa: E402
 from rtbroker import Broker  # noqa: E402
-from test_txn_coordinator import add_partitions, describe, end_txn, init_pid  # noqa: E402
 
 TOPIC = 'bench-txn'
 PARTITIONS = 6

@@ -29,11 +29,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'interop'))
 
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-from kafka.record.default_records import DefaultRecordBatchBuilder  # noqa: E402
 
-from kwire import Conn, W  # noqa: E402
+from kwire import Conn, W, add_partitions, batch, describe, init_pid  # noqa: E402
+from kwire import produce as kwire_produce  # noqa: E402
 from rtbroker import Broker  # noqa: E402
-from test_txn_coordinator import add_partitions, describe, init_pid  # noqa: E402
 
 TOPIC = 'bench-txn-recovery'
 PARTITIONS = 6
@@ -57,29 +56,9 @@ def txn_log_partition(txn_id):
     return (0 if h == -(1 << 31) else abs(h)) % TXN_LOG_PARTITIONS
 
 
-def batch(records, pid=-1, epoch=-1, seq=-1, transactional=False):
-    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=transactional,
-                                  producer_id=pid, producer_epoch=epoch, base_sequence=seq,
-                                  batch_size=1 << 20)
-    for i, (k, v) in enumerate(records):
-        b.append(i, timestamp=None, key=k, value=v, headers=[])
-    return bytes(b.build())
-
-
 def produce(port, topic, partition, records, txn_id=None):
     """Produce v3, acks=-1, one partition: its error code."""
-    c = Conn(port)
-    try:
-        body = (W().str(txn_id) if txn_id else W().i16(-1)).i16(-1).i32(30000).i32(1).str(topic).i32(1).i32(partition)
-        body.i32(len(records)).raw(records)
-        r = c.call(0, 3, body, False)
-        r.i32()
-        r.str()
-        r.i32()
-        r.i32()
-        return r.i16()
-    finally:
-        c.close()
+    return kwire_produce(port, topic, partition, records, txn_id, timeout_ms=30000)[0]
 
 
 def offsets(port, isolation):

@@ -1,10 +1,13 @@
 """
 tests/interop/kwire.py: just enough of Kafka's wire format to send requests that the Python
 clients cannot (DeleteRecords, OffsetForLeaderEpoch, DescribeLogDirs, DescribeCluster,
-DescribeTopicPartitions) and read their responses, written from Kafka's protocol guide.
+DescribeTopicPartitions, a transaction coordinator's requests with chosen producer ids and
+epochs, a Produce of hand-made batches) and read their responses, written from Kafka's protocol
+guide.  The requests several tests and perf scripts send are here once.
 """
 import socket
 import struct
+import time
 
 
 class W:
@@ -142,5 +145,142 @@ def describe_producers(port, topic, partition):
                 out = (err, prods)
             r.tags()
         return out
+    finally:
+        c.close()
+
+
+# Error codes a client retries while a coordinator starts, loads or completes a transaction.
+LOAD_IN_PROGRESS, NOT_AVAILABLE, CONCURRENT_TRANSACTIONS = 14, 15, 51
+# ... and also while the id's previous transaction completes (a transactional producer's retries).
+TXN_RETRY = (LOAD_IN_PROGRESS, NOT_AVAILABLE, CONCURRENT_TRANSACTIONS)
+
+
+def batch(records, pid=-1, epoch=-1, seq=-1, transactional=False):
+    """One v2 record batch of records [(key, value)], encoded by kafka-python (a real client's
+    encoder), with the producer fields given: its bytes."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=transactional,
+                                  producer_id=pid, producer_epoch=epoch, base_sequence=seq, batch_size=1 << 20)
+    for i, (k, v) in enumerate(records):
+        b.append(i, timestamp=None, key=k, value=v, headers=[])
+    return bytes(b.build())
+
+
+def produce(port, topic, partition, records, txn_id=None, acks=-1, timeout_ms=10000):
+    """Produce v3 of one partition's records (a batch's bytes), carrying txn_id as the
+    transactional id when given: (error code, base offset)."""
+    c = Conn(port)
+    try:
+        body = W().str(txn_id).i16(acks).i32(timeout_ms).i32(1).str(topic).i32(1).i32(partition)
+        body.i32(len(records)).raw(records)
+        r = c.call(0, 3, body, False)
+        r.i32()                 # topics
+        r.str()
+        r.i32()                 # partitions
+        r.i32()
+        return r.i16(), r.i64()
+    finally:
+        c.close()
+
+
+def init_pid(port, txn_id, timeout=60000, pid=-1, epoch=-1, version=4, retry=(LOAD_IN_PROGRESS, NOT_AVAILABLE)):
+    """InitProducerId (flexible, v3+): (error, producer id, epoch).  A refused or dropped
+    connection (the broker starting its control process) and the error codes in `retry` are
+    tried again for up to 30 s."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            c = Conn(port)
+            try:
+                r = c.call(22, version, W().cstr(txn_id).i32(timeout).i64(pid).i16(epoch).tags(), True)
+                r.i32()
+                out = (r.i16(), r.i64(), r.i16())
+            finally:
+                c.close()
+        except (ConnectionError, OSError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+            continue
+        if out[0] not in retry or time.time() > deadline:
+            return out
+        time.sleep(0.1)
+
+
+def describe(port, ids):
+    """DescribeTransactions v0: {transactional id: (error, state, timeout ms, producer id, epoch)}."""
+    c = Conn(port)
+    try:
+        b = W().uvar(len(ids) + 1)
+        for i in ids:
+            b.cstr(i)
+        r = c.call(65, 0, b.tags(), True)
+        r.i32()
+        out = {}
+        for _ in range(r.uvar() - 1):
+            err, tid, state, tmo = r.i16(), r.cstr(), r.cstr(), r.i32()
+            r.i64()             # transaction start time
+            pid, epoch = r.i64(), r.i16()
+            for _ in range(r.uvar() - 1):
+                r.cstr()
+                for _ in range(r.uvar() - 1):
+                    r.i32()
+                r.tags()
+            r.tags()
+            out[tid] = (err, state, tmo, pid, epoch)
+        return out
+    finally:
+        c.close()
+
+
+def add_partitions_multi(port, txn_id, pid, epoch, topics, version=3):
+    """AddPartitionsToTxn (flexible, v3) of topics [(topic, [partition])]: {(topic, partition): error}."""
+    c = Conn(port)
+    try:
+        b = W().cstr(txn_id).i64(pid).i16(epoch).uvar(len(topics) + 1)
+        for name, parts in topics:
+            b.cstr(name).uvar(len(parts) + 1)
+            for p in parts:
+                b.i32(p)
+            b.tags()
+        r = c.call(24, version, b.tags(), True)
+        r.i32()
+        out = {}
+        for _ in range(r.uvar() - 1):
+            name = r.cstr()
+            for _ in range(r.uvar() - 1):
+                part, err = r.i32(), r.i16()
+                r.tags()
+                out[(name, part)] = err
+            r.tags()
+        return out
+    finally:
+        c.close()
+
+
+def add_partitions(port, txn_id, pid, epoch, topic, parts, version=3):
+    """AddPartitionsToTxn of one topic's partitions: {partition: error}."""
+    got = add_partitions_multi(port, txn_id, pid, epoch, [(topic, parts)], version)
+    return {p: e for (_t, p), e in got.items()}
+
+
+def add_offsets(port, txn_id, pid, epoch, group):
+    """AddOffsetsToTxn v3: the error code."""
+    c = Conn(port)
+    try:
+        r = c.call(25, 3, W().cstr(txn_id).i64(pid).i16(epoch).cstr(group).tags(), True)
+        r.i32()
+        return r.i16()
+    finally:
+        c.close()
+
+
+def end_txn(port, txn_id, pid, epoch, commit):
+    """EndTxn v3: the error code."""
+    c = Conn(port)
+    try:
+        r = c.call(26, 3, W().cstr(txn_id).i64(pid).i16(epoch).i8(1 if commit else 0).tags(), True)
+        r.i32()
+        return r.i16()
     finally:
         c.close()

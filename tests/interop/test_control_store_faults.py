@@ -20,12 +20,11 @@ import tempfile
 import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
+from kwire import TXN_RETRY as RETRY, add_offsets, end_txn, init_pid
 from rtbroker import Broker, free_port, run_tap
-from test_txn_coordinator import add_offsets, end_txn
-from test_txn_offsets import init_pid, offset_fetch, txn_offset_commit
+from test_txn_offsets import offset_fetch, txn_offset_commit
 
 TOPIC, GROUP, TXN = 'lost-in', 'lost-g', 'lost-tx'
-RETRY = (14, 15, 51)      # COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, CONCURRENT_TRANSACTIONS
 
 
 def until_ok(fn, timeout=20):
@@ -55,7 +54,7 @@ def main(tap):
         with Broker(exe, data_dir=data, port=port) as b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             admin.create_topics([NewTopic(TOPIC, 1, 1)])[TOPIC].result(15)
-            e, pid, ep = init_pid(port, TXN)
+            e, pid, ep = init_pid(port, TXN, version=3, retry=RETRY)
             tap.ok(e == 0, 'InitProducerId', (e, pid, ep))
             a = until_ok(lambda: add_offsets(port, TXN, pid, ep, GROUP))
             tap.ok(a[-1] == 0, 'AddOffsetsToTxn', a)

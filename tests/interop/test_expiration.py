@@ -20,12 +20,11 @@ import shutil
 import time
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from kwire import Conn, W
+import kwire
+from kwire import add_partitions, describe, init_pid
 from rtbroker import Broker, free_port, run_tap
 from test_idempotent_wire import TOPIC, PID, produce, describe_producers
-from test_txn_coordinator import init_pid, describe, add_partitions
 
 EXPIRE_MS = 2000
 OVERRIDES = {
@@ -38,26 +37,12 @@ NOT_FOUND = 105       # TRANSACTIONAL_ID_NOT_FOUND
 
 
 def batch(pid, seq, n, tag, transactional=False, epoch=0):
-    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=transactional,
-                                  producer_id=pid, producer_epoch=epoch, base_sequence=seq, batch_size=1 << 20)
-    for i in range(n):
-        b.append(i, timestamp=None, key=None, value=('%s-%d' % (tag, i)).encode(), headers=[])
-    return bytes(b.build())
+    return kwire.batch([(None, ('%s-%d' % (tag, i)).encode()) for i in range(n)], pid, epoch, seq, transactional)
 
 
 def produce_txn(port, txn_id, records):
     """Produce v3 with a transactional id: (error, base offset) of the one partition."""
-    c = Conn(port)
-    try:
-        body = W().str(txn_id).i16(-1).i32(10000).i32(1).str(TOPIC).i32(1).i32(0).i32(len(records)).raw(records)
-        r = c.call(0, 3, body, False)
-        r.i32()
-        r.str()
-        r.i32()
-        r.i32()
-        return r.i16(), r.i64()
-    finally:
-        c.close()
+    return kwire.produce(port, TOPIC, 0, records, txn_id)
 
 
 def wait_until(cond, timeout):

@@ -18,10 +18,8 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.record.default_records import DefaultRecordBatchBuilder
 
 import kwire
-from kwire import Conn, W
 from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'idem'
@@ -32,12 +30,7 @@ INVALID_EPOCH = 47
 
 
 def batch(epoch, seq, n, tag):
-    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
-                                  producer_id=PID, producer_epoch=epoch, base_sequence=seq,
-                                  batch_size=1 << 20)
-    for i in range(n):
-        b.append(i, timestamp=None, key=None, value=('%s-%d' % (tag, i)).encode(), headers=[])
-    return bytes(b.build())
+    return kwire.batch([(None, ('%s-%d' % (tag, i)).encode()) for i in range(n)], PID, epoch, seq)
 
 
 def produce(port, records, acks=-1, topic=TOPIC):
@@ -46,28 +39,11 @@ def produce(port, records, acks=-1, topic=TOPIC):
     deadline = time.time() + 15
     while True:
         try:
-            return produce_once(port, records, acks, topic)
+            return kwire.produce(port, topic, 0, records, acks=acks)
         except (ConnectionError, OSError):
             if time.time() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def produce_once(port, records, acks, topic):
-    c = Conn(port)
-    try:
-        body = W().i16(-1).i16(acks).i32(10000).i32(1).str(topic).i32(1).i32(0)
-        body.i32(len(records)).raw(records)
-        r = c.call(0, 3, body, False)
-        r.i32()                 # topics
-        r.str()
-        r.i32()                 # partitions
-        r.i32()
-        err = r.i16()
-        base = r.i64()
-        return err, base
-    finally:
-        c.close()
 
 
 def describe_producers(port, partition):

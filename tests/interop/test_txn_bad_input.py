@@ -32,62 +32,22 @@ import time
 
 from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from kwire import Conn, W
+import kwire
+from kwire import Conn, W, add_offsets, add_partitions, add_partitions_multi, describe, end_txn, init_pid
 from rtbroker import Broker, run_tap
-from test_txn_coordinator import add_offsets, add_partitions, describe, end_txn, init_pid
 
 TOPIC = 'tbi'
 UNKNOWN_TOPIC, INVALID_EPOCH, INVALID_TXN_STATE, MAPPING, NOT_ATTEMPTED, FENCED = 3, 47, 48, 49, 55, 90
 
 
-def add_partitions_multi(port, txn_id, pid, epoch, topics):
-    """AddPartitionsToTxn v3 with several topics: {(topic, partition): error}."""
-    c = Conn(port)
-    try:
-        b = W().cstr(txn_id).i64(pid).i16(epoch).uvar(len(topics) + 1)
-        for name, parts in topics:
-            b.cstr(name).uvar(len(parts) + 1)
-            for p in parts:
-                b.i32(p)
-            b.tags()
-        r = c.call(24, 3, b.tags(), True)
-        r.i32()
-        out = {}
-        for _ in range(r.uvar() - 1):
-            name = r.cstr()
-            for _ in range(r.uvar() - 1):
-                part, err = r.i32(), r.i16()
-                r.tags()
-                out[(name, part)] = err
-            r.tags()
-        return out
-    finally:
-        c.close()
-
-
 def txn_batch(pid, epoch, seq, value):
-    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=True, producer_id=pid,
-                                  producer_epoch=epoch, base_sequence=seq, batch_size=1 << 20)
-    b.append(0, timestamp=None, key=None, value=value.encode(), headers=[])
-    return bytes(b.build())
+    return kwire.batch([(None, value.encode())], pid, epoch, seq, True)
 
 
 def produce(port, txn_id, records, partition=0):
     """Produce v3, acks=-1: the partition's error code."""
-    c = Conn(port)
-    try:
-        body = W().str(txn_id).i16(-1).i32(10000).i32(1).str(TOPIC).i32(1).i32(partition)
-        body.i32(len(records)).raw(records)
-        r = c.call(0, 3, body, False)
-        r.i32()
-        r.str()
-        r.i32()
-        r.i32()
-        return r.i16()
-    finally:
-        c.close()
+    return kwire.produce(port, TOPIC, partition, records, txn_id)[0]
 
 
 def write_marker(port, pid, epoch, commit, partition=0):

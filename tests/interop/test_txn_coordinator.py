@@ -15,56 +15,9 @@ import tempfile
 import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
-from kwire import Conn, W, describe_producers
+from kwire import (Conn, W, add_offsets, add_partitions, batch, describe, describe_producers, end_txn,
+                   init_pid, produce)
 from rtbroker import Broker, free_port, run_tap
-
-LOAD_IN_PROGRESS, NOT_AVAILABLE = 14, 15
-
-
-def init_pid(port, txn_id, timeout=60000, pid=-1, epoch=-1, version=4):
-    """InitProducerId (flexible, v3+); retries while the coordinator loads.  (err, pid, epoch)."""
-    deadline = time.time() + 30
-    while True:
-        try:
-            c = Conn(port)
-            try:
-                r = c.call(22, version, W().cstr(txn_id).i32(timeout).i64(pid).i16(epoch).tags(), True)
-                r.i32()
-                out = (r.i16(), r.i64(), r.i16())
-            finally:
-                c.close()
-        except (ConnectionError, OSError):
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)     # the broker is still starting its control process
-            continue
-        if out[0] not in (LOAD_IN_PROGRESS, NOT_AVAILABLE) or time.time() > deadline:
-            return out
-        time.sleep(0.2)
-
-
-def describe(port, ids):
-    c = Conn(port)
-    try:
-        b = W().uvar(len(ids) + 1)
-        for i in ids:
-            b.cstr(i)
-        r = c.call(65, 0, b.tags(), True)
-        r.i32()
-        out = {}
-        for _ in range(r.uvar() - 1):
-            err, tid, state, tmo, start, pid, epoch = r.i16(), r.cstr(), r.cstr(), r.i32(), r.i64(), r.i64(), r.i16()
-            for _ in range(r.uvar() - 1):
-                r.cstr()
-                for _ in range(r.uvar() - 1):
-                    r.i32()
-                r.tags()
-            r.tags()
-            out[tid] = (err, state, tmo, pid, epoch)
-        return out
-    finally:
-        c.close()
-
 
 def list_txns(port, states=(), pids=(), duration=None):
     """ListTransactions v0, or v1 with a duration filter: (error, unknown states, [(id, pid, state)])."""
@@ -91,68 +44,9 @@ def list_txns(port, states=(), pids=(), duration=None):
         c.close()
 
 
-def add_partitions(port, txn_id, pid, epoch, topic, parts, version=3):
-    """AddPartitionsToTxn v3 (flexible): {partition: error}."""
-    c = Conn(port)
-    try:
-        b = W().cstr(txn_id).i64(pid).i16(epoch).uvar(2).cstr(topic).uvar(len(parts) + 1)
-        for p in parts:
-            b.i32(p)
-        r = c.call(24, version, b.tags().tags(), True)
-        r.i32()
-        out = {}
-        for _ in range(r.uvar() - 1):
-            r.cstr()
-            for _ in range(r.uvar() - 1):
-                part, err = r.i32(), r.i16()
-                r.tags()
-                out[part] = err
-            r.tags()
-        return out
-    finally:
-        c.close()
-
-
 def produce_txn(port, pid, epoch, topic, partition):
     """Produce v3 of one transactional batch (sequence 0) with its transactional id: the error."""
-    from kafka.record.default_records import DefaultRecordBatchBuilder
-    bb = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=True, producer_id=pid,
-                                   producer_epoch=epoch, base_sequence=0, batch_size=1 << 20)
-    bb.append(0, timestamp=None, key=None, value=b'v', headers=[])
-    rec = bytes(bb.build())
-    c = Conn(port)
-    try:
-        body = W().str('tx-c').i16(-1).i32(10000).i32(1).str(topic).i32(1).i32(partition).i32(len(rec)).raw(rec)
-        r = c.call(0, 3, body, False)
-        r.i32()
-        r.str()
-        r.i32()
-        r.i32()
-        return r.i16()
-    finally:
-        c.close()
-
-
-def add_offsets(port, txn_id, pid, epoch, group):
-    """AddOffsetsToTxn v3: the error code."""
-    c = Conn(port)
-    try:
-        r = c.call(25, 3, W().cstr(txn_id).i64(pid).i16(epoch).cstr(group).tags(), True)
-        r.i32()
-        return r.i16()
-    finally:
-        c.close()
-
-
-def end_txn(port, txn_id, pid, epoch, commit):
-    """EndTxn v3: the error code."""
-    c = Conn(port)
-    try:
-        r = c.call(26, 3, W().cstr(txn_id).i64(pid).i16(epoch).i8(1 if commit else 0).tags(), True)
-        r.i32()
-        return r.i16()
-    finally:
-        c.close()
+    return produce(port, topic, partition, batch([(None, b'v')], pid, epoch, 0, True), 'tx-c')[0]
 
 
 def main(tap):

@@ -21,7 +21,7 @@ import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from kwire import Conn, W
+from kwire import TXN_RETRY, Conn, W, init_pid
 from rtbroker import Broker, free_port, run_tap
 
 IN, OUT, GROUP, DEL_GROUP = 'ctp-in', 'ctp-out', 'ctp', 'ctp-del'
@@ -113,21 +113,6 @@ def delete_groups(port, groups):
         return out
 
 
-def init_pid(port, txn_id):
-    """InitProducerId v3 on the wire: (error, producer id, epoch)."""
-    deadline = time.time() + 30
-    while True:
-        c = Conn(port)
-        r = c.call(22, 3, W().cstr(txn_id).i32(60000).i64(-1).i16(-1).tags(), True)
-        r.i32()
-        err, pid, epoch = r.i16(), r.i64(), r.i16()
-        c.close()
-        if err in (14, 15, 51) and time.time() < deadline:
-            time.sleep(0.1)
-            continue
-        return err, pid, epoch
-
-
 def consume(c, n, timeout=30):
     got = []
     deadline = time.time() + timeout
@@ -206,7 +191,7 @@ def main(tap):
             c.close()
 
             # 4: bad input on the wire
-            err, pid, epoch = init_pid(b.port, 'ctp-raw')
+            err, pid, epoch = init_pid(b.port, 'ctp-raw', version=3, retry=TXN_RETRY)
             tap.ok(err == 0, 'a raw transactional producer gets an id', (err, pid, epoch))
             e = txn_offset_commit(b.port, 'ctp-raw', pid, epoch, IN, 5)
             tap.ok(e == [48], 'TxnOffsetCommit without AddOffsetsToTxn: INVALID_TXN_STATE', e)
