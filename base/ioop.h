@@ -16,6 +16,7 @@
 #ifndef RT_IOOP_H
 #define RT_IOOP_H
 
+#include <liburing.h>
 #include <stdint.h>
 
 struct rt_ioop;
@@ -26,6 +27,19 @@ typedef void (*rt_ioop_fn)(struct rt_ioop *op, int32_t res, uint32_t flags);
 struct rt_ioop {
 	rt_ioop_fn cb;
 };
+
+/* One CQE of ring handed over by that convention, for loops that reap one completion at a
+ * time (tools, benchmarks, tests; the shard's loop advances its CQ in batches, shard.c): the
+ * CQE is marked seen before the callback, which may then submit and reap again. */
+static inline void rt_ioop_complete(struct io_uring *ring, struct io_uring_cqe *cqe)
+{
+	struct rt_ioop *op = (struct rt_ioop *)io_uring_cqe_get_data(cqe);
+	int32_t res = cqe->res;
+	uint32_t flags = cqe->flags;
+	io_uring_cqe_seen(ring, cqe);
+	if (op)
+		op->cb(op, res, flags);
+}
 
 #define rt_container_of(ptr, type, member) ((type *)((char *)(ptr) - __builtin_offsetof(type, member)))
 

@@ -51,13 +51,8 @@ static uint64_t now_ns(void)
 static void dispatch(struct io_uring *ring)
 {
 	struct io_uring_cqe *cqe;
-	while (io_uring_peek_cqe(ring, &cqe) == 0) {
-		struct rt_ioop *op = io_uring_cqe_get_data(cqe);
-		int32_t res = cqe->res;
-		uint32_t fl = cqe->flags;
-		io_uring_cqe_seen(ring, cqe);
-		if (op) op->cb(op, res, fl);
-	}
+	while (io_uring_peek_cqe(ring, &cqe) == 0)
+		rt_ioop_complete(ring, cqe);
 }
 
 static bool done_flag;

@@ -45,13 +45,8 @@ static void run_until(struct io_uring *ring, bool *flag)
 	while (!*flag) {
 		io_uring_submit_and_wait(ring, 1);
 		struct io_uring_cqe *cqe;
-		while (io_uring_peek_cqe(ring, &cqe) == 0) {
-			struct rt_ioop *op = io_uring_cqe_get_data(cqe);
-			int32_t res = cqe->res;
-			uint32_t fl = cqe->flags;
-			io_uring_cqe_seen(ring, cqe);
-			if (op) op->cb(op, res, fl);
-		}
+		while (io_uring_peek_cqe(ring, &cqe) == 0)
+			rt_ioop_complete(ring, cqe);
 	}
 }
 
@@ -97,12 +92,8 @@ int main(int argc, char **argv)
 		bool f = false;
 		io_uring_submit(&ring);
 		struct io_uring_cqe *cqe;
-		if (io_uring_wait_cqe(&ring, &cqe) == 0) {
-			struct rt_ioop *op = io_uring_cqe_get_data(cqe);
-			int32_t res = cqe->res;
-			io_uring_cqe_seen(&ring, cqe);
-			if (op) op->cb(op, res, 0);
-		}
+		if (io_uring_wait_cqe(&ring, &cqe) == 0)
+			rt_ioop_complete(&ring, cqe);
 		(void)f;
 	}
 	uint64_t bytes = stor_log_size(log);

@@ -151,12 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (!appended || !stor_log_idle(lg)) {
 		struct io_uring_cqe *cqe;
 		io_uring_submit_and_wait(&ring, 1);
-		while (!io_uring_peek_cqe(&ring, &cqe)) {
-			struct rt_ioop *op = io_uring_cqe_get_data(cqe);
-			int32_t res = cqe->res;
-			io_uring_cqe_seen(&ring, cqe);
-			if (op) op->cb(op, res, 0);
-		}
+		while (!io_uring_peek_cqe(&ring, &cqe))
+			rt_ioop_complete(&ring, cqe);
 	}
 	if (stor_log_end_offset(lg) != leo + 9) abort();
 	free(b);

@@ -249,11 +249,7 @@ static void dispatch_some(struct io_uring *ring, int max)
 			struct __kernel_timespec ts = {0, 200000};
 			if (io_uring_wait_cqe_timeout(ring, &cqe, &ts)) return;
 		}
-		struct rt_ioop *op = io_uring_cqe_get_data(cqe);
-		int32_t res = cqe->res;
-		uint32_t fl = cqe->flags;
-		io_uring_cqe_seen(ring, cqe);
-		if (op) op->cb(op, res, fl);
+		rt_ioop_complete(ring, cqe);
 		io_uring_submit(ring);
 	}
 }

@@ -155,11 +155,7 @@ static void step(struct io_uring *ring)
 	struct io_uring_cqe *cqe;
 	io_uring_submit_and_wait(ring, 1);
 	if (io_uring_peek_cqe(ring, &cqe)) return;
-	struct rt_ioop *op = io_uring_cqe_get_data(cqe);
-	int32_t res = cqe->res;
-	uint32_t flags = cqe->flags;
-	io_uring_cqe_seen(ring, cqe);
-	if (op) op->cb(op, res, flags);
+	rt_ioop_complete(ring, cqe);
 }
 
 Test(stor_retention, retired_segment_stays_open_for_the_round_in_flight)
