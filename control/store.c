@@ -512,10 +512,20 @@ static int on_metadata(struct ctl_store *s, struct rt_rd *r, int16_t version, st
 		s->retry_at = s->now + RECONNECT_MS; /* LEADER_NOT_AVAILABLE etc.: ask again */
 		return 0;
 	}
+	/* Kafka lists each partition of the topic once, so the indexes are 0 .. partitions.n - 1:
+	 * an index outside that (a broken answer) is not taken as a partition count to allocate. */
 	int32_t n = 0;
-	for (int32_t i = 0; i < t->partitions.n; i++)
-		if (t->partitions.items[i].partition_index + 1 > n)
-			n = t->partitions.items[i].partition_index + 1;
+	for (int32_t i = 0; i < t->partitions.n; i++) {
+		int32_t idx = t->partitions.items[i].partition_index;
+		if (idx < 0 || idx >= t->partitions.n) {
+			RT_WARN("control store: %s: Metadata names partition %d of %d; asking again", s->topic, idx,
+			        t->partitions.n);
+			s->retry_at = s->now + RECONNECT_MS;
+			return 0;
+		}
+		if (idx + 1 > n)
+			n = idx + 1;
+	}
 	if (n != s->want_partitions)
 		RT_WARN("control store: %s has %d partitions, offsets.topic.num.partitions says %d; using %d",
 		        s->topic, n, s->want_partitions, n);
