@@ -54,7 +54,10 @@ def main(tap):
                 if err is None:
                     acked.add(msg.value())
 
-            p = Producer({'bootstrap.servers': b.bootstrap, 'acks': 'all', 'linger.ms': 1})
+            # batch.size under segment.bytes: a client that falls behind (a loaded machine) would
+            # otherwise send batches past 400 kB, which Kafka and Ringtail refuse
+            # (RECORD_LIST_TOO_LARGE: a batch never spans segments).
+            p = Producer({'bootstrap.servers': b.bootstrap, 'acks': 'all', 'linger.ms': 1, 'batch.size': 100000})
             # About 1 MB/s per partition for 4 s: the broker measures the rate over one-second
             # windows and keeps a quarter of a second of it ahead.
             ahead = []
