@@ -1,12 +1,22 @@
 #!/bin/sh
 # perf/dpdk_vs_kernel.sh: the broker on the dpdk backend against the same broker on the kernel
-# (uring) backend, on the same veth pair, in the same run.  kcat in a network namespace produces
-# N records of S bytes (acks=1, no compression) and consumes them back; the script prints
-# seconds, MB/s and the broker's CPU seconds per GB for each backend, as JSON lines.
-# Needs root and a build with -Ddpdk=enabled.   usage: perf/dpdk_vs_kernel.sh <build dir> [N] [S]
+# (uring) backend, on the same veth pair, in the same run.  For each backend:
+#   throughput  kcat in a network namespace produces N records of S bytes (acks=1, no
+#               compression) and consumes them back; seconds, MB/s and the broker's CPU seconds
+#               per GB for each direction;
+#   latency     ringtail-perf in the namespace produces 1 KiB records open loop at R records/s
+#               (acks=1, linger 0, L seconds after 1 s of warm-up): p50/p99 produce latency
+#               (coordinated-omission corrected) and the harness's own service p99.
+# The limit printed beside them, measured in the same run over the same veth pair: the kernel's
+# TCP round trip p99 between the namespace and the host (1 KiB ping-pong, python) -- what the wire
+# and the kernel side of it cost before any broker work.  A DPDK shard busy-polls its queue, so
+# its CPU per GB is bounded below by wall time (one core for the run), not by work done.
+# Prints JSON lines.  Needs root and a build with -Ddpdk=enabled.
+#   usage: perf/dpdk_vs_kernel.sh <build dir> [N] [S] [R] [L]
 set -eu
-B=${1:?build dir}; N=${2:-200000}; S=${3:-1000}
+B=${1:?build dir}; N=${2:-200000}; S=${3:-1000}; R=${4:-2000}; L=${5:-5}
 RT=$B/dataplane/ringtail
+PERF=$B/perf/harness/ringtail-perf
 NS=rtperf$$; VA=rtp$$a; VB=rtp$$b
 DATA=$(mktemp -d)
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; ip link del $VA 2>/dev/null; ip netns del $NS 2>/dev/null; rm -rf "$DATA"; }
@@ -20,6 +30,7 @@ ip netns exec $NS ip link set lo up
 ip link set $VA up
 ip netns exec $NS /usr/bin/python3 -c "import sys; sys.path.insert(0, '$(dirname "$0")/../tests/interop'); import test_dpdk_echo as t; t.disable_tx_csum_offload('$VB')"
 python3 -c "import os,sys; sys.stdout.buffer.write(b''.join(b'%08d%s\n' % (i, b'x' * ($S - 9)) for i in range($N)))" > "$DATA/recs"
+echo "{\"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"cpus\": $(nproc), \"records\": $N, \"record_bytes\": $S, \"latency_rate\": $R, \"latency_s\": $L}"
 cpu() { awk '{print ($14 + $15) / 100}' /proc/$1/stat; }
 run() { # backend, listener ip, extra overrides
 	be=$1; ip=$2; shift 2
@@ -33,19 +44,53 @@ run() { # backend, listener ip, extra overrides
 	t1=$(date +%s.%N); c1=$(cpu $PID)
 	got=$(ip netns exec $NS kcat -b $ip:9092 -C -t perf -o beginning -e -q | wc -l)
 	t2=$(date +%s.%N); c2=$(cpu $PID)
+	ip netns exec $NS "$PERF" --bootstrap $ip:9092 --topic lat --create --partitions 1 --record-size 1024 \
+		--acks 1 --rate "$R" --linger-ms 0 --duration "$L" --warmup 1 --prime --quiet --json "$DATA/lat.json"
 	kill -TERM $PID; wait $PID || true; PID=
-	python3 - "$be" "$N" "$S" "$got" "$t0" "$t1" "$t2" "$c0" "$c1" "$c2" <<'PY'
+	python3 - "$be" "$N" "$S" "$got" "$t0" "$t1" "$t2" "$c0" "$c1" "$c2" "$DATA/lat.json" <<'PY'
 import json, sys
 be, n, s, got = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-t0, t1, t2, c0, c1, c2 = map(float, sys.argv[5:])
+t0, t1, t2, c0, c1, c2 = map(float, sys.argv[5:11])
+lat = json.load(open(sys.argv[11]))["latency_ms"]
 gb = n * s / 1e9
 print(json.dumps({"backend": be, "records": n, "record_bytes": s, "consumed": got,
                   "produce_s": round(t1 - t0, 3), "produce_MBps": round(n * s / (t1 - t0) / 1e6, 1),
                   "fetch_s": round(t2 - t1, 3), "fetch_MBps": round(n * s / (t2 - t1) / 1e6, 1),
                   "broker_cpu_s_per_GB_produce": round((c1 - c0) / gb, 2),
-                  "broker_cpu_s_per_GB_fetch": round((c2 - c1) / gb, 2)}))
+                  "broker_cpu_s_per_GB_fetch": round((c2 - c1) / gb, 2),
+                  "produce_p50_us": round(lat["produce"]["p50"] * 1000, 1),
+                  "produce_p99_us": round(lat["produce"]["p99"] * 1000, 1),
+                  "service_p99_us": round(lat.get("service", {}).get("p99", 0) * 1000, 1)}))
 PY
 }
+# The limit: the kernel's own TCP round trip over this veth pair (host side listens).
+ip addr add 10.216.0.1/24 dev $VA
+python3 - <<'PY' &
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.216.0.1", 9099)); s.listen(1)
+c, _ = s.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while True:
+    b = c.recv(1024, socket.MSG_WAITALL)
+    if not b:
+        break
+    c.sendall(b)
+PY
+sleep 0.3
+ip netns exec $NS /usr/bin/python3 - <<'PY'
+import json, socket, time
+s = socket.create_connection(("10.216.0.1", 9099)); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+b = b"x" * 1024
+rtt = []
+for i in range(5000):
+    t = time.perf_counter(); s.sendall(b); s.recv(1024, socket.MSG_WAITALL); rtt.append(time.perf_counter() - t)
+s.close()
+rtt = sorted(rtt[500:])
+print(json.dumps({"limit": "kernel TCP round trip over the veth pair, 1 KiB", "p50_us": round(rtt[len(rtt) // 2] * 1e6, 1),
+                  "p99_us": round(rtt[int(len(rtt) * 0.99)] * 1e6, 1)}))
+PY
+wait
+ip addr del 10.216.0.1/24 dev $VA
 run dpdk 10.216.0.1 --override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA --override ringtail.dpdk.ip=10.216.0.1
 ip addr add 10.216.0.1/24 dev $VA
 run uring 10.216.0.1 --override ringtail.net.backend=uring

@@ -216,11 +216,36 @@ static void stop_accept(struct dp_shard *s)
 		ds->nlis = 0;
 }
 
+/* One line per shard at exit: what the queue moved and what TCP had to repair, so that a run
+ * (and the tests) can tell how record bytes left (in place or copied) and what the wire did. */
+static void log_stats(const struct dshard *ds)
+{
+	struct dp_port_stats ps;
+	dp_port_queue_stats(ds->q, &ps);
+	const struct dp_stack_stats *t = dp_stack_stats(ds->st);
+	RT_INFO("dpdk: shard %d stats: rx_frames=%lu tx_frames=%lu tx_dropped=%lu zerocopy_segs=%lu "
+	        "zerocopy_bytes=%lu copied_bytes=%lu conns=%lu retransmits=%lu fast_retransmits=%lu "
+	        "rto_expiries=%lu ooo_segments=%lu dup_segments=%lu out_of_window=%lu ip_bad_csum=%lu "
+	        "tcp_bad_csum=%lu tcp_bad_header=%lu tcp_bad_options=%lu frags_dropped=%lu "
+	        "challenge_acks=%lu rst_out=%lu", ds->s->id,
+	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
+	        (unsigned long)ps.tx_zerocopy_segs, (unsigned long)ps.tx_zerocopy_bytes,
+	        (unsigned long)ps.tx_copied_bytes, (unsigned long)t->tcp_conns_established,
+	        (unsigned long)t->tcp_retransmits, (unsigned long)t->tcp_fast_retransmits,
+	        (unsigned long)t->tcp_rto_expiries, (unsigned long)t->tcp_ooo_segments,
+	        (unsigned long)t->tcp_dup_segments, (unsigned long)t->tcp_out_of_window,
+	        (unsigned long)t->ip_bad_csum, (unsigned long)t->tcp_bad_csum,
+	        (unsigned long)t->tcp_bad_header, (unsigned long)t->tcp_bad_options,
+	        (unsigned long)t->ip_frags_dropped, (unsigned long)t->tcp_challenge_acks,
+	        (unsigned long)t->tcp_rst_out);
+}
+
 static void shard_fini(struct dp_shard *s)
 {
 	struct dshard *ds = DS(s);
 	if (!ds)
 		return;
+	log_stats(ds);
 	dp_stack_destroy(ds->st);
 	free(ds->evs);
 	free(ds->lis);

@@ -355,6 +355,7 @@ static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
 				m->nb_segs++;
 				m->pkt_len += e->data_len;
 				q->st.tx_zerocopy_segs++;
+				q->st.tx_zerocopy_bytes += v->iov_len;
 				continue;
 			}
 		}

@@ -53,9 +53,13 @@ unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64
 /* Test hook: drop pct percent of received frames before the stack sees them (0: off). */
 void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct);
 
-/* Frames and bytes moved, for logs and tests. */
+/* Frames and bytes moved, for logs and tests.  Payload bytes leave either attached in place
+ * (tx_zerocopy_bytes, in tx_zerocopy_segs external mbufs) or copied into the frame's own mbufs
+ * (tx_copied_bytes: pieces under 256 bytes such as response headers, and everything on a device
+ * without zero copy); headers are not counted. */
 struct dp_port_stats {
-	uint64_t rx_frames, rx_fault_dropped, tx_frames, tx_dropped, tx_zerocopy_segs, tx_copied_bytes;
+	uint64_t rx_frames, rx_fault_dropped, tx_frames, tx_dropped, tx_zerocopy_segs, tx_zerocopy_bytes,
+	         tx_copied_bytes;
 };
 void dp_port_queue_stats(const struct dp_port_queue *q, struct dp_port_stats *out);
 

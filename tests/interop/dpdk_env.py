@@ -20,6 +20,19 @@ from test_dpdk_echo import sh  # noqa: E402  (same directory)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def stats_of(lines):
+    """Sums the counters of the broker's per-shard 'dpdk: shard N stats:' lines (written at exit)."""
+    tot = {}
+    for ln in lines:
+        if "dpdk: shard" not in ln or " stats: " not in ln:
+            continue
+        for kv in ln.split(" stats: ", 1)[1].split():
+            k, _, v = kv.partition("=")
+            if v.isdigit():
+                tot[k] = tot.get(k, 0) + int(v)
+    return tot
+
+
 class DpdkBroker:
     """The namespace, the veth pair and the broker.  tag names this test's interfaces."""
 

@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_env import DpdkBroker  # noqa: E402  (same directory)
+from dpdk_env import DpdkBroker, stats_of  # noqa: E402  (same directory)
 from test_dpdk_echo import Tap  # noqa: E402
 
 KP_SCRIPT = r'''
@@ -73,6 +73,13 @@ def main():
 
             rc = env.stop()
             tap.ok(rc == 0, "SIGTERM: the broker exits 0", rc)
+            # Fetch answers attach the mapped segment bytes as external mbufs: at least the record
+            # bytes kcat read back left in place, and what was copied (response headers, pieces
+            # under 256 bytes) is a small part of it.
+            st = stats_of(env.log_lines())
+            tap.ok(st.get("zerocopy_bytes", 0) >= len(recs) and st.get("copied_bytes", 1 << 60) * 20 < st["zerocopy_bytes"],
+                   "record bytes left as external mbufs over segment memory, not copied (%d in place, %d copied)"
+                   % (st.get("zerocopy_bytes", 0), st.get("copied_bytes", -1)), st)
         except Exception as e:  # noqa: BLE001 - reported as a failure
             tap.ok(False, "set-up or run", repr(e))
     print("1..%d" % tap.n)
