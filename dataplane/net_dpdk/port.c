@@ -7,9 +7,11 @@
  * pieces of 256 bytes or more are attached as external-buffer mbufs chained behind it, so
  * record bytes (a send request's memory, or segment files mapped by the stack) are not copied
  * by the CPU; smaller pieces, and every piece on a device without multi-segment transmit, are
- * copied into the header mbuf.  The external buffers' IOVA is their virtual address: right for
- * virtual devices and for IOVA-as-VA with an IOMMU; a physical NIC in PA mode needs the
- * segment memory registered (rte_extmem_register) first, which is not done yet.
+ * copied into the header mbuf.  The external buffers' IOVA is their virtual address and the
+ * memory is not registered with the EAL: right for the virtual devices whose driver copies the
+ * frame with the CPU (net_tap, net_af_packet), so only those send in place; a DMA-capable NIC
+ * needs the segment memory registered and DMA-mapped first (rte_extmem_register and
+ * rte_dev_dma_map), which is not done yet, and copies meanwhile.
  *
  * The payload memory must stay valid until the device has sent it: each attached piece pins its
  * send request in the stack (DP_OFF_TX_PINS), and the external buffer's free callback unpins it,
@@ -176,7 +178,12 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 	if (rx_csum)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_CHECKSUM;
 	conf.rxmode.mtu = cfg->mtu;
-	p->zerocopy = cfg->zerocopy && p->multiseg;
+	/* Attached pieces carry their virtual address as IOVA and are not registered with the EAL
+	 * (rte_extmem_register, rte_dev_dma_map): right only for devices whose driver reads the
+	 * frame with the CPU.  A NIC that DMAs would read the wrong memory (PA mode) or fault in
+	 * the IOMMU (VA mode), so everything else copies until the registration exists. */
+	bool cpu_reads = strcmp(info.driver_name, "net_tap") == 0 || strcmp(info.driver_name, "net_af_packet") == 0;
+	p->zerocopy = cfg->zerocopy && p->multiseg && cpu_reads;
 	if (p->zerocopy)
 		p->offload |= DP_OFF_TX_PINS;
 	rc = rte_eth_dev_configure(pid, nq, nq, &conf);
@@ -234,7 +241,9 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 	snprintf(p->desc, sizeof p->desc, "port %u (%s, driver %s): %u queue(s)%s, tx csum %s, rx csum %s, %s",
 	         pid, cfg->port, info.driver_name, nq, conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " with RSS" : "",
 	         (p->offload & DP_OFF_TX_TCP_CSUM) ? "offloaded" : "software", rx_csum ? "offloaded" : "software",
-	         p->zerocopy ? "zero-copy payload (external mbufs)" : "payload copied");
+	         p->zerocopy ? "zero-copy payload (external mbufs)"
+	         : cfg->zerocopy && p->multiseg ? "payload copied (segment memory is not registered for DMA)"
+	         : "payload copied");
 	return p;
 fail:
 	if (p->q) {
