@@ -15,7 +15,9 @@
  * as on the shared port, instead of being dropped by a shard that has no listener.
  *
  * Receives hand the connection layer the in-order bytes as they lie in the stack's ring
- * (borrowed for the call) and consume them afterwards.  Sends give the chain to the stack,
+ * (borrowed for the call) and consume them afterwards.  The rest of a large frame (recv_into)
+ * is lent to the stack, which copies in-order segments from the mbuf straight into it
+ * (dp_tcp_recv_direct): one copy between the wire and the request buffer instead of two.  Sends give the chain to the stack,
  * which keeps it borrowed until the peer acknowledged it; dp_conn_sent comes then.
  */
 #include <arpa/inet.h>
@@ -41,6 +43,10 @@ struct dconn {
 	struct dp_tcp_conn *tc;       /* NULL once the stack has it alone */
 	bool recv_armed, send_pending, readable_queued;
 	int err;                      /* the connection died: -ECONNRESET, -ETIMEDOUT */
+	/* recv_into: the rest of a large frame (borrowed from the connection layer); the stack
+	 * places in-order segments there directly (dp_tcp_recv_direct) */
+	uint8_t *into;
+	size_t into_len, into_have;   /* into_have: bytes already there (copied from the ring) */
 };
 
 struct ev {
@@ -120,6 +126,8 @@ static void cb_sent(void *ctx, struct dp_tcp_conn *tc, void *cookie, int err)
 static void cb_closed(void *ctx, struct dp_tcp_conn *tc, int err)
 {
 	struct dconn *d = dp_tcp_user(tc);
+	if (d && d->into)
+		d->into_have += dp_tcp_recv_direct_end(tc);
 	dp_tcp_close(tc);
 	if (!d)
 		return;
@@ -227,7 +235,7 @@ static void log_stats(const struct dshard *ds)
 	        "zerocopy_bytes=%lu copied_bytes=%lu conns=%lu retransmits=%lu fast_retransmits=%lu "
 	        "rto_expiries=%lu ooo_segments=%lu dup_segments=%lu out_of_window=%lu ip_bad_csum=%lu "
 	        "tcp_bad_csum=%lu tcp_bad_header=%lu tcp_bad_options=%lu frags_dropped=%lu "
-	        "challenge_acks=%lu rst_out=%lu", ds->s->id,
+	        "challenge_acks=%lu rst_out=%lu rx_direct_bytes=%lu rx_ring_bytes=%lu", ds->s->id,
 	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
 	        (unsigned long)ps.tx_zerocopy_segs, (unsigned long)ps.tx_zerocopy_bytes,
 	        (unsigned long)ps.tx_copied_bytes, (unsigned long)t->tcp_conns_established,
@@ -237,7 +245,8 @@ static void log_stats(const struct dshard *ds)
 	        (unsigned long)t->ip_bad_csum, (unsigned long)t->tcp_bad_csum,
 	        (unsigned long)t->tcp_bad_header, (unsigned long)t->tcp_bad_options,
 	        (unsigned long)t->ip_frags_dropped, (unsigned long)t->tcp_challenge_acks,
-	        (unsigned long)t->tcp_rst_out);
+	        (unsigned long)t->tcp_rst_out, (unsigned long)t->tcp_rx_direct_bytes,
+	        (unsigned long)t->tcp_rx_ring_bytes);
 }
 
 static void shard_fini(struct dp_shard *s)
@@ -283,6 +292,26 @@ static int recv_op(struct dp_conn *c)
 	return 0;
 }
 
+/* The rest of a large frame.  Nothing is read here: the connection layer may arm this from
+ * inside dp_conn_received, before the bytes it was given are consumed from the ring; the next
+ * poll copies what the ring holds and then lends p to the stack (deliver_into). */
+static int recv_into_op(struct dp_conn *c, uint8_t *p, size_t len)
+{
+	struct dshard *ds = DS(c->s);
+	struct dconn *d = c->net;
+	if (!d)
+		return -ENOTCONN; /* recv comes first: it makes d */
+	d->into = p;
+	d->into_len = len;
+	d->into_have = 0;
+	d->recv_armed = true;
+	if (!d->readable_queued) {
+		d->readable_queued = true;
+		push(ds, d, EV_READABLE, 0);
+	}
+	return 0;
+}
+
 static int send_op(struct dp_conn *c, struct rt_chain *ch)
 {
 	struct dconn *d = c->net;
@@ -307,6 +336,8 @@ static void do_shutdown(struct dshard *ds, struct dconn *d)
 {
 	if (d->tc) {
 		struct dp_tcp_conn *tc = d->tc;
+		if (d->into)
+			d->into_have += dp_tcp_recv_direct_end(tc);
 		d->tc = NULL;
 		dp_tcp_set_user(tc, NULL);
 		if (d->send_pending)
@@ -330,9 +361,12 @@ static void close_op(struct dp_conn *c)
 	if (!d)
 		return;
 	if (d->tc) {
+		if (d->into)
+			dp_tcp_recv_direct_end(d->tc); /* the frame is the connection layer's again */
 		dp_tcp_set_user(d->tc, NULL);
 		dp_tcp_close(d->tc);
 	}
+	d->into = NULL;
 	/* events for d may still sit in the queue: mark it dead, the queue frees it */
 	d->c = NULL;
 	d->tc = NULL;
@@ -342,12 +376,42 @@ static void close_op(struct dp_conn *c)
 	push(ds, d, EV_FAILED, 0); /* a tombstone: frees d when reached */
 }
 
+/* A recv_into completes with what reached the frame: the ring's bytes first, else what the stack
+ * placed directly.  With nothing yet, the ring is empty: p is lent to the stack and the receive
+ * stays armed.  Bytes that arrive after the direct ones wait in the ring for the next receive. */
+static void deliver_into(struct dconn *d)
+{
+	struct dp_conn *c = d->c;
+	size_t got = d->into_have;
+	if (d->tc) {
+		got += dp_tcp_recv_direct_end(d->tc);
+		if (got == 0)
+			got = dp_tcp_recv(d->tc, d->into, d->into_len);
+		if (got == 0 && !dp_tcp_eof(d->tc)) {
+			dp_tcp_recv_direct(d->tc, d->into, d->into_len);
+			return;
+		}
+	}
+	d->into = NULL;
+	d->recv_armed = false;
+	if (got)
+		dp_conn_received_into(c, (int32_t)got);
+	else if (!d->tc && d->err && d->err != -ECONNABORTED)
+		dp_conn_recv_failed(c, d->err);
+	else
+		dp_conn_received_into(c, 0); /* the peer's FIN, or our shutdown */
+}
+
 static void deliver_readable(struct dconn *d)
 {
 	d->readable_queued = false;
 	struct dp_conn *c = d->c;
 	if (!c || !d->recv_armed)
 		return;
+	if (d->into) {
+		deliver_into(d);
+		return;
+	}
 	if (!d->tc) {
 		d->recv_armed = false;
 		if (d->err == -ECONNABORTED || d->err == 0)
@@ -399,6 +463,7 @@ static bool poll_op(struct dp_shard *s)
 			}
 			if (d->c && d->recv_armed) {
 				d->recv_armed = false;
+				d->into = NULL;
 				dp_conn_recv_failed(d->c, e.err);
 			}
 			break;
@@ -415,6 +480,7 @@ const struct dp_net_ops dp_net_dpdk = {
 	.stop_accept = stop_accept,
 	.shard_fini = shard_fini,
 	.recv = recv_op,
+	.recv_into = recv_into_op,
 	.send = send_op,
 	.shutdown = shutdown_op,
 	.close = close_op,

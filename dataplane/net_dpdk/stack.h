@@ -11,7 +11,8 @@
  * instances.  Time is whatever the caller says it is (dp_stack_tick): tests run on a fake clock.
  *
  * Memory: received bytes land in a per-connection ring the shard owns and are read in place
- * (dp_tcp_recv_peek / dp_tcp_recv_consume).  Sent bytes are never copied by the stack: a send
+ * (dp_tcp_recv_peek / dp_tcp_recv_consume), or, while the application lends a buffer
+ * (dp_tcp_recv_direct), in-order segments go from the frame straight into that buffer.  Sent bytes are never copied by the stack: a send
  * request borrows the caller's memory (and maps FILE segments of an rt_chain read-only) until
  * the peer has acknowledged every byte, and each request gets exactly one `sent` callback.
  */
@@ -123,6 +124,8 @@ struct dp_stack_stats {
 	uint64_t tcp_conns_established, tcp_conns_freed, tcp_unknown_dropped;
 	uint64_t tcp_paws_rejected;                   /* older timestamp than TS.Recent (RFC 7323) */
 	uint64_t tcp_timer_visits;                    /* connections the timer wheel looked at */
+	uint64_t tcp_rx_direct_bytes;                 /* received straight into the application's buffer */
+	uint64_t tcp_rx_ring_bytes;                   /* received through the connection's ring */
 };
 
 /* Creates an instance.  cfg, io and cb are copied.  Returns an owned stack or NULL. */
@@ -184,6 +187,15 @@ size_t dp_tcp_recv_peek(struct dp_tcp_conn *c, const uint8_t **p1, size_t *n1,
 void dp_tcp_recv_consume(struct dp_tcp_conn *c, size_t n);
 /* Copies up to n bytes out and consumes them.  Returns the count (0: nothing now). */
 size_t dp_tcp_recv(struct dp_tcp_conn *c, void *dst, size_t n);
+/* Direct receive: while it is on, an in-order segment that arrives when the ring is empty and
+ * nothing waits out of order, and that fits whole in what is left of p, is copied from the frame
+ * straight into p instead of into the ring (one copy less; the `readable` callback still comes).
+ * Anything else goes to the ring as usual.  p is borrowed until dp_tcp_recv_direct_end, which
+ * returns how many bytes were placed at its start.  Setting it again replaces the buffer. */
+void dp_tcp_recv_direct(struct dp_tcp_conn *c, uint8_t *p, size_t len);
+size_t dp_tcp_recv_direct_end(struct dp_tcp_conn *c);
+/* Bytes placed into the direct buffer so far (0 when direct receive is off). */
+size_t dp_tcp_recv_direct_got(const struct dp_tcp_conn *c);
 /* True once the peer's FIN has been received and every byte before it consumed. */
 bool dp_tcp_eof(const struct dp_tcp_conn *c);
 

@@ -123,6 +123,9 @@ struct dp_tcp_conn {
 	uint32_t sack_recent;   /* start of the newest out-of-order segment (first SACK block) */
 	bool fin_rcvd;
 	uint16_t peer_mss;
+	/* direct receive (dp_tcp_recv_direct): the application's buffer, borrowed until ended */
+	uint8_t *dtgt;
+	uint32_t dlen, dgot;
 
 	/* timers: absolute ms, 0 = stopped (set through dp_tcp_timer_set; stopping needs nothing) */
 	uint64_t t_rto, t_delack, t_persist, t_keep, t_2msl;

@@ -488,6 +488,23 @@ size_t dp_tcp_recv(struct dp_tcp_conn *c, void *dst, size_t n)
 	return a + b;
 }
 
+void dp_tcp_recv_direct(struct dp_tcp_conn *c, uint8_t *p, size_t len)
+{
+	c->dtgt = p;
+	c->dlen = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	c->dgot = 0;
+}
+
+size_t dp_tcp_recv_direct_end(struct dp_tcp_conn *c)
+{
+	size_t got = c->dgot;
+	c->dtgt = NULL;
+	c->dlen = c->dgot = 0;
+	return got;
+}
+
+size_t dp_tcp_recv_direct_got(const struct dp_tcp_conn *c) { return c->dgot; }
+
 bool dp_tcp_eof(const struct dp_tcp_conn *c)
 {
 	return c->fin_rcvd && c->rlen == 0;

@@ -302,12 +302,20 @@ static bool data_input(struct dp_tcp_conn *c, uint32_t seq, const uint8_t *p, ui
 		*ack_now = true; /* a duplicate ACK tells the sender about the hole */
 		if (ooo_add(c, seq, seq + n)) {
 			ring_write(c, at, p, n);
+			st->stats.tcp_rx_ring_bytes += n;
 			c->sack_recent = seq;
 		}
 		return false;
 	}
-	ring_write(c, at, p, n);
-	c->rlen += n;
+	if (c->dtgt && c->rlen == 0 && c->nooo == 0 && n <= c->dlen - c->dgot) {
+		memcpy(c->dtgt + c->dgot, p, n); /* the ring is skipped: one copy less */
+		c->dgot += n;
+		st->stats.tcp_rx_direct_bytes += n;
+	} else {
+		ring_write(c, at, p, n);
+		c->rlen += n;
+		st->stats.tcp_rx_ring_bytes += n;
+	}
 	c->rcv_nxt += n;
 	bool filled = false;
 	while (c->nooo && SEQ_LEQ(c->ooo[0].start, c->rcv_nxt)) {

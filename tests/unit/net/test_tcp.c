@@ -986,3 +986,41 @@ Test(dp_tcp, quiet_unknown_drops_strays_of_other_shards_but_still_refuses_syns)
 	h_send_tcp(&B, &syn);
 	cr_assert_eq(h_last_tcp(&B).flags, H_RST | H_ACK, "a SYN to a closed port is still refused");
 }
+
+Test(dp_tcp, direct_receive_puts_in_order_segments_in_the_lent_buffer_not_the_ring)
+{
+	uint8_t d[5000], buf[3000];
+	for (size_t i = 0; i < sizeof d; i++)
+		d[i] = (uint8_t)(i * 13 + 1);
+	const struct dp_stack_stats *s = dp_stack_stats(B.st);
+	uint32_t base = P.seq;
+	dp_tcp_recv_direct(C, buf, sizeof buf);
+	psend(H_ACK | H_PSH, d, 1000);
+	psend(H_ACK | H_PSH, d + 1000, 1000);
+	cr_assert_eq(dp_tcp_recv_direct_got(C), 2000);
+	cr_assert_arr_eq(buf, d, 2000);
+	cr_assert_eq(s->tcp_rx_direct_bytes, 2000);
+	cr_assert_eq(s->tcp_rx_ring_bytes, 0, "the ring was skipped");
+	cr_assert_eq(h_last_tcp(&B).ack, base + 2000, "acknowledged as usual");
+	cr_assert(B.nreadable >= 2, "the application hears of it as of ring data");
+	/* a segment that does not fit whole in what is left goes to the ring */
+	psend(H_ACK | H_PSH, d + 2000, 1500);
+	cr_assert_eq(dp_tcp_recv_direct_got(C), 2000);
+	cr_assert_eq(s->tcp_rx_ring_bytes, 1500);
+	/* and while the ring holds bytes nothing goes direct, so order is kept */
+	psend(H_ACK | H_PSH, d + 3500, 500);
+	cr_assert_eq(dp_tcp_recv_direct_end(C), 2000);
+	uint8_t got[2000];
+	cr_assert_eq(drain(got, sizeof got), 2000);
+	cr_assert_arr_eq(got, d + 2000, 2000);
+	/* out of order: kept in the ring even with a buffer lent; the hole filled there too */
+	dp_tcp_recv_direct(C, buf, sizeof buf);
+	psend_at(P.seq + 500, H_ACK, d + 4500, 500);
+	psend_at(P.seq, H_ACK, d + 4000, 500);
+	P.seq += 1000;
+	cr_assert_eq(dp_tcp_recv_direct_got(C), 0);
+	cr_assert_eq(drain(got, sizeof got), 1000);
+	cr_assert_arr_eq(got, d + 4000, 1000);
+	cr_assert_eq(dp_tcp_recv_direct_end(C), 0);
+	cr_assert_eq(s->tcp_rx_direct_bytes, 2000);
+}
