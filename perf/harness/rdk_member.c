@@ -5,9 +5,12 @@
  * Invariants: g->held is the number of partitions the members hold right now (each member's
  * nheld is what its last assign gave it, zero after a revoke); g->pos[p] is one past the highest
  * offset of p handed to any member, and the ledger holds every offset handed out, so after the
- * run it tells records read twice from records skipped.  Members live in a fixed array (the
- * rebalance callback's opaque points into it); a churned member gets a new rd_kafka_t in the
- * same slot.
+ * run it tells records read twice from records skipped.  Each rd_kafka_t has its own struct
+ * rmember (the callbacks' opaque), allocated once and freed only after rd_kafka_destroy: g->m
+ * holds the live members, one per slot; a churned member moves to g->gone while librdkafka
+ * closes it (rd_kafka_consumer_close_queue: revoke, commit, LeaveGroup on librdkafka's threads,
+ * its callbacks served from perf_rdk_grp_poll), and a new member takes the slot at once.  So a
+ * close never blocks the driver's thread, whose loop produces and measures e2e latency.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,14 +24,16 @@
 #include "perf/harness/rdk_member.h"
 
 #define RDK_SETUP_TIMEOUT_MS 10000
+#define RDK_CLOSE_TIMEOUT_MS 30000
 
 struct rmember {
 	struct perf_rdk_grp *g;
-	int idx;
-	rd_kafka_t *rk;             /* owned; NULL once closed */
+	rd_kafka_t *rk;             /* owned; NULL once destroyed */
 	rd_kafka_queue_t *q;        /* owned reference to rk's consumer queue (async commit results) */
+	rd_kafka_queue_t *cq;       /* owned while closing: where librdkafka posts the close's callbacks */
 	int nheld;                  /* partitions held since the last assign */
-	bool closing;               /* rd_kafka_consumer_close is running on it */
+	bool closing;               /* its close has begun */
+	bool closed;                /* librdkafka says the close is done (rd_kafka_consumer_closed) */
 	uint64_t paused_at;         /* when a revoke left it with nothing (0 = not paused) */
 	uint64_t next_commit;
 };
@@ -37,8 +42,9 @@ struct perf_rdk_grp {
 	const struct perf_opts *o;  /* borrowed */
 	struct perf_stats *st;      /* borrowed */
 	rd_kafka_t *admin;          /* owned: a group-less-subscription consumer for offsets */
-	struct rmember *m;          /* owned, o->consumers */
-	int n;
+	struct rmember **m;         /* owned, o->consumers live members */
+	struct rmember **gone;      /* owned: members closing or closed, destroyed at the end */
+	int n, ngone, capgone;
 	int32_t nparts;
 	int64_t *reset;             /* the offset a partition without a commit starts at */
 	int64_t *start;             /* the committed-or-reset offset at set-up: the ledger's start */
@@ -182,7 +188,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		rd_kafka_assign(rk, NULL);
 		g->held -= m->nheld;
 		m->nheld = 0;
-		if (g->formed && !g->closing && !m->paused_at)
+		if (g->formed && !g->closing && !m->closing && !m->paused_at)
 			m->paused_at = now;
 	}
 }
@@ -216,27 +222,115 @@ static int member_open(struct perf_rdk_grp *g, struct rmember *m)
 	return 0;
 }
 
-/* Closes the member: librdkafka revokes (on_rebalance commits) and sends LeaveGroup. */
-static void member_close(struct perf_rdk_grp *g, struct rmember *m)
+/* Destroys m's handle and frees m.  A member whose close never began is closed by
+ * rd_kafka_destroy (blocking); one whose close began and did not finish is destroyed without
+ * waiting for it.  NULL is fine. */
+static void member_free(struct rmember *m)
 {
-	if (!m->rk)
+	if (!m)
 		return;
-	m->closing = true;
-	rd_kafka_resp_err_t e = rd_kafka_consumer_close(m->rk);
-	m->closing = false;
-	if (e)
-		grp_error(g, "close", e);
-	else
-		g->st->group.leaves++;
-	/* A member closed while it held partitions without a revoke (assignment lost) held them
-	 * no longer either. */
-	g->held -= m->nheld;
-	m->nheld = 0;
+	if (m->cq)
+		rd_kafka_queue_destroy(m->cq);
 	if (m->q)
 		rd_kafka_queue_destroy(m->q);
-	m->q = NULL;
-	rd_kafka_destroy(m->rk);
-	m->rk = NULL;
+	if (m->rk)
+		rd_kafka_destroy_flags(m->rk, m->closing && !m->closed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+	free(m);
+}
+
+/* A new member subscribed to the topic.  Returns owned (free with member_free), or NULL with the
+ * error in g->st. */
+static struct rmember *member_new(struct perf_rdk_grp *g)
+{
+	struct rmember *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->g = g;
+	if (member_open(g, m)) {
+		member_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Begins closing m (which g->m no longer holds) and takes it into g->gone: librdkafka revokes
+ * (on_rebalance commits) and sends LeaveGroup on its own threads, posting the callbacks on m->cq,
+ * which perf_rdk_grp_poll serves.  0 or -ENOMEM (m closed in place, blocking). */
+static int member_close_begin(struct perf_rdk_grp *g, struct rmember *m)
+{
+	m->closing = true;
+	if (g->ngone == g->capgone) {
+		int cap = g->capgone ? g->capgone * 2 : 8;
+		void *v = realloc(g->gone, sizeof(*g->gone) * (size_t)cap);
+		if (!v) {
+			perf_stats_error(g->st, -1, "out of memory (closing members)");
+			member_free(m);
+			return -ENOMEM;
+		}
+		g->gone = v;
+		g->capgone = cap;
+	}
+	g->gone[g->ngone++] = m;
+	m->cq = rd_kafka_queue_new(m->rk);
+	rd_kafka_error_t *e = m->cq ? rd_kafka_consumer_close_queue(m->rk, m->cq) : NULL;
+	if (e) {
+		perf_stats_error(g->st, -1, "rdkafka group: close: %s", rd_kafka_error_string(e));
+		g->st->group.group_errors++;
+		rd_kafka_error_destroy(e);
+		m->closed = true;
+	}
+	return 0;
+}
+
+/* Serves the closing members' callbacks; counts each close that finished.  Returns true when
+ * something happened. */
+static bool serve_gone(struct perf_rdk_grp *g)
+{
+	bool busy = false;
+	for (int i = 0; i < g->ngone; i++) {
+		struct rmember *m = g->gone[i];
+		if (m->closed)
+			continue;
+		/* Events, not callbacks: the queue may hold fetched messages too (the close drops
+		 * them; the member was never handed them, so they were neither stored nor counted). */
+		rd_kafka_event_t *ev;
+		while ((ev = rd_kafka_queue_poll(m->cq, 0))) {
+			busy = true;
+			switch (rd_kafka_event_type(ev)) {
+			case RD_KAFKA_EVENT_REBALANCE:
+				on_rebalance(m->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), m);
+				break;
+			case RD_KAFKA_EVENT_OFFSET_COMMIT:
+				on_commit(m->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), m);
+				break;
+			case RD_KAFKA_EVENT_ERROR:
+				if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR__DESTROY)
+					grp_error(g, "closing member", rd_kafka_event_error(ev));
+				break;
+			default:
+				break;
+			}
+			rd_kafka_event_destroy(ev);
+		}
+		if (!rd_kafka_consumer_closed(m->rk))
+			continue;
+		m->closed = true;
+		busy = true;
+		g->st->group.leaves++;
+		/* A member closed while it held partitions without a revoke (assignment lost) held
+		 * them no longer either. */
+		g->held -= m->nheld;
+		m->nheld = 0;
+	}
+	return busy;
+}
+
+static bool all_gone_closed(const struct perf_rdk_grp *g)
+{
+	for (int i = 0; i < g->ngone; i++)
+		if (!g->gone[i]->closed)
+			return false;
+	return true;
 }
 
 static int topic_partitions(struct perf_rdk_grp *g)
@@ -319,12 +413,9 @@ struct perf_rdk_grp *perf_rdk_grp_new(const struct perf_opts *o, struct perf_sta
 		perf_stats_error(st, -1, "rdkafka group: committed offsets of %s: %s", o->group, rd_kafka_err2str(e));
 		goto fail;
 	}
-	for (int i = 0; i < g->n; i++) {
-		g->m[i].g = g;
-		g->m[i].idx = i;
-		if (member_open(g, &g->m[i]))
+	for (int i = 0; i < g->n; i++)
+		if (!(g->m[i] = member_new(g)))
 			goto fail;
-	}
 	return g;
 fail:
 	perf_rdk_grp_free(g);
@@ -333,21 +424,26 @@ fail:
 
 static void churn(struct perf_rdk_grp *g, uint64_t now)
 {
-	struct rmember *m = &g->m[g->churn_turn++ % g->n];
-	member_close(g, m);
+	int slot = g->churn_turn++ % g->n;
+	struct rmember *m = g->m[slot];
+	g->m[slot] = NULL;
 	g->st->group.churns++;
-	if (member_open(g, m))
+	if (m)
+		member_close_begin(g, m);
+	if (!(g->m[slot] = member_new(g))) {
 		g->st->group.group_errors++;
-	/* The member holds nothing until the group has rebalanced. */
-	m->paused_at = now;
+		return;
+	}
+	/* The new member holds nothing until the group has rebalanced. */
+	g->m[slot]->paused_at = now;
 }
 
 bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
 {
 	bool busy = false;
 	for (int i = 0; i < g->n; i++) {
-		struct rmember *m = &g->m[i];
-		if (!m->rk)
+		struct rmember *m = g->m[i];
+		if (!m)
 			continue;
 		for (int k = 0; k < 1000; k++) {
 			rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 0);
@@ -371,6 +467,7 @@ bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
 			m->next_commit = now + (uint64_t)g->o->commit_interval_ms * 1000000;
 		}
 	}
+	busy |= serve_gone(g);
 	if (g->formed && g->o->group_churn_s > 0 && now >= g->next_churn && !g->closing) {
 		churn(g, now);
 		g->next_churn = rt_clock_ns() + (uint64_t)(g->o->group_churn_s * 1e9);
@@ -425,8 +522,23 @@ void perf_rdk_grp_finish(struct perf_rdk_grp *g)
 {
 	struct perf_group_stats *gs = &g->st->group;
 	g->closing = true;
-	for (int i = 0; i < g->n; i++)
-		member_close(g, &g->m[i]);
+	/* Every member closes at once (each commits, then leaves); the figures are read after. */
+	for (int i = 0; i < g->n; i++) {
+		struct rmember *m = g->m[i];
+		g->m[i] = NULL;
+		if (m)
+			member_close_begin(g, m);
+	}
+	uint64_t until = rt_clock_ns() + (uint64_t)RDK_CLOSE_TIMEOUT_MS * 1000000;
+	while (!all_gone_closed(g) && rt_clock_ns() < until) {
+		if (!serve_gone(g)) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (!all_gone_closed(g))
+		perf_stats_error(g->st, -1, "rdkafka group: members still closing %d s after the end",
+		                 RDK_CLOSE_TIMEOUT_MS / 1000);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(g->nparts);
 	for (int32_t p = 0; p < g->nparts; p++)
 		rd_kafka_topic_partition_list_add(l, g->o->topic, p);
@@ -457,8 +569,12 @@ void perf_rdk_grp_free(struct perf_rdk_grp *g)
 	if (!g)
 		return;
 	g->closing = true;
+	/* Members never closed (set-up failed half-way) close in rd_kafka_destroy, blocking. */
 	for (int i = 0; g->m && i < g->n; i++)
-		member_close(g, &g->m[i]);
+		member_free(g->m[i]);
+	for (int i = 0; i < g->ngone; i++)
+		member_free(g->gone[i]);
+	free(g->gone);
 	if (g->admin) {
 		rd_kafka_consumer_close(g->admin);
 		rd_kafka_destroy(g->admin);

@@ -13,13 +13,17 @@
  *     so the next owner continues exactly where this member stopped;
  *   - every --commit-interval-ms the positions are committed (asynchronously);
  *   - --group-churn S: every S seconds one member in turn is closed (which revokes, commits and
- *     leaves) and replaced by a new member;
- *   - at the end every member is closed the same way.
+ *     leaves, on librdkafka's threads: rd_kafka_consumer_close_queue) and replaced by a new
+ *     member at once;
+ *   - at the end every member is closed the same way, all at once, and the figures are read
+ *     when every close has finished.
  * A position is what the application was handed: librdkafka stores an offset when
  * rd_kafka_consumer_poll returns its message, and only stored offsets are committed.
  * Heartbeats and generation ids stay inside librdkafka: the result reports them as -1.
  * Single-threaded: everything here runs on the driver's thread (librdkafka calls the rebalance
- * and commit callbacks from rd_kafka_consumer_poll / rd_kafka_consumer_close).
+ * and commit callbacks from rd_kafka_consumer_poll; a closing member's arrive as events that
+ * perf_rdk_grp_poll hands to the same functions), and nothing here waits for a close but
+ * perf_rdk_grp_finish.
  */
 #ifndef PERF_RDK_MEMBER_H
 #define PERF_RDK_MEMBER_H
@@ -46,8 +50,8 @@ void perf_rdk_consumed(const struct perf_opts *o, struct perf_stats *st, const r
  * error in st. */
 struct perf_rdk_grp *perf_rdk_grp_new(const struct perf_opts *o, struct perf_stats *st);
 
-/* Serves every member (messages, rebalances, periodic commits, churn).  Returns true when
- * something happened. */
+/* Serves every member (messages, rebalances, periodic commits, churn) and the closing ones (their
+ * rebalance and commit events).  Returns true when something happened. */
 bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now);
 
 /* Polls until the group has given out every partition (the run's clock starts then), at most
