@@ -138,6 +138,29 @@ def behind(r):
     return ""
 
 
+def e2e_bound(r, cores, load):
+    """What held a flat-out e2e run (max-e2e) back, from its own figures: the CPU time of the
+    server and of the load generator over the run against the machine's cores, the consumers'
+    rate against the producers', and the machine's load average (other processes)."""
+    el = r.get("elapsed_s") or 0
+    if el <= 0:
+        return "-"
+    b = (r.get("broker_cpu_s") or 0) / el
+    h = (r.get("harness_cpu_s") or 0) / el
+    prod, cons = r["produce_records_per_s"], r["consume_records_per_s"]
+    use = f"server {b:.2f} + load generator {h:.2f} cores"
+    if cores and b + h >= 0.85 * cores:
+        return f"the machine's {cores} cores ({use})"
+    if prod and cons < 0.95 * prod:
+        return f"the consumers (they read {cons / prod:.0%} of the produced rate; {use})"
+    if b >= 0.85:
+        return f"the server's CPU ({use})"
+    if cores and load is not None and load >= cores:
+        return (f"other processes: the machine's load average was {load:.1f} on {cores} cores, and this "
+                f"run got {use}")
+    return f"not CPU ({use} of {cores or '?'}): waiting (I/O, fetch waits)"
+
+
 def report(out, runs, limits):
     lim = limit_figures(limits)
     md = ["# Ringtail performance report", ""]
@@ -183,6 +206,13 @@ def report(out, runs, limits):
     def e2e_cell(r):
         v = fmt(lat(r, "e2e", "p99"), 3)
         return v + " (behind)" if r and behind(r) else v
+    def e2e_max(r):
+        return min(r["produce_records_per_s"], r["consume_records_per_s"]) if r else None
+    if any(s == "max-e2e" for (_, s) in runs):
+        rt = e2e_max(runs.get(("ringtail", "max-e2e")))
+        peers = [e2e_max(runs.get((p, "max-e2e"))) for p, _ in PEERS]
+        md.append(f"| e2e maximum records/s (consumers reading) | {fmt(rt, 0)} | - | - | " +
+                  " | ".join(fmt(v, 0) for v in peers) + " | " + " | ".join(ratio(rt, v) for v in peers) + " |")
     for s in sorted({s for (_, s) in runs if s.startswith("e2e-")}, key=lambda s: int(s.split("-")[1])):
         rtr = runs.get(("ringtail", s))
         rt = lat(rtr, "e2e", "p99")
@@ -195,9 +225,9 @@ def report(out, runs, limits):
     md.append("")
     lagging = [(sy, s, behind(r)) for (sy, s), r in sorted(runs.items()) if behind(r)]
     if lagging:
-        md += ["Could not keep up (each system's e2e points are fractions of its own flat-out 1 KiB acks=1 "
-               "rate; a system that cannot carry that load with consumers reading is reported here, and "
-               "its latency at that point is not compared):", ""]
+        md += ["Could not keep up (each system's e2e points are fractions of its own e2e maximum, measured "
+               "flat out with the consumers reading; a system that still cannot carry that load is "
+               "reported here, and its latency at that point is not compared):", ""]
         md += [f"- {sy} {s}: {why}" for sy, s, why in lagging] + [""]
 
     md += ["## Physical limits (same run)", "", "| limit | MB/s |", "|---|---|"]
@@ -232,8 +262,32 @@ def report(out, runs, limits):
               ["Latency: produce request to acknowledgement, per record, from its creation (flat-out runs "
                "are closed-loop: not corrected for coordinated omission).", ""])
     run_table("Consume from the page cache", rows("consume-"))
+    maxes = [k for k in rows("max-e2e")]
+    if maxes:
+        cores = int(machine["cores"]) if str(machine.get("cores", "")).isdigit() else 0
+        loads = [float(x) for x in (machine.get("start", "") + " " + machine.get("end", "")).split()
+                 if x.replace(".", "", 1).isdigit()]
+        load = max(loads[0::3]) if loads else None   # the 1-minute averages at start and end
+        md += ["## End-to-end maximum", "",
+               "| system | producers only records/s | e2e maximum records/s | e2e / producers only | "
+               "produced /s | consumed /s | e2e p99 ms | what bounds it |",
+               "|---|---|---|---|---|---|---|---|"]
+        for (sy, s) in maxes:
+            r = runs[(sy, s)]
+            po = runs.get((sy, "produce-1024-acks1"))
+            po = po["produce_records_per_s"] if po else None
+            mx = e2e_max(r)
+            md.append(f"| {sy} | {fmt(po, 0)} | {fmt(mx, 0)} | {ratio(mx, po)} | "
+                      f"{fmt(r['produce_records_per_s'], 0)} | {fmt(r['consume_records_per_s'], 0)} | "
+                      f"{fmt(lat(r, 'e2e', 'p99'), 3)} | {e2e_bound(r, cores, load)} |")
+        md += ["", "The e2e workload (1 KiB records, acks=1, 8 partitions) flat out: producers as fast as "
+               "their queues allow while the consumers read. Its maximum is the lower of the rates "
+               "acknowledged and consumed over the run (the drain included); the e2e points below are "
+               "fractions of it. What bounds it comes from the run's own CPU seconds (server process tree "
+               "and the load generator, over the run) against the machine's cores; other processes on the "
+               "machine show in its load averages above.", ""]
     run_table("End-to-end latency against offered load", rows("e2e-"),
-              ["Open loop at the given percentage of the system's own flat-out 1 KiB acks=1 rate; latency "
+              ["Open loop at the given percentage of the system's own e2e maximum (above); latency "
                "from each record's intended send time (coordinated-omission corrected) to a consumer "
                "seeing it.", ""])
     parts = rows("partitions-")

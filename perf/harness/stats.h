@@ -52,6 +52,7 @@ struct perf_stats {
 	uint64_t next_progress_ns, last_progress_ns;
 	int64_t last_progress_records;
 	double broker_cpu_start_s, broker_cpu_end_s;
+	double self_cpu_start_s, self_cpu_end_s;   /* this process (getrusage), over the run */
 	bool broker_cpu_ok;
 	int64_t connections;            /* open connections at the end (load + idle) */
 	struct perf_group_stats {       /* --group: what the members did (member.h) */
