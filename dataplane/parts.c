@@ -288,6 +288,8 @@ void dp_parts_tick(struct dp_shard *s)
 			if (pt->cleaner) {
 				int64_t hw = stor_log_high_watermark(x->log);
 				stor_log_set_last_stable(x->log, x->pstate ? stor_pstate_lso(x->pstate, hw) : hw);
+				/* Only active producers keep their last batch through a cleaning. */
+				stor_log_set_producers(x->log, x->pstate);
 				stor_cleaner_consider(pt->cleaner, x->log, now);
 			}
 			pp = &x->hnext;

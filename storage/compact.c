@@ -320,15 +320,18 @@ static int txns_on_control(struct txns *t, const struct kp_batch_hdr *h, const u
 /* The producers' last batches, which stay (empty when their records go) so that a producer's
  * sequence and epoch survive: per producer id the last offset of its last data batch, and
  * the epoch of its last marker for a producer that wrote no data batch here (Kafka's
- * lastRecordsOfActiveProducers; every producer seen counts as active). */
+ * lastRecordsOfActiveProducers).  With the owner's producer state (j->active_known) the maps are
+ * the active producers' and the log's batches add nothing; without it every producer seen counts
+ * as active. */
 struct producers {
 	struct kmap last_data;
 	struct kmap last_marker_epoch;
+	bool fixed;                 /* filled from the producer state: note_producer adds nothing */
 };
 
 static int note_producer(struct producers *p, const struct kp_batch_hdr *h)
 {
-	if (h->producer_id < 0) return 0;
+	if (h->producer_id < 0 || p->fixed) return 0;
 	if (h->attributes & KP_ATTR_CONTROL)
 		return pid_put(&p->last_marker_epoch, h->producer_id, h->producer_epoch);
 	return pid_put(&p->last_data, h->producer_id, h->base_offset + h->last_offset_delta);
@@ -834,8 +837,16 @@ void stor_clean_run(struct stor_clean_job *j)
 	int rc = stor_dir_checkpoint(j->dir);
 	size_t nclean = j->nin;
 	j->map_end = j->end;
+	if (j->active_known) {
+		for (size_t i = 0; i < j->nactive && !rc; i++) {
+			const struct stor_clean_producer *a = &j->active[i];
+			rc = a->last_data >= 0 ? pid_put(&pr.last_data, a->pid, a->last_data)
+			                       : pid_put(&pr.last_marker_epoch, a->pid, a->epoch);
+		}
+		pr.fixed = true;
+	}
 	/* Producers' batches before the dirty section come first, so that "last" follows the log. */
-	for (size_t i = 0; i < j->dirty_from && !rc; i++) rc = walk(j, i, producer_one, &pr, &io);
+	for (size_t i = 0; i < j->dirty_from && !rc && !pr.fixed; i++) rc = walk(j, i, producer_one, &pr, &io);
 	/* The key map over the dirty section, bounded: Kafka's dedupe buffer.  At least one segment
 	 * is mapped whatever its size, so cleaning always progresses.  Its walk starts at the first
 	 * dirty offset, so it knows only the aborted transactions that end there or later. */
@@ -939,6 +950,38 @@ int64_t stor_log_clean_point(const struct stor_log *log)
 	return log->clean_point;
 }
 
+void stor_log_set_producers(struct stor_log *log, const struct stor_pstate *ps)
+{
+	log->pstate = ps;
+}
+
+struct active_arg {
+	struct stor_clean_job *j;
+	size_t cap;
+};
+
+static void active_one(void *arg, const struct stor_ps_info *p)
+{
+	struct active_arg *a = arg;
+	if (a->j->nactive < a->cap)
+		a->j->active[a->j->nactive++] = (struct stor_clean_producer){
+			.pid = p->producer_id, .last_data = p->last_data_offset, .epoch = p->producer_epoch};
+}
+
+/* The active producers of the log's producer state, copied for the cleaner thread.  0 or
+ * -ENOMEM. */
+static int collect_active(struct stor_log *log, struct stor_clean_job *j)
+{
+	if (!log->pstate) return 0;
+	size_t n = stor_pstate_count(log->pstate);
+	j->active = malloc((n ? n : 1) * sizeof *j->active);
+	if (!j->active) return -ENOMEM;
+	struct active_arg a = {.j = j, .cap = n};
+	stor_pstate_foreach(log->pstate, active_one, &a);
+	j->active_known = true;
+	return 0;
+}
+
 void stor_log_set_last_stable(struct stor_log *log, int64_t lso)
 {
 	log->last_stable = lso;
@@ -993,8 +1036,11 @@ static struct stor_clean_job *prepare(struct stor_log *log, int64_t now_ms, int6
 	if (dirty_from == SIZE_MAX) dirty_from = nin;
 	struct stor_clean_job *j = calloc(1, sizeof *j);
 	if (j) j->in = calloc(nin, sizeof *j->in);
-	if (!j || !j->in || collect_aborted(log, v.first_uncleanable, j)) {
-		if (j) free(j->in);
+	if (!j || !j->in || collect_aborted(log, v.first_uncleanable, j) || collect_active(log, j)) {
+		if (j) {
+			free(j->in);
+			free(j->aborted);
+		}
 		free(j);
 		*err = -ENOMEM;
 		return NULL;
@@ -1078,6 +1124,7 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 	if (st) *st = j->st;
 	int rc = j->err;
 	free(j->aborted);
+	free(j->active);
 	free(j->in);
 	free(j);
 	return rc;

@@ -31,9 +31,10 @@
  *     record's timestamp delta rewritten so its timestamp stays.  The horizon is in the batch,
  *     so it holds across restarts and does not depend on file times;
  *   - batches keep their base offset, last offset delta, producer id/epoch and base sequence; a
- *     batch left with no record is dropped, except a producer's last data batch (or, for a
- *     producer with no data batch here, its last marker of its epoch), kept empty (records_count
- *     0, uncompressed, timestamps its max timestamp) so its sequence and epoch survive;
+ *     batch left with no record is dropped, except an active producer's last data batch (or, for
+ *     a producer with no data batch, its last marker of its epoch), kept empty (records_count
+ *     0, uncompressed, timestamps its max timestamp) so its sequence and epoch survive
+ *     (stor_log_set_producers says which producers are active);
  *   - compressed batches are recompressed with their own codec; the max timestamp is that of
  *     the kept records (LogAppendTime batches keep theirs).
  * What is cleanable also stops below the segment holding the last stable offset the owner last
@@ -100,6 +101,16 @@ int64_t stor_log_clean_point(const struct stor_log *log);
  * only).  Until it is first called nothing bounds cleaning that way (tools, tests without
  * transactions).  On the owner shard, before each scheduling round. */
 void stor_log_set_last_stable(struct stor_log *log, int64_t lso);
+
+/* The owner's producer state of this log (borrowed, NULL: none), read by the owner shard when a
+ * cleaning starts: a producer's last batch is kept (empty when its records go) only while the
+ * producer is in it, i.e. still active (Kafka's lastRecordsOfActiveProducers): the batch that
+ * holds its last data offset, or for a producer known only by markers its last marker of its
+ * epoch.  The batches of producers that expired (producer.id.expiration.ms) go like any other.
+ * Until it is set (tools, tests), every producer met in the log counts as active.  On the owner
+ * shard; ps must outlive the log or be cleared first. */
+struct stor_pstate;
+void stor_log_set_producers(struct stor_log *log, const struct stor_pstate *ps);
 
 /* Cleans `log` now, whatever its dirty ratio (a no-op returning 0 unless cleanup.policy has
  * compact or there is nothing cleanable), on the calling thread: blocking file I/O.  For tests

@@ -286,6 +286,7 @@ struct stor_log {
 	int64_t clean_ratio;        /* last dirty ratio seen, in millionths (for logs/tests) */
 	int64_t last_stable;        /* the last stable offset the owner last gave (lso_known) */
 	bool lso_known;             /* false until stor_log_set_last_stable: nothing bounds cleaning */
+	const struct stor_pstate *pstate; /* the owner's producer state (stor_log_set_producers), or NULL */
 
 	stor_roll_fn roll_hook;     /* borrowed */
 	void *roll_arg;
@@ -392,6 +393,13 @@ struct stor_clean_in {
 	struct stor_segment *out;   /* the cleaned segment, swapped in on disk; NULL = unchanged */
 	struct stor_txnidx *txn_out; /* with out: its .txnindex (owned until install) */
 };
+/* An active producer as a cleaning sees it (stor_log_set_producers): the last offset of its
+ * last data batch (-1: none, keep its last marker of `epoch` instead). */
+struct stor_clean_producer {
+	int64_t pid;
+	int64_t last_data;
+	int16_t epoch;
+};
 struct stor_clean_job {
 	struct stor_bg_job bg;      /* the cleaner runs it on its worker (storage/bg.h) */
 	struct stor_log *log;
@@ -408,6 +416,9 @@ struct stor_clean_job {
 	struct stor_aborted_txn *aborted; /* owned: the aborted transactions overlapping the job's
 	                             * segments, from every .txnindex, by first offset */
 	size_t naborted;
+	struct stor_clean_producer *active; /* owned: the active producers, when active_known */
+	size_t nactive;
+	bool active_known;          /* false: every producer met in the log counts as active */
 	int err;
 	int64_t map_end;            /* the new clean point */
 	struct stor_compact_stats st;

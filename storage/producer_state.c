@@ -570,6 +570,7 @@ static void info_of(const struct entry *e, struct stor_ps_info *out)
 	out->last_timestamp = e->last_ts;
 	out->coordinator_epoch = e->coord_epoch;
 	out->txn_first_offset = e->txn_first;
+	out->last_data_offset = e->n ? e->b[e->n - 1].last_offset : -1;
 }
 
 bool stor_pstate_get(const struct stor_pstate *ps, int64_t producer_id, struct stor_ps_info *out)

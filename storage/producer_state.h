@@ -114,6 +114,8 @@ struct stor_ps_info {
 	int64_t last_timestamp;
 	int32_t coordinator_epoch;
 	int64_t txn_first_offset;       /* -1 when no transaction is open */
+	int64_t last_data_offset;       /* last offset of its last data batch, -1 when none is known
+	                                 * (only markers): Kafka's lastDataOffset */
 };
 
 struct stor_pstate;

@@ -12,6 +12,7 @@
 #include "proto/batch.h"
 #include "storage/compact.h"
 #include "storage/internal.h"
+#include "storage/producer_state.h"
 #include "util.h"
 
 #define TS0 1700000000000LL
@@ -333,5 +334,64 @@ Test(stor_compact, producer_last_batch_kept_empty)
 	cr_expect(kp_batch_crc_ok(buf, (size_t)h.batch_length + KP_BATCH_LOG_OVERHEAD));
 	free(buf);
 	stor_read_release(lg, &r);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* The batches of producer pid left in the log: how many, and how many records they hold. */
+static int producer_batches(struct stor_log *lg, int64_t pid, int *records)
+{
+	int n = 0;
+	*records = 0;
+	int64_t off = stor_log_start_offset(lg);
+	while (off < stor_log_end_offset(lg)) {
+		struct stor_read r;
+		cr_assert_eq(stor_log_read(lg, off, 1 << 20, INT64_MAX, true, &r), 0);
+		if (!r.len) break;
+		uint8_t *buf = t_read_range(&r);
+		for (size_t at = 0; at < r.len;) {
+			struct kp_batch_hdr h;
+			size_t sz = kp_batch_size(buf + at, r.len - at);
+			cr_assert(sz > 0 && at + sz <= r.len);
+			cr_assert_eq(kp_batch_hdr_parse(buf + at, sz, &h), 0);
+			if (h.producer_id == pid) {
+				n++;
+				*records += h.records_count;
+			}
+			at += sz;
+		}
+		off = r.next_offset;
+		free(buf);
+		stor_read_release(lg, &r);
+	}
+	return n;
+}
+
+/* Kafka keeps a producer's last batch through a cleaning only while the producer is active
+ * (in the producer state, not expired): an expired producer's emptied batch goes. */
+Test(stor_compact, only_active_producers_keep_their_last_batch)
+{
+	static struct rec m[512];
+	int nm = 0;
+	struct stor_log *lg = open_log();
+	int k = 7;
+	put(lg, KP_COMPRESSION_NONE, 4242, 1, &k, NULL, TS0, m, &nm);      /* expired below */
+	int64_t live = put(lg, KP_COMPRESSION_NONE, 5151, 1, &k, NULL, TS0, m, &nm);
+	for (int i = 0; i < 40; i++) put(lg, KP_COMPRESSION_NONE, -1, 1, &k, NULL, TS0 + i, m, &nm);
+	t_run_idle(&t.ring, lg);
+	/* The producer state knows 5151 only (4242 expired: producer.id.expiration.ms). */
+	struct stor_pstate *ps = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
+	cr_assert_not_null(ps);
+	struct stor_ps_batch b = {.producer_id = 5151, .producer_epoch = 0, .base_sequence = 0,
+	                          .last_offset_delta = 0, .max_timestamp = TS0, .base_offset = live};
+	cr_assert_eq(stor_pstate_apply(ps, &b, 1, STOR_PS_LOG, NULL, NULL), 0);
+	stor_log_set_producers(lg, ps);
+	int recs;
+	cr_assert_eq(producer_batches(lg, 4242, &recs), 1);
+	cr_assert_eq(stor_log_compact(lg, TS0, NULL), 0);
+	cr_expect_eq(producer_batches(lg, 4242, &recs), 0, "the expired producer's batch is gone");
+	cr_expect_eq(producer_batches(lg, 5151, &recs), 1, "the active producer's last batch stays");
+	cr_expect_eq(recs, 0, "emptied");
+	stor_log_set_producers(lg, NULL);
+	stor_pstate_destroy(ps);
 	cr_assert_eq(t_close(&t, lg), 0);
 }
