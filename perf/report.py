@@ -302,6 +302,12 @@ def report(out, runs, limits):
             notes.append(f"- {sy} {s}: not primed (the broker holds about 4 open files per partition and this "
                          f"run's open-files limit is {machine.get('nofile', '?')}): the figure is bounded by "
                          "creating each partition's log on its first write, not by writing (perf/README.md).")
+    try:
+        with open(os.path.join(out, "skipped.txt")) as f:
+            skipped = [line.strip() for line in f if line.strip()]
+    except OSError:
+        skipped = []
+    notes += [f"- {line}" for line in skipped if " partitions-" in line]
     run_table("Partitions", parts, notes + [""] if parts else None)
     groups = [k for k in rows("") if runs[k].get("group")]
     run_table("Consumer group", groups)
