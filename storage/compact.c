@@ -378,6 +378,7 @@ struct clean_ctx {
 	int64_t now_ms;
 	int64_t horizon_ms;        /* now + delete.retention.ms: the delete horizon a batch gets */
 	struct stor_compact_stats *st;
+	int64_t latest_horizon;    /* the latest delete horizon a kept batch carries, 0 when none */
 	bool changed;              /* the segment's bytes change */
 	struct stor_aborted_txn *entries; /* the segment's .txnindex entries that stay (owned) */
 	size_t nentries, centries;
@@ -489,6 +490,11 @@ static int clean_batch(struct clean_ctx *c, const uint8_t *b, size_t sz, struct 
 	if (rc) goto out;
 	c->st->records_removed += total - nkept;
 	bool need_horizon = nkept && (tombs || empty_txn_marker) && !has_horizon;
+	/* A kept batch with a horizon still ahead holds a tombstone or a marker that goes once it
+	 * passes.  One already passed holds nothing that waits for it (this pass removed what it
+	 * could), so it must not make the log due again and again. */
+	int64_t horizon = !nkept ? 0 : need_horizon ? c->horizon_ms : has_horizon ? h.base_timestamp : 0;
+	if (horizon > c->now_ms && horizon > c->latest_horizon) c->latest_horizon = horizon;
 	if (!nkept) {
 		bool same = h.records_count == 0 && !(h.attributes & (KP_ATTR_COMPRESSION_MASK | KP_ATTR_DELETE_HORIZON)) &&
 		            h.base_timestamp == h.max_timestamp;
@@ -749,6 +755,7 @@ static int clean_segment(struct stor_clean_job *j, size_t i, struct clean_ctx *c
 		if (out.len >= IO_CHUNK && (rc = flush_out(j, s, &out))) break;
 	}
 	if (n < 0 && !rc) rc = n;
+	cc->latest_horizon = c.latest_horizon;  /* c is this segment's copy */
 	if (!rc) rc = flush_out(j, s, &out);
 	*io += r.bytes_read + s->visible;
 	throttle(j, t0, *io);
@@ -874,6 +881,7 @@ void stor_clean_run(struct stor_clean_job *j)
 		if (cancelled(j)) rc = -ECANCELED;
 		else rc = clean_segment(j, i, &c, t0, &io);
 	}
+	j->latest_horizon = c.latest_horizon;
 	txns_fini(&tx);
 	kmap_free(&keys);
 	kmap_free(&pr.last_data);
@@ -936,8 +944,13 @@ void stor_log_clean_view(const struct stor_log *log, int64_t now_ms, struct stor
 	v->first_uncleanable = end;
 	uint64_t total = v->clean_bytes + v->dirty_bytes;
 	v->ratio = total ? (double)v->dirty_bytes / (double)total : 0.0;
-	v->due = (cfg->cleanup_policy & STOR_CLEANUP_COMPACT) && !log->offline && v->dirty_bytes &&
-	         (v->ratio > cfg->min_cleanable_ratio || v->urgent);
+	bool compact = (cfg->cleanup_policy & STOR_CLEANUP_COMPACT) && !log->offline;
+	v->due = compact && v->dirty_bytes && (v->ratio > cfg->min_cleanable_ratio || v->urgent);
+	/* KIP-534 (Kafka's latestDeleteHorizon): a quiet log whose tombstones or markers waited for
+	 * their delete horizon is cleaned again once it passes, dirty bytes or not. */
+	v->horizon_due = compact && !v->due && log->delete_horizon > 0 &&
+	                 log->delete_horizon <= now_ms && v->clean_bytes;
+	v->due = v->due || v->horizon_due;
 }
 
 bool stor_log_cleaning(const struct stor_log *log)
@@ -1026,7 +1039,7 @@ static struct stor_clean_job *prepare(struct stor_log *log, int64_t now_ms, int6
 	if (!(log->cfg.cleanup_policy & STOR_CLEANUP_COMPACT) || log->offline || log->clean_job) return NULL;
 	struct stor_clean_view v;
 	stor_log_clean_view(log, now_ms, &v);
-	if (!v.dirty_bytes && !(force && v.clean_bytes)) return NULL;
+	if (!v.dirty_bytes && !((force || v.horizon_due) && v.clean_bytes)) return NULL;
 	size_t nin = 0, dirty_from = SIZE_MAX;
 	while (nin + 1 < log->nseg && log->segs[nin]->base < v.first_uncleanable) {
 		if (dirty_from == SIZE_MAX && log->segs[nin]->end_offset > v.first_dirty) dirty_from = nin;
@@ -1105,6 +1118,7 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 		}
 		old->refs--;
 	}
+	if (!j->err) log->delete_horizon = j->latest_horizon;
 	if (!j->err && j->map_end > log->clean_point) {
 		log->clean_point = j->map_end;
 		stor_log_publish(log);  /* cleaner-offset-checkpoint, at the next checkpoint */

@@ -84,7 +84,10 @@ struct stor_clean_view {
 	uint64_t clean_bytes, dirty_bytes;
 	double ratio;                   /* dirty / (clean + dirty), 0 when empty */
 	bool urgent;                    /* max.compaction.lag.ms passed for the first dirty batch */
-	bool due;                       /* compact policy and (ratio > min.cleanable.dirty.ratio or urgent) */
+	bool horizon_due;               /* not due by dirt, but the latest delete horizon the last
+	                                 * cleaning left (a tombstone's or a marker's) has passed */
+	bool due;                       /* compact policy and (ratio > min.cleanable.dirty.ratio or
+	                                 * urgent, or horizon_due) */
 };
 
 /* Fills v for log at now_ms.  On the owner shard. */

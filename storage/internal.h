@@ -284,6 +284,9 @@ struct stor_log {
 	int64_t clean_point;        /* Kafka's cleaner checkpoint: offsets below were cleaned */
 	struct stor_clean_job *clean_job; /* the job out on a cleaner thread, or NULL */
 	int64_t clean_ratio;        /* last dirty ratio seen, in millionths (for logs/tests) */
+	int64_t delete_horizon;     /* the latest delete horizon the last cleaning left in a kept
+	                             * batch (wall ms), 0 when none (compact.c: cleaned again once it
+	                             * passes) */
 	int64_t last_stable;        /* the last stable offset the owner last gave (lso_known) */
 	bool lso_known;             /* false until stor_log_set_last_stable: nothing bounds cleaning */
 	const struct stor_pstate *pstate; /* the owner's producer state (stor_log_set_producers), or NULL */
@@ -421,6 +424,7 @@ struct stor_clean_job {
 	bool active_known;          /* false: every producer met in the log counts as active */
 	int err;
 	int64_t map_end;            /* the new clean point */
+	int64_t latest_horizon;     /* the latest delete horizon of a batch kept (0: none) */
 	struct stor_compact_stats st;
 	_Atomic bool *cancel;       /* may be NULL */
 };

@@ -395,3 +395,44 @@ Test(stor_compact, only_active_producers_keep_their_last_batch)
 	stor_pstate_destroy(ps);
 	cr_assert_eq(t_close(&t, lg), 0);
 }
+
+/* KIP-534: a log that got no new dirty bytes since its tombstones got their delete horizon is
+ * due again once the horizon passes (Kafka's latestDeleteHorizon), and the cleaner's own
+ * (not forced) cleaning then removes them; after that it is not due any more. */
+Test(stor_compact, quiet_log_is_cleaned_again_when_its_delete_horizon_passes)
+{
+	static struct rec m[512];
+	int nm = 0;
+	struct stor_log *lg = open_log();
+	for (int i = 0; i < 30; i++) {
+		int k = i % 6;
+		bool tomb = (i >= 20 && k < 3);
+		put(lg, KP_COMPRESSION_NONE, -1, 1, &k, &tomb, TS0 + i, m, &nm);
+	}
+	for (int i = 0; i < 20; i++) {
+		int k = 100 + i;
+		put(lg, KP_COMPRESSION_NONE, -1, 1, &k, NULL, TS0 + 30 + i, m, &nm);
+	}
+	t_run_idle(&t.ring, lg);
+	/* The cleaning gives the tombstones a horizon of now + delete.retention.ms (1000). */
+	cr_assert_eq(stor_log_compact(lg, TS0, NULL), 0);
+	t_run_idle(&t.ring, lg);
+	struct stor_clean_view v;
+	stor_log_clean_view(lg, TS0 + 500, &v);
+	cr_expect_eq(v.dirty_bytes, 0);
+	cr_expect(!v.due, "before the horizon: nothing to do");
+	stor_log_clean_view(lg, TS0 + 1500, &v);
+	cr_expect_eq(v.dirty_bytes, 0, "no new dirty bytes");
+	cr_expect(v.horizon_due && v.due, "the horizon passed: due again (horizon %lld, clean %llu)", (long long)lg->delete_horizon, (unsigned long long)v.clean_bytes);
+	int err = 0;
+	struct stor_clean_job *j = stor_clean_prepare(lg, TS0 + 1500, 0, &err);
+	cr_assert_not_null(j, "the cleaner's job (err %d)", err);
+	stor_clean_run(j);
+	struct stor_compact_stats st;
+	cr_assert_eq(stor_clean_install(j, &st), 0);
+	cr_expect_eq(st.records_removed, 3, "the three tombstones go");
+	t_run_idle(&t.ring, lg);
+	stor_log_clean_view(lg, TS0 + 100000, &v);
+	cr_expect(!v.due, "no horizon left: not due again");
+	cr_assert_eq(t_close(&t, lg), 0);
+}
