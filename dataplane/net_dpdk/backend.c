@@ -14,6 +14,14 @@
  * port: a flow lands on the shard the device's hash picks and its requests hop to the owners,
  * as on the shared port, instead of being dropped by a shard that has no listener.
  *
+ * Sends: the connection layer has one response in flight per connection and sends the next
+ * when dp_conn_sent comes.  A chain that borrows record memory (FILE segments, or large) stays
+ * borrowed until the peer acknowledged it, so its dp_conn_sent waits for that ACK; a small one
+ * (a Produce answer, metadata) is copied into a buffer the stack owns and reported sent at the
+ * next poll, as a kernel socket reports it once in its buffer -- otherwise each pipelined answer
+ * would wait for the peer's (often delayed) ACK of the one before.  The copies a connection may
+ * have unacknowledged are bounded (COPY_QUEUE_MAX), beyond it sends wait for ACKs again.
+ *
  * Receives hand the connection layer the in-order bytes as they lie in the stack's ring
  * (borrowed for the call) and consume them afterwards.  The rest of a large frame (recv_into)
  * is lent to the stack, which copies in-order segments from the mbuf straight into it
@@ -38,9 +46,24 @@
 
 enum ev_kind { EV_SENT, EV_READABLE, EV_FAILED, EV_SHUTDOWN };
 
+#define COPY_MAX (16u << 10)         /* a response this small and without file data is copied */
+#define COPY_QUEUE_MAX (256u << 10)  /* bytes unacknowledged or unsent before copies stop */
+
+/* A send's cookie for the stack: the connection's own (borrowed chain), or a copy it owns. */
+struct dsend {
+	struct dconn *d;
+	bool copied;
+};
+
+struct dcopy {
+	struct dsend h;  /* copied = true; freed with the stack's `sent` callback */
+	uint8_t data[];
+};
+
 struct dconn {
 	struct dp_conn *c;
 	struct dp_tcp_conn *tc;       /* NULL once the stack has it alone */
+	struct dsend zc;              /* the cookie of a borrowed-chain send */
 	bool recv_armed, send_pending, readable_queued;
 	int err;                      /* the connection died: -ECONNRESET, -ETIMEDOUT */
 	/* recv_into: the rest of a large frame (borrowed from the connection layer); the stack
@@ -120,7 +143,12 @@ static void cb_readable(void *ctx, struct dp_tcp_conn *tc)
 static void cb_sent(void *ctx, struct dp_tcp_conn *tc, void *cookie, int err)
 {
 	(void)tc;
-	push(ctx, cookie, EV_SENT, err);
+	struct dsend *h = cookie;
+	if (h->copied) { /* reported sent already; a connection that died says so on its own */
+		free(h);
+		return;
+	}
+	push(ctx, h->d, EV_SENT, err);
 }
 
 static void cb_closed(void *ctx, struct dp_tcp_conn *tc, int err)
@@ -273,6 +301,7 @@ static int recv_op(struct dp_conn *c)
 		if (!d)
 			return -ENOMEM;
 		d->c = c;
+		d->zc = (struct dsend){.d = d, .copied = false};
 		d->tc = ds->accepting;
 		ds->accepting = NULL;
 		c->net = d;
@@ -312,12 +341,47 @@ static int recv_into_op(struct dp_conn *c, uint8_t *p, size_t len)
 	return 0;
 }
 
+/* A small chain without file data, copied; false when it does not qualify. */
+static bool send_copy(struct dshard *ds, struct dconn *d, const struct rt_chain *ch, int *rc)
+{
+	size_t len = rt_chain_len(ch);
+	if (len > COPY_MAX || ch->err)
+		return false;
+	for (size_t i = 0; i < ch->nsegs; i++)
+		if (ch->segs[i].kind == RT_SEG_FILE)
+			return false;
+	struct dp_tcp_info in;
+	dp_tcp_get_info(d->tc, &in);
+	if (in.unacked_bytes + in.unsent_bytes + len > COPY_QUEUE_MAX)
+		return false;
+	struct dcopy *k = malloc(sizeof *k + len);
+	if (!k)
+		return false;
+	k->h = (struct dsend){.d = d, .copied = true};
+	size_t at = 0;
+	for (size_t i = 0; i < ch->nsegs; i++) {
+		memcpy(k->data + at, rt_chain_seg_ptr(ch, &ch->segs[i]), ch->segs[i].len);
+		at += ch->segs[i].len;
+	}
+	struct iovec v = {.iov_base = k->data, .iov_len = at};
+	*rc = dp_tcp_send(d->tc, &v, 1, &k->h);
+	if (*rc) {
+		free(k);
+		return true;
+	}
+	push(ds, d, EV_SENT, 0); /* at the next poll, never from inside this call */
+	return true;
+}
+
 static int send_op(struct dp_conn *c, struct rt_chain *ch)
 {
 	struct dconn *d = c->net;
 	if (!d || !d->tc)
 		return d && d->err ? d->err : -ENOTCONN;
-	int rc = dp_tcp_send_chain(d->tc, ch, d);
+	int rc;
+	if (send_copy(DS(c->s), d, ch, &rc))
+		return rc;
+	rc = dp_tcp_send_chain(d->tc, ch, &d->zc);
 	if (rc == 0)
 		d->send_pending = true;
 	return rc;

@@ -157,6 +157,27 @@ def peer_main(ifname, src, dst, port):
     r["first_answer"] = request(7) == 7
     p.segments(sport, 0.3)  # anything the broker still had to say (a window update) is not an answer
 
+    # Pipelined requests are answered without waiting for the peer to ACK each answer (a kernel
+    # client delays its ACKs): three ApiVersions in one segment, nothing acknowledged, and all
+    # three answers must come.
+    reqs = api_versions(11) + api_versions(12) + api_versions(13)
+    p.send_ip(p.ip(p.tcp(sport, port, snd_nxt, rcv_nxt, PSH | ACK, data=reqs)))
+    snd_nxt += len(reqs)
+    stream = b""
+    deadline = time.time() + 1.5
+    while time.time() < deadline:
+        for seq, ack, fl, win, data in p.segments(sport, 0.1):
+            if data and seq == rcv_nxt + len(stream):
+                stream += data
+    corrs, at = [], 0
+    while at + 8 <= len(stream) and at + 4 + struct.unpack("!i", stream[at:at + 4])[0] <= len(stream):
+        corrs.append(struct.unpack("!i", stream[at + 4:at + 8])[0])
+        at += 4 + struct.unpack("!i", stream[at:at + 4])[0]
+    r["pipelined_unacked"] = corrs
+    rcv_nxt += len(stream)
+    p.send_ip(p.ip(p.tcp(sport, port, snd_nxt, rcv_nxt, ACK)))
+    p.segments(sport, 0.3)
+
     def quiet_after(pkt):
         p.send_ip(pkt)
         return p.segments(sport, 0.4)
@@ -239,6 +260,9 @@ def run(tap, ringtail, device):
                        res.get("detail", {}).get(k))
             tap.ok(len(res.get("dropped_silently", {})) == 10 and len(res.get("acked", {})) == 4,
                    "%s: every bad packet was sent" % device, res)
+            tap.ok(res.get("pipelined_unacked") == [11, 12, 13],
+                   "%s: three pipelined requests are all answered though the peer ACKs none of the answers"
+                   % device, res.get("pipelined_unacked"))
             tap.ok(res.get("answer_after"),
                    "%s: the same connection answers the next request: nothing bad was taken" % device, res)
             tap.ok(res.get("closed_port_rst"), "%s: a SYN to a closed port gets RST+ACK" % device, res)
