@@ -47,6 +47,24 @@ def main():
             tap.ok(b"broker 0 at " + bs.encode() in md, "kcat -L over the dpdk backend lists the broker", md[-300:])
             started = [ln for ln in env.log_lines() if "dpdk: port" in ln]
             tap.ok(started and "2 queue(s)" in started[0], "two shards, each on its own queue of the port", started)
+            # SIGTERM must reach the main thread's sigtimedwait: a thread that does not block it
+            # (DPDK's EAL threads, if started before the mask was set) could take it with the
+            # default action, and the broker would die instead of stopping in order.
+            unblocked = []
+            task = "/proc/%d/task" % env.broker.pid
+            for tid in os.listdir(task):
+                if int(tid) == env.broker.pid:
+                    continue  # the main thread: unblocked only while in sigtimedwait, which takes them
+                try:
+                    with open("%s/%s/status" % (task, tid)) as f:
+                        st = dict(ln.split(":", 1) for ln in f.read().splitlines() if ":" in ln)
+                    with open("%s/%s/comm" % (task, tid)) as f:
+                        comm = f.read().strip()
+                except OSError:
+                    continue
+                if not int(st["SigBlk"].strip(), 16) & (1 << 14) or not int(st["SigBlk"].strip(), 16) & (1 << 1):
+                    unblocked.append(comm)
+            tap.ok(not unblocked, "every thread but the main one blocks SIGTERM and SIGINT", unblocked)
 
             n = 100000
             recs = b"".join(b"key-%d\tvalue-%d-%s\n" % (i, i, b"x" * (i % 97)) for i in range(n))
