@@ -171,32 +171,78 @@ void stor_append_resolve(struct stor_log *log)
 	stor_sync_kick(log);
 }
 
-int stor_log_roll(struct stor_log *log)
+/* The new active segment at `base`: the spare files (spare.c) when they are ready, so no
+ * blocking open on the shard; created here otherwise.  NULL with *err. */
+static struct stor_segment *new_segment(struct stor_log *log, int64_t base, int *err)
 {
-	struct stor_segment *old = stor_log_active(log);
-	int err = 0;
-	/* The spare files (spare.c) when they are ready: no blocking open on the shard. */
-	struct stor_segment *s = stor_spare_take(log, log->next_offset, &err);
+	*err = 0;
+	struct stor_segment *s = stor_spare_take(log, base, err);
 	bool spare = s != NULL;
-	if (!s && !err) s = stor_segment_create(log, log->next_offset, &err);
+	if (!s && !*err) s = stor_segment_create(log, base, err);
 	if (!s) {
-		stor_logf("%s: cannot create segment %020" PRId64 ": %s", log->name, log->next_offset,
-		          strerror(-err));
-		return err;
+		stor_logf("%s: cannot create segment %020" PRId64 ": %s", log->name, base, strerror(-*err));
+		return NULL;
 	}
-	if ((err = stor_log_push_segment(log, s))) {
+	if ((*err = stor_log_push_segment(log, s))) {
 		stor_segment_unlink(s);
 		stor_segment_free(s);
-		return err;
+		return NULL;
 	}
 	if (!spare) {
 		log->dir_dirty = true;  /* with a spare: once its renames land */
 		stor_spare_prepare(log);
 	}
-	if (old) seal_rolled(log);
+	seal_rolled(log);
+	return s;
+}
+
+int stor_log_roll(struct stor_log *log)
+{
+	if (log->roll_wait) return -EBUSY;  /* a roll is under way */
+	int err;
+	struct stor_segment *s = new_segment(log, log->next_offset, &err);
+	if (!s) return err;
 	if (log->roll_hook) log->roll_hook(log->roll_arg, log, s->base, false);
 	stor_sync_kick(log);
 	return 0;
+}
+
+void stor_roll_resume(struct stor_log *log)
+{
+	if (!log->roll_wait) return;
+	log->roll_wait = false;
+	struct stor_segment *old = stor_log_active(log);
+	int err = log->offline ? -EROFS : 0;
+	struct stor_segment *s = err ? NULL : new_segment(log, log->roll_base, &err);
+	bool failed = false;
+	for (struct stor_append *a = log->wq_head; a; a = a->next) {
+		if (!a->held || a->seg) continue;
+		if (!s) {
+			/* As if written at the old segment's end and failed: the repair cuts back to it. */
+			a->seg = old;
+			a->pos = old->size;
+			a->held = false;
+			fail_append(log, a, err);
+			failed = true;
+			continue;
+		}
+		a->seg = s;
+		a->pos = s->size;
+		s->size += a->len;
+		a->held = stor_pa_place(log, s, a->pos, a->len);
+		if (a->held) {
+			log->pa_held = true;
+			continue;
+		}
+		int rc = submit_write(log, a);
+		if (rc) {
+			fail_append(log, a, rc);
+			failed = true;
+		}
+	}
+	if (failed) stor_append_resolve(log);
+	stor_pa_kick(log);
+	stor_sync_kick(log);
 }
 
 /* Kafka's LogSegment.shouldRoll: size, a full index, relative offsets that would overflow, or
@@ -245,11 +291,25 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	 * first roll of the log's life needs no blocking open either.  A no-op once they exist. */
 	if (log->spare_fd[0] < 0) stor_spare_prepare(log);
 
+	/* More than a segment's worth waiting for the spares: stop waiting (blocking create). */
+	if (log->roll_wait && log->roll_wait_bytes + a->len > (uint64_t)log->cfg.segment_bytes)
+		stor_roll_resume(log);
 	struct stor_segment *s = stor_log_active(log);
-	if (should_roll(log, s, a->len, log->next_offset + count - 1, in_max_ts)) {
-		int rc = stor_log_roll(log);
-		if (rc) return rc;
-		s = stor_log_active(log);
+	if (!log->roll_wait && should_roll(log, s, a->len, log->next_offset + count - 1, in_max_ts)) {
+		/* Spares not ready yet (the previous roll's renames or the new opens in flight): the
+		 * roll waits for them rather than opening files here; the roll hook sees the roll now,
+		 * while every offset below it is assigned and none above. */
+		if (!stor_spare_ready(log) && !log->spare_failed && !log->offline) stor_spare_prepare(log);
+		if (!stor_spare_ready(log) && (log->spare_opening || log->spare_renaming)) {
+			log->roll_wait = true;
+			log->roll_base = log->next_offset;
+			log->roll_wait_bytes = 0;
+			if (log->roll_hook) log->roll_hook(log->roll_arg, log, log->roll_base, false);
+		} else {
+			int rc = stor_log_roll(log);
+			if (rc) return rc;
+			s = stor_log_active(log);
+		}
 	}
 
 	int64_t off = log->next_offset;
@@ -290,12 +350,21 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	a->next = NULL;
 	a->op.cb = write_cb;
 	a->state = A_INFLIGHT;
-	/* Bytes that overlap a zero chunk still in flight wait for it (prealloc.c). */
-	a->held = stor_pa_place(log, s, a->pos, a->len);
-	int rc = a->held ? 0 : submit_write(log, a);
-	if (rc) return rc;
-	if (a->held) log->pa_held = true;
-	s->size += a->len;
+	int rc = 0;
+	if (log->roll_wait) {
+		/* Waits for its segment (stor_roll_resume places and writes it). */
+		a->seg = NULL;
+		a->pos = 0;
+		a->held = true;
+		log->roll_wait_bytes += a->len;
+	} else {
+		/* Bytes that overlap a zero chunk still in flight wait for it (prealloc.c). */
+		a->held = stor_pa_place(log, s, a->pos, a->len);
+		rc = a->held ? 0 : submit_write(log, a);
+		if (rc) return rc;
+		if (a->held) log->pa_held = true;
+		s->size += a->len;
+	}
 	log->next_offset = off;
 	if (log->wq_tail) log->wq_tail->next = a;
 	else log->wq_head = a;
@@ -308,7 +377,7 @@ void stor_append_release_held(struct stor_log *log)
 {
 	bool failed = false;
 	for (struct stor_append *a = log->wq_head; a; a = a->next) {
-		if (!a->held) continue;
+		if (!a->held || !a->seg) continue;  /* no segment yet: waits for a roll */
 		a->held = false;
 		int rc = submit_write(log, a);
 		if (rc) {

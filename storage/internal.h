@@ -267,6 +267,11 @@ struct stor_log {
 	char spare_dest[STOR_SPARE_FILES][48];  /* rename targets, alive until the CQE */
 	int spare_opening, spare_renaming;
 	bool spare_failed;          /* an open failed: rolls create their files themselves */
+	/* A roll waiting for the spare files (append.c): appends accepted meanwhile are held with
+	 * no segment and go to the new one, in offset order, once the spares are open. */
+	bool roll_wait;
+	int64_t roll_base;          /* the new segment's base offset */
+	uint64_t roll_wait_bytes;   /* bytes held for it (at most segment.bytes) */
 
 	/* preallocation (prealloc.c) */
 	struct stor_pa_op pa;
@@ -329,6 +334,8 @@ void stor_spare_prepare(struct stor_log *log);
 /* The next segment on the spare files (their renames queued), or NULL (then *err is 0: create
  * the files the blocking way; or -errno). */
 struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *err);
+/* True when a roll can take the spare files now. */
+bool stor_spare_ready(const struct stor_log *log);
 /* True while a taken spare's renames are in flight: no group commit may start. */
 bool stor_spare_busy(const struct stor_log *log);
 /* Closes and unlinks spare files not taken (log close; blocking). */
@@ -358,6 +365,9 @@ int stor_pa_trim_sync(struct stor_segment *s);
 bool stor_pa_zero_tail(int fd, uint64_t pos, uint64_t end);
 /* append.c: submits the writes of appends that waited for a zero chunk. */
 void stor_append_release_held(struct stor_log *log);
+/* append.c: finishes a roll that waited for the spare files (their opens are done, or failed:
+ * then the files are created the blocking way). */
+void stor_roll_resume(struct stor_log *log);
 
 /* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
 void stor_sync_kick(struct stor_log *log);

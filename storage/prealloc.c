@@ -193,7 +193,9 @@ static int issue(struct stor_log *log, struct stor_segment *s, int fd, uint64_t 
 
 void stor_pa_kick(struct stor_log *log)
 {
-	if (log->offline || log->pa.left || log->cfg.prealloc_window_ms <= 0 || !stor_pa_supported()) return;
+	if (log->offline || log->pa.left || log->roll_wait || log->cfg.prealloc_window_ms <= 0 ||
+	    !stor_pa_supported())
+		return;
 	/* The segment before the active one, when its trim found the SQ full. */
 	if (log->nseg > 1) stor_pa_trim(log, log->segs[log->nseg - 2]);
 	uint64_t l = lead(log);

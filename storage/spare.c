@@ -11,8 +11,11 @@
  * round must never report offsets durable while the file holding them still has a temporary
  * name, because recovery removes *.tmp leftovers.  When they complete, the directory is marked
  * for the next round's fsync.  A failed rename takes the partition offline (nothing written to
- * that segment could be found again after a restart).  A roll that finds no spare (the first
- * roll, rolls in quick succession, a failed open) creates the files itself, blocking, as before.
+ * that segment could be found again after a restart).  A roll that finds the spares not ready
+ * yet (rolls in quick succession: the previous renames or the new opens are in flight) waits for
+ * them: append.c holds the appends meanwhile and writes them once the opens complete.  Only
+ * after a failed open (and when more than segment.bytes would wait) are the files created with
+ * blocking calls.
  *
  * Crash windows: before a rename lands, records in the new segment are only in "spare.log.tmp"
  * and are dropped at the next open (none of them was acknowledged as durable; acks=1 records of
@@ -44,12 +47,15 @@ static void open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	log->spare_opening--;
 	if (res >= 0) {
 		log->spare_fd[so->i] = res;
-		if (so->i == 0) stor_pa_kick(log);  /* zeros at the start of the next segment */
+		/* Zeros at the start of the next segment, unless a roll waits for it right now. */
+		if (so->i == 0 && !log->roll_wait) stor_pa_kick(log);
 	} else if (!log->spare_failed) {
 		log->spare_failed = true;
 		stor_logf("%s: creating spare segment file %s failed (%s); rolls create their files "
 		          "themselves", log->name, spare_name[so->i], strerror(-res));
 	}
+	/* A roll waiting for these files goes on once they are all open (or one failed). */
+	if (!log->spare_opening && log->roll_wait) stor_roll_resume(log);
 }
 
 static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
@@ -87,6 +93,13 @@ void stor_spare_prepare(struct stor_log *log)
 		log->inflight++;
 		log->spare_opening++;
 	}
+}
+
+bool stor_spare_ready(const struct stor_log *log)
+{
+	for (int i = 0; i < STOR_SPARE_FILES; i++)
+		if (log->spare_fd[i] < 0) return false;
+	return !log->spare_renaming;
 }
 
 bool stor_spare_busy(const struct stor_log *log)

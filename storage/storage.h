@@ -25,8 +25,12 @@
  * only prepares SQEs (it calls io_uring_submit itself only when the SQ is full); the shard loop
  * submits them and dispatches each CQE through base/ioop.h (`op->cb(op, res, flags)`).  A
  * segment roll takes files created ahead through the ring (spare.c, from the log's first append
- * on) and renames them through it; only a roll that finds no spare (rolls in quick succession, a
- * failed open) creates them with blocking opens.  Aborted-transaction entries are written through
+ * on) and renames them through it; a roll that finds them not ready yet (rolls in quick
+ * succession) waits for their opens, holding the appends accepted meanwhile (at most
+ * segment.bytes of them); only after a failed open, or past that bound, are files created with
+ * blocking opens.  The active segment's file is kept zero-filled ahead of the appends
+ * (prealloc.c) and cut back to its data at roll (through the ring) and at close; every size
+ * storage reports or uses is the data's, never the file's.  Aborted-transaction entries are written through
  * the ring (aborted.c); reaped segments' descriptors are closed through it (IORING_OP_CLOSE).
  * Compaction runs on a cleaner thread (compact.h); producer snapshots at a roll and partition
  * deletion run on the shard's file worker (bg.h, stor_log_delete_bg).  Calls documented as

@@ -178,3 +178,75 @@ Test(stor_spare, roll_fault_point_fires_on_the_spare_path)
 	cr_expect_eq(stor_log_segment_count(lg), 3);
 	cr_assert_eq(t_close(&t, lg), 0);
 }
+
+Test(stor_spare, a_roll_before_the_spares_are_open_waits_for_them)
+{
+	struct stor_log *lg = open_with_spares();
+	size_t n0 = stor_log_segment_count(lg);
+	fill_active(lg);
+	t_run_idle(&t.ring, lg);
+	/* Without driving the ring: the first append rolls onto the spares (their renames queued),
+	 * two more fill the new segment, and the next roll finds no spares yet: the last three
+	 * wait (less than segment.bytes). */
+	enum { N = 6 };
+	struct t_app ta[N];
+	uint8_t *b[N];
+	for (int i = 0; i < N; i++) {
+		size_t len;
+		b[i] = t_batch(1, 1700000000000LL, 1000, &len);
+		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, STOR_APPEND_DURABLE), 0);
+	}
+	cr_expect_eq(stor_log_segment_count(lg), n0 + 1, "no segment was created with blocking calls");
+	cr_expect(lg->roll_wait, "the second roll waits for the spares");
+	int64_t base = lg->roll_base;
+	for (int i = 0; i < N; i++) {
+		t_run_until(&t.ring, &ta[i].done);
+		cr_assert_eq(ta[i].err, 0, "append %d: %d", i, ta[i].err);
+		free(b[i]);
+	}
+	cr_expect(!lg->roll_wait);
+	cr_expect_eq(stor_log_segment_count(lg), n0 + 2);
+	cr_expect_eq(lg->segs[lg->nseg - 1]->base, base, "the waiting appends start the new segment");
+	t_run_idle(&t.ring, lg);
+	char nm[64];
+	stor_segment_name(nm, sizeof nm, base, "log");
+	cr_expect_gt(fsize(nm), 0, "the spare was renamed into place, with the records");
+	int64_t n = t_verify_log(lg, 0);
+	cr_expect_eq(n, stor_log_end_offset(lg));
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, true);
+	lg = open_log();
+	cr_expect_eq(t_verify_log(lg, 0), n, "every acknowledged record after a crash-style reopen");
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+Test(stor_spare, more_than_a_segment_waiting_creates_the_files)
+{
+	struct stor_log *lg = open_with_spares();
+	size_t n0 = stor_log_segment_count(lg);
+	fill_active(lg);
+	t_run_idle(&t.ring, lg);
+	enum { N = 14 };  /* about three and a half segments of 4 KiB */
+	struct t_app ta[N];
+	uint8_t *b[N];
+	for (int i = 0; i < N; i++) {
+		size_t len;
+		b[i] = t_batch(1, 1700000000000LL, 1000, &len);
+		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, 0), 0);
+	}
+	cr_expect_gt(stor_log_segment_count(lg), n0 + 1, "the wait is bounded by segment.bytes");
+	for (int i = 0; i < N; i++) {
+		t_run_until(&t.ring, &ta[i].done);
+		cr_assert_eq(ta[i].err, 0);
+		free(b[i]);
+	}
+	t_run_idle(&t.ring, lg);
+	for (size_t i = 0; i < lg->nseg; i++)
+		cr_expect_leq(lg->segs[i]->size, (uint64_t)t.cfg.segment_bytes, "segment %zu", i);
+	int64_t n = t_verify_log(lg, 0);
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, true);
+	lg = open_log();
+	cr_expect_eq(t_verify_log(lg, 0), n);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
