@@ -1,12 +1,12 @@
 """
 tests/interop/kclient.py: what several interop tests do with confluent-kafka-python (librdkafka):
-read partitions back to their end, and collect a producer's delivery reports from its callback
+read partitions back to their end, read a group's committed offsets, and collect a producer's delivery reports from its callback
 thread.  The tests judge what comes back; nothing here decides a test's outcome.
 """
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 
 def read_to_end(bootstrap, topic, partitions, timeout=60, **conf):
@@ -40,6 +40,26 @@ def read_to_end(bootstrap, topic, partitions, timeout=60, **conf):
                 continue
             out[m.partition()].append(m)
         return out, ends
+    finally:
+        c.close()
+
+
+def committed(bootstrap, group, topic, partitions, timeout=30):
+    """The group's committed offsets of the partitions: {partition: offset} (-1001: none).
+    Failures are tried again for `timeout` seconds, as an application does while the broker and
+    its control process come up (COORDINATOR_NOT_AVAILABLE, _LOAD_IN_PROGRESS, transport
+    errors: librdkafka does not flag all of them retriable)."""
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False})
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                r = c.committed([TopicPartition(topic, q) for q in partitions], timeout=30)
+                return {tp.partition: tp.offset for tp in r}
+            except KafkaException:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
     finally:
         c.close()
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+from kclient import committed
 from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'ct'
@@ -167,8 +168,8 @@ def main(tap):
             for w in (w1, w3):
                 w.send('quit')
             wait_for(workers, lambda: w1.closed and w3.closed, 20)
-            c = committed(b.bootstrap, 'coop')
-            tap.ok(c == [100] * 6, 'cooperative-sticky: the committed offsets are after the last record', c)
+            c = committed(b.bootstrap, 'coop', TOPIC, range(6))
+            tap.ok(c == {q: 100 for q in range(6)}, 'cooperative-sticky: the committed offsets are after the last record', c)
             for i in range(60):
                 p.produce(TOPIC, value=b'n%d' % i, partition=i % 6)
             p.flush(30)
@@ -212,23 +213,6 @@ def main(tap):
         for w in workers:
             w.kill()
         shutil.rmtree(data, ignore_errors=True)
-
-
-def committed(bootstrap, group):
-    """The group's committed offsets of the 6 partitions (retried while the coordinator loads)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False})
-    deadline = time.time() + 30
-    while True:
-        try:
-            r = c.committed([TopicPartition(TOPIC, q) for q in range(6)], timeout=30)
-            break
-        except KafkaException:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
-    c.close()
-    return [tp.offset for tp in r]
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 
+from kclient import committed
 from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'ft'
@@ -97,26 +98,6 @@ def wait_for(w, cond, timeout=30):
     return False
 
 
-def committed(bootstrap):
-    """The group's committed offsets; retries the retriable coordinator errors (the control
-    process may still be starting or loading), as an application does."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': GROUP, 'enable.auto.commit': False})
-    deadline = time.time() + 30
-    while True:
-        try:
-            r = c.committed([TopicPartition(TOPIC, p) for p in range(3)], timeout=30)
-            break
-        except KafkaException as e:
-            # COORDINATOR_NOT_AVAILABLE / _LOAD_IN_PROGRESS / transport errors while the broker
-            # and its control process come up; librdkafka does not flag all of them retriable
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
-    c.close()
-    return {tp.partition: tp.offset for tp in r}
-
-
 class Producing:
     def __init__(self, bootstrap):
         from confluent_kafka import Producer
@@ -173,7 +154,7 @@ def main(tap):
             tap.ok(wait_for(w, lambda: w.commits >= commits0 + 5 and w.msgs > msgs0 + 100, 40),
                    'the group resumes: new records consumed and commits acknowledged again',
                    '%d -> %d commits\n%s' % (commits0, w.commits, b.log()[-3000:]))
-            c = committed(b.bootstrap)
+            c = committed(b.bootstrap, GROUP, TOPIC, range(3))
             tap.ok(all(c.get(p, -1) >= o for p, o in acked_before.items()),
                    'no acknowledged commit is lost across the control process restart',
                    'before %s now %s' % (acked_before, c))
@@ -185,7 +166,7 @@ def main(tap):
             b.stop(signal.SIGKILL)
         b2 = Broker(exe, overrides=OVERRIDES, data_dir=data, port=port)
         with b2:
-            c = committed(b2.bootstrap)
+            c = committed(b2.bootstrap, GROUP, TOPIC, range(3))
             tap.ok(all(c.get(p, -1) >= o for p, o in acked_before.items()),
                    'no acknowledged commit is lost across SIGKILL of the broker', 'before %s now %s' % (acked_before, c))
             from confluent_kafka import Producer
