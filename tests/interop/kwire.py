@@ -207,8 +207,9 @@ def init_pid(port, txn_id, timeout=60000, pid=-1, epoch=-1, version=4, retry=(LO
         time.sleep(0.1)
 
 
-def describe(port, ids):
-    """DescribeTransactions v0: {transactional id: (error, state, timeout ms, producer id, epoch)}."""
+def describe_transactions(port, ids):
+    """DescribeTransactions v0: {transactional id: (error, state, timeout ms, producer id, epoch,
+    [(topic, partition)])}."""
     c = Conn(port)
     try:
         b = W().uvar(len(ids) + 1)
@@ -221,16 +222,22 @@ def describe(port, ids):
             err, tid, state, tmo = r.i16(), r.cstr(), r.cstr(), r.i32()
             r.i64()             # transaction start time
             pid, epoch = r.i64(), r.i16()
+            parts = []
             for _ in range(r.uvar() - 1):
-                r.cstr()
-                for _ in range(r.uvar() - 1):
-                    r.i32()
+                t = r.cstr()
+                parts += [(t, r.i32()) for _ in range(r.uvar() - 1)]
                 r.tags()
             r.tags()
-            out[tid] = (err, state, tmo, pid, epoch)
+            out[tid] = (err, state, tmo, pid, epoch, parts)
         return out
     finally:
         c.close()
+
+
+def describe(port, ids):
+    """DescribeTransactions v0 without the partitions: {transactional id: (error, state, timeout
+    ms, producer id, epoch)}."""
+    return {tid: d[:5] for tid, d in describe_transactions(port, ids).items()}
 
 
 def add_partitions_multi(port, txn_id, pid, epoch, topics, version=3):

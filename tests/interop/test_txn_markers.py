@@ -12,28 +12,14 @@ import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from kwire import Conn, W
+from kwire import describe_transactions
 from rtbroker import Broker, run_tap
 
 
 def describe_txn(port, txn_id):
     """DescribeTransactions v0 on the wire: (error, state, partitions)."""
-    c = Conn(port)
-    r = c.call(65, 0, W().uvar(2).cstr(txn_id).tags(), True)
-    r.i32()
-    out = None
-    for _ in range(r.uvar() - 1):
-        err, _id, state = r.i16(), r.cstr(), r.cstr()
-        r.i32(), r.i64(), r.i64(), r.i16()
-        parts = []
-        for _ in range(r.uvar() - 1):
-            t = r.cstr()
-            parts += [(t, r.i32()) for _ in range(r.uvar() - 1)]
-            r.tags()
-        r.tags()
-        out = (err, state, parts)
-    c.close()
-    return out
+    d = describe_transactions(port, [txn_id]).get(txn_id)
+    return None if d is None else (d[0], d[1], d[5])
 
 
 def wait_state(port, txn_id, want, timeout=20):
