@@ -289,6 +289,6 @@ int main(int argc, char **argv)
 	stor_dir_close(d);
 	io_uring_queue_exit(&ring);
 	char cmd[4200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
 	return system(cmd) ? 1 : 0;
 }

@@ -89,7 +89,7 @@ static void loop_once(struct io_uring *ring)
 static int rm_rf(const char *path)
 {
 	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", path);
 	return system(cmd);
 }
 

@@ -126,6 +126,6 @@ int main(int argc, char **argv)
 	free(buf);
 	io_uring_queue_exit(&ring);
 	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
 	return system(cmd) ? 1 : 0;
 }
