@@ -124,6 +124,19 @@ class Conn:
         self.s.close()
 
 
+def batches_end(d):
+    """Where the record batches of a segment file's bytes d end: the walk over the batch headers
+    (base offset, then the int32 length of the rest) stops at a zero length, where the zeros a
+    broker keeps ahead of its appends begin, or at a batch that runs past the end."""
+    pos = 0
+    while pos + 12 <= len(d):
+        n = int.from_bytes(d[pos + 8:pos + 12], 'big')
+        if n <= 0 or pos + 12 + n > len(d):
+            break
+        pos += 12 + n
+    return pos
+
+
 def describe_producers(port, topic, partition):
     """DescribeProducers v0: (error, [(pid, epoch, last seq, last ts, coordinator epoch, txn start)])."""
     c = Conn(port)

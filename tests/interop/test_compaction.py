@@ -23,6 +23,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from kclient import read_to_end
+from kwire import batches_end
 from rtbroker import Broker, run_tap
 
 TOPIC = 'cmp'
@@ -62,14 +63,7 @@ def data_bytes(path):
     """The batches' bytes in a .log file: the active segment's file may run on in zeros kept
     ahead of the appends (storage/prealloc.c), which are not data."""
     with open(path, 'rb') as f:
-        d = f.read()
-    pos = 0
-    while pos + 12 <= len(d):
-        n = int.from_bytes(d[pos + 8:pos + 12], 'big')
-        if n == 0:
-            break
-        pos += 12 + n
-    return min(pos, len(d))
+        return batches_end(f.read())
 
 
 def disk_bytes(b):

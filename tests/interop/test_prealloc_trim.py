@@ -15,9 +15,11 @@ import sys
 import tempfile
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kclient import read_to_end
+from kwire import batches_end
 from rtbroker import Broker, free_port, run_tap
 
 TOPIC = 'prealloc'
@@ -28,13 +30,8 @@ def walk(path):
     """(end of the batches, file size, every byte after them is zero)."""
     with open(path, 'rb') as f:
         d = f.read()
-    pos = 0
-    while pos + 12 <= len(d):
-        n = int.from_bytes(d[pos + 8:pos + 12], 'big')
-        if n == 0 or pos + 12 + n > len(d):
-            break
-        pos += 12 + n
-    return pos, len(d), not any(d[pos:])
+    end = batches_end(d)
+    return end, len(d), not any(d[end:])
 
 
 def logs(data):
@@ -88,20 +85,8 @@ def main(tap):
             tap.ok(not bad, 'after SIGTERM every .log file is exactly its batches', '; '.join(bad))
 
             b.start()
-            c = Consumer({'bootstrap.servers': b.bootstrap, 'group.id': 'unused',
-                          'enable.auto.commit': False, 'enable.partition.eof': True})
-            c.assign([TopicPartition(TOPIC, q, 0) for q in range(NPART)])
-            got, eof = set(), set()
-            while len(eof) < NPART:
-                m = c.poll(10)
-                if m is None:
-                    break
-                if m.error():
-                    if m.error().code() == -191:
-                        eof.add(m.partition())
-                    continue
-                got.add(m.value())
-            c.close()
+            read, _ = read_to_end(b.bootstrap, TOPIC, range(NPART))
+            got = {m.value() for q in read for m in read[q]}
             tap.ok(got == acked, 'after a restart every acknowledged record is there',
                    '%d of %d' % (len(got & acked), len(acked)))
             tap.ok('preallocated tail' not in b.log(), 'a clean restart has no zero tail to trim')
