@@ -255,10 +255,10 @@ static struct rmember *member_new(struct perf_rdk_grp *g)
 
 /* Begins closing m (which g->m no longer holds) and takes it into g->gone: librdkafka revokes
  * (on_rebalance commits) and sends LeaveGroup on its own threads, posting the callbacks on m->cq,
- * which perf_rdk_grp_poll serves.  0 or -ENOMEM (m closed in place, blocking). */
+ * which perf_rdk_grp_poll serves.  0, or -ENOMEM with the error in g->st and m closed and freed
+ * in place (blocking: rd_kafka_destroy closes a consumer whose close never began). */
 static int member_close_begin(struct perf_rdk_grp *g, struct rmember *m)
 {
-	m->closing = true;
 	if (g->ngone == g->capgone) {
 		int cap = g->capgone ? g->capgone * 2 : 8;
 		void *v = realloc(g->gone, sizeof(*g->gone) * (size_t)cap);
@@ -271,12 +271,16 @@ static int member_close_begin(struct perf_rdk_grp *g, struct rmember *m)
 		g->capgone = cap;
 	}
 	g->gone[g->ngone++] = m;
+	m->closing = true;
 	m->cq = rd_kafka_queue_new(m->rk);
 	rd_kafka_error_t *e = m->cq ? rd_kafka_consumer_close_queue(m->rk, m->cq) : NULL;
-	if (e) {
-		perf_stats_error(g->st, -1, "rdkafka group: close: %s", rd_kafka_error_string(e));
+	if (!m->cq || e) {
+		/* Never closing: marked closed, so serve_gone leaves it and rd_kafka_destroy closes it. */
+		perf_stats_error(g->st, -1, "rdkafka group: close: %s", e ? rd_kafka_error_string(e) : "no queue");
 		g->st->group.group_errors++;
-		rd_kafka_error_destroy(e);
+		if (e)
+			rd_kafka_error_destroy(e);
+		m->closing = false;
 		m->closed = true;
 	}
 	return 0;
