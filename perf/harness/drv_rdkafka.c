@@ -155,26 +155,29 @@ static int create_topic(rd_kafka_t *rk, const struct perf_opts *o, struct perf_s
 	return rc;
 }
 
-/* Asks rk for the topic's metadata until every partition has a leader (10 s at most): the
- * answer fills rk's cache, so its first records go out at once.  0 or -EIO (recorded in st). */
-static int producer_knows_topic(rd_kafka_t *rk, const struct perf_opts *o, struct perf_stats *st)
+int perf_rdk_topic_wait(rd_kafka_t *rk, const char *topic, struct perf_stats *st, int32_t *nparts)
 {
 	uint64_t until = rt_clock_ns() + 10000000000ull;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	if (!rkt) {
-		perf_stats_error(st, -1, "rdkafka topic %s: %s", o->topic, rd_kafka_err2str(rd_kafka_last_error()));
+		perf_stats_error(st, -1, "rdkafka topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
 		return -EIO;
 	}
 	rd_kafka_resp_err_t e;
+	bool ready = false;
 	for (;;) {
 		const rd_kafka_metadata_t *md = NULL;
 		e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-		bool ready = !e && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0;
+		if (!e && md->topic_cnt != 1)
+			e = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+		if (!e)
+			e = md->topics[0].err;
+		ready = !e && md->topics[0].partition_cnt > 0;
 		for (int p = 0; ready && p < md->topics[0].partition_cnt; p++)
 			if (md->topics[0].partitions[p].leader < 0)
 				ready = false;
-		if (!e && md->topic_cnt == 1 && md->topics[0].err)
-			e = md->topics[0].err;
+		if (ready)
+			*nparts = md->topics[0].partition_cnt;
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		if (ready || rt_clock_ns() >= until)
@@ -183,9 +186,9 @@ static int producer_knows_topic(rd_kafka_t *rk, const struct perf_opts *o, struc
 		nanosleep(&ts, NULL);
 	}
 	rd_kafka_topic_destroy(rkt);
-	if (rt_clock_ns() >= until) {
-		perf_stats_error(st, -1, "rdkafka: no leader for every partition of %s in 10 s (%s)", o->topic,
-		                 rd_kafka_err2str(e));
+	if (!ready) {
+		perf_stats_error(st, -1, "rdkafka: no leader for every partition of %s in 10 s (%s)", topic,
+		                 e ? rd_kafka_err2str(e) : "no partitions");
 		return -EIO;
 	}
 	return 0;
@@ -317,9 +320,11 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 	/* Every producer learns the topic's leaders before the clock starts: a producer that
 	 * meets the topic in its first record queues the run's first second (librdkafka's
 	 * metadata refresh of a topic it does not know) and that wait would count as latency. */
-	for (int i = 0; i < np; i++)
-		if ((rc = producer_knows_topic(prod[i], o, st)))
+	for (int i = 0; i < np; i++) {
+		int32_t n;
+		if ((rc = perf_rdk_topic_wait(prod[i], o->topic, st, &n)))
 			goto out;
+	}
 	int64_t nparts_assigned = 0;
 	for (int i = 0; i < nc; i++) {
 		if (!(cons[i] = new_consumer(o, st, i, nc))) { rc = -EIO; goto out; }

@@ -337,31 +337,6 @@ static bool all_gone_closed(const struct perf_rdk_grp *g)
 	return true;
 }
 
-static int topic_partitions(struct perf_rdk_grp *g)
-{
-	uint64_t until = rt_clock_ns() + (uint64_t)RDK_SETUP_TIMEOUT_MS * 1000000;
-	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-	do {
-		const rd_kafka_metadata_t *md = NULL;
-		rd_kafka_topic_t *rkt = rd_kafka_topic_new(g->admin, g->o->topic, NULL);
-		e = rd_kafka_metadata(g->admin, 0, rkt, &md, RDK_SETUP_TIMEOUT_MS);
-		rd_kafka_topic_destroy(rkt);
-		if (!e && md->topic_cnt == 1)
-			e = md->topics[0].err;
-		if (!e)
-			g->nparts = md->topics[0].partition_cnt;
-		if (md)
-			rd_kafka_metadata_destroy(md);
-		if (!e && g->nparts > 0)
-			return 0;
-		struct timespec ts = {0, 100000000};
-		nanosleep(&ts, NULL);
-	} while (rt_clock_ns() < until);
-	perf_stats_error(g->st, -1, "rdkafka group: metadata for %s: %s", g->o->topic,
-	                 e ? rd_kafka_err2str(e) : "no partitions");
-	return -EIO;
-}
-
 struct perf_rdk_grp *perf_rdk_grp_new(const struct perf_opts *o, struct perf_stats *st)
 {
 	struct perf_rdk_grp *g = calloc(1, sizeof(*g));
@@ -381,7 +356,7 @@ struct perf_rdk_grp *perf_rdk_grp_new(const struct perf_opts *o, struct perf_sta
 			perf_stats_error(st, -1, "rdkafka group: %s", err);
 		goto fail;
 	}
-	if (topic_partitions(g))
+	if (perf_rdk_topic_wait(g->admin, o->topic, st, &g->nparts))
 		goto fail;
 	size_t np = (size_t)g->nparts;
 	g->reset = calloc(np, sizeof(int64_t));

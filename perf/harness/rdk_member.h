@@ -42,6 +42,11 @@ struct perf_rdk_grp;
  * --driver-conf last.  Returns owned, or NULL with the error in st. */
 rd_kafka_conf_t *perf_rdk_consumer_conf(const struct perf_opts *o, struct perf_stats *st, bool group);
 
+/* drv_rdkafka.c: asks rk for topic's metadata until every partition has a leader (10 s at most):
+ * the answer also fills rk's cache.  0 with the partition count in *nparts, or -EIO (recorded in
+ * st). */
+int perf_rdk_topic_wait(rd_kafka_t *rk, const char *topic, struct perf_stats *st, int32_t *nparts);
+
 /* drv_rdkafka.c: counts one consumed message (and its e2e latency in e2e mode).  Borrows m. */
 void perf_rdk_consumed(const struct perf_opts *o, struct perf_stats *st, const rd_kafka_message_t *m);
 
