@@ -60,7 +60,7 @@ struct member {
 	bool stop;                   /* leave at the next chance */
 	int32_t *assigned;           /* room for every partition */
 	int nassigned;
-	int64_t *commit_at;          /* per partition: the offset the commit in flight carries */
+	int64_t *commit_at;          /* per partition: the offset the commit in flight carries, -1 none */
 	uint64_t next_hb, next_commit, wake_at;
 	bool hb_out, commit_out;
 	bool refind;                 /* ask FindCoordinator before joining again */
@@ -548,8 +548,14 @@ static void on_commit(struct native *nv, struct member *m, const struct kp_offse
 	for (int32_t t = 0; t < r->topics.n; t++)
 		for (int32_t k = 0; k < r->topics.items[t].partitions.n; k++) {
 			const struct kp_offset_commit_resp_partition *cp = &r->topics.items[t].partitions.items[k];
-			if (!cp->error_code && cp->partition_index >= 0 && cp->partition_index < nv->nparts)
-				perf_ledger_committed(&nv->grp->ledger, cp->partition_index, m->commit_at[cp->partition_index]);
+			int32_t p = cp->partition_index;
+			/* Only what this commit carried: a partition answered twice, or one it did not
+			 * carry, acknowledges nothing (commit_at is -1 there). */
+			if (p < 0 || p >= nv->nparts)
+				continue;
+			if (!cp->error_code)
+				perf_ledger_committed(&nv->grp->ledger, p, m->commit_at[p]);
+			m->commit_at[p] = -1;
 		}
 	if (m->st == M_COMMIT) {
 		/* The hand-over's commit: whatever it answered, the partitions go. */
@@ -946,9 +952,11 @@ int perf_grp_setup(struct native *nv, struct rt_buf *frame)
 		m->generation = -1;
 		m->fetch = calloc((size_t)nv->nnodes, sizeof(*m->fetch));
 		m->assigned = calloc(np, sizeof(int32_t));
-		m->commit_at = calloc(np, sizeof(int64_t));
+		m->commit_at = malloc(np * sizeof(int64_t));
 		if (!m->fetch || !m->assigned || !m->commit_at)
 			return -ENOMEM;
+		for (size_t p = 0; p < np; p++)
+			m->commit_at[p] = -1;
 		m->coord = perf_nv_conn_new(nv, ROLE_COORD, k, COORD_CAP, err, sizeof(err), &rc);
 		if (!m->coord)
 			return perf_nv_fail(nv, rc, "coordinator connection", err);
