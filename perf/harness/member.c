@@ -788,12 +788,19 @@ bool perf_grp_read_all(const struct native *nv)
 	return nv->grp->ends && nv->grp->left == 0;
 }
 
+/* Where the run started p: the first position a member started it from, else (never started)
+ * where a partition without a commit starts.  The ledger's start and perf_grp_reached's base. */
+static int64_t run_start(const struct perf_grp *g, int32_t p)
+{
+	return g->first[p] >= 0 ? g->first[p] : g->reset[p];
+}
+
 int64_t perf_grp_reached(const struct native *nv)
 {
 	const struct perf_grp *g = nv->grp;
 	int64_t n = 0;
 	for (int32_t p = 0; p < nv->nparts; p++) {
-		int64_t start = g->first[p] >= 0 ? g->first[p] : g->reset[p];
+		int64_t start = run_start(g, p);
 		if (g->gpos[p] > start)
 			n += g->gpos[p] - start;
 	}
@@ -1022,7 +1029,7 @@ void perf_grp_finish(struct native *nv)
 		perf_stats_error(nv->st, -1, "the group's figures could not be read at the end");
 	} else {
 		for (int32_t p = 0; p < nv->nparts; p++) {
-			int64_t start = g->first[p] >= 0 ? g->first[p] : g->reset[p];
+			int64_t start = run_start(g, p);
 			struct perf_ledger_count n;
 			perf_ledger_tally(&g->ledger, p, start, end[p], &n);
 			gs->redelivered_records += n.redelivered;
