@@ -138,6 +138,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		 * partitions out again after this member's LeaveGroup, from their commits. */
 		gs->joins++;
 		rd_kafka_assign(rk, NULL);
+		g->held -= m->nheld;
 		m->nheld = 0;
 	} else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		gs->joins++;
