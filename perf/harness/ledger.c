@@ -40,7 +40,7 @@ int perf_ledger_add(struct perf_ledger *l, int32_t part, int64_t from, int64_t t
 	if (to == from)
 		return 0;
 	struct perf_ledger_part *p = &l->parts[part];
-	if (!p->resume && p->n && p->iv[p->n - 1].to == from) {
+	if (p->next == PERF_LEDGER_CONTINUES && p->n && p->iv[p->n - 1].to == from) {
 		p->iv[p->n - 1].to = to;
 		return 0;
 	}
@@ -52,9 +52,9 @@ int perf_ledger_add(struct perf_ledger *l, int32_t part, int64_t from, int64_t t
 		p->iv = iv;
 		p->cap = cap;
 	}
-	p->iv[p->n] = (struct perf_ledger_range){from, to, p->resume == 1};
+	p->iv[p->n] = (struct perf_ledger_range){from, to, p->next == PERF_LEDGER_AT_COMMIT};
 	p->n++;
-	p->resume = 0;
+	p->next = PERF_LEDGER_CONTINUES;
 	return 0;
 }
 
@@ -66,8 +66,10 @@ void perf_ledger_committed(struct perf_ledger *l, int32_t part, int64_t offset)
 
 void perf_ledger_resume(struct perf_ledger *l, int32_t part, int64_t offset)
 {
-	if (part >= 0 && part < l->nparts)
-		l->parts[part].resume = offset >= l->parts[part].acked ? 1 : 2;
+	if (part < 0 || part >= l->nparts)
+		return;
+	struct perf_ledger_part *p = &l->parts[part];
+	p->next = offset >= p->acked ? PERF_LEDGER_AT_COMMIT : PERF_LEDGER_BELOW_COMMIT;
 }
 
 static int cmp_iv(const void *a, const void *b)

@@ -30,7 +30,11 @@ struct perf_ledger_part {
 	struct perf_ledger_range *iv;   /* owned: the ranges in the order reported */
 	int32_t n, cap;
 	int64_t acked;         /* highest offset the group acknowledged a commit of; -1 none */
-	int8_t resume;         /* the next range starts a stretch: 0 no, 1 at/after acked, 2 below it */
+	enum perf_ledger_next {
+		PERF_LEDGER_CONTINUES = 0,   /* the next range may continue the last one */
+		PERF_LEDGER_AT_COMMIT,       /* it starts a stretch at or after acked (a redelivery) */
+		PERF_LEDGER_BELOW_COMMIT,    /* it starts a stretch below acked (duplicates) */
+	} next;
 };
 
 struct perf_ledger {
