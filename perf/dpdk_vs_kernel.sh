@@ -69,17 +69,25 @@ python3 - <<'PY' &
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.216.0.1", 9099)); s.listen(1)
-c, _ = s.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.settimeout(30)    # a client that never comes must not leave the script's wait hanging
+c, _ = s.accept(); c.settimeout(None); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 while True:
     b = c.recv(1024, socket.MSG_WAITALL)
     if not b:
         break
     c.sendall(b)
 PY
-sleep 0.3
 ip netns exec $NS /usr/bin/python3 - <<'PY'
 import json, socket, time
-s = socket.create_connection(("10.216.0.1", 9099)); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i in range(50):     # the listener is started in the background just before
+    try:
+        s = socket.create_connection(("10.216.0.1", 9099))
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
+else:
+    raise SystemExit("no listener on 10.216.0.1:9099")
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 b = b"x" * 1024
 rtt = []
 for i in range(5000):
