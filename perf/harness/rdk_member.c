@@ -8,9 +8,10 @@
  * run it tells records read twice from records skipped.  Each rd_kafka_t has its own struct
  * rmember (the callbacks' opaque), allocated once and freed only after rd_kafka_destroy: g->m
  * holds the live members, one per slot; a churned member moves to g->gone while librdkafka
- * closes it (rd_kafka_consumer_close_queue: revoke, commit, LeaveGroup on librdkafka's threads,
- * its callbacks served from perf_rdk_grp_poll), and a new member takes the slot at once.  So a
- * close never blocks the driver's thread, whose loop produces and measures e2e latency.
+ * closes it (rd_kafka_consumer_close_queue: LeaveGroup on librdkafka's threads, the revoke and
+ * commit events served from perf_rdk_grp_poll), and a new member takes the slot at once.  So a
+ * close blocks the driver's thread, whose loop produces and measures e2e latency, only for the
+ * revoke's synchronous commit, not for the LeaveGroup or the rest of the close.
  */
 #include <errno.h>
 #include <inttypes.h>

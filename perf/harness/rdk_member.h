@@ -12,9 +12,9 @@
  *   - revoked: every position is committed synchronously before the partitions are given up,
  *     so the next owner continues exactly where this member stopped;
  *   - every --commit-interval-ms the positions are committed (asynchronously);
- *   - --group-churn S: every S seconds one member in turn is closed (which revokes, commits and
- *     leaves, on librdkafka's threads: rd_kafka_consumer_close_queue) and replaced by a new
- *     member at once;
+ *   - --group-churn S: every S seconds one member in turn is closed (rd_kafka_consumer_close_queue:
+ *     the revoke arrives as an event whose commit is the synchronous one above, then LeaveGroup
+ *     on librdkafka's threads) and replaced by a new member at once;
  *   - at the end every member is closed the same way, all at once, and the figures are read
  *     when every close has finished.
  * A position is what the application was handed: librdkafka stores an offset when
@@ -22,8 +22,9 @@
  * Heartbeats and generation ids stay inside librdkafka: the result reports them as -1.
  * Single-threaded: everything here runs on the driver's thread (librdkafka calls the rebalance
  * and commit callbacks from rd_kafka_consumer_poll; a closing member's arrive as events that
- * perf_rdk_grp_poll hands to the same functions), and nothing here waits for a close but
- * perf_rdk_grp_finish.
+ * perf_rdk_grp_poll hands to the same functions).  Outside perf_rdk_grp_finish nothing waits
+ * for a close to finish; a closing member's revoke still holds the driver's thread for its
+ * commit's round trip, so that the next owner starts from it.
  */
 #ifndef PERF_RDK_MEMBER_H
 #define PERF_RDK_MEMBER_H
