@@ -68,8 +68,9 @@ static inline const void *rt_chain_seg_ptr(const struct rt_chain *c, const struc
 	return s->kind == RT_SEG_BUF ? (const void *)(c->buf.data + s->off) : s->ptr;
 }
 
-/* Copies the whole chain into dst (reading FILE segments with pread); for tests and tools.
- * dst must hold rt_chain_len bytes.  Returns 0 or -errno. */
+/* Copies the whole chain into dst (reading FILE segments with pread: blocking, so only for
+ * chains without them on a shard, as net_dpdk's small-answer copy); also for tests and tools.
+ * dst must hold rt_chain_len bytes.  Returns 0 or -errno (the chain's own write error). */
 int rt_chain_flatten(const struct rt_chain *c, uint8_t *dst);
 
 #endif

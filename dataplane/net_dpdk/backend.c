@@ -345,7 +345,7 @@ static int recv_into_op(struct dp_conn *c, uint8_t *p, size_t len)
 static bool send_copy(struct dshard *ds, struct dconn *d, const struct rt_chain *ch, int *rc)
 {
 	size_t len = rt_chain_len(ch);
-	if (len > COPY_MAX || ch->err)
+	if (len > COPY_MAX)
 		return false;
 	for (size_t i = 0; i < ch->nsegs; i++)
 		if (ch->segs[i].kind == RT_SEG_FILE)
@@ -358,12 +358,11 @@ static bool send_copy(struct dshard *ds, struct dconn *d, const struct rt_chain 
 	if (!k)
 		return false;
 	k->h = (struct dsend){.d = d, .copied = true};
-	size_t at = 0;
-	for (size_t i = 0; i < ch->nsegs; i++) {
-		memcpy(k->data + at, rt_chain_seg_ptr(ch, &ch->segs[i]), ch->segs[i].len);
-		at += ch->segs[i].len;
+	if (rt_chain_flatten(ch, k->data)) { /* a failed write: the stack's send reports it */
+		free(k);
+		return false;
 	}
-	struct iovec v = {.iov_base = k->data, .iov_len = at};
+	struct iovec v = {.iov_base = k->data, .iov_len = len};
 	*rc = dp_tcp_send(d->tc, &v, 1, &k->h);
 	if (*rc) {
 		free(k);
