@@ -88,7 +88,6 @@ struct fetch_ctx {
 /* A pin to drop on the owner shard; malloc'ed because the request's arena may be gone. */
 struct unpin {
 	struct dp_part *part;
-	struct stor_read_op rop;       /* the owner's read (its batch headers come through the ring) */
 	struct stor_read rd;
 };
 
