@@ -1,8 +1,9 @@
 /*
  * dataplane/handlers/alter_configs.c: AlterConfigs (key 33) and IncrementalAlterConfigs
  * (key 44) for topics: the new overrides are validated and persisted in the registry on the
- * shard's file worker (offload.h: the registry write blocks), then applied to the open logs on
- * every shard before the answer.  Broker configs are static here: altering one is
+ * shard's file worker (offload.h: the registry write blocks); back on the connection's shard,
+ * every shard is then told to apply them to its open logs (posted before the answer, applied by
+ * each shard in its own time).  Broker configs are static here: altering one is
  * INVALID_REQUEST, as Kafka answers for keys that cannot change dynamically.
  */
 #include <stdlib.h>
@@ -19,11 +20,19 @@ static void reconf_run(struct dp_shard *s, void *arg)
 	dp_parts_reconfigure(s, arg);
 }
 
-/* On the file worker (offload.h): validates and writes one resource's configs to the registry. */
-static int16_t alter_one(struct dp_req *req, int8_t type, struct kp_str name, struct dp_kv *kv, const int8_t *ops,
+/* The topics altered by the request (not validate_only), collected on the file worker for
+ * `reconfigure_back`; in the request's arena, hung on off->ctx. */
+struct altered {
+	const struct dp_topic **t;
+	int32_t n;
+};
+
+/* On the file worker (offload.h): validates and writes one resource's configs to the registry;
+ * a topic altered is added to the request's list. */
+static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, struct dp_kv *kv, const int8_t *ops,
                          int n, bool incremental, bool validate_only, const char **why)
 {
-	struct dp_broker *b = dp_req_broker(req);
+	struct dp_broker *b = dp_req_broker(off->req);
 	if (type == RES_BROKER) {
 		*why = "Broker configs cannot be updated dynamically";
 		return KP_ERR_INVALID_REQUEST;
@@ -36,20 +45,33 @@ static int16_t alter_one(struct dp_req *req, int8_t type, struct kp_str name, st
 		*why = "Topic does not exist";
 		return KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
-	return dp_meta_alter_configs(b->meta, name.ptr, (size_t)name.len, kv, ops, n, incremental, validate_only, why);
+	int16_t e = dp_meta_alter_configs(b->meta, name.ptr, (size_t)name.len, kv, ops, n, incremental, validate_only,
+	                                  why);
+	struct altered *al = off->ctx;
+	const struct dp_topic *t = e || validate_only || !al ? NULL : dp_topic_by_str(dp_meta_snap(b->meta), name);
+	if (t)
+		al->t[al->n++] = t;
+	return e;
 }
 
-/* Back on the connection's shard: every shard applies the new configs of the topics altered
- * (resources answered without error) to its open logs, before the answer goes out. */
-static void reconfigure(struct dp_req *req, int8_t type, struct kp_str name, int16_t error_code)
+/* The list for a request of n resources in off->ctx; left NULL when the request's arena is
+ * full (the open logs then keep their old configs until reopened from the registry). */
+static void altered_init(struct dp_off *off, int32_t n)
 {
-	struct dp_broker *b = dp_req_broker(req);
-	if (type != RES_TOPIC || error_code)
-		return;
-	const struct dp_topic *t = dp_topic_by_str(dp_meta_snap(b->meta), name);
-	if (t)
-		for (int i = 0; i < b->nshards; i++)
-			dp_shard_post(req->s, i, reconf_run, (void *)t);
+	struct altered *al = dp_req_array(off->req, 1, sizeof(*al));
+	if (al && n > 0 && (al->t = dp_req_array(off->req, n, sizeof(*al->t))))
+		off->ctx = al;
+}
+
+/* Back on the connection's shard: every shard applies the new configs of the altered topics to
+ * its open logs. */
+static void reconfigure_back(struct dp_off *off)
+{
+	struct altered *al = off->ctx;
+	struct dp_broker *b = dp_req_broker(off->req);
+	for (int32_t i = 0; al && i < al->n; i++)
+		for (int sh = 0; sh < b->nshards; sh++)
+			dp_shard_post(off->req->s, sh, reconf_run, (void *)al->t[i]);
 }
 
 static void ac_run(struct dp_off *off)
@@ -59,6 +81,7 @@ static void ac_run(struct dp_off *off)
 	struct kp_alter_configs_resp *resp = off->resp;
 	kp_alter_configs_resp_init(resp);
 	DP_ARRAY(req, resp->responses, m->resources.n);
+	altered_init(off, resp->responses.n);
 	for (int32_t i = 0; i < resp->responses.n; i++) {
 		struct kp_alter_configs_req_resource *q = &m->resources.items[i];
 		struct kp_alter_configs_resp_resource *o = &resp->responses.items[i];
@@ -71,25 +94,16 @@ static void ac_run(struct dp_off *off)
 			kv[k].value = q->configs.items[k].value.len < 0 ? NULL : dp_req_cstr(req, q->configs.items[k].value);
 		}
 		const char *why = NULL;
-		o->error_code = alter_one(req, q->resource_type, q->resource_name, kv, NULL, kv ? q->configs.n : 0, false,
+		o->error_code = alter_one(off, q->resource_type, q->resource_name, kv, NULL, kv ? q->configs.n : 0, false,
 		                          m->validate_only, &why);
 		if (o->error_code && why)
 			o->error_message = dp_str(why);
 	}
 }
 
-static void ac_back(struct dp_off *off)
-{
-	struct kp_alter_configs_req *m = off->msg;
-	struct kp_alter_configs_resp *resp = off->resp;
-	for (int32_t i = 0; i < resp->responses.n && !m->validate_only; i++)
-		reconfigure(off->req, resp->responses.items[i].resource_type,
-		            resp->responses.items[i].resource_name, resp->responses.items[i].error_code);
-}
-
 void dp_h_alter_configs(struct dp_req *req, void *msg)
 {
-	dp_off_answer(req, msg, sizeof(struct kp_alter_configs_resp), ac_run, ac_back);
+	dp_off_answer(req, msg, sizeof(struct kp_alter_configs_resp), ac_run, reconfigure_back);
 }
 
 static void iac_run(struct dp_off *off)
@@ -99,6 +113,7 @@ static void iac_run(struct dp_off *off)
 	struct kp_incremental_alter_configs_resp *resp = off->resp;
 	kp_incremental_alter_configs_resp_init(resp);
 	DP_ARRAY(req, resp->responses, m->resources.n);
+	altered_init(off, resp->responses.n);
 	for (int32_t i = 0; i < resp->responses.n; i++) {
 		struct kp_incremental_alter_configs_req_alter_configs_resource *q = &m->resources.items[i];
 		struct kp_incremental_alter_configs_resp_alter_configs_resource *o = &resp->responses.items[i];
@@ -113,23 +128,14 @@ static void iac_run(struct dp_off *off)
 			ops[k] = q->configs.items[k].config_operation;
 		}
 		const char *why = NULL;
-		o->error_code = alter_one(req, q->resource_type, q->resource_name, kv, ops, kv && ops ? q->configs.n : 0,
+		o->error_code = alter_one(off, q->resource_type, q->resource_name, kv, ops, kv && ops ? q->configs.n : 0,
 		                          true, m->validate_only, &why);
 		if (o->error_code && why)
 			o->error_message = dp_str(why);
 	}
 }
 
-static void iac_back(struct dp_off *off)
-{
-	struct kp_incremental_alter_configs_req *m = off->msg;
-	struct kp_incremental_alter_configs_resp *resp = off->resp;
-	for (int32_t i = 0; i < resp->responses.n && !m->validate_only; i++)
-		reconfigure(off->req, resp->responses.items[i].resource_type,
-		            resp->responses.items[i].resource_name, resp->responses.items[i].error_code);
-}
-
 void dp_h_incremental_alter_configs(struct dp_req *req, void *msg)
 {
-	dp_off_answer(req, msg, sizeof(struct kp_incremental_alter_configs_resp), iac_run, iac_back);
+	dp_off_answer(req, msg, sizeof(struct kp_incremental_alter_configs_resp), iac_run, reconfigure_back);
 }

@@ -28,6 +28,7 @@ struct dp_off {
 	int32_t nopen;
 	void (*run)(struct dp_off *o);   /* on the worker thread */
 	void (*back)(struct dp_off *o);  /* on the connection's shard before the answer, or NULL */
+	void *ctx;                       /* the handler's own, from run to back (NULL at first) */
 };
 
 /* On the connection's shard: runs run(o) on the file worker for request req (msg borrowed, as
