@@ -66,17 +66,22 @@ class DpdkBroker:
         sh("ip", "link", "add", self.va, "numrxqueues", "2", "numtxqueues", "2", "type", "veth",
            "peer", "name", self.vb, "numrxqueues", "2", "numtxqueues", "2")
         sh("ip", "link", "set", self.vb, "netns", self.ns)
+        r = self.setup_ends()
+        return self.tap.ok(r.returncode == 0, "namespace %s with veth %s/%s" % (self.ns, self.va, self.vb),
+                           r.stderr)
+
+    def setup_ends(self):
+        """Brings up the clients' vb (already in the namespace, with peer_ip) and the broker's va;
+        the result of turning vb's checksum offload off (returncode, stderr)."""
         sh("ip", "netns", "exec", self.ns, "ip", "addr", "add", self.peer_ip + "/24", "dev", self.vb)
         sh("ip", "netns", "exec", self.ns, "ip", "link", "set", self.vb, "up")
         sh("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
         sh("ip", "link", "set", self.va, "up")
         sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.va, check=False)
-        r = subprocess.run(["ip", "netns", "exec", self.ns, "/usr/bin/python3", "-c",
-                            "import sys; sys.path.insert(0, %r); import test_dpdk_echo as t; "
-                            "t.disable_tx_csum_offload(%r)" % (HERE, self.vb)],
-                           capture_output=True, text=True)
-        return self.tap.ok(r.returncode == 0, "namespace %s with veth %s/%s" % (self.ns, self.va, self.vb),
-                           r.stderr)
+        return subprocess.run(["ip", "netns", "exec", self.ns, "/usr/bin/python3", "-c",
+                               "import sys; sys.path.insert(0, %r); import test_dpdk_echo as t; "
+                               "t.disable_tx_csum_offload(%r)" % (HERE, self.vb)],
+                              capture_output=True, text=True)
 
     def start(self, wait_s=30):
         """Starts the broker and waits until kcat in the namespace sees it; kcat -L's output."""

@@ -64,15 +64,7 @@ class ImpairedBroker(DpdkBroker):
             sh("ip", "netns", "exec", self.mid, "ip", "link", "set", v, "promisc", "on", "up")
             sh("ip", "netns", "exec", self.mid, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % v,
                check=False)
-        sh("ip", "netns", "exec", self.ns, "ip", "addr", "add", self.peer_ip + "/24", "dev", self.vb)
-        sh("ip", "netns", "exec", self.ns, "ip", "link", "set", self.vb, "up")
-        sh("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
-        sh("ip", "link", "set", self.va, "up")
-        sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.va, check=False)
-        r = subprocess.run(["ip", "netns", "exec", self.ns, "/usr/bin/python3", "-c",
-                            "import sys; sys.path.insert(0, %r); import test_dpdk_echo as t; "
-                            "t.disable_tx_csum_offload(%r)" % (HERE, self.vb)],
-                           capture_output=True, text=True)
+        r = self.setup_ends()
         if r.returncode:
             raise RuntimeError("ethtool tx off on %s: %s" % (self.vb, r.stderr))
         if self.netem:  # the kernel's own netem on the clients' side; the bridge only forwards
