@@ -15,9 +15,22 @@ import subprocess
 import tempfile
 import time
 
-from test_dpdk_echo import sh  # noqa: E402  (same directory)
+from test_dpdk_echo import Tap, sh  # noqa: E402  (same directory)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_tap(needs, checks):
+    """The frame of a DPDK test: TAP header, a skip when not root (needs says for what),
+    checks(tap), the plan; the exit status."""
+    print("TAP version 13")
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root for " + needs)
+        return 0
+    tap = Tap()
+    checks(tap)
+    print("1..%d" % tap.n)
+    return 1 if tap.failed else 0
 
 
 def stats_of(lines):

@@ -27,7 +27,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_dpdk_echo import Tap, checksum  # noqa: E402  (same directory)
+from dpdk_env import DpdkBroker, run_tap, stats_of  # noqa: E402  (same directory)
+from test_dpdk_echo import checksum  # noqa: E402
 
 NS_FLAG = "--in-namespace"
 ETH_P_IP, ETH_P_ARP, ETH_P_ALL = 0x0800, 0x0806, 0x0003
@@ -235,7 +236,6 @@ def peer_main(ifname, src, dst, port):
 # ------------------------------------------------------------- the test (host side)
 
 def run(tap, ringtail, device):
-    from dpdk_env import DpdkBroker, stats_of
     with DpdkBroker(ringtail, tap, "x", device=device) as env:
         try:
             env.setup_net()
@@ -284,20 +284,16 @@ def run(tap, ringtail, device):
             tap.ok(False, "%s: set-up or run" % device, repr(e))
 
 
+def checks(tap, ringtail):
+    for device in ("af_packet", "tap"):
+        run(tap, ringtail, device)
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == NS_FLAG:
         peer_main(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
         return 0
-    ringtail = sys.argv[1]
-    print("TAP version 13")
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root for namespaces, veth and raw sockets")
-        return 0
-    tap = Tap()
-    for device in ("af_packet", "tap"):
-        run(tap, ringtail, device)
-    print("1..%d" % tap.n)
-    return 1 if tap.failed else 0
+    return run_tap("namespaces, veth and raw sockets", lambda tap: checks(tap, sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_env import DpdkBroker, stats_of  # noqa: E402  (same directory)
-from test_dpdk_echo import Tap  # noqa: E402
+from dpdk_env import DpdkBroker, run_tap, stats_of  # noqa: E402  (same directory)
 
 KP_SCRIPT = r'''
 import sys
@@ -32,13 +31,7 @@ print("acked=%d consumed=%d same=%s" % (ok, len(got), got == want))
 '''
 
 
-def main():
-    ringtail = sys.argv[1]
-    print("TAP version 13")
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root for namespaces and veth")
-        return 0
-    tap = Tap()
+def checks(tap, ringtail):
     with DpdkBroker(ringtail, tap, "b", {"num.partitions": "3"}) as env:
         bs = env.bs
         try:
@@ -105,8 +98,10 @@ def main():
                    % (st.get("rx_direct_bytes", 0), st.get("rx_ring_bytes", -1)), st)
         except Exception as e:  # noqa: BLE001 - reported as a failure
             tap.ok(False, "set-up or run", repr(e))
-    print("1..%d" % tap.n)
-    return 1 if tap.failed else 0
+
+
+def main():
+    return run_tap("namespaces and veth", lambda tap: checks(tap, sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_env import DpdkBroker, stats_of  # noqa: E402  (same directory)
+from dpdk_env import DpdkBroker, run_tap, stats_of  # noqa: E402  (same directory)
 from test_dpdk_broker import KP_SCRIPT  # noqa: E402
-from test_dpdk_echo import Tap, sh  # noqa: E402
+from test_dpdk_echo import sh  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOSS, REORDER, DELAY_MS = "1", "1", "5"
@@ -110,13 +110,7 @@ class ImpairedBroker(DpdkBroker):
         return r
 
 
-def main():
-    ringtail = sys.argv[1]
-    print("TAP version 13")
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root for namespaces and veth")
-        return 0
-    tap = Tap()
+def checks(tap, ringtail):
     with ImpairedBroker(ringtail, tap, "n", {"num.partitions": "3"}) as env:
         bs = env.bs
         try:
@@ -159,8 +153,10 @@ def main():
                        "the bridge dropped and reordered frames both ways", bridge)
         except Exception as e:  # noqa: BLE001 - reported as a failure
             tap.ok(False, "set-up or run", repr(e))
-    print("1..%d" % tap.n)
-    return 1 if tap.failed else 0
+
+
+def main():
+    return run_tap("namespaces and veth", lambda tap: checks(tap, sys.argv[1]))
 
 
 if __name__ == "__main__":

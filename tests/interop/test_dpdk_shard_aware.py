@@ -16,8 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_env import DpdkBroker  # noqa: E402  (same directory)
-from test_dpdk_echo import Tap  # noqa: E402
+from dpdk_env import DpdkBroker, run_tap  # noqa: E402  (same directory)
 
 # Runs in the namespace.  argv: host, first port, number of ports.  Opens 16 connections to
 # each port at once (the flows spread over both queues) and counts those accepted.
@@ -77,13 +76,7 @@ print(json.dumps(res))
 '''
 
 
-def main():
-    ringtail = sys.argv[1]
-    print("TAP version 13")
-    if os.geteuid() != 0:
-        print("1..0 # SKIP needs root for namespaces and veth")
-        return 0
-    tap = Tap()
+def checks(tap, ringtail):
     with DpdkBroker(ringtail, tap, "s", {"ringtail.advertise.shards": "true"}) as env:
         try:
             env.setup_net()
@@ -115,8 +108,10 @@ def main():
             tap.ok(rc == 0, "SIGTERM: the broker exits 0", rc)
         except Exception as e:  # noqa: BLE001 - reported as a failure
             tap.ok(False, "set-up or run", repr(e))
-    print("1..%d" % tap.n)
-    return 1 if tap.failed else 0
+
+
+def main():
+    return run_tap("namespaces and veth", lambda tap: checks(tap, sys.argv[1]))
 
 
 if __name__ == "__main__":
