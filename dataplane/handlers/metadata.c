@@ -90,7 +90,6 @@ static void md_fill(struct dp_req *req, struct kp_metadata_req *m, struct kp_met
 			fill_topic(req, &resp->topics.items[i], s->t[i]);
 		return;
 	}
-	bool auto_ok = off && b->cfg.auto_create_topics && (req->api_version < 4 || m->allow_auto_topic_creation);
 	DP_ARRAY(req, resp->topics, m->topics.n);
 	if (off) {
 		off->open = dp_req_array(req, resp->topics.n, sizeof(*off->open));
@@ -120,7 +119,7 @@ static void md_fill(struct dp_req *req, struct kp_metadata_req *m, struct kp_met
 				rt->error_code = e;
 				continue;
 			}
-			if (!auto_ok) {
+			if (!off) {   /* on the shard: wants_create found nothing to create */
 				rt->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
