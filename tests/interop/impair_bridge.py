@@ -40,7 +40,8 @@ def main():
         socks[name] = s
     other = {ifa: socks[ifb], ifb: socks[ifa]}
     st = {d: {"frames": 0, "dropped": 0, "reordered": 0, "delayed": 0} for d in (ifa, ifb)}
-    queue = []  # (due, seq, out socket, frame)
+    queue = []  # (due, seq, in interface, out socket, frame)
+    held = {ifa: 0, ifb: 0}  # frames from each interface waiting in queue
     seq = 0
     running = [True]
     signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
@@ -49,7 +50,8 @@ def main():
     while running[0]:
         now = time.monotonic()
         while queue and queue[0][0] <= now:
-            _, _, out, frame = heapq.heappop(queue)
+            _, _, src, out, frame = heapq.heappop(queue)
+            held[src] -= 1
             try:
                 out.send(frame)
             except OSError:
@@ -75,7 +77,7 @@ def main():
                     d["dropped"] += 1
                     continue
                 if rng.random() < reorder:
-                    if queue:
+                    if held[name]:  # it overtakes a delayed frame of its own direction
                         d["reordered"] += 1
                     try:
                         other[name].send(frame)
@@ -84,7 +86,8 @@ def main():
                     continue
                 d["delayed"] += 1
                 seq += 1
-                heapq.heappush(queue, (time.monotonic() + delay, seq, other[name], frame))
+                held[name] += 1
+                heapq.heappush(queue, (time.monotonic() + delay, seq, name, other[name], frame))
     with open(stats_path, "w") as f:
         f.write(json.dumps(st) + "\n")
 
