@@ -417,7 +417,7 @@ static bool txn_without_id(const struct kp_produce_req *m)
 	for (int32_t i = 0; i < m->topic_data.n; i++)
 		for (int32_t k = 0; k < m->topic_data.items[i].partition_data.n; k++) {
 			const struct kp_records *r = &m->topic_data.items[i].partition_data.items[k].records;
-			if (r->ptr && r->len >= KP_BATCH_OFF_LAST_OFFSET_DELTA && r->ptr[KP_BATCH_OFF_MAGIC] == 2 &&
+			if (r->ptr && r->len >= KP_BATCH_OFF_ATTRIBUTES + 2 && r->ptr[KP_BATCH_OFF_MAGIC] == 2 &&
 			    (rt_be16_get(r->ptr + KP_BATCH_OFF_ATTRIBUTES) & KP_ATTR_TRANSACTIONAL))
 				return true;
 		}
