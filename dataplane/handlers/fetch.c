@@ -54,12 +54,12 @@ struct fpart {
 	struct dp_fs_part *cached;     /* incremental: the session's entry */
 	bool keep;                     /* incremental: in the answer */
 	struct dp_part *part;
-	struct stor_read_op rop;       /* the owner's read (its batch headers come through the ring) */
-	struct stor_read rd;
+	struct stor_read_op rop;       /* the owner's read (its batch headers come through the ring);
+	                                * rop.rd: the range, pinned while len > 0 */
 	int16_t err;
 	int64_t hwm, lstart;
 	int64_t lso;                   /* last stable offset (== hwm without open transactions) */
-	struct dp_fetch_aborted ab;    /* read_committed: aborted transactions in rd (owned) */
+	struct dp_fetch_aborted ab;    /* read_committed: aborted transactions in rop.rd (owned) */
 	/* long poll */
 	struct stor_watch w;
 	bool w_done;                   /* owner side: fired or cancelled */
@@ -102,18 +102,18 @@ static void unpin_run(struct dp_shard *s, void *arg)
 
 static void unpin(struct dp_shard *from, struct fpart *j)
 {
-	if (!j->part || j->rd.len == 0)
+	if (!j->part || j->rop.rd.len == 0)
 		return;
 	struct unpin *u = malloc(sizeof(*u));
 	if (!u) {
 		/* Cannot happen in practice; leaking the pin only delays a segment's deletion. */
 		RT_ERROR("fetch: out of memory releasing a read of %s-%d", j->topic->name, j->index);
-		j->rd.len = 0;
+		j->rop.rd.len = 0;
 		return;
 	}
 	u->part = j->part;
-	u->rd = j->rd;
-	j->rd.len = 0;
+	u->rd = j->rop.rd;
+	j->rop.rd.len = 0;
 	dp_shard_post(from, j->owner, unpin_run, u);
 }
 
@@ -129,21 +129,21 @@ static void start_wait(struct fetch_ctx *ctx);
  * into memory, then sent from memory).  Falls back to the file range when memory is short. */
 static void copy_records(struct dp_req *req, struct fpart *j, struct kp_fetch_resp_partition_data *o)
 {
-	uint8_t *p = malloc(j->rd.len);
+	uint8_t *p = malloc(j->rop.rd.len);
 	if (!p)
 		return;
 	size_t got = 0;
-	while (got < j->rd.len) {
-		ssize_t n = pread(j->rd.fd, p + got, j->rd.len - got, (off_t)(j->rd.pos + got));
+	while (got < j->rop.rd.len) {
+		ssize_t n = pread(j->rop.rd.fd, p + got, j->rop.rd.len - got, (off_t)(j->rop.rd.pos + got));
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	if (got < j->rd.len || dp_req_on_release(req, free, p)) {
+	if (got < j->rop.rd.len || dp_req_on_release(req, free, p)) {
 		free(p);
 		return;
 	}
-	o->records = (struct kp_records){ p, (int32_t)j->rd.len, -1, 0 };
+	o->records = (struct kp_records){ p, (int32_t)j->rop.rd.len, -1, 0 };
 }
 
 static struct dp_fs_presp presp_of(const struct kp_fetch_resp_partition_data *o)
@@ -223,13 +223,13 @@ static void respond(struct fetch_ctx *ctx)
 		o->high_watermark = j->hwm;
 		o->last_stable_offset = j->lso;
 		o->log_start_offset = j->lstart;
-		if (j->err || j->rd.len == 0)
+		if (j->err || j->rop.rd.len == 0)
 			continue;
-		if ((first || used + j->rd.len <= limit) &&
+		if ((first || used + j->rop.rd.len <= limit) &&
 		    dp_fetch_aborted_put(req, o, &j->ab, committed(ctx))) {
 			first = false;
-			used += j->rd.len;
-			o->records = (struct kp_records){ NULL, (int32_t)j->rd.len, j->rd.fd, j->rd.pos };
+			used += j->rop.rd.len;
+			o->records = (struct kp_records){ NULL, (int32_t)j->rop.rd.len, j->rop.rd.fd, j->rop.rd.pos };
 			if (!dp_req_broker(req)->cfg.fetch_zero_copy)
 				copy_records(req, j, o);
 			if (dp_req_on_release(req, unpin_release, j))
@@ -252,7 +252,7 @@ static void read_one_done(struct fetch_ctx *ctx)
 	int64_t bytes = 0;
 	bool err = false;
 	for (int i = 0; i < ctx->n; i++) {
-		bytes += ctx->parts[i]->rd.len;
+		bytes += ctx->parts[i]->rop.rd.len;
 		err |= ctx->parts[i]->err != 0;
 	}
 	struct dp_broker *b = dp_req_broker(ctx->req);
@@ -276,19 +276,18 @@ static void read_back(struct dp_shard *s, void *arg)
 static void read_finish(struct dp_shard *s, struct fpart *j, int rc)
 {
 	struct stor_log *log = j->part->log;
-	j->rd = j->rop.rd;
-	if (!rc && j->rd.len && committed(j->ctx) &&
-	    dp_fetch_aborted_collect(log, j->offset, &j->rd, &j->ab)) {
-		stor_read_release(log, &j->rd);
-		j->rd.len = 0;   /* no list, no records: the consumer asks again */
+	if (!rc && j->rop.rd.len && committed(j->ctx) &&
+	    dp_fetch_aborted_collect(log, j->offset, &j->rop.rd, &j->ab)) {
+		stor_read_release(log, &j->rop.rd);
+		j->rop.rd.len = 0;   /* no list, no records: the consumer asks again */
 	}
 	if (rc) {
 		j->err = stor_err_to_kafka(rc);
 		if (!j->err)
 			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
-		j->rd.len = 0;
+		j->rop.rd.len = 0;
 	}
-	if (!j->rd.len)
+	if (!j->rop.rd.len)
 		j->part->pins--;       /* the pin taken for the read; a range keeps it until sent */
 	dp_shard_post(s, j->ctx->req->s->id, read_back, j);
 }
@@ -329,7 +328,7 @@ static void read_round(struct fetch_ctx *ctx)
 	for (int i = 0; i < ctx->n; i++) {
 		struct fpart *j = ctx->parts[i];
 		j->err = 0;
-		j->rd.len = 0;
+		j->rop.rd.len = 0;
 		j->hwm = j->lstart = j->lso = -1;
 		dp_fetch_aborted_drop(&j->ab);
 		dp_shard_post(ctx->req->s, j->owner, read_run, j);
