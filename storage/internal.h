@@ -267,6 +267,8 @@ struct stor_log {
 	char spare_dest[STOR_SPARE_FILES][48];  /* rename targets, alive until the CQE */
 	int spare_opening, spare_renaming;
 	bool spare_failed;          /* an open failed: rolls create their files themselves */
+	uint8_t *read_win;          /* a STOR_READ_WINDOW buffer kept for the next
+	                             * stor_log_read_start (read.c), or NULL */
 	/* A roll waiting for the spare files (append.c): appends accepted meanwhile are held with
 	 * no segment and go to the new one, in offset order, once the spares are open. */
 	bool roll_wait;

@@ -255,6 +255,7 @@ static void log_free(struct stor_log *log)
 	stor_spare_discard(log);
 	if (log->dfd >= 0) close(log->dfd);
 	free(log->segs);
+	free(log->read_win);
 	free(log->epochs);
 	free(log->topic);
 	free(log->path);

@@ -178,12 +178,33 @@ static uint32_t window_len(const struct stor_read_op *r)
 	return n > STOR_READ_WINDOW ? STOR_READ_WINDOW : (uint32_t)n;
 }
 
+/* The window for the read at r->cur: the caller's (stor_log_read: on its stack), else the log's
+ * spare one (a fetch path read does not malloc in the steady state), else a new one. */
 static int window_alloc(struct stor_read_op *r)
 {
+	if (!r->win) {
+		r->win = r->log->read_win;
+		r->log->read_win = NULL;
+	}
 	if (!r->win && !(r->win = malloc(STOR_READ_WINDOW))) return -ENOMEM;
 	r->wpos = r->cur;
 	r->wlen = 0;
 	return 0;
+}
+
+/* An asynchronous read is over: its window goes back to the log for the next one. */
+static void window_put(struct stor_read_op *r)
+{
+	if (!r->win) return;
+	if (!r->log->read_win) r->log->read_win = r->win;
+	else free(r->win);
+	r->win = NULL;
+}
+
+static void unpin(struct stor_log *log, struct stor_segment *s)
+{
+	s->refs--;
+	if (s->deleted && !s->refs) stor_reap(log);
 }
 
 int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int64_t max_offset,
@@ -192,6 +213,8 @@ int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int6
 	struct stor_read_op r = {.offset = offset, .max_bytes = max_bytes, .max_offset = max_offset,
 	                         .min_one = min_one};
 	op_init(log, &r);
+	uint8_t win[STOR_READ_WINDOW];
+	r.win = win;
 	int rc;
 	while ((rc = advance(&r)) == -EAGAIN) {
 		if ((rc = window_alloc(&r))) break;
@@ -209,7 +232,6 @@ int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int6
 		}
 		r.wlen = (uint32_t)n;
 	}
-	free(r.win);
 	*out = r.rd;
 	return rc;
 }
@@ -246,15 +268,12 @@ static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		rc = advance(r);
 		if (rc == -EAGAIN && !(rc = submit(r))) {
 			/* still walking; the new read pinned its segment (maybe `was`) */
-			was->refs--;
-			if (was->deleted && !was->refs) stor_reap(log);
+			unpin(log, was);
 			return;
 		}
 	}
-	was->refs--;
-	if (was->deleted && !was->refs) stor_reap(log);
-	free(r->win);
-	r->win = NULL;
+	unpin(log, was);
+	window_put(r);
 	if (rc) r->rd = (struct stor_read){.fd = -1, .first_offset = r->offset, .next_offset = r->offset};
 	r->done(r, rc);
 }
@@ -264,16 +283,14 @@ int stor_log_read_start(struct stor_log *log, struct stor_read_op *r)
 	op_init(log, r);
 	int rc = advance(r);
 	if (rc == -EAGAIN && !(rc = submit(r))) return -EINPROGRESS;
-	free(r->win);
-	r->win = NULL;
+	window_put(r);
 	return rc;
 }
 
 void stor_read_release(struct stor_log *log, struct stor_read *r)
 {
 	if (!r->seg) return;
-	r->seg->refs--;
-	if (r->seg->deleted && !r->seg->refs) stor_reap(log);
+	unpin(log, r->seg);
 	r->seg = NULL;
 }
 

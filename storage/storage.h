@@ -312,7 +312,7 @@ struct stor_read_op {
 	struct rt_ioop op;
 	struct stor_log *log;
 	struct stor_segment *seg;       /* the segment walked; pinned while its read is in flight */
-	uint8_t *win;                   /* malloc'ed: bytes [wpos, wpos + wlen) of seg's file */
+	uint8_t *win;                   /* bytes [wpos, wpos + wlen) of seg's file (the log's window) */
 	uint64_t wpos;
 	uint32_t wlen;
 	uint64_t limit;                 /* seg's visible size and end offset when the walk entered it */

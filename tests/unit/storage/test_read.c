@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "storage/internal.h"
 #include "util.h"
 
 static struct tctx t;
@@ -281,4 +282,22 @@ Test(stor_read, async_read_with_nothing_to_read_answers_at_once)
 	x.op.offset = -1;
 	cr_expect_eq(stor_log_read_start(lg, &x.op), -ERANGE);
 	cr_expect(stor_log_idle(lg), "nothing was queued");
+}
+
+Test(stor_read, async_reads_reuse_the_logs_window)
+{
+	t_run_idle(&t.ring, lg);
+	struct stor_read r;
+	bool q;
+	cr_assert_eq(read_async(3, 1 << 20, INT64_MAX, true, &r, &q), 0);
+	cr_assert(q, "the header read went through the ring");
+	stor_read_release(lg, &r);
+	uint8_t *win = lg->read_win;
+	cr_assert_not_null(win, "the window is kept for the next read");
+	cr_assert_eq(read_async(250, 1 << 20, INT64_MAX, true, &r, &q), 0);
+	cr_assert(q);
+	check_range(&r, r.first_offset);
+	stor_read_release(lg, &r);
+	cr_expect_eq(lg->read_win, win, "the next read used it and gave it back");
+	t_run_idle(&t.ring, lg);
 }
