@@ -82,10 +82,8 @@ struct stor_segment {
 	uint64_t pa_end;
 	uint64_t file_end;
 	bool pa_stop;               /* a zero chunk failed: no more for this segment */
-	bool trimming;              /* the cut back to `size` (roll) is in flight */
-	bool trim_failed;
-	int trim_left;
-	int32_t trim_err;
+	int trim_left;              /* > 0: the cut back to `size` (roll) is in flight */
+	int32_t trim_err;           /* the cut failed (sticky: a restart trims the file) */
 	struct rt_ioop trim_op;
 };
 

@@ -78,10 +78,10 @@ static uint64_t round_up(uint64_t v)
 	return (v + PA_PAGE - 1) / PA_PAGE * PA_PAGE;
 }
 
-/* The lead to keep ahead now (0: none), from the rate of the last whole window. */
+/* The lead to keep ahead now (0: none), from the rate of the last whole window (preallocation
+ * on and supported: stor_pa_kick checked). */
 static uint64_t lead(struct stor_log *log)
 {
-	if (log->cfg.prealloc_window_ms <= 0 || !stor_pa_supported()) return 0;
 	int64_t now = stor_now_ms();
 	if (!log->pa_win_ms) log->pa_win_ms = now;
 	int64_t el = now - log->pa_win_ms;
@@ -233,9 +233,7 @@ static void trim_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	s->inflight--;
 	if (res < 0 && !s->trim_err) s->trim_err = res;
 	if (--s->trim_left) return;
-	s->trimming = false;
 	if (s->trim_err) {
-		s->trim_failed = true;
 		stor_logf("%s: cutting segment %020" PRId64 ".log back to its %" PRIu64 " bytes failed (%s); "
 		          "a restart trims its zero tail", log->name, s->base, s->size, strerror(-s->trim_err));
 	} else {
@@ -249,7 +247,8 @@ static void trim_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 
 void stor_pa_trim(struct stor_log *log, struct stor_segment *s)
 {
-	if (!s->sealed || s->trimming || s->trim_failed || s->deleted || s->file_end <= s->size ||
+	/* trim_err stays set after a failed trim: a restart trims the file instead. */
+	if (!s->sealed || s->trim_left || s->trim_err || s->deleted || s->file_end <= s->size ||
 	    s->visible != s->size || log->offline)
 		return;
 	if (log->pa.left && log->pa.seg == s) return;  /* chunk_done comes back here */
@@ -263,8 +262,6 @@ void stor_pa_trim(struct stor_log *log, struct stor_segment *s)
 	io_uring_sqe_set_data(f, &s->trim_op);
 	s->trim_op.cb = trim_cb;
 	s->trim_left = 2;
-	s->trim_err = 0;
-	s->trimming = true;
 	s->inflight += 2;
 	log->inflight += 2;
 }
