@@ -321,6 +321,9 @@ void stor_log_go_offline(struct stor_log *log, const char *what, int err);
 /* Gets an SQE from the log's ring, submitting once when the SQ is full.  NULL only when the
  * ring is unusable. */
 struct io_uring_sqe *stor_get_sqe(struct stor_log *log);
+/* True when n SQEs can be taken from the log's ring now (submitting what is queued first when
+ * needed), so that a linked or all-or-none set is never half prepared. */
+bool stor_sq_reserve(struct stor_log *log, unsigned n);
 /* Closes fd through the log's ring (IORING_OP_CLOSE; its completion is ignored), or with
  * close(2) when the ring has no room.  Nothing may use fd afterwards. */
 void stor_close_async(struct stor_log *log, int fd);

@@ -34,6 +34,12 @@ struct io_uring_sqe *stor_get_sqe(struct stor_log *log)
 	return sqe;
 }
 
+bool stor_sq_reserve(struct stor_log *log, unsigned n)
+{
+	if (io_uring_sq_space_left(log->ring) < n) io_uring_submit(log->ring);
+	return io_uring_sq_space_left(log->ring) >= n;
+}
+
 void stor_close_async(struct stor_log *log, int fd)
 {
 	if (fd < 0) return;

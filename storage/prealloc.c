@@ -163,8 +163,7 @@ static void chunk_done(struct stor_log *log)
 
 static int issue(struct stor_log *log, struct stor_segment *s, int fd, uint64_t lo, uint64_t hi)
 {
-	if (io_uring_sq_space_left(log->ring) < 2) io_uring_submit(log->ring);
-	if (io_uring_sq_space_left(log->ring) < 2) return -EBUSY;
+	if (!stor_sq_reserve(log, 2)) return -EBUSY;
 	struct stor_pa_op *pa = &log->pa;
 	pa->log = log;
 	pa->seg = s;
@@ -252,8 +251,7 @@ void stor_pa_trim(struct stor_log *log, struct stor_segment *s)
 	    s->visible != s->size || log->offline)
 		return;
 	if (log->pa.left && log->pa.seg == s) return;  /* chunk_done comes back here */
-	if (io_uring_sq_space_left(log->ring) < 2) io_uring_submit(log->ring);
-	if (io_uring_sq_space_left(log->ring) < 2) return;  /* the next kick retries */
+	if (!stor_sq_reserve(log, 2)) return;  /* the next kick retries */
 	struct io_uring_sqe *t = io_uring_get_sqe(log->ring), *f = io_uring_get_sqe(log->ring);
 	io_uring_prep_rw(PA_OP_FTRUNCATE, t, s->fd, NULL, 0, s->size);
 	io_uring_sqe_set_data(t, &s->trim_op);

@@ -124,9 +124,8 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		return NULL;
 	}
 	/* All four SQEs or none: a half-prepared set must never be submitted. */
-	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES) io_uring_submit(log->ring);
 	struct io_uring_sqe *sqe[STOR_SPARE_FILES];
-	if (io_uring_sq_space_left(log->ring) < STOR_SPARE_FILES) {
+	if (!stor_sq_reserve(log, STOR_SPARE_FILES)) {
 		stor_segment_free(s);
 		return NULL;
 	}
