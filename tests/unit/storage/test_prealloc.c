@@ -32,10 +32,7 @@ TestSuite(stor_prealloc, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
 {
-	int err = 0;
-	struct stor_log *lg = stor_log_open(t.d, "pa", 0, &t.cfg, NULL, &t.ring, &err);
-	cr_assert_not_null(lg, "stor_log_open: %d", err);
-	return lg;
+	return t_open(&t, "pa");
 }
 
 static void seg_path(char *out, size_t n, int64_t base)
