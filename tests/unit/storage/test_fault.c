@@ -26,11 +26,7 @@ Test(stor_fault, failed_write_fails_it_and_everything_behind_it_then_recovers)
 	stor_fault_arm(STOR_FAULT_LOG_WRITE, 1, -ENOSPC, 1);
 	struct t_app ta[4];
 	uint8_t *b[4];
-	for (int i = 0; i < 4; i++) {
-		size_t len;
-		b[i] = t_batch(3, i, 20, &len);
-		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, 0), 0);
-	}
+	t_submit_batches(lg, ta, b, 4, 3, 0, 20, 0);
 	for (int i = 0; i < 4; i++) t_run_until(&t.ring, &ta[i].done);
 	cr_expect_eq(ta[0].err, 0);
 	cr_expect_eq(ta[1].err, -ENOSPC, "the failed write");
@@ -105,11 +101,7 @@ Test(stor_fault, durable_waiters_in_a_failed_round_all_fail)
 	stor_fault_arm(STOR_FAULT_FSYNC, 0, -EIO, 1);
 	struct t_app ta[5];
 	uint8_t *b[5];
-	for (int i = 0; i < 5; i++) {
-		size_t len;
-		b[i] = t_batch(1, i, 20, &len);
-		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, STOR_APPEND_DURABLE), 0);
-	}
+	t_submit_batches(lg, ta, b, 5, 1, 0, 20, STOR_APPEND_DURABLE);
 	for (int i = 0; i < 5; i++) {
 		t_run_until(&t.ring, &ta[i].done);
 		cr_expect_eq(ta[i].err, -EROFS, "append %d", i);
@@ -274,11 +266,7 @@ Test(stor_fault, failed_tail_cut_takes_the_partition_offline)
 	stor_fault_arm(STOR_FAULT_TRUNCATE, 0, -EIO, 1);
 	struct t_app ta[3];
 	uint8_t *b[3];
-	for (int i = 0; i < 3; i++) {
-		size_t len;
-		b[i] = t_batch(3, i, 20, &len);
-		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, 0), 0);
-	}
+	t_submit_batches(lg, ta, b, 3, 3, 0, 20, 0);
 	for (int i = 0; i < 3; i++) {
 		t_run_until(&t.ring, &ta[i].done);
 		cr_expect_neq(ta[i].err, 0, "append %d is not acknowledged", i);
@@ -328,10 +316,7 @@ Test(stor_fault, segment_cut_off_after_a_failed_write_frees_its_name_at_once)
 	stor_fault_arm(STOR_FAULT_LOG_WRITE, 0, -EIO, 1);
 	struct t_app ta[2];
 	uint8_t *b[2];
-	for (int i = 0; i < 2; i++) {
-		b[i] = t_batch(3, 10 + i, 20, &len);
-		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, STOR_APPEND_DURABLE), 0);
-	}
+	len = t_submit_batches(lg, ta, b, 2, 3, 10, 20, STOR_APPEND_DURABLE);
 	cr_expect_eq(ta[1].a.base_offset, 9);
 	cr_expect_eq(stor_log_segment_count(lg), 2, "the second append rolled");
 	for (int i = 0; i < 2; i++) {

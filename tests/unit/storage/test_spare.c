@@ -191,11 +191,7 @@ Test(stor_spare, a_roll_before_the_spares_are_open_waits_for_them)
 	enum { N = 6 };
 	struct t_app ta[N];
 	uint8_t *b[N];
-	for (int i = 0; i < N; i++) {
-		size_t len;
-		b[i] = t_batch(1, 1700000000000LL, 1000, &len);
-		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, STOR_APPEND_DURABLE), 0);
-	}
+	t_submit_batches(lg, ta, b, N, 1, 1700000000000LL, 1000, STOR_APPEND_DURABLE);
 	cr_expect_eq(stor_log_segment_count(lg), n0 + 1, "no segment was created with blocking calls");
 	cr_expect(lg->roll_wait, "the second roll waits for the spares");
 	int64_t base = lg->roll_base;
@@ -229,11 +225,7 @@ Test(stor_spare, more_than_a_segment_waiting_creates_the_files)
 	enum { N = 14 };  /* about three and a half segments of 4 KiB */
 	struct t_app ta[N];
 	uint8_t *b[N];
-	for (int i = 0; i < N; i++) {
-		size_t len;
-		b[i] = t_batch(1, 1700000000000LL, 1000, &len);
-		cr_assert_eq(t_append_submit(lg, &ta[i], b[i], len, 0), 0);
-	}
+	t_submit_batches(lg, ta, b, N, 1, 1700000000000LL, 1000, 0);
 	cr_expect_gt(stor_log_segment_count(lg), n0 + 1, "the wait is bounded by segment.bytes");
 	for (int i = 0; i < N; i++) {
 		t_run_until(&t.ring, &ta[i].done);

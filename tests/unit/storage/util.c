@@ -181,6 +181,17 @@ int t_append_submit(struct stor_log *log, struct t_app *ta, uint8_t *buf, size_t
 	return stor_log_append(log, &ta->a, &info);
 }
 
+size_t t_submit_batches(struct stor_log *log, struct t_app *ta, uint8_t **b, int n, int recs, int64_t ts,
+                        size_t vsize, unsigned flags)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++) {
+		b[i] = t_batch(recs, ts + i, vsize, &len);
+		cr_assert_eq(t_append_submit(log, &ta[i], b[i], len, flags), 0, "append %d", i);
+	}
+	return len;
+}
+
 int t_append(struct tctx *t, struct stor_log *log, uint8_t *buf, size_t len, unsigned flags,
              int64_t *base)
 {

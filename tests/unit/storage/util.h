@@ -47,6 +47,11 @@ struct t_app {
 };
 /* Submits (info from kp_records_validate).  Returns stor_log_append's result. */
 int t_append_submit(struct stor_log *log, struct t_app *ta, uint8_t *buf, size_t len, unsigned flags);
+/* Submits n batches without waiting: batch i has `recs` records with values of vsize bytes and
+ * timestamps from ts + i; b[i] gets its bytes (malloc'ed, the caller frees them once ta[i] is
+ * done).  Asserts that every submit is accepted; returns the length of one batch. */
+size_t t_submit_batches(struct stor_log *log, struct t_app *ta, uint8_t **b, int n, int recs, int64_t ts,
+                        size_t vsize, unsigned flags);
 /* Submits and waits; returns the completion error (or the submit error). */
 int t_append(struct tctx *t, struct stor_log *log, uint8_t *buf, size_t len, unsigned flags,
              int64_t *base);
