@@ -188,6 +188,7 @@ static struct stor_segment *new_segment(struct stor_log *log, int64_t base, int 
 		stor_segment_free(s);
 		return NULL;
 	}
+	stor_recent_reset(log);
 	if (!spare) {
 		log->dir_dirty = true;  /* with a spare: once its renames land */
 		stor_spare_prepare(log);
@@ -229,6 +230,7 @@ void stor_roll_resume(struct stor_log *log)
 		a->seg = s;
 		a->pos = s->size;
 		s->size += a->len;
+		stor_recent_note(log, s, a->pos, a->data, a->len);
 		a->held = stor_pa_place(log, s, a->pos, a->len);
 		if (a->held) {
 			log->pa_held = true;
@@ -364,6 +366,7 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 		if (rc) return rc;
 		if (a->held) log->pa_held = true;
 		s->size += a->len;
+		stor_recent_note(log, s, a->pos, a->data, a->len);
 	}
 	log->next_offset = off;
 	if (log->wq_tail) log->wq_tail->next = a;

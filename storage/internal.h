@@ -149,6 +149,19 @@ int stor_segment_read_hdr(const struct stor_segment *s, uint64_t pos, uint64_t l
  * position pos.  0, or -EBADMSG (also when n is shorter than a batch header).  No I/O. */
 int stor_bhdr_parse(const uint8_t *b, size_t n, uint64_t pos, uint64_t limit, struct stor_bhdr *h);
 
+/* A batch appended to the active segment at file position pos (read.c's recent headers). */
+struct stor_recent {
+	uint64_t pos;
+	struct stor_bhdr h;
+};
+#define STOR_RECENT 32
+/* Records the batch headers of the len bytes (whole batches, stamped) just placed at pos of s,
+ * the active segment.  Without memory it records nothing (the walk reads the file instead). */
+void stor_recent_note(struct stor_log *log, struct stor_segment *s, uint64_t pos, const uint8_t *b,
+                      size_t len);
+/* Forgets them: the active segment changes (roll) or its bytes do (truncation). */
+void stor_recent_reset(struct stor_log *log);
+
 /* --- aborted-transaction index files (aborted.c) ------------------------------------------ */
 
 /* Creates the segment's empty .txnindex (create = true: a new segment) or loads an existing one,
@@ -267,6 +280,11 @@ struct stor_log {
 	bool spare_failed;          /* an open failed: rolls create their files themselves */
 	uint8_t *read_win;          /* a STOR_READ_WINDOW buffer kept for the next
 	                             * stor_log_read_start (read.c), or NULL */
+	/* The headers of the batches appended last to the active segment (read.c): a walk finds
+	 * them here instead of reading the file, so a consumer at the tail costs no header read. */
+	struct stor_recent *rh;     /* STOR_RECENT entries, a ring (malloc'ed at the first append) */
+	struct stor_segment *rh_seg; /* the segment they are of (the active one), or NULL */
+	unsigned rh_head, rh_n;     /* the next slot; how many are valid */
 	/* A roll waiting for the spare files (append.c): appends accepted meanwhile are held with
 	 * no segment and go to the new one, in offset order, once the spares are open. */
 	bool roll_wait;

@@ -262,6 +262,7 @@ static void log_free(struct stor_log *log)
 	if (log->dfd >= 0) close(log->dfd);
 	free(log->segs);
 	free(log->read_win);
+	free(log->rh);
 	free(log->epochs);
 	free(log->topic);
 	free(log->path);

@@ -6,6 +6,9 @@
  * offset index (binary search) and a short forward walk over batch headers, read a window of
  * STOR_READ_WINDOW bytes at a time: through the owner's io_uring for the fetch path
  * (stor_log_read_start, so a page-cache miss never blocks the shard), with pread for start-up.
+ * The headers of the last STOR_RECENT batches appended to the active segment are kept in
+ * memory (stor_recent_note), and a walk starts at the newest of them that it may: a consumer
+ * at the tail is answered with no header read at all, not one io_uring round trip per fetch.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -32,21 +35,88 @@ enum {
 	R_NEXT,   /* the header after the range: its base is next_offset */
 };
 
+/* The i-th newest recent header (0: the newest). */
+static const struct stor_recent *recent(const struct stor_log *log, unsigned i)
+{
+	return &log->rh[(log->rh_head + STOR_RECENT - 1 - i) % STOR_RECENT];
+}
+
+/* The recent header at pos of r's segment, whole below limit, or NULL. */
+static const struct stor_bhdr *recent_at(const struct stor_read_op *r, uint64_t pos, uint64_t limit)
+{
+	const struct stor_log *log = r->log;
+	if (r->seg != log->rh_seg) return NULL;
+	for (unsigned i = 0; i < log->rh_n; i++) {
+		const struct stor_recent *e = recent(log, i);
+		if (e->pos == pos) return pos + e->h.size <= limit ? &e->h : NULL;
+		if (e->pos < pos) break;
+	}
+	return NULL;
+}
+
+/* Where a walk that starts at batch boundary `from` may start instead: the newest recent batch
+ * of r's segment that is visible, at or after from, and at or before the batch holding `offset`
+ * (by_pos false) or starting at or before position `pos` (by_pos true). */
+static uint64_t recent_from(const struct stor_read_op *r, bool by_pos, int64_t offset, uint64_t pos,
+                            uint64_t from)
+{
+	const struct stor_log *log = r->log;
+	if (r->seg != log->rh_seg) return from;
+	for (unsigned i = 0; i < log->rh_n; i++) {
+		const struct stor_recent *e = recent(log, i);
+		if (e->pos < from) break;
+		if ((by_pos ? e->pos <= pos : e->h.base <= offset) && e->pos + e->h.size <= r->limit) return e->pos;
+	}
+	return from;
+}
+
+void stor_recent_reset(struct stor_log *log)
+{
+	log->rh_seg = NULL;
+	log->rh_n = 0;
+}
+
+void stor_recent_note(struct stor_log *log, struct stor_segment *s, uint64_t pos, const uint8_t *b,
+                      size_t len)
+{
+	if (!log->rh && !(log->rh = malloc(STOR_RECENT * sizeof *log->rh))) return;
+	if (log->rh_seg != s) {
+		log->rh_seg = s;
+		log->rh_n = 0;
+	}
+	for (size_t p = 0; p < len;) {
+		struct stor_recent *e = &log->rh[log->rh_head];
+		if (stor_bhdr_parse(b + p, len - p, pos + p, pos + len, &e->h)) {
+			stor_recent_reset(log);  /* not whole batches: stor_log_append checked they are */
+			return;
+		}
+		e->pos = pos + p;
+		log->rh_head = (log->rh_head + 1) % STOR_RECENT;
+		if (log->rh_n < STOR_RECENT) log->rh_n++;
+		p += e->h.size;
+	}
+}
+
 static void enter(struct stor_read_op *r, struct stor_segment *s)
 {
 	r->seg = s;
 	r->limit = s->visible;
 	r->end_off = s->end_offset;
 	r->wlen = 0;
-	r->cur = stor_segment_lookup(s, r->offset);
+	r->cur = recent_from(r, false, r->offset, 0, stor_segment_lookup(s, r->offset));
 	r->step = R_FIND;
 }
 
-/* The batch header at pos from the window: 0, -ENODATA at or past limit, -EBADMSG, or -EAGAIN
- * when the window does not hold it (read r->cur first). */
+/* The batch header at pos: from the recent appends, else from the window.  0, -ENODATA at or
+ * past limit, -EBADMSG, or -EAGAIN when the window does not hold it (read r->cur first). */
 static int hdr_at(const struct stor_read_op *r, uint64_t pos, uint64_t limit, struct stor_bhdr *h)
 {
 	if (pos + KP_BATCH_LOG_OVERHEAD > limit) return -ENODATA;
+	const struct stor_bhdr *known = recent_at(r, pos, limit);
+	if (known) {
+		*h = *known;
+		return 0;
+	}
 	uint64_t need = limit - pos < KP_BATCH_HEADER_SIZE ? limit - pos : KP_BATCH_HEADER_SIZE;
 	if (!r->wlen || pos < r->wpos || pos + need > r->wpos + r->wlen) {
 		/* A window that starts here and still lacks the header: the file is shorter than the
@@ -62,7 +132,7 @@ static void want_init(struct stor_read_op *r)
 	r->want = r->end_lim - r->start > r->max_bytes ? r->start + r->max_bytes : r->end_lim;
 	/* Jump through the index near `want`, then walk. */
 	uint64_t p = stor_segment_lookup_pos(r->seg, r->want);
-	r->cur = p < r->start ? r->start : p;
+	r->cur = recent_from(r, true, 0, r->want, p < r->start ? r->start : p);
 	r->step = R_WANT;
 }
 
@@ -113,7 +183,7 @@ static int advance(struct stor_read_op *r)
 			if (r->max_offset < r->end_off) {
 				/* The range ends before the batch that holds max_offset (HW or LSO). */
 				uint64_t from = stor_segment_lookup(r->seg, r->max_offset);
-				r->cur = from < r->start ? r->start : from;
+				r->cur = recent_from(r, false, r->max_offset, 0, from < r->start ? r->start : from);
 				r->step = R_MAX;
 			} else {
 				want_init(r);

@@ -126,6 +126,7 @@ int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offse
 	if (f < 0) return f;
 	if (ftruncate(s->fd, (off_t)pos)) return -errno;
 	stor_pa_cut(log, s, pos);
+	stor_recent_reset(log);
 	s->size = pos;
 	if (s->visible > pos) s->visible = pos;
 	stor_segment_trim_index(s, pos, offset);

@@ -225,6 +225,9 @@ static void same_reads(int64_t off, uint32_t mb, int64_t maxo, bool one, int *qu
 
 Test(stor_read, async_reads_match_the_blocking_ones)
 {
+	/* Both walks over the file: the headers of the last appends are not at hand (the test
+	 * below checks those). */
+	stor_recent_reset(lg);
 	int queued = 0, n = 0;
 	const uint32_t mbs[] = {10, (uint32_t)blen, (uint32_t)(3 * blen + 7), 5000, 1 << 20};
 	const int64_t maxos[] = {3, 12, 250, 499, INT64_MAX};
@@ -244,6 +247,7 @@ Test(stor_read, async_reads_match_the_blocking_ones)
 		cr_assert_eq(t_append(&t, lg, b, len, 0, NULL), 0);
 		free(b);
 	}
+	stor_recent_reset(lg);
 	for (int64_t off = 495; off < 512; off++)
 		for (size_t i = 0; i < sizeof mbs / sizeof *mbs; i++)
 			same_reads(off, mbs[i], off % 3 ? INT64_MAX : 509, true, &queued, false);
@@ -299,5 +303,50 @@ Test(stor_read, async_reads_reuse_the_logs_window)
 	check_range(&r, r.first_offset);
 	stor_read_release(lg, &r);
 	cr_expect_eq(lg->read_win, win, "the next read used it and gave it back");
+	t_run_idle(&t.ring, lg);
+}
+
+/* A consumer at the tail: the headers of the batches just appended come from memory
+ * (stor_recent_note), so its reads need no header read from the file; they find what a walk
+ * over the file finds. */
+Test(stor_read, tail_reads_take_their_headers_from_the_appends)
+{
+	t_run_idle(&t.ring, lg);
+	struct stor_segment *act = stor_log_active(lg);
+	int64_t leo = stor_log_end_offset(lg);
+	cr_assert(lg->rh_seg == act && lg->rh_n > 0, "the appends' headers are recorded");
+	const uint32_t mbs[] = {10, (uint32_t)blen, (uint32_t)(3 * blen + 7), 1 << 20};
+	enum { CAP = 512 };
+	static struct stor_read got[CAP];
+	int k = 0;
+	for (int64_t off = act->base; off < leo; off += 3)
+		for (size_t i = 0; i < sizeof mbs / sizeof *mbs; i++, k++) {
+			cr_assert(k < CAP);
+			bool q;
+			cr_assert_eq(read_async(off, mbs[i], off % 2 ? INT64_MAX : leo - 4, true, &got[k], &q), 0);
+			cr_expect(!q, "offset %lld: no header read from the file", (long long)off);
+		}
+	/* The same reads walking the file. */
+	stor_recent_reset(lg);
+	k = 0;
+	for (int64_t off = act->base; off < leo; off += 3)
+		for (size_t i = 0; i < sizeof mbs / sizeof *mbs; i++, k++) {
+			struct stor_read a;
+			cr_assert_eq(stor_log_read(lg, off, mbs[i], off % 2 ? INT64_MAX : leo - 4, true, &a), 0);
+			struct stor_read *b = &got[k];
+			cr_expect(a.len == b->len && a.pos == b->pos && a.first_offset == b->first_offset &&
+			          a.next_offset == b->next_offset, "offset %lld max_bytes %u: file (%u@%llu, %lld..%lld) "
+			          "memory (%u@%llu, %lld..%lld)", (long long)off, mbs[i], a.len, (unsigned long long)a.pos,
+			          (long long)a.first_offset, (long long)a.next_offset, b->len, (unsigned long long)b->pos,
+			          (long long)b->first_offset, (long long)b->next_offset);
+			if (b->len) check_range(b, b->first_offset);
+			stor_read_release(lg, &a);
+			stor_read_release(lg, b);
+		}
+	struct stor_read r;
+	bool q;
+	cr_assert_eq(read_async(leo - 1, 1 << 20, INT64_MAX, true, &r, &q), 0);
+	cr_expect(q, "forgotten headers are read from the file again");
+	stor_read_release(lg, &r);
 	t_run_idle(&t.ring, lg);
 }
