@@ -113,8 +113,9 @@ void stor_cleaner_consider(struct stor_cleaner *c, struct stor_log *log, int64_t
 	stor_log_clean_view(log, now_ms, &v);
 	log->clean_ratio = (int64_t)(v.ratio * 1e6);
 	if (!v.due) return;
-	/* Logs past max.compaction.lag.ms come first, then the dirtiest. */
-	double score = v.ratio + (v.urgent ? 2.0 : 0.0);
+	/* Logs past max.compaction.lag.ms come first, then the dirtiest; horizon scans (a read
+	 * after an open, see compact.h) last. */
+	double score = v.ratio + (v.urgent ? 2.0 : 0.0) - (v.horizon_scan ? 1.0 : 0.0);
 	if (!c->best || score > c->best_ratio) {
 		c->best = log;
 		c->best_ratio = score;

@@ -831,8 +831,38 @@ static int producer_one(void *arg, const uint8_t *b, size_t sz)
 	return note_producer(arg, &h);
 }
 
+static int horizon_one(void *arg, const uint8_t *b, size_t sz)
+{
+	struct kp_batch_hdr h;
+	if (kp_batch_hdr_parse(b, sz, &h)) return -EBADMSG;
+	int64_t *latest = arg;
+	/* An emptied batch keeps no horizon (put_empty) and waits for nothing. */
+	if ((h.attributes & KP_ATTR_DELETE_HORIZON) && h.records_count > 0 && h.base_timestamp > *latest)
+		*latest = h.base_timestamp;
+	return 0;
+}
+
+/* A horizon scan: the latest delete horizon in the clean segments' batch headers (one already
+ * passed counts too: the log was down when it passed, and what waited for it is still there). */
+static void scan_horizons(struct stor_clean_job *j)
+{
+	uint64_t t0 = rt_clock_ns(), io = 0;
+	int64_t latest = 0;
+	int rc = 0;
+	for (size_t i = 0; i < j->nin && !rc; i++) {
+		rc = walk(j, i, horizon_one, &latest, &io);
+		throttle(j, t0, io);
+	}
+	j->latest_horizon = latest;
+	j->err = rc;
+}
+
 void stor_clean_run(struct stor_clean_job *j)
 {
+	if (j->scan) {
+		scan_horizons(j);
+		return;
+	}
 	struct kmap keys = {0};
 	struct producers pr = {0};
 	uint64_t t0 = rt_clock_ns(), io = 0;
@@ -950,7 +980,9 @@ void stor_log_clean_view(const struct stor_log *log, int64_t now_ms, struct stor
 	 * their delete horizon is cleaned again once it passes, dirty bytes or not. */
 	v->horizon_due = compact && !v->due && log->delete_horizon > 0 &&
 	                 log->delete_horizon <= now_ms && v->clean_bytes;
-	v->due = v->due || v->horizon_due;
+	/* After an open that horizon is in the batches only (compact.h): read once for it. */
+	v->horizon_scan = compact && !v->due && !v->horizon_due && !log->horizon_known && v->clean_bytes;
+	v->due = v->due || v->horizon_due || v->horizon_scan;
 }
 
 bool stor_log_cleaning(const struct stor_log *log)
@@ -1039,17 +1071,19 @@ static struct stor_clean_job *prepare(struct stor_log *log, int64_t now_ms, int6
 	if (!(log->cfg.cleanup_policy & STOR_CLEANUP_COMPACT) || log->offline || log->clean_job) return NULL;
 	struct stor_clean_view v;
 	stor_log_clean_view(log, now_ms, &v);
-	if (!v.dirty_bytes && !((force || v.horizon_due) && v.clean_bytes)) return NULL;
+	if (!v.dirty_bytes && !((force || v.horizon_due || v.horizon_scan) && v.clean_bytes)) return NULL;
+	bool scan = v.horizon_scan && !force;
 	size_t nin = 0, dirty_from = SIZE_MAX;
 	while (nin + 1 < log->nseg && log->segs[nin]->base < v.first_uncleanable) {
 		if (dirty_from == SIZE_MAX && log->segs[nin]->end_offset > v.first_dirty) dirty_from = nin;
 		nin++;
 	}
-	if (!nin) return NULL;
 	if (dirty_from == SIZE_MAX) dirty_from = nin;
+	if (scan) nin = dirty_from;  /* horizons are only in segments a cleaning wrote */
+	if (!nin) return NULL;
 	struct stor_clean_job *j = calloc(1, sizeof *j);
 	if (j) j->in = calloc(nin, sizeof *j->in);
-	if (!j || !j->in || collect_aborted(log, v.first_uncleanable, j) || collect_active(log, j)) {
+	if (!j || !j->in || (!scan && (collect_aborted(log, v.first_uncleanable, j) || collect_active(log, j)))) {
 		if (j) {
 			free(j->in);
 			free(j->aborted);
@@ -1059,6 +1093,7 @@ static struct stor_clean_job *prepare(struct stor_log *log, int64_t now_ms, int6
 		return NULL;
 	}
 	j->log = log;
+	j->scan = scan;
 	j->cfg = log->cfg;
 	j->dfd = log->dfd;
 	j->dir = log->dir;
@@ -1118,7 +1153,13 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 		}
 		old->refs--;
 	}
-	if (!j->err) log->delete_horizon = j->latest_horizon;
+	if (!j->err) {
+		log->delete_horizon = j->latest_horizon;
+		log->horizon_known = true;
+		if (j->scan && j->latest_horizon)
+			stor_logf("%s: latest delete horizon in the cleaned batches: %" PRId64 " (%s)", log->name,
+			          j->latest_horizon, j->latest_horizon <= j->now_ms ? "passed: due" : "ahead");
+	}
 	if (!j->err && j->map_end > log->clean_point) {
 		log->clean_point = j->map_end;
 		stor_log_publish(log);  /* cleaner-offset-checkpoint, at the next checkpoint */

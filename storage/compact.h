@@ -12,6 +12,16 @@
  * min.cleanable.dirty.ratio, or when its first dirty segment's first batch is older than
  * max.compaction.lag.ms (KIP-354).  The cleaner picks the due log with the largest ratio.
  *
+ * The latest delete horizon.  A quiet log (no new dirty bytes) is also due once the latest
+ * delete horizon the last cleaning left in a kept batch has passed, so its tombstones and
+ * markers go without new writes.  Kafka's grabFilthiestCompactedLog has no such trigger (one
+ * was proposed in the KAFKA-8522 review, where its loss at a restart was the objection); here
+ * it survives a restart the way the horizons themselves do, through the batches: after an open
+ * the latest horizon is unknown, and the first look at a log with clean bytes reads the batch
+ * headers of its clean segments once (a horizon scan on the cleaner thread: one sequential read,
+ * no decompression, no write) and takes the largest base timestamp of a batch with the
+ * delete-horizon attribute that still holds records.  Nothing new is kept on disk.
+ *
  * One cleaning (Kafka's Cleaner.doClean, cleanInto and CleanedTransactionMetadata).  A map key ->
  * newest offset is built over the dirty section (bounded by log.cleaner.dedupe.buffer.size: when
  * it fills, the section ends at that segment, as Kafka's does); records of aborted transactions
@@ -86,8 +96,11 @@ struct stor_clean_view {
 	bool urgent;                    /* max.compaction.lag.ms passed for the first dirty batch */
 	bool horizon_due;               /* not due by dirt, but the latest delete horizon the last
 	                                 * cleaning left (a tombstone's or a marker's) has passed */
+	bool horizon_scan;              /* not due otherwise, but that horizon is not known yet (the
+	                                 * log was opened since): the clean segments' batch headers
+	                                 * are read once for it, nothing is rewritten */
 	bool due;                       /* compact policy and (ratio > min.cleanable.dirty.ratio or
-	                                 * urgent, or horizon_due) */
+	                                 * urgent, or horizon_due, or horizon_scan) */
 };
 
 /* Fills v for log at now_ms.  On the owner shard. */

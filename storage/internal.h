@@ -310,6 +310,9 @@ struct stor_log {
 	int64_t delete_horizon;     /* the latest delete horizon the last cleaning left in a kept
 	                             * batch (wall ms), 0 when none (compact.c: cleaned again once it
 	                             * passes) */
+	bool horizon_known;         /* delete_horizon covers the batches below the clean point: false
+	                             * from open until a cleaning or a horizon scan read them (the
+	                             * horizons themselves are in the batches, KIP-534) */
 	int64_t last_stable;        /* the last stable offset the owner last gave (lso_known) */
 	bool lso_known;             /* false until stor_log_set_last_stable: nothing bounds cleaning */
 	const struct stor_pstate *pstate; /* the owner's producer state (stor_log_set_producers), or NULL */
@@ -456,6 +459,8 @@ struct stor_clean_job {
 	int err;
 	int64_t map_end;            /* the new clean point */
 	int64_t latest_horizon;     /* the latest delete horizon of a batch kept (0: none) */
+	bool scan;                  /* a horizon scan: reads the clean segments' batch headers for
+	                             * latest_horizon, writes nothing (compact.c) */
 	struct stor_compact_stats st;
 	_Atomic bool *cancel;       /* may be NULL */
 };

@@ -417,6 +417,15 @@ Test(stor_cleaner, clean_point_survives_a_restart)
 	struct stor_clean_view v;
 	stor_log_clean_view(lg, TS0 + 1000, &v);
 	cr_expect_eq(v.dirty_bytes, 0);
+	/* Only the one read for the latest delete horizon (compact.h) is due, no cleaning. */
+	cr_expect(v.due && v.horizon_scan && !v.horizon_due && v.ratio == 0.0);
+	int err = 0;
+	struct stor_clean_job *j = stor_clean_prepare(lg, TS0 + 1000, 0, &err);
+	cr_assert_not_null(j);
+	stor_clean_run(j);
+	cr_assert_eq(stor_clean_install(j, &st), 0);
+	cr_expect_eq(st.segments_rewritten, 0);
+	stor_log_clean_view(lg, TS0 + 1000, &v);
 	cr_expect(!v.due);
 	cr_assert_eq(t_close(&t, lg), 0);
 }

@@ -436,3 +436,134 @@ Test(stor_compact, quiet_log_is_cleaned_again_when_its_delete_horizon_passes)
 	cr_expect(!v.due, "no horizon left: not due again");
 	cr_assert_eq(t_close(&t, lg), 0);
 }
+
+/* Runs the job the cleaner would take for lg at now (asserting there is one), as its thread and
+ * then its shard would. */
+static void cleaner_job(struct stor_log *lg, int64_t now, struct stor_compact_stats *st)
+{
+	int err = 0;
+	struct stor_clean_job *j = stor_clean_prepare(lg, now, 0, &err);
+	cr_assert_not_null(j, "a job (err %d)", err);
+	stor_clean_run(j);
+	cr_assert_eq(stor_clean_install(j, st), 0);
+	t_run_idle(&t.ring, lg);
+}
+
+/* A quiet log whose tombstones got their horizon: 30 updates of 6 keys, the last three keys
+ * deleted, unique filler after them; cleaned once at TS0 (horizon TS0 + 1000), then closed. */
+static void quiet_log_cleaned_then_closed(void)
+{
+	static struct rec m[512];
+	int nm = 0;
+	struct stor_log *lg = open_log();
+	for (int i = 0; i < 30; i++) {
+		int k = i % 6;
+		bool tomb = (i >= 24 && k >= 3);
+		put(lg, KP_COMPRESSION_NONE, -1, 1, &k, &tomb, TS0 + i, m, &nm);
+	}
+	for (int i = 0; i < 20; i++) {
+		int k = 100 + i;
+		put(lg, KP_COMPRESSION_NONE, -1, 1, &k, NULL, TS0 + 30 + i, m, &nm);
+	}
+	t_run_idle(&t.ring, lg);
+	cr_assert_eq(stor_log_compact(lg, TS0, NULL), 0);
+	cr_assert_eq(lg->delete_horizon, TS0 + 1000);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* The latest delete horizon survives a restart through the batches (compact.h): after the open
+ * the cleaner reads the clean segments' headers once (a scan that rewrites nothing), learns the
+ * horizon, and the quiet log is due again once it passes, with no new write. */
+Test(stor_compact, latest_delete_horizon_is_learnt_again_after_a_restart)
+{
+	quiet_log_cleaned_then_closed();
+	for (int crash = 0; crash < 2; crash++) {
+		t_reopen_dir(&t, crash);
+		struct stor_log *lg = open_log();
+		if (crash) {
+			/* As the owner does after an unclean stop: the .txnindex entries of the scanned
+			 * tail come back from the log (nothing is cleanable until they have). */
+			char dir[512];
+			snprintf(dir, sizeof dir, "%s/cmp-0", t.dir);
+			struct stor_pstate *ps = stor_pstate_create(STOR_PS_DEFAULT_EXPIRATION_MS);
+			cr_assert_not_null(ps);
+			cr_assert_eq(stor_pstate_recover(ps, lg, dir, 0), 0);
+			stor_pstate_destroy(ps);
+			t_run_idle(&t.ring, lg);
+		}
+		cr_assert_eq(lg->delete_horizon, 0, "nothing kept in memory across the restart");
+		struct stor_clean_view v;
+		stor_log_clean_view(lg, TS0 + 500, &v);
+		cr_expect_eq(v.dirty_bytes, 0, "no new dirty bytes");
+		cr_expect(v.horizon_scan && v.due && !v.horizon_due, "the horizon is unknown: a scan is due");
+		struct stor_compact_stats st;
+		int64_t cp = stor_log_clean_point(lg);
+		cr_assert_gt(cp, 0);
+		cleaner_job(lg, TS0 + 500, &st);
+		cr_expect_eq(st.segments_rewritten, 0, "a scan writes nothing");
+		cr_expect_eq(st.records_removed, 0);
+		cr_expect_eq(stor_log_clean_point(lg), cp, "nor moves the clean point");
+		cr_expect_eq(lg->delete_horizon, TS0 + 1000, "the horizon stamped before the restart");
+		stor_log_clean_view(lg, TS0 + 500, &v);
+		cr_expect(!v.due, "known and ahead: nothing to do");
+		stor_log_clean_view(lg, TS0 + 1500, &v);
+		cr_expect(v.horizon_due && !v.horizon_scan, "passed: due again without new bytes");
+		if (crash) {
+			cleaner_job(lg, TS0 + 1500, &st);
+			cr_expect_eq(st.records_removed, 3, "the three tombstones go");
+			stor_log_clean_view(lg, TS0 + 100000, &v);
+			cr_expect(!v.due, "no horizon left: not due again");
+		}
+		cr_assert_eq(t_close(&t, lg), 0);
+	}
+}
+
+/* A horizon that passed while the broker was down: the scan after the open finds it passed, and
+ * the next look cleans the tombstones away. */
+Test(stor_compact, horizon_passed_while_down_is_cleaned_after_the_open)
+{
+	quiet_log_cleaned_then_closed();
+	t_reopen_dir(&t, false);
+	struct stor_log *lg = open_log();
+	struct stor_clean_view v;
+	stor_log_clean_view(lg, TS0 + 5000, &v);
+	cr_expect(v.horizon_scan && v.due);
+	struct stor_compact_stats st;
+	cleaner_job(lg, TS0 + 5000, &st);
+	cr_expect_eq(st.segments_rewritten, 0);
+	stor_log_clean_view(lg, TS0 + 5000, &v);
+	cr_expect(v.horizon_due && v.due, "due at once");
+	cleaner_job(lg, TS0 + 5000, &st);
+	cr_expect_eq(st.records_removed, 3, "the three tombstones go");
+	stor_log_clean_view(lg, TS0 + 5000, &v);
+	cr_expect(!v.due, "then nothing is due");
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* A cleaned log without tombstones or markers: one scan after the open, then never again. */
+Test(stor_compact, log_without_horizons_is_scanned_once)
+{
+	static struct rec m[512];
+	int nm = 0;
+	struct stor_log *lg = open_log();
+	for (int i = 0; i < 50; i++) {
+		int k = i < 30 ? i % 6 : 100 + i;
+		put(lg, KP_COMPRESSION_NONE, -1, 1, &k, NULL, TS0 + i, m, &nm);
+	}
+	t_run_idle(&t.ring, lg);
+	cr_assert_eq(stor_log_compact(lg, TS0, NULL), 0);
+	cr_assert_eq(lg->delete_horizon, 0);
+	struct stor_clean_view v;
+	stor_log_clean_view(lg, TS0, &v);
+	cr_expect(!v.due, "a cleaning leaves the horizon known");
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, false);
+	lg = open_log();
+	stor_log_clean_view(lg, TS0, &v);
+	cr_expect(v.horizon_scan);
+	struct stor_compact_stats st;
+	cleaner_job(lg, TS0, &st);
+	stor_log_clean_view(lg, TS0 + 100000000, &v);
+	cr_expect(!v.due, "no horizon anywhere: not due again");
+	cr_assert_eq(t_close(&t, lg), 0);
+}
