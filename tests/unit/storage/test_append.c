@@ -8,6 +8,7 @@
 
 #include "base/bytes.h"
 #include "storage/fault.h"
+#include "storage/internal.h"
 #include "util.h"
 
 static struct tctx t;
@@ -111,6 +112,41 @@ Test(stor_append, rolls_on_segment_bytes_with_20_digit_names)
 		found++;
 	}
 	cr_expect(found > 3);
+}
+
+/* Index files are written once, when their segment seals: the active segment's stay empty
+ * (every entry is in memory), a sealed segment's hold exactly its entries, and a clean close
+ * writes the active one's. */
+Test(stor_append, index_files_are_written_when_the_segment_seals)
+{
+	t.cfg.segment_bytes = 4096;
+	t.cfg.index_interval_bytes = 100;
+	struct stor_log *log = open_log("idx");
+	while (stor_log_segment_count(log) < 3 || !stor_log_active(log)->on) {
+		size_t len;
+		uint8_t *b = t_batch(2, 1000, 50, &len);
+		cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+		free(b);
+	}
+	t_run_idle(&t.ring, log);
+	char p[512];
+	for (size_t i = 0; i < log->nseg; i++) {
+		struct stor_segment *s = log->segs[i];
+		bool active = i + 1 == log->nseg;
+		cr_assert_gt(s->on, 0, "segment %zu has no index entries", i);
+		snprintf(p, sizeof p, "%s/idx-0/%020lld.index", t.dir, (long long)s->base);
+		cr_expect_eq(t_file_size(p), active ? 0 : (long long)s->on * 8, "segment %zu (%s)", i,
+		             active ? "active" : "sealed");
+		snprintf(p, sizeof p, "%s/idx-0/%020lld.timeindex", t.dir, (long long)s->base);
+		cr_expect_eq(t_file_size(p), active ? 0 : (long long)s->tn * 12, "segment %zu (%s)", i,
+		             active ? "active" : "sealed");
+	}
+	struct stor_segment *a = stor_log_active(log);
+	int64_t base = a->base;
+	long long on = (long long)a->on;
+	cr_assert_eq(t_close(&t, log), 0);
+	snprintf(p, sizeof p, "%s/idx-0/%020lld.index", t.dir, (long long)base);
+	cr_expect_eq(t_file_size(p), on * 8);
 }
 
 Test(stor_append, refuses_bad_framing_and_oversize)

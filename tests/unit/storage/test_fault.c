@@ -111,12 +111,15 @@ Test(stor_fault, durable_waiters_in_a_failed_round_all_fail)
 	stor_log_close(lg);
 }
 
+/* Index files are written when a segment seals: small segments, so that several do. */
 Test(stor_fault, failed_index_write_is_repaired_at_close)
 {
 	t.cfg.index_interval_bytes = 100;
+	t.cfg.segment_bytes = 1024;
 	struct stor_log *lg = open_log();
 	stor_fault_arm(STOR_FAULT_INDEX_WRITE, 2, -EIO, 1);
 	t_fill(&t, lg, 30, 3, 40);
+	cr_assert_gt(stor_log_segment_count(lg), 3);
 	cr_expect(strstr(t_lines(), "index write"), "log: %s", t_lines());
 	cr_assert_eq(t_close(&t, lg), 0);
 	t_reopen_dir(&t, false);
