@@ -231,7 +231,7 @@ void stor_roll_resume(struct stor_log *log)
 		a->pos = s->size;
 		s->size += a->len;
 		stor_recent_note(log, s, a->pos, a->data, a->len);
-		a->held = stor_pa_place(log, s, a->pos, a->len);
+		a->held = stor_pa_place(log, a);
 		if (a->held) {
 			log->pa_held = true;
 			continue;
@@ -361,7 +361,7 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 		log->roll_wait_bytes += a->len;
 	} else {
 		/* Bytes that overlap a zero chunk still in flight wait for it (prealloc.c). */
-		a->held = stor_pa_place(log, s, a->pos, a->len);
+		a->held = stor_pa_place(log, a);
 		rc = a->held ? 0 : submit_write(log, a);
 		if (rc) return rc;
 		if (a->held) log->pa_held = true;

@@ -299,6 +299,8 @@ struct stor_log {
 	bool pa_held;               /* appends wait for the zero chunk in flight */
 	int64_t pa_win_ms;          /* append rate: start of the current window */
 	uint64_t pa_win_bytes;      /* bytes appended in it */
+	bool pa_win_durable;        /* a durable append was among them */
+	bool pa_durable;            /* the last whole window had one */
 	uint64_t pa_rate;           /* bytes/s over the last whole window */
 	uint64_t pa_win_round;      /* round_seq when the window began */
 	uint64_t pa_round_bytes;    /* bytes per group-commit round over the last window (0: none) */
@@ -369,9 +371,10 @@ void stor_spare_discard(struct stor_log *log);
  * Whether the running kernel can cut files through io_uring (IORING_OP_FTRUNCATE); without it
  * nothing is preallocated. */
 bool stor_pa_supported(void);
-/* An append of len bytes goes to s at pos (s->size not yet advanced): counts it for the rate
- * and returns true when its write must wait for the zero chunk in flight (it overlaps it). */
-bool stor_pa_place(struct stor_log *log, struct stor_segment *s, uint64_t pos, size_t len);
+/* Append a (borrowed) goes to a->seg at a->pos (the segment's size not yet advanced): counts it
+ * for the rate (and whether it is durable) and returns true when its write must wait for the
+ * zero chunk in flight (it overlaps it). */
+bool stor_pa_place(struct stor_log *log, const struct stor_append *a);
 /* Queues the next zero chunk (active segment first, then the spare) or a sealed segment's trim
  * when due and nothing is in flight. */
 void stor_pa_kick(struct stor_log *log);

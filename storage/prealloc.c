@@ -20,7 +20,11 @@
  *
  * Bounds.  The lead kept ahead is a quarter of a second of the partition's append rate, measured
  * over windows of prealloc_window_ms (a second by default), between one page and PA_LEAD_MAX, and never past segment.bytes.  An
- * idle partition (rate 0) gets none, so ten thousand quiet partitions cost nothing.  A partition
+ * idle partition (rate 0) gets none, so ten thousand quiet partitions cost nothing.  Nor does one
+ * whose window had no durable append (acks=1 and acks=0 only): it has no group-commit rounds
+ * whose journal commits the zeros could save, and they would only cost it a second write of each
+ * byte, an fdatasync per chunk, and io_uring worker time beside its own appends' writes (which
+ * io_uring runs one at a time per file, so an append could queue behind a zero chunk).  A partition
  * appending faster than PA_MAX_RATE gets none either unless its group-commit rounds are small
  * (at most PA_MAX_ROUND_BYTES each, e.g. durable appends at queue depth 1): a fast writer without
  * fdatasyncs (acks=1) or with big rounds already shares one journal commit among many bytes, and
@@ -78,8 +82,8 @@ static uint64_t round_up(uint64_t v)
 	return (v + PA_PAGE - 1) / PA_PAGE * PA_PAGE;
 }
 
-/* The lead to keep ahead now (0: none), from the rate of the last whole window (preallocation
- * on and supported: stor_pa_kick checked). */
+/* The lead to keep ahead now (0: none), from the rate and the durable appends of the last whole
+ * window (preallocation on and supported: stor_pa_kick checked). */
 static uint64_t lead(struct stor_log *log)
 {
 	int64_t now = stor_now_ms();
@@ -89,20 +93,25 @@ static uint64_t lead(struct stor_log *log)
 		log->pa_rate = log->pa_win_bytes * 1000 / (uint64_t)el;
 		uint64_t rounds = log->round_seq - log->pa_win_round;
 		log->pa_round_bytes = rounds ? log->pa_win_bytes / rounds : 0;
+		log->pa_durable = log->pa_win_durable;
 		log->pa_win_bytes = 0;
+		log->pa_win_durable = false;
 		log->pa_win_ms = now;
 		log->pa_win_round = log->round_seq;
 	}
-	if (!log->pa_rate) return 0;
+	if (!log->pa_rate || !log->pa_durable) return 0;
 	if (log->pa_rate > PA_MAX_RATE && (!log->pa_round_bytes || log->pa_round_bytes > PA_MAX_ROUND_BYTES))
 		return 0;
 	uint64_t l = round_up(log->pa_rate / 4);
 	return l > PA_LEAD_MAX ? PA_LEAD_MAX : l;
 }
 
-bool stor_pa_place(struct stor_log *log, struct stor_segment *s, uint64_t pos, size_t len)
+bool stor_pa_place(struct stor_log *log, const struct stor_append *a)
 {
+	struct stor_segment *s = a->seg;
+	uint64_t pos = a->pos, len = a->len;
 	log->pa_win_bytes += len;
+	if (a->flags & STOR_APPEND_DURABLE) log->pa_win_durable = true;
 	if (pos + len > s->file_end) s->file_end = pos + len;
 	return log->pa.left && log->pa.seg == s && pos < log->pa.hi && pos + len > log->pa.lo;
 }
