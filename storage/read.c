@@ -1,5 +1,5 @@
 /*
- * storage/read.c: mapping offsets and timestamps to file ranges, pins, and fetch wake-ups.
+ * storage/read.c: mapping offsets to file ranges, pins, and fetch wake-ups.
  *
  * A read never looks past a segment's visible size (bytes whose appends resolved), so it never
  * returns a batch whose write failed or is still in flight.  Batch boundaries come from the
@@ -362,84 +362,6 @@ void stor_read_release(struct stor_log *log, struct stor_read *r)
 	if (!r->seg) return;
 	unpin(log, r->seg);
 	r->seg = NULL;
-}
-
-/* The first record with timestamp >= ts in the batch at pos, reading it whole. */
-static int search_batch(const struct stor_segment *s, uint64_t pos, uint64_t size, int64_t ts,
-                        int64_t *offset, int64_t *found)
-{
-	uint8_t *buf = malloc(size);
-	if (!buf) return -ENOMEM;
-	int rc = 0;
-	size_t got = 0;
-	while (got < size) {
-		ssize_t r = pread(s->fd, buf + got, size - got, (off_t)(pos + got));
-		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) {
-			rc = r < 0 ? -errno : -EBADMSG;
-			break;
-		}
-		got += (size_t)r;
-	}
-	struct rt_arena arena;
-	rt_arena_init(&arena, 0, 0);
-	struct kp_batch_iter it;
-	if (!rc) rc = kp_batch_iter_init(&it, buf, size, &arena, 0);
-	if (!rc) {
-		rc = -ENOENT;
-		if (it.hdr.attributes & KP_ATTR_LOG_APPEND_TIME) {
-			/* Every record of a LogAppendTime batch carries the batch's max timestamp. */
-			if (it.hdr.max_timestamp >= ts) {
-				*offset = it.hdr.base_offset;
-				*found = it.hdr.max_timestamp;
-				rc = 0;
-			}
-		} else {
-			struct kp_record rec;
-			int n;
-			while ((n = kp_batch_iter_next(&it, &rec)) == 1) {
-				int64_t t = it.hdr.base_timestamp + rec.timestamp_delta;
-				if (t >= ts) {
-					*offset = it.hdr.base_offset + rec.offset_delta;
-					*found = t;
-					rc = 0;
-					break;
-				}
-			}
-			if (n < 0) rc = n;
-		}
-	}
-	rt_arena_fini(&arena);
-	free(buf);
-	return rc;
-}
-
-int stor_log_offset_for_time(struct stor_log *log, int64_t ts, int64_t *offset, int64_t *timestamp)
-{
-	for (size_t i = 0; i < log->nseg; i++) {
-		struct stor_segment *s = log->segs[i];
-		if (s->max_ts < ts || !s->visible) continue;
-		int64_t from = stor_segment_lookup_time(s, ts);
-		uint64_t pos = stor_segment_lookup(s, from);
-		/* The time index entry names the batch's last offset; the batch may start earlier. */
-		if (from > s->base) pos = stor_segment_lookup(s, from - 1);
-		for (;;) {
-			struct stor_bhdr h;
-			int rc = stor_segment_read_hdr(s, pos, s->visible, &h);
-			if (rc == -ENODATA) break;
-			if (rc) return rc;
-			if (h.max_ts >= ts && h.last >= log->log_start) {
-				rc = search_batch(s, pos, h.size, ts, offset, timestamp);
-				if (!rc) {
-					if (*offset < log->log_start) *offset = log->log_start;
-					return 0;
-				}
-				if (rc != -ENOENT) return rc;
-			}
-			pos += h.size;
-		}
-	}
-	return -ENOENT;
 }
 
 int stor_log_max_timestamp(const struct stor_log *log, int64_t *offset, int64_t *timestamp)

@@ -35,8 +35,9 @@
  * Compaction runs on a cleaner thread (compact.h); producer snapshots at a roll and partition
  * deletion run on the shard's file worker (bg.h, stor_log_delete_bg).  Calls documented as
  * "blocking" do file system calls directly: open (recovery), close, truncate, stor_log_delete,
- * checkpoints, leader-epoch changes, offset-for-timestamp and stor_log_read's batch headers
- * (pread; the fetch path uses stor_log_read_start, whose header reads go through the ring).
+ * checkpoints, leader-epoch changes, stor_log_offset_for_time and stor_log_read's batch headers
+ * (pread; ListOffsets uses stor_log_offset_for_time_start and the fetch path
+ * stor_log_read_start, whose reads go through the ring).
  * tests/interop/test_shard_syscalls.py traces the shard threads under load and fails on any
  * file system call of the steady state.
  * The `struct stor_dir` calls are thread-safe (a mutex, never taken on the data path).
@@ -347,9 +348,44 @@ uint64_t stor_log_size(const struct stor_log *log);
 size_t stor_log_segment_count(const struct stor_log *log);
 
 /* ListOffsets by timestamp: the first offset whose record timestamp is >= ts, and that record's
- * timestamp.  Blocking reads (pread) of the candidate batches.  Returns 0, or -ENOENT when no
- * record has such a timestamp (Kafka answers offset -1), or -errno. */
+ * timestamp.  Blocking reads (pread) of the candidate batches (start-up, tests).  Returns 0, or
+ * -ENOENT when no record has such a timestamp (Kafka answers offset -1), or -errno. */
 int stor_log_offset_for_time(struct stor_log *log, int64_t ts, int64_t *offset, int64_t *timestamp);
+
+/* The same without blocking the owner shard (ListOffsets): the batch headers and the batch
+ * searched are read through the log's io_uring (storage/read_time.c).  Embedded in the caller's
+ * object, which must stay alive until `done`. */
+struct stor_time_op;
+/* Called exactly once, on the owner shard, for a search that was queued: err is 0 (t->offset and
+ * t->timestamp hold the answer), -ENOENT or -errno as stor_log_offset_for_time's. */
+typedef void (*stor_time_fn)(struct stor_time_op *t, int err);
+
+struct stor_time_op {
+	/* in */
+	int64_t ts;
+	stor_time_fn done;
+	/* out */
+	int64_t offset;
+	int64_t timestamp;
+	/* private */
+	struct rt_ioop op;
+	struct stor_log *log;
+	struct stor_segment *seg;       /* the segment searched; pinned while its read is in flight */
+	int64_t after;                  /* base of the last segment entered */
+	uint8_t *buf;                   /* bytes [bpos, bpos + blen) of seg's file; malloc'ed, cap */
+	size_t cap;
+	uint64_t bpos;
+	uint32_t blen;
+	uint64_t limit;                 /* seg's visible size when the search entered it */
+	uint64_t pos;                   /* the batch looked at */
+	uint64_t rpos, rlen;            /* the bytes the search needs next */
+};
+
+/* Starts an asynchronous search.  Returns 0 or -ENOENT when no byte had to be read (the answer
+ * is in t now; `done` is not called), -EINPROGRESS when a read is queued on the ring (`done`
+ * will be called exactly once; the log is not idle until then), or -errno (`done` is not
+ * called). */
+int stor_log_offset_for_time_start(struct stor_log *log, struct stor_time_op *t);
 
 /* ListOffsets MAX_TIMESTAMP (-3): the largest timestamp in the log and the offset of the batch's
  * last record that carries it (Kafka's shallow offset).  -ENOENT when the log is empty. */

@@ -3,7 +3,9 @@
  * owner shard: EARLIEST (-2) the log start offset, LATEST (-1) the high watermark, MAX_TIMESTAMP
  * (-3) the largest timestamp, and a timestamp the first offset whose record is at or after it
  * (-1 when none).  read_committed reads the last stable offset, which is the high watermark
- * until transactions exist.
+ * until transactions exist.  A timestamp's search reads the log through the owner's io_uring
+ * (stor_log_offset_for_time_start), so a page-cache miss delays this partition's answer, never
+ * the shard.
  */
 #include <errno.h>
 
@@ -24,6 +26,8 @@ struct lo_job {
 	int32_t index;
 	int64_t ts;
 	bool committed;                /* isolation_level=read_committed: latest is the LSO */
+	struct dp_part *part;          /* pinned while its timestamp search is in flight */
+	struct stor_time_op top;
 };
 
 static void done_one(struct lo_ctx *ctx)
@@ -37,6 +41,31 @@ static void job_back(struct dp_shard *s, void *arg)
 	(void)s;
 	struct lo_job *j = arg;
 	done_one(j->ctx);
+}
+
+/* The answer to a timestamp (or MAX_TIMESTAMP) from storage's result. */
+static void put_time(struct kp_list_offsets_resp_partition *o, int rc, int64_t off, int64_t ts)
+{
+	if (rc == 0) {
+		o->offset = off;
+		o->timestamp = ts;
+	} else if (rc == -ENOENT) {
+		o->offset = -1;
+		o->timestamp = -1;
+	} else {
+		o->error_code = stor_err_to_kafka(rc);
+		if (!o->error_code)
+			o->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
+	}
+}
+
+static void time_done(struct stor_time_op *t, int err)
+{
+	struct lo_job *j = rt_container_of(t, struct lo_job, top);
+	struct dp_shard *s = dp_shard_self();
+	put_time(j->out, err, t->offset, t->timestamp);
+	j->part->pins--;
+	dp_shard_post(s, j->ctx->req->s->id, job_back, j);
 }
 
 static void job_run(struct dp_shard *s, void *arg)
@@ -57,21 +86,20 @@ static void job_run(struct dp_shard *s, void *arg)
 			o->offset = stor_log_high_watermark(log);
 			if (j->committed && part->pstate)
 				o->offset = stor_pstate_lso(part->pstate, o->offset);
-		} else {
+		} else if (j->ts == -3) {
 			int64_t off = -1, ts = -1;
-			int rc = j->ts == -3 ? stor_log_max_timestamp(log, &off, &ts)
-			                     : stor_log_offset_for_time(log, j->ts, &off, &ts);
-			if (rc == 0) {
-				o->offset = off;
-				o->timestamp = ts;
-			} else if (rc == -ENOENT) {
-				o->offset = -1;
-				o->timestamp = -1;
-			} else {
-				o->error_code = stor_err_to_kafka(rc);
-				if (!o->error_code)
-					o->error_code = KP_ERR_KAFKA_STORAGE_ERROR;
-			}
+			put_time(o, stor_log_max_timestamp(log, &off, &ts), off, ts);
+		} else {
+			j->part = part;
+			j->top.ts = j->ts;
+			j->top.done = time_done;
+			/* Pinned: the partition is not closed under a read in flight. */
+			part->pins++;
+			int rc = stor_log_offset_for_time_start(log, &j->top);
+			if (rc == -EINPROGRESS)
+				return;
+			part->pins--;
+			put_time(o, rc, j->top.offset, j->top.timestamp);
 		}
 	}
 	dp_shard_post(s, j->ctx->req->s->id, job_back, j);
