@@ -9,6 +9,8 @@
  * The headers of the last STOR_RECENT batches appended to the active segment are kept in
  * memory (stor_recent_note), and a walk starts at the newest of them that it may: a consumer
  * at the tail is answered with no header read at all, not one io_uring round trip per fetch.
+ * A read that asks for a copy (ringtail.fetch.zero.copy=false) then reads the range's bytes
+ * into memory through the same ring; the range's pin keeps its descriptor open meanwhile.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -234,6 +236,8 @@ static int advance(struct stor_read_op *r)
 static void op_init(struct stor_log *log, struct stor_read_op *r)
 {
 	r->rd = (struct stor_read){.fd = -1, .first_offset = r->offset, .next_offset = r->offset};
+	r->data = NULL;
+	r->copied = 0;
 	r->log = log;
 	r->seg = NULL;
 	r->win = NULL;
@@ -325,6 +329,52 @@ static int submit(struct stor_read_op *r)
 	return 0;
 }
 
+static void copy_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+
+/* Queues the read of the range's bytes not copied yet.  0 or -errno. */
+static int submit_copy(struct stor_read_op *r)
+{
+	struct io_uring_sqe *sqe = stor_get_sqe(r->log);
+	if (!sqe) return -EBUSY;
+	io_uring_prep_read(sqe, r->rd.fd, r->data + r->copied, r->rd.len - r->copied, r->rd.pos + r->copied);
+	r->op.cb = copy_cb;
+	io_uring_sqe_set_data(sqe, &r->op);
+	r->log->inflight++;
+	return 0;
+}
+
+/* The walk is over: with r->copy and a range, its copy starts.  True when it is queued. */
+static bool copy_start(struct stor_read_op *r)
+{
+	if (!r->copy || !r->rd.len) return false;
+	if (!(r->data = malloc(r->rd.len))) return false;  /* the file range serves */
+	r->copied = 0;
+	if (!submit_copy(r)) return true;
+	free(r->data);
+	r->data = NULL;
+	return false;
+}
+
+static void copy_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_read_op *r = rt_container_of(op, struct stor_read_op, op);
+	struct stor_log *log = r->log;
+	log->inflight--;
+	int rc = res < 0 ? res : res == 0 ? -EIO : 0;  /* 0: shorter than its visible size */
+	if (!rc) {
+		r->copied += (uint32_t)res;
+		if (r->copied < r->rd.len && !(rc = submit_copy(r))) return;
+	}
+	if (rc) {
+		free(r->data);
+		r->data = NULL;
+		stor_read_release(log, &r->rd);
+		r->rd = (struct stor_read){.fd = -1, .first_offset = r->offset, .next_offset = r->offset};
+	}
+	r->done(r, rc);
+}
+
 static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
 	(void)flags;
@@ -344,6 +394,7 @@ static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	}
 	unpin(log, was);
 	window_put(r);
+	if (!rc && copy_start(r)) return;
 	if (rc) r->rd = (struct stor_read){.fd = -1, .first_offset = r->offset, .next_offset = r->offset};
 	r->done(r, rc);
 }
@@ -354,6 +405,7 @@ int stor_log_read_start(struct stor_log *log, struct stor_read_op *r)
 	int rc = advance(r);
 	if (rc == -EAGAIN && !(rc = submit(r))) return -EINPROGRESS;
 	window_put(r);
+	if (!rc && copy_start(r)) return -EINPROGRESS;
 	return rc;
 }
 

@@ -37,7 +37,7 @@
  * "blocking" do file system calls directly: open (recovery), close, truncate, stor_log_delete,
  * checkpoints, leader-epoch changes, stor_log_offset_for_time and stor_log_read's batch headers
  * (pread; ListOffsets uses stor_log_offset_for_time_start and the fetch path
- * stor_log_read_start, whose reads go through the ring).
+ * stor_log_read_start, whose reads, and the copy of the records when asked, go through the ring).
  * tests/interop/test_shard_syscalls.py traces the shard threads under load and fails on any
  * file system call of the steady state.
  * The `struct stor_dir` calls are thread-safe (a mutex, never taken on the data path).
@@ -306,9 +306,14 @@ struct stor_read_op {
 	uint32_t max_bytes;
 	int64_t max_offset;
 	bool min_one;
+	bool copy;                      /* also read the range's bytes into memory (through the ring):
+	                                 * ringtail.fetch.zero.copy=false */
 	stor_read_fn done;
 	/* out */
 	struct stor_read rd;
+	uint8_t *data;                  /* with copy and rd.len > 0: the range's rd.len bytes,
+	                                 * malloc'ed and owned by the caller (free); NULL when memory
+	                                 * or the ring was short: then only the file range is there */
 	/* private */
 	struct rt_ioop op;
 	struct stor_log *log;
@@ -321,10 +326,11 @@ struct stor_read_op {
 	uint64_t cur, start, end_lim, want;
 	int64_t first_base;             /* the first batch of the range: base and size */
 	uint64_t first_size;
+	uint32_t copied;                /* copy: bytes of data read so far */
 	uint8_t step;
 };
 
-/* Starts an asynchronous read.  Returns 0 when no header had to be read from the file (r->rd
+/* Starts an asynchronous read.  Returns 0 when nothing had to be read from the file (r->rd
  * holds the result now; `done` is not called), -EINPROGRESS when a read is queued on the ring
  * (`done` will be called exactly once; the log is not idle until then), or -errno as
  * stor_log_read (`done` is not called). */

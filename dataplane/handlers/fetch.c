@@ -32,7 +32,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "../fetch_session.h"
 #include "../parts.h"
@@ -102,6 +101,8 @@ static void unpin_run(struct dp_shard *s, void *arg)
 
 static void unpin(struct dp_shard *from, struct fpart *j)
 {
+	free(j->rop.data);             /* a copy not handed to the response */
+	j->rop.data = NULL;
 	if (!j->part || j->rop.rd.len == 0)
 		return;
 	struct unpin *u = malloc(sizeof(*u));
@@ -125,21 +126,17 @@ static void unpin_release(void *arg)
 
 static void start_wait(struct fetch_ctx *ctx);
 
-/* ringtail.fetch.zero.copy=false: the copying path that zero-copy is measured against (pread
- * into memory, then sent from memory).  Falls back to the file range when memory is short. */
+/* ringtail.fetch.zero.copy=false: the copying path that zero-copy is measured against.  The
+ * owner read the records into memory through its ring with the range (rop.copy); they are sent
+ * from memory and freed with the request.  Without a copy (memory was short) the file range is
+ * sent. */
 static void copy_records(struct dp_req *req, struct fpart *j, struct kp_fetch_resp_partition_data *o)
 {
-	uint8_t *p = malloc(j->rop.rd.len);
+	uint8_t *p = j->rop.data;
 	if (!p)
 		return;
-	size_t got = 0;
-	while (got < j->rop.rd.len) {
-		ssize_t n = pread(j->rop.rd.fd, p + got, j->rop.rd.len - got, (off_t)(j->rop.rd.pos + got));
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got < j->rop.rd.len || dp_req_on_release(req, free, p)) {
+	j->rop.data = NULL;
+	if (dp_req_on_release(req, free, p)) {
 		free(p);
 		return;
 	}
@@ -230,8 +227,7 @@ static void respond(struct fetch_ctx *ctx)
 			first = false;
 			used += j->rop.rd.len;
 			o->records = (struct kp_records){ NULL, (int32_t)j->rop.rd.len, j->rop.rd.fd, j->rop.rd.pos };
-			if (!dp_req_broker(req)->cfg.fetch_zero_copy)
-				copy_records(req, j, o);
+			copy_records(req, j, o);
 			if (dp_req_on_release(req, unpin_release, j))
 				unpin(req->s, j);
 		} else {
@@ -280,6 +276,8 @@ static void read_finish(struct dp_shard *s, struct fpart *j, int rc)
 	    dp_fetch_aborted_collect(log, j->offset, &j->rop.rd, &j->ab)) {
 		stor_read_release(log, &j->rop.rd);
 		j->rop.rd.len = 0;   /* no list, no records: the consumer asks again */
+		free(j->rop.data);
+		j->rop.data = NULL;
 	}
 	if (rc) {
 		j->err = stor_err_to_kafka(rc);
@@ -316,6 +314,7 @@ static void read_run(struct dp_shard *s, void *arg)
 	j->rop.max_bytes = j->max_bytes;
 	j->rop.max_offset = committed(j->ctx) ? j->lso : j->hwm;
 	j->rop.min_one = true;
+	j->rop.copy = !dp_req_broker(j->ctx->req)->cfg.fetch_zero_copy;
 	j->rop.done = read_done;
 	int rc = stor_log_read_start(log, &j->rop);
 	if (rc != -EINPROGRESS)
@@ -329,6 +328,7 @@ static void read_round(struct fetch_ctx *ctx)
 		struct fpart *j = ctx->parts[i];
 		j->err = 0;
 		j->rop.rd.len = 0;
+		j->rop.data = NULL;   /* the round before freed or sent its copy (unpin) */
 		j->hwm = j->lstart = j->lso = -1;
 		dp_fetch_aborted_drop(&j->ab);
 		dp_shard_post(ctx->req->s, j->owner, read_run, j);

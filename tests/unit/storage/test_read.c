@@ -350,3 +350,49 @@ Test(stor_read, tail_reads_take_their_headers_from_the_appends)
 	stor_read_release(lg, &r);
 	t_run_idle(&t.ring, lg);
 }
+
+/* ringtail.fetch.zero.copy=false: the range's bytes come into memory through the ring too. */
+Test(stor_read, async_copy_reads_the_range_into_memory)
+{
+	t_run_idle(&t.ring, lg);
+	const int64_t offs[] = {0, 3, 250, 497, 500};
+	const uint32_t mbs[] = {10, (uint32_t)blen, 5000, 1 << 20};
+	for (size_t i = 0; i < sizeof offs / sizeof *offs; i++)
+		for (size_t k = 0; k < sizeof mbs / sizeof *mbs; k++) {
+			struct t_rop x = {.op = {.offset = offs[i], .max_bytes = mbs[k], .max_offset = INT64_MAX,
+			                         .min_one = k % 2, .copy = true, .done = on_read}};
+			int rc = stor_log_read_start(lg, &x.op);
+			if (!x.op.rd.len && rc == 0) {
+				cr_expect(offs[i] == 500 || !x.op.min_one, "nothing to read, nothing to copy");
+				cr_expect_null(x.op.data);
+				continue;
+			}
+			cr_assert_eq(rc, -EINPROGRESS, "the copy is a read on the ring");
+			cr_assert(!stor_log_idle(lg));
+			t_run_until(&t.ring, &x.done);
+			cr_assert_eq(x.err, 0);
+			if (!x.op.rd.len) {
+				cr_expect_null(x.op.data);
+				continue;
+			}
+			cr_assert_not_null(x.op.data, "offset %lld max_bytes %u", (long long)offs[i], mbs[k]);
+			uint8_t *want = t_read_range(&x.op.rd);
+			cr_expect_arr_eq(x.op.data, want, x.op.rd.len, "the copy is the file range's bytes");
+			check_range(&x.op.rd, x.op.rd.first_offset);
+			free(want);
+			free(x.op.data);
+			stor_read_release(lg, &x.op.rd);
+			cr_expect(stor_log_idle(lg));
+		}
+	/* The tail, whose headers are in memory: the walk reads nothing, the copy still does. */
+	struct t_rop x = {.op = {.offset = 499, .max_bytes = 1 << 20, .max_offset = INT64_MAX,
+	                         .min_one = true, .copy = true, .done = on_read}};
+	cr_assert_eq(stor_log_read_start(lg, &x.op), -EINPROGRESS);
+	t_run_until(&t.ring, &x.done);
+	cr_assert_eq(x.err, 0);
+	cr_assert_eq(x.op.rd.len, blen);
+	cr_assert_not_null(x.op.data);
+	cr_expect_eq(rt_be64_get(x.op.data), 495, "the batch holding 499, whole");
+	free(x.op.data);
+	stor_read_release(lg, &x.op.rd);
+}
