@@ -23,8 +23,12 @@ The fetches of the load read their batch headers through the owner shard's ring
 Also traced: a topic auto-created by a producer's Metadata request (auto.create.topics.enable),
 and AlterConfigs and IncrementalAlterConfigs of the loaded topic (registry writes on the file
 workers; the new retention then applies on the owners).
-What still blocks a shard and is therefore not in the load (the issue notes say why):
-truncation, and ListOffsets by timestamp.
+ListOffsets by timestamp (offsets_for_times) is asked under trace too: its search reads the
+batch headers and the batch it looks into through the owner's ring (storage/read_time.c).
+
+A second broker runs with ringtail.fetch.zero.copy=false: its fetches copy the records into
+memory, and that copy is read through the owner shard's ring with the range
+(stor_read_op.copy), not with a pread on the connection's shard.
 Calls on sockets and pipes (accepting and closing connections, the control link) and log lines
 written to stderr are not file system calls on the data and are not counted.
 
@@ -175,6 +179,115 @@ def incremental_alter(port, topic, key, value):
         c.close()
 
 
+def trace_start(pid, path):
+    """strace attached to the shard threads of broker pid; returns the tracer."""
+    tids = shard_threads(pid)
+    args = ['strace', '-qq', '-y', '-o', path, '-e', 'trace=!io_uring_enter,futex']
+    for t in tids:
+        args += ['-p', str(t)]
+    st = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # attached (strace prints nothing with -qq; give it the time)
+    return st, tids
+
+
+def trace_stop(st, path, data_dir):
+    """Detaches the tracer; returns (violations, calls seen, the tracer's stderr)."""
+    st.send_signal(signal.SIGINT)
+    try:
+        st.wait(20)
+    except subprocess.TimeoutExpired:
+        st.kill()
+        st.wait()
+    with open(path, errors='replace') as f:
+        text = f.read()
+    bad, seen = violations(text, data_dir)
+    return bad, seen, st.stderr.read().decode(errors='replace') if st.stderr else None
+
+
+def partition_times(bs, topic, partition, n_min):
+    """(offset, timestamp) of every record a read_uncommitted consumer gets from the start."""
+    c = Consumer({'bootstrap.servers': bs, 'group.id': 'times-%f' % time.time(),
+                  'enable.auto.commit': False})
+    c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+    out = []
+    deadline = time.time() + 30
+    idle_since = time.time()
+    try:
+        while time.time() < deadline:
+            m = c.poll(0.3)
+            if m is not None and not m.error():
+                out.append((m.offset(), m.timestamp()[1]))
+                idle_since = time.time()
+            elif len(out) >= n_min and time.time() - idle_since > 1.5:
+                break
+    finally:
+        c.close()
+    return out
+
+
+def offsets_for_times(bs, topic, partition, stamps):
+    """ListOffsets by timestamp, one request per timestamp: the offsets the broker names."""
+    c = Consumer({'bootstrap.servers': bs, 'group.id': 'oft-%f' % time.time()})
+    try:
+        return [c.offsets_for_times([TopicPartition(topic, partition, ts)], 20)[0].offset
+                for ts in stamps]
+    finally:
+        c.close()
+
+
+def time_answers_ok(times, stamps, answers):
+    """Kafka's rule: the first offset whose record has a timestamp at or after ts; records the
+    consumer does not see (transaction markers) may lie between the ones it saw."""
+    for ts, got in zip(stamps, answers):
+        after = [o for o, t in times if t >= ts]
+        before = [o for o, t in times if t < ts]
+        if not after:
+            if got != -1:
+                return False
+        elif not (got <= after[0] and (not before or got > before[-1])):
+            return False
+    return True
+
+
+def copy_fetch_phase(tap, exe):
+    """A broker with ringtail.fetch.zero.copy=false: the copying fetch reads through the ring."""
+    with Broker(exe, overrides={'ringtail.fetch.zero.copy': 'false'}) as b:
+        bs = b.bootstrap
+        data_dir = os.path.join(b.data_dir, 'data')
+        a = AdminClient({'bootstrap.servers': bs})
+        for f in a.create_topics([NewTopic('copied', 1, 1)]).values():
+            f.result(30)
+        p = Producer({'bootstrap.servers': bs, 'acks': 'all', 'linger.ms': 5})
+        want = [b'c%05d.' % i + b'x' * 300 for i in range(600)]
+        for v in want:
+            p.produce('copied', v, partition=0)
+        p.flush(30)
+        # Warm-up, not traced: the consumer's group and the first fetch answer.
+        partition_times(bs, 'copied', 0, 1)
+        trace = os.path.join(b.data_dir, 'copy.strace')
+        st, _ = trace_start(b.proc.pid, trace)
+        try:
+            c = Consumer({'bootstrap.servers': bs, 'group.id': 'copy-read',
+                          'enable.auto.commit': False,
+                          'max.partition.fetch.bytes': 16384})
+            c.assign([TopicPartition('copied', 0, OFFSET_BEGINNING)])
+            got = []
+            deadline = time.time() + 30
+            while len(got) < len(want) and time.time() < deadline:
+                m = c.poll(0.3)
+                if m is not None and not m.error():
+                    got.append(m.value())
+            c.close()
+        finally:
+            bad, seen, err = trace_stop(st, trace, data_dir)
+        tap.ok(got == want, 'a copying fetch (zero.copy=false) reads every record (%d of %d)'
+               % (len(got), len(want)))
+        tap.ok(seen > 0, 'the tracer saw the second broker\'s shard threads (%d)' % seen, err)
+        tap.ok(not bad, 'no file system call on a shard thread in copying fetches (%d found)' % len(bad),
+               '\n'.join(bad[:30]))
+        tap.ok(b.stop() == 0, 'the second broker stops cleanly')
+
+
 def main(tap):
     exe = sys.argv[1]
     if not shutil.which('strace'):
@@ -199,15 +312,9 @@ def main(tap):
         committed = transactions(tp, 2)
         read_committed(bs, 40 + committed, timeout=20)
 
-        tids = shard_threads(b.proc.pid)
-        tap.ok(len(tids) >= 1, 'found the shard threads', tids)
         trace = os.path.join(b.data_dir, 'shards.strace')
-        args = ['strace', '-qq', '-y', '-o', trace, '-e', 'trace=!io_uring_enter,futex']
-        # io_uring_enter is traced in the count only when a call happens; keep the tracer light.
-        for t in tids:
-            args += ['-p', str(t)]
-        st = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(1.0)  # attached (strace prints nothing with -qq; give it the time)
+        st, tids = trace_start(b.proc.pid, trace)
+        tap.ok(len(tids) >= 1, 'found the shard threads', tids)
         try:
             n_before = len(glob.glob(os.path.join(data_dir, TOPIC + '-*', '*.log')))
             errs = produce(bs, 2500, 300, 'a')
@@ -217,6 +324,12 @@ def main(tap):
             tap.ok(not errs, 'more produce after the transactions succeeds', errs[:3])
             # Retention may already have removed the oldest records: whatever is left is read.
             got = read_committed(bs, 1)
+            # ListOffsets by timestamp: before, inside and after the records partition 0 holds.
+            times = partition_times(bs, TOPIC, 0, 1)
+            uniq = sorted(set(t for _, t in times))
+            mid = uniq[::max(1, len(uniq) // 6)] + [t + 1 for t in uniq[1::max(1, len(uniq) // 3)]]
+            stamps = [0] + mid + [uniq[-1] + 1 if uniq else 0, int(time.time() * 1000) + 3600000]
+            answers = offsets_for_times(bs, TOPIC, 0, stamps)
             # Topic administration: the registry writes and the new partitions' files are made
             # on the file workers, and the deleted topic's files are removed there.
             for f in a.create_topics([NewTopic(NEW, 3, 1)]).values():
@@ -239,17 +352,8 @@ def main(tap):
             # (and the deleted topic's directories go meanwhile).
             time.sleep(3.0)
         finally:
-            st.send_signal(signal.SIGINT)
-            try:
-                st.wait(20)
-            except subprocess.TimeoutExpired:
-                st.kill()
-                st.wait()
-        with open(trace, errors='replace') as f:
-            text = f.read()
-        bad, seen = violations(text, data_dir)
-        tap.ok(seen > 0, 'the tracer saw system calls of the shard threads (%d)' % seen,
-               st.stderr.read().decode(errors='replace') if st.stderr else None)
+            bad, seen, err = trace_stop(st, trace, data_dir)
+        tap.ok(seen > 0, 'the tracer saw system calls of the shard threads (%d)' % seen, err)
         tap.ok(not bad, 'no file system call on a shard thread in the steady state (%d found)' % len(bad),
                '\n'.join(bad[:30]))
 
@@ -264,6 +368,10 @@ def main(tap):
         tap.ok(len(got) > 0 and not aborted, 'read_committed fetches read %d records, none aborted'
                % len(got), aborted[:3])
         tap.ok(n_before >= 1, 'segments existed before the load (%d)' % n_before)
+        tap.ok(len(times) > 10 and len(uniq) > 3 and answers[-1] == -1 and len(set(answers)) > 3 and
+               time_answers_ok(times, stamps, answers),
+               'ListOffsets by timestamp under trace names the first record at or after each '
+               'of %d timestamps' % len(stamps), (stamps, answers, times[:3], times[-3:]))
         tap.ok(new_ok, 'a topic created and grown under trace takes acks=all records')
         tap.ok(auto_ok and os.path.isdir(os.path.join(data_dir, AUTO + '-0')),
                'a topic auto-created under trace takes records')
@@ -271,6 +379,7 @@ def main(tap):
         left = [d for d in os.listdir(data_dir) if d.startswith(NEW)]
         tap.ok(not left, 'the deleted topic left no directory', left)
         tap.ok(b.stop() == 0, 'broker stops cleanly')
+    copy_fetch_phase(tap, exe)
 
 
 run_tap(main)
