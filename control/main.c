@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 			close(ready_fd);
 			ready_fd = -1;
 		}
-		struct ctl_store *tstore = ctl_txnsvc_store(txn);      /* NULL until first used */
+		struct ctl_store *tstore = ctl_txnsvc_store(txn);      /* NULL only if it could not be opened */
 		if (tstore)
 			ctl_store_tick(tstore, (int64_t)(rt_clock_ns() / 1000000));
 		int64_t next = ctl_store_tick(store, (int64_t)(rt_clock_ns() / 1000000));

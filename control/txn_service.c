@@ -16,7 +16,7 @@
 
 struct ctl_txnsvc {
 	struct ctl_txn_coord *coord;
-	struct ctl_store *store;        /* NULL until the first request needs the topic */
+	struct ctl_store *store;        /* opened at creation; NULL only when that failed */
 	char host[256];
 	int port;
 	int32_t partitions;
@@ -136,6 +136,18 @@ static void tramp_done(void *ctx, void *req, int16_t err)
 	t->user.done(t->user.ctx, req, err);
 }
 
+/* Opens the store: it loads `__transaction_state` when the topic exists and creates it with the
+ * first write otherwise. */
+static void open_store(struct ctl_txnsvc *t)
+{
+	struct ctl_store_sink sink = { t, sink_record, sink_done, NULL, sink_append_done };
+	t->store = ctl_store_create_sink(t->host, t->port, "__transaction_state", t->partitions, &sink);
+	if (!t->store)
+		return;
+	ctl_store_create_lazily(t->store);
+	RT_INFO("transaction coordinator: loading __transaction_state");
+}
+
 struct ctl_txnsvc *ctl_txnsvc_create(const char *host, int port, const struct ctl_txn_config *cfg,
                                      const struct ctl_txn_ops *ops)
 {
@@ -164,18 +176,19 @@ struct ctl_txnsvc *ctl_txnsvc_create(const char *host, int port, const struct ct
 		free(t);
 		return NULL;
 	}
+	/* Loaded at once, as Kafka loads the partitions of __transaction_state when it becomes
+	 * their leader: a transaction left in PrepareCommit/PrepareAbort by a killed incarnation
+	 * gets its markers, and an abandoned one its timeout abort, without waiting for a client
+	 * of the coordinator to come back. (Loaded on first use instead, a consumer whose
+	 * require_stable OffsetFetch waited on such a transaction never got to ask.) */
+	open_store(t);
 	return t;
 }
 
 struct ctl_txn_coord *ctl_txnsvc_use(struct ctl_txnsvc *t)
 {
-	if (!t->store) {
-		struct ctl_store_sink sink = { t, sink_record, sink_done, NULL, sink_append_done };
-		t->store = ctl_store_create_sink(t->host, t->port, "__transaction_state", t->partitions,
-		                                 &sink);
-		if (t->store)
-			RT_INFO("transaction coordinator: loading __transaction_state");
-	}
+	if (!t->store)
+		open_store(t);          /* the start could not allocate it */
 	return t->coord;
 }
 

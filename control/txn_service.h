@@ -21,18 +21,18 @@
 struct ctl_store;
 struct ctl_txnsvc;
 
-/* Creates the coordinator (answers through ops' init_pid_done / done, with ops.ctx); its store
- * connection to host:port opens on first use (ctl_txnsvc_use), as Kafka creates
- * `__transaction_state` only when a producer first needs it.  `cfg` and `ops` are copied (ops.append and ops.markers are
+/* Creates the coordinator (answers through ops' init_pid_done / done, with ops.ctx) and opens its
+ * store connection to host:port at once: an existing `__transaction_state` is loaded, a missing
+ * one is created with the first write, as Kafka creates it only when a producer first needs it.  `cfg` and `ops` are copied (ops.append and ops.markers are
  * the service's own).  Returns an owned service or NULL. */
 struct ctl_txnsvc *ctl_txnsvc_create(const char *host, int port, const struct ctl_txn_config *cfg,
                                      const struct ctl_txn_ops *ops);
 void ctl_txnsvc_destroy(struct ctl_txnsvc *t);
 
-/* The coordinator (borrowed) for a request: opens the store (and creates and loads the topic)
- * on first use; until it is loaded the coordinator answers COORDINATOR_LOAD_IN_PROGRESS. */
+/* The coordinator (borrowed) for a request (opens the store if creation could not); until the
+ * store is loaded the coordinator answers COORDINATOR_LOAD_IN_PROGRESS. */
 struct ctl_txn_coord *ctl_txnsvc_use(struct ctl_txnsvc *t);
-/* The coordinator without opening anything, and the store (NULL before first use), borrowed. */
+/* The coordinator without opening anything, and the store (NULL if it could not be opened), borrowed. */
 struct ctl_txn_coord *ctl_txnsvc_coord(struct ctl_txnsvc *t);
 struct ctl_store *ctl_txnsvc_store(struct ctl_txnsvc *t);
 
