@@ -59,6 +59,7 @@ struct lconn {
 	int fd;
 	struct rt_ioop poll_op;
 	bool poll_armed;
+	bool reading;   /* on_poll is delivering answers: a retire meanwhile leaves c to on_poll */
 	bool dead;
 	struct shard_link *sl;
 };
@@ -384,6 +385,8 @@ static void conn_retire(struct shard_link *sl)
 		shutdown(c->fd, SHUT_RDWR);
 		return;
 	}
+	if (c->reading)
+		return;         /* on_poll frees it once the answer being delivered returns */
 	close(c->fd);
 	free(c);
 }
@@ -427,10 +430,11 @@ static void deliver(struct shard_link *sl, const uint8_t *p, size_t n)
 	dp_req_finish(req);
 }
 
-/* Reads every answer there is; false when the link is gone. */
-static bool link_read(struct shard_link *sl)
+/* Reads every answer there is from c; false when the link is gone.  An answer's callback may
+ * retire c (a request it starts picks up a new control process's link): reading stops there. */
+static bool link_read(struct shard_link *sl, struct lconn *c)
 {
-	int fd = sl->conn->fd;
+	int fd = c->fd;
 	for (;;) {
 		if (rt_buf_reserve(&sl->in, 65536))
 			return false;
@@ -448,6 +452,8 @@ static bool link_read(struct shard_link *sl)
 			if (sl->in.len - off - 4 < fl)
 				break;
 			deliver(sl, sl->in.data + off + 4, fl);
+			if (c->dead)
+				return true;    /* retired: sl->in was reset with it */
 			off += 4 + fl;
 		}
 		if (off) {
@@ -468,7 +474,17 @@ static void on_poll(struct rt_ioop *op, int32_t res, uint32_t flags)
 		return;
 	}
 	struct shard_link *sl = c->sl;
-	if (res < 0 || !link_read(sl) || (res & (POLLHUP | POLLERR))) {
+	c->reading = true;
+	bool up = res >= 0 && link_read(sl, c) && !(res & (POLLHUP | POLLERR));
+	c->reading = false;
+	if (c->dead) {
+		/* Retired while an answer was delivered; sl->conn is another link (or none) by now,
+		 * which a warning and a retire here would tear down. */
+		close(c->fd);
+		free(c);
+		return;
+	}
+	if (!up) {
 		RT_WARN("shard %d: the link to the control process closed", sl->s->id);
 		conn_retire(sl);
 		return;
