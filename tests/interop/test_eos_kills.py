@@ -195,6 +195,9 @@ def main(tap):
             time.sleep(rnd.uniform(0.0, 0.3))
             if b.kill_control()[0]:
                 ckills += 1
+        # More input after the last kill too: a quick transformer has often copied all of the
+        # last feed before the kill and would have nothing left to commit.
+        feed(FEED)
         working += t.wait_commits(t.commits + 1, 60)
         alive = t.p.poll() is None
         t.kill()
