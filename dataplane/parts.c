@@ -80,6 +80,7 @@ static void pstate_open(struct dp_shard *s, struct dp_part *x)
 {
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s-%d", stor_dir_path(s->b->dir), x->topic, x->index);
+	stor_log_set_bg(x->log, s->parts->bg);  /* a cut's file calls (failed-write repair) go there */
 	x->pstate = stor_pstate_create(s->b->cfg.producer_id_expiration_ms);
 	if (!x->pstate)
 		return;

@@ -107,21 +107,34 @@ static void seal_rolled(struct stor_log *log)
 	}
 }
 
-static void repair(struct stor_log *log)
+/* The tail's files are cut (truncate.c): appends resume. */
+static void repaired(struct stor_log *log, void *arg, int rc)
 {
-	size_t i = 0;
-	while (i < log->nseg && log->segs[i] != log->fail_seg) i++;
-	int err = log->fail_err;
-	int rc = i < log->nseg ? stor_truncate_at(log, i, log->fail_pos, log->fail_offset) : -ENOENT;
-	log->failing = false;
-	log->fail_seg = NULL;
 	if (rc) {
 		stor_log_go_offline(log, "cutting back the tail after a failed write", rc);
 		return;
 	}
+	int err = (int)(intptr_t)arg;
 	log->fail_err = 0;
 	stor_logf("%s: tail cut back to offset %" PRId64 " after a failed write (%s); appends resume",
 	          log->name, log->fail_offset, strerror(-err));
+	stor_sync_kick(log);
+}
+
+/* Every append behind the failed one is resolved: the tail they were written to is cut back.
+ * fail_err keeps rejecting appends until its files are cut (on the file worker). */
+static void repair(struct stor_log *log)
+{
+	size_t i = 0;
+	while (i < log->nseg && log->segs[i] != log->fail_seg) i++;
+	log->failing = false;
+	log->fail_seg = NULL;
+	if (i == log->nseg) {
+		stor_log_go_offline(log, "cutting back the tail after a failed write", -ENOENT);
+		return;
+	}
+	stor_truncate_at(log, i, log->fail_pos, log->fail_offset, false, repaired,
+	                 (void *)(intptr_t)log->fail_err);
 }
 
 void stor_append_resolve(struct stor_log *log)

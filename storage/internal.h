@@ -124,8 +124,12 @@ int stor_segment_write_index_async(struct stor_segment *s);
 int stor_segment_write_index_sync(struct stor_segment *s);
 /* True when the offset index has no room left (roll). */
 bool stor_segment_index_full(const struct stor_segment *s);
-/* Trims index entries at or past file position pos / offset (truncation).  Memory and files. */
+/* Trims index entries at or past file position pos / offset (truncation).  Memory and files
+ * (blocking: recovery). */
 void stor_segment_trim_index(struct stor_segment *s, uint64_t pos, int64_t offset);
+/* The same in memory only; the files' lengths are then on_disk * 8 and tn_disk * 12 (truncate.c
+ * cuts them off the shard).  No I/O. */
+void stor_segment_trim_index_mem(struct stor_segment *s, uint64_t pos, int64_t offset);
 
 /* Offset index lookup: position of the entry with the largest offset <= target, or 0. */
 uint64_t stor_segment_lookup(const struct stor_segment *s, int64_t target);
@@ -322,6 +326,9 @@ struct stor_log {
 	stor_roll_fn roll_hook;     /* borrowed */
 	void *roll_arg;
 
+	struct stor_bg *bg;         /* the shard's file worker (stor_log_set_bg; borrowed), or NULL */
+	struct stor_cut *cut;       /* a cut whose files are being cut (truncate.c), or NULL */
+
 	/* Lowest offset whose aborted transactions must be re-derived from the log (recovery
 	 * scanned from there, or a .txnindex was missing); INT64_MAX when none (aborted.c). */
 	int64_t txn_rebuild_from;
@@ -336,8 +343,12 @@ ssize_t stor_log_find_segment(const struct stor_log *log, int64_t offset);
 void stor_log_publish(struct stor_log *log);
 /* Recomputes the log's max timestamp from its segments. */
 void stor_log_recompute_max_ts(struct stor_log *log);
-/* Drops leader-epoch entries that start at or past `end` (truncation).  Blocking.  0 or -errno. */
-int stor_log_trim_epochs(struct stor_log *log, int64_t end);
+/* Drops leader-epoch entries that start at or past `end` (truncation), in memory: true when
+ * some were dropped (then leader-epoch-checkpoint must be written again).  No I/O. */
+bool stor_log_trim_epochs(struct stor_log *log, int64_t end);
+/* leader-epoch-checkpoint's text for the log's entries: malloc'ed (the caller frees), its length
+ * in *len; NULL on ENOMEM. */
+char *stor_log_epochs_text(const struct stor_log *log, size_t *len);
 /* Takes the partition offline with a log line (failed fdatasync or repair). */
 void stor_log_go_offline(struct stor_log *log, const char *what, int err);
 
@@ -418,8 +429,17 @@ void stor_retire_head(struct stor_log *log, size_t n);
  * replaced, unlinked) by stor_reap once no reader, write or group-commit round can use it. */
 void stor_grave_push(struct stor_log *log, struct stor_segment *s);
 void stor_reap(struct stor_log *log);
-/* Drops every segment after index i and truncates segs[i] at pos (error repair, truncate). */
-int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset);
+/* truncate.c: cuts the log back to `offset`, at file position pos of segs[i] (a batch
+ * boundary), dropping every segment after it.  The log's memory is cut before this returns; its
+ * files are cut by a job on log->bg's worker (on this thread, blocking, without one), `sync`
+ * (explicit truncation) making the cut durable and rewriting the leader-epoch checkpoint.  Then
+ * the roll hook runs (truncated) and done(log, arg, err) is called on the owner shard exactly
+ * once (before this returns without a worker): err 0, or -errno (memory and files disagree:
+ * the caller takes the partition offline).
+ * Until then log->cut is set, the log is not idle, and nothing may be appended. */
+typedef void (*stor_cut_fn)(struct stor_log *log, void *arg, int err);
+void stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset, bool sync,
+                      stor_cut_fn done, void *arg);
 
 /* compact.c: one cleaning, in three steps.  prepare (owner shard) takes the cleanable section
  * and pins its segments; run (any thread, blocking file I/O, touches only the job and the pinned

@@ -191,15 +191,24 @@ static int epochs_read(struct stor_log *log)
 	return rc == -EBADMSG ? 0 : rc;
 }
 
-static int epochs_write(struct stor_log *log)
+char *stor_log_epochs_text(const struct stor_log *log, size_t *len)
 {
 	size_t cap = 32 + log->nepochs * 40;
 	char *buf = malloc(cap);
-	if (!buf) return -ENOMEM;
-	size_t len = (size_t)snprintf(buf, cap, "0\n%zu\n", log->nepochs);
+	if (!buf) return NULL;
+	size_t n = (size_t)snprintf(buf, cap, "0\n%zu\n", log->nepochs);
 	for (size_t i = 0; i < log->nepochs; i++)
-		len += (size_t)snprintf(buf + len, cap - len, "%" PRId32 " %" PRId64 "\n",
-		                        log->epochs[i].epoch, log->epochs[i].start);
+		n += (size_t)snprintf(buf + n, cap - n, "%" PRId32 " %" PRId64 "\n",
+		                      log->epochs[i].epoch, log->epochs[i].start);
+	*len = n;
+	return buf;
+}
+
+static int epochs_write(struct stor_log *log)
+{
+	size_t len;
+	char *buf = stor_log_epochs_text(log, &len);
+	if (!buf) return -ENOMEM;
 	int rc = stor_write_file_atomic(log->dfd, "leader-epoch-checkpoint", buf, len);
 	free(buf);
 	return rc;
@@ -220,13 +229,13 @@ int stor_log_set_leader_epoch(struct stor_log *log, int32_t epoch)
 	return epochs_write(log);
 }
 
-int stor_log_trim_epochs(struct stor_log *log, int64_t end)
+bool stor_log_trim_epochs(struct stor_log *log, int64_t end)
 {
 	size_t n = log->nepochs;
 	while (n && log->epochs[n - 1].start >= end && end > 0) n--;
-	if (n == log->nepochs) return 0;
+	if (n == log->nepochs) return false;
 	log->nepochs = n;
-	return epochs_write(log);
+	return true;
 }
 
 int32_t stor_log_leader_epoch(const struct stor_log *log)

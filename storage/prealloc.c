@@ -201,7 +201,7 @@ static int issue(struct stor_log *log, struct stor_segment *s, int fd, uint64_t 
 
 void stor_pa_kick(struct stor_log *log)
 {
-	if (log->offline || log->pa.left || log->roll_wait || log->cfg.prealloc_window_ms <= 0 ||
+	if (log->offline || log->pa.left || log->roll_wait || log->cut || log->cfg.prealloc_window_ms <= 0 ||
 	    !stor_pa_supported())
 		return;
 	/* The segment before the active one, when its trim found the SQ full. */

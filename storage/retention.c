@@ -1,6 +1,6 @@
 /*
  * storage/retention.c: removing data: retention by time and size, DeleteRecords (log start
- * offset), truncation, and the deferred unlinking of deleted segments.
+ * offset), and the deferred unlinking of deleted segments (truncation is truncate.c).
  *
  * A deleted segment leaves the log's array at once (readers can no longer find it) but keeps its
  * descriptors until the last reader releases its pin and no SQE uses them; then its files are
@@ -98,87 +98,6 @@ void stor_retire_head(struct stor_log *log, size_t n)
 	stor_log_publish(log);
 	stor_log_recompute_max_ts(log);
 	stor_reap(log);
-}
-
-/* The segments past a truncation point leave the log with their names unlinked at once: the
- * offsets they held are assigned again, so a later roll may create a segment of the same base
- * name (a producer resending the batches that failed rolls at the same offset), and an unlink
- * by name when the old segment is reaped (after its last reader or group-commit round) would
- * remove the new segment's files.  Reaping then only closes the descriptors (`replaced`).  The
- * next flush makes the unlinks durable (dir_dirty) before anything appended after the cut is
- * acknowledged as durable, so a crash cannot bring back the unacknowledged records they held. */
-static void retire_tail(struct stor_log *log, size_t keep)
-{
-	while (log->nseg > keep) {
-		struct stor_segment *s = log->segs[--log->nseg];
-		stor_segment_unlink(s);
-		s->replaced = true;
-		log->dir_dirty = true;
-		stor_grave_push(log, s);
-	}
-}
-
-int stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset)
-{
-	retire_tail(log, i + 1);
-	struct stor_segment *s = log->segs[i];
-	int32_t f = stor_fault_check(STOR_FAULT_TRUNCATE);
-	if (f < 0) return f;
-	if (ftruncate(s->fd, (off_t)pos)) return -errno;
-	stor_pa_cut(log, s, pos);
-	stor_recent_reset(log);
-	s->size = pos;
-	if (s->visible > pos) s->visible = pos;
-	stor_segment_trim_index(s, pos, offset);
-	stor_segment_txn_trim(s, offset);
-	if (s->end_offset > offset) s->end_offset = offset;
-	s->max_ts = s->tn ? (int64_t)rt_be64_get(s->tidx + (s->tn - 1) * 12) : -1;
-	s->max_ts_off = s->tn ? s->base + rt_be32_get(s->tidx + (s->tn - 1) * 12 + 8) : s->base;
-	s->sealed = false;
-	s->dirty = true;  /* the next flush makes the new size durable */
-	log->next_offset = offset;
-	if (log->leo > offset) log->leo = offset;
-	if (log->durable > offset) log->durable = offset;
-	if (log->recovery_point > offset) log->recovery_point = offset;
-	if (log->clean_point > offset) log->clean_point = offset;
-	stor_log_publish(log);
-	stor_log_recompute_max_ts(log);
-	stor_reap(log);
-	if (log->roll_hook) log->roll_hook(log->roll_arg, log, offset, true);
-	return 0;
-}
-
-int stor_log_truncate(struct stor_log *log, int64_t offset)
-{
-	assert(stor_log_idle(log));
-	if (offset >= log->leo) return 0;
-	if (offset < log->log_start) return -ERANGE;
-	ssize_t i = stor_log_find_segment(log, offset);
-	if (i < 0) i = 0;
-	struct stor_segment *s = log->segs[i];
-	uint64_t pos = stor_segment_lookup(s, offset);
-	for (;;) {
-		struct stor_bhdr h;
-		int rc = stor_segment_read_hdr(s, pos, s->visible, &h);
-		if (rc == -ENODATA) break;
-		if (rc) return rc;
-		if (h.last >= offset) {
-			offset = h.base;  /* whole batches only: the batch holding offset goes */
-			break;
-		}
-		pos += h.size;
-	}
-	if (offset < log->log_start) offset = log->log_start;
-	stor_logf("%s: truncating to offset %" PRId64 " (segment %020" PRId64 ", position %" PRIu64 ")",
-	          log->name, offset, s->base, pos);
-	int rc = stor_truncate_at(log, (size_t)i, pos, offset);
-	if (rc) return rc;
-	/* Make the truncation durable now: truncation is rare and may block. */
-	if (fdatasync(s->fd) || fsync(log->dfd)) return -errno;
-	if ((rc = stor_log_trim_epochs(log, offset))) return rc;
-	log->durable = log->leo;
-	s->dirty = false;
-	return 0;
 }
 
 int stor_log_delete_records(struct stor_log *log, int64_t offset, int64_t *low_watermark)

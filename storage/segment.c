@@ -253,17 +253,22 @@ int64_t stor_segment_lookup_time(const struct stor_segment *s, int64_t ts)
 	return lo ? s->base + t_rel(s, lo - 1) : s->base;
 }
 
-void stor_segment_trim_index(struct stor_segment *s, uint64_t pos, int64_t offset)
+void stor_segment_trim_index_mem(struct stor_segment *s, uint64_t pos, int64_t offset)
 {
 	while (s->on && (o_pos(s, s->on - 1) >= pos || s->base + o_rel(s, s->on - 1) >= offset)) s->on--;
 	while (s->tn && s->base + t_rel(s, s->tn - 1) >= offset) s->tn--;
 	if (s->on_disk > s->on) s->on_disk = s->on;
 	if (s->tn_disk > s->tn) s->tn_disk = s->tn;
-	if (ftruncate(s->ifd, (off_t)(s->on_disk * 8)) || ftruncate(s->tfd, (off_t)(s->tn_disk * 12)))
-		s->idx_bad = true;
 	/* An index write still in flight may land after the truncation: rewrite before trusting. */
 	if (s->idx_inflight) s->idx_bad = true;
 	s->since_index = 0;
+}
+
+void stor_segment_trim_index(struct stor_segment *s, uint64_t pos, int64_t offset)
+{
+	stor_segment_trim_index_mem(s, pos, offset);
+	if (ftruncate(s->ifd, (off_t)(s->on_disk * 8)) || ftruncate(s->tfd, (off_t)(s->tn_disk * 12)))
+		s->idx_bad = true;
 }
 
 void stor_segment_reset_index(struct stor_segment *s)

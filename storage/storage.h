@@ -33,8 +33,9 @@
  * storage reports or uses is the data's, never the file's.  Aborted-transaction entries are written through
  * the ring (aborted.c); reaped segments' descriptors are closed through it (IORING_OP_CLOSE).
  * Compaction runs on a cleaner thread (compact.h); producer snapshots at a roll and partition
- * deletion run on the shard's file worker (bg.h, stor_log_delete_bg).  Calls documented as
- * "blocking" do file system calls directly: open (recovery), close, truncate, stor_log_delete,
+ * deletion run on the shard's file worker (bg.h, stor_log_delete_bg), and so do the file calls
+ * of a cut (the repair after a failed write, stor_log_truncate_start; stor_log_set_bg).  Calls documented as
+ * "blocking" do file system calls directly: open (recovery), close, stor_log_truncate, stor_log_delete,
  * checkpoints, leader-epoch changes, stor_log_offset_for_time and stor_log_read's batch headers
  * (pread; ListOffsets uses stor_log_offset_for_time_start and the fetch path
  * stor_log_read_start, whose reads, and the copy of the records when asked, go through the ring).
@@ -430,9 +431,33 @@ int32_t stor_log_leader_epoch(const struct stor_log *log);
  * or -ERANGE. */
 int stor_log_delete_records(struct stor_log *log, int64_t offset, int64_t *low_watermark);
 
-/* Removes every offset >= `offset` (follower truncation, tests).  Requires stor_log_idle().
- * Blocking.  0 or -errno. */
+/* Removes every offset >= `offset` (follower truncation, tests): whole batches, so the batch
+ * that holds it goes too; durable (fdatasync, directory fsync, leader-epoch checkpoint) before
+ * it returns.  Requires stor_log_idle().  Blocking.  0 or -errno (-ERANGE below the log start;
+ * a failed cut of the files takes the partition offline). */
 int stor_log_truncate(struct stor_log *log, int64_t offset);
+
+/* The same without blocking the owner shard: the batch that holds the offset is found through
+ * the log's io_uring, the log's memory is cut at once, and its files on the log's file worker
+ * (stor_log_set_bg; storage/truncate.c).  Embedded in the caller's object. */
+struct stor_trunc_op;
+typedef void (*stor_trunc_fn)(struct stor_trunc_op *t, int err);
+struct stor_trunc_op {
+	int64_t offset;                 /* in */
+	stor_trunc_fn done;             /* in: on the owner shard, err 0 or -errno as stor_log_truncate's */
+	/* private */
+	struct stor_read_op rop;
+	struct stor_log *log;
+};
+/* Requires stor_log_idle(); nothing may be appended until `done`.  Returns 0 when there is
+ * nothing to cut (offset >= LEO) or -ERANGE (`done` is not called), or -EINPROGRESS: `done`
+ * is called exactly once (before this returns when the log has no file worker). */
+int stor_log_truncate_start(struct stor_log *log, struct stor_trunc_op *t);
+
+/* Gives the log its owner shard's file worker (borrowed; must outlive the log; NULL: none):
+ * truncations and the repair after a failed write cut their files there (truncate.c) instead
+ * of on the caller's thread. */
+void stor_log_set_bg(struct stor_log *log, struct stor_bg *bg);
 
 /* Periodic work, called from the owner shard's timer (about once a second) with the wall clock
  * in ms: background flush (flush.ms), retention by retention.ms / retention.bytes (deleting whole

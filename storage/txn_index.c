@@ -194,6 +194,13 @@ int stor_txnidx_sync(struct stor_txnidx *x)
 	return fdatasync(x->fd) ? -errno : 0;
 }
 
+size_t stor_txnidx_cut(struct stor_txnidx *x, int64_t offset)
+{
+	while (x->n && x->e[x->n - 1].last_offset >= offset)
+		x->n--;
+	return x->n;
+}
+
 int stor_txnidx_truncate(struct stor_txnidx *x, int64_t offset)
 {
 	size_t n = x->n;

@@ -68,6 +68,9 @@ int stor_txnidx_push(struct stor_txnidx *x, const struct stor_aborted_txn *t, ui
 int stor_txnidx_sync(struct stor_txnidx *x);
 /* Drops every entry whose last offset is >= offset (log truncation).  Blocking.  0 or -errno. */
 int stor_txnidx_truncate(struct stor_txnidx *x, int64_t offset);
+/* The same in memory only: returns the entries left (the file's length is that many entries;
+ * the caller cuts the file, off the owner shard).  No I/O. */
+size_t stor_txnidx_cut(struct stor_txnidx *x, int64_t offset);
 
 /* The index file's descriptor (borrowed: for an fdatasync queued by the owner). */
 int stor_txnidx_fd(const struct stor_txnidx *x);

@@ -101,6 +101,12 @@ static void dispatch(struct io_uring *ring)
 		if (batch[i].op) batch[i].op->cb(batch[i].op, batch[i].res, batch[i].flags);
 }
 
+void t_run_once(struct io_uring *ring)
+{
+	io_uring_submit_and_wait(ring, 1);
+	dispatch(ring);
+}
+
 void t_run_until(struct io_uring *ring, volatile bool *flag)
 {
 	while (!*flag) {

@@ -29,6 +29,8 @@ struct stor_log *t_open(struct tctx *t, const char *topic);
 /* Removes a directory tree. */
 void t_rmtree(const char *path);
 
+/* Submits, waits for at least one completion and dispatches what is there. */
+void t_run_once(struct io_uring *ring);
 /* Runs the loop until *flag becomes true (or the log is idle when flag is NULL). */
 void t_run_until(struct io_uring *ring, volatile bool *flag);
 void t_run_idle(struct io_uring *ring, struct stor_log *log);
