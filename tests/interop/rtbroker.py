@@ -149,11 +149,14 @@ class Tap:
         self.n = 0
         self.failed = 0
 
-    def ok(self, cond, name, diag=None):
+    def ok(self, cond, name, diag=None, todo=None):
+        """todo: the reason a known gap is not fixed yet (TAP's "# TODO"): the check is printed
+        and its diagnostics shown, but it does not fail the test."""
         self.n += 1
-        if not cond:
+        if not cond and not todo:
             self.failed += 1
-        print('%s %d - %s' % ('ok' if cond else 'not ok', self.n, name), flush=True)
+        print('%s %d - %s%s' % ('ok' if cond else 'not ok', self.n, name,
+                                ' # TODO ' + todo if todo else ''), flush=True)
         if not cond and diag:
             for line in str(diag).splitlines()[:40]:
                 print('# ' + line, flush=True)

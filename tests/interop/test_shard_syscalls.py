@@ -29,6 +29,14 @@ batch headers and the batch it looks into through the owner's ring (storage/read
 A second broker runs with ringtail.fetch.zero.copy=false: its fetches copy the records into
 memory, and that copy is read through the owner shard's ring with the range
 (stor_read_op.copy), not with a pread on the connection's shard.
+
+A third broker runs on a small tmpfs that the test fills up (root; preallocation off): its
+appends fail with ENOSPC, and the repair that cuts the failed tail back (the ftruncates of the
+.log and its indexes) runs on the shard's file worker (storage/truncate.c).  What still blocks
+a shard there: the producer state rebuilt after a cut reads the snapshot files and the log
+tail on the shard (dataplane/parts.c, stor_pstate_recover); that check is a TAP TODO.
+Explicit truncation (stor_log_truncate_start) has no broker caller yet (follower truncation
+comes with replication): the unit tests (tests/unit/storage/test_truncate.c) cover it.
 Calls on sockets and pipes (accepting and closing connections, the control link) and log lines
 written to stderr are not file system calls on the data and are not counted.
 
@@ -44,6 +52,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
@@ -288,6 +297,113 @@ def copy_fetch_phase(tap, exe):
         tap.ok(b.stop() == 0, 'the second broker stops cleanly')
 
 
+def fill_disk(path):
+    """Writes a file until the file system is full; returns its size."""
+    n = 0
+    with open(path, 'wb', buffering=0) as f:
+        chunk = b'z' * 65536
+        while True:
+            try:
+                n += f.write(chunk)
+            except OSError:
+                break
+        while True:  # the last partial block
+            try:
+                if not f.write(b'z' * 512):
+                    break
+                n += 512
+            except OSError:
+                break
+    return n
+
+
+def repair_phase(tap, exe):
+    """A failed write on a full disk: the repair cuts the tail back, and its file calls (the
+    ftruncates of the .log and its indexes) run on the shard's file worker (storage/truncate.c).
+    A 16 MiB tmpfs is mounted for it (root: the mount failing fails the test; it never skips);
+    preallocation is off so that the append's own write meets the full disk."""
+    mnt = tempfile.mkdtemp(prefix='ringtail-full-')
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt],
+                       stderr=subprocess.PIPE)
+    tap.ok(r.returncode == 0, 'a small tmpfs is mounted for the disk-full repair (needs root)',
+           r.stderr.decode(errors='replace'))
+    if r.returncode:
+        os.rmdir(mnt)
+        return
+    os.environ['RINGTAIL_NO_PREALLOC'] = '1'
+    blog = os.path.join('/tmp', 'ringtail-full-%d.log' % os.getpid())
+    try:
+        b = Broker(exe, data_dir=mnt)
+        b.log_path = blog   # not on the full disk
+        with b:
+            bs = b.bootstrap
+            data_dir = os.path.join(b.data_dir, 'data')
+            a = AdminClient({'bootstrap.servers': bs})
+            for f in a.create_topics([NewTopic('full', 1, 1)]).values():
+                f.result(30)
+            first = produce_values(bs, 'full', [b'before%03d' % i for i in range(50)])
+            filler = os.path.join(mnt, 'filler')
+            trace = os.path.join('/tmp', 'ringtail-repair-%d.strace' % os.getpid())
+            st, _ = trace_start(b.proc.pid, trace)
+            try:
+                fill_disk(filler)
+                failed = produce_values(bs, 'full', [b'x' * 3000 + b'%03d' % i for i in range(40)])
+                os.unlink(filler)
+                # Retried: the last repair's cut may still be on the worker (appends are
+                # refused with KAFKA_STORAGE_ERROR, retriable, until it is back).
+                after = produce_values(bs, 'full', [b'after%03d' % i for i in range(50)], retries=True)
+            finally:
+                bad, seen, err = trace_stop(st, trace, data_dir)
+                os.unlink(trace)
+            log = b.log()
+            tap.ok(first == 50 and failed < 40 and after == 50,
+                   'on the full disk appends fail, and after it they work (%d, %d of 40, %d)'
+                   % (first, failed, after))
+            tap.ok('tail cut back' in log, 'the failed write\'s tail was cut back',
+                   '\n'.join(l for l in log.splitlines() if 'storage' in l.lower())[-2000:])
+            c = Consumer({'bootstrap.servers': bs, 'group.id': 'full-read', 'enable.auto.commit': False})
+            c.assign([TopicPartition('full', 0, OFFSET_BEGINNING)])
+            got = []
+            deadline = time.time() + 20
+            while time.time() < deadline and len(got) < 100 + failed:
+                m = c.poll(0.3)
+                if m is not None and not m.error():
+                    got.append((m.offset(), m.value()))
+            c.close()
+            offs = [o for o, _ in got]
+            tap.ok(offs == list(range(100 + failed)) and got[-1][1] == b'after049',
+                   'the log holds every acknowledged record, with no hole (%d)' % len(got))
+            cut_calls = [l for l in bad if re.search(r'\b(ftruncate|unlink|unlinkat|fdatasync|fsync|'
+                                                     r'pwrite64|write)\(', l)]
+            tap.ok(seen > 0 and not cut_calls,
+                   'the repair cut no file on a shard thread (%d calls)' % len(cut_calls),
+                   '\n'.join(cut_calls[:20]))
+            # The producer state is still rebuilt after a cut on the shard (reading snapshots
+            # and the log tail): issue 3 lists it as left to do.
+            tap.ok(not bad, 'no file system call on a shard thread around the repair (%d found)'
+                   % len(bad), '\n'.join(bad[:20]),
+                   todo='the producer-state rebuild after a cut reads files on the shard')
+            tap.ok(b.stop() == 0, 'the disk-full broker stops cleanly')
+    finally:
+        del os.environ['RINGTAIL_NO_PREALLOC']
+        if os.path.exists(blog):
+            os.unlink(blog)
+        subprocess.run(['umount', '-l', mnt])
+        shutil.rmtree(mnt, ignore_errors=True)
+
+
+def produce_values(bs, topic, values, retries=False):
+    """acks=1, one batch per record: how many of values were acknowledged."""
+    p = Producer({'bootstrap.servers': bs, 'acks': 1, 'retries': 100 if retries else 0,
+                  'retry.backoff.ms': 50, 'linger.ms': 0, 'enable.idempotence': False,
+                  'message.timeout.ms': 20000})
+    ok = []
+    for v in values:
+        p.produce(topic, v, partition=0, on_delivery=lambda e, m: ok.append(1) if not e else None)
+        p.flush(10)   # one batch per record: the failing ones fail alone
+    return len(ok)
+
+
 def main(tap):
     exe = sys.argv[1]
     if not shutil.which('strace'):
@@ -380,6 +496,7 @@ def main(tap):
         tap.ok(not left, 'the deleted topic left no directory', left)
         tap.ok(b.stop() == 0, 'broker stops cleanly')
     copy_fetch_phase(tap, exe)
+    repair_phase(tap, exe)
 
 
 run_tap(main)
