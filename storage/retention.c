@@ -125,6 +125,8 @@ static bool expired(const struct stor_log *log, const struct stor_segment *s, in
 int stor_log_tick(struct stor_log *log, int64_t now_ms)
 {
 	if (log->offline) return -EROFS;
+	/* A cut's files are being cut (truncate.c): no roll or retention until they are. */
+	if (log->cut) return 0;
 	if (log->leo > log->durable && now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
 		log->flush_wanted = true;
 		stor_sync_kick(log);

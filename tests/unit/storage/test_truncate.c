@@ -119,6 +119,10 @@ Test(stor_truncate, files_are_cut_on_the_worker_memory_at_once)
 	cr_expect_eq(file_size(0), seg0, "no file call on this thread: the .log is not cut yet");
 	cr_expect(file_size(last_base) >= 0, "nor the segments cut off unlinked");
 	cr_expect(!x.done);
+	/* Ten days on, everything is due for retention, yet nothing rolls or goes meanwhile. */
+	cr_expect_eq(stor_log_tick(lg, stor_now_ms() + 10LL * 86400 * 1000), 0);
+	cr_expect_eq(stor_log_segment_count(lg), 1);
+	cr_expect_eq(stor_log_active(lg)->base, 0);
 
 	atomic_store(&blk.go, true);
 	t_run_until(&t.ring, &x.done);
