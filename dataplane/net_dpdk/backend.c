@@ -263,7 +263,8 @@ static void log_stats(const struct dshard *ds)
 	        "zerocopy_bytes=%lu copied_bytes=%lu conns=%lu retransmits=%lu fast_retransmits=%lu "
 	        "rto_expiries=%lu ooo_segments=%lu dup_segments=%lu out_of_window=%lu ip_bad_csum=%lu "
 	        "tcp_bad_csum=%lu tcp_bad_header=%lu tcp_bad_options=%lu frags_dropped=%lu "
-	        "challenge_acks=%lu rst_out=%lu rx_direct_bytes=%lu rx_ring_bytes=%lu", ds->s->id,
+	        "challenge_acks=%lu rst_out=%lu rx_direct_bytes=%lu rx_ring_bytes=%lu sacked_bytes=%lu "
+	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu", ds->s->id,
 	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
 	        (unsigned long)ps.tx_zerocopy_segs, (unsigned long)ps.tx_zerocopy_bytes,
 	        (unsigned long)ps.tx_copied_bytes, (unsigned long)t->tcp_conns_established,
@@ -274,7 +275,9 @@ static void log_stats(const struct dshard *ds)
 	        (unsigned long)t->tcp_bad_header, (unsigned long)t->tcp_bad_options,
 	        (unsigned long)t->ip_frags_dropped, (unsigned long)t->tcp_challenge_acks,
 	        (unsigned long)t->tcp_rst_out, (unsigned long)t->tcp_rx_direct_bytes,
-	        (unsigned long)t->tcp_rx_ring_bytes);
+	        (unsigned long)t->tcp_rx_ring_bytes, (unsigned long)t->tcp_sacked_bytes,
+	        (unsigned long)t->tcp_sack_recoveries, (unsigned long)t->tcp_tlp_probes,
+	        (unsigned long)t->tcp_tlp_recoveries);
 }
 
 static void shard_fini(struct dp_shard *s)

@@ -133,6 +133,7 @@ uint64_t dp_stack_next_timer(const struct dp_stack *st)
 		t = min_t(t, c->t_persist);
 		t = min_t(t, c->t_keep);
 		t = min_t(t, c->t_2msl);
+		t = min_t(t, c->t_tlp);
 	}
 	return t;
 }

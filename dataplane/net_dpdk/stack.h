@@ -2,8 +2,9 @@
  * dataplane/net_dpdk/stack.h: Ringtail's own TCP/IP stack (prefix dp_stack_, dp_tcp_), one
  * instance per shard, used by the DPDK backend.  Ethernet, ARP with a timed cache, IPv4
  * (fragments dropped), ICMP echo and TCP (passive and active open, MSS, window scaling,
- * timestamps with PAWS, SACK blocks for the peer (received ones are ignored), RFC 6298 timers,
- * NewReno, delayed ACKs, persist and keepalive, TIME_WAIT).
+ * timestamps with PAWS, SACK both ways with RFC 6675 loss recovery and the tail loss probe of
+ * RFC 8985, RFC 6298 timers, NewReno for peers without SACK, delayed ACKs, persist and
+ * keepalive, TIME_WAIT).
  *
  * Invariants: an instance is used by one thread only and takes no locks; nothing here knows DPDK.
  * Frames come in through dp_stack_input and go out through the packet I/O interface
@@ -126,6 +127,9 @@ struct dp_stack_stats {
 	uint64_t tcp_timer_visits;                    /* connections the timer wheel looked at */
 	uint64_t tcp_rx_direct_bytes;                 /* received straight into the application's buffer */
 	uint64_t tcp_rx_ring_bytes;                   /* received through the connection's ring */
+	uint64_t tcp_sacked_bytes;                    /* newly SACKed by the peer (scoreboard input) */
+	uint64_t tcp_sack_recoveries;                 /* loss recoveries entered from SACK or dupacks */
+	uint64_t tcp_tlp_probes, tcp_tlp_recoveries;  /* tail loss probes sent; losses they repaired */
 };
 
 /* Creates an instance.  cfg, io and cb are copied.  Returns an owned stack or NULL. */

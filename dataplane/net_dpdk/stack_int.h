@@ -30,6 +30,7 @@ enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10
 
 #define DP_ARP_SLOTS 64
 #define DP_TCP_OOO_MAX 8
+#define DP_TCP_SB_MAX 16    /* SACK scoreboard ranges kept (the peer reports at most 4 per ACK) */
 #define DP_TCP_WHEEL 1024   /* 1 ms slots; a timer further out waits a lap or more in its slot */
 #define DP_TCP_IOV_MAX 8
 #define DP_TCP_HASH 4096
@@ -103,6 +104,17 @@ struct dp_tcp_conn {
 	struct dp_tcp_sreq *sq_head, *sq_tail;
 	uint64_t sq_bytes;      /* bytes queued from snd_una on (acked ones are gone) */
 	uint64_t sq_head_off;   /* bytes of sq_head already acknowledged */
+	/* SACK scoreboard (tcp_sack.c, when sack_ok): ranges the peer holds above SND.UNA, sorted,
+	 * disjoint, within (SND.UNA, SND.MAX].  With SACK, SND.NXT never moves back: holes are
+	 * retransmitted where they are and new data goes out at SND.MAX. */
+	struct { uint32_t start, end; } sb[DP_TCP_SB_MAX];
+	uint8_t nsb;
+	bool loss_state;        /* after an RTO with SACK: every unSACKed byte below recover is lost */
+	uint32_t high_rxt;      /* lost bytes below it were retransmitted in this recovery */
+	uint32_t lost_hint;     /* unSACKed bytes below it count as lost whatever the scoreboard says */
+	/* tail loss probe (RFC 8985 section 7): one per flight, answered by an ACK of tlp_high */
+	bool tlp_out, tlp_rxt, tlp_dsack;
+	uint32_t tlp_seq, tlp_high;
 
 	/* round trip (RFC 6298), in ms scaled by 8 (srtt) and 4 (rttvar) */
 	uint32_t srtt8, rttvar4, rto;
@@ -128,7 +140,7 @@ struct dp_tcp_conn {
 	uint32_t dlen, dgot;
 
 	/* timers: absolute ms, 0 = stopped (set through dp_tcp_timer_set; stopping needs nothing) */
-	uint64_t t_rto, t_delack, t_persist, t_keep, t_2msl;
+	uint64_t t_rto, t_delack, t_persist, t_keep, t_2msl, t_tlp;
 	/* the timer wheel: the connection sits in the slot of wdue (0: in none), no later than its
 	 * earliest timer; a timer stopped or moved later only costs a visit that finds nothing due */
 	struct dp_tcp_conn *wnext, **wpprev;
@@ -198,6 +210,32 @@ void dp_tcp_send_rst_reply(struct dp_stack *st, uint32_t src, uint32_t dst, uint
                            uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags);
 uint32_t dp_tcp_rcv_window(const struct dp_tcp_conn *c);
 void dp_tcp_retransmit_first(struct dp_tcp_conn *c);
+
+/* tcp_sack.c */
+/* Takes the SACK blocks of an ACK (ack: its acknowledgment number) into the scoreboard; a first
+ * block at or below ack is a D-SACK (RFC 2883) and only noted for the tail loss probe.
+ * Returns the bytes newly SACKed. */
+uint32_t dp_sack_update(struct dp_tcp_conn *c, const uint32_t (*blk)[2], int n, uint32_t ack);
+/* Drops what SND.UNA has passed. */
+void dp_sack_trim(struct dp_tcp_conn *c);
+/* RFC 6675's pipe: bytes sent and not SACKed, less the lost ones not yet retransmitted. */
+uint32_t dp_sack_pipe(const struct dp_tcp_conn *c);
+/* The next lost hole to retransmit (NextSeg rule 1): true with *seq and *len (at most an MSS;
+ * 1 for a lost FIN alone). */
+bool dp_sack_next_rxt(const struct dp_tcp_conn *c, uint32_t *seq, uint32_t *len);
+/* Retransmits [seq, seq+len) (the FIN when seq is its number) and moves high_rxt past it. */
+void dp_sack_rxt_send(struct dp_tcp_conn *c, uint32_t seq, uint32_t len);
+/* After an ACK was processed: enters loss recovery when the scoreboard or the duplicate ACKs
+ * say the first hole is lost (RFC 6675 section 5). */
+void dp_sack_check(struct dp_tcp_conn *c);
+/* A partial ACK in recovery: the hole now at SND.UNA, below SACKed data, counts as lost. */
+void dp_sack_partial_ack(struct dp_tcp_conn *c);
+/* The tail loss probe: arms its timer after new data or an ACK, and fires it. */
+void dp_tcp_tlp_arm(struct dp_tcp_conn *c);
+void dp_tcp_tlp_fire(struct dp_tcp_conn *c);
+/* An ACK covered the probe: a retransmitted probe that repaired a loss reduces cwnd (RFC 8985
+ * 7.4.2) unless a D-SACK showed the original had arrived. */
+void dp_tcp_tlp_acked(struct dp_tcp_conn *c);
 
 /* tcp_timer.c */
 void dp_tcp_timers(struct dp_stack *st);

@@ -216,7 +216,7 @@ void dp_tcp_set_state(struct dp_tcp_conn *c, enum dp_tcp_state s)
 void dp_tcp_conn_done(struct dp_tcp_conn *c, int err)
 {
 	struct dp_stack *st = c->st;
-	c->t_rto = c->t_delack = c->t_persist = c->t_keep = c->t_2msl = 0;
+	c->t_rto = c->t_delack = c->t_persist = c->t_keep = c->t_2msl = c->t_tlp = 0;
 	bool was_syn_sent = c->state == DP_TCP_SYN_SENT;
 	dp_tcp_set_state(c, DP_TCP_CLOSED);
 	if (c->err == 0)
@@ -265,7 +265,7 @@ void dp_tcp_conn_established(struct dp_tcp_conn *c)
 void dp_tcp_enter_time_wait(struct dp_tcp_conn *c)
 {
 	dp_tcp_set_state(c, DP_TCP_TIME_WAIT);
-	c->t_rto = c->t_persist = c->t_keep = c->t_delack = 0;
+	c->t_rto = c->t_persist = c->t_keep = c->t_delack = c->t_tlp = 0;
 	dp_tcp_timer_set(c, &c->t_2msl, c->st->now + c->st->cfg.time_wait_ms);
 	fail_sends(c, -ECONNABORTED); /* nothing is left: every byte before our FIN was acked */
 }

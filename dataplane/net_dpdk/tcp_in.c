@@ -2,9 +2,11 @@
  * dataplane/net_dpdk/tcp_in.c: what TCP does with an arriving segment (RFC 9293 section 3.10.7,
  * with RFC 5961's challenge ACKs for resets and SYNs inside the window): header and checksum
  * checks, options, the listener (a bounded backlog of half-open connections), SYN_SENT, then
- * for synchronized states PAWS (RFC 7323), the sequence check, RST, SYN, ACK (RTT samples, NewReno congestion
- * control of RFC 5681/6582, the peer's window), data into the receive ring (out-of-order ranges
- * kept, duplicates trimmed, and reported in SACK blocks when the peer offered SACK), FIN.
+ * for synchronized states PAWS (RFC 7323), the sequence check, RST, SYN, ACK (RTT samples, the
+ * peer's SACK blocks into the scoreboard of tcp_sack.c, congestion control of RFC 5681 with
+ * RFC 6675 recovery when the peer offered SACK and NewReno (RFC 6582) when it did not, the peer's
+ * window), data into the receive ring (out-of-order ranges kept, duplicates trimmed, and
+ * reported in SACK blocks when the peer offered SACK), FIN.
  *
  * A segment never makes the stack allocate beyond one connection per SYN within the backlog,
  * and never writes outside the receive ring: data beyond the window is cut.
@@ -29,6 +31,8 @@ struct seg {
 	uint16_t mss;
 	uint8_t ws;
 	uint32_t tsval, tsecr;
+	int nsack;        /* SACK blocks (RFC 2018): [start, end) */
+	uint32_t sack[4][2];
 };
 
 static bool parse_opts(const uint8_t *o, size_t n, struct seg *s)
@@ -66,7 +70,16 @@ static bool parse_opts(const uint8_t *o, size_t n, struct seg *s)
 			if (l != 2) return false;
 			s->has_sackok = true;
 			break;
-		default: /* SACK blocks (we keep no scoreboard; RFC 2018 makes them advisory) and the rest: skipped */
+		case 5: /* SACK blocks; a length that is not 2 + 8n makes them unusable, not the segment */
+			if ((l - 2) % 8 == 0 && l > 2) {
+				s->nsack = (l - 2) / 8 > 4 ? 4 : (l - 2) / 8;
+				for (int i = 0; i < s->nsack; i++) {
+					s->sack[i][0] = rt_be32_get(o + 2 + 8 * i);
+					s->sack[i][1] = rt_be32_get(o + 6 + 8 * i);
+				}
+			}
+			break;
+		default: /* the rest: skipped */
 			break;
 		}
 		o += l;
@@ -346,11 +359,17 @@ static void new_ack(struct dp_tcp_conn *c, const struct seg *s)
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
 	uint32_t mss = c->snd_mss;
+	if (c->sack_ok)
+		dp_sack_trim(c);
 	if (c->in_recovery) {
 		if (SEQ_GEQ(s->ack, c->recover)) {
 			c->in_recovery = false;
 			c->cwnd = c->ssthresh; /* RFC 6582: deflate on the full acknowledgment */
 			c->dupacks = 0;
+		} else if (c->sack_ok) {
+			/* RFC 6675: cwnd stays at ssthresh; the next hole goes out from dp_tcp_output */
+			dp_sack_partial_ack(c);
+			dp_tcp_arm_rto(c);
 		} else {
 			/* partial acknowledgment: the next hole is lost too */
 			dp_tcp_sq_ack(c, data_acked);
@@ -368,7 +387,8 @@ static void new_ack(struct dp_tcp_conn *c, const struct seg *s)
 	} else {
 		c->dupacks = 0;
 		if (c->cwnd < c->ssthresh) {
-			c->cwnd += acked < mss ? acked : mss; /* slow start, RFC 3465 with L = 1 */
+			/* slow start, RFC 3465 with L = 2 SMSS: the peer ACKs every second segment */
+			c->cwnd += acked < 2u * mss ? acked : 2u * mss;
 		} else {
 			c->bytes_acked += acked;
 			if (c->bytes_acked >= c->cwnd) {
@@ -379,10 +399,17 @@ static void new_ack(struct dp_tcp_conn *c, const struct seg *s)
 		if (c->cwnd > (1u << 30))
 			c->cwnd = 1u << 30;
 	}
-	if (c->snd_una == c->snd_max)
+	if (c->loss_state && SEQ_GEQ(c->snd_una, c->recover))
+		c->loss_state = false; /* every byte outstanding at the RTO is acknowledged */
+	if (c->tlp_out)
+		dp_tcp_tlp_acked(c);
+	if (c->snd_una == c->snd_max) {
 		c->t_rto = 0;
-	else if (!c->in_recovery)
+		c->t_tlp = 0;
+	} else if (!c->in_recovery) {
 		dp_tcp_arm_rto(c);
+		dp_tcp_tlp_arm(c);
+	}
 	if (data_acked)
 		dp_tcp_sq_ack(c, data_acked);
 }
@@ -506,10 +533,16 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 			return;
 		}
 		uint32_t win = s->win << c->snd_wscale;
+		uint32_t newly = c->sack_ok && s->nsack ? dp_sack_update(c, s->sack, s->nsack, s->ack) : 0;
 		if (SEQ_GT(s->ack, c->snd_una)) {
 			new_ack(c, s);
 			if (c->state == DP_TCP_CLOSED)
 				return;
+		} else if (c->sack_ok) {
+			/* RFC 6675: an ACK that SACKs new data is a duplicate, whatever its window or
+			 * payload (a peer whose window grows would otherwise never make three) */
+			if (s->ack == c->snd_una && c->snd_max != c->snd_una && newly)
+				c->dupacks++;
 		} else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & TH_FIN) &&
 		           c->snd_max != c->snd_una && win == c->snd_wnd) {
 			dup_ack(c, s);
@@ -525,6 +558,11 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 			c->snd_wl2 = s->ack;
 			if (win)
 				c->t_persist = 0;
+		}
+		if (c->sack_ok) {
+			dp_sack_check(c);
+			if (c->state == DP_TCP_CLOSED)
+				return;
 		}
 		bool our_fin_acked = fin_acked(c);
 		if (our_fin_acked) {

@@ -2,7 +2,9 @@
  * dataplane/net_dpdk/tcp_out.c: what TCP sends: segments with their options (MSS, window scale,
  * timestamps and SACK-permitted on SYNs; timestamps after, and SACK blocks on pure ACKs while
  * out-of-order data waits), the receive window we advertise, the send loop that
- * honours the peer's window and the congestion window, and resets for segments nobody owns.
+ * honours the peer's window and the congestion window (in SACK loss recovery: lost holes
+ * first, then new data, while RFC 6675's pipe is below cwnd), and resets for segments nobody
+ * owns.
  *
  * Payload is never copied: a segment's data is a list of pieces of the send queue handed to the
  * driver as iovecs.  Checksums are computed here unless the device offloads them, in which case
@@ -203,11 +205,24 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 	default:
 		return;
 	}
+	bool sack_rec = c->sack_ok && (c->in_recovery || c->loss_state);
 	for (;;) {
 		uint32_t end = data_end(c);
+		/* in SACK recovery what is in the network is the pipe, not SND.NXT - SND.UNA */
+		uint32_t flight = sack_rec ? dp_sack_pipe(c) : c->snd_nxt - c->snd_una;
+		if (sack_rec) {
+			uint32_t seq, len;
+			if (flight >= c->cwnd)
+				return;
+			if (dp_sack_next_rxt(c, &seq, &len)) {
+				if (c->cwnd - flight < len && c->cwnd - flight < c->snd_mss)
+					return;
+				dp_sack_rxt_send(c, seq, len);
+				continue;
+			}
+		}
 		if (SEQ_LT(c->snd_nxt, end)) {
 			uint64_t unsent = end - c->snd_nxt;
-			uint32_t flight = c->snd_nxt - c->snd_una;
 			if (c->snd_wnd == 0) {
 				if (!c->t_rto && !c->t_persist && c->snd_max == c->snd_una) {
 					c->persist_backoff = 0;
@@ -215,8 +230,10 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 				}
 				return;
 			}
-			uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
-			uint64_t n = wnd > flight ? wnd - flight : 0;
+			uint32_t sent = c->snd_nxt - c->snd_una; /* the peer's window counts every byte */
+			uint64_t n = c->cwnd > flight ? c->cwnd - flight : 0;
+			if (n > (c->snd_wnd > sent ? c->snd_wnd - sent : 0))
+				n = c->snd_wnd > sent ? c->snd_wnd - sent : 0;
 			if (n > unsent)
 				n = unsent;
 			if (n > c->snd_mss)
@@ -248,6 +265,8 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 			c->t_persist = 0;
 			if (!c->t_rto)
 				dp_tcp_arm_rto(c);
+			if (fresh)
+				dp_tcp_tlp_arm(c);
 			continue;
 		}
 		if (c->fin_queued && c->snd_nxt == end) {

@@ -1,7 +1,9 @@
 /*
  * dataplane/net_dpdk/tcp_timer.c: TCP's clocks: the retransmission timer of RFC 6298 (SRTT and
  * RTTVAR in fixed point, RTO = SRTT + max(G, 4*RTTVAR) clamped to [rto_min, rto_max], doubled
- * on each expiry, the loss window of RFC 5681 after it), delayed ACKs, the persist timer that
+ * on each expiry, the loss window of RFC 5681 after it; with SACK the holes are then resent
+ * from the scoreboard instead of going back N), the tail loss probe (tcp_sack.c), delayed ACKs,
+ * the persist timer that
  * probes a zero window, keepalive, TIME_WAIT and the orphaned FIN_WAIT_2 limit.
  *
  * Timers are absolute milliseconds in each connection (0 = stopped).  A wheel of 1 ms slots
@@ -82,8 +84,20 @@ static void rto_expired(struct dp_tcp_conn *c)
 		c->dupacks = 0;
 		c->bytes_acked = 0;
 		c->recover = c->snd_max;
-		c->snd_nxt = c->snd_una; /* go back N: resend from the first unacknowledged byte */
+		c->t_tlp = 0;
+		c->tlp_out = false;
 		st->stats.tcp_retransmits--; /* dp_tcp_output counts what it resends */
+		if (c->sack_ok) {
+			/* every unSACKed byte outstanding is lost; SACKed ones are not sent again unless
+			 * this is a second expiry in a row, which may mean the peer reneged (RFC 2018) */
+			if (c->backoff > 1)
+				c->nsb = 0;
+			c->loss_state = true;
+			c->lost_hint = c->snd_max;
+			c->high_rxt = c->snd_una;
+		} else {
+			c->snd_nxt = c->snd_una; /* go back N: resend from the first unacknowledged byte */
+		}
 		dp_tcp_output(c);
 	}
 	if (c->snd_max != c->snd_una || opening)
@@ -169,7 +183,7 @@ void dp_tcp_timer_set(struct dp_tcp_conn *c, uint64_t *t, uint64_t when)
 static uint64_t earliest(const struct dp_tcp_conn *c)
 {
 	uint64_t e = 0;
-	const uint64_t ts[] = { c->t_rto, c->t_delack, c->t_persist, c->t_keep, c->t_2msl };
+	const uint64_t ts[] = { c->t_rto, c->t_delack, c->t_persist, c->t_keep, c->t_2msl, c->t_tlp };
 	for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
 		if (ts[i] && (!e || ts[i] < e))
 			e = ts[i];
@@ -184,6 +198,8 @@ static void run_due(struct dp_tcp_conn *c, uint64_t now)
 		dp_tcp_send_ack(c);
 	if (c->state != DP_TCP_CLOSED && due(c->t_rto, now))
 		rto_expired(c);
+	if (c->state != DP_TCP_CLOSED && due(c->t_tlp, now))
+		dp_tcp_tlp_fire(c);
 	if (c->state != DP_TCP_CLOSED && due(c->t_persist, now))
 		persist_expired(c);
 	if (c->state != DP_TCP_CLOSED && due(c->t_keep, now))

@@ -12,7 +12,8 @@ counters show that frames were really dropped and reordered in both directions.
 
 kcat produces 100,000 keyed records and consumes them back byte-identical and in order within each
 partition; kafka-python produces 2,000 with acks=all and consumes them back; the broker's stack
-reports the repairs it made (retransmissions, out-of-order segments kept) and exits 0.
+reports the repairs it made (retransmissions, out-of-order segments kept, recoveries from the
+clients' SACK blocks) and exits 0.
 Needs root; prints TAP.   usage: test_dpdk_netem.py <path to ringtail>
 """
 import json
@@ -144,6 +145,9 @@ def checks(tap, ringtail):
             print("# broker stack: " + json.dumps(st))
             tap.ok(st.get("retransmits", 0) > 0 and st.get("ooo_segments", 0) > 0,
                    "the broker's stack retransmitted lost segments and kept out-of-order ones", st)
+            tap.ok(st.get("sacked_bytes", 0) > 0 and st.get("sack_recoveries", 0) > 0,
+                   "the broker's stack took the clients' SACK blocks and recovered from them "
+                   "(%d RTO expiries, %d tail loss probes)" % (st.get("rto_expiries", 0), st.get("tlp_probes", 0)), st)
             bridge = env.stop_bridge()
             if not env.netem:
                 print("# bridge: " + json.dumps(bridge))

@@ -227,6 +227,13 @@ size_t h_build_tcp(uint8_t *f, const struct h_tcp *t)
 	if (t->sackok) {
 		o[ol++] = 1; o[ol++] = 1; o[ol++] = 4; o[ol++] = 2;
 	}
+	if (t->nsack > 0) { /* SACK blocks, as a peer reports them */
+		o[ol++] = 1; o[ol++] = 1; o[ol++] = 5; o[ol++] = (uint8_t)(2 + 8 * t->nsack);
+		for (int i = 0; i < t->nsack; i++, ol += 8) {
+			rt_be32_put(o + ol, t->sack[i][0]);
+			rt_be32_put(o + ol + 4, t->sack[i][1]);
+		}
+	}
 	while (ol % 4)
 		o[ol++] = 0;
 	size_t hl = 20 + ol;

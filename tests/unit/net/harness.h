@@ -66,7 +66,7 @@ struct h_tcp {
 	bool ts;
 	uint32_t tsval, tsecr;
 	bool sackok;          /* SACK-permitted */
-	int nsack;            /* SACK blocks parsed: [start, end) */
+	int nsack;            /* SACK blocks parsed, or sent when > 0: [start, end) */
 	uint32_t sack[4][2];
 	const uint8_t *data;
 	size_t len;

@@ -113,6 +113,9 @@ Test(dp_tcp_pair, loss_reordering_and_duplicates_still_deliver_every_byte_in_ord
 	cr_assert_gt(a->tcp_retransmits + b->tcp_retransmits, 0);
 	cr_assert_gt(a->tcp_fast_retransmits + b->tcp_fast_retransmits, 0, "losses in a full window end in fast retransmits");
 	cr_assert_gt(a->tcp_ooo_segments + b->tcp_ooo_segments, 0);
+	/* both stacks offered SACK: the senders recover from the peers' blocks */
+	cr_assert_gt(a->tcp_sacked_bytes + b->tcp_sacked_bytes, 0);
+	cr_assert_gt(a->tcp_sack_recoveries + b->tcp_sack_recoveries, 0);
 }
 
 Test(dp_tcp_pair, heavy_loss_recovers_through_timeouts)
