@@ -20,7 +20,8 @@
  * (a Produce answer, metadata) is copied into a buffer the stack owns and reported sent at the
  * next poll, as a kernel socket reports it once in its buffer -- otherwise each pipelined answer
  * would wait for the peer's (often delayed) ACK of the one before.  The copies a connection may
- * have unacknowledged are bounded (COPY_QUEUE_MAX), beyond it sends wait for ACKs again.
+ * have unacknowledged are bounded (COPY_QUEUE_MAX), beyond it sends wait for ACKs again.  The
+ * copies' buffers come from the shard's pool (copy_pool.h), not from malloc per answer.
  *
  * Receives hand the connection layer the in-order bytes as they lie in the stack's ring
  * (borrowed for the call) and consume them afterwards.  The rest of a large frame (recv_into)
@@ -40,14 +41,15 @@
 #include "dataplane/conn.h"
 #include "dataplane/net.h"
 #include "dataplane/net_dpdk/backend.h"
+#include "dataplane/net_dpdk/copy_pool.h"
 #include "dataplane/net_dpdk/port.h"
 #include "dataplane/net_dpdk/stack.h"
 #include "dataplane/shard.h"
 
 enum ev_kind { EV_SENT, EV_READABLE, EV_FAILED, EV_SHUTDOWN };
 
-#define COPY_MAX (16u << 10)         /* a response this small and without file data is copied */
 #define COPY_QUEUE_MAX (256u << 10)  /* bytes unacknowledged or unsent before copies stop */
+#define COPY_CACHE (4u << 20)        /* bytes of copy buffers a shard keeps for reuse */
 
 /* A send's cookie for the stack: the connection's own (borrowed chain), or a copy it owns. */
 struct dsend {
@@ -56,7 +58,7 @@ struct dsend {
 };
 
 struct dcopy {
-	struct dsend h;  /* copied = true; freed with the stack's `sent` callback */
+	struct dsend h;  /* copied = true; back to the pool with the stack's `sent` callback */
 	uint8_t data[];
 };
 
@@ -87,6 +89,7 @@ struct dshard {
 	struct dp_tcp_conn *accepting;  /* handed to the next recv() of a new dp_conn */
 	struct ev *evs;
 	size_t nev, evcap;
+	struct dp_cpool *copies;        /* buffers of copied answers (struct dcopy) */
 };
 
 static struct dp_port *port;
@@ -145,7 +148,7 @@ static void cb_sent(void *ctx, struct dp_tcp_conn *tc, void *cookie, int err)
 	(void)tc;
 	struct dsend *h = cookie;
 	if (h->copied) { /* reported sent already; a connection that died says so on its own */
-		free(h);
+		dp_cpool_put(((struct dshard *)ctx)->copies, h);
 		return;
 	}
 	push(ctx, h->d, EV_SENT, err);
@@ -209,8 +212,10 @@ static int shard_init(struct dp_shard *s)
 	dp_port_queue_pktio(ds->q, &io);
 	struct dp_tcp_cb cb = {.ctx = ds, .acceptable = cb_acceptable, .readable = cb_readable,
 	                       .sent = cb_sent, .closed = cb_closed};
-	ds->st = dp_stack_create(&sc, &io, &cb);
+	ds->copies = dp_cpool_create(COPY_CACHE);
+	ds->st = ds->copies ? dp_stack_create(&sc, &io, &cb) : NULL;
 	if (!ds->st) {
+		dp_cpool_destroy(ds->copies);
 		free(ds);
 		return -ENOMEM;
 	}
@@ -264,7 +269,7 @@ static void log_stats(const struct dshard *ds)
 	        "rto_expiries=%lu ooo_segments=%lu dup_segments=%lu out_of_window=%lu ip_bad_csum=%lu "
 	        "tcp_bad_csum=%lu tcp_bad_header=%lu tcp_bad_options=%lu frags_dropped=%lu "
 	        "challenge_acks=%lu rst_out=%lu rx_direct_bytes=%lu rx_ring_bytes=%lu sacked_bytes=%lu "
-	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu", ds->s->id,
+	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu copy_gets=%lu copy_mallocs=%lu", ds->s->id,
 	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
 	        (unsigned long)ps.tx_zerocopy_segs, (unsigned long)ps.tx_zerocopy_bytes,
 	        (unsigned long)ps.tx_copied_bytes, (unsigned long)t->tcp_conns_established,
@@ -277,7 +282,8 @@ static void log_stats(const struct dshard *ds)
 	        (unsigned long)t->tcp_rst_out, (unsigned long)t->tcp_rx_direct_bytes,
 	        (unsigned long)t->tcp_rx_ring_bytes, (unsigned long)t->tcp_sacked_bytes,
 	        (unsigned long)t->tcp_sack_recoveries, (unsigned long)t->tcp_tlp_probes,
-	        (unsigned long)t->tcp_tlp_recoveries);
+	        (unsigned long)t->tcp_tlp_recoveries, (unsigned long)dp_cpool_stats(ds->copies)->gets,
+	        (unsigned long)dp_cpool_stats(ds->copies)->mallocs);
 }
 
 static void shard_fini(struct dp_shard *s)
@@ -287,6 +293,7 @@ static void shard_fini(struct dp_shard *s)
 		return;
 	log_stats(ds);
 	dp_stack_destroy(ds->st);
+	dp_cpool_destroy(ds->copies);
 	free(ds->evs);
 	free(ds->lis);
 	free(ds);
@@ -348,7 +355,7 @@ static int recv_into_op(struct dp_conn *c, uint8_t *p, size_t len)
 static bool send_copy(struct dshard *ds, struct dconn *d, const struct rt_chain *ch, int *rc)
 {
 	size_t len = rt_chain_len(ch);
-	if (len > COPY_MAX)
+	if (len + sizeof(struct dcopy) > DP_CPOOL_MAX) /* about 16 KiB: larger ones are borrowed */
 		return false;
 	for (size_t i = 0; i < ch->nsegs; i++)
 		if (ch->segs[i].kind == RT_SEG_FILE)
@@ -357,18 +364,18 @@ static bool send_copy(struct dshard *ds, struct dconn *d, const struct rt_chain 
 	dp_tcp_get_info(d->tc, &in);
 	if (in.unacked_bytes + in.unsent_bytes + len > COPY_QUEUE_MAX)
 		return false;
-	struct dcopy *k = malloc(sizeof *k + len);
+	struct dcopy *k = dp_cpool_get(ds->copies, sizeof *k + len);
 	if (!k)
 		return false;
 	k->h = (struct dsend){.d = d, .copied = true};
 	if (rt_chain_flatten(ch, k->data)) { /* a failed write: the stack's send reports it */
-		free(k);
+		dp_cpool_put(ds->copies, k);
 		return false;
 	}
 	struct iovec v = {.iov_base = k->data, .iov_len = len};
 	*rc = dp_tcp_send(d->tc, &v, 1, &k->h);
 	if (*rc) {
-		free(k);
+		dp_cpool_put(ds->copies, k);
 		return true;
 	}
 	push(ds, d, EV_SENT, 0); /* at the next poll, never from inside this call */
