@@ -8,8 +8,9 @@
  * record bytes (a send request's memory, or segment files mapped by the stack) are not copied
  * by the CPU; smaller pieces, and every piece on a device without multi-segment transmit, are
  * copied into the header mbuf.  The external buffers' IOVA is their virtual address and the
- * memory is not registered with the EAL: right for the virtual devices whose driver copies the
- * frame with the CPU (net_tap, net_af_packet), so only those send in place; a DMA-capable NIC
+ * memory is not registered with the EAL: right for software devices, whose driver copies the
+ * frame with the CPU (net_tap, net_af_packet: anything on the vdev bus), so only those send in
+ * place (zc_policy.h decides from the device's bus, not its driver's name); a DMA-capable NIC
  * needs the segment memory registered and DMA-mapped first (rte_extmem_register and
  * rte_dev_dma_map), which is not done yet, and copies meanwhile.
  *
@@ -23,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_bus.h>
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -32,6 +35,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/net_dpdk/port.h"
+#include "dataplane/net_dpdk/zc_policy.h"
 
 #define NB_RXD 1024
 #define NB_TXD 1024
@@ -63,6 +67,7 @@ struct dp_port {
 	bool multiseg, zerocopy;
 	struct rte_ether_addr mac;
 	char desc[640];
+	char zc_why[160];     /* why payload is or is not sent in place */
 	struct dp_port_queue *q;
 };
 
@@ -93,6 +98,25 @@ static int split_args(char *s, char **argv, int max)
 	for (char *tok = strtok(s, " \t"); tok && n < max; tok = strtok(NULL, " \t"))
 		argv[n++] = tok;
 	return n;
+}
+
+/* A device on the vdev bus is a software one: its driver reads frames through their virtual
+ * address (tap, af_packet, pcap, ring, memif, vhost). */
+static bool on_vdev_bus(const struct rte_device *dev)
+{
+	const struct rte_bus *bus = dev ? rte_dev_bus(dev) : NULL;
+	return bus && strcmp(rte_bus_name(bus), "vdev") == 0;
+}
+
+/* Whether any probed port, owned ones included, is on another bus than vdev. */
+static bool hardware_ports(void)
+{
+	for (uint64_t i = rte_eth_find_next(0); i < RTE_MAX_ETHPORTS; i = rte_eth_find_next((uint16_t)(i + 1))) {
+		struct rte_eth_dev_info in;
+		if (rte_eth_dev_info_get((uint16_t)i, &in) == 0 && !on_vdev_bus(in.device))
+			return true;
+	}
+	return false;
 }
 
 struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *err, size_t errlen)
@@ -182,8 +206,10 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 	 * (rte_extmem_register, rte_dev_dma_map): right only for devices whose driver reads the
 	 * frame with the CPU.  A NIC that DMAs would read the wrong memory (PA mode) or fault in
 	 * the IOMMU (VA mode), so everything else copies until the registration exists. */
-	bool cpu_reads = strcmp(info.driver_name, "net_tap") == 0 || strcmp(info.driver_name, "net_af_packet") == 0;
-	p->zerocopy = cfg->zerocopy && p->multiseg && cpu_reads;
+	struct dp_zc_facts zf = {.wanted = cfg->zerocopy, .multiseg = p->multiseg,
+	                         .software = on_vdev_bus(info.device), .hw_ports = hardware_ports(),
+	                         .dma_registered = false};
+	p->zerocopy = dp_zc_decide(&zf, p->zc_why, sizeof p->zc_why);
 	if (p->zerocopy)
 		p->offload |= DP_OFF_TX_PINS;
 	rc = rte_eth_dev_configure(pid, nq, nq, &conf);
@@ -238,12 +264,10 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 		goto fail;
 	}
 	rte_eth_macaddr_get(pid, &p->mac);
-	snprintf(p->desc, sizeof p->desc, "port %u (%s, driver %s): %u queue(s)%s, tx csum %s, rx csum %s, %s",
+	snprintf(p->desc, sizeof p->desc, "port %u (%s, driver %s): %u queue(s)%s, tx csum %s, rx csum %s, %s%s)",
 	         pid, cfg->port, info.driver_name, nq, conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " with RSS" : "",
 	         (p->offload & DP_OFF_TX_TCP_CSUM) ? "offloaded" : "software", rx_csum ? "offloaded" : "software",
-	         p->zerocopy ? "zero-copy payload (external mbufs)"
-	         : cfg->zerocopy && p->multiseg ? "payload copied (segment memory is not registered for DMA)"
-	         : "payload copied");
+	         p->zerocopy ? "zero-copy payload (external mbufs: " : "payload copied (", p->zc_why);
 	return p;
 fail:
 	if (p->q) {

@@ -96,6 +96,15 @@ def checks(tap, ringtail):
             tap.ok(st.get("rx_direct_bytes", 0) * 2 > len(recs),
                    "most produced bytes went from the frames straight into request buffers (%d direct, %d via the ring)"
                    % (st.get("rx_direct_bytes", 0), st.get("rx_ring_bytes", -1)), st)
+            # small answers (Produce, metadata) are copied into buffers from the shard's pool:
+            # a buffer given back at the peer's ACK serves a later answer without a malloc
+            tap.ok(st.get("copy_gets", 0) > 0 and st.get("copy_mallocs", 1 << 60) * 2 < st["copy_gets"],
+                   "copied answers reuse the shard's pool buffers (%d copies, %d mallocs)"
+                   % (st.get("copy_gets", 0), st.get("copy_mallocs", -1)), st)
+            desc = [ln for ln in env.log_lines() if "dpdk: port" in ln]
+            tap.ok(desc and "zero-copy payload (external mbufs: a software device" in desc[0],
+                   "the port sends in place because the device is a software one (its bus), not by its name",
+                   desc[:1])
         except Exception as e:  # noqa: BLE001 - reported as a failure
             tap.ok(False, "set-up or run", repr(e))
 
