@@ -275,6 +275,11 @@ bool ctl_store_loaded(const struct ctl_store *s)
 	return s->loaded;
 }
 
+bool ctl_store_missing(const struct ctl_store *s)
+{
+	return s->no_topic;
+}
+
 void ctl_store_stats(const struct ctl_store *s, struct ctl_store_stats *out)
 {
 	*out = s->stats;

@@ -53,6 +53,8 @@ void ctl_store_create_lazily(struct ctl_store *s);
 
 /* The coordinator is told once its state is loaded (ctl_coord_load_done). */
 bool ctl_store_loaded(const struct ctl_store *s);
+/* True when the store loaded and found no topic (ctl_store_create_lazily: the first write creates it). */
+bool ctl_store_missing(const struct ctl_store *s);
 
 /* Takes a (see struct ctl_coord_ops.append).  A transactional append (a->transactional) goes
  * out as a transactional batch of its producer, never merged with other producers' records;

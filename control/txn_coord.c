@@ -55,6 +55,7 @@ struct ctl_txn_coord {
 	struct ctl_txn_ops ops;
 	struct ctl_map txns;
 	struct ctl_pid pids;
+	bool ids_deferred;      /* no block before an id is asked for (ctl_txn_defer_ids) */
 	struct ctl_txn_append *out;     /* appends handed to the owner */
 	bool loading;
 	int64_t now;
@@ -315,6 +316,7 @@ static void claim_block(struct ctl_txn_coord *c)
 
 static bool take_pid(struct ctl_txn_coord *c, int64_t *pid)
 {
+	c->ids_deferred = false;
 	bool ok = ctl_pid_take(&c->pids, pid);
 	claim_block(c);
 	return ok;
@@ -721,6 +723,11 @@ static size_t collect(struct ctl_txn_coord *c, struct txn ***out)
 	return n;
 }
 
+void ctl_txn_defer_ids(struct ctl_txn_coord *c)
+{
+	c->ids_deferred = true;
+}
+
 void ctl_txn_load_done(struct ctl_txn_coord *c, int64_t now_ms)
 {
 	c->loading = false;
@@ -765,7 +772,8 @@ void ctl_txn_tick(struct ctl_txn_coord *c, int64_t now_ms)
 	c->now = now_ms;
 	if (c->loading)
 		return;
-	claim_block(c);
+	if (!c->ids_deferred)
+		claim_block(c);
 	bool aborts = now_ms >= c->next_abort_check, expiry = now_ms >= c->next_expire_check;
 	if (aborts)
 		c->next_abort_check = now_ms + c->cfg.abort_interval_ms;

@@ -118,6 +118,10 @@ int ctl_txn_load_record(struct ctl_txn_coord *c, const uint8_t *key, size_t klen
                         const uint8_t *value, size_t vlen);
 /* Ends loading at now_ms: prepared transactions get their markers again. */
 void ctl_txn_load_done(struct ctl_txn_coord *c, int64_t now_ms);
+/* Claims no producer id block until an id is asked for: a block is a write to the log, and the
+ * first write creates `__transaction_state`, which Kafka creates only when a producer needs it.
+ * Call before ctl_txn_load_done when the log does not exist. */
+void ctl_txn_defer_ids(struct ctl_txn_coord *c);
 
 /* InitProducerId.  txn_id NULL: an idempotent producer (a fresh producer id, epoch 0).
  * expected_pid / expected_epoch: -1 / -1 when the request carries none (v0-2). */

@@ -113,6 +113,8 @@ static void sink_record(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v
 static void sink_done(void *ctx)
 {
 	struct ctl_txnsvc *t = ctx;
+	if (t->store && ctl_store_missing(t->store))
+		ctl_txn_defer_ids(t->coord);
 	ctl_txn_load_done(t->coord, rt_clock_wall_ms());
 }
 

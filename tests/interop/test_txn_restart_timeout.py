@@ -2,7 +2,7 @@
 """
 tests/interop/test_txn_restart_timeout.py: a transaction whose producer vanished is aborted at its
 timeout even when ringtail-control was restarted in between and no client ever talks to the
-transaction coordinator again.  Kafka loads `__transaction_state` when it becomes the leader of its
+transaction coordinator again (and, before any producer asked, the topic is not created).  Kafka loads `__transaction_state` when it becomes the leader of its
 partitions, so timed-out transactions are aborted and prepared ones finished without a client's
 request; a coordinator that loaded only on the next transactional request left the partition's
 last stable offset stuck, and with it every read_committed consumer and every require_stable
@@ -36,6 +36,15 @@ def main(tap):
         adm = AdminClient({'bootstrap.servers': b.bootstrap})
         for f in adm.create_topics([NewTopic('rt-t', 1, 1)]).values():
             f.result(30)
+        # Loaded at start, but created only when a producer first needs it, as in Kafka.
+        deadline = time.time() + 10
+        while time.time() < deadline and '__transaction_state loaded' not in b.log():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        topics = adm.list_topics(timeout=10).topics
+        tap.ok('__transaction_state loaded' in b.log() and '__transaction_state' not in topics,
+               'the coordinator loads at start and creates no __transaction_state before a producer asks',
+               (sorted(topics), b.log()[-1500:]))
         e, pid, epoch = init_pid(port, 'tx-gone', timeout=TIMEOUT_MS)
         tap.ok(e == 0 and pid >= 0, 'InitProducerId with a %d ms transaction timeout' % TIMEOUT_MS, (e, pid, epoch))
         a = add_partitions(port, 'tx-gone', pid, epoch, 'rt-t', [0])

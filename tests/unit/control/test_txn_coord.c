@@ -551,3 +551,31 @@ Test(ctl_txn_coord, idle_ids_expire_with_a_tombstone)
 	cr_assert_eq(ctl_txn_describe(h.c, ID, IDL, &in), CTL_TXN_ERR_TRANSACTIONAL_ID_NOT_FOUND);
 	h_fini(&h);
 }
+
+Test(ctl_txn_coord, deferred_ids_claim_no_block_before_an_id_is_asked_for)
+{
+	/* A coordinator whose log does not exist yet writes nothing until a producer needs an id:
+	 * the first write would create __transaction_state. */
+	struct h h;
+	memset(&h, 0, sizeof(h));
+	ctl_txn_config_default(&h.cfg);
+	h.now = 1000000;
+	struct ctl_txn_ops ops = { &h, on_append, on_markers, on_init, on_done };
+	h.c = ctl_txn_create(&h.cfg, &ops);
+	cr_assert(h.c);
+	ctl_txn_defer_ids(h.c);
+	ctl_txn_load_done(h.c, h.now);
+	for (int i = 0; i < 5; i++)
+		ctl_txn_tick(h.c, h.now += 1000);
+	cr_assert_eq(h.nq, 0, "a block was claimed before any id was asked for");
+	/* The first InitProducerId waits for the block its request claims, then gets an id. */
+	struct ans a = { 0 };
+	ctl_txn_init_pid(h.c, &a, NULL, 0, 60000, -1, -1);
+	cr_assert_eq(h.nq, 1, "the request claims a block");
+	h_drain(&h);
+	cr_assert(a.done);
+	struct ans b = a.err ? init_txn(&h, NULL, 60000, -1, -1) : a;
+	cr_assert_eq(b.err, 0);
+	cr_assert_geq(b.pid, 0);
+	h_fini(&h);
+}
