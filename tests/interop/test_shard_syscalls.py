@@ -378,11 +378,17 @@ def repair_phase(tap, exe):
             tap.ok(seen > 0 and not cut_calls,
                    'the repair cut no file on a shard thread (%d calls)' % len(cut_calls),
                    '\n'.join(cut_calls[:20]))
-            # The producer state is still rebuilt after a cut on the shard (reading snapshots
-            # and the log tail): issue 3 lists it as left to do.
-            tap.ok(not bad, 'no file system call on a shard thread around the repair (%d found)'
-                   % len(bad), '\n'.join(bad[:20]),
-                   todo='the producer-state rebuild after a cut reads files on the shard')
+            # Left to do (issue 3): the producer state is rebuilt after each cut on the shard
+            # itself, listing the partition directory and reading the log tail.  Everything
+            # else around the repair must stay off the shard threads.
+            rebuild = re.compile(r'\b(getdents64|newfstatat|close)\(\d+<[^>]*-0>|'
+                                 r'\bopenat\(.*O_DIRECTORY|'
+                                 r'\bpread64\(\d+<[^>]*\.log>|'
+                                 r'\b(openat|read|pread64|close)\(.*\.snapshot')
+            other = [l for l in bad if not rebuild.search(l)]
+            tap.ok(not other, 'around the repair no file system call on a shard thread but the '
+                   'producer-state rebuild\'s directory listings and log-tail reads (%d of %d; '
+                   'the rebuild is left to do)' % (len(other), len(bad)), '\n'.join(other[:20]))
             tap.ok(b.stop() == 0, 'the disk-full broker stops cleanly')
     finally:
         del os.environ['RINGTAIL_NO_PREALLOC']
