@@ -2,9 +2,10 @@
  * dataplane/handlers/alter_configs.c: AlterConfigs (key 33) and IncrementalAlterConfigs
  * (key 44) for topics: the new overrides are validated and persisted in the registry on the
  * shard's file worker (offload.h: the registry write blocks); back on the connection's shard,
- * every shard is then told to apply them to its open logs (posted before the answer, applied by
- * each shard in its own time).  Broker configs are static here: altering one is
- * INVALID_REQUEST, as Kafka answers for keys that cannot change dynamically.
+ * every shard applies them to its open logs, and the answer waits until all have: Kafka's
+ * answer means the change is in effect, so a produce or fetch sent on any connection after it
+ * sees the new values.  Broker configs are static here: altering one is INVALID_REQUEST, as
+ * Kafka answers for keys that cannot change dynamically.
  */
 #include <stdlib.h>
 
@@ -15,16 +16,16 @@
 #define RES_TOPIC 2
 #define RES_BROKER 4
 
-static void reconf_run(struct dp_shard *s, void *arg)
-{
-	dp_parts_reconfigure(s, arg);
-}
-
 /* The topics altered by the request (not validate_only), collected on the file worker for
- * `reconfigure_back`; in the request's arena, hung on off->ctx. */
+ * `reconfigure_back`, and one job per shard to apply them; in the request's arena, hung on
+ * off->ctx. */
 struct altered {
 	const struct dp_topic **t;
 	int32_t n;
+	struct reconf_job {
+		struct dp_fan_job j;
+		struct altered *al;
+	} *jobs;                        /* [nshards] */
 };
 
 /* On the file worker (offload.h): validates and writes one resource's configs to the registry;
@@ -58,20 +59,33 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, st
  * full (the open logs then keep their old configs until reopened from the registry). */
 static void altered_init(struct dp_off *off, int32_t n)
 {
+	int nshards = dp_req_broker(off->req)->nshards;
 	struct altered *al = dp_req_array(off->req, 1, sizeof(*al));
-	if (al && n > 0 && (al->t = dp_req_array(off->req, n, sizeof(*al->t))))
+	if (al && n > 0 && (al->t = dp_req_array(off->req, n, sizeof(*al->t))) &&
+	    (al->jobs = dp_req_array(off->req, nshards, sizeof(*al->jobs))))
 		off->ctx = al;
 }
 
-/* Back on the connection's shard: every shard applies the new configs of the altered topics to
- * its open logs. */
+/* On each shard: the altered topics' new configs on its open logs. */
+static void reconf_run(struct dp_shard *s, struct dp_fan_job *fj)
+{
+	struct altered *al = rt_container_of(fj, struct reconf_job, j)->al;
+	for (int32_t i = 0; i < al->n; i++)
+		dp_parts_reconfigure(s, al->t[i]);
+}
+
+/* Back on the connection's shard: every shard applies the new configs (offload.h: the answer
+ * waits for the jobs on off->fan). */
 static void reconfigure_back(struct dp_off *off)
 {
 	struct altered *al = off->ctx;
-	struct dp_broker *b = dp_req_broker(off->req);
-	for (int32_t i = 0; al && i < al->n; i++)
-		for (int sh = 0; sh < b->nshards; sh++)
-			dp_shard_post(off->req->s, sh, reconf_run, (void *)al->t[i]);
+	if (!al || !al->n)
+		return;
+	for (int sh = 0; sh < dp_req_broker(off->req)->nshards; sh++) {
+		al->jobs[sh].al = al;
+		al->jobs[sh].j.run = reconf_run;
+		dp_fan_post(&off->fan, &al->jobs[sh].j, sh);
+	}
 }
 
 static void ac_run(struct dp_off *off)

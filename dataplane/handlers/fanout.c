@@ -10,6 +10,11 @@ void dp_fan_begin(struct dp_fan *f, struct dp_req *req, void (*done)(struct dp_f
 	f->done = done;
 }
 
+void dp_fan_hold(struct dp_fan *f)
+{
+	f->pending++;
+}
+
 void dp_fan_end(struct dp_fan *f)
 {
 	if (--f->pending == 0)
@@ -33,6 +38,6 @@ static void run(struct dp_shard *s, void *arg)
 void dp_fan_post(struct dp_fan *f, struct dp_fan_job *j, int owner)
 {
 	j->fan = f;
-	f->pending++;
+	dp_fan_hold(f);
 	dp_shard_post(f->req->s, owner, run, j);
 }

@@ -28,6 +28,9 @@ struct dp_fan {
 void dp_fan_begin(struct dp_fan *f, struct dp_req *req, void (*done)(struct dp_fan *f));
 /* Posts j (j->run set by the caller) to shard `owner`. */
 void dp_fan_post(struct dp_fan *f, struct dp_fan_job *j, int owner);
+/* Counts work that comes back by a way of its own (a job that finishes later on its owner and
+ * then has the connection's shard call dp_fan_end): `done` waits for it too. */
+void dp_fan_hold(struct dp_fan *f);
 void dp_fan_end(struct dp_fan *f);
 
 #endif

@@ -7,36 +7,23 @@
 
 #include "../parts.h"
 
-struct po_wait {
-	struct dp_req *req;
-	int left;                       /* owner shards not back yet, plus one while posting */
-	void *resp;
-};
-
 struct po_msg {
-	struct po_wait *w;
+	struct dp_fan *fan;
 	const struct dp_topic *t;
 };
-
-static void po_end(struct po_wait *w)
-{
-	if (--w->left)
-		return;
-	dp_req_respond(w->req, w->resp);
-}
 
 static void po_back(struct dp_shard *s, void *arg)
 {
 	(void)s;
-	po_end(arg);
+	dp_fan_end(arg);
 }
 
 static void po_opened(struct dp_shard *owner, void *arg)
 {
 	struct po_msg *m = arg;
-	struct po_wait *w = m->w;
+	struct dp_fan *fan = m->fan;
 	free(m);
-	dp_shard_post(owner, w->req->s->id, po_back, w);
+	dp_shard_post(owner, fan->req->s->id, po_back, fan);
 }
 
 static void po_run(struct dp_shard *owner, void *arg)
@@ -46,19 +33,10 @@ static void po_run(struct dp_shard *owner, void *arg)
 }
 
 /* On the connection's shard: has every owner shard open the new partitions of o->open on its
- * file worker (dp_parts_preopen), then answers o->resp on the connection's shard. */
-static void preopen_answer(struct dp_off *o)
+ * file worker (dp_parts_preopen), each counted on o->fan. */
+static void preopen(struct dp_off *o)
 {
-	struct dp_req *req = o->req;
-	struct dp_broker *b = dp_req_broker(req);
-	struct po_wait *w = rt_arena_alloc(&req->arena, sizeof(*w));
-	if (!w) {
-		dp_req_respond(req, o->resp);  /* the partitions open on first use */
-		return;
-	}
-	w->req = req;
-	w->left = 1;
-	w->resp = o->resp;
+	struct dp_broker *b = dp_req_broker(o->req);
 	for (int32_t i = 0; i < o->nopen && o->open; i++) {
 		const struct dp_topic *t = o->open[i];
 		if (!t)
@@ -71,21 +49,28 @@ static void preopen_answer(struct dp_off *o)
 				continue;
 			struct po_msg *m = malloc(sizeof(*m));
 			if (!m)
-				continue;
-			m->w = w;
+				continue;  /* the partitions open on first use */
+			m->fan = &o->fan;
 			m->t = t;
-			w->left++;
-			dp_shard_post(req->s, sh, po_run, m);
+			dp_fan_hold(&o->fan);
+			dp_shard_post(o->req->s, sh, po_run, m);
 		}
 	}
-	po_end(w);
+}
+
+static void answer(struct dp_fan *f)
+{
+	struct dp_off *o = rt_container_of(f, struct dp_off, fan);
+	dp_req_respond(o->req, o->resp);
 }
 
 static void off_back(struct dp_off *o)
 {
+	dp_fan_begin(&o->fan, o->req, answer);
 	if (o->back)
 		o->back(o);
-	preopen_answer(o);
+	preopen(o);
+	dp_fan_end(&o->fan);
 }
 
 static void job_run(struct stor_bg_job *j)

@@ -7,14 +7,17 @@
  * `run` executes on the worker thread: it may use the request (its decoded message and arena:
  * nothing else touches an unanswered request meanwhile) and the registry (meta.c, thread-safe),
  * never shard state (no dp_shard_post, no partitions, no response).  Back on the connection's
- * shard, `back` (when set) runs, the owner shards open the partitions of `open` (CreateTopics
- * and CreatePartitions answer with their partitions ready, as Kafka's do once leaders are
- * elected), and the request is answered with `resp`.  Requests of one shard run in order on its
- * worker.  Without a worker (it could not be started) `run` runs inline, blocking as before.
+ * shard, `back` (when set) runs and may post jobs to other shards on `fan` (fanout.h), the owner
+ * shards open the partitions of `open` (CreateTopics and CreatePartitions answer with their
+ * partitions ready, as Kafka's do once leaders are elected), and the request is answered with
+ * `resp` once every one of those jobs and opens is back: what the answer says is then in effect
+ * on every shard.  Requests of one shard run in order on its worker.  Without a worker (it could
+ * not be started) `run` runs inline, blocking as before.
  */
 #ifndef DP_OFFLOAD_H
 #define DP_OFFLOAD_H
 
+#include "fanout.h"
 #include "handlers.h"
 #include "storage/bg.h"
 
@@ -29,6 +32,7 @@ struct dp_off {
 	void (*run)(struct dp_off *o);   /* on the worker thread */
 	void (*back)(struct dp_off *o);  /* on the connection's shard before the answer, or NULL */
 	void *ctx;                       /* the handler's own, from run to back (NULL at first) */
+	struct dp_fan fan;               /* back's jobs (dp_fan_post): the answer waits for them */
 };
 
 /* On the connection's shard: runs run(o) on the file worker for request req (msg borrowed, as

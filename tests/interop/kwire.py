@@ -179,21 +179,41 @@ def batch(records, pid=-1, epoch=-1, seq=-1, transactional=False):
     return bytes(b.build())
 
 
+def produce_on(c, topic, partition, records, txn_id=None, acks=-1, timeout_ms=10000):
+    """Produce v3 of one partition's records (a batch's bytes) on connection c, carrying txn_id
+    as the transactional id when given: (error code, base offset, log append time)."""
+    body = W().str(txn_id).i16(acks).i32(timeout_ms).i32(1).str(topic).i32(1).i32(partition)
+    body.i32(len(records)).raw(records)
+    r = c.call(0, 3, body, False)
+    r.i32()                 # topics
+    r.str()
+    r.i32()                 # partitions
+    r.i32()
+    return r.i16(), r.i64(), r.i64()
+
+
 def produce(port, topic, partition, records, txn_id=None, acks=-1, timeout_ms=10000):
-    """Produce v3 of one partition's records (a batch's bytes), carrying txn_id as the
-    transactional id when given: (error code, base offset)."""
+    """produce_on over a connection of its own: (error code, base offset)."""
     c = Conn(port)
     try:
-        body = W().str(txn_id).i16(acks).i32(timeout_ms).i32(1).str(topic).i32(1).i32(partition)
-        body.i32(len(records)).raw(records)
-        r = c.call(0, 3, body, False)
-        r.i32()                 # topics
-        r.str()
-        r.i32()                 # partitions
-        r.i32()
-        return r.i16(), r.i64()
+        return produce_on(c, topic, partition, records, txn_id, acks, timeout_ms)[:2]
     finally:
         c.close()
+
+
+def alter_topic_on(c, topic, configs, incremental=False):
+    """AlterConfigs v0 (the topic's whole set of overrides), or IncrementalAlterConfigs v0 (SET
+    each one), of {name: value} on connection c: the resource's (error code, error message)."""
+    body = W().i32(1).i8(2).str(topic).i32(len(configs))
+    for k, v in configs.items():
+        body.str(k)
+        if incremental:
+            body.i8(0)
+        body.str(v)
+    r = c.call(44 if incremental else 33, 0, body.i8(0), False)
+    r.i32()                 # throttle
+    res = r.arr(lambda x: (x.i16(), x.str(), x.i8(), x.str()))
+    return res[0][:2] if res else None
 
 
 def init_pid(port, txn_id, timeout=60000, pid=-1, epoch=-1, version=4, retry=(LOAD_IN_PROGRESS, NOT_AVAILABLE)):

@@ -58,7 +58,7 @@ import time
 from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 from confluent_kafka.admin import ConfigResource
-from kwire import Conn, W
+from kwire import Conn, alter_topic_on
 from rtbroker import Broker, run_tap
 
 TOPIC = 'steady'
@@ -179,11 +179,8 @@ def incremental_alter(port, topic, key, value):
     """IncrementalAlterConfigs v0 (SET one topic config): the resource's error code."""
     c = Conn(port)
     try:
-        body = W().i32(1).i8(2).str(topic).i32(1).str(key).i8(0).str(value).i8(0)
-        r = c.call(44, 0, body, False)
-        r.i32()  # throttle
-        res = r.arr(lambda x: (x.i16(), x.str(), x.i8(), x.str()))
-        return res[0][0] if res else None
+        res = alter_topic_on(c, topic, {key: value}, incremental=True)
+        return res[0] if res else None
     finally:
         c.close()
 
