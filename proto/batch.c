@@ -228,6 +228,8 @@ static void info_init(struct kp_records_info *info)
 	info->producer_id = -1;
 	info->producer_epoch = -1;
 	info->base_sequence = -1;
+	info->last_offset_delta = -1;
+	info->header_max_timestamp = -1;
 	info->compression = KP_COMPRESSION_NONE;
 }
 
@@ -321,6 +323,8 @@ int kp_records_validate(const uint8_t *p, size_t n, const struct kp_validate_opt
 			info->producer_id = h.producer_id;
 			info->producer_epoch = h.producer_epoch;
 			info->base_sequence = h.base_sequence;
+			info->last_offset_delta = h.last_offset_delta;
+			info->header_max_timestamp = h.max_timestamp;
 			info->compression = c;
 		}
 		info->batches++;

@@ -147,6 +147,10 @@ struct kp_records_info {
 	int64_t producer_id;           /* of the first batch (-1 when none) */
 	int16_t producer_epoch;
 	int32_t base_sequence;
+	int32_t last_offset_delta;      /* of the first batch (-1 when none) */
+	int64_t header_max_timestamp;   /* the first batch's header field (-1 when none), whatever its
+	                                 * records say: what a producer's state keeps, as Kafka's
+	                                 * batch.maxTimestamp() */
 	bool transactional;
 	bool control;
 	enum kp_compression compression; /* of the first batch */

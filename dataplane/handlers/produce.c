@@ -182,11 +182,19 @@ static void dup_synced(struct stor_sync *sy, int err)
  * error, or a duplicate answered with the original's offsets once they are durable). */
 static bool producer_check(struct dp_shard *s, struct produce_job *j, struct dp_part *part)
 {
-	struct kp_batch_hdr h;
+	const struct kp_records_info *i = &j->info;
 	j->pb.producer_id = -1;
-	if (j->info.producer_id < 0 || kp_batch_hdr_parse(j->a.data, j->a.len, &h))
+	if (i->producer_id < 0)
 		return false;
-	stor_ps_batch_from_hdr(&j->pb, &h);
+	/* validate() took the batch's header apart already (one batch: a client's produce). */
+	j->pb = (struct stor_ps_batch){
+		.producer_id = i->producer_id,
+		.producer_epoch = i->producer_epoch,
+		.base_sequence = i->base_sequence,
+		.last_offset_delta = i->last_offset_delta,
+		.max_timestamp = i->header_max_timestamp,
+		.transactional = i->transactional,
+	};
 	struct stor_ps_dup dup;
 	int16_t e = part->pstate ? stor_pstate_check(part->pstate, &j->pb, 1, STOR_PS_CLIENT, &dup)
 	                         : KP_ERR_UNKNOWN_SERVER_ERROR;

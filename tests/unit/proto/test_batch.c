@@ -209,6 +209,37 @@ Test(kp_batch, producer_fields_and_transactional)
 	rt_arena_fini(&a);
 }
 
+/* What a producer's state needs of the one batch a client sends comes out of validation: its
+ * last_offset_delta and the header's max_timestamp, kept apart from the maximum the records say. */
+Test(kp_batch, info_carries_the_first_header_fields_a_producer_state_needs)
+{
+	struct rt_arena a;
+	rt_arena_init(&a, 0, 0);
+	struct kp_batch_builder b;
+	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, 0, 4242, 7, 1000);
+	build_std(&b, 10, 500);
+	size_t size;
+	const uint8_t *built = kp_batch_builder_finish(&b, &size);
+	uint8_t *p = malloc(size);
+	cr_assert_not_null(p);
+	memcpy(p, built, size);
+	struct kp_records_info info;
+	cr_assert_eq(kp_records_validate(p, size, &strict, &a, &info, NULL), 0);
+	cr_assert_eq(info.last_offset_delta, 9);
+	cr_assert_eq(info.header_max_timestamp, info.max_timestamp);
+	/* A header whose max_timestamp disagrees with its records (max (i * 37) % 101 for i < 10 is
+	 * 94; CRC made good again). */
+	rt_be64_put(p + KP_BATCH_OFF_MAX_TIMESTAMP, 123456789);
+	kp_batch_crc_update(p, size);
+	cr_assert_eq(kp_records_validate(p, size, &strict, &a, &info, NULL), 0);
+	cr_assert_eq(info.header_max_timestamp, 123456789);
+	cr_assert_eq(info.max_timestamp, 500 + 94, "the records' own maximum: %lld", (long long)info.max_timestamp);
+	cr_assert_eq(info.last_offset_delta, 9);
+	free(p);
+	kp_batch_builder_fini(&b);
+	rt_arena_fini(&a);
+}
+
 Test(kp_batch, stamp_keeps_crc_and_crc_update_after_attributes)
 {
 	struct kp_batch_builder b;
