@@ -582,7 +582,10 @@ static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, in
 		if (!bs || off + bs > n)
 			break; /* a batch cut by the fetch size: fetched again from its start */
 		struct kp_batch_iter it;
-		if (kp_batch_iter_init(&it, p + off, bs, a, 64u << 20)) {
+		int rc = kp_batch_iter_init(&it, p + off, bs, a, 64u << 20);
+		if (it.hdr.magic == 2)          /* the header parsed (batch.h), whatever its records */
+			s->next_off[part] = it.hdr.base_offset + it.hdr.last_offset_delta + 1;
+		if (rc) {
 			RT_WARN("control store: %s-%d: unreadable batch at offset %lld skipped", s->topic, part,
 			        (long long)rt_be64_get(p + off));
 		} else if (it.hdr.attributes & KP_ATTR_CONTROL) {
@@ -594,7 +597,6 @@ static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, in
 				s->sink.load_marker(s->sink.ctx, part, it.hdr.producer_id, rt_be16_get(rec.key + 2) == 1);
 		} else {
 			struct kp_record rec;
-			int rc;
 			seq_learn(s, part, &it.hdr);
 			if (s->sink.load_batch)
 				s->sink.load_batch(s->sink.ctx, it.hdr.base_offset,
@@ -606,9 +608,6 @@ static void load_batches(struct ctl_store *s, int32_t part, const uint8_t *p, in
 				s->stats.loaded_records++;
 			}
 		}
-		struct kp_batch_hdr h;
-		if (kp_batch_hdr_parse(p + off, bs, &h) == 0)
-			s->next_off[part] = h.base_offset + h.last_offset_delta + 1;
 		off += bs;
 	}
 }

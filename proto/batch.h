@@ -205,7 +205,9 @@ struct kp_batch_iter {
  * arena, which owns the decompressed copy); `arena` may be NULL for an uncompressed batch.
  * 0, -EBADMSG (header, negative records_count, payload that does not decompress), -E2BIG
  * (over max_decompressed, 0 = KP_BATCH_DEFAULT_MAX_DECOMPRESSED), -ENOTSUP (magic, codec),
- * -ENOMEM. */
+ * -ENOMEM.  Whatever it returns, it->hdr is the batch's header when that parsed (hdr.magic is
+ * then 2), so a reader that skips a batch it cannot read still learns its offsets; zeroed when it
+ * did not. */
 int kp_batch_iter_init(struct kp_batch_iter *it, const uint8_t *batch, size_t size,
                        struct rt_arena *arena, size_t max_decompressed);
 /* 1 with *rec filled, 0 at the end, or -EBADMSG.  At the end, any bytes left over are -EBADMSG. */

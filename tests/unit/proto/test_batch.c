@@ -240,6 +240,36 @@ Test(kp_batch, info_carries_the_first_header_fields_a_producer_state_needs)
 	rt_arena_fini(&a);
 }
 
+/* A reader that skips a batch it cannot read (control/store.c) still takes its offsets from the
+ * iterator's header; a header that does not parse leaves it zeroed. */
+Test(kp_batch, iter_init_keeps_the_header_when_the_records_fail)
+{
+	struct rt_arena a;
+	rt_arena_init(&a, 0, 0);
+	struct kp_batch_builder b;
+	kp_batch_builder_init(&b, KP_COMPRESSION_ZSTD, 0, -1, -1, -1);
+	build_std(&b, 5, 100);
+	size_t size;
+	const uint8_t *built = kp_batch_builder_finish(&b, &size);
+	uint8_t *p = malloc(size);
+	cr_assert_not_null(p);
+	memcpy(p, built, size);
+	rt_be64_put(p + KP_BATCH_OFF_BASE_OFFSET, 4000);
+	memset(p + KP_BATCH_HEADER_SIZE, 0xee, size - KP_BATCH_HEADER_SIZE);  /* not zstd any more */
+	struct kp_batch_iter it;
+	cr_assert_neq(kp_batch_iter_init(&it, p, size, &a, 0), 0);
+	cr_assert_eq(it.hdr.magic, 2);
+	cr_assert_eq(it.hdr.base_offset, 4000);
+	cr_assert_eq(it.hdr.last_offset_delta, 4);
+	p[KP_BATCH_OFF_MAGIC] = 3;
+	cr_assert_neq(kp_batch_iter_init(&it, p, size, &a, 0), 0);
+	cr_assert_eq(it.hdr.magic, 0);
+	cr_assert_eq(it.hdr.base_offset, 0);
+	free(p);
+	kp_batch_builder_fini(&b);
+	rt_arena_fini(&a);
+}
+
 Test(kp_batch, stamp_keeps_crc_and_crc_update_after_attributes)
 {
 	struct kp_batch_builder b;
