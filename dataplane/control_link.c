@@ -17,6 +17,7 @@
  */
 #include "control_link.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/chain.h"
 #include "base/bytes.h"
 #include "base/ioop.h"
 #include "base/log.h"
@@ -77,7 +79,8 @@ struct waiting {
 struct shard_link {
 	_Atomic int new_fd;            /* published by the supervisor, -1 when none */
 	struct lconn *conn;            /* the shard's current link; NULL before the first */
-	struct rt_buf in, out;
+	struct rt_buf in;
+	struct rt_chain out;           /* frames to send: its buffer only (link_send), never segments */
 	size_t out_off;
 	struct waiting *wait_head, *wait_tail;
 	uint64_t next_id;
@@ -374,7 +377,7 @@ static void conn_retire(struct shard_link *sl)
 	struct lconn *c = sl->conn;
 	sl->conn = NULL;
 	rt_buf_reset(&sl->in);
-	rt_buf_reset(&sl->out);
+	rt_chain_reset(&sl->out);
 	sl->out_off = 0;
 	fail_waiting(sl);
 	if (!c)
@@ -516,8 +519,9 @@ static void on_writable(struct rt_ioop *op, int32_t res, uint32_t flags)
 static void link_flush(struct shard_link *sl)
 {
 	struct lconn *c = sl->conn;
-	while (sl->out.len > sl->out_off) {
-		ssize_t k = send(c->fd, sl->out.data + sl->out_off, sl->out.len - sl->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+	struct rt_buf *o = rt_chain_buf(&sl->out);
+	while (o->len > sl->out_off) {
+		ssize_t k = send(c->fd, o->data + sl->out_off, o->len - sl->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (k < 0) {
 			if (errno == EAGAIN || errno == EINTR) {
 				if (!sl->out_armed) {
@@ -536,7 +540,7 @@ static void link_flush(struct shard_link *sl)
 		}
 		sl->out_off += (size_t)k;
 	}
-	rt_buf_reset(&sl->out);
+	rt_chain_reset(&sl->out);
 	sl->out_off = 0;
 }
 
@@ -560,9 +564,10 @@ static bool link_ready(struct shard_link *sl, struct dp_shard *s)
 	return sl->conn && !sl->conn->dead;
 }
 
-/* Queues w as waiting and sends its link frame (see control/link.h). */
+/* Queues w as waiting and sends its link frame (see control/link.h), whose Kafka request
+ * (header and body) encode(c, what) writes straight into the link's outgoing chain. */
 static void link_send(struct shard_link *sl, struct dp_shard *s, struct waiting *w, const char *host, int hl,
-                      const int32_t *unknown, int32_t n, const uint8_t *frame, size_t len)
+                      const int32_t *unknown, int32_t n, dp_control_encode encode, const void *what)
 {
 	w->id = ++sl->next_id;
 	if (sl->wait_tail)
@@ -570,8 +575,9 @@ static void link_send(struct shard_link *sl, struct dp_shard *s, struct waiting 
 	else
 		sl->wait_head = w;
 	sl->wait_tail = w;
-	struct rt_buf *o = &sl->out;
-	rt_buf_put_i32(o, (int32_t)(CTL_LINK_REQUEST_HDR + (size_t)hl + 4 + 4 * (size_t)n + len));
+	struct rt_buf *o = rt_chain_buf(&sl->out);
+	size_t at = o->len;
+	rt_buf_put_i32(o, 0);           /* the frame's length, set below */
 	rt_buf_put_i8(o, CTL_LINK_REQUEST);
 	rt_buf_put_i64(o, (int64_t)w->id);
 	rt_buf_put_i16(o, (int16_t)s->id);
@@ -580,12 +586,21 @@ static void link_send(struct shard_link *sl, struct dp_shard *s, struct waiting 
 	rt_buf_put_i32(o, n);
 	for (int32_t i = 0; i < n; i++)
 		rt_buf_put_i32(o, unknown[i]);
-	rt_buf_put(o, frame, len);
-	if (o->err) {
+	encode(&sl->out, what);
+	if (o->err || sl->out.err) {
 		conn_retire(sl); /* out of memory: answers every waiting request */
 		return;
 	}
+	assert(sl->out.nsegs == 0 && sl->out.buf_mark == 0);  /* encode wrote fixed fields only */
+	rt_be32_put(o->data + at, (uint32_t)(o->len - at - 4));
 	link_flush(sl);
+}
+
+/* A client's request as it came: its frame, copied once. */
+static void encode_frame(struct rt_chain *c, const void *what)
+{
+	const struct dp_req *req = what;
+	rt_buf_put(rt_chain_buf(c), req->frame, req->len);
 }
 
 void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unknown, int32_t n)
@@ -616,10 +631,10 @@ void dp_control_link_forward(struct dp_req *req, void *msg, const int32_t *unkno
 	                  req->conn->peer);
 	if (hl < 0 || hl >= (int)sizeof(host))
 		hl = (int)strlen(host);
-	link_send(sl, s, w, host, hl, unknown, n, req->frame, req->len);
+	link_send(sl, s, w, host, hl, unknown, n, encode_frame, req);
 }
 
-void dp_control_link_call(struct dp_shard *s, const uint8_t *frame, size_t len, dp_control_cb cb, void *arg)
+void dp_control_link_call(struct dp_shard *s, dp_control_encode encode, const void *what, dp_control_cb cb, void *arg)
 {
 	struct shard_link *sl = g.links && s->id < g.nlinks && !atomic_load(&g.stopping) ? &g.links[s->id] : NULL;
 	struct waiting *w = sl && link_ready(sl, s) ? calloc(1, sizeof(*w)) : NULL;
@@ -629,7 +644,7 @@ void dp_control_link_call(struct dp_shard *s, const uint8_t *frame, size_t len, 
 	}
 	w->cb = cb;
 	w->cbarg = arg;
-	link_send(sl, s, w, "/ringtail", 9, NULL, 0, frame, len);
+	link_send(sl, s, w, "/ringtail", 9, NULL, 0, encode, what);
 }
 
 /* ---- the supervisor ---- */
@@ -838,7 +853,7 @@ int dp_control_start(struct dp_broker *b, int argc, char **argv)
 	for (int i = 0; i < g.nlinks; i++) {
 		atomic_init(&g.links[i].new_fd, -1);
 		rt_buf_init(&g.links[i].in, CTL_LINK_MAX_FRAME + 65536);
-		rt_buf_init(&g.links[i].out, 0);
+		rt_chain_init(&g.links[i].out, 0);
 	}
 	char *links = malloc(16), *boot = malloc(300), *ready = malloc(16);
 	if (!links || !boot || !ready)

@@ -43,10 +43,17 @@ struct dp_shard;
  * process or its link died; UNKNOWN_SERVER_ERROR: it refused the frame). */
 typedef void (*dp_control_cb)(void *arg, const uint8_t *body, size_t n, int16_t err);
 
-/* On shard s: sends a request the dataplane built itself (frame: request header and body, copied)
- * to the control process, e.g. KIP-890's AddPartitionsToTxn verify-only check.  cb runs on s,
- * possibly before this returns (no control process). */
-void dp_control_link_call(struct dp_shard *s, const uint8_t *frame, size_t len, dp_control_cb cb, void *arg);
+/* Writes a Kafka request (header and body) into c: fixed fields only, nothing borrowed and no
+ * file range, since c is the link's own outgoing buffer.  `what` is borrowed for the call. */
+struct rt_chain;
+typedef void (*dp_control_encode)(struct rt_chain *c, const void *what);
+
+/* On shard s: sends a request the dataplane makes itself to the control process, e.g. KIP-890's
+ * AddPartitionsToTxn verify-only check; encode(c, what) writes it straight into the link's
+ * buffer (not called when there is no link).  cb runs on s, possibly before this returns (no
+ * control process). */
+void dp_control_link_call(struct dp_shard *s, dp_control_encode encode, const void *what, dp_control_cb cb,
+                          void *arg);
 
 /* The control process's pid (0 while none), for tests and tools. */
 int dp_control_pid(void);

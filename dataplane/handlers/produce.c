@@ -302,6 +302,17 @@ static void verified(void *arg, const uint8_t *body, size_t n, int16_t err)
 	job_run(s, j);
 }
 
+static void encode_verify(struct rt_chain *c, const void *what)
+{
+	struct kp_req_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.request_api_key = KP_API_ADD_PARTITIONS_TO_TXN;
+	h.request_api_version = 4;
+	h.client_id = (struct kp_str){ "ringtail", 8 };
+	kp_req_hdr_encode(c, &h);
+	kp_add_partitions_to_txn_req_encode(c, 4, what);
+}
+
 /* Asks the coordinator whether the batch's partition is in its producer's ongoing transaction. */
 static void verify(struct dp_shard *s, struct produce_job *j)
 {
@@ -324,33 +335,7 @@ static void verify(struct dp_shard *s, struct produce_job *j)
 	kp_add_partitions_to_txn_req_init(&m);
 	m.transactions.items = &x;
 	m.transactions.n = 1;
-	struct kp_req_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.request_api_key = KP_API_ADD_PARTITIONS_TO_TXN;
-	h.request_api_version = 4;
-	h.client_id = (struct kp_str){ "ringtail", 8 };
-	struct rt_chain c;
-	rt_chain_init(&c, 0);
-	kp_req_hdr_encode(&c, &h);
-	kp_add_partitions_to_txn_req_encode(&c, 4, &m);
-	uint8_t *frame = NULL;
-	size_t len = 0;
-	if (!rt_chain_finish(&c)) {
-		len = rt_chain_len(&c);
-		frame = malloc(len);
-		if (frame && rt_chain_flatten(&c, frame)) {
-			free(frame);
-			frame = NULL;
-		}
-	}
-	rt_chain_fini(&c);
-	if (!frame) {
-		j->err = KP_ERR_UNKNOWN_SERVER_ERROR;
-		dp_shard_post(s, j->ctx->req->s->id, job_back, j);
-		return;
-	}
-	dp_control_link_call(s, frame, len, verified, j);
-	free(frame);
+	dp_control_link_call(s, encode_verify, &m, verified, j);
 }
 
 /* On the owner shard. */
