@@ -43,6 +43,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "control/link.h"
+#include "handlers/handlers.h"
 #include "kp_errors.h"
 #include "kp_msgs.h"
 #include "router.h"
@@ -111,14 +112,6 @@ int dp_control_pid(void)
 
 /* ---- answers made here: the control process is not there ---- */
 
-#define ARR(req, arr, count)                                                              \
-	do {                                                                              \
-		(arr).n = (count) > 0 ? (count) : 0;                                      \
-		(arr).items = (arr).n ? rt_arena_calloc(&(req)->arena, (size_t)(arr).n, sizeof(*(arr).items)) : NULL; \
-		if ((arr).n && !(arr).items)                                              \
-			(arr).n = 0;                                                      \
-	} while (0)
-
 /* OffsetCommit and TxnOffsetCommit answer alike: err for every partition asked, by topic.  Their
  * generated types differ only by prefix (api: kp_offset_commit or kp_txn_offset_commit). */
 #define COMMIT_ERROR(api, req, msg, err)                                                          \
@@ -126,11 +119,12 @@ int dp_control_pid(void)
 		struct api##_req *m_ = (msg);                                                      \
 		struct api##_resp r_;                                                             \
 		api##_resp_init(&r_);                                                             \
-		ARR(req, r_.topics, m_->topics.n);                                                \
+		DP_ARRAY(req, r_.topics, m_->topics.n);                                           \
 		for (int32_t t_ = 0; t_ < r_.topics.n; t_++) {                                    \
 			api##_resp_topic_init(&r_.topics.items[t_]);                              \
 			r_.topics.items[t_].name = m_->topics.items[t_].name;                     \
-			ARR(req, r_.topics.items[t_].partitions, m_->topics.items[t_].partitions.n); \
+			DP_ARRAY(req, r_.topics.items[t_].partitions,                                  \
+			         m_->topics.items[t_].partitions.n);                                \
 			for (int32_t i_ = 0; i_ < r_.topics.items[t_].partitions.n; i_++) {       \
 				api##_resp_partition_init(&r_.topics.items[t_].partitions.items[i_]); \
 				r_.topics.items[t_].partitions.items[i_].partition_index =        \
@@ -200,7 +194,7 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 		struct kp_describe_groups_req *m = msg;
 		struct kp_describe_groups_resp r;
 		kp_describe_groups_resp_init(&r);
-		ARR(req, r.groups, m->groups.n);
+		DP_ARRAY(req, r.groups, m->groups.n);
 		for (int32_t i = 0; i < r.groups.n; i++) {
 			kp_describe_groups_resp_described_group_init(&r.groups.items[i]);
 			r.groups.items[i].error_code = err;
@@ -217,7 +211,7 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 		struct kp_delete_groups_req *m = msg;
 		struct kp_delete_groups_resp r;
 		kp_delete_groups_resp_init(&r);
-		ARR(req, r.results, m->groups_names.n);
+		DP_ARRAY(req, r.results, m->groups_names.n);
 		for (int32_t i = 0; i < r.results.n; i++) {
 			kp_delete_groups_resp_deletable_group_result_init(&r.results.items[i]);
 			r.results.items[i].group_id = m->groups_names.items[i];
@@ -237,7 +231,7 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 		struct kp_offset_fetch_resp r;
 		kp_offset_fetch_resp_init(&r);
 		if (v >= 8) {
-			ARR(req, r.groups, m->groups.n);
+			DP_ARRAY(req, r.groups, m->groups.n);
 			for (int32_t i = 0; i < r.groups.n; i++) {
 				kp_offset_fetch_resp_group_init(&r.groups.items[i]);
 				r.groups.items[i].group_id = m->groups.items[i].group_id;
@@ -248,11 +242,11 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 			r.error_code = err;
 			r.topics.n = 0;
 		} else {
-			ARR(req, r.topics, m->topics.n);
+			DP_ARRAY(req, r.topics, m->topics.n);
 			for (int32_t t = 0; t < r.topics.n; t++) {
 				kp_offset_fetch_resp_topic_init(&r.topics.items[t]);
 				r.topics.items[t].name = m->topics.items[t].name;
-				ARR(req, r.topics.items[t].partitions, m->topics.items[t].partition_indexes.n);
+				DP_ARRAY(req, r.topics.items[t].partitions, m->topics.items[t].partition_indexes.n);
 				for (int32_t i = 0; i < r.topics.items[t].partitions.n; i++) {
 					struct kp_offset_fetch_resp_partition *p = &r.topics.items[t].partitions.items[i];
 					kp_offset_fetch_resp_partition_init(p);
@@ -304,7 +298,7 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 		struct kp_describe_transactions_req *m = msg;
 		struct kp_describe_transactions_resp r;
 		kp_describe_transactions_resp_init(&r);
-		ARR(req, r.transaction_states, m->transactional_ids.n);
+		DP_ARRAY(req, r.transaction_states, m->transactional_ids.n);
 		for (int32_t i = 0; i < r.transaction_states.n; i++) {
 			struct kp_describe_transactions_resp_transaction_state *x = &r.transaction_states.items[i];
 			kp_describe_transactions_resp_transaction_state_init(x);
@@ -331,13 +325,13 @@ static void answer_error(struct dp_req *req, int16_t key, int16_t v, void *msg, 
 			dp_req_respond(req, &r);
 			return;
 		}
-		ARR(req, r.results_by_topic_v_3_and_below, m->v_3_and_below_topics.n);
+		DP_ARRAY(req, r.results_by_topic_v_3_and_below, m->v_3_and_below_topics.n);
 		for (int32_t t = 0; t < r.results_by_topic_v_3_and_below.n; t++) {
 			const struct kp_add_partitions_to_txn_req_topic *rt = &m->v_3_and_below_topics.items[t];
 			struct kp_add_partitions_to_txn_resp_topic_result *o = &r.results_by_topic_v_3_and_below.items[t];
 			kp_add_partitions_to_txn_resp_topic_result_init(o);
 			o->name = rt->name;
-			ARR(req, o->results_by_partition, rt->partitions.n);
+			DP_ARRAY(req, o->results_by_partition, rt->partitions.n);
 			for (int32_t k = 0; k < o->results_by_partition.n; k++) {
 				kp_add_partitions_to_txn_resp_partition_result_init(&o->results_by_partition.items[k]);
 				o->results_by_partition.items[k].partition_index = rt->partitions.items[k];

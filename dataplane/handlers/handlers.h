@@ -26,11 +26,14 @@ static inline void *dp_req_array(struct dp_req *req, int32_t n, size_t sz)
 		return NULL;
 	return rt_arena_calloc(&req->arena, (size_t)n, sz);
 }
+/* A response array of count zeroed elements from the request arena.  A null request array
+ * (count -1) is answered empty, and so is a full arena (the caller's loops then run over none). */
 #define DP_ARRAY(req, arr, count)                                                      \
 	do {                                                                            \
-		(arr).n = (count);                                                      \
-		(arr).items = dp_req_array((req), (count), sizeof(*(arr).items));       \
-		if ((count) > 0 && !(arr).items)                                        \
+		int32_t n_ = (count);                                                   \
+		(arr).n = n_ > 0 ? n_ : 0;                                              \
+		(arr).items = dp_req_array((req), (arr).n, sizeof(*(arr).items));       \
+		if ((arr).n && !(arr).items)                                            \
 			(arr).n = 0;                                                    \
 	} while (0)
 
