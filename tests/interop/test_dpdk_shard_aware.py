@@ -38,11 +38,13 @@ for t in ts: t.join()
 print(json.dumps({str(p): sum(v) for p, v in res.items()}))
 '''
 
-# Runs in the namespace.  argv: bootstrap.
+# Runs in the namespace.  argv: bootstrap, this directory (for kclient.py).
 CLIENT_SCRIPT = r'''
 import json, sys
-from confluent_kafka import Consumer, Producer, TopicPartition
+sys.path.insert(0, sys.argv[2])
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from kclient import read_to_end
 bs = sys.argv[1]
 admin = AdminClient({"bootstrap.servers": bs})
 admin.create_topics([NewTopic("sa", 4, 1)])["sa"].result(30)
@@ -56,20 +58,8 @@ for i in range(4000):
     sent[i % 4].append(v)
     p.produce("sa", value=v, partition=i % 4)
 res["unflushed"] = p.flush(60)
-c = Consumer({"bootstrap.servers": bs, "group.id": "unused", "enable.partition.eof": True})
-c.assign([TopicPartition("sa", i, 0) for i in range(4)])
-got = {i: [] for i in range(4)}
-eof = set()
-while len(eof) < 4:
-    m = c.poll(15)
-    if m is None:
-        break
-    if m.error():
-        if m.error().code() == -191:
-            eof.add(m.partition())
-        continue
-    got[m.partition()].append(m.value())
-c.close()
+out, _ = read_to_end(bs, "sa", range(4))
+got = {i: [m.value() for m in out[i]] for i in range(4)}
 res["same"] = got == sent
 res["counts"] = [len(got[i]) for i in range(4)]
 print(json.dumps(res))
@@ -93,7 +83,7 @@ def checks(tap, ringtail):
             tap.ok(accepted == {"9093": 16, "9094": 16},
                    "16 connections to each shard port are all accepted, whichever queue they land on",
                    (out + err[-300:]).replace("\n", " | "))
-            out, err = env.py_in_ns(CLIENT_SCRIPT, env.bs, timeout=240)
+            out, err = env.py_in_ns(CLIENT_SCRIPT, env.bs, os.path.dirname(os.path.abspath(__file__)), timeout=240)
             try:
                 r = json.loads(out.strip().splitlines()[-1])
             except (ValueError, IndexError):

@@ -11,29 +11,17 @@ import sys
 import tempfile
 import threading
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kclient import read_to_end
 from rtbroker import Broker, free_port, run_tap
 
 
 def consume_all(bootstrap, topic, nparts):
-    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'unused', 'enable.auto.commit': False,
-                  'enable.partition.eof': True})
-    c.assign([TopicPartition(topic, p, 0) for p in range(nparts)])
-    got = set()
-    eof = set()
-    while len(eof) < nparts:
-        m = c.poll(10)
-        if m is None:
-            break
-        if m.error():
-            if m.error().code() == -191:
-                eof.add(m.partition())
-            continue
-        got.add(m.value())
-    c.close()
-    return got
+    """The values of every record in the topic's partitions."""
+    out, _ = read_to_end(bootstrap, topic, range(nparts))
+    return {m.value() for ms in out.values() for m in ms}
 
 
 def main(tap):

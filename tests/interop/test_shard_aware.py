@@ -8,9 +8,10 @@ Usage: test_shard_aware.py <path to ringtail>
 """
 import sys
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kclient import read_to_end
 from rtbroker import Broker, run_tap
 
 
@@ -31,22 +32,8 @@ def main(tap):
             sent[i % 4].append(v)
             p.produce('sa', value=v, partition=i % 4)
         tap.ok(p.flush(20) == 0, '4000 records produced through the shard nodes')
-        c = Consumer({'bootstrap.servers': b.bootstrap, 'group.id': 'unused', 'enable.partition.eof': True})
-        c.assign([TopicPartition('sa', i, 0) for i in range(4)])
-        got = {i: [] for i in range(4)}
-        eof = set()
-        while len(eof) < 4:
-            m = c.poll(10)
-            if m is None:
-                break
-            if m.error():
-                if m.error().code() == -191:
-                    eof.add(m.partition())
-                else:
-                    print('# consumer error: %s' % m.error())
-                continue
-            got[m.partition()].append(m.value())
-        c.close()
+        out, _ = read_to_end(b.bootstrap, 'sa', range(4))
+        got = {i: [m.value() for m in out[i]] for i in range(4)}
         tap.ok(got == sent, 'consumed back in order from the shard nodes',
                {i: (len(got[i]), len(sent[i]), got[i][:2], sent[i][:2]) for i in range(4)})
 
