@@ -209,20 +209,29 @@ Test(kp_batch, producer_fields_and_transactional)
 	rt_arena_fini(&a);
 }
 
+/* A standard batch of n records (build_std) as a malloc'd copy the caller may alter and frees. */
+static uint8_t *std_copy(enum kp_compression c, int64_t pid, int16_t epoch, int32_t seq, int n, int64_t ts0,
+                         size_t *size)
+{
+	struct kp_batch_builder b;
+	kp_batch_builder_init(&b, c, 0, pid, epoch, seq);
+	build_std(&b, n, ts0);
+	const uint8_t *built = kp_batch_builder_finish(&b, size);
+	uint8_t *p = malloc(*size);
+	cr_assert_not_null(p);
+	memcpy(p, built, *size);
+	kp_batch_builder_fini(&b);
+	return p;
+}
+
 /* What a producer's state needs of the one batch a client sends comes out of validation: its
  * last_offset_delta and the header's max_timestamp, kept apart from the maximum the records say. */
 Test(kp_batch, info_carries_the_first_header_fields_a_producer_state_needs)
 {
 	struct rt_arena a;
 	rt_arena_init(&a, 0, 0);
-	struct kp_batch_builder b;
-	kp_batch_builder_init(&b, KP_COMPRESSION_NONE, 0, 4242, 7, 1000);
-	build_std(&b, 10, 500);
 	size_t size;
-	const uint8_t *built = kp_batch_builder_finish(&b, &size);
-	uint8_t *p = malloc(size);
-	cr_assert_not_null(p);
-	memcpy(p, built, size);
+	uint8_t *p = std_copy(KP_COMPRESSION_NONE, 4242, 7, 1000, 10, 500, &size);
 	struct kp_records_info info;
 	cr_assert_eq(kp_records_validate(p, size, &strict, &a, &info, NULL), 0);
 	cr_assert_eq(info.last_offset_delta, 9);
@@ -236,7 +245,6 @@ Test(kp_batch, info_carries_the_first_header_fields_a_producer_state_needs)
 	cr_assert_eq(info.max_timestamp, 500 + 94, "the records' own maximum: %lld", (long long)info.max_timestamp);
 	cr_assert_eq(info.last_offset_delta, 9);
 	free(p);
-	kp_batch_builder_fini(&b);
 	rt_arena_fini(&a);
 }
 
@@ -246,14 +254,8 @@ Test(kp_batch, iter_init_keeps_the_header_when_the_records_fail)
 {
 	struct rt_arena a;
 	rt_arena_init(&a, 0, 0);
-	struct kp_batch_builder b;
-	kp_batch_builder_init(&b, KP_COMPRESSION_ZSTD, 0, -1, -1, -1);
-	build_std(&b, 5, 100);
 	size_t size;
-	const uint8_t *built = kp_batch_builder_finish(&b, &size);
-	uint8_t *p = malloc(size);
-	cr_assert_not_null(p);
-	memcpy(p, built, size);
+	uint8_t *p = std_copy(KP_COMPRESSION_ZSTD, -1, -1, -1, 5, 100, &size);
 	rt_be64_put(p + KP_BATCH_OFF_BASE_OFFSET, 4000);
 	memset(p + KP_BATCH_HEADER_SIZE, 0xee, size - KP_BATCH_HEADER_SIZE);  /* not zstd any more */
 	struct kp_batch_iter it;
@@ -266,7 +268,6 @@ Test(kp_batch, iter_init_keeps_the_header_when_the_records_fail)
 	cr_assert_eq(it.hdr.magic, 0);
 	cr_assert_eq(it.hdr.base_offset, 0);
 	free(p);
-	kp_batch_builder_fini(&b);
 	rt_arena_fini(&a);
 }
 
