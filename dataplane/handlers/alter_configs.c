@@ -29,30 +29,47 @@ struct altered {
 };
 
 /* On the file worker (offload.h): validates and writes one resource's configs to the registry;
- * a topic altered is added to the request's list. */
-static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, struct dp_kv *kv, const int8_t *ops,
-                         int n, bool incremental, bool validate_only, const char **why)
+ * a topic altered is added to the request's list.  kv (and ops) hold the n configs, or are NULL
+ * when the request's arena could not hold them: that is an error, never an empty set (which
+ * would clear a topic's overrides).  Returns the resource's error code, with *msg. */
+static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, const struct dp_kv *kv,
+                         const int8_t *ops, int32_t n, bool incremental, bool validate_only, struct kp_str *msg)
 {
 	struct dp_broker *b = dp_req_broker(off->req);
+	const char *why = NULL;
+	int16_t e = 0;
+	bool whole = n <= 0 || (kv && (ops || !incremental));
 	if (type == RES_BROKER) {
-		*why = "Broker configs cannot be updated dynamically";
-		return KP_ERR_INVALID_REQUEST;
+		why = "Broker configs cannot be updated dynamically";
+		e = KP_ERR_INVALID_REQUEST;
+	} else if (type != RES_TOPIC) {
+		why = "Unsupported resource type";
+		e = KP_ERR_INVALID_REQUEST;
+	} else if (name.len <= 0) {
+		why = "Topic does not exist";
+		e = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	} else if (!whole) {
+		why = "The request's configs do not fit in the broker's per-request memory";
+		e = KP_ERR_INVALID_REQUEST;
+	} else {
+		e = dp_meta_alter_configs(b->meta, name.ptr, (size_t)name.len, kv, ops, n, incremental, validate_only,
+		                          &why);
 	}
-	if (type != RES_TOPIC) {
-		*why = "Unsupported resource type";
-		return KP_ERR_INVALID_REQUEST;
-	}
-	if (name.len <= 0) {
-		*why = "Topic does not exist";
-		return KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	}
-	int16_t e = dp_meta_alter_configs(b->meta, name.ptr, (size_t)name.len, kv, ops, n, incremental, validate_only,
-	                                  why);
+	*msg = e && why ? dp_str(why) : (struct kp_str){ NULL, -1 };
 	struct altered *al = off->ctx;
 	const struct dp_topic *t = e || validate_only || !al ? NULL : dp_topic_by_str(dp_meta_snap(b->meta), name);
 	if (t)
 		al->t[al->n++] = t;
 	return e;
+}
+
+/* One config's name and value as C strings in the request's arena into *kv (value NULL: a null
+ * value).  False when the arena is full. */
+static bool config_kv(struct dp_req *req, struct kp_str name, struct kp_str value, struct dp_kv *kv)
+{
+	kv->key = dp_req_cstr(req, name);
+	kv->value = value.len < 0 ? NULL : dp_req_cstr(req, value);
+	return kv->key && (value.len < 0 || kv->value);
 }
 
 /* The list for a request of n resources in off->ctx; left NULL when the request's arena is
@@ -101,17 +118,12 @@ static void ac_run(struct dp_off *off)
 		struct kp_alter_configs_resp_resource *o = &resp->responses.items[i];
 		o->resource_type = q->resource_type;
 		o->resource_name = q->resource_name;
-		o->error_message = (struct kp_str){ NULL, -1 };
 		struct dp_kv *kv = dp_req_array(req, q->configs.n, sizeof(*kv));
-		for (int32_t k = 0; k < q->configs.n && kv; k++) {
-			kv[k].key = dp_req_cstr(req, q->configs.items[k].name);
-			kv[k].value = q->configs.items[k].value.len < 0 ? NULL : dp_req_cstr(req, q->configs.items[k].value);
-		}
-		const char *why = NULL;
-		o->error_code = alter_one(off, q->resource_type, q->resource_name, kv, NULL, kv ? q->configs.n : 0, false,
-		                          m->validate_only, &why);
-		if (o->error_code && why)
-			o->error_message = dp_str(why);
+		for (int32_t k = 0; kv && k < q->configs.n; k++)
+			if (!config_kv(req, q->configs.items[k].name, q->configs.items[k].value, &kv[k]))
+				kv = NULL;
+		o->error_code = alter_one(off, q->resource_type, q->resource_name, kv, NULL, q->configs.n, false,
+		                          m->validate_only, &o->error_message);
 	}
 }
 
@@ -133,19 +145,16 @@ static void iac_run(struct dp_off *off)
 		struct kp_incremental_alter_configs_resp_alter_configs_resource *o = &resp->responses.items[i];
 		o->resource_type = q->resource_type;
 		o->resource_name = q->resource_name;
-		o->error_message = (struct kp_str){ NULL, -1 };
 		struct dp_kv *kv = dp_req_array(req, q->configs.n, sizeof(*kv));
 		int8_t *ops = dp_req_array(req, q->configs.n, sizeof(*ops));
-		for (int32_t k = 0; k < q->configs.n && kv && ops; k++) {
-			kv[k].key = dp_req_cstr(req, q->configs.items[k].name);
-			kv[k].value = q->configs.items[k].value.len < 0 ? NULL : dp_req_cstr(req, q->configs.items[k].value);
-			ops[k] = q->configs.items[k].config_operation;
+		for (int32_t k = 0; kv && ops && k < q->configs.n; k++) {
+			if (!config_kv(req, q->configs.items[k].name, q->configs.items[k].value, &kv[k]))
+				kv = NULL;
+			else
+				ops[k] = q->configs.items[k].config_operation;
 		}
-		const char *why = NULL;
-		o->error_code = alter_one(off, q->resource_type, q->resource_name, kv, ops, kv && ops ? q->configs.n : 0,
-		                          true, m->validate_only, &why);
-		if (o->error_code && why)
-			o->error_message = dp_str(why);
+		o->error_code = alter_one(off, q->resource_type, q->resource_name, kv, ops, q->configs.n, true,
+		                          m->validate_only, &o->error_message);
 	}
 }
 

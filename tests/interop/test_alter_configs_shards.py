@@ -7,11 +7,13 @@ produce goes straight to the partition's owner through the other shard's port: t
 must see the new message.timestamp.type (the owner's open log carries it; the produce answer's
 log_append_time is -1 for CreateTime and the broker's clock for LogAppendTime).  The type is
 flipped many times per API so that an answer that ran ahead of the owner shard would show.
+Then an AlterConfigs whose 60,000 configs do not fit in the broker's per-request memory is
+refused and leaves the topic's overrides as they were (it must not be taken as an empty set).
 Usage: test_alter_configs_shards.py <path to ringtail>
 """
 import sys
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 import kwire
 from kwire import Conn
@@ -54,6 +56,23 @@ def main(tap):
             tap.ok(not stale, '%s: a produce sent to the owner shard right after the answer, on a connection '
                    'of another shard, sees the new message.timestamp.type (%d rounds per partition)' % (api, ROUNDS),
                    stale[:5])
+
+        # The per-request arena holds 1 MiB plus 4 bytes per frame byte: 60,000 configs of 6 wire
+        # bytes each decode within it, their C strings do not.
+        c = Conn(b.port)
+        try:
+            tap.ok(kwire.alter_topic_on(c, TOPIC, {'retention.ms': '3600000'}) == (0, None),
+                   'AlterConfigs sets retention.ms')
+            many = {'%05d' % i: 'v' for i in range(60000)}
+            err, msg = kwire.alter_topic_on(c, TOPIC, many)
+            tap.ok(err != 0 and 'per-request memory' in (msg or ''),
+                   'an AlterConfigs whose configs do not fit the request memory is refused', (err, msg))
+        finally:
+            c.close()
+        res = ConfigResource('topic', TOPIC)
+        cfg = admin.describe_configs([res])[res].result(10)
+        tap.ok(cfg['retention.ms'].value == '3600000', 'the refused request left the override in place',
+               cfg['retention.ms'].value)
 
 
 run_tap(main)
