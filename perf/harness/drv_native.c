@@ -300,6 +300,8 @@ struct conn *perf_nv_conn_new(struct native *nv, enum role role, int node, int c
 	c->fd = fd;
 	c->role = role;
 	c->node = node;
+	for (int32_t p = 0; nv->leader && p < nv->nparts; p++)
+		c->led += nv->leader[p] == node;
 	c->cap = cap;
 	c->reqs = calloc((size_t)c->cap, sizeof(*c->reqs));
 	rt_buf_init(&c->out, 0);
@@ -770,18 +772,20 @@ static void send_produce(struct native *nv, struct conn *c)
 	int n = 0;
 	size_t bytes = 0;
 	struct pbatch *take = NULL, **tail = &take, **pp = &c->pend_head, *prev = NULL;
-	/* Partitions already in this request: a small open-addressed set would do; requests hold
-	 * few batches, so a linear check of what was taken is enough. */
-	while (*pp && bytes < MAX_REQUEST) {
+	/* A partition already in this request is marked with its serial, and the walk ends once
+	 * every partition of the node is in: with many partitions and small batches, a scan of what
+	 * was taken for each queued batch, and then the walk over the whole queue, were most of the
+	 * harness's CPU time. */
+	uint64_t serial = ++nv->produce_serial;
+	while (*pp && bytes < MAX_REQUEST && n < c->led) {
 		struct pbatch *pb = *pp;
-		bool dup = false;
-		for (struct pbatch *t = take; t && !dup; t = t->next)
-			dup = t->partition == pb->partition;
-		if (dup || (n && bytes + pb->size > MAX_REQUEST)) {
+		struct acc *a = &c->prod->accs[pb->partition];
+		if (a->taken_in == serial || (n && bytes + pb->size > MAX_REQUEST)) {
 			prev = pb;
 			pp = &pb->next;
 			continue;
 		}
+		a->taken_in = serial;
 		*pp = pb->next;
 		if (c->pend_tail == pb)
 			c->pend_tail = prev;

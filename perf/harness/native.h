@@ -60,6 +60,8 @@ struct acc {
 	struct producer *owner;
 	struct acc *lprev, *lnext;   /* the linger list (open batches by age) */
 	bool linked;
+	uint64_t taken_in;           /* the Produce request (native.produce_serial) that last took a
+	                              * queued batch of this partition: one batch per partition each */
 };
 
 struct nreq {
@@ -82,6 +84,7 @@ struct conn {
 	bool epollout;
 	struct pbatch *pend_head, *pend_tail;
 	int64_t pend_bytes;
+	int32_t led;                 /* partitions the node leads: a Produce holds at most that many */
 	/* consumer */
 	int32_t *parts;
 	int64_t *offsets, *ends;
@@ -127,6 +130,7 @@ struct native {
 	struct perf_keygen kg;
 	struct perf_pace pace;
 	int64_t queued_total;
+	uint64_t produce_serial;     /* Produce requests built so far (acc.taken_in) */
 	int64_t consume_left;        /* consume mode: partitions not yet at their end offset */
 	bool failed;                 /* a connection broke: stop */
 	struct perf_grp *grp;        /* --group: the members and their ledger (member.c); owned */
