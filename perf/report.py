@@ -176,8 +176,14 @@ def report(out, runs, limits):
         md += [f"Machine: {m.get('cores', '?')} cores; {m.get('start', '?')}; {m.get('end', '')} "
                "(load averages over 1, 5, 15 minutes: anything near or above the core count means "
                "the run shared the CPUs and its figures are noisy); open files limit "
-               f"{m.get('nofile', '?')}.", ""]
-    except OSError:
+               f"{m.get('nofile', '?')}."]
+        if "data_peak_mb" in m:
+            md += [f"Run output: at most {int(m['data_peak_mb']):,} MB of data on disk at once (each run's "
+                   "topic is deleted when no later run reads it); free space on its file system "
+                   f"{int(m.get('disk_free_mb_start', 0)):,} MB before the run, "
+                   f"{int(m.get('disk_free_mb_end', 0)):,} MB after."]
+        md += [""]
+    except (OSError, ValueError):
         pass
     if not have_rt:
         md += [f"**Ringtail was not measured in this run**: {note or 'no Ringtail results'}. "

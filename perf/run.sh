@@ -12,7 +12,10 @@
 #
 # --short runs each scenario for about a second with a reduced matrix and then checks that the
 # numbers are sane (perf/report.py --check): it is what CI and the interop test use.
-# Everything it starts it stops, on any exit.
+# Everything it starts it stops, on any exit.  Run output is bounded: every Ringtail run deletes
+# its topic when no later run reads it (ringtail-perf --delete), each peer's and each extra
+# broker's data directory goes when its section ends, and the peak size of $OUT/data and the
+# free space of its file system before and after go into the report (machine.txt).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -56,11 +59,27 @@ else
 fi
 PROGRESS=0
 [ $SHORT = 1 ] || PROGRESS=5
+# The open-loop runs release their records in bursts this far apart (pace.h): one wake-up per
+# 250 us instead of one per record or per network event, which is what lets the load generator
+# carry an e2e point at a fraction of the server's maximum on the same two cores.  Each record
+# still counts its latency from its own slot, so the figures include up to this much wait.
+PACE_TICK_US=${PERF_PACE_TICK_US:-250}
 
 rm -rf "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots" "$OUT/skipped.txt"
 mkdir -p "$OUT/json" "$OUT/logs" "$OUT/data" "$OUT/plots"
 # The machine the figures come from; a busy one makes every ratio noisy, so the report says so.
 { echo "cores $(nproc)"; echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$OUT/machine.txt"
+# Free MB on the file system the run writes to: a full disk fails every run after it with
+# empty results (a make perf of issue 6 once left 41 GB of run output in /tmp).
+free_mb() { df -Pm "$OUT/data" | awk 'NR == 2 { print $4 }'; }
+echo "disk_free_mb_start $(free_mb)" >> "$OUT/machine.txt"
+DATA_PEAK_MB=0
+# note_data: the size of $OUT/data now, kept as the run's peak.
+note_data() {
+	local mb
+	mb=$(du -sm "$OUT/data" 2>/dev/null | cut -f1)
+	[ "${mb:-0}" -gt "$DATA_PEAK_MB" ] && DATA_PEAK_MB=$mb
+}
 # Open files: the broker keeps four per partition it has written (.log, .index, .timeindex,
 # .txnindex) and one per connection, so the partitions-10000 scenario followed by idle-1000
 # needs well over 10,000.  Raise the soft limit only: a plain `ulimit -n N` sets the hard limit
@@ -158,6 +177,7 @@ run() {
 		FAILED=$((FAILED + 1))
 	fi
 	grep -h '^ringtail-perf:' "$OUT/logs/${name//\//__}.log" >&2 || true
+	note_data
 }
 
 # ---------------------------------------------------------------- limits
@@ -228,26 +248,32 @@ EOF
 		return 1
 	fi
 }
+# stop_ringtail NAME: stops the broker, keeps its log in $OUT/logs and removes its data.
 stop_ringtail() {
 	[ -n "$RT_PID" ] && kill "$RT_PID" 2>/dev/null && wait "$RT_PID" 2>/dev/null
 	RT_PID=""
+	cp "$OUT/data/ringtail-$1/broker.log" "$OUT/logs/ringtail-$1.broker.log" 2>/dev/null
+	note_data
+	rm -rf "$OUT/data/ringtail-$1"
 }
 
 # The produce/consume/e2e matrix against one Kafka-protocol server (Ringtail or the mock).
-# kafka_matrix SYSTEM BOOT PID ACKS_LIST
+# kafka_matrix SYSTEM BOOT PID ACKS_LIST [--delete]: with --delete each topic is deleted after
+# the last run that reads it (the 1 KiB acks=1 one after consume-1024).
 kafka_matrix() {
-	local sys=$1 boot=$2 pid=$3 acks_list=$4
+	local sys=$1 boot=$2 pid=$3 acks_list=$4 del=("${@:5}")
 	local size acks
 	for size in $SIZES; do
 		for acks in $acks_list; do
+			local d=("${del[@]}")
+			[ "$size-$acks" = 1024-1 ] && d=()
 			run "$sys/produce-$size-acks$acks" "$boot" "$pid" --topic "p$size-a${acks/-1/all}" \
-				--create --partitions 8 --record-size "$size" --acks "$acks" --producers 4 --inflight 8
+				--create --partitions 8 --record-size "$size" --acks "$acks" --producers 4 --inflight 8 "${d[@]}"
 		done
 	done
-	local big=1024
-	[ $SHORT = 1 ] || big=1024
 	# Consumers stop at the end of the log; the duration only bounds a stuck run.
-	run "$sys/consume-$big" "$boot" "$pid" --mode consume --topic "p$big-a1" --consumers 2 --duration $((DUR * 5))
+	run "$sys/consume-1024" "$boot" "$pid" --mode consume --topic p1024-a1 --consumers 2 --duration $((DUR * 5)) \
+		"${del[@]}"
 }
 
 # The producers-only maximum (the group scenarios take a quarter of it): the 1 KiB acks=1
@@ -262,7 +288,9 @@ e2e_max_rate() {
 	"$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(int(min(r["produce_records_per_s"], r["consume_records_per_s"])))' "$1" 2>/dev/null || echo 0
 }
 
-# e2e_sweep SYSTEM BOOT PID TOPIC [args]: first the system's e2e maximum (max-e2e: the e2e
+# e2e_sweep SYSTEM BOOT PID TOPIC [args]: each run writes its own topic (TOPIC, then TOPIC10,
+# TOPIC50, ...: a Ringtail run deletes its topic with --delete in args, and a name deleted and
+# created again at once would race the deletion).  First the system's e2e maximum (max-e2e: the e2e
 # workload flat out, producers as fast as their queues allow while the consumers read), then
 # the open-loop e2e runs at each fraction of it.  The producers-only rate is not the base: an e2e
 # run adds the fetches on the server and the consuming side on the same machine, so half of the
@@ -279,22 +307,23 @@ e2e_sweep() {
 	[ "$max" -gt 0 ] || { say "$sys: no e2e maximum measured; e2e sweep skipped"; return; }
 	say "$sys: e2e at $FRACTIONS% of its own e2e maximum, $max records/s"
 	for f in $FRACTIONS; do
-		ALLOW_BEHIND=$behind run "$sys/e2e-$f" "$boot" "$pid" --mode e2e --topic "$topic" --create --partitions 8 \
-			--record-size 1024 --acks 1 --producers 4 --inflight 8 --rate $((max * f / 100)) "${extra[@]}"
+		ALLOW_BEHIND=$behind run "$sys/e2e-$f" "$boot" "$pid" --mode e2e --topic "$topic$f" --create --partitions 8 \
+			--record-size 1024 --acks 1 --producers 4 --inflight 8 --rate $((max * f / 100)) \
+			--pace-tick-us "$PACE_TICK_US" "${extra[@]}"
 	done
 }
 
 RINGTAIL_NOTE=""
 if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 	if start_ringtail one 1 false; then
-		kafka_matrix ringtail "$RT_BOOT" "$RT_PID" "$ACKS"
-		e2e_sweep ringtail "$RT_BOOT" "$RT_PID" e2e
+		kafka_matrix ringtail "$RT_BOOT" "$RT_PID" "$ACKS" --delete
+		e2e_sweep ringtail "$RT_BOOT" "$RT_PID" e2e --delete
 		# A consumer group of 4 at a quarter of the maximum rate, one member leaving and rejoining
 		# every $CHURN s: every record must still be read exactly once (the check says so).
 		max=$(max_rate "$OUT/json/ringtail__produce-1024-acks1.json")
 		[ "$max" -gt 0 ] && run ringtail/group-4 "$RT_BOOT" "$RT_PID" --mode e2e --topic grp --create --partitions 8 \
 			--record-size 1024 --acks 1 --producers 4 --inflight 8 --consumers 4 --group perf --group-churn "$CHURN" \
-			--rate $((max / 4))
+			--rate $((max / 4)) --pace-tick-us "$PACE_TICK_US" --delete
 		# Each partition's first write creates its log (directory, files, fsyncs) on the shard:
 		# --prime writes one record to every partition before the clock starts, so the figure
 		# is per-partition overhead, not creation.  The broker holds about 4 files open per
@@ -309,24 +338,25 @@ if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 				continue
 			fi
 			run "ringtail/partitions-$n" "$RT_BOOT" "$RT_PID" --topic "parts$n" --create --partitions "$n" \
-				--record-size 1024 --acks 1 --producers 4 --inflight 8 --prime
+				--record-size 1024 --acks 1 --producers 4 --inflight 8 --prime --delete
 		done
 		run "ringtail/keyed-$KEYED" "$RT_BOOT" "$RT_PID" --topic keyed --create --partitions "$KEYED" \
-			--record-size 1024 --acks 1 --producers "$KEYED" --inflight 4 --keys uniform:100000
+			--record-size 1024 --acks 1 --producers "$KEYED" --inflight 4 --keys uniform:100000 --delete
 		run "ringtail/idle-$IDLE" "$RT_BOOT" "$RT_PID" --topic idle --create --partitions 8 --record-size 1024 \
-			--acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE"
+			--acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE" --delete
 		run ringtail/rdkafka-produce-1024-acks1 "$RT_BOOT" "$RT_PID" --driver rdkafka --topic rdk --create \
-			--partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8 "${RDKARGS[@]}"
+			--partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8 --delete "${RDKARGS[@]}"
 		# The group and the idle connections through librdkafka too: every workload runs with
 		# either driver, and the group's ledger checks hold for librdkafka's consumer.
 		[ "$max" -gt 0 ] && run ringtail/rdkafka-group-4 "$RT_BOOT" "$RT_PID" --driver rdkafka --mode e2e --topic rdkgrp \
 			--create --partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8 --consumers 4 \
-			--group perf-rdk --group-churn "$CHURN" --rate $((max / 4)) "${RDKARGS[@]}"
+			--group perf-rdk --group-churn "$CHURN" --rate $((max / 4)) \
+			--pace-tick-us "$PACE_TICK_US" --delete "${RDKARGS[@]}"
 		run "ringtail/rdkafka-idle-$IDLE" "$RT_BOOT" "$RT_PID" --driver rdkafka --topic rdkidle --create --partitions 8 \
-			--record-size 1024 --acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE" "${RDKARGS[@]}"
+			--record-size 1024 --acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE" --delete "${RDKARGS[@]}"
 		run ringtail/shards-1 "$RT_BOOT" "$RT_PID" --topic shards --create --partitions 8 --record-size 1024 \
-			--acks 1 --producers 4 --inflight 8
-		stop_ringtail
+			--acks 1 --producers 4 --inflight 8 --delete
+		stop_ringtail one
 	else
 		RINGTAIL_NOTE="the broker did not start"
 	fi
@@ -341,7 +371,7 @@ if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 			if start_ringtail "$name" "$n" $adv; then
 				run "ringtail/$name" "$RT_BOOT" "$RT_PID" --topic shards --create --partitions $parts \
 					--record-size 1024 --acks 1 --producers $((n * 4 > 4 ? n * 2 : 4)) --inflight 8
-				stop_ringtail
+				stop_ringtail "$name"
 			fi
 		done
 	done
@@ -355,6 +385,7 @@ if [ $PEERS = 1 ]; then
 	# librdkafka's mock cluster: a Kafka-protocol server in C with no storage, driven natively.
 	if [ -x "$MOCK" ]; then
 		mtopics=e2e
+		for f in $FRACTIONS; do mtopics="$mtopics,e2e$f"; done
 		for size in $SIZES; do mtopics="$mtopics,p$size-a1"; done
 		"$MOCK" --brokers 1 --topic "$mtopics" --partitions 8 > "$OUT/data/mock.out" 2>"$OUT/logs/mock.log" &
 		mpid=$!
@@ -386,6 +417,9 @@ if [ $PEERS = 1 ]; then
 			e2e_sweep nats "127.0.0.1:$port" "$npid" e2e --driver nats --inflight 256
 		fi
 		kill "$npid" 2>/dev/null
+		wait "$npid" 2>/dev/null
+		note_data
+		rm -rf "$OUT/data/nats"
 	fi
 
 	# Redis Streams with an append-only file: everysec for acks=1, always for acks=-1.
@@ -411,11 +445,20 @@ if [ $PEERS = 1 ]; then
 				fi
 			fi
 			kill "$rpid" 2>/dev/null
+			wait "$rpid" 2>/dev/null
+			note_data
+			rm -rf "$OUT/data/redis-$fsync"
 		done
 	fi
 fi
 cleanup
-echo "end $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
+note_data
+{
+	echo "end $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "data_peak_mb $DATA_PEAK_MB"
+	echo "disk_free_mb_end $(free_mb)"
+} >> "$OUT/machine.txt"
+say "run output: at most $DATA_PEAK_MB MB under $OUT/data; $(free_mb) MB free on its file system"
 
 # ---------------------------------------------------------------- report
 check=()

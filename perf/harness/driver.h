@@ -25,6 +25,11 @@ int perf_run_redis(const struct perf_opts *o, struct perf_stats *st);
 int perf_idle_open(const struct perf_opts *o, struct perf_stats *st, int **fds, int *n);
 void perf_idle_close(int *fds, int n);
 
+/* --delete, after the run: deletes o->topic (DeleteTopics) through the first bootstrap address,
+ * so that the run's data leaves the broker's disk (drv_native.c, for every Kafka driver).  0, or
+ * a negative errno with the error recorded in st. */
+int perf_delete_topic(const struct perf_opts *o, struct perf_stats *st);
+
 /* True when the run should stop: duration passed or the record target reached. */
 bool perf_run_done(const struct perf_opts *o, const struct perf_stats *st, uint64_t now_ns, int64_t records);
 

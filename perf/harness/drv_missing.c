@@ -35,6 +35,14 @@ void perf_idle_close(int *fds, int n)
 	(void)fds;
 	(void)n;
 }
+
+int perf_delete_topic(const struct perf_opts *o, struct perf_stats *st)
+{
+	(void)o;
+	perf_stats_error(st, -1, "--delete: not built here (the generated codec proto/gen was not found "
+	                 "when the build was configured)");
+	return -ENOTSUP;
+}
 #endif
 #ifdef PERF_MISSING_RDKAFKA
 MISSING(rdkafka, "librdkafka-dev")

@@ -474,32 +474,84 @@ static int prime(struct native *nv, struct rt_buf *frame)
 	return rc;
 }
 
-static int setup(struct native *nv)
+/* A blocking connection to the first bootstrap address with the versions negotiated (nv->v).
+ * The descriptor, or a negative errno with the error recorded. */
+static int bootstrap(struct native *nv, struct rt_buf *frame)
 {
-	const struct perf_opts *o = nv->o;
 	char err[512] = "";
 	char host[256];
-	snprintf(host, sizeof(host), "%s", o->bootstrap);
+	snprintf(host, sizeof(host), "%s", nv->o->bootstrap);
 	char *comma = strchr(host, ',');
 	if (comma)
 		*comma = '\0';
 	char *colon = strrchr(host, ':');
 	*colon = '\0';
-	int port = atoi(colon + 1);
-	struct rt_buf frame;
-	rt_buf_init(&frame, 0);
-	int rc = 0;
-	int fd = perf_nv_dial(host, port, err, sizeof(err));
-	if (fd < 0) {
-		rt_buf_fini(&frame);
+	int fd = perf_nv_dial(host, atoi(colon + 1), err, sizeof(err));
+	if (fd < 0)
 		return perf_nv_fail(nv, fd, "bootstrap", err);
-	}
 	struct kp_api_versions_resp av;
-	rc = perf_nv_api_versions(nv, fd, &av, &frame);
+	int rc = perf_nv_api_versions(nv, fd, &av, frame);
 	if (rc)
 		rc = perf_nv_fail(nv, rc, "ApiVersions", NULL);
 	else if ((rc = perf_wire_pick_versions(&av, &nv->v, err, sizeof(err))))
 		rc = perf_nv_fail(nv, rc, "ApiVersions", err);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int perf_delete_topic(const struct perf_opts *o, struct perf_stats *st)
+{
+	struct native nv = {.o = o, .st = st, .ep = -1};
+	rt_arena_init(&nv.arena, 1 << 16, (size_t)1 << 20);
+	struct rt_buf frame;
+	rt_buf_init(&frame, 0);
+	int fd = bootstrap(&nv, &frame), rc = fd < 0 ? fd : 0;
+	if (!rc && nv.v.delete_topics < 0)
+		rc = perf_nv_fail(&nv, -ENOTSUP, "--delete", "the broker does not serve DeleteTopics v1-5");
+	if (!rc) {
+		struct kp_delete_topics_req q;
+		kp_delete_topics_req_init(&q);
+		struct kp_str name = {o->topic, (int32_t)strlen(o->topic)};
+		q.topic_names.items = &name;
+		q.topic_names.n = 1;
+		q.timeout_ms = SETUP_TIMEOUT_MS;
+		struct kp_delete_topics_resp r;
+		rc = perf_nv_call(&nv, fd, KP_API_DELETE_TOPICS, nv.v.delete_topics, &q, &r, &frame);
+		if (rc)
+			rc = perf_nv_fail(&nv, rc, "DeleteTopics", NULL);
+		for (int32_t i = 0; !rc && i < r.responses.n; i++)
+			if (r.responses.items[i].error_code) {
+				int16_t e = r.responses.items[i].error_code;
+				perf_stats_error(st, e, "DeleteTopics %s: %s", o->topic, kp_error_name(e));
+				rc = -EIO;
+			}
+		if (!rc && r.responses.n != 1) {
+			perf_stats_error(st, -1, "DeleteTopics %s: %d topics in the answer", o->topic, r.responses.n);
+			rc = -EIO;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	rt_buf_fini(&frame);
+	rt_arena_fini(&nv.arena);
+	return rc;
+}
+
+static int setup(struct native *nv)
+{
+	const struct perf_opts *o = nv->o;
+	char err[512] = "";
+	struct rt_buf frame;
+	rt_buf_init(&frame, 0);
+	int rc = 0;
+	int fd = bootstrap(nv, &frame);
+	if (fd < 0) {
+		rt_buf_fini(&frame);
+		return fd;
+	}
 	if (!rc && o->create)
 		rc = create_topic(nv, fd, &frame);
 	if (!rc)
@@ -672,8 +724,9 @@ static void free_batch(struct pbatch *pb)
 	free(pb);
 }
 
-/* Adds one record (intended time t) for producer pr. */
-static void produce_record(struct native *nv, struct producer *pr, uint64_t t)
+/* Adds one record (intended time t) for producer pr at now (the loop's clock: a burst reads it
+ * once, and its wall-clock timestamp wall_ms once). */
+static void produce_record(struct native *nv, struct producer *pr, uint64_t t, uint64_t now, int64_t wall_ms)
 {
 	const struct perf_opts *o = nv->o;
 	uint8_t key[PERF_KEY_LEN];
@@ -705,7 +758,7 @@ static void produce_record(struct native *nv, struct producer *pr, uint64_t t)
 		a->cap = cap;
 	}
 	perf_record_stamp(nv->value, t, (uint32_t)pr->idx);
-	if (kp_batch_builder_add(&a->b, rt_clock_wall_ms(), k == UINT32_MAX ? NULL : key,
+	if (kp_batch_builder_add(&a->b, wall_ms, k == UINT32_MAX ? NULL : key,
 	                         k == UINT32_MAX ? -1 : PERF_KEY_LEN, nv->value, o->record_size, NULL, 0)) {
 		nv->st->failed_records++;
 		perf_stats_error(nv->st, -1, "adding a record to a batch failed");
@@ -713,7 +766,7 @@ static void produce_record(struct native *nv, struct producer *pr, uint64_t t)
 	}
 	int64_t bytes = o->record_size + (k == UINT32_MAX ? 0 : PERF_KEY_LEN);
 	if (!a->count) {
-		a->first_ns = rt_clock_ns();
+		a->first_ns = now;
 		a->lprev = nv->ltail;
 		a->lnext = NULL;
 		if (nv->ltail)
@@ -1138,6 +1191,7 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 	uint64_t start = rt_clock_ns();
 	perf_stats_start(st, start);
 	perf_pace_init(&nv.pace, start, o->rate, produce ? (uint64_t)o->records : 0);
+	perf_pace_set_tick(&nv.pace, (uint64_t)(o->pace_tick_us * 1000));
 	bool stopping = false;
 	uint64_t stop_at = 0, seq = 0;
 	struct epoll_event evs[64];
@@ -1154,6 +1208,7 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 			start = now;
 			perf_stats_start(st, start);
 			perf_pace_init(&nv.pace, start, o->rate, produce ? (uint64_t)o->records : 0);
+			perf_pace_set_tick(&nv.pace, (uint64_t)(o->pace_tick_us * 1000));
 		} else if (forming && now - start > GROUP_FORM_NS) {
 			perf_stats_error(st, -1, "group %s did not give out every partition within %llu s", o->group,
 			                 (unsigned long long)(GROUP_FORM_NS / 1000000000ull));
@@ -1215,6 +1270,7 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 		/* New records. */
 		if (produce && !stopping && !forming) {
 			uint64_t due = perf_pace_due(&nv.pace, now);
+			int64_t wall_ms = due ? rt_clock_wall_ms() : 0;
 			for (uint64_t i = 0; i < due && i < 65536; i++) {
 				struct producer *pr = &nv.prods[seq % (uint64_t)nv.nprods];
 				if (o->rate == 0 && pr->queued >= o->buffer_bytes)
@@ -1228,7 +1284,7 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 					break;
 				}
 				seq++;
-				produce_record(&nv, pr, perf_pace_take(&nv.pace, now));
+				produce_record(&nv, pr, perf_pace_take(&nv.pace, now), now, wall_ms);
 			}
 			while (nv.lhead && nv.lhead->first_ns + linger_ns <= now)
 				close_batch(&nv, nv.lhead);
@@ -1260,8 +1316,9 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 			 * own intended time, so the burst's delay is counted in its latency, and the
 			 * harness stays cheap at high rates.  Below that rate a wake-up per record is
 			 * cheap, and rounding a wait up would count up to PACE_GRAIN_NS of the harness's
-			 * own lateness in records that a latency target is measured on. */
-			if (can_make && w > 0 && w < PACE_GRAIN_NS && nv.pace.interval_ns < PACE_GRAIN_NS)
+			 * own lateness in records that a latency target is measured on.  A tick
+			 * (--pace-tick-us) sets the bursts instead (pace.h). */
+			if (can_make && w > 0 && w < PACE_GRAIN_NS && nv.pace.interval_ns < PACE_GRAIN_NS && !nv.pace.tick_ns)
 				w = PACE_GRAIN_NS;
 			if (can_make && w < wait)
 				wait = w;

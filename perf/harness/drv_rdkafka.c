@@ -349,6 +349,7 @@ int perf_run_rdkafka(const struct perf_opts *o, struct perf_stats *st)
 	perf_stats_start(st, start);
 	struct perf_pace pace;
 	perf_pace_init(&pace, start, o->rate, o->mode == PERF_MODE_CONSUME ? 0 : (uint64_t)o->records);
+	perf_pace_set_tick(&pace, (uint64_t)(o->pace_tick_us * 1000));
 	bool have_pending = false;
 	uint64_t pending_t = 0;
 	uint32_t pending_key = 0;

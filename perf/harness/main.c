@@ -1,6 +1,7 @@
 /*
  * perf/harness/main.c: ringtail-perf, the load generator.  Parses the options, opens the idle
- * connections, runs the chosen driver and writes the JSON result.
+ * connections, runs the chosen driver, writes the JSON result and, with --delete, deletes the
+ * run's topic.
  *
  * Exit status: 0 when the run took place without errors, 1 when it took place but some
  * requests failed, 2 for bad options, 3 when the run could not take place.
@@ -76,6 +77,11 @@ int main(int argc, char **argv)
 		        perf_stats_pct(&st, k, 99.9) / 1e6, perf_stats_max(&st, k) / 1e6, (long long)st.errors);
 	}
 	rc = st.errors || st.failed_records ? 1 : 0;
+	/* After the result is written: a delete that fails fails the run, not its figures. */
+	if (o.delete_topic && perf_delete_topic(&o, &st)) {
+		fprintf(stderr, "ringtail-perf: --delete: %s\n", st.error_text);
+		rc = 1;
+	}
 	perf_stats_fini(&st);
 	return rc;
 }

@@ -78,6 +78,7 @@ static const char usage[] =
 "  --topic NAME                         topic, subject or stream name (perf)\n"
 "  --partitions N                       partitions to create or use, 0 = all (0)\n"
 "  --create                             create the topic with --partitions first\n"
+"  --delete                             delete the topic after the run (its data leaves the disk)\n"
 "  --record-size BYTES                  value bytes per record, >= 16 (1024)\n"
 "  --batch-size BYTES                   batch bytes per partition (16384)\n"
 "  --linger-ms MS                       longest wait to fill a batch (1)\n"
@@ -85,6 +86,8 @@ static const char usage[] =
 "  --acks 0|1|-1|all                    (1)\n"
 "  --keys none|seq:N|uniform:N|zipf:N[:S]  key distribution (none)\n"
 "  --rate RECORDS_PER_S                 open-loop target over all producers; 0 = flat out (0)\n"
+"  --pace-tick-us US                    open loop: release the records due in bursts US apart, each\n"
+"                                       timed from its own slot (0 = each at its slot)\n"
 "  --duration S                         run length in seconds (10)\n"
 "  --records N                          stop after N records (0 = by duration)\n"
 "  --co-interval-us US                  closed loop: back-fill produce latency for this send interval\n"
@@ -232,15 +235,12 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			snprintf(err, errlen, "%s", usage);
 			return 1;
 		}
-		if (!strcmp(name, "create") || !strcmp(name, "quiet") || !strcmp(name, "prime")) {
+		bool *flag = !strcmp(name, "create") ? &o->create : !strcmp(name, "delete") ? &o->delete_topic :
+		             !strcmp(name, "quiet") ? &o->quiet : !strcmp(name, "prime") ? &o->prime : NULL;
+		if (flag) {
 			if (v)
 				return fail(err, errlen, "--%s takes no value", name);
-			if (name[0] == 'c')
-				o->create = true;
-			else if (name[0] == 'q')
-				o->quiet = true;
-			else
-				o->prime = true;
+			*flag = true;
 			continue;
 		}
 		if (!v) {
@@ -298,6 +298,8 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			rc = get_keys(o, v, err, errlen);
 		} else if (!strcmp(name, "rate")) {
 			rc = get_dbl(name, v, 0, 1e9, &o->rate, err, errlen);
+		} else if (!strcmp(name, "pace-tick-us")) {
+			rc = get_dbl(name, v, 0, 1e6, &o->pace_tick_us, err, errlen);
 		} else if (!strcmp(name, "duration")) {
 			rc = get_dbl(name, v, 0, 86400, &o->duration_s, err, errlen);
 		} else if (!strcmp(name, "records")) {
@@ -358,6 +360,8 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 	bool kafka = o->driver == PERF_DRIVER_NATIVE || o->driver == PERF_DRIVER_RDKAFKA;
 	if (o->idle_connections > 0 && !kafka)
 		return fail(err, errlen, "--idle-connections: only --driver native or rdkafka opens idle Kafka connections");
+	if (o->delete_topic && !kafka)
+		return fail(err, errlen, "--delete: only --driver native or rdkafka deletes Kafka topics");
 	if (o->group[0] && !kafka)
 		return fail(err, errlen, "--group: only --driver native or rdkafka joins Kafka consumer groups");
 	if (o->prime && (o->driver != PERF_DRIVER_NATIVE || o->mode == PERF_MODE_CONSUME))
@@ -368,6 +372,8 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 		return fail(err, errlen, "--group-churn: only with --group ID");
 	if (o->co_interval_us > 0 && o->rate > 0)
 		return fail(err, errlen, "--co-interval-us: only for closed-loop runs (--rate 0); open-loop latency is already measured from each record's intended time");
+	if (o->pace_tick_us > 0 && o->rate == 0)
+		return fail(err, errlen, "--pace-tick-us: only for open-loop runs (--rate R); flat out there is nothing to pace");
 	if (o->duration_s == 0 && o->records == 0)
 		return fail(err, errlen, "--duration 0 needs --records N (the run must end)");
 	if (o->mode != PERF_MODE_CONSUME && o->producers == 0)

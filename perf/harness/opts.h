@@ -39,6 +39,7 @@ struct perf_opts {
 	char topic[128];
 	int32_t partitions;        /* partitions to create (--create) or to use (0 = all) */
 	bool create;               /* create the topic (CreateTopics) before the run */
+	bool delete_topic;         /* delete the topic (DeleteTopics) after the run */
 	int32_t record_size;       /* value bytes per record (>= PERF_RECORD_MIN) */
 	int32_t batch_size;        /* bytes per partition batch before it is closed */
 	int32_t linger_ms;
@@ -48,6 +49,7 @@ struct perf_opts {
 	uint32_t key_count;
 	double zipf_s;
 	double rate;               /* records/s over all producers; 0 = flat out (closed loop) */
+	double pace_tick_us;       /* open loop: release due records in bursts this far apart (0 = per record) */
 	double duration_s;         /* run length; 0 = until `records` */
 	int64_t records;           /* records to produce (0 = until duration) */
 	double co_interval_us;     /* closed loop: CO back-fill interval for produce latency (0 = none) */

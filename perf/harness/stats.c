@@ -174,10 +174,10 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 	json_str(f, o->topic);
 	fprintf(f, ",\n  \"partitions\": %d, \"record_size\": %d, \"batch_size\": %d, \"linger_ms\": %d, "
 	        "\"compression\": \"%s\", \"acks\": %d, \"keys\": \"%s\", \"key_count\": %u,\n"
-	        "  \"rate_target\": %.1f, \"duration_s\": %g, \"producers\": %d, \"consumers\": %d, \"inflight\": %d, "
+	        "  \"rate_target\": %.1f, \"pace_tick_us\": %g, \"duration_s\": %g, \"producers\": %d, \"consumers\": %d, \"inflight\": %d, "
 	        "\"idle_connections\": %d, \"connections\": %lld,\n",
 	        o->partitions, o->record_size, o->batch_size, o->linger_ms, codecs[o->compression], o->acks,
-	        keys[o->keys], o->key_count, o->rate, o->duration_s, o->producers, o->consumers, o->inflight,
+	        keys[o->keys], o->key_count, o->rate, o->pace_tick_us, o->duration_s, o->producers, o->consumers, o->inflight,
 	        o->idle_connections, (long long)st->connections);
 	fprintf(f, "  \"elapsed_s\": %.3f, \"sent_records\": %lld, \"acked_records\": %lld, "
 	        "\"failed_records\": %lld, \"consumed_records\": %lld, \"skipped_records\": %lld, "

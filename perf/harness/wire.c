@@ -29,6 +29,8 @@ int perf_wire_pick_versions(const struct kp_api_versions_resp *r, struct perf_ve
 		{KP_API_FETCH, 4, 12, &v->fetch, "Fetch"},
 		{KP_API_LIST_OFFSETS, 1, 3, &v->list_offsets, "ListOffsets"}, /* v4+ adds leader-epoch fencing the harness has no use for */
 		{KP_API_CREATE_TOPICS, 2, 7, &v->create_topics, "CreateTopics", true},
+		/* v6+ names topics in a struct that may carry an id instead; names are enough here. */
+		{KP_API_DELETE_TOPICS, 1, 5, &v->delete_topics, "DeleteTopics", true},
 		/* Consumer groups (--group): FindCoordinator v4+ batches keys and OffsetFetch v8+
 		 * batches groups, which one member of one group has no use for. */
 		{KP_API_FIND_COORDINATOR, 1, 3, &v->find_coordinator, "FindCoordinator", true},

@@ -21,6 +21,7 @@
 
 struct perf_versions {
 	int16_t api_versions, metadata, produce, fetch, list_offsets, create_topics;
+	int16_t delete_topics;     /* -1 when not served: only --delete needs it */
 	/* -1 when the broker does not serve them: only a --group run needs them. */
 	int16_t find_coordinator, join_group, sync_group, heartbeat, offset_fetch, offset_commit, leave_group;
 };

@@ -226,6 +226,7 @@ int perf_run_nats(const struct perf_opts *o, struct perf_stats *st)
 			started++;
 	struct perf_pace pace;
 	perf_pace_init(&pace, start, o->rate, o->mode == PERF_MODE_CONSUME ? 0 : (uint64_t)o->records);
+	perf_pace_set_tick(&pace, (uint64_t)(o->pace_tick_us * 1000));
 	uint64_t seq = 0;
 	for (;;) {
 		uint64_t now = rt_clock_ns();

@@ -140,6 +140,7 @@ int perf_run_redis(const struct perf_opts *o, struct perf_stats *st)
 	perf_stats_start(st, start);
 	struct perf_pace pace;
 	perf_pace_init(&pace, start, o->rate, o->mode == PERF_MODE_CONSUME ? 0 : (uint64_t)o->records);
+	perf_pace_set_tick(&pace, (uint64_t)(o->pace_tick_us * 1000));
 	size_t argvlen[9] = {4, strlen(o->topic), 6, 1, strlen(maxlen), 1, 1, (size_t)o->record_size};
 	const char *argv[9] = {"XADD", o->topic, "MAXLEN", "~", maxlen, "*", "v", (const char *)value};
 	bool draining = false;

@@ -54,3 +54,24 @@ Test(perf_pace, flat_out_and_limit)
 	cr_assert_eq(perf_pace_due(&p, 0), 0);
 	cr_assert_eq(perf_pace_wait_ns(&p, 0), UINT64_MAX);
 }
+
+Test(perf_pace, a_tick_releases_records_in_bursts_with_their_own_times)
+{
+	/* 10 records per ms, released every 250 us: bursts of 2 or 3, each record keeping its slot. */
+	struct perf_pace p;
+	perf_pace_init(&p, 1000, 10000.0, 0);
+	perf_pace_set_tick(&p, 250000);
+	cr_assert_eq(perf_pace_due(&p, 1000), 1);                 /* record 0, due at the start boundary */
+	cr_assert_eq(perf_pace_take(&p, 1000), 1000);
+	cr_assert_eq(perf_pace_due(&p, 1000 + 249999), 0);        /* records 1, 2 wait for the boundary */
+	cr_assert_eq(perf_pace_wait_ns(&p, 1000 + 100000), 150000); /* record 1 (1000 + 100 us) at 1000 + 250 us */
+	cr_assert_eq(perf_pace_due(&p, 1000 + 250000), 2);        /* records 1 and 2 (intended 100, 200 us) */
+	cr_assert_eq(perf_pace_take(&p, 1000 + 250000), 1000 + 100000);
+	cr_assert_eq(perf_pace_take(&p, 1000 + 250000), 1000 + 200000);
+	cr_assert_eq(perf_pace_due(&p, 1000 + 499999), 0);
+	cr_assert_eq(perf_pace_due(&p, 1000 + 500000), 3);        /* 300, 400 and 500 us: on the boundary counts */
+	cr_assert_eq(perf_pace_wait_ns(&p, 1000 + 260000), 240000);
+	for (int i = 0; i < 3; i++)
+		perf_pace_take(&p, 0);
+	cr_assert_eq(perf_pace_wait_ns(&p, 1000 + 500000), 250000); /* record 6 (600 us) at the 750 us boundary */
+}
