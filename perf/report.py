@@ -318,12 +318,12 @@ def report(out, runs, limits):
     groups = [k for k in rows("") if runs[k].get("group")]
     run_table("Consumer group", groups)
     if groups:
-        md += ["| system | scenario | members | churn every s | generations | commits | lost assignments | "
+        md += ["| system | scenario | assignor | members | churn every s | generations | commits | lost assignments | "
                "redelivered | duplicates | gaps | unread | longest pause ms | mean pause ms |",
-               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for (sy, s) in groups:
             g = runs[(sy, s)].get("group") or {}
-            md.append(f"| {sy} | {s} | {g.get('members', '-')} | {g.get('churn_s', '-')} | {gen(g)} | "
+            md.append(f"| {sy} | {s} | {g.get('assignor', 'range')} | {g.get('members', '-')} | {g.get('churn_s', '-')} | {gen(g)} | "
                       f"{g.get('commits', '-')} | {g.get('lost_assignments', '-')} | "
                       f"{g.get('redelivered_records', '-')} | {g.get('duplicate_records', '-')} | "
                       f"{g.get('gap_records', '-')} | {g.get('unread_records', '-')} | "

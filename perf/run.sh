@@ -352,6 +352,12 @@ if [ $RINGTAIL = 1 ] && [ -x "$BROKER" ]; then
 			--create --partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8 --consumers 4 \
 			--group perf-rdk --group-churn "$CHURN" --rate $((max / 4)) \
 			--pace-tick-us "$PACE_TICK_US" --delete "${RDKARGS[@]}"
+		# The same with KIP-429's cooperative-sticky assignor, which Kafka users pick against
+		# rebalance pauses: only the partitions that move stop, the others are read on.
+		[ "$max" -gt 0 ] && run ringtail/rdkafka-group-4-coop "$RT_BOOT" "$RT_PID" --driver rdkafka --mode e2e \
+			--topic rdkcoop --create --partitions 8 --record-size 1024 --acks 1 --producers 4 --inflight 8 \
+			--consumers 4 --group perf-coop --assignor cooperative-sticky --group-churn "$CHURN" \
+			--rate $((max / 4)) --pace-tick-us "$PACE_TICK_US" --delete "${RDKARGS[@]}"
 		run "ringtail/rdkafka-idle-$IDLE" "$RT_BOOT" "$RT_PID" --driver rdkafka --topic rdkidle --create --partitions 8 \
 			--record-size 1024 --acks 1 --producers 4 --inflight 8 --idle-connections "$IDLE" --delete "${RDKARGS[@]}"
 		run ringtail/shards-1 "$RT_BOOT" "$RT_PID" --topic shards --create --partitions 8 --record-size 1024 \

@@ -206,7 +206,7 @@ rd_kafka_conf_t *perf_rdk_consumer_conf(const struct perf_opts *o, struct perf_s
 	    seti(c, "max.partition.fetch.bytes", o->fetch_partition_max_bytes, st) ||
 	    seti(c, "fetch.wait.max.ms", o->fetch_max_wait_ms, st) ||
 	    seti(c, "fetch.min.bytes", o->fetch_min_bytes, st) ||
-	    (group && (set(c, "partition.assignment.strategy", "range", st) ||
+	    (group && (set(c, "partition.assignment.strategy", o->assignor, st) ||
 	               seti(c, "session.timeout.ms", PERF_GRP_SESSION_MS, st) ||
 	               seti(c, "heartbeat.interval.ms", PERF_GRP_HEARTBEAT_MS, st))) ||
 	    apply_extra(c, o->driver_conf, st)) {

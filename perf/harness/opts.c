@@ -47,6 +47,7 @@ void perf_opts_defaults(struct perf_opts *o)
 	o->fetch_min_bytes = 1;
 	o->progress_s = 0;
 	o->commit_interval_ms = 1000;
+	snprintf(o->assignor, sizeof(o->assignor), "range");
 }
 
 const char *perf_driver_name(enum perf_driver d)
@@ -102,6 +103,8 @@ static const char usage[] =
 "  --fetch-max-bytes B  --fetch-partition-max-bytes B  --fetch-max-wait-ms MS  --fetch-min-bytes B\n"
 "  --from earliest|latest               where consumers start without a committed offset (earliest)\n"
 "  --group ID                           consumers join consumer group ID and read what it assigns\n"
+"  --assignor range|roundrobin|cooperative-sticky  the group's assignor (range; the native driver\n"
+"                                       has range only, cooperative-sticky is KIP-429's incremental one)\n"
 "  --group-churn S                      every S s one member leaves and rejoins as a new one (0 = never)\n"
 "  --commit-interval-ms MS              how often group members commit their positions (1000)\n"
 "  --broker-pid PID                     read the broker's CPU time from /proc/PID/stat\n"
@@ -300,6 +303,11 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			rc = get_dbl(name, v, 0, 1e9, &o->rate, err, errlen);
 		} else if (!strcmp(name, "pace-tick-us")) {
 			rc = get_dbl(name, v, 0, 1e6, &o->pace_tick_us, err, errlen);
+		} else if (!strcmp(name, "assignor")) {
+			if (strcmp(v, "range") && strcmp(v, "roundrobin") && strcmp(v, "cooperative-sticky"))
+				rc = fail(err, errlen, "--assignor: '%s' is not one of range, roundrobin, cooperative-sticky", v);
+			else
+				snprintf(o->assignor, sizeof(o->assignor), "%s", v);
 		} else if (!strcmp(name, "duration")) {
 			rc = get_dbl(name, v, 0, 86400, &o->duration_s, err, errlen);
 		} else if (!strcmp(name, "records")) {
@@ -368,6 +376,10 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 		return fail(err, errlen, "--prime: only --driver native with producers (--mode produce or e2e)");
 	if (o->group[0] && o->mode == PERF_MODE_PRODUCE)
 		return fail(err, errlen, "--group: '%s' needs consumers (--mode consume or e2e)", o->group);
+	if (strcmp(o->assignor, "range") && !o->group[0])
+		return fail(err, errlen, "--assignor: only with --group ID");
+	if (strcmp(o->assignor, "range") && o->driver != PERF_DRIVER_RDKAFKA)
+		return fail(err, errlen, "--assignor: '%s' needs --driver rdkafka (the native driver's members use the eager range assignor, member.c)", o->assignor);
 	if (o->group_churn_s > 0 && !o->group[0])
 		return fail(err, errlen, "--group-churn: only with --group ID");
 	if (o->co_interval_us > 0 && o->rate > 0)

@@ -66,6 +66,7 @@ struct perf_opts {
 	int32_t fetch_min_bytes;
 	bool from_latest;          /* consumers start at the log end instead of the start */
 	char group[128];           /* consumer group the consumers join ("" = none: partition mod consumers) */
+	char assignor[32];         /* the group's assignor: range (eager), roundrobin, cooperative-sticky */
 	double group_churn_s;      /* every S seconds one member leaves and rejoins as a new member (0 = never) */
 	int32_t commit_interval_ms; /* group members commit their positions this often (auto.commit.interval.ms) */
 	int broker_pid;            /* for CPU seconds per GB (0 = not measured) */

@@ -32,7 +32,8 @@ struct rmember {
 	rd_kafka_t *rk;             /* owned; NULL once destroyed */
 	rd_kafka_queue_t *q;        /* owned reference to rk's consumer queue (async commit results) */
 	rd_kafka_queue_t *cq;       /* owned while closing: where librdkafka posts the close's callbacks */
-	int nheld;                  /* partitions held since the last assign */
+	int nheld;                  /* partitions held: what assigns gave and revokes did not take back */
+	bool assigned;              /* a rebalance has handed it an assignment (maybe empty) */
 	bool closing;               /* its close has begun */
 	bool closed;                /* librdkafka says the close is done (rd_kafka_consumer_closed) */
 	uint64_t paused_at;         /* when a revoke left it with nothing (0 = not paused) */
@@ -124,6 +125,33 @@ static void commit_sync(struct rmember *m)
 		grp_error(m->g, "commit before giving partitions up", e);
 }
 
+/* True when the group's assignor is cooperative (KIP-429: "cooperative-sticky"): a rebalance
+ * hands out and takes back only the partitions that move, and the callback must change the
+ * assignment incrementally. */
+static bool cooperative(rd_kafka_t *rk)
+{
+	return !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+}
+
+/* Applies an assignment change the way the protocol wants: eager replaces the whole assignment
+ * (parts, or nothing when !add), cooperative adds or removes just parts. */
+static void apply(struct perf_rdk_grp *g, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, bool add)
+{
+	if (!cooperative(rk)) {
+		rd_kafka_resp_err_t e = rd_kafka_assign(rk, add ? parts : NULL);
+		if (e)
+			grp_error(g, add ? "assign" : "unassign", e);
+		return;
+	}
+	rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
+	if (e) {
+		g->st->group.group_errors++;
+		perf_stats_error(g->st, -1, "rdkafka group: incremental %s: %s", add ? "assign" : "unassign",
+		                 rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque)
 {
@@ -131,16 +159,26 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 	struct perf_rdk_grp *g = m->g;
 	struct perf_group_stats *gs = &g->st->group;
 	uint64_t now = rt_clock_ns();
+	bool coop = cooperative(rk);
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+		m->assigned = true;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && m->closing) {
 		/* A SyncGroup answered as the close began hands its assignment to the close
 		 * (librdkafka serves the consumer queue there).  The group subsystem is terminating:
 		 * it answers rd_kafka_committed with __DESTROY ("Broker handle destroyed") and treats
-		 * any assign as an unassign, so the member takes nothing; the group gives these
-		 * partitions out again after this member's LeaveGroup, from their commits. */
+		 * any assign as an unassign, so the member takes nothing (eager: it holds nothing
+		 * then; cooperative: what it held stays until the close revokes it); the group gives
+		 * these partitions out again after this member's LeaveGroup, from their commits. */
 		gs->joins++;
-		rd_kafka_assign(rk, NULL);
-		g->held -= m->nheld;
-		m->nheld = 0;
+		if (coop) {
+			rd_kafka_topic_partition_list_t *none = rd_kafka_topic_partition_list_new(0);
+			apply(g, rk, none, true);
+			rd_kafka_topic_partition_list_destroy(none);
+		} else {
+			apply(g, rk, NULL, false);
+			g->held -= m->nheld;
+			m->nheld = 0;
+		}
 	} else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		gs->joins++;
 		if (parts->cnt) {
@@ -167,8 +205,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 				perf_ledger_resume(&g->ledger, p, parts->elems[i].offset);
 			}
 		}
-		rd_kafka_assign(rk, parts);
-		m->nheld = parts->cnt;
+		apply(g, rk, parts, true);
+		/* Eager: the whole assignment, after a revoke of everything; cooperative: only the
+		 * partitions added. */
+		m->nheld += parts->cnt;
 		g->held += parts->cnt;
 		if (m->paused_at && parts->cnt) {
 			double ms = (double)(now - m->paused_at) / 1e6;
@@ -181,16 +221,20 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 	} else {
 		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			grp_error(g, "rebalance", err);
+		/* Eager takes back everything; cooperative the partitions listed, and the member
+		 * reads the rest on through the rebalance. */
+		int n = coop ? parts->cnt : m->nheld;
 		/* A lost assignment (the membership expired or was fenced) cannot be committed: the
-		 * next owner reads again from the last commit (the ledger counts the redelivery). */
-		if (m->nheld && rd_kafka_assignment_lost(rk))
-			gs->lost_assignments += m->nheld;
-		else if (m->nheld)
+		 * next owner reads again from the last commit (the ledger counts the redelivery).
+		 * Otherwise every position is committed (the ones kept too, harmlessly). */
+		if (n && rd_kafka_assignment_lost(rk))
+			gs->lost_assignments += n;
+		else if (n)
 			commit_sync(m);
-		rd_kafka_assign(rk, NULL);
-		g->held -= m->nheld;
-		m->nheld = 0;
-		if (g->formed && !g->closing && !m->closing && !m->paused_at)
+		apply(g, rk, parts, false);
+		g->held -= n;
+		m->nheld -= n;
+		if (!m->nheld && g->formed && !g->closing && !m->closing && !m->paused_at)
 			m->paused_at = now;
 	}
 }
@@ -224,13 +268,26 @@ static int member_open(struct perf_rdk_grp *g, struct rmember *m)
 	return 0;
 }
 
+/* librdkafka before 2.3.0 asserts in rd_kafka_destroy of a cooperative-sticky consumer that
+ * never received an assignment (its sticky assignor state is still NULL: librdkafka issue 4312,
+ * fixed by pull request 4381; Debian 12 ships 2.0.2).  Such a handle is left to the process's
+ * exit instead of destroyed. */
+static bool destroy_would_abort(const struct rmember *m)
+{
+	return rd_kafka_version() < 0x020300ff && !m->assigned && !strcmp(m->g->o->assignor, "cooperative-sticky");
+}
+
 /* Destroys m's handle and frees m.  A member whose close never began is closed by
  * rd_kafka_destroy (blocking); one whose close began and did not finish is destroyed without
- * waiting for it.  NULL is fine. */
+ * waiting for it (see destroy_would_abort for the one exception).  NULL is fine. */
 static void member_free(struct rmember *m)
 {
 	if (!m)
 		return;
+	if (m->rk && destroy_would_abort(m)) {
+		free(m);
+		return;
+	}
 	if (m->cq)
 		rd_kafka_queue_destroy(m->cq);
 	if (m->q)
@@ -449,7 +506,11 @@ bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
 		}
 	}
 	busy |= serve_gone(g);
-	if (g->formed && g->o->group_churn_s > 0 && now >= g->next_churn && !g->closing) {
+	/* The member whose turn it is leaves once it has had an assignment: a member that never had
+	 * one could not be destroyed with cooperative-sticky (destroy_would_abort), and one that
+	 * leaves before its first assignment only makes the group rebalance twice for nothing. */
+	struct rmember *next = g->m[g->churn_turn % g->n];
+	if (g->formed && g->o->group_churn_s > 0 && now >= g->next_churn && !g->closing && (!next || next->assigned)) {
 		churn(g, now);
 		g->next_churn = rt_clock_ns() + (uint64_t)(g->o->group_churn_s * 1e9);
 		busy = true;

@@ -1,7 +1,8 @@
 /*
  * perf/harness/rdk_member.h: the rdkafka driver's consumer-group members (--driver rdkafka
  * --group ID): N librdkafka high-level consumers (rd_kafka_subscribe) in one classic group with
- * the eager "range" assignor, as the native driver's members (member.h), checked by the same
+ * the assignor of --assignor: the eager "range" one by default, as the native driver's members
+ * (member.h), or KIP-429's cooperative-sticky (incremental assign and unassign), checked by the same
  * ledger (ledger.h) so that the two drivers' group figures mean the same thing.
  *
  * librdkafka runs JoinGroup, SyncGroup and Heartbeat itself; the harness takes part through the

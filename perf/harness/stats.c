@@ -212,6 +212,8 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 	if (g->on) {
 		fprintf(f, "  \"group\": {\"id\": ");
 		json_str(f, o->group);
+		fprintf(f, ", \"assignor\": ");
+		json_str(f, o->assignor);
 		fprintf(f, ", \"members\": %d, \"churn_s\": %g, \"generations\": %lld, \"joins\": %lld, "
 		        "\"heartbeats\": %lld, \"commits\": %lld, \"leaves\": %lld, \"churns\": %lld, "
 		        "\"group_errors\": %lld, \"lost_assignments\": %lld,\n    \"redelivered_records\": %lld, "

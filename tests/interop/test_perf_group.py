@@ -2,7 +2,8 @@
 """
 tests/interop/test_perf_group.py: ringtail-perf's consumer groups (--group) against the real
 ringtail and ringtail-control, through both drivers (native: the harness's own members;
-rdkafka: librdkafka's high-level consumer with the harness's commits).  Short runs whose figures must agree with each other and with
+rdkafka: librdkafka's high-level consumer with the harness's commits, with the eager range
+assignor and with KIP-429's cooperative-sticky one).  Short runs whose figures must agree with each other and with
 what a real client (kafka-python) reads back: every produced record consumed exactly once across
 the group while members leave and join (--group-churn), the group's committed offsets at the
 log end, and a second run of the same group resuming exactly where the first stopped.  Nothing
@@ -79,14 +80,15 @@ def check_clean(tap, name, rc, res, err, unread_expected=0):
     return True
 
 
-def group_runs(tap, b, ringtail_perf, driver):
-    """The group scenarios through one driver; names, topics and groups carry the driver."""
-    d = ['--driver', driver]
-    gid = lambda g: '%s-%s' % (g, driver)
-    top = lambda t: '%s-%s' % (t, driver)
+def group_runs(tap, b, ringtail_perf, driver, assignor='range'):
+    """The group scenarios through one driver and assignor; names, topics and groups carry both."""
+    d = ['--driver', driver, '--assignor', assignor]
+    label = driver if assignor == 'range' else '%s %s' % (driver, assignor)
+    gid = lambda g: '%s-%s-%s' % (g, driver, assignor)
+    top = lambda t: '%s-%s-%s' % (t, driver, assignor)
     # 1. Producers and a churning group together: members leave and come back as new
     #    members every half second, and every record is still consumed exactly once.
-    name = '%s: e2e with churn' % driver
+    name = '%s: e2e with churn' % label
     rc, res, err = perf(ringtail_perf, b.bootstrap, *d, '--mode', 'e2e', '--topic', top('pg1'), '--create',
                         '--partitions', '6', '--record-size', '256', '--producers', '2', '--consumers', '3',
                         '--group', gid('ga'), '--group-churn', '0.5', '--commit-interval-ms', '200',
@@ -111,7 +113,7 @@ def group_runs(tap, b, ringtail_perf, driver):
 
     # 2. A stored topic read by one group in two runs: the second resumes at the first's
     #    commits, with other members (and churn), and the two together read it once.
-    name = '%s: stored' % driver
+    name = '%s: stored' % label
     rc, res, err = perf(ringtail_perf, b.bootstrap, '--topic', top('pg2'), '--create', '--partitions', '5',
                         '--record-size', '100', '--producers', '2', '--records', '30000', '--duration', '0')
     tap.ok(rc == 0 and res and res['acked_records'] == 30000, '%s: 30000 records produced' % name,
@@ -180,6 +182,9 @@ def main(tap):
         for driver in ('native', 'rdkafka'):
             group_runs(tap, b, ringtail_perf, driver)
             idle_runs(tap, b, ringtail_perf, driver)
+        # KIP-429: librdkafka's incremental (cooperative) rebalances against Ringtail's
+        # coordinator, members reading on through them; the same checks hold.
+        group_runs(tap, b, ringtail_perf, 'rdkafka', 'cooperative-sticky')
 
 
 if __name__ == '__main__':

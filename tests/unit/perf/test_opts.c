@@ -125,6 +125,35 @@ Test(perf_opts, group_options_and_their_combinations)
 	cr_assert_str_eq(err, "--commit-interval-ms: '0' is not an integer in 1..3600000");
 }
 
+Test(perf_opts, assignor_pace_tick_and_delete)
+{
+	struct perf_opts o;
+	char err[512];
+	cr_assert_eq(PARSE(&o, err, "--mode", "e2e", "--group", "g"), 0, "%s", err);
+	cr_assert_str_eq(o.assignor, "range");
+	cr_assert_eq(PARSE(&o, err, "--driver", "rdkafka", "--mode", "e2e", "--group", "g", "--assignor",
+	                   "cooperative-sticky"), 0, "%s", err);
+	cr_assert_str_eq(o.assignor, "cooperative-sticky");
+	cr_assert_eq(PARSE(&o, err, "--driver", "rdkafka", "--mode", "e2e", "--group", "g", "--assignor", "sticky"),
+	             -EINVAL);
+	cr_assert_str_eq(err, "--assignor: 'sticky' is not one of range, roundrobin, cooperative-sticky");
+	cr_assert_eq(PARSE(&o, err, "--mode", "e2e", "--group", "g", "--assignor", "cooperative-sticky"), -EINVAL);
+	cr_assert_str_eq(err, "--assignor: 'cooperative-sticky' needs --driver rdkafka (the native driver's members "
+	                      "use the eager range assignor, member.c)");
+	cr_assert_eq(PARSE(&o, err, "--driver", "rdkafka", "--assignor", "roundrobin"), -EINVAL);
+	cr_assert_str_eq(err, "--assignor: only with --group ID");
+	cr_assert_eq(PARSE(&o, err, "--rate", "1000", "--pace-tick-us", "250"), 0, "%s", err);
+	cr_assert_float_eq(o.pace_tick_us, 250, 1e-9);
+	cr_assert_eq(PARSE(&o, err, "--pace-tick-us", "250"), -EINVAL);
+	cr_assert_str_eq(err, "--pace-tick-us: only for open-loop runs (--rate R); flat out there is nothing to pace");
+	cr_assert_eq(PARSE(&o, err, "--delete"), 0, "%s", err);
+	cr_assert(o.delete_topic);
+	cr_assert_eq(PARSE(&o, err, "--delete=1"), -EINVAL);
+	cr_assert_str_eq(err, "--delete takes no value");
+	cr_assert_eq(PARSE(&o, err, "--driver", "nats", "--delete"), -EINVAL);
+	cr_assert_str_eq(err, "--delete: only --driver native or rdkafka deletes Kafka topics");
+}
+
 Test(perf_opts, help_returns_the_usage)
 {
 	struct perf_opts o;
