@@ -115,14 +115,23 @@ static void on_sync_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_top
 }
 
 /* Commits what the member was handed, synchronously (a temporary queue, served by this call):
- * before a revoke returns, so the next owner starts from it. */
-static void commit_sync(struct rmember *m)
+ * before a revoke returns, so the next owner starts from it.  Returns false when the group had
+ * already moved to a generation this member's commit does not carry: a closing member whose
+ * JoinGroup the coordinator answered (the join completed, the generation went up) commits with
+ * the generation before, and the coordinator answers ILLEGAL_GENERATION, as Kafka's
+ * validateOffsetCommit does (seen with cooperative-sticky, where members rejoin while they still
+ * hold partitions).  The partitions are then lost, not handed over: the next owner reads from
+ * the last acknowledged commit. */
+static bool commit_sync(struct rmember *m)
 {
 	rd_kafka_resp_err_t e = rd_kafka_commit_queue(m->rk, NULL, NULL, on_sync_commit, m);
 	if (!e)
 		m->g->st->group.commits++;
+	else if (e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID)
+		return false;
 	else if (e != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		grp_error(m->g, "commit before giving partitions up", e);
+	return true;
 }
 
 /* True when the group's assignor is cooperative (KIP-429: "cooperative-sticky"): a rebalance
@@ -227,10 +236,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		/* A lost assignment (the membership expired or was fenced) cannot be committed: the
 		 * next owner reads again from the last commit (the ledger counts the redelivery).
 		 * Otherwise every position is committed (the ones kept too, harmlessly). */
-		if (n && rd_kafka_assignment_lost(rk))
+		if (n && (rd_kafka_assignment_lost(rk) || !commit_sync(m)))
 			gs->lost_assignments += n;
-		else if (n)
-			commit_sync(m);
 		apply(g, rk, parts, false);
 		g->held -= n;
 		m->nheld -= n;

@@ -59,7 +59,9 @@ def committed_and_ends(bootstrap, group, topic):
 
 
 def check_clean(tap, name, rc, res, err, unread_expected=0):
-    """The figures every group run must show: no error, no record read twice or skipped."""
+    """The figures every group run must show: no error, no record read twice or skipped (a
+    cooperative member may lose its partitions in one race, below, and the next owner then reads
+    again what came after the last commit)."""
     if not tap.ok(rc == 0 and res is not None, '%s: ringtail-perf exits 0 with a result' % name,
                   'exit %s\n%s\n%s' % (rc, err, json.dumps(res))):
         return False
@@ -67,8 +69,15 @@ def check_clean(tap, name, rc, res, err, unread_expected=0):
     tap.ok(res['errors'] == 0 and g['group_errors'] == 0, '%s: no errors' % name, res['error'])
     # The harness commits before every hand-over, so a healthy run loses no assignment and
     # redelivers nothing; a record read twice otherwise is a duplicate (ledger.h tells them apart).
-    tap.ok(g['lost_assignments'] == 0 and g['redelivered_records'] == 0,
-           '%s: no assignment lost, no record redelivered after a missed commit' % name, g)
+    # With cooperative-sticky a closing member whose JoinGroup was answered commits with the
+    # generation before and is answered ILLEGAL_GENERATION, as by Kafka (rdk_member.c,
+    # commit_sync): its partitions count as lost, and only then may records be redelivered.
+    if g.get('assignor') == 'cooperative-sticky':
+        tap.ok(g['redelivered_records'] == 0 or g['lost_assignments'] > 0,
+               '%s: records redelivered only after a lost assignment' % name, g)
+    else:
+        tap.ok(g['lost_assignments'] == 0 and g['redelivered_records'] == 0,
+               '%s: no assignment lost, no record redelivered after a missed commit' % name, g)
     tap.ok(g['duplicate_records'] == 0, '%s: no record consumed twice' % name, g)
     tap.ok(g['gap_records'] == 0, '%s: no offset skipped' % name, g)
     tap.ok(g['unread_records'] == unread_expected, '%s: %d records left unread' % (name, unread_expected), g)
@@ -97,8 +106,9 @@ def group_runs(tap, b, ringtail_perf, driver, assignor='range'):
         g = res['group']
         tap.ok(res['acked_records'] == res['sent_records'] > 0, '%s: every record acknowledged' % name,
                (res['sent_records'], res['acked_records']))
-        tap.ok(res['consumed_records'] == res['acked_records'],
-               '%s: consumed %d = acknowledged %d' % (name, res['consumed_records'], res['acked_records']))
+        tap.ok(res['consumed_records'] - g['redelivered_records'] == res['acked_records'],
+               '%s: consumed %d - redelivered %d = acknowledged %d'
+               % (name, res['consumed_records'], g['redelivered_records'], res['acked_records']))
         # librdkafka keeps generation ids to itself (-1): there, every member's assignment
         # after a churn is a join beyond the first one each member made.
         rejoined = g['generations'] >= 2 if driver == 'native' else g['joins'] > g['members']
