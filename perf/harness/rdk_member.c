@@ -127,8 +127,9 @@ static bool commit_sync(struct rmember *m)
 	rd_kafka_resp_err_t e = rd_kafka_commit_queue(m->rk, NULL, NULL, on_sync_commit, m);
 	if (!e)
 		m->g->st->group.commits++;
-	else if (e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID)
-		return false;
+	else if (e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+	         e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
+		return false; /* REBALANCE_IN_PROGRESS: the same race, answered while the join completes */
 	else if (e != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		grp_error(m->g, "commit before giving partitions up", e);
 	return true;
