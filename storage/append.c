@@ -89,11 +89,8 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 }
 
 /* Seals segments that stopped being active once all their appends are resolved: the final time
- * index entry, the index writes, and a background flush that lets the recovery point pass.
- * A segment's index files are written here, once, and not as entries are added: while it is
- * active nothing reads them (reads use the memory copy; an unclean stop rescans and rebuilds the
- * last segment whatever its files hold; a clean close writes them whole), and each small write
- * was an io_uring punt of its own, a third of all the punts at 10,000 small appends a second. */
+ * index entry, the rest of the index writes, and a background flush that lets the recovery point
+ * pass. */
 static void seal_rolled(struct stor_log *log)
 {
 	for (size_t i = 0; i + 1 < log->nseg; i++) {
@@ -176,6 +173,15 @@ void stor_append_resolve(struct stor_log *log)
 		}
 	}
 	if (advanced) {
+		/* The active segment's index files grow as its entries do, a page of entries per
+		 * write: an 8- or 12-byte write per round was an io_uring worker punt of its own (a
+		 * third of all punts at 10,000 small appends a second), and nothing reads the files
+		 * before the segment seals (reads use memory; an unclean stop rebuilds the last
+		 * segment; a clean close writes them whole). */
+		struct stor_segment *act = stor_log_active(log);
+		if (act && ((act->on - act->on_disk) * 8 >= STOR_INDEX_PAGE ||
+		            (act->tn - act->tn_disk) * 12 >= STOR_INDEX_PAGE))
+			stor_segment_write_index_async(act);
 		seal_rolled(log);
 		if (log->unflushed >= log->cfg.flush_messages) log->flush_wanted = true;
 		stor_watch_fire(log);

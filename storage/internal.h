@@ -118,6 +118,8 @@ void stor_segment_note_append(struct stor_segment *s, uint64_t pos, uint64_t byt
                               int64_t max_ts, int64_t max_ts_off, int64_t interval);
 /* Adds the final time index entry when the segment stops being active. */
 void stor_segment_seal_timeindex(struct stor_segment *s);
+/* The active segment's index files are written when this many bytes of entries are new. */
+#define STOR_INDEX_PAGE 4096u
 /* Queues io_uring writes for index entries not yet written.  0 or -errno. */
 int stor_segment_write_index_async(struct stor_segment *s);
 /* Writes both index files whole (blocking pwrite + ftruncate).  0 or -errno. */

@@ -11,9 +11,10 @@
  *
  * Both indexes live in memory in their on-disk byte order, in anonymous mappings reserved for
  * segment.index.bytes (pages are only touched as entries are added), so an io_uring write from
- * them never sees the memory move.  The files are written when the segment is sealed (and at
- * close) and are derived data: recovery rebuilds them from the log whenever they are missing or
- * do not check out, and always for the last segment after an unclean stop.
+ * them never sees the memory move.  The active segment's files grow a page of entries at a
+ * time, the rest is written when it seals (and at close).  They are derived data: recovery
+ * rebuilds them from the log whenever they are missing or do not check out, and always for the
+ * last segment after an unclean stop.
  */
 #include <errno.h>
 #include <fcntl.h>

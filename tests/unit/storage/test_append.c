@@ -114,10 +114,9 @@ Test(stor_append, rolls_on_segment_bytes_with_20_digit_names)
 	cr_expect(found > 3);
 }
 
-/* Index files are written once, when their segment seals: the active segment's stay empty
- * (every entry is in memory), a sealed segment's hold exactly its entries, and a clean close
- * writes the active one's. */
-Test(stor_append, index_files_are_written_when_the_segment_seals)
+/* The active segment's index files grow a page of entries at a time (not a write per append),
+ * a sealed segment's hold exactly its entries, and a clean close writes the active one's whole. */
+Test(stor_append, index_files_grow_a_page_at_a_time_and_are_whole_when_sealed)
 {
 	t.cfg.segment_bytes = 4096;
 	t.cfg.index_interval_bytes = 100;
@@ -130,22 +129,36 @@ Test(stor_append, index_files_are_written_when_the_segment_seals)
 	}
 	t_run_idle(&t.ring, log);
 	char p[512];
-	for (size_t i = 0; i < log->nseg; i++) {
+	for (size_t i = 0; i + 1 < log->nseg; i++) {
 		struct stor_segment *s = log->segs[i];
-		bool active = i + 1 == log->nseg;
 		cr_assert_gt(s->on, 0, "segment %zu has no index entries", i);
 		snprintf(p, sizeof p, "%s/idx-0/%020lld.index", t.dir, (long long)s->base);
-		cr_expect_eq(t_file_size(p), active ? 0 : (long long)s->on * 8, "segment %zu (%s)", i,
-		             active ? "active" : "sealed");
+		cr_expect_eq(t_file_size(p), (long long)s->on * 8, "sealed segment %zu", i);
 		snprintf(p, sizeof p, "%s/idx-0/%020lld.timeindex", t.dir, (long long)s->base);
-		cr_expect_eq(t_file_size(p), active ? 0 : (long long)s->tn * 12, "segment %zu (%s)", i,
-		             active ? "active" : "sealed");
+		cr_expect_eq(t_file_size(p), (long long)s->tn * 12, "sealed segment %zu", i);
 	}
+	/* The active segment: a few entries stay in memory only... */
 	struct stor_segment *a = stor_log_active(log);
-	int64_t base = a->base;
+	snprintf(p, sizeof p, "%s/idx-0/%020lld.index", t.dir, (long long)a->base);
+	cr_expect_eq(t_file_size(p), 0, "a few entries are written before a page of them is new");
+	/* ...and a page of them is written while it is still active. */
+	log->cfg.segment_bytes = 64 << 20;
+	cr_assert_eq(stor_log_active(log), a);
+	log->cfg.index_interval_bytes = 1;       /* an entry per batch */
+	size_t before = a->on;
+	while (a->on - before < STOR_INDEX_PAGE / 8 + 1) {
+		size_t len;
+		uint8_t *b = t_batch(1, 10, 1, &len);
+		cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+		free(b);
+		cr_assert_eq(stor_log_active(log), a, "the segment rolled");
+	}
+	t_run_idle(&t.ring, log);
+	long long got = t_file_size(p);
+	cr_expect(got >= (long long)STOR_INDEX_PAGE && got <= (long long)a->on * 8,
+	          "the active segment's .index holds %lld bytes, %zu entries in memory", got, a->on);
 	long long on = (long long)a->on;
 	cr_assert_eq(t_close(&t, log), 0);
-	snprintf(p, sizeof p, "%s/idx-0/%020lld.index", t.dir, (long long)base);
 	cr_expect_eq(t_file_size(p), on * 8);
 }
 
