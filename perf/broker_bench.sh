@@ -17,11 +17,13 @@
 # produce line splits the broker's CPU into its shard threads (receive, CRC, validation, the
 # response) and the rest of the process, which is io_uring's io-wq workers copying the batches
 # into the page cache (ext4 buffered writes are never non-blocking, so every append is punted
-# there).  The second part costs what the page cache costs: on the development VM 0.1 s/GB when
-# the memory was freed moments before, 1-2 s/GB when the host has to fault it in (perf/README.md),
-# so that and not the broker moves the total between runs.  The fio limit is measured again right
-# before each produce run (its file removed as the run starts), so that default and shard-aware
-# mode start from the same memory state.
+# there).  The second part costs what the page cache costs: on the development VM 0.1-0.4 s/GB
+# when the memory was freed moments before, 1-2 s/GB when the host has to fault it in
+# (perf/README.md), so that and not the broker moves the total between runs.  So the fio limit
+# is measured right before each produce run, for as long as the run and on memory in the same
+# state: each of the two starts after 5 s in which nothing was freed (the VM has handed freed
+# memory back to the host after 2 s), so neither appends into pages the other just gave back.
+# That puts the broker's io-wq CPU s/GB beside fio's for about the same bytes.
 # Prints each figure and its ratio to the limit the issue names.  Needs iperf3 and the build's
 # ringtail and ringtail-perf, fio and /usr/bin/time.  Nothing here runs in `make test`.
 set -eu
@@ -41,22 +43,27 @@ RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.t
 RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us), fdatasync(16 KiB) p99: $SYNC99 us"
-# Appending into the page cache: 1 MiB buffered writes of 1 GiB in all to 8 new files beside the
-# broker's data, by 8 writers at once (the produce runs append to 8 partitions, whose writes
-# io_uring's io-wq runs in parallel), and fio's own CPU seconds per GB for it.  In a VM whose
-# free memory goes back to the host (free page reporting), every new page-cache page is a host
-# page fault, and this, not the network, bounds what produce can append (see perf/README.md);
-# such faults are waited for rather than computed, so one writer alone measured a third to a
-# half of what 8 do.  Sets FIO (MB/s).
+# Appending into the page cache: 1 MiB buffered writes (the size of the produce runs' appends,
+# one per 1 MiB batch) to 8 new files beside the broker's data for $DUR seconds (at most 1 GiB
+# each), by 8 writers at once (the produce runs append to 8 partitions, whose writes io_uring's
+# io-wq runs in parallel), and fio's own CPU seconds per GB for it.  In a VM whose free memory
+# goes back to the host (free page reporting), every new page-cache page is a host page fault,
+# and this, not the network, bounds what produce can append (see perf/README.md); such faults
+# are waited for rather than computed, so one writer alone measured a third to a half of what 8
+# do.  Quiet 5 s before it and after it (the files removed first): see the top of this file.
+# Sets FIO (MB/s).
 pagecache_limit() { # $1: what the limit is for
-	fio --name=pagecache --directory="$TMP/data" --rw=write --bs=1M --size=128M --numjobs=8 \
-		--group_reporting --ioengine=psync --end_fsync=0 --output-format=json > "$TMP/fio.json" 2>/dev/null ||
-		echo '{}' > "$TMP/fio.json"
+	sleep 5
+	fio --name=pagecache --directory="$TMP/data" --rw=write --bs=1M --size=1G --numjobs=8 \
+		--time_based --runtime="$DUR" --group_reporting --ioengine=psync --end_fsync=0 \
+		--output-format=json > "$TMP/fio.json" 2>/dev/null || echo '{}' > "$TMP/fio.json"
 	rm -f "$TMP/data/pagecache"*
+	sleep 5
 	FIO=$(json "$TMP/fio.json" "round(d['jobs'][0]['write']['bw_bytes']/1e6, 1) if d.get('jobs') else 0")
 	# usr_cpu and sys_cpu are per cent of job_runtime, the writers' run times added up
 	FIOCPU=$(json "$TMP/fio.json" "round((d['jobs'][0]['usr_cpu']+d['jobs'][0]['sys_cpu'])/100*d['jobs'][0]['job_runtime']/1e3/(d['jobs'][0]['write']['io_bytes']/1e9), 3) if d.get('jobs') else '?'")
-	echo "limit  page-cache append (fio, 8 writers of 1 MiB to new files; $1): $FIO MB/s, $FIOCPU CPU s/GB"
+	FIOGB=$(json "$TMP/fio.json" "round(d['jobs'][0]['write']['io_bytes']/1e9, 2) if d.get('jobs') else 0")
+	echo "limit  page-cache append (fio, 8 writers of 1 MiB to new files for $DUR s; $1): $FIO MB/s ($FIOGB GB), $FIOCPU CPU s/GB"
 }
 # CPU ticks of the broker's shard threads and of the whole process (every thread, also those
 # that have exited, such as idle io-wq workers): "shards total".
@@ -111,7 +118,7 @@ $PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-
 PMB=$(json "$TMP/p.json" "round(d['produce_mb_per_s'], 1)")
 CMB=$(json "$TMP/c.json" "round(d['consume_mb_per_s'], 1)")
 CLIENT=$(awk 'END {print $1 + $2}' "$TMP/pcpu")
-echo "ringtail produce 1 KiB/1 MiB batches acks=1: $PMB MB/s = $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$IPERF)")% of iperf3 (target >= 50%), $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$FIO_DEFAULT) if $FIO_DEFAULT else '?'")% of the page-cache append limit; broker $(json "$TMP/p.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB ($SPLIT), load generator $(json "$TMP/p.json" "round($CLIENT/(d['produce_mb_per_s']*d['elapsed_s']/1e3), 3)") CPU s/GB"
+echo "ringtail produce 1 KiB/1 MiB batches acks=1: $PMB MB/s ($(json "$TMP/p.json" "round(d['produce_mb_per_s']*d['elapsed_s']/1e3, 2)") GB) = $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$IPERF)")% of iperf3 (target >= 50%), $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$FIO_DEFAULT) if $FIO_DEFAULT else '?'")% of the page-cache append limit; broker $(json "$TMP/p.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB ($SPLIT), load generator $(json "$TMP/p.json" "round($CLIENT/(d['produce_mb_per_s']*d['elapsed_s']/1e3), 3)") CPU s/GB"
 echo "ringtail fetch of the same data:          $CMB MB/s = $(json "$TMP/c.json" "round(100*d['consume_mb_per_s']/$IPERF)")% of iperf3 (target >= 70%), broker $(json "$TMP/c.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 echo "ringtail fetch, copying path:            $(json "$TMP/cc.json" "round(d['consume_mb_per_s'], 1)") MB/s, broker $(json "$TMP/cc.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 for acks in 1 -1; do
