@@ -22,10 +22,19 @@ enum stor_fault_point {
 	STOR_FAULT_SEG_CREATE = 3,  /* creating the files of a new segment (roll) */
 	STOR_FAULT_TRUNCATE = 4,    /* cutting a .log file back (the repair after a failed write,
 	                             * stor_log_truncate): the ftruncate is not made */
+	STOR_FAULT_READ_HDR = 5,    /* a read of batch headers through the ring (stor_log_read_start,
+	                             * the fetch path) */
+	STOR_FAULT_PA_ZERO = 6,     /* a zero chunk written ahead of the appends (prealloc.c); its
+	                             * linked fdatasync is then cancelled, as the kernel does */
+	STOR_FAULT_PA_SYNC = 7,     /* the fdatasync linked to a zero chunk */
+	STOR_FAULT_TRIM = 8,        /* the ftruncate that cuts a rolled segment's zeros off at roll
+	                             * (prealloc.c); its linked fdatasync is then cancelled */
+	STOR_FAULT_TRIM_SYNC = 9,   /* the fdatasync linked to that ftruncate */
 	STOR_FAULT_NPOINTS
 };
 
-/* Result to inject for a short write (half the bytes are written, the rest left to a retry). */
+/* Result to inject for a short write (half the bytes are written, the rest left to a retry):
+ * STOR_FAULT_LOG_WRITE and STOR_FAULT_PA_ZERO.  The other points take a -errno only. */
 #define STOR_FAULT_SHORT 1
 
 /* Arms point p: after `skip` more operations pass, the next `count` operations get `res`

@@ -83,7 +83,8 @@ struct stor_segment {
 	uint64_t file_end;
 	bool pa_stop;               /* a zero chunk failed: no more for this segment */
 	int trim_left;              /* > 0: the cut back to `size` (roll) is in flight */
-	int32_t trim_err;           /* the cut failed (sticky: a restart trims the file) */
+	int32_t trim_err;           /* the cut failed (sticky; the partition went offline) */
+	int32_t trim_inj[2];        /* fault layer: results in place of the ftruncate's, the sync's */
 	struct rt_ioop trim_op;
 };
 
@@ -216,6 +217,7 @@ struct stor_pa_op {
 	uint64_t lo, hi;
 	int left;
 	int32_t wres, fres;
+	int32_t winj, finj;         /* fault layer: results in place of the write's, the sync's */
 	bool stale;                 /* the segment was cut back meanwhile: do not count the zeros */
 };
 

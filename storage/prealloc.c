@@ -37,15 +37,29 @@
  * fdatasync, linked); until that is done the recovery point does not pass it (sync.c), so a
  * crash rescans it and recovery trims the zero tail (recover.c).  At close the active segment is
  * cut with the close's other blocking calls (log.c).
+ *
+ * Failures.  A zero write that finds the disk full (ENOSPC, EDQUOT, or short) only stops the
+ * zero fill of that segment: no append's bytes are involved, and the appends meet the full disk
+ * themselves (KAFKA_STORAGE_ERROR, and they work again once space is back).  A failed fdatasync
+ * of a zero chunk or of a trim is another matter: it shares the file with the appends, Linux
+ * reports a writeback error once per open file, so it may have taken the report of lost append
+ * pages that the group commit's next fdatasync would then not see.  It is handled as sync.c
+ * handles its own: the partition goes offline (nothing after it is acknowledged).  Any other
+ * failed write or ftruncate is the disk failing under the segment, and takes it offline too, as
+ * Kafka takes a log directory offline on any IOException.  The spare's chunks hold no append's
+ * bytes until it becomes a segment (stor_pa_take_spare moves a chunk in flight to it): failing,
+ * they only stop its zero fill.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "storage/fault.h"
 #include "storage/internal.h"
 
 #define PA_PAGE 4096u
@@ -130,7 +144,7 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
 	(void)flags;
 	struct stor_pa_op *pa = rt_container_of(op, struct stor_pa_op, wop);
-	pa->wres = res;
+	pa->wres = pa->winj < 0 ? pa->winj : res;  /* STOR_FAULT_SHORT: really cut short */
 	chunk_end(pa);
 }
 
@@ -138,7 +152,7 @@ static void sync_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 {
 	(void)flags;
 	struct stor_pa_op *pa = rt_container_of(op, struct stor_pa_op, fop);
-	pa->fres = res;
+	pa->fres = pa->finj ? pa->finj : res;
 	chunk_end(pa);
 }
 
@@ -147,13 +161,25 @@ static void chunk_done(struct stor_log *log)
 	struct stor_pa_op *pa = &log->pa;
 	bool ok = pa->wres == (int32_t)(pa->hi - pa->lo) && pa->fres == 0;
 	struct stor_segment *s = pa->seg;
+	/* See "Failures" above: what takes the partition offline, what only stops the zero fill. */
+	int32_t bad = pa->fres < 0 && pa->fres != -ECANCELED ? pa->fres
+	              : pa->wres < 0 && pa->wres != -ENOSPC && pa->wres != -EDQUOT ? pa->wres : 0;
+	if (s && bad) {
+		char what[128];
+		snprintf(what, sizeof what, "%s of the zeros kept ahead in segment %020" PRId64 " at %" PRIu64,
+		         bad == pa->fres ? "fdatasync" : "write", s->base, pa->lo);
+		stor_log_go_offline(log, what, bad);
+	}
 	if (s) {
 		if (ok && !pa->stale && s->pa_end == pa->lo) s->pa_end = pa->hi;
 		if (!ok && !s->pa_stop) {
 			s->pa_stop = true;
-			stor_logf("%s: zero-filling segment %020" PRId64 " ahead of the appends failed (%s); "
-			          "its appends extend the file instead", log->name, s->base,
-			          strerror(pa->wres < 0 ? -pa->wres : pa->fres < 0 ? -pa->fres : EIO));
+			const char *why = pa->wres < 0 ? strerror(-pa->wres)
+			                  : pa->wres != (int32_t)(pa->hi - pa->lo) ? "short write"
+			                  : strerror(pa->fres < 0 ? -pa->fres : EIO);
+			if (!bad)
+				stor_logf("%s: zero-filling segment %020" PRId64 " ahead of the appends failed (%s); "
+				          "its appends extend the file instead", log->name, s->base, why);
 		}
 	} else {
 		if (ok && log->spare_zeroed == pa->lo) log->spare_zeroed = pa->hi;
@@ -183,10 +209,17 @@ static int issue(struct stor_log *log, struct stor_segment *s, int fd, uint64_t 
 	pa->wop.cb = write_cb;
 	pa->fop.cb = sync_cb;
 	struct io_uring_sqe *w = io_uring_get_sqe(log->ring), *f = io_uring_get_sqe(log->ring);
-	io_uring_prep_write(w, fd, zeros, (unsigned)(hi - lo), lo);
+	/* An injected failure makes its SQE a NOP; a failed or short zero write cancels the sync
+	 * linked to it, as the kernel does. */
+	pa->winj = stor_fault_check(STOR_FAULT_PA_ZERO);
+	pa->finj = pa->winj ? -ECANCELED : stor_fault_check(STOR_FAULT_PA_SYNC);
+	if (pa->finj > 0) pa->finj = 0;
+	if (pa->winj < 0) io_uring_prep_nop(w);
+	else io_uring_prep_write(w, fd, zeros, (unsigned)(pa->winj ? (hi - lo) / 2 : hi - lo), lo);
 	io_uring_sqe_set_data(w, &pa->wop);
 	w->flags |= IOSQE_IO_LINK;
-	io_uring_prep_fsync(f, fd, IORING_FSYNC_DATASYNC);
+	if (pa->finj) io_uring_prep_nop(f);
+	else io_uring_prep_fsync(f, fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(f, &pa->fop);
 	pa->left = 2;
 	log->inflight += 2;
@@ -239,11 +272,17 @@ static void trim_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_log *log = s->log;
 	log->inflight--;
 	s->inflight--;
+	/* The linked pair completes in order: the ftruncate, then its fdatasync. */
+	int32_t inj = s->trim_inj[2 - s->trim_left];
+	if (inj) res = inj;
 	if (res < 0 && !s->trim_err) s->trim_err = res;
 	if (--s->trim_left) return;
 	if (s->trim_err) {
-		stor_logf("%s: cutting segment %020" PRId64 ".log back to its %" PRIu64 " bytes failed (%s); "
-		          "a restart trims its zero tail", log->name, s->base, s->size, strerror(-s->trim_err));
+		/* See "Failures" above; a restart trims the zero tail. */
+		char what[128];
+		snprintf(what, sizeof what, "cutting segment %020" PRId64 ".log back to its %" PRIu64 " bytes",
+		         s->base, s->size);
+		stor_log_go_offline(log, what, s->trim_err);
 	} else {
 		s->file_end = s->size;
 		/* The recovery point may pass it now. */
@@ -262,10 +301,17 @@ void stor_pa_trim(struct stor_log *log, struct stor_segment *s)
 	if (log->pa.left && log->pa.seg == s) return;  /* chunk_done comes back here */
 	if (!stor_sq_reserve(log, 2)) return;  /* the next kick retries */
 	struct io_uring_sqe *t = io_uring_get_sqe(log->ring), *f = io_uring_get_sqe(log->ring);
-	io_uring_prep_rw(PA_OP_FTRUNCATE, t, s->fd, NULL, 0, s->size);
+	/* An injected failure makes its SQE a NOP; a failed ftruncate cancels the sync linked to
+	 * it, as the kernel does. */
+	int32_t ft = stor_fault_check(STOR_FAULT_TRIM), fs = ft < 0 ? -ECANCELED : stor_fault_check(STOR_FAULT_TRIM_SYNC);
+	s->trim_inj[0] = ft < 0 ? ft : 0;
+	s->trim_inj[1] = fs < 0 ? fs : 0;
+	if (s->trim_inj[0]) io_uring_prep_nop(t);
+	else io_uring_prep_rw(PA_OP_FTRUNCATE, t, s->fd, NULL, 0, s->size);
 	io_uring_sqe_set_data(t, &s->trim_op);
 	t->flags |= IOSQE_IO_LINK;
-	io_uring_prep_fsync(f, s->fd, IORING_FSYNC_DATASYNC);
+	if (s->trim_inj[1]) io_uring_prep_nop(f);
+	else io_uring_prep_fsync(f, s->fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(f, &s->trim_op);
 	s->trim_op.cb = trim_cb;
 	s->trim_left = 2;

@@ -11,14 +11,22 @@
  * at the tail is answered with no header read at all, not one io_uring round trip per fetch.
  * A read that asks for a copy (ringtail.fetch.zero.copy=false) then reads the range's bytes
  * into memory through the same ring; the range's pin keeps its descriptor open meanwhile.
+ *
+ * A header read the disk fails (or that finds the file shorter than its visible size) takes the
+ * partition offline, as an IOException on a read takes Kafka's log directory offline: the fetch
+ * gets KAFKA_STORAGE_ERROR, and so does every produce and fetch after it until the log is
+ * reopened and recovered.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "base/arena.h"
 #include "proto/batch.h"
+#include "storage/fault.h"
 #include "storage/internal.h"
 
 /*
@@ -242,6 +250,7 @@ static void op_init(struct stor_log *log, struct stor_read_op *r)
 	r->seg = NULL;
 	r->win = NULL;
 	r->wlen = 0;
+	r->fault = 0;
 	r->step = R_START;
 }
 
@@ -321,7 +330,13 @@ static int submit(struct stor_read_op *r)
 	if (rc) return rc;
 	struct io_uring_sqe *sqe = stor_get_sqe(r->log);
 	if (!sqe) return -EBUSY;
-	io_uring_prep_read(sqe, r->seg->fd, r->win, window_len(r), r->wpos);
+	int32_t f = stor_fault_check(STOR_FAULT_READ_HDR);
+	if (f < 0) {
+		io_uring_prep_nop(sqe);
+		r->fault = f;
+	} else {
+		io_uring_prep_read(sqe, r->seg->fd, r->win, window_len(r), r->wpos);
+	}
 	r->op.cb = read_cb;
 	io_uring_sqe_set_data(sqe, &r->op);
 	r->seg->refs++;
@@ -382,7 +397,17 @@ static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_log *log = r->log;
 	struct stor_segment *was = r->seg;
 	log->inflight--;
+	if (r->fault) {
+		res = r->fault;
+		r->fault = 0;
+	}
 	int rc = res < 0 ? res : res == 0 ? -EIO : 0;
+	if (rc) {
+		char what[128];
+		snprintf(what, sizeof what, "reading batch headers at position %" PRIu64 " of segment %020" PRId64,
+		         r->wpos, was->base);
+		stor_log_go_offline(log, what, rc);
+	}
 	if (!rc) {
 		r->wlen = (uint32_t)res;
 		rc = advance(r);
@@ -402,6 +427,7 @@ static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 int stor_log_read_start(struct stor_log *log, struct stor_read_op *r)
 {
 	op_init(log, r);
+	if (log->offline) return -EROFS;
 	int rc = advance(r);
 	if (rc == -EAGAIN && !(rc = submit(r))) return -EINPROGRESS;
 	window_put(r);

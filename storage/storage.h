@@ -328,13 +328,15 @@ struct stor_read_op {
 	int64_t first_base;             /* the first batch of the range: base and size */
 	uint64_t first_size;
 	uint32_t copied;                /* copy: bytes of data read so far */
+	int32_t fault;                  /* the result the fault layer put in place of the read's */
 	uint8_t step;
 };
 
 /* Starts an asynchronous read.  Returns 0 when nothing had to be read from the file (r->rd
  * holds the result now; `done` is not called), -EINPROGRESS when a read is queued on the ring
  * (`done` will be called exactly once; the log is not idle until then), or -errno as
- * stor_log_read (`done` is not called). */
+ * stor_log_read (`done` is not called), -EROFS when the partition is offline.  A header read
+ * that fails on the disk takes the partition offline (`done` gets its -errno). */
 int stor_log_read_start(struct stor_log *log, struct stor_read_op *r);
 
 /* Releases the pin of a read with len > 0 (on the owner shard).  A segment deleted by retention

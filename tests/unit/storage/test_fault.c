@@ -1,5 +1,7 @@
 /* Unit tests for the fault layer (storage/fault.h) and what storage does with each fault:
- * failed and short writes, failed fdatasync (offline), failed index writes, failed roll. */
+ * failed and short writes, failed fdatasync (offline), failed index writes, failed roll, failed
+ * batch-header reads of the fetch path (offline).  The preallocation's faults are tested with
+ * it (test_prealloc.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 
 #include "storage/fault.h"
+#include "storage/internal.h"
 #include "util.h"
 
 static struct tctx t;
@@ -345,4 +348,85 @@ Test(stor_fault, segment_cut_off_after_a_failed_write_frees_its_name_at_once)
 	cr_expect_eq(stor_log_end_offset(lg), 12);
 	cr_expect_eq(t_verify_log(lg, 0), 12);
 	t_close(&t, lg);
+}
+
+struct f_rop {
+	struct stor_read_op op;
+	bool done;
+	int err;
+};
+
+static void on_rop(struct stor_read_op *r, int err)
+{
+	struct f_rop *x = (struct f_rop *)r;
+	x->done = true;
+	x->err = err;
+}
+
+/* The fetch path's read of `offset` to its end: its error (0 when it needed no header read). */
+static int fetch_read(struct stor_log *lg, int64_t offset, struct stor_read *rd)
+{
+	struct f_rop x = {.op = {.offset = offset, .max_bytes = 1 << 20, .max_offset = INT64_MAX,
+	                         .min_one = true, .done = on_rop}};
+	int rc = stor_log_read_start(lg, &x.op);
+	if (rc == -EINPROGRESS) {
+		t_run_until(&t.ring, &x.done);
+		rc = x.err;
+	}
+	*rd = x.op.rd;
+	return rc;
+}
+
+/* A batch-header read through the ring that the disk fails: the fetch gets the error
+ * (KAFKA_STORAGE_ERROR), the partition goes offline with a log line saying where, later fetches
+ * and appends get KAFKA_STORAGE_ERROR too, no pin is left behind, and after a reopen every
+ * acknowledged record is there.  The read fails at its first window, or deep in a walk over
+ * batches larger than the window. */
+Test(stor_fault, failed_header_read_takes_the_partition_offline)
+{
+	for (uint32_t skip = 0; skip < 2; skip++) {
+		struct stor_log *lg = open_log();
+		int64_t from = stor_log_end_offset(lg);
+		for (int i = 0; i < 6; i++) {
+			size_t len;
+			uint8_t *b = t_batch(2, 1000 + i, 3000, &len);
+			cr_assert_gt(len, STOR_READ_WINDOW);
+			cr_assert_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), 0);
+			free(b);
+		}
+		int64_t acked = stor_log_end_offset(lg);
+		stor_recent_reset(lg);  /* the walk reads the file, not the appends' headers */
+		t_lines_reset();
+		uint64_t seen0 = stor_fault_seen(STOR_FAULT_READ_HDR);
+		stor_fault_arm(STOR_FAULT_READ_HDR, skip, -EIO, 1);
+		struct stor_read rd;
+		int rc = fetch_read(lg, from, &rd);
+		cr_expect_eq(rc, -EIO, "skip %u: the fetch's read fails (%d)", skip, rc);
+		cr_expect_eq(stor_err_to_kafka(rc), 56, "KAFKA_STORAGE_ERROR");
+		cr_expect_eq(rd.len, 0);
+		cr_expect_eq(stor_fault_seen(STOR_FAULT_READ_HDR), seen0 + skip + 1, "the read stopped at the failure");
+		cr_expect(stor_log_offline(lg));
+		cr_expect(strstr(t_lines(), "reading batch headers") && strstr(t_lines(), "OFFLINE"), "log: %s",
+		          t_lines());
+		t_run_idle(&t.ring, lg);
+		for (size_t i = 0; i < lg->nseg; i++) cr_expect_eq(lg->segs[i]->refs, 0, "no pin left");
+		/* Offline: every fetch and append is refused, fault or not. */
+		stor_fault_clear();
+		cr_expect_eq(fetch_read(lg, from, &rd), -EROFS);
+		size_t len;
+		uint8_t *b = t_batch(1, 1, 20, &len);
+		cr_expect_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), -EROFS);
+		free(b);
+		cr_expect_eq(stor_log_close(lg), -EROFS);
+		t_reopen_dir(&t, false);
+		lg = open_log();
+		cr_expect(!stor_log_offline(lg));
+		cr_expect_eq(stor_log_end_offset(lg), acked);
+		cr_expect_eq(t_verify_log(lg, 0), acked, "every acknowledged record is there");
+		stor_recent_reset(lg);
+		cr_expect_eq(fetch_read(lg, from, &rd), 0, "and reads again");
+		cr_expect_gt(rd.len, 0);
+		stor_read_release(lg, &rd);
+		t_close(&t, lg);
+	}
 }

@@ -4,7 +4,10 @@
  * data at roll, the active one at close, so a clean
  * reopen finds Kafka's layout; after a crash the zero tail is trimmed as a preallocated tail
  * (not as dropped data) and every acknowledged batch is there; a zero length followed by other
- * bytes is still a torn tail. */
+ * bytes is still a torn tail.  Faults (storage/fault.h): a zero chunk on a full disk only stops
+ * the zero fill; a failed zero write, zero-chunk fdatasync, trim or trim fdatasync takes the
+ * partition offline (KAFKA_STORAGE_ERROR) with a log line, and every acknowledged offset is
+ * there after the reopen. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/bytes.h"
+#include "storage/fault.h"
 #include "storage/internal.h"
 #include "util.h"
 
@@ -28,7 +32,7 @@ static void setup(void)
 	t.cfg.index_interval_bytes = 1024;
 	t.cfg.prealloc_window_ms = 2;  /* the rate is known within milliseconds */
 }
-static void teardown(void) { t_teardown(&t); }
+static void teardown(void) { stor_fault_clear(); t_teardown(&t); }
 TestSuite(stor_prealloc, .init = setup, .fini = teardown);
 
 static struct stor_log *open_log(void)
@@ -291,4 +295,136 @@ Test(stor_prealloc, zero_length_then_bytes_is_a_torn_tail)
 	cr_assert_eq(stor_log_end_offset(lg), leo);
 	cr_assert_eq(t_file_size(path), (long long)size);
 	t_close(&t, lg);
+}
+
+/* Appends durable 1 KiB batches, paced as append_for, until one fails (its error is returned),
+ * `max` were acknowledged, or `after` more were acknowledged once point p saw an operation since
+ * `seen0` (0 returned).  *acked: the offset after the last acknowledged record. */
+static int append_durable(struct stor_log *lg, int max, enum stor_fault_point p, uint64_t seen0, int after,
+                          int64_t *acked)
+{
+	for (int i = 0; i < max; i++) {
+		size_t len;
+		uint8_t *buf = t_batch(1, 1700000000000LL, 1024, &len);
+		int64_t base;
+		int rc = t_append(&t, lg, buf, len, STOR_APPEND_DURABLE, &base);
+		free(buf);
+		if (rc) return rc;
+		*acked = base + 1;
+		if (stor_fault_seen(p) > seen0 && --after < 0) return 0;
+		usleep(100);
+	}
+	return 0;
+}
+
+/* After the partition went offline: later appends are refused, and a reopen (recovery) finds
+ * every acknowledged offset, the file cut back to its data. */
+static void offline_then_reopen(struct stor_log *lg, int64_t acked, const char *line)
+{
+	cr_expect(stor_log_offline(lg));
+	cr_expect(strstr(t_lines(), line) && strstr(t_lines(), "OFFLINE"), "log: %s", t_lines());
+	cr_expect_eq(stor_err_to_kafka(-EROFS), 56);
+	stor_fault_clear();
+	size_t len;
+	uint8_t *b = t_batch(1, 1, 20, &len);
+	cr_expect_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), -EROFS);
+	free(b);
+	t_run_idle(&t.ring, lg);
+	cr_expect_eq(stor_log_close(lg), -EROFS);
+	t_reopen_dir(&t, false);
+	lg = open_log();
+	cr_expect(!stor_log_offline(lg));
+	cr_expect_geq(stor_log_end_offset(lg), acked);
+	cr_expect_eq(t_verify_log(lg, 0), stor_log_end_offset(lg), "every acknowledged record is there");
+	t_close(&t, lg);
+}
+
+/* A log whose active segment keeps zeros ahead and will not roll during the test, with no zero
+ * chunk for the spare: every chunk from here on is the active segment's. */
+static struct stor_log *open_ahead(void)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	t.cfg.segment_bytes = 8 << 20;
+	struct stor_log *lg = open_log();
+	cr_assert(append_until_ahead(lg), "no zeros were ever kept ahead of the appends");
+	t_run_idle(&t.ring, lg);
+	lg->spare_pa_stop = true;
+	t_lines_reset();
+	return lg;
+}
+
+Test(stor_prealloc, failed_zero_chunk_fdatasync_takes_the_partition_offline)
+{
+	struct stor_log *lg = open_ahead();
+	int64_t acked = stor_log_end_offset(lg);
+	uint64_t seen0 = stor_fault_seen(STOR_FAULT_PA_SYNC);
+	stor_fault_arm(STOR_FAULT_PA_SYNC, 0, -EIO, 1);
+	int rc = append_durable(lg, 3000, STOR_FAULT_PA_SYNC, seen0, 1000, &acked);
+	cr_expect_eq(rc, -EROFS, "appends fail once the chunk's fdatasync failed (%d)", rc);
+	cr_expect_eq(stor_fault_seen(STOR_FAULT_PA_SYNC), seen0 + 1, "no zero chunk after it");
+	offline_then_reopen(lg, acked, "fdatasync of the zeros kept ahead");
+}
+
+Test(stor_prealloc, failed_zero_write_takes_the_partition_offline)
+{
+	struct stor_log *lg = open_ahead();
+	int64_t acked = stor_log_end_offset(lg);
+	uint64_t seen0 = stor_fault_seen(STOR_FAULT_PA_ZERO);
+	stor_fault_arm(STOR_FAULT_PA_ZERO, 0, -EIO, 1);
+	int rc = append_durable(lg, 3000, STOR_FAULT_PA_ZERO, seen0, 1000, &acked);
+	cr_expect_eq(rc, -EROFS, "appends fail once the zero write failed (%d)", rc);
+	offline_then_reopen(lg, acked, "write of the zeros kept ahead");
+}
+
+/* A full disk under a zero chunk (ENOSPC, or a write cut short) stops the zero fill of that
+ * segment and nothing else: the appends go on, extending the file, and stay acknowledged. */
+Test(stor_prealloc, zero_chunk_on_a_full_disk_only_stops_the_zero_fill)
+{
+	const int32_t res[] = {-ENOSPC, STOR_FAULT_SHORT};
+	const char *why[] = {"No space left on device", "short write"};
+	for (int k = 0; k < 2; k++) {
+		struct stor_log *lg = open_ahead();
+		int64_t acked = stor_log_end_offset(lg);
+		uint64_t seen0 = stor_fault_seen(STOR_FAULT_PA_ZERO);
+		stor_fault_arm(STOR_FAULT_PA_ZERO, 0, res[k], 1);
+		cr_expect_eq(append_durable(lg, 3000, STOR_FAULT_PA_ZERO, seen0, 50, &acked), 0);
+		t_run_idle(&t.ring, lg);
+		cr_expect_gt(stor_fault_seen(STOR_FAULT_PA_ZERO), seen0);
+		cr_expect(!stor_log_offline(lg));
+		cr_expect(stor_log_active(lg)->pa_stop, "no more zeros for this segment");
+		cr_expect(strstr(t_lines(), "zero-filling") && strstr(t_lines(), why[k]), "log: %s", t_lines());
+		cr_expect_null(strstr(t_lines(), "OFFLINE"));
+		cr_expect_eq(stor_log_durable_offset(lg), acked);
+		cr_assert_eq(t_close(&t, lg), 0);
+		t_reopen_dir(&t, false);
+		lg = open_log();
+		cr_expect_eq(stor_log_end_offset(lg), acked);
+		cr_expect_eq(t_verify_log(lg, 0), acked);
+		cr_assert_eq(t_close(&t, lg), 0);
+		t_reopen_dir(&t, false);
+		stor_fault_clear();
+	}
+}
+
+/* The cut of a rolled segment's zeros (ftruncate + fdatasync, linked) failing at either step. */
+Test(stor_prealloc, failed_trim_at_roll_takes_the_partition_offline)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	const enum stor_fault_point pt[] = {STOR_FAULT_TRIM, STOR_FAULT_TRIM_SYNC};
+	for (int k = 0; k < 2; k++) {
+		struct stor_log *lg = open_log();
+		cr_assert(append_until_ahead(lg), "no zeros were ever kept ahead of the appends");
+		t_run_idle(&t.ring, lg);
+		t_lines_reset();
+		int64_t acked = stor_log_end_offset(lg);
+		uint64_t seen0 = stor_fault_seen(pt[k]);
+		stor_fault_arm(pt[k], 0, -EIO, 1);
+		/* Until a roll's trim met the fault (segments of 64 KiB: within ~64 appends). */
+		int rc = append_durable(lg, 3000, pt[k], seen0, 0, &acked);
+		t_run_idle(&t.ring, lg);
+		cr_assert_gt(stor_fault_seen(pt[k]), seen0, "point %d: no trim was issued", k);
+		cr_expect(rc == 0 || rc == -EROFS, "%d", rc);
+		offline_then_reopen(lg, acked, "cutting segment");
+		stor_fault_clear();
+	}
 }
