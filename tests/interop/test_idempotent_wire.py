@@ -77,8 +77,15 @@ def main(tap):
             res = [produce(port, batch(0, i * 2, 2, 'r%d' % i), topic=ROLL) for i in range(6)]
             tap.ok(res == [(0, i * 2) for i in range(6)], 'roll topic: six batches in sequence', res)
             rdir = os.path.join(data, 'data', ROLL + '-0')
-            snaps = sorted(os.path.basename(f) for f in glob.glob(os.path.join(rdir, '*.snapshot')))
-            logs = sorted(os.path.basename(f) for f in glob.glob(os.path.join(rdir, '*.log')))
+            # The shard's file worker writes a roll's snapshot after the roll (pstate_snap.c), so
+            # it may land after the produce is answered: wait for it a while.
+            deadline = time.time() + 10
+            while True:
+                snaps = sorted(os.path.basename(f) for f in glob.glob(os.path.join(rdir, '*.snapshot')))
+                logs = sorted(os.path.basename(f) for f in glob.glob(os.path.join(rdir, '*.log')))
+                if [l.replace('.log', '.snapshot') for l in logs[1:]] == snaps or time.time() > deadline:
+                    break
+                time.sleep(0.05)
             tap.ok(len(logs) > 1 and [l.replace('.log', '.snapshot') for l in logs[1:]] == snaps,
                    'a producer snapshot at each roll, named by the new segment', (logs, snaps))
             a = batch(0, 0, 3, 'a')
