@@ -370,15 +370,18 @@ static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
 	struct rte_mbuf *last = m;
 	for (int i = 0; i < pk->iovcnt; i++) {
 		const struct iovec *v = &pk->iov[i];
-		if (q->port->zerocopy && v->iov_len >= ZC_MIN && q->nshfree && m->nb_segs < 8) {
+		/* In place only for memory the stack pinned: an unpinned piece (a caller without
+		 * DP_OFF_TX_PINS, such as dpdk_echo's fault layer) may be freed on the next ACK
+		 * while the frame still waits in the backlog, and the device would read freed memory. */
+		if (q->port->zerocopy && pk->iov_pin && pk->iov_pin[i] && v->iov_len >= ZC_MIN &&
+		    q->nshfree && m->nb_segs < 8) {
 			struct rte_mbuf *e = rte_pktmbuf_alloc(q->ext_pool);
 			if (e) {
 				uint32_t k = q->shfree[--q->nshfree];
 				struct ext_slot *slot = (struct ext_slot *)q->shinfo + k;
 				rte_mbuf_ext_refcnt_set(&slot->sh, 1);
-				slot->pin = pk->iov_pin ? pk->iov_pin[i] : NULL;
-				if (slot->pin)
-					dp_tcp_pin(slot->pin);
+				slot->pin = pk->iov_pin[i];
+				dp_tcp_pin(slot->pin);
 				rte_pktmbuf_attach_extbuf(e, v->iov_base, (rte_iova_t)(uintptr_t)v->iov_base,
 				                          (uint16_t)v->iov_len, &slot->sh);
 				e->data_len = (uint16_t)v->iov_len;
