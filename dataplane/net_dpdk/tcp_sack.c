@@ -10,7 +10,9 @@
  * make three duplicate ACKs).  Loss recovery sends while pipe < cwnd: lost holes first, from
  * high_rxt up, then new data.  A tail loss (no ACK at all comes back) is probed after about two
  * round trips instead of waiting for the RTO: the probe's ACK carries the SACK blocks that start
- * the recovery above.
+ * the recovery above, and when they show the probe itself arrived, every unSACKed byte sent
+ * before it is taken as lost (RACK's reasoning, for the probe only: a segment sent later got
+ * there, so without reordering the earlier ones will not).
  *
  * Invariants: sb[] is sorted, disjoint and non-touching, every range within (SND.UNA, SND.MAX];
  * a block that does not fit in DP_TCP_SB_MAX ranges is dropped (those bytes are then merely
@@ -214,13 +216,26 @@ void dp_sack_partial_ack(struct dp_tcp_conn *c)
 		c->lost_hint = c->sb[0].start;
 }
 
+/* The tail loss probe arrived (a SACK block holds its first byte): every unSACKed byte sent
+ * before it is lost, as RACK (RFC 8985) would conclude; 0 when that is not known. */
+static uint32_t probe_delivered(const struct dp_tcp_conn *c)
+{
+	if (!c->tlp_out)
+		return 0;
+	for (int k = 0; k < c->nsb; k++)
+		if (SEQ_LEQ(c->sb[k].start, c->tlp_seq) && SEQ_GT(c->sb[k].end, c->tlp_seq))
+			return unsacked(c, c->snd_una, c->tlp_seq) ? c->tlp_seq : 0;
+	return 0;
+}
+
 void dp_sack_check(struct dp_tcp_conn *c)
 {
 	if (!c->sack_ok || c->in_recovery || c->loss_state || c->snd_una == c->snd_max)
 		return;
 	if (!SEQ_GEQ(c->snd_una, c->recover))
 		return; /* RFC 6582: one reduction per window of data */
-	if (c->dupacks < DUPTHRESH && !unsacked(c, c->snd_una, lost_end(c)))
+	uint32_t probe = probe_delivered(c);
+	if (c->dupacks < DUPTHRESH && !probe && !unsacked(c, c->snd_una, lost_end(c)))
 		return;
 	struct dp_stack *st = c->st;
 	uint32_t flight = c->snd_max - c->snd_una, half = flight / 2, mss = c->snd_mss;
@@ -235,7 +250,7 @@ void dp_sack_check(struct dp_tcp_conn *c)
 	uint32_t first = c->nsb ? c->sb[0].start : c->snd_una + mss;
 	if (SEQ_GT(first, c->snd_una + mss))
 		first = c->snd_una + mss;
-	c->lost_hint = first;
+	c->lost_hint = probe && SEQ_GT(probe, first) ? probe : first;
 	st->stats.tcp_fast_retransmits++;
 	st->stats.tcp_sack_recoveries++;
 	uint32_t seq, len;

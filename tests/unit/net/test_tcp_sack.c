@@ -3,7 +3,8 @@
  * against a scripted peer that offered SACK: the peer's blocks start RFC 6675 recovery (also
  * when its window changes from ACK to ACK), only the holes are resent, a small flight recovers
  * without three duplicate ACKs, an RTO resends the unSACKed bytes only, a tail loss is probed
- * before the RTO, and blocks that make no sense are ignored.
+ * before the RTO (and a probe that arrived marks what was sent before it lost), and blocks that
+ * make no sense are ignored.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -263,4 +264,26 @@ Test(dp_tcp_sack, blocks_beyond_what_was_sent_or_with_bad_lengths_are_ignored)
 	cr_assert_eq(dp_stack_stats(B.st)->tcp_bad_options, 0);
 	cr_assert_eq(dp_stack_stats(B.st)->tcp_sacked_bytes, 0);
 	cr_assert_eq(B.nsent, 1, "the ACK was taken");
+}
+
+Test(dp_tcp_sack, a_probe_that_arrived_marks_the_segments_before_it_lost)
+{
+	send_segs(6);
+	h_clear(&B);
+	h_tick(&B, 22); /* 2 * SRTT + 2 with nothing back: the probe */
+	int idx[8];
+	cr_assert_eq(sent_segs(idx, 8), 1);
+	cr_assert_eq(idx[0], 5);
+	h_clear(&B);
+	/* only segment 0 and the probe got through: one segment SACKed above four holes, which
+	 * IsLost alone would not call lost before the RTO */
+	const int b[][2] = {{5, 6}};
+	pack(1, pwin, 1, b);
+	int n = sent_segs(idx, 8);
+	cr_assert_geq(n, 1, "the holes before the probe are resent at once");
+	cr_assert_eq(idx[0], 1);
+	for (int i = 0; i < n; i++)
+		cr_assert_lt(idx[i], 5, "segment %d", idx[i]);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_sack_recoveries, 1);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_rto_expiries, 0);
 }
