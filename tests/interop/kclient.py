@@ -6,7 +6,29 @@ thread.  The tests judge what comes back; nothing here decides a test's outcome.
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+
+def produce_keyed(bootstrap, topic, records):
+    """records: [(key, value)] to topic with acks=all; returns {key: offset of its last write},
+    or raises when a delivery failed."""
+    p = Producer({'bootstrap.servers': bootstrap, 'acks': 'all', 'linger.ms': 0,
+                  'batch.num.messages': 5, 'message.timeout.ms': 20000})
+    last, errors = {}, []
+
+    def report(err, msg):
+        if err:
+            errors.append(err)
+        else:
+            k = msg.key()
+            last[k] = max(last.get(k, -1), msg.offset())
+    for k, v in records:
+        p.produce(topic, key=k, value=v, on_delivery=report)
+        p.poll(0)
+    p.flush(30)
+    if errors:
+        raise RuntimeError('delivery failed: %s' % errors[:3])
+    return last
 
 
 def read_to_end(bootstrap, topic, partitions, timeout=60, **conf):

@@ -19,10 +19,9 @@ import signal
 import sys
 import time
 
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from kclient import read_to_end
+from kclient import produce_keyed, read_to_end
 from kwire import batches_end
 from rtbroker import Broker, run_tap
 
@@ -34,23 +33,7 @@ DELETED = 10
 
 def produce(bootstrap, records):
     """records: [(key, value)]; returns {key: offset of its last write}, or raises."""
-    p = Producer({'bootstrap.servers': bootstrap, 'acks': 'all', 'linger.ms': 0,
-                  'batch.num.messages': 5, 'message.timeout.ms': 20000})
-    last, errors = {}, []
-
-    def report(err, msg):
-        if err:
-            errors.append(err)
-        else:
-            k = msg.key()
-            last[k] = max(last.get(k, -1), msg.offset())
-    for k, v in records:
-        p.produce(TOPIC, key=k, value=v, on_delivery=report)
-        p.poll(0)
-    p.flush(30)
-    if errors:
-        raise RuntimeError('delivery failed: %s' % errors[:3])
-    return last
+    return produce_keyed(bootstrap, TOPIC, records)
 
 
 def read_all(bootstrap):

@@ -16,10 +16,9 @@ import struct
 import sys
 import time
 
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from kclient import read_to_end
+from kclient import produce_keyed, read_to_end
 from rtbroker import Broker, run_tap
 
 TOPIC = 'hzn'
@@ -30,22 +29,7 @@ RETENTION_MS = 15000
 
 def produce(bootstrap, records):
     """records: [(key, value)]; returns {key: offset of its last write}, or raises."""
-    p = Producer({'bootstrap.servers': bootstrap, 'acks': 'all', 'linger.ms': 0,
-                  'batch.num.messages': 5, 'message.timeout.ms': 20000})
-    last, errors = {}, []
-
-    def report(err, msg):
-        if err:
-            errors.append(err)
-        else:
-            last[msg.key()] = max(last.get(msg.key(), -1), msg.offset())
-    for k, v in records:
-        p.produce(TOPIC, key=k, value=v, on_delivery=report)
-        p.poll(0)
-    p.flush(30)
-    if errors:
-        raise RuntimeError('delivery failed: %s' % errors[:3])
-    return last
+    return produce_keyed(bootstrap, TOPIC, records)
 
 
 def read_all(bootstrap):
