@@ -324,3 +324,21 @@ def end_txn(port, txn_id, pid, epoch, commit):
         return r.i16()
     finally:
         c.close()
+
+
+def log_batches(log_dir):
+    """The record batches in a partition directory's .log files, in file order, read from disk:
+    yields (data, position, attributes, base timestamp, record count); stops at a torn tail."""
+    import glob
+    import os
+    for f in sorted(glob.glob(os.path.join(log_dir, '*.log'))):
+        with open(f, 'rb') as fh:
+            data = fh.read()
+        pos = 0
+        while pos + 61 <= len(data):
+            length = struct.unpack_from('>i', data, pos + 8)[0]
+            if length < 49 or pos + 12 + length > len(data):
+                break
+            yield (data, pos, struct.unpack_from('>h', data, pos + 21)[0],
+                   struct.unpack_from('>q', data, pos + 27)[0], struct.unpack_from('>i', data, pos + 57)[0])
+            pos += 12 + length

@@ -10,15 +10,14 @@ passes the tombstones are gone (the cleaner read the horizon back from the batch
 start), while every other key keeps its newest value at its offset.
 Usage: test_compaction_horizon.py <path to ringtail>
 """
-import glob
 import os
-import struct
 import sys
 import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kclient import produce_keyed, read_to_end
+from kwire import log_batches
 from rtbroker import Broker, run_tap
 
 TOPIC = 'hzn'
@@ -39,22 +38,8 @@ def read_all(bootstrap):
 
 def horizons_on_disk(b):
     """Base timestamps of the batches that carry a delete horizon and still hold records."""
-    out = []
-    for f in sorted(glob.glob(os.path.join(b.data_dir, 'data', TOPIC + '-0', '*.log'))):
-        with open(f, 'rb') as fh:
-            data = fh.read()
-        pos = 0
-        while pos + 61 <= len(data):
-            length = struct.unpack_from('>i', data, pos + 8)[0]
-            if length < 49 or pos + 12 + length > len(data):
-                break
-            attrs = struct.unpack_from('>h', data, pos + 21)[0]
-            base_ts = struct.unpack_from('>q', data, pos + 27)[0]
-            count = struct.unpack_from('>i', data, pos + 57)[0]
-            if attrs & 0x40 and count > 0:
-                out.append(base_ts)
-            pos += 12 + length
-    return out
+    return [ts for _, _, attrs, ts, count in log_batches(os.path.join(b.data_dir, 'data', TOPIC + '-0'))
+            if attrs & 0x40 and count > 0]
 
 
 def main(tap):

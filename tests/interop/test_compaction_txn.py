@@ -12,7 +12,6 @@ ABORT markers, once their data was gone, got a delete horizon and were removed a
 from the segment files).
 Usage: test_compaction_txn.py <path to ringtail>
 """
-import glob
 import os
 import random
 import signal
@@ -24,6 +23,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from kclient import read_to_end
+from kwire import log_batches
 from rtbroker import Broker, run_tap
 
 TOPIC = 'ctxn'
@@ -79,31 +79,21 @@ def read_all(bootstrap, isolation):
 def markers_on_disk(b):
     """(ABORT, COMMIT) control batches in the partition's segment files, and the horizons seen."""
     counts, horizons = [0, 0], 0
-    for f in sorted(glob.glob(os.path.join(b.data_dir, 'data', TOPIC + '-0', '*.log'))):
-        with open(f, 'rb') as fh:
-            data = fh.read()
-        pos = 0
-        while pos + 61 <= len(data):
-            length = struct.unpack_from('>i', data, pos + 8)[0]
-            if length < 49 or pos + 12 + length > len(data):
-                break
-            attrs = struct.unpack_from('>h', data, pos + 21)[0]
-            count = struct.unpack_from('>i', data, pos + 57)[0]
-            if attrs & 0x40:
-                horizons += 1
-            if attrs & 0x20 and count > 0 and not attrs & 0x07:
-                # The one control record: varint length, attributes, varlong timestamp delta,
-                # varint offset delta, varint key length, then the key (int16 version, int16 type).
-                p = pos + 61
-                p = skip_varint(data, p)
-                p += 1
-                p = skip_varint(data, p)
-                p = skip_varint(data, p)
-                p = skip_varint(data, p)
-                ctype = struct.unpack_from('>h', data, p + 2)[0]
-                if ctype in (0, 1):
-                    counts[ctype] += 1
-            pos += 12 + length
+    for data, pos, attrs, _, count in log_batches(os.path.join(b.data_dir, 'data', TOPIC + '-0')):
+        if attrs & 0x40:
+            horizons += 1
+        if attrs & 0x20 and count > 0 and not attrs & 0x07:
+            # The one control record: varint length, attributes, varlong timestamp delta,
+            # varint offset delta, varint key length, then the key (int16 version, int16 type).
+            p = pos + 61
+            p = skip_varint(data, p)
+            p += 1
+            p = skip_varint(data, p)
+            p = skip_varint(data, p)
+            p = skip_varint(data, p)
+            ctype = struct.unpack_from('>h', data, p + 2)[0]
+            if ctype in (0, 1):
+                counts[ctype] += 1
     return counts[0], counts[1], horizons
 
 
