@@ -192,7 +192,10 @@ static void req_release(struct dp_req *req)
 	rt_chain_fini(&req->resp);
 	rt_arena_fini(&req->arena);
 	c->s->frame_bytes -= req->len;
-	frame_free(c->s, req->frame, req->len);
+	if (req->frame_release)
+		req->frame_release(req->frame_ref);
+	else
+		frame_free(c->s, req->frame, req->len);
 	free(req);
 	c->nreq--;
 	c->s->inflight--;
@@ -239,14 +242,23 @@ int dp_req_on_release(struct dp_req *req, void (*fn)(void *), void *arg)
 	return 0;
 }
 
-static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
+/* Makes the request of a whole frame (owned, or lent when release is set: then hold(ref) is
+ * called for it here, and release(ref) when the request goes) and dispatches it. */
+static void new_request_lent(struct dp_conn *c, uint8_t *frame, size_t len, void (*hold)(void *),
+                             void (*release)(void *), void *ref)
 {
 	struct dp_req *req = calloc(1, sizeof(*req));
 	if (!req) {
 		c->s->frame_bytes -= len;
-		frame_free(c->s, frame, len);
+		if (!release)
+			frame_free(c->s, frame, len);
 		dp_conn_close(c, "out of memory");
 		return;
+	}
+	if (release) {
+		hold(ref);
+		req->frame_release = release;
+		req->frame_ref = ref;
 	}
 	req->conn = c;
 	RT_LT_STAMP(req->lt_recv);
@@ -263,6 +275,41 @@ static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 	c->nreq++;
 	c->s->inflight++;
 	dp_router_dispatch(req);
+}
+
+static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
+{
+	new_request_lent(c, frame, len, NULL, NULL, NULL);
+}
+
+bool dp_conn_received_lent(struct dp_conn *c, uint8_t *p, size_t n, void (*hold)(void *ref),
+                           void (*release)(void *ref), void *ref)
+{
+	if (c->closing || n == 0 || c->frame || c->lenhave)
+		return false;
+	/* Whole frames only, each within the limits dp_conn_received applies (a bad one takes the
+	 * ordinary path, which closes the connection and says why). */
+	int64_t max = c->s->b->cfg.socket_request_max_bytes;
+	for (size_t off = 0; off < n;) {
+		if (n - off < 4)
+			return false;
+		int32_t len = (int32_t)rt_be32_get(p + off);
+		if (len < 8 || len > max || (size_t)len > n - off - 4)
+			return false;
+		off += 4 + (size_t)len;
+	}
+	c->recv_armed = false;
+	c->last_active_ns = c->s->now_ns;
+	for (size_t off = 0; off < n && !c->closing;) {
+		size_t len = rt_be32_get(p + off);
+		c->s->frame_bytes += len;
+		new_request_lent(c, p + off + 4, len, hold, release, ref);
+		off += 4 + len;
+	}
+	c->ops--;
+	arm_recv(c);
+	maybe_free(c);
+	return true;
 }
 
 void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)

@@ -42,6 +42,10 @@ struct dp_req {
 	struct dp_req *next;           /* in the connection's queue, request order */
 	uint8_t *frame;                /* owned: the request after its length prefix */
 	size_t len;
+	/* a frame lent by the backend in its receive buffer (dp_conn_received_lent): given back
+	 * with frame_release(frame_ref) instead of being freed */
+	void (*frame_release)(void *ref);
+	void *frame_ref;
 	int16_t api_key;
 	int16_t api_version;
 	int32_t corr_id;
@@ -89,6 +93,14 @@ struct dp_conn {
 void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd);
 void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n);
 void dp_conn_received_into(struct dp_conn *c, int32_t res);
+/* Received bytes in memory the backend can lend (a NIC's receive buffer, writable): when no
+ * frame is in progress and p holds whole request frames only, each becomes a request in place
+ * -- no copy; the request calls hold(ref) when made and release(ref) when released (possibly
+ * after c is gone), so the backend's own reference can go after the call.  Returns true when it
+ * took the bytes (completing the receive as dp_conn_received does), false when they do not
+ * qualify: nothing was done and the backend hands them to dp_conn_received instead. */
+bool dp_conn_received_lent(struct dp_conn *c, uint8_t *p, size_t n, void (*hold)(void *ref),
+                           void (*release)(void *ref), void *ref);
 void dp_conn_recv_failed(struct dp_conn *c, int err);
 void dp_conn_sent(struct dp_conn *c, int err);
 

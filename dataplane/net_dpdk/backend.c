@@ -23,7 +23,11 @@
  * have unacknowledged are bounded (COPY_QUEUE_MAX), beyond it sends wait for ACKs again.  The
  * copies' buffers come from the shard's pool (copy_pool.h), not from malloc per answer.
  *
- * Receives hand the connection layer the in-order bytes as they lie in the stack's ring
+ * Receives: a segment the stack lends (cb_lend: in order, nothing before it waiting) stays in
+ * its mbuf; when it holds whole request frames they become requests there, each holding the
+ * mbuf until released (no copy: storage writes the batch from the mbuf), else the connection
+ * layer copies it.  Lent pieces always go before the ring's bytes.  Otherwise receives hand the
+ * connection layer the in-order bytes as they lie in the stack's ring
  * (borrowed for the call) and consume them afterwards.  The rest of a large frame (recv_into)
  * is lent to the stack, which copies in-order segments from the mbuf straight into it
  * (dp_tcp_recv_direct): one copy between the wire and the request buffer instead of two.  Sends give the chain to the stack,
@@ -43,6 +47,7 @@
 #include "dataplane/net_dpdk/backend.h"
 #include "dataplane/net_dpdk/copy_pool.h"
 #include "dataplane/net_dpdk/port.h"
+#include "dataplane/net_dpdk/rx_lend.h"
 #include "dataplane/net_dpdk/stack.h"
 #include "dataplane/shard.h"
 
@@ -50,6 +55,7 @@ enum ev_kind { EV_SENT, EV_READABLE, EV_FAILED, EV_SHUTDOWN };
 
 #define COPY_QUEUE_MAX (256u << 10)  /* bytes unacknowledged or unsent before copies stop */
 #define COPY_CACHE (4u << 20)        /* bytes of copy buffers a shard keeps for reuse */
+#define LEND_MAX 1024                /* frames a shard's connections hold before delivery */
 
 /* A send's cookie for the stack: the connection's own (borrowed chain), or a copy it owns. */
 struct dsend {
@@ -72,6 +78,7 @@ struct dconn {
 	 * places in-order segments there directly (dp_tcp_recv_direct) */
 	uint8_t *into;
 	size_t into_len, into_have;   /* into_have: bytes already there (copied from the ring) */
+	struct dp_lend_q lq;          /* bytes the stack lent in their frames, before the ring's */
 };
 
 struct ev {
@@ -90,6 +97,7 @@ struct dshard {
 	struct ev *evs;
 	size_t nev, evcap;
 	struct dp_cpool *copies;        /* buffers of copied answers (struct dcopy) */
+	struct dp_lend_pool lend;       /* received frames lent to connections (rx_lend.h) */
 };
 
 static struct dp_port *port;
@@ -141,6 +149,22 @@ static void cb_readable(void *ctx, struct dp_tcp_conn *tc)
 		d->readable_queued = true;
 		push(ctx, d, EV_READABLE, 0);
 	}
+}
+
+/* In-order bytes in a received frame: kept there (the frame held) unless the connection is
+ * receiving into a frame buffer already (recv_into: the stack's direct receive copies once
+ * anyway), or the queue's mbufs run low. */
+static bool cb_lend(void *ctx, struct dp_tcp_conn *tc, uint8_t *p, size_t n, void *ref)
+{
+	struct dshard *ds = ctx;
+	struct dconn *d = dp_tcp_user(tc);
+	if (!d || !d->c || d->into)
+		return false;
+	if (!dp_port_queue_can_lend(ds->q)) {
+		ds->lend.st.declined++;
+		return false;
+	}
+	return dp_lend_take(&ds->lend, &d->lq, p, n, ref);
 }
 
 static void cb_sent(void *ctx, struct dp_tcp_conn *tc, void *cookie, int err)
@@ -211,7 +235,9 @@ static int shard_init(struct dp_shard *s)
 	struct dp_pktio io;
 	dp_port_queue_pktio(ds->q, &io);
 	struct dp_tcp_cb cb = {.ctx = ds, .acceptable = cb_acceptable, .readable = cb_readable,
-	                       .sent = cb_sent, .closed = cb_closed};
+	                       .lend = cb_lend, .sent = cb_sent, .closed = cb_closed};
+	ds->lend = (struct dp_lend_pool){.hold = dp_port_frame_hold, .release = dp_port_frame_release,
+	                                 .max = LEND_MAX};
 	ds->copies = dp_cpool_create(COPY_CACHE);
 	ds->st = ds->copies ? dp_stack_create(&sc, &io, &cb) : NULL;
 	if (!ds->st) {
@@ -269,7 +295,9 @@ static void log_stats(const struct dshard *ds)
 	        "rto_expiries=%lu ooo_segments=%lu dup_segments=%lu out_of_window=%lu ip_bad_csum=%lu "
 	        "tcp_bad_csum=%lu tcp_bad_header=%lu tcp_bad_options=%lu frags_dropped=%lu "
 	        "challenge_acks=%lu rst_out=%lu rx_direct_bytes=%lu rx_ring_bytes=%lu sacked_bytes=%lu "
-	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu copy_gets=%lu copy_mallocs=%lu", ds->s->id,
+	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu copy_gets=%lu copy_mallocs=%lu "
+	        "rx_lent_bytes=%lu rx_zc_frames=%lu rx_zc_bytes=%lu rx_lent_copied_bytes=%lu rx_lend_declined=%lu",
+	        ds->s->id,
 	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
 	        (unsigned long)ps.tx_zerocopy_segs, (unsigned long)ps.tx_zerocopy_bytes,
 	        (unsigned long)ps.tx_copied_bytes, (unsigned long)t->tcp_conns_established,
@@ -283,7 +311,9 @@ static void log_stats(const struct dshard *ds)
 	        (unsigned long)t->tcp_rx_ring_bytes, (unsigned long)t->tcp_sacked_bytes,
 	        (unsigned long)t->tcp_sack_recoveries, (unsigned long)t->tcp_tlp_probes,
 	        (unsigned long)t->tcp_tlp_recoveries, (unsigned long)dp_cpool_stats(ds->copies)->gets,
-	        (unsigned long)dp_cpool_stats(ds->copies)->mallocs);
+	        (unsigned long)dp_cpool_stats(ds->copies)->mallocs, (unsigned long)t->tcp_rx_lent_bytes,
+	        (unsigned long)ds->lend.st.zc_frames, (unsigned long)ds->lend.st.zc_bytes,
+	        (unsigned long)ds->lend.st.copied, (unsigned long)ds->lend.st.declined);
 }
 
 static void shard_fini(struct dp_shard *s)
@@ -440,22 +470,25 @@ static void close_op(struct dp_conn *c)
 		dp_tcp_close(d->tc);
 	}
 	d->into = NULL;
+	struct dshard *ds = DS(c->s);
+	dp_lend_drop(&ds->lend, &d->lq);
 	/* events for d may still sit in the queue: mark it dead, the queue frees it */
 	d->c = NULL;
 	d->tc = NULL;
 	d->recv_armed = false;
 	c->net = NULL;
-	struct dshard *ds = DS(c->s);
 	push(ds, d, EV_FAILED, 0); /* a tombstone: frees d when reached */
 }
 
 /* A recv_into completes with what reached the frame: the ring's bytes first, else what the stack
  * placed directly.  With nothing yet, the ring is empty: p is lent to the stack and the receive
  * stays armed.  Bytes that arrive after the direct ones wait in the ring for the next receive. */
-static void deliver_into(struct dconn *d)
+static void deliver_into(struct dshard *ds, struct dconn *d)
 {
 	struct dp_conn *c = d->c;
 	size_t got = d->into_have;
+	if (got == 0 && !dp_lend_empty(&d->lq)) /* lent bytes come before the ring's */
+		got = dp_lend_copy(&ds->lend, &d->lq, d->into, d->into_len);
 	if (d->tc) {
 		got += dp_tcp_recv_direct_end(d->tc);
 		if (got == 0)
@@ -475,14 +508,38 @@ static void deliver_into(struct dconn *d)
 		dp_conn_received_into(c, 0); /* the peer's FIN, or our shutdown */
 }
 
-static void deliver_readable(struct dconn *d)
+/* The head of the lent queue: whole request frames become requests in place (the frame held
+ * by each); anything else (a frame's start or end, several frames split across segments) is
+ * copied by the connection layer like ring bytes, and the frame goes back at once. */
+static void deliver_lent(struct dshard *ds, struct dconn *d)
+{
+	uint8_t *p;
+	size_t n;
+	void *ref;
+	bool whole;
+	dp_lend_head(&d->lq, &p, &n, &ref, &whole);
+	d->recv_armed = false;
+	uint64_t frames = 0; /* counted first: a request may be done and p gone after the call */
+	for (size_t off = 0; off + 4 <= n; off += 4 + (size_t)rt_be32_get(p + off))
+		frames++;
+	if (whole && dp_conn_received_lent(d->c, p, n, dp_port_frame_hold, dp_port_frame_release, ref)) {
+		ds->lend.st.zc_frames += frames;
+		ds->lend.st.zc_bytes += n;
+	} else {
+		ds->lend.st.copied += n;
+		dp_conn_received(d->c, p, n);
+	}
+	dp_lend_pop(&ds->lend, &d->lq); /* a no-op when closing dropped the queue meanwhile */
+}
+
+static void deliver_readable(struct dshard *ds, struct dconn *d)
 {
 	d->readable_queued = false;
 	struct dp_conn *c = d->c;
 	if (!c || !d->recv_armed)
 		return;
 	if (d->into) {
-		deliver_into(d);
+		deliver_into(ds, d);
 		return;
 	}
 	if (!d->tc) {
@@ -491,6 +548,10 @@ static void deliver_readable(struct dconn *d)
 			dp_conn_received(c, NULL, 0);
 		else
 			dp_conn_recv_failed(c, d->err);
+		return;
+	}
+	if (!dp_lend_empty(&d->lq)) {
+		deliver_lent(ds, d);
 		return;
 	}
 	const uint8_t *p1, *p2;
@@ -523,7 +584,7 @@ static bool poll_op(struct dp_shard *s)
 				dp_conn_sent(d->c, e.err);
 			break;
 		case EV_READABLE:
-			deliver_readable(d);
+			deliver_readable(ds, d);
 			break;
 		case EV_SHUTDOWN:
 			do_shutdown(ds, d);

@@ -1,9 +1,10 @@
 /*
  * dataplane/net_dpdk/port.c: the DPDK port driver (see port.h).
  *
- * Receive: a burst of mbufs; single-segment frames go to the stack as they lie in the mbuf
- * (the stack copies what it keeps into its receive rings), with the device's checksum verdict
- * when it gives one.  Transmit: the stack's headers are copied into a fresh mbuf; payload
+ * Receive: a burst of mbufs; single-segment frames go to the stack as they lie in the mbuf,
+ * with the device's checksum verdict when it gives one, and lendable: the application may keep
+ * in-order payload in the mbuf (taking a reference, dp_port_frame_hold) instead of the stack
+ * copying it into its receive ring.  Transmit: the stack's headers are copied into a fresh mbuf; payload
  * pieces of 256 bytes or more are attached as external-buffer mbufs chained behind it, so
  * record bytes (a send request's memory, or segment files mapped by the stack) are not copied
  * by the CPU; smaller pieces, and every piece on a device without multi-segment transmit, are
@@ -472,7 +473,7 @@ unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64
 			if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
 			    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
 				fl = DP_OFF_RX_CSUM_OK;
-			dp_stack_input_flags(st, rte_pktmbuf_mtod(m, const void *), m->data_len, fl);
+			dp_stack_input_lend(st, rte_pktmbuf_mtod(m, void *), m->data_len, fl, m);
 		}
 		rte_pktmbuf_free(m);
 	}
@@ -481,6 +482,10 @@ unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64
 		flush(q);
 	return n;
 }
+
+void dp_port_frame_hold(void *ref) { rte_mbuf_refcnt_update(ref, 1); }
+void dp_port_frame_release(void *ref) { rte_pktmbuf_free(ref); }
+bool dp_port_queue_can_lend(const struct dp_port_queue *q) { return rte_mempool_avail_count(q->pool) > NB_MBUF / 2; }
 
 void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct)
 {

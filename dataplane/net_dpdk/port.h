@@ -50,6 +50,14 @@ void dp_port_queue_pktio(struct dp_port_queue *q, struct dp_pktio *io);
  * now_ms, and flushes what the stack sent.  Returns the number of frames received. */
 unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64_t now_ms);
 
+/* Frames handed to the stack are lendable (dp_stack_input_lend): their token is the mbuf, and
+ * these take and drop a reference on it (any thread; the last drop frees the mbuf). */
+void dp_port_frame_hold(void *ref);
+void dp_port_frame_release(void *ref);
+/* False when half of queue q's mbufs are out (held by lent frames, in the device's rings or
+ * the transmit backlog): lending more could leave the device without receive buffers. */
+bool dp_port_queue_can_lend(const struct dp_port_queue *q);
+
 /* Test hook: drop pct percent of received frames before the stack sees them (0: off). */
 void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct);
 

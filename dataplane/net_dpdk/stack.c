@@ -81,6 +81,13 @@ void dp_stack_input(struct dp_stack *st, const void *frame, size_t len)
 	dp_stack_input_flags(st, frame, len, 0);
 }
 
+void dp_stack_input_lend(struct dp_stack *st, void *frame, size_t len, unsigned flags, void *ref)
+{
+	st->rx_ref = ref;
+	dp_stack_input_flags(st, frame, len, flags);
+	st->rx_ref = NULL;
+}
+
 void dp_stack_input_flags(struct dp_stack *st, const void *frame, size_t len, unsigned flags)
 {
 	const uint8_t *f = frame;

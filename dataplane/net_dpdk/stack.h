@@ -13,7 +13,9 @@
  *
  * Memory: received bytes land in a per-connection ring the shard owns and are read in place
  * (dp_tcp_recv_peek / dp_tcp_recv_consume), or, while the application lends a buffer
- * (dp_tcp_recv_direct), in-order segments go from the frame straight into that buffer.  Sent bytes are never copied by the stack: a send
+ * (dp_tcp_recv_direct), in-order segments go from the frame straight into that buffer, or, for a
+ * frame its driver can keep (dp_stack_input_lend), the application takes them as they lie in
+ * the frame (dp_tcp_cb.lend) and nothing is copied.  Sent bytes are never copied by the stack: a send
  * request borrows the caller's memory (and maps FILE segments of an rt_chain read-only) until
  * the peer has acknowledged every byte, and each request gets exactly one `sent` callback.
  */
@@ -78,6 +80,14 @@ struct dp_tcp_cb {
 	void (*connected)(void *ctx, struct dp_tcp_conn *c, int err);
 	/* New in-order bytes, or the peer's FIN (dp_tcp_eof). */
 	void (*readable)(void *ctx, struct dp_tcp_conn *c);
+	/* Lending (frames given with dp_stack_input_lend only): n in-order bytes at p, inside the
+	 * frame whose driver token is ref, arrived while nothing else waits to be read (the ring
+	 * empty, no hole, no direct buffer).  Return true to take them as they lie: they are then
+	 * the application's, delivered (rcv_nxt moves past them and they are acknowledged as usual)
+	 * and never in the ring; the application holds ref with the driver for as long as it
+	 * keeps p.  False: the stack copies them into the ring as for any other frame.  The
+	 * `readable` callback follows either way. */
+	bool (*lend)(void *ctx, struct dp_tcp_conn *c, uint8_t *p, size_t n, void *ref);
 	/* A send request is finished: err 0 when every byte was acknowledged, else -ECONNRESET,
 	 * -ETIMEDOUT or -ECONNABORTED when the connection died first.  The request's memory is
 	 * the caller's again.  Exactly once per accepted request.  c is NULL when a zero-copy
@@ -127,6 +137,7 @@ struct dp_stack_stats {
 	uint64_t tcp_timer_visits;                    /* connections the timer wheel looked at */
 	uint64_t tcp_rx_direct_bytes;                 /* received straight into the application's buffer */
 	uint64_t tcp_rx_ring_bytes;                   /* received through the connection's ring */
+	uint64_t tcp_rx_lent_bytes;                   /* lent to the application in the frame (dp_tcp_cb.lend) */
 	uint64_t tcp_sacked_bytes;                    /* newly SACKed by the peer (scoreboard input) */
 	uint64_t tcp_sack_recoveries;                 /* loss recoveries entered from SACK or dupacks */
 	uint64_t tcp_tlp_probes, tcp_tlp_recoveries;  /* tail loss probes sent; losses they repaired */
@@ -141,6 +152,11 @@ void dp_stack_destroy(struct dp_stack *st);
 /* Processes one received frame (borrowed for the call).  flags: DP_OFF_RX_CSUM_OK or 0. */
 void dp_stack_input(struct dp_stack *st, const void *frame, size_t len);
 void dp_stack_input_flags(struct dp_stack *st, const void *frame, size_t len, unsigned flags);
+
+/* The same for a frame in writable memory that its driver can keep alive past the call
+ * (ref, its token: an mbuf): in-order TCP payload may be lent to the application as it lies
+ * (dp_tcp_cb.lend) instead of being copied into the connection's ring. */
+void dp_stack_input_lend(struct dp_stack *st, void *frame, size_t len, unsigned flags, void *ref);
 
 /* Sets the clock (milliseconds, monotonic) and runs every timer that is due.  Call it before
  * input and then regularly; every other call uses the time given here last. */

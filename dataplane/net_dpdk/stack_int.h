@@ -156,6 +156,7 @@ struct dp_stack {
 	uint64_t now;
 	uint16_t ip_id, next_eph;
 	unsigned rx_flags;  /* flags of the frame being processed */
+	void *rx_ref;       /* its driver token when the frame may be lent (dp_stack_input_lend) */
 	const uint8_t *rx_src_mac;  /* its Ethernet source */
 	struct dp_arp_entry arp[DP_ARP_SLOTS];
 	struct dp_tcp_listener *listeners;

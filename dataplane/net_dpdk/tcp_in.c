@@ -320,7 +320,10 @@ static bool data_input(struct dp_tcp_conn *c, uint32_t seq, const uint8_t *p, ui
 		}
 		return false;
 	}
-	if (c->dtgt && c->rlen == 0 && c->nooo == 0 && n <= c->dlen - c->dgot) {
+	if (st->rx_ref && st->cb.lend && !c->dtgt && c->rlen == 0 && c->nooo == 0 && !c->lis && !c->in_aq &&
+	    st->cb.lend(st->cb.ctx, c, (uint8_t *)p, n, st->rx_ref)) {
+		st->stats.tcp_rx_lent_bytes += n; /* no copy: the application holds the frame */
+	} else if (c->dtgt && c->rlen == 0 && c->nooo == 0 && n <= c->dlen - c->dgot) {
 		memcpy(c->dtgt + c->dgot, p, n); /* the ring is skipped: one copy less */
 		c->dgot += n;
 		st->stats.tcp_rx_direct_bytes += n;

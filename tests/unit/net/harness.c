@@ -98,6 +98,18 @@ static void cb_readable(void *ctx, struct dp_tcp_conn *c)
 	(void)c;
 	b->nreadable++;
 }
+static bool cb_lend(void *ctx, struct dp_tcp_conn *c, uint8_t *p, size_t n, void *ref)
+{
+	struct h_bench *b = ctx;
+	(void)c;
+	b->nlend_asked++;
+	if (!b->lend_take || b->lent_len + n > sizeof b->lent)
+		return false;
+	memcpy(b->lent + b->lent_len, p, n);
+	b->lent_len += n;
+	b->last_lend_ref = ref;
+	return true;
+}
 static void cb_sent(void *ctx, struct dp_tcp_conn *c, void *cookie, int err)
 {
 	struct h_bench *b = ctx;
@@ -133,7 +145,8 @@ void h_bench_init(struct h_bench *b, const struct dp_stack_cfg *over)
 	cfg.isn_secret = 42;
 	struct dp_pktio io = {.ctx = b, .tx = cap_tx, .offload = h_io_offload};
 	struct dp_tcp_cb cb = {.ctx = b, .acceptable = cb_acceptable, .connected = cb_connected,
-	                       .readable = cb_readable, .sent = cb_sent, .closed = cb_closed};
+	                       .readable = cb_readable, .lend = cb_lend, .sent = cb_sent,
+	                       .closed = cb_closed};
 	b->now = 1000;
 	b->st = dp_stack_create(&cfg, &io, &cb);
 	assert(b->st);
@@ -258,7 +271,10 @@ void h_send_tcp(struct h_bench *b, const struct h_tcp *t)
 {
 	uint8_t f[H_FRAME_MAX + 64];
 	size_t n = h_build_tcp(f, t);
-	dp_stack_input(b->st, f, n);
+	if (b->lend_ref)
+		dp_stack_input_lend(b->st, f, n, 0, b->lend_ref);
+	else
+		dp_stack_input(b->st, f, n);
 }
 
 bool h_parse_tcp(const struct h_bench *b, size_t i, struct h_tcp *t)

@@ -36,6 +36,14 @@ struct h_bench {
 	/* with h_io_offload = DP_OFF_TX_PINS: tokens pinned as a zero-copy device would */
 	void *pins[H_FRAMES];
 	size_t npins;
+	/* lending: with lend_ref set, h_send_tcp gives frames as lendable (dp_stack_input_lend);
+	 * the lend callback is counted (nlend_asked) and, with lend_take, takes the bytes (copied
+	 * to lent[], as an application would keep them, with the ref it saw) */
+	void *lend_ref, *last_lend_ref;
+	bool lend_take;
+	int nlend_asked;
+	uint8_t lent[8192];
+	size_t lent_len;
 };
 
 /* io.offload of the next h_bench_init (0 by default). */

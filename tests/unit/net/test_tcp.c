@@ -1024,3 +1024,62 @@ Test(dp_tcp, direct_receive_puts_in_order_segments_in_the_lent_buffer_not_the_ri
 	cr_assert_eq(dp_tcp_recv_direct_end(C), 0);
 	cr_assert_eq(s->tcp_rx_direct_bytes, 2000);
 }
+
+Test(dp_tcp, lending_takes_in_order_bytes_in_their_frame_and_keeps_the_stream_in_order)
+{
+	uint8_t d[4000];
+	for (size_t i = 0; i < sizeof d; i++)
+		d[i] = (uint8_t)(i * 7 + 3);
+	const struct dp_stack_stats *s = dp_stack_stats(B.st);
+	uint32_t base = P.seq;
+	/* a frame without a driver token is never offered */
+	psend(H_ACK | H_PSH, d, 100);
+	cr_assert_eq(B.nlend_asked, 0);
+	uint8_t got[4000];
+	cr_assert_eq(drain(got, sizeof got), 100);
+	/* lendable and taken: not in the ring, acknowledged, the application told */
+	B.lend_ref = (void *)0x51;
+	B.lend_take = true;
+	int readable = B.nreadable;
+	psend(H_ACK | H_PSH, d + 100, 1000);
+	psend(H_ACK | H_PSH, d + 1100, 900);
+	cr_assert_eq(B.lent_len, 1900);
+	cr_assert_arr_eq(B.lent, d + 100, 1900);
+	cr_assert_eq(B.last_lend_ref, (void *)0x51, "the frame's token reaches the application");
+	cr_assert_eq(s->tcp_rx_lent_bytes, 1900);
+	cr_assert_eq(s->tcp_rx_ring_bytes, 100, "only the unlendable frame went through the ring");
+	cr_assert_eq(drain(got, sizeof got), 0, "lent bytes are delivered, not in the ring");
+	h_tick(&B, 100); /* the delayed ACK */
+	cr_assert_eq(h_last_tcp(&B).ack, base + 2000, "acknowledged as usual");
+	cr_assert(B.nreadable >= readable + 2);
+	/* declined: copied into the ring as before */
+	B.lend_take = false;
+	psend(H_ACK | H_PSH, d + 2000, 500);
+	cr_assert_eq(s->tcp_rx_ring_bytes, 600);
+	/* while the ring holds bytes nothing is lent, even when the application would take it */
+	B.lend_take = true;
+	int asked = B.nlend_asked;
+	psend(H_ACK | H_PSH, d + 2500, 500);
+	cr_assert_eq(B.nlend_asked, asked, "not offered: it would overtake the ring's bytes");
+	cr_assert_eq(drain(got, sizeof got), 1000);
+	cr_assert_arr_eq(got, d + 2000, 1000);
+	/* out of order: to the ring; the segment that fills the hole is not lent either (the ring
+	 * holds what follows it) */
+	psend_at(P.seq + 500, H_ACK, d + 3500, 500);
+	psend_at(P.seq, H_ACK, d + 3000, 500);
+	P.seq += 1000;
+	cr_assert_eq(B.nlend_asked, asked);
+	cr_assert_eq(drain(got, sizeof got), 1000);
+	cr_assert_arr_eq(got, d + 3000, 1000);
+	cr_assert_eq(s->tcp_rx_lent_bytes, 1900);
+	/* a direct receive buffer wins: the bytes go there (one copy), never lent */
+	uint8_t buf[1000];
+	dp_tcp_recv_direct(C, buf, sizeof buf);
+	psend(H_ACK | H_PSH, d, 300);
+	cr_assert_eq(dp_tcp_recv_direct_end(C), 300);
+	cr_assert_eq(B.nlend_asked, asked);
+	/* a duplicate of lent bytes is not lent again */
+	psend_at(base + 100, H_ACK | H_PSH, d + 100, 1000);
+	cr_assert_eq(B.nlend_asked, asked);
+	cr_assert_eq(s->tcp_rx_lent_bytes, 1900);
+}
