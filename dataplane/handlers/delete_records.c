@@ -49,14 +49,10 @@ void dp_h_delete_records(struct dp_req *req, void *msg)
 {
 	struct kp_delete_records_req *m = msg;
 	struct dp_broker *b = dp_req_broker(req);
-	struct dr_ctx *c = rt_arena_alloc(&req->arena, sizeof(*c));
-	if (!c) {
-		req->close_after = true;
-		dp_req_finish(req);
+	struct dr_ctx *c = dp_fan_start(req, sizeof(*c), done);
+	if (!c)
 		return;
-	}
 	kp_delete_records_resp_init(&c->resp);
-	dp_fan_begin(&c->fan, req, done);
 	const struct dp_snap *snap = dp_meta_snap(b->meta);
 	DP_ARRAY(req, c->resp.topics, m->topics.n);
 	for (int32_t i = 0; i < c->resp.topics.n; i++) {
@@ -69,16 +65,10 @@ void dp_h_delete_records(struct dp_req *req, void *msg)
 			struct kp_delete_records_resp_partition_result *o = &rt->partitions.items[k];
 			o->partition_index = q->partitions.items[k].partition_index;
 			o->low_watermark = -1;
-			if (!t || o->partition_index < 0 || o->partition_index >= t->nparts) {
-				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			struct dr_job *j = dp_fan_job_new(&c->fan, t, o->partition_index, sizeof(*j), run,
+							  &o->error_code);
+			if (!j)
 				continue;
-			}
-			struct dr_job *j = rt_arena_alloc(&req->arena, sizeof(*j));
-			if (!j) {
-				o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
-				continue;
-			}
-			j->j.run = run;
 			j->out = o;
 			j->topic = t;
 			j->offset = q->partitions.items[k].offset;

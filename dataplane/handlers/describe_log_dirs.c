@@ -45,14 +45,10 @@ void dp_h_describe_log_dirs(struct dp_req *req, void *msg)
 {
 	struct kp_describe_log_dirs_req *m = msg;
 	struct dp_broker *b = dp_req_broker(req);
-	struct ld_ctx *c = rt_arena_alloc(&req->arena, sizeof(*c));
-	if (!c) {
-		req->close_after = true;
-		dp_req_finish(req);
+	struct ld_ctx *c = dp_fan_start(req, sizeof(*c), done);
+	if (!c)
 		return;
-	}
 	kp_describe_log_dirs_resp_init(&c->resp);
-	dp_fan_begin(&c->fan, req, done);
 	DP_ARRAY(req, c->resp.results, 1);
 	if (!c->resp.results.n) {
 		dp_fan_end(&c->fan);

@@ -26,6 +26,18 @@ struct dp_fan {
 };
 
 void dp_fan_begin(struct dp_fan *f, struct dp_req *req, void (*done)(struct dp_fan *f));
+/* Allocates a handler's context of `size` bytes, whose first member is its struct dp_fan, from
+ * the request arena and begins the fan on it.  Returns it (owned by the arena), or NULL when the
+ * arena is spent: the request is then finished with its connection closed, as a request that
+ * cannot be answered must be. */
+void *dp_fan_start(struct dp_req *req, size_t size, void (*done)(struct dp_fan *f));
+/* Allocates a job of `size` bytes, whose first member is its struct dp_fan_job, for partition p
+ * of t (t may be NULL: a topic not in the metadata) from the request arena, with `run` set.
+ * Returns it, or NULL with *err = UNKNOWN_TOPIC_OR_PARTITION (no such topic or partition) or
+ * UNKNOWN_SERVER_ERROR (arena spent).  The caller fills its fields and posts it with
+ * dp_fan_post(f, job, t->owner[p]). */
+void *dp_fan_job_new(struct dp_fan *f, const struct dp_topic *t, int32_t p, size_t size,
+		     void (*run)(struct dp_shard *owner, struct dp_fan_job *j), int16_t *err);
 /* Posts j (j->run set by the caller) to shard `owner`. */
 void dp_fan_post(struct dp_fan *f, struct dp_fan_job *j, int owner);
 /* Counts work that comes back by a way of its own (a job that finishes later on its owner and

@@ -60,14 +60,10 @@ void dp_h_offset_for_leader_epoch(struct dp_req *req, void *msg)
 {
 	struct kp_offset_for_leader_epoch_req *m = msg;
 	struct dp_broker *b = dp_req_broker(req);
-	struct ole_ctx *c = rt_arena_alloc(&req->arena, sizeof(*c));
-	if (!c) {
-		req->close_after = true;
-		dp_req_finish(req);
+	struct ole_ctx *c = dp_fan_start(req, sizeof(*c), done);
+	if (!c)
 		return;
-	}
 	kp_offset_for_leader_epoch_resp_init(&c->resp);
-	dp_fan_begin(&c->fan, req, done);
 	const struct dp_snap *snap = dp_meta_snap(b->meta);
 	DP_ARRAY(req, c->resp.topics, m->topics.n);
 	for (int32_t i = 0; i < c->resp.topics.n; i++) {
@@ -81,16 +77,10 @@ void dp_h_offset_for_leader_epoch(struct dp_req *req, void *msg)
 			o->partition = q->partitions.items[k].partition;
 			o->leader_epoch = -1;
 			o->end_offset = -1;
-			if (!t || o->partition < 0 || o->partition >= t->nparts) {
-				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			struct ole_job *j = dp_fan_job_new(&c->fan, t, o->partition, sizeof(*j), run,
+							   &o->error_code);
+			if (!j)
 				continue;
-			}
-			struct ole_job *j = rt_arena_alloc(&req->arena, sizeof(*j));
-			if (!j) {
-				o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
-				continue;
-			}
-			j->j.run = run;
 			j->out = o;
 			j->topic = t;
 			j->current = q->partitions.items[k].current_leader_epoch;
