@@ -17,19 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/errmsg.h"
 #include "base/log.h"
 #include "base/props.h"
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Appends to buf (NUL-terminated, size bytes) without overflowing. */
 __attribute__((format(printf, 3, 4)))
@@ -322,7 +312,7 @@ struct rt_cfg *rt_cfg_create(const struct rt_cfg_def *defs, size_t n, char *err,
 	struct rt_cfg *c = calloc(1, sizeof(*c));
 	if (!c || !(c->vals = calloc(n ? n : 1, sizeof(*c->vals)))) {
 		free(c);
-		set_err(err, errlen, "out of memory");
+		rt_errmsg(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->defs = defs;
@@ -332,27 +322,27 @@ struct rt_cfg *rt_cfg_create(const struct rt_cfg_def *defs, size_t n, char *err,
 		const struct rt_cfg_def *d = &defs[i];
 		c->vals[i].origin = RT_CFG_UNSET;
 		if (!d->name || !d->name[0]) {
-			set_err(err, errlen, "configuration table: entry %zu has no name", i);
+			rt_errmsg(err, errlen, "configuration table: entry %zu has no name", i);
 			goto fail;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(defs[j].name, d->name) == 0) {
-				set_err(err, errlen, "configuration table: %s is declared twice", d->name);
+				rt_errmsg(err, errlen, "configuration table: %s is declared twice", d->name);
 				goto fail;
 			}
 		if (d->type == RT_CFG_ENUM && (!d->allowed || !d->allowed[0])) {
-			set_err(err, errlen, "configuration table: %s is an enum without allowed values", d->name);
+			rt_errmsg(err, errlen, "configuration table: %s is an enum without allowed values", d->name);
 			goto fail;
 		}
 		if (!d->def || (d->flags & RT_CFG_REQUIRED))
 			continue;
 		int rc = parse_value(d, d->def, &c->vals[i]);
 		if (rc == -ENOMEM) {
-			set_err(err, errlen, "out of memory");
+			rt_errmsg(err, errlen, "out of memory");
 			goto fail;
 		}
 		if (rc) {
-			set_err(err, errlen, "configuration table: default %s=%s: expected %s", d->name, d->def,
+			rt_errmsg(err, errlen, "configuration table: default %s=%s: expected %s", d->name, d->def,
 				rt_cfg_expected(d, exp, sizeof(exp)));
 			goto fail;
 		}
@@ -407,12 +397,12 @@ int rt_cfg_set(struct rt_cfg *c, const char *key, const char *value, enum rt_cfg
 	struct rt_cfg_value v;
 	int rc = parse_value(d, value, &v);
 	if (rc == -ENOMEM) {
-		set_err(err, errlen, "out of memory");
+		rt_errmsg(err, errlen, "out of memory");
 		return rc;
 	}
 	if (rc) {
 		char src[300], exp[512];
-		set_err(err, errlen, "%s: %s=%s: expected %s", origin_text(origin, file, line, src, sizeof(src)),
+		rt_errmsg(err, errlen, "%s: %s=%s: expected %s", origin_text(origin, file, line, src, sizeof(src)),
 			key, value, rt_cfg_expected(d, exp, sizeof(exp)));
 		return rc;
 	}
@@ -442,7 +432,7 @@ int rt_cfg_apply_props(struct rt_cfg *c, const struct rt_props *p, char *err, si
 {
 	const char *file = own_file(c, p->file ? p->file : "(input)");
 	if (!file) {
-		set_err(err, errlen, "out of memory");
+		rt_errmsg(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < p->n; i++) {
@@ -459,12 +449,12 @@ int rt_cfg_apply_args(struct rt_cfg *c, const char *const *kv, size_t n, char *e
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = strchr(kv[i], '=');
 		if (!eq || eq == kv[i]) {
-			set_err(err, errlen, "command line: %s: expected key=value", kv[i]);
+			rt_errmsg(err, errlen, "command line: %s: expected key=value", kv[i]);
 			return -EINVAL;
 		}
 		char *key = strndup(kv[i], (size_t)(eq - kv[i]));
 		if (!key) {
-			set_err(err, errlen, "out of memory");
+			rt_errmsg(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
 		int rc = rt_cfg_set(c, key, eq + 1, RT_CFG_FROM_ARGS, NULL, 0, err, errlen);
@@ -480,7 +470,7 @@ int rt_cfg_check(const struct rt_cfg *c, char *err, size_t errlen)
 	char exp[512];
 	for (size_t i = 0; i < c->n; i++)
 		if ((c->defs[i].flags & RT_CFG_REQUIRED) && !c->vals[i].set) {
-			set_err(err, errlen, "%s: required, but neither the file nor the command line sets it "
+			rt_errmsg(err, errlen, "%s: required, but neither the file nor the command line sets it "
 				"(expected %s)", c->defs[i].name, rt_cfg_expected(&c->defs[i], exp, sizeof(exp)));
 			return -EINVAL;
 		}

@@ -7,6 +7,7 @@
  * [text, text + len); the decoded strings are never longer than the raw line, so one scratch
  * buffer of the input's size bounds every allocation.
  */
+#include "base/errmsg.h"
 #include "base/props.h"
 
 #include <errno.h>
@@ -38,17 +39,6 @@ void rt_props_fini(struct rt_props *p)
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\f'; }
 static bool is_eol(char c) { return c == '\n' || c == '\r'; }
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int hexval(char c)
 {
@@ -208,7 +198,7 @@ static int add_line(struct rt_props *p, const char *b, size_t n, int line, char 
 	if (!key) {
 		if (!why)
 			return -ENOMEM;
-		set_err(err, errlen, "%s:%d: %s in key", p->file, line, why);
+		rt_errmsg(err, errlen, "%s:%d: %s in key", p->file, line, why);
 		return -EINVAL;
 	}
 	char *value = unescape(b + vstart, n - vstart, &why);
@@ -217,7 +207,7 @@ static int add_line(struct rt_props *p, const char *b, size_t n, int line, char 
 			free(key);
 			return -ENOMEM;
 		}
-		set_err(err, errlen, "%s:%d: %s in the value of %s", p->file, line, why, key);
+		rt_errmsg(err, errlen, "%s:%d: %s in the value of %s", p->file, line, why, key);
 		free(key);
 		return -EINVAL;
 	}
@@ -255,7 +245,7 @@ int rt_props_parse(struct rt_props *p, const char *name, const char *text, size_
 		int line = 1;
 		for (const char *q = text; q < nul; q++)
 			line += *q == '\n' || (*q == '\r' && !(q + 1 < nul && q[1] == '\n'));
-		set_err(err, errlen, "%s:%d: NUL byte in the file", p->file, line);
+		rt_errmsg(err, errlen, "%s:%d: NUL byte in the file", p->file, line);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -324,24 +314,24 @@ int rt_props_load_file(struct rt_props *p, const char *path, char *err, size_t e
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		set_err(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		rt_errmsg(err, errlen, "%s: cannot open: %s", path, strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
-		set_err(err, errlen, "%s: cannot stat: %s", path, strerror(e));
+		rt_errmsg(err, errlen, "%s: cannot stat: %s", path, strerror(e));
 		return -e;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		set_err(err, errlen, "%s: not a regular file", path);
+		rt_errmsg(err, errlen, "%s: not a regular file", path);
 		return -EINVAL;
 	}
 	if ((uint64_t)st.st_size > RT_PROPS_MAX_FILE) {
 		close(fd);
-		set_err(err, errlen, "%s: %lld bytes, larger than the %u bytes a configuration file may have",
+		rt_errmsg(err, errlen, "%s: %lld bytes, larger than the %u bytes a configuration file may have",
 			path, (long long)st.st_size, RT_PROPS_MAX_FILE);
 		return -EFBIG;
 	}
@@ -360,7 +350,7 @@ int rt_props_load_file(struct rt_props *p, const char *path, char *err, size_t e
 				if (r > 0) {
 					free(text);
 					close(fd);
-					set_err(err, errlen, "%s: larger than the %u bytes a configuration file may have",
+					rt_errmsg(err, errlen, "%s: larger than the %u bytes a configuration file may have",
 						path, RT_PROPS_MAX_FILE);
 					return -EFBIG;
 				}
@@ -385,7 +375,7 @@ int rt_props_load_file(struct rt_props *p, const char *path, char *err, size_t e
 			int e = errno;
 			free(text);
 			close(fd);
-			set_err(err, errlen, "%s: read failed: %s", path, strerror(e));
+			rt_errmsg(err, errlen, "%s: read failed: %s", path, strerror(e));
 			return -e;
 		}
 		if (r == 0)

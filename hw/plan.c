@@ -13,6 +13,7 @@
  */
 #include "hw/plan.h"
 
+#include "base/errmsg.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -24,12 +25,10 @@
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	rt_verrmsg(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 

@@ -7,6 +7,8 @@
  */
 #include "hw/topology.h"
 
+#include "base/errmsg.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -60,16 +62,6 @@ static long num(const char **p)
 	return v;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen) return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int hw_cpulist_parse(const char *s, int *cpus, int max, char *err, size_t errlen)
 {
 	struct hw_cpuset seen;
@@ -86,7 +78,7 @@ int hw_cpulist_parse(const char *s, int *cpus, int max, char *err, size_t errlen
 		if (!el_end) el_end = end;
 		int ellen = (int)(el_end - el);
 		if (ellen == 0) {
-			seterr(err, errlen, "an empty element in the list (allowed: numbers and ranges like 0-3,8,10-11)");
+			rt_errmsg(err, errlen, "an empty element in the list (allowed: numbers and ranges like 0-3,8,10-11)");
 			return -EINVAL;
 		}
 		long a = num(&p), b;
@@ -99,21 +91,21 @@ int hw_cpulist_parse(const char *s, int *cpus, int max, char *err, size_t errlen
 		}
 		if (p != el_end) goto bad;
 		if (b < a) {
-			seterr(err, errlen, "the range \"%.*s\" runs backwards (allowed: low-high)", ellen, el);
+			rt_errmsg(err, errlen, "the range \"%.*s\" runs backwards (allowed: low-high)", ellen, el);
 			return -EINVAL;
 		}
 		if (b >= HW_MAX_CPUS) {
-			seterr(err, errlen, "%ld is too large (allowed: 0 to %d)", b, HW_MAX_CPUS - 1);
+			rt_errmsg(err, errlen, "%ld is too large (allowed: 0 to %d)", b, HW_MAX_CPUS - 1);
 			return -EINVAL;
 		}
 		for (long c = a; c <= b; c++) {
 			if (hw_cpuset_has(&seen, (int)c)) {
-				seterr(err, errlen, "%ld is given twice (allowed: each once)", c);
+				rt_errmsg(err, errlen, "%ld is given twice (allowed: each once)", c);
 				return -EINVAL;
 			}
 			hw_cpuset_add(&seen, (int)c);
 			if (n >= max) {
-				seterr(err, errlen, "more than %d entries", max);
+				rt_errmsg(err, errlen, "more than %d entries", max);
 				return -EINVAL;
 			}
 			cpus[n++] = (int)c;
@@ -121,12 +113,12 @@ int hw_cpulist_parse(const char *s, int *cpus, int max, char *err, size_t errlen
 		if (el_end == end) return n;
 		p = el_end + 1;
 		if (p == end) {
-			seterr(err, errlen, "an empty element in the list (allowed: numbers and ranges like 0-3,8,10-11)");
+			rt_errmsg(err, errlen, "an empty element in the list (allowed: numbers and ranges like 0-3,8,10-11)");
 			return -EINVAL;
 		}
 		continue;
 bad:
-		seterr(err, errlen, "\"%.*s\" is not a number or a range (allowed: numbers and ranges like 0-3,8,10-11)",
+		rt_errmsg(err, errlen, "\"%.*s\" is not a number or a range (allowed: numbers and ranges like 0-3,8,10-11)",
 		       ellen, el);
 		return -EINVAL;
 	}
@@ -135,7 +127,7 @@ bad:
 int hw_cpuset_parse(const char *s, struct hw_cpuset *out, char *err, size_t errlen)
 {
 	int *cpus = malloc(sizeof(int) * HW_MAX_CPUS);
-	if (!cpus) { seterr(err, errlen, "out of memory"); return -ENOMEM; }
+	if (!cpus) { rt_errmsg(err, errlen, "out of memory"); return -ENOMEM; }
 	int n = hw_cpulist_parse(s, cpus, HW_MAX_CPUS, err, errlen);
 	hw_cpuset_clear(out);
 	for (int i = 0; i < n; i++) hw_cpuset_add(out, cpus[i]);
@@ -458,16 +450,16 @@ struct hw_topology *hw_topology_load(const char *sysfs_root, const char *procfs_
 				     char *err, size_t errlen)
 {
 	struct hw_topology *t = calloc(1, sizeof *t);
-	if (!t) { seterr(err, errlen, "out of memory"); return NULL; }
+	if (!t) { rt_errmsg(err, errlen, "out of memory"); return NULL; }
 	snprintf(t->sysfs_root, sizeof t->sysfs_root, "%s", sysfs_root && *sysfs_root ? sysfs_root : "/sys");
 	snprintf(t->procfs_root, sizeof t->procfs_root, "%s", procfs_root && *procfs_root ? procfs_root : "/proc");
 	if (load_cpus(t) || load_nodes(t) || load_nics(t)) {
-		seterr(err, errlen, "out of memory reading the topology");
+		rt_errmsg(err, errlen, "out of memory reading the topology");
 		hw_topology_destroy(t);
 		return NULL;
 	}
 	if (t->ncpus == 0) {
-		seterr(err, errlen, "no online CPU found under %s/devices/system/cpu", t->sysfs_root);
+		rt_errmsg(err, errlen, "no online CPU found under %s/devices/system/cpu", t->sysfs_root);
 		hw_topology_destroy(t);
 		return NULL;
 	}

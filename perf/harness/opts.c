@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errmsg.h"
 #include "proto/batch.h"
 
 void perf_opts_defaults(struct perf_opts *o)
@@ -120,7 +121,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	rt_verrmsg(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }
