@@ -473,13 +473,8 @@ void ctl_coord_load_done(struct ctl_coord *c)
 			m->hb_deadline = c->now + m->session_timeout;
 	/* group.max.size may have been lowered since the group was written: such a group
 	 * rebalances, and the join turns away the members over the limit (as Kafka does). */
-	size_t n = ctl_map_size(&c->groups), k = 0;
-	struct ctl_group **gs = n ? malloc(n * sizeof(*gs)) : NULL;
-	if (n && !gs)
-		abort();
-	ctl_map_iter_init(&it, &c->groups);
-	while ((g = ctl_map_next(&it)))
-		gs[k++] = g;
+	size_t k;
+	void **gs = ctl_map_values(&c->groups, &k);
 	for (size_t i = 0; i < k; i++)
 		ctl_group_check_capacity(c, gs[i]);
 	free(gs);

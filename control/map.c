@@ -156,3 +156,19 @@ void ctl_map_iter_remove(struct ctl_map_iter *it)
 	it->m->n--;
 	it->cur = NULL;
 }
+
+void **ctl_map_values(struct ctl_map *m, size_t *n)
+{
+	*n = 0;
+	if (!m->n)
+		return NULL;
+	void **v = malloc(m->n * sizeof(*v));
+	if (!v)
+		abort();
+	struct ctl_map_iter it;
+	void *x;
+	ctl_map_iter_init(&it, m);
+	while ((x = ctl_map_next(&it)))
+		v[(*n)++] = x;
+	return v;
+}

@@ -54,6 +54,11 @@ void ctl_map_iter_init(struct ctl_map_iter *it, struct ctl_map *m);
 void *ctl_map_next(struct ctl_map_iter *it);
 void ctl_map_iter_remove(struct ctl_map_iter *it);
 
+/* The values stored now, for a walk that may add or remove entries as it goes (a group that
+ * rebalances or goes away).  Returns an owned array (free it) of *n values, NULL when the map is
+ * empty; aborts when out of memory, as the control process does for its own bookkeeping. */
+void **ctl_map_values(struct ctl_map *m, size_t *n);
+
 static inline size_t ctl_map_size(const struct ctl_map *m) { return m->n; }
 
 #endif

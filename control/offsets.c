@@ -332,15 +332,9 @@ int16_t ctl_offsets_delete(struct ctl_coord *c, struct ctl_slice group_id, struc
 
 void ctl_offsets_expire(struct ctl_coord *c)
 {
-	struct ctl_map_iter it;
 	struct ctl_group *g;
-	size_t n = ctl_map_size(&c->groups), k = 0;
-	struct ctl_group **gs = n ? malloc(n * sizeof(*gs)) : NULL;
-	if (n && !gs)
-		abort();
-	ctl_map_iter_init(&it, &c->groups);
-	while ((g = ctl_map_next(&it)))
-		gs[k++] = g;
+	size_t k;
+	void **gs = ctl_map_values(&c->groups, &k);
 	int64_t now = c->now, ret = c->cfg.offsets_retention_ms;
 	for (size_t i = 0; i < k; i++) {
 		g = gs[i];

@@ -139,18 +139,12 @@ static void complete_group(struct ctl_group *g, int64_t pid, bool commit)
  * without anything (it only held the aborted offsets) goes, as after a tombstone. */
 static void complete(struct ctl_coord *c, int32_t partition, int64_t pid, bool commit)
 {
-	size_t n = ctl_map_size(&c->groups), k = 0;
-	struct ctl_group **gs = n ? malloc(n * sizeof(*gs)) : NULL;
-	if (n && !gs)
-		abort();
-	struct ctl_map_iter it;
-	struct ctl_group *g;
-	ctl_map_iter_init(&it, &c->groups);
-	while ((g = ctl_map_next(&it)))
-		if (g->pend && ctl_offsets_partition(g->id, strlen(g->id), c->cfg.offsets_partitions) == partition)
-			gs[k++] = g;
+	size_t k;
+	void **gs = ctl_map_values(&c->groups, &k);
 	for (size_t i = 0; i < k; i++) {
-		g = gs[i];
+		struct ctl_group *g = gs[i];
+		if (!g->pend || ctl_offsets_partition(g->id, strlen(g->id), c->cfg.offsets_partitions) != partition)
+			continue;
 		complete_group(g, pid, commit);
 		if (g->state == CTL_GROUP_EMPTY && !g->protocol_type && !g->n_pending && !ctl_group_has_offsets(g))
 			ctl_grp_remove(c, g);

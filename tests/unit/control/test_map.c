@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/map.h"
@@ -55,5 +56,36 @@ Test(ctl_map, grows_and_iterates_with_removal)
 		cr_assert_eq(seen[i], 1);
 	cr_assert_eq(ctl_map_size(&m), 2500);
 	cr_assert_null(ctl_map_next(&it), "a finished iteration stays finished");
+	ctl_map_fini(&m);
+}
+
+Test(ctl_map, values_are_a_copy_that_outlives_changes)
+{
+	struct ctl_map m;
+	ctl_map_init(&m);
+	size_t n = 99;
+	cr_assert_null(ctl_map_values(&m, &n), "an empty map has no array");
+	cr_assert_eq(n, 0);
+	static int vals[300];
+	char k[32];
+	for (int i = 0; i < 300; i++) {
+		vals[i] = i;
+		int kn = snprintf(k, sizeof(k), "g%d", i);
+		cr_assert_eq(ctl_map_put(&m, k, (size_t)kn, &vals[i], NULL), 0);
+	}
+	void **v = ctl_map_values(&m, &n);
+	cr_assert_eq(n, 300);
+	/* the walk the callers do: entries removed meanwhile do not disturb the array */
+	static int seen[300];
+	for (size_t i = 0; i < n; i++) {
+		int x = *(int *)v[i];
+		seen[x]++;
+		int kn = snprintf(k, sizeof(k), "g%d", x);
+		cr_assert_eq(ctl_map_del(&m, k, (size_t)kn), &vals[x]);
+	}
+	for (int i = 0; i < 300; i++)
+		cr_assert_eq(seen[i], 1);
+	cr_assert_eq(ctl_map_size(&m), 0);
+	free(v);
 	ctl_map_fini(&m);
 }
