@@ -20,6 +20,7 @@
 #include "base/lat_trace.h"
 #include "base/log.h"
 #include "broker.h"
+#include "hw/limits.h"
 #include "hw/plan.h"
 #include "config.h"
 #include "control_link.h"
@@ -64,6 +65,36 @@ static void storage_line(void *arg, const char *line)
 {
 	(void)arg;
 	RT_INFO("storage: %s", line);
+}
+
+static void lim_str(char *buf, size_t len, uint64_t v)
+{
+	if (v == UINT64_MAX)
+		snprintf(buf, len, "unlimited");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* Every partition and connection holds descriptors, so the broker takes all the open files its
+ * hard limit allows (as Kafka operators set with ulimit -n) and says how many that is. */
+static void nofile_raise(void)
+{
+	struct hw_nofile n;
+	int rc = hw_nofile_raise(NULL, &n);
+	char before[24], soft[24], hard[24];
+	lim_str(before, sizeof(before), n.soft_before);
+	lim_str(soft, sizeof(soft), n.soft);
+	lim_str(hard, sizeof(hard), n.hard);
+	if (rc)
+		RT_WARN("open files (RLIMIT_NOFILE): cannot raise the soft limit %s to the hard limit %s: %s", before,
+		        hard, strerror(-rc));
+	else
+		RT_INFO("open files (RLIMIT_NOFILE): soft limit %s%s%s, hard limit %s (fs.nr_open %llu)%s", before,
+		        n.soft != n.soft_before ? " raised to " : "", n.soft != n.soft_before ? soft : "", hard,
+		        (unsigned long long)n.nr_open,
+		        n.hard < 100000 ? "; each partition and connection holds descriptors: Kafka's docs recommend a "
+		                          "limit of 100,000 or more for a broker (ulimit -Hn, systemd LimitNOFILE=)"
+		                        : "");
 }
 
 int main(int argc, char **argv)
@@ -122,6 +153,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	hw_plan_log(&cfg->plan);
+	nofile_raise();
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread exists (storage's workers, DPDK's EAL threads): a thread that

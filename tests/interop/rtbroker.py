@@ -36,6 +36,7 @@ class Broker:
         self.port_chosen = port is not None
         self.port = port or free_port()
         self.proc = None
+        self.preexec_fn = None  # run in the broker's process before exec (limits a test sets)
         self.log_path = os.path.join(self.data_dir, 'broker.log')
 
     @property
@@ -61,7 +62,7 @@ class Broker:
         args += self.extra_args
         log = open(self.log_path, 'ab')
         log_from = log.tell()
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, preexec_fn=self.preexec_fn)
         log.close()
         deadline = time.time() + timeout
         while time.time() < deadline:

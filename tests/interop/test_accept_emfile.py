@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """
 tests/interop/test_accept_emfile.py: a broker out of file descriptors does not spin on its
-listener.  With the broker started under a low RLIMIT_NOFILE (inherited from this process's soft
-limit, lowered around the start only: io_uring reads the limit when an accept is armed, so a
-prlimit on the running broker would not reach its armed multishot accepts) a crowd of connections makes its accepts fail with EMFILE; the kernel keeps the rest in the backlog, so an
+listener.  With the broker started under a low RLIMIT_NOFILE (soft and hard, set in its process
+before exec: the broker raises its soft limit to the hard one at start, and io_uring reads the
+limit when an accept is armed, so a prlimit on the running broker would not reach its armed
+multishot accepts) a crowd of connections makes its accepts fail with EMFILE; the kernel keeps
+the rest in the backlog, so an
 accept re-armed at once fails again at once.  Checked: the broker logs a handful of EMFILE
 warnings naming RLIMIT_NOFILE (not one per failure), burns well under a core while the
 connections are held, and once they are closed serves a new client.
@@ -24,15 +26,12 @@ CLIENTS = 100     # connections opened: well past the limit
 
 
 class LowFdBroker(Broker):
-    """A broker started with RLIMIT_NOFILE LIMIT (the soft limit it inherits)."""
+    """A broker started with RLIMIT_NOFILE LIMIT, soft and hard (the broker raises its soft limit
+    to the hard one at start, so the hard one is the cap), set in its own process only."""
 
-    def _start(self, timeout):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, hard))
-        try:
-            return super()._start(timeout)
-        finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.preexec_fn = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
 
 
 def cpu_seconds(pid):
