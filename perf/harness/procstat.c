@@ -135,3 +135,59 @@ int perf_procstat_read_tree(int pid, double *cpu_s)
 	*cpu_s = (double)total / (double)sysconf(_SC_CLK_TCK);
 	return 0;
 }
+
+int perf_procstatus_kb(const char *text, const char *key, int64_t *kb)
+{
+	size_t kl = strlen(key);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, kl) || p[kl] != ':')
+			continue;
+		char *end;
+		errno = 0;
+		long long v = strtoll(p + kl + 1, &end, 10);
+		if (errno || end == p + kl + 1 || v < 0)
+			return -EBADMSG;
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (strncmp(end, "kB", 2))
+			return -EBADMSG;
+		*kb = v;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int perf_procres_read(int pid, struct perf_procres *out)
+{
+	*out = (struct perf_procres){-1, -1, -1, -1};
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -errno;
+	int64_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	out->fds = n;
+	double cpu;
+	if (!perf_procstat_read_tree(pid, &cpu))
+		out->cpu_s = cpu;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		char text[4096];
+		ssize_t r = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		if (r > 0) {
+			text[r] = '\0';
+			int64_t v;
+			if (!perf_procstatus_kb(text, "VmRSS", &v))
+				out->rss_kb = v;
+			if (!perf_procstatus_kb(text, "VmSize", &v))
+				out->vm_kb = v;
+		}
+	}
+	return 0;
+}

@@ -10,6 +10,7 @@
 #define PERF_PROCSTAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Parses one stat line: *cpu_s = (utime + stime) / ticks_per_s.  0 or -EBADMSG.  Borrows line. */
 int perf_procstat_parse(const char *line, long ticks_per_s, double *cpu_s);
@@ -30,5 +31,23 @@ int perf_procstat_read(int pid, double *cpu_s);
  * the reaped children of each used (cutime + cstime).  0, or -errno / -EBADMSG for pid itself
  * (a descendant that exits while /proc is read is skipped). */
 int perf_procstat_read_tree(int pid, double *cpu_s);
+
+/* What a process holds, for the cost of a partition or a connection: its open descriptors
+ * (entries of /proc/<pid>/fd), its resident and virtual memory (VmRSS, VmSize of
+ * /proc/<pid>/status, KiB), and the CPU seconds its tree has used so far (perf_procstat_read_tree),
+ * so that two readings give the cost of what happened between them.  -1 in a field that could
+ * not be read. */
+struct perf_procres {
+	int64_t fds, rss_kb, vm_kb;
+	double cpu_s;
+};
+
+/* Reads field `key` ("VmRSS") of a status text into *kb.  0 or -ENOENT (absent) / -EBADMSG.
+ * Borrows text. */
+int perf_procstatus_kb(const char *text, const char *key, int64_t *kb);
+
+/* Fills *out for pid (the process only: ringtail-control keeps its own).  0 when the process
+ * exists (fields it could not read are -1), else -errno. */
+int perf_procres_read(int pid, struct perf_procres *out);
 
 #endif

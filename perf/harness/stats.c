@@ -24,6 +24,8 @@ int perf_stats_init(struct perf_stats *st, const struct perf_opts *opts)
 	memset(st, 0, sizeof(*st));
 	st->opts = opts;
 	st->co_interval_ns = (uint64_t)(opts->co_interval_us * 1000.0);
+	st->create_s = -1;
+	st->broker_setup = st->broker_ready = (struct perf_procres){-1, -1, -1, -1};
 	for (int k = 0; k < PERF_LAT_KINDS; k++) {
 		st->lat[k] = rt_hist_create(HIST_MAX_NS, 3);
 		if (!st->lat[k]) {
@@ -186,6 +188,24 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 	        (long long)st->consumed_records, (long long)st->skipped_records, (long long)st->requests,
 	        (long long)st->errors, st->fell_behind ? "true" : "false");
 	fprintf(f, "  \"primed_partitions\": %lld, \"prime_s\": %.3f,\n", (long long)st->primed_partitions, st->prime_s);
+	if (st->create_s >= 0)
+		fprintf(f, "  \"create_s\": %.3f,\n", st->create_s);
+	else
+		fprintf(f, "  \"create_s\": null,\n");
+	const struct perf_procres *res[2] = {&st->broker_setup, &st->broker_ready};
+	const char *res_name[2] = {"broker_setup", "broker_ready"};
+	for (int i = 0; i < 2; i++) {
+		if (res[i]->fds < 0) {
+			fprintf(f, "  \"%s\": null,\n", res_name[i]);
+			continue;
+		}
+		fprintf(f, "  \"%s\": {\"fds\": %lld, \"rss_kb\": %lld, \"vm_kb\": %lld, \"cpu_s\": %.3f",
+		        res_name[i], (long long)res[i]->fds, (long long)res[i]->rss_kb, (long long)res[i]->vm_kb,
+		        res[i]->cpu_s);
+		if (i == 1)
+			fprintf(f, ", \"harness_connections\": %lld", (long long)st->ready_connections);
+		fprintf(f, "},\n");
+	}
 	fprintf(f, "  \"produce_records_per_s\": %.1f, \"produce_mb_per_s\": %.3f, "
 	        "\"consume_records_per_s\": %.1f, \"consume_mb_per_s\": %.3f,\n",
 	        st->acked_records / div, st->acked_bytes / div / 1e6, st->consumed_records / div,

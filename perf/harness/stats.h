@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "perf/harness/opts.h"
+#include "perf/harness/procstat.h"
 
 struct rt_hist;
 
@@ -45,6 +46,11 @@ struct perf_stats {
 	bool fell_behind;               /* open loop: the system fell too far behind the offered rate */
 	double prime_s;                 /* --prime: seconds writing the first record of every partition */
 	int64_t primed_partitions;
+	double create_s;                /* --create: CreateTopics until Metadata gave every leader; <0 none */
+	/* --broker-pid: what the broker process held before set-up (before CreateTopics) and when
+	 * the run was ready (after --prime): the cost of the partitions created between them. */
+	struct perf_procres broker_setup, broker_ready;
+	int64_t ready_connections;      /* the harness's connections to the broker at broker_ready */
 	int16_t last_error;             /* last Kafka error code seen (0 = none) */
 	char error_text[160];           /* first error worth telling the user */
 	struct rt_hist *lat[PERF_LAT_KINDS]; /* owned */

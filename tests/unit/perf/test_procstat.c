@@ -87,3 +87,37 @@ Test(perf_procstat, the_tree_counts_live_and_reaped_children)
 	close(p[0]);
 	close(p[1]);
 }
+
+Test(perf_procstat, reads_memory_fields_of_a_status_text)
+{
+	const char *text = "Name:\tringtail\nVmPeak:\t  900 kB\nVmSize:\t  812345 kB\nVmRSS:\t   8832 kB\nThreads:\t5\n";
+	int64_t kb = -1;
+	cr_assert_eq(perf_procstatus_kb(text, "VmRSS", &kb), 0);
+	cr_expect_eq(kb, 8832);
+	cr_assert_eq(perf_procstatus_kb(text, "VmSize", &kb), 0);
+	cr_expect_eq(kb, 812345);
+	cr_expect_eq(perf_procstatus_kb(text, "VmSwap", &kb), -ENOENT);
+	cr_expect_eq(perf_procstatus_kb(text, "Vm", &kb), -ENOENT, "a key matches whole, not as a prefix");
+	cr_expect_eq(perf_procstatus_kb("VmRSS:\t12 pages\n", "VmRSS", &kb), -EBADMSG);
+	cr_expect_eq(perf_procstatus_kb("VmRSS:\t\n", "VmRSS", &kb), -EBADMSG);
+}
+
+Test(perf_procstat, counts_the_descriptors_this_process_holds)
+{
+	struct perf_procres a, b;
+	cr_assert_eq(perf_procres_read(getpid(), &a), 0);
+	cr_assert_gt(a.fds, 0);
+	cr_expect_gt(a.rss_kb, 0);
+	cr_expect_geq(a.vm_kb, a.rss_kb);
+	cr_expect_geq(a.cpu_s, 0);
+	int fds[10];
+	for (int i = 0; i < 10; i++)
+		fds[i] = dup(0);
+	cr_assert_eq(perf_procres_read(getpid(), &b), 0);
+	for (int i = 0; i < 10; i++)
+		close(fds[i]);
+	/* opendir's own descriptor is counted both times. */
+	cr_expect_eq(b.fds, a.fds + 10);
+	cr_expect_eq(perf_procres_read(-5, &b), -ENOENT);
+	cr_expect_eq(b.fds, -1);
+}
