@@ -20,7 +20,7 @@
 #include "base/lat_trace.h"
 #include "base/log.h"
 #include "broker.h"
-#include "hw/limits.h"
+#include "hw/nofile.h"
 #include "hw/plan.h"
 #include "config.h"
 #include "control_link.h"

@@ -1,13 +1,14 @@
 /*
- * hw/limits.h: the process limits a broker raises for itself at start.
+ * hw/nofile.h: the open-files limit a broker raises for itself at start (named so that it does not
+ * shadow <limits.h> for the files of hw/, which are built with -Ihw).
  *
  * A broker holds a descriptor per connection and several per partition, so Kafka operators run
  * it with a high open-files limit (Kafka's documentation recommends at least 100,000).  Raising
  * the soft RLIMIT_NOFILE up to the hard one needs no privilege; the hard one is the operator's
  * (ulimit -Hn, systemd LimitNOFILE=, limits.conf), so it is reported, never raised here.
  */
-#ifndef HW_LIMITS_H
-#define HW_LIMITS_H
+#ifndef HW_NOFILE_H
+#define HW_NOFILE_H
 
 #include <stdint.h>
 

@@ -1,10 +1,10 @@
 /*
- * hw/limits.c: raising the soft open-files limit to the hard one at start (see limits.h).
+ * hw/nofile.c: raising the soft open-files limit to the hard one at start (see nofile.h).
  *
  * Invariant: the hard limit is never touched, so a broker started under a deliberately low
  * hard limit (tests, an operator's cap) keeps it.
  */
-#include "hw/limits.h"
+#include "hw/nofile.h"
 
 #include <errno.h>
 #include <stdio.h>

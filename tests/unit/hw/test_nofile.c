@@ -1,11 +1,11 @@
-/* Unit tests for hw/limits.c: the soft open-files limit raised to the hard one, never beyond.
+/* Unit tests for hw/nofile.c: the soft open-files limit raised to the hard one, never beyond.
  * Criterion runs each test in its own process, so the limits set here do not leak. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <sys/resource.h>
 
 #include "fakefs.h"
-#include "hw/limits.h"
+#include "hw/nofile.h"
 
 static void set_nofile(rlim_t soft, rlim_t hard)
 {
@@ -13,7 +13,7 @@ static void set_nofile(rlim_t soft, rlim_t hard)
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "setrlimit %lu/%lu", (unsigned long)soft, (unsigned long)hard);
 }
 
-Test(hw_limits, raises_the_soft_limit_to_the_hard_one)
+Test(hw_nofile, raises_the_soft_limit_to_the_hard_one)
 {
 	struct rlimit rl;
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -30,7 +30,7 @@ Test(hw_limits, raises_the_soft_limit_to_the_hard_one)
 	cr_expect_eq(rl.rlim_max, hard, "the hard limit is left as it was");
 }
 
-Test(hw_limits, a_soft_limit_at_the_hard_one_is_left_alone)
+Test(hw_nofile, a_soft_limit_at_the_hard_one_is_left_alone)
 {
 	set_nofile(300, 300);
 	struct hw_nofile n;
@@ -44,7 +44,7 @@ Test(hw_limits, a_soft_limit_at_the_hard_one_is_left_alone)
 	cr_expect_eq(rl.rlim_max, 300);
 }
 
-Test(hw_limits, reads_fs_nr_open_from_the_procfs_root)
+Test(hw_nofile, reads_fs_nr_open_from_the_procfs_root)
 {
 	char *root = fake_root();
 	fake_write(root, "proc/sys/fs/nr_open", "1048576\n");
