@@ -13,7 +13,7 @@
 
 static const char *const names[RT_LT_NSTAGES] = {
 	"recv -> handler", "handler -> owner", "owner -> write CQE", "write CQE -> round issue",
-	"write CQE -> done", "done -> back", "back -> sent", "total recv -> sent", "sync round",
+	"write CQE -> done", "done -> back", "back -> sent", "total recv -> sent", "sync round", "sync round w/ zeros", "zero chunk",
 };
 static struct rt_hist *hists[RT_LT_NSTAGES];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

@@ -13,7 +13,9 @@
  *   done -> back: the outcome posted until the connection's shard has it
  *   back -> sent: until the response's send completes (in-order wait for earlier requests)
  *   total: frame complete until the response's send completes
- *   sync round: a round issued until its last fdatasync completes
+ *   sync round: a round issued until its last fdatasync completes (its own histogram when
+ *     a zero chunk of prealloc.c was in flight on the same log during the round)
+ *   zero chunk: a zero chunk's write + fdatasync (prealloc.c)
  * Each process prints its histograms (p50/p90/p99/p99.9/max in us) to stderr at exit.
  * Histograms are shared by the shards behind one mutex: fine for a diagnostic build.
  */
@@ -32,6 +34,8 @@ enum rt_lt_stage {
 	RT_LT_BACK_SENT,
 	RT_LT_TOTAL,
 	RT_LT_SYNC_ROUND,
+	RT_LT_SYNC_ROUND_PA,
+	RT_LT_PA_CHUNK,
 	RT_LT_NSTAGES
 };
 

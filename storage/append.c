@@ -26,9 +26,15 @@ enum { A_INFLIGHT = 1, A_WRITTEN = 2, A_FAILED = 3 };
 
 static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
 
-static int submit_write(struct stor_log *log, struct stor_append *a)
+/* first: the append's first write, issued from stor_log_append.  A durable append's first write
+ * carries its own fdatasync when sync.c allows (stor_sync_can_link): chained to the write, it
+ * starts in the io_uring worker that did the write, where a plain round would start only once
+ * the shard had reaped the write's completion and queued it (a wake-up of the shard and another
+ * of a worker). */
+static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
 {
 	int32_t f = stor_fault_check(STOR_FAULT_LOG_WRITE);
+	bool link = first && !f && (a->flags & STOR_APPEND_DURABLE) && stor_sync_can_link(log);
 	struct io_uring_sqe *sqe = stor_get_sqe(log);
 	if (!sqe) return -EBUSY;
 	size_t len = a->len - a->written;
@@ -42,6 +48,10 @@ static int submit_write(struct stor_log *log, struct stor_append *a)
 	io_uring_sqe_set_data(sqe, &a->op);
 	a->seg->inflight++;
 	log->inflight++;
+	if (link) {
+		sqe->flags |= IOSQE_IO_LINK;
+		stor_sync_link(log, a);
+	}
 	return 0;
 }
 
@@ -69,20 +79,25 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		a->fault = 0;
 	}
 	if (res < 0) {
+		a->link_seq = 0;
 		fail_append(log, a, res);
 	} else if (res == 0) {
+		a->link_seq = 0;
 		fail_append(log, a, -EIO);  /* no progress on a regular file: give up, do not spin */
 	} else {
 		stor_fault_trace(STOR_TRACE_WRITE_DONE, a->seg->fd, a->pos + a->written, (uint64_t)res);
 		a->written += (size_t)res;
 		if (a->written < a->len) {
-			/* A short write: the kernel took part; ask for the rest (it reports the cause). */
-			int rc = log->fail_err ? log->fail_err : submit_write(log, a);
+			/* A short write: the kernel took part; ask for the rest (it reports the cause).
+			 * A linked fdatasync is cancelled by it: the rest waits for a plain round. */
+			a->link_seq = 0;
+			int rc = log->fail_err ? log->fail_err : submit_write(log, a, false);
 			if (!rc) return;
 			fail_append(log, a, rc);
 		} else {
 			a->state = A_WRITTEN;
 			a->lt_written = rt_lt_now();
+			if (a->link_seq) stor_sync_link_written(log, a);
 		}
 	}
 	stor_append_resolve(log);
@@ -156,7 +171,8 @@ void stor_append_resolve(struct stor_log *log)
 		struct stor_segment *s = a->seg;
 		stor_segment_note_append(s, a->pos, a->len, a->last_offset, a->max_ts, a->max_ts_off,
 		                         log->cfg.index_interval_bytes);
-		s->dirty = true;
+		/* Not dirty when its own linked fdatasync, still in flight, covers it. */
+		if (!a->link_seq || a->link_seq <= log->round_done) s->dirty = true;
 		log->leo = a->last_offset + 1;
 		if (a->max_ts > log->max_ts) {
 			log->max_ts = a->max_ts;
@@ -255,7 +271,7 @@ void stor_roll_resume(struct stor_log *log)
 			log->pa_held = true;
 			continue;
 		}
-		int rc = submit_write(log, a);
+		int rc = submit_write(log, a, false);
 		if (rc) {
 			fail_append(log, a, rc);
 			failed = true;
@@ -368,6 +384,7 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	a->written = 0;
 	a->err = 0;
 	a->fault = 0;
+	a->link_seq = 0;
 	a->next = NULL;
 	a->op.cb = write_cb;
 	a->state = A_INFLIGHT;
@@ -381,7 +398,7 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	} else {
 		/* Bytes that overlap a zero chunk still in flight wait for it (prealloc.c). */
 		a->held = stor_pa_place(log, a);
-		rc = a->held ? 0 : submit_write(log, a);
+		rc = a->held ? 0 : submit_write(log, a, true);
 		if (rc) return rc;
 		if (a->held) log->pa_held = true;
 		s->size += a->len;
@@ -401,7 +418,7 @@ void stor_append_release_held(struct stor_log *log)
 	for (struct stor_append *a = log->wq_head; a; a = a->next) {
 		if (!a->held || !a->seg) continue;  /* no segment yet: waits for a roll */
 		a->held = false;
-		int rc = submit_write(log, a);
+		int rc = submit_write(log, a, false);
 		if (rc) {
 			fail_append(log, a, rc);
 			failed = true;

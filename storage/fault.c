@@ -42,6 +42,13 @@ void stor_fault_arm_then(enum stor_fault_point p, int32_t res, uint32_t count)
 	points[p].then_count = count;
 }
 
+bool stor_fault_armed(void)
+{
+	for (int i = 0; i < STOR_FAULT_NPOINTS; i++)
+		if (points[i].count) return true;
+	return false;
+}
+
 void stor_fault_clear(void)
 {
 	for (int i = 0; i < STOR_FAULT_NPOINTS; i++) points[i] = (struct point){0};

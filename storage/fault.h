@@ -13,6 +13,7 @@
 #ifndef STOR_FAULT_H
 #define STOR_FAULT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum stor_fault_point {
@@ -49,6 +50,8 @@ void stor_fault_clear(void);
 /* How many operations have reached point p since the last clear (for sweeps). */
 uint64_t stor_fault_seen(enum stor_fault_point p);
 
+/* Internal: whether any point is armed (storage then keeps to paths the fault tests know). */
+bool stor_fault_armed(void);
 /* Internal: storage calls this at point p; returns 0 (go ahead) or the result to inject. */
 int32_t stor_fault_check(enum stor_fault_point p);
 
@@ -57,8 +60,12 @@ int32_t stor_fault_check(enum stor_fault_point p);
  * SYNC_ISSUE: group-commit round number `pos` queued an fdatasync of fd (it covers the writes of
  * fd that completed before).  SYNC_DONE / SYNC_FAILED: round `pos`'s fdatasyncs all completed,
  * or one failed.  Rounds of one log may be in flight together and complete in any order.
- * Per thread, like the fault points; fn NULL turns it off. */
-enum stor_trace_ev { STOR_TRACE_WRITE_DONE, STOR_TRACE_SYNC_ISSUE, STOR_TRACE_SYNC_DONE, STOR_TRACE_SYNC_FAILED };
+ * SYNC_RANGE: see the enum.  Per thread, like the fault points; fn NULL turns it off. */
+enum stor_trace_ev {
+	STOR_TRACE_WRITE_DONE, STOR_TRACE_SYNC_ISSUE, STOR_TRACE_SYNC_DONE, STOR_TRACE_SYNC_FAILED,
+	STOR_TRACE_SYNC_RANGE,  /* the fdatasync of fd just reported by SYNC_ISSUE covers only the
+	                         * bytes [pos, len) of it (a ranged fdatasync, sync.c) */
+};
 typedef void (*stor_trace_fn)(void *arg, enum stor_trace_ev ev, int fd, uint64_t pos, uint64_t len);
 void stor_fault_set_trace(stor_trace_fn fn, void *arg);
 /* Internal: storage reports an event (no-op without a trace). */

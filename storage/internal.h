@@ -54,6 +54,9 @@ struct stor_segment {
 	uint8_t *tidx;
 	size_t tn, tcap, tn_disk;
 	bool dirty;                 /* completed data writes not yet covered by an fdatasync */
+	uint64_t sync_lo;           /* the resolved writes below it are covered by a round issued
+	                             * already: the next round's fdatasync of the file need only
+	                             * cover [sync_lo, visible) (sync.c) */
 	bool idx_dirty;             /* index writes not yet covered by an fdatasync */
 	bool idx_bad;               /* an index write failed: rewrite before trusting the files */
 	bool idx_missing;           /* an index file was missing at open: rebuild */
@@ -206,6 +209,18 @@ struct stor_round {
 	uint64_t id;                /* for the fault layer's trace */
 	uint64_t seq;               /* the log's own count of rounds issued */
 	uint64_t lt_issued;         /* base/lat_trace.h stamp */
+	uint64_t lt_pa;             /* lat_trace: zero chunks issued on the log before it, +1
+	                             * when one was in flight */
+	/* A linked round (stor_sync_link): its first fdatasync is chained to a durable append's
+	 * write (IOSQE_IO_LINK), so it starts in the same io_uring worker as soon as the write is
+	 * in the page cache, without a trip through the shard.  The write's completion (append.c)
+	 * emits its SYNC_ISSUE trace; a short or failed write cancels it (-ECANCELED), and then
+	 * the round makes nothing durable. */
+	struct rt_ioop lop;
+	struct stor_segment *lseg;  /* the linked fdatasync's segment, NULL for a plain round */
+	bool cancelled;
+	uint64_t llo;                /* lseg's sync_lo before the linked fdatasync took it */
+	uint64_t lr_lo, lr_hi;      /* the linked fdatasync's range (both 0: the whole file) */
 };
 
 /* Preallocation (prealloc.c): at most one zero chunk in flight per log, on the active segment
@@ -301,6 +316,8 @@ struct stor_log {
 
 	/* preallocation (prealloc.c) */
 	struct stor_pa_op pa;
+	uint64_t lt_pa_issued;      /* lat_trace: zero chunks issued */
+	uint64_t lt_pa_start;
 	uint64_t spare_zeroed;      /* spare.log.tmp: [0, spare_zeroed) durable zeros */
 	uint64_t spare_file_end;
 	bool spare_pa_stop;
@@ -415,6 +432,18 @@ void stor_roll_resume(struct stor_log *log);
 void stor_sync_kick(struct stor_log *log);
 /* The seq of the newest round in flight, or 0 when none is. */
 uint64_t stor_sync_newest_round(const struct stor_log *log);
+/* Whether the durable append about to be written to the active segment may carry its own
+ * fdatasync linked to its write: nothing else of the log is unresolved (so every earlier write
+ * is in the page cache before this one is submitted), a round slot is free, and no fault point
+ * is armed (the fault tests keep the plain rounds).  Reserves the two SQEs the pair needs. */
+bool stor_sync_can_link(struct stor_log *log);
+/* Called right after a's write SQE was prepared with IOSQE_IO_LINK (stor_sync_can_link said
+ * yes): queues the linked fdatasync of a's segment in the very next SQE and issues the round it
+ * belongs to (with every other fdatasync a plain round would need), targeting a's last offset.
+ * The write's completion must then call stor_sync_link_written. */
+void stor_sync_link(struct stor_log *log, struct stor_append *a);
+/* a's linked write completed whole: the fdatasync chained to it starts now (fault trace). */
+void stor_sync_link_written(struct stor_log *log, struct stor_append *a);
 void stor_sync_fail_all(struct stor_log *log, int err);
 
 /* read.c: fire watches below the LEO. */

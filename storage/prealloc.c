@@ -59,6 +59,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/lat_trace.h"
 #include "storage/fault.h"
 #include "storage/internal.h"
 
@@ -137,7 +138,10 @@ static void chunk_end(struct stor_pa_op *pa)
 	struct stor_log *log = pa->log;
 	log->inflight--;
 	if (pa->seg) pa->seg->inflight--;
-	if (--pa->left == 0) chunk_done(log);
+	if (--pa->left == 0) {
+		rt_lt_record(RT_LT_PA_CHUNK, log->lt_pa_start, rt_lt_now());
+		chunk_done(log);
+	}
 }
 
 static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
@@ -223,6 +227,8 @@ static int issue(struct stor_log *log, struct stor_segment *s, int fd, uint64_t 
 	io_uring_sqe_set_data(f, &pa->fop);
 	pa->left = 2;
 	log->inflight += 2;
+	log->lt_pa_issued++;
+	log->lt_pa_start = rt_lt_now();
 	if (s) {
 		s->inflight += 2;
 		if (hi > s->file_end) s->file_end = hi;

@@ -15,9 +15,12 @@
  * dirty pages and cleared the error): the partition goes offline, every waiter fails with -EROFS,
  * and nothing after that is acknowledged until the log is reopened and recovered.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <liburing.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/lat_trace.h"
@@ -80,15 +83,11 @@ static void complete_waiters(struct stor_log *log)
 	}
 }
 
-static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+/* Every fdatasync of round r has completed. */
+static void round_finish(struct stor_round *r)
 {
-	(void)flags;
-	struct stor_round *r = rt_container_of(op, struct stor_round, op);
 	struct stor_log *log = r->log;
-	log->inflight--;
-	if (res < 0 && !r->err) r->err = res;
-	if (--r->left) return;
-	rt_lt_record(RT_LT_SYNC_ROUND, r->lt_issued, rt_lt_now());
+	rt_lt_record(r->lt_pa != log->lt_pa_issued ? RT_LT_SYNC_ROUND_PA : RT_LT_SYNC_ROUND, r->lt_issued, rt_lt_now());
 	stor_fault_trace(r->err ? STOR_TRACE_SYNC_FAILED : STOR_TRACE_SYNC_DONE, -1, r->id, 0);
 	/* Rounds finish in issue order: a later round's fdatasyncs skip the files an earlier one
 	 * took, so its target is durable only once the earlier ones are too. */
@@ -103,7 +102,10 @@ static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 			stor_log_go_offline(log, "fdatasync", o->err);
 			return;
 		}
-		if (!log->offline && o->target > log->durable) log->durable = o->target;
+		/* A linked round's target is past the LEO until its append resolves, which its
+		 * write's completion (reaped before the fdatasync's) does first; never beyond. */
+		int64_t t = o->target < log->leo ? o->target : log->leo;
+		if (!log->offline && !o->cancelled && t > log->durable) log->durable = t;
 		advanced = true;
 	}
 	if (!advanced || log->offline) return;
@@ -114,16 +116,85 @@ static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	stor_sync_kick(log);
 }
 
+static void round_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_round *r = rt_container_of(op, struct stor_round, op);
+	r->log->inflight--;
+	if (res < 0 && !r->err) r->err = res;
+	if (--r->left) return;
+	round_finish(r);
+}
+
+/* The fdatasync linked to an append's write. */
+static void link_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_round *r = rt_container_of(op, struct stor_round, lop);
+	r->log->inflight--;
+	if (res == -ECANCELED) {
+		/* The write was short or failed, so the fdatasync never ran: the round covers
+		 * nothing of that segment, whose earlier writes it had taken over. */
+		r->cancelled = true;
+		r->lseg->dirty = true;
+		if (r->llo < r->lseg->sync_lo) r->lseg->sync_lo = r->llo;
+	} else if (res < 0 && !r->err) {
+		r->err = res;
+	}
+	if (--r->left) return;
+	round_finish(r);
+}
+
 /* Numbers rounds for the fault layer's trace (per thread, as the trace is). */
 static _Thread_local uint64_t round_ids;
 
-static int add_sync(struct stor_log *log, struct stor_round *r, int fd, bool injected)
+/* RINGTAIL_NO_LINKED_SYNC=1 in the environment: plain rounds only; RINGTAIL_NO_RANGED_SYNC=1:
+ * every fdatasync over the whole file (A/Bs on one binary). */
+static bool link_off, range_off;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static void env_probe(void)
+{
+	link_off = getenv("RINGTAIL_NO_LINKED_SYNC") != NULL;
+	range_off = getenv("RINGTAIL_NO_RANGED_SYNC") != NULL;
+}
+
+/* The fdatasync of segment s's data up to hi, from its sync_lo: ranged, so that it neither
+ * writes nor waits for pages past the appends (prealloc.c's zero chunk, whose own fdatasync
+ * writes up to 256 KiB ahead at the same time), nor for pages an earlier round took.  The
+ * metadata part of an fdatasync is never ranged (ext4 commits the inode's journal transaction
+ * whatever the range).  The whole file when the range is empty or odd (after a truncation). */
+static void prep_data_sync(struct io_uring_sqe *sqe, struct stor_segment *s, uint64_t hi,
+                           uint64_t *rlo, uint64_t *rhi)
+{
+	pthread_once(&env_once, env_probe);
+	uint64_t lo = s->sync_lo & ~(uint64_t)4095;
+	io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+	*rlo = *rhi = 0;
+	if (!range_off && lo < hi && hi - lo <= UINT32_MAX) {
+		sqe->off = lo;
+		sqe->len = (uint32_t)(hi - lo);
+		*rlo = lo;
+		*rhi = hi;
+	}
+	s->sync_lo = hi;
+}
+
+/* seg: the fdatasync is of that segment's data ([sync_lo, visible)), NULL: fd whole. */
+static int add_sync(struct stor_log *log, struct stor_round *r, int fd, struct stor_segment *seg,
+                    bool injected)
 {
 	struct io_uring_sqe *sqe = stor_get_sqe(log);
 	if (!sqe) return -EBUSY;
 	if (!injected) stor_fault_trace(STOR_TRACE_SYNC_ISSUE, fd, r->id, 0);
-	if (injected) io_uring_prep_nop(sqe);
-	else io_uring_prep_fsync(sqe, fd, fd == log->dfd ? 0 : IORING_FSYNC_DATASYNC);
+	if (injected) {
+		io_uring_prep_nop(sqe);
+	} else if (seg) {
+		uint64_t lo, hi;
+		prep_data_sync(sqe, seg, seg->visible, &lo, &hi);
+		if (hi) stor_fault_trace(STOR_TRACE_SYNC_RANGE, fd, lo, hi);
+	} else {
+		io_uring_prep_fsync(sqe, fd, fd == log->dfd ? 0 : IORING_FSYNC_DATASYNC);
+	}
 	io_uring_sqe_set_data(sqe, &r->op);
 	r->left++;
 	log->inflight++;
@@ -143,6 +214,53 @@ static int64_t issued_target(const struct stor_log *log)
 	return log->rounds[(log->round_first + log->round_n - 1) % STOR_SYNC_ROUNDS].target;
 }
 
+/* Adds to round r an fdatasync of every file with writes not yet covered by a round, clearing
+ * their dirty marks.  0, or -EBUSY when the ring has no SQE left. */
+static int add_dirty(struct stor_log *log, struct stor_round *r, bool injected)
+{
+	int rc = 0;
+	for (size_t i = 0; i < log->nseg && !rc; i++) {
+		struct stor_segment *s = log->segs[i];
+		if (s->dirty) {
+			rc = add_sync(log, r, s->fd, s, injected);
+			if (!rc) s->dirty = false;
+		}
+		if (!rc && s->sealed && s->idx_dirty && !s->idx_inflight && !s->idx_bad) {
+			rc = add_sync(log, r, s->ifd, NULL, injected);
+			if (!rc) rc = add_sync(log, r, s->tfd, NULL, injected);
+			if (!rc) s->idx_dirty = false;
+		}
+		if (!rc && s->txn_dirty && s->txn) {
+			rc = add_sync(log, r, stor_txnidx_fd(s->txn), NULL, injected);
+			if (!rc) s->txn_dirty = false;
+		}
+	}
+	if (!rc && log->dir_dirty) {
+		rc = add_sync(log, r, log->dfd, NULL, injected);
+		if (!rc) log->dir_dirty = false;
+	}
+	return rc;
+}
+
+/* The next free round slot, numbered and aimed at target. */
+static struct stor_round *round_start(struct stor_log *log, int64_t target)
+{
+	struct stor_round *r = &log->rounds[(log->round_first + log->round_n) % STOR_SYNC_ROUNDS];
+	r->op.cb = round_cb;
+	r->lop.cb = link_cb;
+	r->log = log;
+	r->id = ++round_ids;
+	r->seq = ++log->round_seq;
+	r->target = target;
+	r->err = 0;
+	r->left = 0;
+	r->lseg = NULL;
+	r->cancelled = false;
+	log->flush_wanted = false;
+	log->unflushed = 0;
+	return r;
+}
+
 void stor_sync_kick(struct stor_log *log)
 {
 	/* A new segment's files still carry their spare names: nothing in them is findable yet. */
@@ -160,38 +278,9 @@ void stor_sync_kick(struct stor_log *log)
 		if (s->offset <= log->leo && s->offset > issued) need = true;
 	if (!need) return;
 
-	struct stor_round *r = &log->rounds[(log->round_first + log->round_n) % STOR_SYNC_ROUNDS];
 	int32_t f = stor_fault_check(STOR_FAULT_FSYNC);
-	r->op.cb = round_cb;
-	r->log = log;
-	r->id = ++round_ids;
-	r->seq = ++log->round_seq;
-	r->target = log->leo;
-	r->err = 0;
-	r->left = 0;
-	log->flush_wanted = false;
-	log->unflushed = 0;
-	int rc = 0;
-	for (size_t i = 0; i < log->nseg && !rc; i++) {
-		struct stor_segment *s = log->segs[i];
-		if (s->dirty) {
-			rc = add_sync(log, r, s->fd, f < 0);
-			if (!rc) s->dirty = false;
-		}
-		if (!rc && s->sealed && s->idx_dirty && !s->idx_inflight && !s->idx_bad) {
-			rc = add_sync(log, r, s->ifd, f < 0);
-			if (!rc) rc = add_sync(log, r, s->tfd, f < 0);
-			if (!rc) s->idx_dirty = false;
-		}
-		if (!rc && s->txn_dirty && s->txn) {
-			rc = add_sync(log, r, stor_txnidx_fd(s->txn), f < 0);
-			if (!rc) s->txn_dirty = false;
-		}
-	}
-	if (!rc && log->dir_dirty) {
-		rc = add_sync(log, r, log->dfd, f < 0);
-		if (!rc) log->dir_dirty = false;
-	}
+	struct stor_round *r = round_start(log, log->leo);
+	int rc = add_dirty(log, r, f < 0);
 	if (f < 0) r->err = f;
 	if (rc) {
 		/* The ring is unusable: nothing can be made durable; treat as a failed flush. */
@@ -207,7 +296,8 @@ void stor_sync_kick(struct stor_log *log)
 			return;
 		}
 		/* Nothing was dirty: everything below the LEO is covered by the rounds in flight
-		 * (each write that moved the LEO dirtied its segment), or, with none, already. */
+		 * (each write that moved the LEO dirtied its segment, or carried a linked round
+		 * still in flight), or, with none, already. */
 		if (log->round_n) return;
 		if (log->leo > log->durable) log->durable = log->leo;
 		update_recovery_point(log);
@@ -216,12 +306,59 @@ void stor_sync_kick(struct stor_log *log)
 	}
 	log->round_n++;
 	r->lt_issued = rt_lt_now();
+	r->lt_pa = log->lt_pa_issued - (log->pa.left ? 1 : 0);
 #ifdef RT_LAT_TRACE
 	for (struct stor_append *a = log->dq_head; a; a = a->next)
 		if (!a->lt_round) {
 			a->lt_round = r->lt_issued;
 			rt_lt_record(RT_LT_WRITTEN_ROUND, a->lt_written, a->lt_round);
 		}
+#endif
+}
+
+bool stor_sync_can_link(struct stor_log *log)
+{
+	pthread_once(&env_once, env_probe);
+	return !link_off && !log->offline && !log->fail_err && !log->wq_head && !log->roll_wait &&
+	       !stor_spare_busy(log) && log->round_n < STOR_SYNC_ROUNDS && !stor_fault_armed() &&
+	       stor_sq_reserve(log, 2);
+}
+
+void stor_sync_link(struct stor_log *log, struct stor_append *a)
+{
+	/* Counted like every round's fdatasync (no point is armed: stor_sync_can_link). */
+	(void)stor_fault_check(STOR_FAULT_FSYNC);
+	struct stor_round *r = round_start(log, a->last_offset + 1);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(log->ring);
+	assert(sqe);  /* stor_sync_can_link reserved it, right behind the write's */
+	r->llo = a->seg->sync_lo;
+	prep_data_sync(sqe, a->seg, a->pos + a->len, &r->lr_lo, &r->lr_hi);
+	io_uring_sqe_set_data(sqe, &r->lop);
+	r->lseg = a->seg;
+	r->left = 1;
+	log->inflight++;
+	/* It runs after this write, so it covers every earlier write of the segment too. */
+	a->seg->dirty = false;
+	int rc = add_dirty(log, r, false);
+	if (rc) r->err = rc;  /* the ring is unusable: the round fails, the partition goes offline */
+	log->round_n++;
+	a->link_seq = r->seq;
+	r->lt_issued = rt_lt_now();
+	r->lt_pa = log->lt_pa_issued - (log->pa.left ? 1 : 0);
+}
+
+void stor_sync_link_written(struct stor_log *log, struct stor_append *a)
+{
+	for (unsigned i = 0; i < log->round_n; i++) {
+		struct stor_round *r = &log->rounds[(log->round_first + i) % STOR_SYNC_ROUNDS];
+		if (r->seq != a->link_seq) continue;
+		stor_fault_trace(STOR_TRACE_SYNC_ISSUE, r->lseg->fd, r->id, 0);
+		if (r->lr_hi) stor_fault_trace(STOR_TRACE_SYNC_RANGE, r->lseg->fd, r->lr_lo, r->lr_hi);
+		break;
+	}
+#ifdef RT_LAT_TRACE
+	a->lt_round = rt_lt_now();
+	rt_lt_record(RT_LT_WRITTEN_ROUND, a->lt_written ? a->lt_written : a->lt_round, a->lt_round);
 #endif
 }
 

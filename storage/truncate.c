@@ -102,6 +102,7 @@ static void cut_back(struct stor_bg_job *j, int32_t res)
 		log->durable = log->leo;
 	} else {
 		s->dirty = true;  /* the next flush makes the new size durable */
+		s->sync_lo = 0;
 		if (c->nnames) log->dir_dirty = true;  /* and the unlinks */
 	}
 	if (!res && log->roll_hook) log->roll_hook(log->roll_arg, log, c->offset, true);

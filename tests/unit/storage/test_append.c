@@ -2,9 +2,11 @@
  * file layout, rolling, LogAppendTime, refusals, and group commit. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/bytes.h"
 #include "storage/fault.h"
@@ -293,5 +295,69 @@ Test(stor_append, roll_hook_sees_rolls_and_truncations)
 	cr_assert_eq(hook_n, n + 1);
 	cr_expect(hook_trunc[n]);
 	cr_expect_eq(hook_offsets[n], 9);
+	t_close(&t, log);
+}
+
+Test(stor_append, a_lone_durable_append_carries_its_own_fdatasync)
+{
+	struct stor_log *log = open_log("link");
+	for (int i = 0; i < 3; i++) {
+		size_t len;
+		uint8_t *b = t_batch(2, i, 100, &len);
+		struct t_app ta;
+		uint64_t before = stor_fault_seen(STOR_FAULT_FSYNC);
+		cr_assert_eq(t_append_submit(log, &ta, b, len, STOR_APPEND_DURABLE), 0);
+		/* Nothing else in flight: its write and its fdatasync went out linked, together. */
+		cr_expect_neq(ta.a.link_seq, 0);
+		t_run_until(&t.ring, &ta.done);
+		cr_expect_eq(ta.err, 0);
+		cr_expect_eq(stor_log_durable_offset(log), 2 * (i + 1));
+		cr_expect_eq(stor_fault_seen(STOR_FAULT_FSYNC) - before, 1, "one fdatasync, no second round");
+		t_run_idle(&t.ring, log);
+		free(b);
+	}
+	t_close(&t, log);
+}
+
+/* A real short write (the file size limit falls in the middle of the append) cancels the
+ * fdatasync linked to it: the round must make nothing durable and must not count as a failed
+ * fdatasync (which would take the partition offline); the append fails, the tail is cut back,
+ * and durable appends work again once the limit is lifted. */
+Test(stor_append, a_short_linked_write_cancels_its_fdatasync_harmlessly)
+{
+	struct stor_log *log = open_log("short");
+	size_t len;
+	uint8_t *b = t_batch(1, 0, 1000, &len);
+	cr_assert_eq(t_append(&t, log, b, len, STOR_APPEND_DURABLE, NULL), 0);
+	t_run_idle(&t.ring, log);
+	free(b);
+	char p[512];
+	snprintf(p, sizeof p, "%s/short-0/00000000000000000000.log", t.dir);
+	long long size = t_file_size(p);
+	cr_assert_eq(size, (long long)len, "no zeros ahead yet on a new partition");
+
+	struct rlimit old;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	b = t_batch(1, 1, 1000, &len);
+	struct rlimit lim = { (rlim_t)size + len / 2, old.rlim_max };
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	struct t_app ta;
+	cr_assert_eq(t_append_submit(log, &ta, b, len, STOR_APPEND_DURABLE), 0);
+	cr_expect_neq(ta.a.link_seq, 0);
+	t_run_until(&t.ring, &ta.done);
+	cr_expect_eq(ta.err, -EFBIG);
+	t_run_idle(&t.ring, log);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	cr_expect_eq(stor_log_durable_offset(log), 1);
+	cr_expect_eq(stor_log_end_offset(log), 1);
+	free(b);
+
+	b = t_batch(1, 2, 1000, &len);
+	cr_expect_eq(t_append(&t, log, b, len, STOR_APPEND_DURABLE, NULL), 0, "not offline");
+	cr_expect_eq(stor_log_durable_offset(log), 2);
+	free(b);
+	t_run_idle(&t.ring, log);
 	t_close(&t, log);
 }

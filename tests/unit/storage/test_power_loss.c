@@ -1,8 +1,8 @@
 /* tests/unit/storage/test_power_loss.c: simulated power loss through the storage fault layer's
  * trace.  While a log takes appends (durable and not, with segment rolls on spare files and
  * appends in flight), the test models what the disk holds for certain: a write that completed
- * before an fdatasync of its file was issued is durable once that group-commit round completes;
- * nothing else is.  At a random moment the power goes: the model is frozen, the log is closed,
+ * before an fdatasync of its file was issued (inside its range, when it is a ranged one) is
+ * durable once that group-commit round completes; nothing else is.  At a random moment the power goes: the model is frozen, the log is closed,
  * and then every .log file is cut back to what the model says survived (bytes never covered by a
  * completed fdatasync are zeroed, the file is truncated after the last durable byte, a file with
  * nothing durable is removed) and the checkpoint files are put back as they were at that moment.
@@ -70,6 +70,17 @@ static void rset_union(struct rset *d, const struct rset *s)
 	for (size_t i = 0; i < s->n; i++) rset_add(d, s->r[i].a, s->r[i].b);
 }
 
+/* Keeps only what lies in [a, b). */
+static void rset_clip(struct rset *s, uint64_t a, uint64_t b)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		uint64_t x = s->r[i].a > a ? s->r[i].a : a, y = s->r[i].b < b ? s->r[i].b : b;
+		if (x < y) s->r[w++] = (struct range){x, y};
+	}
+	s->n = w;
+}
+
 static void rset_copy(struct rset *d, const struct rset *s)
 {
 	d->n = 0;
@@ -120,6 +131,13 @@ static void trace(void *arg, enum stor_trace_ev ev, int fd, uint64_t pos, uint64
 			pending[npending].round = pos;
 			rset_copy(&pending[npending].snap, &files[f].done);
 			npending++;
+		}
+		break;
+	case STOR_TRACE_SYNC_RANGE:
+		/* A ranged fdatasync: only the completed writes inside the range are covered. */
+		if ((f = file_of_fd(fd)) >= 0) {
+			cr_assert(npending > 0 && pending[npending - 1].f == f);
+			rset_clip(&pending[npending - 1].snap, pos, len);
 		}
 		break;
 	case STOR_TRACE_SYNC_DONE:
