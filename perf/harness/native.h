@@ -16,6 +16,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "perf/harness/outq.h"
 #include "perf/harness/keys.h"
 #include "perf/harness/opts.h"
 #include "perf/harness/pace.h"
@@ -76,8 +77,7 @@ struct conn {
 	enum role role;
 	int node;                    /* index into nodes */
 	struct producer *prod;
-	struct rt_buf out;
-	size_t out_off;
+	struct perf_outq out;         /* requests not yet written (outq.h) */
 	struct rt_buf in;
 	struct nreq *reqs;           /* ring of in-flight requests */
 	int head, n, cap;
@@ -126,6 +126,7 @@ struct native {
 	int32_t corr;
 	struct acc *lhead, *ltail;
 	struct rt_arena arena;
+	struct rt_chain chain;       /* the request being encoded (perf_nv_queue_request) */
 	uint8_t *value;
 	struct perf_keygen kg;
 	struct perf_pace pace;

@@ -65,24 +65,29 @@ int perf_wire_pick_versions(const struct kp_api_versions_resp *r, struct perf_ve
 	return 0;
 }
 
-int perf_wire_request(struct rt_buf *out, int16_t api, int16_t version, int32_t corr, const void *m)
+int perf_wire_request_chain(struct rt_chain *c, int16_t api, int16_t version, int32_t corr, const void *m)
 {
 	const struct kp_api_info *info = kp_api_lookup(api);
 	if (!info)
 		return -ENOTSUP;
-	struct rt_chain c;
-	rt_chain_init(&c, 0);
-	struct kp_frame f = kp_frame_begin(&c);
+	struct kp_frame f = kp_frame_begin(c);
 	struct kp_req_hdr h = {
 		.request_api_key = api,
 		.request_api_version = version,
 		.correlation_id = corr,
 		.client_id = KP_STR("ringtail-perf"),
 	};
-	kp_req_hdr_encode(&c, &h);
-	info->req_encode(&c, version, m);
-	kp_frame_end(&c, f);
-	int rc = c.err ? c.err : rt_chain_finish(&c);
+	kp_req_hdr_encode(c, &h);
+	info->req_encode(c, version, m);
+	kp_frame_end(c, f);
+	return c->err ? c->err : rt_chain_finish(c);
+}
+
+int perf_wire_request(struct rt_buf *out, int16_t api, int16_t version, int32_t corr, const void *m)
+{
+	struct rt_chain c;
+	rt_chain_init(&c, 0);
+	int rc = perf_wire_request_chain(&c, api, version, corr, m);
 	if (!rc) {
 		size_t n = rt_chain_len(&c);
 		/* Reserved, not extended: zeroing a 1 MiB Produce first would cost as much as the

@@ -17,6 +17,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/chain.h"
 #include "kp_msgs.h"
 
 struct perf_versions {
@@ -38,6 +39,10 @@ int perf_wire_pick_versions(const struct kp_api_versions_resp *r, struct perf_ve
  * API's request struct) to out.  Borrows m (and the record sets it points at).
  * 0, -ENOMEM, -EINVAL (a value the version cannot carry) or -ENOTSUP (unknown API). */
 int perf_wire_request(struct rt_buf *out, int16_t api, int16_t version, int32_t corr, const void *m);
+
+/* The same frame encoded into c (initialised or reset by the caller, finished here): its record
+ * sets are borrowed memory segments of the chain, not copies.  0 or the errors above. */
+int perf_wire_request_chain(struct rt_chain *c, int16_t api, int16_t version, int32_t corr, const void *m);
 
 /* Size of the frame at p when all of it is there (4 + size), 0 when more bytes are needed, or
  * -EBADMSG when the size is negative or above max_frame. */

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/chain.h"
@@ -122,6 +123,20 @@ Test(perf_wire, a_produce_request_decodes_back_to_what_was_sent)
 		cr_assert_eq(g[1].index, 7);
 		cr_assert_eq(g[1].records.len, (int32_t)s2);
 		cr_assert_eq(memcmp(g[1].records.ptr, d2, s2), 0);
+		/* The chain form: the same bytes, the record sets borrowed, not copied. */
+		struct rt_chain ch;
+		rt_chain_init(&ch, 0);
+		cr_assert_eq(perf_wire_request_chain(&ch, KP_API_PRODUCE, version, 42, &q), 0);
+		cr_assert_eq(rt_chain_len(&ch), out.len);
+		uint8_t *flat = malloc(out.len);
+		cr_assert_eq(rt_chain_flatten(&ch, flat), 0);
+		cr_assert_eq(memcmp(flat, out.data, out.len), 0);
+		free(flat);
+		int borrowed = 0;
+		for (size_t i = 0; i < ch.nsegs; i++)
+			borrowed += ch.segs[i].kind == RT_SEG_MEM && (ch.segs[i].ptr == d1 || ch.segs[i].ptr == d2);
+		cr_assert_eq(borrowed, 2, "both record sets are segments of their own");
+		rt_chain_fini(&ch);
 		rt_arena_fini(&a);
 		rt_buf_fini(&out);
 	}
