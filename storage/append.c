@@ -224,10 +224,8 @@ static struct stor_segment *new_segment(struct stor_log *log, int64_t base, int 
 		return NULL;
 	}
 	stor_recent_reset(log);
-	if (!spare) {
+	if (!spare)
 		log->dir_dirty = true;  /* with a spare: once its renames land */
-		stor_spare_prepare(log);
-	}
 	seal_rolled(log);
 	return s;
 }
@@ -324,10 +322,6 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	int64_t now = log->cfg.timestamp_type == STOR_TS_LOG_APPEND_TIME ? stor_now_ms() : -1;
 	if (now >= 0) in_max_ts = now;
 
-	/* The next segment's files are made ahead from the log's first append on (spare.c), so the
-	 * first roll of the log's life needs no blocking open either.  A no-op once they exist. */
-	if (log->spare_fd[0] < 0) stor_spare_prepare(log);
-
 	/* More than a segment's worth waiting for the spares: stop waiting (blocking create). */
 	if (log->roll_wait && log->roll_wait_bytes + a->len > (uint64_t)log->cfg.segment_bytes)
 		stor_roll_resume(log);
@@ -403,6 +397,9 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 		if (a->held) log->pa_held = true;
 		s->size += a->len;
 		stor_recent_note(log, s, a->pos, a->data, a->len);
+		/* The next segment's files are made ahead once this one is half way to its roll
+		 * (spare.c), so a roll, the first of the log's life too, needs no blocking open. */
+		stor_spare_prepare_due(log);
 	}
 	log->next_offset = off;
 	if (log->wq_tail) log->wq_tail->next = a;

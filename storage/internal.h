@@ -389,6 +389,9 @@ int stor_log_roll(struct stor_log *log);
 
 /* spare.c: queues the spare files' creation (when none are open or pending). */
 void stor_spare_prepare(struct stor_log *log);
+/* stor_spare_prepare once the active segment is half way to its roll (see spare.c); a no-op
+ * before, so that an idle partition holds no spare descriptors. */
+void stor_spare_prepare_due(struct stor_log *log);
 /* The next segment on the spare files (their renames queued), or NULL (then *err is 0: create
  * the files the blocking way; or -errno). */
 struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *err);
@@ -467,12 +470,15 @@ void stor_reap(struct stor_log *log);
  * files are cut by a job on log->bg's worker (on this thread, blocking, without one), `sync`
  * (explicit truncation) making the cut durable and rewriting the leader-epoch checkpoint.  Then
  * the roll hook runs (truncated) and done(log, arg, err) is called on the owner shard exactly
- * once (before this returns without a worker): err 0, or -errno (memory and files disagree:
- * the caller takes the partition offline).
+ * once (before this returns without a worker and spare renames in flight): err 0, or -errno
+ * (memory and files disagree: the caller takes the partition offline).
  * Until then log->cut is set, the log is not idle, and nothing may be appended. */
 typedef void (*stor_cut_fn)(struct stor_log *log, void *arg, int err);
 void stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset, bool sync,
                       stor_cut_fn done, void *arg);
+/* Starts the file work of a cut that waited for the spare files' renames (spare.c calls it
+ * when the last one is back). */
+void stor_truncate_resume(struct stor_log *log);
 
 /* compact.c: one cleaning, in three steps.  prepare (owner shard) takes the cleanable section
  * and pins its segments; run (any thread, blocking file I/O, touches only the job and the pinned

@@ -2,8 +2,8 @@
  * storage/spare.c: creating the next segment's files off the shard (segment roll without a
  * blocking open on the append path).
  *
- * After every roll, the owner shard queues IORING_OP_OPENAT for four
- * spare files, "spare.log.tmp", "spare.index.tmp", "spare.timeindex.tmp" and
+ * Once the active segment is half way to its roll (half of segment.bytes written, or half of
+ * segment.ms gone), the owner shard queues IORING_OP_OPENAT for four spare files, "spare.log.tmp", "spare.index.tmp", "spare.timeindex.tmp" and
  * "spare.txnindex.tmp" (the kernel creates them on its io-wq workers, not on the shard's core).
  * A roll that finds all four open takes them: the new segment writes through the descriptors at
  * once, and four IORING_OP_RENAMEAT give the files their real names ("<base>.log", ...).  Until
@@ -16,6 +16,11 @@
  * them: append.c holds the appends meanwhile and writes them once the opens complete.  Only
  * after a failed open (and when more than segment.bytes would wait) are the files created with
  * blocking calls.
+ *
+ * Why not at once after every roll: the four descriptors (and the zero chunk prealloc.c writes
+ * at the spare's start) would then be held by every partition that ever took a record, most of
+ * which never roll again: with 10,000 partitions that was 40,000 descriptors of 90,000.  Half
+ * a segment ahead still leaves the opens far more time than they take.
  *
  * Crash windows: before a rename lands, records in the new segment are only in "spare.log.tmp"
  * and are dropped at the next open (none of them was acknowledged as durable; acks=1 records of
@@ -71,9 +76,11 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	}
 	if (!log->spare_renaming && !log->offline) {
 		log->dir_dirty = true;
-		stor_spare_prepare(log);
+		stor_spare_prepare_due(log);
 		stor_sync_kick(log);
 	}
+	/* A cut that waited for the renames (truncate.c) unlinks its names now. */
+	if (!log->spare_renaming) stor_truncate_resume(log);
 }
 
 void stor_spare_prepare(struct stor_log *log)
@@ -93,6 +100,15 @@ void stor_spare_prepare(struct stor_log *log)
 		log->inflight++;
 		log->spare_opening++;
 	}
+}
+
+void stor_spare_prepare_due(struct stor_log *log)
+{
+	if (log->spare_fd[0] >= 0 || !log->nseg) return;
+	const struct stor_segment *s = log->segs[log->nseg - 1];
+	bool due = s->size >= (uint64_t)log->cfg.segment_bytes / 2 ||
+	           stor_now_ms() - s->created_ms >= log->cfg.segment_ms / 2;
+	if (due) stor_spare_prepare(log);
 }
 
 bool stor_spare_ready(const struct stor_log *log)

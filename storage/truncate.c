@@ -15,7 +15,9 @@
  * and takes no append (the repair keeps fail_err; an explicit truncation's caller must not
  * append), so no write can land in the bytes the ftruncate cuts; the cut segment's descriptors
  * stay open (its inflight count); the names of the segments cut off are unlinked before any
- * roll could create a segment of the same base name.  The directory and the segment are marked
+ * roll could create a segment of the same base name, and after every spare file rename in flight
+ * (spare.c) lands: such a rename gives a segment its name, and landing after the unlink it would
+ * bring back the name of a segment cut off.  The directory and the segment are marked
  * dirty only when the job is back, so the flush that makes the cut durable is one issued after
  * it.  A failed cut leaves memory and files apart: the callers take the partition offline (the
  * next open recovers it).
@@ -56,6 +58,7 @@ struct stor_cut {
 	bool idx_err, txn_err;
 	stor_cut_fn done;
 	void *arg;
+	bool held;                      /* waits for the spare renames in flight */
 };
 
 /* On the worker (or the caller's thread without one): every file call of the cut. */
@@ -113,6 +116,16 @@ static void cut_back(struct stor_bg_job *j, int32_t res)
 	free(c->epochs);
 	free(c);
 	done(log, arg, res);
+}
+
+static void cut_submit(struct stor_cut *c)
+{
+	if (c->log->bg) {
+		stor_bg_submit(c->log->bg, &c->job, cut_run, cut_back);
+	} else {
+		cut_run(&c->job);
+		cut_back(&c->job, c->job.res);
+	}
 }
 
 void stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offset, bool sync,
@@ -188,12 +201,18 @@ void stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offs
 	s->inflight++;
 	log->inflight++;
 	log->cut = c;
-	if (log->bg) {
-		stor_bg_submit(log->bg, &c->job, cut_run, cut_back);
-	} else {
-		cut_run(&c->job);
-		cut_back(&c->job, c->job.res);
-	}
+	if (log->spare_renaming)
+		c->held = true;  /* stor_truncate_resume, when they are back */
+	else
+		cut_submit(c);
+}
+
+void stor_truncate_resume(struct stor_log *log)
+{
+	struct stor_cut *c = log->cut;
+	if (!c || !c->held || log->spare_renaming) return;
+	c->held = false;
+	cut_submit(c);
 }
 
 /* --- explicit truncation ---------------------------------------------------------------------- */

@@ -317,6 +317,7 @@ Test(stor_fault, segment_cut_off_after_a_failed_write_frees_its_name_at_once)
 	t.cfg.prealloc_window_ms = 0;
 	struct stor_log *lg = open_log();
 	t_fill(&t, lg, 2, 3, 20);  /* offsets 0..5 */
+	t_run_idle(&t.ring, lg);   /* the spare files (due at half the segment) open */
 	char p9[512];
 	snprintf(p9, sizeof p9, "%s/f-0/00000000000000000009.log", t.dir);
 	stor_fault_arm(STOR_FAULT_LOG_WRITE, 0, -EIO, 1);

@@ -63,12 +63,20 @@ static struct stor_log *open_log(void)
 	return t_open(&t, "sp");
 }
 
+/* Appends until the active segment is half full (where spare.c starts the next segment's
+ * files) and lets the ring run. */
+static void fill_half(struct stor_log *lg)
+{
+	while (lg->segs[lg->nseg - 1]->size < (uint64_t)t.cfg.segment_bytes / 2) put(lg, 0);
+	t_run_idle(&t.ring, lg);
+}
+
 /* A log that has rolled once and has its next segment's spare files in place. */
 static struct stor_log *open_with_spares(void)
 {
 	struct stor_log *lg = open_log();
 	roll_to(lg, 2);
-	t_run_idle(&t.ring, lg);
+	fill_half(lg);
 	cr_assert(spares_exist());
 	return lg;
 }
@@ -85,7 +93,9 @@ Test(stor_spare, the_next_roll_takes_the_spare_files)
 	cr_expect(!spares_exist(), "nothing is created ahead before the first roll");
 	roll_to(lg, 2);  /* the first roll creates its files itself */
 	t_run_idle(&t.ring, lg);
-	cr_expect(spares_exist(), "after a roll the next segment's files wait as spares");
+	cr_expect(!spares_exist(), "a segment just rolled to has no spares yet (an idle partition holds none)");
+	fill_half(lg);
+	cr_expect(spares_exist(), "half way to its roll the next segment's files wait as spares");
 	int fd_before = lg->spare_fd[0];
 	cr_assert_geq(fd_before, 0);
 	int64_t base = roll_to(lg, 3);
@@ -100,13 +110,65 @@ Test(stor_spare, the_next_roll_takes_the_spare_files)
 	cr_expect_geq(fsize(nm), 0);
 	stor_segment_name(nm, sizeof nm, base, "txnindex");
 	cr_expect_eq(fsize(nm), 0);
-	cr_expect(spares_exist(), "and the next spares are ready");
+	cr_expect(!spares_exist(), "the new segment holds none until it is half full");
+	fill_half(lg);
+	cr_expect(spares_exist(), "and then the next spares are ready");
 	int64_t n = t_verify_log(lg, 0);
 	cr_assert_eq(t_close(&t, lg), 0);
 	cr_expect(!spares_exist(), "a close removes the spares");
 	t_reopen_dir(&t, true);
 	lg = open_log();
 	cr_expect_eq(t_verify_log(lg, 0), n);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* A failed write cuts the log back while the roll's spare renames are still in flight (the
+ * failed writes complete at once, the renames on io-wq): the cut must not unlink the cut
+ * segment's names before the renames land, or a rename would bring a name back afterwards. */
+Test(stor_spare, a_cut_waits_for_the_spare_renames_in_flight)
+{
+	struct stor_log *lg = open_with_spares();
+	size_t n0 = stor_log_segment_count(lg);
+	size_t len;
+	uint8_t *one = t_batch(1, 1700000000000LL, 1000, &len);
+	free(one);
+	/* Room for exactly one more batch: the first append stays, the second rolls. */
+	while (lg->segs[lg->nseg - 1]->size + 2 * len <= (uint64_t)t.cfg.segment_bytes) put(lg, 0);
+	t_run_idle(&t.ring, lg);
+	int64_t end = stor_log_end_offset(lg);
+	stor_fault_arm(STOR_FAULT_LOG_WRITE, 0, -EIO, 2);
+	struct t_app ta[2];
+	uint8_t *b[2];
+	t_submit_batches(lg, ta, b, 2, 1, 1700000000000LL, 1000, STOR_APPEND_DURABLE);
+	cr_assert_eq(stor_log_segment_count(lg), n0 + 1, "the second append rolled onto the spares");
+	cr_expect(stor_spare_busy(lg), "their renames are in flight");
+	int64_t base = ta[1].a.base_offset;
+	for (int i = 0; i < 2; i++) {
+		t_run_until(&t.ring, &ta[i].done);
+		cr_expect_neq(ta[i].err, 0);
+	}
+	t_run_idle(&t.ring, lg);
+	stor_fault_clear();
+	cr_expect_eq(stor_log_end_offset(lg), end);
+	cr_expect_eq(stor_log_segment_count(lg), n0, "the rolled segment left the log");
+	char nm[64];
+	stor_segment_name(nm, sizeof nm, base, "log");
+	cr_expect_lt(fsize(nm), 0, "and no rename brought its name back after the cut");
+	stor_segment_name(nm, sizeof nm, base, "index");
+	cr_expect_lt(fsize(nm), 0);
+	/* The resend rolls into a segment of that name again and keeps it. */
+	for (int i = 0; i < 2; i++) {
+		int64_t at;
+		cr_assert_eq(t_append(&t, lg, b[i], len, STOR_APPEND_DURABLE, &at), 0);
+		free(b[i]);
+	}
+	t_run_idle(&t.ring, lg);
+	int64_t n = t_verify_log(lg, 0);
+	cr_expect_eq(n, end + 2);
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, true);
+	lg = open_log();
+	cr_expect_eq(t_verify_log(lg, 0), n, "every acknowledged record after a crash-style reopen");
 	cr_assert_eq(t_close(&t, lg), 0);
 }
 
