@@ -242,6 +242,23 @@ static void try_delete(struct dp_parts *pt, struct dp_part **pp)
 	part_free(x);
 }
 
+static void drop_run(struct dp_shard *s, void *arg)
+{
+	dp_parts_drop_topic(s, arg);
+	free(arg);
+}
+
+void dp_parts_drop_everywhere(struct dp_shard *from, const uint8_t id[16])
+{
+	for (int i = 0; i < from->b->nshards; i++) {
+		uint8_t *copy = malloc(16);
+		if (!copy)
+			continue;
+		memcpy(copy, id, 16);
+		dp_shard_post(from, i, drop_run, copy);
+	}
+}
+
 void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16])
 {
 	struct dp_parts *pt = s->parts;
@@ -357,7 +374,8 @@ struct stor_bg *dp_parts_bg(struct dp_shard *s)
 
 struct preopen_group {
 	int left;                       /* open jobs not back yet, plus one while they are queued */
-	void (*done)(struct dp_shard *s, void *arg);
+	int err;                        /* the first open's failure, or 0 */
+	void (*done)(struct dp_shard *s, void *arg, int err);
 	void *arg;
 };
 
@@ -374,7 +392,7 @@ static void group_end(struct dp_shard *s, struct preopen_group *g)
 {
 	if (--g->left)
 		return;
-	g->done(s, g->arg);
+	g->done(s, g->arg, g->err);
 	free(g);
 }
 
@@ -410,6 +428,8 @@ static void open_done(struct stor_bg_job *j, int32_t res)
 	x->opening = false;
 	if (!x->log) {
 		RT_ERROR("cannot open partition %s-%d: %s", x->topic, x->index, strerror(-res));
+		if (!oj->g->err)
+			oj->g->err = res < 0 ? res : -EIO;
 		/* Gone from the table: the next request opens it on the shard and reports the error. */
 		remove_entry(s->parts, x);
 		part_free(x);
@@ -423,15 +443,15 @@ static void open_done(struct stor_bg_job *j, int32_t res)
 	free(oj);
 }
 
-void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t, void (*done)(struct dp_shard *s, void *arg),
-                      void *arg)
+void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t,
+                      void (*done)(struct dp_shard *s, void *arg, int err), void *arg)
 {
 	struct dp_parts *pt = s->parts;
 	struct preopen_group *g = calloc(1, sizeof(*g));
 	if (!g || !pt->bg) {
 		/* No worker (or no memory): the partitions open on first use, as before. */
 		free(g);
-		done(s, arg);
+		done(s, arg, 0);
 		return;
 	}
 	g->left = 1;

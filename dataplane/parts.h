@@ -48,6 +48,9 @@ int dp_parts_open_owned(struct dp_shard *s);
 
 /* Removes every partition of the topic with this id from the shard (deleting its files). */
 void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16]);
+/* From shard `from`: has every shard drop the topic with this id (dp_parts_drop_topic), once the
+ * registry no longer has it.  `id` is copied. */
+void dp_parts_drop_everywhere(struct dp_shard *from, const uint8_t id[16]);
 
 /* Once a second: retention, background flush, deferred deletions. */
 void dp_parts_tick(struct dp_shard *s);
@@ -63,11 +66,13 @@ int dp_parts_close_all(struct dp_shard *s);
 
 /* Opens every partition of topic t that shard s owns and has not open yet on the shard's file
  * worker (directory, partition.metadata, first segment: no file system call on the shard), then
- * calls done(s, arg) on s.  Meanwhile those partitions answer NOT_LEADER_OR_FOLLOWER.  For
- * CreateTopics and CreatePartitions, which answer once the new partitions are open.  Without a
- * worker done is called at once and the partitions open on first use. */
-void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t, void (*done)(struct dp_shard *s, void *arg),
-                      void *arg);
+ * calls done(s, arg, err) on s, err 0 or the -errno of the first partition that could not be
+ * opened (it is not in the table: the next request tries again).  Meanwhile those partitions
+ * answer NOT_LEADER_OR_FOLLOWER.  For CreateTopics and CreatePartitions, which answer once the
+ * new partitions are open.  Without a worker done is called at once (err 0) and the partitions
+ * open on first use. */
+void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t,
+                      void (*done)(struct dp_shard *s, void *arg, int err), void *arg);
 
 /* The shard's file worker (storage/bg.h; borrowed), or NULL when it could not be started. */
 struct stor_bg *dp_parts_bg(struct dp_shard *s);

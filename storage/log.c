@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,11 +280,35 @@ static void log_free(struct stor_log *log)
 	free(log);
 }
 
+static int rm_tree(const char *path);
+
+/* Removes the directory a failed open created.  Out of descriptors (the usual cause) it cannot
+ * be listed, so the names an open creates in a fresh directory are unlinked by path (which
+ * needs no descriptor) before the rmdir. */
+static void rm_fresh(const char *path)
+{
+	if (!rm_tree(path)) return;
+	static const char *const names[] = {
+		"partition.metadata", "partition.metadata.tmp", "leader-epoch-checkpoint",
+		"leader-epoch-checkpoint.tmp", "00000000000000000000.log", "00000000000000000000.index",
+		"00000000000000000000.timeindex", "00000000000000000000.txnindex",
+		"00000000000000000000.snapshot",
+	};
+	char p[PATH_MAX];
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		snprintf(p, sizeof p, "%s/%s", path, names[i]);
+		unlink(p);
+	}
+	if (rmdir(path) && errno != ENOENT)
+		stor_logf("%s: cannot remove the directory of a failed open: %s", path, strerror(errno));
+}
+
 struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t partition,
                                const struct stor_config *cfg, const uint8_t *topic_id,
                                struct io_uring *ring, int *err)
 {
 	int dummy;
+	bool created = false;
 	if (!err) err = &dummy;
 	if (!valid_topic(topic) || partition < 0 || cfg->segment_bytes < KP_BATCH_HEADER_SIZE ||
 	    cfg->segment_index_bytes < 4 * STOR_OFF_ENTRY) {
@@ -312,7 +337,6 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 		*err = -ENOMEM;
 		goto fail_noreg;
 	}
-	bool created = false;
 	if (mkdir(log->path, 0755) == 0) created = true;
 	else if (errno != EEXIST) {
 		*err = -errno;
@@ -346,7 +370,14 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 fail:
 	stor_dir_unregister_only(d, log);
 fail_noreg:
-	log_free(log);
+	/* A directory this open created holds nothing but what the open itself put there: it goes,
+	 * so that a failed open (out of descriptors, say) leaves no partition behind whose
+	 * partition.metadata would refuse the topic when it is created again. */
+	char *gone = created ? log->path : NULL;
+	if (gone) log->path = NULL;
+	log_free(log);  /* first: its descriptors are what the removal may lack */
+	if (gone) rm_fresh(gone);
+	free(gone);
 	return NULL;
 }
 

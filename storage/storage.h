@@ -168,7 +168,8 @@ const char *stor_dir_path(const struct stor_dir *d);
  * `cfg` is copied.  `ring` is the owner shard's io_uring (borrowed; must outlive the log).
  * `topic_id` (16 bytes, or NULL when unknown) is written to partition.metadata when that file is
  * missing; a different id already on disk is -EEXIST.
- * Returns an owned log, or NULL with *err: -EINVAL (bad name or config), -EEXIST, -errno. */
+ * Returns an owned log, or NULL with *err: -EINVAL (bad name or config), -EEXIST, -errno
+ * (-EMFILE: out of descriptors).  A failed open removes the directory when it created it. */
 struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t partition,
                                const struct stor_config *cfg, const uint8_t *topic_id,
                                struct io_uring *ring, int *err);

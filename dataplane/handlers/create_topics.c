@@ -2,10 +2,35 @@
  * dataplane/handlers/create_topics.c: CreateTopics (key 19).  Each topic is checked and created
  * in the registry (meta.c), which persists it on the shard's file worker (offload.h); the owner
  * shards open the new partitions before the answer.  Replication factors above 1 are INVALID_REPLICATION_FACTOR until
- * clusters exist; a manual assignment may only name this broker.
+ * clusters exist; a manual assignment may only name this broker.  A topic some of whose
+ * partitions cannot be opened (out of file descriptors, a failing disk) is answered with the
+ * error and undone: out of the registry, what was opened of it deleted (offload.h), so the
+ * broker is left as before the request and the topic can be created again later.
  */
+#include <errno.h>
+#include <stdio.h>
+
 #include "handlers.h"
 #include "offload.h"
+#include "storage/storage.h"
+
+/* On the connection's shard: topic i was created but a partition of it could not be opened. */
+static void ct_open_failed(struct dp_off *off, int32_t i, int err)
+{
+	struct kp_create_topics_resp *resp = off->resp;
+	struct kp_create_topics_resp_creatable_topic_result *o = &resp->topics.items[i];
+	int16_t code = stor_err_to_kafka(err);
+	o->error_code = code ? code : KP_ERR_KAFKA_STORAGE_ERROR;
+	char msg[160];
+	snprintf(msg, sizeof(msg), "Cannot open the topic's partitions: %s%s; the topic was not created",
+	         strerror(-err), err == -EMFILE || err == -ENFILE ? " (the broker's RLIMIT_NOFILE is too low)" : "");
+	char *m = rt_arena_strndup(&off->req->arena, msg, strlen(msg));
+	o->error_message = m ? dp_str(m) : (struct kp_str){ NULL, -1 };
+	o->num_partitions = -1;
+	o->replication_factor = -1;
+	memset(o->topic_id, 0, 16);
+	o->configs.n = -1;
+}
 
 /* On the shard's file worker: the registry write blocks (offload.h). */
 static void ct_run(struct dp_off *off)
@@ -15,6 +40,7 @@ static void ct_run(struct dp_off *off)
 	struct dp_broker *b = dp_req_broker(req);
 	struct kp_create_topics_resp *resp = off->resp;
 	kp_create_topics_resp_init(resp);
+	off->open_failed = ct_open_failed;
 	DP_ARRAY(req, resp->topics, m->topics.n);
 	/* per topic: created now (not validate_only), or NULL */
 	off->open = dp_req_array(req, resp->topics.n, sizeof(*off->open));

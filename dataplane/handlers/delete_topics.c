@@ -3,30 +3,9 @@
  * topic id (v6+).  The topic leaves the registry first (persisted), then every shard drops its
  * partitions of that topic id: the logs are deleted once no read pins them.
  */
-#include <stdlib.h>
-
 #include "../parts.h"
 #include "handlers.h"
 #include "offload.h"
-
-static void drop_run(struct dp_shard *s, void *arg)
-{
-	dp_parts_drop_topic(s, arg);
-	free(arg);
-}
-
-/* On the connection's shard, once the registry no longer has the topic. */
-static void drop_everywhere(struct dp_req *req, const uint8_t topic_id[16])
-{
-	struct dp_broker *b = dp_req_broker(req);
-	for (int i = 0; i < b->nshards; i++) {
-		uint8_t *id = malloc(16);
-		if (!id)
-			continue;
-		memcpy(id, topic_id, 16);
-		dp_shard_post(req->s, i, drop_run, id);
-	}
-}
 
 /* On the shard's file worker: the registry write blocks (offload.h). */
 static void dt_run(struct dp_off *off)
@@ -80,7 +59,7 @@ static void dt_back(struct dp_off *off)
 	struct kp_delete_topics_resp *resp = off->resp;
 	for (int32_t i = 0; i < resp->responses.n; i++)
 		if (!resp->responses.items[i].error_code)
-			drop_everywhere(off->req, resp->responses.items[i].topic_id);
+			dp_parts_drop_everywhere(off->req->s, resp->responses.items[i].topic_id);
 }
 
 void dp_h_delete_topics(struct dp_req *req, void *msg)

@@ -4,26 +4,37 @@
 #include "offload.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../parts.h"
 
 struct po_msg {
-	struct dp_fan *fan;
+	struct dp_off *o;
 	const struct dp_topic *t;
+	int32_t i;                      /* t is o->open[i] */
+	int err;                        /* the owner's first failed open, or 0 */
 };
 
+static void undo_run(struct stor_bg_job *j);
+static void undo_done(struct stor_bg_job *j, int32_t res);
+
+/* On the connection's shard: an owner is back from opening its partitions of open[m->i]. */
 static void po_back(struct dp_shard *s, void *arg)
 {
 	(void)s;
-	dp_fan_end(arg);
+	struct po_msg *m = arg;
+	struct dp_off *o = m->o;
+	if (m->err && o->open_err && !o->open_err[m->i])
+		o->open_err[m->i] = m->err;
+	free(m);
+	dp_fan_end(&o->fan);
 }
 
-static void po_opened(struct dp_shard *owner, void *arg)
+static void po_opened(struct dp_shard *owner, void *arg, int err)
 {
 	struct po_msg *m = arg;
-	struct dp_fan *fan = m->fan;
-	free(m);
-	dp_shard_post(owner, fan->req->s->id, po_back, fan);
+	m->err = err;
+	dp_shard_post(owner, m->o->req->s->id, po_back, m);
 }
 
 static void po_run(struct dp_shard *owner, void *arg)
@@ -37,6 +48,8 @@ static void po_run(struct dp_shard *owner, void *arg)
 static void preopen(struct dp_off *o)
 {
 	struct dp_broker *b = dp_req_broker(o->req);
+	if (o->open && o->nopen > 0)
+		o->open_err = rt_arena_calloc(&o->req->arena, (size_t)o->nopen, sizeof(int));
 	for (int32_t i = 0; i < o->nopen && o->open; i++) {
 		const struct dp_topic *t = o->open[i];
 		if (!t)
@@ -50,17 +63,75 @@ static void preopen(struct dp_off *o)
 			struct po_msg *m = malloc(sizeof(*m));
 			if (!m)
 				continue;  /* the partitions open on first use */
-			m->fan = &o->fan;
+			m->o = o;
 			m->t = t;
+			m->i = i;
+			m->err = 0;
 			dp_fan_hold(&o->fan);
 			dp_shard_post(o->req->s, sh, po_run, m);
 		}
 	}
 }
 
+/* Every job and owner is back: topics with a partition that did not open are undone
+ * (offload.h) before the answer. */
 static void answer(struct dp_fan *f)
 {
 	struct dp_off *o = rt_container_of(f, struct dp_off, fan);
+	bool undo = false;
+	for (int32_t i = 0; i < o->nopen && o->open_err; i++) {
+		if (!o->open_err[i])
+			continue;
+		if (o->open_failed) {
+			o->open_failed(o, i, o->open_err[i]);
+			undo = true;
+		} else {
+			o->open_err[i] = 0;  /* the partitions open on first use */
+		}
+	}
+	if (!undo) {
+		dp_req_respond(o->req, o->resp);
+		return;
+	}
+	struct stor_bg *bg = dp_parts_bg(o->req->s);
+	if (!bg) {
+		undo_run(&o->job);
+		undo_done(&o->job, 0);
+		return;
+	}
+	stor_bg_submit(bg, &o->job, undo_run, undo_done);
+}
+
+/* On the worker: the failed topics leave the registry (a blocking write). */
+static void undo_run(struct stor_bg_job *j)
+{
+	struct dp_off *o = rt_container_of(j, struct dp_off, job);
+	struct dp_broker *b = dp_req_broker(o->req);
+	for (int32_t i = 0; i < o->nopen; i++) {
+		if (!o->open_err[i])
+			continue;
+		int16_t e = dp_meta_delete(b->meta, o->open[i]);
+		if (e) {
+			RT_ERROR("topic %s: its partitions could not all be opened and it cannot be removed "
+			         "again (error %d): it stays, and its partitions open on first use",
+			         o->open[i]->name, e);
+			o->open_err[i] = 0;
+		}
+	}
+}
+
+/* On the connection's shard: every shard drops what was opened of them; then the answer. */
+static void undo_done(struct stor_bg_job *j, int32_t res)
+{
+	(void)res;
+	struct dp_off *o = rt_container_of(j, struct dp_off, job);
+	for (int32_t i = 0; i < o->nopen; i++) {
+		if (!o->open_err[i])
+			continue;
+		RT_WARN("topic %s not created: a partition could not be opened (%s); what was opened of it "
+		        "is removed", o->open[i]->name, strerror(-o->open_err[i]));
+		dp_parts_drop_everywhere(o->req->s, o->open[i]->id);
+	}
 	dp_req_respond(o->req, o->resp);
 }
 

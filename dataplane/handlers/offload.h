@@ -31,8 +31,15 @@ struct dp_off {
 	int32_t nopen;
 	void (*run)(struct dp_off *o);   /* on the worker thread */
 	void (*back)(struct dp_off *o);  /* on the connection's shard before the answer, or NULL */
+	/* Set by run, or NULL (CreateTopics): on the connection's shard, once the opening of open[]
+	 * is over, called for each topic open[i] some of whose partitions could not be opened (err:
+	 * the first -errno, e.g. -EMFILE); it puts the topic's error in resp.  The topic then
+	 * leaves the registry (on the worker) and every shard drops what was opened of it, before
+	 * the answer: a topic is answered created only with all its partitions open. */
+	void (*open_failed)(struct dp_off *o, int32_t i, int err);
 	void *ctx;                       /* the handler's own, from run to back (NULL at first) */
 	struct dp_fan fan;               /* back's jobs (dp_fan_post): the answer waits for them */
+	int *open_err;                   /* private: per open[] entry, the first failure */
 };
 
 /* On the connection's shard: runs run(o) on the file worker for request req (msg borrowed, as
