@@ -375,6 +375,8 @@ struct stor_bg *dp_parts_bg(struct dp_shard *s)
 struct preopen_group {
 	int left;                       /* open jobs not back yet, plus one while they are queued */
 	int err;                        /* the first open's failure, or 0 */
+	int nfail;                      /* opens that failed (one log line for all but the first) */
+	const struct dp_topic *t;
 	void (*done)(struct dp_shard *s, void *arg, int err);
 	void *arg;
 };
@@ -392,6 +394,9 @@ static void group_end(struct dp_shard *s, struct preopen_group *g)
 {
 	if (--g->left)
 		return;
+	if (g->nfail > 1)
+		RT_ERROR("%d partitions of topic %s could not be opened in all (the first: %s)", g->nfail, g->t->name,
+		         strerror(-g->err));
 	g->done(s, g->arg, g->err);
 	free(g);
 }
@@ -427,7 +432,9 @@ static void open_done(struct stor_bg_job *j, int32_t res)
 	struct dp_part *x = oj->x;
 	x->opening = false;
 	if (!x->log) {
-		RT_ERROR("cannot open partition %s-%d: %s", x->topic, x->index, strerror(-res));
+		/* Out of descriptors every later open fails alike: one line, and a count at the end. */
+		if (!oj->g->nfail++)
+			RT_ERROR("cannot open partition %s-%d: %s", x->topic, x->index, strerror(-res));
 		if (!oj->g->err)
 			oj->g->err = res < 0 ? res : -EIO;
 		/* Gone from the table: the next request opens it on the shard and reports the error. */
@@ -455,6 +462,7 @@ void dp_parts_preopen(struct dp_shard *s, const struct dp_topic *t,
 		return;
 	}
 	g->left = 1;
+	g->t = t;
 	g->done = done;
 	g->arg = arg;
 	for (int32_t index = 0; index < t->nparts; index++) {
