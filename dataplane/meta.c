@@ -523,6 +523,31 @@ int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, 
 	return 0;
 }
 
+int16_t dp_meta_shrink_partitions(struct dp_meta *m, const struct dp_topic *t, int32_t nparts)
+{
+	pthread_mutex_lock(&m->lock);
+	struct dp_snap *s = atomic_load(&m->cur);
+	if (dp_snap_find(s, t->name, strlen(t->name)) != t || nparts < 1 || nparts > t->nparts) {
+		pthread_mutex_unlock(&m->lock);
+		return KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	struct dp_topic *n = topic_clone(t);
+	if (!n) {
+		pthread_mutex_unlock(&m->lock);
+		return KP_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	n->nparts = nparts;
+	int rc = publish(m, t, n);
+	pthread_mutex_unlock(&m->lock);
+	if (rc) {
+		topic_free(n);
+		RT_ERROR("cannot write the topic registry %s: %s", m->path, strerror(-rc));
+		return KP_ERR_KAFKA_STORAGE_ERROR;
+	}
+	RT_INFO("topic %s back to %d partitions", t->name, nparts);
+	return 0;
+}
+
 int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, const struct dp_kv *kv,
                               const int8_t *ops, int n, bool incremental, bool validate_only,
                               const char **msg)

@@ -93,6 +93,11 @@ int16_t dp_meta_delete(struct dp_meta *m, const struct dp_topic *t);
 int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, int32_t total,
                                bool validate_only, const char **msg);
 
+/* Takes topic t (the registry's current one, else UNKNOWN_TOPIC_OR_PARTITION) back to its first
+ * nparts partitions: the undoing of a growth whose new partitions could not be opened.
+ * Returns a Kafka error code. */
+int16_t dp_meta_shrink_partitions(struct dp_meta *m, const struct dp_topic *t, int32_t nparts);
+
 /* Replaces (set, incremental=false) or edits (incremental: ops 0 set, 1 delete) topic configs.
  * Returns a Kafka error code with *msg set; validate_only checks without changing. */
 int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, const struct dp_kv *kv,

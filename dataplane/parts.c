@@ -242,30 +242,47 @@ static void try_delete(struct dp_parts *pt, struct dp_part **pp)
 	part_free(x);
 }
 
+struct drop_msg {
+	uint8_t id[16];
+	int32_t first;
+};
+
 static void drop_run(struct dp_shard *s, void *arg)
 {
-	dp_parts_drop_topic(s, arg);
-	free(arg);
+	struct drop_msg *m = arg;
+	dp_parts_drop_from(s, m->id, m->first);
+	free(m);
 }
 
-void dp_parts_drop_everywhere(struct dp_shard *from, const uint8_t id[16])
+void dp_parts_drop_everywhere(struct dp_shard *from, const uint8_t id[16], int32_t first)
 {
+	/* `from` first and at once: its deletions then go to its file worker before any job the
+	 * caller submits next (offload.c's registry write, which needs the descriptors back). */
+	dp_parts_drop_from(from, id, first);
 	for (int i = 0; i < from->b->nshards; i++) {
-		uint8_t *copy = malloc(16);
-		if (!copy)
+		if (i == from->id)
 			continue;
-		memcpy(copy, id, 16);
-		dp_shard_post(from, i, drop_run, copy);
+		struct drop_msg *m = malloc(sizeof(*m));
+		if (!m)
+			continue;
+		memcpy(m->id, id, 16);
+		m->first = first;
+		dp_shard_post(from, i, drop_run, m);
 	}
 }
 
 void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16])
 {
+	dp_parts_drop_from(s, id, 0);
+}
+
+void dp_parts_drop_from(struct dp_shard *s, const uint8_t id[16], int32_t first)
+{
 	struct dp_parts *pt = s->parts;
 	for (int i = 0; i < NBUCKETS; i++)
 		for (struct dp_part **pp = &pt->b[i]; *pp;) {
 			struct dp_part *x = *pp;
-			if (memcmp(x->topic_id, id, 16)) {
+			if (memcmp(x->topic_id, id, 16) || x->index < first) {
 				pp = &x->hnext;
 				continue;
 			}

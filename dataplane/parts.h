@@ -48,9 +48,13 @@ int dp_parts_open_owned(struct dp_shard *s);
 
 /* Removes every partition of the topic with this id from the shard (deleting its files). */
 void dp_parts_drop_topic(struct dp_shard *s, const uint8_t id[16]);
-/* From shard `from`: has every shard drop the topic with this id (dp_parts_drop_topic), once the
- * registry no longer has it.  `id` is copied. */
-void dp_parts_drop_everywhere(struct dp_shard *from, const uint8_t id[16]);
+/* Removes the partitions index >= first of the topic with this id from the shard (deleting
+ * their files): the undoing of a CreatePartitions whose new partitions could not all be opened. */
+void dp_parts_drop_from(struct dp_shard *s, const uint8_t id[16], int32_t first);
+/* From shard `from`: has every shard drop the partitions index >= first of the topic with this
+ * id (dp_parts_drop_from; first 0: the whole topic): `from` at once, the others through a
+ * message.  `id` is copied. */
+void dp_parts_drop_everywhere(struct dp_shard *from, const uint8_t id[16], int32_t first);
 
 /* Once a second: retention, background flush, deferred deletions. */
 void dp_parts_tick(struct dp_shard *s);

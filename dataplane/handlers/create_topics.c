@@ -7,25 +7,15 @@
  * error and undone: out of the registry, what was opened of it deleted (offload.h), so the
  * broker is left as before the request and the topic can be created again later.
  */
-#include <errno.h>
-#include <stdio.h>
-
 #include "handlers.h"
 #include "offload.h"
-#include "storage/storage.h"
 
 /* On the connection's shard: topic i was created but a partition of it could not be opened. */
 static void ct_open_failed(struct dp_off *off, int32_t i, int err)
 {
 	struct kp_create_topics_resp *resp = off->resp;
 	struct kp_create_topics_resp_creatable_topic_result *o = &resp->topics.items[i];
-	int16_t code = stor_err_to_kafka(err);
-	o->error_code = code ? code : KP_ERR_KAFKA_STORAGE_ERROR;
-	char msg[160];
-	snprintf(msg, sizeof(msg), "Cannot open the topic's partitions: %s%s; the topic was not created",
-	         strerror(-err), err == -EMFILE || err == -ENFILE ? " (the broker's RLIMIT_NOFILE is too low)" : "");
-	char *m = rt_arena_strndup(&off->req->arena, msg, strlen(msg));
-	o->error_message = m ? dp_str(m) : (struct kp_str){ NULL, -1 };
+	o->error_code = dp_off_open_error(off, err, "the topic was not created", &o->error_message);
 	o->num_partitions = -1;
 	o->replication_factor = -1;
 	memset(o->topic_id, 0, 16);

@@ -59,7 +59,7 @@ static void dt_back(struct dp_off *off)
 	struct kp_delete_topics_resp *resp = off->resp;
 	for (int32_t i = 0; i < resp->responses.n; i++)
 		if (!resp->responses.items[i].error_code)
-			dp_parts_drop_everywhere(off->req->s, resp->responses.items[i].topic_id);
+			dp_parts_drop_everywhere(off->req->s, resp->responses.items[i].topic_id, 0);
 }
 
 void dp_h_delete_topics(struct dp_req *req, void *msg)

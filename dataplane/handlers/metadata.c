@@ -141,8 +141,22 @@ static void md_fill(struct dp_req *req, struct kp_metadata_req *m, struct kp_met
 	}
 }
 
+/* On the connection's shard: topic i was created but a partition of it could not be opened: it
+ * is answered as absent, with the error (and undone, offload.h), as a CreateTopics would be. */
+static void md_open_failed(struct dp_off *off, int32_t i, int err)
+{
+	struct kp_metadata_resp *resp = off->resp;
+	struct kp_metadata_resp_topic *rt = &resp->topics.items[i];
+	struct kp_str why;
+	rt->error_code = dp_off_open_error(off, err, "the topic was not created", &why);
+	memset(rt->topic_id, 0, 16);
+	rt->is_internal = false;
+	rt->partitions.n = 0;
+}
+
 static void md_run(struct dp_off *off)
 {
+	off->open_failed = md_open_failed;
 	md_fill(off->req, off->msg, off->resp, off);
 }
 

@@ -3,10 +3,14 @@
  */
 #include "offload.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../parts.h"
+#include "storage/storage.h"
 
 struct po_msg {
 	struct dp_off *o;
@@ -14,6 +18,9 @@ struct po_msg {
 	int32_t i;                      /* t is o->open[i] */
 	int err;                        /* the owner's first failed open, or 0 */
 };
+
+/* The registry write of an undo: tries and the pause between them (2 s in all). */
+enum { UNDO_TRIES = 100, UNDO_PAUSE_NS = 20 * 1000 * 1000 };
 
 static void undo_run(struct stor_bg_job *j);
 static void undo_done(struct stor_bg_job *j, int32_t res);
@@ -93,6 +100,11 @@ static void answer(struct dp_fan *f)
 		dp_req_respond(o->req, o->resp);
 		return;
 	}
+	/* What was opened goes first: out of descriptors, the registry write below needs the
+	 * descriptors its partitions hold. */
+	for (int32_t i = 0; i < o->nopen; i++)
+		if (o->open_err[i])
+			dp_parts_drop_everywhere(o->req->s, o->open[i]->id, o->open_first ? o->open_first[i] : 0);
 	struct stor_bg *bg = dp_parts_bg(o->req->s);
 	if (!bg) {
 		undo_run(&o->job);
@@ -102,7 +114,8 @@ static void answer(struct dp_fan *f)
 	stor_bg_submit(bg, &o->job, undo_run, undo_done);
 }
 
-/* On the worker: the failed topics leave the registry (a blocking write). */
+/* On the worker: the failed topics leave the registry, or go back to their partitions before
+ * the growth (a blocking write). */
 static void undo_run(struct stor_bg_job *j)
 {
 	struct dp_off *o = rt_container_of(j, struct dp_off, job);
@@ -110,17 +123,27 @@ static void undo_run(struct stor_bg_job *j)
 	for (int32_t i = 0; i < o->nopen; i++) {
 		if (!o->open_err[i])
 			continue;
-		int16_t e = dp_meta_delete(b->meta, o->open[i]);
+		int32_t first = o->open_first ? o->open_first[i] : 0;
+		int16_t e;
+		/* Out of descriptors the write fails until the other shards' file workers have closed
+		 * what was opened (the drops in answer()): a few tries, on this worker only. */
+		for (int tries = 0;; tries++) {
+			e = first > 0 ? dp_meta_shrink_partitions(b->meta, o->open[i], first)
+			              : dp_meta_delete(b->meta, o->open[i]);
+			if (e != KP_ERR_KAFKA_STORAGE_ERROR || tries == UNDO_TRIES)
+				break;
+			nanosleep(&(struct timespec){ .tv_nsec = UNDO_PAUSE_NS }, NULL);
+		}
 		if (e) {
-			RT_ERROR("topic %s: its partitions could not all be opened and it cannot be removed "
-			         "again (error %d): it stays, and its partitions open on first use",
-			         o->open[i]->name, e);
+			RT_ERROR("topic %s: its new partitions could not all be opened and cannot be removed "
+			         "again (error %d): they stay, and open on first use", o->open[i]->name, e);
 			o->open_err[i] = 0;
 		}
 	}
 }
 
-/* On the connection's shard: every shard drops what was opened of them; then the answer. */
+/* On the connection's shard: every shard drops again what may have been opened of them since
+ * the first drop (a request opening a partition on first use); then the answer. */
 static void undo_done(struct stor_bg_job *j, int32_t res)
 {
 	(void)res;
@@ -128,11 +151,28 @@ static void undo_done(struct stor_bg_job *j, int32_t res)
 	for (int32_t i = 0; i < o->nopen; i++) {
 		if (!o->open_err[i])
 			continue;
-		RT_WARN("topic %s not created: a partition could not be opened (%s); what was opened of it "
-		        "is removed", o->open[i]->name, strerror(-o->open_err[i]));
-		dp_parts_drop_everywhere(o->req->s, o->open[i]->id);
+		int32_t first = o->open_first ? o->open_first[i] : 0;
+		if (first > 0)
+			RT_WARN("topic %s not grown: a new partition could not be opened (%s); it keeps its %d "
+			        "partitions and what was opened of the new ones is removed", o->open[i]->name,
+			        strerror(-o->open_err[i]), first);
+		else
+			RT_WARN("topic %s not created: a partition could not be opened (%s); what was opened of "
+			        "it is removed", o->open[i]->name, strerror(-o->open_err[i]));
+		dp_parts_drop_everywhere(o->req->s, o->open[i]->id, first);
 	}
 	dp_req_respond(o->req, o->resp);
+}
+
+int16_t dp_off_open_error(struct dp_off *o, int err, const char *outcome, struct kp_str *msg)
+{
+	char text[200];
+	snprintf(text, sizeof(text), "Cannot open the topic's partitions: %s%s; %s", strerror(-err),
+	         err == -EMFILE || err == -ENFILE ? " (the broker's RLIMIT_NOFILE is too low)" : "", outcome);
+	char *m = rt_arena_strndup(&o->req->arena, text, strlen(text));
+	*msg = m ? dp_str(m) : (struct kp_str){ NULL, -1 };
+	int16_t code = stor_err_to_kafka(err);
+	return code ? code : KP_ERR_KAFKA_STORAGE_ERROR;
 }
 
 static void off_back(struct dp_off *o)

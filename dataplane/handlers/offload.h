@@ -31,12 +31,16 @@ struct dp_off {
 	int32_t nopen;
 	void (*run)(struct dp_off *o);   /* on the worker thread */
 	void (*back)(struct dp_off *o);  /* on the connection's shard before the answer, or NULL */
-	/* Set by run, or NULL (CreateTopics): on the connection's shard, once the opening of open[]
-	 * is over, called for each topic open[i] some of whose partitions could not be opened (err:
-	 * the first -errno, e.g. -EMFILE); it puts the topic's error in resp.  The topic then
-	 * leaves the registry (on the worker) and every shard drops what was opened of it, before
-	 * the answer: a topic is answered created only with all its partitions open. */
+	/* Set by run, or NULL: on the connection's shard, once the opening of open[] is over, called
+	 * for each topic open[i] some of whose partitions could not be opened (err: the first -errno,
+	 * e.g. -EMFILE); it puts the topic's error in resp.  The topic then leaves the registry (on
+	 * the worker), or goes back to its open_first[i] partitions when that is above 0 (a growth),
+	 * and every shard drops what was opened of it, before the answer: a topic is answered
+	 * created or grown only with all its partitions open.  Without it the partitions that did
+	 * not open are left to open on first use. */
 	void (*open_failed)(struct dp_off *o, int32_t i, int err);
+	int32_t *open_first;             /* set by run, or NULL (every partition new): per open[]
+	                                  * entry, its partition count before the request */
 	void *ctx;                       /* the handler's own, from run to back (NULL at first) */
 	struct dp_fan fan;               /* back's jobs (dp_fan_post): the answer waits for them */
 	int *open_err;                   /* private: per open[] entry, the first failure */
@@ -47,5 +51,9 @@ struct dp_off {
  * as described above.  Takes req until it is finished; out of memory closes the connection. */
 void dp_off_answer(struct dp_req *req, void *msg, size_t resp_size, void (*run)(struct dp_off *o),
                    void (*back)(struct dp_off *o));
+
+/* For open_failed: the Kafka error for partitions that could not be opened (err: -errno), and
+ * in *msg a message in the request's arena naming the cause and then `outcome` (borrowed). */
+int16_t dp_off_open_error(struct dp_off *o, int err, const char *outcome, struct kp_str *msg);
 
 #endif

@@ -4,6 +4,7 @@ loopback port with a temporary data directory, wait until it accepts connections
 even when the test fails), and print TAP.
 """
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -141,6 +142,18 @@ class Broker:
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         return False
+
+
+class LowFdBroker(Broker):
+    """A broker started with RLIMIT_NOFILE `limit`, soft and hard, set in its own process before
+    exec: the broker raises its soft limit to the hard one at start, so the hard one is the cap
+    (and io_uring reads the limit when an accept is armed, so a prlimit on the running broker
+    would not reach its armed multishot accepts)."""
+
+    def __init__(self, exe, limit, **kw):
+        super().__init__(exe, **kw)
+        self.limit = limit
+        self.preexec_fn = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
 
 class Tap:

@@ -19,19 +19,10 @@ import time
 
 from confluent_kafka.admin import AdminClient
 
-from rtbroker import Broker, run_tap
+from rtbroker import LowFdBroker, run_tap
 
 LIMIT = 64        # the broker's RLIMIT_NOFILE (it holds about 15 descriptors after its start)
 CLIENTS = 100     # connections opened: well past the limit
-
-
-class LowFdBroker(Broker):
-    """A broker started with RLIMIT_NOFILE LIMIT, soft and hard (the broker raises its soft limit
-    to the hard one at start, so the hard one is the cap), set in its own process only."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.preexec_fn = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
 
 
 def cpu_seconds(pid):
@@ -46,7 +37,7 @@ def emfile_lines(log):
 
 
 def main(tap):
-    with LowFdBroker(sys.argv[1]) as b:
+    with LowFdBroker(sys.argv[1], LIMIT) as b:
         pid = b.proc.pid
         held = len(os.listdir('/proc/%d/fd' % pid))
         limit = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]

@@ -11,7 +11,6 @@ name can be created again (smaller) with no stale partition.metadata in the way.
 Usage: test_create_topics_emfile.py <path to ringtail>
 """
 import os
-import resource
 import sys
 import time
 
@@ -19,22 +18,10 @@ from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kclient import read_to_end
-from rtbroker import Broker, run_tap
+from rtbroker import LowFdBroker, run_tap
 
 LIMIT = 128       # the broker's RLIMIT_NOFILE
 BIG = 400         # partitions asked for: several descriptors each, far past the limit
-
-
-class LowFdBroker(Broker):
-    """A broker started with RLIMIT_NOFILE LIMIT (the soft limit it inherits)."""
-
-    def _start(self, timeout):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, hard))
-        try:
-            return super()._start(timeout)
-        finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def fds(pid):
@@ -56,7 +43,7 @@ def create(admin, topic):
 
 
 def main(tap):
-    with LowFdBroker(sys.argv[1]) as b:
+    with LowFdBroker(sys.argv[1], LIMIT) as b:
         pid = b.proc.pid
         admin = AdminClient({'bootstrap.servers': b.bootstrap})
         err = create(admin, NewTopic('small', 2, 1))
