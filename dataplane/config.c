@@ -30,6 +30,10 @@ static const struct rt_cfg_def defs[] = {
 	  .doc = "replication needs a cluster (not yet): 1" },
 	{ "auto.create.topics.enable", RT_CFG_BOOL, "true", .doc = "Metadata creates unknown topics" },
 	{ "message.max.bytes", RT_CFG_INT, "1048588", .min = 0, .max = 2147483647, .doc = "largest record batch" },
+	{ "fetch.max.bytes", RT_CFG_INT, "57671680", .min = 1024, .max = 2147483647,
+	  .doc = "most bytes a consumer's fetch is answered with (and, copying, allocates)" },
+	{ "replica.fetch.response.max.bytes", RT_CFG_INT, "10485760", .min = 0, .max = 2147483647,
+	  .doc = "the same for a follower's fetch (replica id >= 0)" },
 	{ "socket.request.max.bytes", RT_CFG_INT, "104857600", .min = 1, .max = 2147483647, .doc = "largest request" },
 	{ "log.segment.bytes", RT_CFG_INT, "1073741824", .min = 14, .max = 2147483647, .doc = "segment size" },
 	{ "log.roll.ms", RT_CFG_LONG, NULL, .min = 1, .max = INT64_MAX, .doc = "segment age before a roll" },
@@ -167,6 +171,8 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->auto_create_topics = rt_cfg_bool(rc, "auto.create.topics.enable");
 	c->message_max_bytes = (int32_t)rt_cfg_int(rc, "message.max.bytes");
 	c->socket_request_max_bytes = rt_cfg_int(rc, "socket.request.max.bytes");
+	c->fetch_max_bytes = (int32_t)rt_cfg_int(rc, "fetch.max.bytes");
+	c->replica_fetch_response_max_bytes = (int32_t)rt_cfg_int(rc, "replica.fetch.response.max.bytes");
 	c->log_segment_bytes = rt_cfg_int(rc, "log.segment.bytes");
 	/* Kafka's precedence: ms, then minutes, then hours. */
 	c->log_roll_ms = given(rc, "log.roll.ms") ? rt_cfg_int(rc, "log.roll.ms") : rt_cfg_int(rc, "log.roll.hours") * 3600000;

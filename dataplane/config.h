@@ -34,6 +34,8 @@ struct dp_config {
 	bool auto_create_topics;
 	int32_t message_max_bytes;
 	int64_t socket_request_max_bytes;
+	int32_t fetch_max_bytes;       /* a consumer's fetch answers (and copies) at most this */
+	int32_t replica_fetch_response_max_bytes;  /* the same for a follower's */
 	int64_t log_segment_bytes;
 	int64_t log_roll_ms;
 	int64_t log_retention_ms;      /* -1 = forever */

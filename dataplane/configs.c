@@ -90,6 +90,8 @@ int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
 	add(out, &n, "default.replication.factor", DP_TYPE_INT, S, true, "%d", c->default_replication_factor);
 	add(out, &n, "auto.create.topics.enable", DP_TYPE_BOOLEAN, S, true, "%s", c->auto_create_topics ? "true" : "false");
 	add(out, &n, "message.max.bytes", DP_TYPE_INT, S, true, "%d", c->message_max_bytes);
+	add(out, &n, "fetch.max.bytes", DP_TYPE_INT, S, true, "%d", c->fetch_max_bytes);
+	add(out, &n, "replica.fetch.response.max.bytes", DP_TYPE_INT, S, true, "%d", c->replica_fetch_response_max_bytes);
 	add(out, &n, "socket.request.max.bytes", DP_TYPE_INT, S, true, "%" PRId64, c->socket_request_max_bytes);
 	add(out, &n, "log.segment.bytes", DP_TYPE_INT, S, true, "%" PRId64, c->log_segment_bytes);
 	add(out, &n, "log.roll.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_roll_ms);

@@ -10,7 +10,10 @@
  * memory (stor_recent_note), and a walk starts at the newest of them that it may: a consumer
  * at the tail is answered with no header read at all, not one io_uring round trip per fetch.
  * A read that asks for a copy (ringtail.fetch.zero.copy=false) then reads the range's bytes
- * into memory through the same ring; the range's pin keeps its descriptor open meanwhile.
+ * into memory through the same ring; the range's pin keeps its descriptor open meanwhile.  The
+ * copies of one fetch take their bytes from a budget the reads share (copy_budget), so a fetch
+ * naming many partitions with huge limits allocates at most that; a range past it is served
+ * from the file.
  *
  * A header read the disk fails (or that finds the file shorter than its visible size) takes the
  * partition offline, as an IOException on a read takes Kafka's log directory offline: the fetch
@@ -358,15 +361,31 @@ static int submit_copy(struct stor_read_op *r)
 	return 0;
 }
 
-/* The walk is over: with r->copy and a range, its copy starts.  True when it is queued. */
+/* Takes n bytes from a copy budget shared by the reads of one fetch across shards.  False (and
+ * nothing taken) when fewer are left. */
+static bool budget_take(int64_t *budget, uint32_t n)
+{
+	int64_t left = __atomic_load_n(budget, __ATOMIC_RELAXED);
+	do {
+		if (left < (int64_t)n) return false;
+	} while (!__atomic_compare_exchange_n(budget, &left, left - n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+/* The walk is over: with r->copy and a range, its copy starts.  True when it is queued.  When
+ * the copy cannot be had (over the fetch's budget, out of memory, the ring full) the file range
+ * serves. */
 static bool copy_start(struct stor_read_op *r)
 {
 	if (!r->copy || !r->rd.len) return false;
-	if (!(r->data = malloc(r->rd.len))) return false;  /* the file range serves */
-	r->copied = 0;
-	if (!submit_copy(r)) return true;
-	free(r->data);
-	r->data = NULL;
+	if (r->copy_budget && !budget_take(r->copy_budget, r->rd.len)) return false;
+	if ((r->data = malloc(r->rd.len))) {
+		r->copied = 0;
+		if (!submit_copy(r)) return true;
+		free(r->data);
+		r->data = NULL;
+	}
+	if (r->copy_budget) __atomic_add_fetch(r->copy_budget, (int64_t)r->rd.len, __ATOMIC_RELAXED);
 	return false;
 }
 

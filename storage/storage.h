@@ -312,6 +312,11 @@ struct stor_read_op {
 	bool min_one;
 	bool copy;                      /* also read the range's bytes into memory (through the ring):
 	                                 * ringtail.fetch.zero.copy=false */
+	int64_t *copy_budget;           /* copy: the bytes still allowed to be copied (borrowed; read and
+	                                 * taken atomically: the reads of one fetch on every shard share
+	                                 * it), or NULL: no cap.  A range longer than what is left is not
+	                                 * copied (data NULL): its file range serves, so the cap bounds
+	                                 * memory and never what is returned (min_one's first batch) */
 	stor_read_fn done;
 	/* out */
 	struct stor_read rd;

@@ -15,10 +15,15 @@
  * the response.  Every watch sends exactly one message back (fired or cancelled), so the
  * request outlives all of them.
  *
- * Byte limits: each partition reads at most min(partition_max_bytes, max_bytes); the response
- * then keeps partitions in request order while the total fits max_bytes (the first partition
- * with data always, even when its first batch alone is larger, as Kafka does) and returns the
- * rest empty.  Pins are released on the owner shard when the response has been sent.
+ * Byte limits: the response's limit is the request's max_bytes (v3+) capped by the broker's
+ * fetch.max.bytes (replica.fetch.response.max.bytes for a follower), as Kafka's; each partition
+ * reads at most min(partition_max_bytes, that limit); the response then keeps partitions in
+ * request order while the total fits the limit (the first partition with data always, even when
+ * its first batch alone is larger, as Kafka does) and returns the rest empty.  Copying
+ * (ringtail.fetch.zero.copy=false), the reads of a round copy at most the limit between them
+ * (rop.copy_budget): a range past it is sent from the file instead, so a fetch of many
+ * partitions with huge limits never allocates more.  Pins are released on the owner shard when
+ * the response has been sent.
  *
  * read_committed (isolation_level 1, v4+): records stop at the last stable offset and each
  * partition lists the aborted transactions among them (fetch_aborted.c, gathered on the owner
@@ -78,6 +83,8 @@ struct fetch_ctx {
 	struct dp_fs_preq *preq;       /* full fetch: slots as the session cache sees them */
 	struct dp_fs_ctx fs;
 	bool privileged;
+	int64_t copy_left;             /* copying: the bytes the round's reads may still copy (their
+	                                * rop.copy_budget, taken atomically on the owner shards) */
 	int pending;
 	int phase;
 	bool woken;
@@ -194,6 +201,16 @@ static bool committed(const struct fetch_ctx *ctx)
 	return ctx->req->api_version >= 4 && ctx->m->isolation_level == 1;
 }
 
+/* The response's byte limit: the request's max_bytes (v3+), capped by the broker's
+ * fetch.max.bytes, or replica.fetch.response.max.bytes for a follower, as Kafka's. */
+static int64_t resp_limit(const struct fetch_ctx *ctx)
+{
+	const struct dp_config *c = &dp_req_broker(ctx->req)->cfg;
+	int64_t limit = ctx->req->api_version >= 3 ? ctx->m->max_bytes : INT32_MAX;
+	int64_t cap = ctx->privileged ? c->replica_fetch_response_max_bytes : c->fetch_max_bytes;
+	return limit < cap ? limit : cap;
+}
+
 static void respond(struct fetch_ctx *ctx)
 {
 	struct dp_req *req = ctx->req;
@@ -210,7 +227,7 @@ static void respond(struct fetch_ctx *ctx)
 		dp_req_respond(req, &ctx->resp);
 		return;
 	}
-	int64_t limit = req->api_version >= 3 ? ctx->m->max_bytes : INT32_MAX;
+	int64_t limit = resp_limit(ctx);
 	int64_t used = 0;
 	bool first = true;
 	for (int i = 0; i < ctx->n; i++) {
@@ -315,6 +332,7 @@ static void read_run(struct dp_shard *s, void *arg)
 	j->rop.max_offset = committed(j->ctx) ? j->lso : j->hwm;
 	j->rop.min_one = true;
 	j->rop.copy = !dp_req_broker(j->ctx->req)->cfg.fetch_zero_copy;
+	j->rop.copy_budget = &j->ctx->copy_left;
 	j->rop.done = read_done;
 	int rc = stor_log_read_start(log, &j->rop);
 	if (rc != -EINPROGRESS)
@@ -324,6 +342,7 @@ static void read_run(struct dp_shard *s, void *arg)
 static void read_round(struct fetch_ctx *ctx)
 {
 	ctx->pending = ctx->n + 1;
+	ctx->copy_left = resp_limit(ctx);  /* the round before freed or sent its copies */
 	for (int i = 0; i < ctx->n; i++) {
 		struct fpart *j = ctx->parts[i];
 		j->err = 0;
@@ -482,8 +501,8 @@ static void add_slot(struct fetch_ctx *ctx, const struct dp_snap *snap, int i,
 	j->owner = t->owner[partition];
 	j->offset = offset;
 	int64_t mb = partition_max_bytes;
-	if (req->api_version >= 3 && ctx->m->max_bytes < mb)
-		mb = ctx->m->max_bytes;
+	if (resp_limit(ctx) < mb)
+		mb = resp_limit(ctx);
 	j->max_bytes = mb < 0 ? 0 : (uint32_t)mb;
 	ctx->parts[ctx->n++] = j;
 }

@@ -396,3 +396,47 @@ Test(stor_read, async_copy_reads_the_range_into_memory)
 	free(x.op.data);
 	stor_read_release(lg, &x.op.rd);
 }
+
+/* The copies of one fetch share a budget (copy_budget): a range longer than what is left is not
+ * copied and its file range serves; what is copied is taken from it. */
+Test(stor_read, async_copy_takes_from_the_fetchs_budget)
+{
+	t_run_idle(&t.ring, lg);
+	int64_t budget = 3 * (int64_t)blen;
+	struct {
+		int64_t offset;
+		uint32_t max_bytes;
+		bool copied;
+		int64_t left;            /* the budget after the read */
+	} steps[] = {
+		{0, 5000, false, 3 * (int64_t)blen},             /* many batches: over the budget */
+		{50, 2 * (uint32_t)blen, true, (int64_t)blen},
+		{100, 10, true, 0},                              /* min_one: one batch past max_bytes */
+		{200, 10, false, 0},                             /* nothing left: the file serves */
+		{250, 5000, false, 0},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+		struct t_rop x = {.op = {.offset = steps[i].offset, .max_bytes = steps[i].max_bytes,
+		                         .max_offset = INT64_MAX, .min_one = true, .copy = true,
+		                         .copy_budget = &budget, .done = on_read}};
+		int rc = stor_log_read_start(lg, &x.op);
+		if (rc == -EINPROGRESS) {
+			t_run_until(&t.ring, &x.done);
+			rc = x.err;
+		}
+		cr_assert_eq(rc, 0);
+		cr_assert(x.op.rd.len > 0, "step %zu: the range is there, copied or not", i);
+		check_range(&x.op.rd, x.op.rd.first_offset);
+		cr_expect_eq(x.op.data != NULL, steps[i].copied, "step %zu: %u bytes copied: %d", i, x.op.rd.len,
+		             x.op.data != NULL);
+		cr_expect_eq(budget, steps[i].left, "step %zu: %lld left", i, (long long)budget);
+		if (x.op.data) {
+			uint8_t *want = t_read_range(&x.op.rd);
+			cr_expect_arr_eq(x.op.data, want, x.op.rd.len, "the copy is the file range's bytes");
+			free(want);
+			free(x.op.data);
+		}
+		stor_read_release(lg, &x.op.rd);
+		t_run_idle(&t.ring, lg);
+	}
+}
