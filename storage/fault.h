@@ -31,6 +31,10 @@ enum stor_fault_point {
 	STOR_FAULT_TRIM = 8,        /* the ftruncate that cuts a rolled segment's zeros off at roll
 	                             * (prealloc.c); its linked fdatasync is then cancelled */
 	STOR_FAULT_TRIM_SYNC = 9,   /* the fdatasync linked to that ftruncate */
+	STOR_FAULT_READ_COPY = 10,  /* a read of a fetch range's records into memory through the ring
+	                             * (ringtail.fetch.zero.copy=false) */
+	STOR_FAULT_READ_PREAD = 11, /* a pread of batch headers by the blocking stor_log_read
+	                             * (start-up, truncation, producer state recovery) */
 	STOR_FAULT_NPOINTS
 };
 

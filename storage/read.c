@@ -15,10 +15,11 @@
  * naming many partitions with huge limits allocates at most that; a range past it is served
  * from the file.
  *
- * A header read the disk fails (or that finds the file shorter than its visible size) takes the
- * partition offline, as an IOException on a read takes Kafka's log directory offline: the fetch
- * gets KAFKA_STORAGE_ERROR, and so does every produce and fetch after it until the log is
- * reopened and recovered.
+ * A read the disk fails (or that finds the file shorter than its visible size) takes the
+ * partition offline, as an IOException on a read takes Kafka's log directory offline: a header
+ * read through the ring or with pread, or a copy's read of the records.  The fetch gets
+ * KAFKA_STORAGE_ERROR, and so does every produce and fetch after it until the log is reopened
+ * and recovered.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -287,6 +288,15 @@ static void window_put(struct stor_read_op *r)
 	r->win = NULL;
 }
 
+/* A read the disk failed: the partition goes offline, saying what and where. */
+static void read_failed(struct stor_log *log, const char *what, uint64_t pos, const struct stor_segment *seg,
+                        int err)
+{
+	char where[160];
+	snprintf(where, sizeof where, "%s at position %" PRIu64 " of segment %020" PRId64, what, pos, seg->base);
+	stor_log_go_offline(log, where, err);
+}
+
 static void unpin(struct stor_log *log, struct stor_segment *s)
 {
 	s->refs--;
@@ -302,18 +312,25 @@ int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int6
 	uint8_t win[STOR_READ_WINDOW];
 	r.win = win;
 	int rc;
+	if (log->offline) {
+		*out = r.rd;
+		return -EROFS;
+	}
 	while ((rc = advance(&r)) == -EAGAIN) {
 		if ((rc = window_alloc(&r))) break;
 		uint32_t want = window_len(&r);
 		ssize_t n;
-		do n = pread(r.seg->fd, r.win, want, (off_t)r.wpos);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			rc = -errno;
-			break;
+		int32_t f = stor_fault_check(STOR_FAULT_READ_PREAD);
+		if (f < 0) {
+			n = -1;
+			errno = -f;
+		} else {
+			do n = pread(r.seg->fd, r.win, want, (off_t)r.wpos);
+			while (n < 0 && errno == EINTR);
 		}
-		if (n == 0) {
-			rc = -EIO;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;  /* 0: shorter than its visible size */
+			read_failed(log, "reading batch headers", r.wpos, r.seg, rc);
 			break;
 		}
 		r.wlen = (uint32_t)n;
@@ -354,7 +371,13 @@ static int submit_copy(struct stor_read_op *r)
 {
 	struct io_uring_sqe *sqe = stor_get_sqe(r->log);
 	if (!sqe) return -EBUSY;
-	io_uring_prep_read(sqe, r->rd.fd, r->data + r->copied, r->rd.len - r->copied, r->rd.pos + r->copied);
+	int32_t f = stor_fault_check(STOR_FAULT_READ_COPY);
+	if (f < 0) {
+		io_uring_prep_nop(sqe);
+		r->fault = f;
+	} else {
+		io_uring_prep_read(sqe, r->rd.fd, r->data + r->copied, r->rd.len - r->copied, r->rd.pos + r->copied);
+	}
 	r->op.cb = copy_cb;
 	io_uring_sqe_set_data(sqe, &r->op);
 	r->log->inflight++;
@@ -395,7 +418,12 @@ static void copy_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_read_op *r = rt_container_of(op, struct stor_read_op, op);
 	struct stor_log *log = r->log;
 	log->inflight--;
+	if (r->fault) {
+		res = r->fault;
+		r->fault = 0;
+	}
 	int rc = res < 0 ? res : res == 0 ? -EIO : 0;  /* 0: shorter than its visible size */
+	if (rc) read_failed(log, "reading records for a copy", r->rd.pos + r->copied, r->rd.seg, rc);
 	if (!rc) {
 		r->copied += (uint32_t)res;
 		if (r->copied < r->rd.len && !(rc = submit_copy(r))) return;
@@ -421,12 +449,7 @@ static void read_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		r->fault = 0;
 	}
 	int rc = res < 0 ? res : res == 0 ? -EIO : 0;
-	if (rc) {
-		char what[128];
-		snprintf(what, sizeof what, "reading batch headers at position %" PRIu64 " of segment %020" PRId64,
-		         r->wpos, was->base);
-		stor_log_go_offline(log, what, rc);
-	}
+	if (rc) read_failed(log, "reading batch headers", r->wpos, was, rc);
 	if (!rc) {
 		r->wlen = (uint32_t)res;
 		rc = advance(r);

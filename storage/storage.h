@@ -288,8 +288,9 @@ struct stor_read {
  * high watermark, or the last stable offset) and at the end of that segment.  When the first
  * batch alone is larger than max_bytes it is returned whole if min_one is set (Kafka's rule for
  * the first partition of a fetch), otherwise len is 0.  Pins the segment when len > 0.
- * Returns 0, or -ERANGE when offset is below the log start offset or above the LEO, or -errno
- * from reading batch headers (pread, blocking only on a page-cache miss). */
+ * Returns 0, or -ERANGE when offset is below the log start offset or above the LEO, -EROFS when
+ * the partition is offline, or -errno from reading batch headers (pread, blocking only on a
+ * page-cache miss; a pread the disk fails takes the partition offline, as the ring's do). */
 int stor_log_read(struct stor_log *log, int64_t offset, uint32_t max_bytes, int64_t max_offset,
                   bool min_one, struct stor_read *out);
 
@@ -344,7 +345,7 @@ struct stor_read_op {
  * holds the result now; `done` is not called), -EINPROGRESS when a read is queued on the ring
  * (`done` will be called exactly once; the log is not idle until then), or -errno as
  * stor_log_read (`done` is not called), -EROFS when the partition is offline.  A header read
- * that fails on the disk takes the partition offline (`done` gets its -errno). */
+ * or a copy's read that fails on the disk takes the partition offline (`done` gets its -errno). */
 int stor_log_read_start(struct stor_log *log, struct stor_read_op *r);
 
 /* Releases the pin of a read with len > 0 (on the owner shard).  A segment deleted by retention

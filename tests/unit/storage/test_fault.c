@@ -431,3 +431,78 @@ Test(stor_fault, failed_header_read_takes_the_partition_offline)
 		t_close(&t, lg);
 	}
 }
+
+/* A read of a fetch range's records into memory (ringtail.fetch.zero.copy=false) or a blocking
+ * header read (pread: truncation, producer state recovery) that the disk fails takes the
+ * partition offline as a header read through the ring does: the read gets the error
+ * (KAFKA_STORAGE_ERROR), a log line says what and where, later reads and appends get
+ * KAFKA_STORAGE_ERROR, no pin or copy is left, and after a reopen every acknowledged record is
+ * there. */
+Test(stor_fault, failed_copy_or_pread_takes_the_partition_offline)
+{
+	const enum stor_fault_point pts[] = {STOR_FAULT_READ_COPY, STOR_FAULT_READ_PREAD};
+	const char *const says[] = {"reading records for a copy", "reading batch headers"};
+	for (size_t k = 0; k < 2; k++) {
+		struct stor_log *lg = open_log();
+		int64_t from = stor_log_end_offset(lg);
+		for (int i = 0; i < 6; i++) {
+			size_t len;
+			uint8_t *b = t_batch(2, 1000 + i, 3000, &len);
+			cr_assert_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), 0);
+			free(b);
+		}
+		int64_t acked = stor_log_end_offset(lg);
+		stor_recent_reset(lg);
+		t_lines_reset();
+		uint64_t seen0 = stor_fault_seen(pts[k]);
+		stor_fault_arm(pts[k], 0, -EIO, 1);
+		int rc;
+		struct stor_read rd;
+		if (pts[k] == STOR_FAULT_READ_COPY) {
+			struct f_rop x = {.op = {.offset = from, .max_bytes = 1 << 20, .max_offset = INT64_MAX,
+			                         .min_one = true, .copy = true, .done = on_rop}};
+			rc = stor_log_read_start(lg, &x.op);
+			cr_assert_eq(rc, -EINPROGRESS);
+			t_run_until(&t.ring, &x.done);
+			rc = x.err;
+			rd = x.op.rd;
+			cr_expect_null(x.op.data, "no copy is handed out");
+		} else {
+			rc = stor_log_read(lg, from, 1 << 20, INT64_MAX, true, &rd);
+		}
+		cr_expect_eq(rc, -EIO, "%s: the read fails (%d)", says[k], rc);
+		cr_expect_eq(stor_err_to_kafka(rc), 56, "KAFKA_STORAGE_ERROR");
+		cr_expect_eq(rd.len, 0);
+		cr_expect_eq(stor_fault_seen(pts[k]), seen0 + 1, "the point was reached once");
+		cr_expect(stor_log_offline(lg), "%s: offline", says[k]);
+		cr_expect(strstr(t_lines(), says[k]) && strstr(t_lines(), "OFFLINE"), "log: %s", t_lines());
+		t_run_idle(&t.ring, lg);
+		for (size_t i = 0; i < lg->nseg; i++) cr_expect_eq(lg->segs[i]->refs, 0, "no pin left");
+		stor_fault_clear();
+		cr_expect_eq(fetch_read(lg, from, &rd), -EROFS, "later fetches are refused");
+		cr_expect_eq(stor_log_read(lg, from, 1 << 20, INT64_MAX, true, &rd), -EROFS);
+		size_t len;
+		uint8_t *b = t_batch(1, 1, 20, &len);
+		cr_expect_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), -EROFS, "and appends");
+		free(b);
+		cr_expect_eq(stor_log_close(lg), -EROFS);
+		t_reopen_dir(&t, false);
+		lg = open_log();
+		cr_expect(!stor_log_offline(lg));
+		cr_expect_eq(stor_log_end_offset(lg), acked);
+		cr_expect_eq(t_verify_log(lg, 0), acked, "every acknowledged record is there");
+		struct f_rop x = {.op = {.offset = from, .max_bytes = 1 << 20, .max_offset = INT64_MAX,
+		                         .min_one = true, .copy = true, .done = on_rop}};
+		rc = stor_log_read_start(lg, &x.op);
+		if (rc == -EINPROGRESS) {
+			t_run_until(&t.ring, &x.done);
+			rc = x.err;
+		}
+		cr_expect_eq(rc, 0, "and reads again");
+		cr_expect_gt(x.op.rd.len, 0);
+		cr_expect_not_null(x.op.data, "copied");
+		free(x.op.data);
+		stor_read_release(lg, &x.op.rd);
+		t_close(&t, lg);
+	}
+}
