@@ -481,9 +481,16 @@ int stor_log_tick(struct stor_log *log, int64_t now_ms);
 /* Records an aborted transaction in the .txnindex of the segment that holds its ABORT marker
  * (t->last_offset, already assigned by stor_log_append).  An entry whose marker is not past the
  * segment's last entry is already there and is skipped (replays after recovery), so this is
- * idempotent.  Blocking pwrite; the flush round that makes the marker durable covers the file
- * too.  A truncation of the log drops entries past the new end.  Returns 0 or -errno (-EINVAL:
- * no segment holds that offset); on a failed write the file is removed so that the next open
+ * idempotent.  The entry is in memory at once (read_committed fetches see it).  A new marker
+ * (at or past the log end: its own write is still in flight) has the entry written through the
+ * log's io_uring, without blocking the shard; once that write completes a flush round syncs the
+ * file, and the recovery point never passes an entry in flight or unsynced.  A replay (a marker
+ * below the log end: start-up recovery, after a truncation), or a new marker when memory is
+ * short, is written with a blocking pwrite, synced by the next flush round; a segment whose
+ * index is not loaded (replay only) has it opened first, blocking.  A truncation of the log
+ * drops entries past the new end.  Returns 0 or -errno (-EINVAL: no segment holds that offset,
+ * or first_offset > last_offset; -EBUSY: no SQE, the entry stays in memory only).  A failed
+ * write, at once or at its completion, is logged and the file removed so that the next open
  * rebuilds it from the log. */
 int stor_log_add_aborted(struct stor_log *log, const struct stor_aborted_txn *t);
 
