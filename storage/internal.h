@@ -95,6 +95,10 @@ struct stor_segment {
  * (segment.index.bytes); the cleaner fills it.  Touches nothing of `log` but the pointer, so any
  * thread may call it.  NULL on ENOMEM. */
 struct stor_segment *stor_segment_alloc(struct stor_log *log, int64_t base, int64_t index_bytes);
+/* The object of a segment a roll is about to create (stor_segment_create, spare.c): the roll's
+ * fault point (STOR_FAULT_SEG_CREATE, one check per roll whichever way its files come) and
+ * stor_segment_alloc for this log.  NULL with *err (the fault's error, or -ENOMEM). */
+struct stor_segment *stor_segment_new(struct stor_log *log, int64_t base, int *err);
 /* Creates an empty segment (files created or truncated) with base offset `base`.  Blocking.
  * NULL with *err. */
 struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int *err);

@@ -93,7 +93,7 @@ static int open_files(struct stor_segment *s, int flags)
 	return 0;
 }
 
-struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int *err)
+struct stor_segment *stor_segment_new(struct stor_log *log, int64_t base, int *err)
 {
 	int32_t f = stor_fault_check(STOR_FAULT_SEG_CREATE);
 	if (f < 0) {
@@ -101,10 +101,14 @@ struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int
 		return NULL;
 	}
 	struct stor_segment *s = stor_segment_alloc(log, base, log->cfg.segment_index_bytes);
-	if (!s) {
-		*err = -ENOMEM;
-		return NULL;
-	}
+	if (!s) *err = -ENOMEM;
+	return s;
+}
+
+struct stor_segment *stor_segment_create(struct stor_log *log, int64_t base, int *err)
+{
+	struct stor_segment *s = stor_segment_new(log, base, err);
+	if (!s) return NULL;
 	int rc = open_files(s, O_CREAT | O_TRUNC);
 	s->idx_missing = false;
 	if (!rc) rc = stor_segment_txn_open(s, true);

@@ -128,17 +128,8 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 	for (int i = 0; i < STOR_SPARE_FILES; i++)
 		if (log->spare_fd[i] < 0) return NULL;
 	if (log->spare_renaming) return NULL;
-	/* The same fault point as the blocking creation: a test sees one check per roll. */
-	int32_t f = stor_fault_check(STOR_FAULT_SEG_CREATE);
-	if (f < 0) {
-		*err = f;
-		return NULL;
-	}
-	struct stor_segment *s = stor_segment_alloc(log, base, log->cfg.segment_index_bytes);
-	if (!s) {
-		*err = -ENOMEM;
-		return NULL;
-	}
+	struct stor_segment *s = stor_segment_new(log, base, err);
+	if (!s) return NULL;
 	/* All four SQEs or none: a half-prepared set must never be submitted. */
 	struct io_uring_sqe *sqe[STOR_SPARE_FILES];
 	if (!stor_sq_reserve(log, STOR_SPARE_FILES)) {
