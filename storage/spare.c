@@ -35,7 +35,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "storage/fault.h"
 #include "storage/internal.h"
 
 static const char *const spare_name[STOR_SPARE_FILES] = {
