@@ -101,6 +101,7 @@ def partition_cost(r):
     return {"create_s": r["create_s"], "create_per_s": r["partitions"] / r["create_s"] if r["create_s"] > 0 else None,
             "prime_s": r["prime_s"],
             "fds": (b["fds"] - a["fds"] - b.get("harness_connections", 0)) / n,
+            "maps": (b["maps"] - a["maps"]) / n if b.get("maps", -1) >= 0 and a.get("maps", -1) >= 0 else None,
             "rss_kib": (b["rss_kb"] - a["rss_kb"]) / n, "vm_kib": (b["vm_kb"] - a["vm_kb"]) / n,
             "cpu_ms": (b["cpu_s"] - a["cpu_s"]) * 1e3 / n}
 
@@ -322,16 +323,16 @@ def report(out, runs, limits):
         # still giving back outweigh the partitions' own.
         if c and r["primed_partitions"] >= 16:
             cost.append(f"| {sy} | {s} | {fmt(c['create_s'], 1)} | {fmt(c['create_per_s'], 0)} | "
-                        f"{fmt(c['prime_s'], 1)} | {fmt(c['fds'], 2)} | {fmt(c['rss_kib'], 1)} | "
+                        f"{fmt(c['prime_s'], 1)} | {fmt(c['fds'], 2)} | {fmt(c['maps'], 2)} | {fmt(c['rss_kib'], 1)} | "
                         f"{fmt(c['vm_kib'], 0)} | {fmt(c['cpu_ms'], 2)} |")
     if cost:
         notes += ([""] if notes else []) + ["What each partition cost the broker, from its process before CreateTopics and after "
                   "every partition had been written once (--prime): creation time (CreateTopics until "
                   "Metadata gave every leader), the priming time, and per partition the descriptors "
-                  "(the harness's own connections taken off), resident and virtual memory and CPU "
+                  "(the harness's own connections taken off), memory mappings (vm.max_map_count bounds them), resident and virtual memory and CPU "
                   "(creating and priming); runs of 16 partitions or more.", "",
-                  "| system | scenario | create s | created/s | prime s | descriptors | RSS KiB | virtual KiB | "
-                  "CPU ms |", "|---|---|---|---|---|---|---|---|---|"] + cost
+                  "| system | scenario | create s | created/s | prime s | descriptors | mappings | RSS KiB | "
+                  "virtual KiB | CPU ms |", "|---|---|---|---|---|---|---|---|---|---|"] + cost
     try:
         with open(os.path.join(out, "skipped.txt")) as f:
             skipped = [line.strip() for line in f if line.strip()]

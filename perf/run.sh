@@ -12,6 +12,8 @@
 #
 # --short runs each scenario for about a second with a reduced matrix and then checks that the
 # numbers are sane (perf/report.py --check): it is what CI and the interop test use.
+# PERF_ONLY="partitions-* idle-*" runs only the scenarios whose names match one of the patterns
+# (the limits still run unless --no-limits; a scenario whose base was not run is skipped).
 # Everything it starts it stops, on any exit.  Run output is bounded: every Ringtail run deletes
 # its topic when no later run reads it (ringtail-perf --delete), each peer's and each extra
 # broker's data directory goes when its section ends, and the peak size of $OUT/data and the
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
 	--no-limits) LIMITS=0 ;;
 	--no-ringtail) RINGTAIL=0 ;;
 	--tap) TAP=1 ;;   # the check's verdicts as TAP on stdout (for meson test)
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 	-*) echo "perf/run.sh: unknown option '$1' (--short, --no-peers, --no-limits, --no-ringtail)" >&2; exit 2 ;;
 	*) BUILD=$1 ;;
 	esac
@@ -189,6 +191,14 @@ FAILED=0
 run() {
 	local name=$1 boot=$2 pid=$3
 	shift 3
+	if [ -n "${PERF_ONLY:-}" ]; then
+		local pat want=0
+		for pat in $PERF_ONLY; do
+			# shellcheck disable=SC2254
+			case "${name#*/}" in $pat) want=1 ;; esac
+		done
+		[ $want = 1 ] || return 0
+	fi
 	local file=$OUT/json/${name//\//__}.json
 	local pidarg=()
 	[ -n "$pid" ] && pidarg=(--broker-pid "$pid")

@@ -159,7 +159,7 @@ int perf_procstatus_kb(const char *text, const char *key, int64_t *kb)
 
 int perf_procres_read(int pid, struct perf_procres *out)
 {
-	*out = (struct perf_procres){-1, -1, -1, -1};
+	*out = (struct perf_procres){-1, -1, -1, -1, -1};
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	DIR *d = opendir(path);
@@ -174,6 +174,18 @@ int perf_procres_read(int pid, struct perf_procres *out)
 	double cpu;
 	if (!perf_procstat_read_tree(pid, &cpu))
 		out->cpu_s = cpu;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	int mfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (mfd >= 0) {
+		char chunk[65536];
+		int64_t lines = 0;
+		ssize_t r;
+		while ((r = read(mfd, chunk, sizeof(chunk))) > 0)
+			for (ssize_t i = 0; i < r; i++)
+				lines += chunk[i] == '\n';
+		close(mfd);
+		out->maps = r < 0 ? -1 : lines;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {

@@ -33,13 +33,14 @@ int perf_procstat_read(int pid, double *cpu_s);
 int perf_procstat_read_tree(int pid, double *cpu_s);
 
 /* What a process holds, for the cost of a partition or a connection: its open descriptors
- * (entries of /proc/<pid>/fd), its resident and virtual memory (VmRSS, VmSize of
+ * (entries of /proc/<pid>/fd), its memory mappings, its resident and virtual memory (VmRSS, VmSize of
  * /proc/<pid>/status, KiB), and the CPU seconds its tree has used so far (perf_procstat_read_tree),
  * so that two readings give the cost of what happened between them.  -1 in a field that could
  * not be read. */
 struct perf_procres {
 	int64_t fds, rss_kb, vm_kb;
 	double cpu_s;
+	int64_t maps;                /* memory mappings (lines of /proc/<pid>/maps): vm.max_map_count */
 };
 
 /* Reads field `key` ("VmRSS") of a status text into *kb.  0 or -ENOENT (absent) / -EBADMSG.

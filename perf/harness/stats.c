@@ -25,7 +25,7 @@ int perf_stats_init(struct perf_stats *st, const struct perf_opts *opts)
 	st->opts = opts;
 	st->co_interval_ns = (uint64_t)(opts->co_interval_us * 1000.0);
 	st->create_s = -1;
-	st->broker_setup = st->broker_ready = (struct perf_procres){-1, -1, -1, -1};
+	st->broker_setup = st->broker_ready = (struct perf_procres){-1, -1, -1, -1, -1};
 	for (int k = 0; k < PERF_LAT_KINDS; k++) {
 		st->lat[k] = rt_hist_create(HIST_MAX_NS, 3);
 		if (!st->lat[k]) {
@@ -199,9 +199,9 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 			fprintf(f, "  \"%s\": null,\n", res_name[i]);
 			continue;
 		}
-		fprintf(f, "  \"%s\": {\"fds\": %lld, \"rss_kb\": %lld, \"vm_kb\": %lld, \"cpu_s\": %.3f",
-		        res_name[i], (long long)res[i]->fds, (long long)res[i]->rss_kb, (long long)res[i]->vm_kb,
-		        res[i]->cpu_s);
+		fprintf(f, "  \"%s\": {\"fds\": %lld, \"maps\": %lld, \"rss_kb\": %lld, \"vm_kb\": %lld, \"cpu_s\": %.3f",
+		        res_name[i], (long long)res[i]->fds, (long long)res[i]->maps, (long long)res[i]->rss_kb,
+		        (long long)res[i]->vm_kb, res[i]->cpu_s);
 		if (i == 1)
 			fprintf(f, ", \"harness_connections\": %lld", (long long)st->ready_connections);
 		fprintf(f, "},\n");

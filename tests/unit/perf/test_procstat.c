@@ -110,6 +110,7 @@ Test(perf_procstat, counts_the_descriptors_this_process_holds)
 	cr_expect_gt(a.rss_kb, 0);
 	cr_expect_geq(a.vm_kb, a.rss_kb);
 	cr_expect_geq(a.cpu_s, 0);
+	cr_expect_gt(a.maps, 3, "a process maps at least its program, stack and libc");
 	int fds[10];
 	for (int i = 0; i < 10; i++)
 		fds[i] = dup(0);

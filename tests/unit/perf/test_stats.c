@@ -157,15 +157,15 @@ Test(perf_stats, json_carries_creation_time_and_the_brokers_holdings)
 	cr_assert(strstr(text, "\"broker_ready\": null") != NULL, "%s", text);
 	free(text);
 	st.create_s = 12.5;
-	st.broker_setup = (struct perf_procres){16, 8832, 900000, 0.25};
-	st.broker_ready = (struct perf_procres){5016, 20000, 1900000, 30.5};
+	st.broker_setup = (struct perf_procres){16, 8832, 900000, 0.25, 40};
+	st.broker_ready = (struct perf_procres){5016, 20000, 1900000, 30.5, 2040};
 	st.ready_connections = 5;
 	f = open_memstream(&text, &len);
 	cr_assert_eq(perf_stats_json(&st, f), 0);
 	fclose(f);
 	cr_assert(strstr(text, "\"create_s\": 12.500") != NULL, "%s", text);
-	cr_assert(strstr(text, "\"broker_setup\": {\"fds\": 16, \"rss_kb\": 8832, \"vm_kb\": 900000, \"cpu_s\": 0.250}") != NULL, "%s", text);
-	cr_assert(strstr(text, "\"broker_ready\": {\"fds\": 5016, \"rss_kb\": 20000, \"vm_kb\": 1900000, \"cpu_s\": 30.500, \"harness_connections\": 5}") != NULL, "%s", text);
+	cr_assert(strstr(text, "\"broker_setup\": {\"fds\": 16, \"maps\": 40, \"rss_kb\": 8832, \"vm_kb\": 900000, \"cpu_s\": 0.250}") != NULL, "%s", text);
+	cr_assert(strstr(text, "\"broker_ready\": {\"fds\": 5016, \"maps\": 2040, \"rss_kb\": 20000, \"vm_kb\": 1900000, \"cpu_s\": 30.500, \"harness_connections\": 5}") != NULL, "%s", text);
 	free(text);
 	perf_stats_fini(&st);
 }
