@@ -382,6 +382,7 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	a->next = NULL;
 	a->op.cb = write_cb;
 	a->state = A_INFLIGHT;
+	a->seq = ++log->append_seq;
 	int rc = 0;
 	if (log->roll_wait) {
 		/* Waits for its segment (stor_roll_resume places and writes it). */

@@ -202,8 +202,10 @@ struct stor_spare_op {
 };
 
 /* One group-commit round (sync.c): the fdatasyncs issued together, and the LEO when they were
- * issued, durable once they and every round issued before them succeeded. */
-#define STOR_SYNC_ROUNDS 4
+ * issued, durable once they and every round issued before them succeeded.  One round is in
+ * flight per log at a time (Kafka-style group commit: the next waits for it and then covers
+ * every write that completed meanwhile); the ring keeps the in-order bookkeeping general. */
+#define STOR_SYNC_ROUNDS 1
 struct stor_round {
 	struct rt_ioop op;
 	struct stor_log *log;
@@ -289,6 +291,10 @@ struct stor_log {
 	unsigned round_first, round_n; /* round_n > 0: descriptors must stay open */
 	uint64_t round_seq;         /* rounds issued so far */
 	uint64_t round_done;        /* seq of the newest round completed (they complete in order) */
+	unsigned round_acks;        /* durable appends the last completed round acknowledged */
+	uint64_t append_seq;        /* appends accepted so far (stor_append.seq) */
+	uint64_t sync_hold;         /* a round is wanted but waits until the appends with seq up to
+	                             * this one (writes issued before it was wanted) are resolved */
 	int64_t unflushed;          /* messages since the last flush (flush.messages) */
 	int64_t last_flush_ms;
 
@@ -441,7 +447,8 @@ void stor_sync_kick(struct stor_log *log);
 uint64_t stor_sync_newest_round(const struct stor_log *log);
 /* Whether the durable append about to be written to the active segment may carry its own
  * fdatasync linked to its write: nothing else of the log is unresolved (so every earlier write
- * is in the page cache before this one is submitted), a round slot is free, and no fault point
+ * is in the page cache before this one is submitted), a round slot is free, the last round
+ * acknowledged at most one append (no concurrent producers to group), and no fault point
  * is armed (the fault tests keep the plain rounds).  Reserves the two SQEs the pair needs. */
 bool stor_sync_can_link(struct stor_log *log);
 /* Called right after a's write SQE was prepared with IOSQE_IO_LINK (stor_sync_can_link said

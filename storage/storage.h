@@ -236,6 +236,7 @@ struct stor_append {
 	bool held;                      /* its write waits for a preallocation chunk (prealloc.c) */
 	uint64_t link_seq;              /* the linked round its write carries (sync.c), 0: none or
 	                                 * cancelled by a short write */
+	uint64_t seq;                   /* the log's count of appends accepted, this one included */
 	uint64_t lt_written, lt_round;  /* base/lat_trace.h stamps (0 unless built with it) */
 };
 

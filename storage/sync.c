@@ -1,15 +1,26 @@
 /*
  * storage/sync.c: durability by group commit.
  *
- * A round is issued when some waiter is covered by the LEO but not by the rounds in flight (or a
- * background flush is wanted and none is in flight); it fdatasyncs every segment with completed
- * writes since the previous round, the indexes of sealed segments, the .txnindex files written
- * since (their entries are written before their markers), and the partition directory after a
- * segment was created, and when all of them succeed, and every round issued before it has, every
- * offset below the LEO at its issue time is durable.  Up to STOR_SYNC_ROUNDS rounds are in
- * flight per log, so a write that completes while a round is running gets its own round at once
- * instead of waiting for that one and then the next; every write that completed before a round
- * is issued shares its fdatasyncs, which is what makes one fdatasync cover many appends.
+ * A round is one fdatasync of every file with writes since the previous round (the segments
+ * with completed writes, the indexes of sealed segments, the .txnindex files written since:
+ * their entries are written before their markers; and the partition directory after a segment
+ * was created).  When all of them succeed, every offset below the LEO at the round's issue time
+ * is durable.
+ *
+ * Kafka-style group commit: one round is in flight per log.  A round is wanted when some waiter
+ * is covered by the LEO but not yet durable (or a background flush is wanted); while a round is
+ * in flight the next one waits for it, and then covers every write that completed meanwhile.
+ * A wanted round also waits for the appends whose writes were issued before it was wanted (the
+ * writes of concurrent producers that io_uring's workers run one after another per file), so
+ * that one fdatasync covers them too instead of each write completion starting a round of its
+ * own; that wait is bounded by those writes (later appends do not extend it), and appends held
+ * for a preallocation chunk or a roll are not waited for.  A lone producer's durable append
+ * (nothing else unresolved, no round in flight, and the last round acknowledged at most one
+ * append) carries its round's first fdatasync linked to its write instead (stor_sync_link).
+ *
+ * Overlapping rounds (up to four per log, 2026-11-24, issue 4) made every write completion a
+ * round of its own: 8 durable writers on one partition got 1.5 appends per fdatasync, and the
+ * concurrent fdatasyncs of one file wait for each other's page writeback in the kernel anyway.
  *
  * A failed fdatasync is never retried as if the data were safe (the kernel may have dropped the
  * dirty pages and cleared the error): the partition goes offline, every waiter fails with -EROFS,
@@ -61,14 +72,17 @@ static void update_recovery_point(struct stor_log *log)
 	}
 }
 
-static void complete_waiters(struct stor_log *log)
+/* Returns how many durable appends it acknowledged. */
+static unsigned complete_waiters(struct stor_log *log)
 {
 	struct stor_append *a;
+	unsigned n = 0;
 	while ((a = log->dq_head) && a->last_offset < log->durable) {
 		log->dq_head = a->next;
 		if (!log->dq_head) log->dq_tail = NULL;
 		a->next = NULL;
 		a->done(a, 0);
+		n++;
 	}
 	struct stor_sync **pp = &log->sw_head, *s;
 	while ((s = *pp)) {
@@ -81,6 +95,7 @@ static void complete_waiters(struct stor_log *log)
 			pp = &s->next;
 		}
 	}
+	return n;
 }
 
 /* Every fdatasync of round r has completed. */
@@ -111,7 +126,7 @@ static void round_finish(struct stor_round *r)
 	if (!advanced || log->offline) return;
 	log->last_flush_ms = stor_now_ms();
 	update_recovery_point(log);
-	complete_waiters(log);
+	log->round_acks = complete_waiters(log);
 	stor_reap(log);
 	stor_sync_kick(log);
 }
@@ -261,22 +276,33 @@ static struct stor_round *round_start(struct stor_log *log, int64_t target)
 	return r;
 }
 
+/* The seq of the last append whose write is in flight, before any append held for a zero chunk
+ * or a roll (those wait on something else); 0 when none is. */
+static uint64_t writes_issued(const struct stor_log *log)
+{
+	uint64_t seq = 0;
+	for (const struct stor_append *a = log->wq_head; a && !a->held; a = a->next) seq = a->seq;
+	return seq;
+}
+
 void stor_sync_kick(struct stor_log *log)
 {
 	/* A new segment's files still carry their spare names: nothing in them is findable yet. */
 	if (log->offline || stor_spare_busy(log) || log->round_n == STOR_SYNC_ROUNDS) return;
-	/* Needed when a waiter is covered by the LEO but not by the rounds already in flight.
-	 * A round is issued at once, never held for writes still in flight (a buffered write on
-	 * ext4 goes through io_uring's workers and may take a while): what completes meanwhile
-	 * gets a round of its own right away, beside this one, so no waiter ever waits for a
-	 * round issued before its write completed to finish first.  At most STOR_SYNC_ROUNDS are
-	 * in flight; when that many are, the next is issued as the oldest completes. */
+	/* Needed when a waiter is covered by the LEO but not by the rounds already in flight. */
 	int64_t issued = issued_target(log);
 	bool need = (log->flush_wanted && !log->round_n) ||
 	            (log->dq_tail && log->dq_tail->last_offset >= issued);
 	for (struct stor_sync *s = log->sw_head; s && !need; s = s->next)
 		if (s->offset <= log->leo && s->offset > issued) need = true;
 	if (!need) return;
+	/* Cover the writes issued before the round was wanted: wait until they are resolved (the
+	 * queue is resolved in order, so its head says how far).  A new need after that sets a new
+	 * bound; appends accepted meanwhile never move the current one. */
+	if (!log->sync_hold) log->sync_hold = writes_issued(log);
+	if (log->sync_hold && log->wq_head && !log->wq_head->held && log->wq_head->seq <= log->sync_hold)
+		return;
+	log->sync_hold = 0;
 
 	int32_t f = stor_fault_check(STOR_FAULT_FSYNC);
 	struct stor_round *r = round_start(log, log->leo);
@@ -319,9 +345,12 @@ void stor_sync_kick(struct stor_log *log)
 bool stor_sync_can_link(struct stor_log *log)
 {
 	pthread_once(&env_once, env_probe);
+	/* Not while the last round acknowledged several appends: concurrent producers, whose
+	 * appends come together right after a round; linking the first would give it a round of
+	 * its own and leave the rest to the next (the 1 + 7 split of eight producers). */
 	return !link_off && !log->offline && !log->fail_err && !log->wq_head && !log->roll_wait &&
-	       !stor_spare_busy(log) && log->round_n < STOR_SYNC_ROUNDS && !stor_fault_armed() &&
-	       stor_sq_reserve(log, 2);
+	       log->round_acks <= 1 && !stor_spare_busy(log) && log->round_n < STOR_SYNC_ROUNDS &&
+	       !stor_fault_armed() && stor_sq_reserve(log, 2);
 }
 
 void stor_sync_link(struct stor_log *log, struct stor_append *a)
