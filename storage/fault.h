@@ -35,6 +35,8 @@ enum stor_fault_point {
 	                             * (ringtail.fetch.zero.copy=false) */
 	STOR_FAULT_READ_PREAD = 11, /* a pread of batch headers by the blocking stor_log_read
 	                             * (start-up, truncation, producer state recovery) */
+	STOR_FAULT_PA_FALLOC = 12,  /* the fallocate that reserves the active segment's blocks ahead
+	                             * of its appends (prealloc.c) */
 	STOR_FAULT_NPOINTS
 };
 

@@ -85,6 +85,9 @@ struct stor_segment {
 	uint64_t pa_end;
 	uint64_t file_end;
 	bool pa_stop;               /* a zero chunk failed: no more for this segment */
+	uint64_t fa_end;            /* blocks may be reserved (fallocate KEEP_SIZE) up to here, past
+	                             * the file's end: the trim at roll and close frees them */
+	bool fa_stop;               /* a fallocate failed: no more for this segment */
 	int trim_left;              /* > 0: the cut back to `size` (roll) is in flight */
 	int32_t trim_err;           /* the cut failed (sticky; the partition went offline) */
 	int32_t trim_inj[2];        /* fault layer: results in place of the ftruncate's, the sync's */
@@ -339,6 +342,11 @@ struct stor_log {
 	uint64_t pa_rate;           /* bytes/s over the last whole window */
 	uint64_t pa_win_round;      /* round_seq when the window began */
 	uint64_t pa_round_bytes;    /* bytes per group-commit round over the last window (0: none) */
+	struct rt_ioop fa_op;       /* the one fallocate in flight per log (prealloc.c) */
+	struct stor_segment *fa_seg; /* its segment, NULL when none is in flight */
+	uint64_t fa_hi;             /* it reserves up to here */
+	int32_t fa_inj;             /* fault layer: the result in place of its own, 0 = none */
+	bool fa_off;                /* the file system refused one: no more for this log */
 
 	/* compaction (compact.c, cleaner.c) */
 	int64_t clean_point;        /* Kafka's cleaner checkpoint: offsets below were cleaned */
@@ -421,9 +429,9 @@ bool stor_pa_supported(void);
  * zero chunk in flight (it overlaps it). */
 bool stor_pa_place(struct stor_log *log, const struct stor_append *a);
 /* Queues the next zero chunk (active segment first, then the spare) or a sealed segment's trim
- * when due and nothing is in flight. */
+ * when due and nothing is in flight, and the active segment's next block reservation. */
 void stor_pa_kick(struct stor_log *log);
-/* A sealed segment whose file is longer than its size: queue the trim (ftruncate + fdatasync
+/* A sealed segment whose file is longer than its size (or with blocks reserved past it): queue the trim (ftruncate + fdatasync
  * through the ring) unless a zero chunk for it is in flight (its completion queues it). */
 void stor_pa_trim(struct stor_log *log, struct stor_segment *s);
 /* The spare .log becomes segment s: its zeros and any chunk in flight go with it. */

@@ -7,7 +7,9 @@
  * bytes is still a torn tail.  Faults (storage/fault.h): a zero chunk on a full disk only stops
  * the zero fill; a failed zero write, zero-chunk fdatasync, trim or trim fdatasync takes the
  * partition offline (KAFKA_STORAGE_ERROR) with a log line, and every acknowledged offset is
- * there after the reopen. */
+ * there after the reopen.  A partition without zeros ahead gets blocks reserved ahead instead
+ * (fallocate, the file's size unchanged), freed at roll and close; a failed reservation only
+ * stops them. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -427,4 +430,103 @@ Test(stor_prealloc, failed_trim_at_roll_takes_the_partition_offline)
 		offline_then_reopen(lg, acked, "cutting segment");
 		stor_fault_clear();
 	}
+}
+
+/* Bytes of disk a file holds (its blocks), -1 when missing. */
+static long long disk_bytes(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) ? -1 : (long long)st.st_blocks * 512;
+}
+
+static long long page_up(uint64_t v)
+{
+	return (long long)((v + 4095) / 4096 * 4096);
+}
+
+/* acks=1 appends as fast as the loop goes (well above the 1 MiB/s below which nothing is
+ * reserved) until the active segment has blocks reserved past its end; false when it never did. */
+static bool append_until_reserved(struct stor_log *lg)
+{
+	for (int i = 0; i < 2000; i++) {
+		size_t len;
+		uint8_t *buf = t_batch(1, 1700000000000LL, 4000, &len);
+		cr_assert_eq(t_append(&t, lg, buf, len, 0, NULL), 0);
+		free(buf);
+		t_run_idle(&t.ring, lg);
+		struct stor_segment *s = stor_log_active(lg);
+		char p[512];
+		seg_path(p, sizeof p, s->base);
+		if (disk_bytes(p) > page_up(s->size)) return true;
+	}
+	return false;
+}
+
+/* A partition without zeros ahead gets its active segment's blocks reserved ahead instead
+ * (fallocate, keeping the file's size the data's); the trim at roll and close frees them. */
+Test(stor_prealloc, blocks_reserved_ahead_without_zeros_and_freed_at_roll_and_close)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	struct stor_log *lg = open_log();
+	cr_assert(append_until_reserved(lg), "no blocks were ever reserved ahead of the appends");
+	struct stor_segment *s = stor_log_active(lg);
+	char p[512];
+	seg_path(p, sizeof p, s->base);
+	cr_assert_eq(t_file_size(p), (long long)s->size, "the file's size is the data's");
+	cr_assert_gt(s->fa_end, s->size);
+	cr_assert_eq(s->file_end, s->size, "no zeros written ahead");
+	int64_t first = s->base;
+	while (stor_log_segment_count(lg) < 3) append_for(lg, 1, 0);
+	t_run_idle(&t.ring, lg);
+	seg_path(p, sizeof p, first);
+	long long used = disk_bytes(p);
+	cr_assert_leq(used, page_up(lg->segs[0]->size), "sealed segment holds %lld bytes of disk for %llu of data",
+	              used, (unsigned long long)lg->segs[0]->size);
+	int64_t leo = stor_log_end_offset(lg);
+	cr_assert_eq(t_verify_log(lg, 0), leo);
+	cr_assert(append_until_reserved(lg));
+	leo = stor_log_end_offset(lg);
+	s = stor_log_active(lg);
+	seg_path(p, sizeof p, s->base);
+	uint64_t size = s->size;
+	cr_assert_eq(t_close(&t, lg), 0);
+	cr_assert_leq(disk_bytes(p), page_up(size), "the active segment kept its reserved blocks past close");
+	cr_assert_eq(t_file_size(p), (long long)size);
+	t_reopen_dir(&t, false);
+	lg = open_log();
+	cr_assert_eq(stor_log_end_offset(lg), leo);
+	cr_assert_eq(t_verify_log(lg, 0), leo);
+	t_close(&t, lg);
+}
+
+/* A failed fallocate (a full disk) involves no append's bytes: it only stops the reservations. */
+Test(stor_prealloc, failed_reservation_only_stops_the_reservations)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	struct stor_log *lg = open_log();
+	uint64_t seen0 = stor_fault_seen(STOR_FAULT_PA_FALLOC);
+	stor_fault_arm(STOR_FAULT_PA_FALLOC, 0, -ENOSPC, 1);
+	for (int i = 0; i < 2000 && stor_fault_seen(STOR_FAULT_PA_FALLOC) == seen0; i++) {
+		size_t len;
+		uint8_t *buf = t_batch(1, 1700000000000LL, 4000, &len);
+		cr_assert_eq(t_append(&t, lg, buf, len, 0, NULL), 0);
+		free(buf);
+	}
+	t_run_idle(&t.ring, lg);
+	cr_assert_gt(stor_fault_seen(STOR_FAULT_PA_FALLOC), seen0, "no reservation was ever tried");
+	struct stor_segment *s = NULL;
+	for (size_t i = 0; i < lg->nseg; i++)
+		if (lg->segs[i]->fa_stop) s = lg->segs[i];
+	cr_assert_not_null(s, "reservations go on after a failed one");
+	cr_expect(strstr(t_lines(), "reserving blocks") && strstr(t_lines(), "No space left on device"), "log: %s",
+	          t_lines());
+	cr_expect(!stor_log_offline(lg));
+	cr_expect_null(strstr(t_lines(), "OFFLINE"));
+	/* Appends go on, and the next segments reserve again. */
+	cr_assert(append_until_reserved(lg));
+	cr_assert_neq(stor_log_active(lg), s);
+	t_run_idle(&t.ring, lg);
+	int64_t leo = stor_log_end_offset(lg);
+	cr_expect_eq(t_verify_log(lg, 0), leo);
+	cr_assert_eq(t_close(&t, lg), 0);
 }
