@@ -38,8 +38,8 @@
  * crash rescans it and recovery trims the zero tail (recover.c).  At close the active segment is
  * cut with the close's other blocking calls (log.c).
  *
- * Blocks reserved ahead.  A partition that keeps no zeros ahead (no durable appends, or too
- * fast for them) gets the active segment's blocks reserved ahead of its appends instead: one
+ * Blocks reserved ahead.  A partition without durable appends (acks=0/1 only, in this window
+ * and the last) gets the active segment's blocks reserved ahead of its appends instead: one
  * IORING_OP_FALLOCATE (FALLOC_FL_KEEP_SIZE: the file's size stays the data's, so recovery sees
  * nothing new) of up to a second of its append rate, at most FA_AHEAD_MAX, never past
  * segment.bytes, issued when less than half of that is left; none below FA_MIN a second.  A
@@ -48,7 +48,10 @@
  * for 1 MiB appends); fio lays its file out with fallocate before it writes, so without this
  * storage paid for what its yardstick did not.  The blocks past the data are freed by the same
  * trim at roll and close (an ftruncate to the size frees blocks reserved past the end).  A failed
- * fallocate (ENOSPC, a file system without it) only stops the reservations.
+ * fallocate (ENOSPC, a file system without it) only stops the reservations.  Not for durable
+ * partitions: their rounds' fdatasyncs would convert the unwritten blocks (a journal commit each,
+ * which the zeros exist to avoid).  `RINGTAIL_NO_RESERVE=1` in the environment turns it off for
+ * an A/B on one binary.
  *
  * Failures.  A zero write that finds the disk full (ENOSPC, EDQUOT, or short) only stops the
  * zero fill of that segment: no append's bytes are involved, and the appends meet the full disk
@@ -98,7 +101,8 @@ static void probe(void)
 	if (!p) return;
 	supported = io_uring_opcode_supported(p, PA_OP_FTRUNCATE) &&
 	            io_uring_opcode_supported(p, IORING_OP_FSYNC) && io_uring_opcode_supported(p, IORING_OP_WRITE);
-	fa_supported = supported && io_uring_opcode_supported(p, IORING_OP_FALLOCATE);
+	fa_supported = supported && io_uring_opcode_supported(p, IORING_OP_FALLOCATE) &&
+	               !getenv("RINGTAIL_NO_RESERVE");
 	io_uring_free_probe(p);
 }
 
@@ -287,7 +291,11 @@ static void fa_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
  * the blocks reserved.  Only for a partition without zeros ahead (theirs are allocated). */
 static void fa_kick(struct stor_log *log, uint64_t zero_lead)
 {
-	if (zero_lead || log->fa_seg || log->fa_off || !fa_supported || log->fail_err) return;
+	/* Durable partitions keep their own way: writes into reserved (unwritten) blocks make each
+	 * round's fdatasync convert them, and their zeros, when kept, are allocated already. */
+	if (zero_lead || log->pa_durable || log->pa_win_durable || log->fa_seg || log->fa_off ||
+	    !fa_supported || log->fail_err)
+		return;
 	struct stor_segment *s = stor_log_active(log);
 	if (!s || s->fa_stop || s->sealed) return;
 	uint64_t ahead = log->pa_rate > log->pa_win_bytes ? log->pa_rate : log->pa_win_bytes;

@@ -7,7 +7,7 @@
  * bytes is still a torn tail.  Faults (storage/fault.h): a zero chunk on a full disk only stops
  * the zero fill; a failed zero write, zero-chunk fdatasync, trim or trim fdatasync takes the
  * partition offline (KAFKA_STORAGE_ERROR) with a log line, and every acknowledged offset is
- * there after the reopen.  A partition without zeros ahead gets blocks reserved ahead instead
+ * there after the reopen.  A partition without durable appends gets blocks reserved ahead
  * (fallocate, the file's size unchanged), freed at roll and close; a failed reservation only
  * stops them. */
 #include <criterion/criterion.h>
