@@ -335,6 +335,7 @@ struct stor_log {
 	uint64_t spare_file_end;
 	bool spare_pa_stop;
 	bool pa_held;               /* appends wait for the zero chunk in flight */
+	int trims;                  /* segments whose trim (ftruncate + fdatasync) is in flight */
 	int64_t pa_win_ms;          /* append rate: start of the current window */
 	uint64_t pa_win_bytes;      /* bytes appended in it */
 	bool pa_win_durable;        /* a durable append was among them */
@@ -466,6 +467,9 @@ bool stor_sync_can_link(struct stor_log *log);
 void stor_sync_link(struct stor_log *log, struct stor_append *a);
 /* a's linked write completed whole: the fdatasync chained to it starts now (fault trace). */
 void stor_sync_link_written(struct stor_log *log, struct stor_append *a);
+/* Settles the rounds that completed, in issue order (durable offset, recovery point, waiters),
+ * unless a zero chunk or a trim is in flight (prealloc.c calls it again when that is back). */
+void stor_sync_settle(struct stor_log *log);
 void stor_sync_fail_all(struct stor_log *log, int err);
 
 /* read.c: fire watches below the LEO. */

@@ -56,10 +56,13 @@
  * Failures.  A zero write that finds the disk full (ENOSPC, EDQUOT, or short) only stops the
  * zero fill of that segment: no append's bytes are involved, and the appends meet the full disk
  * themselves (KAFKA_STORAGE_ERROR, and they work again once space is back).  A failed fdatasync
- * of a zero chunk or of a trim is another matter: it shares the file with the appends, Linux
- * reports a writeback error once per open file, so it may have taken the report of lost append
- * pages that the group commit's next fdatasync would then not see.  It is handled as sync.c
- * handles its own: the partition goes offline (nothing after it is acknowledged).  Any other
+ * of a zero chunk or of a trim is another matter: it shares the open file with the appends, and
+ * Linux reports a writeback error once per open file description, so it may have taken the
+ * report of lost append pages that a group-commit fdatasync running beside it, or the next one,
+ * would then not see.  It is handled as sync.c handles its own: the partition goes offline
+ * (nothing after it is acknowledged), and sync.c settles no round that completed while a zero
+ * chunk or trim was in flight until that is back (stor_sync_settle), so a round that succeeded
+ * because the side sync took its error acknowledges nothing.  Any other
  * failed write or ftruncate is the disk failing under the segment, and takes it offline too, as
  * Kafka takes a log directory offline on any IOException.  The spare's chunks hold no append's
  * bytes until it becomes a segment (stor_pa_take_spare moves a chunk in flight to it): failing,
@@ -217,6 +220,9 @@ static void chunk_done(struct stor_log *log)
 	}
 	pa->seg = NULL;
 	pa->stale = false;
+	/* The rounds that completed beside the chunk's fdatasync (sync.c, "Side syncs"): settled
+	 * now, after a failed one took the partition offline, and before the next chunk goes. */
+	stor_sync_settle(log);
 	if (log->pa_held) {
 		log->pa_held = false;
 		stor_append_release_held(log);
@@ -368,6 +374,7 @@ static void trim_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	if (inj) res = inj;
 	if (res < 0 && !s->trim_err) s->trim_err = res;
 	if (--s->trim_left) return;
+	log->trims--;
 	if (s->trim_err) {
 		/* See "Failures" above; a restart trims the zero tail. */
 		char what[128];
@@ -380,6 +387,7 @@ static void trim_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		/* The recovery point may pass it now. */
 		log->flush_wanted = true;
 	}
+	stor_sync_settle(log);  /* rounds that completed beside its fdatasync (sync.c) */
 	if (s->deleted) stor_reap(log);
 	else stor_sync_kick(log);
 }
@@ -408,6 +416,7 @@ void stor_pa_trim(struct stor_log *log, struct stor_segment *s)
 	io_uring_sqe_set_data(f, &s->trim_op);
 	s->trim_op.cb = trim_cb;
 	s->trim_left = 2;
+	log->trims++;
 	s->inflight += 2;
 	log->inflight += 2;
 }

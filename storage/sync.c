@@ -25,6 +25,16 @@
  * A failed fdatasync is never retried as if the data were safe (the kernel may have dropped the
  * dirty pages and cleared the error): the partition goes offline, every waiter fails with -EROFS,
  * and nothing after that is acknowledged until the log is reopened and recovered.
+ *
+ * Side syncs.  Preallocation (prealloc.c) fdatasyncs a segment's .log too: each zero chunk, and
+ * the trim that cuts a rolled segment back.  Those go through the same open file as the rounds,
+ * and Linux reports a writeback error to one fdatasync per open file description: the side sync
+ * may take the report of append pages lost that a round in flight beside it should have seen,
+ * and that round then succeeds.  So a completed round is settled (durable offset, waiters) only
+ * when no side sync is in flight (stor_sync_settle, called again as each one completes, after a
+ * failed one has taken the partition offline): a round waits at most for the one zero chunk of
+ * its log in flight when it completed.  Ranging a round's fdatasync (below) does not change
+ * this: the kernel keeps the report per open file, not per range.
  */
 #include <assert.h>
 #include <errno.h>
@@ -104,6 +114,15 @@ static void round_finish(struct stor_round *r)
 	struct stor_log *log = r->log;
 	rt_lt_record(r->lt_pa != log->lt_pa_issued ? RT_LT_SYNC_ROUND_PA : RT_LT_SYNC_ROUND, r->lt_issued, rt_lt_now());
 	stor_fault_trace(r->err ? STOR_TRACE_SYNC_FAILED : STOR_TRACE_SYNC_DONE, -1, r->id, 0);
+	stor_sync_settle(log);
+}
+
+void stor_sync_settle(struct stor_log *log)
+{
+	/* A zero chunk's or a trim's fdatasync in flight shares the segment's open file with the
+	 * rounds (see "Side syncs" above): a round that completed beside it is trusted only once it
+	 * is back, and when it failed the partition is offline by then. */
+	if (log->pa.left || log->trims) return;
 	/* Rounds finish in issue order: a later round's fdatasyncs skip the files an earlier one
 	 * took, so its target is durable only once the earlier ones are too. */
 	bool advanced = false;
@@ -113,14 +132,12 @@ static void round_finish(struct stor_round *r)
 		log->round_first = (log->round_first + 1) % STOR_SYNC_ROUNDS;
 		log->round_n--;
 		log->round_done = o->seq;
-		if (o->err) {
-			stor_log_go_offline(log, "fdatasync", o->err);
-			return;
-		}
+		if (o->err) stor_log_go_offline(log, "fdatasync", o->err);
+		if (log->offline) continue;
 		/* A linked round's target is past the LEO until its append resolves, which its
 		 * write's completion (reaped before the fdatasync's) does first; never beyond. */
 		int64_t t = o->target < log->leo ? o->target : log->leo;
-		if (!log->offline && !o->cancelled && t > log->durable) log->durable = t;
+		if (!o->cancelled && t > log->durable) log->durable = t;
 		advanced = true;
 	}
 	if (!advanced || log->offline) return;

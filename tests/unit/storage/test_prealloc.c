@@ -529,4 +529,79 @@ Test(stor_prealloc, failed_reservation_only_stops_the_reservations)
 	int64_t leo = stor_log_end_offset(lg);
 	cr_expect_eq(t_verify_log(lg, 0), leo);
 	cr_assert_eq(t_close(&t, lg), 0);
+
+/* Runs the ring until *until or nothing but the held completion is left, dispatching every
+ * completion but the one of a zero chunk's fdatasync that the fault layer fails: that one is
+ * kept in *held (with its result), as if the kernel were slow to return it. */
+static void run_holding(struct stor_log *lg, volatile bool *until, struct rt_ioop **held, int32_t *hres)
+{
+	io_uring_submit(&t.ring);
+	while (!*until && lg->inflight > (*held ? 1 : 0)) {
+		io_uring_submit_and_wait(&t.ring, 1);
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		struct { struct rt_ioop *op; int32_t res; uint32_t flags; } b[64];
+		io_uring_for_each_cqe(&t.ring, head, cqe) {
+			if (n == 64) break;
+			b[n].op = io_uring_cqe_get_data(cqe);
+			b[n].res = cqe->res;
+			b[n].flags = cqe->flags;
+			n++;
+		}
+		io_uring_cq_advance(&t.ring, n);
+		for (unsigned i = 0; i < n; i++) {
+			if (b[i].op == &lg->pa.fop && lg->pa.finj == -EIO && !*held) {
+				*held = b[i].op;
+				*hres = b[i].res;
+				continue;
+			}
+			if (b[i].op) b[i].op->cb(b[i].op, b[i].res, b[i].flags);
+		}
+	}
+}
+
+/* A zero chunk's fdatasync and a group-commit round's run side by side on the segment's one
+ * open file, and Linux reports a writeback error to whichever of them asks first: the chunk's
+ * may fail with the error of append pages while the round's succeeds.  Modelled here: the
+ * chunk's fdatasync fails (fault layer) and its completion is held back until the round of a
+ * durable append written meanwhile has completed.  That append must not be acknowledged then,
+ * and fails (the partition offline) once the chunk's failure is in. */
+Test(stor_prealloc, round_beside_a_failing_zero_chunk_sync_acknowledges_nothing)
+{
+	struct stor_log *lg = open_ahead();
+	int64_t acked = stor_log_end_offset(lg);
+	stor_fault_arm(STOR_FAULT_PA_SYNC, 0, -EIO, 1);
+	struct rt_ioop *held = NULL;
+	int32_t hres = 0;
+	size_t len;
+	uint8_t *buf[3001];
+	struct t_app ta[3001];
+	int i;
+	/* Durable appends until the failing chunk is out (its completion held). */
+	for (i = 0; i < 3000 && !held; i++) {
+		buf[i] = t_batch(1, 1700000000000LL, 1024, &len);
+		cr_assert_eq(t_append_submit(lg, &ta[i], buf[i], len, STOR_APPEND_DURABLE), 0);
+		run_holding(lg, &ta[i].done, &held, &hres);
+		if (ta[i].done && !ta[i].err) acked = ta[i].a.base_offset + 1;
+		usleep(100);
+	}
+	cr_assert_not_null(held, "no zero chunk was issued in %d appends", i);
+	/* One more, written and its round completed while the chunk's fdatasync is out. */
+	uint64_t rounds0 = lg->round_seq;
+	buf[i] = t_batch(1, 1700000000000LL, 1024, &len);
+	struct t_app *last = &ta[i];
+	cr_assert_eq(t_append_submit(lg, last, buf[i], len, STOR_APPEND_DURABLE), 0);
+	cr_assert(!last->a.held, "the append does not wait for the chunk: its write goes now");
+	run_holding(lg, &last->done, &held, &hres);
+	cr_assert_gt(lg->round_seq, rounds0, "a round was issued for the append");
+	cr_expect(!last->done, "acknowledged (err %d) while a zero chunk's fdatasync on the same file was "
+	          "out: it may have taken the round's writeback error", last->err);
+	cr_expect_eq(stor_log_durable_offset(lg), acked);
+	/* The chunk's failure comes in: nothing the round covered is acknowledged. */
+	held->cb(held, hres, 0);
+	t_run_idle(&t.ring, lg);
+	cr_expect(last->done && last->err == -EROFS, "done %d err %d", last->done, last->err);
+	cr_expect_eq(stor_log_durable_offset(lg), acked);
+	for (int k = 0; k <= i; k++) free(buf[k]);
+	offline_then_reopen(lg, acked, "fdatasync of the zeros kept ahead");
 }
