@@ -44,35 +44,47 @@ static void part_free(struct dp_part *x)
 	free(x);
 }
 
+/* The rebuild after a cut is over (storage logged a failure and took the partition offline). */
+static void pstate_rebuilt(void *arg, struct stor_pstate *ps, int err)
+{
+	(void)ps;
+	struct dp_part *x = arg;
+	if (err)
+		RT_WARN("partition %s-%d: producer state not rebuilt after the log was cut back: %s", x->topic,
+		        x->index, strerror(-err));
+}
+
 /* Kafka's rule for producer snapshots: one at every segment roll (the state of every offset
- * below the new segment), and the state rebuilt after the log is cut back (issue 7).  The roll's
- * snapshot is written by the shard's file worker (storage/bg.h), so a roll costs the shard no
- * system call; the rebuild after a truncation (a failed write's repair, rare) still reads the
- * snapshot files on the shard. */
+ * below the new segment), and the state rebuilt after the log is cut back (issue 7).  Neither
+ * costs the shard a system call: the roll's snapshot is written by the shard's file worker
+ * (storage/bg.h), and the rebuild lists the snapshots, reads one and the log tail there too
+ * (stor_pstate_rebuild_start; meanwhile the partition refuses appends and its state is stale).
+ * That rebuild also prunes the snapshots past the new end, after any roll's snapshot queued
+ * before the cut (the worker runs jobs in order); a crash before that leaves one past the log
+ * end, which the next open's recovery prunes first. */
 static void pstate_on_roll(void *arg, struct stor_log *log, int64_t offset, bool truncated)
 {
 	struct dp_part *x = arg;
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s/%s-%d", x->dir_path, x->topic, x->index);
-	int rc;
 	if (truncated) {
-		rc = stor_pstate_recover(x->pstate, log, dir, dp_wall_ms());
-		/* A roll's snapshot still queued may be of offsets now cut away: the worker prunes
-		 * every snapshot past the new end after it (jobs run in order).  A crash before that
-		 * leaves one past the log end, which the next open's recovery prunes first. */
-		if (x->bg)
-			(void)stor_pstate_prune_queue(log, x->bg, 0, offset);
-	} else if (x->bg) {
+		stor_pstate_rebuild_start(x->pstate, log, dp_wall_ms(), pstate_rebuilt, x);
+		return;
+	}
+	if (stor_pstate_stale(x->pstate))
+		return;  /* never a snapshot of a state the log may have lost */
+	int rc;
+	if (x->bg) {
 		rc = stor_pstate_snapshot_queue(x->pstate, log, x->bg, offset);
 	} else {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/%s-%d", x->dir_path, x->topic, x->index);
 		rc = stor_pstate_snapshot_write(x->pstate, dir, offset);
 		if (!rc)
 			rc = stor_pstate_snapshot_prune(dir, stor_log_start_offset(log), offset);
 		rc = rc < 0 ? rc : 0;
 	}
 	if (rc)
-		RT_WARN("partition %s-%d: producer state at %s to %lld: %s", x->topic, x->index,
-		        truncated ? "truncation" : "roll", (long long)offset, strerror(-rc));
+		RT_WARN("partition %s-%d: producer snapshot at roll to %lld: %s", x->topic, x->index,
+		        (long long)offset, strerror(-rc));
 }
 
 /* Producer state of a freshly opened log: snapshot plus log tail (issue 7). */
@@ -96,8 +108,8 @@ static void pstate_open(struct dp_shard *s, struct dp_part *x)
 /* At a clean close: a snapshot at the log end so the next open replays nothing. */
 static void pstate_close(struct dp_shard *s, struct dp_part *x)
 {
-	if (!x->pstate || x->deleting || !stor_log_idle(x->log))
-		return;
+	if (!x->pstate || x->deleting || !stor_log_idle(x->log) || stor_pstate_stale(x->pstate))
+		return;  /* stale: the next open replays from the last good snapshot */
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s-%d", stor_dir_path(s->b->dir), x->topic, x->index);
 	int64_t leo = stor_log_end_offset(x->log);

@@ -305,6 +305,7 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 {
 	if (log->offline) return -EROFS;
 	if (log->fail_err) return log->fail_err;
+	if (log->holds) return -EAGAIN;
 	if (!a->len || !a->done) return -EINVAL;
 	if (a->len > (uint64_t)log->cfg.segment_bytes) return -EMSGSIZE;
 

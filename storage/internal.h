@@ -368,6 +368,8 @@ struct stor_log {
 
 	struct stor_bg *bg;         /* the shard's file worker (stor_log_set_bg; borrowed), or NULL */
 	struct stor_cut *cut;       /* a cut whose files are being cut (truncate.c), or NULL */
+	int holds;                  /* > 0: appends refused with -EAGAIN (a producer-state rebuild
+	                             * after a cut, pstate_rebuild.c) */
 
 	/* Lowest offset whose aborted transactions must be re-derived from the log (recovery
 	 * scanned from there, or a .txnindex was missing); INT64_MAX when none (aborted.c). */

@@ -103,7 +103,7 @@ static int replay(struct stor_pstate *ps, struct stor_log *log, int64_t from, in
 		for (size_t pos = 0; pos < rd.len;) {
 			struct kp_batch_hdr h;
 			size_t size = kp_batch_size(buf + pos, rd.len - pos);
-			if (!size || kp_batch_hdr_parse(buf + pos, size, &h)) {
+			if (!size || size > rd.len - pos || kp_batch_hdr_parse(buf + pos, size, &h)) {
 				rc = -EBADMSG;
 				break;
 			}

@@ -65,6 +65,8 @@ struct stor_pstate {
 	size_t count;
 	struct txn *txns;
 	size_t ntxns, txcap;
+	bool stale;                     /* the log was cut back under it: see stor_pstate_set_stale */
+	int64_t stale_lso;              /* the LSO when it became stale */
 };
 
 int32_t stor_ps_last_seq(int32_t base_seq, int32_t last_offset_delta)
@@ -397,9 +399,11 @@ static int16_t walk(const struct stor_pstate *ps, struct walk *w, const struct s
 int16_t stor_pstate_check(const struct stor_pstate *ps, const struct stor_ps_batch *b, size_t n,
                           enum stor_ps_origin origin, struct stor_ps_dup *dup)
 {
+	memset(dup, 0, sizeof(*dup));
+	if (ps->stale && origin != STOR_PS_LOG)
+		return STOR_PS_KAFKA_STORAGE_ERROR;  /* retriable: the rebuild comes first */
 	struct upd small[8];
 	struct walk w = { .u = n <= 8 ? small : malloc(n * sizeof(struct upd)) };
-	memset(dup, 0, sizeof(*dup));
 	if (!w.u)
 		return -1;  /* UNKNOWN_SERVER_ERROR: out of memory */
 	int16_t err = walk(ps, &w, b, n, origin, dup);
@@ -483,6 +487,8 @@ out:
 
 int64_t stor_pstate_lso(struct stor_pstate *ps, int64_t hw)
 {
+	if (ps->stale)
+		return ps->stale_lso < hw ? ps->stale_lso : hw;
 	size_t j = 0;
 	for (size_t i = 0; i < ps->ntxns; i++)
 		if (ps->txns[i].marker < 0 || ps->txns[i].marker >= hw)
@@ -491,6 +497,43 @@ int64_t stor_pstate_lso(struct stor_pstate *ps, int64_t hw)
 	if (j && ps->txns[0].first < hw)
 		return ps->txns[0].first;
 	return hw;
+}
+
+void stor_pstate_set_stale(struct stor_pstate *ps, int64_t hw)
+{
+	if (ps->stale)
+		return;
+	ps->stale_lso = stor_pstate_lso(ps, hw);
+	ps->stale = true;
+}
+
+bool stor_pstate_stale(const struct stor_pstate *ps)
+{
+	return ps->stale;
+}
+
+int64_t stor_pstate_expiration(const struct stor_pstate *ps)
+{
+	return ps->expiration_ms;
+}
+
+void stor_pstate_take(struct stor_pstate *ps, struct stor_pstate *from)
+{
+	struct stor_pstate t = *ps;
+	ps->map = from->map;
+	ps->cap = from->cap;
+	ps->count = from->count;
+	ps->txns = from->txns;
+	ps->ntxns = from->ntxns;
+	ps->txcap = from->txcap;
+	ps->stale = false;
+	from->map = t.map;
+	from->cap = t.cap;
+	from->count = t.count;
+	from->txns = t.txns;
+	from->ntxns = t.ntxns;
+	from->txcap = t.txcap;
+	stor_pstate_clear(from);
 }
 
 int64_t stor_pstate_first_open_txn(const struct stor_pstate *ps)

@@ -44,8 +44,10 @@
  * log from that offset rebuilds the state.  Only the last batch of each producer is kept, as in
  * Kafka.  Files are written to "<name>.tmp", fsync()ed, renamed and the directory fsync()ed.
  *
- * Threads: one shard owns a partition, so there are no locks.  Snapshot calls block (file I/O);
- * everything else does no I/O and reads no clock (times are passed in).
+ * Threads: one shard owns a partition, so there are no locks.  Snapshot calls block (file I/O),
+ * and so does stor_pstate_recover (start-up); the rebuild after a cut does its file I/O on the
+ * log's file worker (stor_pstate_rebuild_start); everything else does no I/O and reads no clock
+ * (times are passed in).
  */
 #ifndef STOR_PRODUCER_STATE_H
 #define STOR_PRODUCER_STATE_H
@@ -61,6 +63,7 @@ enum {
 	STOR_PS_INVALID_PRODUCER_EPOCH = 47,
 	STOR_PS_INVALID_TXN_STATE = 48,
 	STOR_PS_TRANSACTION_COORDINATOR_FENCED = 52,
+	STOR_PS_KAFKA_STORAGE_ERROR = 56,   /* the state is stale (stor_pstate_set_stale): retriable */
 	STOR_PS_UNKNOWN_PRODUCER_ID = 59,
 	STOR_PS_INVALID_RECORD = 87,
 };
@@ -181,6 +184,37 @@ struct stor_log;
 struct stor_bg;
 int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char *dir, int64_t now_ms);
 
+/* --- after a cut: stale state and its rebuild off the owner shard ------------------------------ */
+
+/* Marks ps stale: the log no longer matches it (an append it recorded failed, and the log is
+ * about to be cut back to before it; or the log was cut back).  Until stor_pstate_rebuild_start's
+ * rebuild replaces it, stor_pstate_check answers STOR_PS_KAFKA_STORAGE_ERROR (retriable) to every
+ * client and coordinator batch, and stor_pstate_lso(ps, hw) is min(hw, the LSO for high watermark
+ * `hw` at the first call), so neither a producer check nor the last stable offset uses a state
+ * the log may have lost (a producer forgotten with its open transaction, a marker whose write
+ * failed).  Further calls change nothing.  A stale state must not be written as a snapshot. */
+void stor_pstate_set_stale(struct stor_pstate *ps, int64_t hw);
+bool stor_pstate_stale(const struct stor_pstate *ps);
+
+/* Called exactly once on the owner shard when the rebuild is over: err 0 (ps is the rebuilt
+ * state and no longer stale) or -errno (ps stays stale and the partition is offline). */
+typedef void (*stor_pstate_rebuilt_fn)(void *arg, struct stor_pstate *ps, int err);
+
+/* stor_pstate_recover's rebuild (snapshot plus log tail, the same result) for a log that was
+ * just cut back (the roll hook with truncated set), without a file system call on the owner
+ * shard: the snapshot directory is listed and read, and the log read, on the log's file worker
+ * (stor_log_set_bg; storage/pstate_rebuild.c); without a worker, blocking on this thread.  ps is
+ * marked stale (stor_pstate_set_stale) until `done`; meanwhile the log takes no append
+ * (stor_log_append: -EAGAIN, KAFKA_STORAGE_ERROR) and is not idle.  ps and log are borrowed until
+ * `done` (which may run before this returns: without a worker, or out of memory). */
+void stor_pstate_rebuild_start(struct stor_pstate *ps, struct stor_log *log, int64_t now_ms,
+                               stor_pstate_rebuilt_fn done, void *arg);
+
+/* For the rebuild: ps's producer.id.expiration.ms; replacing ps's producers and transactions by
+ * from's (from is left empty) and clearing stale. */
+int64_t stor_pstate_expiration(const struct stor_pstate *ps);
+void stor_pstate_take(struct stor_pstate *ps, struct stor_pstate *from);
+
 /* Number of producers known. */
 size_t stor_pstate_count(const struct stor_pstate *ps);
 /* Copies one producer's state into *out.  Returns false when the producer is unknown. */
@@ -212,10 +246,6 @@ int stor_pstate_snapshot_write_encoded(const char *dir, int64_t offset, const ui
  * queued). */
 int stor_pstate_snapshot_queue(const struct stor_pstate *ps, struct stor_log *log, struct stor_bg *bg,
                                int64_t offset);
-/* stor_pstate_snapshot_prune(log's directory, below, above) on bg's thread, after every job queued
- * there before (a truncation's clean-up of snapshots a queued roll may still write), holding the
- * log busy the same way.  Returns 0 or -ENOMEM. */
-int stor_pstate_prune_queue(struct stor_log *log, struct stor_bg *bg, int64_t below, int64_t above);
 
 /* Replaces the state by the newest snapshot in dir whose offset is <= max_offset, skipping
  * producers expired at now_ms.  A snapshot that does not decode (version, CRC, length) is

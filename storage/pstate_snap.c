@@ -8,7 +8,9 @@
  * it is back: a partition is never closed (its final snapshot) or deleted (its directory renamed
  * and emptied) while an earlier snapshot for it is still being written.  The worker runs jobs in
  * submission order, so a snapshot's prune, which removes snapshots newer than its own offset,
- * can never remove a later roll's snapshot.
+ * can never remove a later roll's snapshot, and the producer-state rebuild after a cut
+ * (pstate_rebuild.c), which prunes the snapshots past the new end, runs after every snapshot
+ * queued before the cut.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,7 +34,7 @@ struct snap_job {
 static void snap_run(struct stor_bg_job *bj)
 {
 	struct snap_job *sj = rt_container_of(bj, struct snap_job, j);
-	int rc = sj->buf ? stor_pstate_snapshot_write_encoded(sj->dir, sj->offset, sj->buf, sj->len) : 0;
+	int rc = stor_pstate_snapshot_write_encoded(sj->dir, sj->offset, sj->buf, sj->len);
 	/* Only once the new one is durable: a crash in between still finds a snapshot. */
 	if (!rc) {
 		int n = stor_pstate_snapshot_prune(sj->dir, sj->log_start, sj->offset);
@@ -47,25 +49,22 @@ static void snap_done(struct stor_bg_job *bj, int32_t res)
 	struct snap_job *sj = rt_container_of(bj, struct snap_job, j);
 	struct stor_log *log = sj->log;
 	log->inflight--;
-	if (res < 0 && sj->buf)
+	if (res < 0)
 		stor_logf("%s: producer snapshot at offset %" PRId64 " failed (%s); recovery replays the "
 		          "log from the previous one", log->name, sj->offset, strerror(-res));
-	else if (res < 0)
-		stor_logf("%s: pruning producer snapshots past offset %" PRId64 " failed (%s); the next "
-		          "open prunes them", log->name, sj->offset, strerror(-res));
 	free(sj->buf);
 	free(sj->dir);
 	free(sj);
 }
 
-static int queue(const struct stor_pstate *ps, struct stor_log *log, struct stor_bg *bg,
-                 int64_t below, int64_t offset)
+int stor_pstate_snapshot_queue(const struct stor_pstate *ps, struct stor_log *log, struct stor_bg *bg,
+                               int64_t offset)
 {
 	struct snap_job *sj = calloc(1, sizeof *sj);
 	if (!sj) return -ENOMEM;
-	sj->buf = ps ? stor_pstate_snapshot_encode(ps, &sj->len) : NULL;
+	sj->buf = stor_pstate_snapshot_encode(ps, &sj->len);
 	sj->dir = strdup(log->path);
-	if ((ps && !sj->buf) || !sj->dir) {
+	if (!sj->buf || !sj->dir) {
 		free(sj->buf);
 		free(sj->dir);
 		free(sj);
@@ -73,19 +72,8 @@ static int queue(const struct stor_pstate *ps, struct stor_log *log, struct stor
 	}
 	sj->log = log;
 	sj->offset = offset;
-	sj->log_start = below;
+	sj->log_start = log->log_start;
 	log->inflight++;
 	stor_bg_submit(bg, &sj->j, snap_run, snap_done);
 	return 0;
-}
-
-int stor_pstate_snapshot_queue(const struct stor_pstate *ps, struct stor_log *log, struct stor_bg *bg,
-                               int64_t offset)
-{
-	return queue(ps, log, bg, log->log_start, offset);
-}
-
-int stor_pstate_prune_queue(struct stor_log *log, struct stor_bg *bg, int64_t below, int64_t above)
-{
-	return queue(NULL, log, bg, below, above);
 }

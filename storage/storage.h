@@ -34,7 +34,8 @@
  * the ring (aborted.c); reaped segments' descriptors are closed through it (IORING_OP_CLOSE).
  * Compaction runs on a cleaner thread (compact.h); producer snapshots at a roll and partition
  * deletion run on the shard's file worker (bg.h, stor_log_delete_bg), and so do the file calls
- * of a cut (the repair after a failed write, stor_log_truncate_start; stor_log_set_bg).  Calls documented as
+ * of a cut (the repair after a failed write, stor_log_truncate_start; stor_log_set_bg) and of
+ * the producer state's rebuild after it (stor_pstate_rebuild_start).  Calls documented as
  * "blocking" do file system calls directly: open (recovery), close, stor_log_truncate, stor_log_delete,
  * checkpoints, leader-epoch changes, stor_log_offset_for_time and stor_log_read's batch headers
  * (pread; ListOffsets uses stor_log_offset_for_time_start and the fetch path
@@ -247,7 +248,8 @@ struct stor_append {
  * `info` (borrowed for the call) is kp_records_validate's result for the same bytes.
  * Returns 0 when the append is accepted (`done` will be called exactly once), or a -errno and
  * `done` is never called: -EROFS (offline), -EMSGSIZE (larger than segment.bytes), -EBADMSG
- * (batches do not frame), -ENOSPC/-EIO (the log is recovering from a failed write), -errno from a
+ * (batches do not frame), -ENOSPC/-EIO (the log is recovering from a failed write), -EAGAIN (the
+ * producer state is being rebuilt after a cut: stor_pstate_rebuild_start), -errno from a
  * segment roll. */
 int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp_records_info *info);
 
@@ -517,7 +519,9 @@ void stor_log_txn_rebuilt(struct stor_log *log);
  * base: every offset below it has been assigned, truncated = false) and after the log is cut
  * back (stor_log_truncate, or the tail cut after a failed write; offset = the new log end,
  * truncated = true).  For the owner of the partition's producer state: Kafka writes a producer
- * snapshot at every roll and rebuilds the state after a truncation.  May block (file I/O). */
+ * snapshot at every roll and rebuilds the state after a truncation.  On a shard it must not
+ * block: the roll's snapshot is queued on the file worker (stor_pstate_snapshot_queue) and the
+ * rebuild after a cut runs there (stor_pstate_rebuild_start). */
 typedef void (*stor_roll_fn)(void *arg, struct stor_log *log, int64_t offset, bool truncated);
 /* Sets (fn NULL: clears) the hook; arg is borrowed. */
 void stor_log_set_roll_hook(struct stor_log *log, stor_roll_fn fn, void *arg);

@@ -149,8 +149,11 @@ static void append_done(struct stor_append *a, int err)
 		j->err = stor_err_to_kafka(err);
 		if (!j->err)
 			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
-		/* nothing of it is in the log: the producer's state must not claim it is */
+		/* Nothing of it is in the log: the producer's state must not claim it is.  It is stale
+		 * until rebuilt from the log after the cut that follows (no checks, no LSO past now). */
 		part = dp_parts_get(j->owner, j->topic, j->index, &kerr);
+		if (part && part->pstate)
+			stor_pstate_set_stale(part->pstate, stor_log_high_watermark(part->log));
 		if (part && part->pstate && j->pb.producer_id >= 0)
 			stor_pstate_forget(part->pstate, j->pb.producer_id);
 	} else {
@@ -290,7 +293,9 @@ static void verified(void *arg, const uint8_t *body, size_t n, int16_t err)
 	if (!err) {
 		int16_t kerr = 0;
 		struct dp_part *part = dp_parts_get(s, j->topic, j->index, &kerr);
-		if (part && !guard_holds(j, part))
+		if (part && part->pstate && stor_pstate_stale(part->pstate))
+			err = KP_ERR_KAFKA_STORAGE_ERROR;  /* being rebuilt after a cut: retriable */
+		else if (part && !guard_holds(j, part))
 			err = KP_ERR_INVALID_TXN_STATE;   /* the transaction ended while the check was out */
 	}
 	if (err) {

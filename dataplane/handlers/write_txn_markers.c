@@ -60,6 +60,12 @@ static void append_done(struct stor_append *a, int err)
 		j->err = stor_err_to_kafka(err);
 		if (!j->err)
 			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
+		/* The marker was recorded at submission but is not in the log: the state is stale
+		 * until rebuilt after the cut that follows (its transaction must hold the LSO). */
+		int16_t kerr = 0;
+		struct dp_part *part = dp_parts_get(j->owner, j->topic, j->index, &kerr);
+		if (part && part->pstate)
+			stor_pstate_set_stale(part->pstate, stor_log_high_watermark(part->log));
 	}
 	dp_shard_post(j->owner, j->ctx->req->s->id, job_back, j);
 }
