@@ -529,10 +529,23 @@ Test(stor_prealloc, failed_reservation_only_stops_the_reservations)
 	int64_t leo = stor_log_end_offset(lg);
 	cr_expect_eq(t_verify_log(lg, 0), leo);
 	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* The completion of a zero chunk's or a trim's fdatasync that the fault layer fails. */
+static bool failing_side_sync(struct stor_log *lg, struct rt_ioop *op)
+{
+	if (op == &lg->pa.fop) return lg->pa.finj == -EIO;
+	for (size_t i = 0; i < lg->nseg; i++) {
+		struct stor_segment *s = lg->segs[i];
+		/* The linked pair completes in order: the second completion is the fdatasync's. */
+		if (op == &s->trim_op) return s->trim_left == 1 && s->trim_inj[1] == -EIO;
+	}
+	return false;
+}
 
 /* Runs the ring until *until or nothing but the held completion is left, dispatching every
- * completion but the one of a zero chunk's fdatasync that the fault layer fails: that one is
- * kept in *held (with its result), as if the kernel were slow to return it. */
+ * completion but the one of a zero chunk's or trim's fdatasync that the fault layer fails: that
+ * one is kept in *held (with its result), as if the kernel were slow to return it. */
 static void run_holding(struct stor_log *lg, volatile bool *until, struct rt_ioop **held, int32_t *hres)
 {
 	io_uring_submit(&t.ring);
@@ -550,7 +563,7 @@ static void run_holding(struct stor_log *lg, volatile bool *until, struct rt_ioo
 		}
 		io_uring_cq_advance(&t.ring, n);
 		for (unsigned i = 0; i < n; i++) {
-			if (b[i].op == &lg->pa.fop && lg->pa.finj == -EIO && !*held) {
+			if (!*held && b[i].op && failing_side_sync(lg, b[i].op)) {
 				*held = b[i].op;
 				*hres = b[i].res;
 				continue;
@@ -560,48 +573,68 @@ static void run_holding(struct stor_log *lg, volatile bool *until, struct rt_ioo
 	}
 }
 
-/* A zero chunk's fdatasync and a group-commit round's run side by side on the segment's one
- * open file, and Linux reports a writeback error to whichever of them asks first: the chunk's
- * may fail with the error of append pages while the round's succeeds.  Modelled here: the
- * chunk's fdatasync fails (fault layer) and its completion is held back until the round of a
+/* A zero chunk's or a trim's fdatasync and a group-commit round's run side by side on one open
+ * file, and Linux reports a writeback error to whichever of them asks first: the side sync may
+ * fail with the error of append pages while the round's succeeds.  Modelled here: the side
+ * sync at point p fails (fault layer) and its completion is held back until the round of a
  * durable append written meanwhile has completed.  That append must not be acknowledged then,
- * and fails (the partition offline) once the chunk's failure is in. */
-Test(stor_prealloc, round_beside_a_failing_zero_chunk_sync_acknowledges_nothing)
+ * and fails (the partition offline, log line `line`) once the side sync's failure is in. */
+static void side_sync_fails_beside_a_round(struct stor_log *lg, enum stor_fault_point p, const char *line)
 {
-	struct stor_log *lg = open_ahead();
 	int64_t acked = stor_log_end_offset(lg);
-	stor_fault_arm(STOR_FAULT_PA_SYNC, 0, -EIO, 1);
+	stor_fault_arm(p, 0, -EIO, 1);
 	struct rt_ioop *held = NULL;
 	int32_t hres = 0;
 	size_t len;
-	uint8_t *buf[3001];
-	struct t_app ta[3001];
+	enum { MAX = 3000 };
+	uint8_t **buf = calloc(MAX + 1, sizeof *buf);
+	struct t_app *ta = calloc(MAX + 1, sizeof *ta);
+	cr_assert(buf && ta);
 	int i;
-	/* Durable appends until the failing chunk is out (its completion held). */
-	for (i = 0; i < 3000 && !held; i++) {
+	/* Durable appends until the failing side sync is out (its completion held). */
+	for (i = 0; i < MAX && !held; i++) {
 		buf[i] = t_batch(1, 1700000000000LL, 1024, &len);
 		cr_assert_eq(t_append_submit(lg, &ta[i], buf[i], len, STOR_APPEND_DURABLE), 0);
 		run_holding(lg, &ta[i].done, &held, &hres);
 		if (ta[i].done && !ta[i].err) acked = ta[i].a.base_offset + 1;
 		usleep(100);
 	}
-	cr_assert_not_null(held, "no zero chunk was issued in %d appends", i);
-	/* One more, written and its round completed while the chunk's fdatasync is out. */
+	cr_assert_not_null(held, "point %d: no side sync was issued in %d appends", p, i);
+	/* One more, written and its round completed while the side sync is out. */
 	uint64_t rounds0 = lg->round_seq;
 	buf[i] = t_batch(1, 1700000000000LL, 1024, &len);
 	struct t_app *last = &ta[i];
 	cr_assert_eq(t_append_submit(lg, last, buf[i], len, STOR_APPEND_DURABLE), 0);
-	cr_assert(!last->a.held, "the append does not wait for the chunk: its write goes now");
+	cr_assert(!last->a.held, "the append does not wait for a zero chunk: its write goes now");
 	run_holding(lg, &last->done, &held, &hres);
 	cr_assert_gt(lg->round_seq, rounds0, "a round was issued for the append");
-	cr_expect(!last->done, "acknowledged (err %d) while a zero chunk's fdatasync on the same file was "
-	          "out: it may have taken the round's writeback error", last->err);
+	cr_expect(!last->done, "acknowledged (err %d) while a side fdatasync (point %d) was out: it may "
+	          "have taken the round's writeback error", last->err, p);
 	cr_expect_eq(stor_log_durable_offset(lg), acked);
-	/* The chunk's failure comes in: nothing the round covered is acknowledged. */
+	/* The side sync's failure comes in: nothing the round covered is acknowledged. */
 	held->cb(held, hres, 0);
 	t_run_idle(&t.ring, lg);
 	cr_expect(last->done && last->err == -EROFS, "done %d err %d", last->done, last->err);
 	cr_expect_eq(stor_log_durable_offset(lg), acked);
 	for (int k = 0; k <= i; k++) free(buf[k]);
-	offline_then_reopen(lg, acked, "fdatasync of the zeros kept ahead");
+	free(buf);
+	free(ta);
+	offline_then_reopen(lg, acked, line);
+}
+
+Test(stor_prealloc, round_beside_a_failing_zero_chunk_sync_acknowledges_nothing)
+{
+	side_sync_fails_beside_a_round(open_ahead(), STOR_FAULT_PA_SYNC, "fdatasync of the zeros kept ahead");
+}
+
+/* The same for the fdatasync of the trim that cuts a rolled segment's zeros off (segments of
+ * 64 KiB: a roll within ~64 appends). */
+Test(stor_prealloc, round_beside_a_failing_trim_sync_acknowledges_nothing)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	struct stor_log *lg = open_log();
+	cr_assert(append_until_ahead(lg), "no zeros were ever kept ahead of the appends");
+	t_run_idle(&t.ring, lg);
+	t_lines_reset();
+	side_sync_fails_beside_a_round(lg, STOR_FAULT_TRIM_SYNC, "cutting segment");
 }
