@@ -49,6 +49,7 @@
 #include "dataplane/net_dpdk/port.h"
 #include "dataplane/net_dpdk/rx_lend.h"
 #include "dataplane/net_dpdk/stack.h"
+#include "dataplane/net_dpdk/steer.h"
 #include "dataplane/shard.h"
 
 enum ev_kind { EV_SENT, EV_READABLE, EV_FAILED, EV_SHUTDOWN };
@@ -193,6 +194,13 @@ static void cb_closed(void *ctx, struct dp_tcp_conn *tc, int err)
 
 /* ---- the ops ---- */
 
+static int steer_rule(void *dev, uint16_t tcp_port, uint16_t q, char *why, size_t whylen)
+{
+	return dp_port_steer_tcp(dev, dcfg.ip, tcp_port, q, why, whylen);
+}
+
+static void steer_undo(void *dev) { dp_port_unsteer(dev); }
+
 int dp_net_dpdk_setup(struct dp_broker *b, const struct dp_dpdk_cfg *dc, char *err, size_t errlen)
 {
 	dcfg = *dc;
@@ -202,16 +210,9 @@ int dp_net_dpdk_setup(struct dp_broker *b, const struct dp_dpdk_cfg *dc, char *e
 	RT_INFO("dpdk: %s", dp_port_describe(port));
 	if (!b->cfg.advertise_shards)
 		return 0;
-	steered = true;
 	char why[256] = "";
-	for (int i = 0; i < b->nshards && dp_port_nqueues(port) > 1; i++) {
-		uint16_t p = (uint16_t)(b->cfg.listen_port + 1 + i);
-		if (dp_port_steer_tcp(port, dc->ip, p, (uint16_t)i, why, sizeof why)) {
-			dp_port_unsteer(port);
-			steered = false;
-			break;
-		}
-	}
+	steered = dp_steer_shards(b->nshards, dp_port_nqueues(port), b->cfg.listen_port, steer_rule, steer_undo,
+	                          port, why, sizeof why);
 	if (steered)
 		RT_INFO("dpdk: shard-aware ports %u..%u steered to their shards' queues", b->cfg.listen_port + 1,
 		        b->cfg.listen_port + b->nshards);
@@ -232,7 +233,7 @@ static int shard_init(struct dp_shard *s)
 	                          .mtu = dcfg.mtu, .rcvbuf = dcfg.rcvbuf,
 	                          .quiet_unknown = dp_port_nqueues(port) > 1};
 	dp_port_mac(port, sc.mac);
-	struct dp_pktio io;
+	struct dp_pktio io = {0};
 	dp_port_queue_pktio(ds->q, &io);
 	struct dp_tcp_cb cb = {.ctx = ds, .acceptable = cb_acceptable, .readable = cb_readable,
 	                       .lend = cb_lend, .sent = cb_sent, .closed = cb_closed};
@@ -259,11 +260,7 @@ static int listen_clients(struct dp_shard *s)
 	if (!ds->lis)
 		return -ENOMEM;
 	uint16_t ports[n + 1];
-	int np = 0;
-	ports[np++] = cfg->listen_port;
-	for (int i = 0; cfg->advertise_shards && i < n; i++)
-		if (!steered || i == s->id)
-			ports[np++] = (uint16_t)(cfg->listen_port + 1 + i);
+	int np = dp_steer_ports(s->id, n, cfg->listen_port, cfg->advertise_shards, steered, ports);
 	for (int i = 0; i < np; i++) {
 		ds->lis[ds->nlis] = dp_tcp_listen(ds->st, ports[i], 1024);
 		if (!ds->lis[ds->nlis])
@@ -296,7 +293,8 @@ static void log_stats(const struct dshard *ds)
 	        "tcp_bad_csum=%lu tcp_bad_header=%lu tcp_bad_options=%lu frags_dropped=%lu "
 	        "challenge_acks=%lu rst_out=%lu rx_direct_bytes=%lu rx_ring_bytes=%lu sacked_bytes=%lu "
 	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu copy_gets=%lu copy_mallocs=%lu "
-	        "rx_lent_bytes=%lu rx_zc_frames=%lu rx_zc_bytes=%lu rx_lent_copied_bytes=%lu rx_lend_declined=%lu",
+	        "rx_lent_bytes=%lu rx_zc_frames=%lu rx_zc_bytes=%lu rx_lent_copied_bytes=%lu rx_lend_declined=%lu "
+	        "dma_maps=%lu dma_map_failed=%lu",
 	        ds->s->id,
 	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
 	        (unsigned long)ps.tx_zerocopy_segs, (unsigned long)ps.tx_zerocopy_bytes,
@@ -313,7 +311,8 @@ static void log_stats(const struct dshard *ds)
 	        (unsigned long)t->tcp_tlp_recoveries, (unsigned long)dp_cpool_stats(ds->copies)->gets,
 	        (unsigned long)dp_cpool_stats(ds->copies)->mallocs, (unsigned long)t->tcp_rx_lent_bytes,
 	        (unsigned long)ds->lend.st.zc_frames, (unsigned long)ds->lend.st.zc_bytes,
-	        (unsigned long)ds->lend.st.copied, (unsigned long)ds->lend.st.declined);
+	        (unsigned long)ds->lend.st.copied, (unsigned long)ds->lend.st.declined,
+	        (unsigned long)ps.dma_maps, (unsigned long)ps.dma_map_failed);
 }
 
 static void shard_fini(struct dp_shard *s)

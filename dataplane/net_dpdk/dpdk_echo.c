@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 	struct dp_stack_cfg sc = {.ip = dc.ip, .netmask = dc.netmask, .gateway = dc.gateway,
 	                          .mtu = dc.mtu, .rcvbuf = dc.rcvbuf};
 	dp_port_mac(port, sc.mac);
-	struct dp_pktio io;
+	struct dp_pktio io = {0};
 	dp_port_queue_pktio(q, &io);
 	tx_drop_pct = (unsigned)rt_cfg_int(cfg, "test.drop.pct");
 	tx_reorder_pct = (unsigned)rt_cfg_int(cfg, "test.reorder.pct");

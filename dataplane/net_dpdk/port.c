@@ -8,22 +8,26 @@
  * pieces of 256 bytes or more are attached as external-buffer mbufs chained behind it, so
  * record bytes (a send request's memory, or segment files mapped by the stack) are not copied
  * by the CPU; smaller pieces, and every piece on a device without multi-segment transmit, are
- * copied into the header mbuf.  The external buffers' IOVA is their virtual address and the
- * memory is not registered with the EAL: right for software devices, whose driver copies the
- * frame with the CPU (net_tap, net_af_packet: anything on the vdev bus), so only those send in
- * place (zc_policy.h decides from the device's bus, not its driver's name); a DMA-capable NIC
- * needs the segment memory registered and DMA-mapped first (rte_extmem_register and
- * rte_dev_dma_map), which is not done yet, and copies meanwhile.
+ * copied into the header mbuf.  The external buffers' IOVA is their virtual address: right as
+ * it is for software devices, whose driver copies the frame with the CPU (net_tap,
+ * net_af_packet: anything on the vdev bus; zc_policy.h decides from the device's bus, not its
+ * driver's name).  A DMA-capable NIC in IOVA-as-VA mode gets each segment range the stack maps
+ * registered and DMA-mapped (rte_extmem_register, rte_dev_dma_map; dma_reg.h keeps the ranges)
+ * and sends in place only pieces inside them; other memory is copied, and in PA mode all.
  *
  * The payload memory must stay valid until the device has sent it: each attached piece pins its
  * send request in the stack (DP_OFF_TX_PINS), and the external buffer's free callback unpins it,
  * so an acknowledgement that arrives while a retransmission still sits in the device's queue does
  * not free memory the device will read.
  */
+/* rte_dev_dma_map/unmap are experimental symbols in DPDK 22.11 */
+#define ALLOW_EXPERIMENTAL_API 1
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_bus.h>
 #include <rte_dev.h>
@@ -33,8 +37,10 @@
 #include <rte_flow.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 #include <rte_mempool.h>
 
+#include "dataplane/net_dpdk/dma_reg.h"
 #include "dataplane/net_dpdk/port.h"
 #include "dataplane/net_dpdk/zc_policy.h"
 
@@ -57,6 +63,7 @@ struct dp_port_queue {
 	struct rte_mbuf *tx[TX_BACKLOG];
 	uint16_t ntx;
 	struct dp_port_stats st;
+	struct dp_dma_reg dma;         /* mapped segment ranges registered for the device's DMA */
 	unsigned rx_drop_pct;
 	uint64_t rng;
 };
@@ -66,6 +73,9 @@ struct dp_port {
 	uint16_t nq;
 	unsigned offload;     /* DP_OFF_* */
 	bool multiseg, zerocopy;
+	bool software;        /* on the vdev bus: reads frames through their virtual address */
+	bool dma_reg;         /* registers mapped segment memory for the device's DMA */
+	struct rte_device *dev;
 	struct rte_ether_addr mac;
 	char desc[640];
 	char zc_why[160];     /* why payload is or is not sent in place */
@@ -203,13 +213,18 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 	if (rx_csum)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_CHECKSUM;
 	conf.rxmode.mtu = cfg->mtu;
-	/* Attached pieces carry their virtual address as IOVA and are not registered with the EAL
-	 * (rte_extmem_register, rte_dev_dma_map): right only for devices whose driver reads the
-	 * frame with the CPU.  A NIC that DMAs would read the wrong memory (PA mode) or fault in
-	 * the IOMMU (VA mode), so everything else copies until the registration exists. */
+	/* Attached pieces carry their virtual address as IOVA: right as it is for devices whose
+	 * driver reads the frame with the CPU.  A NIC that DMAs needs the memory registered with
+	 * the EAL and mapped in its IOMMU at that address (rte_extmem_register, rte_dev_dma_map),
+	 * which only the IOVA-as-VA mode allows (VFIO with an IOMMU); then the stack's segment
+	 * mappings are registered as they are made (queue_dma_map) and only pieces inside them go
+	 * in place.  In PA mode nothing can be registered at its virtual address: copies. */
+	p->software = on_vdev_bus(info.device);
+	p->dev = info.device;
+	p->dma_reg = !p->software && cfg->zerocopy && rte_eal_iova_mode() == RTE_IOVA_VA;
 	struct dp_zc_facts zf = {.wanted = cfg->zerocopy, .multiseg = p->multiseg,
-	                         .software = on_vdev_bus(info.device), .hw_ports = hardware_ports(),
-	                         .dma_registered = false};
+	                         .software = p->software, .hw_ports = hardware_ports(),
+	                         .dma_registered = p->dma_reg};
 	p->zerocopy = dp_zc_decide(&zf, p->zc_why, sizeof p->zc_why);
 	if (p->zerocopy)
 		p->offload |= DP_OFF_TX_PINS;
@@ -333,6 +348,7 @@ void dp_port_close(struct dp_port *p)
 	for (uint16_t i = 0; i < p->nq; i++) {
 		free(p->q[i].shfree);
 		free((struct ext_slot *)p->q[i].shinfo);
+		dp_dma_reg_fini(&p->q[i].dma);
 	}
 	free(p->q);
 	free(p);
@@ -375,7 +391,8 @@ static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
 		 * DP_OFF_TX_PINS, such as dpdk_echo's fault layer) may be freed on the next ACK
 		 * while the frame still waits in the backlog, and the device would read freed memory. */
 		if (q->port->zerocopy && pk->iov_pin && pk->iov_pin[i] && v->iov_len >= ZC_MIN &&
-		    q->nshfree && m->nb_segs < 8) {
+		    q->nshfree && m->nb_segs < 8 &&
+		    (q->port->software || dp_dma_reg_covers(&q->dma, v->iov_base, v->iov_len))) {
 			struct rte_mbuf *e = rte_pktmbuf_alloc(q->ext_pool);
 			if (e) {
 				uint32_t k = q->shfree[--q->nshfree];
@@ -446,11 +463,50 @@ static int queue_tx(void *ctx, const struct dp_pkt_tx *pk)
 	return 0;
 }
 
+/* A segment range the stack mapped for sending: registered with the EAL as external memory and
+ * mapped for the device's DMA at its virtual address (IOVA as VA), recorded for queue_tx.
+ * 0 or -errno (the pieces in it are then copied). */
+static int queue_dma_map(void *ctx, void *addr, size_t len)
+{
+	struct dp_port_queue *q = ctx;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t rlen = RTE_ALIGN_CEIL(len, pg);
+	int rc = 0;
+	if (rte_extmem_register(addr, rlen, NULL, 0, pg))
+		rc = -(rte_errno ? rte_errno : EINVAL);
+	else if (rte_dev_dma_map(q->port->dev, addr, (uint64_t)(uintptr_t)addr, rlen)) {
+		rc = -(rte_errno ? rte_errno : EINVAL);
+		rte_extmem_unregister(addr, rlen);
+	} else if ((rc = dp_dma_reg_add(&q->dma, addr, rlen)) != 0) {
+		rte_dev_dma_unmap(q->port->dev, addr, (uint64_t)(uintptr_t)addr, rlen);
+		rte_extmem_unregister(addr, rlen);
+	}
+	if (rc)
+		q->st.dma_map_failed++;
+	else
+		q->st.dma_maps++;
+	return rc;
+}
+
+/* Before the stack unmaps a range queue_dma_map registered (the device is done with it: every
+ * piece's pin is released). */
+static void queue_dma_unmap(void *ctx, void *addr, size_t len)
+{
+	struct dp_port_queue *q = ctx;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t rlen = RTE_ALIGN_CEIL(len, pg);
+	rte_dev_dma_unmap(q->port->dev, addr, (uint64_t)(uintptr_t)addr, rlen);
+	rte_extmem_unregister(addr, rlen);
+	dp_dma_reg_del(&q->dma, addr, rlen);
+}
+
 void dp_port_queue_pktio(struct dp_port_queue *q, struct dp_pktio *io)
 {
-	io->ctx = q;
-	io->tx = queue_tx;
-	io->offload = q->port->offload;
+	*io = (struct dp_pktio){.ctx = q, .tx = queue_tx, .offload = q->port->offload};
+	if (q->port->zerocopy && q->port->dma_reg) {
+		io->dma_map = queue_dma_map;
+		io->dma_unmap = queue_dma_unmap;
+	}
 }
 
 unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64_t now_ms)

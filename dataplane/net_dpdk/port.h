@@ -43,7 +43,8 @@ void dp_port_unsteer(struct dp_port *p);
 /* Queue q's handle (borrowed from the port). */
 struct dp_port_queue *dp_port_queue(struct dp_port *p, uint16_t q);
 
-/* Fills io with queue q's transmit function and the device's offloads, for dp_stack_create. */
+/* Sets every field of io: queue q's transmit function, the device's offloads and, for a DMA
+ * device whose memory the port registers, the dma_map hooks; for dp_stack_create. */
 void dp_port_queue_pktio(struct dp_port_queue *q, struct dp_pktio *io);
 
 /* One polling round on the queue's shard: receives a burst into st, runs its timers at
@@ -68,6 +69,7 @@ void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct);
 struct dp_port_stats {
 	uint64_t rx_frames, rx_fault_dropped, tx_frames, tx_dropped, tx_zerocopy_segs, tx_zerocopy_bytes,
 	         tx_copied_bytes;
+	uint64_t dma_maps, dma_map_failed;  /* segment ranges registered for a DMA device's reads */
 };
 void dp_port_queue_stats(const struct dp_port_queue *q, struct dp_port_stats *out);
 

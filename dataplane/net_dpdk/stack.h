@@ -69,6 +69,12 @@ struct dp_pktio {
 	 * TCP recovers it as a loss). */
 	int (*tx)(void *ctx, const struct dp_pkt_tx *p);
 	unsigned offload;  /* DP_OFF_TX_* the device supports */
+	/* Optional: a range the stack just mapped for sending (a segment file's pages, page-aligned
+	 * addr) is offered to the driver, so that a device that DMAs can register it for its DMA.
+	 * 0: registered, and dma_unmap(ctx, addr, len) comes before the range is unmapped; -errno:
+	 * not registered (the driver copies pieces from it). */
+	int (*dma_map)(void *ctx, void *addr, size_t len);
+	void (*dma_unmap)(void *ctx, void *addr, size_t len);
 };
 
 /* Application callbacks; ctx is passed back.  Any may be NULL. */

@@ -55,6 +55,7 @@ struct dp_tcp_piece {
 struct dp_tcp_map {
 	void *addr;
 	size_t len;
+	bool dma;     /* the driver registered it (dp_pktio.dma_map): dma_unmap before munmap */
 };
 
 /* A send request: pieces in order; freed with its `sent` callback. */
@@ -112,6 +113,9 @@ struct dp_tcp_conn {
 	bool loss_state;        /* after an RTO with SACK: every unSACKed byte below recover is lost */
 	uint32_t high_rxt;      /* lost bytes below it were retransmitted in this recovery */
 	uint32_t lost_hint;     /* unSACKed bytes below it count as lost whatever the scoreboard says */
+	/* proportional rate reduction (RFC 6937) during SACK recovery: bytes the peer got and
+	 * bytes we sent since it began, and the flight when it began */
+	uint32_t prr_delivered, prr_out, recover_fs;
 	/* tail loss probe (RFC 8985 section 7): one per flight, answered by an ACK of tlp_high */
 	bool tlp_out, tlp_rxt, tlp_dsack;
 	uint32_t tlp_seq, tlp_high;
@@ -226,9 +230,10 @@ uint32_t dp_sack_pipe(const struct dp_tcp_conn *c);
 bool dp_sack_next_rxt(const struct dp_tcp_conn *c, uint32_t *seq, uint32_t *len);
 /* Retransmits [seq, seq+len) (the FIN when seq is its number) and moves high_rxt past it. */
 void dp_sack_rxt_send(struct dp_tcp_conn *c, uint32_t seq, uint32_t len);
-/* After an ACK was processed: enters loss recovery when the scoreboard or the duplicate ACKs
- * say the first hole is lost (RFC 6675 section 5). */
-void dp_sack_check(struct dp_tcp_conn *c);
+/* After an ACK was processed (delivered: bytes it newly acknowledged or SACKed): enters loss
+ * recovery when the scoreboard or the duplicate ACKs say the first hole is lost (RFC 6675
+ * section 5), and in recovery sets cwnd for what may go out on this ACK (RFC 6937 PRR). */
+void dp_sack_check(struct dp_tcp_conn *c, uint32_t delivered);
 /* A partial ACK in recovery: the hole now at SND.UNA, below SACKed data, counts as lost. */
 void dp_sack_partial_ack(struct dp_tcp_conn *c);
 /* The tail loss probe: arms its timer after new data or an ACK, and fires it. */

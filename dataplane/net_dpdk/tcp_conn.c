@@ -163,8 +163,11 @@ bool dp_tcp_release(struct dp_tcp_conn *c)
 
 static void sreq_free(struct dp_tcp_sreq *r)
 {
-	for (uint32_t i = 0; i < r->nmaps; i++)
+	for (uint32_t i = 0; i < r->nmaps; i++) {
+		if (r->maps[i].dma)
+			r->st->io.dma_unmap(r->st->io.ctx, r->maps[i].addr, r->maps[i].len);
 		munmap(r->maps[i].addr, r->maps[i].len);
+	}
 	free(r);
 }
 
@@ -403,6 +406,8 @@ int dp_tcp_send_chain(struct dp_tcp_conn *c, const struct rt_chain *ch, void *co
 	if (!r)
 		return -ENOMEM;
 	r->cookie = cookie;
+	r->st = c->st;
+	const struct dp_pktio *io = &c->st->io;
 	long pg = sysconf(_SC_PAGESIZE);
 	for (size_t i = 0; i < ch->nsegs; i++) {
 		const struct rt_seg *s = &ch->segs[i];
@@ -420,6 +425,7 @@ int dp_tcp_send_chain(struct dp_tcp_conn *c, const struct rt_chain *ch, void *co
 			}
 			r->maps[r->nmaps].addr = m;
 			r->maps[r->nmaps].len = mlen;
+			r->maps[r->nmaps].dma = io->dma_map && io->dma_unmap && io->dma_map(io->ctx, m, mlen) == 0;
 			r->nmaps++;
 			p = (const uint8_t *)m + (s->off - base);
 		} else {

@@ -537,6 +537,7 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 		}
 		uint32_t win = s->win << c->snd_wscale;
 		uint32_t newly = c->sack_ok && s->nsack ? dp_sack_update(c, s->sack, s->nsack, s->ack) : 0;
+		uint32_t delivered = newly + (SEQ_GT(s->ack, c->snd_una) ? s->ack - c->snd_una : 0);
 		if (SEQ_GT(s->ack, c->snd_una)) {
 			new_ack(c, s);
 			if (c->state == DP_TCP_CLOSED)
@@ -563,7 +564,7 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 				c->t_persist = 0;
 		}
 		if (c->sack_ok) {
-			dp_sack_check(c);
+			dp_sack_check(c, delivered);
 			if (c->state == DP_TCP_CLOSED)
 				return;
 		}

@@ -254,6 +254,8 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 			if (!fresh)
 				st->stats.tcp_retransmits++;
 			dp_tcp_send_segment(c, c->snd_nxt, flags, n);
+			if (sack_rec && c->in_recovery)
+				c->prr_out += (uint32_t)n;
 			if (fresh && !c->ts_ok && !c->rtt_timing) {
 				c->rtt_timing = true;
 				c->rtt_seq = c->snd_nxt;
@@ -270,6 +272,7 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 			continue;
 		}
 		if (c->fin_queued && c->snd_nxt == end) {
+			bool fresh = SEQ_GEQ(c->snd_nxt, c->snd_max);
 			c->fin_sent = true;
 			c->fin_seq = end;
 			dp_tcp_send_segment(c, c->snd_nxt, TH_FIN | TH_ACK, 0);
@@ -279,6 +282,10 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 			c->t_persist = 0;
 			if (!c->t_rto)
 				dp_tcp_arm_rto(c);
+			/* a FIN is a tail too: alone (its data acknowledged) nothing else would probe it,
+			 * and a lost one waited for the RTO */
+			if (fresh)
+				dp_tcp_tlp_arm(c);
 		}
 		return;
 	}

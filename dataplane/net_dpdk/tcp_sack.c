@@ -8,7 +8,8 @@
  * byte outstanding at an RTO), or, for a flight of fewer than four segments with nothing new to
  * send, when the highest byte sent is SACKed (early retransmit, RFC 5827: so few segments cannot
  * make three duplicate ACKs).  Loss recovery sends while pipe < cwnd: lost holes first, from
- * high_rxt up, then new data.  A tail loss (no ACK at all comes back) is probed after about two
+ * high_rxt up, then new data; cwnd is set at each ACK by proportional rate reduction (RFC 6937),
+ * so the flight shrinks to ssthresh in step with what the peer reports delivered.  A tail loss (no ACK at all comes back) is probed after about two
  * round trips instead of waiting for the RTO: the probe's ACK carries the SACK blocks that start
  * the recovery above, and when they show the probe itself arrived, every unSACKed byte sent
  * before it is taken as lost (RACK's reasoning, for the probe only: a segment sent later got
@@ -204,6 +205,8 @@ void dp_sack_rxt_send(struct dp_tcp_conn *c, uint32_t seq, uint32_t len)
 			len = end - seq;
 		dp_tcp_send_segment(c, seq, TH_ACK | (seq + len == end ? TH_PSH : 0), len);
 	}
+	if (c->in_recovery)
+		c->prr_out += len;
 	if (SEQ_GT(seq + len, c->high_rxt) || SEQ_LT(c->high_rxt, c->snd_una))
 		c->high_rxt = seq + len;
 }
@@ -228,8 +231,39 @@ static uint32_t probe_delivered(const struct dp_tcp_conn *c)
 	return 0;
 }
 
-void dp_sack_check(struct dp_tcp_conn *c)
+/* RFC 6937 with the slow-start reduction bound: while pipe is above ssthresh, sending follows
+ * delivery at the ratio ssthresh / flight-at-the-start (about one segment for two delivered,
+ * spread over the round trip, instead of none until pipe fell below cwnd and then a burst);
+ * below it, pipe grows back to ssthresh no faster than slow start.  The ACK's sending budget
+ * becomes cwnd = pipe + sndcnt, which dp_tcp_output spends. */
+static void prr_ack(struct dp_tcp_conn *c, uint32_t delivered)
 {
+	uint32_t pipe = dp_sack_pipe(c), mss = c->snd_mss;
+	c->prr_delivered += delivered;
+	int64_t sndcnt;
+	if (pipe > c->ssthresh) {
+		uint64_t fs = c->recover_fs ? c->recover_fs : 1;
+		sndcnt = (int64_t)(((uint64_t)c->prr_delivered * c->ssthresh + fs - 1) / fs) - c->prr_out;
+	} else {
+		int64_t limit = (int64_t)c->prr_delivered - c->prr_out;
+		if (limit < (int64_t)delivered)
+			limit = delivered;
+		limit += mss;
+		sndcnt = (int64_t)(c->ssthresh - pipe) < limit ? (int64_t)(c->ssthresh - pipe) : limit;
+	}
+	if (sndcnt < 0)
+		sndcnt = 0;
+	if (c->prr_out == 0 && sndcnt < mss)
+		sndcnt = mss; /* the fast retransmit goes whatever */
+	c->cwnd = pipe + (uint32_t)sndcnt;
+}
+
+void dp_sack_check(struct dp_tcp_conn *c, uint32_t delivered)
+{
+	if (c->sack_ok && c->in_recovery && !c->loss_state) {
+		prr_ack(c, delivered);
+		return;
+	}
 	if (!c->sack_ok || c->in_recovery || c->loss_state || c->snd_una == c->snd_max)
 		return;
 	if (!SEQ_GEQ(c->snd_una, c->recover))
@@ -240,9 +274,10 @@ void dp_sack_check(struct dp_tcp_conn *c)
 	struct dp_stack *st = c->st;
 	uint32_t flight = c->snd_max - c->snd_una, half = flight / 2, mss = c->snd_mss;
 	c->ssthresh = half > 2u * mss ? half : 2u * mss;
-	c->cwnd = c->ssthresh;
 	c->recover = c->snd_max;
 	c->in_recovery = true;
+	c->recover_fs = flight;
+	c->prr_delivered = c->prr_out = 0;
 	c->tlp_out = false;
 	c->t_tlp = 0;
 	c->high_rxt = c->snd_una;
@@ -253,6 +288,7 @@ void dp_sack_check(struct dp_tcp_conn *c)
 	c->lost_hint = probe && SEQ_GT(probe, first) ? probe : first;
 	st->stats.tcp_fast_retransmits++;
 	st->stats.tcp_sack_recoveries++;
+	prr_ack(c, delivered);
 	uint32_t seq, len;
 	if (dp_sack_next_rxt(c, &seq, &len)) /* sent whatever pipe says (RFC 6675 step 4.3) */
 		dp_sack_rxt_send(c, seq, len);
@@ -311,7 +347,7 @@ void dp_tcp_tlp_fire(struct dp_tcp_conn *c)
 		if (c->nsb && SEQ_LT(c->sb[c->nsb - 1].start, end) && SEQ_GEQ(c->sb[c->nsb - 1].end, end))
 			end = c->sb[c->nsb - 1].start;
 		uint32_t n = end - c->snd_una < c->snd_mss ? end - c->snd_una : c->snd_mss;
-		uint8_t fl = TH_ACK | TH_PSH;
+		uint8_t fl = n ? TH_ACK | TH_PSH : TH_ACK; /* n 0: a lone FIN outstanding */
 		if (c->fin_sent && c->snd_max == c->fin_seq + 1 && end == data_end(c))
 			fl |= TH_FIN;
 		c->tlp_rxt = true;

@@ -15,9 +15,11 @@ bool dp_zc_decide(const struct dp_zc_facts *f, char *why, size_t whylen)
 	else if (!f->multiseg)
 		r = "the device does not chain mbufs on transmit";
 	else if (f->dma_registered)
-		ok = true, r = "payload memory registered for the device's DMA";
+		ok = true, r = "mapped segment memory registered for the device's DMA as it is mapped; "
+		               "other memory copied";
 	else if (!f->software)
-		r = "the device DMAs and payload memory is not registered for it";
+		r = "the device DMAs and payload memory is not registered for it (registering needs the "
+		    "EAL's IOVA as VA: VFIO with an IOMMU)";
 	else if (f->hw_ports)
 		r = "a software device beside hardware ports may send through them (bonding, failsafe)";
 	else

@@ -3,7 +3,8 @@
  * Zero copy attaches the stack's payload memory (send requests, mapped segment files) to mbufs
  * with its virtual address as IOVA.  That is right when whoever reads the frame reads it through
  * the virtual address -- a software device's driver, on the vdev bus -- and wrong for a device
- * that DMAs, unless that memory was registered and mapped for its DMA.  The decision is taken
+ * that DMAs, unless that memory was registered and mapped for its DMA (port.c does it for the
+ * segment ranges the stack maps, dma_reg.h keeps them).  The decision is taken
  * from what the port reports (port.c gathers the facts), not from driver names, and is kept
  * here, without DPDK types, so that every branch is unit-tested.
  */
@@ -19,7 +20,8 @@ struct dp_zc_facts {
 	bool software;        /* the device is on the vdev bus: its driver reads frames with the CPU */
 	bool hw_ports;        /* a probed port is on another bus: a software device may be sending
 	                         through it (net_bonding, net_failsafe over PCI ports) */
-	bool dma_registered;  /* payload memory is registered and DMA-mapped for this device */
+	bool dma_registered;  /* the port registers and DMA-maps the stack's segment mappings for
+	                         this device (IOVA as VA); pieces elsewhere are still copied */
 };
 
 /* True when payload may go out in place.  why (whylen > 0) gets the reason either way, for the

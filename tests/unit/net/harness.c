@@ -98,6 +98,29 @@ static void cb_readable(void *ctx, struct dp_tcp_conn *c)
 	(void)c;
 	b->nreadable++;
 }
+bool h_io_dma;
+
+static int fake_dma_map(void *ctx, void *addr, size_t len)
+{
+	struct h_bench *b = ctx;
+	b->ndma_map++;
+	if (b->dma_refuse)
+		return b->dma_refuse;
+	b->dma_addr = addr;
+	b->dma_len = len;
+	b->dma_registered += len;
+	return 0;
+}
+
+static void fake_dma_unmap(void *ctx, void *addr, size_t len)
+{
+	struct h_bench *b = ctx;
+	assert(b->dma_registered >= len);
+	assert(addr == b->dma_addr && len == b->dma_len);
+	b->ndma_unmap++;
+	b->dma_registered -= len;
+}
+
 static bool cb_lend(void *ctx, struct dp_tcp_conn *c, uint8_t *p, size_t n, void *ref)
 {
 	struct h_bench *b = ctx;
@@ -144,6 +167,10 @@ void h_bench_init(struct h_bench *b, const struct dp_stack_cfg *over)
 		cfg.gateway = (cfg.ip & 0xffffff00u) | 254;
 	cfg.isn_secret = 42;
 	struct dp_pktio io = {.ctx = b, .tx = cap_tx, .offload = h_io_offload};
+	if (h_io_dma) {
+		io.dma_map = fake_dma_map;
+		io.dma_unmap = fake_dma_unmap;
+	}
 	struct dp_tcp_cb cb = {.ctx = b, .acceptable = cb_acceptable, .connected = cb_connected,
 	                       .readable = cb_readable, .lend = cb_lend, .sent = cb_sent,
 	                       .closed = cb_closed};

@@ -44,7 +44,15 @@ struct h_bench {
 	int nlend_asked;
 	uint8_t lent[8192];
 	size_t lent_len;
+	/* with h_io_dma: the fake device's DMA registrations (dp_pktio.dma_map/dma_unmap);
+	 * dma_refuse makes dma_map fail with it */
+	int dma_refuse, ndma_map, ndma_unmap;
+	void *dma_addr;
+	size_t dma_len, dma_registered;
 };
+
+/* The next h_bench_init gives the stack dma_map/dma_unmap hooks (false by default). */
+extern bool h_io_dma;
 
 /* io.offload of the next h_bench_init (0 by default). */
 extern unsigned h_io_offload;

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -1082,4 +1083,64 @@ Test(dp_tcp, lending_takes_in_order_bytes_in_their_frame_and_keeps_the_stream_in
 	psend_at(base + 100, H_ACK | H_PSH, d + 100, 1000);
 	cr_assert_eq(B.nlend_asked, asked);
 	cr_assert_eq(s->tcp_rx_lent_bytes, 1900);
+}
+
+/* A chain with file data sent to the peer and acknowledged; returns the bytes sent. */
+static size_t send_file_chain(const uint8_t *data, size_t len, size_t off)
+{
+	char path[] = "/tmp/rt_test_tcp_dmaXXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	cr_assert_eq(pwrite(fd, data, len, 0), (ssize_t)len);
+	struct rt_chain ch;
+	rt_chain_init(&ch, 1 << 16);
+	rt_buf_put(rt_chain_buf(&ch), "hdr!", 4);
+	cr_assert_eq(rt_chain_add_file(&ch, fd, off, len - off), 0);
+	cr_assert_eq(rt_chain_finish(&ch), 0);
+	size_t n = rt_chain_len(&ch);
+	cr_assert_eq(dp_tcp_send_chain(C, &ch, (void *)0x7), 0);
+	close(fd); /* the mapping keeps the pages */
+	size_t seen = 0;
+	for (size_t i = 0; i < B.nout; i++) {
+		struct h_tcp t;
+		if (h_parse_tcp(&B, i, &t) && t.len) {
+			if (seen == 0)
+				cr_assert_arr_eq(t.data, "hdr!", 4);
+			seen += t.len;
+		}
+	}
+	cr_assert_eq(seen, n, "every byte went out");
+	P.ack += (uint32_t)n;
+	psend(H_ACK, NULL, 0);
+	rt_chain_fini(&ch);
+	return n;
+}
+
+Test(dp_tcp, mapped_segment_ranges_are_offered_for_dma_registration_and_released_after_use)
+{
+	teardown();
+	h_io_dma = true;
+	struct dp_stack_cfg big = {.rcvbuf = 1 << 20};
+	setup_cfg(&big, false);
+	h_io_dma = false;
+	P.win = 65535;
+	static uint8_t d[4000]; /* within the initial window (MSS 536 without options) */
+	for (size_t i = 0; i < sizeof d; i++)
+		d[i] = (uint8_t)(i * 5 + 2);
+	h_clear(&B);
+	send_file_chain(d, sizeof d, 100);
+	cr_assert_eq(B.ndma_map, 1, "the mapping was offered once");
+	cr_assert_eq((uintptr_t)B.dma_addr % 4096, 0, "page-aligned");
+	cr_assert_geq(B.dma_len, sizeof d, "covers the mapped range (from the page start)");
+	cr_assert_eq(B.nsent, 1);
+	cr_assert_eq(B.ndma_unmap, 1, "unregistered when the request is done, before munmap");
+	cr_assert_eq(B.dma_registered, 0);
+	/* refused (a PA-mode EAL, an IOMMU that says no): still sent, never unregistered */
+	B.dma_refuse = -ENOTSUP;
+	h_clear(&B);
+	send_file_chain(d, sizeof d, 0);
+	cr_assert_eq(B.ndma_map, 2);
+	cr_assert_eq(B.nsent, 2);
+	cr_assert_eq(B.ndma_unmap, 1, "nothing to unregister");
 }

@@ -287,3 +287,81 @@ Test(dp_tcp_sack, a_probe_that_arrived_marks_the_segments_before_it_lost)
 	cr_assert_eq(dp_stack_stats(B.st)->tcp_sack_recoveries, 1);
 	cr_assert_eq(dp_stack_stats(B.st)->tcp_rto_expiries, 0);
 }
+
+Test(dp_tcp_sack, a_lone_fin_is_probed_before_the_rto)
+{
+	send_segs(2);
+	pack(2, pwin, 0, NULL); /* the data is acknowledged */
+	h_clear(&B);
+	dp_tcp_close(C); /* the FIN goes out alone, and is lost */
+	struct h_tcp t = h_last_tcp(&B);
+	cr_assert(t.flags & H_FIN);
+	uint32_t fin_seq = t.seq;
+	h_clear(&B);
+	struct dp_tcp_info in;
+	dp_tcp_get_info(C, &in);
+	h_tick(&B, 2 * in.srtt_ms + 2 + 60); /* two round trips plus the lone segment's delayed-ACK allowance */
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_tlp_probes, 1, "the FIN probed (srtt %u ms, rto %u ms)", in.srtt_ms, in.rto_ms);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_rto_expiries, 0, "before the RTO");
+	t = h_last_tcp(&B);
+	cr_assert(t.flags & H_FIN, "the probe is the FIN again");
+	cr_assert_eq(t.seq, fin_seq);
+	cr_assert_eq(t.len, 0);
+	struct h_tcp a = H_TCP_INIT(.sport = SPORT, .dport = PORT, .seq = pseq, .ack = fin_seq + 1, .flags = H_ACK,
+	                            .win = pwin);
+	h_send_tcp(&B, &a);
+	h_clear(&B);
+	h_tick(&B, 1000);
+	cr_assert_eq(B.nout, 0, "acknowledged: nothing is sent again");
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_rto_expiries, 0);
+}
+
+Test(dp_tcp_sack, recovery_sends_in_proportion_to_what_the_peer_reports_delivered)
+{
+	/* grow cwnd first so that the flight is large: 24 segments acknowledged in pairs */
+	send_segs(24);
+	for (int k = 2; k <= 24; k += 2)
+		pack((uint32_t)k, pwin, 0, NULL);
+	cr_assert_eq(unacked(), 0);
+	una0 += 24 * MSS;
+	send_segs(64); /* more than cwnd: new data waits to go out during the recovery */
+	int F = (int)(unacked() / MSS);
+	cr_assert_geq(F, 16, "a flight of %d segments", F);
+	h_clear(&B);
+	/* segment 0 is lost; the peer SACKs 1, 2, ... one per ACK */
+	int sent_total = 0, max_per_ack = 0, sent_at_half = -1;
+	for (int k = 1; k < F; k++) {
+		size_t before = B.nout;
+		const int blk[][2] = {{1, k + 1}};
+		pack(0, 2 * pwin, 1, blk); /* a window for 90 segments: cwnd alone limits */
+		int n = 0;
+		struct h_tcp t;
+		for (size_t i = before; i < B.nout; i++)
+			if (h_parse_tcp(&B, i, &t) && t.len) {
+				if (n == 0 && sent_total == 0)
+					cr_assert_eq(t.seq, una0, "the hole goes first");
+				n++;
+			}
+		sent_total += n;
+		if (n > max_per_ack)
+			max_per_ack = n;
+		if (k == F / 2)
+			sent_at_half = sent_total;
+	}
+	struct dp_tcp_info in;
+	dp_tcp_get_info(C, &in);
+	cr_assert(in.in_recovery);
+	/* ssthresh is half the flight: PRR sends about one segment for two delivered from the start
+	 * (RFC 6675 alone would send only the retransmission until pipe fell to ssthresh, halfway) */
+	cr_assert_geq(sent_at_half, F / 4 - 1, "by the half-way ACK %d sent (flight %d)", sent_at_half, F);
+	cr_assert_leq(sent_at_half, F / 4 + 2, "by the half-way ACK %d sent (flight %d)", sent_at_half, F);
+	cr_assert_leq(max_per_ack, 2, "no burst: at most %d a segment per ACK", max_per_ack);
+	cr_assert_geq(sent_total, (F - 1) / 2 - 1, "%d sent for %d delivered", sent_total, F - 1);
+	cr_assert_leq(sent_total, (F - 1) / 2 + 2, "%d sent for %d delivered", sent_total, F - 1);
+	/* the full acknowledgment ends recovery at ssthresh */
+	pack((uint32_t)F, pwin, 0, NULL);
+	dp_tcp_get_info(C, &in);
+	cr_assert(!in.in_recovery);
+	cr_assert_eq(in.cwnd, in.ssthresh);
+	cr_assert_eq(in.ssthresh, (uint32_t)F * MSS / 2);
+}

@@ -49,3 +49,14 @@ Test(dp_zc_policy, off_or_without_chained_mbufs_nothing_goes_in_place)
 	cr_assert(strstr(why, "chain mbufs"), "%s", why);
 	cr_assert(!dp_zc_decide(&(struct dp_zc_facts){.wanted = false}, NULL, 0), "no reason asked");
 }
+
+Test(dp_zc_policy, a_dma_device_alone_sends_registered_segment_memory_in_place)
+{
+	char why[200];
+	struct dp_zc_facts f = {.wanted = true, .multiseg = true, .software = false, .dma_registered = false};
+	cr_assert(!decide(f, why), "IOVA as PA: nothing can be registered at its virtual address");
+	cr_assert(strstr(why, "IOVA as VA"), "%s", why);
+	f.dma_registered = true;
+	cr_assert(decide(f, why));
+	cr_assert(strstr(why, "other memory copied"), "%s", why);
+}
