@@ -185,6 +185,16 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 		         info.max_rx_queues, info.max_tx_queues);
 		goto fail;
 	}
+	/* Ethernet and the CRC around the IP MTU, as ethdev counts a frame (its configure would
+	 * only say "Invalid argument") */
+	uint32_t frame = (uint32_t)cfg->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+	if (frame > info.max_rx_pktlen) {
+		snprintf(err, errlen, "%s=%u: %s takes frames up to %u bytes (an MTU of %u at most)", DP_DPDK_KEY_MTU,
+		         cfg->mtu, cfg->port, info.max_rx_pktlen,
+		         info.max_rx_pktlen > RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN ?
+		         info.max_rx_pktlen - (RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) : 0);
+		goto fail;
+	}
 	p->nq = nq;
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof conf);
@@ -239,13 +249,20 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 	if (!p->q)
 		goto fail;
 	int socket = rte_eth_dev_socket_id(pid);
+	/* A received frame must fit one mbuf: the stack takes single-segment frames only, and a
+	 * request frame that arrives whole in one is taken without a copy, so with jumbo frames
+	 * (up to 9,000 bytes of IP, on a NIC that takes them: net_tap and net_af_packet stop at
+	 * 1,500 in DPDK 22.11) larger requests stay in place too. */
+	uint32_t room = RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + frame + 4, 64); /* + a VLAN tag */
+	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
+		room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	for (uint16_t i = 0; i < nq; i++) {
 		struct dp_port_queue *q = &p->q[i];
 		char pn[64];
 		q->port = p;
 		q->qid = i;
 		snprintf(pn, sizeof pn, "rt_mb_%u_%u", pid, i);
-		q->pool = rte_pktmbuf_pool_create(pn, NB_MBUF, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+		q->pool = rte_pktmbuf_pool_create(pn, NB_MBUF, 256, 0, (uint16_t)room, socket);
 		snprintf(pn, sizeof pn, "rt_ext_%u_%u", pid, i);
 		q->ext_pool = rte_pktmbuf_pool_create(pn, NB_EXT, 256, 0, 0, socket);
 		if (!q->pool || !q->ext_pool) {
