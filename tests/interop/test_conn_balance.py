@@ -4,11 +4,12 @@ tests/interop/test_conn_balance.py: in default mode, connections to the shared p
 over the shards by how many each serves, not by the kernel's SO_REUSEPORT hash (which put both
 producer connections of the produce benchmark on one shard in about half the runs).  64
 connections are opened one after another; the broker's debug log names the shard that serves
-each.  The count starts from the control process's own connections (its two stores connect at
-start), and with balancing the running difference between the shards never grows past that
-start (or 1) by more than one; a random spread of 64 stays that close only rarely.  A Produce on the moved connections still works.
+each.  The count starts from the connections open before the test's (the control process's
+two stores; the start-up probe of rtbroker.py is closed), and with balancing the running
+difference between the shards never grows past that start (or 1) by more than one; a random spread of 64 stays that close only rarely.  A Produce on the moved connections still works.
 Usage: test_conn_balance.py <path to ringtail>
 """
+import os
 import re
 import socket
 import sys
@@ -32,15 +33,69 @@ def wait_shard(broker, port, timeout=10):
     return None
 
 
+def live_conns(log):
+    """{peer port: shard} of the connections the log shows open (accepted and not yet closed)."""
+    live = {}
+    for m in re.finditer(r'shard (\d+): (connection from|closing) 127\.0\.0\.1:(\d+)\b', log):
+        if m.group(2) == 'closing':
+            live.pop(int(m.group(3)), None)
+        else:
+            live[int(m.group(3))] = int(m.group(1))
+    return live
+
+
+def tcp_ports(pid):
+    """Local ports of pid's established TCP sockets (from /proc/<pid>/fd and /proc/<pid>/net/tcp)."""
+    inodes = set()
+    try:
+        for fd in os.listdir('/proc/%d/fd' % pid):
+            link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            if link.startswith('socket:['):
+                inodes.add(link[8:-1])
+        ports = set()
+        for name in ('tcp', 'tcp6'):
+            with open('/proc/%d/net/%s' % (pid, name)) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == '01' and fields[9] in inodes:
+                        ports.add(int(fields[1].rsplit(':', 1)[1], 16))
+        return ports
+    except OSError:
+        return set()
+
+
+def settled(b):
+    """Waits until the connections open before the test's are exactly the control process's and
+    each is in the log with its shard: both stores say they loaded (so they are connected), every
+    established TCP socket of ringtail-control has its accept logged, and every other accepted
+    connection (rtbroker's start-up probe) has its close logged.  Under load the control process
+    connects late, and a fixed pause then counted its connections as the test's.
+    Returns ({peer port: shard}, None) or (None, what was still missing)."""
+    deadline = time.time() + 30
+    while True:
+        log = b.log()
+        loaded = all('control store: %s loaded' % t in log
+                     for t in ('__consumer_offsets', '__transaction_state'))
+        pid = b.control_pid()
+        ctl = tcp_ports(pid) if pid else set()
+        live = live_conns(log)
+        if loaded and ctl and set(live) == ctl:
+            return live, None
+        if time.time() > deadline:
+            return None, 'stores loaded: %s, control pid %s sockets %s, open in the log %s' % (
+                loaded, pid, sorted(ctl), live)
+        time.sleep(0.02)
+
+
 def main(tap):
     with Broker(sys.argv[1], overrides={'ringtail.cores': '0-1'}, extra_args=['--log-level', 'debug']) as b:
         # The control process's stores (__consumer_offsets, __transaction_state) connect at start.
-        deadline = time.time() + 10
-        while time.time() < deadline and '__transaction_state' not in b.log():
-            time.sleep(0.05)
-        time.sleep(0.2)
-        before = [int(x) for x in re.findall(r'shard (\d+): connection from', b.log())]
-        start = before.count(0) - before.count(1)
+        before, missing = settled(b)
+        tap.ok(before is not None, 'the control process\'s connections are known before the test\'s',
+               missing)
+        if before is None:
+            return
+        start = list(before.values()).count(0) - list(before.values()).count(1)
         socks, shards = [], []
         for _ in range(N):
             s = socket.create_connection(('127.0.0.1', b.port), timeout=5)
