@@ -369,10 +369,11 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	return log;
 fail:
 	stor_dir_unregister_only(d, log);
-fail_noreg:
-	/* A directory this open created holds nothing but what the open itself put there: it goes,
-	 * so that a failed open (out of descriptors, say) leaves no partition behind whose
-	 * partition.metadata would refuse the topic when it is created again. */
+fail_noreg:;
+	/* (The `;` above: a label followed by a declaration is C23; clang, which builds the fuzz
+	 * targets, refuses it in C11.)  A directory this open created holds nothing but what the
+	 * open itself put there: it goes, so that a failed open (out of descriptors, say) leaves no
+	 * partition behind whose partition.metadata would refuse the topic when it is created again. */
 	char *gone = created ? log->path : NULL;
 	if (gone) log->path = NULL;
 	log_free(log);  /* first: its descriptors are what the removal may lack */

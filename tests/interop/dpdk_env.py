@@ -109,7 +109,7 @@ class DpdkBroker:
                    "--override", "ringtail.net.interface=" + self.va]
         args = [self.ringtail, "--override", "ringtail.net.backend=dpdk",
                 "--override", "ringtail.dpdk.ip=" + self.our_ip] + dev + [
-                "--override", "ringtail.allow.smt=true",
+                "--override", "ringtail.allow.smt.siblings=true",
                 "--override", "listeners=PLAINTEXT://%s" % self.bs,
                 "--override", "log.dirs=" + os.path.join(self.data, "logs")]
         for k, v in self.overrides.items():
