@@ -55,22 +55,54 @@ static int load(struct stor_segment *s)
 	int err = 0;
 	snprintf(path, sizeof path, "%s/%s", s->log->path, name);
 	s->txn = stor_txnidx_open(path, &err);
+	if (s->txn) stor_segment_aux_note(s);
 	return s->txn ? 0 : err;
+}
+
+/* The descriptor of s's .txnindex for a blocking path (replay, recovery): opened when the
+ * entries are held without one (fds.c).  0 or -errno. */
+static int fd_sync(struct stor_segment *s)
+{
+	if (stor_txnidx_fd(s->txn) >= 0) return 0;
+	char name[48];
+	txn_name(s, name, sizeof name);
+	char *p = stor_log_file_path(s->log, name);
+	if (!p) return -ENOMEM;
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(p);
+	if (fd < 0) return -errno;
+	stor_txnidx_give_fd(s->txn, fd);
+	stor_segment_aux_note(s);
+	return 0;
+}
+
+/* Removes s's .txnindex by name (blocking; error paths). */
+static void unlink_sync(struct stor_segment *s)
+{
+	char name[48];
+	txn_name(s, name, sizeof name);
+	char *p = stor_log_file_path(s->log, name);
+	if (p) unlink(p);
+	free(p);
 }
 
 int stor_segment_txn_open(struct stor_segment *s, bool create)
 {
 	char name[48];
 	txn_name(s, name, sizeof name);
+	int dfd = stor_log_dirfd(s->log);
+	if (dfd < 0) return dfd;
 	if (create) {
-		int fd = openat(s->log->dfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int fd = openat(dfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0) return -errno;
-		/* Kept open: this may become the active segment (see the file comment). */
+		/* The entries are kept (this may become the active segment, see the file comment),
+		 * the descriptor only until the log is idle (fds.c). */
 		if (!(s->txn = stor_txnidx_new(fd))) close(fd);
+		else stor_segment_aux_note(s);
 		return 0;
 	}
 	struct stat st;
-	if (fstatat(s->log->dfd, name, &st, 0)) {
+	if (fstatat(dfd, name, &st, 0)) {
 		if (errno != ENOENT) return -errno;
 		s->txn_missing = true;
 		return 0;
@@ -79,7 +111,7 @@ int stor_segment_txn_open(struct stor_segment *s, bool create)
 	int rc = load(s);
 	if (rc == -EBADMSG) {
 		stor_logf("%s: %s does not decode; it is rebuilt from the log", s->log->name, name);
-		unlinkat(s->log->dfd, name, 0);
+		unlinkat(dfd, name, 0);
 		s->txn_missing = true;
 		return 0;
 	}
@@ -89,6 +121,7 @@ int stor_segment_txn_open(struct stor_segment *s, bool create)
 void stor_segment_txn_adopt(struct stor_segment *s, int fd)
 {
 	if (!(s->txn = stor_txnidx_new(fd))) stor_close_async(s->log, fd);
+	else stor_segment_aux_note(s);
 }
 
 void stor_segment_txn_hold(struct stor_segment *s)
@@ -107,13 +140,14 @@ void stor_segment_txn_close(struct stor_segment *s)
 void stor_segment_txn_trim(struct stor_segment *s, int64_t offset)
 {
 	if (!s->txn) return;
-	int rc = stor_txnidx_truncate(s->txn, offset);
+	int rc = fd_sync(s);
+	if (!rc) rc = stor_txnidx_truncate(s->txn, offset);
 	if (rc) {
 		char name[48];
 		txn_name(s, name, sizeof name);
 		stor_logf("%s: truncating %s failed (%s); it is removed and rebuilt at the next open",
 		          s->log->name, name, strerror(-rc));
-		unlinkat(s->log->dfd, name, 0);
+		unlink_sync(s);
 		stor_segment_txn_close(s);
 		s->txn_missing = true;
 	}
@@ -122,7 +156,10 @@ void stor_segment_txn_trim(struct stor_segment *s, int64_t offset)
 struct txn_write {
 	struct rt_ioop op;
 	struct stor_segment *s;
-	uint8_t buf[48];            /* the entry (34 bytes), later the file's name for an unlink */
+	uint8_t buf[STOR_TXNIDX_ENTRY];
+	uint64_t pos;
+	char *path;                 /* for an unlink: the file's name, alive until the completion */
+	struct txn_write *next;     /* in s->txn_wait */
 	struct stor_aborted_txn t;
 };
 
@@ -152,21 +189,23 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 			failed(s, &w->t, res < 0 ? res : -EIO);
 			/* The file no longer mirrors the entries: remove it so the next open rebuilds
 			 * it from the log (the removal needs no order against anything else here). */
-			struct io_uring_sqe *sqe = stor_get_sqe(log);
 			char name[48];
 			txn_name(s, name, sizeof name);
+			char *p = stor_log_file_path(log, name);
+			struct io_uring_sqe *sqe = p ? stor_get_sqe(log) : NULL;
 			if (sqe) {
-				/* The name must outlive the SQE: it goes into the op's own buffer. */
+				/* The name must outlive the SQE: the op owns it. */
 				struct txn_write *u = w;
 				w = NULL;
-				txn_name(s, (char *)u->buf, sizeof u->buf);
-				io_uring_prep_unlinkat(sqe, log->dfd, (const char *)u->buf, 0);
+				u->path = p;
+				io_uring_prep_unlinkat(sqe, AT_FDCWD, p, 0);
 				io_uring_sqe_set_data(sqe, &u->op);
 				u->op.cb = unlink_cb;
 				s->inflight++;
 				log->inflight++;
 			} else {
-				unlinkat(log->dfd, name, 0);
+				free(p);
+				unlink_sync(s);
 			}
 			s->txn_missing = true;
 		}
@@ -179,6 +218,7 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		}
 	}
 	free(w);
+	stor_log_fds_release(log, false);
 	if (s->deleted) stor_reap(log);
 }
 
@@ -190,8 +230,34 @@ static void unlink_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_segment *s = w->s;
 	s->inflight--;
 	s->log->inflight--;
+	free(w->path);
 	free(w);
 	if (s->deleted) stor_reap(s->log);
+}
+
+/* Queues w's write (counted in flight already); its completion is write_cb either way. */
+static void submit(struct txn_write *w)
+{
+	struct stor_segment *s = w->s;
+	struct io_uring_sqe *sqe = stor_get_sqe(s->log);
+	if (!sqe) {
+		write_cb(&w->op, -EBUSY, 0);  /* the ring is unusable: rebuilt at the next open */
+		return;
+	}
+	io_uring_prep_write(sqe, stor_txnidx_fd(s->txn), w->buf, STOR_TXNIDX_ENTRY, w->pos);
+	io_uring_sqe_set_data(sqe, &w->op);
+}
+
+void stor_segment_txn_resume(struct stor_segment *s, int err)
+{
+	struct txn_write *w;
+	if (!err && (!s->txn || stor_txnidx_fd(s->txn) < 0)) err = -EBADF;
+	while ((w = s->txn_wait)) {
+		s->txn_wait = w->next;
+		w->next = NULL;
+		if (err) write_cb(&w->op, err, 0);
+		else submit(w);
+	}
 }
 
 int stor_log_add_aborted(struct stor_log *log, const struct stor_aborted_txn *t)
@@ -207,13 +273,12 @@ int stor_log_add_aborted(struct stor_log *log, const struct stor_aborted_txn *t)
 	int rc = s->txn ? 0 : load(s);  /* steady state: never (the active segment holds it) */
 	struct txn_write *w = NULL;
 	if (!rc && !replay && !(w = calloc(1, sizeof *w))) replay = true;
+	if (!rc && replay) rc = fd_sync(s);
 	if (!rc && replay) rc = stor_txnidx_append(s->txn, t);
 	if (rc) {
 		free(w);
 		failed(s, t, rc);
-		char name[48];
-		txn_name(s, name, sizeof name);
-		unlinkat(log->dfd, name, 0);
+		unlink_sync(s);
 		stor_segment_txn_close(s);
 		s->txn_missing = true;
 		return rc;
@@ -229,20 +294,20 @@ int stor_log_add_aborted(struct stor_log *log, const struct stor_aborted_txn *t)
 	}
 	w->s = s;
 	w->t = *t;
+	w->pos = pos;
 	w->op.cb = write_cb;
-	struct io_uring_sqe *sqe = stor_get_sqe(log);
-	if (!sqe) {
-		/* The ring is unusable: the entry stays in memory; the file is rebuilt at the next open. */
-		free(w);
-		failed(s, t, -EBUSY);
-		s->txn_missing = true;
-		return -EBUSY;
-	}
-	io_uring_prep_write(sqe, stor_txnidx_fd(s->txn), w->buf, STOR_TXNIDX_ENTRY, pos);
-	io_uring_sqe_set_data(sqe, &w->op);
 	s->inflight++;
 	s->idx_inflight++;
 	log->inflight++;
+	/* The descriptor is held only around writes (fds.c): the entry waits for its open. */
+	if (stor_txnidx_fd(s->txn) < 0) {
+		struct txn_write **pp = &s->txn_wait;
+		while (*pp) pp = &(*pp)->next;
+		*pp = w;
+		if (!s->aux[2].busy) stor_segment_aux_open(s, false, true);
+		return 0;
+	}
+	submit(w);
 	return 0;
 }
 
@@ -272,6 +337,11 @@ void stor_log_txn_rebuilt(struct stor_log *log)
 		if (!s->txn && stor_segment_txn_open(s, true)) continue;
 		s->txn_missing = false;
 	}
-	if (log->txn_rebuild_from != INT64_MAX) log->dir_dirty = true;
+	if (log->txn_rebuild_from != INT64_MAX) {
+		/* The directory's descriptor is held while its sync is due (fds.c). */
+		int dfd = stor_log_dirfd(log);
+		if (dfd >= 0) log->dir_dirty = true;
+		else stor_log_go_offline(log, "opening the partition directory for its sync", dfd);
+	}
 	log->txn_rebuild_from = INT64_MAX;
 }

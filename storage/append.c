@@ -112,8 +112,8 @@ static void seal_rolled(struct stor_log *log)
 		struct stor_segment *s = log->segs[i];
 		if (s->sealed || s->visible != s->size) continue;
 		stor_segment_seal_timeindex(s);
+		s->sealed = true;  /* first: the write then also opens what the round will sync */
 		stor_segment_write_index_async(s);
-		s->sealed = true;
 		log->flush_wanted = true;
 		stor_pa_trim(log, s);
 	}
@@ -224,8 +224,10 @@ static struct stor_segment *new_segment(struct stor_log *log, int64_t base, int 
 		return NULL;
 	}
 	stor_recent_reset(log);
-	if (!spare)
+	if (!spare && stor_log_dirfd(log) >= 0)
 		log->dir_dirty = true;  /* with a spare: once its renames land */
+	else if (!spare)
+		stor_log_go_offline(log, "opening the partition directory for its sync", -EIO);
 	seal_rolled(log);
 	return s;
 }

@@ -5,7 +5,7 @@
  * Invariants: only sealed segments other than the active one are touched (no append, index write
  * or SQE of their own can reach them any more); a job pins its segments from prepare to install,
  * so retention cannot close or unlink them under the thread; the thread reads only the job, the
- * pinned segments' descriptors and the log's constant dfd/name; the "<base>.log" name always holds
+ * pinned segments' descriptors, a directory descriptor of its own and the log's constant path/name; the "<base>.log" name always holds
  * a whole valid segment (original or cleaned); memory is bounded by the key map limit, one read
  * buffer and one write buffer (about 1 MiB each, or one batch when larger), not by segment size.
  */
@@ -857,7 +857,23 @@ static void scan_horizons(struct stor_clean_job *j)
 	j->err = rc;
 }
 
+static void clean_run(struct stor_clean_job *j);
+
 void stor_clean_run(struct stor_clean_job *j)
+{
+	/* The log holds its directory's descriptor only while a sync of it is due (fds.c): the
+	 * job opens its own. */
+	j->dfd = open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dfd < 0) {
+		j->err = -errno;
+		return;
+	}
+	clean_run(j);
+	close(j->dfd);
+	j->dfd = -1;
+}
+
+static void clean_run(struct stor_clean_job *j)
 {
 	if (j->scan) {
 		scan_horizons(j);
@@ -1095,7 +1111,8 @@ static struct stor_clean_job *prepare(struct stor_log *log, int64_t now_ms, int6
 	j->log = log;
 	j->scan = scan;
 	j->cfg = log->cfg;
-	j->dfd = log->dfd;
+	j->dfd = -1;
+	j->path = log->path;
 	j->dir = log->dir;
 	j->name = log->name;
 	j->now_ms = now_ms;
@@ -1140,6 +1157,7 @@ int stor_clean_install(struct stor_clean_job *j, struct stor_compact_stats *st)
 				in->out->txn_missing = false;
 				in->out->txn_dirty = false;
 				log->segs[k] = in->out;
+				stor_segment_aux_note(in->out);  /* closed once idle (fds.c) */
 				old->replaced = true;
 				stor_grave_push(log, old);
 			} else {

@@ -36,7 +36,9 @@ int64_t stor_now_ms(void);
 struct stor_segment {
 	struct stor_log *log;
 	int64_t base;               /* base offset: the 20-digit file name */
-	int fd, ifd, tfd;           /* .log, .index, .timeindex (O_RDWR) */
+	int fd, ifd, tfd;           /* .log, .index, .timeindex (O_RDWR); the .log's for the segment's
+	                             * lifetime, the indexes' only while something needs them (fds.c),
+	                             * -1 otherwise */
 	uint64_t size;              /* bytes assigned to appends (>= visible) */
 	uint64_t visible;           /* bytes of resolved, successfully written batches */
 	int64_t end_offset;         /* offset after the last visible batch (base when empty) */
@@ -76,6 +78,18 @@ struct stor_segment {
 	/* The .txnindex (aborted.c): its entries, NULL while the file is empty (no descriptor is
 	 * held for the common segment without aborted transactions). */
 	struct stor_txnidx *txn;
+	/* Opens of the index and .txnindex descriptors through the ring (fds.c): [0] .index,
+	 * [1] .timeindex, [2] .txnindex; each counted in inflight and idx_inflight. */
+	struct stor_aux_op {
+		struct rt_ioop op;
+		struct stor_segment *s;
+		char *path;             /* "<dir>/<name>", alive until the completion */
+		bool busy;
+	} aux[3];
+	bool idx_want;              /* index entries wait for the opens of [0] and [1] */
+	bool aux_held;              /* may hold an index or .txnindex descriptor (counted in the
+	                             * log's aux_segs) */
+	struct txn_write *txn_wait; /* .txnindex writes waiting for the open of [2] (aborted.c) */
 	bool txn_missing;           /* absent or unreadable at open: rebuilt from the log */
 	bool txn_dirty;             /* entries written since the file's last fdatasync */
 	/* Preallocation (prealloc.c).  The file may be longer than the segment: [size, pa_end)
@@ -179,6 +193,35 @@ void stor_recent_note(struct stor_log *log, struct stor_segment *s, uint64_t pos
 /* Forgets them: the active segment changes (roll) or its bytes do (truncation). */
 void stor_recent_reset(struct stor_log *log);
 
+/* --- descriptors (fds.c) ------------------------------------------------------------------- */
+
+/* "<log dir>/<name>", malloc'ed (the caller frees), or NULL on ENOMEM. */
+char *stor_log_file_path(const struct stor_log *log, const char *name);
+/* The partition directory's descriptor, opened (blocking) when the log holds none: for the
+ * blocking paths (open, close, recovery, a roll without spare files).  fd (borrowed: the log
+ * closes it when idle) or -errno. */
+int stor_log_dirfd(struct stor_log *log);
+/* Index descriptors of s for a blocking path: opened (blocking) when closed.  0 or -errno. */
+int stor_segment_aux_open_sync(struct stor_segment *s);
+/* Queues through the ring the opens of s's closed index descriptors (idx) and/or of its
+ * .txnindex descriptor (txn; s->txn must exist).  Their completions go on with what waits
+ * (idx_want, txn_wait).  Returns true when the asked descriptors are open now. */
+bool stor_segment_aux_open(struct stor_segment *s, bool idx, bool txn);
+/* s may hold index or .txnindex descriptors (opened by a blocking path): count it for
+ * stor_log_fds_release. */
+void stor_segment_aux_note(struct stor_segment *s);
+/* s leaves the log (grave, free): stop counting it. */
+void stor_segment_aux_forget(struct stor_segment *s);
+/* Closes what no longer needs a descriptor: index and .txnindex descriptors of segments with
+ * nothing in flight, dirty or waiting, and the directory's once no sync of it is due, all only
+ * while no group-commit round is in flight (a round may name any of them).  `now`: close(2)
+ * (blocking paths: open), else through the ring. */
+void stor_log_fds_release(struct stor_log *log, bool now);
+/* The index entries that waited for the opens (segment.c). */
+void stor_segment_idx_resume(struct stor_segment *s);
+/* The .txnindex writes that waited for its open (aborted.c); err < 0: the open failed. */
+void stor_segment_txn_resume(struct stor_segment *s, int err);
+
 /* --- aborted-transaction index files (aborted.c) ------------------------------------------ */
 
 /* Creates the segment's empty .txnindex (create = true: a new segment) or loads an existing one,
@@ -256,7 +299,9 @@ struct stor_log {
 	int32_t partition;
 	char *path;                 /* <dir>/<topic>-<partition> */
 	char *name;                 /* <topic>-<partition> */
-	int dfd;                    /* the partition directory */
+	int dfd;                    /* the partition directory: held only while a directory sync is
+	                             * due or a blocking path needs it (fds.c), -1 otherwise */
+	size_t aux_segs;            /* segments with aux_held (fds.c) */
 	struct stor_config cfg;
 	struct io_uring *ring;
 
@@ -310,8 +355,9 @@ struct stor_log {
 
 	/* the next segment's files, created ahead through the ring (spare.c) */
 	int spare_fd[STOR_SPARE_FILES];         /* -1: not (yet) open */
-	struct stor_spare_op spare_op[STOR_SPARE_FILES];
-	char spare_dest[STOR_SPARE_FILES][48];  /* rename targets, alive until the CQE */
+	struct stor_spare_op spare_op[STOR_SPARE_FILES + 1];  /* [4]: the directory's open at a roll */
+	char *spare_src[STOR_SPARE_FILES + 1];  /* full names, alive until the CQE ([4]: the dir) */
+	char *spare_dest[STOR_SPARE_FILES];     /* rename targets, alive until the CQE */
 	int spare_opening, spare_renaming;
 	bool spare_failed;          /* an open failed: rolls create their files themselves */
 	uint8_t *read_win;          /* a STOR_READ_WINDOW buffer kept for the next
@@ -530,7 +576,8 @@ struct stor_clean_job {
 	struct stor_clean_job *next;
 	void *cleaner;              /* the stor_cleaner that runs it, or NULL */
 	struct stor_config cfg;     /* copies: the thread never reads the log's own */
-	int dfd;                    /* the log's directory (lives as long as the log) */
+	int dfd;                    /* the log's directory: the job's own, open while it runs */
+	const char *path;           /* the log's directory path (lives as long as the log) */
 	struct stor_dir *dir;       /* for its checkpoint (thread-safe) */
 	const char *name;           /* the log's name (idem) */
 	int64_t now_ms, map_limit, io_bps;

@@ -210,7 +210,8 @@ static int epochs_write(struct stor_log *log)
 	size_t len;
 	char *buf = stor_log_epochs_text(log, &len);
 	if (!buf) return -ENOMEM;
-	int rc = stor_write_file_atomic(log->dfd, "leader-epoch-checkpoint", buf, len);
+	int dfd = stor_log_dirfd(log);
+	int rc = dfd < 0 ? dfd : stor_write_file_atomic(dfd, "leader-epoch-checkpoint", buf, len);
 	free(buf);
 	return rc;
 }
@@ -269,6 +270,8 @@ static void log_free(struct stor_log *log)
 		stor_segment_free(s);
 	}
 	stor_spare_discard(log);
+	for (int i = 0; i <= STOR_SPARE_FILES; i++) free(log->spare_src[i]);
+	for (int i = 0; i < STOR_SPARE_FILES; i++) free(log->spare_dest[i]);
 	if (log->dfd >= 0) close(log->dfd);
 	free(log->segs);
 	free(log->read_win);
@@ -366,6 +369,9 @@ struct stor_log *stor_log_open(struct stor_dir *d, const char *topic, int32_t pa
 	if (log->nseg) stor_segment_txn_hold(stor_log_active(log));
 	if (log->clean_point > log->leo) log->clean_point = log->leo;  /* the tail was cut */
 	stor_log_publish(log);
+	/* Recovery opened every file; from here on the log holds only its .log descriptors (and
+	 * what a due sync needs), see fds.c. */
+	stor_log_fds_release(log, true);
 	return log;
 fail:
 	stor_dir_unregister_only(d, log);
@@ -404,13 +410,18 @@ static int flush_all(struct stor_log *log)
 			int e = stor_segment_write_index_sync(s);
 			if (e && !rc) rc = e;
 		}
-		if (fdatasync(s->fd) || fdatasync(s->ifd) || fdatasync(s->tfd) ||
-		    (s->txn && stor_txnidx_sync(s->txn))) {
+		/* Descriptors closed while idle are opened for it (fds.c); a .txnindex without one
+		 * has no write since its last sync. */
+		int o = stor_segment_aux_open_sync(s);
+		if (o && !rc) rc = o;
+		if (!o && (fdatasync(s->fd) || fdatasync(s->ifd) || fdatasync(s->tfd) ||
+		           (s->txn && stor_txnidx_fd(s->txn) >= 0 && stor_txnidx_sync(s->txn)))) {
 			if (!rc) rc = -errno;
 		}
 		s->txn_dirty = false;
 	}
-	if (fsync(log->dfd) && !rc) rc = -errno;
+	int dfd = stor_log_dirfd(log);
+	if ((dfd < 0 || fsync(dfd)) && !rc) rc = dfd < 0 ? dfd : -errno;
 	return rc;
 }
 

@@ -9,6 +9,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@
 struct unlink_op {
 	struct rt_ioop op;
 	struct stor_log *log;
-	char name[48];
+	char *path;                 /* by full name: the log holds no directory descriptor (fds.c) */
 };
 
 static void unlink_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
@@ -32,25 +33,28 @@ static void unlink_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct unlink_op *u = rt_container_of(op, struct unlink_op, op);
 	u->log->inflight--;
 	if (res < 0 && res != -ENOENT)
-		stor_logf("%s: unlinking %s failed: %s", u->log->name, u->name, strerror(-res));
+		stor_logf("%s: unlinking %s failed: %s", u->log->name, u->path, strerror(-res));
+	free(u->path);
 	free(u);
 }
 
 static void unlink_async(struct stor_log *log, int64_t base, const char *ext)
 {
+	char name[48];
+	stor_segment_name(name, sizeof name, base, ext);
 	struct unlink_op *u = malloc(sizeof *u);
-	struct io_uring_sqe *sqe = u ? stor_get_sqe(log) : NULL;
+	char *p = stor_log_file_path(log, name);
+	struct io_uring_sqe *sqe = u && p ? stor_get_sqe(log) : NULL;
 	if (!sqe) {
 		free(u);
-		char name[48];
-		stor_segment_name(name, sizeof name, base, ext);
-		unlinkat(log->dfd, name, 0);
+		if (p) unlink(p);
+		free(p);
 		return;
 	}
 	u->op.cb = unlink_cb;
 	u->log = log;
-	stor_segment_name(u->name, sizeof u->name, base, ext);
-	io_uring_prep_unlinkat(sqe, log->dfd, u->name, 0);
+	u->path = p;
+	io_uring_prep_unlinkat(sqe, AT_FDCWD, p, 0);
 	io_uring_sqe_set_data(sqe, &u->op);
 	log->inflight++;
 }
@@ -76,11 +80,14 @@ void stor_reap(struct stor_log *log)
 		 * frees the file once both are done. */
 		stor_segment_free_async(s);
 	}
+	/* Settled rounds, completed writes: descriptors nothing needs any more go (fds.c). */
+	stor_log_fds_release(log, false);
 }
 
 void stor_grave_push(struct stor_log *log, struct stor_segment *s)
 {
 	s->deleted = true;
+	stor_segment_aux_forget(s);  /* reaping closes whatever it holds */
 	s->grave_round = stor_sync_newest_round(log);
 	s->grave_next = log->grave;
 	log->grave = s;

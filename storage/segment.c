@@ -72,7 +72,9 @@ struct stor_segment *stor_segment_alloc(struct stor_log *log, int64_t base, int6
 static int open_files(struct stor_segment *s, int flags)
 {
 	char name[48];
-	int dfd = s->log->dfd;
+	int dfd = stor_log_dirfd(s->log);
+	if (dfd < 0) return dfd;
+	stor_segment_aux_note(s);
 	stor_segment_name(name, sizeof name, s->base, "log");
 	s->fd = openat(dfd, name, O_RDWR | O_CLOEXEC | flags, 0644);
 	if (s->fd < 0) return -errno;
@@ -168,7 +170,9 @@ void stor_segment_unlink(struct stor_segment *s)
 	char name[48];
 	for (int i = 0; i < 4; i++) {
 		stor_segment_name(name, sizeof name, s->base, ext[i]);
-		unlinkat(s->log->dfd, name, 0);
+		char *p = stor_log_file_path(s->log, name);
+		if (p) unlink(p);
+		free(p);
 	}
 }
 
@@ -272,7 +276,7 @@ void stor_segment_trim_index_mem(struct stor_segment *s, uint64_t pos, int64_t o
 void stor_segment_trim_index(struct stor_segment *s, uint64_t pos, int64_t offset)
 {
 	stor_segment_trim_index_mem(s, pos, offset);
-	if (ftruncate(s->ifd, (off_t)(s->on_disk * 8)) || ftruncate(s->tfd, (off_t)(s->tn_disk * 12)))
+	if (stor_segment_aux_open_sync(s) || ftruncate(s->ifd, (off_t)(s->on_disk * 8)) || ftruncate(s->tfd, (off_t)(s->tn_disk * 12)))
 		s->idx_bad = true;
 }
 
@@ -285,7 +289,7 @@ void stor_segment_reset_index(struct stor_segment *s)
 	s->max_ts_off = s->base;
 	s->visible = 0;
 	s->end_offset = s->base;
-	if (ftruncate(s->ifd, 0) || ftruncate(s->tfd, 0)) s->idx_bad = true;
+	if (stor_segment_aux_open_sync(s) || ftruncate(s->ifd, 0) || ftruncate(s->tfd, 0)) s->idx_bad = true;
 }
 
 /* --- loading and checking index files -------------------------------------------------------- */
@@ -386,6 +390,7 @@ static void idx_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		log->flush_wanted = true;
 		stor_sync_kick(log);
 	}
+	stor_log_fds_release(log, false);
 	if (s->deleted) stor_reap(log);
 }
 
@@ -401,18 +406,9 @@ static int queue_write(struct stor_segment *s, int fd, const uint8_t *p, size_t 
 	return 0;
 }
 
-int stor_segment_write_index_async(struct stor_segment *s)
+/* Queues the writes of the entries not yet written; the descriptors are open. */
+static int write_new(struct stor_segment *s)
 {
-	if (s->on == s->on_disk && s->tn == s->tn_disk) return 0;
-	int32_t f = stor_fault_check(STOR_FAULT_INDEX_WRITE);
-	if (f < 0) {
-		stor_logf("%s: index write for segment %020" PRId64 " failed (%s, injected); the index is "
-		          "rewritten before it is trusted again", s->log->name, s->base, strerror(-f));
-		s->idx_bad = true;
-		s->on_disk = s->on;
-		s->tn_disk = s->tn;
-		return f;
-	}
 	int rc = 0;
 	if (s->on > s->on_disk) {
 		rc = queue_write(s, s->ifd, s->oidx + s->on_disk * 8, (s->on - s->on_disk) * 8, s->on_disk * 8);
@@ -425,6 +421,43 @@ int stor_segment_write_index_async(struct stor_segment *s)
 	if (rc) s->idx_bad = true;
 	s->idx_dirty = true;
 	return rc;
+}
+
+int stor_segment_write_index_async(struct stor_segment *s)
+{
+	if (s->on == s->on_disk && s->tn == s->tn_disk) {
+		/* Nothing new, but a sealed segment's round syncs what was written while it was
+		 * active (fds.c: its descriptors must be open then). */
+		if (s->sealed && s->idx_dirty && !s->idx_bad) stor_segment_aux_open(s, true, false);
+		return 0;
+	}
+	int32_t f = stor_fault_check(STOR_FAULT_INDEX_WRITE);
+	if (f < 0) {
+		stor_logf("%s: index write for segment %020" PRId64 " failed (%s, injected); the index is "
+		          "rewritten before it is trusted again", s->log->name, s->base, strerror(-f));
+		s->idx_bad = true;
+		s->on_disk = s->on;
+		s->tn_disk = s->tn;
+		return f;
+	}
+	/* The descriptors are held only around writes (fds.c): the entries wait for their opens. */
+	if (!stor_segment_aux_open(s, true, false)) {
+		if (s->aux[0].busy || s->aux[1].busy) {
+			s->idx_want = true;
+			s->idx_dirty = true;
+			return 0;
+		}
+		return -EBADF;  /* the open could not be queued: idx_bad is set */
+	}
+	return write_new(s);
+}
+
+void stor_segment_idx_resume(struct stor_segment *s)
+{
+	if (!s->idx_want) return;
+	s->idx_want = false;
+	if (s->ifd < 0 || s->tfd < 0) return;  /* an open failed: idx_bad is set */
+	if (s->on != s->on_disk || s->tn != s->tn_disk) write_new(s);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -444,7 +477,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 int stor_segment_write_index_sync(struct stor_segment *s)
 {
-	int rc = write_all(s->ifd, s->oidx, s->on * 8);
+	int rc = stor_segment_aux_open_sync(s);
+	if (!rc) rc = write_all(s->ifd, s->oidx, s->on * 8);
 	if (!rc) rc = write_all(s->tfd, s->tidx, s->tn * 12);
 	if (!rc) {
 		s->on_disk = s->on;

@@ -10,7 +10,9 @@
  * those renames complete, no group commit starts (sync.c asks stor_spare_busy): an fdatasync
  * round must never report offsets durable while the file holding them still has a temporary
  * name, because recovery removes *.tmp leftovers.  When they complete, the directory is marked
- * for the next round's fsync.  A failed rename takes the partition offline (nothing written to
+ * for the next round's fsync; its descriptor, which the log holds only while a sync of it is
+ * due (fds.c), is opened by a fifth op beside the renames, and counts as one of them.  Every
+ * name goes by its full path: no directory descriptor is needed for them.  A failed rename takes the partition offline (nothing written to
  * that segment could be found again after a restart).  A roll that finds the spares not ready
  * yet (rolls in quick succession: the previous renames or the new opens are in flight) waits for
  * them: append.c holds the appends meanwhile and writes them once the opens complete.  Only
@@ -32,6 +34,7 @@
 #include <inttypes.h>
 #include <liburing.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,6 +50,8 @@ static void open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	(void)flags;
 	struct stor_spare_op *so = rt_container_of(op, struct stor_spare_op, op);
 	struct stor_log *log = so->log;
+	free(log->spare_src[so->i]);
+	log->spare_src[so->i] = NULL;
 	log->inflight--;
 	log->spare_opening--;
 	if (res >= 0) {
@@ -67,9 +72,20 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	(void)flags;
 	struct stor_spare_op *so = rt_container_of(op, struct stor_spare_op, op);
 	struct stor_log *log = so->log;
+	free(log->spare_src[so->i]);
+	log->spare_src[so->i] = NULL;
+	if (so->i < STOR_SPARE_FILES) {
+		free(log->spare_dest[so->i]);
+		log->spare_dest[so->i] = NULL;
+	}
 	log->inflight--;
 	log->spare_renaming--;
-	if (res < 0) {
+	if (so->i == STOR_SPARE_FILES) {
+		/* The directory's descriptor, for the sync of the new names (fds.c). */
+		if (res >= 0 && log->dfd < 0) log->dfd = res;
+		else if (res >= 0) stor_close_async(log, res);
+		else stor_log_go_offline(log, "opening the partition directory for its sync", res);
+	} else if (res < 0) {
 		log->spare_failed = true;
 		stor_log_go_offline(log, "renaming a new segment's file into place", res);
 	}
@@ -88,13 +104,20 @@ void stor_spare_prepare(struct stor_log *log)
 		return;
 	for (int i = 0; i < STOR_SPARE_FILES; i++) {
 		if (log->spare_fd[i] >= 0) continue;
-		struct io_uring_sqe *sqe = stor_get_sqe(log);
-		if (!sqe) return;
+		/* By full name: the log holds no directory descriptor (fds.c); the name lives until
+		 * the completion. */
+		char *p = stor_log_file_path(log, spare_name[i]);
+		struct io_uring_sqe *sqe = p ? stor_get_sqe(log) : NULL;
+		if (!sqe) {
+			free(p);
+			return;
+		}
+		log->spare_src[i] = p;
 		struct stor_spare_op *so = &log->spare_op[i];
 		so->op.cb = open_cb;
 		so->log = log;
 		so->i = i;
-		io_uring_prep_openat(sqe, log->dfd, spare_name[i], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		io_uring_prep_openat(sqe, AT_FDCWD, p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		io_uring_sqe_set_data(sqe, &so->op);
 		log->inflight++;
 		log->spare_opening++;
@@ -127,15 +150,36 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 	for (int i = 0; i < STOR_SPARE_FILES; i++)
 		if (log->spare_fd[i] < 0) return NULL;
 	if (log->spare_renaming) return NULL;
-	struct stor_segment *s = stor_segment_new(log, base, err);
-	if (!s) return NULL;
-	/* All four SQEs or none: a half-prepared set must never be submitted. */
-	struct io_uring_sqe *sqe[STOR_SPARE_FILES];
-	if (!stor_sq_reserve(log, STOR_SPARE_FILES)) {
+	/* The names by full path (the log holds no directory descriptor, fds.c), alive until the
+	 * completions; and the directory's open for the sync of the new names unless it is open. */
+	char *src[STOR_SPARE_FILES + 1] = {0}, *dst[STOR_SPARE_FILES] = {0};
+	int nops = STOR_SPARE_FILES + (log->dfd < 0 ? 1 : 0);
+	bool names = true;
+	for (int i = 0; i < STOR_SPARE_FILES; i++) {
+		char nm[48];
+		stor_segment_name(nm, sizeof nm, base, spare_ext[i]);
+		src[i] = stor_log_file_path(log, spare_name[i]);
+		dst[i] = stor_log_file_path(log, nm);
+		names = names && src[i] && dst[i];
+	}
+	if (nops > STOR_SPARE_FILES) {
+		src[STOR_SPARE_FILES] = strdup(log->path);
+		names = names && src[STOR_SPARE_FILES];
+	}
+	struct stor_segment *s = names ? stor_segment_new(log, base, err) : NULL;
+	/* All SQEs or none: a half-prepared set must never be submitted. */
+	struct io_uring_sqe *sqe[STOR_SPARE_FILES + 1];
+	if (s && !stor_sq_reserve(log, (unsigned)nops)) {
 		stor_segment_free(s);
+		s = NULL;
+	}
+	if (!s) {
+		for (int i = 0; i <= STOR_SPARE_FILES; i++) free(src[i]);
+		for (int i = 0; i < STOR_SPARE_FILES; i++) free(dst[i]);
+		if (!names) *err = -ENOMEM;
 		return NULL;
 	}
-	for (int i = 0; i < STOR_SPARE_FILES; i++) sqe[i] = io_uring_get_sqe(log->ring);
+	for (int i = 0; i < nops; i++) sqe[i] = io_uring_get_sqe(log->ring);
 	/* The segment keeps its .txnindex descriptor: an abort recorded while the renames are in
 	 * flight writes through it (opening "<base>.txnindex" by name then would create a file the
 	 * rename replaces), and later ones need no open on the shard (aborted.c). */
@@ -144,13 +188,19 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 	s->ifd = log->spare_fd[1];
 	s->tfd = log->spare_fd[2];
 	stor_pa_take_spare(log, s);
-	for (int i = 0; i < STOR_SPARE_FILES; i++) {
+	stor_segment_aux_note(s);
+	for (int i = 0; i < nops; i++) {
 		struct stor_spare_op *so = &log->spare_op[i];
-		stor_segment_name(log->spare_dest[i], sizeof log->spare_dest[i], base, spare_ext[i]);
+		log->spare_src[i] = src[i];
 		so->op.cb = rename_cb;
 		so->log = log;
 		so->i = i;
-		io_uring_prep_renameat(sqe[i], log->dfd, spare_name[i], log->dfd, log->spare_dest[i], 0);
+		if (i < STOR_SPARE_FILES) {
+			log->spare_dest[i] = dst[i];
+			io_uring_prep_renameat(sqe[i], AT_FDCWD, src[i], AT_FDCWD, dst[i], 0);
+		} else {
+			io_uring_prep_openat(sqe[i], AT_FDCWD, src[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		}
 		io_uring_sqe_set_data(sqe[i], &so->op);
 		log->inflight++;
 		log->spare_renaming++;
@@ -165,6 +215,8 @@ void stor_spare_discard(struct stor_log *log)
 		if (log->spare_fd[i] < 0) continue;
 		close(log->spare_fd[i]);
 		log->spare_fd[i] = -1;
-		if (log->dfd >= 0) unlinkat(log->dfd, spare_name[i], 0);
+		char *p = log->path ? stor_log_file_path(log, spare_name[i]) : NULL;
+		if (p) unlink(p);
+		free(p);
 	}
 }

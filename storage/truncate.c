@@ -17,14 +17,16 @@
  * stay open (its inflight count); the names of the segments cut off are unlinked before any
  * roll could create a segment of the same base name, and after every spare file rename in flight
  * (spare.c) lands: such a rename gives a segment its name, and landing after the unlink it would
- * bring back the name of a segment cut off.  The directory and the segment are marked
- * dirty only when the job is back, so the flush that makes the cut durable is one issued after
- * it.  A failed cut leaves memory and files apart: the callers take the partition offline (the
+ * bring back the name of a segment cut off.  The job opens its own descriptors of the directory
+ * and the index files (the log holds them only while it needs them, fds.c) and syncs the
+ * directory after its unlinks; the segment is marked dirty only when the job is back, so the
+ * flush that makes the cut durable is one issued after it.  A failed cut leaves memory and files apart: the callers take the partition offline (the
  * next open recovers it).
  * The roll hook (truncated = true) runs when the files are cut.
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +47,10 @@ struct stor_cut {
 	int64_t offset;
 	bool sync;                      /* explicit truncation: durable before done */
 	/* the file work, set on the shard, read by the worker */
-	int dfd, fd, ifd, tfd, xfd;     /* xfd: the .txnindex to cut, or -1 */
+	const char *path;               /* the log's directory (the log outlives the cut) */
+	int fd;                         /* the .log's (the segment's own: the shard keeps it open) */
+	bool xcut;                      /* the .txnindex is cut too */
+	char iname[NAME_LEN], tname[NAME_LEN];
 	uint64_t pos, ilen, tlen, xlen;
 	int32_t fault;                  /* the fault layer's result for the .log cut (it is per
 	                                 * thread: asked on the shard) */
@@ -65,20 +70,41 @@ struct stor_cut {
 static void cut_run(struct stor_bg_job *j)
 {
 	struct stor_cut *c = rt_container_of(j, struct stor_cut, job);
-	for (size_t i = 0; i < c->nnames; i++) unlinkat(c->dfd, c->names[i], 0);
+	/* The log holds no descriptor of its directory or its indexes unless something needs them
+	 * (fds.c): the job opens its own. */
+	int dfd = open(c->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		j->res = -errno;
+		c->idx_err = true;
+		return;
+	}
+	for (size_t i = 0; i < c->nnames; i++) unlinkat(dfd, c->names[i], 0);
 	int err = 0;
 	if (c->fault < 0) err = c->fault;
 	else if (ftruncate(c->fd, (off_t)c->pos)) err = -errno;
-	if (ftruncate(c->ifd, (off_t)c->ilen) || ftruncate(c->tfd, (off_t)c->tlen)) c->idx_err = true;
-	if (c->xfd >= 0 && ftruncate(c->xfd, (off_t)c->xlen)) {
-		c->txn_err = true;
-		unlinkat(c->dfd, c->xname, 0);  /* rebuilt from the log at the next open */
+	int ifd = openat(dfd, c->iname, O_RDWR | O_CLOEXEC), tfd = openat(dfd, c->tname, O_RDWR | O_CLOEXEC);
+	if (ifd < 0 || tfd < 0 || ftruncate(ifd, (off_t)c->ilen) || ftruncate(tfd, (off_t)c->tlen))
+		c->idx_err = true;
+	if (ifd >= 0) close(ifd);
+	if (tfd >= 0) close(tfd);
+	if (c->xcut) {
+		int xfd = openat(dfd, c->xname, O_RDWR | O_CLOEXEC);
+		if (xfd < 0 || ftruncate(xfd, (off_t)c->xlen)) {
+			c->txn_err = true;
+			unlinkat(dfd, c->xname, 0);  /* rebuilt from the log at the next open */
+		}
+		if (xfd >= 0) close(xfd);
 	}
 	if (!err && c->sync) {
-		if (fdatasync(c->fd) || fsync(c->dfd)) err = -errno;
+		if (fdatasync(c->fd) || fsync(dfd)) err = -errno;
 		else if (c->epochs)
-			err = stor_write_file_atomic(c->dfd, "leader-epoch-checkpoint", c->epochs, c->epochs_len);
+			err = stor_write_file_atomic(dfd, "leader-epoch-checkpoint", c->epochs, c->epochs_len);
+	} else if (!err && c->nnames && fsync(dfd)) {
+		/* The unlinks are made durable here rather than by the next round: the log holds
+		 * its directory's descriptor only while a round must sync it (fds.c). */
+		err = -errno;
 	}
+	close(dfd);
 	j->res = err;
 }
 
@@ -104,9 +130,9 @@ static void cut_back(struct stor_bg_job *j, int32_t res)
 		s->dirty = false;
 		log->durable = log->leo;
 	} else {
-		s->dirty = true;  /* the next flush makes the new size durable */
+		s->dirty = true;  /* the next flush makes the new size durable (the job synced the
+		                   * directory after its unlinks) */
 		s->sync_lo = 0;
-		if (c->nnames) log->dir_dirty = true;  /* and the unlinks */
 	}
 	if (!res && log->roll_hook) log->roll_hook(log->roll_arg, log, c->offset, true);
 	stor_reap(log);
@@ -155,7 +181,7 @@ void stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offs
 	c->seg = s;
 	c->offset = offset;
 	c->sync = sync;
-	c->dfd = log->dfd;
+	c->path = log->path;
 	c->fd = s->fd;
 	c->pos = pos;
 	c->fault = stor_fault_check(STOR_FAULT_TRUNCATE);
@@ -167,16 +193,15 @@ void stor_truncate_at(struct stor_log *log, size_t i, uint64_t pos, int64_t offs
 	s->size = pos;
 	if (s->visible > pos) s->visible = pos;
 	stor_segment_trim_index_mem(s, pos, offset);
-	c->ifd = s->ifd;
-	c->tfd = s->tfd;
+	stor_segment_name(c->iname, sizeof c->iname, s->base, "index");
+	stor_segment_name(c->tname, sizeof c->tname, s->base, "timeindex");
 	c->ilen = s->on_disk * STOR_OFF_ENTRY;
 	c->tlen = s->tn_disk * STOR_TIME_ENTRY;
-	c->xfd = -1;
 	if (s->txn) {
 		size_t before = stor_txnidx_count(s->txn);
 		size_t n = stor_txnidx_cut(s->txn, offset);
 		if (n != before) {
-			c->xfd = stor_txnidx_fd(s->txn);
+			c->xcut = true;
 			c->xlen = n * STOR_TXNIDX_ENTRY;
 			stor_segment_name(c->xname, sizeof c->xname, s->base, "txnindex");
 		}

@@ -128,6 +128,18 @@ struct stor_txnidx *stor_txnidx_new(int fd)
 	return x;
 }
 
+int stor_txnidx_take_fd(struct stor_txnidx *x)
+{
+	int fd = x->fd;
+	x->fd = -1;
+	return fd;
+}
+
+void stor_txnidx_give_fd(struct stor_txnidx *x, int fd)
+{
+	x->fd = fd;
+}
+
 int stor_txnidx_release(struct stor_txnidx *x)
 {
 	int fd = x->fd;

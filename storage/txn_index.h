@@ -72,8 +72,13 @@ int stor_txnidx_truncate(struct stor_txnidx *x, int64_t offset);
  * the caller cuts the file, off the owner shard).  No I/O. */
 size_t stor_txnidx_cut(struct stor_txnidx *x, int64_t offset);
 
-/* The index file's descriptor (borrowed: for an fdatasync queued by the owner). */
+/* The index file's descriptor (borrowed: for an fdatasync queued by the owner), -1 while the
+ * owner has it closed (stor_txnidx_take_fd). */
 int stor_txnidx_fd(const struct stor_txnidx *x);
+/* Takes the descriptor out (the caller closes it; the entries stay): -1 when there was none. */
+int stor_txnidx_take_fd(struct stor_txnidx *x);
+/* Gives the index a descriptor of its file again (it had none). */
+void stor_txnidx_give_fd(struct stor_txnidx *x, int fd);
 
 size_t stor_txnidx_count(const struct stor_txnidx *x);
 const struct stor_aborted_txn *stor_txnidx_entry(const struct stor_txnidx *x, size_t i);
