@@ -112,7 +112,7 @@ static void aux_open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		else if (k == 1) s->tfd = res;
 		else if (s->txn) stor_txnidx_give_fd(s->txn, res);
 		else stor_close_async(log, res);  /* its entries went meanwhile (a failed cut) */
-		stor_segment_aux_note(s);
+		if (!s->deleted) stor_segment_aux_note(s);  /* a deleted one's reaping closes it */
 	} else if (k < 2) {
 		if (!s->idx_bad)
 			stor_logf("%s: opening %020" PRId64 ".%s failed (%s); the index is rewritten before "
