@@ -10,6 +10,7 @@
 #include "proto/batch.h"
 
 #include <assert.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -162,6 +163,35 @@ static const uint8_t *rd_nullable(struct rt_rd *r, int32_t *len)
 	return l < 0 ? NULL : rt_rd_bytes(r, (size_t)l);
 }
 
+/* Parses one record's body (the len bytes after its length varint).  0, or -EBADMSG with *why. */
+static int record_parse(const uint8_t *p, size_t len, struct kp_record *rec, const char **why)
+{
+	const uint8_t *body_end = p + len;
+	struct rt_rd b;
+	rt_rd_init(&b, p, len);
+	rec->attributes = rt_rd_i8(&b);
+	rec->timestamp_delta = rt_rd_varlong(&b);
+	rec->offset_delta = rt_rd_varint(&b);
+	rec->key = rd_nullable(&b, &rec->key_len);
+	rec->value = rd_nullable(&b, &rec->value_len);
+	rec->header_count = rt_rd_varint(&b);
+	if (b.err) return *why = "record fields run past the record length", -EBADMSG;
+	if (rec->header_count < 0) return *why = "negative header count", -EBADMSG;
+	rec->headers = b.p;
+	/* Walk the headers now so that the record's length is proven and header_next cannot fail. */
+	for (int32_t i = 0; i < rec->header_count && !b.err; i++) {
+		int32_t kl = rt_rd_varint(&b);
+		if (kl < 0) rt_rd_fail(&b, -EBADMSG);
+		rt_rd_skip(&b, (size_t)kl);
+		int32_t vl;
+		(void)rd_nullable(&b, &vl);
+	}
+	if (b.err) return *why = "record header runs past the record length", -EBADMSG;
+	if (b.p != body_end) return *why = "record length does not match its fields", -EBADMSG;
+	rec->headers_len = (size_t)(body_end - rec->headers);
+	return 0;
+}
+
 int kp_batch_iter_next(struct kp_batch_iter *it, struct kp_record *rec)
 {
 	if (it->err) return it->err;
@@ -175,30 +205,9 @@ int kp_batch_iter_next(struct kp_batch_iter *it, struct kp_record *rec)
 	if (r.err) return iter_fail(it, -EBADMSG, "record length is truncated or an overlong varint (fewer records than records_count?)");
 	if (len < 0 || (size_t)len > rt_rd_left(&r))
 		return iter_fail(it, -EBADMSG, "record length runs past the end of the batch");
-	const uint8_t *body_end = r.p + len;
-	struct rt_rd b;
-	rt_rd_init(&b, r.p, (size_t)len);
-	rec->attributes = rt_rd_i8(&b);
-	rec->timestamp_delta = rt_rd_varlong(&b);
-	rec->offset_delta = rt_rd_varint(&b);
-	rec->key = rd_nullable(&b, &rec->key_len);
-	rec->value = rd_nullable(&b, &rec->value_len);
-	rec->header_count = rt_rd_varint(&b);
-	if (b.err) return iter_fail(it, -EBADMSG, "record fields run past the record length");
-	if (rec->header_count < 0) return iter_fail(it, -EBADMSG, "negative header count");
-	rec->headers = b.p;
-	/* Walk the headers now so that the record's length is proven and header_next cannot fail. */
-	for (int32_t i = 0; i < rec->header_count && !b.err; i++) {
-		int32_t kl = rt_rd_varint(&b);
-		if (kl < 0) rt_rd_fail(&b, -EBADMSG);
-		rt_rd_skip(&b, (size_t)kl);
-		int32_t vl;
-		(void)rd_nullable(&b, &vl);
-	}
-	if (b.err) return iter_fail(it, -EBADMSG, "record header runs past the record length");
-	if (b.p != body_end) return iter_fail(it, -EBADMSG, "record length does not match its fields");
-	rec->headers_len = (size_t)(body_end - rec->headers);
-	it->p = body_end;
+	const char *why;
+	if (record_parse(r.p, (size_t)len, rec, &why)) return iter_fail(it, -EBADMSG, why);
+	it->p = r.p + len;
 	it->left--;
 	return 1;
 }
@@ -233,6 +242,25 @@ static void info_init(struct kp_records_info *info)
 	info->compression = KP_COMPRESSION_NONE;
 }
 
+/* The rules one record of a batch whose CRC is good must follow (its index i); folds its
+ * timestamp into *mx / *mn.  0 or -EINVAL with *why. */
+static int record_check(const struct kp_validate_opts *o, const struct kp_batch_hdr *h, const struct kp_record *rec,
+                        int32_t i, int64_t *mx, int64_t *mn, const char **why)
+{
+	if (rec->offset_delta != i) {
+		SET_WHY(why, "record offset deltas are not 0..records_count-1");
+		return -EINVAL;
+	}
+	if (o->require_keys && rec->key_len < 0 && !(h->attributes & KP_ATTR_CONTROL)) {
+		SET_WHY(why, "a compacted topic does not accept a record without a key");
+		return -EINVAL;
+	}
+	int64_t ts = (int64_t)((uint64_t)h->base_timestamp + (uint64_t)rec->timestamp_delta);
+	if (ts > *mx) *mx = ts;
+	if (ts != -1 && ts < *mn) *mn = ts;
+	return 0;
+}
+
 /* Walks the records of one batch whose CRC is good; any failure is the client's doing. */
 static int check_records(const uint8_t *b, size_t size, const struct kp_validate_opts *o,
                          struct rt_arena *scratch, int64_t *min_ts, int64_t *max_ts, const char **why)
@@ -247,17 +275,8 @@ static int check_records(const uint8_t *b, size_t size, const struct kp_validate
 	int32_t i = 0;
 	int64_t mx = -1, mn = INT64_MAX;
 	while ((rc = kp_batch_iter_next(&it, &rec)) == 1) {
-		if (rec.offset_delta != i) {
-			SET_WHY(why, "record offset deltas are not 0..records_count-1");
-			return -EINVAL;
-		}
-		if (o->require_keys && rec.key_len < 0 && !(it.hdr.attributes & KP_ATTR_CONTROL)) {
-			SET_WHY(why, "a compacted topic does not accept a record without a key");
-			return -EINVAL;
-		}
-		int64_t ts = (int64_t)((uint64_t)it.hdr.base_timestamp + (uint64_t)rec.timestamp_delta);
-		if (ts > mx) mx = ts;
-		if (ts != -1 && ts < mn) mn = ts;
+		rc = record_check(o, &it.hdr, &rec, i, &mx, &mn, why);
+		if (rc) return rc;
 		i++;
 	}
 	if (rc < 0) {
@@ -269,77 +288,221 @@ static int check_records(const uint8_t *b, size_t size, const struct kp_validate
 	return 0;
 }
 
+#define FAIL(e, s) do { SET_WHY(why, s); return (e); } while (0)
+
+/* The checks of a batch's framing that come before its CRC: b holds at least the first
+ * min(left, 61) bytes of a batch with `left` bytes of the record set from its start.  Sets
+ * *size to the batch's whole size. */
+static int batch_frame_check(const uint8_t *b, size_t left, const struct kp_validate_opts *o, size_t *size,
+                             const char **why)
+{
+	if (left < KP_BATCH_OFF_MAGIC + 1) FAIL(-EBADMSG, "a partial batch at the end of the record set");
+	int32_t len = (int32_t)rt_be32_get(b + KP_BATCH_OFF_LENGTH);
+	if (len < 0) FAIL(-EBADMSG, "negative batch length");
+	if ((size_t)len > left - KP_BATCH_LOG_OVERHEAD)
+		FAIL(-EBADMSG, "batch length runs past the end of the record set");
+	*size = KP_BATCH_LOG_OVERHEAD + (size_t)len;
+	int rc = magic_check((int8_t)b[KP_BATCH_OFF_MAGIC]);
+	if (rc == -ENOTSUP) FAIL(rc, "magic 0/1 (message format v0/v1) is not supported");
+	if (rc) FAIL(rc, "unknown magic byte");
+	if (*size < KP_BATCH_HEADER_SIZE) FAIL(-EBADMSG, "batch length is shorter than a batch header");
+	if (o->max_batch_bytes && *size > o->max_batch_bytes)
+		FAIL(-E2BIG, "batch is larger than message.max.bytes");
+	return 0;
+}
+
+/* The checks of a batch's header once its CRC is good. */
+static int batch_hdr_check(const struct kp_batch_hdr *h, const struct kp_validate_opts *o,
+                           const struct kp_records_info *info, const char **why)
+{
+	if (!o->internal_origin) {
+		if (info->batches > 0) FAIL(-EINVAL, "more than one batch in a partition's record set");
+		if (h->base_offset != 0) FAIL(-EINVAL, "base offset of a produced batch is not 0");
+		if (h->attributes & KP_ATTR_CONTROL) FAIL(-EINVAL, "clients may not write control batches");
+		if (h->producer_id >= 0 && h->base_sequence < 0)
+			FAIL(-EINVAL, "invalid sequence number for a producer id");
+	}
+	if (h->last_offset_delta < 0) FAIL(-EINVAL, "batch has an invalid offset range");
+	if (h->records_count <= 0) FAIL(-EINVAL, "invalid records_count");
+	if ((int64_t)h->records_count != (int64_t)h->last_offset_delta + 1)
+		FAIL(-EINVAL, "records_count does not match last_offset_delta");
+	if ((h->attributes & KP_ATTR_COMPRESSION_MASK) > KP_COMPRESSION_ZSTD) FAIL(-ENOTSUP, "unknown compression codec");
+	return 0;
+}
+
+static void info_add(struct kp_records_info *info, const struct kp_batch_hdr *h, int64_t min_ts, int64_t max_ts)
+{
+	if (info->batches == 0) {
+		info->first_timestamp = h->base_timestamp;
+		info->producer_id = h->producer_id;
+		info->producer_epoch = h->producer_epoch;
+		info->base_sequence = h->base_sequence;
+		info->last_offset_delta = h->last_offset_delta;
+		info->header_max_timestamp = h->max_timestamp;
+		info->compression = (enum kp_compression)(h->attributes & KP_ATTR_COMPRESSION_MASK);
+	}
+	info->batches++;
+	info->records += h->records_count;
+	info->offset_count += (int64_t)h->last_offset_delta + 1;
+	if (max_ts > info->max_timestamp) info->max_timestamp = max_ts;
+	if (min_ts != -1 && (info->min_timestamp == -1 || min_ts < info->min_timestamp))
+		info->min_timestamp = min_ts;
+	if (h->attributes & KP_ATTR_TRANSACTIONAL) info->transactional = true;
+	if (h->attributes & KP_ATTR_CONTROL) info->control = true;
+}
+
 int kp_records_validate(const uint8_t *p, size_t n, const struct kp_validate_opts *o,
                         struct rt_arena *scratch, struct kp_records_info *info, const char **why)
 {
 	struct kp_records_info tmp;
 	if (!info) info = &tmp;
 	info_init(info);
-	if (n == 0) {
-		SET_WHY(why, "the record set holds no batch");
-		return -EINVAL;
-	}
-#define FAIL(e, s) do { SET_WHY(why, s); return (e); } while (0)
+	if (n == 0) FAIL(-EINVAL, "the record set holds no batch");
 	size_t off = 0;
 	while (off < n) {
 		const uint8_t *b = p + off;
-		size_t left = n - off;
-		if (left < KP_BATCH_OFF_MAGIC + 1) FAIL(-EBADMSG, "a partial batch at the end of the record set");
-		int32_t len = (int32_t)rt_be32_get(b + KP_BATCH_OFF_LENGTH);
-		if (len < 0) FAIL(-EBADMSG, "negative batch length");
-		if ((size_t)len > left - KP_BATCH_LOG_OVERHEAD)
-			FAIL(-EBADMSG, "batch length runs past the end of the record set");
-		size_t size = KP_BATCH_LOG_OVERHEAD + (size_t)len;
-		int rc = magic_check((int8_t)b[KP_BATCH_OFF_MAGIC]);
-		if (rc == -ENOTSUP) FAIL(rc, "magic 0/1 (message format v0/v1) is not supported");
-		if (rc) FAIL(rc, "unknown magic byte");
-		if (size < KP_BATCH_HEADER_SIZE) FAIL(-EBADMSG, "batch length is shorter than a batch header");
-		if (o->max_batch_bytes && size > o->max_batch_bytes)
-			FAIL(-E2BIG, "batch is larger than message.max.bytes");
+		size_t size;
+		int rc = batch_frame_check(b, n - off, o, &size, why);
+		if (rc) return rc;
 		if (!kp_batch_crc_ok(b, size)) FAIL(-EBADMSG, "CRC-32C mismatch");
 		struct kp_batch_hdr h;
 		hdr_decode(b, &h);
-		bool control = h.attributes & KP_ATTR_CONTROL;
-		if (!o->internal_origin) {
-			if (info->batches > 0) FAIL(-EINVAL, "more than one batch in a partition's record set");
-			if (h.base_offset != 0) FAIL(-EINVAL, "base offset of a produced batch is not 0");
-			if (control) FAIL(-EINVAL, "clients may not write control batches");
-			if (h.producer_id >= 0 && h.base_sequence < 0)
-				FAIL(-EINVAL, "invalid sequence number for a producer id");
-		}
-		if (h.last_offset_delta < 0) FAIL(-EINVAL, "batch has an invalid offset range");
-		if (h.records_count <= 0) FAIL(-EINVAL, "invalid records_count");
-		if ((int64_t)h.records_count != (int64_t)h.last_offset_delta + 1)
-			FAIL(-EINVAL, "records_count does not match last_offset_delta");
-		enum kp_compression c = (enum kp_compression)(h.attributes & KP_ATTR_COMPRESSION_MASK);
-		if (c > KP_COMPRESSION_ZSTD) FAIL(-ENOTSUP, "unknown compression codec");
+		rc = batch_hdr_check(&h, o, info, why);
+		if (rc) return rc;
 		int64_t max_ts = h.max_timestamp, min_ts = h.base_timestamp;
 		if (o->check_records) {
 			rc = check_records(b, size, o, scratch, &min_ts, &max_ts, why);
 			if (rc) return rc;
 		}
-		if (info->batches == 0) {
-			info->first_timestamp = h.base_timestamp;
-			info->producer_id = h.producer_id;
-			info->producer_epoch = h.producer_epoch;
-			info->base_sequence = h.base_sequence;
-			info->last_offset_delta = h.last_offset_delta;
-			info->header_max_timestamp = h.max_timestamp;
-			info->compression = c;
-		}
-		info->batches++;
-		info->records += h.records_count;
-		info->offset_count += (int64_t)h.last_offset_delta + 1;
-		if (max_ts > info->max_timestamp) info->max_timestamp = max_ts;
-		if (min_ts != -1 && (info->min_timestamp == -1 || min_ts < info->min_timestamp))
-			info->min_timestamp = min_ts;
-		if (h.attributes & KP_ATTR_TRANSACTIONAL) info->transactional = true;
-		if (control) info->control = true;
+		info_add(info, &h, min_ts, max_ts);
 		off += size;
 	}
-#undef FAIL
 	return 0;
 }
+
+/* ---- validation of a record set in pieces ---- */
+
+/* A read position in a list of pieces. */
+struct pcur {
+	const struct iovec *v;
+	int cnt, i;
+	size_t off;                    /* into v[i] */
+};
+
+/* Moves to the next non-empty piece when the current one is used up. */
+static void pcur_norm(struct pcur *c)
+{
+	while (c->i < c->cnt && c->off == c->v[c->i].iov_len) {
+		c->i++;
+		c->off = 0;
+	}
+}
+
+/* Copies k bytes (present: the caller checked the total) into dst, or sums them into *crc when
+ * dst is NULL, or steps over them when both are. */
+static void pcur_take(struct pcur *c, uint8_t *dst, uint32_t *crc, size_t k)
+{
+	while (k) {
+		pcur_norm(c);
+		assert(c->i < c->cnt);
+		const uint8_t *p = (const uint8_t *)c->v[c->i].iov_base + c->off;
+		size_t m = c->v[c->i].iov_len - c->off;
+		if (m > k) m = k;
+		if (dst) {
+			memcpy(dst, p, m);
+			dst += m;
+		} else if (crc) {
+			*crc = rt_crc32c(*crc, p, m);
+		}
+		c->off += m;
+		k -= m;
+	}
+}
+
+/* The next k bytes where they lie when one piece holds them all, else NULL (nothing moved). */
+static const uint8_t *pcur_span(struct pcur *c, size_t k)
+{
+	pcur_norm(c);
+	if (c->i == c->cnt || c->v[c->i].iov_len - c->off < k) return NULL;
+	const uint8_t *p = (const uint8_t *)c->v[c->i].iov_base + c->off;
+	c->off += k;
+	return p;
+}
+
+int kp_records_validate_iov(const struct iovec *v, int cnt, const struct kp_validate_opts *o,
+                            struct rt_arena *scratch, struct kp_records_info *info, const char **why)
+{
+	struct kp_records_info tmp;
+	if (!info) info = &tmp;
+	info_init(info);
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += v[i].iov_len;
+	if (n == 0) FAIL(-EINVAL, "the record set holds no batch");
+	if (o->internal_origin) FAIL(-EXDEV, "internal record sets are validated whole");
+	struct pcur c = {v, cnt, 0, 0};
+	uint8_t hb[KP_BATCH_HEADER_SIZE];
+	size_t hn = n < sizeof hb ? n : sizeof hb;
+	pcur_take(&c, hb, NULL, hn);
+	size_t size;
+	int rc = batch_frame_check(hb, n, o, &size, why);
+	if (rc) return rc;
+	/* kp_records_validate would check this batch whole before finding what follows it. */
+	if (size != n) FAIL(-EXDEV, "more than one batch: validated whole");
+	if (hb[KP_BATCH_OFF_ATTRIBUTES + 1] & KP_ATTR_COMPRESSION_MASK)
+		FAIL(-EXDEV, "a compressed batch is decompressed from one buffer");
+	uint32_t crc = rt_crc32c(0, hb + KP_BATCH_CRC_START, KP_BATCH_HEADER_SIZE - KP_BATCH_CRC_START);
+	struct pcur rest = c;
+	pcur_take(&c, NULL, &crc, size - KP_BATCH_HEADER_SIZE);
+	if (crc != rt_be32_get(hb + KP_BATCH_OFF_CRC)) FAIL(-EBADMSG, "CRC-32C mismatch");
+	struct kp_batch_hdr h;
+	hdr_decode(hb, &h);
+	rc = batch_hdr_check(&h, o, info, why);
+	if (rc) return rc;
+	int64_t max_ts = h.max_timestamp, min_ts = h.base_timestamp;
+	if (o->check_records) {
+		/* Records read where they lie; one split between pieces is copied (at most one per
+		 * piece boundary).  The messages are those of kp_batch_iter_next, and as in
+		 * check_records every failure is -EINVAL. */
+		c = rest;
+		size_t left = size - KP_BATCH_HEADER_SIZE;
+		int64_t mx = -1, mn = INT64_MAX;
+		for (int32_t i = 0; i < h.records_count; i++) {
+			uint8_t vb[5];
+			size_t vn = left < sizeof vb ? left : sizeof vb;
+			struct pcur at = c;
+			pcur_take(&at, vb, NULL, vn);
+			struct rt_rd r;
+			rt_rd_init(&r, vb, vn);
+			int32_t len = rt_rd_varint(&r);
+			if (r.err)
+				FAIL(-EINVAL, "record length is truncated or an overlong varint (fewer records than records_count?)");
+			size_t ln = vn - rt_rd_left(&r);
+			if (len < 0 || (size_t)len > left - ln) FAIL(-EINVAL, "record length runs past the end of the batch");
+			pcur_take(&c, NULL, NULL, ln);
+			const uint8_t *p = pcur_span(&c, (size_t)len);
+			if (!p && len) {
+				uint8_t *cp = rt_arena_alloc(scratch, (size_t)len);
+				if (!cp) FAIL(-ENOMEM, "no memory for a record split between pieces");
+				pcur_take(&c, cp, NULL, (size_t)len);
+				p = cp;
+			}
+			static const uint8_t none[1];
+			struct kp_record rec;
+			if (record_parse(p ? p : none, (size_t)len, &rec, why)) return -EINVAL;
+			rc = record_check(o, &h, &rec, i, &mx, &mn, why);
+			if (rc) return rc;
+			left -= ln + (size_t)len;
+		}
+		if (left) FAIL(-EINVAL, "bytes after the last of records_count records");
+		max_ts = mx;
+		min_ts = mn == INT64_MAX ? -1 : mn;
+	}
+	info_add(info, &h, min_ts, max_ts);
+	return 0;
+}
+
+#undef FAIL
 
 /* ---- building ---- */
 

@@ -170,6 +170,17 @@ struct kp_records_info {
 int kp_records_validate(const uint8_t *p, size_t n, const struct kp_validate_opts *o,
                         struct rt_arena *scratch, struct kp_records_info *info, const char **why);
 
+struct iovec;
+
+/* kp_records_validate for a client's record set that lies in pieces (v[0..cnt), e.g. in received
+ * frames): the same checks, outcomes and info when the set is one uncompressed batch.  Its header
+ * may be split anywhere (it is gathered), the CRC is summed piece by piece, and the records are
+ * read where they lie; a record split between two pieces is copied into scratch.  -EXDEV when the
+ * set is not one uncompressed batch (several, compressed) or o->internal_origin is set: nothing
+ * was decided and the caller validates the bytes gathered into one buffer.  Borrows v. */
+int kp_records_validate_iov(const struct iovec *v, int cnt, const struct kp_validate_opts *o,
+                            struct rt_arena *scratch, struct kp_records_info *info, const char **why);
+
 /* One record, with slices borrowed from the batch (or from its decompressed copy). */
 struct kp_record_header {
 	const uint8_t *key;
