@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "base/crc32c.h"
 #include "base/lat_trace.h"
 #include "proto/batch.h"
 #include "storage/fault.h"
@@ -41,6 +42,20 @@ static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
 	if (f < 0) {
 		io_uring_prep_nop(sqe);
 		a->fault = f;
+	} else if (a->iov) {
+		/* Steps the entries past what earlier writes of this append took. */
+		for (size_t adv = a->written - a->iov_written; adv;) {
+			struct iovec *v = &a->iov[a->iov_at];
+			size_t k = adv < v->iov_len ? adv : v->iov_len;
+			v->iov_base = (uint8_t *)v->iov_base + k;
+			v->iov_len -= k;
+			adv -= k;
+			if (!v->iov_len) a->iov_at++;
+		}
+		a->iov_written = a->written;
+		unsigned cnt = (unsigned)(a->iovcnt - a->iov_at);
+		if (f == STOR_FAULT_SHORT && cnt > 1) cnt /= 2;  /* short: some entries only */
+		io_uring_prep_writev(sqe, a->seg->fd, a->iov + a->iov_at, cnt, a->pos + a->written);
 	} else {
 		if (f == STOR_FAULT_SHORT) len = (len + 1) / 2;
 		io_uring_prep_write(sqe, a->seg->fd, a->data + a->written, (unsigned)len, a->pos + a->written);
@@ -282,6 +297,14 @@ void stor_roll_resume(struct stor_log *log)
 	stor_sync_kick(log);
 }
 
+/* The CRC of a batch in pieces (stor_append.iov) after its header piece changed. */
+static void crc_update_iov(struct stor_append *a)
+{
+	uint32_t crc = rt_crc32c(0, a->data + KP_BATCH_CRC_START, a->iov[0].iov_len - KP_BATCH_CRC_START);
+	for (int i = 1; i < a->iovcnt; i++) crc = rt_crc32c(crc, a->iov[i].iov_base, a->iov[i].iov_len);
+	rt_be32_put(a->data + KP_BATCH_OFF_CRC, crc);
+}
+
 /* Kafka's LogSegment.shouldRoll: size, a full index, relative offsets that would overflow, or
  * segment.ms measured from the segment's first batch timestamp to the incoming batch's
  * (from the creation time when the segment has no timestamp yet). */
@@ -310,6 +333,14 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	if (log->holds) return -EAGAIN;
 	if (!a->len || !a->done) return -EINVAL;
 	if (a->len > (uint64_t)log->cfg.segment_bytes) return -EMSGSIZE;
+	if (a->iov) {
+		/* One batch whose header lies whole in the first piece. */
+		size_t tot = 0;
+		for (int i = 0; i < a->iovcnt; i++) tot += a->iov[i].iov_len;
+		if (a->iovcnt < 1 || a->iov[0].iov_base != a->data || a->iov[0].iov_len < KP_BATCH_HEADER_SIZE ||
+		    tot != a->len || kp_batch_size(a->data, a->iov[0].iov_len) != a->len)
+			return -EINVAL;
+	}
 
 	/* Frame check first so that a refused append leaves the caller's bytes untouched. */
 	int64_t count = 0, in_max_ts = -1;
@@ -317,6 +348,7 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 		size_t sz = kp_batch_size(a->data + p, a->len - p);
 		struct kp_batch_hdr h;
 		if (sz < KP_BATCH_HEADER_SIZE || sz > a->len - p) return -EBADMSG;
+		/* with iov only the header is at data: parse reads no further than that */
 		if (kp_batch_hdr_parse(a->data + p, sz, &h) || h.last_offset_delta < 0) return -EBADMSG;
 		count += (int64_t)h.last_offset_delta + 1;
 		if (h.max_timestamp > in_max_ts) in_max_ts = h.max_timestamp;
@@ -359,7 +391,8 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 			uint16_t attr = rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES);
 			rt_be16_put(b + KP_BATCH_OFF_ATTRIBUTES, (uint16_t)(attr | KP_ATTR_LOG_APPEND_TIME));
 			rt_be64_put(b + KP_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)now);
-			kp_batch_crc_update(b, sz);
+			if (a->iov) crc_update_iov(a);
+			else kp_batch_crc_update(b, sz);
 			bts = now;
 		} else {
 			bts = (int64_t)rt_be64_get(b + KP_BATCH_OFF_MAX_TIMESTAMP);
@@ -386,6 +419,8 @@ int stor_log_append(struct stor_log *log, struct stor_append *a, const struct kp
 	a->op.cb = write_cb;
 	a->state = A_INFLIGHT;
 	a->seq = ++log->append_seq;
+	a->iov_at = 0;
+	a->iov_written = 0;
 	int rc = 0;
 	if (log->roll_wait) {
 		/* Waits for its segment (stor_roll_resume places and writes it). */

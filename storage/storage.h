@@ -73,6 +73,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "base/ioop.h"
 #include "proto/batch.h"
 #include "storage/txn_index.h"
@@ -217,6 +219,12 @@ struct stor_append {
 	uint8_t *data;                  /* whole validated v2 batches; borrowed, stamped in place, and
 	                                 * must stay alive and unchanged until `done` is called */
 	size_t len;
+	/* optional, for one batch that lies in pieces (received frames): the batch is iov[0..iovcnt),
+	 * len bytes in all, and data is iov[0].iov_base, a piece of at least the 61 header bytes
+	 * that is stamped in place (CRC included, over every piece); written with one writev.  The
+	 * entries are borrowed like data, and storage moves them past what a short write wrote. */
+	struct iovec *iov;
+	int iovcnt;
 	unsigned flags;                 /* STOR_APPEND_* */
 	stor_append_fn done;
 	/* out: valid from a successful stor_log_append until `done` */
@@ -238,6 +246,8 @@ struct stor_append {
 	uint64_t link_seq;              /* the linked round its write carries (sync.c), 0: none or
 	                                 * cancelled by a short write */
 	uint64_t seq;                   /* the log's count of appends accepted, this one included */
+	int iov_at;                     /* iov: the first entry not wholly written */
+	size_t iov_written;             /* iov: bytes already stepped over in the entries */
 	uint64_t lt_written, lt_round;  /* base/lat_trace.h stamps (0 unless built with it) */
 };
 
