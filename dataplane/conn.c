@@ -17,12 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "broker.h"
 #include "base/lat_trace.h"
 #include "base/log.h"
 #include "net.h"
+#include "produce_scan.h"
+#include "proto/batch.h"
 #include "router.h"
 #include "shard.h"
 
@@ -33,6 +36,8 @@
  * queued.max.request.bytes): a frame in progress always completes, so one frame per connection
  * can go past it. */
 #define DP_SHARD_FRAME_BUDGET (512u << 20)
+/* Record sets of a frame received in pieces that may stay in its buffers (more: copied). */
+#define DP_CHAIN_SETS 64
 /* A frame with at least this much still to come is received into place. */
 #define DP_RECV_DIRECT_MIN (32u << 10)
 
@@ -177,6 +182,16 @@ static void arm_recv(struct dp_conn *c)
 	c->ops++;
 }
 
+/* Gives back the buffers a request received in pieces holds. */
+static void lent_free(struct dp_req_lent *lt)
+{
+	if (!lt)
+		return;
+	for (int i = 0; i < lt->nref; i++)
+		lt->release(lt->ref[i]);
+	free(lt);
+}
+
 static void req_release(struct dp_req *req)
 {
 	struct dp_conn *c = req->conn;
@@ -196,6 +211,7 @@ static void req_release(struct dp_req *req)
 		req->frame_release(req->frame_ref);
 	else
 		frame_free(c->s, req->frame, req->len);
+	lent_free(req->lent);
 	free(req);
 	c->nreq--;
 	c->s->inflight--;
@@ -243,18 +259,21 @@ int dp_req_on_release(struct dp_req *req, void (*fn)(void *), void *arg)
 }
 
 /* Makes the request of a whole frame (owned, or lent when release is set: then hold(ref) is
- * called for it here, and release(ref) when the request goes) and dispatches it. */
+ * called for it here, and release(ref) when the request goes; with lent, owned with holes whose
+ * buffers lent holds) and dispatches it. */
 static void new_request_lent(struct dp_conn *c, uint8_t *frame, size_t len, void (*hold)(void *),
-                             void (*release)(void *), void *ref)
+                             void (*release)(void *), void *ref, struct dp_req_lent *lent)
 {
 	struct dp_req *req = calloc(1, sizeof(*req));
 	if (!req) {
 		c->s->frame_bytes -= len;
 		if (!release)
 			frame_free(c->s, frame, len);
+		lent_free(lent);
 		dp_conn_close(c, "out of memory");
 		return;
 	}
+	req->lent = lent;
 	if (release) {
 		hold(ref);
 		req->frame_release = release;
@@ -279,7 +298,7 @@ static void new_request_lent(struct dp_conn *c, uint8_t *frame, size_t len, void
 
 static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 {
-	new_request_lent(c, frame, len, NULL, NULL, NULL);
+	new_request_lent(c, frame, len, NULL, NULL, NULL, NULL);
 }
 
 bool dp_conn_received_lent(struct dp_conn *c, uint8_t *p, size_t n, void (*hold)(void *ref),
@@ -303,13 +322,156 @@ bool dp_conn_received_lent(struct dp_conn *c, uint8_t *p, size_t n, void (*hold)
 	for (size_t off = 0; off < n && !c->closing;) {
 		size_t len = rt_be32_get(p + off);
 		c->s->frame_bytes += len;
-		new_request_lent(c, p + off + 4, len, hold, release, ref);
+		new_request_lent(c, p + off + 4, len, hold, release, ref, NULL);
 		off += 4 + len;
 	}
 	c->ops--;
 	arm_recv(c);
 	maybe_free(c);
 	return true;
+}
+
+/* Copies n bytes from `from` bytes into the pieces v[0..cnt) (present) to dst. */
+static void gather(const struct iovec *v, int cnt, size_t from, uint8_t *dst, size_t n)
+{
+	for (int i = 0; i < cnt && n; i++) {
+		size_t l = v[i].iov_len;
+		if (from >= l) {
+			from -= l;
+			continue;
+		}
+		size_t k = l - from < n ? l - from : n;
+		memcpy(dst, (const uint8_t *)v[i].iov_base + from, k);
+		dst += k;
+		n -= k;
+		from = 0;
+	}
+}
+
+bool dp_conn_received_chain(struct dp_conn *c, const struct iovec *v, void *const *refs, int cnt,
+                            void (*hold)(void *ref), void (*release)(void *ref))
+{
+	if (c->closing || c->frame || c->lenhave || cnt < 2)
+		return false;
+	size_t tot = 0;
+	for (int i = 0; i < cnt; i++)
+		tot += v[i].iov_len;
+	uint8_t hd[4];
+	if (tot < sizeof hd)
+		return false;
+	gather(v, cnt, 0, hd, sizeof hd);
+	int32_t len = (int32_t)rt_be32_get(hd);
+	if (len < 8 || len > c->s->b->cfg.socket_request_max_bytes || (size_t)len + 4 != tot)
+		return false;
+	/* The holes: each record set but its batch header (stamped in the frame, and read by the
+	 * handler before validation), where it lies in the pieces. */
+	struct dp_span sp[DP_CHAIN_SETS];
+	int ns = dp_produce_scan(v, cnt, 4, (size_t)len, sp, DP_CHAIN_SETS);
+	if (ns <= 0)
+		return false;
+	size_t n = (size_t)len;
+	uint8_t *frame = frame_alloc(c->s, n);
+	int maxh = cnt + ns;
+	struct dp_req_lent *lt =
+	    frame ? malloc(sizeof *lt + (size_t)maxh * sizeof lt->holes[0] + (size_t)cnt * sizeof(void *)) : NULL;
+	if (!lt) {
+		frame_free(c->s, frame, n);
+		return false;
+	}
+	lt->release = release;
+	lt->ref = (void **)(lt->holes + maxh);
+	lt->nref = lt->nholes = 0;
+	size_t at = 0; /* stream offset of v[i] (the length prefix is bytes 0..3) */
+	int si = 0;
+	for (int i = 0; i < cnt; at += v[i].iov_len, i++) {
+		if (at + v[i].iov_len <= 4)
+			continue;
+		size_t x = (at < 4 ? 4 : at) - 4, b = at + v[i].iov_len - 4; /* the piece in the frame */
+		const uint8_t *base = (const uint8_t *)v[i].iov_base;
+		bool held = false;
+		while (x < b) {
+			while (si < ns && (size_t)sp[si].off + sp[si].len <= x)
+				si++;
+			size_t hhi = si < ns ? (size_t)sp[si].off + sp[si].len : b;
+			size_t hlo = si < ns ? (size_t)sp[si].off + KP_BATCH_HEADER_SIZE : b;
+			if (hlo > hhi)
+				hlo = hhi;
+			size_t e;
+			if (x < hlo) {
+				e = b < hlo ? b : hlo;
+				memcpy(frame + x, base + (x + 4 - at), e - x);
+			} else {
+				e = b < hhi ? b : hhi;
+				lt->holes[lt->nholes++] =
+				    (struct dp_req_hole){(uint32_t)x, (uint32_t)(e - x), (uint8_t *)base + (x + 4 - at)};
+				if (!held) {
+					hold(refs[i]);
+					lt->ref[lt->nref++] = refs[i];
+					held = true;
+				}
+			}
+			x = e;
+		}
+	}
+	if (!lt->nholes) {
+		free(lt);
+		lt = NULL;
+	}
+	c->recv_armed = false;
+	c->last_active_ns = c->s->now_ns;
+	c->s->frame_bytes += n;
+	new_request_lent(c, frame, n, NULL, NULL, NULL, lt);
+	c->ops--;
+	arm_recv(c);
+	maybe_free(c);
+	return true;
+}
+
+void dp_req_fill(struct dp_req *req)
+{
+	struct dp_req_lent *lt = req->lent;
+	if (!lt)
+		return;
+	for (int i = 0; i < lt->nholes; i++)
+		memcpy(req->frame + lt->holes[i].off, lt->holes[i].p, lt->holes[i].len);
+	lt->nholes = 0;
+}
+
+bool dp_req_in_holes(const struct dp_req *req, const uint8_t *p, size_t n)
+{
+	const struct dp_req_lent *lt = req->lent;
+	size_t off = (size_t)(p - req->frame);
+	for (int i = 0; lt && i < lt->nholes; i++)
+		if (lt->holes[i].off < off + n && off < (size_t)lt->holes[i].off + lt->holes[i].len)
+			return true;
+	return false;
+}
+
+int dp_req_iov(const struct dp_req *req, const uint8_t *p, size_t n, struct iovec *v, int max)
+{
+	const struct dp_req_lent *lt = req->lent;
+	size_t pos = (size_t)(p - req->frame), end = pos + n;
+	int k = 0;
+#define EMIT(ptr, len) do { if (k == max) return -1; v[k++] = (struct iovec){(void *)(ptr), (len)}; } while (0)
+	for (int i = 0; lt && i < lt->nholes && pos < end; i++) {
+		const struct dp_req_hole *h = &lt->holes[i];
+		size_t he = (size_t)h->off + h->len;
+		if (he <= pos)
+			continue;
+		if (h->off >= end)
+			break;
+		if (h->off > pos) {
+			EMIT(req->frame + pos, h->off - pos);
+			pos = h->off;
+		}
+		size_t to = he < end ? he : end;
+		EMIT(h->p + (pos - h->off), to - pos);
+		pos = to;
+	}
+	if (pos < end)
+		EMIT(req->frame + pos, end - pos);
+#undef EMIT
+	return k;
 }
 
 void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)

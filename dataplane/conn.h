@@ -23,6 +23,8 @@
 #include "base/chain.h"
 #include "base/ioop.h"
 
+struct iovec;
+
 #define DP_CONN_PIPELINE 5
 
 struct dp_shard;
@@ -36,6 +38,21 @@ struct dp_release {
 	void *arg;
 };
 
+/* A span of a request's frame that was not copied there (dp_conn_received_chain): its bytes lie
+ * at p, in a receive buffer the request holds until released. */
+struct dp_req_hole {
+	uint32_t off, len;             /* in the frame */
+	uint8_t *p;
+};
+
+/* What a request received in pieces holds: the receive buffers of its holes. */
+struct dp_req_lent {
+	void (*release)(void *ref);
+	int nref, nholes;              /* nholes 0: every byte is in the frame (dp_req_fill) */
+	void **ref;
+	struct dp_req_hole holes[];    /* in frame order, disjoint */
+};
+
 struct dp_req {
 	struct dp_conn *conn;
 	struct dp_shard *s;            /* the connection's shard: where the response is sent */
@@ -46,6 +63,9 @@ struct dp_req {
 	 * with frame_release(frame_ref) instead of being freed */
 	void (*frame_release)(void *ref);
 	void *frame_ref;
+	/* a frame received in pieces (dp_conn_received_chain): frame is owned, but the bytes of
+	 * lent->holes are not in it (only a Produce's records may lie there); NULL otherwise */
+	struct dp_req_lent *lent;
 	int16_t api_key;
 	int16_t api_version;
 	int32_t corr_id;
@@ -101,6 +121,17 @@ void dp_conn_received_into(struct dp_conn *c, int32_t res);
  * qualify: nothing was done and the backend hands them to dp_conn_received instead. */
 bool dp_conn_received_lent(struct dp_conn *c, uint8_t *p, size_t n, void (*hold)(void *ref),
                            void (*release)(void *ref), void *ref);
+/* One request frame (its length prefix included) that lies in cnt received buffers the backend
+ * can lend (v[i] in the buffer refs[i]), when no frame is in progress: a Produce becomes a
+ * request whose frame holds copies of everything but its record sets past their batch headers
+ * (dataplane/produce_scan.h finds them); those stay where they are as holes (the request calls
+ * hold(refs[i]) for each buffer a hole lies in and release at its release), so that a record
+ * batch goes from them to storage without a copy (dp_req_iov).  Returns true when it took the
+ * frame (completing the receive as dp_conn_received does), false when it does not qualify
+ * (another API or version, a frame that does not parse, a bad length, a frame in progress):
+ * nothing was done. */
+bool dp_conn_received_chain(struct dp_conn *c, const struct iovec *v, void *const *refs, int cnt,
+                            void (*hold)(void *ref), void (*release)(void *ref));
 void dp_conn_recv_failed(struct dp_conn *c, int err);
 void dp_conn_sent(struct dp_conn *c, int err);
 
@@ -128,6 +159,17 @@ void dp_req_unhold(struct dp_req *req);
 
 /* Registers fn(arg) to run when req is released.  0 or -ENOMEM. */
 int dp_req_on_release(struct dp_req *req, void (*fn)(void *), void *arg);
+
+/* Copies the bytes of every hole into the frame (a decode that needs them, or a batch that is
+ * validated whole); the buffers stay held until the request goes. */
+void dp_req_fill(struct dp_req *req);
+
+/* The frame bytes [p, p + n) as pieces: the frame's own copies and the holes' buffers, in order,
+ * written to v (at most max).  Returns the count, or -1 when more than max are needed. */
+int dp_req_iov(const struct dp_req *req, const uint8_t *p, size_t n, struct iovec *v, int max);
+
+/* True when [p, p + n) of the frame overlaps a hole. */
+bool dp_req_in_holes(const struct dp_req *req, const uint8_t *p, size_t n);
 
 /* A read cursor over the request body. */
 static inline struct rt_rd dp_req_body(const struct dp_req *req)

@@ -118,6 +118,23 @@ void dp_router_dispatch(struct dp_req *req)
 	}
 	info->req_init(msg);
 	rc = info->req_decode(&r, req->api_version, &req->arena, msg);
+	if (req->lent && req->lent->nholes && (rc || !dp_produce_holes_ok(req, msg))) {
+		/* The decode met bytes that were left in the receive buffers (conn.h: a frame
+		 * received in pieces): copied into the frame, and decoded again. */
+		dp_req_fill(req);
+		req->s->pieces_filled++;
+		/* what the first decode took from the arena goes (nothing else is there yet: the
+		 * header's own fields are not kept) */
+		rt_arena_reset(&req->arena);
+		msg = rt_arena_alloc(&req->arena, info->req_size);
+		if (!msg) {
+			refuse(req, "request too large for its arena");
+			return;
+		}
+		rt_rd_init(&r, req->frame + req->body_off, req->len - req->body_off);
+		info->req_init(msg);
+		rc = info->req_decode(&r, req->api_version, &req->arena, msg);
+	}
 	if (rc) {
 		refuse(req, rc == -E2BIG ? "request needs more memory than allowed" : "malformed request body");
 		return;

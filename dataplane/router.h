@@ -37,6 +37,10 @@ void dp_req_respond(struct dp_req *req, const void *resp);
 void dp_h_api_versions(struct dp_req *req, void *msg);
 void dp_h_metadata(struct dp_req *req, void *msg);
 void dp_h_produce(struct dp_req *req, void *msg);
+/* True when every hole of req (a Produce received in pieces, conn.h) lies in the records of one
+ * of msg's partitions, past the batch header: the decode read no byte of a hole, and the handler
+ * may write those records from the pieces. */
+bool dp_produce_holes_ok(const struct dp_req *req, const void *msg);
 void dp_h_fetch(struct dp_req *req, void *msg);
 void dp_h_list_offsets(struct dp_req *req, void *msg);
 void dp_h_describe_producers(struct dp_req *req, void *msg);

@@ -73,6 +73,9 @@ struct dp_shard {
 	bool stopped;                  /* the loop has exited */
 	struct dp_timer idle_timer;
 	struct rt_arena scratch;       /* decompression while validating; reset after each use */
+	/* Produce batches of frames received in pieces (conn.h, dp_conn_received_chain): appended
+	 * from the pieces without a copy, and their bytes, or copied into the frame first */
+	uint64_t pieces_batches, pieces_bytes, pieces_filled;
 	/* Large request frames released here, kept for the next ones by power-of-two size class
 	 * (dataplane/conn.c): a fresh allocation per 1 MiB Produce costs page faults and zeroing
 	 * on every receive.  Owned; bounded by DP_FRAME_CACHE_MAX bytes. */

@@ -379,9 +379,33 @@ static void job_run(struct dp_shard *s, void *arg)
 	}
 }
 
-static int16_t validate(struct dp_shard *s, const struct dp_topic *t, const struct kp_records *rec,
-                        struct kp_records_info *info, const char **why)
+/* A record set that lies partly in the frame's holes (received in pieces, conn.h): validated
+ * over the pieces, and appended from them with its header stamped where it lies, in the frame.
+ * -EXDEV when the layout does not allow it (not one uncompressed batch, too many pieces). */
+static int validate_pieces(struct dp_req *req, const struct kp_records *rec, const struct kp_validate_opts *o,
+                           struct produce_job *j, const char **why)
 {
+	int max = req->lent->nholes * 2 + 1;
+	struct iovec *v = rt_arena_alloc(&req->arena, (size_t)max * sizeof *v);
+	if (!v)
+		return -EXDEV;
+	int n = dp_req_iov(req, rec->ptr, (size_t)rec->len, v, max);
+	/* dp_produce_holes_ok made sure the batch header is in the frame */
+	if (n < 2 || v[0].iov_base != rec->ptr || v[0].iov_len < KP_BATCH_HEADER_SIZE)
+		return -EXDEV;
+	int rc = kp_records_validate_iov(v, n, o, &req->s->scratch, &j->info, why);
+	rt_arena_reset(&req->s->scratch);
+	if (!rc) {
+		j->a.iov = v;
+		j->a.iovcnt = n;
+	}
+	return rc;
+}
+
+static int16_t validate(struct dp_req *req, const struct dp_topic *t, const struct kp_records *rec,
+                        struct produce_job *j, const char **why)
+{
+	struct dp_shard *s = req->s;
 	if (rec->len <= 0) {
 		*why = "empty record set";
 		return KP_ERR_CORRUPT_MESSAGE;
@@ -392,8 +416,21 @@ static int16_t validate(struct dp_shard *s, const struct dp_topic *t, const stru
 		.check_records = true,
 		.require_keys = (t->scfg.cleanup_policy & STOR_CLEANUP_COMPACT) != 0,
 	};
-	int rc = kp_records_validate(rec->ptr, (size_t)rec->len, &o, &s->scratch, info, why);
-	rt_arena_reset(&s->scratch);
+	int rc = -EXDEV;
+	if (req->lent && dp_req_in_holes(req, rec->ptr, (size_t)rec->len)) {
+		rc = validate_pieces(req, rec, &o, j, why);
+		if (rc == -EXDEV) {
+			dp_req_fill(req);
+			s->pieces_filled++;
+		} else if (!rc) {
+			s->pieces_batches++;
+			s->pieces_bytes += (uint64_t)rec->len;
+		}
+	}
+	if (rc == -EXDEV) {
+		rc = kp_records_validate(rec->ptr, (size_t)rec->len, &o, &s->scratch, &j->info, why);
+		rt_arena_reset(&s->scratch);
+	}
 	if (!rc)
 		return 0;
 	if (rc == -E2BIG)
@@ -403,6 +440,27 @@ static int16_t validate(struct dp_shard *s, const struct dp_topic *t, const stru
 	if (rc == -ENOTSUP)
 		return KP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
 	return KP_ERR_CORRUPT_MESSAGE;
+}
+
+bool dp_produce_holes_ok(const struct dp_req *req, const void *msg)
+{
+	const struct kp_produce_req *m = msg;
+	const struct dp_req_lent *lt = req->lent;
+	for (int h = 0; h < lt->nholes; h++) {
+		size_t lo = lt->holes[h].off, hi = lo + lt->holes[h].len;
+		bool in = false;
+		for (int32_t i = 0; i < m->topic_data.n && !in; i++)
+			for (int32_t k = 0; k < m->topic_data.items[i].partition_data.n && !in; k++) {
+				const struct kp_records *r = &m->topic_data.items[i].partition_data.items[k].records;
+				if (!r->ptr || r->len <= 0)
+					continue;
+				size_t ro = (size_t)(r->ptr - req->frame);
+				in = lo >= ro + KP_BATCH_HEADER_SIZE && hi <= ro + (size_t)r->len;
+			}
+		if (!in)
+			return false;
+	}
+	return true;
 }
 
 /* Kafka's KafkaApis: transactional records need a transactional id (the authorization of that
@@ -477,7 +535,8 @@ void dp_h_produce(struct dp_req *req, void *msg)
 				continue;
 			}
 			const char *why = NULL;
-			rp->error_code = validate(req->s, t, &pd->records, &j->info, &why);
+			j->a = (struct stor_append){0};
+			rp->error_code = validate(req, t, &pd->records, j, &why);
 			if (rp->error_code) {
 				rp->error_message = why ? dp_str(why) : (struct kp_str){ NULL, -1 };
 				RT_DEBUG("produce to %s-%d rejected: %s", t->name, pd->index, why ? why : "");
@@ -491,7 +550,7 @@ void dp_h_produce(struct dp_req *req, void *msg)
 			j->topic = t;
 			j->index = pd->index;
 			j->acks = m->acks;
-			j->a.data = (uint8_t *)pd->records.ptr;
+			j->a.data = (uint8_t *)pd->records.ptr; /* with a.iov, the header piece */
 			j->a.len = (size_t)pd->records.len;
 			if (njobs == cap) {
 				struct produce_job **nl = rt_arena_calloc(&req->arena, (size_t)cap * 2, sizeof(*nl));

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/bytes.h"
 #include "base/log.h"
 #include "dataplane/broker.h"
 #include "dataplane/conn.h"
@@ -51,12 +52,14 @@
 #include "dataplane/net_dpdk/stack.h"
 #include "dataplane/net_dpdk/steer.h"
 #include "dataplane/shard.h"
+#include "kp_msgs.h"
 
 enum ev_kind { EV_SENT, EV_READABLE, EV_FAILED, EV_SHUTDOWN };
 
 #define COPY_QUEUE_MAX (256u << 10)  /* bytes unacknowledged or unsent before copies stop */
 #define COPY_CACHE (4u << 20)        /* bytes of copy buffers a shard keeps for reuse */
 #define LEND_MAX 1024                /* frames a shard's connections hold before delivery */
+#define CHAIN_MIN (4u << 10)         /* frames over several segments taken in place from this size */
 
 /* A send's cookie for the stack: the connection's own (borrowed chain), or a copy it owns. */
 struct dsend {
@@ -294,6 +297,7 @@ static void log_stats(const struct dshard *ds)
 	        "challenge_acks=%lu rst_out=%lu rx_direct_bytes=%lu rx_ring_bytes=%lu sacked_bytes=%lu "
 	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu copy_gets=%lu copy_mallocs=%lu "
 	        "rx_lent_bytes=%lu rx_zc_frames=%lu rx_zc_bytes=%lu rx_lent_copied_bytes=%lu rx_lend_declined=%lu "
+	        "rx_chain_frames=%lu rx_chain_bytes=%lu rx_pieces_batches=%lu rx_pieces_bytes=%lu rx_pieces_filled=%lu "
 	        "dma_maps=%lu dma_map_failed=%lu",
 	        ds->s->id,
 	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
@@ -312,6 +316,9 @@ static void log_stats(const struct dshard *ds)
 	        (unsigned long)dp_cpool_stats(ds->copies)->mallocs, (unsigned long)t->tcp_rx_lent_bytes,
 	        (unsigned long)ds->lend.st.zc_frames, (unsigned long)ds->lend.st.zc_bytes,
 	        (unsigned long)ds->lend.st.copied, (unsigned long)ds->lend.st.declined,
+	        (unsigned long)ds->lend.st.chain_frames, (unsigned long)ds->lend.st.chain_bytes,
+	        (unsigned long)ds->s->pieces_batches, (unsigned long)ds->s->pieces_bytes,
+	        (unsigned long)ds->s->pieces_filled,
 	        (unsigned long)ps.dma_maps, (unsigned long)ps.dma_map_failed);
 }
 
@@ -507,6 +514,56 @@ static void deliver_into(struct dshard *ds, struct dconn *d)
 		dp_conn_received_into(c, 0); /* the peer's FIN, or our shutdown */
 }
 
+/* The head of the lent queue starts a Produce frame that lies over several pieces: true when
+ * it became a request in place (dp_conn_received_chain: its record batch goes from the pieces to
+ * storage), or when its pieces wait for the rest of it, which is only while the rest can still
+ * come lent (nothing went to the ring, the queue has room for the frame); false when it takes
+ * the copying way instead. */
+static bool deliver_chain(struct dshard *ds, struct dconn *d)
+{
+	struct dp_conn *c = d->c;
+	uint8_t *p;
+	size_t n;
+	void *ref;
+	bool whole;
+	dp_lend_head(&d->lq, &p, &n, &ref, &whole);
+	if (c->frame || c->lenhave || n < 6 || (int16_t)rt_be16_get(p + 4) != KP_API_PRODUCE)
+		return false;
+	size_t total = 4 + (size_t)rt_be32_get(p);
+	if (total <= n || total < CHAIN_MIN || !d->tc)
+		return false;
+	/* Shorter frames are copied: the connection layer copies a frame's first 512 and last 64
+	 * bytes whatever, and a copy of a few KiB costs less than holding the mbufs.  A frame that
+	 * would need more pieces than the queue holds (at one segment a piece) is copied too. */
+	struct dp_tcp_info in;
+	dp_tcp_get_info(d->tc, &in);
+	size_t mss = in.snd_mss ? in.snd_mss : 536;
+	if (1 + (total - n + mss - 1) / mss > DP_LEND_PER_CONN)
+		return false;
+	if (dp_lend_bytes(&d->lq) < total) {
+		const uint8_t *p1, *p2;
+		size_t n1, n2;
+		if (dp_tcp_eof(d->tc) || dp_tcp_recv_peek(d->tc, &p1, &n1, &p2, &n2) ||
+		    d->lq.cnt == DP_LEND_PER_CONN)
+			return false;
+		return true; /* the receive stays armed: the stack's next lend comes back here */
+	}
+	struct iovec v[DP_LEND_PER_CONN];
+	void *refs[DP_LEND_PER_CONN];
+	int k = dp_lend_iov(&d->lq, total, v, refs, DP_LEND_PER_CONN);
+	if (k < 2)
+		return false;
+	d->recv_armed = false;
+	if (!dp_conn_received_chain(c, v, refs, k, dp_port_frame_hold, dp_port_frame_release)) {
+		d->recv_armed = true;
+		return false;
+	}
+	ds->lend.st.chain_frames++;
+	ds->lend.st.chain_bytes += total;
+	dp_lend_consume(&ds->lend, &d->lq, total); /* a no-op when closing dropped the queue meanwhile */
+	return true;
+}
+
 /* The head of the lent queue: whole request frames become requests in place (the frame held
  * by each); anything else (a frame's start or end, several frames split across segments) is
  * copied by the connection layer like ring bytes, and the frame goes back at once. */
@@ -516,6 +573,8 @@ static void deliver_lent(struct dshard *ds, struct dconn *d)
 	size_t n;
 	void *ref;
 	bool whole;
+	if (deliver_chain(ds, d))
+		return;
 	dp_lend_head(&d->lq, &p, &n, &ref, &whole);
 	d->recv_armed = false;
 	uint64_t frames = 0; /* counted first: a request may be done and p gone after the call */

@@ -3,6 +3,7 @@
  * pieces per connection; the shard-wide count of held frames is the pool's.
  */
 #include <string.h>
+#include <sys/uio.h>
 
 #include "dataplane/net_dpdk/rx_lend.h"
 
@@ -66,4 +67,43 @@ void dp_lend_drop(struct dp_lend_pool *pool, struct dp_lend_q *q)
 {
 	while (q->cnt)
 		dp_lend_pop(pool, q);
+}
+
+size_t dp_lend_bytes(const struct dp_lend_q *q)
+{
+	size_t n = 0;
+	for (int i = 0; i < q->cnt; i++)
+		n += q->v[(q->head + i) % DP_LEND_PER_CONN].n;
+	return n - (q->cnt ? q->off : 0);
+}
+
+int dp_lend_iov(const struct dp_lend_q *q, size_t n, struct iovec *v, void **refs, int max)
+{
+	int k = 0;
+	for (int i = 0; i < q->cnt && n; i++) {
+		const struct dp_lend_piece *h = &q->v[(q->head + i) % DP_LEND_PER_CONN];
+		size_t skip = i == 0 ? q->off : 0, m = h->n - skip;
+		if (m > n)
+			m = n;
+		if (k == max)
+			return -1;
+		v[k] = (struct iovec){h->p + skip, m};
+		refs[k++] = h->ref;
+		n -= m;
+	}
+	return n ? -1 : k;
+}
+
+void dp_lend_consume(struct dp_lend_pool *pool, struct dp_lend_q *q, size_t n)
+{
+	while (n && q->cnt) {
+		const struct dp_lend_piece *h = &q->v[q->head];
+		size_t k = h->n - q->off;
+		if (k > n)
+			k = n;
+		q->off += (uint32_t)k;
+		n -= k;
+		if (q->off == h->n)
+			dp_lend_pop(pool, q);
+	}
 }

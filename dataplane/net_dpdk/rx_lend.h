@@ -18,7 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_LEND_PER_CONN 16
+/* Pieces a connection's queue holds: a request frame that arrives over several segments waits
+ * here until whole when it fits (about 64 KiB at a 1,500-byte MTU), to become a request in
+ * place (dp_conn_received_chain); a larger one is copied. */
+#define DP_LEND_PER_CONN 48
 
 struct dp_lend_stats {
 	uint64_t lent;       /* pieces taken from the stack without a copy */
@@ -26,6 +29,8 @@ struct dp_lend_stats {
 	uint64_t zc_frames;  /* request frames handed to the connection layer in place */
 	uint64_t zc_bytes;   /* their bytes (length prefixes included) */
 	uint64_t copied;     /* lent bytes copied after all: partial frames, into a frame in progress */
+	uint64_t chain_frames;  /* frames over several pieces handed to the connection layer in place */
+	uint64_t chain_bytes;   /* their bytes */
 };
 
 struct dp_lend_pool {
@@ -64,6 +69,19 @@ void dp_lend_pop(struct dp_lend_pool *pool, struct dp_lend_q *q);
 /* Copies up to n bytes from the front of the queue into dst, releasing every piece emptied.
  * Returns the count (counted as copied). */
 size_t dp_lend_copy(struct dp_lend_pool *pool, struct dp_lend_q *q, uint8_t *dst, size_t n);
+
+/* Bytes the queue holds (the head piece's not yet copied out included). */
+size_t dp_lend_bytes(const struct dp_lend_q *q);
+
+/* The first n bytes of the queue as pieces (v[i] in the frame refs[i], borrowed from the queue),
+ * at most max.  Returns the count, or -1 when the queue holds fewer bytes or more pieces are
+ * needed. */
+struct iovec;
+int dp_lend_iov(const struct dp_lend_q *q, size_t n, struct iovec *v, void **refs, int max);
+
+/* Drops the first n bytes (or all there are) without copying them: the frames of the pieces
+ * emptied are released. */
+void dp_lend_consume(struct dp_lend_pool *pool, struct dp_lend_q *q, size_t n);
 
 /* Releases every piece (the connection went). */
 void dp_lend_drop(struct dp_lend_pool *pool, struct dp_lend_q *q);

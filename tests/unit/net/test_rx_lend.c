@@ -6,11 +6,12 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "dataplane/net_dpdk/rx_lend.h"
 
 /* A fake driver: one reference count per frame token (an index). */
-static int refs[64];
+static int refs[128];
 static void hold(void *ref) { refs[(uintptr_t)ref]++; }
 static void release(void *ref) { cr_assert_gt(refs[(uintptr_t)ref], 0, "released more than held"); refs[(uintptr_t)ref]--; }
 #define REF(i) ((void *)(uintptr_t)(i))
@@ -88,18 +89,18 @@ Test(dp_lend, a_full_queue_or_the_shard_bound_declines)
 	uint8_t x[1];
 	for (int i = 0; i < DP_LEND_PER_CONN; i++)
 		cr_assert(dp_lend_take(&pool, &q, x, 1, REF(i)));
-	cr_assert(!dp_lend_take(&pool, &q, x, 1, REF(40)));
-	cr_assert_eq(refs[40], 0, "a declined frame is not held");
+	cr_assert(!dp_lend_take(&pool, &q, x, 1, REF(100)));
+	cr_assert_eq(refs[100], 0, "a declined frame is not held");
 	cr_assert_eq(pool.st.declined, 1);
 	pool.max = DP_LEND_PER_CONN + 1;
-	cr_assert(dp_lend_take(&pool, &q2, x, 1, REF(41)));
-	cr_assert(!dp_lend_take(&pool, &q2, x, 1, REF(42)), "the shard holds its bound");
-	cr_assert(!dp_lend_take(&pool, &q2, x, 0, REF(43)), "nothing to lend");
+	cr_assert(dp_lend_take(&pool, &q2, x, 1, REF(101)));
+	cr_assert(!dp_lend_take(&pool, &q2, x, 1, REF(102)), "the shard holds its bound");
+	cr_assert(!dp_lend_take(&pool, &q2, x, 0, REF(103)), "nothing to lend");
 	cr_assert_eq(pool.st.declined, 3);
 	/* the ring wraps: pop some, take more, order kept */
 	dp_lend_pop(&pool, &q);
 	dp_lend_pop(&pool, &q);
-	cr_assert(dp_lend_take(&pool, &q, x, 1, REF(44)));
+	cr_assert(dp_lend_take(&pool, &q, x, 1, REF(104)));
 	uint8_t *p;
 	size_t n;
 	void *ref;
@@ -110,5 +111,43 @@ Test(dp_lend, a_full_queue_or_the_shard_bound_declines)
 	dp_lend_drop(&pool, &q2);
 	for (int i = 0; i < 64; i++)
 		cr_assert_eq(refs[i], 0, "frame %d still held after drop", i);
+	cr_assert_eq(pool.held, 0);
+}
+
+/* A frame over several pieces, starting inside the head piece (what a copy left of it): the
+ * pieces that hold exactly its bytes, then consumed without a copy, the last piece's rest kept. */
+Test(dp_lend, a_frame_over_pieces_is_handed_out_and_consumed_in_place)
+{
+	struct dp_lend_q q = {0};
+	uint8_t a[10] = "0123456789", b[5] = "abcde", c[6] = "uvwxyz";
+	cr_assert(dp_lend_take(&pool, &q, a, 10, REF(1)));
+	cr_assert(dp_lend_take(&pool, &q, b, 5, REF(2)));
+	cr_assert(dp_lend_take(&pool, &q, c, 6, REF(3)));
+	uint8_t out[4];
+	cr_assert_eq(dp_lend_copy(&pool, &q, out, 4), 4);
+	cr_assert_eq(dp_lend_bytes(&q), 17);
+	struct iovec v[4];
+	void *r[4];
+	cr_assert_eq(dp_lend_iov(&q, 18, v, r, 4), -1, "more than there is");
+	cr_assert_eq(dp_lend_iov(&q, 13, v, r, 2), -1, "more pieces than room");
+	cr_assert_eq(dp_lend_iov(&q, 13, v, r, 4), 3);
+	cr_assert(v[0].iov_base == a + 4 && v[0].iov_len == 6 && r[0] == REF(1));
+	cr_assert(v[1].iov_base == b && v[1].iov_len == 5 && r[1] == REF(2));
+	cr_assert(v[2].iov_base == c && v[2].iov_len == 2 && r[2] == REF(3));
+	cr_assert_eq(refs[1] + refs[2] + refs[3], 3, "handing out takes no reference");
+	dp_lend_consume(&pool, &q, 13);
+	cr_assert_eq(refs[1] + refs[2], 0, "the emptied pieces' frames released");
+	cr_assert_eq(refs[3], 1);
+	cr_assert_eq(dp_lend_bytes(&q), 4);
+	cr_assert_eq(pool.st.copied, 4, "consumed bytes are not counted as copied");
+	uint8_t *p;
+	size_t n;
+	void *ref;
+	bool whole;
+	cr_assert(dp_lend_head(&q, &p, &n, &ref, &whole));
+	cr_assert(p == c + 2 && n == 4 && !whole);
+	dp_lend_consume(&pool, &q, 100);
+	cr_assert(dp_lend_empty(&q));
+	cr_assert_eq(refs[3], 0);
 	cr_assert_eq(pool.held, 0);
 }
