@@ -11,10 +11,14 @@
 # TCP round trip p99 between the namespace and the host (1 KiB ping-pong, python) -- what the wire
 # and the kernel side of it cost before any broker work.  A DPDK shard busy-polls its queue, so
 # its CPU per GB is bounded below by wall time (one core for the run), not by work done.
+# K is kcat's batch.size (librdkafka's largest batch, a Produce request per batch here): 1 MiB
+# batches are received with one copy on the dpdk backend, batches up to 64 KiB are taken from
+# their mbufs without one (ringtail.dpdk.rx.zerocopy.max); the dpdk backend runs a second time
+# with that turned off (backend "dpdk-rxcopy"), so the two receive ways are compared in the run.
 # Prints JSON lines.  Needs root and a build with -Ddpdk=enabled.
-#   usage: perf/dpdk_vs_kernel.sh <build dir> [N] [S] [R] [L]
+#   usage: perf/dpdk_vs_kernel.sh <build dir> [N] [S] [R] [L] [K]
 set -eu
-B=${1:?build dir}; N=${2:-200000}; S=${3:-1000}; R=${4:-2000}; L=${5:-5}
+B=${1:?build dir}; N=${2:-200000}; S=${3:-1000}; R=${4:-2000}; L=${5:-5}; K=${6:-1048576}
 RT=$B/dataplane/ringtail
 PERF=$B/perf/harness/ringtail-perf
 NS=rtperf$$; VA=rtp$$a; VB=rtp$$b
@@ -30,7 +34,7 @@ ip netns exec $NS ip link set lo up
 ip link set $VA up
 ip netns exec $NS /usr/bin/python3 -c "import sys; sys.path.insert(0, '$(dirname "$0")/../tests/interop'); import test_dpdk_echo as t; t.disable_tx_csum_offload('$VB')"
 python3 -c "import os,sys; sys.stdout.buffer.write(b''.join(b'%08d%s\n' % (i, b'x' * ($S - 9)) for i in range($N)))" > "$DATA/recs"
-echo "{\"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"cpus\": $(nproc), \"records\": $N, \"record_bytes\": $S, \"latency_rate\": $R, \"latency_s\": $L}"
+echo "{\"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"cpus\": $(nproc), \"records\": $N, \"record_bytes\": $S, \"latency_rate\": $R, \"latency_s\": $L, \"kcat_batch_size\": $K}"
 cpu() { awk '{print ($14 + $15) / 100}' /proc/$1/stat; }
 run() { # backend, listener ip, extra overrides
 	be=$1; ip=$2; shift 2
@@ -40,18 +44,26 @@ run() { # backend, listener ip, extra overrides
 	PID=$!
 	for _ in $(seq 100); do ip netns exec $NS kcat -b $ip:9092 -L -m 2 >/dev/null 2>&1 && break; sleep 0.2; done
 	c0=$(cpu $PID); t0=$(date +%s.%N)
-	ip netns exec $NS kcat -b $ip:9092 -P -t perf -z none -X linger.ms=5 -X batch.size=1048576 -l "$DATA/recs"
+	ip netns exec $NS kcat -b $ip:9092 -P -t perf -z none -X linger.ms=5 -X batch.size=$K -l "$DATA/recs"
 	t1=$(date +%s.%N); c1=$(cpu $PID)
 	got=$(ip netns exec $NS kcat -b $ip:9092 -C -t perf -o beginning -e -q | wc -l)
 	t2=$(date +%s.%N); c2=$(cpu $PID)
 	ip netns exec $NS "$PERF" --bootstrap $ip:9092 --topic lat --create --partitions 1 --record-size 1024 \
 		--acks 1 --rate "$R" --linger-ms 0 --duration "$L" --warmup 1 --prime --quiet --json "$DATA/lat.json"
 	kill -TERM $PID; wait $PID || true; PID=
-	python3 - "$be" "$N" "$S" "$got" "$t0" "$t1" "$t2" "$c0" "$c1" "$c2" "$DATA/lat.json" <<'PY'
+	python3 - "$be" "$N" "$S" "$got" "$t0" "$t1" "$t2" "$c0" "$c1" "$c2" "$DATA/lat.json" "$DATA/$be.log" <<'PY'
 import json, sys
 be, n, s, got = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 t0, t1, t2, c0, c1, c2 = map(float, sys.argv[5:11])
 lat = json.load(open(sys.argv[11]))["latency_ms"]
+rx = {}  # the dpdk backend's receive counters (its stats line at exit)
+for ln in open(sys.argv[12], errors="replace"):
+    if " stats: " in ln and "dpdk: shard" in ln:
+        for kv in ln.split(" stats: ", 1)[1].split():
+            k, _, v = kv.partition("=")
+            if k in ("rx_chain_bytes", "rx_pieces_bytes", "rx_direct_bytes", "rx_lent_bytes", "rx_ring_bytes",
+                     "rx_lent_copied_bytes", "rx_lend_declined") and v.isdigit():
+                rx[k] = rx.get(k, 0) + int(v)
 gb = n * s / 1e9
 print(json.dumps({"backend": be, "records": n, "record_bytes": s, "consumed": got,
                   "produce_s": round(t1 - t0, 3), "produce_MBps": round(n * s / (t1 - t0) / 1e6, 1),
@@ -60,7 +72,7 @@ print(json.dumps({"backend": be, "records": n, "record_bytes": s, "consumed": go
                   "broker_cpu_s_per_GB_fetch": round((c2 - c1) / gb, 2),
                   "produce_p50_us": round(lat["produce"]["p50"] * 1000, 1),
                   "produce_p99_us": round(lat["produce"]["p99"] * 1000, 1),
-                  "service_p99_us": round(lat.get("service", {}).get("p99", 0) * 1000, 1)}))
+                  "service_p99_us": round(lat.get("service", {}).get("p99", 0) * 1000, 1), **rx}))
 PY
 }
 # The limit: the kernel's own TCP round trip over this veth pair (host side listens).
@@ -100,5 +112,7 @@ PY
 wait
 ip addr del 10.216.0.1/24 dev $VA
 run dpdk 10.216.0.1 --override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA --override ringtail.dpdk.ip=10.216.0.1
+run dpdk-rxcopy 10.216.0.1 --override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA \
+	--override ringtail.dpdk.ip=10.216.0.1 --override ringtail.dpdk.rx.zerocopy.max=0
 ip addr add 10.216.0.1/24 dev $VA
 run uring 10.216.0.1 --override ringtail.net.backend=uring

@@ -530,7 +530,7 @@ static bool deliver_chain(struct dshard *ds, struct dconn *d)
 	if (c->frame || c->lenhave || n < 6 || (int16_t)rt_be16_get(p + 4) != KP_API_PRODUCE)
 		return false;
 	size_t total = 4 + (size_t)rt_be32_get(p);
-	if (total <= n || total < CHAIN_MIN || !d->tc)
+	if (total <= n || total < CHAIN_MIN || total > dcfg.rx_zc_max || !d->tc)
 		return false;
 	/* Shorter frames are copied: the connection layer copies a frame's first 512 and last 64
 	 * bytes whatever, and a copy of a few KiB costs less than holding the mbufs.  A frame that

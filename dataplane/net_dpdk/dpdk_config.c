@@ -23,6 +23,9 @@ const struct rt_cfg_def dp_dpdk_cfg_defs[] = {
 	 .doc = "TCP receive buffer per connection"},
 	{DP_DPDK_KEY_ZEROCOPY, RT_CFG_BOOL, "true",
 	 .doc = "send payload as external mbufs over the sender's memory instead of copying it"},
+	{DP_DPDK_KEY_RX_ZC_MAX, RT_CFG_SIZE, "64k", .min = 0, .max = 1 << 20,
+	 .doc = "largest Produce request received over several segments that is kept in its mbufs and "
+	        "written to storage from them (0: copied, as larger ones; at most 48 segments a request)"},
 };
 const size_t dp_dpdk_cfg_ndefs = sizeof dp_dpdk_cfg_defs / sizeof dp_dpdk_cfg_defs[0];
 
@@ -87,5 +90,6 @@ int dp_dpdk_cfg_read(const struct rt_cfg *c, struct dp_dpdk_cfg *o, char *err, s
 	o->mtu = (uint16_t)rt_cfg_int(c, DP_DPDK_KEY_MTU);
 	o->rcvbuf = (uint32_t)rt_cfg_int(c, DP_DPDK_KEY_RCVBUF);
 	o->zerocopy = rt_cfg_bool(c, DP_DPDK_KEY_ZEROCOPY);
+	o->rx_zc_max = (uint32_t)rt_cfg_int(c, DP_DPDK_KEY_RX_ZC_MAX);
 	return 0;
 }

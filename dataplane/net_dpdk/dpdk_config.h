@@ -19,6 +19,7 @@
 #define DP_DPDK_KEY_MTU "ringtail.dpdk.mtu"
 #define DP_DPDK_KEY_RCVBUF "ringtail.dpdk.tcp.rcvbuf"
 #define DP_DPDK_KEY_ZEROCOPY "ringtail.dpdk.tx.zerocopy"
+#define DP_DPDK_KEY_RX_ZC_MAX "ringtail.dpdk.rx.zerocopy.max"
 
 extern const struct rt_cfg_def dp_dpdk_cfg_defs[];
 extern const size_t dp_dpdk_cfg_ndefs;
@@ -30,6 +31,7 @@ struct dp_dpdk_cfg {
 	uint16_t mtu;
 	uint32_t rcvbuf;
 	int zerocopy;         /* 1: payload attached as external mbufs; 0: copied */
+	uint32_t rx_zc_max;   /* largest Produce frame over several segments kept in its mbufs; 0: none */
 };
 
 /* Reads and checks the keys (the port and ip are required here, although the table cannot
