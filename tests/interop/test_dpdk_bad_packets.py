@@ -197,7 +197,13 @@ def peer_main(ifname, src, dst, port):
         "fragment": p.ip(p.tcp(sport, port, snd_nxt, rcv_nxt, PSH | ACK, data=junk), frag=0x2000),
         "ip_tot_len_past_frame": p.ip(p.tcp(sport, port, snd_nxt, rcv_nxt, PSH | ACK, data=junk), tot=1400),
     }
-    r["dropped_silently"] = {k: len(quiet_after(v)) == 0 for k, v in bad.items()}
+    r["dropped_silently"] = {}
+    r["detail"] = {}
+    for k, v in bad.items():
+        segs = quiet_after(v)
+        r["dropped_silently"][k] = not segs
+        if segs:  # what came instead: (seq, ack, flags, window, data bytes) relative to ours
+            r["detail"][k] = [(s[0] - rcv_nxt, s[1] - snd_nxt, s[2], s[3], len(s[4])) for s in segs[:4]]
 
     def one_ack(pkt):
         segs = quiet_after(pkt)
@@ -215,7 +221,6 @@ def peer_main(ifname, src, dst, port):
         "ack_of_unsent": p.ip(p.tcp(sport, port, snd_nxt, rcv_nxt + 100000, PSH | ACK, data=junk)),
     }
     r["acked"] = {}
-    r["detail"] = {}
     for k, v in answers.items():
         ok, segs = one_ack(v)
         r["acked"][k] = ok
@@ -254,7 +259,7 @@ def run(tap, ringtail, device):
                    "%s: a raw-frame peer resolves the broker, connects and gets an ApiVersions answer" % device,
                    (res, err))
             for k, v in sorted(res.get("dropped_silently", {}).items()):
-                tap.ok(v, "%s: dropped without an answer: %s" % (device, k), res)
+                tap.ok(v, "%s: dropped without an answer: %s" % (device, k), (res.get("detail", {}).get(k), res))
             for k, v in sorted(res.get("acked", {}).items()):
                 tap.ok(v, "%s: answered with one ACK at SND.NXT/RCV.NXT and nothing else: %s" % (device, k),
                        res.get("detail", {}).get(k))
