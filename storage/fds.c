@@ -23,7 +23,9 @@
  * partitions needed 50,000 descriptors, beyond a 20,000 open-files limit that an unprivileged
  * process cannot raise.
  *
- * Invariants (owner shard): a sealed segment with idx_dirty holds (or is opening: idx_inflight)
+ * Invariants (owner shard): nothing is opened by name while a roll's spare renames are in
+ * flight (the new segment keeps the spare descriptors until they land); a sealed segment with
+ * idx_dirty holds (or is opening: idx_inflight)
  * both index descriptors, a segment with txn_dirty its .txnindex one, and dir_dirty implies the
  * directory's: so a group-commit round (sync.c) always finds what it syncs open.  Nothing is
  * closed while a round is in flight (it may name any of them), while a write or open of it is
@@ -198,8 +200,11 @@ static bool aux_release(struct stor_segment *s, bool now)
 void stor_log_fds_release(struct stor_log *log, bool now)
 {
 	/* A round in flight may name any of them (sync.c's add_dirty), its SQEs perhaps not even
-	 * submitted yet; the round's settling calls this again (stor_reap). */
-	if (log->round_n) return;
+	 * submitted yet; the round's settling calls this again (stor_reap).  While a roll's spare
+	 * renames are in flight the new segment keeps the spare descriptors it took: opening
+	 * "<base>.index" or "<base>.txnindex" by name then would create a file that the rename
+	 * replaces, and what was written to it would be lost (spare.c calls this when they land). */
+	if (log->round_n || log->spare_renaming) return;
 	if (log->aux_segs) {
 		size_t seen = 0, held = 0;
 		for (size_t i = log->nseg; i-- > 0 && seen < log->aux_segs;) {

@@ -96,6 +96,8 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	}
 	/* A cut that waited for the renames (truncate.c) unlinks its names now. */
 	if (!log->spare_renaming) stor_truncate_resume(log);
+	/* The new segment's spare descriptors may go now (fds.c). */
+	if (!log->spare_renaming) stor_log_fds_release(log, false);
 }
 
 void stor_spare_prepare(struct stor_log *log)
