@@ -121,7 +121,16 @@ static void aux_open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 			          "it is trusted again", log->name, s->base, aux_ext[k], strerror(-res));
 		s->idx_bad = true;
 	}
-	if (k < 2 && !s->aux[0].busy && !s->aux[1].busy) stor_segment_idx_resume(s);
+	if (k < 2 && !s->aux[0].busy && !s->aux[1].busy) {
+		stor_segment_idx_resume(s);
+		/* A sealed segment whose files were opened only for the round that syncs them (its
+		 * entries were all written while it was active): that round is due now, as after an
+		 * index write (segment.c, idx_cb). */
+		if (!s->idx_inflight && s->sealed && s->idx_dirty && !s->idx_bad && !s->deleted) {
+			log->flush_wanted = true;
+			stor_sync_kick(log);
+		}
+	}
 	if (k == 2) stor_segment_txn_resume(s, res < 0 ? res : 0);
 	stor_log_fds_release(log, false);
 	if (s->deleted) stor_reap(log);

@@ -176,3 +176,35 @@ Test(stor_fds, an_abort_opens_the_txnindex_through_the_ring)
 	cr_assert_eq(t_close(&t, lg), 0);
 	cr_assert_eq(settle_fds(before), before);
 }
+
+Test(stor_fds, a_seal_with_every_entry_written_still_gets_its_round)
+{
+	/* Same timestamps throughout and an offset entry per batch: the 513th batch completes a
+	 * page of 512 entries (written while active), so the roll after it seals the segment with
+	 * nothing left to write, and only the round that syncs the files needs their descriptors. */
+	size_t len;
+	uint8_t *b = t_batch(1, 1700000000000LL, 40, &len);
+	free(b);
+	t.cfg.index_interval_bytes = 1;
+	t.cfg.segment_bytes = (int64_t)(513 * len + len / 2);
+	t.cfg.prealloc_window_ms = 0;  /* no trim at the roll (its completion asks for a round too) */
+	struct stor_log *lg = open_part("seal", 0);
+	/* Without spare files the roll's round is not held back by their renames (which gives
+	 * the opens time to land first): it starts at once, while the opens are in flight. */
+	lg->spare_failed = true;
+	for (int i = 0; i < 513; i++) put(lg, 1, 40, 0);
+	t_run_idle(&t.ring, lg);  /* the page's write (and its opens) done */
+	cr_assert_eq(lg->segs[0]->on_disk, 512);
+	put(lg, 1, 40, 0);
+	t_run_idle(&t.ring, lg);
+	cr_assert_eq(lg->nseg, 2);
+	struct stor_segment *s = lg->segs[0];
+	cr_assert_eq(s->on, 512);
+	cr_assert_eq(s->on_disk, s->on);
+	cr_assert(s->sealed);
+	cr_assert(!s->idx_dirty, "the round that syncs the sealed index ran");
+	cr_assert_eq(s->ifd, -1);
+	cr_assert_eq(s->tfd, -1);
+	cr_assert_geq(stor_log_recovery_point(lg), lg->segs[1]->base);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
