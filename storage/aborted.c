@@ -323,6 +323,26 @@ size_t stor_log_collect_aborted(const struct stor_log *log, int64_t fetch_offset
 	return n;
 }
 
+void stor_log_txn_settle_sync(struct stor_log *log)
+{
+	int err = 0;
+	for (size_t i = 0; i < log->nseg; i++) {
+		struct stor_segment *s = log->segs[i];
+		if (!s->txn_dirty || !s->txn || stor_txnidx_fd(s->txn) < 0) continue;
+		int rc = stor_txnidx_sync(s->txn);
+		if (rc && !err) err = rc;
+		if (!rc) s->txn_dirty = false;
+	}
+	if (log->dir_dirty && !err) {
+		int dfd = stor_log_dirfd(log);
+		if (dfd < 0) err = dfd;
+		else if (fsync(dfd)) err = -errno;
+		else log->dir_dirty = false;
+	}
+	if (err) stor_log_go_offline(log, "syncing the rebuilt .txnindex files", err);
+	stor_log_fds_release(log, true);
+}
+
 int64_t stor_log_txn_rebuild_from(const struct stor_log *log)
 {
 	return log->txn_rebuild_from;
@@ -330,14 +350,20 @@ int64_t stor_log_txn_rebuild_from(const struct stor_log *log)
 
 void stor_log_txn_rebuilt(struct stor_log *log)
 {
+	bool created = false;
 	for (size_t i = 0; i < log->nseg; i++) {
 		struct stor_segment *s = log->segs[i];
 		if (!s->txn_missing) continue;
-		/* Rebuilt: entries now in memory (and their file), or none (an empty file says so). */
+		/* Rebuilt: entries now in memory (and their file), or none (an empty file says so).
+		 * Either way its file was made again (by the replay's first entry, or here), and that
+		 * is what the directory sync is for: a scanned segment whose file was there needs
+		 * none (every unclean open scans one, and 10,000 partitions would each hold their
+		 * directory's descriptor until a round, fds.c). */
+		created = true;
 		if (!s->txn && stor_segment_txn_open(s, true)) continue;
 		s->txn_missing = false;
 	}
-	if (log->txn_rebuild_from != INT64_MAX) {
+	if (created) {
 		/* The directory's descriptor is held while its sync is due (fds.c). */
 		int dfd = stor_log_dirfd(log);
 		if (dfd >= 0) log->dir_dirty = true;

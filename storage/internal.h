@@ -224,6 +224,12 @@ void stor_segment_txn_resume(struct stor_segment *s, int err);
 
 /* --- aborted-transaction index files (aborted.c) ------------------------------------------ */
 
+/* At open, after the replay that rebuilt the aborted transactions (producer_recover.c): syncs
+ * the .txnindex files it wrote and the directory when files were created (blocking), so that
+ * no partition keeps those descriptors until a round that an idle one never has (fds.c); a
+ * failure takes the partition offline. */
+void stor_log_txn_settle_sync(struct stor_log *log);
+
 /* Creates the segment's empty .txnindex (create = true: a new segment) or loads an existing one,
  * setting txn_missing when it is absent or does not decode.  Blocking.  0 or -errno (only a
  * failure to create is an error). */

@@ -13,6 +13,7 @@
 
 #include "base/bytes.h"
 #include "proto/batch.h"
+#include "storage/internal.h"
 #include "storage/producer_state.h"
 #include "storage/storage.h"
 
@@ -176,6 +177,7 @@ int stor_pstate_recover(struct stor_pstate *ps, struct stor_log *log, const char
 	if (!rc) {
 		stor_pstate_expire(ps, now_ms);
 		stor_log_txn_rebuilt(log);
+		stor_log_txn_settle_sync(log);  /* open may block: nothing left for a later round */
 	}
 	return rc;
 }

@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
+#include "proto/batch.h"
 #include "storage/internal.h"
+#include "storage/producer_state.h"
 #include "util.h"
 
 static struct tctx t;
@@ -207,4 +210,67 @@ Test(stor_fds, a_seal_with_every_entry_written_still_gets_its_round)
 	cr_assert_eq(s->tfd, -1);
 	cr_assert_geq(stor_log_recovery_point(lg), lg->segs[1]->base);
 	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* A transactional batch of producer pid (epoch 0) and its ABORT marker, as test_aborted.c
+ * builds them. */
+static uint8_t *txn_batch(int64_t pid, int n, size_t *len)
+{
+	uint8_t *b = t_batch(n, 1000, 40, len);
+	rt_be64_put(b + KP_BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
+	rt_be16_put(b + KP_BATCH_OFF_PRODUCER_EPOCH, 0);
+	rt_be32_put(b + KP_BATCH_OFF_BASE_SEQUENCE, 0);
+	rt_be16_put(b + KP_BATCH_OFF_ATTRIBUTES,
+	            (uint16_t)(rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES) | KP_ATTR_TRANSACTIONAL));
+	kp_batch_crc_update(b, *len);
+	return b;
+}
+
+static uint8_t *abort_marker(int64_t pid, size_t *len)
+{
+	struct kp_batch_builder bb;
+	cr_assert_eq(kp_batch_builder_marker(&bb, pid, 0, false, 0, 2000), 0);
+	const uint8_t *p = kp_batch_builder_finish(&bb, len);
+	cr_assert(p);
+	uint8_t *out = malloc(*len);
+	memcpy(out, p, *len);
+	kp_batch_builder_fini(&bb);
+	return out;
+}
+
+Test(stor_fds, an_unclean_open_that_rebuilds_a_txnindex_keeps_only_the_log)
+{
+	struct stor_log *lg = open_part("rb", 0);
+	size_t len;
+	int64_t base;
+	uint8_t *b = txn_batch(5, 3, &len);
+	cr_assert_eq(t_append(&t, lg, b, len, 0, &base), 0);
+	free(b);
+	b = abort_marker(5, &len);
+	cr_assert_eq(t_append(&t, lg, b, len, 0, &base), 0);
+	free(b);
+	cr_assert_eq(t_close(&t, lg), 0);
+	/* The .txnindex is gone and the stop was unclean: the open scans the segment and the
+	 * producer state's replay writes the abort again, into a file it creates. */
+	char p[700], dir[512];
+	snprintf(dir, sizeof dir, "%s/rb-0", t.dir);
+	snprintf(p, sizeof p, "%s/%020d.txnindex", dir, 0);
+	unlink(p);
+	t_reopen_dir(&t, true);
+	int before = count_fds();
+	lg = open_part("rb", 0);
+	struct stor_pstate *ps = stor_pstate_create(7LL * 24 * 3600 * 1000);
+	cr_assert(ps);
+	cr_assert_eq(stor_pstate_recover(ps, lg, dir, (int64_t)time(NULL) * 1000), 0);
+	cr_assert_eq(t_file_size(p), STOR_TXNIDX_ENTRY);
+	struct stor_aborted_txn got[2];
+	cr_assert_eq(stor_log_collect_aborted(lg, 0, INT64_MAX, got, 2), 1);
+	cr_assert_eq(got[0].producer_id, 5);
+	/* Synced at open, so neither the .txnindex nor the directory waits for a round that an
+	 * idle partition never has. */
+	cr_assert(!lg->segs[0]->txn_dirty && !lg->dir_dirty);
+	cr_assert_eq(held(lg), 1);
+	cr_assert_eq(settle_fds(before + 1), before + 1);
+	cr_assert_eq(t_close(&t, lg), 0);
+	stor_pstate_destroy(ps);
 }
