@@ -32,6 +32,9 @@
  * in flight (idx_inflight) or while entries wait for it.  Blocking paths (open, close, recovery,
  * a cut on the file worker, the cleaner) open what they need themselves.
  *
+ * Names by path: "<log.dirs>/<topic>-<partition>/<name>", relative to the working directory when
+ * log.dirs is (io_uring's workers share the process's; nothing in the broker changes it).
+ *
  * An index write through a descriptor opened after an earlier one was closed is still covered
  * by the later fdatasync: it flushes the file's pages, whichever descriptor dirtied them.
  */
