@@ -412,6 +412,11 @@ static void pcur_take(struct pcur *c, uint8_t *dst, uint32_t *crc, size_t k)
 			memcpy(dst, p, m);
 			dst += m;
 		} else if (crc) {
+			/* the next piece is elsewhere in memory: start fetching it (the copy this path
+			 * saves would have streamed it in) */
+			if (c->i + 1 < c->cnt)
+				for (size_t o = 0; o < c->v[c->i + 1].iov_len && o < 4096; o += 64)
+					__builtin_prefetch((const uint8_t *)c->v[c->i + 1].iov_base + o);
 			*crc = rt_crc32c(*crc, p, m);
 		}
 		c->off += m;
@@ -467,25 +472,45 @@ int kp_records_validate_iov(const struct iovec *v, int cnt, const struct kp_vali
 		c = rest;
 		size_t left = size - KP_BATCH_HEADER_SIZE;
 		int64_t mx = -1, mn = INT64_MAX;
+		uint8_t split_buf[4096];
 		for (int32_t i = 0; i < h.records_count; i++) {
-			uint8_t vb[5];
-			size_t vn = left < sizeof vb ? left : sizeof vb;
-			struct pcur at = c;
-			pcur_take(&at, vb, NULL, vn);
 			struct rt_rd r;
-			rt_rd_init(&r, vb, vn);
-			int32_t len = rt_rd_varint(&r);
-			if (r.err)
-				FAIL(-EINVAL, "record length is truncated or an overlong varint (fewer records than records_count?)");
-			size_t ln = vn - rt_rd_left(&r);
-			if (len < 0 || (size_t)len > left - ln) FAIL(-EINVAL, "record length runs past the end of the batch");
-			pcur_take(&c, NULL, NULL, ln);
-			const uint8_t *p = pcur_span(&c, (size_t)len);
-			if (!p && len) {
-				uint8_t *cp = rt_arena_alloc(scratch, (size_t)len);
-				if (!cp) FAIL(-ENOMEM, "no memory for a record split between pieces");
-				pcur_take(&c, cp, NULL, (size_t)len);
-				p = cp;
+			int32_t len;
+			size_t ln;
+			const uint8_t *p = NULL;
+			/* Most records lie whole in one piece: read there, with no gathering. */
+			pcur_norm(&c);
+			size_t avail = c.i < c.cnt ? c.v[c.i].iov_len - c.off : 0;
+			if (avail > left) avail = left;
+			if (avail >= 5) {
+				rt_rd_init(&r, (const uint8_t *)c.v[c.i].iov_base + c.off, avail);
+				len = rt_rd_varint(&r);
+				ln = avail - rt_rd_left(&r);
+				if (!r.err && len >= 0 && (size_t)len <= rt_rd_left(&r)) {
+					p = r.p;
+					c.off += ln + (size_t)len;
+				}
+			}
+			if (!p) {
+				uint8_t vb[5];
+				size_t vn = left < sizeof vb ? left : sizeof vb;
+				struct pcur at = c;
+				pcur_take(&at, vb, NULL, vn);
+				rt_rd_init(&r, vb, vn);
+				len = rt_rd_varint(&r);
+				if (r.err)
+					FAIL(-EINVAL, "record length is truncated or an overlong varint (fewer records than records_count?)");
+				ln = vn - rt_rd_left(&r);
+				if (len < 0 || (size_t)len > left - ln) FAIL(-EINVAL, "record length runs past the end of the batch");
+				pcur_take(&c, NULL, NULL, ln);
+				p = pcur_span(&c, (size_t)len);
+				if (!p && len) {
+					/* up to split_buf's size on the stack: an arena's memory is zeroed first */
+					uint8_t *cp = (size_t)len <= sizeof split_buf ? split_buf : rt_arena_alloc(scratch, (size_t)len);
+					if (!cp) FAIL(-ENOMEM, "no memory for a record split between pieces");
+					pcur_take(&c, cp, NULL, (size_t)len);
+					p = cp;
+				}
 			}
 			static const uint8_t none[1];
 			struct kp_record rec;
