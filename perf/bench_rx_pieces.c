@@ -7,14 +7,17 @@
  *             validated there (kp_records_validate) and written with one pwrite;
  *   in place  the batch is validated over the pieces (kp_records_validate_iov) and written with
  *             one pwritev of them (its header piece first, as storage gets it).
- * The pieces are 1,448 bytes (a 1,500-byte MTU's TCP payload), each in a 2 KiB slot of a pool of
- * 32 MiB the runs walk through, as mbufs would be (not all in cache).  The file is a fresh one
+ * The pieces are 1,448 bytes (a 1,500-byte MTU's TCP payload), each in a 2 KiB slot of a pool
+ * the runs walk through, as mbufs would be: 32 MiB by default (the pieces come from memory, as
+ * after a NIC's DMA without DDIO), or a small one (256 KiB: in cache, as after a software
+ * device's copy into the mbuf, which af_packet and tap do).  The file is a fresh one
  * in the page cache (the write's own kernel copy is in both ways), rewritten from its start.
- * Batches of 4, 16 and 64 KiB of records of 100-1,000 bytes.  Printed per size, in GB/s of batch
+ * Batches of 4, 16, 64 and 256 KiB of records of 100-1,000 bytes.  Printed per size, in GB/s of batch
  * bytes (thread CPU time, user and system: the write's kernel time counts), best of the
  * repetitions: validation alone both ways, validation + write both ways, and memcpy of the same
  * pieces into the frame buffer (the copy that in place saves; the limit it is measured beside).
- * Usage: bench_rx_pieces [repetitions] [MiB per repetition] [file directory]
+ * The piece size is the fifth argument: 8948 is a 9,000-byte MTU's segment (slots of 9 KiB).
+ * Usage: bench_rx_pieces [repetitions] [MiB per repetition] [file directory] [pool KiB] [piece]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +32,6 @@
 #include "base/arena.h"
 #include "proto/batch.h"
 
-#define PIECE 1448
-#define SLOT 2048
-#define POOL (32u << 20)
 
 static uint64_t now_ns(void)
 {
@@ -71,6 +71,13 @@ int main(int argc, char **argv)
 	int reps = argc > 1 ? atoi(argv[1]) : 5;
 	size_t mib = argc > 2 ? (size_t)atoi(argv[2]) : 64;
 	const char *dir = argc > 3 ? argv[3] : "/tmp";
+	size_t POOL = (argc > 4 ? (size_t)atoi(argv[4]) : 32768) << 10;
+	size_t PIECE = argc > 5 ? (size_t)atoi(argv[5]) : 1448;
+	size_t SLOT = (PIECE + 1023) & ~(size_t)1023;
+	if (PIECE < 64 || PIECE > 65536) {
+		fprintf(stderr, "bench_rx_pieces: a piece of 64..65536 bytes\n");
+		return 1;
+	}
 	char path[512];
 	snprintf(path, sizeof path, "%s/bench_rx_pieces.XXXXXX", dir);
 	int fd = mkstemp(path);
@@ -85,8 +92,9 @@ int main(int argc, char **argv)
 	struct rt_arena scratch;
 	rt_arena_init(&scratch, 0, 0);
 	struct kp_validate_opts o = {.max_batch_bytes = 1 << 20, .check_records = true};
-	static const size_t sizes[] = {4096, 16384, 65536};
-	printf("{\"bench\": \"rx_pieces\", \"piece_bytes\": %d, \"mib_per_rep\": %zu, \"reps\": %d}\n", PIECE, mib, reps);
+	static const size_t sizes[] = {4096, 16384, 65536, 262144};
+	printf("{\"bench\": \"rx_pieces\", \"piece_bytes\": %zu, \"mib_per_rep\": %zu, \"reps\": %d, \"pool_kib\": %zu}\n",
+	       PIECE, mib, reps, POOL >> 10);
 	for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
 		size_t size;
 		uint8_t *b = make_batch(sizes[si], &size);
@@ -98,9 +106,13 @@ int main(int argc, char **argv)
 			memcpy(pool + s * SLOT, b + (size_t)k * PIECE, n);
 		}
 		size_t copies = nslots / (size_t)np;
+		if (!copies) {
+			fprintf(stderr, "bench_rx_pieces: the pool holds no whole batch of %zu bytes\n", size);
+			return 1;
+		}
 		uint8_t *frame = malloc(size);
 		uint8_t hdr[KP_BATCH_HEADER_SIZE];
-		struct iovec v[64], w[65];
+		struct iovec v[256], w[257];
 		size_t per_rep = (mib << 20) / size;
 		double best[NMODES] = {0};
 		for (int m = 0; m < NMODES; m++)

@@ -31,7 +31,8 @@ struct dp_dpdk_cfg {
 	uint16_t mtu;
 	uint32_t rcvbuf;
 	int zerocopy;         /* 1: payload attached as external mbufs; 0: copied */
-	uint32_t rx_zc_max;   /* largest Produce frame over several segments kept in its mbufs; 0: none */
+	uint32_t rx_zc_max;   /* largest Produce frame over several segments kept in its mbufs; 0: none
+	                       * (the default: copying measured cheaper at a 1,500-byte MTU) */
 };
 
 /* Reads and checks the keys (the port and ip are required here, although the table cannot
