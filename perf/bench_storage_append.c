@@ -10,6 +10,8 @@
  *       the flush rounds used
  *
  * Output: one line "key=value ..." that the script parses.  The log dir is removed at the end.
+ * Built with -Dlat_trace=true it also prints storage's stage histograms (group-commit rounds,
+ * zero chunks, write completion to round issue) to stderr.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hist.h"
 #include "base/ioop.h"
+#include "base/lat_trace.h"
 #include "proto/batch.h"
 #include "storage/fault.h"
 #include "storage/storage.h"
@@ -57,13 +61,21 @@ struct app {
 	struct stor_append a;
 	bool busy;
 	int err;
+	uint64_t t_sub;             /* when it was submitted */
 };
+
+static struct rt_hist *lat;     /* append submitted -> done */
 
 static void on_done(struct stor_append *a, int err)
 {
 	struct app *x = (struct app *)a;
 	x->busy = false;
 	x->err = err;
+	uint64_t now = now_ns();
+	rt_hist_record(lat, now - x->t_sub);
+	/* lat_trace builds: the submission to the write's completion (storage stamps the rest;
+	 * both are CLOCK_MONOTONIC). */
+	rt_lt_record(RT_LT_OWNER_WRITTEN, x->t_sub, x->a.lt_written);
 }
 
 static void loop_once(struct io_uring *ring)
@@ -129,6 +141,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < qd; i++) bufs[i] = make_batch(bsz, &len, &nrec);
 	struct kp_records_info info = {.batches = 1, .records = nrec, .offset_count = nrec};
 
+	lat = rt_hist_create(60000000000ull, 3);
+	if (!lat) return 1;
 	uint64_t target = durable ? amount : amount / len;  /* appends to do */
 	uint64_t issued = 0, completed = 0;
 	uint64_t fsyncs0 = stor_fault_seen(STOR_FAULT_FSYNC);
@@ -139,6 +153,7 @@ int main(int argc, char **argv)
 			apps[i].a = (struct stor_append){.data = bufs[i], .len = len, .done = on_done,
 			                                 .flags = durable ? STOR_APPEND_DURABLE : 0};
 			apps[i].busy = true;
+			apps[i].t_sub = now_ns();
 			int rc = stor_log_append(log, &apps[i].a, &info);
 			if (rc) {
 				fprintf(stderr, "append: %s\n", strerror(-rc));
@@ -162,13 +177,16 @@ int main(int argc, char **argv)
 	double mb = (double)completed * (double)len / 1e6;
 	uint64_t rounds = stor_fault_seen(STOR_FAULT_FSYNC) - fsyncs0;
 	printf("mode=%s batch_bytes=%zu appends=%" PRIu64 " seconds=%.3f MBps=%.1f appends_per_s=%.1f "
-	       "flush_rounds=%" PRIu64 " writers=%d\n",
-	       argv[1], len, completed, s, mb / s, (double)completed / s, rounds, qd);
+	       "flush_rounds=%" PRIu64 " writers=%d p50_us=%.1f p99_us=%.1f\n",
+	       argv[1], len, completed, s, mb / s, (double)completed / s, rounds, qd,
+	       rt_hist_percentile(lat, 50) / 1e3, rt_hist_percentile(lat, 99) / 1e3);
+	rt_lt_dump();
 	stor_log_close(log);
 	stor_dir_close(d);
 	for (int i = 0; i < qd; i++) free(bufs[i]);
 	free(bufs);
 	free(apps);
+	rt_hist_destroy(lat);
 	io_uring_queue_exit(&ring);
 	rm_rf(dir);
 	return 0;
