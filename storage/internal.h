@@ -254,10 +254,13 @@ struct stor_spare_op {
 };
 
 /* One group-commit round (sync.c): the fdatasyncs issued together, and the LEO when they were
- * issued, durable once they and every round issued before them succeeded.  One round is in
- * flight per log at a time (Kafka-style group commit: the next waits for it and then covers
- * every write that completed meanwhile); the ring keeps the in-order bookkeeping general. */
-#define STOR_SYNC_ROUNDS 1
+ * issued, durable once they and every round issued before them succeeded.  At most
+ * STOR_SYNC_ROUNDS are in flight per log, a ring in issue order; a second only while the log's
+ * rounds acknowledge about one append each (sync.c, "Rounds in flight"). */
+#define STOR_SYNC_ROUNDS 2
+/* Rounds that acknowledge more durable appends each than this (x16, a moving average) are
+ * concurrent producers': one round in flight, shared. */
+#define STOR_SYNC_GROUP_ACKS16 24
 struct stor_round {
 	struct rt_ioop op;
 	struct stor_log *log;
@@ -346,6 +349,7 @@ struct stor_log {
 	uint64_t round_seq;         /* rounds issued so far */
 	uint64_t round_done;        /* seq of the newest round completed (they complete in order) */
 	unsigned round_acks;        /* durable appends the last completed round acknowledged */
+	unsigned acks_avg16;        /* durable appends per settled round, x16, moving average */
 	uint64_t append_seq;        /* appends accepted so far (stor_append.seq) */
 	uint64_t sync_hold;         /* a round is wanted but waits until the appends with seq up to
 	                             * this one (writes issued before it was wanted) are resolved */

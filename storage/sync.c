@@ -7,7 +7,8 @@
  * was created).  When all of them succeed, every offset below the LEO at the round's issue time
  * is durable.
  *
- * Kafka-style group commit: one round is in flight per log.  A round is wanted when some waiter
+ * Kafka-style group commit: one round is in flight per log for concurrent producers (a lone
+ * producer may have two, see "Rounds in flight" below).  A round is wanted when some waiter
  * is covered by the LEO but not yet durable (or a background flush is wanted); while a round is
  * in flight the next one waits for it, and then covers every write that completed meanwhile.
  * A wanted round also waits for the appends whose writes were issued before it was wanted (the
@@ -15,12 +16,23 @@
  * that one fdatasync covers them too instead of each write completion starting a round of its
  * own; that wait is bounded by those writes (later appends do not extend it), and appends held
  * for a preallocation chunk or a roll are not waited for.  A lone producer's durable append
- * (nothing else unresolved, no round in flight, and the last round acknowledged at most one
+ * (nothing else unresolved, a round slot free, and the last round acknowledged at most one
  * append) carries its round's first fdatasync linked to its write instead (stor_sync_link).
  *
  * Overlapping rounds (up to four per log, 2026-11-24, issue 4) made every write completion a
  * round of its own: 8 durable writers on one partition got 1.5 appends per fdatasync, and the
  * concurrent fdatasyncs of one file wait for each other's page writeback in the kernel anyway.
+ *
+ * Rounds in flight.  A lone producer's append (acks=-1 at a modest rate: a round seldom finds
+ * more than one append to cover) that arrives while a round is in flight would wait for the rest
+ * of that round and then a whole round of its own: up to two fdatasyncs where one suffices.  So
+ * a second round may go while one is in flight, but only while the log's rounds acknowledge
+ * about one append each (a moving average of at most STOR_SYNC_GROUP_ACKS16 / 16): concurrent producers,
+ * whose appends come together after each round, keep one round in flight and share it (with two,
+ * a burst split once, 1 + 7, would stay split).  Its ranged fdatasync (below) starts where the
+ * round in flight's stopped, so neither waits for the other's pages, and it is settled after
+ * that one (in issue order).  RINGTAIL_SYNC_ROUNDS=1 in the environment keeps one round in
+ * flight always (an A/B on one binary).
  *
  * A failed fdatasync is never retried as if the data were safe (the kernel may have dropped the
  * dirty pages and cleared the error): the partition goes offline, every waiter fails with -EROFS,
@@ -144,6 +156,7 @@ void stor_sync_settle(struct stor_log *log)
 	log->last_flush_ms = stor_now_ms();
 	update_recovery_point(log);
 	log->round_acks = complete_waiters(log);
+	log->acks_avg16 = (log->acks_avg16 * 3 + log->round_acks * 16) / 4;
 	stor_reap(log);
 	stor_sync_kick(log);
 }
@@ -181,13 +194,23 @@ static void link_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 static _Thread_local uint64_t round_ids;
 
 /* RINGTAIL_NO_LINKED_SYNC=1 in the environment: plain rounds only; RINGTAIL_NO_RANGED_SYNC=1:
- * every fdatasync over the whole file (A/Bs on one binary). */
-static bool link_off, range_off;
+ * every fdatasync over the whole file; RINGTAIL_SYNC_ROUNDS=1: one round in flight always
+ * (A/Bs on one binary). */
+static bool link_off, range_off, one_round;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static void env_probe(void)
 {
 	link_off = getenv("RINGTAIL_NO_LINKED_SYNC") != NULL;
 	range_off = getenv("RINGTAIL_NO_RANGED_SYNC") != NULL;
+	const char *r = getenv("RINGTAIL_SYNC_ROUNDS");
+	one_round = r && atoi(r) == 1;
+}
+
+/* How many rounds may be in flight on the log now. */
+static unsigned rounds_allowed(const struct stor_log *log)
+{
+	pthread_once(&env_once, env_probe);
+	return one_round || log->acks_avg16 > STOR_SYNC_GROUP_ACKS16 ? 1 : STOR_SYNC_ROUNDS;
 }
 
 /* The fdatasync of segment s's data up to hi, from its sync_lo: ranged, so that it neither
@@ -305,7 +328,7 @@ static uint64_t writes_issued(const struct stor_log *log)
 void stor_sync_kick(struct stor_log *log)
 {
 	/* A new segment's files still carry their spare names: nothing in them is findable yet. */
-	if (log->offline || stor_spare_busy(log) || log->round_n == STOR_SYNC_ROUNDS) return;
+	if (log->offline || stor_spare_busy(log) || log->round_n >= rounds_allowed(log)) return;
 	/* Needed when a waiter is covered by the LEO but not by the rounds already in flight. */
 	int64_t issued = issued_target(log);
 	bool need = (log->flush_wanted && !log->round_n) ||
@@ -366,7 +389,7 @@ bool stor_sync_can_link(struct stor_log *log)
 	 * appends come together right after a round; linking the first would give it a round of
 	 * its own and leave the rest to the next (the 1 + 7 split of eight producers). */
 	return !link_off && !log->offline && !log->fail_err && !log->wq_head && !log->roll_wait &&
-	       log->round_acks <= 1 && !stor_spare_busy(log) && log->round_n < STOR_SYNC_ROUNDS &&
+	       log->round_acks <= 1 && !stor_spare_busy(log) && log->round_n < rounds_allowed(log) &&
 	       !stor_fault_armed() && stor_sq_reserve(log, 2);
 }
 
