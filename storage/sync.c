@@ -215,7 +215,7 @@ static unsigned rounds_allowed(const struct stor_log *log)
 
 /* The fdatasync of segment s's data up to hi, from its sync_lo: ranged, so that it neither
  * writes nor waits for pages past the appends (prealloc.c's zero chunk, whose own fdatasync
- * writes up to 256 KiB ahead at the same time), nor for pages an earlier round took.  The
+ * writes up to 1 MiB ahead at the same time), nor for pages an earlier round took.  The
  * metadata part of an fdatasync is never ranged (ext4 commits the inode's journal transaction
  * whatever the range).  The whole file when the range is empty or odd (after a truncation). */
 static void prep_data_sync(struct io_uring_sqe *sqe, struct stor_segment *s, uint64_t hi,

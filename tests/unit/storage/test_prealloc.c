@@ -156,6 +156,52 @@ Test(stor_prealloc, no_zeros_for_a_partition_without_durable_appends)
 	t_close(&t, lg);
 }
 
+/* Zero chunks come seldom: one is issued when less than half the lead (a quarter second of the
+ * append rate) is left and reaches several leads past the appends, not just the lead, so that a
+ * partition's rounds seldom run beside one (each costs such a round the chunk's journal commit
+ * and fdatasync: sync.c, "Side syncs").  Paced at about 500 KB/s, whose lead is far below the
+ * chunk's maximum. */
+Test(stor_prealloc, a_zero_chunk_reaches_several_leads_ahead)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	t.cfg.segment_bytes = 64 << 20;
+	t.cfg.prealloc_window_ms = 50;
+	struct stor_log *lg = open_log();
+	int seen = 0;
+	uint64_t last_lo = UINT64_MAX;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	long ms = 0;
+	while (ms < 1500 && seen < 2) {
+		size_t len;
+		uint8_t *buf = t_batch(1, 1700000000000LL, 1024, &len);
+		struct t_app ta;
+		cr_assert_eq(t_append_submit(lg, &ta, buf, len, STOR_APPEND_DURABLE), 0);
+		/* stor_log_append issues a chunk that is due before it returns. */
+		if (lg->pa.left && lg->pa.seg && lg->pa.lo != last_lo) {
+			last_lo = lg->pa.lo;
+			uint64_t l = (lg->pa_rate / 4 + 4095) / 4096 * 4096;
+			cr_assert_gt(l, 0);
+			cr_assert_lt(l, 256 << 10, "the rate (%llu B/s) is too high for the test",
+			             (unsigned long long)lg->pa_rate);
+			cr_expect_geq(lg->pa.hi - lg->pa.seg->size, 2 * l,
+			              "a chunk to %llu with the appends at %llu and a lead of %llu",
+			              (unsigned long long)lg->pa.hi, (unsigned long long)lg->pa.seg->size,
+			              (unsigned long long)l);
+			seen++;
+		}
+		t_run_until(&t.ring, &ta.done);
+		cr_assert_eq(ta.err, 0);
+		free(buf);
+		usleep(2000);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	}
+	cr_assert_geq(seen, 1, "no zero chunk in %ld ms of durable appends", ms);
+	t_run_idle(&t.ring, lg);
+	t_close(&t, lg);
+}
+
 Test(stor_prealloc, roll_and_close_cut_files_to_their_data)
 {
 	struct stor_log *lg = open_log();
