@@ -68,7 +68,23 @@ static int fd_sync(struct stor_segment *s)
 	txn_name(s, name, sizeof name);
 	char *p = stor_log_file_path(s->log, name);
 	if (!p) return -ENOMEM;
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd;
+	if (stor_segment_renaming(s)) {
+		/* A roll's renames are in flight (an abort replayed right after the roll): the file is
+		 * "spare.txnindex.tmp" until its rename lands and "<base>.txnindex" after, always
+		 * under exactly one of the two; creating the real name now would make a file that
+		 * the rename replaces. */
+		char *q = stor_log_file_path(s->log, "spare.txnindex.tmp");
+		fd = -1;
+		errno = ENOMEM;
+		for (int i = 0; q && i < 1000 && fd < 0; i++) {
+			if ((fd = open(p, O_RDWR | O_CLOEXEC)) >= 0 || errno != ENOENT) break;
+			if ((fd = open(q, O_RDWR | O_CLOEXEC)) >= 0 || errno != ENOENT) break;
+		}
+		free(q);
+	} else {
+		fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	}
 	free(p);
 	if (fd < 0) return -errno;
 	stor_txnidx_give_fd(s->txn, fd);
@@ -121,7 +137,7 @@ int stor_segment_txn_open(struct stor_segment *s, bool create)
 void stor_segment_txn_adopt(struct stor_segment *s, int fd)
 {
 	if (!(s->txn = stor_txnidx_new(fd))) stor_close_async(s->log, fd);
-	else stor_segment_aux_note(s);
+	else if (fd >= 0) stor_segment_aux_note(s);
 }
 
 void stor_segment_txn_hold(struct stor_segment *s)

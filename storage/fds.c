@@ -139,11 +139,21 @@ static void aux_open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	if (s->deleted) stor_reap(log);
 }
 
+bool stor_segment_renaming(const struct stor_segment *s)
+{
+	const struct stor_log *log = s->log;
+	return log->spare_renaming && log->nseg && log->segs[log->nseg - 1] == s;
+}
+
 /* Queues the open of aux file k of s.  0, or -errno (nothing queued). */
 static int aux_open_one(struct stor_segment *s, int k)
 {
 	struct stor_aux_op *o = &s->aux[k];
 	if (o->busy) return 0;
+	if (stor_segment_renaming(s)) {
+		o->deferred = true;  /* stor_segment_aux_resume, when the renames land */
+		return 0;
+	}
 	char name[48];
 	stor_segment_name(name, sizeof name, s->base, aux_ext[k]);
 	char *p = stor_log_file_path(s->log, name);
@@ -163,6 +173,16 @@ static int aux_open_one(struct stor_segment *s, int k)
 	s->idx_inflight++;
 	s->log->inflight++;
 	return 0;
+}
+
+void stor_segment_aux_resume(struct stor_segment *s)
+{
+	bool idx = s->aux[0].deferred || s->aux[1].deferred, txn = s->aux[2].deferred;
+	if (!idx && !txn) return;
+	for (int k = 0; k < 3; k++) s->aux[k].deferred = false;
+	stor_segment_aux_open(s, idx, txn);
+	/* Nothing to open after all (the entries went meanwhile): what waited goes on. */
+	if (idx && !s->aux[0].busy && !s->aux[1].busy) stor_segment_idx_resume(s);
 }
 
 bool stor_segment_aux_open(struct stor_segment *s, bool idx, bool txn)

@@ -85,6 +85,7 @@ struct stor_segment {
 		struct stor_segment *s;
 		char *path;             /* "<dir>/<name>", alive until the completion */
 		bool busy;
+		bool deferred;          /* wanted while the segment's spare renames are in flight */
 	} aux[3];
 	bool idx_want;              /* index entries wait for the opens of [0] and [1] */
 	bool aux_held;              /* may hold an index or .txnindex descriptor (counted in the
@@ -217,6 +218,11 @@ void stor_segment_aux_forget(struct stor_segment *s);
  * while no group-commit round is in flight (a round may name any of them).  `now`: close(2)
  * (blocking paths: open), else through the ring. */
 void stor_log_fds_release(struct stor_log *log, bool now);
+/* True while s's files are a roll's spare files being renamed into place (the newest segment
+ * while renames are in flight): nothing may be created by its real names yet. */
+bool stor_segment_renaming(const struct stor_segment *s);
+/* Queues the opens that waited for s's spare renames to land (spare.c calls it then). */
+void stor_segment_aux_resume(struct stor_segment *s);
 /* The index entries that waited for the opens (segment.c). */
 void stor_segment_idx_resume(struct stor_segment *s);
 /* The .txnindex writes that waited for its open (aborted.c); err < 0: the open failed. */
@@ -364,7 +370,9 @@ struct stor_log {
 	int64_t max_ts, max_ts_off; /* over all segments; -1 when none */
 
 	/* the next segment's files, created ahead through the ring (spare.c) */
-	int spare_fd[STOR_SPARE_FILES];         /* -1: not (yet) open */
+	int spare_fd[STOR_SPARE_FILES];         /* -1: not (yet) open; only [0], the .log, stays
+	                                         * open once made (fds.c) */
+	bool spare_made[STOR_SPARE_FILES];      /* [1..3]: made (empty) and closed again */
 	struct stor_spare_op spare_op[STOR_SPARE_FILES + 1];  /* [4]: the directory's open at a roll */
 	char *spare_src[STOR_SPARE_FILES + 1];  /* full names, alive until the CQE ([4]: the dir) */
 	char *spare_dest[STOR_SPARE_FILES];     /* rename targets, alive until the CQE */

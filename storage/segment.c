@@ -442,7 +442,7 @@ int stor_segment_write_index_async(struct stor_segment *s)
 	}
 	/* The descriptors are held only around writes (fds.c): the entries wait for their opens. */
 	if (!stor_segment_aux_open(s, true, false)) {
-		if (s->aux[0].busy || s->aux[1].busy) {
+		if (s->aux[0].busy || s->aux[1].busy || s->aux[0].deferred || s->aux[1].deferred) {
 			s->idx_want = true;
 			s->idx_dirty = true;
 			return 0;

@@ -5,8 +5,10 @@
  * Once the active segment is half way to its roll (half of segment.bytes written, or half of
  * segment.ms gone), the owner shard queues IORING_OP_OPENAT for four spare files, "spare.log.tmp", "spare.index.tmp", "spare.timeindex.tmp" and
  * "spare.txnindex.tmp" (the kernel creates them on its io-wq workers, not on the shard's core).
- * A roll that finds all four open takes them: the new segment writes through the descriptors at
- * once, and four IORING_OP_RENAMEAT give the files their real names ("<base>.log", ...).  Until
+ * Only the .log's descriptor is kept once made (the others are closed at once: they need only
+ * exist, fds.c opens them when the segment first writes them).  A roll that finds all four made
+ * takes them: the new segment writes through the .log's descriptor at once, and four
+ * IORING_OP_RENAMEAT give the files their real names ("<base>.log", ...).  Until
  * those renames complete, no group commit starts (sync.c asks stor_spare_busy): an fdatasync
  * round must never report offsets durable while the file holding them still has a temporary
  * name, because recovery removes *.tmp leftovers.  When they complete, the directory is marked
@@ -54,7 +56,12 @@ static void open_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	log->spare_src[so->i] = NULL;
 	log->inflight--;
 	log->spare_opening--;
-	if (res >= 0) {
+	if (res >= 0 && so->i > 0) {
+		/* The indexes and the .txnindex need only exist for the renames: their descriptors
+		 * are opened when the segment first writes them (fds.c), after the renames. */
+		stor_close_async(log, res);
+		log->spare_made[so->i] = true;
+	} else if (res >= 0) {
 		log->spare_fd[so->i] = res;
 		/* Zeros at the start of the next segment, unless a roll waits for it right now. */
 		if (so->i == 0 && !log->roll_wait) stor_pa_kick(log);
@@ -96,7 +103,9 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	}
 	/* A cut that waited for the renames (truncate.c) unlinks its names now. */
 	if (!log->spare_renaming) stor_truncate_resume(log);
-	/* The new segment's spare descriptors may go now (fds.c). */
+	/* Index entries and aborts of the new segment that waited for the renames open their
+	 * files now (fds.c). */
+	if (!log->spare_renaming && !log->offline && log->nseg) stor_segment_aux_resume(stor_log_active(log));
 	if (!log->spare_renaming) stor_log_fds_release(log, false);
 }
 
@@ -105,7 +114,7 @@ void stor_spare_prepare(struct stor_log *log)
 	if (log->offline || log->spare_failed || log->spare_opening || log->spare_renaming)
 		return;
 	for (int i = 0; i < STOR_SPARE_FILES; i++) {
-		if (log->spare_fd[i] >= 0) continue;
+		if (log->spare_fd[i] >= 0 || log->spare_made[i]) continue;
 		/* By full name: the log holds no directory descriptor (fds.c); the name lives until
 		 * the completion. */
 		char *p = stor_log_file_path(log, spare_name[i]);
@@ -135,11 +144,17 @@ void stor_spare_prepare_due(struct stor_log *log)
 	if (due) stor_spare_prepare(log);
 }
 
-bool stor_spare_ready(const struct stor_log *log)
+/* All four made: the .log open, the others closed again. */
+static bool made(const struct stor_log *log)
 {
 	for (int i = 0; i < STOR_SPARE_FILES; i++)
-		if (log->spare_fd[i] < 0) return false;
-	return !log->spare_renaming;
+		if (i ? !log->spare_made[i] : log->spare_fd[i] < 0) return false;
+	return true;
+}
+
+bool stor_spare_ready(const struct stor_log *log)
+{
+	return made(log) && !log->spare_renaming;
 }
 
 bool stor_spare_busy(const struct stor_log *log)
@@ -149,9 +164,7 @@ bool stor_spare_busy(const struct stor_log *log)
 
 struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *err)
 {
-	for (int i = 0; i < STOR_SPARE_FILES; i++)
-		if (log->spare_fd[i] < 0) return NULL;
-	if (log->spare_renaming) return NULL;
+	if (!made(log) || log->spare_renaming) return NULL;
 	/* The names by full path (the log holds no directory descriptor, fds.c), alive until the
 	 * completions; and the directory's open for the sync of the new names unless it is open. */
 	char *src[STOR_SPARE_FILES + 1] = {0}, *dst[STOR_SPARE_FILES] = {0};
@@ -182,13 +195,11 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		return NULL;
 	}
 	for (int i = 0; i < nops; i++) sqe[i] = io_uring_get_sqe(log->ring);
-	/* The segment keeps its .txnindex descriptor: an abort recorded while the renames are in
-	 * flight writes through it (opening "<base>.txnindex" by name then would create a file the
-	 * rename replaces), and later ones need no open on the shard (aborted.c). */
-	stor_segment_txn_adopt(s, log->spare_fd[3]);
+	/* The .txnindex's entries (none yet) without a descriptor, and no index descriptors: an
+	 * index page or an abort that comes while the renames are in flight waits for them
+	 * (opening "<base>.index" by name before would create a file the rename replaces, fds.c). */
+	stor_segment_txn_adopt(s, -1);
 	s->fd = log->spare_fd[0];
-	s->ifd = log->spare_fd[1];
-	s->tfd = log->spare_fd[2];
 	stor_pa_take_spare(log, s);
 	stor_segment_aux_note(s);
 	for (int i = 0; i < nops; i++) {
@@ -207,16 +218,20 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		log->inflight++;
 		log->spare_renaming++;
 	}
-	for (int i = 0; i < STOR_SPARE_FILES; i++) log->spare_fd[i] = -1;
+	for (int i = 0; i < STOR_SPARE_FILES; i++) {
+		log->spare_fd[i] = -1;
+		log->spare_made[i] = false;
+	}
 	return s;
 }
 
 void stor_spare_discard(struct stor_log *log)
 {
 	for (int i = 0; i < STOR_SPARE_FILES; i++) {
-		if (log->spare_fd[i] < 0) continue;
-		close(log->spare_fd[i]);
+		if (log->spare_fd[i] < 0 && !log->spare_made[i]) continue;
+		if (log->spare_fd[i] >= 0) close(log->spare_fd[i]);
 		log->spare_fd[i] = -1;
+		log->spare_made[i] = false;
 		char *p = log->path ? stor_log_file_path(log, spare_name[i]) : NULL;
 		if (p) unlink(p);
 		free(p);

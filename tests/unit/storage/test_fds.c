@@ -274,3 +274,52 @@ Test(stor_fds, an_unclean_open_that_rebuilds_a_txnindex_keeps_only_the_log)
 	cr_assert_eq(t_close(&t, lg), 0);
 	stor_pstate_destroy(ps);
 }
+
+Test(stor_fds, spare_files_hold_only_the_log_and_a_roll_opens_the_rest_after_its_renames)
+{
+	t.cfg.segment_bytes = 8192;
+	int before = count_fds();
+	struct stor_log *lg = open_part("sp", 0);
+	size_t len;
+	uint8_t *b = t_batch(1, 1700000000000LL, 500, &len);
+	free(b);
+	while (lg->segs[lg->nseg - 1]->size + len <= (uint64_t)t.cfg.segment_bytes) put(lg, 1, 500, 0);
+	t_run_idle(&t.ring, lg);
+	/* Past half way: the next segment's four files are made, only the .log stays open. */
+	cr_assert_geq(lg->spare_fd[0], 0);
+	for (int i = 1; i < STOR_SPARE_FILES; i++) cr_assert(lg->spare_made[i] && lg->spare_fd[i] < 0);
+	cr_assert_eq(settle_fds(before + 2), before + 2);
+	/* The roll takes them; an abort recorded before its renames landed waits for them to open
+	 * "<base>.txnindex" (by name before, it could make a file the rename replaces: here the
+	 * renames are queued first and would win anyway, so this checks the outcome, not the
+	 * order). */
+	struct t_app ta;
+	b = t_batch(1, 1700000000000LL, 500, &len);
+	cr_assert_eq(t_append_submit(lg, &ta, b, len, 0), 0);
+	cr_assert_eq(lg->nseg, 2, "the append rolled");
+	cr_assert_gt(lg->spare_renaming, 0);
+	struct stor_segment *s = lg->segs[1];
+	struct stor_aborted_txn a = {.producer_id = 9, .first_offset = s->base, .last_offset = s->base + 1,
+	                             .last_stable_offset = s->base};
+	cr_assert_eq(stor_log_add_aborted(lg, &a), 0);
+	cr_assert(s->txn_wait, "waits for the renames");
+	t_run_idle(&t.ring, lg);
+	cr_assert(ta.done && !ta.err);
+	free(b);
+	put(lg, 1, 10, 0);  /* the marker's place */
+	put(lg, 1, 10, STOR_APPEND_DURABLE);
+	t_run_idle(&t.ring, lg);
+	char p[700];
+	snprintf(p, sizeof p, "%s/sp-0/%020lld.txnindex", t.dir, (long long)s->base);
+	cr_assert_eq(t_file_size(p), STOR_TXNIDX_ENTRY);
+	snprintf(p, sizeof p, "%s/sp-0/spare.txnindex.tmp", t.dir);
+	cr_assert_eq(t_file_size(p), -1);
+	cr_assert_eq(settle_fds(before + (int)lg->nseg), before + (int)lg->nseg);
+	int64_t leo = stor_log_end_offset(lg);
+	cr_assert_eq(t_close(&t, lg), 0);
+	lg = open_part("sp", 0);
+	struct stor_aborted_txn got[2];
+	cr_assert_eq(stor_log_collect_aborted(lg, 0, leo, got, 2), 1);
+	cr_assert_eq(got[0].producer_id, 9);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
