@@ -17,7 +17,9 @@
  *                       create): a roll queues its open beside the spare files' renames, and
  *                       keeps the group commit waiting until it is open (spare.c).  Names are
  *                       otherwise resolved from the log's path (unlinks, renames, opens).
- *   spare files         Only from half way to a roll (spare.c).
+ *   spare files         Made from half way to a roll (spare.c); only the spare .log stays open
+ *                       (the others need only exist for the roll's renames, and the new
+ *                       segment opens them as above, after the renames landed).
  *
  * Before, a written partition held five (directory, .log, .index, .timeindex, .txnindex): 10,000
  * partitions needed 50,000 descriptors, beyond a 20,000 open-files limit that an unprivileged
