@@ -916,6 +916,7 @@ int perf_grp_setup(struct native *nv, struct rt_buf *frame)
 		return -ENOMEM;
 	nv->grp = g;
 	nv->st->group.on = true;
+	nv->st->group.poll_ms_max = -1;     /* non-blocking: nothing to measure */
 	rt_buf_init(&g->sub, 0);
 	perf_group_subscription_encode(&g->sub, o->topic);
 	size_t np = (size_t)nv->nparts;

@@ -486,6 +486,7 @@ static void churn(struct perf_rdk_grp *g, uint64_t now)
 
 bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
 {
+	uint64_t t0 = rt_clock_ns();
 	bool busy = false;
 	for (int i = 0; i < g->n; i++) {
 		struct rmember *m = g->m[i];
@@ -523,6 +524,11 @@ bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
 		g->next_churn = rt_clock_ns() + (uint64_t)(g->o->group_churn_s * 1e9);
 		busy = true;
 	}
+	/* How long the driver's thread was away from its producers and its clock (the run only:
+	 * forming the group and closing it at the end are outside the figures). */
+	double ms = (double)(rt_clock_ns() - t0) / 1e6;
+	if (g->formed && !g->closing && ms > g->st->group.poll_ms_max)
+		g->st->group.poll_ms_max = ms;
 	return busy;
 }
 

@@ -239,13 +239,17 @@ int perf_stats_json(const struct perf_stats *st, FILE *f)
 		        "\"group_errors\": %lld, \"lost_assignments\": %lld,\n    \"redelivered_records\": %lld, "
 		        "\"duplicate_records\": %lld, \"gap_records\": %lld, "
 		        "\"unread_records\": %lld, \"uncommitted_records\": %lld, \"pauses\": %lld, "
-		        "\"pause_ms_max\": %.3f, \"pause_ms_mean\": %.3f},\n",
+		        "\"pause_ms_max\": %.3f, \"pause_ms_mean\": %.3f, \"poll_ms_max\": ",
 		        o->consumers, o->group_churn_s, (long long)g->generations, (long long)g->joins,
 		        (long long)g->heartbeats, (long long)g->commits, (long long)g->leaves, (long long)g->churns,
 		        (long long)g->group_errors, (long long)g->lost_assignments, (long long)g->redelivered_records,
 		        (long long)g->duplicate_records, (long long)g->gap_records,
 		        (long long)g->unread_records, (long long)g->uncommitted_records, (long long)g->pauses,
 		        g->pause_ms_max, g->pauses ? g->pause_ms_sum / (double)g->pauses : 0);
+		if (g->poll_ms_max < 0)
+			fprintf(f, "null},\n");
+		else
+			fprintf(f, "%.3f},\n", g->poll_ms_max);
 	} else {
 		fprintf(f, "  \"group\": null,\n");
 	}

@@ -75,6 +75,9 @@ struct perf_stats {
 		int64_t uncommitted_records;  /* read but not in the group's committed offsets at the end */
 		int64_t pauses;               /* stretches a member held no partitions during a rebalance */
 		double pause_ms_max, pause_ms_sum;
+		double poll_ms_max;           /* rdkafka driver: the longest serving of the group by the
+		                               * driver's thread during the run (its producers and its
+		                               * e2e clock wait meanwhile); -1: not measured (native) */
 	} group;
 };
 
