@@ -9,10 +9,14 @@
  * rmember (the callbacks' opaque), allocated once and freed only after rd_kafka_destroy: g->m
  * holds the live members, one per slot; a churned member moves to g->gone while librdkafka
  * closes it (rd_kafka_consumer_close_queue: LeaveGroup on librdkafka's threads, the revoke and
- * commit events served from perf_rdk_grp_poll), and a new member takes the slot at once.  So a
- * close blocks the driver's thread, whose loop produces and measures e2e latency, only for the
- * revoke's synchronous commit, not for the LeaveGroup or the rest of the close.
+ * commit events served from perf_rdk_grp_poll), and a new member takes the slot at once.
+ * Nothing here blocks the driver's thread, whose loop produces and measures e2e latency, during
+ * the run: a rebalance step that needs a round trip (an assignment's committed offsets, a
+ * revoke's commit) leaves the member waiting (m->wait, with a copy of the partitions in m->pend;
+ * g->waiting counts them) and the answer, served from perf_rdk_grp_poll, finishes the step; a
+ * waiting member is not polled, is not churned, and is not closed until its step is over.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,11 +31,26 @@
 #define RDK_SETUP_TIMEOUT_MS 10000
 #define RDK_CLOSE_TIMEOUT_MS 30000
 
+/* A rebalance step that waits for a round trip to the coordinator.  Meanwhile the member's
+ * rebalance stays open (librdkafka waits for the assign or unassign call, which the contract
+ * allows within the rebalance timeout) and the member is not polled; the driver's thread goes on
+ * with everything else. */
+enum rm_wait {
+	RM_NONE = 0,
+	RM_OFFSETS,                 /* an assignment waits for the group's committed offsets */
+	RM_COMMIT,                  /* a revoke waits for the commit of what the member was handed */
+};
+
 struct rmember {
 	struct perf_rdk_grp *g;
 	rd_kafka_t *rk;             /* owned; NULL once destroyed */
 	rd_kafka_queue_t *q;        /* owned reference to rk's consumer queue (async commit results) */
 	rd_kafka_queue_t *cq;       /* owned while closing: where librdkafka posts the close's callbacks */
+	rd_kafka_queue_t *rq;       /* owned: the answers to its revokes' commits (events) */
+	enum rm_wait wait;
+	rd_kafka_topic_partition_list_t *pend;  /* owned while waiting: the rebalance's partitions */
+	int pend_n;                 /* RM_COMMIT: how many partitions the revoke takes back */
+	bool coop;                  /* the group's protocol is COOPERATIVE (as of its last rebalance) */
 	int nheld;                  /* partitions held: what assigns gave and revokes did not take back */
 	bool assigned;              /* a rebalance has handed it an assignment (maybe empty) */
 	bool closing;               /* its close has begun */
@@ -44,6 +63,7 @@ struct perf_rdk_grp {
 	const struct perf_opts *o;  /* borrowed */
 	struct perf_stats *st;      /* borrowed */
 	rd_kafka_t *admin;          /* owned: a group-less-subscription consumer for offsets */
+	rd_kafka_queue_t *aq;       /* owned: committed offsets looked up for assignments (admin results) */
 	struct rmember **m;         /* owned, o->consumers live members */
 	struct rmember **gone;      /* owned: members closing or closed, destroyed at the end */
 	int n, ngone, capgone;
@@ -54,6 +74,7 @@ struct perf_rdk_grp {
 	int64_t *pos;               /* one past the highest offset handed out */
 	struct perf_ledger ledger;
 	int held;
+	int waiting;                /* members with a rebalance step waiting (rm_wait) */
 	bool formed, closing;
 	uint64_t next_churn;
 	int churn_turn;
@@ -105,49 +126,50 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		grp_error(m->g, "commit", err);
 }
 
-static void on_sync_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
-                           void *opaque)
+/* The answer to a revoke's commit of what the member was handed (n partitions taken back).  An
+ * error that says the group had already moved to a generation this member's commit does not
+ * carry loses the n partitions: a closing member whose JoinGroup the coordinator answered (the
+ * join completed, the generation went up) commits with the generation before, and the
+ * coordinator answers ILLEGAL_GENERATION, as Kafka's validateOffsetCommit does (seen with
+ * cooperative-sticky, where members rejoin while they still hold partitions);
+ * REBALANCE_IN_PROGRESS is the same race answered while the join completes.  The partitions are
+ * then lost, not handed over: the next owner reads from the last acknowledged commit. */
+static void revoke_committed(struct rmember *m, rd_kafka_resp_err_t e,
+                             const rd_kafka_topic_partition_list_t *offsets, int n)
 {
-	(void)rk;
-	(void)err;
-	struct rmember *m = opaque;
 	ledger_committed(m->g, offsets);
-}
-
-/* Commits what the member was handed, synchronously (a temporary queue, served by this call):
- * before a revoke returns, so the next owner starts from it.  Returns false when the group had
- * already moved to a generation this member's commit does not carry: a closing member whose
- * JoinGroup the coordinator answered (the join completed, the generation went up) commits with
- * the generation before, and the coordinator answers ILLEGAL_GENERATION, as Kafka's
- * validateOffsetCommit does (seen with cooperative-sticky, where members rejoin while they still
- * hold partitions).  The partitions are then lost, not handed over: the next owner reads from
- * the last acknowledged commit. */
-static bool commit_sync(struct rmember *m)
-{
-	rd_kafka_resp_err_t e = rd_kafka_commit_queue(m->rk, NULL, NULL, on_sync_commit, m);
 	if (!e)
 		m->g->st->group.commits++;
 	else if (e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
 	         e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
-		return false; /* REBALANCE_IN_PROGRESS: the same race, answered while the join completes */
+		m->g->st->group.lost_assignments += n;
 	else if (e != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		grp_error(m->g, "commit before giving partitions up", e);
-	return true;
 }
 
-/* True when the group's assignor is cooperative (KIP-429: "cooperative-sticky"): a rebalance
- * hands out and takes back only the partitions that move, and the callback must change the
- * assignment incrementally. */
-static bool cooperative(rd_kafka_t *rk)
+/* m waits for a round trip before it can finish the rebalance step w of parts (copied). */
+static void wait_begin(struct rmember *m, enum rm_wait w, const rd_kafka_topic_partition_list_t *parts)
 {
-	return !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	m->pend = rd_kafka_topic_partition_list_copy(parts);
+	m->wait = w;
+	m->g->waiting++;
 }
 
-/* Applies an assignment change the way the protocol wants: eager replaces the whole assignment
- * (parts, or nothing when !add), cooperative adds or removes just parts. */
-static void apply(struct perf_rdk_grp *g, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, bool add)
+static void wait_end(struct rmember *m)
 {
-	if (!cooperative(rk)) {
+	rd_kafka_topic_partition_list_destroy(m->pend);
+	m->pend = NULL;
+	m->wait = RM_NONE;
+	m->g->waiting--;
+}
+
+/* Applies an assignment change of m the way its protocol wants: eager replaces the whole
+ * assignment (parts, or nothing when !add), cooperative adds or removes just parts. */
+static void apply(struct rmember *m, rd_kafka_topic_partition_list_t *parts, bool add)
+{
+	struct perf_rdk_grp *g = m->g;
+	rd_kafka_t *rk = m->rk;
+	if (!m->coop) {
 		rd_kafka_resp_err_t e = rd_kafka_assign(rk, add ? parts : NULL);
 		if (e)
 			grp_error(g, add ? "assign" : "unassign", e);
@@ -162,14 +184,110 @@ static void apply(struct perf_rdk_grp *g, rd_kafka_t *rk, rd_kafka_topic_partiti
 	}
 }
 
+/* The end of an assignment: each partition starts at its committed offset (from `committed`,
+ * the group's answer, NULL when the lookup failed with e, or when parts is empty), else at the
+ * offset the run fixed at set-up; then the assignment is applied.  parts is m's, updated. */
+static void assign_finish(struct rmember *m, rd_kafka_topic_partition_list_t *parts,
+                          const rd_kafka_topic_partition_list_t *committed, rd_kafka_resp_err_t e)
+{
+	struct perf_rdk_grp *g = m->g;
+	struct perf_group_stats *gs = &g->st->group;
+	if (e)
+		grp_error(g, "committed offsets of an assignment", e);
+	for (int i = 0; i < parts->cnt; i++) {
+		int32_t p = parts->elems[i].partition;
+		if (p < 0 || p >= g->nparts) {
+			grp_error(g, "assigned a partition the topic's metadata does not have",
+			          RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION);
+			continue;
+		}
+		const rd_kafka_topic_partition_t *c =
+			committed ? rd_kafka_topic_partition_list_find(committed, parts->elems[i].topic, p) : NULL;
+		rd_kafka_resp_err_t pe = e ? e : !c ? RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION : c->err;
+		if (!e && pe) {
+			/* Not "no commit": the committed offset is unknown (an error, or the answer
+			 * left the partition out).  Starting at the reset offset may read committed
+			 * records again, which the ledger then counts as duplicates. */
+			char what[96];
+			snprintf(what, sizeof(what), "committed offset of partition %d", (int)p);
+			grp_error(g, what, pe);
+		}
+		parts->elems[i].offset = !pe && c->offset >= 0 ? c->offset : g->reset[p];
+		perf_ledger_resume(&g->ledger, p, parts->elems[i].offset);
+	}
+	apply(m, parts, true);
+	/* Eager: the whole assignment, after a revoke of everything; cooperative: only the
+	 * partitions added. */
+	m->nheld += parts->cnt;
+	g->held += parts->cnt;
+	if (m->paused_at && parts->cnt) {
+		double ms = (double)(rt_clock_ns() - m->paused_at) / 1e6;
+		gs->pauses++;
+		gs->pause_ms_sum += ms;
+		if (ms > gs->pause_ms_max)
+			gs->pause_ms_max = ms;
+		m->paused_at = 0;
+	}
+}
+
+/* An assignment of parts (not empty): the group's committed offsets are asked for on the
+ * set-up handle (ListConsumerGroupOffsets, the OffsetFetch that rd_kafka_committed sends, but
+ * answered on g->aq, which perf_rdk_grp_poll serves), and the assignment finishes with the
+ * answer (serve_offsets).  Without a request (no memory), it finishes at once from the reset
+ * offsets, as a failed lookup does. */
+static void assign_lookup(struct rmember *m, rd_kafka_topic_partition_list_t *parts)
+{
+	struct perf_rdk_grp *g = m->g;
+	char err[256];
+	rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(g->admin, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(g->o->group, parts);
+	rd_kafka_error_t *se = NULL;
+	if (!opt || !req ||
+	    rd_kafka_AdminOptions_set_request_timeout(opt, RDK_SETUP_TIMEOUT_MS, err, sizeof(err)) ||
+	    /* as rd_kafka_committed asks with the default isolation.level=read_committed */
+	    (se = rd_kafka_AdminOptions_set_require_stable_offsets(opt, 1))) {
+		if (se)
+			rd_kafka_error_destroy(se);
+		assign_finish(m, parts, NULL, RD_KAFKA_RESP_ERR__FAIL);
+	} else {
+		rd_kafka_AdminOptions_set_opaque(opt, m);
+		wait_begin(m, RM_OFFSETS, parts);
+		rd_kafka_ListConsumerGroupOffsets(g->admin, &req, 1, opt, g->aq);
+	}
+	if (req)
+		rd_kafka_ListConsumerGroupOffsets_destroy(req);
+	if (opt)
+		rd_kafka_AdminOptions_destroy(opt);
+}
+
+/* The end of a revoke of n partitions (parts: what librdkafka listed): they are given up. */
+static void revoke_finish(struct rmember *m, rd_kafka_topic_partition_list_t *parts, int n)
+{
+	struct perf_rdk_grp *g = m->g;
+	apply(m, parts, false);
+	g->held -= n;
+	m->nheld -= n;
+	if (!m->nheld && g->formed && !g->closing && !m->closing && !m->paused_at)
+		m->paused_at = rt_clock_ns();
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque)
 {
 	struct rmember *m = opaque;
 	struct perf_rdk_grp *g = m->g;
 	struct perf_group_stats *gs = &g->st->group;
-	uint64_t now = rt_clock_ns();
-	bool coop = cooperative(rk);
+	/* Whether the group's assignor is cooperative (KIP-429: "cooperative-sticky"): a rebalance
+	 * hands out and takes back only the partitions that move, and the assignment changes
+	 * incrementally.  Known here; a closing member's group may no longer tell it (NULL) by the
+	 * time its revoke's commit is answered. */
+	const char *proto = rd_kafka_rebalance_protocol(rk);
+	if (proto)
+		m->coop = !strcmp(proto, "COOPERATIVE");
+	bool coop = m->coop;
+	/* librdkafka gives no new rebalance before the open one is finished (assign or unassign
+	 * called), and a waiting member is not polled. */
+	assert(m->wait == RM_NONE);
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
 		m->assigned = true;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && m->closing) {
@@ -182,52 +300,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		gs->joins++;
 		if (coop) {
 			rd_kafka_topic_partition_list_t *none = rd_kafka_topic_partition_list_new(0);
-			apply(g, rk, none, true);
+			apply(m, none, true);
 			rd_kafka_topic_partition_list_destroy(none);
 		} else {
-			apply(g, rk, NULL, false);
+			apply(m, NULL, false);
 			g->held -= m->nheld;
 			m->nheld = 0;
 		}
 	} else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		gs->joins++;
-		if (parts->cnt) {
-			rd_kafka_resp_err_t e = rd_kafka_committed(rk, parts, RDK_SETUP_TIMEOUT_MS);
-			if (e)
-				grp_error(g, "committed offsets of an assignment", e);
-			for (int i = 0; i < parts->cnt; i++) {
-				int32_t p = parts->elems[i].partition;
-				if (p < 0 || p >= g->nparts) {
-					grp_error(g, "assigned a partition the topic's metadata does not have",
-					          RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION);
-					continue;
-				}
-				if (!e && parts->elems[i].err) {
-					/* Not "no commit": the committed offset is unknown.  Starting at the
-					 * reset offset may read committed records again, which the ledger
-					 * then counts as duplicates. */
-					char what[96];
-					snprintf(what, sizeof(what), "committed offset of partition %d", (int)p);
-					grp_error(g, what, parts->elems[i].err);
-				}
-				if (e || parts->elems[i].err || parts->elems[i].offset < 0)
-					parts->elems[i].offset = g->reset[p];
-				perf_ledger_resume(&g->ledger, p, parts->elems[i].offset);
-			}
-		}
-		apply(g, rk, parts, true);
-		/* Eager: the whole assignment, after a revoke of everything; cooperative: only the
-		 * partitions added. */
-		m->nheld += parts->cnt;
-		g->held += parts->cnt;
-		if (m->paused_at && parts->cnt) {
-			double ms = (double)(now - m->paused_at) / 1e6;
-			gs->pauses++;
-			gs->pause_ms_sum += ms;
-			if (ms > gs->pause_ms_max)
-				gs->pause_ms_max = ms;
-			m->paused_at = 0;
-		}
+		if (parts->cnt)
+			assign_lookup(m, parts);
+		else
+			assign_finish(m, parts, NULL, RD_KAFKA_RESP_ERR_NO_ERROR);
 	} else {
 		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			grp_error(g, "rebalance", err);
@@ -236,15 +321,68 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		int n = coop ? parts->cnt : m->nheld;
 		/* A lost assignment (the membership expired or was fenced) cannot be committed: the
 		 * next owner reads again from the last commit (the ledger counts the redelivery).
-		 * Otherwise every position is committed (the ones kept too, harmlessly). */
-		if (n && (rd_kafka_assignment_lost(rk) || !commit_sync(m)))
+		 * Otherwise every position is committed (the ones kept too, harmlessly), and the
+		 * partitions are given up when the commit is answered (serve_revoke), so that the
+		 * next owner starts from it. */
+		if (n && rd_kafka_assignment_lost(rk)) {
 			gs->lost_assignments += n;
-		apply(g, rk, parts, false);
-		g->held -= n;
-		m->nheld -= n;
-		if (!m->nheld && g->formed && !g->closing && !m->closing && !m->paused_at)
-			m->paused_at = now;
+		} else if (n) {
+			rd_kafka_resp_err_t e = rd_kafka_commit_queue(rk, NULL, m->rq, NULL, m);
+			if (!e) {
+				wait_begin(m, RM_COMMIT, parts);
+				m->pend_n = n;
+				return;
+			}
+			revoke_committed(m, e, NULL, n);
+		}
+		revoke_finish(m, parts, n);
 	}
+}
+
+/* Serves the answers to the committed-offset lookups: each finishes its member's assignment.
+ * Returns true when something came. */
+static bool serve_offsets(struct perf_rdk_grp *g)
+{
+	bool busy = false;
+	rd_kafka_event_t *ev;
+	while (g->aq && (ev = rd_kafka_queue_poll(g->aq, 0))) {
+		busy = true;
+		struct rmember *m = rd_kafka_event_opaque(ev);
+		const rd_kafka_ListConsumerGroupOffsets_result_t *res = rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+		rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+		const rd_kafka_topic_partition_list_t *committed = NULL;
+		size_t n = 0;
+		const rd_kafka_group_result_t **gr = !e && res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : NULL;
+		if (!e && n != 1)
+			e = RD_KAFKA_RESP_ERR__BAD_MSG;
+		if (!e && rd_kafka_group_result_error(gr[0]))
+			e = rd_kafka_error_code(rd_kafka_group_result_error(gr[0]));
+		if (!e)
+			committed = rd_kafka_group_result_partitions(gr[0]);
+		if (m && m->wait == RM_OFFSETS) {
+			assign_finish(m, m->pend, committed, e);
+			wait_end(m);
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	return busy;
+}
+
+/* Serves the answer to m's revoke commit: the revoke finishes.  Returns true when it came. */
+static bool serve_revoke(struct rmember *m)
+{
+	bool busy = false;
+	rd_kafka_event_t *ev;
+	while (m->rq && (ev = rd_kafka_queue_poll(m->rq, 0))) {
+		busy = true;
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT && m->wait == RM_COMMIT) {
+			revoke_committed(m, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), m->pend_n);
+			revoke_finish(m, m->pend, m->pend_n);
+			wait_end(m);
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	return busy;
 }
 
 static int member_open(struct perf_rdk_grp *g, struct rmember *m)
@@ -262,6 +400,11 @@ static int member_open(struct perf_rdk_grp *g, struct rmember *m)
 	}
 	rd_kafka_poll_set_consumer(m->rk);
 	m->q = rd_kafka_queue_get_consumer(m->rk);
+	m->rq = rd_kafka_queue_new(m->rk);
+	if (!m->q || !m->rq) {
+		perf_stats_error(g->st, -1, "rdkafka group member: no queue");
+		return -ENOMEM;
+	}
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, g->o->topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t e = rd_kafka_subscribe(m->rk, l);
@@ -286,8 +429,9 @@ static bool destroy_would_abort(const struct rmember *m)
 }
 
 /* Destroys m's handle and frees m.  A member whose close never began is closed by
- * rd_kafka_destroy (blocking); one whose close began and did not finish is destroyed without
- * waiting for it (see destroy_would_abort for the one exception).  NULL is fine. */
+ * rd_kafka_destroy (blocking); one whose close began and did not finish, or that waits in a
+ * rebalance, is destroyed without waiting for it (see destroy_would_abort for the one
+ * exception).  NULL is fine. */
 static void member_free(struct rmember *m)
 {
 	if (!m)
@@ -300,8 +444,15 @@ static void member_free(struct rmember *m)
 		rd_kafka_queue_destroy(m->cq);
 	if (m->q)
 		rd_kafka_queue_destroy(m->q);
+	if (m->rq)
+		rd_kafka_queue_destroy(m->rq);
+	/* A member still waiting in a rebalance (the run failed half-way) is not closed either: its
+	 * close would wait for the assign or unassign call that nothing will make now. */
+	bool no_close = (m->closing && !m->closed) || m->wait != RM_NONE;
+	if (m->pend)
+		wait_end(m);
 	if (m->rk)
-		rd_kafka_destroy_flags(m->rk, m->closing && !m->closed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+		rd_kafka_destroy_flags(m->rk, no_close ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
 	free(m);
 }
 
@@ -362,10 +513,13 @@ static bool serve_gone(struct perf_rdk_grp *g)
 		struct rmember *m = g->gone[i];
 		if (m->closed)
 			continue;
+		busy |= serve_revoke(m);
+		if (m->wait != RM_NONE)
+			continue;
 		/* Events, not callbacks: the queue may hold fetched messages too (the close drops
 		 * them; the member was never handed them, so they were neither stored nor counted). */
 		rd_kafka_event_t *ev;
-		while ((ev = rd_kafka_queue_poll(m->cq, 0))) {
+		while (m->wait == RM_NONE && (ev = rd_kafka_queue_poll(m->cq, 0))) {
 			busy = true;
 			switch (rd_kafka_event_type(ev)) {
 			case RD_KAFKA_EVENT_REBALANCE:
@@ -423,6 +577,8 @@ struct perf_rdk_grp *perf_rdk_grp_new(const struct perf_opts *o, struct perf_sta
 			perf_stats_error(st, -1, "rdkafka group: %s", err);
 		goto fail;
 	}
+	if (!(g->aq = rd_kafka_queue_new(g->admin)))
+		goto fail;
 	if (perf_rdk_topic_wait(g->admin, o->topic, st, &g->nparts))
 		goto fail;
 	size_t np = (size_t)g->nparts;
@@ -492,7 +648,11 @@ bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
 		struct rmember *m = g->m[i];
 		if (!m)
 			continue;
-		for (int k = 0; k < 1000; k++) {
+		busy |= serve_revoke(m);
+		/* A member waiting in a rebalance is not polled: librdkafka would hand it nothing new
+		 * anyway, and a message read after its revoke's commit was sent would be left out of
+		 * that commit. */
+		for (int k = 0; k < 1000 && m->wait == RM_NONE; k++) {
 			rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 0);
 			if (!msg)
 				break;
@@ -509,17 +669,20 @@ bool perf_rdk_grp_poll(struct perf_rdk_grp *g, uint64_t now)
 			}
 			rd_kafka_message_destroy(msg);
 		}
-		if (m->nheld && now >= m->next_commit) {
+		if (m->nheld && m->wait == RM_NONE && now >= m->next_commit) {
 			rd_kafka_commit_queue(m->rk, NULL, m->q, on_commit, m);
 			m->next_commit = now + (uint64_t)g->o->commit_interval_ms * 1000000;
 		}
 	}
+	busy |= serve_offsets(g);
 	busy |= serve_gone(g);
 	/* The member whose turn it is leaves once it has had an assignment: a member that never had
 	 * one could not be destroyed with cooperative-sticky (destroy_would_abort), and one that
-	 * leaves before its first assignment only makes the group rebalance twice for nothing. */
+	 * leaves before its first assignment only makes the group rebalance twice for nothing.  Nor
+	 * does it leave in the middle of a rebalance step (its close would wait for it). */
 	struct rmember *next = g->m[g->churn_turn % g->n];
-	if (g->formed && g->o->group_churn_s > 0 && now >= g->next_churn && !g->closing && (!next || next->assigned)) {
+	if (g->formed && g->o->group_churn_s > 0 && now >= g->next_churn && !g->closing &&
+	    (!next || (next->assigned && next->wait == RM_NONE))) {
 		churn(g, now);
 		g->next_churn = rt_clock_ns() + (uint64_t)(g->o->group_churn_s * 1e9);
 		busy = true;
@@ -578,6 +741,22 @@ void perf_rdk_grp_finish(struct perf_rdk_grp *g)
 {
 	struct perf_group_stats *gs = &g->st->group;
 	g->closing = true;
+	/* The rebalance steps under way finish first (a close would wait for them; the closing
+	 * members' too), reading nothing more. */
+	uint64_t until = rt_clock_ns() + (uint64_t)RDK_CLOSE_TIMEOUT_MS * 1000000;
+	while (g->waiting && rt_clock_ns() < until) {
+		bool busy = serve_offsets(g) | serve_gone(g);
+		for (int i = 0; i < g->n; i++)
+			if (g->m[i])
+				busy |= serve_revoke(g->m[i]);
+		if (!busy) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (g->waiting)
+		perf_stats_error(g->st, -1, "rdkafka group: %d rebalance steps still waiting %d s after the end",
+		                 g->waiting, RDK_CLOSE_TIMEOUT_MS / 1000);
 	/* Every member closes at once (each commits, then leaves); the figures are read after. */
 	for (int i = 0; i < g->n; i++) {
 		struct rmember *m = g->m[i];
@@ -585,7 +764,7 @@ void perf_rdk_grp_finish(struct perf_rdk_grp *g)
 		if (m)
 			member_close_begin(g, m);
 	}
-	uint64_t until = rt_clock_ns() + (uint64_t)RDK_CLOSE_TIMEOUT_MS * 1000000;
+	until = rt_clock_ns() + (uint64_t)RDK_CLOSE_TIMEOUT_MS * 1000000;
 	while (!all_gone_closed(g) && rt_clock_ns() < until) {
 		if (!serve_gone(g)) {
 			struct timespec ts = {0, 1000000};
@@ -631,6 +810,8 @@ void perf_rdk_grp_free(struct perf_rdk_grp *g)
 	for (int i = 0; i < g->ngone; i++)
 		member_free(g->gone[i]);
 	free(g->gone);
+	if (g->aq)
+		rd_kafka_queue_destroy(g->aq);
 	if (g->admin) {
 		rd_kafka_consumer_close(g->admin);
 		rd_kafka_destroy(g->admin);

@@ -7,15 +7,19 @@
  *
  * librdkafka runs JoinGroup, SyncGroup and Heartbeat itself; the harness takes part through the
  * rebalance callback and its own commits (enable.auto.commit=false):
- *   - assigned: the committed offset of each partition (rd_kafka_committed), else the offset
- *     the run fixed at set-up (earliest; latest with --from latest and in e2e mode), so that
- *     records produced while the group forms are not missed;
- *   - revoked: every position is committed synchronously before the partitions are given up,
- *     so the next owner continues exactly where this member stopped;
+ *   - assigned: the committed offset of each partition, else the offset the run fixed at set-up
+ *     (earliest; latest with --from latest and in e2e mode), so that records produced while the
+ *     group forms are not missed.  The offsets are asked for asynchronously (the OffsetFetch of
+ *     rd_kafka_committed, sent as ListConsumerGroupOffsets on the set-up handle with its answer
+ *     on a queue) and the partitions are assigned when the answer comes: librdkafka keeps the
+ *     rebalance open until the assign call, which need not come from the callback;
+ *   - revoked: every position is committed before the partitions are given up, so the next
+ *     owner continues exactly where this member stopped: the commit is asynchronous
+ *     (rd_kafka_commit_queue on a queue of the member's) and the unassign waits for its answer;
  *   - every --commit-interval-ms the positions are committed (asynchronously);
  *   - --group-churn S: every S seconds one member in turn is closed (rd_kafka_consumer_close_queue:
- *     the revoke arrives as an event whose commit is the synchronous one above, then LeaveGroup
- *     on librdkafka's threads) and replaced by a new member at once;
+ *     the revoke arrives as an event and commits as above, then LeaveGroup on librdkafka's
+ *     threads) and replaced by a new member at once;
  *   - at the end every member is closed the same way, all at once, and the figures are read
  *     when every close has finished.
  * A position is what the application was handed: librdkafka stores an offset when
@@ -23,9 +27,10 @@
  * Heartbeats and generation ids stay inside librdkafka: the result reports them as -1.
  * Single-threaded: everything here runs on the driver's thread (librdkafka calls the rebalance
  * and commit callbacks from rd_kafka_consumer_poll; a closing member's arrive as events that
- * perf_rdk_grp_poll hands to the same functions).  Outside perf_rdk_grp_finish nothing waits
- * for a close to finish; a closing member's revoke still holds the driver's thread for its
- * commit's round trip, so that the next owner starts from it.
+ * perf_rdk_grp_poll hands to the same functions, and so do the answers to the rebalances'
+ * offset lookups and commits).  Outside set-up and perf_rdk_grp_finish nothing waits for a round
+ * trip: a member whose rebalance waits for one is not polled meanwhile (so nothing it reads can
+ * miss the revoke's commit), while the producers, the other members and the clock go on.
  */
 #ifndef PERF_RDK_MEMBER_H
 #define PERF_RDK_MEMBER_H
