@@ -636,6 +636,15 @@ void stor_pstate_foreach(const struct stor_pstate *ps,
 	}
 }
 
+int16_t stor_pstate_describe(const struct stor_pstate *ps,
+                             void (*fn)(void *arg, const struct stor_ps_info *p), void *arg)
+{
+	if (ps->stale)
+		return STOR_PS_KAFKA_STORAGE_ERROR;
+	stor_pstate_foreach(ps, fn, arg);
+	return STOR_PS_OK;
+}
+
 /* --- snapshots ---------------------------------------------------------------------------------- */
 
 uint8_t *stor_pstate_snapshot_encode(const struct stor_pstate *ps, size_t *len)

@@ -222,6 +222,13 @@ bool stor_pstate_get(const struct stor_pstate *ps, int64_t producer_id, struct s
 /* Calls fn for every producer (in no particular order). */
 void stor_pstate_foreach(const struct stor_pstate *ps,
                          void (*fn)(void *arg, const struct stor_ps_info *p), void *arg);
+/* DescribeProducers' answer for the partition: calls fn for every producer and returns
+ * STOR_PS_OK; or, while the state is stale (its rebuild after a cut is under way, or failed and
+ * the partition is offline), returns STOR_PS_KAFKA_STORAGE_ERROR (retriable) without calling fn,
+ * as stor_pstate_check answers the producers' batches meanwhile: the producers of a log that is
+ * no longer there are not shown. */
+int16_t stor_pstate_describe(const struct stor_pstate *ps,
+                             void (*fn)(void *arg, const struct stor_ps_info *p), void *arg);
 
 /* Last sequence of a batch that starts at base_seq and spans last_offset_delta + 1 records,
  * wrapping past INT32_MAX to 0 as Kafka's producers do. */

@@ -3,7 +3,10 @@
  * partition's owner shard lists the producers its producer state knows (storage/
  * producer_state.h): id, epoch, last sequence and timestamp, coordinator epoch and the first
  * offset of an open transaction.  The owner fills a malloc'ed array (the request arena belongs
- * to the connection's shard), freed when the request is released.
+ * to the connection's shard), freed when the request is released.  While the producer state is
+ * rebuilt after a cut (storage/pstate_rebuild.c) the partition is answered KAFKA_STORAGE_ERROR
+ * (retriable), as the producers' batches are, rather than from the state of a log that is no
+ * longer there.
  */
 #include <stdlib.h>
 
@@ -64,14 +67,13 @@ static void job_run(struct dp_shard *s, void *arg)
 	struct dp_part *part = dp_parts_get(s, j->topic, j->index, &kerr);
 	if (!part) {
 		j->out->error_code = kerr;
-	} else if (part->pstate && stor_pstate_count(part->pstate)) {
-		j->list = calloc(stor_pstate_count(part->pstate), sizeof(*j->list));
-		if (!j->list) {
+	} else if (part->pstate) {
+		/* A stale state (rebuilt after a cut) lists nothing: describe refuses it. */
+		size_t n = stor_pstate_stale(part->pstate) ? 0 : stor_pstate_count(part->pstate);
+		if (n && !(j->list = calloc(n, sizeof(*j->list))))
 			j->out->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
-		} else {
-			stor_pstate_foreach(part->pstate, add_one, j);
+		else if (!(j->out->error_code = stor_pstate_describe(part->pstate, add_one, j)))
 			j->out->active_producers.items = j->list;
-		}
 	}
 	dp_shard_post(s, j->ctx->req->s->id, job_back, j);
 }

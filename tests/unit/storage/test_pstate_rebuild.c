@@ -3,9 +3,9 @@
  * gives for the same directory (the snapshot encoding, the last stable offset, and every
  * client decision, the last five batches' duplicates included), with or without a snapshot at or
  * below the new end, and with the worker or without one; snapshots past the new end are pruned;
- * while it runs the state is stale (checks refused with KAFKA_STORAGE_ERROR, the LSO held), the
- * log refuses appends and is not idle; a tail that does not read takes the partition offline and
- * leaves the state stale. */
+ * while it runs the state is stale (checks and DescribeProducers refused with KAFKA_STORAGE_ERROR,
+ * the LSO held), the log refuses appends and is not idle; a tail that does not read takes the
+ * partition offline and leaves the state stale. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -183,6 +183,19 @@ static void expect_same(struct stor_pstate *a, struct stor_pstate *b, int64_t le
 	cr_expect_gt(dups, 5, "the comparison saw retained batches (%d duplicates)", dups);
 }
 
+/* DescribeProducers' view (stor_pstate_describe): the producers it lists. */
+struct listed {
+	int n;
+	bool ghost;             /* producer 99, which only the state before the cut had */
+};
+
+static void list_one(void *arg, const struct stor_ps_info *p)
+{
+	struct listed *l = arg;
+	l->n++;
+	l->ghost |= p->producer_id == 99;
+}
+
 static bool file_exists(const char *name)
 {
 	char p[1024];
@@ -228,6 +241,10 @@ static void rebuild_equals_blocking(bool snapshots, bool worker)
 		struct stor_ps_dup d;
 		cr_expect_eq(stor_pstate_check(live, &ghost, 1, STOR_PS_CLIENT, &d), STOR_PS_KAFKA_STORAGE_ERROR);
 		cr_expect_eq(stor_pstate_lso(live, leo + 100), lso_before, "the LSO is held");
+		struct listed l = {0};
+		cr_expect_eq(stor_pstate_describe(live, list_one, &l), STOR_PS_KAFKA_STORAGE_ERROR,
+		             "DescribeProducers is refused as the checks are");
+		cr_expect_eq(l.n, 0, "no producer of the stale state is listed");
 		size_t len;
 		uint8_t *b = t_batch(1, 1, 10, &len);
 		struct t_app ta;
@@ -243,6 +260,10 @@ static void rebuild_equals_blocking(bool snapshots, bool worker)
 	cr_expect(stor_log_idle(lg));
 	struct stor_ps_info in;
 	cr_expect(!stor_pstate_get(live, 99, &in), "the old state is gone");
+	struct listed l = {0};
+	cr_expect_eq(stor_pstate_describe(live, list_one, &l), STOR_PS_OK);
+	cr_expect(l.n > 0 && (size_t)l.n == stor_pstate_count(live) && !l.ghost,
+	          "DescribeProducers lists the rebuilt producers (%d of %zu)", l.n, stor_pstate_count(live));
 	if (snapshots) {
 		char n[64];
 		snprintf(n, sizeof n, "%020lld.snapshot", (long long)(snap2 + 2));
@@ -300,6 +321,9 @@ Test(stor_pstate_rebuild, unreadable_tail_takes_the_partition_offline)
 	t_run_until(&t.ring, &w.done);
 	cr_expect_neq(w.err, 0);
 	cr_expect(stor_pstate_stale(live));
+	struct listed l = {0};
+	cr_expect_eq(stor_pstate_describe(live, list_one, &l), STOR_PS_KAFKA_STORAGE_ERROR);
+	cr_expect_eq(l.n, 0);
 	cr_expect(stor_log_offline(lg));
 	cr_expect(strstr(t_lines(), "producer state") && strstr(t_lines(), "OFFLINE"), "log: %s", t_lines());
 	t_run_idle(&t.ring, lg);
