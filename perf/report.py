@@ -346,22 +346,25 @@ def report(out, runs, limits):
     run_table("Consumer group", groups)
     if groups:
         md += ["| system | scenario | assignor | members | churn every s | generations | commits | lost assignments | "
-               "redelivered | duplicates | gaps | unread | longest pause ms | mean pause ms |",
-               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+               "redelivered | duplicates | gaps | unread | longest pause ms | mean pause ms | longest group poll ms |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for (sy, s) in groups:
             g = runs[(sy, s)].get("group") or {}
             md.append(f"| {sy} | {s} | {g.get('assignor', 'range')} | {g.get('members', '-')} | {g.get('churn_s', '-')} | {gen(g)} | "
                       f"{g.get('commits', '-')} | {g.get('lost_assignments', '-')} | "
                       f"{g.get('redelivered_records', '-')} | {g.get('duplicate_records', '-')} | "
                       f"{g.get('gap_records', '-')} | {g.get('unread_records', '-')} | "
-                      f"{fmt(g.get('pause_ms_max'), 1)} | {fmt(g.get('pause_ms_mean'), 1)} |")
+                      f"{fmt(g.get('pause_ms_max'), 1)} | {fmt(g.get('pause_ms_mean'), 1)} | "
+                      f"{fmt(g.get('poll_ms_max'), 1) if g.get('poll_ms_max') is not None else 'n/a'} |")
         md += ["", "A consumer group (ringtail-perf --group) reading while the producers write, one member "
                "leaving and joining again as a new member every few seconds; a pause is how long a member "
                "held no partitions during a rebalance. Lost assignments, redeliveries (records after the last "
                "commit read again by the next owner, which Kafka allows after a lost assignment), duplicates "
                "(any other record read twice), gaps and unread records must all be 0: the members commit "
                "before every hand-over. rdkafka-group-*: the "
-               "same through librdkafka's consumer (its generation ids are not visible: n/a).", ""]
+               "same through librdkafka's consumer (its generation ids are not visible: n/a); the longest group poll "
+               "is the longest the driver's thread spent serving the group in one turn (n/a: the native members "
+               "never block).", ""]
     other = [k for k in runs if k[0] == "ringtail" and k[1].split("-")[0] in
              ("keyed", "idle", "shards", "shard", "rdkafka") and not runs[k].get("group")]
     run_table("Keyed producers, idle connections, shards, client cross-check",
