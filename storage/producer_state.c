@@ -58,13 +58,19 @@ struct txn {
 	int64_t marker;                 /* -1 while open */
 };
 
-struct stor_pstate {
-	int64_t expiration_ms;
+/* What the state knows of the log: the producers and the transactions.  One value, so that a
+ * rebuilt state takes the live one's place in one assignment (stor_pstate_take). */
+struct ps_tables {
 	struct entry **map;
 	size_t cap;                     /* power of two */
 	size_t count;
 	struct txn *txns;
 	size_t ntxns, txcap;
+};
+
+struct stor_pstate {
+	int64_t expiration_ms;
+	struct ps_tables tb;
 	bool stale;                     /* the log was cut back under it: see stor_pstate_set_stale */
 	int64_t stale_lso;              /* the LSO when it became stale */
 };
@@ -105,42 +111,42 @@ static size_t slot_of(int64_t pid, size_t cap)
 
 static struct entry *map_find(const struct stor_pstate *ps, int64_t pid)
 {
-	if (!ps->cap)
+	if (!ps->tb.cap)
 		return NULL;
-	for (size_t i = slot_of(pid, ps->cap);; i = (i + 1) & (ps->cap - 1)) {
-		if (!ps->map[i])
+	for (size_t i = slot_of(pid, ps->tb.cap);; i = (i + 1) & (ps->tb.cap - 1)) {
+		if (!ps->tb.map[i])
 			return NULL;
-		if (ps->map[i]->pid == pid)
-			return ps->map[i];
+		if (ps->tb.map[i]->pid == pid)
+			return ps->tb.map[i];
 	}
 }
 
 static void map_put_nogrow(struct stor_pstate *ps, struct entry *e)
 {
-	size_t i = slot_of(e->pid, ps->cap);
-	while (ps->map[i])
-		i = (i + 1) & (ps->cap - 1);
-	ps->map[i] = e;
-	ps->count++;
+	size_t i = slot_of(e->pid, ps->tb.cap);
+	while (ps->tb.map[i])
+		i = (i + 1) & (ps->tb.cap - 1);
+	ps->tb.map[i] = e;
+	ps->tb.count++;
 }
 
 /* Makes room for `more` entries.  0 or -ENOMEM. */
 static int map_reserve(struct stor_pstate *ps, size_t more)
 {
-	size_t need = (ps->count + more) * 2;
-	if (need <= ps->cap)
+	size_t need = (ps->tb.count + more) * 2;
+	if (need <= ps->tb.cap)
 		return 0;
-	size_t cap = ps->cap ? ps->cap : 16;
+	size_t cap = ps->tb.cap ? ps->tb.cap : 16;
 	while (cap < need)
 		cap *= 2;
 	struct entry **m = calloc(cap, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	struct entry **old = ps->map;
-	size_t ocap = ps->cap;
-	ps->map = m;
-	ps->cap = cap;
-	ps->count = 0;
+	struct entry **old = ps->tb.map;
+	size_t ocap = ps->tb.cap;
+	ps->tb.map = m;
+	ps->tb.cap = cap;
+	ps->tb.count = 0;
 	for (size_t i = 0; i < ocap; i++)
 		if (old[i])
 			map_put_nogrow(ps, old[i]);
@@ -150,18 +156,18 @@ static int map_reserve(struct stor_pstate *ps, size_t more)
 
 static void map_del_at(struct stor_pstate *ps, size_t i)
 {
-	free(ps->map[i]);
-	ps->map[i] = NULL;
-	ps->count--;
+	free(ps->tb.map[i]);
+	ps->tb.map[i] = NULL;
+	ps->tb.count--;
 	/* Backward shift: move later members of the probe run into the hole when their home slot
 	 * does not lie cyclically in (hole, j]. */
 	size_t hole = i;
-	for (size_t j = (i + 1) & (ps->cap - 1); ps->map[j]; j = (j + 1) & (ps->cap - 1)) {
-		size_t home = slot_of(ps->map[j]->pid, ps->cap);
+	for (size_t j = (i + 1) & (ps->tb.cap - 1); ps->tb.map[j]; j = (j + 1) & (ps->tb.cap - 1)) {
+		size_t home = slot_of(ps->tb.map[j]->pid, ps->tb.cap);
 		bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
 		if (!stays) {
-			ps->map[hole] = ps->map[j];
-			ps->map[j] = NULL;
+			ps->tb.map[hole] = ps->tb.map[j];
+			ps->tb.map[j] = NULL;
 			hole = j;
 		}
 	}
@@ -171,35 +177,35 @@ static void map_del_at(struct stor_pstate *ps, size_t i)
 
 static int txns_reserve(struct stor_pstate *ps, size_t more)
 {
-	if (ps->ntxns + more <= ps->txcap)
+	if (ps->tb.ntxns + more <= ps->tb.txcap)
 		return 0;
-	size_t cap = ps->txcap ? ps->txcap : 8;
-	while (cap < ps->ntxns + more)
+	size_t cap = ps->tb.txcap ? ps->tb.txcap : 8;
+	while (cap < ps->tb.ntxns + more)
 		cap *= 2;
-	struct txn *t = realloc(ps->txns, cap * sizeof(*t));
+	struct txn *t = realloc(ps->tb.txns, cap * sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	ps->txns = t;
-	ps->txcap = cap;
+	ps->tb.txns = t;
+	ps->tb.txcap = cap;
 	return 0;
 }
 
 static void txns_insert(struct stor_pstate *ps, int64_t pid, int64_t first)
 {
-	assert(ps->ntxns < ps->txcap);
-	size_t i = ps->ntxns;
-	while (i > 0 && ps->txns[i - 1].first > first)
+	assert(ps->tb.ntxns < ps->tb.txcap);
+	size_t i = ps->tb.ntxns;
+	while (i > 0 && ps->tb.txns[i - 1].first > first)
 		i--;
-	memmove(&ps->txns[i + 1], &ps->txns[i], (ps->ntxns - i) * sizeof(*ps->txns));
-	ps->txns[i] = (struct txn){ pid, first, -1 };
-	ps->ntxns++;
+	memmove(&ps->tb.txns[i + 1], &ps->tb.txns[i], (ps->tb.ntxns - i) * sizeof(*ps->tb.txns));
+	ps->tb.txns[i] = (struct txn){ pid, first, -1 };
+	ps->tb.ntxns++;
 }
 
 static struct txn *txns_open_of(struct stor_pstate *ps, int64_t pid)
 {
-	for (size_t i = 0; i < ps->ntxns; i++)
-		if (ps->txns[i].pid == pid && ps->txns[i].marker < 0)
-			return &ps->txns[i];
+	for (size_t i = 0; i < ps->tb.ntxns; i++)
+		if (ps->tb.txns[i].pid == pid && ps->tb.txns[i].marker < 0)
+			return &ps->tb.txns[i];
 	return NULL;
 }
 
@@ -215,12 +221,12 @@ struct stor_pstate *stor_pstate_create(int64_t expiration_ms)
 
 void stor_pstate_clear(struct stor_pstate *ps)
 {
-	for (size_t i = 0; i < ps->cap; i++) {
-		free(ps->map[i]);
-		ps->map[i] = NULL;
+	for (size_t i = 0; i < ps->tb.cap; i++) {
+		free(ps->tb.map[i]);
+		ps->tb.map[i] = NULL;
 	}
-	ps->count = 0;
-	ps->ntxns = 0;
+	ps->tb.count = 0;
+	ps->tb.ntxns = 0;
 }
 
 void stor_pstate_destroy(struct stor_pstate *ps)
@@ -228,8 +234,8 @@ void stor_pstate_destroy(struct stor_pstate *ps)
 	if (!ps)
 		return;
 	stor_pstate_clear(ps);
-	free(ps->map);
-	free(ps->txns);
+	free(ps->tb.map);
+	free(ps->tb.txns);
 	free(ps);
 }
 
@@ -340,9 +346,9 @@ static bool find_dup(const struct entry *e, const struct stor_ps_batch *b, struc
  * producer, else the offset after the marker (Kafka's lastStableOffset(completedTxn)). */
 static int64_t lso_after(const struct stor_pstate *ps, int64_t pid, int64_t marker)
 {
-	for (size_t i = 0; i < ps->ntxns; i++)
-		if (ps->txns[i].marker < 0 && ps->txns[i].pid != pid)
-			return ps->txns[i].first;
+	for (size_t i = 0; i < ps->tb.ntxns; i++)
+		if (ps->tb.txns[i].marker < 0 && ps->tb.txns[i].pid != pid)
+			return ps->tb.txns[i].first;
 	return marker + 1;
 }
 
@@ -490,12 +496,12 @@ int64_t stor_pstate_lso(struct stor_pstate *ps, int64_t hw)
 	if (ps->stale)
 		return ps->stale_lso < hw ? ps->stale_lso : hw;
 	size_t j = 0;
-	for (size_t i = 0; i < ps->ntxns; i++)
-		if (ps->txns[i].marker < 0 || ps->txns[i].marker >= hw)
-			ps->txns[j++] = ps->txns[i];
-	ps->ntxns = j;
-	if (j && ps->txns[0].first < hw)
-		return ps->txns[0].first;
+	for (size_t i = 0; i < ps->tb.ntxns; i++)
+		if (ps->tb.txns[i].marker < 0 || ps->tb.txns[i].marker >= hw)
+			ps->tb.txns[j++] = ps->tb.txns[i];
+	ps->tb.ntxns = j;
+	if (j && ps->tb.txns[0].first < hw)
+		return ps->tb.txns[0].first;
 	return hw;
 }
 
@@ -519,28 +525,18 @@ int64_t stor_pstate_expiration(const struct stor_pstate *ps)
 
 void stor_pstate_take(struct stor_pstate *ps, struct stor_pstate *from)
 {
-	struct stor_pstate t = *ps;
-	ps->map = from->map;
-	ps->cap = from->cap;
-	ps->count = from->count;
-	ps->txns = from->txns;
-	ps->ntxns = from->ntxns;
-	ps->txcap = from->txcap;
+	struct ps_tables old = ps->tb;
+	ps->tb = from->tb;
 	ps->stale = false;
-	from->map = t.map;
-	from->cap = t.cap;
-	from->count = t.count;
-	from->txns = t.txns;
-	from->ntxns = t.ntxns;
-	from->txcap = t.txcap;
+	from->tb = old;
 	stor_pstate_clear(from);
 }
 
 int64_t stor_pstate_first_open_txn(const struct stor_pstate *ps)
 {
-	for (size_t i = 0; i < ps->ntxns; i++)
-		if (ps->txns[i].marker < 0)
-			return ps->txns[i].first;
+	for (size_t i = 0; i < ps->tb.ntxns; i++)
+		if (ps->tb.txns[i].marker < 0)
+			return ps->tb.txns[i].first;
 	return -1;
 }
 
@@ -552,8 +548,8 @@ static bool expired(const struct entry *e, int64_t now, int64_t expiration_ms)
 size_t stor_pstate_expire(struct stor_pstate *ps, int64_t now_ms)
 {
 	size_t removed = 0;
-	for (size_t i = 0; i < ps->cap;) {
-		if (ps->map[i] && expired(ps->map[i], now_ms, ps->expiration_ms)) {
+	for (size_t i = 0; i < ps->tb.cap;) {
+		if (ps->tb.map[i] && expired(ps->tb.map[i], now_ms, ps->expiration_ms)) {
 			map_del_at(ps, i);      /* may shift a later entry into i: look at i again */
 			removed++;
 		} else {
@@ -565,26 +561,26 @@ size_t stor_pstate_expire(struct stor_pstate *ps, int64_t now_ms)
 
 void stor_pstate_forget(struct stor_pstate *ps, int64_t producer_id)
 {
-	if (!ps->cap)
+	if (!ps->tb.cap)
 		return;
-	for (size_t i = slot_of(producer_id, ps->cap); ps->map[i]; i = (i + 1) & (ps->cap - 1)) {
-		if (ps->map[i]->pid == producer_id) {
+	for (size_t i = slot_of(producer_id, ps->tb.cap); ps->tb.map[i]; i = (i + 1) & (ps->tb.cap - 1)) {
+		if (ps->tb.map[i]->pid == producer_id) {
 			map_del_at(ps, i);
 			break;
 		}
 	}
 	/* an open transaction of its own goes too: nothing of the producer is trusted now */
 	size_t j = 0;
-	for (size_t i = 0; i < ps->ntxns; i++)
-		if (ps->txns[i].pid != producer_id || ps->txns[i].marker >= 0)
-			ps->txns[j++] = ps->txns[i];
-	ps->ntxns = j;
+	for (size_t i = 0; i < ps->tb.ntxns; i++)
+		if (ps->tb.txns[i].pid != producer_id || ps->tb.txns[i].marker >= 0)
+			ps->tb.txns[j++] = ps->tb.txns[i];
+	ps->tb.ntxns = j;
 }
 
 void stor_pstate_backfill(struct stor_pstate *ps, const struct stor_pstate *older)
 {
-	for (size_t i = 0; i < ps->cap; i++) {
-		struct entry *e = ps->map[i];
+	for (size_t i = 0; i < ps->tb.cap; i++) {
+		struct entry *e = ps->tb.map[i];
 		if (!e || !e->n || e->n == STOR_PS_MAX_BATCHES)
 			continue;
 		const struct entry *h = map_find(older, e->pid);
@@ -602,7 +598,7 @@ void stor_pstate_backfill(struct stor_pstate *ps, const struct stor_pstate *olde
 
 size_t stor_pstate_count(const struct stor_pstate *ps)
 {
-	return ps->count;
+	return ps->tb.count;
 }
 
 static void info_of(const struct entry *e, struct stor_ps_info *out)
@@ -627,10 +623,10 @@ bool stor_pstate_get(const struct stor_pstate *ps, int64_t producer_id, struct s
 void stor_pstate_foreach(const struct stor_pstate *ps,
                          void (*fn)(void *arg, const struct stor_ps_info *p), void *arg)
 {
-	for (size_t i = 0; i < ps->cap; i++) {
-		if (ps->map[i]) {
+	for (size_t i = 0; i < ps->tb.cap; i++) {
+		if (ps->tb.map[i]) {
 			struct stor_ps_info info;
-			info_of(ps->map[i], &info);
+			info_of(ps->tb.map[i], &info);
 			fn(arg, &info);
 		}
 	}
@@ -649,14 +645,14 @@ int16_t stor_pstate_describe(const struct stor_pstate *ps,
 
 uint8_t *stor_pstate_snapshot_encode(const struct stor_pstate *ps, size_t *len)
 {
-	size_t n = SNAP_HEADER + ps->count * SNAP_ENTRY;
+	size_t n = SNAP_HEADER + ps->tb.count * SNAP_ENTRY;
 	uint8_t *p = malloc(n), *q = p + SNAP_HEADER;
 	if (!p)
 		return NULL;
 	rt_be16_put(p, SNAP_VERSION);
-	rt_be32_put(p + 6, (uint32_t)ps->count);
-	for (size_t i = 0; i < ps->cap; i++) {
-		const struct entry *e = ps->map[i];
+	rt_be32_put(p + 6, (uint32_t)ps->tb.count);
+	for (size_t i = 0; i < ps->tb.cap; i++) {
+		const struct entry *e = ps->tb.map[i];
 		if (!e)
 			continue;
 		const struct meta *m = e->n ? &e->b[e->n - 1] : NULL;
