@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,26 @@ int stor_fsync_dir(const char *path)
 	int rc = fsync(fd) ? -errno : 0;
 	close(fd);
 	return rc;
+}
+
+int stor_ck_open(int dirfd, const char *name, long max, FILE **fp, long *n)
+{
+	*fp = NULL;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return errno == ENOENT ? 0 : -errno;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	int ver;
+	if (fscanf(f, "%d %ld", &ver, n) != 2 || ver != 0 || *n < 0 || *n > max) {
+		fclose(f);
+		return -EBADMSG;
+	}
+	*fp = f;
+	return 0;
 }
 
 int stor_write_file_atomic(int dirfd, const char *name, const void *data, size_t len)
@@ -108,19 +129,11 @@ static struct ck_entry *entry_find(struct stor_dir *d, const char *topic, int32_
 /* which: 0 recovery point, 1 log start, 2 clean point. */
 static int ck_read(struct stor_dir *d, const char *file, int which)
 {
-	int fd = openat(d->fd, file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) return errno == ENOENT ? 0 : -errno;
-	FILE *f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
-	int ver;
+	FILE *f;
 	long n;
-	int rc = 0;
+	int rc = stor_ck_open(d->fd, file, LONG_MAX, &f, &n);
 	char topic[256];
-	if (fscanf(f, "%d %ld", &ver, &n) != 2 || ver != 0 || n < 0) rc = -EBADMSG;
-	for (long i = 0; !rc && i < n; i++) {
+	for (long i = 0; !rc && f && i < n; i++) {
 		int32_t p;
 		int64_t off;
 		if (fscanf(f, "%255s %" SCNd32 " %" SCNd64, topic, &p, &off) != 3 || p < 0 || off < 0) {
@@ -135,7 +148,7 @@ static int ck_read(struct stor_dir *d, const char *file, int which)
 		int64_t *slot[] = {&e->rp, &e->lso, &e->clean};
 		*slot[which] = off;
 	}
-	fclose(f);
+	if (f) fclose(f);
 	if (rc == -EBADMSG) stor_logf("%s/%s: not a version 0 checkpoint file", d->path, file);
 	return rc;
 }

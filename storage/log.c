@@ -164,28 +164,20 @@ static int metadata_check(struct stor_log *log, const uint8_t *topic_id)
 
 static int epochs_read(struct stor_log *log)
 {
-	int fd = openat(log->dfd, "leader-epoch-checkpoint", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) return errno == ENOENT ? 0 : -errno;
-	FILE *f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
-	int ver;
+	FILE *f;
 	long n;
-	int rc = 0;
-	if (fscanf(f, "%d %ld", &ver, &n) != 2 || ver != 0 || n < 0 || n > 1000000) rc = -EBADMSG;
-	if (!rc && n) {
+	int rc = stor_ck_open(log->dfd, "leader-epoch-checkpoint", 1000000, &f, &n);
+	if (!rc && f && n) {
 		log->epochs = calloc((size_t)n, sizeof *log->epochs);
 		if (!log->epochs) rc = -ENOMEM;
 	}
-	for (long i = 0; !rc && i < n; i++) {
+	for (long i = 0; !rc && f && i < n; i++) {
 		if (fscanf(f, "%" SCNd32 " %" SCNd64, &log->epochs[i].epoch, &log->epochs[i].start) != 2)
 			rc = -EBADMSG;
 		else
 			log->nepochs++;
 	}
-	fclose(f);
+	if (f) fclose(f);
 	if (rc == -EBADMSG)
 		stor_logf("%s: leader-epoch-checkpoint is malformed; ignoring it", log->name);
 	if (log->nepochs) log->epoch = log->epochs[log->nepochs - 1].epoch;
