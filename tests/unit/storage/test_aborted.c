@@ -32,14 +32,7 @@ struct owner {
 
 static uint8_t *data_batch(int64_t pid, int32_t seq, int n, size_t *len)
 {
-	uint8_t *b = t_batch(n, 1000, 40, len);
-	rt_be64_put(b + KP_BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
-	rt_be16_put(b + KP_BATCH_OFF_PRODUCER_EPOCH, 0);
-	rt_be32_put(b + KP_BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
-	rt_be16_put(b + KP_BATCH_OFF_ATTRIBUTES,
-	            (uint16_t)(rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES) | KP_ATTR_TRANSACTIONAL));
-	kp_batch_crc_update(b, *len);
-	return b;
+	return t_producer_batch(n, 1000, 40, pid, 0, seq, true, len);
 }
 
 static uint8_t *marker_batch(int64_t pid, bool commit, size_t *len)

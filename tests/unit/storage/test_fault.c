@@ -378,6 +378,53 @@ static int fetch_read(struct stor_log *lg, int64_t offset, struct stor_read *rd)
 	return rc;
 }
 
+/* A log with six batches of two 3,000-byte records (each larger than a read window) appended
+ * durably, their headers not cached, so that reads go to the file: *from is the first of them,
+ * *acked the end offset after them. */
+static struct stor_log *open_for_reads(int64_t *from, int64_t *acked)
+{
+	struct stor_log *lg = open_log();
+	*from = stor_log_end_offset(lg);
+	for (int i = 0; i < 6; i++) {
+		size_t len;
+		uint8_t *b = t_batch(2, 1000 + i, 3000, &len);
+		cr_assert_gt(len, STOR_READ_WINDOW);
+		cr_assert_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), 0);
+		free(b);
+	}
+	*acked = stor_log_end_offset(lg);
+	stor_recent_reset(lg);  /* the walk reads the file, not the appends' headers */
+	t_lines_reset();
+	return lg;
+}
+
+/* After a failed read that `says` what took lg offline: the log line says so, no pin is left,
+ * later fetches, reads, appends and the close are refused (fault or not), and after a reopen the
+ * log is online again with every acknowledged record.  Returns the reopened log. */
+static struct stor_log *expect_offline_then_back(struct stor_log *lg, int64_t from, int64_t acked,
+                                                 const char *says)
+{
+	cr_expect(stor_log_offline(lg), "%s: offline", says);
+	cr_expect(strstr(t_lines(), says) && strstr(t_lines(), "OFFLINE"), "log: %s", t_lines());
+	t_run_idle(&t.ring, lg);
+	for (size_t i = 0; i < lg->nseg; i++) cr_expect_eq(lg->segs[i]->refs, 0, "no pin left");
+	stor_fault_clear();
+	struct stor_read rd;
+	cr_expect_eq(fetch_read(lg, from, &rd), -EROFS, "later fetches are refused");
+	cr_expect_eq(stor_log_read(lg, from, 1 << 20, INT64_MAX, true, &rd), -EROFS);
+	size_t len;
+	uint8_t *b = t_batch(1, 1, 20, &len);
+	cr_expect_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), -EROFS, "and appends");
+	free(b);
+	cr_expect_eq(stor_log_close(lg), -EROFS);
+	t_reopen_dir(&t, false);
+	lg = open_log();
+	cr_expect(!stor_log_offline(lg));
+	cr_expect_eq(stor_log_end_offset(lg), acked);
+	cr_expect_eq(t_verify_log(lg, 0), acked, "every acknowledged record is there");
+	return lg;
+}
+
 /* A batch-header read through the ring that the disk fails: the fetch gets the error
  * (KAFKA_STORAGE_ERROR), the partition goes offline with a log line saying where, later fetches
  * and appends get KAFKA_STORAGE_ERROR too, no pin is left behind, and after a reopen every
@@ -386,18 +433,8 @@ static int fetch_read(struct stor_log *lg, int64_t offset, struct stor_read *rd)
 Test(stor_fault, failed_header_read_takes_the_partition_offline)
 {
 	for (uint32_t skip = 0; skip < 2; skip++) {
-		struct stor_log *lg = open_log();
-		int64_t from = stor_log_end_offset(lg);
-		for (int i = 0; i < 6; i++) {
-			size_t len;
-			uint8_t *b = t_batch(2, 1000 + i, 3000, &len);
-			cr_assert_gt(len, STOR_READ_WINDOW);
-			cr_assert_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), 0);
-			free(b);
-		}
-		int64_t acked = stor_log_end_offset(lg);
-		stor_recent_reset(lg);  /* the walk reads the file, not the appends' headers */
-		t_lines_reset();
+		int64_t from, acked;
+		struct stor_log *lg = open_for_reads(&from, &acked);
 		uint64_t seen0 = stor_fault_seen(STOR_FAULT_READ_HDR);
 		stor_fault_arm(STOR_FAULT_READ_HDR, skip, -EIO, 1);
 		struct stor_read rd;
@@ -406,24 +443,7 @@ Test(stor_fault, failed_header_read_takes_the_partition_offline)
 		cr_expect_eq(stor_err_to_kafka(rc), 56, "KAFKA_STORAGE_ERROR");
 		cr_expect_eq(rd.len, 0);
 		cr_expect_eq(stor_fault_seen(STOR_FAULT_READ_HDR), seen0 + skip + 1, "the read stopped at the failure");
-		cr_expect(stor_log_offline(lg));
-		cr_expect(strstr(t_lines(), "reading batch headers") && strstr(t_lines(), "OFFLINE"), "log: %s",
-		          t_lines());
-		t_run_idle(&t.ring, lg);
-		for (size_t i = 0; i < lg->nseg; i++) cr_expect_eq(lg->segs[i]->refs, 0, "no pin left");
-		/* Offline: every fetch and append is refused, fault or not. */
-		stor_fault_clear();
-		cr_expect_eq(fetch_read(lg, from, &rd), -EROFS);
-		size_t len;
-		uint8_t *b = t_batch(1, 1, 20, &len);
-		cr_expect_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), -EROFS);
-		free(b);
-		cr_expect_eq(stor_log_close(lg), -EROFS);
-		t_reopen_dir(&t, false);
-		lg = open_log();
-		cr_expect(!stor_log_offline(lg));
-		cr_expect_eq(stor_log_end_offset(lg), acked);
-		cr_expect_eq(t_verify_log(lg, 0), acked, "every acknowledged record is there");
+		lg = expect_offline_then_back(lg, from, acked, "reading batch headers");
 		stor_recent_reset(lg);
 		cr_expect_eq(fetch_read(lg, from, &rd), 0, "and reads again");
 		cr_expect_gt(rd.len, 0);
@@ -443,17 +463,8 @@ Test(stor_fault, failed_copy_or_pread_takes_the_partition_offline)
 	const enum stor_fault_point pts[] = {STOR_FAULT_READ_COPY, STOR_FAULT_READ_PREAD};
 	const char *const says[] = {"reading records for a copy", "reading batch headers"};
 	for (size_t k = 0; k < 2; k++) {
-		struct stor_log *lg = open_log();
-		int64_t from = stor_log_end_offset(lg);
-		for (int i = 0; i < 6; i++) {
-			size_t len;
-			uint8_t *b = t_batch(2, 1000 + i, 3000, &len);
-			cr_assert_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), 0);
-			free(b);
-		}
-		int64_t acked = stor_log_end_offset(lg);
-		stor_recent_reset(lg);
-		t_lines_reset();
+		int64_t from, acked;
+		struct stor_log *lg = open_for_reads(&from, &acked);
 		uint64_t seen0 = stor_fault_seen(pts[k]);
 		stor_fault_arm(pts[k], 0, -EIO, 1);
 		int rc;
@@ -474,23 +485,7 @@ Test(stor_fault, failed_copy_or_pread_takes_the_partition_offline)
 		cr_expect_eq(stor_err_to_kafka(rc), 56, "KAFKA_STORAGE_ERROR");
 		cr_expect_eq(rd.len, 0);
 		cr_expect_eq(stor_fault_seen(pts[k]), seen0 + 1, "the point was reached once");
-		cr_expect(stor_log_offline(lg), "%s: offline", says[k]);
-		cr_expect(strstr(t_lines(), says[k]) && strstr(t_lines(), "OFFLINE"), "log: %s", t_lines());
-		t_run_idle(&t.ring, lg);
-		for (size_t i = 0; i < lg->nseg; i++) cr_expect_eq(lg->segs[i]->refs, 0, "no pin left");
-		stor_fault_clear();
-		cr_expect_eq(fetch_read(lg, from, &rd), -EROFS, "later fetches are refused");
-		cr_expect_eq(stor_log_read(lg, from, 1 << 20, INT64_MAX, true, &rd), -EROFS);
-		size_t len;
-		uint8_t *b = t_batch(1, 1, 20, &len);
-		cr_expect_eq(t_append(&t, lg, b, len, STOR_APPEND_DURABLE, NULL), -EROFS, "and appends");
-		free(b);
-		cr_expect_eq(stor_log_close(lg), -EROFS);
-		t_reopen_dir(&t, false);
-		lg = open_log();
-		cr_expect(!stor_log_offline(lg));
-		cr_expect_eq(stor_log_end_offset(lg), acked);
-		cr_expect_eq(t_verify_log(lg, 0), acked, "every acknowledged record is there");
+		lg = expect_offline_then_back(lg, from, acked, says[k]);
 		struct f_rop x = {.op = {.offset = from, .max_bytes = 1 << 20, .max_offset = INT64_MAX,
 		                         .min_one = true, .copy = true, .done = on_rop}};
 		rc = stor_log_read_start(lg, &x.op);

@@ -92,18 +92,43 @@ static void append_for(struct stor_log *lg, int ms, unsigned flags)
 	} while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
 }
 
+/* The active segment, and the path of its .log file into p. */
+static struct stor_segment *active_seg(struct stor_log *lg, char *p, size_t n)
+{
+	struct stor_segment *s = stor_log_active(lg);
+	seg_path(p, n, s->base);
+	return s;
+}
+
+/* Appends with append(lg), driving the ring after each, until there(active segment, its path)
+ * holds; false when it did not after max appends. */
+static bool append_until(struct stor_log *lg, int max, void (*append)(struct stor_log *),
+                         bool (*there)(const struct stor_segment *s, const char *path))
+{
+	for (int i = 0; i < max; i++) {
+		append(lg);
+		t_run_idle(&t.ring, lg);
+		char p[512];
+		const struct stor_segment *s = active_seg(lg, p, sizeof p);
+		if (there(s, p)) return true;
+	}
+	return false;
+}
+
+static void append_durable_ms(struct stor_log *lg)
+{
+	append_for(lg, 1, STOR_APPEND_DURABLE);
+}
+
+static bool zeros_ahead(const struct stor_segment *s, const char *path)
+{
+	return t_file_size(path) > (long long)s->size;
+}
+
 /* Appends durably until the active segment's file holds zeros ahead of its data (or gives up). */
 static bool append_until_ahead(struct stor_log *lg)
 {
-	for (int i = 0; i < 400; i++) {
-		append_for(lg, 1, STOR_APPEND_DURABLE);
-		t_run_idle(&t.ring, lg);
-		struct stor_segment *s = stor_log_active(lg);
-		char p[512];
-		seg_path(p, sizeof p, s->base);
-		if (t_file_size(p) > (long long)s->size) return true;
-	}
-	return false;
+	return append_until(lg, 400, append_durable_ms, zeros_ahead);
 }
 
 Test(stor_prealloc, zeros_ahead_but_every_size_is_the_data)
@@ -111,9 +136,8 @@ Test(stor_prealloc, zeros_ahead_but_every_size_is_the_data)
 	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
 	struct stor_log *lg = open_log();
 	cr_assert(append_until_ahead(lg), "no zeros were ever kept ahead of the appends");
-	struct stor_segment *s = stor_log_active(lg);
 	char p[512];
-	seg_path(p, sizeof p, s->base);
+	struct stor_segment *s = active_seg(lg, p, sizeof p);
 	long long fs;
 	bool zeros;
 	uint64_t end = data_end(p, &fs, &zeros);
@@ -490,22 +514,24 @@ static long long page_up(uint64_t v)
 	return (long long)((v + 4095) / 4096 * 4096);
 }
 
+static void append_4000(struct stor_log *lg)
+{
+	size_t len;
+	uint8_t *buf = t_batch(1, 1700000000000LL, 4000, &len);
+	cr_assert_eq(t_append(&t, lg, buf, len, 0, NULL), 0);
+	free(buf);
+}
+
+static bool blocks_reserved(const struct stor_segment *s, const char *path)
+{
+	return disk_bytes(path) > page_up(s->size);
+}
+
 /* acks=1 appends as fast as the loop goes (well above the 1 MiB/s below which nothing is
  * reserved) until the active segment has blocks reserved past its end; false when it never did. */
 static bool append_until_reserved(struct stor_log *lg)
 {
-	for (int i = 0; i < 2000; i++) {
-		size_t len;
-		uint8_t *buf = t_batch(1, 1700000000000LL, 4000, &len);
-		cr_assert_eq(t_append(&t, lg, buf, len, 0, NULL), 0);
-		free(buf);
-		t_run_idle(&t.ring, lg);
-		struct stor_segment *s = stor_log_active(lg);
-		char p[512];
-		seg_path(p, sizeof p, s->base);
-		if (disk_bytes(p) > page_up(s->size)) return true;
-	}
-	return false;
+	return append_until(lg, 2000, append_4000, blocks_reserved);
 }
 
 /* A partition without zeros ahead gets its active segment's blocks reserved ahead instead
@@ -515,9 +541,8 @@ Test(stor_prealloc, blocks_reserved_ahead_without_zeros_and_freed_at_roll_and_cl
 	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
 	struct stor_log *lg = open_log();
 	cr_assert(append_until_reserved(lg), "no blocks were ever reserved ahead of the appends");
-	struct stor_segment *s = stor_log_active(lg);
 	char p[512];
-	seg_path(p, sizeof p, s->base);
+	struct stor_segment *s = active_seg(lg, p, sizeof p);
 	cr_assert_eq(t_file_size(p), (long long)s->size, "the file's size is the data's");
 	cr_assert_gt(s->fa_end, s->size);
 	cr_assert_eq(s->file_end, s->size, "no zeros written ahead");

@@ -608,15 +608,7 @@ Test(stor_producer_state, snapshot_plus_tail_replay_equals_the_live_state)
 /* A batch of n records from producer pid at epoch/seq (header fields set, CRC recomputed). */
 static uint8_t *pid_batch(int n, int64_t pid, int16_t epoch, int32_t seq, bool txn, size_t *len)
 {
-	uint8_t *b = t_batch(n, 1000, 10, len);
-	rt_be64_put(b + KP_BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
-	rt_be16_put(b + KP_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
-	rt_be32_put(b + KP_BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
-	if (txn)
-		rt_be16_put(b + KP_BATCH_OFF_ATTRIBUTES,
-		            (uint16_t)(rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES) | KP_ATTR_TRANSACTIONAL));
-	kp_batch_crc_update(b, *len);
-	return b;
+	return t_producer_batch(n, 1000, 10, pid, epoch, seq, txn, len);
 }
 
 static void put(struct tctx *t, struct stor_log *log, int n, int64_t pid, int16_t epoch,

@@ -64,14 +64,7 @@ static void append_bytes(struct stor_log *lg, uint8_t *b, size_t len)
 static void put(struct stor_log *lg, int n, int64_t pid, int16_t epoch, int32_t seq, bool txn)
 {
 	size_t len;
-	uint8_t *b = t_batch(n, 1000 + nsent, 40, &len);
-	rt_be64_put(b + KP_BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
-	rt_be16_put(b + KP_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
-	rt_be32_put(b + KP_BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
-	if (txn)
-		rt_be16_put(b + KP_BATCH_OFF_ATTRIBUTES,
-		            (uint16_t)(rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES) | KP_ATTR_TRANSACTIONAL));
-	kp_batch_crc_update(b, len);
+	uint8_t *b = t_producer_batch(n, 1000 + nsent, 40, pid, epoch, seq, txn, &len);
 	append_bytes(lg, b, len);
 	sent[nsent++] = (struct sent){pid, epoch, seq, n, txn};
 }

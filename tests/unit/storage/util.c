@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "base/bytes.h"
 #include "base/ioop.h"
 
 static char lines[1 << 16];
@@ -160,6 +161,20 @@ uint8_t *t_batches(int k, int n, int64_t ts, size_t vsize, size_t *len)
 	}
 	*len = total;
 	return out;
+}
+
+uint8_t *t_producer_batch(int n, int64_t ts, size_t vsize, int64_t pid, int16_t epoch, int32_t seq, bool txn,
+                          size_t *len)
+{
+	uint8_t *b = t_batch(n, ts, vsize, len);
+	rt_be64_put(b + KP_BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
+	rt_be16_put(b + KP_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+	rt_be32_put(b + KP_BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
+	if (txn)
+		rt_be16_put(b + KP_BATCH_OFF_ATTRIBUTES,
+		            (uint16_t)(rt_be16_get(b + KP_BATCH_OFF_ATTRIBUTES) | KP_ATTR_TRANSACTIONAL));
+	kp_batch_crc_update(b, *len);
+	return b;
 }
 
 static void t_done(struct stor_append *a, int err)

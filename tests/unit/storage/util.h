@@ -40,6 +40,10 @@ void t_run_idle(struct io_uring *ring, struct stor_log *log);
 uint8_t *t_batch(int n, int64_t ts, size_t vsize, size_t *len);
 /* Concatenation of k such batches. */
 uint8_t *t_batches(int k, int n, int64_t ts, size_t vsize, size_t *len);
+/* t_batch's batch from producer pid at epoch, base sequence seq (transactional when txn), its
+ * CRC recomputed; malloc'ed. */
+uint8_t *t_producer_batch(int n, int64_t ts, size_t vsize, int64_t pid, int16_t epoch, int32_t seq, bool txn,
+                          size_t *len);
 
 /* An append the test waits for. */
 struct t_app {
