@@ -745,7 +745,8 @@ void perf_rdk_grp_finish(struct perf_rdk_grp *g)
 	 * members' too), reading nothing more. */
 	uint64_t until = rt_clock_ns() + (uint64_t)RDK_CLOSE_TIMEOUT_MS * 1000000;
 	while (g->waiting && rt_clock_ns() < until) {
-		bool busy = serve_offsets(g) | serve_gone(g);
+		bool busy = serve_offsets(g);
+		busy |= serve_gone(g);
 		for (int i = 0; i < g->n; i++)
 			if (g->m[i])
 				busy |= serve_revoke(g->m[i]);
