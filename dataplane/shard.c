@@ -28,6 +28,8 @@
 #define DP_XRING_CAP 4096
 #define DP_MAX_WAIT_MS 100
 
+uint64_t dp_shard_poll_ns = 50000;
+
 static __thread struct dp_shard *self;
 
 struct dp_shard *dp_shard_self(void) { return self; }
@@ -51,6 +53,9 @@ struct dp_shard *dp_shard_create(struct dp_broker *b, int id, int cpu)
 	struct dp_shard *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	const char *poll_us = getenv("RINGTAIL_SHARD_POLL_US");
+	if (poll_us)
+		dp_shard_poll_ns = strtoull(poll_us, NULL, 10) * 1000;
 	s->id = id;
 	s->cpu = cpu;
 	s->b = b;
@@ -62,7 +67,9 @@ struct dp_shard *dp_shard_create(struct dp_broker *b, int id, int cpu)
 			goto fail;
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+	/* TASKRUN_FLAG: with COOP_TASKRUN, completions that need this thread's task work (socket
+	 * receives) wait until it enters the kernel; the flag lets the poll before sleeping see them. */
+	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	int rc = io_uring_queue_init_params(DP_RING_ENTRIES, &s->ring, &p);
 	if (rc < 0) {
 		/* Older kernels lack the flags; they are optimisations only. */
@@ -137,6 +144,7 @@ static void wake(struct dp_shard *from, struct dp_shard *to)
 	io_uring_prep_msg_ring(sqe, to->ring.ring_fd, 0, 0, 0);
 	io_uring_sqe_set_data(sqe, NULL);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	from->wakes++;
 }
 
 static bool push_now(struct dp_shard *from, int dst, struct dp_xmsg m)
@@ -312,6 +320,29 @@ static void reap(struct dp_shard *s)
 		io_uring_cq_advance(&s->ring, n);
 }
 
+/* Something for the loop: an inbound message, a completion, or task work (a socket receive)
+ * that the kernel runs when this thread next enters it. */
+static bool work_waiting(struct dp_shard *s)
+{
+	return inbound_pending(s) || io_uring_cq_ready(&s->ring) ||
+	       (IO_URING_READ_ONCE(*s->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
+
+/* Polls for work until `until` (CLOCK_MONOTONIC ns) and returns; the caller then sleeps as
+ * usual, which finds whatever came (the rings re-checked, the CQ and task work by the wait).
+ * What the loop queued is submitted first: the writes and wake-ups the answers depend on.
+ * Each look yields the CPU, so the shard's own io-wq workers (which inherit its single CPU)
+ * and any other runnable thread go first; on a busy CPU the yield returns late and the poll
+ * ends by the clock. */
+static void poll_before_sleep(struct dp_shard *s, uint64_t until)
+{
+	io_uring_submit(&s->ring);
+	atomic_store_explicit(&s->polling, 1, memory_order_relaxed);
+	while (!work_waiting(s) && dp_now_ns() < until)
+		sched_yield();
+	atomic_store_explicit(&s->polling, 0, memory_order_relaxed);
+}
+
 static void *shard_main(void *arg)
 {
 	struct dp_shard *s = arg;
@@ -369,6 +400,12 @@ static void *shard_main(void *arg)
 				wait_ns = s->timers->due_ns > now ? s->timers->due_ns - now : 0;
 				if (wait_ns > DP_MAX_WAIT_MS * 1000000ull)
 					wait_ns = DP_MAX_WAIT_MS * 1000000ull;
+			}
+			if (s->inflight > 0 && dp_shard_poll_ns) {
+				uint64_t now = dp_now_ns();
+				poll_before_sleep(s, now + (wait_ns < dp_shard_poll_ns ? wait_ns : dp_shard_poll_ns));
+				uint64_t spent = dp_now_ns() - now;
+				wait_ns = wait_ns > spent ? wait_ns - spent : 0;
 			}
 			ts.tv_sec = (long long)(wait_ns / 1000000000ull);
 			ts.tv_nsec = (long long)(wait_ns % 1000000000ull);
