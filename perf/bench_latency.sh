@@ -11,7 +11,12 @@
 #   acks=1  limit: 2 x loopback RTT p99
 #   acks=-1 limit: fdatasync p99 + 2 x loopback RTT p99
 # Also printed per run: the harness's own service time p99 (request sent -> response read) and
-# the load generator's CPU, to tell the harness's lateness from the broker's.
+# the load generator's CPU, to tell the harness's lateness from the broker's; the ratio to the
+# same limit with the round trip counted as the produce latency is (paced at 10,000/s, from each
+# exchange's slot: the client's own lateness in both); the broker's CPU time per 10,000 records;
+# and with a lat_trace build (-Dlat_trace=true) the broker's per-stage histograms of each run.
+# ACKS in the environment picks the runs (default "1 -1"); the broker inherits the environment
+# (RINGTAIL_SHARD_POLL_US=0 and the like, for an A/B on one binary).
 # Nothing here runs in `make test`.
 set -eu
 B=${1:-build}
@@ -37,19 +42,23 @@ while [ "$i" -lt "$REP" ]; do
 	$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
 	RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 	RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 	SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	echo "run $i limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us), fdatasync(16 KiB) p99 $SYNC99 us"
+	echo "run $i load $(cut -d' ' -f1 /proc/loadavg) limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us, from slot $RTTS99 us), fdatasync(16 KiB) p99 $SYNC99 us"
 	start_broker "$TMP/b$i" "$TMP/b$i.log"
-	for acks in 1 -1; do
+	for acks in ${ACKS:-1 -1}; do
 		/usr/bin/time -f "%U %S" -o "$TMP/cpu" $PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create \
 			--partitions 8 --record-size 1024 --acks $acks --rate 10000 --linger-ms 0 --duration "$DUR" \
-			--warmup 1 $PRIME --quiet --json "$TMP/l$acks.json"
+			--warmup 1 $PRIME --broker-pid $BPID --quiet --json "$TMP/l$acks.json"
 		P99=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p99']*1000, 1)")
 		P50=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p50']*1000, 1)")
 		S99=$(json "$TMP/l$acks.json" "round(d['latency_ms'].get('service', {}).get('p99', 0)*1000, 1)")
 		if [ "$acks" = 1 ]; then LIMIT=$(calc "round(2*$RTT99,1)"); else LIMIT=$(calc "round($SYNC99+2*$RTT99,1)"); fi
-		echo "run $i acks=$acks p99 $P99 us (p50 $P50, harness service p99 $S99) limit $LIMIT us ratio $(calc "round($P99/$LIMIT,2)") client cpu $(awk '{print $1+$2}' "$TMP/cpu") s"
+		if [ "$acks" = 1 ]; then SAME=$(calc "round(2*$RTTS99,1)"); else SAME=$(calc "round($SYNC99+2*$RTTS99,1)"); fi
+		BCPU=$(json "$TMP/l$acks.json" "round(1e7*d['broker_cpu_s']/max(1, d['acked_records'])) if d.get('broker_cpu_s') is not None else '?'")
+		echo "run $i acks=$acks p99 $P99 us (p50 $P50, harness service p99 $S99) limit $LIMIT us ratio $(calc "round($P99/$LIMIT,2)") (from-slot limit $SAME us: $(calc "round($P99/$SAME,2)")) client cpu $(awk '{print $1+$2}' "$TMP/cpu") s, broker $BCPU ms CPU per 10,000 records"
 	done
 	stop_broker
+	grep -h '^lat_trace' "$TMP/b$i.log" | grep -v 'n=0 ' | sed 's/^/  /' || true
 	rm -rf "$TMP/b$i"
 done

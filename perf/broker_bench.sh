@@ -41,8 +41,9 @@ mkdir -p "$TMP/data"
 $LIM "$TMP/data" 20000 > "$TMP/lim.txt"
 RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
 SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us), fdatasync(16 KiB) p99: $SYNC99 us"
+echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us; counted from each exchange's slot, as the produce latency is: $RTTS99 us), fdatasync(16 KiB) p99: $SYNC99 us"
 # Appending into the page cache: 1 MiB buffered writes (the size of the produce runs' appends,
 # one per 1 MiB batch) to 8 new files beside the broker's data for $DUR seconds (at most 1 GiB
 # each), by 8 writers at once (the produce runs append to 8 partitions, whose writes io_uring's
@@ -126,7 +127,10 @@ for acks in 1 -1; do
 		--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/l$acks.json"
 	P99=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p99']*1000, 1)")
 	if [ "$acks" = 1 ]; then LIMIT=$(/usr/bin/python3 -c "print(round(2*$RTT99,1))"); else LIMIT=$(/usr/bin/python3 -c "print(round($SYNC99+2*$RTT99,1))"); fi
-	echo "ringtail p99 produce latency at 10,000 rec/s acks=$acks: $P99 us (limit $LIMIT us)"
+	# The same figure against the round trip counted the same way (paced, from each exchange's
+	# slot: the client's own lateness in both); the limit above stays the issue's.
+	if [ "$acks" = 1 ]; then SAME=$(/usr/bin/python3 -c "print(round(2*$RTTS99,1))"); else SAME=$(/usr/bin/python3 -c "print(round($SYNC99+2*$RTTS99,1))"); fi
+	echo "ringtail p99 produce latency at 10,000 rec/s acks=$acks: $P99 us (limit $LIMIT us; with the round trip counted from its slot as this is: $SAME us)"
 done
 stop_broker
 
