@@ -30,7 +30,9 @@
  * idx_dirty holds (or is opening: idx_inflight)
  * both index descriptors, a segment with txn_dirty its .txnindex one, and dir_dirty implies the
  * directory's: so a group-commit round (sync.c) always finds what it syncs open.  Nothing is
- * closed while a round is in flight (it may name any of them), while a write or open of it is
+ * closed before the round that last synced it is done (sync.c records it: aux_round,
+ * dir_round; with two rounds in flight per log there may be no moment without one), while a
+ * write or open of it is
  * in flight (idx_inflight) or while entries wait for it.  Blocking paths (open, close, recovery,
  * a cut on the file worker, the cleaner) open what they need themselves.
  *
@@ -219,7 +221,7 @@ static bool aux_release(struct stor_segment *s, bool now)
 	int xfd = s->txn ? stor_txnidx_fd(s->txn) : -1;
 	if (s->ifd < 0 && s->tfd < 0 && xfd < 0) return true;
 	if (s->idx_inflight || s->idx_want || s->txn_wait || s->txn_dirty ||
-	    (s->sealed && s->idx_dirty && !s->idx_bad))
+	    (s->sealed && s->idx_dirty && !s->idx_bad) || s->aux_round > log->round_done)
 		return false;
 	int fds[3] = {s->ifd, s->tfd, xfd >= 0 ? stor_txnidx_take_fd(s->txn) : -1};
 	s->ifd = s->tfd = -1;
@@ -233,12 +235,14 @@ static bool aux_release(struct stor_segment *s, bool now)
 
 void stor_log_fds_release(struct stor_log *log, bool now)
 {
-	/* A round in flight may name any of them (sync.c's add_dirty), its SQEs perhaps not even
-	 * submitted yet; the round's settling calls this again (stor_reap).  While a roll's spare
+	/* A round in flight may name them (sync.c's add_dirty records which round took a
+	 * segment's files, aux_round, and the directory's, dir_round), its SQEs perhaps not even
+	 * submitted yet: they stay open until that round is done (rounds complete in order; the
+	 * settling calls this again through stor_reap).  While a roll's spare
 	 * renames are in flight the new segment keeps the spare descriptors it took: opening
 	 * "<base>.index" or "<base>.txnindex" by name then would create a file that the rename
 	 * replaces, and what was written to it would be lost (spare.c calls this when they land). */
-	if (log->round_n || log->spare_renaming) return;
+	if (log->spare_renaming) return;
 	if (log->aux_segs) {
 		size_t seen = 0, held = 0;
 		for (size_t i = log->nseg; i-- > 0 && seen < log->aux_segs;) {
@@ -255,7 +259,7 @@ void stor_log_fds_release(struct stor_log *log, bool now)
 		 * having seen fewer (recovery frees some directly): either way `held` is the count. */
 		log->aux_segs = held;
 	}
-	if (log->dfd >= 0 && !log->dir_dirty && !log->spare_renaming) {
+	if (log->dfd >= 0 && !log->dir_dirty && log->dir_round <= log->round_done) {
 		if (now) close(log->dfd);
 		else stor_close_async(log, log->dfd);
 		log->dfd = -1;

@@ -91,6 +91,8 @@ struct stor_segment {
 	bool idx_want;              /* index entries wait for the opens of [0] and [1] */
 	bool aux_held;              /* may hold an index or .txnindex descriptor (counted in the
 	                             * log's aux_segs) */
+	uint64_t aux_round;         /* the last group-commit round that synced them (sync.c): they
+	                             * stay open until it is done */
 	struct txn_write *txn_wait; /* .txnindex writes waiting for the open of [2] (aborted.c) */
 	bool txn_missing;           /* absent or unreadable at open: rebuilt from the log */
 	bool txn_dirty;             /* entries written since the file's last fdatasync */
@@ -318,6 +320,7 @@ struct stor_log {
 	int dfd;                    /* the partition directory: held only while a directory sync is
 	                             * due or a blocking path needs it (fds.c), -1 otherwise */
 	size_t aux_segs;            /* segments with aux_held (fds.c) */
+	uint64_t dir_round;         /* the last round that synced the directory (sync.c) */
 	struct stor_config cfg;
 	struct io_uring *ring;
 

@@ -284,15 +284,18 @@ static int add_dirty(struct stor_log *log, struct stor_round *r, bool injected)
 			rc = add_sync(log, r, s->ifd, NULL, injected);
 			if (!rc) rc = add_sync(log, r, s->tfd, NULL, injected);
 			if (!rc) s->idx_dirty = false;
+			if (!rc) s->aux_round = r->seq;  /* its descriptors stay open until done (fds.c) */
 		}
 		if (!rc && s->txn_dirty && s->txn) {
 			rc = add_sync(log, r, stor_txnidx_fd(s->txn), NULL, injected);
 			if (!rc) s->txn_dirty = false;
+			if (!rc) s->aux_round = r->seq;
 		}
 	}
 	if (!rc && log->dir_dirty) {
 		rc = add_sync(log, r, log->dfd, NULL, injected);
 		if (!rc) log->dir_dirty = false;
+		if (!rc) log->dir_round = r->seq;
 	}
 	return rc;
 }
