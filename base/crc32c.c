@@ -112,41 +112,34 @@ HW_TARGET static inline uint32_t combine3(uint32_t a, uint32_t b, uint32_t c, co
 	return (uint32_t)_mm_crc32_u64(0, v) ^ c;
 }
 
+/* Three streams of `len` bytes each, folded together, for as long as 3 * len bytes remain;
+ * advances *p and *n.  Always inlined so that each constant `len` unrolls as its own loop. */
+HW_TARGET static inline __attribute__((always_inline)) uint32_t
+stride3(uint32_t crc, const uint8_t **pp, size_t *np, size_t len, const uint64_t k[2])
+{
+	const uint8_t *p = *pp;
+	size_t n = *np;
+	while (n >= 3 * len) {
+		uint64_t a = crc, b = 0, c = 0;
+		for (size_t i = 0; i < len; i += 8) {
+			a = _mm_crc32_u64(a, load64(p + i));
+			b = _mm_crc32_u64(b, load64(p + len + i));
+			c = _mm_crc32_u64(c, load64(p + 2 * len + i));
+		}
+		crc = combine3((uint32_t)a, (uint32_t)b, (uint32_t)c, k);
+		p += 3 * len;
+		n -= 3 * len;
+	}
+	*pp = p;
+	*np = n;
+	return crc;
+}
+
 HW_TARGET static uint32_t crc_hw_3way(uint32_t crc, const uint8_t *p, size_t n)
 {
-	while (n >= 3 * LONG_LEN) {
-		uint64_t a = crc, b = 0, c = 0;
-		for (size_t i = 0; i < LONG_LEN; i += 8) {
-			a = _mm_crc32_u64(a, load64(p + i));
-			b = _mm_crc32_u64(b, load64(p + LONG_LEN + i));
-			c = _mm_crc32_u64(c, load64(p + 2 * LONG_LEN + i));
-		}
-		crc = combine3((uint32_t)a, (uint32_t)b, (uint32_t)c, k_long);
-		p += 3 * LONG_LEN;
-		n -= 3 * LONG_LEN;
-	}
-	while (n >= 3 * SHORT_LEN) {
-		uint64_t a = crc, b = 0, c = 0;
-		for (size_t i = 0; i < SHORT_LEN; i += 8) {
-			a = _mm_crc32_u64(a, load64(p + i));
-			b = _mm_crc32_u64(b, load64(p + SHORT_LEN + i));
-			c = _mm_crc32_u64(c, load64(p + 2 * SHORT_LEN + i));
-		}
-		crc = combine3((uint32_t)a, (uint32_t)b, (uint32_t)c, k_short);
-		p += 3 * SHORT_LEN;
-		n -= 3 * SHORT_LEN;
-	}
-	while (n >= 3 * TAIL_LEN) {
-		uint64_t a = crc, b = 0, c = 0;
-		for (size_t i = 0; i < TAIL_LEN; i += 8) {
-			a = _mm_crc32_u64(a, load64(p + i));
-			b = _mm_crc32_u64(b, load64(p + TAIL_LEN + i));
-			c = _mm_crc32_u64(c, load64(p + 2 * TAIL_LEN + i));
-		}
-		crc = combine3((uint32_t)a, (uint32_t)b, (uint32_t)c, k_tail);
-		p += 3 * TAIL_LEN;
-		n -= 3 * TAIL_LEN;
-	}
+	crc = stride3(crc, &p, &n, LONG_LEN, k_long);
+	crc = stride3(crc, &p, &n, SHORT_LEN, k_short);
+	crc = stride3(crc, &p, &n, TAIL_LEN, k_tail);
 	return crc_hw_1way(crc, p, n);
 }
 
