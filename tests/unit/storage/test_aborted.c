@@ -35,18 +35,6 @@ static uint8_t *data_batch(int64_t pid, int32_t seq, int n, size_t *len)
 	return t_producer_batch(n, 1000, 40, pid, 0, seq, true, len);
 }
 
-static uint8_t *marker_batch(int64_t pid, bool commit, size_t *len)
-{
-	struct kp_batch_builder bb;
-	cr_assert_eq(kp_batch_builder_marker(&bb, pid, 0, commit, 0, 2000), 0);
-	const uint8_t *p = kp_batch_builder_finish(&bb, len);
-	cr_assert(p);
-	uint8_t *out = malloc(*len);
-	memcpy(out, p, *len);
-	kp_batch_builder_fini(&bb);
-	return out;
-}
-
 /* Appends one batch and applies it; returns its base offset. */
 static int64_t own_put(struct owner *o, uint8_t *b, size_t len)
 {
@@ -85,7 +73,7 @@ static void own_data(struct owner *o, int pid, int n)
 static void own_end(struct owner *o, int pid, bool commit)
 {
 	size_t len = 0;
-	uint8_t *b = marker_batch(pid, commit, &len);
+	uint8_t *b = t_marker_batch(pid, 0, commit, 0, 2000, &len);
 	own_put(o, b, len);
 	o->open[pid] = false;
 }

@@ -226,18 +226,6 @@ static uint8_t *txn_batch(int64_t pid, int n, size_t *len)
 	return b;
 }
 
-static uint8_t *abort_marker(int64_t pid, size_t *len)
-{
-	struct kp_batch_builder bb;
-	cr_assert_eq(kp_batch_builder_marker(&bb, pid, 0, false, 0, 2000), 0);
-	const uint8_t *p = kp_batch_builder_finish(&bb, len);
-	cr_assert(p);
-	uint8_t *out = malloc(*len);
-	memcpy(out, p, *len);
-	kp_batch_builder_fini(&bb);
-	return out;
-}
-
 Test(stor_fds, an_unclean_open_that_rebuilds_a_txnindex_keeps_only_the_log)
 {
 	struct stor_log *lg = open_part("rb", 0);
@@ -246,7 +234,7 @@ Test(stor_fds, an_unclean_open_that_rebuilds_a_txnindex_keeps_only_the_log)
 	uint8_t *b = txn_batch(5, 3, &len);
 	cr_assert_eq(t_append(&t, lg, b, len, 0, &base), 0);
 	free(b);
-	b = abort_marker(5, &len);
+	b = t_marker_batch(5, 0, false, 0, 2000, &len);
 	cr_assert_eq(t_append(&t, lg, b, len, 0, &base), 0);
 	free(b);
 	cr_assert_eq(t_close(&t, lg), 0);

@@ -71,14 +71,8 @@ static void put(struct stor_log *lg, int n, int64_t pid, int16_t epoch, int32_t 
 
 static void marker(struct stor_log *lg, int64_t pid, int16_t epoch, bool commit)
 {
-	struct kp_batch_builder bb;
-	cr_assert_eq(kp_batch_builder_marker(&bb, pid, epoch, commit, 7, 5000), 0);
 	size_t len;
-	const uint8_t *p = kp_batch_builder_finish(&bb, &len);
-	cr_assert_not_null(p);
-	uint8_t *b = malloc(len);
-	memcpy(b, p, len);
-	kp_batch_builder_fini(&bb);
+	uint8_t *b = t_marker_batch(pid, epoch, commit, 7, 5000, &len);
 	append_bytes(lg, b, len);
 }
 

@@ -177,6 +177,19 @@ uint8_t *t_producer_batch(int n, int64_t ts, size_t vsize, int64_t pid, int16_t 
 	return b;
 }
 
+uint8_t *t_marker_batch(int64_t pid, int16_t epoch, bool commit, int32_t coord_epoch, int64_t ts, size_t *len)
+{
+	struct kp_batch_builder bb;
+	cr_assert_eq(kp_batch_builder_marker(&bb, pid, epoch, commit, coord_epoch, ts), 0);
+	const uint8_t *p = kp_batch_builder_finish(&bb, len);
+	cr_assert_not_null(p);
+	uint8_t *out = malloc(*len);
+	cr_assert_not_null(out);
+	memcpy(out, p, *len);
+	kp_batch_builder_fini(&bb);
+	return out;
+}
+
 static void t_done(struct stor_append *a, int err)
 {
 	struct t_app *ta = (struct t_app *)a;

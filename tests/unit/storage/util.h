@@ -44,6 +44,9 @@ uint8_t *t_batches(int k, int n, int64_t ts, size_t vsize, size_t *len);
  * CRC recomputed; malloc'ed. */
 uint8_t *t_producer_batch(int n, int64_t ts, size_t vsize, int64_t pid, int16_t epoch, int32_t seq, bool txn,
                           size_t *len);
+/* A control batch ending pid's transaction (a commit or an abort marker, coordinator epoch
+ * coord_epoch, timestamp ts); malloc'ed, its length in *len. */
+uint8_t *t_marker_batch(int64_t pid, int16_t epoch, bool commit, int32_t coord_epoch, int64_t ts, size_t *len);
 
 /* An append the test waits for. */
 struct t_app {
