@@ -5,7 +5,8 @@
  * An append is accepted whole or not at all.  Its bytes are written straight from the caller's
  * buffer at a position reserved at submission, so writes to one segment may complete in any
  * order; stor_append_resolve walks the queue in offset order and only then makes an append
- * visible (LEO, index entries, watches).  When a write fails (ENOSPC, EIO, a short write that
+ * visible (LEO, index entries, watches).  Appends queued for the segment before the ring is
+ * submitted share one writev (coalesce.c).  When a write fails (ENOSPC, EIO, a short write that
  * cannot be completed) that append and every append queued behind it fail, new appends are
  * refused until the queue drains, and then the tail is cut back to where the failed append
  * began, so the file never holds a hole or bytes whose append was reported failed.  Appends work
@@ -35,9 +36,12 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
 static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
 {
 	int32_t f = stor_fault_check(STOR_FAULT_LOG_WRITE);
+	/* The appends queued together for the segment share one write (coalesce.c). */
+	if (first && !f && stor_wc_join(log, a)) return 0;
 	bool link = first && !f && (a->flags & STOR_APPEND_DURABLE) && stor_sync_can_link(log);
 	struct io_uring_sqe *sqe = stor_get_sqe(log);
 	if (!sqe) return -EBUSY;
+	unsigned slot = log->ring->sq.sqe_tail - 1;
 	size_t len = a->len - a->written;
 	if (f < 0) {
 		io_uring_prep_nop(sqe);
@@ -63,10 +67,13 @@ static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
 	io_uring_sqe_set_data(sqe, &a->op);
 	a->seg->inflight++;
 	log->inflight++;
+	log->write_sqes++;
+	struct io_uring_sqe *fsqe = NULL;
 	if (link) {
 		sqe->flags |= IOSQE_IO_LINK;
-		stor_sync_link(log, a);
+		fsqe = stor_sync_link(log, a);
 	}
+	if (first && !f) stor_wc_opened(log, a, sqe, slot, fsqe, a->link_seq);
 	return 0;
 }
 
@@ -82,13 +89,8 @@ static void fail_append(struct stor_log *log, struct stor_append *a, int err)
 	}
 }
 
-static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+bool stor_append_wrote(struct stor_log *log, struct stor_append *a, int32_t res)
 {
-	(void)flags;
-	struct stor_append *a = rt_container_of(op, struct stor_append, op);
-	struct stor_log *log = a->seg->log;
-	a->seg->inflight--;
-	log->inflight--;
 	if (a->fault) {
 		res = a->fault;
 		a->fault = 0;
@@ -105,16 +107,32 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		if (a->written < a->len) {
 			/* A short write: the kernel took part; ask for the rest (it reports the cause).
 			 * A linked fdatasync is cancelled by it: the rest waits for a plain round. */
-			a->link_seq = 0;
-			int rc = log->fail_err ? log->fail_err : submit_write(log, a, false);
-			if (!rc) return;
-			fail_append(log, a, rc);
+			stor_append_retry(log, a);
 		} else {
 			a->state = A_WRITTEN;
 			a->lt_written = rt_lt_now();
-			if (a->link_seq) stor_sync_link_written(log, a);
+			return true;
 		}
 	}
+	return false;
+}
+
+void stor_append_retry(struct stor_log *log, struct stor_append *a)
+{
+	a->link_seq = 0;
+	int rc = log->fail_err ? log->fail_err : submit_write(log, a, false);
+	if (rc) fail_append(log, a, rc);
+}
+
+static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
+{
+	(void)flags;
+	struct stor_append *a = rt_container_of(op, struct stor_append, op);
+	struct stor_log *log = a->seg->log;
+	a->seg->inflight--;
+	log->inflight--;
+	stor_wc_done(log, a);
+	if (stor_append_wrote(log, a, res) && a->link_seq) stor_sync_link_written(log, a);
 	stor_append_resolve(log);
 }
 

@@ -306,6 +306,30 @@ struct stor_pa_op {
 	bool stale;                 /* the segment was cut back meanwhile: do not count the zeros */
 };
 
+/* A write shared by appends queued together for one segment (coalesce.c): one writev of their
+ * pieces, in offset order. */
+struct stor_wgroup {
+	struct rt_ioop op;
+	struct stor_log *log;
+	struct stor_append *first;  /* the members: first and the n - 1 appends behind it (wq) */
+	unsigned n;
+	size_t len;                 /* bytes of all members */
+	int iovcnt, iovcap;
+	struct iovec *iov;          /* owned: the writev's entries */
+	struct stor_wgroup *next;   /* the log's free list */
+};
+
+/* The log's last write whose SQE is not yet handed to the kernel, which later appends to the
+ * same segment may join (coalesce.c). */
+struct stor_wopen {
+	struct io_uring_sqe *sqe;   /* NULL: none */
+	unsigned slot;              /* its place in the SQ (liburing's sqe_tail when it was taken) */
+	struct stor_append *last;   /* the append whose bytes end it */
+	struct stor_wgroup *g;      /* NULL while it is last's own write */
+	struct io_uring_sqe *fsqe;  /* the fdatasync linked to it (sync.c), or NULL */
+	uint64_t round;             /* that fdatasync's round (seq) */
+};
+
 struct stor_epoch_entry {
 	int32_t epoch;
 	int64_t start;
@@ -343,6 +367,9 @@ struct stor_log {
 
 	/* appends */
 	struct stor_append *wq_head, *wq_tail;  /* writes in offset order, not yet resolved */
+	struct stor_wopen wopen;    /* the write later appends may join (coalesce.c) */
+	struct stor_wgroup *wg_free; /* shared writes' spare objects (coalesce.c; owned) */
+	uint64_t write_sqes;        /* log writes queued (SQEs; a shared write counts once) */
 	struct stor_append *dq_head, *dq_tail;  /* written, waiting for an fdatasync (DURABLE) */
 	int fail_err;               /* a write failed: reject appends until the tail is repaired */
 	bool failing;               /* resolving appends behind a failed one */
@@ -474,6 +501,29 @@ void stor_close_async(struct stor_log *log, int fd);
 
 /* append.c */
 void stor_append_resolve(struct stor_log *log);
+/* a's write, or its share of a shared write (coalesce.c), completed with res (bytes, or -errno):
+ * a is written, asks again for the rest of a short write (as a write of its own), or fails.
+ * The caller resolves the queue afterwards.  True when a is written whole now. */
+bool stor_append_wrote(struct stor_log *log, struct stor_append *a, int32_t res);
+/* a's write is made again from a->written, by itself (its share of a shared write was cut off
+ * before it began): queued, or a fails. */
+void stor_append_retry(struct stor_log *log, struct stor_append *a);
+
+/* coalesce.c: appends queued for one segment before the ring is submitted share a write.
+ * a (accepted, placed at its segment's end, not held, no fault to inject) joins the log's open
+ * write when that is still unsubmitted and ends where a begins: true, and a's bytes go with it
+ * (with a durable append, under the fdatasync linked to it, or a new one when nothing else of
+ * the log is unresolved and sync.c allows).  False: a needs a write of its own. */
+bool stor_wc_join(struct stor_log *log, struct stor_append *a);
+/* a's own write was just queued in sqe, taken at SQ slot `slot` (liburing's sqe_tail then),
+ * carrying the fdatasync fsqe of round seq `round` or none (NULL, 0): later appends may join it
+ * while it is unsubmitted. */
+void stor_wc_opened(struct stor_log *log, struct stor_append *a, struct io_uring_sqe *sqe,
+                    unsigned slot, struct io_uring_sqe *fsqe, uint64_t round);
+/* a's own write completed: it is no longer open. */
+void stor_wc_done(struct stor_log *log, const struct stor_append *a);
+/* Frees the log's spare shared-write objects (close; none may be in flight). */
+void stor_wc_free(struct stor_log *log);
 int stor_log_roll(struct stor_log *log);
 
 /* spare.c: queues the spare files' creation (when none are open or pending). */
@@ -533,8 +583,17 @@ bool stor_sync_can_link(struct stor_log *log);
 /* Called right after a's write SQE was prepared with IOSQE_IO_LINK (stor_sync_can_link said
  * yes): queues the linked fdatasync of a's segment in the very next SQE and issues the round it
  * belongs to (with every other fdatasync a plain round would need), targeting a's last offset.
- * The write's completion must then call stor_sync_link_written. */
-void stor_sync_link(struct stor_log *log, struct stor_append *a);
+ * The write's completion must then call stor_sync_link_written.  Returns the fdatasync's SQE. */
+struct io_uring_sqe *stor_sync_link(struct stor_log *log, struct stor_append *a);
+/* Whether a shared write (coalesce.c) whose SQE is the last one taken and whose members are all
+ * the log's unresolved appends may carry a linked fdatasync now: stor_sync_can_link without its
+ * lone-producer rules (the appends that came together are all in it), and a free SQE without
+ * submitting the ring (the write's SQE must stay unsubmitted). */
+bool stor_sync_can_link_group(struct stor_log *log);
+/* a joined the shared write whose linked fdatasync is fsqe (unsubmitted), of round seq `round`:
+ * the fdatasync's range and the round's target grow to a's end; a's link_seq is set. */
+void stor_sync_link_extend(struct stor_log *log, uint64_t round, struct io_uring_sqe *fsqe,
+                           struct stor_append *a);
 /* a's linked write completed whole: the fdatasync chained to it starts now (fault trace). */
 void stor_sync_link_written(struct stor_log *log, struct stor_append *a);
 /* Settles the rounds that completed, in issue order (durable offset, recovery point, waiters),

@@ -268,6 +268,7 @@ static void log_free(struct stor_log *log)
 	free(log->segs);
 	free(log->read_win);
 	free(log->rh);
+	stor_wc_free(log);
 	free(log->epochs);
 	free(log->topic);
 	free(log->path);
