@@ -11,7 +11,14 @@
 # 3. p99 produce latency at 10,000 records/s with acks=1 and with acks=-1 (open loop);
 # 4. the same produce, then fetch, and the acks=1 latency run in shard-aware mode
 #    (ringtail.advertise.shards=true);
-# 5. the same produce in default mode with retention deleting segments as it goes (steady state).
+# 5. the same produce in default mode with retention deleting segments as it goes (steady state);
+# 6. extra lines, not issue 4's figures (those stay the disk-backed ones above): the same produce
+#    with the disk out of the way, each beside its own limit measured right before it: (a) the
+#    data directory on a tmpfs (/dev/shm; fio's limit: 4 GiB on the same tmpfs), so no ext4, no
+#    writeback, no dirty throttling; (b) on the real disk, a run of a fixed size under the dirty
+#    background threshold (3/4 of it, at most 2 GB; fio writes as many bytes), so writeback never
+#    starts during it.  Both still append into new memory pages: on a VM whose free memory goes
+#    back to the host that costs the same on a tmpfs (perf/README.md, "What bounds produce").
 # Also printed: the page-cache append limit (fio, with its own CPU s/GB) and the load generator's
 # own CPU s/GB, to show whether the harness or the machine, not the broker, bounds a figure.  Each
 # produce line splits the broker's CPU into its shard threads (receive, CRC, validation, the
@@ -34,6 +41,8 @@ PERF=$B/perf/harness/ringtail-perf
 LIM=$B/perf/bench_latency_limits
 TMP=$(mktemp -d /tmp/ringtail-bench.XXXXXX)
 . "$(dirname "$0")/lib.sh"
+SHM=""
+trap 'cleanup; [ -z "$SHM" ] || rm -rf "$SHM"' EXIT INT TERM
 
 iperf_loopback "$DUR"
 echo "limit  iperf3 loopback: $IPERF MB/s"
@@ -52,19 +61,24 @@ echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us; counted
 # and this, not the network, bounds what produce can append (see perf/README.md); such faults
 # are waited for rather than computed, so one writer alone measured a third to a half of what 8
 # do.  Quiet 5 s before it and after it (the files removed first): see the top of this file.
-# Sets FIO (MB/s).
+# Sets FIO (MB/s).  With $2 (a directory) fio writes there instead; with $3 (bytes) each
+# writer writes $3/8 bytes and stops, instead of writing for $DUR seconds.
 pagecache_limit() { # $1: what the limit is for
 	sleep 5
-	fio --name=pagecache --directory="$TMP/data" --rw=write --bs=1M --size=1G --numjobs=8 \
-		--time_based --runtime="$DUR" --group_reporting --ioengine=psync --end_fsync=0 \
+	fdir=${2:-$TMP/data}
+	if [ -n "${3:-}" ]; then flen="--size=$(($3 / 8 / 1048576))M"; else flen="--size=1G --time_based --runtime=$DUR"; fi
+	# shellcheck disable=SC2086
+	fio --name=pagecache --directory="$fdir" --rw=write --bs=1M $flen --numjobs=8 \
+		--group_reporting --ioengine=psync --end_fsync=0 \
 		--output-format=json > "$TMP/fio.json" 2>/dev/null || echo '{}' > "$TMP/fio.json"
-	rm -f "$TMP/data/pagecache"*
+	rm -f "$fdir/pagecache"*
 	sleep 5
 	FIO=$(json "$TMP/fio.json" "round(d['jobs'][0]['write']['bw_bytes']/1e6, 1) if d.get('jobs') else 0")
 	# usr_cpu and sys_cpu are per cent of job_runtime, the writers' run times added up
 	FIOCPU=$(json "$TMP/fio.json" "round((d['jobs'][0]['usr_cpu']+d['jobs'][0]['sys_cpu'])/100*d['jobs'][0]['job_runtime']/1e3/(d['jobs'][0]['write']['io_bytes']/1e9), 3) if d.get('jobs') else '?'")
 	FIOGB=$(json "$TMP/fio.json" "round(d['jobs'][0]['write']['io_bytes']/1e9, 2) if d.get('jobs') else 0")
-	echo "limit  page-cache append (fio, 8 writers of 1 MiB to new files for $DUR s; $1): $FIO MB/s ($FIOGB GB), $FIOCPU CPU s/GB"
+	if [ -n "${3:-}" ]; then fwhat="$FIOGB GB"; else fwhat="for $DUR s"; fi
+	echo "limit  page-cache append (fio, 8 writers of 1 MiB to new files $fwhat; $1): $FIO MB/s ($FIOGB GB), $FIOCPU CPU s/GB"
 }
 # CPU ticks of the broker's shard threads and of the whole process (every thread, also those
 # that have exited, such as idle io-wq workers): "shards total".
@@ -96,6 +110,20 @@ gb = d["produce_mb_per_s"] * d["elapsed_s"] / 1e3
 hz = os.sysconf("SC_CLK_TCK")
 sh, tot = (b[0] - a[0]) / hz, (b[1] - a[1]) / hz
 print("shards %.3f + io-wq page-cache writes and the rest %.3f" % (sh / gb, (tot - sh) / gb) if gb > 0 else "?")' "$1" "$2" "$3"
+}
+
+# settle [DIR ...]: removes the data directories of runs that are over and writes back what is
+# still dirty, so that a produce run (and the fio limit before it) does not pay for the runs
+# before it: one flat-out run leaves gigabytes dirty, over the dirty background threshold, and
+# the kernel then throttles every writer while it flushes them (as run.sh's settle; before
+# 2026-11-25 the shard-aware and retention runs here appended while the default-mode run's 4-5
+# GB were still being written back).
+settle() {
+	for d in "$@"; do rm -rf "$d"; done
+	sdirty=$(awk '/^Dirty:/ {print int($2 / 1024)}' /proc/meminfo)
+	st0=$(date +%s.%N)
+	sync
+	echo "settle ${sdirty} MB dirty written back in $(/usr/bin/python3 -c "import time; print(round(time.time() - $st0, 1))") s"
 }
 
 # A batch of 1 MiB of records is a little over Kafka's default message.max.bytes (1 MiB + 12).
@@ -133,6 +161,7 @@ for acks in 1 -1; do
 	echo "ringtail p99 produce latency at 10,000 rec/s acks=$acks: $P99 us (limit $LIMIT us; with the round trip counted from its slot as this is: $SAME us)"
 done
 stop_broker
+settle "$TMP/copy"
 
 start_broker "$TMP/aware" "$TMP/aware.log" ringtail.advertise.shards=true message.max.bytes=2097152
 pagecache_limit "before the shard-aware produce"
@@ -149,6 +178,7 @@ $PERF --bootstrap 127.0.0.1:$BP --topic tla --create --partitions 8 --record-siz
 	--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/la.json"
 echo "ringtail shard-aware p99 produce latency at 10,000 rec/s acks=1: $(json "$TMP/la.json" "round(d['latency_ms']['produce']['p99']*1000, 1)") us (limit $(/usr/bin/python3 -c "print(round(2*$RTT99,1))") us)"
 stop_broker
+settle "$TMP/aware"
 
 # Steady state: retention deletes old segments while produce appends, as on a broker that has
 # been running for a while, so new appends land in page-cache pages that deleted segments have
@@ -163,3 +193,42 @@ $PERF --bootstrap 127.0.0.1:$BP --topic tp --partitions 8 --record-size 1024 --b
 SPLIT=$(cpu_split "$C0" "$(cpu_ticks $BPID)" "$TMP/ps.json")
 echo "ringtail produce with retention (64 MiB segments, 128 MiB kept per partition; default mode): $(json "$TMP/ps.json" "round(d['produce_mb_per_s'], 1)") MB/s, broker $(json "$TMP/ps.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB ($SPLIT)"
 stop_broker
+settle "$TMP/steady"
+
+# 6. The disk out of the way (extra lines; issue 4's produce figure is the disk-backed one).
+# produce_line LABEL JSON CPU0 CPU1: the produce run's line against iperf3 and $FIO.
+produce_line() {
+	echo "extra  ringtail produce, $1: $(json "$2" "round(d['produce_mb_per_s'], 1)") MB/s ($(json "$2" "round(d['produce_mb_per_s']*d['elapsed_s']/1e3, 2)") GB) = $(json "$2" "round(100*d['produce_mb_per_s']/$IPERF)")% of iperf3, $(json "$2" "round(100*d['produce_mb_per_s']/$FIO) if $FIO else '?'")% of the limit above; broker $(json "$2" "d.get('broker_cpu_s_per_gb')") CPU s/GB ($(cpu_split "$3" "$4" "$2"))"
+}
+if [ -d /dev/shm ] && SHM=$(mktemp -d /dev/shm/ringtail-bench.XXXXXX); then
+	mkdir -p "$SHM/fio"
+	# A fixed 4 GiB (at most half the tmpfs): fio for $DUR s on 8 files of 1 GiB wraps round
+	# and overwrites pages it has already written whenever it goes faster than 1.7 GB/s, as it
+	# does on warm memory (19 GB in 5 s measured), and an overwrite takes no new page.
+	SHMB=$(/usr/bin/python3 -c "import os; v = os.statvfs('$SHM'); print(min(4 << 30, v.f_bavail * v.f_frsize // 2))")
+	pagecache_limit "on a tmpfs, before the tmpfs produce" "$SHM/fio" "$SHMB"
+	start_broker "$SHM/data" "$TMP/shm.log" message.max.bytes=2097152
+	C0=$(cpu_ticks $BPID)
+	$PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
+		--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --broker-pid $BPID --quiet --json "$TMP/pt.json"
+	produce_line "data on a tmpfs, $DUR s" "$TMP/pt.json" "$C0" "$(cpu_ticks $BPID)"
+	stop_broker
+	settle "$SHM"
+	SHM=""
+fi
+# Under the dirty background threshold: dirty_background_ratio per cent of the memory the kernel
+# counts as dirtyable (about MemAvailable), unless dirty_background_bytes is set.
+BG=$(/usr/bin/python3 -c '
+m = dict((l.split(":")[0], int(l.split()[1]) * 1024) for l in open("/proc/meminfo"))
+b = int(open("/proc/sys/vm/dirty_background_bytes").read())
+r = int(open("/proc/sys/vm/dirty_background_ratio").read())
+print(b or m["MemAvailable"] * r // 100)')
+SHORT=$(/usr/bin/python3 -c "print(min($BG * 3 // 4, 2000000000) // 8388608 * 8388608)")
+pagecache_limit "$SHORT bytes, before the short produce" "$TMP/data" "$SHORT"
+start_broker "$TMP/short" "$TMP/short.log" message.max.bytes=2097152
+C0=$(cpu_ticks $BPID)
+$PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
+	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --records $((SHORT / 1024)) --duration 60 --broker-pid $BPID --quiet --json "$TMP/pu.json"
+produce_line "$SHORT bytes on the disk (dirty background threshold $BG bytes)" "$TMP/pu.json" "$C0" "$(cpu_ticks $BPID)"
+stop_broker
+settle "$TMP/short"
