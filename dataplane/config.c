@@ -88,6 +88,11 @@ static const struct rt_cfg_def defs[] = {
 	  .doc = "responses sent from memory with at least this many bytes use zero-copy sends (IORING_OP_SENDMSG_ZC); 0 never" },
 	{ "ringtail.advertise.shards", RT_CFG_BOOL, "false",
 	  .doc = "each shard listens on port+1+shard and is advertised as its own node" },
+	{ "ringtail.shard.poll.us", RT_CFG_INT, "500", .min = 0, .max = 1000000,
+	  .doc = "a shard keeps polling for work (yielding its core between looks) this long after its last "
+	         "work, and while it owes answers, before it sleeps (not while its own writes or fdatasyncs "
+	         "are in flight): a sleeping shard's wake-up costs tens of microseconds (a halted CPU in a VM); "
+	         "0 sleeps at once" },
 };
 
 static bool given(const struct rt_cfg *c, const char *key)
@@ -215,6 +220,7 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
 	c->fetch_zero_copy = rt_cfg_bool(rc, "ringtail.fetch.zero.copy");
 	c->send_zc_min_bytes = rt_cfg_int(rc, "ringtail.net.send.zc.min.bytes");
+	c->shard_poll_us = rt_cfg_int(rc, "ringtail.shard.poll.us");
 	const char *cid = text(rc, "cluster.id");
 	if (cid) {
 		if (!*cid || strlen(cid) >= sizeof(c->cluster_id)) {

@@ -59,6 +59,7 @@ struct dp_config {
 	struct dp_dpdk_cfg dpdk;       /* ringtail.dpdk.*, read when net_backend is dpdk */
 	bool advertise_shards;
 	int64_t send_zc_min_bytes;     /* memory sends of at least this use SENDMSG_ZC; 0 never */
+	int64_t shard_poll_us;         /* ringtail.shard.poll.us: a shard polls this long before it sleeps */
 	bool fetch_zero_copy;          /* false: fetch copies record data through user space (to measure) */
 	char cluster_id[64];
 	struct hw_plan plan;           /* owned: the affinity plan the cores come from */

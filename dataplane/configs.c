@@ -111,5 +111,6 @@ int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
 	add(out, &n, "max.incremental.fetch.session.cache.slots", DP_TYPE_INT, S, true, "%d", c->fetch_session_slots);
 	add(out, &n, "ringtail.net.backend", DP_TYPE_STRING, S, true, "%s", c->net_backend);
 	add(out, &n, "ringtail.advertise.shards", DP_TYPE_BOOLEAN, S, true, "%s", c->advertise_shards ? "true" : "false");
+	add(out, &n, "ringtail.shard.poll.us", DP_TYPE_INT, S, true, "%" PRId64, c->shard_poll_us);
 	return n;
 }

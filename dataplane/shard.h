@@ -8,12 +8,13 @@
  * sleep sets `sleeping`, re-checks its rings, then waits; a sender that finds `sleeping` set
  * clears it and wakes the shard with io_uring_prep_msg_ring from its own ring.
  *
- * A shard that owes its clients answers (requests in flight) first polls its rings and its
- * completion queue for up to dp_shard_poll_ns, yielding the CPU between looks, before it
- * sleeps: the answers it waits for (another shard's job outcome, its own write's completion)
- * usually come within tens of microseconds, and picking them up from memory saves the sender a
- * msg_ring and this shard a wake-up on a sleeping (in a VM: halted) CPU, which cost 40 us at
- * the median and milliseconds at the p99 on the 2-vCPU development VM (issue 4).
+ * Before it sleeps, a shard polls its rings, its completion queue and its pending task work,
+ * yielding the CPU between looks, for poll_ns (ringtail.shard.poll.us) after its last work and
+ * while it owes its clients answers (requests in flight): under load the next job from another
+ * shard, the next receive or its own write's completion usually comes within that, and picking
+ * it up from memory saves the sender a msg_ring and this shard a wake-up on a sleeping (in a
+ * VM: halted) CPU, which cost 20-40 us at the median and milliseconds at the p99 on the 2-vCPU
+ * development VM (issue 4).  A shard with no work for poll_ns sleeps.
  */
 #ifndef DP_SHARD_H
 #define DP_SHARD_H
@@ -73,6 +74,8 @@ struct dp_shard {
 	struct dp_parts *parts;        /* partitions this shard owns; owned */
 	struct dp_fs_cache *fsess;     /* fetch sessions of this shard's clients; owned */
 	uint64_t now_ns;               /* CLOCK_MONOTONIC at the top of this loop iteration */
+	uint64_t last_work_ns;         /* when the loop last ran a message or a completion (0: never) */
+	uint64_t poll_ns;              /* how long to poll before sleeping (cfg.shard_poll_us); 0: never */
 	_Atomic int nconns;            /* open connections (read by other shards' accept balancing) */
 	int inflight;                  /* requests received and not yet answered or dropped */
 	int nstarved;                  /* connections waiting for a receive buffer or frame memory */
@@ -92,12 +95,8 @@ struct dp_shard {
 	size_t frame_cached;
 };
 
-/* How long a shard with requests in flight polls before it sleeps, in ns; 0: never.  Read by
- * dp_shard_create; RINGTAIL_SHARD_POLL_US in the environment overrides it (0 turns polling off,
- * for an A/B on one binary). */
-extern uint64_t dp_shard_poll_ns;
-
-/* Constructor for shard `id` pinned to `cpu`: sets up the io_uring.  NULL on failure (errno). */
+/* Constructor for shard `id` pinned to `cpu`: sets up the io_uring; polls before sleeping as
+ * b->cfg.shard_poll_us says.  NULL on failure (errno). */
 struct dp_shard *dp_shard_create(struct dp_broker *b, int id, int cpu);
 void dp_shard_destroy(struct dp_shard *s);
 

@@ -12,6 +12,7 @@
  * began, so the file never holds a hole or bytes whose append was reported failed.  Appends work
  * again from there once the disk does.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <liburing.h>
@@ -27,6 +28,17 @@
 enum { A_INFLIGHT = 1, A_WRITTEN = 2, A_FAILED = 3 };
 
 static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags);
+
+/* Writes issued by this thread's logs and not back (a log is only ever driven by one thread). */
+static _Thread_local unsigned writes_in_flight;
+
+unsigned stor_append_writes_in_flight(void) { return writes_in_flight; }
+
+void stor_append_write_back(void)
+{
+	assert(writes_in_flight > 0);
+	writes_in_flight--;
+}
 
 /* first: the append's first write, issued from stor_log_append.  A durable append's first write
  * carries its own fdatasync when sync.c allows (stor_sync_can_link): chained to the write, it
@@ -68,6 +80,7 @@ static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
 	a->seg->inflight++;
 	log->inflight++;
 	log->write_sqes++;
+	writes_in_flight++;
 	struct io_uring_sqe *fsqe = NULL;
 	if (link) {
 		sqe->flags |= IOSQE_IO_LINK;
@@ -131,6 +144,7 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_log *log = a->seg->log;
 	a->seg->inflight--;
 	log->inflight--;
+	stor_append_write_back();
 	stor_wc_done(log, a);
 	if (stor_append_wrote(log, a, res) && a->link_seq) stor_sync_link_written(log, a);
 	stor_append_resolve(log);

@@ -203,6 +203,7 @@ static void group_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	struct stor_append *first = g->first, *a = first, *last = NULL;
 	a->seg->inflight--;
 	log->inflight--;
+	stor_append_write_back();
 	if (log->wopen.g == g) log->wopen.sqe = NULL;
 	bool whole = res >= 0 && (size_t)res == g->len;
 	size_t left = res > 0 ? (size_t)res : 0;

@@ -572,6 +572,10 @@ void stor_roll_resume(struct stor_log *log);
 
 /* sync.c: issue an fdatasync round when a waiter is covered by the LEO and none is in flight. */
 void stor_sync_kick(struct stor_log *log);
+/* Appends' writes (one per SQE, a shared one of coalesce.c included) of the calling thread's
+ * logs whose completion is not back (append.c); each completion calls stor_append_write_back. */
+unsigned stor_append_writes_in_flight(void);
+void stor_append_write_back(void);
 /* The seq of the newest round in flight, or 0 when none is. */
 uint64_t stor_sync_newest_round(const struct stor_log *log);
 /* Whether the durable append about to be written to the active segment may carry its own

@@ -284,6 +284,15 @@ struct stor_sync {
  * (s->done is not called). */
 int stor_log_sync(struct stor_log *log, struct stor_sync *s);
 
+/* How many group-commit rounds of the calling thread's logs have fdatasyncs not yet back (a
+ * round that is back but not settled behind an earlier one does not count). */
+unsigned stor_sync_rounds_in_flight(void);
+
+/* Appends' writes and group-commit rounds of the calling thread's logs not yet back: the work
+ * of the io_uring workers that run on the shard's CPU, beside which a shard does not poll
+ * (dataplane/shard.c). */
+unsigned stor_io_in_flight(void);
+
 /* --- read ------------------------------------------------------------------------------------ */
 
 /* A file range of whole batches in one segment, pinned until stor_read_release. */

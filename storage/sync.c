@@ -124,10 +124,20 @@ static unsigned complete_waiters(struct stor_log *log)
 	return n;
 }
 
+/* Rounds of the logs this thread runs whose fdatasyncs are not all back (a log is only ever
+ * driven by one thread): stor_sync_rounds_in_flight. */
+static _Thread_local unsigned rounds_in_flight;
+
+unsigned stor_sync_rounds_in_flight(void) { return rounds_in_flight; }
+
+unsigned stor_io_in_flight(void) { return rounds_in_flight + stor_append_writes_in_flight(); }
+
 /* Every fdatasync of round r has completed. */
 static void round_finish(struct stor_round *r)
 {
 	struct stor_log *log = r->log;
+	assert(rounds_in_flight > 0);
+	rounds_in_flight--;
 	rt_lt_record(r->lt_pa != log->lt_pa_issued ? RT_LT_SYNC_ROUND_PA : RT_LT_SYNC_ROUND, r->lt_issued, rt_lt_now());
 	stor_fault_trace(r->err ? STOR_TRACE_SYNC_FAILED : STOR_TRACE_SYNC_DONE, -1, r->id, 0);
 	stor_sync_settle(log);
@@ -378,6 +388,7 @@ void stor_sync_kick(struct stor_log *log)
 		return;
 	}
 	log->round_n++;
+	rounds_in_flight++;
 	r->lt_issued = rt_lt_now();
 	r->lt_pa = log->lt_pa_issued - (log->pa.left ? 1 : 0);
 #ifdef RT_LAT_TRACE
@@ -418,6 +429,7 @@ struct io_uring_sqe *stor_sync_link(struct stor_log *log, struct stor_append *a)
 	int rc = add_dirty(log, r, false);
 	if (rc) r->err = rc;  /* the ring is unusable: the round fails, the partition goes offline */
 	log->round_n++;
+	rounds_in_flight++;
 	a->link_seq = r->seq;
 	r->lt_issued = rt_lt_now();
 	r->lt_pa = log->lt_pa_issued - (log->pa.left ? 1 : 0);

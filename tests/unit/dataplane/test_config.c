@@ -43,6 +43,26 @@ Test(dp_config, producer_id_expiration_keys)
 	cr_assert(strstr(err, "producer.id.expiration.ms"), "%s", err);
 }
 
+Test(dp_config, shard_poll_us)
+{
+	struct dp_config c;
+	char err[512] = "";
+	cr_assert_eq(dp_config_load(&c, NULL, NULL, 0, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.shard_poll_us, 500, "ringtail.shard.poll.us defaults to 500");
+	dp_config_fini(&c);
+	const char *off[1] = { "ringtail.shard.poll.us=0" };
+	cr_assert_eq(dp_config_load(&c, NULL, off, 1, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.shard_poll_us, 0);
+	dp_config_fini(&c);
+	const char *bad[] = { "ringtail.shard.poll.us=-1", "ringtail.shard.poll.us=1000001", "ringtail.shard.poll.us=50us" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		cr_assert_neq(dp_config_load(&c, NULL, &bad[i], 1, NULL, err, sizeof(err)), 0, "%s accepted", bad[i]);
+		cr_assert(strstr(err, "ringtail.shard.poll.us") && strstr(err, bad[i] + strlen("ringtail.shard.poll.us=")) &&
+		          strstr(err, "between 0 and 1000000"), "%s", err);
+	}
+}
+
 Test(dp_config, file_then_overrides)
 {
 	char path[] = "/tmp/dp_config_testXXXXXX";

@@ -118,7 +118,8 @@ static void first_ping(struct dp_shard *s, void *arg)
 
 Test(dp_shard, answer_to_a_polling_shard_needs_no_wake_up)
 {
-	dp_shard_poll_ns = 1000000000ull; /* longer than any scheduling delay: the test is not timed */
+	for (int i = 0; i < b.nshards; i++)
+		b.shards[i]->poll_ns = 1000000000ull; /* longer than any scheduling delay: not timed */
 	atomic_store(&pongs, 0);
 	atomic_store(&done, 0);
 	start(first_ping, NULL);
@@ -131,6 +132,68 @@ Test(dp_shard, answer_to_a_polling_shard_needs_no_wake_up)
 	 * the rare answer that lost the race with the end of a poll. */
 	cr_assert_leq(b.shards[1]->wakes, EXCHANGES / 10, "shard 1 woke shard 0 %llu times in %d answers",
 	              (unsigned long long)b.shards[1]->wakes, EXCHANGES);
-	/* The pings went to a shard with nothing in flight, which slept: each needed a wake-up. */
-	cr_assert_geq(b.shards[0]->wakes, 1);
+}
+
+/* Jobs from shard 0 to shard 1, neither with a request in flight (as a connection's shard that
+ * hands partitions to their owner, which has nothing of its own to do between them): each job
+ * is posted only once shard 1 is polling (with ringtail.shard.poll.us) or asleep (without), and
+ * shard 1 answers each, which keeps shard 0 busy too. */
+#define JOBS 40
+static _Atomic int jobs_done, jobs_wait_sleep;
+
+static void job_next(struct dp_shard *s, void *arg);
+
+static void job_on_1(struct dp_shard *s, void *arg)
+{
+	(void)arg;
+	dp_shard_post(s, 0, job_next, NULL);
+}
+
+static void job_next(struct dp_shard *s, void *arg)
+{
+	(void)arg;
+	if (atomic_fetch_add(&jobs_done, 1) >= JOBS)
+		return;
+	struct dp_shard *s1 = b.shards[1];
+	/* Bounded: a shard that neither polls nor sleeps by then gets the job anyway. */
+	uint64_t until = now_ns() + 20000000ull;
+	if (atomic_load(&jobs_wait_sleep))
+		while (!atomic_load(&s1->sleeping) && now_ns() < until)
+			;
+	else
+		while (!atomic_load_explicit(&s1->polling, memory_order_relaxed) && now_ns() < until)
+			;
+	dp_shard_post(s, 1, job_on_1, NULL);
+}
+
+static void run_jobs(uint64_t poll_ns, bool wait_sleep)
+{
+	for (int i = 0; i < b.nshards; i++)
+		b.shards[i]->poll_ns = poll_ns;
+	atomic_store(&jobs_done, 0);
+	atomic_store(&jobs_wait_sleep, wait_sleep);
+	start(job_next, NULL);
+	uint64_t until = now_ns() + 20000000000ull;
+	while (atomic_load(&jobs_done) <= JOBS && now_ns() < until)
+		usleep(1000);
+	cr_assert_gt(atomic_load(&jobs_done), JOBS, "%d of %d jobs", atomic_load(&jobs_done), JOBS);
+	stop();
+	cr_assert_eq(b.shards[0]->inflight + b.shards[1]->inflight, 0);
+}
+
+Test(dp_shard, an_idle_shard_polls_after_its_last_work)
+{
+	run_jobs(1000000000ull, false);
+	/* Only the first job found shard 1 asleep (it had done nothing yet); it then polled after
+	 * each job, so the next ones needed no msg_ring. */
+	cr_assert_leq(b.shards[0]->wakes, 1 + JOBS / 10, "shard 0 woke shard 1 %llu times in %d jobs",
+	              (unsigned long long)b.shards[0]->wakes, JOBS);
+}
+
+Test(dp_shard, a_shard_that_does_not_poll_sleeps_between_jobs)
+{
+	run_jobs(0, true);
+	/* ringtail.shard.poll.us=0: shard 1 slept after every job, each next one woke it. */
+	cr_assert_eq(b.shards[0]->wakes, JOBS, "shard 0 woke shard 1 %llu times in %d jobs",
+	             (unsigned long long)b.shards[0]->wakes, JOBS);
 }
