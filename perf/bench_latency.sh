@@ -15,8 +15,13 @@
 # same limit with the round trip counted as the produce latency is (paced at 10,000/s, from each
 # exchange's slot: the client's own lateness in both); the broker's CPU time per 10,000 records;
 # and with a lat_trace build (-Dlat_trace=true) the broker's per-stage histograms of each run.
-# ACKS in the environment picks the runs (default "1 -1"); the broker inherits the environment
-# (RINGTAIL_SHARD_POLL_US=0 and the like, for an A/B on one binary).
+# ACKS in the environment picks the runs (default "1 -1"); OVERRIDES ("key=value ...") are
+# given to the broker (ringtail.shard.poll.us=0, ringtail.advertise.shards=true and the like,
+# for an A/B on one binary); the broker also inherits the environment (RINGTAIL_NO_PREALLOC=1...).
+# Before each run the dirty page cache is written back (`sync`) and the limits are measured
+# again, so that a run and its limits see the disk in the same state (the acks=1 run leaves
+# about 60 MB of dirty pages behind); the limits' line also gives the disk's fdatasync p99 under
+# the acks=-1 run's own pattern (8 files at 1,250/s each: bench_latency_limits), for context.
 # Nothing here runs in `make test`.
 set -eu
 B=${1:-build}
@@ -34,19 +39,22 @@ calc() { /usr/bin/python3 -c "print($1)"; }
 # (a harness without the option, e.g. an older build's, runs without).
 PRIME=""
 if $PERF --help 2>&1 | grep -q -- --prime; then PRIME=--prime; fi
-echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg) build=$B seconds=$DUR repeats=$REP prime=${PRIME:-no}"
+echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg) build=$B seconds=$DUR repeats=$REP prime=${PRIME:-no} overrides=${OVERRIDES:-none}"
 mkdir -p "$TMP/data"
 i=0
 while [ "$i" -lt "$REP" ]; do
 	i=$((i + 1))
-	$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
-	RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	echo "run $i load $(cut -d' ' -f1 /proc/loadavg) limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us, from slot $RTTS99 us), fdatasync(16 KiB) p99 $SYNC99 us"
-	start_broker "$TMP/b$i" "$TMP/b$i.log"
+	# shellcheck disable=SC2086
+	start_broker "$TMP/b$i" "$TMP/b$i.log" ${OVERRIDES:-}
 	for acks in ${ACKS:-1 -1}; do
+		sync
+		$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
+		RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+		RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+		RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+		SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+		SYNC8=$(awk '$1=="fdatasync_1k_8files_paced" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+		echo "run $i load $(cut -d' ' -f1 /proc/loadavg) limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us, from slot $RTTS99 us), fdatasync(16 KiB) p99 $SYNC99 us (8 files at 1,250/s: ${SYNC8:-?} us)"
 		/usr/bin/time -f "%U %S" -o "$TMP/cpu" $PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create \
 			--partitions 8 --record-size 1024 --acks $acks --rate 10000 --linger-ms 0 --duration "$DUR" \
 			--warmup 1 $PRIME --broker-pid $BPID --quiet --json "$TMP/l$acks.json"

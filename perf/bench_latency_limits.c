@@ -10,7 +10,13 @@
  *     lateness included): a client that wakes late sends one exchange for every slot that is
  *     due by then, as the harness puts the records due at once into one request, and each of
  *     those slots counts from itself to the answer;
- *   - fdatasync: a 16 KiB append then fdatasync in DIR, what acks=-1 must at least wait for.
+ *   - fdatasync: a 16 KiB append then fdatasync in DIR, what acks=-1 must at least wait for;
+ *     and, for context (not a limit the issue names), the disk under the pattern of the broker's
+ *     acks=-1 latency run: 8 files (its 8 partitions), each written ahead with zeros and synced
+ *     (as storage/prealloc.c keeps a segment), each thread writing 1 KiB and fdatasyncing it
+ *     1,250 times a second, the eight staggered so that the disk sees one every 100 us, counted
+ *     from each write to its fdatasync's return: what 8 concurrent fdatasyncs cost the disk,
+ *     without the broker.
  * Prints one line per limit: "<name> p50_us=... p99_us=... n=...".
  *
  *   bench_latency_limits [DIR] [ROUNDS]
@@ -55,6 +61,89 @@ static void *echo(void *arg)
 			break;
 	close(fd);
 	return NULL;
+}
+
+static void report(const char *name, struct rt_hist *h);
+
+/* One of the 8 paced fdatasync writers. */
+struct syncer {
+	int fd;
+	uint64_t start_ns;           /* its first slot */
+	int n;                       /* appends */
+	struct rt_hist *h;           /* owned by main; this thread's only */
+	int failed;
+};
+
+#define SYNC8_FILES 8
+#define SYNC8_PERIOD_NS 800000ull /* 1,250 a second each: 10,000 a second over the 8 */
+#define SYNC8_ZEROS (4u << 20)
+
+static void *syncer_run(void *arg)
+{
+	struct syncer *y = arg;
+	char rec[1024];
+	memset(rec, 'z', sizeof(rec));
+	for (int i = 0; i < y->n; i++) {
+		uint64_t slot = y->start_ns + SYNC8_PERIOD_NS * (uint64_t)i;
+		struct timespec ts = { (time_t)(slot / 1000000000ull), (long)(slot % 1000000000ull) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		uint64_t t0 = rt_clock_ns();
+		if (pwrite(y->fd, rec, sizeof(rec), (off_t)i * (off_t)sizeof(rec)) != (ssize_t)sizeof(rec) ||
+		    fdatasync(y->fd)) {
+			y->failed = 1;
+			return NULL;
+		}
+		if (i >= y->n / 10)
+			rt_hist_record(y->h, rt_clock_ns() - t0);
+	}
+	return NULL;
+}
+
+/* The 8-file paced fdatasync pattern (see the top of the file) for about `secs` seconds;
+ * prints its line.  0, or 1 on an I/O failure. */
+static int sync8(const char *dir, double secs)
+{
+	struct syncer y[SYNC8_FILES];
+	pthread_t th[SYNC8_FILES];
+	char path[4096];
+	static char zeros[SYNC8_ZEROS];
+	int n = (int)(secs * 1e9 / SYNC8_PERIOD_NS);
+	if ((uint64_t)n * 1024 > SYNC8_ZEROS)
+		n = SYNC8_ZEROS / 1024;
+	for (int k = 0; k < SYNC8_FILES; k++) {
+		snprintf(path, sizeof(path), "%s/bench_latency_limits.%d.tmp", dir, k);
+		y[k].fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
+		unlink(path);
+		if (y[k].fd < 0 || full(y[k].fd, zeros, sizeof(zeros), 0) || fdatasync(y[k].fd)) {
+			perror(path);
+			return 1;
+		}
+	}
+	uint64_t start = rt_clock_ns() + 10000000ull;
+	for (int k = 0; k < SYNC8_FILES; k++) {
+		y[k].start_ns = start + (SYNC8_PERIOD_NS / SYNC8_FILES) * (uint64_t)k;
+		y[k].n = n;
+		y[k].h = rt_hist_create(10000000000ull, 3);
+		y[k].failed = 0;
+		pthread_create(&th[k], NULL, syncer_run, &y[k]);
+	}
+	struct rt_hist *all = rt_hist_create(10000000000ull, 3);
+	int failed = 0;
+	for (int k = 0; k < SYNC8_FILES; k++) {
+		pthread_join(th[k], NULL);
+		rt_hist_merge(all, y[k].h);
+		rt_hist_destroy(y[k].h);
+		close(y[k].fd);
+		failed |= y[k].failed;
+	}
+	if (failed) {
+		fprintf(stderr, "sync8: write or fdatasync failed\n");
+		rt_hist_destroy(all);
+		return 1;
+	}
+	report("fdatasync_1k_8files_paced", all);
+	rt_hist_destroy(all);
+	return 0;
 }
 
 static void report(const char *name, struct rt_hist *h)
@@ -160,5 +249,5 @@ int main(int argc, char **argv)
 	unlink(path);
 	report("fdatasync_16k", h);
 	rt_hist_destroy(h);
-	return 0;
+	return sync8(dir, 2.0);
 }

@@ -4,11 +4,15 @@
 #   perf/broker_bench.sh [BUILD_DIR] [SECONDS]
 #
 # 1. limits: iperf3 over loopback (one stream), loopback TCP round trip and 16 KiB fdatasync
-#    latency (bench_latency_limits);
+#    latency (bench_latency_limits; measured again right before each latency run, below);
 # 2. ringtail (default mode): produce 1 KiB records in 1 MiB batches with acks=1 flat out, then
 #    fetch the same data, zero-copy (splice) and through the copying path
 #    (ringtail.fetch.zero.copy=false); broker CPU seconds per GB for each;
-# 3. p99 produce latency at 10,000 records/s with acks=1 and with acks=-1 (open loop);
+# 3. p99 produce latency at 10,000 records/s with acks=1 and with acks=-1 (open loop), each
+#    against limits measured right before it in the same state: the dirty page cache written
+#    back first (`sync`, as perf/run.sh's settle), since the flat-out produce before leaves
+#    gigabytes behind whose writeback (and, in a VM, the host's) would slow the broker's
+#    fdatasyncs and not the start-of-run limit's, or the other way round;
 # 4. the same produce, then fetch, and the acks=1 latency run in shard-aware mode
 #    (ringtail.advertise.shards=true);
 # 5. the same produce in default mode with retention deleting segments as it goes (steady state);
@@ -47,12 +51,22 @@ trap 'cleanup; [ -z "$SHM" ] || rm -rf "$SHM"' EXIT INT TERM
 iperf_loopback "$DUR"
 echo "limit  iperf3 loopback: $IPERF MB/s"
 mkdir -p "$TMP/data"
-$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
-RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us; counted from each exchange's slot, as the produce latency is: $RTTS99 us), fdatasync(16 KiB) p99: $SYNC99 us"
+# latency_limits WHAT: writes back the dirty page cache (timed), then measures the latency
+# limits (bench_latency_limits) and prints them; sets RTT99, RTTP99, RTTS99, SYNC99 and SYNC8.
+latency_limits() {
+	t0=$(date +%s.%N)
+	dirty=$(awk '/^Dirty:/ {print int($2 / 1024)}' /proc/meminfo)
+	sync
+	settled=$(/usr/bin/python3 -c "print(round($(date +%s.%N) - $t0, 1))")
+	$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
+	RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	SYNC8=$(awk '$1=="fdatasync_1k_8files_paced" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us; counted from each exchange's slot, as the produce latency is: $RTTS99 us), fdatasync(16 KiB) p99: $SYNC99 us (8 files at 1,250/s each, as the acks=-1 run syncs: ${SYNC8:-?} us); $1, after writing back $dirty MB of dirty page cache in $settled s"
+}
+latency_limits "at the start"
 # Appending into the page cache: 1 MiB buffered writes (the size of the produce runs' appends,
 # one per 1 MiB batch) to 8 new files beside the broker's data for $DUR seconds (at most 1 GiB
 # each), by 8 writers at once (the produce runs append to 8 partitions, whose writes io_uring's
@@ -151,6 +165,7 @@ echo "ringtail produce 1 KiB/1 MiB batches acks=1: $PMB MB/s ($(json "$TMP/p.jso
 echo "ringtail fetch of the same data:          $CMB MB/s = $(json "$TMP/c.json" "round(100*d['consume_mb_per_s']/$IPERF)")% of iperf3 (target >= 70%), broker $(json "$TMP/c.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 echo "ringtail fetch, copying path:            $(json "$TMP/cc.json" "round(d['consume_mb_per_s'], 1)") MB/s, broker $(json "$TMP/cc.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 for acks in 1 -1; do
+	latency_limits "right before the acks=$acks latency run"
 	$PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create --partitions 8 --record-size 1024 --acks $acks \
 		--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/l$acks.json"
 	P99=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p99']*1000, 1)")
@@ -174,6 +189,7 @@ $PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-
 	--fetch-partition-max-bytes 1048576 --records "$(json "$TMP/pa.json" "d['acked_records']")" --duration 60 \
 	--broker-pid $BPID --quiet --json "$TMP/ca.json"
 echo "ringtail shard-aware fetch of that data:  $(json "$TMP/ca.json" "round(d['consume_mb_per_s'], 1)") MB/s, broker $(json "$TMP/ca.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
+latency_limits "right before the shard-aware latency run"
 $PERF --bootstrap 127.0.0.1:$BP --topic tla --create --partitions 8 --record-size 1024 --acks 1 \
 	--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/la.json"
 echo "ringtail shard-aware p99 produce latency at 10,000 rec/s acks=1: $(json "$TMP/la.json" "round(d['latency_ms']['produce']['p99']*1000, 1)") us (limit $(/usr/bin/python3 -c "print(round(2*$RTT99,1))") us)"
