@@ -64,8 +64,8 @@ echo "durable 64 KiB, QD 1:      storage $O2 appends/s   fio fdatasync=1 $F2 IOP
 
 # 3. group commit: 8 writers vs 1, and what the disk permits for the same bytes.  One partition
 # is one file: 8 appends of 64 KiB can share a round, i.e. 512 KiB written and one fdatasync,
-# which is what fio --bs=512k --fdatasync=1 does (8 x its IOPS: the appends/s of that shape,
-# written by one call instead of 8); once on a file laid out by fallocate (fio's default, as a
+# which is what fio --bs=512k --fdatasync=1 does (8 x its IOPS: the appends/s of that shape;
+# storage's 8 appends, queued together, are one writev too: storage/coalesce.c); once on a file laid out by fallocate (fio's default, as a
 # growing segment's blocks are new) and once over data already written (--overwrite=1, as a
 # segment with zeros kept ahead, prealloc.c: the single writer's case).  The same against 64 KiB
 # gives the ratio the disk allows that shape.  For scale, 8 fio jobs each with its own file (what
