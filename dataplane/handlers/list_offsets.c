@@ -1,8 +1,8 @@
 /*
  * dataplane/handlers/list_offsets.c: ListOffsets (key 2).  Each partition is answered by its
  * owner shard: EARLIEST (-2) the log start offset, LATEST (-1) the high watermark, MAX_TIMESTAMP
- * (-3) the largest timestamp, and a timestamp the first offset whose record is at or after it
- * (-1 when none).  read_committed reads the last stable offset, which is the high watermark
+ * (-3) the first record with the largest timestamp, and a timestamp the first offset whose
+ * record is at or after it (-1 when none).  read_committed reads the last stable offset, which is the high watermark
  * until transactions exist.  A timestamp's search reads the log through the owner's io_uring
  * (stor_log_offset_for_time_start), so a page-cache miss delays this partition's answer, never
  * the shard.
@@ -86,12 +86,25 @@ static void job_run(struct dp_shard *s, void *arg)
 			o->offset = stor_log_high_watermark(log);
 			if (j->committed && part->pstate)
 				o->offset = stor_pstate_lso(part->pstate, o->offset);
-		} else if (j->ts == -3) {
-			int64_t off = -1, ts = -1;
-			put_time(o, stor_log_max_timestamp(log, &off, &ts), off, ts);
 		} else {
+			int64_t target = j->ts;
+			if (target == -3) {
+				/* Kafka's UnifiedLog answers MAX_TIMESTAMP with the first record that carries
+				 * the largest timestamp, found inside its batch (offsetOfMaxTimestamp), not
+				 * the batch's last offset: the search for that timestamp finds exactly it.
+				 * (The call comes first: an argument list would not order it before reading
+				 * off and ts.) */
+				int64_t off = -1, ts = -1;
+				int rc = stor_log_max_timestamp(log, &off, &ts);
+				if (rc) {
+					put_time(o, rc, off, ts);
+					dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+					return;
+				}
+				target = ts;
+			}
 			j->part = part;
-			j->top.ts = j->ts;
+			j->top.ts = target;
 			j->top.done = time_done;
 			/* Pinned: the partition is not closed under a read in flight. */
 			part->pins++;
