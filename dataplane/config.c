@@ -102,6 +102,26 @@ static bool given(const struct rt_cfg *c, const char *key)
 	return v->set && v->origin != RT_CFG_FROM_DEFAULT;
 }
 
+const char *const dp_config_source_keys[] = {
+	"node.id", "broker.id", "listeners", "advertised.listeners", "log.dirs", "log.dir", "num.partitions",
+	"default.replication.factor", "auto.create.topics.enable", "message.max.bytes", "fetch.max.bytes",
+	"replica.fetch.response.max.bytes", "socket.request.max.bytes", "log.segment.bytes", "log.roll.ms",
+	"log.roll.hours", "log.retention.ms", "log.retention.minutes", "log.retention.hours", "log.retention.bytes",
+	"log.flush.interval.messages", "log.flush.interval.ms", "log.cleanup.policy", "log.cleaner.enable",
+	"log.cleaner.backoff.ms", "log.cleaner.dedupe.buffer.size", "log.cleaner.min.cleanable.ratio",
+	"log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.cleaner.delete.retention.ms",
+	"connections.max.idle.ms", "max.incremental.fetch.session.cache.slots", HW_KEY_BACKEND,
+	"ringtail.advertise.shards", "ringtail.shard.poll.us", NULL,
+};
+
+bool dp_config_given(const struct dp_config *c, const char *key)
+{
+	for (int i = 0; dp_config_source_keys[i]; i++)
+		if (!strcmp(dp_config_source_keys[i], key))
+			return (c->given >> i) & 1;
+	return false;
+}
+
 static const char *text(const struct rt_cfg *c, const char *key)
 {
 	const struct rt_cfg_value *v = rt_cfg_value_at(c, rt_cfg_index(c, key));
@@ -218,6 +238,11 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 		}
 	}
 	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
+	for (int i = 0; dp_config_source_keys[i]; i++) {
+		assert(i < 64);
+		if (given(rc, dp_config_source_keys[i]))
+			c->given |= (uint64_t)1 << i;
+	}
 	c->fetch_zero_copy = rt_cfg_bool(rc, "ringtail.fetch.zero.copy");
 	c->send_zc_min_bytes = rt_cfg_int(rc, "ringtail.net.send.zc.min.bytes");
 	c->shard_poll_us = rt_cfg_int(rc, "ringtail.shard.poll.us");

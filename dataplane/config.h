@@ -63,7 +63,16 @@ struct dp_config {
 	bool fetch_zero_copy;          /* false: fetch copies record data through user space (to measure) */
 	char cluster_id[64];
 	struct hw_plan plan;           /* owned: the affinity plan the cores come from */
+	uint64_t given;                /* bit i: dp_config_source_keys[i] was set by the file or an override */
 };
+
+/* The broker keys whose origin DescribeConfigs reports (Kafka's STATIC_BROKER_CONFIG when the
+ * operator gave them, DEFAULT_CONFIG otherwise), NULL-terminated, at most 64. */
+extern const char *const dp_config_source_keys[];
+
+/* True when `key` (one of dp_config_source_keys) was set in the properties file or by a
+ * command-line override, false when it has its default (or is not one of those keys). */
+bool dp_config_given(const struct dp_config *c, const char *key);
 
 /*
  * Loads the configuration: defaults, then the properties file at path (NULL: none), then the

@@ -36,42 +36,73 @@ static void add(struct dp_cfgval *out, int *n, const char *name, int8_t type, in
 	va_end(ap);
 }
 
+/* Kafka's ConfigHelper: a topic key's source is the topic's override, else the first of its
+ * broker synonyms the operator gave (STATIC_BROKER_CONFIG), else DEFAULT_CONFIG. */
+static int8_t topic_src(const struct dp_broker *b, const struct dp_topic *t, const char *key, const char *syn1,
+                        const char *syn2, const char *syn3)
+{
+	if (override(t, key))
+		return DP_SRC_TOPIC;
+	const char *syn[] = { syn1, syn2, syn3 };
+	for (int i = 0; i < 3; i++)
+		if (syn[i] && dp_config_given(&b->cfg, syn[i]))
+			return DP_SRC_STATIC_BROKER;
+	return DP_SRC_DEFAULT;
+}
+
+/* A broker key's source: STATIC_BROKER_CONFIG when it (or the older or coarser key it may be
+ * given as) was set at start, else DEFAULT_CONFIG. */
+static int8_t broker_src(const struct dp_broker *b, const char *key, const char *alt1, const char *alt2)
+{
+	const char *k[] = { key, alt1, alt2 };
+	for (int i = 0; i < 3; i++)
+		if (k[i] && dp_config_given(&b->cfg, k[i]))
+			return DP_SRC_STATIC_BROKER;
+	return DP_SRC_DEFAULT;
+}
+
 int dp_configs_topic(const struct dp_broker *b, const struct dp_topic *t, struct dp_cfgval *out)
 {
-	(void)b;
 	int n = 0;
 	const struct stor_config *c = &t->scfg;
-#define SRC(key) (override(t, key) ? DP_SRC_TOPIC : DP_SRC_DEFAULT)
-#define LONGKEY(key, field) add(out, &n, key, DP_TYPE_LONG, SRC(key), false, "%" PRId64, (int64_t)c->field)
-	add(out, &n, "cleanup.policy", DP_TYPE_LIST, SRC("cleanup.policy"), false, "%s",
+#define SRC(key) topic_src(b, t, key, NULL, NULL, NULL)
+#define SRC1(key, syn) topic_src(b, t, key, syn, NULL, NULL)
+#define LONGKEY(key, syn, field) add(out, &n, key, DP_TYPE_LONG, SRC1(key, syn), false, "%" PRId64, (int64_t)c->field)
+	add(out, &n, "cleanup.policy", DP_TYPE_LIST, SRC1("cleanup.policy", "log.cleanup.policy"), false, "%s",
 	    c->cleanup_policy == (STOR_CLEANUP_DELETE | STOR_CLEANUP_COMPACT) ? "compact,delete"
 	    : c->cleanup_policy == STOR_CLEANUP_COMPACT                     ? "compact"
 	                                                                    : "delete");
 	const char *ct = override(t, "compression.type");
 	add(out, &n, "compression.type", DP_TYPE_STRING, SRC("compression.type"), false, "%s", ct ? ct : "producer");
-	LONGKEY("delete.retention.ms", delete_retention_ms);
-	LONGKEY("file.delete.delay.ms", file_delete_delay_ms);
-	LONGKEY("flush.messages", flush_messages);
-	LONGKEY("flush.ms", flush_ms);
+	LONGKEY("delete.retention.ms", "log.cleaner.delete.retention.ms", delete_retention_ms);
+	LONGKEY("file.delete.delay.ms", NULL, file_delete_delay_ms);
+	LONGKEY("flush.messages", "log.flush.interval.messages", flush_messages);
+	LONGKEY("flush.ms", "log.flush.interval.ms", flush_ms);
 	add(out, &n, "index.interval.bytes", DP_TYPE_INT, SRC("index.interval.bytes"), false, "%" PRId64, c->index_interval_bytes);
-	add(out, &n, "max.message.bytes", DP_TYPE_INT, SRC("max.message.bytes"), false, "%d", t->max_message_bytes);
+	add(out, &n, "max.message.bytes", DP_TYPE_INT, SRC1("max.message.bytes", "message.max.bytes"), false, "%d",
+	    t->max_message_bytes);
 	add(out, &n, "message.timestamp.type", DP_TYPE_STRING, SRC("message.timestamp.type"), false, "%s",
 	    c->timestamp_type == STOR_TS_LOG_APPEND_TIME ? "LogAppendTime" : "CreateTime");
-	LONGKEY("max.compaction.lag.ms", max_compaction_lag_ms);
-	add(out, &n, "min.cleanable.dirty.ratio", DP_TYPE_DOUBLE, SRC("min.cleanable.dirty.ratio"), false, "%g",
-	    c->min_cleanable_ratio);
-	LONGKEY("min.compaction.lag.ms", min_compaction_lag_ms);
+	LONGKEY("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", max_compaction_lag_ms);
+	add(out, &n, "min.cleanable.dirty.ratio", DP_TYPE_DOUBLE,
+	    SRC1("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"), false, "%g", c->min_cleanable_ratio);
+	LONGKEY("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", min_compaction_lag_ms);
 	const char *mir = override(t, "min.insync.replicas");
 	add(out, &n, "min.insync.replicas", DP_TYPE_INT, SRC("min.insync.replicas"), false, "%s", mir ? mir : "1");
-	LONGKEY("retention.bytes", retention_bytes);
-	LONGKEY("retention.ms", retention_ms);
-	add(out, &n, "segment.bytes", DP_TYPE_INT, SRC("segment.bytes"), false, "%" PRId64, c->segment_bytes);
+	LONGKEY("retention.bytes", "log.retention.bytes", retention_bytes);
+	add(out, &n, "retention.ms", DP_TYPE_LONG,
+	    topic_src(b, t, "retention.ms", "log.retention.ms", "log.retention.minutes", "log.retention.hours"), false,
+	    "%" PRId64, (int64_t)c->retention_ms);
+	add(out, &n, "segment.bytes", DP_TYPE_INT, SRC1("segment.bytes", "log.segment.bytes"), false, "%" PRId64,
+	    c->segment_bytes);
 	add(out, &n, "segment.index.bytes", DP_TYPE_INT, SRC("segment.index.bytes"), false, "%" PRId64, c->segment_index_bytes);
-	LONGKEY("segment.ms", segment_ms);
+	add(out, &n, "segment.ms", DP_TYPE_LONG, topic_src(b, t, "segment.ms", "log.roll.ms", "log.roll.hours", NULL), false,
+	    "%" PRId64, (int64_t)c->segment_ms);
 	const char *ule = override(t, "unclean.leader.election.enable");
 	add(out, &n, "unclean.leader.election.enable", DP_TYPE_BOOLEAN, SRC("unclean.leader.election.enable"), false, "%s",
 	    ule ? ule : "false");
 #undef LONGKEY
+#undef SRC1
 #undef SRC
 	return n;
 }
@@ -80,37 +111,58 @@ int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
 {
 	const struct dp_config *c = &b->cfg;
 	int n = 0;
-	int8_t S = DP_SRC_STATIC_BROKER;
-	add(out, &n, "node.id", DP_TYPE_INT, S, true, "%d", c->node_id);
-	add(out, &n, "broker.id", DP_TYPE_INT, S, true, "%d", c->node_id);
-	add(out, &n, "listeners", DP_TYPE_STRING, S, true, "PLAINTEXT://%s:%u", c->listen_host, c->listen_port);
-	add(out, &n, "advertised.listeners", DP_TYPE_STRING, S, true, "PLAINTEXT://%s:%u", c->adv_host, c->adv_port);
-	add(out, &n, "log.dirs", DP_TYPE_STRING, S, true, "%s", c->log_dirs);
-	add(out, &n, "num.partitions", DP_TYPE_INT, S, true, "%d", c->num_partitions);
-	add(out, &n, "default.replication.factor", DP_TYPE_INT, S, true, "%d", c->default_replication_factor);
-	add(out, &n, "auto.create.topics.enable", DP_TYPE_BOOLEAN, S, true, "%s", c->auto_create_topics ? "true" : "false");
-	add(out, &n, "message.max.bytes", DP_TYPE_INT, S, true, "%d", c->message_max_bytes);
-	add(out, &n, "fetch.max.bytes", DP_TYPE_INT, S, true, "%d", c->fetch_max_bytes);
-	add(out, &n, "replica.fetch.response.max.bytes", DP_TYPE_INT, S, true, "%d", c->replica_fetch_response_max_bytes);
-	add(out, &n, "socket.request.max.bytes", DP_TYPE_INT, S, true, "%" PRId64, c->socket_request_max_bytes);
-	add(out, &n, "log.segment.bytes", DP_TYPE_INT, S, true, "%" PRId64, c->log_segment_bytes);
-	add(out, &n, "log.roll.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_roll_ms);
-	add(out, &n, "log.retention.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_retention_ms);
-	add(out, &n, "log.retention.bytes", DP_TYPE_LONG, S, true, "%" PRId64, c->log_retention_bytes);
-	add(out, &n, "log.flush.interval.messages", DP_TYPE_LONG, S, true, "%" PRId64, c->log_flush_interval_messages);
-	add(out, &n, "log.flush.interval.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_flush_interval_ms);
-	add(out, &n, "log.cleanup.policy", DP_TYPE_LIST, S, true, "%s", c->log_cleanup_policy);
-	add(out, &n, "log.cleaner.enable", DP_TYPE_BOOLEAN, S, true, "%s", c->cleaner.enable ? "true" : "false");
-	add(out, &n, "log.cleaner.backoff.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->cleaner.backoff_ms);
-	add(out, &n, "log.cleaner.dedupe.buffer.size", DP_TYPE_LONG, S, true, "%" PRId64, c->cleaner.dedupe_buffer_size);
-	add(out, &n, "log.cleaner.min.cleanable.ratio", DP_TYPE_DOUBLE, S, true, "%g", c->log_cleaner_min_cleanable_ratio);
-	add(out, &n, "log.cleaner.min.compaction.lag.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_cleaner_min_compaction_lag_ms);
-	add(out, &n, "log.cleaner.max.compaction.lag.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_cleaner_max_compaction_lag_ms);
-	add(out, &n, "log.cleaner.delete.retention.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->log_cleaner_delete_retention_ms);
-	add(out, &n, "connections.max.idle.ms", DP_TYPE_LONG, S, true, "%" PRId64, c->connections_max_idle_ms);
-	add(out, &n, "max.incremental.fetch.session.cache.slots", DP_TYPE_INT, S, true, "%d", c->fetch_session_slots);
-	add(out, &n, "ringtail.net.backend", DP_TYPE_STRING, S, true, "%s", c->net_backend);
-	add(out, &n, "ringtail.advertise.shards", DP_TYPE_BOOLEAN, S, true, "%s", c->advertise_shards ? "true" : "false");
-	add(out, &n, "ringtail.shard.poll.us", DP_TYPE_INT, S, true, "%" PRId64, c->shard_poll_us);
+#define S(key) broker_src(b, key, NULL, NULL)
+	add(out, &n, "node.id", DP_TYPE_INT, broker_src(b, "node.id", "broker.id", NULL), true, "%d", c->node_id);
+	add(out, &n, "broker.id", DP_TYPE_INT, broker_src(b, "broker.id", "node.id", NULL), true, "%d", c->node_id);
+	add(out, &n, "listeners", DP_TYPE_STRING, S("listeners"), true, "PLAINTEXT://%s:%u", c->listen_host, c->listen_port);
+	add(out, &n, "advertised.listeners", DP_TYPE_STRING, S("advertised.listeners"), true, "PLAINTEXT://%s:%u",
+	    c->adv_host, c->adv_port);
+	add(out, &n, "log.dirs", DP_TYPE_STRING, broker_src(b, "log.dirs", "log.dir", NULL), true, "%s", c->log_dirs);
+	add(out, &n, "num.partitions", DP_TYPE_INT, S("num.partitions"), true, "%d", c->num_partitions);
+	add(out, &n, "default.replication.factor", DP_TYPE_INT, S("default.replication.factor"), true, "%d",
+	    c->default_replication_factor);
+	add(out, &n, "auto.create.topics.enable", DP_TYPE_BOOLEAN, S("auto.create.topics.enable"), true, "%s",
+	    c->auto_create_topics ? "true" : "false");
+	add(out, &n, "message.max.bytes", DP_TYPE_INT, S("message.max.bytes"), true, "%d", c->message_max_bytes);
+	add(out, &n, "fetch.max.bytes", DP_TYPE_INT, S("fetch.max.bytes"), true, "%d", c->fetch_max_bytes);
+	add(out, &n, "replica.fetch.response.max.bytes", DP_TYPE_INT, S("replica.fetch.response.max.bytes"), true, "%d",
+	    c->replica_fetch_response_max_bytes);
+	add(out, &n, "socket.request.max.bytes", DP_TYPE_INT, S("socket.request.max.bytes"), true, "%" PRId64,
+	    c->socket_request_max_bytes);
+	add(out, &n, "log.segment.bytes", DP_TYPE_INT, S("log.segment.bytes"), true, "%" PRId64, c->log_segment_bytes);
+	add(out, &n, "log.roll.ms", DP_TYPE_LONG, broker_src(b, "log.roll.ms", "log.roll.hours", NULL), true, "%" PRId64,
+	    c->log_roll_ms);
+	add(out, &n, "log.retention.ms", DP_TYPE_LONG,
+	    broker_src(b, "log.retention.ms", "log.retention.minutes", "log.retention.hours"), true, "%" PRId64,
+	    c->log_retention_ms);
+	add(out, &n, "log.retention.bytes", DP_TYPE_LONG, S("log.retention.bytes"), true, "%" PRId64, c->log_retention_bytes);
+	add(out, &n, "log.flush.interval.messages", DP_TYPE_LONG, S("log.flush.interval.messages"), true, "%" PRId64,
+	    c->log_flush_interval_messages);
+	add(out, &n, "log.flush.interval.ms", DP_TYPE_LONG, S("log.flush.interval.ms"), true, "%" PRId64,
+	    c->log_flush_interval_ms);
+	add(out, &n, "log.cleanup.policy", DP_TYPE_LIST, S("log.cleanup.policy"), true, "%s", c->log_cleanup_policy);
+	add(out, &n, "log.cleaner.enable", DP_TYPE_BOOLEAN, S("log.cleaner.enable"), true, "%s",
+	    c->cleaner.enable ? "true" : "false");
+	add(out, &n, "log.cleaner.backoff.ms", DP_TYPE_LONG, S("log.cleaner.backoff.ms"), true, "%" PRId64,
+	    c->cleaner.backoff_ms);
+	add(out, &n, "log.cleaner.dedupe.buffer.size", DP_TYPE_LONG, S("log.cleaner.dedupe.buffer.size"), true,
+	    "%" PRId64, c->cleaner.dedupe_buffer_size);
+	add(out, &n, "log.cleaner.min.cleanable.ratio", DP_TYPE_DOUBLE, S("log.cleaner.min.cleanable.ratio"), true, "%g",
+	    c->log_cleaner_min_cleanable_ratio);
+	add(out, &n, "log.cleaner.min.compaction.lag.ms", DP_TYPE_LONG, S("log.cleaner.min.compaction.lag.ms"), true,
+	    "%" PRId64, c->log_cleaner_min_compaction_lag_ms);
+	add(out, &n, "log.cleaner.max.compaction.lag.ms", DP_TYPE_LONG, S("log.cleaner.max.compaction.lag.ms"), true,
+	    "%" PRId64, c->log_cleaner_max_compaction_lag_ms);
+	add(out, &n, "log.cleaner.delete.retention.ms", DP_TYPE_LONG, S("log.cleaner.delete.retention.ms"), true,
+	    "%" PRId64, c->log_cleaner_delete_retention_ms);
+	add(out, &n, "connections.max.idle.ms", DP_TYPE_LONG, S("connections.max.idle.ms"), true, "%" PRId64,
+	    c->connections_max_idle_ms);
+	add(out, &n, "max.incremental.fetch.session.cache.slots", DP_TYPE_INT, S("max.incremental.fetch.session.cache.slots"),
+	    true, "%d", c->fetch_session_slots);
+	add(out, &n, "ringtail.net.backend", DP_TYPE_STRING, S("ringtail.net.backend"), true, "%s", c->net_backend);
+	add(out, &n, "ringtail.advertise.shards", DP_TYPE_BOOLEAN, S("ringtail.advertise.shards"), true, "%s",
+	    c->advertise_shards ? "true" : "false");
+	add(out, &n, "ringtail.shard.poll.us", DP_TYPE_INT, S("ringtail.shard.poll.us"), true, "%" PRId64, c->shard_poll_us);
+#undef S
 	return n;
 }

@@ -1,7 +1,9 @@
 /*
  * dataplane/configs.h: the configs DescribeConfigs shows, with Kafka's names, current values,
  * sources and types: every topic-level key storage honours (plus the ones Kafka has that have
- * no effect on a single broker yet), and the broker keys the dataplane reads.
+ * no effect on a single broker yet), and the broker keys the dataplane reads.  Sources follow
+ * Kafka's ConfigHelper: a topic override is DYNAMIC_TOPIC_CONFIG, a key the operator gave at start
+ * (or a broker synonym of a topic key) STATIC_BROKER_CONFIG, anything else DEFAULT_CONFIG.
  */
 #ifndef DP_CONFIGS_H
 #define DP_CONFIGS_H
