@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""
+tests/interop/test_api_rules.py: the API rules of issue 4 that the client tests do not reach,
+each checked on the wire against the real broker (raw requests, kwire.py, where the clients
+cannot send them) or with kafka-python:
+- Produce acks=0: no response (the next request on the connection is the next answer), the
+  records are written; a failing acks=0 produce closes the connection (Kafka's KafkaApis).
+- Produce of a batch over the topic's max.message.bytes: MESSAGE_TOO_LARGE.
+- Fetch at an offset inside a batch: the batch is returned whole, from its base offset; a
+  partition_max_bytes below the first batch still returns that batch whole (KIP-74).
+- ListOffsets MAX_TIMESTAMP (v7): the offset of the record with the largest timestamp, even
+  inside a batch, as Kafka's UnifiedLog answers (batch.offsetOfMaxTimestamp).
+- CreateTopics validate_only creates nothing; a replication factor of 3 is
+  INVALID_REPLICATION_FACTOR.
+- DeleteTopics v6 by topic id; an unknown id is UNKNOWN_TOPIC_ID.
+- DescribeConfigs sources: a topic override is DYNAMIC_TOPIC_CONFIG, a broker key given at start
+  STATIC_BROKER_CONFIG (for the topic configs it is the default of, too), anything else
+  DEFAULT_CONFIG.
+- Metadata: with auto.create.topics.enable=false an unknown topic is UNKNOWN_TOPIC_OR_PARTITION
+  and stays unknown; a request that does not allow auto-creation never creates.
+Usage: test_api_rules.py <path to ringtail>
+"""
+import struct
+import sys
+import time
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import InvalidReplicationFactorError
+from kafka.record.default_records import DefaultRecordBatchBuilder
+
+from kwire import Conn, R, W, batch, produce_on
+from rtbroker import Broker, run_tap
+
+UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, UNKNOWN_TOPIC_ID = 3, 10, 100
+SRC_TOPIC, SRC_STATIC_BROKER, SRC_DEFAULT = 1, 4, 5
+
+
+def ts_batch(records):
+    """One uncompressed batch of [(value, timestamp)]: its bytes."""
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False, producer_id=-1,
+                                  producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)
+    for i, (v, ts) in enumerate(records):
+        b.append(i, timestamp=ts, key=None, value=v, headers=[])
+    return bytes(b.build())
+
+
+def send_raw(c, key, version, body, flexible_header=False):
+    """Sends one request on kwire connection c without reading; returns its correlation id."""
+    c.corr += 1
+    h = W().i16(key).i16(version).i32(c.corr).str('api-rules')
+    if flexible_header:
+        h.tags()
+    msg = bytes(h.b) + bytes(body.b)
+    c.s.sendall(struct.pack('>i', len(msg)) + msg)
+    return c.corr
+
+
+def read_frame(c):
+    n = struct.unpack('>i', c._read(4))[0]
+    return R(c._read(n))
+
+
+def produce_body(topic, partition, records, acks):
+    return W().str(None).i16(acks).i32(10000).i32(1).str(topic).i32(1).i32(partition).i32(len(records)).raw(records)
+
+
+def fetch_v4(c, topic, partition, offset, part_max, wait=0):
+    """Fetch v4 of one partition: (error, high watermark, record bytes)."""
+    body = W().i32(-1).i32(wait).i32(1).i32(1 << 20).i8(0).i32(1).str(topic).i32(1)
+    body.i32(partition).i64(offset).i32(part_max)
+    r = c.call(1, 4, body, False)
+    r.i32()
+    r.i32()
+    r.str()
+    r.i32()
+    r.i32()
+    err, hwm = r.i16(), r.i64()
+    r.i64()
+    r.arr(lambda r: (r.i64(), r.i64()))
+    n = r.i32()
+    return err, hwm, bytes(r.take(n)) if n > 0 else b''
+
+
+def batches(recs):
+    """[(base offset, last offset, size)] of the whole batches in recs."""
+    out, pos = [], 0
+    while len(recs) - pos >= 61:
+        base, blen = struct.unpack_from('>qi', recs, pos)
+        if pos + 12 + blen > len(recs):
+            break
+        out.append((base, base + struct.unpack_from('>i', recs, pos + 23)[0], 12 + blen))
+        pos += 12 + blen
+    return out
+
+
+def list_offsets_v7(c, topic, partition, ts):
+    """ListOffsets v7 (flexible) of one partition: (error, timestamp, offset)."""
+    body = W().i32(-1).i8(0).uvar(2).cstr(topic).uvar(2).i32(partition).i32(-1).i64(ts).tags().tags().tags()
+    r = c.call(2, 7, body, True)
+    r.i32()
+    r.uvar()
+    r.cstr()
+    r.uvar()
+    r.i32()
+    return r.i16(), r.i64(), r.i64()
+
+
+def metadata_v4(c, topics, allow_auto):
+    """Metadata v4: {topic: (error, partitions)}."""
+    body = W().i32(len(topics))
+    for t in topics:
+        body.str(t)
+    r = c.call(3, 4, body.i8(1 if allow_auto else 0), False)
+    r.i32()
+    r.arr(lambda r: (r.i32(), r.str(), r.i32(), r.str()))
+    r.str()
+    r.i32()
+
+    def part(r):
+        r.i16(); r.i32(); r.i32()
+        for _ in range(3):
+            r.arr(lambda r: r.i32())
+        return 1
+
+    out = {}
+    for _ in range(r.i32()):
+        err, name = r.i16(), r.str()
+        r.bool()
+        out[name] = (err, len(r.arr(part) or []))
+    return out
+
+
+def topic_id_v12(c, name):
+    """The topic id that Metadata v12 gives for name, or None."""
+    w = W().uvar(2).raw(bytes(16)).cstr(name).tags().i8(0).i8(0).tags()
+    r = c.call(3, 12, w, True)
+    r.i32()
+    for _ in range(r.uvar() - 1):
+        r.i32(); r.cstr(); r.i32(); r.cstr(); r.tags()
+    r.cstr()
+    r.i32()
+    found = None
+    for _ in range(r.uvar() - 1):
+        err = r.i16()
+        n = r.cstr()
+        tid = bytes(r.take(16))
+        r.bool()
+        for _ in range(r.uvar() - 1):
+            r.i16(); r.i32(); r.i32(); r.i32()
+            for _ in range(3):
+                r.carr(lambda r: r.i32())
+            r.tags()
+        r.i32()
+        r.tags()
+        if n == name and err == 0:
+            found = tid
+    return found
+
+
+def delete_topics_v6(c, name=None, tid=None):
+    """DeleteTopics v6 of one topic by name or by id: (name, id, error)."""
+    body = W().uvar(2).cstr(name).raw(tid or bytes(16)).tags().i32(10000).tags()
+    r = c.call(20, 6, body, True)
+    r.i32()
+    r.uvar()
+    n, i, e = r.cstr(), bytes(r.take(16)), r.i16()
+    return n, i, e
+
+
+def describe_configs_v1(c, rtype, name):
+    """DescribeConfigs v1 of one resource, every key: (error, {key: (value, source, read_only)})."""
+    body = W().i32(1).i8(rtype).str(name).i32(-1).i8(0)
+    r = c.call(32, 1, body, False)
+    r.i32()
+    r.i32()
+    err = r.i16()
+    r.str()
+    r.i8()
+    r.str()
+    out = {}
+    for _ in range(r.i32()):
+        k, v, ro, src = r.str(), r.str(), r.bool(), r.i8()
+        r.bool()
+        r.arr(lambda r: (r.str(), r.str(), r.i8()))
+        out[k] = (v, src, ro)
+    return err, out
+
+
+def main(tap):
+    with Broker(sys.argv[1], {'auto.create.topics.enable': 'false', 'num.partitions': 2,
+                              'log.retention.hours': 5}) as b:
+        admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+        admin.create_topics([NewTopic('ar', 3, 1), NewTopic('small', 1, 1, topic_configs={'max.message.bytes': '2000'})])
+        c = Conn(b.port)
+
+        # acks=0: no answer; the ApiVersions after it is the next frame on the connection.
+        first = send_raw(c, 0, 3, produce_body('ar', 0, batch([(b'k', b'zero-%d' % i) for i in range(3)]), 0))
+        av = send_raw(c, 18, 0, W())
+        r = read_frame(c)
+        corr = r.i32()
+        tap.ok(corr == av and corr == first + 1, 'acks=0: no answer to the produce; the next request is answered next',
+               (first, av, corr))
+        err, hwm, recs = fetch_v4(c, 'ar', 0, 0, 1 << 20)
+        tap.ok(err == 0 and hwm == 3 and batches(recs) and batches(recs)[0][:2] == (0, 2),
+               'acks=0: the records were written (high watermark 3)', (err, hwm, batches(recs)))
+        # A failing acks=0 produce (an unknown partition) closes the connection.
+        bad = Conn(b.port)
+        send_raw(bad, 0, 3, produce_body('ar', 7, batch([(b'k', b'v')]), 0))
+        send_raw(bad, 18, 0, W())
+        closed = False
+        bad.s.settimeout(5)
+        try:
+            closed = bad.s.recv(4096) == b''
+        except (ConnectionResetError, OSError):
+            closed = True
+        bad.close()
+        tap.ok(closed, 'acks=0 to an unknown partition: the connection is closed, nothing answered')
+
+        # max.message.bytes of the topic (2000).
+        err, _, _ = produce_on(c, 'small', 0, batch([(b'k', b'x' * 3000)]))
+        tap.ok(err == MESSAGE_TOO_LARGE, 'a batch over max.message.bytes is MESSAGE_TOO_LARGE (10)', err)
+        err, base, _ = produce_on(c, 'small', 0, batch([(b'k', b'x' * 1000)]))
+        tap.ok(err == 0 and base == 0, 'a batch under it is appended', (err, base))
+
+        # Fetch inside a batch: the batch from its base offset, whole.
+        err, base, _ = produce_on(c, 'ar', 1, batch([(b'k', b'five-%d' % i) for i in range(5)]))
+        err2, base2, _ = produce_on(c, 'ar', 1, batch([(b'k', b'next-%d' % i) for i in range(2)]))
+        tap.ok((err, base, err2, base2) == (0, 0, 0, 5), 'two batches of 5 and 2 records', (err, base, err2, base2))
+        err, hwm, recs = fetch_v4(c, 'ar', 1, 3, 1 << 20)
+        bs = batches(recs)
+        tap.ok(err == 0 and [x[:2] for x in bs] == [(0, 4), (5, 6)] and sum(x[2] for x in bs) == len(recs),
+               'Fetch at offset 3: the batch holding it comes back whole from offset 0, then the next', (err, bs))
+        err, hwm, recs = fetch_v4(c, 'ar', 1, 3, 10)
+        bs = batches(recs)
+        tap.ok(err == 0 and [x[:2] for x in bs] == [(0, 4)] and bs[0][2] == len(recs),
+               'partition_max_bytes 10: the first batch still comes back whole, and only it', (err, bs))
+
+        # ListOffsets MAX_TIMESTAMP: the record with the largest timestamp is inside a batch.
+        now = int(time.time() * 1000)
+        err, base, _ = produce_on(c, 'ar', 0, ts_batch([(b'a', now - 500), (b'b', now + 900), (b'c', now - 100)]))
+        err2, base2, _ = produce_on(c, 'ar', 0, ts_batch([(b'd', now), (b'e', now + 10)]))
+        tap.ok((err, base, err2, base2) == (0, 3, 0, 6), 'batches with timestamps written at offsets 3 and 6',
+               (err, base, err2, base2))
+        got = list_offsets_v7(c, 'ar', 0, -3)
+        tap.ok(got == (0, now + 900, 4), 'ListOffsets MAX_TIMESTAMP: the offset of the record with the largest timestamp '
+               '(4, inside the batch at 3)', got)
+        err, base, _ = produce_on(c, 'ar', 2, ts_batch([(b'x', now + 5)] * 3))
+        err2, base2, _ = produce_on(c, 'ar', 2, ts_batch([(b'y', now + 5)] * 2))
+        got = list_offsets_v7(c, 'ar', 2, -3)
+        tap.ok((err, base, err2, base2) == (0, 0, 0, 3) and got == (0, now + 5, 0),
+               'MAX_TIMESTAMP when several records carry it: the first of them (offset 0, not the last batch)', got)
+        got = list_offsets_v7(c, 'ar', 1, -3)
+        tap.ok(got[0] == 0 and 0 <= got[2] <= 6 and got[1] > 0, 'MAX_TIMESTAMP of records stamped by the client', got)
+        c2 = Conn(b.port)
+        admin.create_topics([NewTopic('empty', 1, 1)])
+        tap.ok(list_offsets_v7(c2, 'empty', 0, -3) == (0, -1, -1), 'MAX_TIMESTAMP of an empty partition: -1, -1')
+        c2.close()
+
+        # CreateTopics: validate_only, replication factor.
+        admin.create_topics([NewTopic('vo', 3, 1)], validate_only=True)
+        md = metadata_v4(c, ['vo'], False)
+        tap.ok(md.get('vo', (None,))[0] == UNKNOWN_TOPIC_OR_PARTITION, 'validate_only creates nothing', md)
+        err = None
+        try:
+            admin.create_topics([NewTopic('rf3', 1, 3)])
+        except InvalidReplicationFactorError as e:
+            err = e
+        tap.ok(err is not None and 'rf3' not in admin.list_topics(), 'replication factor 3: INVALID_REPLICATION_FACTOR')
+
+        # Metadata and auto-creation (disabled on this broker).
+        md = metadata_v4(c, ['nosuch'], True)
+        tap.ok(md.get('nosuch', (None,))[0] == UNKNOWN_TOPIC_OR_PARTITION and 'nosuch' not in admin.list_topics(),
+               'auto.create.topics.enable=false: an unknown topic is UNKNOWN_TOPIC_OR_PARTITION and not created', md)
+
+        # DescribeConfigs sources.
+        err, cfg = describe_configs_v1(c, 2, 'small')
+        tap.ok(err == 0 and cfg.get('max.message.bytes', (None,))[:2] == ('2000', SRC_TOPIC),
+               'DescribeConfigs: a topic override is DYNAMIC_TOPIC_CONFIG', cfg.get('max.message.bytes'))
+        tap.ok(cfg.get('retention.ms', (None,))[:2] == (str(5 * 3600000), SRC_STATIC_BROKER),
+               'a topic config whose broker default was given at start (log.retention.hours) is STATIC_BROKER_CONFIG',
+               cfg.get('retention.ms'))
+        tap.ok(cfg.get('segment.bytes', (None,))[:2] == (str(1 << 30), SRC_DEFAULT),
+               'a topic config left at Kafka\'s default is DEFAULT_CONFIG', cfg.get('segment.bytes'))
+        err, bcfg = describe_configs_v1(c, 4, '0')
+        tap.ok(err == 0 and bcfg.get('auto.create.topics.enable', (None,))[:2] == ('false', SRC_STATIC_BROKER)
+               and bcfg.get('log.dirs', (None, None))[1] == SRC_STATIC_BROKER,
+               'broker keys given at start are STATIC_BROKER_CONFIG', (bcfg.get('auto.create.topics.enable'), bcfg.get('log.dirs')))
+        tap.ok(bcfg.get('log.segment.bytes', (None,))[:2] == (str(1 << 30), SRC_DEFAULT)
+               and bcfg.get('message.max.bytes', (None, None))[1] == SRC_DEFAULT,
+               'broker keys left at their defaults are DEFAULT_CONFIG', (bcfg.get('log.segment.bytes'), bcfg.get('message.max.bytes')))
+
+        # DeleteTopics by id.
+        tid = topic_id_v12(c, 'small')
+        tap.ok(tid is not None and tid != bytes(16), 'Metadata v12 gives the topic id', tid)
+        got = delete_topics_v6(c, tid=tid)
+        tap.ok(got == ('small', tid, 0), 'DeleteTopics v6 by id deletes the topic and names it', got)
+        tap.ok('small' not in admin.list_topics(), 'the topic is gone')
+        got = delete_topics_v6(c, tid=tid)
+        tap.ok(got[2] == UNKNOWN_TOPIC_ID, 'deleting the id again: UNKNOWN_TOPIC_ID (100)', got)
+        c.close()
+        admin.close()
+        tap.ok(b.stop() == 0, 'SIGTERM: exit status 0', b.log())
+
+
+run_tap(main)
