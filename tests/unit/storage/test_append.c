@@ -116,6 +116,60 @@ Test(stor_append, rolls_on_segment_bytes_with_20_digit_names)
 	cr_expect(found > 3);
 }
 
+/* Kafka's LogSegment.shouldRoll on segment.ms: measured from the segment's first batch timestamp
+ * to the incoming batch's max timestamp (not the wall clock when batches carry timestamps). */
+Test(stor_append, rolls_on_segment_ms_by_record_timestamps)
+{
+	t.cfg.segment_ms = 1000;
+	struct stor_log *log = open_log("age");
+	int64_t ts[] = { 5000, 5600, 6000, 6001, 6500, 7002 };
+	size_t want[] = { 1, 1, 1, 2, 2, 3 };   /* segments after each append */
+	for (int i = 0; i < 6; i++) {
+		size_t len;
+		uint8_t *b = t_batch(1, ts[i], 10, &len);
+		cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+		free(b);
+		cr_expect_eq(stor_log_segment_count(log), want[i], "after the batch at %lld: %zu segments",
+		             (long long)ts[i], stor_log_segment_count(log));
+	}
+	cr_expect_eq(log->segs[1]->base, 3, "the roll came with the batch 1001 ms after the first");
+	cr_expect_eq(log->segs[2]->base, 5);
+	cr_expect_eq(t_close(&t, log), 0);
+}
+
+/* A full offset index rolls the segment however small the .log still is
+ * (segment.index.bytes 32: four 8-byte entries). */
+Test(stor_append, rolls_when_the_offset_index_is_full)
+{
+	t.cfg.segment_index_bytes = 32;
+	t.cfg.index_interval_bytes = 1;         /* an index entry for (nearly) every batch */
+	struct stor_log *log = open_log("full");
+	for (int i = 0; i < 16; i++) {
+		size_t len;
+		uint8_t *b = t_batch(1, 1000, 10, &len);   /* one timestamp: one time index entry */
+		cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+		free(b);
+	}
+	size_t n = stor_log_segment_count(log);
+	cr_expect(n >= 3, "16 batches with room for 4 index entries a segment: %zu segments", n);
+	for (size_t i = 0; i + 1 < log->nseg; i++)
+		cr_expect(log->segs[i]->on <= 4 && stor_segment_index_full(log->segs[i]),
+		          "sealed segment %zu rolled with a full index (%zu entries)", i, log->segs[i]->on);
+	t_run_idle(&t.ring, log);
+	cr_expect_eq(t_close(&t, log), 0);
+	/* The same appends with the default index size stay in one segment. */
+	t.cfg.segment_index_bytes = 10485760;
+	log = open_log("room");
+	for (int i = 0; i < 16; i++) {
+		size_t len;
+		uint8_t *b = t_batch(1, 1000, 10, &len);
+		cr_assert_eq(t_append(&t, log, b, len, 0, NULL), 0);
+		free(b);
+	}
+	cr_expect_eq(stor_log_segment_count(log), 1);
+	cr_expect_eq(t_close(&t, log), 0);
+}
+
 /* The active segment's index files grow a page of entries at a time (not a write per append),
  * a sealed segment's hold exactly its entries, and a clean close writes the active one's whole. */
 Test(stor_append, index_files_grow_a_page_at_a_time_and_are_whole_when_sealed)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +65,50 @@ Test(stor_dir, checkpoints_are_kafkas_text_format)
 	free(rp);
 	free(ls);
 	cr_assert_eq(t_close(&t, b), 0);
+}
+
+/* Every checkpoint is written to a temporary file, synced and renamed over the old one: the old
+ * file is never written in place (a reader holding it sees the old whole text), and no temporary
+ * file is left behind. */
+Test(stor_dir, checkpoints_replace_the_old_file_by_rename)
+{
+	const char *files[] = { "recovery-point-offset-checkpoint", "log-start-offset-checkpoint" };
+	struct stor_log *a = t_open(&t, "ren");
+	t_fill(&t, a, 2, 2, 10);
+	cr_assert_eq(stor_dir_checkpoint(t.d), 0);
+	char p[512];
+	struct stat before[2];
+	FILE *old[2];
+	char *old_text[2];
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "%s/%s", t.dir, files[i]);
+		cr_assert_eq(stat(p, &before[i]), 0);
+		old_text[i] = slurp(p);
+		old[i] = fopen(p, "r");
+		cr_assert(old_text[i] && old[i]);
+	}
+	t_fill(&t, a, 2, 2, 10);
+	int64_t lw;
+	cr_assert_eq(stor_log_delete_records(a, 3, &lw), 0);
+	cr_assert_eq(t_close(&t, a), 0);
+	cr_assert_eq(stor_dir_checkpoint(t.d), 0);
+	for (int i = 0; i < 2; i++) {
+		struct stat now;
+		snprintf(p, sizeof p, "%s/%s", t.dir, files[i]);
+		cr_assert_eq(stat(p, &now), 0);
+		cr_expect_neq(now.st_ino, before[i].st_ino, "%s was rewritten in place", files[i]);
+		char buf[4096] = { 0 };
+		size_t n = fread(buf, 1, sizeof buf - 1, old[i]);
+		cr_expect_eq(n, strlen(old_text[i]), "%s: the old file is whole", files[i]);
+		cr_expect_str_eq(buf, old_text[i]);
+		char *cur = slurp(p);
+		cr_expect_str_neq(cur, old_text[i], "%s: the new text differs", files[i]);
+		free(cur);
+		fclose(old[i]);
+		free(old_text[i]);
+		snprintf(p, sizeof p, "%s/%s.tmp", t.dir, files[i]);
+		cr_expect_eq(t_file_size(p), -1, "%s.tmp is left behind", files[i]);
+	}
 }
 
 static int listed;
