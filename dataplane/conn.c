@@ -42,6 +42,7 @@
 #define DP_RECV_DIRECT_MIN (32u << 10)
 
 static void maybe_free(struct dp_conn *c);
+static void take_bytes(struct dp_conn *c, const uint8_t *p, size_t n);
 
 /* The size class of a frame of len bytes, or -1 when frames that size are not cached. */
 static int frame_class(size_t len)
@@ -145,7 +146,22 @@ void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int 
 
 static void arm_recv(struct dp_conn *c)
 {
-	if (c->closing || c->recv_armed || c->nreq >= DP_CONN_PIPELINE)
+	if (c->stash_len && !c->closing && c->nreq < DP_CONN_PIPELINE &&
+	    atomic_load(&c->s->b->phase) == DP_RUNNING) {
+		/* Frames that came in one receive with more than the pipeline allows go first; what
+		 * is still over the limit goes back to the stash (draining, they are not taken).  The
+		 * count on c->ops keeps c while a handler that answers at once closes it; the caller
+		 * frees it (maybe_free). */
+		uint8_t *p = c->stash;
+		size_t n = c->stash_len;
+		c->stash = NULL;
+		c->stash_len = 0;
+		c->ops++;
+		take_bytes(c, p, n);
+		c->ops--;
+		free(p);
+	}
+	if (c->closing || c->recv_armed || c->nreq >= DP_CONN_PIPELINE || c->stash_len)
 		return;
 	if (atomic_load(&c->s->b->phase) != DP_RUNNING && c->nreq == 0) {
 		/* Draining: nothing in flight here, so the connection can go. */
@@ -243,6 +259,8 @@ void dp_req_unhold(struct dp_req *req)
 		return;
 	struct dp_conn *c = req->conn;
 	req_release(req);
+	/* The pipeline has room again: the stash or a new receive. */
+	arm_recv(c);
 	maybe_free(c);
 }
 
@@ -304,12 +322,14 @@ static void new_request(struct dp_conn *c, uint8_t *frame, size_t len)
 bool dp_conn_received_lent(struct dp_conn *c, uint8_t *p, size_t n, void (*hold)(void *ref),
                            void (*release)(void *ref), void *ref)
 {
-	if (c->closing || n == 0 || c->frame || c->lenhave)
+	if (c->closing || n == 0 || c->frame || c->lenhave || c->stash_len)
 		return false;
 	/* Whole frames only, each within the limits dp_conn_received applies (a bad one takes the
-	 * ordinary path, which closes the connection and says why). */
+	 * ordinary path, which closes the connection and says why), and no more than the pipeline
+	 * takes now (the ordinary path keeps the rest for later). */
 	int64_t max = c->s->b->cfg.socket_request_max_bytes;
-	for (size_t off = 0; off < n;) {
+	int frames = 0;
+	for (size_t off = 0; off < n; frames++) {
 		if (n - off < 4)
 			return false;
 		int32_t len = (int32_t)rt_be32_get(p + off);
@@ -317,6 +337,8 @@ bool dp_conn_received_lent(struct dp_conn *c, uint8_t *p, size_t n, void (*hold)
 			return false;
 		off += 4 + (size_t)len;
 	}
+	if (c->nreq + frames > DP_CONN_PIPELINE)
+		return false;
 	c->recv_armed = false;
 	c->last_active_ns = c->s->now_ns;
 	for (size_t off = 0; off < n && !c->closing;) {
@@ -351,7 +373,7 @@ static void gather(const struct iovec *v, int cnt, size_t from, uint8_t *dst, si
 bool dp_conn_received_chain(struct dp_conn *c, const struct iovec *v, void *const *refs, int cnt,
                             void (*hold)(void *ref), void (*release)(void *ref))
 {
-	if (c->closing || c->frame || c->lenhave || cnt < 2)
+	if (c->closing || c->frame || c->lenhave || c->stash_len || cnt < 2)
 		return false;
 	size_t tot = 0;
 	for (int i = 0; i < cnt; i++)
@@ -491,8 +513,43 @@ void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)
 		return;
 	}
 	c->last_active_ns = c->s->now_ns;
+	take_bytes(c, p, n);
+	c->ops--;
+	arm_recv(c);
+	maybe_free(c);
+}
+
+/* Keeps n bytes (appended to the stash) for when the pipeline has room; closes c when out of
+ * memory. */
+static void stash_bytes(struct dp_conn *c, const uint8_t *p, size_t n)
+{
+	uint8_t *m = realloc(c->stash, c->stash_len + n);
+	if (!m) {
+		dp_conn_close(c, "out of memory");
+		return;
+	}
+	memcpy(m + c->stash_len, p, n);
+	c->stash = m;
+	c->stash_len += n;
+}
+
+/* Reassembles frames from received bytes and makes each whole one a request, in order.  At a
+ * frame boundary with DP_CONN_PIPELINE requests queued (several small requests in one
+ * receive: without this a client pipelining hundreds of fetches in one write would have all
+ * their answers built at once) the rest waits in the stash, as do bytes that arrive while the
+ * stash holds some (they come after them). */
+static void take_bytes(struct dp_conn *c, const uint8_t *p, size_t n)
+{
 	int64_t max = c->s->b->cfg.socket_request_max_bytes;
+	if (c->stash_len) {
+		stash_bytes(c, p, n);
+		return;
+	}
 	while (n && !c->closing) {
+		if (!c->frame && !c->lenhave && c->nreq >= DP_CONN_PIPELINE) {
+			stash_bytes(c, p, n);
+			return;
+		}
 		if (!c->frame) {
 			size_t take = 4 - c->lenhave < n ? 4 - c->lenhave : n;
 			memcpy(c->lenbuf + c->lenhave, p, take);
@@ -532,9 +589,6 @@ void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n)
 			new_request(c, f, c->frame_len);
 		}
 	}
-	c->ops--;
-	arm_recv(c);
-	maybe_free(c);
 }
 
 void dp_conn_received_into(struct dp_conn *c, int32_t res)
@@ -688,6 +742,7 @@ static void maybe_free(struct dp_conn *c)
 		s->frame_bytes -= c->frame_len;
 		frame_free(s, c->frame, c->frame_len);
 	}
+	free(c->stash);
 	free(c);
 }
 

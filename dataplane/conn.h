@@ -97,6 +97,11 @@ struct dp_conn {
 	size_t lenhave;
 	uint8_t *frame;                /* owned until handed to a request */
 	size_t frame_len, frame_have;
+	/* Bytes received past the pipeline limit, from a frame boundary on: taken as requests once
+	 * fewer than DP_CONN_PIPELINE are queued.  No receive is armed while it holds bytes, so it
+	 * holds at most about two receives' worth.  Owned. */
+	uint8_t *stash;
+	size_t stash_len;
 	/* requests in order */
 	struct dp_req *q_head, *q_tail;
 	int nreq;
