@@ -18,8 +18,11 @@ cannot send them) or with kafka-python:
   DEFAULT_CONFIG.
 - Metadata: with auto.create.topics.enable=false an unknown topic is UNKNOWN_TOPIC_OR_PARTITION
   and stays unknown; a request that does not allow auto-creation never creates.
+- SIGTERM: no new connection is accepted, a long-polling fetch in flight is answered, exit 0.
 Usage: test_api_rules.py <path to ringtail>
 """
+import signal
+import socket
 import struct
 import sys
 import time
@@ -297,9 +300,29 @@ def main(tap):
         tap.ok('small' not in admin.list_topics(), 'the topic is gone')
         got = delete_topics_v6(c, tid=tid)
         tap.ok(got[2] == UNKNOWN_TOPIC_ID, 'deleting the id again: UNKNOWN_TOPIC_ID (100)', got)
-        c.close()
         admin.close()
-        tap.ok(b.stop() == 0, 'SIGTERM: exit status 0', b.log())
+
+        # SIGTERM: no new connections; a long-polling fetch in flight is answered; exit 0.
+        body = W().i32(-1).i32(3000).i32(1).i32(1 << 20).i8(0).i32(1).str('ar').i32(1).i32(1).i64(7).i32(1 << 20)
+        corr = send_raw(c, 1, 4, body)
+        time.sleep(0.3)
+        t0 = time.time()
+        b.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        refused = False
+        try:
+            socket.create_connection(('127.0.0.1', b.port), timeout=2).close()
+        except OSError:
+            refused = True
+        tap.ok(refused, 'after SIGTERM the broker accepts no new connection')
+        try:
+            r = read_frame(c)
+            answered = r.i32() == corr
+        except (ConnectionError, OSError):
+            answered = False
+        tap.ok(answered, 'the fetch waiting when SIGTERM came is answered (%.1f s)' % (time.time() - t0))
+        c.close()
+        tap.ok(b.proc.wait(30) == 0, 'SIGTERM: exit status 0', b.log())
 
 
 run_tap(main)
