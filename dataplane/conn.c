@@ -96,16 +96,16 @@ void dp_frame_cache_fini(struct dp_shard *s)
 	s->frame_cached = 0;
 }
 
-void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd)
+struct dp_conn *dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd)
 {
 	if (atomic_load(&s->b->phase) != DP_RUNNING) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	struct dp_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->s = s;
 	c->fd = fd;
@@ -138,10 +138,11 @@ void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int 
 	if (backend->recv(c)) {
 		dp_conn_close(c, "cannot receive");
 		maybe_free(c);
-		return;
+		return NULL;
 	}
 	c->recv_armed = true;
 	c->ops++;
+	return c;
 }
 
 static void arm_recv(struct dp_conn *c)

@@ -110,12 +110,15 @@ struct dp_conn {
 	bool recv_starved;             /* no receive buffer was free: retry from the loop */
 	bool closing;
 	bool closed;                   /* backend close done */
+	bool internal;                 /* accepted on the internal listener (ringtail-control) */
 	int ops;                       /* backend operations in flight */
 	char peer[64];
 };
 
 /* Backend callbacks (see net.h). */
-void dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd);
+/* Returns the new connection, or NULL when it was closed at once (the broker stopping, no
+ * memory, a failed first receive). */
+struct dp_conn *dp_conn_accepted(struct dp_shard *s, const struct dp_net_ops *backend, int fd);
 void dp_conn_received(struct dp_conn *c, const uint8_t *p, size_t n);
 void dp_conn_received_into(struct dp_conn *c, int32_t res);
 /* Received bytes in memory the backend can lend (a NIC's receive buffer, writable): when no

@@ -28,6 +28,12 @@
 
 #define META_FILE "ringtail-topics"
 
+/* Kafka's Topic.isInternal: the control process's topics, not every name that starts with "__". */
+static bool internal_name(const char *name)
+{
+	return !strcmp(name, "__consumer_offsets") || !strcmp(name, "__transaction_state");
+}
+
 static int cmp_topic(const void *a, const void *b)
 {
 	const struct dp_topic *x = *(const struct dp_topic *const *)a, *y = *(const struct dp_topic *const *)b;
@@ -427,7 +433,7 @@ int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t 
 	memcpy(t->name, name, len);
 	t->name[len] = 0;
 	random_id(t->id);
-	t->internal = t->name[0] == '_' && t->name[1] == '_';
+	t->internal = internal_name(t->name);
 	for (int i = 0; i < nconf; i++)
 		if (topic_conf_put(t, conf[i].key, conf[i].value))
 			goto nomem;
@@ -661,7 +667,7 @@ static int load(struct dp_meta *m, struct dp_snap *s, char *err, size_t errlen)
 				t->id[k] = (uint8_t)(hi << 4 | lo);
 			}
 			t->nparts = np;
-			t->internal = name[0] == '_' && name[1] == '_';
+			t->internal = internal_name(name);
 			if (s->n == cap_t) {
 				cap_t = cap_t ? cap_t * 2 : 64;
 				const struct dp_topic **nt = realloc(s->t, sizeof(*nt) * (size_t)cap_t);

@@ -69,6 +69,7 @@ struct listener {
 	struct rt_ioop op;
 	bool armed;
 	bool shared;                   /* the port every shard listens on (see balance()) */
+	bool internal;                 /* the internal listener: its connections may write internal topics */
 	struct dp_timer backoff;       /* armed while accepting is paused */
 	uint32_t backoff_ms;           /* the current pause; 0 outside a back-off episode */
 	uint32_t backoff_fails;        /* accepts that failed in this episode */
@@ -185,8 +186,11 @@ static void accept_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 		/* Counted now, so that connections accepted meanwhile do not all pick the same shard. */
 		atomic_fetch_add_explicit(&l->s->b->shards[to]->nconns, 1, memory_order_relaxed);
 		dp_shard_post(l->s, to, adopt, (void *)(intptr_t)res);
-	} else if (res >= 0)
-		dp_conn_accepted(l->s, &dp_net_uring, res);
+	} else if (res >= 0) {
+		struct dp_conn *c = dp_conn_accepted(l->s, &dp_net_uring, res);
+		if (c)
+			c->internal = l->internal;
+	}
 	else if (accept_should_back_off(res) && l->s->accepting) {
 		accept_back_off(l, res);
 		if (flags & IORING_CQE_F_MORE) {
@@ -294,7 +298,7 @@ static int open_exclusive(const char *host, uint16_t port)
 	}
 }
 
-static int add_listener(struct dp_shard *s, int fd, bool shared)
+static int add_listener(struct dp_shard *s, int fd, bool shared, bool internal)
 {
 	struct dp_net_shard *ns = s->net;
 	assert(ns->nls < MAX_LISTENERS);
@@ -302,6 +306,7 @@ static int add_listener(struct dp_shard *s, int fd, bool shared)
 	l->s = s;
 	l->fd = fd;
 	l->shared = shared;
+	l->internal = internal;
 	l->op.cb = accept_cb;
 	l->backoff.fn = backoff_done;
 	s->accepting = true;
@@ -333,7 +338,7 @@ static int listen_clients(struct dp_shard *s)
 			RT_ERROR("cannot listen on %s:%u: %s", cfg->listen_host, ports[i], strerror(-fd));
 			return fd;
 		}
-		add_listener(s, fd, i == 0);
+		add_listener(s, fd, i == 0, false);
 	}
 	return 0;
 }
@@ -353,7 +358,7 @@ int dp_net_uring_listen_internal(struct dp_shard *s, uint16_t *port)
 		return err;
 	}
 	*port = ntohs(sa.sin_port);
-	return add_listener(s, fd, false);
+	return add_listener(s, fd, false, true);
 }
 
 static void stop_accept(struct dp_shard *s)

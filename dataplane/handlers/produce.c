@@ -480,6 +480,17 @@ static bool txn_without_id(const struct kp_produce_req *m)
 	return false;
 }
 
+/* Kafka's ReplicaManager appends to an internal topic (__consumer_offsets,
+ * __transaction_state) only for its own coordinators (and the "__admin_client" client id):
+ * here ringtail-control, whose connections come in on the internal listener.  A client's
+ * records there would be read back as group or transaction state. */
+static bool internal_allowed(const struct dp_req *req)
+{
+	static const char admin[] = "__admin_client";
+	return req->conn->internal || (req->client_id_len == (int16_t)(sizeof(admin) - 1) &&
+	                               !memcmp(req->client_id, admin, sizeof(admin) - 1));
+}
+
 void dp_h_produce(struct dp_req *req, void *msg)
 {
 	struct kp_produce_req *m = msg;
@@ -527,6 +538,11 @@ void dp_h_produce(struct dp_req *req, void *msg)
 			}
 			if (!t || pd->index < 0 || pd->index >= t->nparts) {
 				rp->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			if (t->internal && !internal_allowed(req)) {
+				rp->error_code = KP_ERR_INVALID_TOPIC_EXCEPTION;
+				rp->error_message = dp_str("Cannot append to internal topic");
 				continue;
 			}
 			struct produce_job *j = rt_arena_alloc(&req->arena, sizeof(*j));

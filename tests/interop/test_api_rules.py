@@ -18,6 +18,8 @@ cannot send them) or with kafka-python:
   DEFAULT_CONFIG.
 - Metadata: with auto.create.topics.enable=false an unknown topic is UNKNOWN_TOPIC_OR_PARTITION
   and stays unknown; a request that does not allow auto-creation never creates.
+- Produce to an internal topic (__consumer_offsets) from a client: INVALID_TOPIC_EXCEPTION, as
+  Kafka's ReplicaManager answers; "__mine" is an ordinary topic.
 - SIGTERM: no new connection is accepted, a long-polling fetch in flight is answered, exit 0.
 Usage: test_api_rules.py <path to ringtail>
 """
@@ -27,14 +29,16 @@ import struct
 import sys
 import time
 
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.structs import OffsetAndMetadata
 from kafka.errors import InvalidReplicationFactorError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from kwire import Conn, R, W, batch, produce_on
 from rtbroker import Broker, run_tap
 
-UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, UNKNOWN_TOPIC_ID = 3, 10, 100
+UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_ID = 3, 10, 17, 100
 SRC_TOPIC, SRC_STATIC_BROKER, SRC_DEFAULT = 1, 4, 5
 
 
@@ -109,7 +113,7 @@ def list_offsets_v7(c, topic, partition, ts):
 
 
 def metadata_v4(c, topics, allow_auto):
-    """Metadata v4: {topic: (error, partitions)}."""
+    """Metadata v4: {topic: (error, partitions, is_internal)}."""
     body = W().i32(len(topics))
     for t in topics:
         body.str(t)
@@ -121,15 +125,14 @@ def metadata_v4(c, topics, allow_auto):
 
     def part(r):
         r.i16(); r.i32(); r.i32()
-        for _ in range(3):
+        for _ in range(2):          # replicas, isr (offline replicas come with v5)
             r.arr(lambda r: r.i32())
         return 1
 
     out = {}
     for _ in range(r.i32()):
-        err, name = r.i16(), r.str()
-        r.bool()
-        out[name] = (err, len(r.arr(part) or []))
+        err, name, internal = r.i16(), r.str(), r.bool()
+        out[name] = (err, len(r.arr(part) or []), internal)
     return out
 
 
@@ -300,6 +303,20 @@ def main(tap):
         tap.ok('small' not in admin.list_topics(), 'the topic is gone')
         got = delete_topics_v6(c, tid=tid)
         tap.ok(got[2] == UNKNOWN_TOPIC_ID, 'deleting the id again: UNKNOWN_TOPIC_ID (100)', got)
+        # Internal topics take records only from ringtail-control (Kafka's ReplicaManager: only
+        # its coordinators append there); a name that merely starts with "__" is an ordinary topic.
+        cons = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id='ar-group', enable_auto_commit=False)
+        cons.commit({TopicPartition('ar', 0): OffsetAndMetadata(5, '')})
+        err, base, _ = produce_on(c, '__consumer_offsets', 0, batch([(b'k', b'not group state')]))
+        tap.ok(err == INVALID_TOPIC_EXCEPTION, 'a client\'s Produce to __consumer_offsets: INVALID_TOPIC_EXCEPTION (17)',
+               (err, base))
+        tap.ok(cons.committed(TopicPartition('ar', 0)) == 5, 'the group\'s committed offset is still read back')
+        cons.close()
+        admin.create_topics([NewTopic('__mine', 1, 1)])
+        err, base, _ = produce_on(c, '__mine', 0, batch([(b'k', b'v')]))
+        md = metadata_v4(c, ['__mine', '__consumer_offsets'], False)
+        tap.ok(err == 0 and md.get('__mine') == (0, 1, False) and md.get('__consumer_offsets', (0, 0, False))[2],
+               'a topic named __mine is an ordinary one; __consumer_offsets is internal', (err, md))
         admin.close()
 
         # SIGTERM: no new connections; a long-polling fetch in flight is answered; exit 0.
