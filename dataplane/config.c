@@ -268,12 +268,11 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	return 0;
 }
 
-int dp_config_load(struct dp_config *c, const char *path, const char *const *overrides, size_t n,
-                   const char *sysfs_root, char *err, size_t errlen)
+/* Every key the broker's properties file may hold: the broker's, the dpdk backend's
+ * (dataplane/net_dpdk/dpdk_config.h) and those of ringtail-control (control/config.h), which reads
+ * the same file.  Returns a static table built on first use; *n receives its length. */
+static const struct rt_cfg_def *all_defs(size_t *n)
 {
-	memset(c, 0, sizeof(*c));
-	/* the broker's keys, the dpdk backend's (dataplane/net_dpdk/dpdk_config.h) and those of
-	 * ringtail-control (control/config.h), which reads the same file */
 	static struct rt_cfg_def all[sizeof(defs) / sizeof(defs[0]) + 64];
 	static size_t nall;
 	if (!nall) {
@@ -285,6 +284,23 @@ int dp_config_load(struct dp_config *c, const char *path, const char *const *ove
 		for (size_t i = 0; i < ctl_cfg_ndefs; i++)
 			all[nall++] = ctl_cfg_defs[i];
 	}
+	*n = nall;
+	return all;
+}
+
+void dp_config_help(FILE *out)
+{
+	size_t n;
+	const struct rt_cfg_def *all = all_defs(&n);
+	rt_cfg_help(all, n, out);
+}
+
+int dp_config_load(struct dp_config *c, const char *path, const char *const *overrides, size_t n,
+                   const char *sysfs_root, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	size_t nall;
+	const struct rt_cfg_def *all = all_defs(&nall);
 	struct rt_cfg *rc = rt_cfg_create(all, nall, err, errlen);
 	if (!rc)
 		return -EINVAL;

@@ -16,6 +16,7 @@
 #include "dataplane/net_dpdk/dpdk_config.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hw/plan.h"
 #include "storage/compact.h"
@@ -83,6 +84,10 @@ bool dp_config_given(const struct dp_config *c, const char *key);
 int dp_config_load(struct dp_config *c, const char *path, const char *const *overrides, size_t n,
                    const char *sysfs_root, char *err, size_t errlen);
 void dp_config_fini(struct dp_config *c);
+
+/* Writes every key dp_config_load accepts to out: name, default, what it means and what values it
+ * expects (rt_cfg_help's format).  For `ringtail --help`. */
+void dp_config_help(FILE *out);
 
 /* Parses "PLAINTEXT://host:port" (the first of a list; "[v6]" brackets removed, "" host = every
  * interface).  Returns true on success. */

@@ -44,6 +44,13 @@ static void usage(FILE *f)
 	        "  core and keeps its data under ./ringtail-data.\n");
 }
 
+static void help(FILE *f)
+{
+	usage(f);
+	fprintf(f, "\nKeys of server.properties (and --override):\n\n");
+	dp_config_help(f);
+}
+
 static int mkdirs(const char *path)
 {
 	char buf[4200];
@@ -113,7 +120,7 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
+			help(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--override") || !strcmp(argv[i], "--log-level")) {
 			if (++i == argc) {
