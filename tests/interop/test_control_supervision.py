@@ -5,8 +5,11 @@ against the real processes.
 
 - The control process runs pinned to the plan's control core (ringtail.control.core).
 - SIGKILLed again and again (each time after it has served for a moment), it is back serving
-  within 2 s every time: the restart back-off starts over after a healthy incarnation instead of
-  growing to 5 s (100, 200, 400, 800, 1600, 3200 ms before).
+  every time and each restart waits the shortest back-off, 100 ms, as the supervisor's log says:
+  the back-off starts over after a healthy incarnation instead of growing to 5 s (100, 200, 400,
+  800, 1600, 3200 ms before).  The rule is checked on the supervisor's own words, not on the
+  wall-clock time to serve again, which on a loaded 2-core machine is mostly the new process's
+  start-up (2.3-3.9 s seen at load 11) and so decides nothing.
 - A SIGTERMed broker stops its control process.
 - While there is no control process (RINGTAIL_CONTROL names a program that exits at once), every
   coordinator API is answered COORDINATOR_NOT_AVAILABLE in Kafka's response shape of its
@@ -14,6 +17,7 @@ against the real processes.
 Usage: test_control_supervision.py <path to ringtail>
 """
 import os
+import re
 import signal
 import sys
 import time
@@ -180,15 +184,18 @@ def main(tap):
         tap.ok(cpus == '1', 'ringtail-control is pinned to ringtail.control.core=1', cpus)
         times = []
         for _ in range(6):
-            time.sleep(1.3)          # a healthy incarnation: loaded and serving for a moment
+            time.sleep(2.0)          # healthy: loaded and serving for over HEALTHY_MS (1 s), with a margin for a loaded machine
             os.kill(pid, signal.SIGKILL)
             t, pid = serving_after_kill(b, pid)
             times.append(t)
             if t is None:
                 break
-        tap.ok(all(t is not None and t < 2.0 for t in times),
-               'SIGKILLed 6 times, each time serving again within 2 s (%s)'
+        tap.ok(len(times) == 6 and all(t is not None for t in times),
+               'SIGKILLed 6 times, each time serving again (%s s)'
                % ', '.join('%.2f' % t if t is not None else 'never' for t in times),
+               b.log()[-3000:])
+        waits = [int(m) for m in re.findall(r'restarting the control process in (\d+) ms', b.log())]
+        tap.ok(waits == [100] * 6, 'each of the 6 restarts waited the shortest back-off, 100 ms (%s)' % waits,
                b.log()[-3000:])
         tap.ok(pid is not None and allowed_cpus(pid) == '1', 'the restarted process is pinned too')
         last = pid
