@@ -480,6 +480,12 @@ static void hugepages(struct ctx *x)
 		row(x, "hugepages 2 MiB (DPDK)", "-", "-", HW_TUNE_OK, "not needed: the uring backend uses normal pages");
 		return;
 	}
+	const char *eal = x->o->dpdk_eal_args;
+	if (eal && strstr(eal, "--no-huge")) {
+		row(x, "hugepages 2 MiB (DPDK)", "-", "-", HW_TUNE_OK,
+		    "not used: " HW_KEY_DPDK_EAL " has --no-huge (a test set-up; the appliance drops it)");
+		return;
+	}
 	long n = x->o->hugepages > 0 ? x->o->hugepages : HW_TUNE_DEFAULT_HUGEPAGES;
 	snprintf(want, sizeof want, "%ld", n);
 	struct stat st;
@@ -492,6 +498,110 @@ static void hugepages(struct ctx *x)
 	}
 	snprintf(path, sizeof path, "%s/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", x->sys);
 	check_file(x, "hugepages 2 MiB", path, want, R_MIN, "DPDK mbuf pools and rings live in huge pages");
+}
+
+/* ringtail.dpdk.port as a PCI address "0000:03:00.0" (or "03:00.0"), up to its first comma,
+ * in sysfs's form (lower case, with the domain) into out; false when it is not one. */
+static bool pci_addr(const char *port, char *out, size_t len)
+{
+	size_t n = strcspn(port, ",");
+	const char *shape = n == 12 ? "xxxx:xx:xx.d" : n == 7 ? "xx:xx.d" : NULL;
+	if (!shape) return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)port[i];
+		if (shape[i] == 'x' ? !isxdigit(ch) : shape[i] == 'd' ? ch < '0' || ch > '7' : ch != (unsigned char)shape[i])
+			return false;
+	}
+	snprintf(out, len, "%s%.*s", n == 7 ? "0000:" : "", (int)n, port);
+	for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);
+	return true;
+}
+
+/* The last component of the symlink at path (a driver, an IOMMU group) into out; 0 or -errno. */
+static int link_name(const char *path, char *out, size_t len)
+{
+	char t[PATH_MAX];
+	ssize_t r = readlink(path, t, sizeof t - 1);
+	if (r < 0) return -errno;
+	t[r] = '\0';
+	const char *s = strrchr(t, '/');
+	snprintf(out, len, "%s", s ? s + 1 : t);
+	return 0;
+}
+
+/* What the DPDK port needs from the machine: a NIC bound to a driver DPDK can use (vfio-pci, or
+ * the kernel's own for a bifurcated mlx NIC) and an IOMMU, which gives VFIO IOVA-as-VA mode:
+ * only then can the stack's zero-copy sends hand the NIC segment memory (net_dpdk/zc_policy.c;
+ * in physical-address mode every send is copied) and the NIC's DMA stays confined.  Neither is
+ * changed by apply: binding takes the NIC away from the kernel (and whatever reached the machine
+ * over it), and the IOMMU is switched on at boot. */
+static void dpdk_port(struct ctx *x)
+{
+	const struct hw_plan *p = x->o->plan;
+	if (!p || p->backend != HW_NET_DPDK) return;
+	const char *port = x->o->dpdk_port;
+	if (!port || !*port) {
+		row(x, "DPDK port driver", "not known", "-", HW_TUNE_NA,
+		    "set " HW_KEY_DPDK_PORT " (a PCI address or a net_* virtual device) to check its driver and the IOMMU");
+		return;
+	}
+	char name[64], addr[32], path[PATH_MAX], drv[64], msg[512];
+	snprintf(name, sizeof name, "%.*s", (int)strcspn(port, ","), port);
+	if (!strncmp(name, "net_", 4)) {
+		row(x, "DPDK port driver", name, "-", HW_TUNE_OK,
+		    "a virtual device: the kernel interface it uses keeps its driver, there is nothing to bind");
+		row(x, "IOMMU (DPDK)", "-", "-", HW_TUNE_OK,
+		    "a virtual device: its driver copies frames with the CPU, no NIC DMAs into DPDK's memory");
+		return;
+	}
+	if (!pci_addr(name, addr, sizeof addr)) {
+		row(x, "DPDK port driver", name, "vfio-pci", HW_TUNE_NA,
+		    "neither a PCI address (0000:03:00.0) nor a virtual device (net_af_packet0, net_tap0)");
+		return;
+	}
+	char rname[64];
+	snprintf(rname, sizeof rname, "DPDK port %s driver", addr);
+	snprintf(path, sizeof path, "%s/bus/pci/devices/%s", x->sys, addr);
+	struct stat st;
+	if (stat(path, &st)) {
+		row(x, rname, "no such device", "vfio-pci", HW_TUNE_NA, "no PCI device of that address in sysfs");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/bus/pci/devices/%s/driver", x->sys, addr);
+	if (link_name(path, drv, sizeof drv)) snprintf(drv, sizeof drv, "none");
+	if (!strcmp(drv, "vfio-pci")) {
+		row(x, rname, drv, "vfio-pci", HW_TUNE_OK, "DPDK's poll-mode driver reaches the NIC through VFIO");
+	} else if (!strcmp(drv, "mlx5_core") || !strcmp(drv, "mlx4_core")) {
+		row(x, rname, drv, "vfio-pci", HW_TUNE_OK,
+		    "a bifurcated NIC: DPDK's mlx PMD works beside the kernel driver, no binding");
+	} else {
+		bool uio = !strcmp(drv, "uio_pci_generic") || !strcmp(drv, "igb_uio");
+		snprintf(path, sizeof path, "%s/bus/pci/drivers/vfio-pci", x->sys);
+		bool vfio = stat(path, &st) == 0;
+		snprintf(msg, sizeof msg, "%s%s`dpdk-devbind.py --bind=vfio-pci %s`%s", x->o->apply ? "not done by "
+			 "ringtail-tune (it takes the NIC from the kernel): " : "",
+			 vfio ? "bind it: " : "modprobe vfio-pci, then bind it: ", addr,
+			 uio ? "; uio gives DPDK physical addresses: every send is copied and the NIC's DMA is "
+			       "unconfined" : strcmp(drv, "none") ? "; the kernel driver holds it now" : "");
+		row(x, rname, drv, "vfio-pci", x->o->apply ? HW_TUNE_SKIPPED : HW_TUNE_CHANGE, msg);
+	}
+	char grp[64], cur[64];
+	snprintf(path, sizeof path, "%s/bus/pci/devices/%s/iommu_group", x->sys, addr);
+	if (!link_name(path, grp, sizeof grp)) {
+		snprintf(cur, sizeof cur, "on (group %s)", grp);
+		row(x, "IOMMU (DPDK)", cur, "on", HW_TUNE_OK,
+		    "the NIC's DMA is confined to what DPDK maps, in IOVA-as-VA mode: segment memory can be mapped "
+		    "for zero-copy sends");
+		return;
+	}
+	char noiommu[16] = "";
+	snprintf(path, sizeof path, "%s/module/vfio/parameters/enable_unsafe_noiommu_mode", x->sys);
+	slurp(path, noiommu, sizeof noiommu);
+	snprintf(msg, sizeof msg, "%sa boot setting: intel_iommu=on (or amd_iommu=on) iommu=pt on the kernel command "
+		 "line; without it DPDK runs in physical-address mode, copies every send and the NIC may DMA anywhere",
+		 x->o->apply ? "not done by ringtail-tune: " : "");
+	row(x, "IOMMU (DPDK)", !strcmp(noiommu, "Y") ? "off (vfio no-IOMMU mode)" : "off", "on",
+	    x->o->apply ? HW_TUNE_SKIPPED : HW_TUNE_CHANGE, msg);
 }
 
 int hw_tune_run(const struct hw_tune_opts *o, FILE *out, struct hw_tune_counts *counts)
@@ -510,6 +620,7 @@ int hw_tune_run(const struct hw_tune_opts *o, FILE *out, struct hw_tune_counts *
 	sysctl_checks(&x);
 	io_scheduler(&x);
 	hugepages(&x);
+	dpdk_port(&x);
 	const struct hw_tune_counts *n = x.n;
 	if (o->apply) {
 		if (n->changed == 0 && n->failed == 0)

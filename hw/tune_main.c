@@ -23,7 +23,8 @@ struct tune_opts {
 
 static const char *const keys[] = {
 	HW_KEY_CORES, HW_KEY_SHARDS, HW_KEY_CONTROL_CORE, HW_KEY_ALLOW_SMT, HW_KEY_BACKEND,
-	HW_KEY_INTERFACE, HW_KEY_QUEUES, HW_KEY_IRQ_CORES, HW_KEY_HUGEPAGES, "log.dirs", NULL,
+	HW_KEY_INTERFACE, HW_KEY_QUEUES, HW_KEY_IRQ_CORES, HW_KEY_HUGEPAGES, HW_KEY_DPDK_PORT, HW_KEY_DPDK_EAL,
+	"log.dirs", NULL,
 };
 
 static bool known(const char *k)
@@ -45,6 +46,8 @@ static void take(struct hw_plan_config *pc, struct tune_opts *o, const char *k, 
 	else if (!strcmp(k, HW_KEY_QUEUES)) pc->queues = v;
 	else if (!strcmp(k, HW_KEY_IRQ_CORES)) pc->irq_cores = v;
 	else if (!strcmp(k, HW_KEY_HUGEPAGES)) o->hugepages_text = v;
+	else if (!strcmp(k, HW_KEY_DPDK_PORT)) o->t.dpdk_port = v;
+	else if (!strcmp(k, HW_KEY_DPDK_EAL)) o->t.dpdk_eal_args = v;
 	else if (!strcmp(k, "log.dirs")) o->t.log_dirs = v;
 }
 
@@ -58,7 +61,8 @@ static void usage(FILE *f)
 		"--config reads the broker's properties file (other keys in it are ignored); --set overrides it.\n"
 		"Keys: " HW_KEY_CORES ", " HW_KEY_SHARDS ", " HW_KEY_CONTROL_CORE ", " HW_KEY_ALLOW_SMT ",\n"
 		"  " HW_KEY_BACKEND ", " HW_KEY_INTERFACE ", " HW_KEY_QUEUES ", " HW_KEY_IRQ_CORES ",\n"
-		"  " HW_KEY_HUGEPAGES ", log.dirs (default ./ringtail-data)\n"
+		"  " HW_KEY_HUGEPAGES ", " HW_KEY_DPDK_PORT ", " HW_KEY_DPDK_EAL ",\n"
+		"  log.dirs (default ./ringtail-data)\n"
 		"Exit status: 0 nothing to change, 2 something to change (check mode), 1 error or failed change.\n");
 }
 

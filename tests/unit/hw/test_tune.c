@@ -8,17 +8,20 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "fakefs.h"
 #include "hw/tune.h"
 
 static char *root;
 static char sys_[PATH_MAX], proc_[PATH_MAX], data[PATH_MAX];
+static const char *dpdk_port, *dpdk_eal;  /* ringtail.dpdk.port / eal.args for run_lib; NULL: not given */
 
 /* The two-socket box plus everything ringtail-tune looks at, mostly not as wanted. */
 static void tunable(void)
 {
 	root = fake_root();
+	dpdk_port = dpdk_eal = NULL;
 	fake_two_socket_smt(root);
 	snprintf(sys_, sizeof sys_, "%s/sys", root);
 	snprintf(proc_, sizeof proc_, "%s/proc", root);
@@ -71,7 +74,7 @@ static char *run_lib(bool apply, const char *backend, struct hw_tune_counts *n)
 	cr_assert_eq(hw_plan_build(t, &(struct hw_plan_config){ .interface = "eth0", .backend = backend }, &plan, err,
 				   sizeof err), 0, "%s", err);
 	struct hw_tune_opts o = { .sysfs_root = sys_, .procfs_root = proc_, .topo = t, .plan = &plan,
-				  .log_dirs = data, .apply = apply };
+				  .log_dirs = data, .apply = apply, .dpdk_port = dpdk_port, .dpdk_eal_args = dpdk_eal };
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
@@ -187,6 +190,87 @@ Test(hw_tune, dpdk_wants_hugepages_on_the_nic_node, .init = tunable, .fini = tea
 				   sizeof buf), "1024\n");
 }
 
+/* A PCI port: bound to a kernel driver it wants vfio-pci (and says how), without an IOMMU it
+ * wants one; apply changes neither (it reports them SKIPPED); bound to vfio-pci in an IOMMU group
+ * both are OK.  A virtual device needs neither, and --no-huge needs no huge pages. */
+Test(hw_tune, dpdk_port_driver_binding_and_iommu, .init = tunable, .fini = teardown)
+{
+	struct hw_tune_counts n;
+	fake_mkdir(root, "sys/bus/pci/drivers/ixgbe");
+	fake_mkdir(root, "sys/bus/pci/devices/0000:03:00.0");
+	fake_symlink(root, "sys/bus/pci/devices/0000:03:00.0/driver", "../../../../bus/pci/drivers/ixgbe");
+	dpdk_port = "03:00.0";
+	char *out = run_lib(false, "dpdk", &n);
+	expect_row(out, "DPDK port 0000:03:00.0 driver", "ixgbe");
+	expect_row(out, "DPDK port 0000:03:00.0 driver", "CHANGE");
+	expect_row(out, "DPDK port 0000:03:00.0 driver", "modprobe vfio-pci, then bind it: `dpdk-devbind.py "
+		   "--bind=vfio-pci 0000:03:00.0`");
+	expect_row(out, "IOMMU (DPDK)", "off");
+	expect_row(out, "IOMMU (DPDK)", "CHANGE");
+	expect_row(out, "IOMMU (DPDK)", "intel_iommu=on");
+	free(out);
+	out = run_lib(true, "dpdk", &n);
+	expect_row(out, "DPDK port 0000:03:00.0 driver", "SKIPPED");
+	expect_row(out, "DPDK port 0000:03:00.0 driver", "not done by ringtail-tune");
+	expect_row(out, "IOMMU (DPDK)", "SKIPPED");
+	cr_expect_eq(n.skipped, 2, "%s", out);
+	cr_expect_eq(n.failed, 0, "%s", out);
+	free(out);
+	char link[PATH_MAX], target[PATH_MAX] = "";
+	snprintf(link, sizeof link, "%s/sys/bus/pci/devices/0000:03:00.0/driver", root);
+	cr_expect_gt(readlink(link, target, sizeof target - 1), 0);
+	cr_expect(strstr(target, "drivers/ixgbe"), "apply left the binding alone: %s", target);
+	/* uio: physical addresses, every send copied */
+	fake_mkdir(root, "sys/bus/pci/drivers/uio_pci_generic");
+	fake_mkdir(root, "sys/bus/pci/drivers/vfio-pci");
+	fake_mkdir(root, "sys/bus/pci/devices/0000:04:00.1");
+	fake_symlink(root, "sys/bus/pci/devices/0000:04:00.1/driver", "../../../../bus/pci/drivers/uio_pci_generic");
+	fake_write(root, "sys/module/vfio/parameters/enable_unsafe_noiommu_mode", "Y\n");
+	dpdk_port = "0000:04:00.1";
+	out = run_lib(false, "dpdk", &n);
+	expect_row(out, "DPDK port 0000:04:00.1 driver", "uio_pci_generic");
+	expect_row(out, "DPDK port 0000:04:00.1 driver", "bind it: `dpdk-devbind.py --bind=vfio-pci 0000:04:00.1`; uio "
+		   "gives DPDK physical addresses");
+	expect_row(out, "IOMMU (DPDK)", "off (vfio no-IOMMU mode)");
+	free(out);
+	/* as the appliance wants it */
+	fake_mkdir(root, "sys/kernel/iommu_groups/17");
+	fake_mkdir(root, "sys/bus/pci/devices/0000:05:00.0");
+	fake_symlink(root, "sys/bus/pci/devices/0000:05:00.0/driver", "../../../../bus/pci/drivers/vfio-pci");
+	fake_symlink(root, "sys/bus/pci/devices/0000:05:00.0/iommu_group", "../../../../kernel/iommu_groups/17");
+	dpdk_port = "0000:05:00.0,rxq_pkt_fill=64";
+	out = run_lib(false, "dpdk", &n);
+	expect_row(out, "DPDK port 0000:05:00.0 driver", "vfio-pci");
+	expect_row(out, "DPDK port 0000:05:00.0 driver", "OK");
+	expect_row(out, "IOMMU (DPDK)", "on (group 17)");
+	expect_row(out, "IOMMU (DPDK)", "OK");
+	free(out);
+	/* a virtual device without huge pages: nothing to bind, no IOMMU, no huge pages */
+	dpdk_port = "net_af_packet0,iface=eth1";
+	dpdk_eal = "--no-huge --no-shconf -m 512 --no-pci";
+	out = run_lib(false, "dpdk", &n);
+	expect_row(out, "DPDK port driver", "net_af_packet0");
+	expect_row(out, "DPDK port driver", "OK");
+	expect_row(out, "IOMMU (DPDK)", "OK");
+	expect_row(out, "hugepages 2 MiB (DPDK)", "not used");
+	cr_expect(!strstr(out, "hugepages 2 MiB on node"), "%s", out);
+	free(out);
+	/* not a port at all, and none given */
+	dpdk_port = "eth1";
+	out = run_lib(false, "dpdk", &n);
+	expect_row(out, "DPDK port driver", "N/A");
+	free(out);
+	dpdk_port = NULL;
+	out = run_lib(false, "dpdk", &n);
+	expect_row(out, "DPDK port driver", "set ringtail.dpdk.port");
+	free(out);
+	/* the uring backend has no DPDK rows */
+	dpdk_port = "0000:03:00.0";
+	out = run_lib(false, NULL, &n);
+	cr_expect(!strstr(out, "DPDK port"), "%s", out);
+	free(out);
+}
+
 Test(hw_tune, irqbalance_and_missing_choices, .init = tunable, .fini = teardown)
 {
 	fake_write(root, "proc/4242/comm", "irqbalance\n");
@@ -267,11 +351,12 @@ Test(hw_tune, executable_reads_the_broker_properties_file, .init = tunable, .fin
 	/* The broker's file: other keys are ignored, --set overrides the file. */
 	fake_write(root, "server.properties",
 		   "# broker\nlisteners=PLAINTEXT://0.0.0.0:9092\nringtail.cores = 4-6\nringtail.net.backend=dpdk\n"
-		   "ringtail.dpdk.hugepages=512\n");
+		   "ringtail.dpdk.hugepages=512\nringtail.dpdk.port=0000:03:00.0\n");
 	snprintf(extra, sizeof extra, "--config %s/server.properties --print-plan --set ringtail.cores=5-6", root);
 	cr_expect_eq(tune(extra, &out), 2, "%s", out);
 	cr_expect(strstr(out, "affinity plan: 2 shards, backend dpdk, NIC eth0"), "%s", out);
 	expect_row(out, "hugepages 2 MiB on node 1", ">= 512");
+	expect_row(out, "DPDK port 0000:03:00.0 driver", "N/A");  /* the fake box has no such device */
 	free(out);
 	snprintf(extra, sizeof extra, "--config %s/missing.properties", root);
 	cr_expect_eq(tune(extra, &out), 1, "%s", out);
