@@ -43,7 +43,10 @@ import json, sys, time
 from kafka import KafkaConsumer, KafkaProducer
 bs, topic, group = sys.argv[1:4]
 N = 300
-p = KafkaProducer(bootstrap_servers=bs, acks="all")
+# api_version_auto_timeout_ms: kafka-python's default gives the first connection and its version
+# probe 2 s, which a client beside two busy-polling DPDK shards on a loaded 2-core machine once
+# missed (NoBrokersAvailable); the checks below are about groups, not about that delay.
+p = KafkaProducer(bootstrap_servers=bs, acks="all", api_version_auto_timeout_ms=20000)
 fs = [p.send(topic, key=b"k%d" % i, value=b"v%d" % i) for i in range(N)]
 p.flush(60)
 acked = sum(1 for f in fs if f.get(30).offset >= 0)
@@ -52,7 +55,7 @@ p.close()
 def member():
     return KafkaConsumer(topic, bootstrap_servers=bs, group_id=group, auto_offset_reset="earliest",
                          enable_auto_commit=False, max_poll_records=15, session_timeout_ms=10000,
-                         heartbeat_interval_ms=500)
+                         heartbeat_interval_ms=500, api_version_auto_timeout_ms=20000)
 
 def drain(c, got, until_total, limit_s):
     deadline = time.time() + limit_s
