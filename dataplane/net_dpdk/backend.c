@@ -164,7 +164,7 @@ static bool cb_lend(void *ctx, struct dp_tcp_conn *tc, uint8_t *p, size_t n, voi
 	struct dconn *d = dp_tcp_user(tc);
 	if (!d || !d->c || d->into)
 		return false;
-	if (!dp_port_queue_can_lend(ds->q)) {
+	if (!dp_port_frame_can_lend(ref)) {
 		ds->lend.st.declined++;
 		return false;
 	}
@@ -298,7 +298,7 @@ static void log_stats(const struct dshard *ds)
 	        "sack_recoveries=%lu tlp_probes=%lu tlp_recoveries=%lu copy_gets=%lu copy_mallocs=%lu "
 	        "rx_lent_bytes=%lu rx_zc_frames=%lu rx_zc_bytes=%lu rx_lent_copied_bytes=%lu rx_lend_declined=%lu "
 	        "rx_chain_frames=%lu rx_chain_bytes=%lu rx_pieces_batches=%lu rx_pieces_bytes=%lu rx_pieces_filled=%lu "
-	        "dma_maps=%lu dma_map_failed=%lu",
+	        "dma_maps=%lu dma_map_failed=%lu rx_dispatched=%lu rx_dispatch_dropped=%lu rx_from_others=%lu",
 	        ds->s->id,
 	        (unsigned long)ps.rx_frames, (unsigned long)ps.tx_frames, (unsigned long)ps.tx_dropped,
 	        (unsigned long)ps.tx_zerocopy_segs, (unsigned long)ps.tx_zerocopy_bytes,
@@ -319,7 +319,8 @@ static void log_stats(const struct dshard *ds)
 	        (unsigned long)ds->lend.st.chain_frames, (unsigned long)ds->lend.st.chain_bytes,
 	        (unsigned long)ds->s->pieces_batches, (unsigned long)ds->s->pieces_bytes,
 	        (unsigned long)ds->s->pieces_filled,
-	        (unsigned long)ps.dma_maps, (unsigned long)ps.dma_map_failed);
+	        (unsigned long)ps.dma_maps, (unsigned long)ps.dma_map_failed,
+	        (unsigned long)ps.rx_dispatched, (unsigned long)ps.rx_dispatch_dropped, (unsigned long)ps.rx_from_others);
 }
 
 static void shard_fini(struct dp_shard *s)

@@ -10,6 +10,8 @@
 
 #include "dataplane/net_dpdk/dpdk_config.h"
 
+static const char *const dispatch_names[] = {"auto", "device", "software", NULL};
+
 const struct rt_cfg_def dp_dpdk_cfg_defs[] = {
 	{DP_DPDK_KEY_EAL, RT_CFG_STRING, "--no-huge --no-shconf -m 512 --no-pci --log-level=notice",
 	 .doc = "DPDK EAL arguments of the dpdk backend, split on blanks"},
@@ -27,6 +29,10 @@ const struct rt_cfg_def dp_dpdk_cfg_defs[] = {
 	 .doc = "largest Produce request received over several segments that is kept in its mbufs and "
 	        "written to storage from them (at most 48 segments; 0: every one is copied once, which "
 	        "costs less CPU at a 1,500-byte MTU: perf/README.md, bench_rx_pieces)"},
+	{DP_DPDK_KEY_DISPATCH, RT_CFG_ENUM, "auto", .allowed = dispatch_names,
+	 .doc = "what sends each TCP flow to one shard: auto (the device's RSS, or the kernel's hash behind "
+	        "net_af_packet/net_tap, else software), device, or software (a flow hash computed by the "
+	        "receiving shard, which hands other shards their frames)"},
 };
 const size_t dp_dpdk_cfg_ndefs = sizeof dp_dpdk_cfg_defs / sizeof dp_dpdk_cfg_defs[0];
 
@@ -92,5 +98,8 @@ int dp_dpdk_cfg_read(const struct rt_cfg *c, struct dp_dpdk_cfg *o, char *err, s
 	o->rcvbuf = (uint32_t)rt_cfg_int(c, DP_DPDK_KEY_RCVBUF);
 	o->zerocopy = rt_cfg_bool(c, DP_DPDK_KEY_ZEROCOPY);
 	o->rx_zc_max = (uint32_t)rt_cfg_int(c, DP_DPDK_KEY_RX_ZC_MAX);
+	const char *d = rt_cfg_str(c, DP_DPDK_KEY_DISPATCH);
+	o->dispatch = !strcmp(d, "device") ? DP_DISPATCH_DEVICE : !strcmp(d, "software") ? DP_DISPATCH_SOFTWARE
+	                                                                                 : DP_DISPATCH_AUTO;
 	return 0;
 }

@@ -20,6 +20,16 @@
 #define DP_DPDK_KEY_RCVBUF "ringtail.dpdk.tcp.rcvbuf"
 #define DP_DPDK_KEY_ZEROCOPY "ringtail.dpdk.tx.zerocopy"
 #define DP_DPDK_KEY_RX_ZC_MAX "ringtail.dpdk.rx.zerocopy.max"
+#define DP_DPDK_KEY_DISPATCH "ringtail.dpdk.rx.dispatch"
+
+/* Who sends each TCP flow to one shard's queue (ringtail.dpdk.rx.dispatch). */
+enum dp_dispatch {
+	DP_DISPATCH_AUTO,      /* the device's RSS, or a driver whose kernel side hashes flows over
+	                        * the queues (net_af_packet's fanout, net_tap's multiqueue); else
+	                        * the software hash */
+	DP_DISPATCH_DEVICE,    /* the device only (without RSS: every flow on queue 0) */
+	DP_DISPATCH_SOFTWARE,  /* each shard hands frames of other shards' flows to them */
+};
 
 extern const struct rt_cfg_def dp_dpdk_cfg_defs[];
 extern const size_t dp_dpdk_cfg_ndefs;
@@ -33,6 +43,7 @@ struct dp_dpdk_cfg {
 	int zerocopy;         /* 1: payload attached as external mbufs; 0: copied */
 	uint32_t rx_zc_max;   /* largest Produce frame over several segments kept in its mbufs; 0: none
 	                       * (the default: copying measured cheaper at a 1,500-byte MTU) */
+	enum dp_dispatch dispatch;
 };
 
 /* Reads and checks the keys (the port and ip are required here, although the table cannot

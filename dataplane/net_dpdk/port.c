@@ -15,6 +15,16 @@
  * registered and DMA-mapped (rte_extmem_register, rte_dev_dma_map; dma_reg.h keeps the ranges)
  * and sends in place only pieces inside them; other memory is copied, and in PA mode all.
  *
+ * Flows to shards: with RSS the device hashes the TCP 4-tuple; net_af_packet and net_tap have
+ * none but their kernel side hashes flows over the queues (af_packet's fanout, tun's automq).
+ * Any other device without RSS (ringtail.dpdk.rx.dispatch=auto), or every device when asked
+ * (=software), gets the software hash: each shard computes dp_flow_hash of the TCP frames its
+ * queue received and hands those of another shard's flows to that shard's ring (multi-producer,
+ * relaxed tail sync: a producer preempted mid-enqueue does not stall the others), which the
+ * owner drains in its poll after its own queue.  The mbuf moves with the frame; it goes back to
+ * its own queue's pool wherever it is freed.  ARP replies go to every shard (each keeps its own
+ * cache); other frames stay where they came in.
+ *
  * The payload memory must stay valid until the device has sent it: each attached piece pins its
  * send request in the stack (DP_OFF_TX_PINS), and the external buffer's free callback unpins it,
  * so an acknowledgement that arrives while a retransmission still sits in the device's queue does
@@ -39,6 +49,7 @@
 #include <rte_mbuf.h>
 #include <rte_memory.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
 #include "dataplane/net_dpdk/dma_reg.h"
 #include "dataplane/net_dpdk/port.h"
@@ -51,6 +62,7 @@
 #define NB_MBUF 8191
 #define NB_EXT 8191
 #define ZC_MIN 256
+#define SOFT_RING 4096   /* frames of its flows other shards may have waiting for a shard */
 
 struct dp_port_queue {
 	struct dp_port *port;
@@ -66,6 +78,8 @@ struct dp_port_queue {
 	struct dp_dma_reg dma;         /* mapped segment ranges registered for the device's DMA */
 	unsigned rx_drop_pct;
 	uint64_t rng;
+	struct rte_ring *soft;         /* software dispatch: frames of this shard's flows that other
+	                                * shards received (any producer, this shard consumes) */
 };
 
 struct dp_port {
@@ -75,6 +89,7 @@ struct dp_port {
 	bool multiseg, zerocopy;
 	bool software;        /* on the vdev bus: reads frames through their virtual address */
 	bool dma_reg;         /* registers mapped segment memory for the device's DMA */
+	bool soft;            /* flows reach their shards by the software hash (see the top) */
 	struct rte_device *dev;
 	struct rte_ether_addr mac;
 	char desc[640];
@@ -203,6 +218,11 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = rss;
 	}
+	/* af_packet and tap have no RSS, but the kernel behind them spreads flows over the queues */
+	bool kernel_hash = !strcmp(info.driver_name, "net_af_packet") || !strcmp(info.driver_name, "net_tap");
+	p->soft = nq > 1 && (cfg->dispatch == DP_DISPATCH_SOFTWARE ||
+	                     (cfg->dispatch == DP_DISPATCH_AUTO && !(conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS) &&
+	                      !kernel_hash));
 	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 		p->offload |= DP_OFF_TX_IP_CSUM;
@@ -283,6 +303,15 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 			q->shfree[k] = k;
 		}
 		q->nshfree = NB_EXT;
+		if (p->soft) {
+			snprintf(pn, sizeof pn, "rt_soft_%u_%u", pid, i);
+			q->soft = rte_ring_create(pn, SOFT_RING, socket, RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
+			if (!q->soft) {
+				snprintf(err, errlen, "%s: software dispatch ring for queue %u: %s", cfg->port, i,
+				         rte_strerror(rte_errno));
+				goto fail;
+			}
+		}
 		rc = rte_eth_rx_queue_setup(pid, i, nrx, (unsigned)socket, NULL, q->pool);
 		if (!rc)
 			rc = rte_eth_tx_queue_setup(pid, i, ntx, (unsigned)socket, NULL);
@@ -298,7 +327,11 @@ struct dp_port *dp_port_open(const struct dp_dpdk_cfg *cfg, uint16_t nq, char *e
 	}
 	rte_eth_macaddr_get(pid, &p->mac);
 	snprintf(p->desc, sizeof p->desc, "port %u (%s, driver %s): %u queue(s)%s, tx csum %s, rx csum %s, %s%s)",
-	         pid, cfg->port, info.driver_name, nq, conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " with RSS" : "",
+	         pid, cfg->port, info.driver_name, nq,
+	         nq == 1 ? "" : p->soft ? " with flows spread by a software hash"
+	                    : conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? " with RSS"
+	                    : kernel_hash ? " with flows spread by the kernel's hash"
+	                    : " without RSS (every flow on queue 0)",
 	         (p->offload & DP_OFF_TX_TCP_CSUM) ? "offloaded" : "software", rx_csum ? "offloaded" : "software",
 	         p->zerocopy ? "zero-copy payload (external mbufs: " : "payload copied (", p->zc_why);
 	return p;
@@ -308,6 +341,7 @@ fail:
 			free(p->q[i].shfree);
 			if (p->q[i].shinfo)
 				free((struct ext_slot *)p->q[i].shinfo);
+			rte_ring_free(p->q[i].soft);
 		}
 		free(p->q);
 	}
@@ -363,6 +397,10 @@ void dp_port_close(struct dp_port *p)
 	rte_eth_dev_stop(p->port_id);
 	rte_eth_dev_close(p->port_id);
 	for (uint16_t i = 0; i < p->nq; i++) {
+		void *m;
+		while (p->q[i].soft && rte_ring_dequeue(p->q[i].soft, &m) == 0)
+			rte_pktmbuf_free(m);  /* handed over after its shard's last poll */
+		rte_ring_free(p->q[i].soft);
 		free(p->q[i].shfree);
 		free((struct ext_slot *)p->q[i].shinfo);
 		dp_dma_reg_fini(&p->q[i].dma);
@@ -526,6 +564,56 @@ void dp_port_queue_pktio(struct dp_port_queue *q, struct dp_pktio *io)
 	}
 }
 
+/* Hands a received frame to the stack (lendable: the stack may keep its payload, holding the
+ * mbuf) and drops our reference. */
+static void deliver(struct dp_stack *st, struct rte_mbuf *m)
+{
+	if (m->nb_segs == 1) {
+		unsigned fl = 0;
+		if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+		    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+			fl = DP_OFF_RX_CSUM_OK;
+		dp_stack_input_lend(st, rte_pktmbuf_mtod(m, void *), m->data_len, fl, m);
+	}
+	rte_pktmbuf_free(m);
+}
+
+/* The queue whose shard owns the frame's flow under the software hash: a TCP segment of an
+ * unfragmented IPv4 packet by dp_flow_hash (remote then local, as the stack hashes its
+ * connections), an ARP reply every queue (-1), anything else the queue it came in on. */
+static int owner_of(const struct dp_port_queue *q, const struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = m->data_len;
+	if (len < 14)
+		return q->qid;
+	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+	if (type == RTE_ETHER_TYPE_ARP)
+		return len >= 22 && f[20] == 0 && f[21] == 2 ? -1 : q->qid;
+	if (type != RTE_ETHER_TYPE_IPV4 || len < 14 + 20)
+		return q->qid;
+	const uint8_t *ip = f + 14;
+	uint32_t ihl = (ip[0] & 15u) * 4;
+	if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != IPPROTO_TCP || ((ip[6] & 0x3f) | ip[7]) || len < 14 + ihl + 4)
+		return q->qid;  /* not TCP, or a fragment: the stack drops those where they are */
+	uint32_t src = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15];
+	uint32_t dst = (uint32_t)ip[16] << 24 | (uint32_t)ip[17] << 16 | (uint32_t)ip[18] << 8 | ip[19];
+	const uint8_t *t = ip + ihl;
+	return (int)(dp_flow_hash(src, (uint16_t)(t[0] << 8 | t[1]), dst, (uint16_t)(t[2] << 8 | t[3])) %
+	             q->port->nq);
+}
+
+/* Puts m (one reference, ours) on queue o's software ring; counted, freed when it is full. */
+static void hand_over(struct dp_port_queue *q, uint16_t o, struct rte_mbuf *m)
+{
+	if (rte_ring_enqueue(q->port->q[o].soft, m) == 0) {
+		q->st.rx_dispatched++;
+	} else {
+		q->st.rx_dispatch_dropped++;  /* TCP sends it again */
+		rte_pktmbuf_free(m);
+	}
+}
+
 unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64_t now_ms)
 {
 	struct rte_mbuf *rx[BURST];
@@ -541,24 +629,43 @@ unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64
 				continue;
 			}
 		}
-		if (m->nb_segs == 1) {
-			unsigned fl = 0;
-			if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
-			    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
-				fl = DP_OFF_RX_CSUM_OK;
-			dp_stack_input_lend(st, rte_pktmbuf_mtod(m, void *), m->data_len, fl, m);
+		if (q->port->soft && m->nb_segs == 1) {
+			int o = owner_of(q, m);
+			if (o < 0) {
+				for (uint16_t k = 0; k < q->port->nq; k++) {
+					if (k == q->qid)
+						continue;
+					rte_mbuf_refcnt_update(m, 1);
+					hand_over(q, k, m);
+				}
+			} else if (o != q->qid) {
+				hand_over(q, (uint16_t)o, m);
+				continue;
+			}
 		}
-		rte_pktmbuf_free(m);
+		deliver(st, m);
 	}
 	q->st.rx_frames += n;
+	unsigned got = n;
+	if (q->soft) {
+		n = (uint16_t)rte_ring_dequeue_burst(q->soft, (void **)rx, BURST, NULL);
+		for (uint16_t i = 0; i < n; i++)
+			deliver(st, rx[i]);
+		q->st.rx_from_others += n;
+		got += n;
+	}
 	if (q->ntx)
 		flush(q);
-	return n;
+	return got;
 }
 
 void dp_port_frame_hold(void *ref) { rte_mbuf_refcnt_update(ref, 1); }
 void dp_port_frame_release(void *ref) { rte_pktmbuf_free(ref); }
-bool dp_port_queue_can_lend(const struct dp_port_queue *q) { return rte_mempool_avail_count(q->pool) > NB_MBUF / 2; }
+bool dp_port_frame_can_lend(const void *ref)
+{
+	const struct rte_mempool *mp = ((const struct rte_mbuf *)ref)->pool;
+	return rte_mempool_avail_count(mp) > mp->size / 2;
+}
 
 void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct)
 {

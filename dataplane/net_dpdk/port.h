@@ -6,9 +6,11 @@
  *
  * Threads: dp_port_open and dp_port_steer_tcp run on the main thread before the shards start;
  * each dp_port_queue is used by exactly one shard thread (its poll, its transmit), so no locks.
- * Flows reach queues by the device's RSS on the TCP 4-tuple where it has it (af_packet: the
- * kernel's fanout hash); a device without either gets a single queue.  Where the device has
- * rte_flow, dp_port_steer_tcp pins a destination port to one queue (shard-aware mode).
+ * Flows reach queues by the device's RSS on the TCP 4-tuple where it has it (af_packet, tap:
+ * the kernel's hash); on a device without either (or with ringtail.dpdk.rx.dispatch=software)
+ * each shard hands the frames of other shards' flows to them by a software flow hash (port.c).
+ * Where the device has rte_flow, dp_port_steer_tcp pins a destination port to one queue
+ * (shard-aware mode).
  */
 #ifndef DP_NET_DPDK_PORT_H
 #define DP_NET_DPDK_PORT_H
@@ -55,9 +57,11 @@ unsigned dp_port_queue_poll(struct dp_port_queue *q, struct dp_stack *st, uint64
  * these take and drop a reference on it (any thread; the last drop frees the mbuf). */
 void dp_port_frame_hold(void *ref);
 void dp_port_frame_release(void *ref);
-/* False when half of queue q's mbufs are out (held by lent frames, in the device's rings or
- * the transmit backlog): lending more could leave the device without receive buffers. */
-bool dp_port_queue_can_lend(const struct dp_port_queue *q);
+/* False when half of the mbufs of the queue the frame ref came from are out (held by lent
+ * frames, in the device's rings or the transmit backlog): lending more could leave the device
+ * without receive buffers.  (A frame handed over by the software dispatch counts against the
+ * queue that received it, whichever shard holds it.) */
+bool dp_port_frame_can_lend(const void *ref);
 
 /* Test hook: drop pct percent of received frames before the stack sees them (0: off). */
 void dp_port_queue_set_rx_drop(struct dp_port_queue *q, unsigned pct);
@@ -70,6 +74,9 @@ struct dp_port_stats {
 	uint64_t rx_frames, rx_fault_dropped, tx_frames, tx_dropped, tx_zerocopy_segs, tx_zerocopy_bytes,
 	         tx_copied_bytes;
 	uint64_t dma_maps, dma_map_failed;  /* segment ranges registered for a DMA device's reads */
+	/* software dispatch: frames handed to other shards (dropped: their ring was full) and
+	 * frames of this shard's flows other shards received */
+	uint64_t rx_dispatched, rx_dispatch_dropped, rx_from_others;
 };
 void dp_port_queue_stats(const struct dp_port_queue *q, struct dp_port_stats *out);
 

@@ -35,6 +35,10 @@ Test(dp_dpdk_config, a_full_valid_set)
 	cr_assert_eq(c.zerocopy, 1);
 	cr_assert_eq(c.rx_zc_max, 0u, "multi-segment receive in place is off unless asked for");
 	cr_assert(strstr(c.eal_args, "--no-huge") != NULL, "the default runs without huge pages");
+	cr_assert_eq(c.dispatch, DP_DISPATCH_AUTO);
+	const char *sw[] = {"ringtail.dpdk.port=net_tap0", "ringtail.dpdk.ip=10.0.0.1", "ringtail.dpdk.rx.dispatch=software"};
+	cr_assert_eq(load(sw, 3, &c, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(c.dispatch, DP_DISPATCH_SOFTWARE);
 }
 
 static void refused(const char *const *kv, size_t n, const char *must)
@@ -63,4 +67,6 @@ Test(dp_dpdk_config, refusals_name_the_key_and_value)
 	refused(gw, 3, "ringtail.dpdk.gateway=10.9.0.1: the gateway must be on the port's subnet");
 	const char *mtu[] = {"ringtail.dpdk.port=net_tap0", "ringtail.dpdk.ip=10.0.0.1", "ringtail.dpdk.mtu=100"};
 	refused(mtu, 3, "ringtail.dpdk.mtu=100");
+	const char *disp[] = {"ringtail.dpdk.port=net_tap0", "ringtail.dpdk.ip=10.0.0.1", "ringtail.dpdk.rx.dispatch=rss"};
+	refused(disp, 3, "ringtail.dpdk.rx.dispatch");
 }
