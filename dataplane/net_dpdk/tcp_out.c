@@ -42,7 +42,8 @@ static int xmit(struct dp_stack *st, uint32_t laddr, uint32_t raddr, uint16_t lp
 	rt_be16_put(th + 14, win);
 	rt_be16_put(th + 16, 0);
 	rt_be16_put(th + 18, 0);
-	memcpy(th + DP_TCP_HLEN, opts, optlen);
+	if (optlen) /* a reset carries none: opts may be NULL, which memcpy may not take even for 0 */
+		memcpy(th + DP_TCP_HLEN, opts, optlen);
 	struct dp_pkt_tx p = {.hdr = hdr, .hdr_len = (uint16_t)(DP_ETH_HLEN + DP_IP_HLEN + thl),
 	                      .l4_len = (uint8_t)thl, .iov = iov, .iovcnt = iovcnt, .payload_len = paylen,
 	                      .iov_pin = (st->io.offload & DP_OFF_TX_PINS) ? pins : NULL};
