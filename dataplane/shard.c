@@ -259,6 +259,16 @@ void dp_timer_arm(struct dp_shard *s, struct dp_timer *t, uint64_t ms)
 	t->armed = true;
 }
 
+/* Draining: every timer that ends a client's wait runs at once (dp_timer.ends_wait). */
+static void end_waits(struct dp_shard *s)
+{
+	for (struct dp_timer *t = s->timers, *next; t; t = next) {
+		next = t->next;       /* t moves to the front; the rest keep their order */
+		if (t->ends_wait)
+			dp_timer_arm(s, t, 0);
+	}
+}
+
 static void run_timers(struct dp_shard *s)
 {
 	while (s->timers && s->timers->due_ns <= s->now_ns) {
@@ -388,6 +398,7 @@ static void *shard_main(void *arg)
 			if (s->b->net != &dp_net_uring)
 				dp_net_uring.stop_accept(s); /* the internal listener */
 			s->accepting = false;
+			end_waits(s);
 		}
 		if (phase == DP_DRAINING && !drained_reported && s->inflight == 0 && !s->pend_head) {
 			drained_reported = true;

@@ -45,6 +45,10 @@ struct dp_timer {
 	void (*fn)(struct dp_shard *s, struct dp_timer *t);
 	struct dp_timer *prev, *next;
 	bool armed;
+	/* Set by its owner when the timer ends a client's wait (a long-polling fetch's max_wait):
+	 * such a timer is due at once when the broker starts draining, so that a SIGTERM is not
+	 * held up by waits of up to fetch.max.wait.ms that nothing will end sooner. */
+	bool ends_wait;
 };
 
 /* Messages that did not fit a full ring wait here, in order, on the sending shard. */

@@ -443,6 +443,7 @@ static void start_wait(struct fetch_ctx *ctx)
 		dp_shard_post(s, ctx->parts[i]->owner, watch_arm, ctx->parts[i]);
 	}
 	ctx->timer.fn = wait_timeout;
+	ctx->timer.ends_wait = true;
 	dp_timer_arm(s, &ctx->timer, (uint64_t)ctx->m->max_wait_ms);
 }
 
