@@ -203,6 +203,7 @@ Test(stor_compact, keys_overwritten_keep_newest_value) { overwrite_case(KP_COMPR
 Test(stor_compact, compressed_batches_are_recompressed_and_valid_gzip) { overwrite_case(KP_COMPRESSION_GZIP, 4); }
 Test(stor_compact, compressed_batches_are_recompressed_and_valid_zstd) { overwrite_case(KP_COMPRESSION_ZSTD, 4); }
 Test(stor_compact, compressed_batches_are_recompressed_and_valid_lz4) { overwrite_case(KP_COMPRESSION_LZ4, 4); }
+Test(stor_compact, compressed_batches_are_recompressed_and_valid_snappy) { overwrite_case(KP_COMPRESSION_SNAPPY, 4); }
 
 Test(stor_compact, not_compacted_without_the_policy)
 {
