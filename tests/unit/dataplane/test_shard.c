@@ -185,8 +185,13 @@ Test(dp_shard, an_idle_shard_polls_after_its_last_work)
 {
 	run_jobs(1000000000ull, false);
 	/* Only the first job found shard 1 asleep (it had done nothing yet); it then polled after
-	 * each job, so the next ones needed no msg_ring. */
-	cr_assert_leq(b.shards[0]->wakes, 1 + JOBS / 10, "shard 0 woke shard 1 %llu times in %d jobs",
+	 * each job, so the next ones needed no msg_ring.  The bound is a quarter of the jobs, not
+	 * a tenth: on a loaded machine (the whole suite beside other work, 2 cores) 7 of 40 were
+	 * seen, when the test's 20 ms wait for shard 1 to poll ran out or shard 1 was preempted in
+	 * the moment it passes through its sleeping state when a poll meets the loop's 100 ms
+	 * wait bound; without polling it is every job (the test below), so this still tells the
+	 * two apart. */
+	cr_assert_leq(b.shards[0]->wakes, JOBS / 4, "shard 0 woke shard 1 %llu times in %d jobs",
 	              (unsigned long long)b.shards[0]->wakes, JOBS);
 }
 
