@@ -729,7 +729,8 @@ static void maybe_free(struct dp_conn *c)
 	if (!c->closing || c->ops || c->nreq)
 		return;
 	struct dp_shard *s = c->s;
-	atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+	if (!c->internal)    /* an internal link left the count when it was accepted (net_uring.c) */
+		atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 	if (c->recv_starved)
 		s->nstarved--;
 	c->backend->close(c);

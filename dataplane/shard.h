@@ -80,7 +80,8 @@ struct dp_shard {
 	uint64_t now_ns;               /* CLOCK_MONOTONIC at the top of this loop iteration */
 	uint64_t last_work_ns;         /* when the loop last ran a message or a completion (0: never) */
 	uint64_t poll_ns;              /* how long to poll before sleeping (cfg.shard_poll_us); 0: never */
-	_Atomic int nconns;            /* open connections (read by other shards' accept balancing) */
+	_Atomic int nconns;            /* open client connections, not the internal listener's
+	                                * (read by other shards' accept balancing) */
 	int inflight;                  /* requests received and not yet answered or dropped */
 	int nstarved;                  /* connections waiting for a receive buffer or frame memory */
 	size_t frame_bytes;            /* request frames held by this shard's connections */

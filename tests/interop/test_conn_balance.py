@@ -4,9 +4,11 @@ tests/interop/test_conn_balance.py: in default mode, connections to the shared p
 over the shards by how many each serves, not by the kernel's SO_REUSEPORT hash (which put both
 producer connections of the produce benchmark on one shard in about half the runs).  64
 connections are opened one after another; the broker's debug log names the shard that serves
-each.  The count starts from the connections open before the test's (the control process's
-two stores; the start-up probe of rtbroker.py is closed), and with balancing the running
-difference between the shards never grows past that start (or 1) by more than one; a random spread of 64 stays that close only rarely.  A Produce on the moved connections still works.
+each.  Only client connections count: the control process's two stores, connected before the
+test's on the internal listener of shard 0, do not (when they counted, both producer
+connections of the produce benchmark went to shard 1 in 2 of 3 runs), so the running difference
+between the shards' shares of the test's connections never exceeds one; a random spread of 64
+stays that close only rarely, and counting the stores starts it at two.  A Produce on the moved connections still works.
 Usage: test_conn_balance.py <path to ringtail>
 """
 import os
@@ -95,20 +97,18 @@ def main(tap):
                missing)
         if before is None:
             return
-        start = list(before.values()).count(0) - list(before.values()).count(1)
         socks, shards = [], []
         for _ in range(N):
             s = socket.create_connection(('127.0.0.1', b.port), timeout=5)
             socks.append(s)
             shards.append(wait_shard(b, s.getsockname()[1]))
         tap.ok(None not in shards, 'the log names the shard of each of %d connections' % N, shards)
-        diff, worst = start, abs(start)
+        diff, worst = 0, 0
         for sh in shards:
             diff += 1 if sh == 0 else -1
             worst = max(worst, abs(diff))
-        bound = max(abs(start), 1) + 1
-        tap.ok(worst <= bound, 'the shards stay balanced as connections arrive (worst difference %d, '
-               'allowed %d from %d at the start)' % (worst, bound, start),
+        tap.ok(worst <= 1, 'the shards stay balanced as client connections arrive, the control '
+               'process\'s %d on shard 0 not counted (worst difference %d, allowed 1)' % (len(before), worst),
                ' '.join(str(x) for x in shards))
         tap.ok(shards.count(0) >= N // 2 - 2 and shards.count(1) >= N // 2 - 2,
                'each shard serves about half (%d / %d)' % (shards.count(0), shards.count(1)))
