@@ -97,13 +97,18 @@ class Conn:
         self.s = socket.create_connection(('127.0.0.1', port), timeout=10)
         self.corr = 0
 
-    def call(self, key, version, body, flexible_header):
+    def send(self, key, version, body, flexible_header=False, client_id='kwire'):
+        """Sends one request without reading its answer; returns its correlation id."""
         self.corr += 1
-        h = W().i16(key).i16(version).i32(self.corr).str('kwire')
+        h = W().i16(key).i16(version).i32(self.corr).str(client_id)
         if flexible_header:
             h.tags()
         msg = bytes(h.b) + bytes(body.b)
         self.s.sendall(struct.pack('>i', len(msg)) + msg)
+        return self.corr
+
+    def call(self, key, version, body, flexible_header):
+        self.send(key, version, body, flexible_header)
         n = struct.unpack('>i', self._read(4))[0]
         r = R(self._read(n))
         assert r.i32() == self.corr

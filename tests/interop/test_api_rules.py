@@ -54,13 +54,7 @@ def ts_batch(records):
 
 def send_raw(c, key, version, body, flexible_header=False):
     """Sends one request on kwire connection c without reading; returns its correlation id."""
-    c.corr += 1
-    h = W().i16(key).i16(version).i32(c.corr).str('api-rules')
-    if flexible_header:
-        h.tags()
-    msg = bytes(h.b) + bytes(body.b)
-    c.s.sendall(struct.pack('>i', len(msg)) + msg)
-    return c.corr
+    return c.send(key, version, body, flexible_header, client_id='api-rules')
 
 
 def read_frame(c):
