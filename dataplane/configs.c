@@ -10,6 +10,7 @@
 
 #include "broker.h"
 #include "meta.h"
+#include "owners.h"
 
 static const char *override(const struct dp_topic *t, const char *key)
 {
@@ -32,8 +33,9 @@ static void add(struct dp_cfgval *out, int *n, const char *name, int8_t type, in
 	v->read_only = ro;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(v->value, sizeof(v->value), fmt, ap);
+	vsnprintf(v->buf, sizeof(v->buf), fmt, ap);
 	va_end(ap);
+	v->value = v->buf;
 }
 
 /* Kafka's ConfigHelper: a topic key's source is the topic's override, else the first of its
@@ -101,6 +103,10 @@ int dp_configs_topic(const struct dp_broker *b, const struct dp_topic *t, struct
 	const char *ule = override(t, "unclean.leader.election.enable");
 	add(out, &n, "unclean.leader.election.enable", DP_TYPE_BOOLEAN, SRC("unclean.leader.election.enable"), false, "%s",
 	    ule ? ule : "false");
+	/* Every topic has its own owners, kept with it in the registry: a topic config, read-only. */
+	add(out, &n, DP_OWNERS_KEY, DP_TYPE_LIST, DP_SRC_TOPIC, true, "%s", "");
+	if (n && !strcmp(out[n - 1].name, DP_OWNERS_KEY))
+		out[n - 1].value = t->owner_list;
 #undef LONGKEY
 #undef SRC1
 #undef SRC

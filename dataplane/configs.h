@@ -20,7 +20,8 @@ enum { DP_TYPE_BOOLEAN = 1, DP_TYPE_STRING = 2, DP_TYPE_INT = 3, DP_TYPE_LONG = 
 
 struct dp_cfgval {
 	const char *name;              /* static */
-	char value[160];
+	const char *value;             /* buf, or borrowed from the topic (its owner list) */
+	char buf[160];
 	int8_t source;
 	int8_t type;
 	bool read_only;

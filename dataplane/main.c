@@ -248,11 +248,10 @@ int main(int argc, char **argv)
 	        "0.1.0", cfg->node_id, b->nshards, cfg->listen_host[0] ? cfg->listen_host : "*", cfg->listen_port,
 	        cfg->adv_host, cfg->adv_port, b->net->name, b->internal_port, cfg->log_dirs, snap->n);
 	for (int i = 0; i < snap->n; i++) {
-		char owners[512];
-		size_t o = 0;
-		for (int p = 0; p < snap->t[i]->nparts && o < sizeof(owners) - 16; p++)
-			o += (size_t)snprintf(owners + o, sizeof(owners) - o, "%s%d", p ? "," : "", snap->t[i]->owner[p]);
-		RT_INFO("topic %s: %d partitions, owner shards [%s]", snap->t[i]->name, snap->t[i]->nparts, owners);
+		const char *l = snap->t[i]->owner_list;
+		/* A log line has a bounded length: long lists are cut, DescribeConfigs shows them whole. */
+		RT_INFO("topic %s: %d partitions, owner shards [%.480s%s]", snap->t[i]->name, snap->t[i]->nparts, l,
+		        strlen(l) > 480 ? "..." : "");
 	}
 
 	time_t last_ckpt = time(NULL);

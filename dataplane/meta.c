@@ -12,6 +12,7 @@
  */
 #include "meta.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "base/log.h"
 #include "config.h"
 #include "kp_errors.h"
+#include "owners.h"
 
 #define META_FILE "ringtail-topics"
 
@@ -190,6 +192,7 @@ static void topic_free(struct dp_topic *t)
 	}
 	free(t->conf);
 	free(t->owner);
+	free(t->owner_list);
 	free(t);
 }
 
@@ -200,6 +203,7 @@ static struct dp_topic *topic_clone(const struct dp_topic *o)
 		return NULL;
 	*t = *o;
 	t->retired_next = NULL;
+	t->owner_list = NULL;  /* publish() writes the clone's own */
 	t->owner = malloc(sizeof(*t->owner) * (size_t)(o->nparts ? o->nparts : 1));
 	t->conf = calloc((size_t)o->nconf + 1, sizeof(*t->conf));
 	if (!t->owner || !t->conf) {
@@ -254,22 +258,48 @@ static int topic_conf_put(struct dp_topic *t, const char *key, const char *value
 	return 0;
 }
 
-/* Owner shard for a new partition: the shard that owns the fewest partitions so far. */
-static int16_t pick_owner(const struct dp_meta *m, const struct dp_snap *s, const struct dp_topic *extra)
+/* Sets owner[from .. to-1] of t: owners[p - from] where the caller named a shard (>= 0),
+ * else the shard that owns the fewest partitions, counting every partition of snapshot s and
+ * the named ones of t first, so that the spread goes around them. */
+static void assign_owners(const struct dp_meta *m, const struct dp_snap *s, struct dp_topic *t, int32_t from,
+                          int32_t to, const int16_t *owners)
 {
 	int counts[DP_MAX_SHARDS] = { 0 };
 	for (int i = 0; i < s->n; i++)
-		if (!extra || strcmp(s->t[i]->name, extra->name))
+		if (strcmp(s->t[i]->name, t->name))
 			for (int p = 0; p < s->t[i]->nparts; p++)
 				counts[s->t[i]->owner[p]]++;
-	if (extra)
-		for (int p = 0; p < extra->nparts; p++)
-			counts[extra->owner[p]]++;
-	int best = 0;
-	for (int i = 1; i < m->nshards; i++)
-		if (counts[i] < counts[best])
-			best = i;
-	return (int16_t)best;
+	for (int32_t p = 0; p < from; p++)
+		counts[t->owner[p]]++;
+	for (int32_t p = from; p < to; p++) {
+		assert(!owners || owners[p - from] < m->nshards);
+		t->owner[p] = owners ? owners[p - from] : -1;
+		if (t->owner[p] >= 0)
+			counts[t->owner[p]]++;
+	}
+	for (int32_t p = from; p < to; p++) {
+		if (t->owner[p] >= 0)
+			continue;
+		int best = 0;
+		for (int i = 1; i < m->nshards; i++)
+			if (counts[i] < counts[best])
+				best = i;
+		t->owner[p] = (int16_t)best;
+		counts[best]++;
+	}
+}
+
+/* t->owner_list from t->owner (t a private copy being built).  Returns 0 or -ENOMEM. */
+static int topic_owner_list(struct dp_topic *t)
+{
+	size_t n = dp_owners_format(t->owner, t->nparts, NULL, 0);
+	char *l = malloc(n + 1);
+	if (!l)
+		return -ENOMEM;
+	dp_owners_format(t->owner, t->nparts, l, n + 1);
+	free(t->owner_list);
+	t->owner_list = l;
+	return 0;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -335,6 +365,8 @@ static int persist(struct dp_meta *m, const struct dp_snap *s)
 static int publish(struct dp_meta *m, const struct dp_topic *drop, struct dp_topic *add)
 {
 	struct dp_snap *old = atomic_load(&m->cur);
+	if (add && topic_owner_list(add))
+		return -ENOMEM;
 	struct dp_snap *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -378,8 +410,8 @@ static void random_id(uint8_t *id)
 }
 
 int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t nparts, int16_t rf,
-                       const struct dp_kv *conf, int nconf, bool validate_only, const char **msg,
-                       const struct dp_topic **out)
+                       const struct dp_kv *conf, int nconf, const int16_t *owners, bool validate_only,
+                       const char **msg, const struct dp_topic **out)
 {
 	if (out)
 		*out = NULL;
@@ -437,10 +469,7 @@ int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t 
 	for (int i = 0; i < nconf; i++)
 		if (topic_conf_put(t, conf[i].key, conf[i].value))
 			goto nomem;
-	for (int p = 0; p < nparts; p++) {
-		t->nparts = p;
-		t->owner[p] = pick_owner(m, s, t);
-	}
+	assign_owners(m, s, t, 0, nparts, owners);
 	t->nparts = nparts;
 	topic_effective(m, t);
 	int rc = publish(m, NULL, t);
@@ -481,7 +510,7 @@ int16_t dp_meta_delete(struct dp_meta *m, const struct dp_topic *t)
 }
 
 int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, int32_t total,
-                               bool validate_only, const char **msg)
+                               const int16_t *owners, int32_t nowners, bool validate_only, const char **msg)
 {
 	pthread_mutex_lock(&m->lock);
 	struct dp_snap *s = atomic_load(&m->cur);
@@ -499,6 +528,10 @@ int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, 
 	} else if (total > 100000) {
 		*msg = "Too many partitions";
 		e = KP_ERR_INVALID_PARTITIONS;
+	} else if (owners && nowners != total - o->nparts) {
+		/* The caller checked against the count it saw; another request grew the topic since. */
+		*msg = "The number of assignments is not the number of partitions being added";
+		e = KP_ERR_INVALID_REPLICA_ASSIGNMENT;
 	}
 	if (e || validate_only) {
 		pthread_mutex_unlock(&m->lock);
@@ -514,10 +547,7 @@ int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, 
 	}
 	t->owner = own;
 	int32_t had = t->nparts;
-	for (int32_t p = had; p < total; p++) {
-		t->nparts = p;
-		t->owner[p] = pick_owner(m, s, t);
-	}
+	assign_owners(m, s, t, had, total, owners);
 	t->nparts = total;
 	int rc = publish(m, o, t);
 	pthread_mutex_unlock(&m->lock);
@@ -560,6 +590,8 @@ int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, c
 {
 	for (int i = 0; i < n; i++) {
 		int8_t op = incremental ? ops[i] : 0;
+		if (!strcmp(kv[i].key, DP_OWNERS_KEY))
+			continue;  /* read-only: checked against the topic below */
 		if (op == 0) {
 			if (!kv[i].value) {
 				*msg = "Null value not supported for topic configs";
@@ -581,6 +613,17 @@ int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, c
 		*msg = "Topic does not exist";
 		return KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
+	for (int i = 0; i < n; i++) {
+		int8_t op = incremental ? ops[i] : 0;
+		if (strcmp(kv[i].key, DP_OWNERS_KEY))
+			continue;
+		if (op != 0 || !kv[i].value || strcmp(kv[i].value, o->owner_list)) {
+			pthread_mutex_unlock(&m->lock);
+			/* Kafka's DynamicBrokerConfig answer for a key that cannot change at run time. */
+			*msg = "Cannot update these configs dynamically: [" DP_OWNERS_KEY "]";
+			return KP_ERR_INVALID_REQUEST;
+		}
+	}
 	if (validate_only) {
 		pthread_mutex_unlock(&m->lock);
 		return 0;
@@ -594,7 +637,7 @@ int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, c
 	}
 	for (int i = 0; i < n; i++) {
 		int8_t op = incremental ? ops[i] : 0;
-		if (topic_conf_put(t, kv[i].key, op == 1 ? NULL : kv[i].value))
+		if (strcmp(kv[i].key, DP_OWNERS_KEY) && topic_conf_put(t, kv[i].key, op == 1 ? NULL : kv[i].value))
 			goto nomem;
 	}
 	topic_effective(m, t);
@@ -685,6 +728,7 @@ static int load(struct dp_meta *m, struct dp_snap *s, char *err, size_t errlen)
 		}
 		if (!strncmp(line, "owners", 6) && t) {
 			char *p = line + 6;
+			int moved = 0;
 			for (int i = 0; i < t->nparts; i++) {
 				char *end;
 				long v = strtol(p, &end, 10);
@@ -695,9 +739,14 @@ static int load(struct dp_meta *m, struct dp_snap *s, char *err, size_t errlen)
 				p = end;
 				/* The shard count may have changed since: spread what no longer fits. */
 				t->owner[i] = (int16_t)(v < m->nshards && v >= 0 ? v : i % m->nshards);
+				moved += t->owner[i] != v;
 			}
 			if (rc)
 				break;
+			if (moved)
+				RT_WARN("topic %s: %d of its %d partitions were owned by shards that no longer exist "
+				        "(%d shards now); each now belongs to shard (partition number mod %d), as the "
+				        "start-up log lists", t->name, moved, t->nparts, m->nshards, m->nshards);
 			continue;
 		}
 		if (!strncmp(line, "config ", 7) && t) {
@@ -722,8 +771,13 @@ static int load(struct dp_meta *m, struct dp_snap *s, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%d: unreadable topic registry line", m->path, lineno);
 		return rc;
 	}
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; i < s->n; i++) {
 		topic_effective(m, (struct dp_topic *)s->t[i]);
+		if (topic_owner_list((struct dp_topic *)s->t[i])) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
 	qsort(s->t, (size_t)s->n, sizeof(*s->t), cmp_topic);
 	return 0;
 }

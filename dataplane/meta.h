@@ -35,6 +35,7 @@ struct dp_topic {
 	uint8_t id[16];
 	int32_t nparts;
 	int16_t *owner;                /* owner shard of each partition */
+	char *owner_list;              /* owner[] as ringtail.partition.shards shows it (owners.h) */
 	int nconf;
 	struct dp_kv *conf;            /* explicit overrides, sorted by key */
 	struct stor_config scfg;       /* broker defaults + overrides */
@@ -78,20 +79,26 @@ const struct dp_topic *dp_snap_find_id(const struct dp_snap *s, const uint8_t id
 /* Kafka's topic name rules.  Returns 0 or KP_ERR_INVALID_TOPIC_EXCEPTION with *msg set. */
 int16_t dp_topic_name_check(const char *name, size_t len, const char **msg);
 
-/* Creates a topic.  nparts -1 / rf -1 take the broker defaults.  Configs are validated.
- * Returns a Kafka error code (0 on success) with *msg set for errors; *out (when given) gets
- * the topic (or, with validate_only, NULL). */
+/* Creates a topic.  nparts -1 / rf -1 take the broker defaults.  Configs are validated (the
+ * owners key is not one of them: the caller parses it into owners).  owners (borrowed, NULL
+ * when none was given) holds the owner shard of each of the nparts partitions, -1 where the
+ * registry spreads evenly; each shard below the shard count.  Returns a Kafka error code (0 on
+ * success) with *msg set for errors; *out (when given) gets the topic (or, with validate_only,
+ * NULL). */
 int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t nparts, int16_t rf,
-                       const struct dp_kv *conf, int nconf, bool validate_only, const char **msg,
-                       const struct dp_topic **out);
+                       const struct dp_kv *conf, int nconf, const int16_t *owners, bool validate_only,
+                       const char **msg, const struct dp_topic **out);
 
 /* Deletes a topic; *out gets the removed topic (so that owners can delete its partitions).
  * Returns a Kafka error code. */
 int16_t dp_meta_delete(struct dp_meta *m, const struct dp_topic *t);
 
-/* Grows a topic to `total` partitions.  Returns a Kafka error code with *msg set. */
+/* Grows a topic to `total` partitions.  owners (borrowed, or NULL) holds nowners owner shards
+ * of the new partitions in order, -1 where the registry spreads evenly; their count must be
+ * the number of new partitions (INVALID_REPLICA_ASSIGNMENT).  Returns a Kafka error code with
+ * *msg set. */
 int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, int32_t total,
-                               bool validate_only, const char **msg);
+                               const int16_t *owners, int32_t nowners, bool validate_only, const char **msg);
 
 /* Takes topic t (the registry's current one, else UNKNOWN_TOPIC_OR_PARTITION) back to its first
  * nparts partitions: the undoing of a growth whose new partitions could not be opened.
@@ -99,7 +106,10 @@ int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, 
 int16_t dp_meta_shrink_partitions(struct dp_meta *m, const struct dp_topic *t, int32_t nparts);
 
 /* Replaces (set, incremental=false) or edits (incremental: ops 0 set, 1 delete) topic configs.
- * Returns a Kafka error code with *msg set; validate_only checks without changing. */
+ * The owners key is read-only: setting it to the value DescribeConfigs shows is accepted (tools
+ * that replace a topic's configs send back what they read), changing or deleting it is Kafka's
+ * INVALID_REQUEST for a config that cannot change dynamically.  Returns a Kafka error code with
+ * *msg set; validate_only checks without changing. */
 int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, const struct dp_kv *kv,
                               const int8_t *ops, int n, bool incremental, bool validate_only,
                               const char **msg);

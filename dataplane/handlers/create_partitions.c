@@ -1,8 +1,8 @@
 /*
  * dataplane/handlers/create_partitions.c: CreatePartitions (key 37).  Grows topics to the
  * requested count (never shrinks: INVALID_PARTITIONS); new partitions get owner shards as at
- * creation, and the registry is persisted before the answer.  Manual assignments may only name
- * this broker.  A topic some of whose new partitions cannot be opened (out of file descriptors, a
+ * creation, and the registry is persisted before the answer.  A manual assignment names this
+ * broker or, in shard-aware mode, the node of the shard that is to own the new partition.  A topic some of whose new partitions cannot be opened (out of file descriptors, a
  * failing disk) is answered with the error and goes back to its partitions before the request:
  * the registry's count is restored and what was opened of the new ones deleted (offload.h).
  */
@@ -15,6 +15,52 @@ static void cp_open_failed(struct dp_off *off, int32_t i, int err)
 	struct kp_create_partitions_resp *resp = off->resp;
 	struct kp_create_partitions_resp_topic_result *o = &resp->results.items[i];
 	o->error_code = dp_off_open_error(off, err, "the topic keeps the partitions it had", &o->error_message);
+}
+
+/* The owner shards topic q's assignments name for its new partitions, checked as Kafka checks
+ * them with one replica per partition; `had` is the topic's count as last seen (NULL topic: 0,
+ * the registry answers UNKNOWN_TOPIC_OR_PARTITION).  Returns 0 with *owners (request arena, -1
+ * where the registry picks; NULL without assignments), or INVALID_REPLICA_ASSIGNMENT with *msg. */
+static int16_t cp_assignments(struct dp_req *req, const struct kp_create_partitions_req_topic *q, const struct dp_topic *was,
+                              int16_t **owners, struct kp_str *msg)
+{
+	struct dp_broker *b = dp_req_broker(req);
+	*owners = NULL;
+	if (q->assignments.n < 0 || !was || q->count <= was->nparts)
+		return 0;
+	int32_t adding = q->count - was->nparts;
+	if (q->assignments.n != adding) {
+		*msg = dp_req_msg(req, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.",
+		                  adding, q->assignments.n);
+		return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	int16_t *own = dp_req_array(req, adding, sizeof(*own));
+	if (!own) {
+		*msg = dp_str("The request's assignments do not fit in the broker's per-request memory");
+		return KP_ERR_INVALID_REQUEST;
+	}
+	for (int32_t k = 0; k < adding; k++) {
+		const struct kp_create_partitions_req_assignment *a = &q->assignments.items[k];
+		if (a->broker_ids.n <= 0) {
+			*msg = dp_str("The manual partition assignment includes an empty replica list.");
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		for (int32_t r = 0; r < a->broker_ids.n; r++) {
+			if (dp_assigned_shard(b, a->broker_ids.items[r]) == -2) {
+				*msg = dp_req_msg(req, "The manual partition assignment includes broker %d, but no such broker is registered.",
+				                  a->broker_ids.items[r]);
+				return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+			}
+		}
+		if (a->broker_ids.n > 1) {
+			*msg = dp_req_msg(req, "The manual partition assignment includes a partition with %d replica(s), but this "
+			                  "is not consistent with previous partitions, which have 1 replica(s).", a->broker_ids.n);
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		own[k] = (int16_t)dp_assigned_shard(b, a->broker_ids.items[0]);
+	}
+	*owners = own;
+	return 0;
 }
 
 /* On the shard's file worker: the registry write blocks (offload.h). */
@@ -45,21 +91,15 @@ static void cp_run(struct dp_off *off)
 			o->error_message = dp_str("Duplicate topic in the request");
 			continue;
 		}
-		bool bad = false;
-		for (int32_t k = 0; k < q->assignments.n; k++) {
-			struct kp_create_partitions_req_assignment *a = &q->assignments.items[k];
-			if (a->broker_ids.n != 1 || a->broker_ids.items[0] != b->cfg.node_id)
-				bad = true;
-		}
-		if (bad) {
-			o->error_code = KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-			o->error_message = dp_str("Replica assignments may only name this broker, one replica per partition");
-			continue;
-		}
 		const char *why = NULL;
 		const struct dp_topic *was = dp_topic_by_str(dp_meta_snap(b->meta), q->name);
+		int16_t *owners = NULL;
+		o->error_code = cp_assignments(req, q, was, &owners, &o->error_message);
+		if (o->error_code)
+			continue;
 		o->error_code = dp_meta_add_partitions(b->meta, q->name.len > 0 ? q->name.ptr : "",
-		                                       q->name.len > 0 ? (size_t)q->name.len : 0, q->count, m->validate_only, &why);
+		                                       q->name.len > 0 ? (size_t)q->name.len : 0, q->count, owners,
+		                                       owners ? q->count - was->nparts : 0, m->validate_only, &why);
 		if (o->error_code && why)
 			o->error_message = dp_str(why);
 		if (!o->error_code && !m->validate_only && off->open && off->open_first && was) {

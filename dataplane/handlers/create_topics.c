@@ -1,14 +1,101 @@
 /*
  * dataplane/handlers/create_topics.c: CreateTopics (key 19).  Each topic is checked and created
  * in the registry (meta.c), which persists it on the shard's file worker (offload.h); the owner
- * shards open the new partitions before the answer.  Replication factors above 1 are INVALID_REPLICATION_FACTOR until
- * clusters exist; a manual assignment may only name this broker.  A topic some of whose
+ * shards open the new partitions before the answer.  Replication factors above 1 are
+ * INVALID_REPLICATION_FACTOR until clusters exist; a manual assignment names this broker or, in
+ * shard-aware mode, the node of the shard that is to own the partition.  The owners config
+ * (owners.h) names the owner shards too; it is not stored as an override but as the topic's
+ * owners, which DescribeConfigs shows under the same key.  A topic some of whose
  * partitions cannot be opened (out of file descriptors, a failing disk) is answered with the
  * error and undone: out of the registry, what was opened of it deleted (offload.h), so the
  * broker is left as before the request and the topic can be created again later.
  */
+#include "../owners.h"
 #include "handlers.h"
 #include "offload.h"
+
+/* Topic q's replica assignments, Kafka's rules with one replica per partition: partition
+ * indexes 0 .. n-1, each once, each naming this broker or a shard's node.  Returns 0 with
+ * *owners (request arena, one entry per assignment: the shard, or -1 where the registry picks
+ * one) or INVALID_REPLICA_ASSIGNMENT with *msg (Kafka's words where Kafka has them). */
+static int16_t ct_assignments(struct dp_req *req, const struct kp_create_topics_req_creatable_topic *q,
+                              int16_t **owners, struct kp_str *msg)
+{
+	struct dp_broker *b = dp_req_broker(req);
+	int32_t n = q->assignments.n;
+	int16_t *own = dp_req_array(req, n, sizeof(*own));
+	bool *seen = dp_req_array(req, n, sizeof(*seen));
+	if (!own || !seen) {
+		*msg = dp_str("The request's assignments do not fit in the broker's per-request memory");
+		return KP_ERR_INVALID_REQUEST;
+	}
+	for (int32_t k = 0; k < n; k++) {
+		const struct kp_create_topics_req_creatable_replica_assignment *as = &q->assignments.items[k];
+		int32_t p = as->partition_index;
+		if (p < 0 || p >= n) {
+			*msg = dp_str("partitions should be a consecutive 0-based integer sequence");
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		if (seen[p]) {
+			*msg = dp_req_msg(req, "Found multiple manual partition assignments for partition %d", p);
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		seen[p] = true;
+		if (as->broker_ids.n <= 0) {
+			*msg = dp_str("The manual partition assignment includes an empty replica list.");
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		for (int32_t r = 0; r < as->broker_ids.n; r++) {
+			int32_t id = as->broker_ids.items[r];
+			if (dp_assigned_shard(b, id) == -2) {
+				*msg = dp_req_msg(req, "The manual partition assignment includes broker %d, but no such broker is registered.", id);
+				return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+			}
+		}
+		if (as->broker_ids.n > 1) {
+			*msg = dp_req_msg(req, "The manual partition assignment includes a partition with %d replicas, but a "
+			                  "single broker keeps one replica per partition", as->broker_ids.n);
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		own[p] = (int16_t)dp_assigned_shard(b, as->broker_ids.items[0]);
+	}
+	*owners = own;
+	return 0;
+}
+
+/* Merges the owners config (value, for nparts partitions) into *owners (NULL or the
+ * assignments' shards, -1 where none): each partition's shard may be named by both only when
+ * they agree.  Returns 0 with *owners set, or the error with *msg. */
+static int16_t ct_owners_config(struct dp_req *req, const char *value, int32_t nparts, int16_t **owners,
+                                struct kp_str *msg)
+{
+	struct dp_broker *b = dp_req_broker(req);
+	if (!value) {
+		*msg = dp_str("Null value not supported for topic configs");
+		return KP_ERR_INVALID_CONFIG;
+	}
+	int16_t *conf = dp_req_array(req, nparts, sizeof(*conf));
+	if (!conf) {
+		*msg = dp_str("The request's configs do not fit in the broker's per-request memory");
+		return KP_ERR_INVALID_REQUEST;
+	}
+	char text[300];
+	int16_t e = dp_owners_parse(value, nparts, b->nshards, conf, text, sizeof(text));
+	if (e) {
+		*msg = dp_req_msg(req, "%s", text);
+		return e;
+	}
+	for (int32_t p = 0; *owners && p < nparts; p++) {
+		if ((*owners)[p] >= 0 && (*owners)[p] != conf[p]) {
+			*msg = dp_req_msg(req, "The manual partition assignment puts partition %d on shard %d (node %d), but "
+			                  DP_OWNERS_KEY " names shard %d", p, (*owners)[p],
+			                  b->cfg.node_id * 1000 + 1 + (*owners)[p], conf[p]);
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+	}
+	*owners = conf;
+	return 0;
+}
 
 /* On the connection's shard: topic i was created but a partition of it could not be opened. */
 static void ct_open_failed(struct dp_off *off, int32_t i, int err)
@@ -56,37 +143,41 @@ static void ct_run(struct dp_off *off)
 		}
 		int32_t nparts = q->num_partitions;
 		int16_t rf = q->replication_factor;
+		int16_t *owners = NULL;   /* owner shard per partition, -1 spread; NULL none named */
 		if (q->assignments.n > 0) {
 			if (nparts != -1 || rf != -1) {
 				o->error_code = KP_ERR_INVALID_REQUEST;
 				o->error_message = dp_str("Both numPartitions or replicationFactor and replicasAssignments were set");
 				continue;
 			}
-			bool ok = true;
-			for (int32_t k = 0; k < q->assignments.n; k++) {
-				struct kp_create_topics_req_creatable_replica_assignment *as = &q->assignments.items[k];
-				if (as->partition_index != k || as->broker_ids.n != 1 || as->broker_ids.items[0] != b->cfg.node_id)
-					ok = false;
-			}
-			if (!ok) {
-				o->error_code = KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-				o->error_message = dp_str("Replica assignments may only name this broker, one replica per partition");
+			o->error_code = ct_assignments(req, q, &owners, &o->error_message);
+			if (o->error_code)
 				continue;
-			}
 			nparts = q->assignments.n;
 			rf = 1;
 		}
+		int32_t total = nparts == -1 ? b->cfg.num_partitions : nparts;
 		struct dp_kv *kv = dp_req_array(req, q->configs.n, sizeof(*kv));
 		int nkv = 0;
-		for (int32_t k = 0; k < q->configs.n && kv; k++) {
+		const char *owners_value = NULL;
+		for (int32_t k = 0; k < q->configs.n && kv && !o->error_code; k++) {
 			kv[nkv].key = dp_req_cstr(req, q->configs.items[k].name);
 			kv[nkv].value = q->configs.items[k].value.len < 0 ? NULL : dp_req_cstr(req, q->configs.items[k].value);
+			if (kv[nkv].key && !strcmp(kv[nkv].key, DP_OWNERS_KEY)) {
+				/* A count the registry refuses anyway is left to its INVALID_PARTITIONS. */
+				if (total > 0 && total <= 100000)
+					o->error_code = ct_owners_config(req, kv[nkv].value, total, &owners, &o->error_message);
+				owners_value = kv[nkv].value;
+				continue;
+			}
 			nkv++;
 		}
+		if (o->error_code)
+			continue;
 		const char *why = NULL;
 		const struct dp_topic *t = NULL;
 		o->error_code = dp_meta_create(b->meta, q->name.ptr ? q->name.ptr : "", q->name.len > 0 ? (size_t)q->name.len : 0,
-		                               nparts, rf, kv, nkv, m->validate_only, &why, &t);
+		                               nparts, rf, kv, nkv, owners, m->validate_only, &why, &t);
 		if (o->error_code) {
 			o->error_message = why ? dp_str(why) : (struct kp_str){ NULL, -1 };
 			continue;
@@ -98,14 +189,19 @@ static void ct_run(struct dp_off *off)
 		if (t && off->open)
 			off->open[i] = t;
 		if (req->api_version >= 5) {
-			/* The topic's explicit configs (Kafka lists all; clients read what they set). */
+			/* The topic's explicit configs (Kafka lists all; clients read what they set), and
+			 * its owners as DescribeConfigs shows them. */
 			int nc = t ? t->nconf : nkv;
-			DP_ARRAY(req, o->configs, nc);
+			const char *shown = t ? t->owner_list : owners_value;
+			DP_ARRAY(req, o->configs, nc + (shown ? 1 : 0));
 			for (int k = 0; k < o->configs.n; k++) {
 				struct kp_create_topics_resp_creatable_topic_configs *c = &o->configs.items[k];
-				c->name = dp_str(t ? t->conf[k].key : kv[k].key);
-				c->value = dp_str(t ? t->conf[k].value : kv[k].value);
+				c->name = dp_str(k == nc ? DP_OWNERS_KEY : t ? t->conf[k].key : kv[k].key);
+				c->value = dp_str(k == nc ? shown : t ? t->conf[k].value : kv[k].value);
 				c->config_source = 1; /* DYNAMIC_TOPIC_CONFIG */
+				c->read_only = k == nc;
+				if (c->value.len > INT16_MAX)  /* a Kafka string's limit: see describe_configs.c */
+					c->value = (struct kp_str){ NULL, -1 };
 			}
 		}
 	}

@@ -79,6 +79,11 @@ void dp_h_describe_configs(struct dp_req *req, void *msg)
 			struct kp_describe_configs_resp_resource_result *c = &o->configs.items[k++];
 			c->name = dp_str(vals[j].name);
 			c->value = dp_str(vals[j].value);
+			/* Kafka strings hold 32767 bytes: the owner list of a topic of thousands of
+			 * partitions does not fit, and is then shown null, as Kafka shows what it does
+			 * not reveal (the start-up log lists it). */
+			if (c->value.len > INT16_MAX)
+				c->value = (struct kp_str){ NULL, -1 };
 			c->read_only = vals[j].read_only;
 			c->is_default = vals[j].source == DP_SRC_DEFAULT;
 			c->config_source = vals[j].source;

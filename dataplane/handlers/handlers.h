@@ -5,7 +5,9 @@
 #ifndef DP_HANDLERS_H
 #define DP_HANDLERS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -67,6 +69,28 @@ static inline int32_t dp_leader_node(const struct dp_broker *b, const struct dp_
 	if (b->cfg.advertise_shards)
 		return b->cfg.node_id * 1000 + 1 + t->owner[p];
 	return b->cfg.node_id;
+}
+
+/* What a replica assignment's broker id names: -1 this broker (the registry picks the shard),
+ * a shard (0 ..) in shard-aware mode where each shard is a node of its own, -2 no node here. */
+static inline int dp_assigned_shard(const struct dp_broker *b, int32_t id)
+{
+	if (id == b->cfg.node_id)
+		return -1;
+	int64_t s = (int64_t)id - (int64_t)b->cfg.node_id * 1000 - 1;
+	return b->cfg.advertise_shards && s >= 0 && s < b->nshards ? (int)s : -2;
+}
+
+/* A message built with printf's format in the request arena (null when the arena is full). */
+__attribute__((format(printf, 2, 3))) static inline struct kp_str dp_req_msg(struct dp_req *req, const char *fmt, ...)
+{
+	char text[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	char *m = rt_arena_strndup(&req->arena, text, strlen(text));
+	return m ? dp_str(m) : (struct kp_str){ NULL, -1 };
 }
 
 #endif

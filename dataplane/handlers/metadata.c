@@ -123,7 +123,7 @@ static void md_fill(struct dp_req *req, struct kp_metadata_req *m, struct kp_met
 				rt->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
-			e = dp_meta_create(b->meta, q->name.ptr, (size_t)q->name.len, -1, -1, NULL, 0, false, &why, &t);
+			e = dp_meta_create(b->meta, q->name.ptr, (size_t)q->name.len, -1, -1, NULL, 0, NULL, false, &why, &t);
 			if (e == KP_ERR_TOPIC_ALREADY_EXISTS) {
 				/* Another connection created it meanwhile. */
 				s = dp_meta_snap(b->meta);

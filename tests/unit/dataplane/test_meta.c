@@ -57,7 +57,7 @@ Test(dp_meta, create_spreads_owners_and_persists)
 	const char *msg = NULL;
 	const struct dp_topic *t = NULL;
 	struct dp_kv kv[] = { { "retention.ms", "1000" } };
-	cr_assert_eq(dp_meta_create(m, "orders", 6, 4, -1, kv, 1, false, &msg, &t), 0, "%s", msg);
+	cr_assert_eq(dp_meta_create(m, "orders", 6, 4, -1, kv, 1, NULL, false, &msg, &t), 0, "%s", msg);
 	cr_assert(t);
 	cr_assert_eq(t->nparts, 4);
 	int per[2] = { 0, 0 };
@@ -65,17 +65,17 @@ Test(dp_meta, create_spreads_owners_and_persists)
 		per[t->owner[p]]++;
 	cr_assert(per[0] == 2 && per[1] == 2, "owners spread evenly: %d/%d", per[0], per[1]);
 	cr_assert_eq(t->scfg.retention_ms, 1000);
-	cr_assert_eq(dp_meta_create(m, "orders", 6, 1, -1, NULL, 0, false, &msg, NULL), KP_ERR_TOPIC_ALREADY_EXISTS);
-	cr_assert_eq(dp_meta_create(m, "ord_rs", 6, 1, -1, NULL, 0, false, &msg, NULL), 0);
-	cr_assert_eq(dp_meta_create(m, "ord.rs", 6, 1, -1, NULL, 0, false, &msg, NULL), KP_ERR_INVALID_TOPIC_EXCEPTION,
+	cr_assert_eq(dp_meta_create(m, "orders", 6, 1, -1, NULL, 0, NULL, false, &msg, NULL), KP_ERR_TOPIC_ALREADY_EXISTS);
+	cr_assert_eq(dp_meta_create(m, "ord_rs", 6, 1, -1, NULL, 0, NULL, false, &msg, NULL), 0);
+	cr_assert_eq(dp_meta_create(m, "ord.rs", 6, 1, -1, NULL, 0, NULL, false, &msg, NULL), KP_ERR_INVALID_TOPIC_EXCEPTION,
 	             "'.' and '_' collide");
-	cr_assert_eq(dp_meta_create(m, "rf", 2, 1, 3, NULL, 0, false, &msg, NULL), KP_ERR_INVALID_REPLICATION_FACTOR);
-	cr_assert_eq(dp_meta_create(m, "np", 2, 0, -1, NULL, 0, false, &msg, NULL), KP_ERR_INVALID_PARTITIONS);
+	cr_assert_eq(dp_meta_create(m, "rf", 2, 1, 3, NULL, 0, NULL, false, &msg, NULL), KP_ERR_INVALID_REPLICATION_FACTOR);
+	cr_assert_eq(dp_meta_create(m, "np", 2, 0, -1, NULL, 0, NULL, false, &msg, NULL), KP_ERR_INVALID_PARTITIONS);
 	struct dp_kv bad[] = { { "retention.ms", "soon" } };
-	cr_assert_eq(dp_meta_create(m, "bad", 3, 1, -1, bad, 1, false, &msg, NULL), KP_ERR_INVALID_CONFIG);
+	cr_assert_eq(dp_meta_create(m, "bad", 3, 1, -1, bad, 1, NULL, false, &msg, NULL), KP_ERR_INVALID_CONFIG);
 	struct dp_kv unknown[] = { { "no.such.key", "1" } };
-	cr_assert_eq(dp_meta_create(m, "bad", 3, 1, -1, unknown, 1, false, &msg, NULL), KP_ERR_INVALID_CONFIG);
-	cr_assert_eq(dp_meta_create(m, "vo", 2, 1, -1, NULL, 0, true, &msg, NULL), 0);
+	cr_assert_eq(dp_meta_create(m, "bad", 3, 1, -1, unknown, 1, NULL, false, &msg, NULL), KP_ERR_INVALID_CONFIG);
+	cr_assert_eq(dp_meta_create(m, "vo", 2, 1, -1, NULL, 0, NULL, true, &msg, NULL), 0);
 	cr_assert_null(dp_snap_find(dp_meta_snap(m), "vo", 2), "validate_only creates nothing");
 	uint8_t id[16];
 	memcpy(id, t->id, 16);
@@ -106,10 +106,10 @@ Test(dp_meta, partitions_configs_and_delete)
 	cr_assert(m, "%s", err);
 	const char *msg = NULL;
 	const struct dp_topic *t = NULL;
-	cr_assert_eq(dp_meta_create(m, "t", 1, -1, -1, NULL, 0, false, &msg, &t), 0);
+	cr_assert_eq(dp_meta_create(m, "t", 1, -1, -1, NULL, 0, NULL, false, &msg, &t), 0);
 	cr_assert_eq(t->nparts, 3, "num.partitions is the default");
-	cr_assert_eq(dp_meta_add_partitions(m, "t", 1, 2, false, &msg), KP_ERR_INVALID_PARTITIONS);
-	cr_assert_eq(dp_meta_add_partitions(m, "t", 1, 5, false, &msg), 0);
+	cr_assert_eq(dp_meta_add_partitions(m, "t", 1, 2, NULL, 0, false, &msg), KP_ERR_INVALID_PARTITIONS);
+	cr_assert_eq(dp_meta_add_partitions(m, "t", 1, 5, NULL, 0, false, &msg), 0);
 	t = dp_snap_find(dp_meta_snap(m), "t", 1);
 	cr_assert_eq(t->nparts, 5);
 	struct dp_kv kv[] = { { "segment.bytes", "1048576" }, { "retention.bytes", "100" } };
@@ -131,5 +131,53 @@ Test(dp_meta, partitions_configs_and_delete)
 	dp_meta_close(m);
 	m = dp_meta_open(&cfg, 3, err, sizeof(err));
 	cr_assert_eq(dp_meta_snap(m)->n, 0, "the deletion survives a reopen");
+	dp_meta_close(m);
+}
+
+Test(dp_meta, owners_as_asked_kept_and_read_only)
+{
+	char err[256];
+	struct dp_meta *m = dp_meta_open(&cfg, 3, err, sizeof(err));
+	cr_assert(m, "%s", err);
+	const char *msg = NULL;
+	const struct dp_topic *t = NULL;
+	int16_t own[] = { 2, -1, 2, 0 };
+	cr_assert_eq(dp_meta_create(m, "o", 1, 4, -1, NULL, 0, own, false, &msg, &t), 0, "%s", msg);
+	cr_assert(t->owner[0] == 2 && t->owner[2] == 2 && t->owner[3] == 0, "the shards asked for");
+	cr_assert_eq(t->owner[1], 1, "-1: the least loaded shard, counting the named ones (2 on shard 2, 1 on shard 0)");
+	cr_assert_str_eq(t->owner_list, "2,1,2,0");
+	int16_t more[] = { 0, 1 };
+	cr_assert_eq(dp_meta_add_partitions(m, "o", 1, 7, more, 2, false, &msg), KP_ERR_INVALID_REPLICA_ASSIGNMENT);
+	cr_assert_eq(dp_meta_add_partitions(m, "o", 1, 6, more, 2, false, &msg), 0, "%s", msg);
+	t = dp_snap_find(dp_meta_snap(m), "o", 1);
+	cr_assert_str_eq(t->owner_list, "2,1,2,0,0,1");
+
+	struct dp_kv change[] = { { "ringtail.partition.shards", "0,0,0,0,0,0" } };
+	int8_t set[] = { 0 }, del[] = { 1 };
+	cr_assert_eq(dp_meta_alter_configs(m, "o", 1, change, set, 1, true, false, &msg), KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "Cannot update these configs dynamically: [ringtail.partition.shards]");
+	cr_assert_eq(dp_meta_alter_configs(m, "o", 1, change, NULL, 1, false, true, &msg), KP_ERR_INVALID_REQUEST,
+	             "validate_only is refused too");
+	struct dp_kv same[] = { { "ringtail.partition.shards", "2,1,2,0,0,1" }, { "retention.ms", "5000" } };
+	cr_assert_eq(dp_meta_alter_configs(m, "o", 1, same, del, 1, true, false, &msg), KP_ERR_INVALID_REQUEST,
+	             "deleting it is a change");
+	cr_assert_eq(dp_meta_alter_configs(m, "o", 1, same, NULL, 2, false, false, &msg), 0,
+	             "a tool that sends back what it read is not changing it: %s", msg);
+	t = dp_snap_find(dp_meta_snap(m), "o", 1);
+	cr_assert_eq(t->nconf, 1, "the owners are not stored as an override");
+	cr_assert_str_eq(t->owner_list, "2,1,2,0,0,1");
+	dp_meta_close(m);
+
+	m = dp_meta_open(&cfg, 3, err, sizeof(err));
+	t = dp_snap_find(dp_meta_snap(m), "o", 1);
+	cr_assert_str_eq(t->owner_list, "2,1,2,0,0,1", "the owners survive a reopen");
+	dp_meta_close(m);
+	m = dp_meta_open(&cfg, 2, err, sizeof(err));
+	t = dp_snap_find(dp_meta_snap(m), "o", 1);
+	cr_assert_str_eq(t->owner_list, "0,1,0,0,0,1", "shard 2 is gone: partitions 0 and 2 move to (partition mod 2)");
+	dp_meta_close(m);
+	m = dp_meta_open(&cfg, 3, err, sizeof(err));
+	t = dp_snap_find(dp_meta_snap(m), "o", 1);
+	cr_assert_str_eq(t->owner_list, "0,1,0,0,0,1", "the move was persisted");
 	dp_meta_close(m);
 }
