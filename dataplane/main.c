@@ -3,6 +3,7 @@
  * registry, the shards, signals.
  *
  *   ringtail [server.properties] [--override key=value ...] [--log-level L] [--print-plan]
+ *            [--show-partitions]
  *
  * SIGTERM or SIGINT: stop accepting, let in-flight requests finish (bounded), flush and close
  * every partition, write the checkpoints, exit 0.  The main thread also writes the storage
@@ -26,6 +27,7 @@
 #include "control_link.h"
 #include "meta.h"
 #include "net.h"
+#include "owners.h"
 #ifdef RT_HAVE_DPDK
 #include "dataplane/net_dpdk/backend.h"
 #endif
@@ -40,8 +42,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: ringtail [server.properties] [--override key=value ...] [--log-level LEVEL] [--print-plan]\n"
+	        "                [--show-partitions]\n"
 	        "  With no properties file the broker listens on 127.0.0.1:9092 with one shard per online\n"
-	        "  core and keeps its data under ./ringtail-data.\n");
+	        "  core and keeps its data under ./ringtail-data.\n"
+	        "  --print-plan: the core and NIC affinity plan, then exit.\n"
+	        "  --show-partitions: each partition's owner shard and core, from log.dirs (also while the\n"
+	        "  broker runs), then exit.\n");
 }
 
 static void help(FILE *f)
@@ -110,7 +116,7 @@ int main(int argc, char **argv)
 	struct dp_broker *b = &broker;
 	char err[2048];
 	const char *file = NULL;
-	bool print_plan = false;
+	bool print_plan = false, show_partitions = false;
 	struct dp_config *cfg = &b->cfg;
 	rt_log_set_tag("main");
 
@@ -139,6 +145,8 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--print-plan")) {
 			print_plan = true;
+		} else if (!strcmp(argv[i], "--show-partitions")) {
+			show_partitions = true;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "ringtail: unknown option %s\n", argv[i]);
 			usage(stderr);
@@ -157,6 +165,18 @@ int main(int argc, char **argv)
 	free(overrides);
 	if (print_plan) {
 		hw_plan_print(stdout, &cfg->plan);
+		return 0;
+	}
+	if (show_partitions) {
+		/* Read only: beside a running broker, and without creating a data directory. */
+		struct dp_meta *m = dp_meta_read(cfg, cfg->ncores, err, sizeof(err));
+		if (!m) {
+			fprintf(stderr, "ringtail: %s\n", err);
+			return 1;
+		}
+		dp_owners_print(stdout, dp_meta_snap(m), cfg->cores);
+		dp_meta_close(m);
+		dp_config_fini(cfg);
 		return 0;
 	}
 	hw_plan_log(&cfg->plan);

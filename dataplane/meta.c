@@ -782,7 +782,9 @@ static int load(struct dp_meta *m, struct dp_snap *s, char *err, size_t errlen)
 	return 0;
 }
 
-struct dp_meta *dp_meta_open(const struct dp_config *cfg, int nshards, char *err, size_t errlen)
+/* dp_meta_open (write: the loaded registry is written back at once, re-spread owners and a new
+ * cluster id included) or dp_meta_read. */
+static struct dp_meta *meta_open(const struct dp_config *cfg, int nshards, bool write, char *err, size_t errlen)
 {
 	struct dp_meta *m = calloc(1, sizeof(*m));
 	struct dp_snap *s = calloc(1, sizeof(*s));
@@ -814,7 +816,7 @@ struct dp_meta *dp_meta_open(const struct dp_config *cfg, int nshards, char *err
 		m->cluster_id[22] = 0;
 	}
 	s->version = 1;
-	int rc = persist(m, s);
+	int rc = write ? persist(m, s) : 0;
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot write: %s", m->path, strerror(-rc));
 		free(s->t);
@@ -824,6 +826,16 @@ struct dp_meta *dp_meta_open(const struct dp_config *cfg, int nshards, char *err
 	}
 	atomic_init(&m->cur, s);
 	return m;
+}
+
+struct dp_meta *dp_meta_open(const struct dp_config *cfg, int nshards, char *err, size_t errlen)
+{
+	return meta_open(cfg, nshards, true, err, errlen);
+}
+
+struct dp_meta *dp_meta_read(const struct dp_config *cfg, int nshards, char *err, size_t errlen)
+{
+	return meta_open(cfg, nshards, false, err, errlen);
 }
 
 void dp_meta_close(struct dp_meta *m)

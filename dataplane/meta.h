@@ -65,6 +65,12 @@ struct dp_meta {
 /* Loads (or starts) the registry from the data directory; owners >= nshards are re-spread.
  * Blocking.  Returns an owned registry or NULL with a message in err. */
 struct dp_meta *dp_meta_open(const struct dp_config *cfg, int nshards, char *err, size_t errlen);
+/* Reads the registry without writing anything: for the operator's `ringtail --show-partitions`,
+ * also beside a running broker (the file is replaced by rename, so a read sees one whole
+ * version).  Owners >= nshards come back re-spread as the next start would do it.  Only
+ * dp_meta_snap and dp_meta_close may be used on it.  Returns an owned registry or NULL with a
+ * message in err. */
+struct dp_meta *dp_meta_read(const struct dp_config *cfg, int nshards, char *err, size_t errlen);
 void dp_meta_close(struct dp_meta *m);
 
 /* The current snapshot (borrowed; valid for the process lifetime). */

@@ -1,6 +1,6 @@
 /*
  * dataplane/owners.c: the `ringtail.partition.shards` list (see owners.h): parsing with the
- * message an operator needs, and formatting.
+ * message an operator needs, formatting, and the operator's table of owners and cores.
  */
 #include "owners.h"
 
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kp_errors.h"
+#include "meta.h"
 
 /* The value as it appears in a message: long lists are cut, the message must stay readable. */
 static const char *shown(const char *value, char *buf, size_t cap)
@@ -84,4 +85,20 @@ size_t dp_owners_format(const int16_t *owner, int32_t nparts, char *buf, size_t 
 		len += (size_t)k;
 	}
 	return len;
+}
+
+void dp_owners_print(FILE *f, const struct dp_snap *s, const int *cores)
+{
+	if (!s->n) {
+		fprintf(f, "no topics\n");
+		return;
+	}
+	int w = (int)strlen("topic");
+	for (int i = 0; i < s->n; i++)
+		if ((int)strlen(s->t[i]->name) > w)
+			w = (int)strlen(s->t[i]->name);
+	fprintf(f, "%-*s  %9s  %5s  %4s\n", w, "topic", "partition", "shard", "core");
+	for (int i = 0; i < s->n; i++)
+		for (int32_t p = 0; p < s->t[i]->nparts; p++)
+			fprintf(f, "%-*s  %9d  %5d  %4d\n", w, s->t[i]->name, p, s->t[i]->owner[p], cores[s->t[i]->owner[p]]);
 }

@@ -8,11 +8,15 @@ assignment, records go through, DescribeConfigs shows the list read-only (kafka-
 confluent-kafka), AlterConfigs cannot change it (Kafka's INVALID_REQUEST for a static config)
 but may send it back unchanged, bad lists and assignments get Kafka's error codes with messages
 that name the value, and the owners survive a restart; with fewer shards the owners that no
-longer exist are re-spread, logged, and persisted.
+longer exist are re-spread, logged, and persisted.  `ringtail --show-partitions` prints topic,
+partition, owner shard and core from the data directory, beside a running broker too, and
+writes nothing.
 Usage: test_partition_shards.py <path to ringtail>
 """
+import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -65,6 +69,20 @@ def described_kafka_python(bootstrap, topic):
 def owners_logged(log):
     return {m.group(1): m.group(2)
             for m in re.finditer(r'topic (\S+): \d+ partitions, owner shards \[([0-9,]*)\]', log)}
+
+
+def show_partitions(exe, data, cores):
+    """`ringtail --show-partitions` for data dir `data` with ringtail.cores=cores:
+    (exit status, {topic: [(shard, core) of each partition]}, stderr)."""
+    p = subprocess.run([exe, '--override', 'log.dirs=%s' % os.path.join(data, 'data'),
+                        '--override', 'ringtail.cores=%s' % cores, '--show-partitions'],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+    rows = {}
+    for line in p.stdout.decode().splitlines()[1:]:
+        topic, part, shard, core = line.split()
+        rows.setdefault(topic, []).append((int(part), int(shard), int(core)))
+    table = {t: [(sh, co) for _, sh, co in sorted(r)] for t, r in rows.items()}
+    return p.returncode, table, p.stderr.decode()
 
 
 def shard_aware(tap, b):
@@ -148,7 +166,23 @@ def main(tap):
         conf = {'ringtail.advertise.shards': 'true', 'ringtail.cores': '0,1'}
         with Broker(exe, conf, data_dir=data, port=port) as b:
             shard_aware(tap, b)
+            rc, table, err = show_partitions(exe, data, '0,1')
+            tap.ok(rc == 0 and table.get('own') == [(1, 1), (1, 1), (0, 0), (1, 1)],
+                   '--show-partitions beside the running broker: owner shard and core of each partition',
+                   (rc, table, err))
             tap.ok(b.stop() == 0, 'SIGTERM: exit status 0')
+        registry = os.path.join(data, 'data', 'ringtail-topics')
+        with open(registry, 'rb') as f:
+            before = f.read()
+        rc, table, err = show_partitions(exe, data, '1,0')
+        tap.ok(rc == 0 and table.get('own') == [(1, 0), (1, 0), (0, 1), (1, 0)],
+               '--show-partitions: the core is the configured core of the owner shard', (rc, table, err))
+        rc, table, err = show_partitions(exe, data, '1')
+        with open(registry, 'rb') as f:
+            after = f.read()
+        tap.ok(rc == 0 and table.get('own') == [(0, 1)] * 4 and 'no longer exist' in err and after == before,
+               '--show-partitions with one shard shows (and warns of) the re-spread a start would do, '
+               'and writes nothing', (rc, table, err))
         with Broker(exe, conf, data_dir=data, port=port) as b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             log = owners_logged(b.log().split(' started: ')[-1])
