@@ -778,7 +778,8 @@ static int load(struct dp_meta *m, struct dp_snap *s, char *err, size_t errlen)
 			return -ENOMEM;
 		}
 	}
-	qsort(s->t, (size_t)s->n, sizeof(*s->t), cmp_topic);
+	if (s->n)  /* s->t is NULL for a registry of no topics, which qsort may not be given */
+		qsort(s->t, (size_t)s->n, sizeof(*s->t), cmp_topic);
 	return 0;
 }
 
