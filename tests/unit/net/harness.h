@@ -33,6 +33,10 @@ struct h_bench {
 	int nreadable, nclosed, last_closed_err, nsent, last_sent_err, nconnected, last_connected_err;
 	void *last_sent_cookie;
 	int tx_fail;          /* >0: the next tx calls fail with -ENOBUFS */
+	/* frames that asked the device for each checksum offload (DP_OFF_TX_IP_CSUM, TCP_CSUM; the
+	 * fake device completes them), and of those, the ones that broke its contract (see cap_tx) */
+	int tx_ip_offloaded, tx_tcp_offloaded, tx_bad_offload;
+	unsigned io_offload;  /* the offloads this bench's device offers (h_io_offload at init) */
 	/* with h_io_offload = DP_OFF_TX_PINS: tokens pinned as a zero-copy device would */
 	void *pins[H_FRAMES];
 	size_t npins;

@@ -3,7 +3,9 @@
  * segments from a fake peer on a fake clock: handshake and options, data both ways, delayed
  * ACKs, out-of-order and duplicate segments, RFC 6298 retransmission with backoff, fast
  * retransmit, zero window and probes, PAWS, SACK blocks, FIN and RST in every state,
- * TIME_WAIT, keepalive, the timer wheel, SYN floods over the backlog and malformed segments.
+ * TIME_WAIT, keepalive, the timer wheel, SYN floods over the backlog and malformed segments;
+ * RTT estimation (RFC 6298 2.2-2.4, Karn), slow start and congestion avoidance, checksum
+ * offload asked of a device that has it.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -1143,4 +1145,192 @@ Test(dp_tcp, mapped_segment_ranges_are_offered_for_dma_registration_and_released
 	cr_assert_eq(B.ndma_map, 2);
 	cr_assert_eq(B.nsent, 2);
 	cr_assert_eq(B.ndma_unmap, 1, "nothing to unregister");
+}
+
+/* A passive open without options (no timestamps: RTT comes from timing one segment, RFC 6298's
+ * way) whose SYN-ACK is acknowledged `rtt` ms after it went out. */
+static void open_timed(uint32_t rtt)
+{
+	teardown();
+	h_bench_init(&B, NULL);
+	h_learn_peer(&B);
+	cr_assert_not_null(dp_tcp_listen(B.st, PORT, 16));
+	struct h_tcp syn = H_TCP_INIT(.sport = PPORT, .dport = PORT, .seq = 500, .flags = H_SYN);
+	h_clear(&B);
+	h_send_tcp(&B, &syn);
+	struct h_tcp sa = h_last_tcp(&B);
+	cr_assert_eq(sa.flags, H_SYN | H_ACK);
+	h_tick(&B, rtt);
+	P = (struct peer){.b = &B, .sport = PPORT, .seq = 501, .ack = sa.seq + 1, .win = 65535};
+	psend(H_ACK, NULL, 0);
+	cr_assert_eq(B.naccepted, 1);
+	C = B.accepted[0];
+	h_clear(&B);
+}
+
+/* Sends n bytes and has the peer acknowledge them `rtt` ms later. */
+static void timed_exchange(uint32_t n, uint32_t rtt)
+{
+	static uint8_t d[2000];
+	struct iovec iov = {d, n};
+	cr_assert_eq(dp_tcp_send(C, &iov, 1, NULL), 0);
+	h_tick(&B, rtt);
+	P.ack += n;
+	psend(H_ACK, NULL, 0);
+}
+
+Test(dp_tcp, rtt_samples_set_srtt_rttvar_and_rto_per_rfc6298)
+{
+	open_timed(200);
+	struct dp_tcp_info in;
+	dp_tcp_get_info(C, &in);
+	/* 2.2, the first measurement R = 200: SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR */
+	cr_assert_eq(in.srtt_ms, 200);
+	cr_assert_eq(in.rttvar_ms, 100);
+	cr_assert_eq(in.rto_ms, 600);
+	/* 2.3, R' = 400: RTTVAR = 3/4 100 + 1/4 |200 - 400| = 125, SRTT = 7/8 200 + 1/8 400 = 225,
+	 * RTO = 225 + 4 * 125 = 725 */
+	timed_exchange(100, 400);
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.srtt_ms, 225, "srtt %u", in.srtt_ms);
+	cr_assert_eq(in.rttvar_ms, 125, "rttvar %u", in.rttvar_ms);
+	cr_assert_eq(in.rto_ms, 725, "rto %u", in.rto_ms);
+	/* the timer runs by it: nothing at 724 ms, the retransmission at 725 */
+	static uint8_t d[100];
+	struct iovec iov = {d, sizeof d};
+	cr_assert_eq(dp_tcp_send(C, &iov, 1, NULL), 0);
+	h_clear(&B);
+	h_tick(&B, 724);
+	cr_assert_eq(B.nout, 0);
+	h_tick(&B, 1);
+	cr_assert_eq(h_count_tcp(&B, H_ACK), 1, "retransmitted at the RTO");
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.rto_ms, 1450, "5.5: backed off");
+	/* Karn (section 3): the ACK of a retransmitted segment is no sample; the backed-off RTO
+	 * stays until a new one (5.7) */
+	h_tick(&B, 20);
+	P.ack += 100;
+	psend(H_ACK, NULL, 0);
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.srtt_ms, 225, "no sample from a retransmission (srtt %u)", in.srtt_ms);
+	cr_assert_eq(in.rto_ms, 1450);
+	/* a fresh segment's sample of 225: RTTVAR = 3/4 125 = 93.75 (fixed point 93), RTO recomputed */
+	timed_exchange(100, 225);
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.srtt_ms, 225);
+	cr_assert_eq(in.rttvar_ms, 93, "rttvar %u", in.rttvar_ms);
+	cr_assert_eq(in.rto_ms, 600, "rto %u", in.rto_ms);
+	cr_assert_eq(in.backoff, 0);
+	/* 2.4: never below RTO.min (200 ms here, as Linux) however fast the samples */
+	for (int i = 0; i < 40; i++)
+		timed_exchange(100, 1);
+	dp_tcp_get_info(C, &in);
+	cr_assert_lt(in.srtt_ms, 10);
+	cr_assert_eq(in.rto_ms, 200);
+}
+
+/* Segments of the captured frames that carry data. */
+static uint32_t data_bytes_out(void)
+{
+	uint32_t n = 0;
+	struct h_tcp t;
+	for (size_t i = 0; i < B.nout; i++)
+		if (h_parse_tcp(&B, i, &t))
+			n += (uint32_t)t.len;
+	return n;
+}
+
+Test(dp_tcp, cwnd_grows_in_slow_start_then_by_one_segment_a_window)
+{
+	const uint32_t mss = 1448;
+	static uint8_t d[120000];
+	struct iovec iov = {d, sizeof d};
+	h_clear(&B);
+	cr_assert_eq(dp_tcp_send(C, &iov, 1, NULL), 0);
+	struct dp_tcp_info in;
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.cwnd, 10 * mss, "RFC 6928's initial window");
+	cr_assert_eq(data_bytes_out(), 10 * mss, "the initial window goes out, no more");
+	/* slow start (RFC 5681 with RFC 3465's L = 2 SMSS): +acked per ACK, at most 2 SMSS */
+	P.ack += mss;
+	psend(H_ACK, NULL, 0);
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.cwnd, 11 * mss);
+	P.ack += 4 * mss;
+	psend(H_ACK, NULL, 0);
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.cwnd, 13 * mss, "an ACK of 4 segments opens 2");
+	cr_assert_eq(in.unacked_bytes, 13 * mss, "the window is filled");
+	/* a loss: three duplicates, ssthresh = flight / 2, the full ACK deflates to it */
+	uint32_t una = P.ack;
+	for (int i = 0; i < 3; i++)
+		psend(H_ACK, NULL, 0);
+	dp_tcp_get_info(C, &in);
+	cr_assert(in.in_recovery);
+	uint32_t ssthresh = in.ssthresh;
+	cr_assert_eq(ssthresh, 13 * mss / 2);
+	P.ack = una + 13 * mss;
+	psend(H_ACK, NULL, 0);
+	dp_tcp_get_info(C, &in);
+	cr_assert(!in.in_recovery);
+	cr_assert_eq(in.cwnd, ssthresh);
+	/* congestion avoidance: one segment more once a whole cwnd of bytes is acknowledged */
+	uint32_t acked = 0;
+	while (acked + mss < ssthresh) {
+		dp_tcp_get_info(C, &in);
+		cr_assert_geq(in.unacked_bytes, mss);
+		P.ack += mss;
+		acked += mss;
+		psend(H_ACK, NULL, 0);
+		dp_tcp_get_info(C, &in);
+		cr_assert_eq(in.cwnd, ssthresh, "still %u after %u bytes acknowledged", in.cwnd, acked);
+	}
+	P.ack += mss;
+	psend(H_ACK, NULL, 0);
+	dp_tcp_get_info(C, &in);
+	cr_assert_eq(in.cwnd, ssthresh + mss, "one segment after a window's worth (%u bytes)", acked + mss);
+}
+
+Test(dp_tcp, checksums_are_left_to_a_device_that_offers_them_and_computed_otherwise)
+{
+	/* the default bench's device offers nothing: every frame carries its own sums (h_parse_tcp
+	 * checks them) and asks the device for none */
+	static uint8_t d[3000];
+	for (size_t i = 0; i < sizeof d; i++)
+		d[i] = (uint8_t)(i * 7 + 1);
+	struct iovec iov = {d, sizeof d};
+	cr_assert_eq(dp_tcp_send(C, &iov, 1, NULL), 0);
+	cr_assert_eq(h_count_tcp(&B, H_ACK), 3);
+	cr_assert_eq(B.tx_ip_offloaded + B.tx_tcp_offloaded, 0);
+	/* a device with IPv4 and TCP checksum offload: each frame asks for both, with the pseudo-
+	 * header sum in place (the fake device completes them as DPDK's drivers do, and refuses
+	 * frames that break the contract) */
+	teardown();
+	h_io_offload = DP_OFF_TX_IP_CSUM | DP_OFF_TX_TCP_CSUM;
+	setup_cfg(NULL, true);
+	h_io_offload = 0;
+	int ip0 = B.tx_ip_offloaded, tcp0 = B.tx_tcp_offloaded;
+	cr_assert_eq(ip0, 1, "the SYN-ACK asked for the IPv4 sum");
+	cr_assert_eq(tcp0, 1, "and the TCP one");
+	h_clear(&B);
+	cr_assert_eq(dp_tcp_send(C, &iov, 1, NULL), 0);
+	cr_assert_eq(h_count_tcp(&B, H_ACK), 3, "completed by the device, the sums are right");
+	cr_assert_eq(B.tx_ip_offloaded, ip0 + 3);
+	cr_assert_eq(B.tx_tcp_offloaded, tcp0 + 3);
+	cr_assert_eq(B.tx_bad_offload, 0);
+	/* received: a device that verified the checksums (DP_OFF_RX_CSUM_OK) is believed, the stack
+	 * does not sum the frame again; without that flag a bad sum is dropped */
+	uint8_t f[2048];
+	struct h_tcp t = H_TCP_INIT(.sport = P.sport, .dport = PORT, .seq = P.seq, .ack = P.ack + 3000,
+	                            .flags = H_ACK | H_PSH, .win = P.win, .data = d, .len = 100, .bad_csum = true,
+	                            .ts = true, .tsval = (uint32_t)B.now, .tsecr = 1);
+	size_t n = h_build_tcp(f, &t);
+	dp_stack_input_flags(B.st, f, n, 0);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_bad_csum, 1);
+	uint8_t got[200];
+	cr_assert_eq(drain(got, sizeof got), 0);
+	dp_stack_input_flags(B.st, f, n, DP_OFF_RX_CSUM_OK);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_bad_csum, 1, "not summed again");
+	cr_assert_eq(drain(got, sizeof got), 100);
+	cr_assert_arr_eq(got, d, 100);
 }
