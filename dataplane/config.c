@@ -80,7 +80,7 @@ static const struct rt_cfg_def defs[] = {
 	{ HW_KEY_ALLOW_SMT, RT_CFG_BOOL, "false", .doc = "two shards may share a physical core" },
 	{ HW_KEY_BACKEND, RT_CFG_ENUM, "uring", .allowed = backends, .doc = "network backend" },
 	{ HW_KEY_INTERFACE, RT_CFG_STRING, NULL, .doc = "the NIC whose queues are planned" },
-	{ HW_KEY_QUEUES, RT_CFG_STRING, NULL, .doc = "NIC queue per shard" },
+	{ HW_KEY_QUEUES, RT_CFG_STRING, NULL, .doc = "NIC queue per shard (with dpdk: 0..shards-1 in order)" },
 	{ HW_KEY_IRQ_CORES, RT_CFG_STRING, NULL, .doc = "cores for the NIC's IRQs" },
 	{ "ringtail.fetch.zero.copy", RT_CFG_BOOL, "true",
 	  .doc = "fetch moves record data file -> socket with splice; false copies it (for measurements)" },

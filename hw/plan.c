@@ -351,7 +351,14 @@ static int build(const struct hw_topology *t, const struct hw_plan_config *c, st
 			rc = fail(err, errlen, "%s=%s: %d queues for %d shards (allowed: one queue per shard, in shard order)",
 				  HW_KEY_QUEUES, c->queues, nq, n);
 		for (int i = 0; !rc && i < nq; i++) {
-			if (nic && nic->rx_queues > 0 && q[i] >= nic->rx_queues)
+			/* The dpdk backend sets the port up with one queue pair per shard and shard k
+			 * polls queue k (RSS spreads flows over exactly those): a plan that said otherwise
+			 * would not be what runs. */
+			if (p->backend == HW_NET_DPDK && q[i] != i)
+				rc = fail(err, errlen, "%s=%s: shard %d would serve queue %d, but the dpdk backend gives "
+					  "shard k queue k (allowed: 0-%d in shard order, or unset)", HW_KEY_QUEUES, c->queues,
+					  i, q[i], n - 1);
+			else if (nic && nic->rx_queues > 0 && q[i] >= nic->rx_queues)
 				rc = fail(err, errlen, "%s=%s: queue %d does not exist: %s has %d receive queues (0-%d)",
 					  HW_KEY_QUEUES, c->queues, q[i], nic->name, nic->rx_queues, nic->rx_queues - 1);
 			else

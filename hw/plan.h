@@ -16,7 +16,7 @@
  *   ringtail.net.interface       the NIC whose queues and IRQs are planned; default: the only
  *                                NIC with a device, if there is exactly one
  *   ringtail.nic.queues          queue list, one queue per shard in shard order ("0-7");
- *                                default: shard k serves queue k
+ *                                default: shard k serves queue k (the only plan the dpdk backend runs)
  *   ringtail.irq.cores           kernel path: cores that take the NIC's queue IRQs (queue q ->
  *                                irq.cores[q mod n]); default: each queue's IRQ on the core of
  *                                the shard that serves it

@@ -176,6 +176,11 @@ Test(hw_plan, irq_cores_and_dpdk, .init = two_socket, .fini = teardown)
 	cr_expect_eq(p.nic_node, -1);
 	cr_expect_eq(p.shards[1].queue, 1);
 	hw_plan_fini(&p);
+	/* Given, the queue list must be what the backend does (shard k polls queue k). */
+	plan_ok(&(struct hw_plan_config){ .interface = "eth0", .backend = "dpdk", .cores = "4-5", .queues = "0-1" }, &p);
+	cr_expect_eq(p.shards[0].queue, 0);
+	cr_expect_eq(p.shards[1].queue, 1);
+	hw_plan_fini(&p);
 }
 
 Test(hw_plan, no_interface_with_two_nics_plans_no_queues, .init = two_socket, .fini = teardown)
@@ -294,6 +299,13 @@ Test(hw_plan, each_invalid_plan_names_key_value_and_allowed, .init = two_socket,
 		       "ringtail.nic.queues=1,1: 1 is given twice (allowed: each once)");
 	expect_refused(&(struct hw_plan_config){ .cores = "4-5", .queues = "0-1" },
 		       "ringtail.nic.queues=0-1: no NIC is planned (allowed only with ringtail.net.interface set)");
+	expect_refused(&(struct hw_plan_config){ .interface = "eth0", .backend = "dpdk", .cores = "4-5", .queues = "1,0" },
+		       "ringtail.nic.queues=1,0: shard 0 would serve queue 1, but the dpdk backend gives shard k queue k "
+		       "(allowed: 0-1 in shard order, or unset)");
+	expect_refused(&(struct hw_plan_config){ .interface = "0000:3b:00.0", .backend = "dpdk", .cores = "4-5",
+						 .queues = "2-3" },
+		       "ringtail.nic.queues=2-3: shard 0 would serve queue 2, but the dpdk backend gives shard k queue k "
+		       "(allowed: 0-1 in shard order, or unset)");
 	expect_refused(&(struct hw_plan_config){ .interface = "eth0", .irq_cores = "3,99" },
 		       "ringtail.irq.cores=3,99: core 99 is not online (allowed: online cores 0-15)");
 	expect_refused(&(struct hw_plan_config){ .interface = "eth0", .backend = "dpdk", .irq_cores = "3" },
