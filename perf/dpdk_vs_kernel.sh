@@ -15,15 +15,27 @@
 # backend runs twice: as configured by default (a Produce over several segments is copied once),
 # and with ringtail.dpdk.rx.zerocopy.max=64k ("dpdk-rxinplace": requests up to 64 KiB are taken
 # from their mbufs without a copy; give K <= 65536 for kcat's to qualify).
-# Prints JSON lines.  Needs root and a build with -Ddpdk=enabled.
+# Prints JSON lines: a header (the command line, date, uptime, kernel), the limit, one line per
+# backend (with the load average at its end), then a summary of DPDK/kernel ratios.  The machine's
+# load moves these figures by a third or more: compare ratios of one run, and give its uptime.
+# Needs root and a build with -Ddpdk=enabled.
 #   usage: perf/dpdk_vs_kernel.sh <build dir> [N] [S] [R] [L] [K]
+# Environment (for A/B runs; each is echoed in the header):
+#   BACKENDS    which runs, in order (default "dpdk dpdk-rxinplace uring")
+#   DPDK_EXTRA  more --override options for the dpdk runs (e.g. "--override ringtail.dpdk.tcp.rcvbuf=1m")
+#   RT          the broker binary (default <build dir>/dataplane/ringtail)
+#   KEEP_LOGS   a directory to copy each run's broker log into (the dpdk stats line is at its end)
 set -eu
 B=${1:?build dir}; N=${2:-200000}; S=${3:-1000}; R=${4:-2000}; L=${5:-5}; K=${6:-1048576}
-RT=$B/dataplane/ringtail
+RT=${RT:-$B/dataplane/ringtail}
+BACKENDS=${BACKENDS:-dpdk dpdk-rxinplace uring}
+DPDK_EXTRA=${DPDK_EXTRA:-}
+KEEP_LOGS=${KEEP_LOGS:-}
 PERF=$B/perf/harness/ringtail-perf
 NS=rtperf$$; VA=rtp$$a; VB=rtp$$b
 DATA=$(mktemp -d)
-cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; ip link del $VA 2>/dev/null; ip netns del $NS 2>/dev/null; rm -rf "$DATA"; }
+cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; ip link del $VA 2>/dev/null; ip netns del $NS 2>/dev/null
+	[ -n "$KEEP_LOGS" ] && mkdir -p "$KEEP_LOGS" && cp "$DATA"/*.log "$KEEP_LOGS"/ 2>/dev/null; rm -rf "$DATA"; }
 trap cleanup EXIT
 ip netns add $NS
 ip link add $VA type veth peer name $VB
@@ -34,7 +46,18 @@ ip netns exec $NS ip link set lo up
 ip link set $VA up
 ip netns exec $NS /usr/bin/python3 -c "import sys; sys.path.insert(0, '$(dirname "$0")/../tests/interop'); import test_dpdk_echo as t; t.disable_tx_csum_offload('$VB')"
 python3 -c "import os,sys; sys.stdout.buffer.write(b''.join(b'%08d%s\n' % (i, b'x' * ($S - 9)) for i in range($N)))" > "$DATA/recs"
-echo "{\"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"cpus\": $(nproc), \"records\": $N, \"record_bytes\": $S, \"latency_rate\": $R, \"latency_s\": $L, \"kcat_batch_size\": $K}"
+python3 - "$0 $*" "$RT" "$BACKENDS" "$DPDK_EXTRA" "$N" "$S" "$R" "$L" "$K" <<'PY'
+import json, os, subprocess, sys, time
+cmd, rt, backends, extra = sys.argv[1:5]
+n, s, r, l, k = map(int, sys.argv[5:10])
+print(json.dumps({"command": "sh " + cmd, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                  "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+                  "kernel": os.uname().release, "cpus": os.cpu_count(), "broker": rt, "backends": backends,
+                  "dpdk_extra": extra, "records": n, "record_bytes": s, "latency_rate": r, "latency_s": l,
+                  "kcat_batch_size": k,
+                  "what": "kcat produce/fetch MB/s of N records of S bytes, broker CPU s/GB, ringtail-perf "
+                          "produce p50/p99 (acks=1, 1 KiB at R/s); limit: kernel TCP RTT over the same veth"}))
+PY
 cpu() { awk '{print ($14 + $15) / 100}' /proc/$1/stat; }
 run() { # backend, listener ip, extra overrides
 	be=$1; ip=$2; shift 2
@@ -51,7 +74,7 @@ run() { # backend, listener ip, extra overrides
 	ip netns exec $NS "$PERF" --bootstrap $ip:9092 --topic lat --create --partitions 1 --record-size 1024 \
 		--acks 1 --rate "$R" --linger-ms 0 --duration "$L" --warmup 1 --prime --quiet --json "$DATA/lat.json"
 	kill -TERM $PID; wait $PID || true; PID=
-	python3 - "$be" "$N" "$S" "$got" "$t0" "$t1" "$t2" "$c0" "$c1" "$c2" "$DATA/lat.json" "$DATA/$be.log" <<'PY'
+	python3 - "$be" "$N" "$S" "$got" "$t0" "$t1" "$t2" "$c0" "$c1" "$c2" "$DATA/lat.json" "$DATA/$be.log" <<'PY' | tee -a "$DATA/results"
 import json, sys
 be, n, s, got = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 t0, t1, t2, c0, c1, c2 = map(float, sys.argv[5:11])
@@ -72,7 +95,8 @@ print(json.dumps({"backend": be, "records": n, "record_bytes": s, "consumed": go
                   "broker_cpu_s_per_GB_fetch": round((c2 - c1) / gb, 2),
                   "produce_p50_us": round(lat["produce"]["p50"] * 1000, 1),
                   "produce_p99_us": round(lat["produce"]["p99"] * 1000, 1),
-                  "service_p99_us": round(lat.get("service", {}).get("p99", 0) * 1000, 1), **rx}))
+                  "service_p99_us": round(lat.get("service", {}).get("p99", 0) * 1000, 1),
+                  "load": open("/proc/loadavg").read().split()[:3], **rx}))
 PY
 }
 # The limit: the kernel's own TCP round trip over this veth pair (host side listens).
@@ -89,7 +113,7 @@ while True:
         break
     c.sendall(b)
 PY
-ip netns exec $NS /usr/bin/python3 - <<'PY'
+ip netns exec $NS /usr/bin/python3 - <<'PY' | tee "$DATA/limit"
 import json, socket, time
 for i in range(50):     # the listener is started in the background just before
     try:
@@ -111,8 +135,36 @@ print(json.dumps({"limit": "kernel TCP round trip over the veth pair, 1 KiB", "p
 PY
 wait
 ip addr del 10.216.0.1/24 dev $VA
-run dpdk 10.216.0.1 --override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA --override ringtail.dpdk.ip=10.216.0.1
-run dpdk-rxinplace 10.216.0.1 --override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA \
-	--override ringtail.dpdk.ip=10.216.0.1 --override ringtail.dpdk.rx.zerocopy.max=64k
-ip addr add 10.216.0.1/24 dev $VA
-run uring 10.216.0.1 --override ringtail.net.backend=uring
+DPDK="--override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA --override ringtail.dpdk.ip=10.216.0.1"
+for be in $BACKENDS; do
+	case $be in
+	dpdk) run dpdk 10.216.0.1 $DPDK $DPDK_EXTRA ;;
+	dpdk-rxinplace) run dpdk-rxinplace 10.216.0.1 $DPDK --override ringtail.dpdk.rx.zerocopy.max=64k $DPDK_EXTRA ;;
+	uring)
+		ip addr add 10.216.0.1/24 dev $VA
+		run uring 10.216.0.1 --override ringtail.net.backend=uring
+		ip addr del 10.216.0.1/24 dev $VA ;;
+	*) echo "dpdk_vs_kernel.sh: unknown backend $be (allowed: dpdk dpdk-rxinplace uring)" >&2; exit 2 ;;
+	esac
+done
+# The summary: each dpdk run against the kernel's of this run (produce and fetch MB/s, produce p99,
+# CPU s/GB), and the uptime at the end.
+python3 - "$DATA/results" "$DATA/limit" <<'PY'
+import json, subprocess, sys
+runs = {}
+for ln in open(sys.argv[1]):
+    d = json.loads(ln)
+    runs[d["backend"]] = d
+k = runs.get("uring")
+out = {"summary": "dpdk / kernel (uring) of this run" if k else "no kernel run: no ratios"}
+for be, d in runs.items():
+    if be == "uring" or not k:
+        continue
+    r = lambda f: round(d[f] / k[f], 2) if k[f] else None
+    out[be] = {"produce": r("produce_MBps"), "fetch": r("fetch_MBps"), "produce_p99": r("produce_p99_us"),
+               "cpu_per_GB_produce": r("broker_cpu_s_per_GB_produce"), "cpu_per_GB_fetch": r("broker_cpu_s_per_GB_fetch")}
+lim = json.load(open(sys.argv[2]))
+out["p99_over_kernel_rtt_p99"] = {be: round(d["produce_p99_us"] / lim["p99_us"], 1) for be, d in runs.items()}
+out["uptime_at_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+print(json.dumps(out))
+PY
