@@ -65,6 +65,9 @@ struct dp_net_ops {
 	/* Optional: polls a device from the shard loop and delivers completions; true keeps the
 	 * loop from sleeping (the dpdk backend busy-polls its queue). */
 	bool (*poll)(struct dp_shard *s);
+	/* With poll: the longest the loop may sleep after poll returned false, since the device
+	 * cannot wake it (0: no bound beyond the loop's own). */
+	uint32_t poll_nap_us;
 };
 
 extern const struct dp_net_ops dp_net_uring;

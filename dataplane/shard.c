@@ -427,6 +427,8 @@ static void *shard_main(void *arg)
 				if (wait_ns > DP_MAX_WAIT_MS * 1000000ull)
 					wait_ns = DP_MAX_WAIT_MS * 1000000ull;
 			}
+			if (s->b->net->poll_nap_us && wait_ns > s->b->net->poll_nap_us * 1000ull)
+				wait_ns = s->b->net->poll_nap_us * 1000ull; /* a polled device cannot wake us */
 			/* Poll until poll_ns after the last work, or poll_ns from now while answers
 			 * are owed, unless a flush is in flight (see poll_before_sleep); never past
 			 * the next timer. */

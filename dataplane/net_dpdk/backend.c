@@ -1,7 +1,9 @@
 /*
  * dataplane/net_dpdk/backend.c: the broker's `dpdk` network backend (dataplane/net.h) over
  * the stack (stack.h) and the port driver (port.h).  Each shard owns one queue pair of the
- * port and one stack instance, and busy-polls them from its loop (the `poll` hook).
+ * port and one stack instance, and busy-polls them from its loop (the `poll` hook), except
+ * that while storage I/O the shard started is in flight and its queue gives nothing it naps
+ * for at most DPDK_NAP_US (see poll_op).
  *
  * Completions reach the connection layer the way io_uring completions do: never from inside a
  * call the connection layer made, but from the shard's poll.  The stack's callbacks only queue
@@ -53,12 +55,15 @@
 #include "dataplane/net_dpdk/steer.h"
 #include "dataplane/shard.h"
 #include "kp_msgs.h"
+#include "storage/storage.h"
 
 enum ev_kind { EV_SENT, EV_READABLE, EV_FAILED, EV_SHUTDOWN };
 
 #define COPY_QUEUE_MAX (256u << 10)  /* bytes unacknowledged or unsent before copies stop */
 #define COPY_CACHE (4u << 20)        /* bytes of copy buffers a shard keeps for reuse */
 #define LEND_MAX 1024                /* frames a shard's connections hold before delivery */
+#define DPDK_NAP_US 50                /* the longest a shard sleeps on its storage I/O with its queue
+                                      * unwatched (frames wait in the device's ring meanwhile) */
 #define CHAIN_MIN (4u << 10)         /* frames over several segments taken in place from this size */
 
 /* A send's cookie for the stack: the connection's own (borrowed chain), or a copy it owns. */
@@ -631,7 +636,7 @@ static void deliver_readable(struct dshard *ds, struct dconn *d)
 static bool poll_op(struct dp_shard *s)
 {
 	struct dshard *ds = DS(s);
-	dp_port_queue_poll(ds->q, ds->st, now_ms());
+	bool work = dp_port_queue_poll(ds->q, ds->st, now_ms()) > 0 || ds->nev > 0;
 	/* events queued while delivering are handled in the same round */
 	for (size_t i = 0; i < ds->nev; i++) {
 		struct ev e = ds->evs[i];
@@ -663,7 +668,11 @@ static bool poll_op(struct dp_shard *s)
 		}
 	}
 	ds->nev = 0;
-	return true; /* a DPDK shard never sleeps: it polls its queue */
+	/* A DPDK shard polls its queue without sleeping, except while storage I/O it started is in
+	 * flight and the queue gave nothing: then it naps (poll_nap_us), so that the io-wq worker
+	 * doing that I/O can have this core on a machine with few (a shard that never yields left
+	 * it the scheduler's leftovers), and the I/O's completion wakes it at once. */
+	return work || !stor_io_in_flight();
 }
 
 const struct dp_net_ops dp_net_dpdk = {
@@ -678,4 +687,5 @@ const struct dp_net_ops dp_net_dpdk = {
 	.shutdown = shutdown_op,
 	.close = close_op,
 	.poll = poll_op,
+	.poll_nap_us = DPDK_NAP_US,
 };

@@ -202,3 +202,47 @@ Test(dp_shard, a_shard_that_does_not_poll_sleeps_between_jobs)
 	cr_assert_eq(b.shards[0]->wakes, JOBS, "shard 0 woke shard 1 %llu times in %d jobs",
 	             (unsigned long long)b.shards[0]->wakes, JOBS);
 }
+
+/* A polled device (the dpdk backend) that has nothing: poll returns false, which lets the loop
+ * sleep (the backend does so only while storage I/O it started is in flight); since the device
+ * cannot wake the shard, the sleep is bounded by poll_nap_us and the device is polled again
+ * soon, not after the loop's 100 ms bound. */
+static _Atomic unsigned long idle_polls;
+static bool idle_poll(struct dp_shard *s)
+{
+	(void)s;
+	atomic_fetch_add(&idle_polls, 1);
+	return false;
+}
+static void nothing(struct dp_shard *s, void *arg) { (void)s; (void)arg; }
+
+static unsigned long idle_polls_in(uint32_t nap_us, unsigned ms)
+{
+	static struct dp_net_ops napping;
+	napping = dp_net_uring;
+	napping.poll = idle_poll;
+	napping.poll_nap_us = nap_us;
+	b.net = &napping;
+	b.cfg.shard_poll_us = 0; /* sleep as soon as idle: only the nap bound wakes the shard */
+	for (int i = 0; i < b.nshards; i++)
+		b.shards[i]->poll_ns = 0;
+	start(nothing, NULL);
+	usleep(50000); /* start-up work done */
+	unsigned long before = atomic_load(&idle_polls);
+	usleep(ms * 1000u);
+	return atomic_load(&idle_polls) - before;
+}
+
+Test(dp_shard, a_polled_device_bounds_the_sleep_by_its_nap)
+{
+	/* 2 ms naps over 300 ms: ~150 polls per shard, two shards; at load a few are late */
+	unsigned long n = idle_polls_in(2000, 300);
+	cr_assert_geq(n, 100, "%lu polls in 300 ms with 2 ms naps", n);
+}
+
+Test(dp_shard, without_a_nap_bound_an_idle_shard_sleeps_the_loop_bound)
+{
+	/* the loop's own bound is 100 ms (or the next timer): a few polls per shard in 300 ms */
+	unsigned long n = idle_polls_in(0, 300);
+	cr_assert_leq(n, 30, "%lu polls in 300 ms without a nap bound", n);
+}
