@@ -39,6 +39,12 @@ Test(dp_dpdk_config, a_full_valid_set)
 	const char *sw[] = {"ringtail.dpdk.port=net_tap0", "ringtail.dpdk.ip=10.0.0.1", "ringtail.dpdk.rx.dispatch=software"};
 	cr_assert_eq(load(sw, 3, &c, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(c.dispatch, DP_DISPATCH_SOFTWARE);
+	/* the EAL arguments are the operator's when given (huge pages on the appliance) */
+	const char *eal[] = {"ringtail.dpdk.port=0000:3b:00.0", "ringtail.dpdk.ip=10.0.0.1",
+	                     "ringtail.dpdk.eal.args=--in-memory -m 1024 -a 0000:3b:00.0"};
+	cr_assert_eq(load(eal, 3, &c, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(c.eal_args, "--in-memory -m 1024 -a 0000:3b:00.0");
+	cr_assert_str_eq(c.port, "0000:3b:00.0");
 }
 
 static void refused(const char *const *kv, size_t n, const char *must)
