@@ -120,8 +120,15 @@ void dp_stack_input_flags(struct dp_stack *st, const void *frame, size_t len, un
 
 void dp_stack_tick(struct dp_stack *st, uint64_t now_ms)
 {
+	/* A polling shard ticks every round, millions of times a second; the timers are in whole
+	 * milliseconds, so the ARP cache's scan (DP_ARP_SLOTS entries, ~40 ns) runs only when the
+	 * millisecond moved (dp_tcp_timers checks that itself): every deadline is set in the future,
+	 * so none is due within the millisecond it was set in. */
+	if (now_ms <= st->now && st->ticked)
+		return;
 	if (now_ms > st->now)
 		st->now = now_ms;
+	st->ticked = true;
 	dp_arp_timers(st);
 	dp_tcp_timers(st);
 }

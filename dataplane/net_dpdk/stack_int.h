@@ -158,6 +158,7 @@ struct dp_stack {
 	struct dp_tcp_cb cb;
 	struct dp_stack_stats stats;
 	uint64_t now;
+	bool ticked;        /* dp_stack_tick ran once: now is the clock's */
 	uint16_t ip_id, next_eph;
 	unsigned rx_flags;  /* flags of the frame being processed */
 	void *rx_ref;       /* its driver token when the frame may be lent (dp_stack_input_lend) */
