@@ -25,12 +25,14 @@
 #   DPDK_EXTRA  more --override options for the dpdk runs (e.g. "--override ringtail.dpdk.tcp.rcvbuf=1m")
 #   RT          the broker binary (default <build dir>/dataplane/ringtail)
 #   KEEP_LOGS   a directory to copy each run's broker log into (the dpdk stats line is at its end)
+#   AFP_ARGS    more net_af_packet device arguments, e.g. ",framecnt=4096" (its ring: 512 frames)
 set -eu
 B=${1:?build dir}; N=${2:-200000}; S=${3:-1000}; R=${4:-2000}; L=${5:-5}; K=${6:-1048576}
 RT=${RT:-$B/dataplane/ringtail}
 BACKENDS=${BACKENDS:-dpdk dpdk-rxinplace uring}
 DPDK_EXTRA=${DPDK_EXTRA:-}
 KEEP_LOGS=${KEEP_LOGS:-}
+AFP_ARGS=${AFP_ARGS:-}
 PERF=$B/perf/harness/ringtail-perf
 NS=rtperf$$; VA=rtp$$a; VB=rtp$$b
 DATA=$(mktemp -d)
@@ -53,7 +55,7 @@ n, s, r, l, k = map(int, sys.argv[5:10])
 print(json.dumps({"command": "sh " + cmd, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                   "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
                   "kernel": os.uname().release, "cpus": os.cpu_count(), "broker": rt, "backends": backends,
-                  "dpdk_extra": extra, "records": n, "record_bytes": s, "latency_rate": r, "latency_s": l,
+                  "dpdk_extra": extra, "afp_args": os.environ.get("AFP_ARGS", ""), "records": n, "record_bytes": s, "latency_rate": r, "latency_s": l,
                   "kcat_batch_size": k,
                   "what": "kcat produce/fetch MB/s of N records of S bytes, broker CPU s/GB, ringtail-perf "
                           "produce p50/p99 (acks=1, 1 KiB at R/s); limit: kernel TCP RTT over the same veth"}))
@@ -135,7 +137,7 @@ print(json.dumps({"limit": "kernel TCP round trip over the veth pair, 1 KiB", "p
 PY
 wait
 ip addr del 10.216.0.1/24 dev $VA
-DPDK="--override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA --override ringtail.dpdk.ip=10.216.0.1"
+DPDK="--override ringtail.net.backend=dpdk --override ringtail.dpdk.port=net_af_packet0,iface=$VA$AFP_ARGS --override ringtail.dpdk.ip=10.216.0.1"
 for be in $BACKENDS; do
 	case $be in
 	dpdk) run dpdk 10.216.0.1 $DPDK $DPDK_EXTRA ;;
