@@ -552,6 +552,8 @@ bool stor_pa_place(struct stor_log *log, const struct stor_append *a);
 /* Queues the next zero chunk (active segment first, then the spare) or a sealed segment's trim
  * when due and nothing is in flight, and the active segment's next block reservation. */
 void stor_pa_kick(struct stor_log *log);
+/* Zero chunks of the calling thread's logs in flight (0 or 1: one at a time per thread). */
+unsigned stor_pa_chunks_in_flight(void);
 /* A sealed segment whose file is longer than its size (or with blocks reserved past it): queue the trim (ftruncate + fdatasync
  * through the ring) unless a zero chunk for it is in flight (its completion queues it). */
 void stor_pa_trim(struct stor_log *log, struct stor_segment *s);

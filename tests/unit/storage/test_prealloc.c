@@ -226,6 +226,56 @@ Test(stor_prealloc, a_zero_chunk_reaches_several_leads_ahead)
 	t_close(&t, lg);
 }
 
+/* Two partitions of one thread (a shard) appending durably at the same rate, their appends
+ * submitted together: their rate windows close together and both want zeros at once, but the
+ * disk gets one chunk at a time from the thread, each at most 256 KiB (a bigger one is a
+ * single write-back request that every other partition's fdatasync queues behind; storage/
+ * prealloc.c, "Chunks are small").  Both still get their zeros: each takes its turn at its next
+ * append once the other's chunk is back.  Fails on the old code: both chunks of 1 MiB in flight. */
+Test(stor_prealloc, one_small_zero_chunk_at_a_time_per_thread)
+{
+	cr_assert(stor_pa_supported(), "the kernel cannot cut files through io_uring (Linux >= 6.9)");
+	t.cfg.segment_bytes = 64 << 20;
+	t.cfg.prealloc_window_ms = 20;
+	struct stor_log *lg[2] = {t_open(&t, "pa"), t_open(&t, "pb")};
+	bool ahead[2] = {false, false};
+	int chunks = 0;
+	uint64_t last_lo[2] = {UINT64_MAX, UINT64_MAX};
+	for (int i = 0; i < 4000 && !(ahead[0] && ahead[1] && chunks >= 4); i++) {
+		struct t_app ta[2];
+		uint8_t *buf[2];
+		for (int k = 0; k < 2; k++) {
+			size_t len;
+			buf[k] = t_batch(1, 1700000000000LL, 1024, &len);
+			cr_assert_eq(t_append_submit(lg[k], &ta[k], buf[k], len, STOR_APPEND_DURABLE), 0);
+			/* stor_log_append queues a chunk that is due before it returns. */
+			cr_assert_leq(stor_pa_chunks_in_flight(), 1);
+			cr_assert(!(lg[0]->pa.left && lg[1]->pa.left), "both partitions' zero chunks in flight");
+			if (lg[k]->pa.left && lg[k]->pa.lo != last_lo[k]) {
+				last_lo[k] = lg[k]->pa.lo;
+				cr_assert_leq(lg[k]->pa.hi - lg[k]->pa.lo, 256 << 10, "a zero chunk of %llu bytes",
+				              (unsigned long long)(lg[k]->pa.hi - lg[k]->pa.lo));
+				chunks++;
+			}
+		}
+		for (int k = 0; k < 2; k++) {
+			t_run_until(&t.ring, &ta[k].done);
+			cr_assert_eq(ta[k].err, 0);
+			free(buf[k]);
+			const struct stor_segment *sg = stor_log_active(lg[k]);
+			if (sg->pa_end > sg->size) ahead[k] = true;
+		}
+		usleep(200);
+	}
+	cr_assert(ahead[0] && ahead[1], "zeros ahead: %d %d", ahead[0], ahead[1]);
+	cr_assert_geq(chunks, 4);
+	for (int k = 0; k < 2; k++) {
+		t_run_idle(&t.ring, lg[k]);
+		t_close(&t, lg[k]);
+	}
+	cr_assert_eq(stor_pa_chunks_in_flight(), 0);
+}
+
 Test(stor_prealloc, roll_and_close_cut_files_to_their_data)
 {
 	struct stor_log *lg = open_log();
