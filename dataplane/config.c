@@ -122,6 +122,14 @@ bool dp_config_given(const struct dp_config *c, const char *key)
 	return false;
 }
 
+const char *dp_config_given_text(const struct dp_config *c, const char *key)
+{
+	for (int i = 0; dp_config_source_keys[i]; i++)
+		if (!strcmp(dp_config_source_keys[i], key))
+			return (c->given >> i) & 1 ? c->given_text[i] : NULL;
+	return NULL;
+}
+
 static const char *text(const struct rt_cfg *c, const char *key)
 {
 	const struct rt_cfg_value *v = rt_cfg_value_at(c, rt_cfg_index(c, key));
@@ -240,8 +248,10 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->advertise_shards = rt_cfg_bool(rc, "ringtail.advertise.shards");
 	for (int i = 0; dp_config_source_keys[i]; i++) {
 		assert(i < 64);
-		if (given(rc, dp_config_source_keys[i]))
+		if (given(rc, dp_config_source_keys[i])) {
 			c->given |= (uint64_t)1 << i;
+			snprintf(c->given_text[i], sizeof(c->given_text[i]), "%s", text(rc, dp_config_source_keys[i]));
+		}
 	}
 	c->fetch_zero_copy = rt_cfg_bool(rc, "ringtail.fetch.zero.copy");
 	c->send_zc_min_bytes = rt_cfg_int(rc, "ringtail.net.send.zc.min.bytes");
@@ -286,6 +296,16 @@ static const struct rt_cfg_def *all_defs(size_t *n)
 	}
 	*n = nall;
 	return all;
+}
+
+const struct rt_cfg_def *dp_config_def(const char *key)
+{
+	size_t n;
+	const struct rt_cfg_def *all = all_defs(&n);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(all[i].name, key))
+			return &all[i];
+	return NULL;
 }
 
 void dp_config_help(FILE *out)

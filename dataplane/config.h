@@ -65,6 +65,7 @@ struct dp_config {
 	char cluster_id[64];
 	struct hw_plan plan;           /* owned: the affinity plan the cores come from */
 	uint64_t given;                /* bit i: dp_config_source_keys[i] was set by the file or an override */
+	char given_text[64][128];      /* [i]: the text it was given as (DescribeConfigs' synonyms) */
 };
 
 /* The broker keys whose origin DescribeConfigs reports (Kafka's STATIC_BROKER_CONFIG when the
@@ -74,6 +75,16 @@ extern const char *const dp_config_source_keys[];
 /* True when `key` (one of dp_config_source_keys) was set in the properties file or by a
  * command-line override, false when it has its default (or is not one of those keys). */
 bool dp_config_given(const struct dp_config *c, const char *key);
+
+/* The text `key` (one of dp_config_source_keys) was given as at start, or NULL when it was not
+ * given.  Borrowed from c. */
+const char *dp_config_given_text(const struct dp_config *c, const char *key);
+
+/* The definition of a key the properties file may hold (the broker's, the dpdk backend's or
+ * ringtail-control's): its type, bounds and built-in default text.  NULL for a key Ringtail does
+ * not know.  Static. */
+struct rt_cfg_def;
+const struct rt_cfg_def *dp_config_def(const char *key);
 
 /*
  * Loads the configuration: defaults, then the properties file at path (NULL: none), then the

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "broker.h"
+#include "broker_configs.h"
 #include "meta.h"
 #include "owners.h"
 
@@ -38,37 +40,152 @@ static void add(struct dp_cfgval *out, int *n, const char *name, int8_t type, in
 	v->value = v->buf;
 }
 
-/* Kafka's ConfigHelper: a topic key's source is the topic's override, else the first of its
- * broker synonyms the operator gave (STATIC_BROKER_CONFIG), else DEFAULT_CONFIG. */
-static int8_t topic_src(const struct dp_broker *b, const struct dp_topic *t, const char *key, const char *syn1,
-                        const char *syn2, const char *syn3)
+/* Kafka's LogConfig.TopicConfigSynonyms: the broker key that is a topic key's default. */
+static const char *const topic_syn[][2] = {
+	{ "cleanup.policy", "log.cleanup.policy" },
+	{ "compression.type", "compression.type" },
+	{ "delete.retention.ms", "log.cleaner.delete.retention.ms" },
+	{ "file.delete.delay.ms", "log.segment.delete.delay.ms" },
+	{ "flush.messages", "log.flush.interval.messages" },
+	{ "flush.ms", "log.flush.interval.ms" },
+	{ "index.interval.bytes", "log.index.interval.bytes" },
+	{ "max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms" },
+	{ "max.message.bytes", "message.max.bytes" },
+	{ "message.timestamp.type", "log.message.timestamp.type" },
+	{ "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio" },
+	{ "min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms" },
+	{ "min.insync.replicas", "min.insync.replicas" },
+	{ "retention.bytes", "log.retention.bytes" },
+	{ "retention.ms", "log.retention.ms" },
+	{ "segment.bytes", "log.segment.bytes" },
+	{ "segment.index.bytes", "log.index.size.max.bytes" },
+	{ "segment.ms", "log.roll.ms" },
+	{ "unclean.leader.election.enable", "unclean.leader.election.enable" },
+};
+
+static const char *broker_key_of(const char *topic_key)
 {
-	if (override(t, key))
-		return DP_SRC_TOPIC;
-	const char *syn[] = { syn1, syn2, syn3 };
-	for (int i = 0; i < 3; i++)
-		if (syn[i] && dp_config_given(&b->cfg, syn[i]))
-			return DP_SRC_STATIC_BROKER;
-	return DP_SRC_DEFAULT;
+	for (size_t i = 0; i < sizeof(topic_syn) / sizeof(topic_syn[0]); i++)
+		if (!strcmp(topic_syn[i][0], topic_key))
+			return topic_syn[i][1];
+	return NULL;
 }
 
-/* A broker key's source: STATIC_BROKER_CONFIG when it (or the older or coarser key it may be
- * given as) was set at start, else DEFAULT_CONFIG. */
-static int8_t broker_src(const struct dp_broker *b, const char *key, const char *alt1, const char *alt2)
+/* Kafka's DynamicBrokerConfig.brokerConfigSynonyms: the keys that set the same value, the most
+ * precise first.  Returns the count (names[] holds 3). */
+static int broker_synonyms(const char *key, const char **names)
 {
-	const char *k[] = { key, alt1, alt2 };
-	for (int i = 0; i < 3; i++)
-		if (k[i] && dp_config_given(&b->cfg, k[i]))
-			return DP_SRC_STATIC_BROKER;
-	return DP_SRC_DEFAULT;
+	if (!strcmp(key, "log.roll.ms") || !strcmp(key, "log.roll.hours")) {
+		names[0] = "log.roll.ms";
+		names[1] = "log.roll.hours";
+		return 2;
+	}
+	if (!strcmp(key, "log.flush.interval.ms")) {
+		names[0] = key;
+		names[1] = "log.flush.scheduler.interval.ms";
+		return 2;
+	}
+	if (!strncmp(key, "log.retention.", 14) &&
+	    (!strcmp(key + 14, "ms") || !strcmp(key + 14, "minutes") || !strcmp(key + 14, "hours"))) {
+		names[0] = "log.retention.ms";
+		names[1] = "log.retention.minutes";
+		names[2] = "log.retention.hours";
+		return 3;
+	}
+	names[0] = key;
+	return 1;
 }
 
-int dp_configs_topic(const struct dp_broker *b, const struct dp_topic *t, struct dp_cfgval *out)
+/* Kafka's ConfigHelper.configSynonyms for broker key `key` into out[n..]; returns the new count. */
+static int broker_syn_list(const struct dp_broker *b, const struct dp_snap *snap, const char *key, bool per_broker,
+                           struct dp_cfgsyn *out, int n)
+{
+	const char *names[3];
+	int nn = broker_synonyms(key, names);
+	int first = n;
+	for (int level = 0; level < 4; level++) {
+		if (level == 0 && !per_broker)
+			continue;
+		for (int i = 0; i < nn && n < DP_SYN_MAX; i++) {
+			const char *v = NULL;
+			int8_t src = 0;
+			if (level == 0) {
+				v = dp_bcfg_get(snap->dyn, DP_BCFG_NODE, names[i]);
+				src = DP_SRC_DYNAMIC_BROKER;
+			} else if (level == 1) {
+				v = dp_bcfg_get(snap->dyn, DP_BCFG_DEFAULT, names[i]);
+				src = DP_SRC_DYNAMIC_DEFAULT;
+			} else if (level == 2) {
+				v = dp_config_given_text(&b->cfg, names[i]);
+				src = DP_SRC_STATIC_BROKER;
+			} else {
+				const struct rt_cfg_def *d = dp_config_def(names[i]);
+				v = d ? d->def : NULL;
+				src = DP_SRC_DEFAULT;
+			}
+			if (v)
+				out[n++] = (struct dp_cfgsyn){ names[i], v, src };
+		}
+	}
+	/* Kafka drops what comes before the key itself (log.retention.hours' default when
+	 * describing log.retention.ms). */
+	int k = first;
+	while (k < n && strcmp(out[k].name, key))
+		k++;
+	memmove(&out[first], &out[k], sizeof(*out) * (size_t)(n - k));
+	return first + (n - k);
+}
+
+int dp_configs_synonyms(const struct dp_broker *b, const struct dp_snap *snap, const struct dp_topic *t,
+                        bool per_broker, const char *name, struct dp_cfgsyn *out)
+{
+	int n = 0;
+	if (!t)
+		return broker_syn_list(b, snap, name, per_broker, out, 0);
+	const char *ov = override(t, name);
+	if (ov)
+		out[n++] = (struct dp_cfgsyn){ name, ov, DP_SRC_TOPIC };
+	const char *bk = broker_key_of(name);
+	return bk ? broker_syn_list(b, snap, bk, true, out, n) : n;
+}
+
+/* A topic key's source: its first synonym's. */
+static int8_t topic_src(const struct dp_broker *b, const struct dp_snap *snap, const struct dp_topic *t,
+                        const char *key)
+{
+	struct dp_cfgsyn syn[DP_SYN_MAX];
+	return dp_configs_synonyms(b, snap, t, true, key, syn) ? syn[0].source : DP_SRC_DEFAULT;
+}
+
+/* A broker key's source: its first synonym's; else STATIC_BROKER_CONFIG when Ringtail's own
+ * alternative name for it (broker.id for node.id, log.dir for log.dirs) was given. */
+static int8_t broker_src(const struct dp_broker *b, const struct dp_snap *snap, bool per_broker, const char *key,
+                         const char *alt)
+{
+	struct dp_cfgsyn syn[DP_SYN_MAX];
+	if (broker_syn_list(b, snap, key, per_broker, syn, 0))
+		return syn[0].source;
+	return alt && dp_config_given(&b->cfg, alt) ? DP_SRC_STATIC_BROKER : DP_SRC_DEFAULT;
+}
+
+/* Read-only unless one of the key's synonyms may change dynamically (Kafka's rule). */
+static bool broker_ro(const char *key)
+{
+	const char *names[3];
+	int nn = broker_synonyms(key, names);
+	for (int i = 0; i < nn; i++)
+		if (dp_bcfg_dynamic(names[i]))
+			return false;
+	return true;
+}
+
+int dp_configs_topic(const struct dp_broker *b, const struct dp_snap *snap, const struct dp_topic *t,
+                     struct dp_cfgval *out)
 {
 	int n = 0;
 	const struct stor_config *c = &t->scfg;
-#define SRC(key) topic_src(b, t, key, NULL, NULL, NULL)
-#define SRC1(key, syn) topic_src(b, t, key, syn, NULL, NULL)
+#define SRC(key) topic_src(b, snap, t, key)
+#define SRC1(key, syn) topic_src(b, snap, t, key)
 #define LONGKEY(key, syn, field) add(out, &n, key, DP_TYPE_LONG, SRC1(key, syn), false, "%" PRId64, (int64_t)c->field)
 	add(out, &n, "cleanup.policy", DP_TYPE_LIST, SRC1("cleanup.policy", "log.cleanup.policy"), false, "%s",
 	    c->cleanup_policy == (STOR_CLEANUP_DELETE | STOR_CLEANUP_COMPACT) ? "compact,delete"
@@ -93,12 +210,12 @@ int dp_configs_topic(const struct dp_broker *b, const struct dp_topic *t, struct
 	add(out, &n, "min.insync.replicas", DP_TYPE_INT, SRC("min.insync.replicas"), false, "%s", mir ? mir : "1");
 	LONGKEY("retention.bytes", "log.retention.bytes", retention_bytes);
 	add(out, &n, "retention.ms", DP_TYPE_LONG,
-	    topic_src(b, t, "retention.ms", "log.retention.ms", "log.retention.minutes", "log.retention.hours"), false,
+	    SRC("retention.ms"), false,
 	    "%" PRId64, (int64_t)c->retention_ms);
 	add(out, &n, "segment.bytes", DP_TYPE_INT, SRC1("segment.bytes", "log.segment.bytes"), false, "%" PRId64,
 	    c->segment_bytes);
 	add(out, &n, "segment.index.bytes", DP_TYPE_INT, SRC("segment.index.bytes"), false, "%" PRId64, c->segment_index_bytes);
-	add(out, &n, "segment.ms", DP_TYPE_LONG, topic_src(b, t, "segment.ms", "log.roll.ms", "log.roll.hours", NULL), false,
+	add(out, &n, "segment.ms", DP_TYPE_LONG, SRC("segment.ms"), false,
 	    "%" PRId64, (int64_t)c->segment_ms);
 	const char *ule = override(t, "unclean.leader.election.enable");
 	add(out, &n, "unclean.leader.election.enable", DP_TYPE_BOOLEAN, SRC("unclean.leader.election.enable"), false, "%s",
@@ -113,17 +230,17 @@ int dp_configs_topic(const struct dp_broker *b, const struct dp_topic *t, struct
 	return n;
 }
 
-int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
+int dp_configs_broker(const struct dp_broker *b, const struct dp_snap *snap, struct dp_cfgval *out)
 {
-	const struct dp_config *c = &b->cfg;
+	const struct dp_config *c = &snap->dyn->eff;
 	int n = 0;
-#define S(key) broker_src(b, key, NULL, NULL)
-	add(out, &n, "node.id", DP_TYPE_INT, broker_src(b, "node.id", "broker.id", NULL), true, "%d", c->node_id);
-	add(out, &n, "broker.id", DP_TYPE_INT, broker_src(b, "broker.id", "node.id", NULL), true, "%d", c->node_id);
+#define S(key) broker_src(b, snap, true, key, NULL)
+	add(out, &n, "node.id", DP_TYPE_INT, broker_src(b, snap, true, "node.id", "broker.id"), true, "%d", c->node_id);
+	add(out, &n, "broker.id", DP_TYPE_INT, broker_src(b, snap, true, "broker.id", "node.id"), true, "%d", c->node_id);
 	add(out, &n, "listeners", DP_TYPE_STRING, S("listeners"), true, "PLAINTEXT://%s:%u", c->listen_host, c->listen_port);
 	add(out, &n, "advertised.listeners", DP_TYPE_STRING, S("advertised.listeners"), true, "PLAINTEXT://%s:%u",
 	    c->adv_host, c->adv_port);
-	add(out, &n, "log.dirs", DP_TYPE_STRING, broker_src(b, "log.dirs", "log.dir", NULL), true, "%s", c->log_dirs);
+	add(out, &n, "log.dirs", DP_TYPE_STRING, broker_src(b, snap, true, "log.dirs", "log.dir"), true, "%s", c->log_dirs);
 	add(out, &n, "num.partitions", DP_TYPE_INT, S("num.partitions"), true, "%d", c->num_partitions);
 	add(out, &n, "default.replication.factor", DP_TYPE_INT, S("default.replication.factor"), true, "%d",
 	    c->default_replication_factor);
@@ -136,10 +253,10 @@ int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
 	add(out, &n, "socket.request.max.bytes", DP_TYPE_INT, S("socket.request.max.bytes"), true, "%" PRId64,
 	    c->socket_request_max_bytes);
 	add(out, &n, "log.segment.bytes", DP_TYPE_INT, S("log.segment.bytes"), true, "%" PRId64, c->log_segment_bytes);
-	add(out, &n, "log.roll.ms", DP_TYPE_LONG, broker_src(b, "log.roll.ms", "log.roll.hours", NULL), true, "%" PRId64,
+	add(out, &n, "log.roll.ms", DP_TYPE_LONG, S("log.roll.ms"), true, "%" PRId64,
 	    c->log_roll_ms);
 	add(out, &n, "log.retention.ms", DP_TYPE_LONG,
-	    broker_src(b, "log.retention.ms", "log.retention.minutes", "log.retention.hours"), true, "%" PRId64,
+	    S("log.retention.ms"), true, "%" PRId64,
 	    c->log_retention_ms);
 	add(out, &n, "log.retention.bytes", DP_TYPE_LONG, S("log.retention.bytes"), true, "%" PRId64, c->log_retention_bytes);
 	add(out, &n, "log.flush.interval.messages", DP_TYPE_LONG, S("log.flush.interval.messages"), true, "%" PRId64,
@@ -170,5 +287,19 @@ int dp_configs_broker(const struct dp_broker *b, struct dp_cfgval *out)
 	    c->advertise_shards ? "true" : "false");
 	add(out, &n, "ringtail.shard.poll.us", DP_TYPE_INT, S("ringtail.shard.poll.us"), true, "%" PRId64, c->shard_poll_us);
 #undef S
+	for (int i = 0; i < n; i++)
+		out[i].read_only = broker_ro(out[i].name);
+	return n;
+}
+
+int dp_configs_broker_default(const struct dp_broker *b, const struct dp_snap *snap, struct dp_cfgval *out)
+{
+	const struct dp_bcfg *d = snap->dyn;
+	int n = 0;
+	for (int i = 0; i < d->n[DP_BCFG_DEFAULT]; i++) {
+		const char *k = d->kv[DP_BCFG_DEFAULT][i].key;
+		add(out, &n, k, dp_bcfg_type(k), broker_src(b, snap, false, k, NULL), broker_ro(k), "%s",
+		    d->kv[DP_BCFG_DEFAULT][i].value);
+	}
 	return n;
 }

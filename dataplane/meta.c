@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "broker_configs.h"
 #include "config.h"
 #include "kp_errors.h"
 #include "owners.h"
@@ -157,10 +158,10 @@ int16_t dp_topic_config_check(const char *key, const char *value, const char **m
 	return KP_ERR_INVALID_CONFIG;
 }
 
-/* Effective settings of a topic: broker log.* defaults, then the topic's overrides. */
-static void topic_effective(const struct dp_meta *m, struct dp_topic *t)
+/* Effective settings of a topic: broker log.* defaults c (static and dynamic layers: a
+ * dp_bcfg's eff), then the topic's overrides. */
+static void topic_effective(const struct dp_config *c, struct dp_topic *t)
 {
-	const struct dp_config *c = m->cfg;
 	stor_config_default(&t->scfg);
 	t->scfg.segment_bytes = c->log_segment_bytes;
 	t->scfg.segment_ms = c->log_roll_ms;
@@ -382,6 +383,7 @@ static int publish(struct dp_meta *m, const struct dp_topic *drop, struct dp_top
 		s->t[s->n++] = add;
 	qsort(s->t, (size_t)s->n, sizeof(*s->t), cmp_topic);
 	s->version = old->version + 1;
+	s->dyn = old->dyn;
 	int rc = persist(m, s);
 	if (rc) {
 		free(s->t);
@@ -471,7 +473,7 @@ int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t 
 			goto nomem;
 	assign_owners(m, s, t, 0, nparts, owners);
 	t->nparts = nparts;
-	topic_effective(m, t);
+	topic_effective(&atomic_load(&m->cur)->dyn->eff, t);
 	int rc = publish(m, NULL, t);
 	pthread_mutex_unlock(&m->lock);
 	if (rc) {
@@ -640,7 +642,7 @@ int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, c
 		if (strcmp(kv[i].key, DP_OWNERS_KEY) && topic_conf_put(t, kv[i].key, op == 1 ? NULL : kv[i].value))
 			goto nomem;
 	}
-	topic_effective(m, t);
+	topic_effective(&atomic_load(&m->cur)->dyn->eff, t);
 	int rc = publish(m, o, t);
 	pthread_mutex_unlock(&m->lock);
 	if (rc) {
@@ -654,6 +656,71 @@ nomem:
 	topic_free(t);
 	*msg = "Out of memory";
 	return KP_ERR_UNKNOWN_SERVER_ERROR;
+}
+
+int16_t dp_meta_alter_broker(struct dp_meta *m, int level, const struct dp_kv *kv, const int8_t *ops, int n,
+                             bool incremental, bool validate_only, char *msg, size_t msglen)
+{
+	pthread_mutex_lock(&m->lock);
+	struct dp_snap *old = atomic_load(&m->cur);
+	struct dp_bcfg *d = NULL;
+	int16_t e = dp_bcfg_alter(m->cfg, old->dyn, level, kv, ops, n, incremental, validate_only, &d, msg, msglen);
+	if (e || validate_only) {
+		pthread_mutex_unlock(&m->lock);
+		return e;
+	}
+	/* Every topic again with the new defaults under it: all allocated before the file is
+	 * written, so that what the file says is what gets published. */
+	struct dp_snap *s = calloc(1, sizeof(*s));
+	struct dp_topic **t = calloc((size_t)old->n + 1, sizeof(*t));
+	int k = 0;
+	if (s && t)
+		for (; k < old->n; k++) {
+			if (!(t[k] = topic_clone(old->t[k])))
+				break;
+			topic_effective(&d->eff, t[k]);
+			if (topic_owner_list(t[k])) {
+				topic_free(t[k]);
+				break;
+			}
+		}
+	int rc = s && t && k == old->n ? dp_bcfg_save(m->cfg, d) : -ENOMEM;
+	if (rc) {
+		pthread_mutex_unlock(&m->lock);
+		for (int i = 0; i < k; i++)
+			topic_free(t[i]);
+		free(t);
+		free(s);
+		dp_bcfg_destroy(d);
+		if (rc == -ENOMEM) {
+			snprintf(msg, msglen, "Out of memory");
+			return KP_ERR_UNKNOWN_SERVER_ERROR;
+		}
+		RT_ERROR("cannot write the dynamic broker configs in %s: %s", m->cfg->log_dirs, strerror(-rc));
+		snprintf(msg, msglen, "Cannot write the dynamic broker configs: %s", strerror(-rc));
+		return KP_ERR_KAFKA_STORAGE_ERROR;
+	}
+	/* The topic registry's file is not rewritten: no topic, owner or override changed. */
+	s->t = (const struct dp_topic **)t;
+	s->n = old->n;
+	s->version = old->version + 1;
+	s->dyn = d;
+	atomic_store_explicit(&m->cur, s, memory_order_release);
+	old->retired_next = m->retired;
+	m->retired = old;
+	for (int i = 0; i < old->n; i++) {
+		struct dp_topic *r = (struct dp_topic *)old->t[i];
+		r->retired_next = m->retired_topics;
+		m->retired_topics = r;
+	}
+	struct dp_bcfg *od = (struct dp_bcfg *)old->dyn;
+	od->retired_next = m->retired_dyn;
+	m->retired_dyn = od;
+	pthread_mutex_unlock(&m->lock);
+	for (int i = 0; i < d->n[level]; i++)
+		RT_INFO("dynamic broker config (%s): %s=%s", level == DP_BCFG_DEFAULT ? "cluster default" : "this broker",
+		        d->kv[level][i].key, d->kv[level][i].value);
+	return 0;
 }
 
 static int hexval(int c)
@@ -772,7 +839,7 @@ static int load(struct dp_meta *m, struct dp_snap *s, char *err, size_t errlen)
 		return rc;
 	}
 	for (int i = 0; i < s->n; i++) {
-		topic_effective(m, (struct dp_topic *)s->t[i]);
+		topic_effective(&s->dyn->eff, (struct dp_topic *)s->t[i]);
 		if (topic_owner_list((struct dp_topic *)s->t[i])) {
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
@@ -799,7 +866,9 @@ static struct dp_meta *meta_open(const struct dp_config *cfg, int nshards, bool 
 	m->nshards = nshards;
 	pthread_mutex_init(&m->lock, NULL);
 	snprintf(m->path, sizeof(m->path), "%s/%s", cfg->log_dirs, META_FILE);
-	if (load(m, s, err, errlen)) {
+	struct dp_bcfg *dyn = NULL;
+	if (dp_bcfg_load(cfg, &dyn, err, errlen) || (s->dyn = dyn, load(m, s, err, errlen))) {
+		dp_bcfg_destroy(dyn);
 		free(s->t);
 		free(s);
 		free(m);
@@ -820,6 +889,7 @@ static struct dp_meta *meta_open(const struct dp_config *cfg, int nshards, bool 
 	int rc = write ? persist(m, s) : 0;
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot write: %s", m->path, strerror(-rc));
+		dp_bcfg_destroy(dyn);
 		free(s->t);
 		free(s);
 		free(m);
@@ -844,6 +914,12 @@ void dp_meta_close(struct dp_meta *m)
 	if (!m)
 		return;
 	struct dp_snap *s = atomic_load(&m->cur);
+	dp_bcfg_destroy((struct dp_bcfg *)s->dyn);
+	while (m->retired_dyn) {
+		struct dp_bcfg *d = m->retired_dyn;
+		m->retired_dyn = d->retired_next;
+		dp_bcfg_destroy(d);
+	}
 	for (int i = 0; i < s->n; i++)
 		topic_free((struct dp_topic *)s->t[i]);
 	free(s->t);

@@ -24,6 +24,7 @@
 #define DP_TOPIC_NAME_MAX 249
 
 struct dp_config;
+struct dp_bcfg;
 
 struct dp_kv {
 	char *key;
@@ -46,6 +47,7 @@ struct dp_topic {
 
 struct dp_snap {
 	uint64_t version;
+	const struct dp_bcfg *dyn;     /* the dynamic broker configs (broker_configs.h) its topics follow */
 	int n;
 	const struct dp_topic **t;     /* sorted by name */
 	struct dp_snap *retired_next;
@@ -56,6 +58,7 @@ struct dp_meta {
 	pthread_mutex_t lock;          /* writers only */
 	struct dp_snap *retired;
 	struct dp_topic *retired_topics;
+	struct dp_bcfg *retired_dyn;
 	const struct dp_config *cfg;   /* borrowed */
 	int nshards;
 	char path[4200];
@@ -119,6 +122,13 @@ int16_t dp_meta_shrink_partitions(struct dp_meta *m, const struct dp_topic *t, i
 int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, const struct dp_kv *kv,
                               const int8_t *ops, int n, bool incremental, bool validate_only,
                               const char **msg);
+
+/* Alters the dynamic broker configs of `level` (broker_configs.h: dp_bcfg_alter's arguments and
+ * checks): the new set is written to its file, and a snapshot is published whose every topic
+ * follows it (the open logs still need dp_parts_reconfigure_all on each shard).  Blocking.
+ * Returns a Kafka error code with the message in msg. */
+int16_t dp_meta_alter_broker(struct dp_meta *m, int level, const struct dp_kv *kv, const int8_t *ops, int n,
+                             bool incremental, bool validate_only, char *msg, size_t msglen);
 
 /* Validates one topic config key/value.  Returns 0 or a Kafka error with *msg. */
 int16_t dp_topic_config_check(const char *key, const char *value, const char **msg);

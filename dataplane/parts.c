@@ -394,6 +394,19 @@ void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t)
 				stor_log_set_config(x->log, &t->scfg);
 }
 
+void dp_parts_reconfigure_all(struct dp_shard *s, const struct dp_snap *snap)
+{
+	struct dp_parts *pt = s->parts;
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct dp_part *x = pt->b[i]; x; x = x->hnext) {
+			if (x->opening || x->deleting)
+				continue;
+			const struct dp_topic *t = dp_snap_find(snap, x->topic, strlen(x->topic));
+			if (t && !memcmp(x->topic_id, t->id, 16))
+				stor_log_set_config(x->log, &t->scfg);
+		}
+}
+
 struct stor_bg *dp_parts_bg(struct dp_shard *s)
 {
 	return s->parts ? s->parts->bg : NULL;

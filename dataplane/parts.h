@@ -84,4 +84,10 @@ struct stor_bg *dp_parts_bg(struct dp_shard *s);
 /* Applies a topic's changed configuration to the open logs of this shard. */
 void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t);
 
+/* Applies every topic's configuration in snapshot snap (borrowed) to the open logs of this shard:
+ * after a change of the dynamic broker configs, which every topic without its own override
+ * follows.  One pass over the shard's partitions. */
+struct dp_snap;
+void dp_parts_reconfigure_all(struct dp_shard *s, const struct dp_snap *snap);
+
 #endif

@@ -1,14 +1,17 @@
 /*
  * dataplane/handlers/alter_configs.c: AlterConfigs (key 33) and IncrementalAlterConfigs
- * (key 44) for topics: the new overrides are validated and persisted in the registry on the
- * shard's file worker (offload.h: the registry write blocks); back on the connection's shard,
- * every shard applies them to its open logs, and the answer waits until all have: Kafka's
- * answer means the change is in effect, so a produce or fetch sent on any connection after it
- * sees the new values.  Broker configs are static here: altering one is INVALID_REQUEST, as
- * Kafka answers for keys that cannot change dynamically.
+ * (key 44) for topics and the broker: the new topic overrides or dynamic broker configs
+ * (broker_configs.h) are validated and persisted on the shard's file worker (offload.h: the
+ * registry write blocks); back on the connection's shard, every shard applies them to its open
+ * logs (a broker change: every topic's), and the answer waits until all have: Kafka's answer
+ * means the change is in effect, so a produce or fetch sent on any connection after it sees the
+ * new values.
  */
 #include <stdlib.h>
 
+#include <stdio.h>
+
+#include "../broker_configs.h"
 #include "../parts.h"
 #include "handlers.h"
 #include "offload.h"
@@ -22,6 +25,7 @@
 struct altered {
 	const struct dp_topic **t;
 	int32_t n;
+	bool all;                       /* the dynamic broker configs changed: every topic */
 	struct reconf_job {
 		struct dp_fan_job j;
 		struct altered *al;
@@ -39,9 +43,20 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, co
 	const char *why = NULL;
 	int16_t e = 0;
 	bool whole = n <= 0 || (kv && (ops || !incremental));
-	if (type == RES_BROKER) {
-		why = "Broker configs cannot be updated dynamically";
+	char bmsg[1024] = "";
+	if (type == RES_BROKER && !whole) {
+		why = "The request's configs do not fit in the broker's per-request memory";
 		e = KP_ERR_INVALID_REQUEST;
+	} else if (type == RES_BROKER) {
+		const char *rname = dp_req_cstr(off->req, name);
+		int level = 0;
+		e = rname ? dp_bcfg_resource(&b->cfg, b->nshards, rname, false, &level, bmsg, sizeof(bmsg))
+		          : KP_ERR_UNKNOWN_SERVER_ERROR;
+		if (!e)
+			e = dp_meta_alter_broker(b->meta, level, kv, ops, n, incremental, validate_only, bmsg, sizeof(bmsg));
+		why = e && bmsg[0] ? dp_req_cstr(off->req, dp_str(bmsg)) : NULL;
+		if (!e && !validate_only && off->ctx)
+			((struct altered *)off->ctx)->all = true;
 	} else if (type != RES_TOPIC) {
 		why = "Unsupported resource type";
 		e = KP_ERR_INVALID_REQUEST;
@@ -57,7 +72,7 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, co
 	}
 	*msg = e && why ? dp_str(why) : (struct kp_str){ NULL, -1 };
 	struct altered *al = off->ctx;
-	const struct dp_topic *t = e || validate_only || !al ? NULL : dp_topic_by_str(dp_meta_snap(b->meta), name);
+	const struct dp_topic *t = e || validate_only || !al || type != RES_TOPIC ? NULL : dp_topic_by_str(dp_meta_snap(b->meta), name);
 	if (t)
 		al->t[al->n++] = t;
 	return e;
@@ -87,6 +102,11 @@ static void altered_init(struct dp_off *off, int32_t n)
 static void reconf_run(struct dp_shard *s, struct dp_fan_job *fj)
 {
 	struct altered *al = rt_container_of(fj, struct reconf_job, j)->al;
+	if (al->all) {
+		/* The latest snapshot: it has every change, this request's and any later one's. */
+		dp_parts_reconfigure_all(s, dp_meta_snap(s->b->meta));
+		return;
+	}
 	for (int32_t i = 0; i < al->n; i++)
 		dp_parts_reconfigure(s, al->t[i]);
 }
@@ -96,7 +116,7 @@ static void reconf_run(struct dp_shard *s, struct dp_fan_job *fj)
 static void reconfigure_back(struct dp_off *off)
 {
 	struct altered *al = off->ctx;
-	if (!al || !al->n)
+	if (!al || (!al->n && !al->all))
 		return;
 	for (int sh = 0; sh < dp_req_broker(off->req)->nshards; sh++) {
 		al->jobs[sh].al = al;

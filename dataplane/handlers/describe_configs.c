@@ -1,11 +1,13 @@
 /*
  * dataplane/handlers/describe_configs.c: DescribeConfigs (key 32) for topics (resource type 2)
- * and this broker (type 4), with Kafka's names, current values, sources and types.  Other
- * resource types (broker loggers, client metrics, groups) are INVALID_REQUEST.
+ * and the broker (type 4: its node id, or "" for the cluster-wide dynamic defaults), with
+ * Kafka's names, current values, sources, types and synonyms (configs.h).  Other resource types
+ * (broker loggers, client metrics, groups) are INVALID_REQUEST.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../broker_configs.h"
 #include "../configs.h"
 #include "handlers.h"
 
@@ -39,29 +41,32 @@ void dp_h_describe_configs(struct dp_req *req, void *msg)
 		o->resource_name = q->resource_name;
 		o->error_message = (struct kp_str){ NULL, -1 };
 		struct dp_cfgval *vals = dp_req_array(req, DP_CFG_MAX, sizeof(*vals));
-		int n = 0;
+		int n = 0, level = DP_BCFG_NODE;
+		const struct dp_topic *topic = NULL;
 		if (!vals) {
 			o->error_code = KP_ERR_UNKNOWN_SERVER_ERROR;
 			continue;
 		}
 		if (q->resource_type == RES_TOPIC) {
-			const struct dp_topic *t = dp_topic_by_str(snap, q->resource_name);
+			const struct dp_topic *t = topic = dp_topic_by_str(snap, q->resource_name);
 			if (!t) {
 				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				o->error_message = dp_str("Topic does not exist");
 				continue;
 			}
-			n = dp_configs_topic(b, t, vals);
+			n = dp_configs_topic(b, snap, t, vals);
 		} else if (q->resource_type == RES_BROKER) {
-			char id[16];
-			snprintf(id, sizeof(id), "%d", b->cfg.node_id);
-			if (q->resource_name.len > 0 &&
-			    ((size_t)q->resource_name.len != strlen(id) || memcmp(q->resource_name.ptr, id, strlen(id)))) {
-				o->error_code = KP_ERR_INVALID_REQUEST;
-				o->error_message = dp_str("Unexpected broker id");
+			char why[256];
+			const char *rname = dp_req_cstr(req, q->resource_name);
+			int16_t e = rname ? dp_bcfg_resource(&b->cfg, b->nshards, rname, true, &level, why, sizeof(why))
+			                  : KP_ERR_UNKNOWN_SERVER_ERROR;
+			if (e) {
+				o->error_code = e;
+				const char *em = rname ? dp_req_cstr(req, dp_str(why)) : NULL;
+				o->error_message = em ? dp_str(em) : (struct kp_str){ NULL, -1 };
 				continue;
 			}
-			n = dp_configs_broker(b, vals);
+			n = level == DP_BCFG_NODE ? dp_configs_broker(b, snap, vals) : dp_configs_broker_default(b, snap, vals);
 		} else {
 			o->error_code = KP_ERR_INVALID_REQUEST;
 			o->error_message = dp_str("Unsupported resource type");
@@ -91,11 +96,13 @@ void dp_h_describe_configs(struct dp_req *req, void *msg)
 			c->documentation = (struct kp_str){ NULL, -1 };
 			c->synonyms.n = 0;
 			if (m->include_synonyms) {
-				DP_ARRAY(req, c->synonyms, 1);
-				if (c->synonyms.n) {
-					c->synonyms.items[0].name = c->name;
-					c->synonyms.items[0].value = c->value;
-					c->synonyms.items[0].source = c->config_source;
+				struct dp_cfgsyn syn[DP_SYN_MAX];
+				int ns = dp_configs_synonyms(b, snap, topic, level == DP_BCFG_NODE, vals[j].name, syn);
+				DP_ARRAY(req, c->synonyms, ns);
+				for (int x = 0; x < c->synonyms.n; x++) {
+					c->synonyms.items[x].name = dp_str(syn[x].name);
+					c->synonyms.items[x].value = dp_str(syn[x].value);
+					c->synonyms.items[x].source = syn[x].source;
 				}
 			}
 		}

@@ -221,6 +221,37 @@ def alter_topic_on(c, topic, configs, incremental=False):
     return res[0][:2] if res else None
 
 
+def incremental_alter_on(c, rtype, name, ops, validate_only=False):
+    """IncrementalAlterConfigs v0 of one resource (rtype 2 topic, 4 broker) on connection c, ops a
+    list of (config name, operation: 0 SET 1 DELETE 2 APPEND 3 SUBTRACT, value or None): the
+    resource's (error code, error message)."""
+    body = W().i32(1).i8(rtype).str(name).i32(len(ops))
+    for k, op, v in ops:
+        body.str(k).i8(op).str(v)
+    r = c.call(44, 0, body.i8(1 if validate_only else 0), False)
+    r.i32()                 # throttle
+    res = r.arr(lambda x: (x.i16(), x.str(), x.i8(), x.str()))
+    return res[0][:2] if res else None
+
+
+def describe_configs_on(c, rtype, name, synonyms=True):
+    """DescribeConfigs v1 of one resource (every key) on connection c: (error code, error message,
+    {key: (value, source, read_only, [(synonym name, value, source)])})."""
+    body = W().i32(1).i8(rtype).str(name).i32(-1).i8(1 if synonyms else 0)
+    r = c.call(32, 1, body, False)
+    r.i32()                 # throttle
+    r.i32()                 # one result
+    err, msg = r.i16(), r.str()
+    r.i8()
+    r.str()
+    out = {}
+    for _ in range(r.i32()):
+        k, v, ro, src = r.str(), r.str(), r.bool(), r.i8()
+        r.bool()            # sensitive
+        out[k] = (v, src, ro, r.arr(lambda x: (x.str(), x.str(), x.i8())))
+    return err, msg, out
+
+
 def init_pid(port, txn_id, timeout=60000, pid=-1, epoch=-1, version=4, retry=(LOAD_IN_PROGRESS, NOT_AVAILABLE)):
     """InitProducerId (flexible, v3+): (error, producer id, epoch).  A refused or dropped
     connection (the broker starting its control process) and the error codes in `retry` are

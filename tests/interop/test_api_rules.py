@@ -189,7 +189,7 @@ def describe_configs_v1(c, rtype, name):
 
 def main(tap):
     with Broker(sys.argv[1], {'auto.create.topics.enable': 'false', 'num.partitions': 2,
-                              'log.retention.hours': 5}) as b:
+                              'log.retention.ms': 5 * 3600000}) as b:
         admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
         admin.create_topics([NewTopic('ar', 3, 1), NewTopic('small', 1, 1, topic_configs={'max.message.bytes': '2000'})])
         c = Conn(b.port)
@@ -278,7 +278,7 @@ def main(tap):
         tap.ok(err == 0 and cfg.get('max.message.bytes', (None,))[:2] == ('2000', SRC_TOPIC),
                'DescribeConfigs: a topic override is DYNAMIC_TOPIC_CONFIG', cfg.get('max.message.bytes'))
         tap.ok(cfg.get('retention.ms', (None,))[:2] == (str(5 * 3600000), SRC_STATIC_BROKER),
-               'a topic config whose broker default was given at start (log.retention.hours) is STATIC_BROKER_CONFIG',
+               'a topic config whose broker default was given at start (log.retention.ms) is STATIC_BROKER_CONFIG',
                cfg.get('retention.ms'))
         tap.ok(cfg.get('segment.bytes', (None,))[:2] == (str(1 << 30), SRC_DEFAULT),
                'a topic config left at Kafka\'s default is DEFAULT_CONFIG', cfg.get('segment.bytes'))
