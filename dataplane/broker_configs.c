@@ -304,7 +304,7 @@ int16_t dp_bcfg_resource(const struct dp_config *c, int nshards, const char *nam
 	char *end;
 	errno = 0;
 	long long id = strtoll(name, &end, 10);
-	if (*end || errno || id < INT32_MIN || id > INT32_MAX) {
+	if (*end || errno || isspace((unsigned char)*name) || id < INT32_MIN || id > INT32_MAX) {
 		snprintf(msg, msglen, "%s id must be an integer, but it is: %s", describe ? "Broker" : "Node", name);
 		return KP_ERR_INVALID_REQUEST;
 	}
@@ -417,10 +417,14 @@ int16_t dp_bcfg_alter(const struct dp_config *c, const struct dp_bcfg *cur, int 
 		}
 	}
 	/* The file holds one key=value a line: a key with '=' or a line break, or a value with a line
-	 * break, could not be read back. */
+	 * break, could not be read back; and what a client makes the broker keep is bounded. */
 	for (int i = 0; !e && i < d->n[level]; i++) {
 		const struct dp_kv *x = &d->kv[level][i];
-		if (!*x->key || strpbrk(x->key, "=\r\n") || strpbrk(x->value, "\r\n")) {
+		if (strlen(x->key) > 255 || strlen(x->value) > 4095) {
+			snprintf(msg, msglen, "Invalid config %.64s...: names may hold at most 255 characters, values 4095",
+			         x->key);
+			e = KP_ERR_INVALID_REQUEST;
+		} else if (!*x->key || strpbrk(x->key, "=\r\n") || strpbrk(x->value, "\r\n")) {
 			snprintf(msg, msglen, "Invalid config %s: names may not be empty or hold '=' or line breaks, values "
 			         "may not hold line breaks", x->key);
 			e = KP_ERR_INVALID_REQUEST;

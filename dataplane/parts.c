@@ -207,7 +207,11 @@ struct dp_part *dp_parts_get(struct dp_shard *s, const struct dp_topic *t, int32
 		return NULL;
 	}
 	int err = 0;
-	x->log = stor_log_open(s->b->dir, t->name, index, &t->scfg, t->id, &s->ring, &err);
+	/* The registry's latest configs: t may come from a snapshot taken before a config change
+	 * whose reconfiguration of this shard is already over (a broker default changes them all). */
+	const struct dp_topic *cur = s->b->meta ? dp_snap_find(dp_meta_snap(s->b->meta), t->name, strlen(t->name)) : NULL;
+	const struct stor_config *sc = cur && !memcmp(cur->id, t->id, 16) ? &cur->scfg : &t->scfg;
+	x->log = stor_log_open(s->b->dir, t->name, index, sc, t->id, &s->ring, &err);
 	if (!x->log) {
 		RT_ERROR("cannot open partition %s-%d: %s", t->name, index, strerror(-err));
 		part_free(x);

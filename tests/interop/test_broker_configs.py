@@ -16,6 +16,7 @@ neither client describes the cluster-default resource "" (both insist on a numer
   naming the file, the key and the value.
 - DELETE of the default brings back the static log.segment.bytes (STATIC_BROKER_CONFIG); the
   topic stops rolling at 16 KiB.
+- A cluster default message.max.bytes is the produce limit of a topic without max.message.bytes.
 - Kafka's errors: a key that cannot change dynamically and a bad value are INVALID_REQUEST with
   Kafka's messages ("Cannot update these configs dynamically: Set(...)", "Invalid value x for
   configuration k: ..."), APPEND to a key that is not a list INVALID_CONFIG, another broker's id
@@ -36,7 +37,7 @@ from rtbroker import Broker, run_tap
 
 BROKER = 4
 SRC_TOPIC, SRC_DYN_BROKER, SRC_DYN_DEFAULT, SRC_STATIC, SRC_DEFAULT = 1, 2, 3, 4, 5
-INVALID_CONFIG, INVALID_REQUEST = 40, 42
+MESSAGE_TOO_LARGE, INVALID_CONFIG, INVALID_REQUEST = 10, 40, 42
 STATIC_SEGMENT = 1048576
 
 
@@ -130,6 +131,16 @@ def main(tap):
         got = kdescribe(kadmin, '0', ('log.retention.bytes',))
         tap.ok(got.get('log.retention.bytes', (None,))[:2] == ('40000', SRC_DYN_BROKER),
                'the per-broker value is DYNAMIC_BROKER_CONFIG', got)
+
+        # message.max.bytes: the produce check of every topic without max.message.bytes follows.
+        big = kwire.batch([(None, b'y' * 3000)])
+        res = kwire.incremental_alter_on(c, BROKER, '', [('message.max.bytes', 0, '2000')])
+        err = kwire.produce_on(c, 'dyn', 1, big, acks=1)[0]
+        res2 = kwire.incremental_alter_on(c, BROKER, '', [('message.max.bytes', 1, None)])
+        err2 = kwire.produce_on(c, 'dyn', 1, big, acks=1)[0]
+        tap.ok(res == (0, None) and err == MESSAGE_TOO_LARGE and res2 == (0, None) and err2 == 0,
+               'a dynamic message.max.bytes=2000 refuses a 3 KB batch (MESSAGE_TOO_LARGE); DELETE accepts it again',
+               (res, err, res2, err2))
 
         # Kafka's errors.
         res = kwire.incremental_alter_on(c, BROKER, '0', [('auto.create.topics.enable', 0, 'false')])
