@@ -1,6 +1,8 @@
 /*
  * dataplane/meta.h: the topic registry: names, topic ids, partition counts, partition -> owner
- * shard, and per-topic config overrides; persisted in the data directory.
+ * shard, and per-topic config overrides; persisted in the data directory.  Each snapshot also
+ * carries the dynamic broker configs (broker_configs.h) its topics' effective configs follow, so
+ * that a change of a broker default publishes every topic anew in one snapshot.
  *
  * Readers (every request) take the current snapshot with one atomic load and never lock: a
  * snapshot and the topics in it are immutable once published.  Writers (CreateTopics,
