@@ -319,6 +319,45 @@ int16_t dp_bcfg_resource(const struct dp_config *c, int nshards, const char *nam
 	return KP_ERR_INVALID_REQUEST;
 }
 
+int dp_cfg_list_edit(const char *old, const char *value, bool subtract, char *out, size_t size)
+{
+	char items[1024], tmp[1024];
+	size_t len = 0;
+	if (strlen(old) >= sizeof(items) || strlen(value) >= sizeof(tmp) || !size)
+		return -E2BIG;
+	out[0] = 0;
+	snprintf(items, sizeof(items), "%s", old);
+	for (char *sv, *it = strtok_r(items, ",", &sv); it; it = strtok_r(NULL, ",", &sv)) {
+		bool drop = false;
+		if (subtract) {
+			char *sv2;
+			snprintf(tmp, sizeof(tmp), "%s", value);
+			for (char *x = strtok_r(tmp, ",", &sv2); x; x = strtok_r(NULL, ",", &sv2))
+				drop |= !strcmp(x, it);
+		}
+		if (!drop)
+			len += (size_t)snprintf(out + len, size - len, "%s%s", len ? "," : "", it);
+		if (len >= size)
+			return -E2BIG;
+	}
+	if (subtract)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s", value);
+	for (char *sv, *x = strtok_r(tmp, ",", &sv); x; x = strtok_r(NULL, ",", &sv)) {
+		bool have = false;
+		char seen[1024], *sv2;
+		snprintf(seen, sizeof(seen), "%s", out);
+		for (char *y = strtok_r(seen, ",", &sv2); y && !have; y = strtok_r(NULL, ",", &sv2))
+			have = !strcmp(x, y);
+		if (have)
+			continue;
+		len += (size_t)snprintf(out + len, size - len, "%s%s", len ? "," : "", x);
+		if (len >= size)
+			return -E2BIG;
+	}
+	return 0;
+}
+
 /* Kafka's ConfigAdminManager.prepareIncrementalConfigs for APPEND (subtract false) and SUBTRACT
  * on a list key: the old list is the level's value, else the key's built-in default. */
 static int list_op(struct dp_bcfg *d, int level, const char *key, const char *value, bool subtract)
@@ -328,37 +367,9 @@ static int list_op(struct dp_bcfg *d, int level, const char *key, const char *va
 		const struct rt_cfg_def *def = dp_config_def(key);
 		old = def && def->def ? def->def : "";
 	}
-	char out[256] = "", items[256], add[256];
-	snprintf(items, sizeof(items), "%s", old);
-	snprintf(add, sizeof(add), "%s", value);
-	size_t len = 0;
-	for (char *sv, *it = strtok_r(items, ",", &sv); it; it = strtok_r(NULL, ",", &sv)) {
-		bool drop = false;
-		if (subtract) {
-			char tmp[256], *sv2;
-			snprintf(tmp, sizeof(tmp), "%s", value);
-			for (char *x = strtok_r(tmp, ",", &sv2); x; x = strtok_r(NULL, ",", &sv2))
-				drop |= !strcmp(x, it);
-		}
-		if (!drop)
-			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", len ? "," : "", it);
-		if (len >= sizeof(out))
-			return -E2BIG;
-	}
-	if (!subtract) {
-		for (char *sv, *x = strtok_r(add, ",", &sv); x; x = strtok_r(NULL, ",", &sv)) {
-			char tmp[256];
-			snprintf(tmp, sizeof(tmp), ",%s,", out);
-			char needle[260];
-			snprintf(needle, sizeof(needle), ",%s,", x);
-			if (strstr(tmp, needle))
-				continue;
-			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", len ? "," : "", x);
-			if (len >= sizeof(out))
-				return -E2BIG;
-		}
-	}
-	return kv_put(&d->kv[level], &d->n[level], key, out);
+	char out[1024];
+	int rc = dp_cfg_list_edit(old, value, subtract, out, sizeof(out));
+	return rc ? rc : kv_put(&d->kv[level], &d->n[level], key, out);
 }
 
 int16_t dp_bcfg_alter(const struct dp_config *c, const struct dp_bcfg *cur, int level, const struct dp_kv *kv,

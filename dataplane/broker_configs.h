@@ -82,6 +82,11 @@ int16_t dp_bcfg_alter(const struct dp_config *c, const struct dp_bcfg *cur, int 
                       const int8_t *ops, int n, bool incremental, bool validate_only, struct dp_bcfg **out,
                       char *msg, size_t msglen);
 
+/* Kafka's APPEND (subtract false) or SUBTRACT of the comma-separated items of value to or from
+ * the list old (both borrowed): empty items dropped, an item appended only when absent.  The
+ * result goes to out[size].  Returns 0 or -E2BIG (a list too long for out or the work buffers). */
+int dp_cfg_list_edit(const char *old, const char *value, bool subtract, char *out, size_t size);
+
 /* Reads the persisted set (an empty one when there is no file).  An unreadable line, a key that
  * cannot change dynamically or a bad value stops the start: -EINVAL with a message naming the
  * file, line, key and value.  Blocking.  Returns 0 with an owned *out, or -errno. */

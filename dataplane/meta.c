@@ -122,6 +122,17 @@ static const char *const passive_keys[] = {
 	"remote.storage.enable", "message.format.version",
 };
 
+/* The topic configs Kafka declares LIST (APPEND and SUBTRACT apply): their default as text, or
+ * NULL for any other key. */
+static const char *topic_list_default(const char *key)
+{
+	if (!strcmp(key, "cleanup.policy"))
+		return "delete";
+	if (!strcmp(key, "follower.replication.throttled.replicas") || !strcmp(key, "leader.replication.throttled.replicas"))
+		return "";
+	return NULL;
+}
+
 int16_t dp_topic_config_check(const char *key, const char *value, const char **msg)
 {
 	struct stor_config tmp;
@@ -224,6 +235,15 @@ static struct dp_topic *topic_clone(const struct dp_topic *o)
 static int cmp_kv(const void *a, const void *b)
 {
 	return strcmp(((const struct dp_kv *)a)->key, ((const struct dp_kv *)b)->key);
+}
+
+/* t's override of key (borrowed), or NULL. */
+static const char *topic_conf_get(const struct dp_topic *t, const char *key)
+{
+	for (int i = 0; i < t->nconf; i++)
+		if (!strcmp(t->conf[i].key, key))
+			return t->conf[i].value;
+	return NULL;
 }
 
 /* Sets or removes (value NULL) one override of t (a private copy being built). */
@@ -602,9 +622,22 @@ int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, c
 			int16_t e = dp_topic_config_check(kv[i].key, kv[i].value, msg);
 			if (e)
 				return e;
+		} else if (op == 2 || op == 3) {
+			if (!topic_list_default(kv[i].key)) {
+				/* Kafka's controller (ConfigurationControlManager) words it so. */
+				static __thread char why[320];
+				snprintf(why, sizeof(why), "Can't %s to key %.200s because its type is not LIST.",
+				         op == 2 ? "APPEND" : "SUBTRACT", kv[i].key);
+				*msg = why;
+				return KP_ERR_INVALID_CONFIG;
+			}
+			if (!kv[i].value) {
+				*msg = "Null value not supported for topic configs";
+				return KP_ERR_INVALID_CONFIG;
+			}
 		} else if (op != 1) {
-			*msg = "APPEND and SUBTRACT apply only to list configs";
-			return KP_ERR_INVALID_CONFIG;
+			*msg = "Unknown operations type";
+			return KP_ERR_INVALID_REQUEST;
 		}
 	}
 	pthread_mutex_lock(&m->lock);
@@ -639,7 +672,30 @@ int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, c
 	}
 	for (int i = 0; i < n; i++) {
 		int8_t op = incremental ? ops[i] : 0;
-		if (strcmp(kv[i].key, DP_OWNERS_KEY) && topic_conf_put(t, kv[i].key, op == 1 ? NULL : kv[i].value))
+		if (!strcmp(kv[i].key, DP_OWNERS_KEY))
+			continue;   /* checked above: the value it has */
+		const char *v = op == 1 ? NULL : kv[i].value;
+		char list[1024];
+		if (op == 2 || op == 3) {
+			/* The override, else the topic config's own default (not the broker's), as
+			 * Kafka's getParts; the edited list is checked like a SET. */
+			const char *old = topic_conf_get(t, kv[i].key);
+			int16_t e = 0;
+			if (dp_cfg_list_edit(old ? old : topic_list_default(kv[i].key), kv[i].value, op == 3, list,
+			                     sizeof(list))) {
+				*msg = "The list is too long";
+				e = KP_ERR_INVALID_CONFIG;
+			} else {
+				e = dp_topic_config_check(kv[i].key, list, msg);
+			}
+			if (e) {
+				pthread_mutex_unlock(&m->lock);
+				topic_free(t);
+				return e;
+			}
+			v = list;
+		}
+		if (topic_conf_put(t, kv[i].key, v))
 			goto nomem;
 	}
 	topic_effective(&atomic_load(&m->cur)->dyn->eff, t);

@@ -116,11 +116,12 @@ int16_t dp_meta_add_partitions(struct dp_meta *m, const char *name, size_t len, 
  * Returns a Kafka error code. */
 int16_t dp_meta_shrink_partitions(struct dp_meta *m, const struct dp_topic *t, int32_t nparts);
 
-/* Replaces (set, incremental=false) or edits (incremental: ops 0 set, 1 delete) topic configs.
- * The owners key is read-only: setting it to the value DescribeConfigs shows is accepted (tools
- * that replace a topic's configs send back what they read), changing or deleting it is Kafka's
- * INVALID_REQUEST for a config that cannot change dynamically.  Returns a Kafka error code with
- * *msg set; validate_only checks without changing. */
+/* Replaces (set, incremental=false) or edits (incremental: ops 0 SET, 1 DELETE, 2 APPEND and
+ * 3 SUBTRACT for Kafka's LIST keys) topic configs.  The owners key is read-only: setting it to
+ * the value DescribeConfigs shows is accepted (tools that replace a topic's configs send back
+ * what they read), changing or deleting it is Kafka's INVALID_REQUEST for a config that cannot
+ * change dynamically.  Returns a Kafka error code with *msg set (static, or this thread's until
+ * its next call: copy it); validate_only checks without changing. */
 int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, const struct dp_kv *kv,
                               const int8_t *ops, int n, bool incremental, bool validate_only,
                               const char **msg);

@@ -54,7 +54,7 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, co
 		          : KP_ERR_UNKNOWN_SERVER_ERROR;
 		if (!e)
 			e = dp_meta_alter_broker(b->meta, level, kv, ops, n, incremental, validate_only, bmsg, sizeof(bmsg));
-		why = e && bmsg[0] ? dp_req_cstr(off->req, dp_str(bmsg)) : NULL;
+		why = e && bmsg[0] ? bmsg : NULL;
 		if (!e && !validate_only && off->ctx)
 			((struct altered *)off->ctx)->all = true;
 	} else if (type != RES_TOPIC) {
@@ -70,7 +70,9 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, co
 		e = dp_meta_alter_configs(b->meta, name.ptr, (size_t)name.len, kv, ops, n, incremental, validate_only,
 		                          &why);
 	}
-	*msg = e && why ? dp_str(why) : (struct kp_str){ NULL, -1 };
+	/* In the request's arena: the registry's message may live in this worker thread's buffer. */
+	const char *kept = e && why ? dp_req_cstr(off->req, dp_str(why)) : NULL;
+	*msg = kept ? dp_str(kept) : (struct kp_str){ NULL, -1 };
 	struct altered *al = off->ctx;
 	const struct dp_topic *t = e || validate_only || !al || type != RES_TOPIC ? NULL : dp_topic_by_str(dp_meta_snap(b->meta), name);
 	if (t)

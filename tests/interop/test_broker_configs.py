@@ -20,7 +20,8 @@ neither client describes the cluster-default resource "" (both insist on a numer
 - Kafka's errors: a key that cannot change dynamically and a bad value are INVALID_REQUEST with
   Kafka's messages ("Cannot update these configs dynamically: Set(...)", "Invalid value x for
   configuration k: ..."), APPEND to a key that is not a list INVALID_CONFIG, another broker's id
-  INVALID_REQUEST; validate_only changes nothing.
+  INVALID_REQUEST; validate_only changes nothing.  (A topic's cleanup.policy takes APPEND and
+  SUBTRACT too.)
 Usage: test_broker_configs.py <path to ringtail>
 """
 import glob
@@ -156,6 +157,14 @@ def main(tap):
         res = kwire.incremental_alter_on(c, BROKER, '', [('log.segment.bytes', 2, '5')])
         tap.ok(res == (INVALID_CONFIG, 'Config value append is not allowed for config key: log.segment.bytes'),
                'APPEND to a key that is not a list: INVALID_CONFIG', res)
+        res = kwire.incremental_alter_on(c, 2, 'own', [('cleanup.policy', 2, 'compact')])
+        _, _, t = kwire.describe_configs_on(c, 2, 'own')
+        res2 = kwire.incremental_alter_on(c, 2, 'own', [('retention.ms', 3, '1')])
+        res3 = kwire.incremental_alter_on(c, 2, 'own', [('cleanup.policy', 3, 'compact')])
+        tap.ok(res == (0, None) and t.get('cleanup.policy', (None,))[:2] == ('compact,delete', SRC_TOPIC) and
+               res2 == (INVALID_CONFIG, "Can't SUBTRACT to key retention.ms because its type is not LIST.") and
+               res3 == (0, None), 'a topic\'s cleanup.policy takes APPEND and SUBTRACT; a non-list key is '
+               'INVALID_CONFIG with the controller\'s message', (res, t.get('cleanup.policy'), res2, res3))
         res = kwire.incremental_alter_on(c, BROKER, '7', [('log.roll.ms', 0, '1000')])
         tap.ok(res == (INVALID_REQUEST, 'Unexpected broker id, expected 0, but received 7'),
                'another broker\'s id: INVALID_REQUEST', res)

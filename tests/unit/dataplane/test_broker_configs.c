@@ -268,3 +268,38 @@ Test(dp_bcfg, corrupt_file_stops_the_start)
 	cr_assert_eq(d->eff.log_roll_ms, 60000);
 	dp_bcfg_destroy(d);
 }
+
+Test(dp_bcfg, topic_append_and_subtract)
+{
+	char err[512];
+	struct dp_meta *m = dp_meta_open(&cfg, 1, err, sizeof(err));
+	cr_assert(m, "%s", err);
+	const char *msg = NULL;
+	cr_assert_eq(dp_meta_create(m, "lst", 3, 1, -1, NULL, 0, NULL, false, &msg, NULL), 0);
+	struct dp_kv kv[] = { { "cleanup.policy", "compact" } };
+	int8_t append[] = { 2 }, subtract[] = { 3 };
+	cr_assert_eq(dp_meta_alter_configs(m, "lst", 3, kv, append, 1, true, false, &msg), 0, "%s", msg);
+	const struct dp_topic *t = dp_snap_find(dp_meta_snap(m), "lst", 3);
+	cr_assert_str_eq(t->conf[0].value, "delete,compact", "APPEND starts from the topic config's default");
+	cr_assert_eq(t->scfg.cleanup_policy, STOR_CLEANUP_DELETE | STOR_CLEANUP_COMPACT);
+	struct dp_kv del[] = { { "cleanup.policy", "delete" } };
+	cr_assert_eq(dp_meta_alter_configs(m, "lst", 3, del, subtract, 1, true, false, &msg), 0, "%s", msg);
+	t = dp_snap_find(dp_meta_snap(m), "lst", 3);
+	cr_assert_str_eq(t->conf[0].value, "compact");
+	struct dp_kv ret[] = { { "retention.ms", "5" } };
+	cr_assert_eq(dp_meta_alter_configs(m, "lst", 3, ret, append, 1, true, false, &msg), KP_ERR_INVALID_CONFIG);
+	cr_assert_str_eq(msg, "Can't APPEND to key retention.ms because its type is not LIST.");
+	dp_meta_close(m);
+}
+
+Test(dp_bcfg, list_edit)
+{
+	char out[64];
+	cr_assert_eq(dp_cfg_list_edit("a,,b", "b,c,c", false, out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "a,b,c");
+	cr_assert_eq(dp_cfg_list_edit("a,b,c", "a,c", true, out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "b");
+	cr_assert_eq(dp_cfg_list_edit("", "x", false, out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "x");
+	cr_assert_eq(dp_cfg_list_edit("abcdefgh", "ijklmnop", false, out, 8), -E2BIG);
+}
