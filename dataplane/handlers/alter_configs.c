@@ -7,9 +7,8 @@
  * means the change is in effect, so a produce or fetch sent on any connection after it sees the
  * new values.
  */
-#include <stdlib.h>
-
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../broker_configs.h"
 #include "../parts.h"
@@ -74,7 +73,8 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, co
 	const char *kept = e && why ? dp_req_cstr(off->req, dp_str(why)) : NULL;
 	*msg = kept ? dp_str(kept) : (struct kp_str){ NULL, -1 };
 	struct altered *al = off->ctx;
-	const struct dp_topic *t = e || validate_only || !al || type != RES_TOPIC ? NULL : dp_topic_by_str(dp_meta_snap(b->meta), name);
+	const struct dp_topic *t =
+		e || validate_only || !al || type != RES_TOPIC ? NULL : dp_topic_by_str(dp_meta_snap(b->meta), name);
 	if (t)
 		al->t[al->n++] = t;
 	return e;
