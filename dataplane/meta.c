@@ -655,7 +655,7 @@ int16_t dp_meta_alter_configs(struct dp_meta *m, const char *name, size_t len, c
 		if (op != 0 || !kv[i].value || strcmp(kv[i].value, o->owner_list)) {
 			pthread_mutex_unlock(&m->lock);
 			/* Kafka's DynamicBrokerConfig answer for a key that cannot change at run time. */
-			*msg = "Cannot update these configs dynamically: [" DP_OWNERS_KEY "]";
+			*msg = "Cannot update these configs dynamically: Set(" DP_OWNERS_KEY ")";
 			return KP_ERR_INVALID_REQUEST;
 		}
 	}

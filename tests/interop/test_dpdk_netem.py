@@ -6,8 +6,9 @@ With `tc ... netem` (sch_netem) the impairment is the kernel's own, on the clien
 This machine's kernel is built without it (CONFIG_NET_SCH_NETEM is not set), so then the clients'
 veth pair ends in a middle namespace where impair_bridge.py forwards frames to the broker's veth
 pair doing what netem does (drop, delay, send some at once ahead of the delayed ones); its
-counters show that frames were really dropped and reordered in both directions, and the fastest of
-10 TCP handshakes with the broker through it takes at least the two delays (checked either way).
+counters show that frames were really dropped and reordered in both directions, and the median of
+10 TCP handshakes with the broker through it takes at least the two delays (checked
+either way; not the fastest: a frame the bridge reorders is sent at once, without its delay).
 
     clients (kernel TCP) vb | vc  [bridge]  vd | va  DPDK net_af_packet, 2 shards
 
@@ -46,14 +47,14 @@ def have_netem():
 HANDSHAKE_RTT = """
 import socket, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
-best = None
+times = []
 for _ in range(10):
     t = time.perf_counter()
     s = socket.create_connection((host, int(port)), timeout=10)
-    dt = time.perf_counter() - t
+    times.append(time.perf_counter() - t)
     s.close()
-    best = dt if best is None or dt < best else best
-print("%.3f" % (best * 1000))
+times.sort()
+print("%.3f" % ((times[4] + times[5]) / 2 * 1000))
 """
 
 
@@ -135,14 +136,16 @@ def checks(tap, ringtail):
             md = env.start(wait_s=60)
             tap.ok(b"broker 0 at " + bs.encode() in md, "kcat -L through the impaired link lists the broker", md[-300:])
             # the delay is there both ways: a TCP handshake with the broker (SYN out, SYN-ACK
-            # back) takes at least 2 x DELAY_MS; the fastest of 10 (a lost SYN only slows one)
+            # back) takes at least 2 x DELAY_MS. The median of 10: a lost SYN slows one, and the
+            # 1% of frames the bridge reorders go at once, undelayed, so the fastest of 10 was
+            # 5.2 ms once (about one run in six has such a handshake).
             out, err = env.py_in_ns(HANDSHAKE_RTT, bs)
             try:
                 rtt_ms = float(out.strip())
             except ValueError:
                 rtt_ms = -1.0
             tap.ok(rtt_ms >= 2 * float(DELAY_MS) * 0.95,
-                   "the fastest handshake through the link took %.1f ms (>= 2 x %s ms delay)" % (rtt_ms, DELAY_MS),
+                   "the median handshake through the link took %.1f ms (>= 2 x %s ms delay)" % (rtt_ms, DELAY_MS),
                    out + err[-300:])
             n = 100000
             recs = b"".join(b"key-%d\tvalue-%d-%s\n" % (i, i, b"q" * (i % 89)) for i in range(n))

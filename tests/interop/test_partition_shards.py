@@ -144,7 +144,7 @@ def shard_aware(tap, b):
 
     c = kwire.Conn(b.port)
     try:
-        static = (42, 'Cannot update these configs dynamically: [%s]' % KEY)
+        static = (42, 'Cannot update these configs dynamically: Set(%s)' % KEY)
         for incremental in (False, True):
             api = 'IncrementalAlterConfigs' if incremental else 'AlterConfigs'
             got = kwire.alter_topic_on(c, 'own', {KEY: '0,0,0,0'}, incremental)

@@ -155,7 +155,7 @@ Test(dp_meta, owners_as_asked_kept_and_read_only)
 	struct dp_kv change[] = { { "ringtail.partition.shards", "0,0,0,0,0,0" } };
 	int8_t set[] = { 0 }, del[] = { 1 };
 	cr_assert_eq(dp_meta_alter_configs(m, "o", 1, change, set, 1, true, false, &msg), KP_ERR_INVALID_REQUEST);
-	cr_assert_str_eq(msg, "Cannot update these configs dynamically: [ringtail.partition.shards]");
+	cr_assert_str_eq(msg, "Cannot update these configs dynamically: Set(ringtail.partition.shards)");
 	cr_assert_eq(dp_meta_alter_configs(m, "o", 1, change, NULL, 1, false, true, &msg), KP_ERR_INVALID_REQUEST,
 	             "validate_only is refused too");
 	struct dp_kv same[] = { { "ringtail.partition.shards", "2,1,2,0,0,1" }, { "retention.ms", "5000" } };
