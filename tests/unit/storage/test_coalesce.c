@@ -5,11 +5,9 @@
  * first failed offset once space is back. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +16,6 @@
 #include "util.h"
 
 static struct tctx t;
-static char mnt[256];
 
 static void setup(void) { t_setup(&t, NULL); stor_fault_clear(); }
 static void teardown(void) { stor_fault_clear(); t_teardown(&t); }
@@ -115,39 +112,13 @@ Test(stor_coalesce, an_append_with_a_fault_to_inject_is_not_joined)
 	t_close(&t, lg);
 }
 
-static void fill_file(const char *path, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	cr_assert(fd >= 0);
-	char buf[4096];
-	memset(buf, 'z', sizeof buf);
-	for (size_t done = 0; done < n;) {
-		ssize_t w = write(fd, buf, n - done < sizeof buf ? n - done : sizeof buf);
-		if (w <= 0) break;
-		done += (size_t)w;
-	}
-	close(fd);
-}
+/* Its own suite: a test's .init runs after its suite's, so under stor_coalesce it would set
+ * up a second scratch directory over the first and leak it. */
+static void full_setup(void) { t_setup_tmpfs(&t, "512k"); stor_fault_clear(); }
 
-static void full_teardown(void)
-{
-	t_teardown(&t);
-	umount2(mnt, MNT_DETACH);
-	rmdir(mnt);
-}
+TestSuite(stor_coalesce_full, .init = full_setup, .fini = teardown);
 
-static void full_setup(void)
-{
-	snprintf(mnt, sizeof mnt, "/tmp/stor-wc-XXXXXX");
-	cr_assert_not_null(mkdtemp(mnt));
-	int rc = mount("tmpfs", mnt, "tmpfs", 0, "size=512k");
-	cr_assert_eq(rc, 0, "mounting a tmpfs at %s failed (%s): this test needs root and "
-	             "mount(2); it does not skip", mnt, strerror(errno));
-	t_setup(&t, mnt);
-	stor_fault_clear();
-}
-
-Test(stor_coalesce, a_shared_write_cut_short_by_a_full_disk, .init = full_setup, .fini = full_teardown)
+Test(stor_coalesce_full, a_shared_write_cut_short_by_a_full_disk)
 {
 	int err;
 	struct stor_log *lg = stor_log_open(t.d, "wcfull", 0, &t.cfg, NULL, &t.ring, &err);
@@ -159,8 +130,8 @@ Test(stor_coalesce, a_shared_write_cut_short_by_a_full_disk, .init = full_setup,
 	uint8_t *b[N];
 	struct stat st;
 	char filler[512];
-	snprintf(filler, sizeof filler, "%s/filler", mnt);
-	fill_file(filler, 512 * 1024);
+	snprintf(filler, sizeof filler, "%s/filler", t.mnt);
+	t_fill_file(filler, 512 * 1024);
 	cr_assert_eq(stat(filler, &st), 0);
 	/* Free 130 KiB again. */
 	cr_assert_eq(truncate(filler, st.st_size - 130 * 1024), 0);

@@ -4,58 +4,31 @@
  * again once space is back. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
 
-static char mnt[256];
 static struct tctx t;
 
 static void setup(void)
 {
-	snprintf(mnt, sizeof mnt, "/tmp/stor-full-XXXXXX");
-	cr_assert_not_null(mkdtemp(mnt));
-	int rc = mount("tmpfs", mnt, "tmpfs", 0, "size=512k");
-	cr_assert_eq(rc, 0, "mounting a tmpfs at %s failed (%s): this test needs root and "
-	             "mount(2); it does not skip", mnt, strerror(errno));
-	t_setup(&t, mnt);
+	t_setup_tmpfs(&t, "512k");
 	t.cfg.segment_bytes = 128 * 1024;
 }
 
-static void teardown(void)
-{
-	t_teardown(&t);
-	umount2(mnt, MNT_DETACH);
-	rmdir(mnt);
-}
+static void teardown(void) { t_teardown(&t); }
 
 TestSuite(stor_disk_full, .init = setup, .fini = teardown);
-
-static void fill_file(const char *path, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	cr_assert(fd >= 0);
-	char buf[4096];
-	memset(buf, 'z', sizeof buf);
-	for (size_t done = 0; done < n;) {
-		ssize_t w = write(fd, buf, n - done < sizeof buf ? n - done : sizeof buf);
-		if (w <= 0) break;
-		done += (size_t)w;
-	}
-	close(fd);
-}
 
 static void run(unsigned flags)
 {
 	char filler[512];
-	snprintf(filler, sizeof filler, "%s/filler", mnt);
-	fill_file(filler, 200 * 1024);
+	snprintf(filler, sizeof filler, "%s/filler", t.mnt);
+	t_fill_file(filler, 200 * 1024);
 	int err;
 	struct stor_log *lg = stor_log_open(t.d, "full", 0, &t.cfg, NULL, &t.ring, &err);
 	cr_assert_not_null(lg);

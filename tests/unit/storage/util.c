@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,18 +35,59 @@ static void line_sink(void *arg, const char *line)
 const char *t_lines(void) { return lines; }
 void t_lines_reset(void) { lines_len = 0; lines[0] = 0; }
 
-void t_setup(struct tctx *t, const char *parent)
+/* The scratch directory under parent, the ring, the dir; t->mnt is kept. */
+static void setup_in(struct tctx *t, const char *parent)
 {
-	memset(t, 0, sizeof *t);
-	snprintf(t->dir, sizeof t->dir, "%s/stor-test-XXXXXX", parent ? parent : "/tmp");
+	snprintf(t->dir, sizeof t->dir, "%s/stor-test-XXXXXX", parent);
 	cr_assert_not_null(mkdtemp(t->dir));
-	cr_assert_eq(io_uring_queue_init(256, &t->ring, 0), 0);
+	t->ring_ok = io_uring_queue_init(256, &t->ring, 0) == 0;
+	cr_assert(t->ring_ok, "io_uring_queue_init failed");
 	stor_set_log_line(line_sink, NULL);
 	t_lines_reset();
 	int err = 0;
 	t->d = stor_dir_open(t->dir, &err);
 	cr_assert_not_null(t->d, "stor_dir_open: %d", err);
 	stor_config_default(&t->cfg);
+}
+
+void t_setup(struct tctx *t, const char *parent)
+{
+	memset(t, 0, sizeof *t);
+	setup_in(t, parent ? parent : "/tmp");
+}
+
+void t_setup_tmpfs(struct tctx *t, const char *size)
+{
+	memset(t, 0, sizeof *t);
+	char opts[64];
+	snprintf(opts, sizeof opts, "size=%s", size);
+	snprintf(t->mnt, sizeof t->mnt, "/tmp/stor-tmpfs-XXXXXX");
+	if (!mkdtemp(t->mnt)) {
+		t->mnt[0] = 0;
+		cr_assert_fail("mkdtemp: %s", strerror(errno));
+	}
+	if (mount("tmpfs", t->mnt, "tmpfs", 0, opts)) {
+		int e = errno;
+		rmdir(t->mnt);
+		t->mnt[0] = 0;
+		cr_assert_fail("mounting a tmpfs failed (%s): this test needs root and mount(2); it does "
+		               "not skip", strerror(e));
+	}
+	setup_in(t, t->mnt);
+}
+
+void t_fill_file(const char *path, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	char buf[4096];
+	memset(buf, 'z', sizeof buf);
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(fd, buf, n - done < sizeof buf ? n - done : sizeof buf);
+		if (w <= 0) break;
+		done += (size_t)w;
+	}
+	close(fd);
 }
 
 void t_rmtree(const char *path)
@@ -80,8 +122,15 @@ void t_teardown(struct tctx *t)
 {
 	if (t->d) stor_dir_close(t->d);
 	t->d = NULL;
-	io_uring_queue_exit(&t->ring);
-	t_rmtree(t->dir);
+	if (t->ring_ok) io_uring_queue_exit(&t->ring);
+	t->ring_ok = false;
+	if (t->dir[0]) t_rmtree(t->dir);
+	t->dir[0] = 0;
+	if (t->mnt[0]) {
+		umount2(t->mnt, MNT_DETACH);
+		rmdir(t->mnt);
+		t->mnt[0] = 0;
+	}
 }
 
 static void dispatch(struct io_uring *ring)
@@ -263,7 +312,9 @@ int t_close(struct tctx *t, struct stor_log *log)
 
 void t_reopen_dir(struct tctx *t, bool crash)
 {
-	cr_assert_eq(stor_dir_close(t->d), 0);
+	int rc = stor_dir_close(t->d);
+	t->d = NULL;  /* closed, failed or not: t_teardown must not close it again */
+	cr_assert_eq(rc, 0);
 	if (crash) {
 		char p[512];
 		snprintf(p, sizeof p, "%s/.kafka_cleanshutdown", t->dir);

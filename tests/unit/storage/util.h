@@ -17,12 +17,21 @@ struct tctx {
 	struct io_uring ring;
 	struct stor_dir *d;
 	struct stor_config cfg;
+	bool ring_ok;               /* ring set up (t_teardown frees it once) */
+	char mnt[256];              /* the tmpfs of t_setup_tmpfs, "" when none */
 };
 
 /* Makes a fresh directory under /tmp (or under `parent` when given), a ring, opens the dir. */
 void t_setup(struct tctx *t, const char *parent);
-/* Closes the dir (when open), removes the directory tree, frees the ring. */
+/* t_setup on a tmpfs of `size` (mount(8)'s size=, e.g. "512k") mounted for the test on a fresh
+ * directory under /tmp: a small file system to fill.  Needs root and mount(2): a failure to
+ * mount fails the test, it never skips. */
+void t_setup_tmpfs(struct tctx *t, const char *size);
+/* Closes the dir (when open), removes the directory tree, frees the ring; unmounts and removes
+ * the tmpfs of t_setup_tmpfs.  Safe after a setup that failed half way. */
 void t_teardown(struct tctx *t);
+/* Writes up to n bytes ('z') to path, created or truncated: as many as fit. */
+void t_fill_file(const char *path, size_t n);
 /* Opens partition 0 of `topic` in t's dir with t's config and ring; asserts it opened.
  * Returns the open log (closed by t_close or the caller). */
 struct stor_log *t_open(struct tctx *t, const char *topic);
