@@ -134,14 +134,24 @@ class Broker:
         return self.start()
 
     def __exit__(self, *exc):
+        if exc[0] is not None:
+            self.kill()
+            sys.stdout.write(''.join('# ' + l + '\n' for l in self.log().splitlines()[-40:]))
+        self.close()
+        return False
+
+    def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        if exc[0] is not None:
-            sys.stdout.write(''.join('# ' + l + '\n' for l in self.log().splitlines()[-40:]))
+
+    def close(self):
+        """Kills the broker if it still runs and removes the data directory it made itself (never
+        one the test passed in).  `with` calls it; a Broker started without `with` (one whose
+        start is expected to fail) must, in a finally."""
+        self.kill()
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-        return False
 
 
 class LowFdBroker(Broker):

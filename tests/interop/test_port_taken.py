@@ -17,20 +17,23 @@ from rtbroker import Broker, run_tap
 def main(tap):
     with Broker(sys.argv[1]) as first:
         second = Broker(sys.argv[1], port=first.port)
-        # start() cannot tell the two apart (the first broker answers the port), so wait for the
-        # second process itself: it must exit with an error.
         try:
-            second.start(timeout=10)
-        except RuntimeError:
-            pass
-        try:
-            rc = second.proc.wait(10)
-        except Exception:  # noqa: BLE001 - still running is the failure we look for
-            rc = None
-        second.stop(9)
-        tap.ok(rc not in (None, 0), 'a second broker on a served port exits with an error (status %s)' % rc)
-        tap.ok('Address already in use' in second.log() and str(first.port) in second.log(),
-               'its log names the address and the reason', second.log())
+            # start() cannot tell the two apart (the first broker answers the port), so wait for
+            # the second process itself: it must exit with an error.
+            try:
+                second.start(timeout=10)
+            except RuntimeError:
+                pass
+            try:
+                rc = second.proc.wait(10)
+            except Exception:  # noqa: BLE001 - still running is the failure we look for
+                rc = None
+            second.stop(9)
+            tap.ok(rc not in (None, 0), 'a second broker on a served port exits with an error (status %s)' % rc)
+            tap.ok('Address already in use' in second.log() and str(first.port) in second.log(),
+                   'its log names the address and the reason', second.log())
+        finally:
+            second.close()
         md = AdminClient({'bootstrap.servers': first.bootstrap}).list_topics(timeout=10)
         tap.ok(md.brokers and first.alive(), 'the first broker still serves')
         # A port that is released shortly after the start (a SIGKILLed broker's listening socket
@@ -52,6 +55,7 @@ def main(tap):
             tap.ok(False, 'a broker whose port is released 0.5 s after its start waits and starts', str(e)[-800:])
         finally:
             late.stop(9)
+            late.close()
 
 
 run_tap(main)
