@@ -142,6 +142,47 @@ def batches_end(d):
     return pos
 
 
+def batch_spans(recs):
+    """[(base offset, last offset, size)] of the whole record batches in recs, a Fetch
+    response's record bytes (which may end inside a batch: that one is left out)."""
+    out, pos = [], 0
+    while len(recs) - pos >= 61:
+        base, blen = struct.unpack_from('>qi', recs, pos)
+        if pos + 12 + blen > len(recs):
+            break
+        out.append((base, base + struct.unpack_from('>i', recs, pos + 23)[0], 12 + blen))
+        pos += 12 + blen
+    return out
+
+
+def topic_id(c, name):
+    """The topic id that Metadata v12 on connection c gives for topic name, or None when it
+    answers the topic with an error."""
+    w = W().uvar(2).raw(bytes(16)).cstr(name).tags().i8(0).i8(0).tags()
+    r = c.call(3, 12, w, True)
+    r.i32()
+    for _ in range(r.uvar() - 1):
+        r.i32(); r.cstr(); r.i32(); r.cstr(); r.tags()
+    r.cstr()
+    r.i32()
+    found = None
+    for _ in range(r.uvar() - 1):
+        err = r.i16()
+        n = r.cstr()
+        tid = bytes(r.take(16))
+        r.bool()
+        for _ in range(r.uvar() - 1):
+            r.i16(); r.i32(); r.i32(); r.i32()
+            for _ in range(3):
+                r.carr(lambda r: r.i32())
+            r.tags()
+        r.i32()
+        r.tags()
+        if n == name and err == 0:
+            found = tid
+    return found
+
+
 def describe_producers(port, topic, partition):
     """DescribeProducers v0: (error, [(pid, epoch, last seq, last ts, coordinator epoch, txn start)])."""
     c = Conn(port)

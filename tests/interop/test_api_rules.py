@@ -36,7 +36,7 @@ from kafka.structs import OffsetAndMetadata
 from kafka.errors import InvalidReplicationFactorError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from kwire import Conn, R, W, batch, produce_on
+from kwire import Conn, R, W, batch, batch_spans, produce_on, topic_id
 from rtbroker import Broker, run_tap
 
 UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_ID = 3, 10, 17, 100
@@ -83,18 +83,6 @@ def fetch_v4(c, topic, partition, offset, part_max, wait=0):
     return err, hwm, bytes(r.take(n)) if n > 0 else b''
 
 
-def batches(recs):
-    """[(base offset, last offset, size)] of the whole batches in recs."""
-    out, pos = [], 0
-    while len(recs) - pos >= 61:
-        base, blen = struct.unpack_from('>qi', recs, pos)
-        if pos + 12 + blen > len(recs):
-            break
-        out.append((base, base + struct.unpack_from('>i', recs, pos + 23)[0], 12 + blen))
-        pos += 12 + blen
-    return out
-
-
 def list_offsets_v7(c, topic, partition, ts):
     """ListOffsets v7 (flexible) of one partition: (error, timestamp, offset)."""
     body = W().i32(-1).i8(0).uvar(2).cstr(topic).uvar(2).i32(partition).i32(-1).i64(ts).tags().tags().tags()
@@ -129,33 +117,6 @@ def metadata_v4(c, topics, allow_auto):
         err, name, internal = r.i16(), r.str(), r.bool()
         out[name] = (err, len(r.arr(part) or []), internal)
     return out
-
-
-def topic_id_v12(c, name):
-    """The topic id that Metadata v12 gives for name, or None."""
-    w = W().uvar(2).raw(bytes(16)).cstr(name).tags().i8(0).i8(0).tags()
-    r = c.call(3, 12, w, True)
-    r.i32()
-    for _ in range(r.uvar() - 1):
-        r.i32(); r.cstr(); r.i32(); r.cstr(); r.tags()
-    r.cstr()
-    r.i32()
-    found = None
-    for _ in range(r.uvar() - 1):
-        err = r.i16()
-        n = r.cstr()
-        tid = bytes(r.take(16))
-        r.bool()
-        for _ in range(r.uvar() - 1):
-            r.i16(); r.i32(); r.i32(); r.i32()
-            for _ in range(3):
-                r.carr(lambda r: r.i32())
-            r.tags()
-        r.i32()
-        r.tags()
-        if n == name and err == 0:
-            found = tid
-    return found
 
 
 def delete_topics_v6(c, name=None, tid=None):
@@ -202,8 +163,8 @@ def main(tap):
         tap.ok(corr == av and corr == first + 1, 'acks=0: no answer to the produce; the next request is answered next',
                (first, av, corr))
         err, hwm, recs = fetch_v4(c, 'ar', 0, 0, 1 << 20)
-        tap.ok(err == 0 and hwm == 3 and batches(recs) and batches(recs)[0][:2] == (0, 2),
-               'acks=0: the records were written (high watermark 3)', (err, hwm, batches(recs)))
+        tap.ok(err == 0 and hwm == 3 and batch_spans(recs) and batch_spans(recs)[0][:2] == (0, 2),
+               'acks=0: the records were written (high watermark 3)', (err, hwm, batch_spans(recs)))
         # A failing acks=0 produce (an unknown partition) closes the connection.
         bad = Conn(b.port)
         send_raw(bad, 0, 3, produce_body('ar', 7, batch([(b'k', b'v')]), 0))
@@ -228,11 +189,11 @@ def main(tap):
         err2, base2, _ = produce_on(c, 'ar', 1, batch([(b'k', b'next-%d' % i) for i in range(2)]))
         tap.ok((err, base, err2, base2) == (0, 0, 0, 5), 'two batches of 5 and 2 records', (err, base, err2, base2))
         err, hwm, recs = fetch_v4(c, 'ar', 1, 3, 1 << 20)
-        bs = batches(recs)
+        bs = batch_spans(recs)
         tap.ok(err == 0 and [x[:2] for x in bs] == [(0, 4), (5, 6)] and sum(x[2] for x in bs) == len(recs),
                'Fetch at offset 3: the batch holding it comes back whole from offset 0, then the next', (err, bs))
         err, hwm, recs = fetch_v4(c, 'ar', 1, 3, 10)
-        bs = batches(recs)
+        bs = batch_spans(recs)
         tap.ok(err == 0 and [x[:2] for x in bs] == [(0, 4)] and bs[0][2] == len(recs),
                'partition_max_bytes 10: the first batch still comes back whole, and only it', (err, bs))
 
@@ -291,7 +252,7 @@ def main(tap):
                'broker keys left at their defaults are DEFAULT_CONFIG', (bcfg.get('log.segment.bytes'), bcfg.get('message.max.bytes')))
 
         # DeleteTopics by id.
-        tid = topic_id_v12(c, 'small')
+        tid = topic_id(c, 'small')
         tap.ok(tid is not None and tid != bytes(16), 'Metadata v12 gives the topic id', tid)
         got = delete_topics_v6(c, tid=tid)
         tap.ok(got == ('small', tid, 0), 'DeleteTopics v6 by id deletes the topic and names it', got)

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from kwire import Conn, R, W
+from kwire import Conn, R, W, batch_spans, topic_id
 from rtbroker import Broker, run_tap
 
 NONE, UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID = 0, 3, 100
@@ -81,45 +81,12 @@ def read_fetch(r, version):
 
 def next_offset(recs):
     """The offset after the last whole batch in recs, or None when there is none."""
-    pos, nxt = 0, None
-    while len(recs) - pos >= 61:
-        base, blen = struct.unpack_from('>qi', recs, pos)
-        if pos + 12 + blen > len(recs):
-            break
-        last_delta = struct.unpack_from('>i', recs, pos + 23)[0]
-        nxt = base + last_delta + 1
-        pos += 12 + blen
-    return nxt
+    spans = batch_spans(recs)
+    return spans[-1][1] + 1 if spans else None
 
 
 def call_fetch(c, version, *a, **kw):
     return read_fetch(c.call(1, version, fetch_body(version, *a, **kw), True), version)
-
-
-def topic_id(c, name):
-    w = W().uvar(2).raw(bytes(16)).cstr(name).tags().i8(0).i8(0).tags()
-    r = c.call(3, 12, w, True)
-    r.i32()
-    for _ in range(r.uvar() - 1):
-        r.i32(); r.cstr(); r.i32(); r.cstr(); r.tags()
-    r.cstr()
-    r.i32()
-    found = None
-    for _ in range(r.uvar() - 1):
-        r.i16()
-        n = r.cstr()
-        tid = bytes(r.take(16))
-        r.bool()
-        for _ in range(r.uvar() - 1):
-            r.i16(); r.i32(); r.i32(); r.i32()
-            for _ in range(3):
-                r.carr(lambda r: r.i32())
-            r.tags()
-        r.i32()
-        r.tags()
-        if n == name:
-            found = tid
-    return found
 
 
 def main(tap):
