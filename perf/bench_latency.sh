@@ -32,7 +32,6 @@ PERF=$B/perf/harness/ringtail-perf
 LIM=$B/perf/bench_latency_limits
 TMP=$(mktemp -d /tmp/ringtail-lat.XXXXXX)
 . "$(dirname "$0")/lib.sh"
-calc() { /usr/bin/python3 -c "print($1)"; }
 
 # The first write to a partition creates its log (files and fsyncs): --prime writes one record
 # to every partition before the clock starts, so that the runs measure appends, not creation
@@ -49,11 +48,7 @@ while [ "$i" -lt "$REP" ]; do
 	for acks in ${ACKS:-1 -1}; do
 		sync
 		$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
-		RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-		RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-		RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-		SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-		SYNC8=$(awk '$1=="fdatasync_1k_8files_paced" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+		latency_limits_read "$TMP/lim.txt"
 		echo "run $i load $(cut -d' ' -f1 /proc/loadavg) limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us, from slot $RTTS99 us), fdatasync(16 KiB) p99 $SYNC99 us (8 files at 1,250/s: ${SYNC8:-?} us)"
 		/usr/bin/time -f "%U %S" -o "$TMP/cpu" $PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create \
 			--partitions 8 --record-size 1024 --acks $acks --rate 10000 --linger-ms 0 --duration "$DUR" \
@@ -61,8 +56,7 @@ while [ "$i" -lt "$REP" ]; do
 		P99=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p99']*1000, 1)")
 		P50=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p50']*1000, 1)")
 		S99=$(json "$TMP/l$acks.json" "round(d['latency_ms'].get('service', {}).get('p99', 0)*1000, 1)")
-		if [ "$acks" = 1 ]; then LIMIT=$(calc "round(2*$RTT99,1)"); else LIMIT=$(calc "round($SYNC99+2*$RTT99,1)"); fi
-		if [ "$acks" = 1 ]; then SAME=$(calc "round(2*$RTTS99,1)"); else SAME=$(calc "round($SYNC99+2*$RTTS99,1)"); fi
+		produce_limits "$acks"
 		BCPU=$(json "$TMP/l$acks.json" "round(1e7*d['broker_cpu_s']/max(1, d['acked_records'])) if d.get('broker_cpu_s') is not None else '?'")
 		echo "run $i acks=$acks p99 $P99 us (p50 $P50, harness service p99 $S99) limit $LIMIT us ratio $(calc "round($P99/$LIMIT,2)") (from-slot limit $SAME us: $(calc "round($P99/$SAME,2)")) client cpu $(awk '{print $1+$2}' "$TMP/cpu") s, broker $BCPU ms CPU per 10,000 records"
 	done

@@ -59,11 +59,7 @@ latency_limits() {
 	sync
 	settled=$(/usr/bin/python3 -c "print(round($(date +%s.%N) - $t0, 1))")
 	$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
-	RTT99=$(awk '$1=="loopback_rtt_1k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	RTTP99=$(awk '$1=="loopback_rtt_1k_paced_10k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	RTTS99=$(awk '$1=="loopback_rtt_1k_paced_10k_from_slot" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	SYNC99=$(awk '$1=="fdatasync_16k" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
-	SYNC8=$(awk '$1=="fdatasync_1k_8files_paced" {sub("p99_us=","",$3); print $3}' "$TMP/lim.txt")
+	latency_limits_read "$TMP/lim.txt"
 	echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us; counted from each exchange's slot, as the produce latency is: $RTTS99 us), fdatasync(16 KiB) p99: $SYNC99 us (8 files at 1,250/s each, as the acks=-1 run syncs: ${SYNC8:-?} us); $1, after writing back $dirty MB of dirty page cache in $settled s"
 }
 latency_limits "at the start"
@@ -169,10 +165,9 @@ for acks in 1 -1; do
 	$PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create --partitions 8 --record-size 1024 --acks $acks \
 		--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/l$acks.json"
 	P99=$(json "$TMP/l$acks.json" "round(d['latency_ms']['produce']['p99']*1000, 1)")
-	if [ "$acks" = 1 ]; then LIMIT=$(/usr/bin/python3 -c "print(round(2*$RTT99,1))"); else LIMIT=$(/usr/bin/python3 -c "print(round($SYNC99+2*$RTT99,1))"); fi
-	# The same figure against the round trip counted the same way (paced, from each exchange's
-	# slot: the client's own lateness in both); the limit above stays the issue's.
-	if [ "$acks" = 1 ]; then SAME=$(/usr/bin/python3 -c "print(round(2*$RTTS99,1))"); else SAME=$(/usr/bin/python3 -c "print(round($SYNC99+2*$RTTS99,1))"); fi
+	# SAME: the same figure against the round trip counted the same way (paced, from each
+	# exchange's slot: the client's own lateness in both); LIMIT stays the issue's.
+	produce_limits "$acks"
 	echo "ringtail p99 produce latency at 10,000 rec/s acks=$acks: $P99 us (limit $LIMIT us; with the round trip counted from its slot as this is: $SAME us)"
 done
 stop_broker
@@ -192,7 +187,7 @@ echo "ringtail shard-aware fetch of that data:  $(json "$TMP/ca.json" "round(d['
 latency_limits "right before the shard-aware latency run"
 $PERF --bootstrap 127.0.0.1:$BP --topic tla --create --partitions 8 --record-size 1024 --acks 1 \
 	--rate 10000 --linger-ms 0 --duration "$DUR" --warmup 1 --quiet --json "$TMP/la.json"
-echo "ringtail shard-aware p99 produce latency at 10,000 rec/s acks=1: $(json "$TMP/la.json" "round(d['latency_ms']['produce']['p99']*1000, 1)") us (limit $(/usr/bin/python3 -c "print(round(2*$RTT99,1))") us)"
+echo "ringtail shard-aware p99 produce latency at 10,000 rec/s acks=1: $(json "$TMP/la.json" "round(d['latency_ms']['produce']['p99']*1000, 1)") us (limit $(calc "round(2*$RTT99,1)") us)"
 stop_broker
 settle "$TMP/aware"
 

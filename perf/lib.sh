@@ -11,6 +11,30 @@ port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 # json FILE EXPR: EXPR (Python, the document as d) evaluated over the JSON in FILE.
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1], {}, {'d': d}))" "$2"; }
 
+# calc EXPR: EXPR evaluated by Python (the scripts' floating-point arithmetic).
+calc() { /usr/bin/python3 -c "print($1)"; }
+
+# latency_limits_read FILE: the p99s (us) that bench_latency_limits wrote to FILE: sets RTT99
+# (loopback round trip of 1 KiB), RTTP99 (the same paced at 10,000/s), RTTS99 (paced, counted
+# from each exchange's slot, as the produce latency is), SYNC99 (fdatasync of 16 KiB) and SYNC8
+# (1 KiB fdatasyncs to 8 files at 1,250/s each, the acks=-1 runs' pattern; empty when absent).
+lim_p99() { awk -v k="$2" '$1==k {sub("p99_us=","",$3); print $3}' "$1"; }
+latency_limits_read() {
+	RTT99=$(lim_p99 "$1" loopback_rtt_1k)
+	RTTP99=$(lim_p99 "$1" loopback_rtt_1k_paced_10k)
+	RTTS99=$(lim_p99 "$1" loopback_rtt_1k_paced_10k_from_slot)
+	SYNC99=$(lim_p99 "$1" fdatasync_16k)
+	SYNC8=$(lim_p99 "$1" fdatasync_1k_8files_paced)
+}
+# produce_limits ACKS: the p99 produce latency limits for ACKS from latency_limits_read's
+# figures: LIMIT, the issue's (2 x RTT99, plus SYNC99 with acks=-1), and SAME, the same with the
+# round trip counted as the produce latency is (RTTS99).
+produce_limits() {
+	if [ "$1" = 1 ]; then sync_us=0; else sync_us=$SYNC99; fi
+	LIMIT=$(calc "round($sync_us+2*$RTT99,1)")
+	SAME=$(calc "round($sync_us+2*$RTTS99,1)")
+}
+
 # iperf_loopback SECONDS: one iperf3 stream over loopback for SECONDS; sets IPERF (MB/s).
 iperf_loopback() {
 	ip=$(port)
