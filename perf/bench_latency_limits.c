@@ -36,6 +36,7 @@
 
 #include "base/clock.h"
 #include "base/hist.h"
+#include "perf/bench_util.h"
 
 static int full(int fd, void *p, size_t n, int rd)
 {
@@ -63,7 +64,6 @@ static void *echo(void *arg)
 	return NULL;
 }
 
-static void report(const char *name, struct rt_hist *h);
 
 /* One of the 8 paced fdatasync writers. */
 struct syncer {
@@ -141,15 +141,9 @@ static int sync8(const char *dir, double secs)
 		rt_hist_destroy(all);
 		return 1;
 	}
-	report("fdatasync_1k_8files_paced", all);
+	perf_hist_line("fdatasync_1k_8files_paced", all);
 	rt_hist_destroy(all);
 	return 0;
-}
-
-static void report(const char *name, struct rt_hist *h)
-{
-	printf("%s p50_us=%.1f p99_us=%.1f n=%llu\n", name, rt_hist_percentile(h, 50) / 1000.0,
-	       rt_hist_percentile(h, 99) / 1000.0, (unsigned long long)rt_hist_count(h));
 }
 
 int main(int argc, char **argv)
@@ -183,7 +177,7 @@ int main(int argc, char **argv)
 		if (i >= rounds / 10)
 			rt_hist_record(h, rt_clock_ns() - t0);
 	}
-	report("loopback_rtt_1k", h);
+	perf_hist_line("loopback_rtt_1k", h);
 
 	/* The same exchange paced at 10,000 per second, as the produce latency run sends: between
 	 * exchanges both threads sleep, and waking a sleeping thread is part of every answer.
@@ -196,12 +190,7 @@ int main(int argc, char **argv)
 	int paced = rounds / 4 > 2000 ? rounds / 4 : 2000;
 	uint64_t slot0 = (uint64_t)next.tv_sec * 1000000000ull + (uint64_t)next.tv_nsec;
 	for (int i = 0; i < paced;) {
-		next.tv_nsec += 100000;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000;
-		}
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		perf_pace(&next, 100000);
 		uint64_t t0 = rt_clock_ns();
 		if (full(fd, buf, sizeof(buf), 0) || full(fd, buf, 16, 1))
 			return 1;
@@ -224,8 +213,8 @@ int main(int argc, char **argv)
 	close(fd);
 	pthread_join(t, NULL);
 	close(lfd);
-	report("loopback_rtt_1k_paced_10k", h);
-	report("loopback_rtt_1k_paced_10k_from_slot", hs);
+	perf_hist_line("loopback_rtt_1k_paced_10k", h);
+	perf_hist_line("loopback_rtt_1k_paced_10k_from_slot", hs);
 	rt_hist_destroy(hs);
 
 	rt_hist_reset(h);
@@ -247,7 +236,7 @@ int main(int argc, char **argv)
 	}
 	close(wfd);
 	unlink(path);
-	report("fdatasync_16k", h);
+	perf_hist_line("fdatasync_16k", h);
 	rt_hist_destroy(h);
 	return sync8(dir, 2.0);
 }

@@ -27,6 +27,7 @@
 
 #include "base/clock.h"
 #include "base/hist.h"
+#include "perf/bench_util.h"
 
 struct side {
 	struct io_uring ring;
@@ -101,12 +102,7 @@ static int run(const char *name, int cpu_a, int cpu_b, uint64_t a_poll_ns, int r
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (int i = 0; i < rounds; i++) {
-		next.tv_nsec += 100000;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000;
-		}
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		perf_pace(&next, 100000);
 		uint64_t t0 = rt_clock_ns();
 		send_to(&a, &b);
 		wait_one(&a);
@@ -116,8 +112,7 @@ static int run(const char *name, int cpu_a, int cpu_b, uint64_t a_poll_ns, int r
 	atomic_store(&stop, 1);
 	send_to(&a, &b);
 	pthread_join(t, NULL);
-	printf("%s p50_us=%.1f p99_us=%.1f n=%llu\n", name, rt_hist_percentile(h, 50) / 1000.0,
-	       rt_hist_percentile(h, 99) / 1000.0, (unsigned long long)rt_hist_count(h));
+	perf_hist_line(name, h);
 	rt_hist_destroy(h);
 	io_uring_queue_exit(&a.ring);
 	io_uring_queue_exit(&b.ring);
