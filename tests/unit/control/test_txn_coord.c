@@ -107,7 +107,8 @@ static void h_complete(struct h *h, int16_t err)
 		r->tomb = a->tombstone;
 		r->vl = a->value.len;
 		r->v = malloc(r->vl + 1);
-		memcpy(r->v, a->value.data, r->vl);
+		if (r->vl) /* a tombstone's value is NULL: memcpy's source may not be */
+			memcpy(r->v, a->value.data, r->vl);
 	}
 	ctl_txn_append_done(h->c, a, err);
 }
