@@ -297,6 +297,7 @@ static void final_drain(struct dp_shard *s)
 	while ((s->conns || !dp_parts_idle(s)) && dp_now_ns() < until) {
 		struct __kernel_timespec ts = { 0, 10000000 };
 		struct io_uring_cqe *cqe;
+		stor_ring_flush(&s->ring);
 		io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
 		s->now_ns = dp_now_ns();
 		reap(s);
@@ -414,6 +415,9 @@ static void *shard_main(void *arg)
 		dp_conn_retry_starved(s);
 		if (s->b->net->poll && s->b->net->poll(s))
 			busy = true;
+		/* The pass's appends, written together (storage/coalesce.c); before the poll
+		 * decision below, which counts their writes as I/O in flight. */
+		stor_ring_flush(&s->ring);
 
 		struct __kernel_timespec ts = { 0, 0 };
 		unsigned want = 1;

@@ -93,6 +93,7 @@ static int64_t append(struct stor_log *log, struct io_uring *ring, const uint8_t
 	done_flag = false;
 	if (stor_log_append(log, &ap, &info)) exit(1);
 	while (!done_flag) {
+		stor_ring_flush(ring);
 		io_uring_submit_and_wait(ring, 1);
 		dispatch(ring);
 	}
@@ -101,8 +102,10 @@ static int64_t append(struct stor_log *log, struct io_uring *ring, const uint8_t
 
 static void run_idle(struct stor_log *log, struct io_uring *ring)
 {
+	stor_ring_flush(ring);
 	io_uring_submit(ring);
 	while (!stor_log_idle(log)) {
+		stor_ring_flush(ring);
 		io_uring_submit_and_wait(ring, 1);
 		dispatch(ring);
 	}

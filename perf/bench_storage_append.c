@@ -80,6 +80,7 @@ static void on_done(struct stor_append *a, int err)
 
 static void loop_once(struct io_uring *ring)
 {
+	stor_ring_flush(ring);
 	io_uring_submit_and_wait(ring, 1);
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;

@@ -43,6 +43,7 @@ static void on_done(struct stor_append *a, int err)
 static void run_until(struct io_uring *ring, bool *flag)
 {
 	while (!*flag) {
+		stor_ring_flush(ring);
 		io_uring_submit_and_wait(ring, 1);
 		struct io_uring_cqe *cqe;
 		while (io_uring_peek_cqe(ring, &cqe) == 0)
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
 	}
 	while (!stor_log_idle(log)) {
 		bool f = false;
+		stor_ring_flush(&ring);
 		io_uring_submit(&ring);
 		struct io_uring_cqe *cqe;
 		if (io_uring_wait_cqe(&ring, &cqe) == 0)

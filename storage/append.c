@@ -5,12 +5,12 @@
  * An append is accepted whole or not at all.  Its bytes are written straight from the caller's
  * buffer at a position reserved at submission, so writes to one segment may complete in any
  * order; stor_append_resolve walks the queue in offset order and only then makes an append
- * visible (LEO, index entries, watches).  Appends queued for the segment before the ring is
- * submitted share one writev (coalesce.c).  When a write fails (ENOSPC, EIO, a short write that
- * cannot be completed) that append and every append queued behind it fail, new appends are
- * refused until the queue drains, and then the tail is cut back to where the failed append
- * began, so the file never holds a hole or bytes whose append was reported failed.  Appends work
- * again from there once the disk does.
+ * visible (LEO, index entries, watches).  The appends accepted in one pass of the owner's loop
+ * share one writev, issued at the pass's end (coalesce.c, stor_ring_flush).  When a write fails
+ * (ENOSPC, EIO, a short write that cannot be completed) that append and every append queued
+ * behind it fail, new appends are refused until the queue drains, and then the tail is cut back
+ * to where the failed append began, so the file never holds a hole or bytes whose append was
+ * reported failed.  Appends work again from there once the disk does.
  */
 #include <assert.h>
 #include <errno.h>
@@ -40,20 +40,21 @@ void stor_append_write_back(void)
 	writes_in_flight--;
 }
 
-/* first: the append's first write, issued from stor_log_append.  A durable append's first write
- * carries its own fdatasync when sync.c allows (stor_sync_can_link): chained to the write, it
- * starts in the io_uring worker that did the write, where a plain round would start only once
- * the shard had reaped the write's completion and queued it (a wake-up of the shard and another
- * of a worker). */
-static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
+void stor_append_write_start(struct stor_log *log, struct stor_segment *s)
 {
-	int32_t f = stor_fault_check(STOR_FAULT_LOG_WRITE);
-	/* The appends queued together for the segment share one write (coalesce.c). */
-	if (first && !f && stor_wc_join(log, a)) return 0;
-	bool link = first && !f && (a->flags & STOR_APPEND_DURABLE) && stor_sync_can_link(log);
+	s->inflight++;
+	log->inflight++;
+	writes_in_flight++;
+}
+
+/* Queues a's write from a->written (f < 0: a NOP that completes with that injected fault
+ * instead; STOR_FAULT_SHORT: a part of it) and, with `link`, the fdatasync chained to it
+ * (stor_sync_link; the caller asked stor_sync_can_link).  counted: stor_append_write_start was
+ * called for it already.  0, or -EBUSY when the ring has no SQE (nothing queued or counted). */
+static int write_sqe(struct stor_log *log, struct stor_append *a, int32_t f, bool link, bool counted)
+{
 	struct io_uring_sqe *sqe = stor_get_sqe(log);
 	if (!sqe) return -EBUSY;
-	unsigned slot = log->ring->sq.sqe_tail - 1;
 	size_t len = a->len - a->written;
 	if (f < 0) {
 		io_uring_prep_nop(sqe);
@@ -77,17 +78,44 @@ static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
 		io_uring_prep_write(sqe, a->seg->fd, a->data + a->written, (unsigned)len, a->pos + a->written);
 	}
 	io_uring_sqe_set_data(sqe, &a->op);
-	a->seg->inflight++;
-	log->inflight++;
+	if (!counted) stor_append_write_start(log, a->seg);
 	log->write_sqes++;
-	writes_in_flight++;
-	struct io_uring_sqe *fsqe = NULL;
 	if (link) {
 		sqe->flags |= IOSQE_IO_LINK;
-		fsqe = stor_sync_link(log, a);
+		stor_sync_link(log, a);
 	}
-	if (first && !f) stor_wc_opened(log, a, sqe, slot, fsqe, a->link_seq);
 	return 0;
+}
+
+/* first: the append's first write, from stor_log_append: it joins the log's pass, written with
+ * the others of the pass at its end (coalesce.c).  One that does not, and every later write (the
+ * rest after a short one, one held for a zero chunk or a roll), is queued now: a durable first
+ * write with its own fdatasync when sync.c allows (stor_sync_can_link; nothing else of the log
+ * unresolved): chained to the write, it starts in the io_uring worker that did the write, where
+ * a plain round would start only once the shard had reaped the write's completion and queued it
+ * (a wake-up of the shard and another of a worker). */
+static int submit_write(struct stor_log *log, struct stor_append *a, bool first)
+{
+	int32_t f = stor_fault_check(STOR_FAULT_LOG_WRITE);
+	if (first && !f && stor_wc_collect(log, a)) return 0;
+	bool link = first && !f && (a->flags & STOR_APPEND_DURABLE) && stor_sync_can_link(log, NULL, 1);
+	return write_sqe(log, a, f, link, false);
+}
+
+static void fail_append(struct stor_log *log, struct stor_append *a, int err);
+
+int stor_append_issue(struct stor_log *log, struct stor_append *a, bool link, bool counted)
+{
+	int rc = write_sqe(log, a, 0, link, counted);
+	if (rc) {
+		if (counted) {
+			a->seg->inflight--;
+			log->inflight--;
+			stor_append_write_back();
+		}
+		fail_append(log, a, rc);
+	}
+	return rc;
 }
 
 static void fail_append(struct stor_log *log, struct stor_append *a, int err)
@@ -145,7 +173,6 @@ static void write_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	a->seg->inflight--;
 	log->inflight--;
 	stor_append_write_back();
-	stor_wc_done(log, a);
 	if (stor_append_wrote(log, a, res) && a->link_seq) stor_sync_link_written(log, a);
 	stor_append_resolve(log);
 }

@@ -306,8 +306,8 @@ struct stor_pa_op {
 	bool stale;                 /* the segment was cut back meanwhile: do not count the zeros */
 };
 
-/* A write shared by appends queued together for one segment (coalesce.c): one writev of their
- * pieces, in offset order. */
+/* A write shared by the appends of one pass (coalesce.c): one writev of their pieces, in offset
+ * order. */
 struct stor_wgroup {
 	struct rt_ioop op;
 	struct stor_log *log;
@@ -319,15 +319,15 @@ struct stor_wgroup {
 	struct stor_wgroup *next;   /* the log's free list */
 };
 
-/* The log's last write whose SQE is not yet handed to the kernel, which later appends to the
- * same segment may join (coalesce.c). */
-struct stor_wopen {
-	struct io_uring_sqe *sqe;   /* NULL: none */
-	unsigned slot;              /* its place in the SQ (liburing's sqe_tail when it was taken) */
-	struct stor_append *last;   /* the append whose bytes end it */
-	struct stor_wgroup *g;      /* NULL while it is last's own write */
-	struct io_uring_sqe *fsqe;  /* the fdatasync linked to it (sync.c), or NULL */
-	uint64_t round;             /* that fdatasync's round (seq) */
+/* The appends the log accepted since the owner last called stor_ring_flush, not written yet
+ * (coalesce.c): consecutive in wq and in one segment's file, counted as one write in flight. */
+struct stor_wpass {
+	struct stor_append *first, *last;  /* first NULL: none */
+	unsigned n;
+	int pieces;                 /* their iovec entries */
+	size_t len;                 /* their bytes */
+	bool durable;               /* one of them is STOR_APPEND_DURABLE */
+	struct stor_log *next;      /* the thread's list of logs with a pass (coalesce.c) */
 };
 
 struct stor_epoch_entry {
@@ -367,7 +367,7 @@ struct stor_log {
 
 	/* appends */
 	struct stor_append *wq_head, *wq_tail;  /* writes in offset order, not yet resolved */
-	struct stor_wopen wopen;    /* the write later appends may join (coalesce.c) */
+	struct stor_wpass wpass;    /* appends waiting for the pass's end (coalesce.c) */
 	struct stor_wgroup *wg_free; /* shared writes' spare objects (coalesce.c; owned) */
 	uint64_t write_sqes;        /* log writes queued (SQEs; a shared write counts once) */
 	struct stor_append *dq_head, *dq_tail;  /* written, waiting for an fdatasync (DURABLE) */
@@ -509,19 +509,21 @@ bool stor_append_wrote(struct stor_log *log, struct stor_append *a, int32_t res)
  * before it began): queued, or a fails. */
 void stor_append_retry(struct stor_log *log, struct stor_append *a);
 
-/* coalesce.c: appends queued for one segment before the ring is submitted share a write.
- * a (accepted, placed at its segment's end, not held, no fault to inject) joins the log's open
- * write when that is still unsubmitted and ends where a begins: true, and a's bytes go with it
- * (with a durable append, under the fdatasync linked to it, or a new one when nothing else of
- * the log is unresolved and sync.c allows).  False: a needs a write of its own. */
-bool stor_wc_join(struct stor_log *log, struct stor_append *a);
-/* a's own write was just queued in sqe, taken at SQ slot `slot` (liburing's sqe_tail then),
- * carrying the fdatasync fsqe of round seq `round` or none (NULL, 0): later appends may join it
- * while it is unsubmitted. */
-void stor_wc_opened(struct stor_log *log, struct stor_append *a, struct io_uring_sqe *sqe,
-                    unsigned slot, struct io_uring_sqe *fsqe, uint64_t round);
-/* a's own write completed: it is no longer open. */
-void stor_wc_done(struct stor_log *log, const struct stor_append *a);
+/* Counts a write (or a pass's, coalesce.c) in flight from now: s's, the log's, the thread's
+ * (stor_io_in_flight).  Its completion takes them back (stor_append_write_back and the two
+ * counters). */
+void stor_append_write_start(struct stor_log *log, struct stor_segment *s);
+/* Queues a's write (a pass member of coalesce.c, never written yet), with the fdatasync linked
+ * to it when `link` (stor_sync_can_link said yes).  counted: stor_append_write_start was
+ * called for it.  0, or -EBUSY when the ring has no SQE: then a failed (the caller resolves the
+ * queue) and its count, when counted, is taken back. */
+int stor_append_issue(struct stor_log *log, struct stor_append *a, bool link, bool counted);
+
+/* coalesce.c: the appends a log accepts in one pass of the owner's loop share a write.
+ * a (accepted, placed at its segment's end, not held, no fault to inject, not yet in wq) joins
+ * the log's pass when it continues it, or starts one: true, and stor_ring_flush writes it.
+ * False: a needs a write of its own now. */
+bool stor_wc_collect(struct stor_log *log, struct stor_append *a);
 /* Frees the log's spare shared-write objects (close; none may be in flight). */
 void stor_wc_free(struct stor_log *log);
 int stor_log_roll(struct stor_log *log);
@@ -580,26 +582,20 @@ unsigned stor_append_writes_in_flight(void);
 void stor_append_write_back(void);
 /* The seq of the newest round in flight, or 0 when none is. */
 uint64_t stor_sync_newest_round(const struct stor_log *log);
-/* Whether the durable append about to be written to the active segment may carry its own
- * fdatasync linked to its write: nothing else of the log is unresolved (so every earlier write
- * is in the page cache before this one is submitted), a round slot is free, the last round
- * acknowledged at most one append (no concurrent producers to group), and no fault point
- * is armed (the fault tests keep the plain rounds).  Reserves the two SQEs the pair needs. */
-bool stor_sync_can_link(struct stor_log *log);
+/* Whether the write of the appends from `first` on (n of them, the log's pass: coalesce.c), or
+ * with first NULL of one durable append not queued yet, may carry an fdatasync linked to it:
+ * they are every unresolved append of the log (so every earlier write is in the page cache
+ * before theirs is submitted), a round slot is free, a lone append only when the last round
+ * acknowledged at most one (no concurrent producers to group: they come together after a round,
+ * and linking the first would split them), and no fault point is armed (the fault tests keep the
+ * plain rounds).  Reserves the two SQEs the pair needs. */
+bool stor_sync_can_link(struct stor_log *log, const struct stor_append *first, unsigned n);
 /* Called right after a's write SQE was prepared with IOSQE_IO_LINK (stor_sync_can_link said
- * yes): queues the linked fdatasync of a's segment in the very next SQE and issues the round it
- * belongs to (with every other fdatasync a plain round would need), targeting a's last offset.
- * The write's completion must then call stor_sync_link_written.  Returns the fdatasync's SQE. */
-struct io_uring_sqe *stor_sync_link(struct stor_log *log, struct stor_append *a);
-/* Whether a shared write (coalesce.c) whose SQE is the last one taken and whose members are all
- * the log's unresolved appends may carry a linked fdatasync now: stor_sync_can_link without its
- * lone-producer rules (the appends that came together are all in it), and a free SQE without
- * submitting the ring (the write's SQE must stay unsubmitted). */
-bool stor_sync_can_link_group(struct stor_log *log);
-/* a joined the shared write whose linked fdatasync is fsqe (unsubmitted), of round seq `round`:
- * the fdatasync's range and the round's target grow to a's end; a's link_seq is set. */
-void stor_sync_link_extend(struct stor_log *log, uint64_t round, struct io_uring_sqe *fsqe,
-                           struct stor_append *a);
+ * yes; a is the last append the write covers): queues the linked fdatasync of a's segment up to
+ * a's end in the very next SQE and issues the round it belongs to (with every other fdatasync a
+ * plain round would need), targeting a's last offset; sets a's link_seq.  The write's
+ * completion must then call stor_sync_link_written. */
+void stor_sync_link(struct stor_log *log, struct stor_append *a);
 /* a's linked write completed whole: the fdatasync chained to it starts now (fault trace). */
 void stor_sync_link_written(struct stor_log *log, struct stor_append *a);
 /* Settles the rounds that completed, in issue order (durable offset, recovery point, waiters),

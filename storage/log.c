@@ -268,6 +268,7 @@ static void log_free(struct stor_log *log)
 	free(log->segs);
 	free(log->read_win);
 	free(log->rh);
+	assert(!log->wpass.first);  /* idle: no pass waits for stor_ring_flush */
 	stor_wc_free(log);
 	free(log->epochs);
 	free(log->topic);

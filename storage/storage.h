@@ -23,7 +23,9 @@
  * stor_log_* call is made on the owner shard.  Steady-state I/O (append, flush, index writes,
  * segment deletion) is asynchronous on the owner shard's io_uring, passed in at open.  Storage
  * only prepares SQEs (it calls io_uring_submit itself only when the SQ is full); the shard loop
- * submits them and dispatches each CQE through base/ioop.h (`op->cb(op, res, flags)`).  A
+ * calls stor_ring_flush, submits them and dispatches each CQE through base/ioop.h
+ * (`op->cb(op, res, flags)`).  The appends accepted in one pass of that loop are written at its
+ * end, together (stor_ring_flush): whoever drives a ring must call it before submitting.  A
  * segment roll takes files created ahead through the ring (spare.c, from the log's first append
  * on) and renames them through it; a roll that finds them not ready yet (rolls in quick
  * succession) waits for their opens, holding the appends accepted meanwhile (at most
@@ -287,6 +289,14 @@ int stor_log_sync(struct stor_log *log, struct stor_sync *s);
 /* How many group-commit rounds of the calling thread's logs have fdatasyncs not yet back (a
  * round that is back but not settled behind an earlier one does not count). */
 unsigned stor_sync_rounds_in_flight(void);
+
+/* Queues the writes of the appends accepted on the calling thread's logs of `ring` since the
+ * last call: each log's appends of the pass share one writev, with one fdatasync linked to it
+ * when they are durable and all the log has unresolved (storage/coalesce.c).  Until this is
+ * called they are not in the SQ: the owner calls it before each io_uring_submit of the ring that
+ * should carry them (the end of every pass of its loop, and in any loop that waits for their
+ * completions).  May complete appends with an error (`done`) when the ring has no SQE left. */
+void stor_ring_flush(struct io_uring *ring);
 
 /* Appends' writes and group-commit rounds of the calling thread's logs not yet back: the work
  * of the io_uring workers that run on the shard's CPU, beside which a shard does not poll

@@ -18,10 +18,11 @@
  * for a preallocation chunk or a roll are not waited for.  A lone producer's durable append
  * (nothing else unresolved, a round slot free, and the last round acknowledged at most one
  * append) carries its round's first fdatasync linked to its write instead (stor_sync_link).
- * So do appends queued together for the segment before the ring is submitted, which share one
- * write (coalesce.c): when they are all the log has unresolved, the fdatasync chained to their
- * writev covers them all (stor_sync_link_extend grows its range and target as they join), so
- * concurrent producers answered by one round share the next without a trip through the shard.
+ * So do the appends accepted in one pass of the owner's loop, which share one write
+ * (coalesce.c): when they are all the log has unresolved, the fdatasync chained to their writev
+ * covers them all (its range ends at the last one's end, its round targets the last one's last
+ * offset), so concurrent producers answered by one round share the next without a trip through
+ * the shard.
  *
  * Overlapping rounds (up to four per log, 2026-11-24, issue 4) made every write completion a
  * round of its own: 8 durable writers on one partition got 1.5 appends per fdatasync, and the
@@ -400,18 +401,19 @@ void stor_sync_kick(struct stor_log *log)
 #endif
 }
 
-bool stor_sync_can_link(struct stor_log *log)
+bool stor_sync_can_link(struct stor_log *log, const struct stor_append *first, unsigned n)
 {
 	pthread_once(&env_once, env_probe);
-	/* Not while the last round acknowledged several appends: concurrent producers, whose
-	 * appends come together right after a round; linking the first would give it a round of
-	 * its own and leave the rest to the next (the 1 + 7 split of eight producers). */
-	return !link_off && !log->offline && !log->fail_err && !log->wq_head && !log->roll_wait &&
-	       log->round_acks <= 1 && !stor_spare_busy(log) && log->round_n < rounds_allowed(log) &&
+	/* A lone append not while the last round acknowledged several appends: concurrent
+	 * producers, whose appends come together right after a round; linking the first would
+	 * give it a round of its own and leave the rest to the next (the 1 + 7 split of eight
+	 * producers).  A pass of several is those appends together. */
+	return !link_off && !log->offline && !log->fail_err && log->wq_head == first && !log->roll_wait &&
+	       (n > 1 || log->round_acks <= 1) && !stor_spare_busy(log) && log->round_n < rounds_allowed(log) &&
 	       !stor_fault_armed() && stor_sq_reserve(log, 2);
 }
 
-struct io_uring_sqe *stor_sync_link(struct stor_log *log, struct stor_append *a)
+void stor_sync_link(struct stor_log *log, struct stor_append *a)
 {
 	/* Counted like every round's fdatasync (no point is armed: stor_sync_can_link). */
 	(void)stor_fault_check(STOR_FAULT_FSYNC);
@@ -433,39 +435,6 @@ struct io_uring_sqe *stor_sync_link(struct stor_log *log, struct stor_append *a)
 	a->link_seq = r->seq;
 	r->lt_issued = rt_lt_now();
 	r->lt_pa = log->lt_pa_issued - (log->pa.left ? 1 : 0);
-	return sqe;
-}
-
-bool stor_sync_can_link_group(struct stor_log *log)
-{
-	pthread_once(&env_once, env_probe);
-	return !link_off && !log->offline && !log->fail_err && !log->roll_wait && !stor_spare_busy(log) &&
-	       log->round_n < rounds_allowed(log) && !stor_fault_armed() &&
-	       io_uring_sq_space_left(log->ring) >= 1;
-}
-
-void stor_sync_link_extend(struct stor_log *log, uint64_t round, struct io_uring_sqe *fsqe,
-                           struct stor_append *a)
-{
-	for (unsigned i = 0; i < log->round_n; i++) {
-		struct stor_round *r = &log->rounds[(log->round_first + i) % STOR_SYNC_ROUNDS];
-		if (r->seq != round) continue;
-		uint64_t hi = a->pos + a->len;
-		/* A ranged one grows to a's end; one over the whole file covers it already. */
-		if (r->lr_hi && hi - r->lr_lo <= UINT32_MAX) {
-			fsqe->len = (uint32_t)(hi - r->lr_lo);
-			r->lr_hi = hi;
-		} else if (r->lr_hi) {
-			fsqe->off = 0;
-			fsqe->len = 0;
-			r->lr_lo = r->lr_hi = 0;
-		}
-		a->seg->sync_lo = hi;
-		r->target = a->last_offset + 1;
-		a->link_seq = round;
-		return;
-	}
-	assert(!"stor_sync_link_extend: no such round in flight");
 }
 
 void stor_sync_link_written(struct stor_log *log, struct stor_append *a)

@@ -150,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (stor_log_append(lg, &a, &info)) abort();
 	while (!appended || !stor_log_idle(lg)) {
 		struct io_uring_cqe *cqe;
+		stor_ring_flush(&ring);
 		io_uring_submit_and_wait(&ring, 1);
 		while (!io_uring_peek_cqe(&ring, &cqe))
 			rt_ioop_complete(&ring, cqe);

@@ -361,7 +361,10 @@ Test(stor_append, a_lone_durable_append_carries_its_own_fdatasync)
 		struct t_app ta;
 		uint64_t before = stor_fault_seen(STOR_FAULT_FSYNC);
 		cr_assert_eq(t_append_submit(log, &ta, b, len, STOR_APPEND_DURABLE), 0);
-		/* Nothing else in flight: its write and its fdatasync went out linked, together. */
+		/* Nothing else in flight: at the pass's end its write and its fdatasync go out
+		 * linked, together. */
+		cr_expect_eq(ta.a.link_seq, 0);
+		stor_ring_flush(&t.ring);
 		cr_expect_neq(ta.a.link_seq, 0);
 		t_run_until(&t.ring, &ta.done);
 		cr_expect_eq(ta.err, 0);
@@ -398,6 +401,7 @@ Test(stor_append, a_short_linked_write_cancels_its_fdatasync_harmlessly)
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	struct t_app ta;
 	cr_assert_eq(t_append_submit(log, &ta, b, len, STOR_APPEND_DURABLE), 0);
+	stor_ring_flush(&t.ring);
 	cr_expect_neq(ta.a.link_seq, 0);
 	t_run_until(&t.ring, &ta.done);
 	cr_expect_eq(ta.err, -EFBIG);

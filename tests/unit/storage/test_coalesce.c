@@ -1,8 +1,8 @@
-/* Unit tests for storage/coalesce.c: appends queued for one segment before the ring is
- * submitted share one writev and one group-commit round (its fdatasync linked to the write);
- * an append that comes after the submit writes by itself; a shared write cut short by a full
- * disk acknowledges the members it covered whole, fails the rest, and the log goes on from the
- * first failed offset once space is back. */
+/* Unit tests for storage/coalesce.c: the appends accepted in one pass (before stor_ring_flush)
+ * share one writev and one group-commit round (its fdatasync linked to the write); an append
+ * that comes after the pass's end writes by itself; a shared write cut short by a full disk
+ * acknowledges the members it covered whole, fails the rest, and the log goes on from the first
+ * failed offset once space is back. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -47,13 +47,13 @@ Test(stor_coalesce, appends_queued_together_share_one_write_and_one_round)
 {
 	struct stor_log *lg = t_open(&t, "wc8");
 	uint64_t w, r;
-	/* An idle log: the first append carries a linked fdatasync (a lone producer's), the
-	 * other seven join its write and that fdatasync. */
+	/* An idle log: the eight are all it has unresolved, so their writev carries the
+	 * fdatasync linked to it. */
 	burst(lg, 8, 0, &w, &r);
 	cr_expect_eq(w, 1, "8 appends queued together took %llu writes", (unsigned long long)w);
 	cr_expect_eq(r, 1, "and %llu rounds", (unsigned long long)r);
-	/* The last round acknowledged eight: the first append carries no fdatasync of its own
-	 * now; the group gets one when the second joins. */
+	/* The last round acknowledged eight (a lone append would not be linked now): the eight
+	 * together are, all the same. */
 	burst(lg, 8, 24, &w, &r);
 	cr_expect_eq(w, 1, "8 appends queued together took %llu writes", (unsigned long long)w);
 	cr_expect_eq(r, 1, "and %llu rounds", (unsigned long long)r);
@@ -70,7 +70,7 @@ Test(stor_coalesce, appends_queued_together_share_one_write_and_one_round)
 	t_close(&t, lg);
 }
 
-Test(stor_coalesce, an_append_after_the_submit_writes_by_itself)
+Test(stor_coalesce, an_append_after_the_pass_writes_by_itself)
 {
 	struct stor_log *lg = t_open(&t, "wcs");
 	size_t len;
@@ -78,7 +78,8 @@ Test(stor_coalesce, an_append_after_the_submit_writes_by_itself)
 	struct t_app x, y;
 	uint64_t w0 = lg->write_sqes;
 	cr_assert_eq(t_append_submit(lg, &x, a, len, 0), 0);
-	io_uring_submit(&t.ring);  /* x's write is the kernel's now: its SQE may not change */
+	stor_ring_flush(&t.ring);  /* the pass ends: x's write is queued, whole */
+	cr_expect_eq(lg->write_sqes - w0, 1);
 	cr_assert_eq(t_append_submit(lg, &y, b, len, 0), 0);
 	t_run_until(&t.ring, &x.done);
 	t_run_until(&t.ring, &y.done);
@@ -88,6 +89,48 @@ Test(stor_coalesce, an_append_after_the_submit_writes_by_itself)
 	free(a);
 	free(b);
 	t_run_idle(&t.ring, lg);
+	t_close(&t, lg);
+}
+
+Test(stor_coalesce, a_roll_in_the_middle_of_a_pass)
+{
+	/* Segments of four batches, the first one half full and its spare files ready: the pass's
+	 * appends go to three segments.  Those of the new segments do not continue the pass
+	 * (another file) and are written by themselves at once (or held for the next roll's
+	 * spare files); all are acknowledged, durable and in order. */
+	size_t len;
+	uint8_t *one = t_batch(2, 1700000000000LL, 1000, &len);
+	t.cfg.segment_bytes = (int64_t)(4 * len);
+	struct stor_log *lg = t_open(&t, "wcroll");
+	for (int i = 0; i < 2; i++) {
+		uint8_t *c = t_batch(2, 1700000000000LL, 1000, &len);
+		cr_assert_eq(t_append(&t, lg, c, len, STOR_APPEND_DURABLE, NULL), 0);
+		free(c);
+	}
+	free(one);
+	t_run_idle(&t.ring, lg);
+	struct t_app ta[8];
+	uint8_t *b[8];
+	uint64_t w0 = lg->write_sqes;
+	t_submit_batches(lg, ta, b, 8, 2, 1700000000000LL, 1000, STOR_APPEND_DURABLE);
+	cr_expect_eq(stor_log_segment_count(lg), 2, "the roll took the spare files at once");
+	cr_expect_geq(lg->write_sqes - w0, 1, "the new segment's first append was not written at once");
+	for (int i = 0; i < 8; i++) t_run_until(&t.ring, &ta[i].done);
+	for (int i = 0; i < 8; i++) {
+		cr_expect_eq(ta[i].err, 0, "append %d: %d", i, ta[i].err);
+		cr_expect_eq(ta[i].a.base_offset, 4 + 2 * i);
+		free(b[i]);
+	}
+	cr_expect_geq(stor_log_segment_count(lg), 3);
+	cr_expect_eq(stor_log_durable_offset(lg), 20);
+	t_run_idle(&t.ring, lg);
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, true);
+	int err;
+	lg = stor_log_open(t.d, "wcroll", 0, &t.cfg, NULL, &t.ring, &err);
+	cr_assert_not_null(lg);
+	cr_expect_eq(stor_log_end_offset(lg), 20);
+	cr_expect_eq(t_verify_log(lg, 0), 20);
 	t_close(&t, lg);
 }
 
@@ -137,6 +180,8 @@ Test(stor_coalesce_full, a_shared_write_cut_short_by_a_full_disk)
 	cr_assert_eq(truncate(filler, st.st_size - 130 * 1024), 0);
 	uint64_t w0 = lg->write_sqes;
 	t_submit_batches(lg, ta, b, N, 4, 1700000000000LL, 10000, STOR_APPEND_DURABLE);
+	cr_expect_eq(lg->write_sqes - w0, 0, "written before the pass's end");
+	stor_ring_flush(&t.ring);
 	cr_expect_eq(lg->write_sqes - w0, 1, "the eight appends were not one write");
 	for (int i = 0; i < N; i++) t_run_until(&t.ring, &ta[i].done);
 	int ok = 0;

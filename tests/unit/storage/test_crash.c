@@ -86,6 +86,7 @@ static void child(const char *dir, int fd, unsigned seed)
 	struct child_app apps[INFLIGHT] = {0};
 	for (int i = 0; i < INFLIGHT; i++) child_submit(lg, &apps[i], &seed);
 	for (;;) {
+		stor_ring_flush(&ring);
 		io_uring_submit_and_wait(&ring, 1);
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;

@@ -46,6 +46,7 @@ static int settle_fds(int want)
 {
 	int n = count_fds();
 	for (int i = 0; i < 200 && n != want; i++) {
+		stor_ring_flush(&t.ring);
 		io_uring_submit(&t.ring);
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -260,6 +260,7 @@ struct app {
 
 static void dispatch_some(struct io_uring *ring, int max)
 {
+	stor_ring_flush(ring);
 	io_uring_submit(ring);
 	for (int k = 0; k < max; k++) {
 		struct io_uring_cqe *cqe;
@@ -268,6 +269,7 @@ static void dispatch_some(struct io_uring *ring, int max)
 			if (io_uring_wait_cqe_timeout(ring, &cqe, &ts)) return;
 		}
 		rt_ioop_complete(ring, cqe);
+		stor_ring_flush(ring);
 		io_uring_submit(ring);
 	}
 }

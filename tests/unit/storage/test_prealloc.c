@@ -669,8 +669,10 @@ static bool failing_side_sync(struct stor_log *lg, struct rt_ioop *op)
  * one is kept in *held (with its result), as if the kernel were slow to return it. */
 static void run_holding(struct stor_log *lg, volatile bool *until, struct rt_ioop **held, int32_t *hres)
 {
+	stor_ring_flush(&t.ring);
 	io_uring_submit(&t.ring);
 	while (!*until && lg->inflight > (*held ? 1 : 0)) {
+		stor_ring_flush(&t.ring);
 		io_uring_submit_and_wait(&t.ring, 1);
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;

@@ -153,6 +153,7 @@ Test(stor_retention, recovery_point_moves_past_flushed_segments)
 static void step(struct io_uring *ring)
 {
 	struct io_uring_cqe *cqe;
+	stor_ring_flush(ring);
 	io_uring_submit_and_wait(ring, 1);
 	if (io_uring_peek_cqe(ring, &cqe)) return;
 	rt_ioop_complete(ring, cqe);

@@ -39,8 +39,10 @@ struct held {
  * back every completion of h->r. */
 static void run_holding(struct stor_log *lg, volatile bool *until, struct held *h)
 {
+	stor_ring_flush(&t.ring);
 	io_uring_submit(&t.ring);
 	while (!*until && lg->inflight > h->n) {
+		stor_ring_flush(&t.ring);
 		io_uring_submit_and_wait(&t.ring, 1);
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
@@ -170,8 +172,9 @@ Test(stor_sync, a_lone_producers_append_during_a_round_gets_its_own_at_once)
 	cr_assert_eq(t_append_submit(lg, &first, a, len, STOR_APPEND_DURABLE), 0);
 	while (!lg->round_n) step(lg);
 	cr_expect_eq(stor_sync_rounds_in_flight(), 1);
-	/* The first write is in the kernel's hands before the second comes (one queued with it
-	 * would share its write and round, coalesce.c). */
+	/* The first write's pass has ended and it is in the kernel's hands before the second
+	 * comes (one accepted in the same pass would share its write and round, coalesce.c). */
+	stor_ring_flush(&t.ring);
 	io_uring_submit(&t.ring);
 	struct held h = {.r = &lg->rounds[lg->round_first]};
 	cr_assert_eq(t_append_submit(lg, &second, b, len, STOR_APPEND_DURABLE), 0);

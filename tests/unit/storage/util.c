@@ -153,6 +153,7 @@ static void dispatch(struct io_uring *ring)
 
 void t_run_once(struct io_uring *ring)
 {
+	stor_ring_flush(ring);
 	io_uring_submit_and_wait(ring, 1);
 	dispatch(ring);
 }
@@ -160,6 +161,7 @@ void t_run_once(struct io_uring *ring)
 void t_run_until(struct io_uring *ring, volatile bool *flag)
 {
 	while (!*flag) {
+		stor_ring_flush(ring);
 		io_uring_submit_and_wait(ring, 1);
 		dispatch(ring);
 	}
@@ -167,8 +169,10 @@ void t_run_until(struct io_uring *ring, volatile bool *flag)
 
 void t_run_idle(struct io_uring *ring, struct stor_log *log)
 {
+	stor_ring_flush(ring);
 	io_uring_submit(ring);
 	while (!stor_log_idle(log)) {
+		stor_ring_flush(ring);
 		io_uring_submit_and_wait(ring, 1);
 		dispatch(ring);
 	}
