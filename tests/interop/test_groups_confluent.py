@@ -15,12 +15,12 @@ import select
 import shutil
 import tempfile
 import signal
-import subprocess
 import sys
-import time
 
 from kclient import committed
 from rtbroker import Broker, free_port, run_tap
+import workers
+from workers import split_is, wait_for
 
 TOPIC = 'ct'
 OVERRIDES = {'group.initial.rebalance.delay.ms': '300'}
@@ -71,65 +71,26 @@ def worker(bootstrap, group, strategy, instance):
                 os._exit(0)
 
 
-class Worker:
+class Worker(workers.Worker):
     def __init__(self, bootstrap, group, strategy, instance='-'):
-        self.p = subprocess.Popen([sys.executable, __file__, '--worker', bootstrap, group, strategy, instance],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        os.set_blocking(self.p.stdout.fileno(), False)
-        self.buf = ''
+        super().__init__(__file__, bootstrap, group, strategy, instance)
         self.assign = None
         self.assigned_events = 0
         self.revoked_events = 0
         self.msgs = []
         self.closed = False
 
-    def pump(self):
-        try:
-            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
-        except (BlockingIOError, OSError):
-            chunk = b''
-        self.buf += chunk.decode()
-        while '\n' in self.buf:
-            line, self.buf = self.buf.split('\n', 1)
-            ev = json.loads(line)
-            if ev['ev'] == 'assign':
-                self.assign = ev['parts']
-            elif ev['ev'] == 'assigned':
-                self.assigned_events += 1
-            elif ev['ev'] == 'revoked':
-                self.revoked_events += 1
-            elif ev['ev'] == 'msg':
-                self.msgs.append((ev['p'], ev['o']))
-            elif ev['ev'] == 'closed':
-                self.closed = True
-
-    def send(self, cmd):
-        try:
-            self.p.stdin.write((cmd + '\n').encode())
-            self.p.stdin.flush()
-        except OSError:
-            pass
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-
-
-def wait_for(workers, cond, timeout=45):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for w in workers:
-            w.pump()
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def split_is(workers, sizes):
-    a = [w.assign or [] for w in workers]
-    return sorted(len(x) for x in a) == sorted(sizes) and sorted(sum(a, [])) == list(range(6))
+    def on_event(self, ev):
+        if ev['ev'] == 'assign':
+            self.assign = ev['parts']
+        elif ev['ev'] == 'assigned':
+            self.assigned_events += 1
+        elif ev['ev'] == 'revoked':
+            self.revoked_events += 1
+        elif ev['ev'] == 'msg':
+            self.msgs.append((ev['p'], ev['o']))
+        elif ev['ev'] == 'closed':
+            self.closed = True
 
 
 def main(tap):

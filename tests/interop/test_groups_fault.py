@@ -9,10 +9,8 @@ every commit the coordinator acknowledged.
 Usage: test_groups_fault.py <path to ringtail>
 """
 import json
-import os
 import select
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -20,6 +18,7 @@ import time
 
 from kclient import committed
 from rtbroker import Broker, free_port, run_tap
+import workers
 
 TOPIC = 'ft'
 GROUP = 'gf'
@@ -56,46 +55,24 @@ def worker(bootstrap):
             return
 
 
-class Worker:
+class Worker(workers.Worker):
     def __init__(self, bootstrap):
-        self.p = subprocess.Popen([sys.executable, __file__, '--worker', bootstrap],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        os.set_blocking(self.p.stdout.fileno(), False)
-        self.buf = ''
+        super().__init__(__file__, bootstrap)
         self.msgs = 0
         self.commits = 0
         self.acked = {}   # partition -> highest acknowledged committed offset
 
-    def pump(self):
-        try:
-            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
-        except (BlockingIOError, OSError):
-            chunk = b''
-        self.buf += chunk.decode()
-        while '\n' in self.buf:
-            line, self.buf = self.buf.split('\n', 1)
-            ev = json.loads(line)
-            if ev['ev'] == 'msg':
-                self.msgs += 1
-            elif ev['ev'] == 'commit':
-                self.commits += 1
-                for p, o in ev['offs'].items():
-                    self.acked[int(p)] = max(self.acked.get(int(p), -1), o)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
+    def on_event(self, ev):
+        if ev['ev'] == 'msg':
+            self.msgs += 1
+        elif ev['ev'] == 'commit':
+            self.commits += 1
+            for p, o in ev['offs'].items():
+                self.acked[int(p)] = max(self.acked.get(int(p), -1), o)
 
 
 def wait_for(w, cond, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        w.pump()
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+    return workers.wait_for([w], cond, timeout)
 
 
 class Producing:

@@ -8,15 +8,14 @@ own (this script with --worker), as consumers are in real deployments.
 Usage: test_groups_kafka_python.py <path to ringtail>
 """
 import json
-import os
 import select
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 from rtbroker import Broker, free_port, run_tap
+import workers
+from workers import split_is, wait_for
 
 TOPIC = 'gt'
 GROUP = 'gkp'
@@ -54,63 +53,24 @@ def worker(bootstrap, group, topic, name):
             return
 
 
-class Worker:
+class Worker(workers.Worker):
     def __init__(self, bootstrap, name):
+        super().__init__(__file__, bootstrap, GROUP, TOPIC, name)
         self.name = name
-        self.p = subprocess.Popen([sys.executable, __file__, '--worker', bootstrap, GROUP, TOPIC, name],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        os.set_blocking(self.p.stdout.fileno(), False)
-        self.buf = ''
         self.assign = None
         self.msgs = []
         self.closed = False
 
-    def pump(self):
-        try:
-            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
-        except BlockingIOError:
-            chunk = b''
-        except (OSError, ValueError):
-            chunk = b''
-        if chunk:
-            self.buf += chunk.decode()
-        while '\n' in self.buf:
-            line, self.buf = self.buf.split('\n', 1)
-            ev = json.loads(line)
-            if ev['ev'] == 'assign':
-                self.assign = ev['parts']
-            elif ev['ev'] == 'msg':
-                self.msgs.append((ev['p'], ev['o']))
-            elif ev['ev'] == 'closed':
-                self.closed = True
+    def on_event(self, ev):
+        if ev['ev'] == 'assign':
+            self.assign = ev['parts']
+        elif ev['ev'] == 'msg':
+            self.msgs.append((ev['p'], ev['o']))
+        elif ev['ev'] == 'closed':
+            self.closed = True
 
     def quit(self):
-        try:
-            self.p.stdin.write(b'quit\n')
-            self.p.stdin.flush()
-        except OSError:
-            pass
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-
-
-def wait_for(workers, cond, timeout=45):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for w in workers:
-            w.pump()
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def split_is(workers, sizes):
-    a = [w.assign or [] for w in workers]
-    return sorted(len(x) for x in a) == sorted(sizes) and sorted(sum(a, [])) == list(range(6))
+        self.send('quit')
 
 
 def produce(bootstrap, per_partition, start):
