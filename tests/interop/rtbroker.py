@@ -93,6 +93,19 @@ class Broker:
             self.proc.kill()
             return self.proc.wait()
 
+    def peak_rss_kib(self):
+        """The broker's peak resident memory (VmHWM) in KiB, -1 when unknown."""
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1])
+        return -1
+
+    def reset_peak_rss(self):
+        """Starts peak_rss_kib's count again from the current resident memory."""
+        with open('/proc/%d/clear_refs' % self.proc.pid, 'w') as f:
+            f.write('5')
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 

@@ -64,19 +64,6 @@ def batches(d):
     return out
 
 
-def hwm_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1])
-    return -1
-
-
-def reset_hwm(pid):
-    with open('/proc/%d/clear_refs' % pid, 'w') as f:
-        f.write('5')
-
-
 def main(tap):
     overrides = {'ringtail.fetch.zero.copy': 'false', 'fetch.max.bytes': str(CAP)}
     with Broker(sys.argv[1], overrides=overrides) as b:
@@ -93,12 +80,11 @@ def main(tap):
         tap.ok(not errs, '%d partitions of %d batches of %d KiB produced' % (NPART, NBATCH, VALUE // 1024), errs[:3])
         batch_size = len(kwire.batch([(None, b'x' * VALUE)]))
 
-        pid = b.proc.pid
         # No fetch before: memory a fetch freed stays resident for the next to reuse unseen.
-        reset_hwm(pid)
-        before = hwm_kib(pid)
+        b.reset_peak_rss()
+        before = b.peak_rss_kib()
         got = fetch_v4(b.port, 'cap', list(range(NPART)), 1 << 20, INT32_MAX)
-        grown = hwm_kib(pid) - before
+        grown = b.peak_rss_kib() - before
         tap.ok(0 <= grown < 8 * 1024, 'max_bytes 1 MiB over %d partitions of int32-max: the broker\'s peak '
                'memory grew by %d KiB (copying every range would take %d KiB)'
                % (NPART, grown, NPART * (1 << 20) // 1024), grown)

@@ -27,19 +27,6 @@ STUCK = 3
 MAX = 256 << 10   # each Fetch's max_bytes
 
 
-def hwm_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1])
-    return -1
-
-
-def reset_hwm(pid):
-    with open('/proc/%d/clear_refs' % pid, 'w') as f:
-        f.write('5')
-
-
 def fetch_frame(corr, topic):
     """Fetch v4 of partition 0 from offset 0, MAX bytes at most."""
     t = topic.encode()
@@ -60,9 +47,8 @@ def main(tap):
             e = kwire.produce_on(c, 'big', 0, kwire.batch([(None, os.urandom(100 << 10)) for _ in range(1)]))[0]
             assert e == 0, e
         c.close()
-        pid = b.proc.pid
-        reset_hwm(pid)
-        before = hwm_kib(pid)
+        b.reset_peak_rss()
+        before = b.peak_rss_kib()
 
         stuck = []
         for _ in range(STUCK):
@@ -106,7 +92,7 @@ def main(tap):
         tap.ok(vals == [b'ok-%d' % i for i in range(100)] and took < 30,
                'a producer and a consumer are served while %d clients do not read (%.1f s)' % (STUCK, took))
 
-        peak = hwm_kib(pid) - before
+        peak = b.peak_rss_kib() - before
         tap.ok(peak < 32 * 1024, 'the broker\'s peak memory grew by %d KiB for %d unread answers of %d KiB '
                '(bounded: under 32 MiB)' % (peak, STUCK * N_REQ, MAX >> 10), peak)
 
