@@ -4,7 +4,7 @@
 A test program that speaks TAP counts once per `ok` / `not ok` line; one that does not counts
 once by its own result.  Prints `N passed, N failed` as the last line and exits 1 on any failure.
 The same test runs in more than one build (the unit tests in the gcc build and again in the
-clang ASan/UBSan one), so a failure is named with its build directory: `build-fuzz/storage/log`.
+clang ASan/UBSan one), so a failure is named with its build directory: `build-fuzz: ... / storage/log`.
 """
 import json
 import os
@@ -27,7 +27,7 @@ def count(path):
     with open(path, encoding='utf-8') as f:
         for line in f:
             t = json.loads(line)
-            t['name'] = where + '/' + t['name']
+            t['name'] = where + ': ' + t['name']
             cases = [TAP.match(l) for l in (t.get('stdout') or '').splitlines()]
             cases = [m for m in cases if m]
             ok = t['result'] in ('OK', 'EXPECTEDFAIL')
