@@ -137,6 +137,11 @@ struct dp_tcp_conn {
 	uint8_t nooo, delack_segs;
 	bool sack_ok;           /* the peer's SYN offered SACK: our ACKs carry the ooo ranges */
 	uint32_t sack_recent;   /* start of the newest out-of-order segment (first SACK block) */
+	/* a duplicate segment's range, reported as the first SACK block of the next ACK (RFC 2883
+	 * D-SACK): it tells the peer its retransmission was needless, so a Linux sender undoes the
+	 * cwnd cut and widens its reordering window instead of retransmitting on every reordering */
+	bool dsack;
+	uint32_t dsack_start, dsack_end;
 	bool fin_rcvd;
 	uint16_t peer_mss;
 	/* direct receive (dp_tcp_recv_direct): the application's buffer, borrowed until ended */

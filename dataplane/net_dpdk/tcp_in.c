@@ -295,6 +295,25 @@ static bool ooo_add(struct dp_tcp_conn *c, uint32_t start, uint32_t end)
 	return true;
 }
 
+/* Remembers [start, end), data that arrived twice, for the next ACK's D-SACK block. */
+static void note_dsack(struct dp_tcp_conn *c, uint32_t start, uint32_t end)
+{
+	if (!c->sack_ok || start == end)
+		return;
+	c->dsack = true;
+	c->dsack_start = start;
+	c->dsack_end = end;
+}
+
+/* True when [start, end) lies inside one out-of-order range already held. */
+static bool ooo_holds(const struct dp_tcp_conn *c, uint32_t start, uint32_t end)
+{
+	for (uint8_t i = 0; i < c->nooo; i++)
+		if (SEQ_GEQ(start, c->ooo[i].start) && SEQ_LEQ(end, c->ooo[i].end))
+			return true;
+	return false;
+}
+
 static void ring_write(struct dp_tcp_conn *c, uint32_t at, const uint8_t *p, uint32_t n)
 {
 	uint32_t pos = (c->rhead + at) % c->rcap;
@@ -313,6 +332,12 @@ static bool data_input(struct dp_tcp_conn *c, uint32_t seq, const uint8_t *p, ui
 	if (seq != c->rcv_nxt) {
 		st->stats.tcp_ooo_segments++;
 		*ack_now = true; /* a duplicate ACK tells the sender about the hole */
+		if (ooo_holds(c, seq, seq + n)) {
+			st->stats.tcp_dup_segments++;
+			note_dsack(c, seq, seq + n);
+			c->sack_recent = seq; /* the block holding it follows the D-SACK block */
+			return false;
+		}
 		if (ooo_add(c, seq, seq + n)) {
 			ring_write(c, at, p, n);
 			st->stats.tcp_rx_ring_bytes += n;
@@ -480,8 +505,10 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 		ok = true;
 	if (!ok) {
 		st->stats.tcp_out_of_window++;
-		if (seglen && SEQ_LT(s->seq + seglen, c->rcv_nxt + 1))
+		if (seglen && SEQ_LT(s->seq + seglen, c->rcv_nxt + 1)) {
 			st->stats.tcp_dup_segments++;
+			note_dsack(c, s->seq, s->seq + s->len);
+		}
 		if (!(s->flags & TH_RST))
 			dp_tcp_send_ack(c);
 		if (c->state == DP_TCP_TIME_WAIT && (s->flags & TH_FIN))
@@ -608,9 +635,12 @@ static void sync_input(struct dp_tcp_conn *c, const struct seg *s)
 			uint32_t skip = c->rcv_nxt - seq;
 			if (skip >= n) {
 				st->stats.tcp_dup_segments++;
+				note_dsack(c, seq, seq + n);
 				n = 0;
 				ack_now = true;
 			} else {
+				note_dsack(c, seq, c->rcv_nxt);
+				ack_now = true; /* RFC 2883: the duplicate front is reported at once */
 				p += skip;
 				n -= skip;
 				seq = c->rcv_nxt;

@@ -71,14 +71,21 @@ static size_t put_ts(const struct dp_tcp_conn *c, uint8_t *o)
 	return 12;
 }
 
-/* SACK blocks (RFC 2018) for the out-of-order ranges, in the room left in the options: the
- * range holding the newest segment first, as the RFC asks, then the others from the lowest.
- * Only on segments without data, whose size the MSS does not have to account for. */
+/* SACK blocks (RFC 2018) for the out-of-order ranges, in the room left in the options: a
+ * duplicate's D-SACK block first (RFC 2883), then the range holding the newest segment, as the
+ * RFC asks, then the others from the lowest.  Only on segments without data, whose size the MSS
+ * does not have to account for. */
 static size_t put_sack(const struct dp_tcp_conn *c, uint8_t *o, size_t room)
 {
-	if (room < 12 || !c->nooo)
+	if (room < 12 || (!c->nooo && !c->dsack))
 		return 0;
 	size_t max = (room - 4) / 8, n = 0;
+	uint8_t *b = o + 4;
+	if (c->dsack) {
+		rt_be32_put(b, c->dsack_start);
+		rt_be32_put(b + 4, c->dsack_end);
+		n++;
+	}
 	int first = -1;
 	for (int i = 0; i < c->nooo; i++)
 		if (SEQ_GEQ(c->sack_recent, c->ooo[i].start) && SEQ_LT(c->sack_recent, c->ooo[i].end))
@@ -86,10 +93,9 @@ static size_t put_sack(const struct dp_tcp_conn *c, uint8_t *o, size_t room)
 	o[0] = 1;
 	o[1] = 1;
 	o[2] = OPT_SACK;
-	uint8_t *b = o + 4;
-	if (first >= 0) {
-		rt_be32_put(b, c->ooo[first].start);
-		rt_be32_put(b + 4, c->ooo[first].end);
+	if (first >= 0 && n < max) {
+		rt_be32_put(b + 8 * n, c->ooo[first].start);
+		rt_be32_put(b + 8 * n + 4, c->ooo[first].end);
 		n++;
 	}
 	for (int i = 0; i < c->nooo && n < max; i++) {
@@ -132,8 +138,10 @@ int dp_tcp_send_segment(struct dp_tcp_conn *c, uint32_t seq, uint8_t flags, uint
 	} else if (!(flags & TH_RST)) {
 		if (c->ts_ok)
 			ol += put_ts(c, opts + ol);
-		if (c->sack_ok && data_len == 0 && (flags & TH_ACK))
+		if (c->sack_ok && data_len == 0 && (flags & TH_ACK)) {
 			ol += put_sack(c, opts + ol, sizeof opts - ol);
+			c->dsack = false; /* reported once, as RFC 2883 asks */
+		}
 	}
 	uint32_t wnd = dp_tcp_rcv_window(c);
 	uint16_t win;

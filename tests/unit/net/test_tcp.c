@@ -550,6 +550,48 @@ Test(dp_tcp, sack_blocks_report_out_of_order_ranges_newest_first)
 	cr_assert_eq(a.nsack, 0, "no hole left, no SACK");
 }
 
+/* RFC 2883: a segment that arrives twice is reported in the first SACK block of the ACK it
+ * triggers (a D-SACK), once; without it a Linux sender cannot tell its fast retransmits on
+ * reordering were needless, keeps its cwnd cut and keeps retransmitting. */
+Test(dp_tcp, duplicate_segments_are_reported_once_as_dsack)
+{
+	sack_conn(true);
+	uint32_t base = P.seq;
+	uint8_t d[1000] = {5}, got[4000];
+	psend_at(base, H_ACK | H_PSH, d, 1000);
+	psend_at(base, H_ACK | H_PSH, d, 1000); /* wholly below RCV.NXT */
+	struct h_tcp a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, base + 1000);
+	cr_assert_eq(a.nsack, 1);
+	cr_assert_eq(a.sack[0][0], base, "the duplicate, below the ACK");
+	cr_assert_eq(a.sack[0][1], base + 1000);
+	psend_at(base + 2000, H_ACK | H_PSH, d, 500); /* a hole at base + 1000 */
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.nsack, 1, "the D-SACK is reported once");
+	cr_assert_eq(a.sack[0][0], base + 2000);
+	psend_at(base + 2000, H_ACK | H_PSH, d, 500); /* again, inside the held range */
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, base + 1000);
+	cr_assert_eq(a.nsack, 2);
+	cr_assert_eq(a.sack[0][0], base + 2000, "D-SACK of the duplicate first");
+	cr_assert_eq(a.sack[0][1], base + 2500);
+	cr_assert_eq(a.sack[1][0], base + 2000, "then the range holding it");
+	cr_assert_eq(a.sack[1][1], base + 2500);
+	psend_at(base + 500, H_ACK | H_PSH, d, 1000); /* half old, half fills part of the hole */
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, base + 1500);
+	cr_assert_eq(a.nsack, 2);
+	cr_assert_eq(a.sack[0][0], base + 500, "only the part seen before");
+	cr_assert_eq(a.sack[0][1], base + 1000);
+	cr_assert_eq(a.sack[1][0], base + 2000);
+	cr_assert_eq(drain(got, sizeof got), 1500, "nothing delivered twice");
+	psend_at(base + 1500, H_ACK | H_PSH, d, 500);
+	a = h_last_tcp(&B);
+	cr_assert_eq(a.ack, base + 2500);
+	cr_assert_eq(a.nsack, 0);
+	cr_assert_eq(dp_stack_stats(B.st)->tcp_dup_segments, 2);
+}
+
 Test(dp_tcp, sack_blocks_fit_the_option_space)
 {
 	sack_conn(true);
