@@ -160,10 +160,22 @@ static void ct_run(struct dp_off *off)
 		struct dp_kv *kv = dp_req_array(req, q->configs.n, sizeof(*kv));
 		int nkv = 0;
 		const char *owners_value = NULL;
-		for (int32_t k = 0; k < q->configs.n && kv && !o->error_code; k++) {
-			kv[nkv].key = dp_req_cstr(req, q->configs.items[k].name);
-			kv[nkv].value = q->configs.items[k].value.len < 0 ? NULL : dp_req_cstr(req, q->configs.items[k].value);
-			if (kv[nkv].key && !strcmp(kv[nkv].key, DP_OWNERS_KEY)) {
+		for (int32_t k = 0; k < q->configs.n && !o->error_code; k++) {
+			/* A full arena gives NULL copies (a null name never gets here: the codec refuses
+			 * it, as Kafka's parser does, and the connection is closed); they are refused
+			 * rather than passed on as a missing key or a null value, and so is a config
+			 * array that did not fit, which would drop the configs silently. */
+			const struct kp_str qv = q->configs.items[k].value;
+			if (kv) {
+				kv[nkv].key = dp_req_cstr(req, q->configs.items[k].name);
+				kv[nkv].value = qv.len < 0 ? NULL : dp_req_cstr(req, qv);
+			}
+			if (!kv || !kv[nkv].key || (qv.len >= 0 && !kv[nkv].value)) {
+				o->error_code = KP_ERR_INVALID_REQUEST;
+				o->error_message = dp_str("The request's configs do not fit in the broker's per-request memory");
+				break;
+			}
+			if (!strcmp(kv[nkv].key, DP_OWNERS_KEY)) {
 				/* A count the registry refuses anyway is left to its INVALID_PARTITIONS. */
 				if (total > 0 && total <= 100000)
 					o->error_code = ct_owners_config(req, kv[nkv].value, total, &owners, &o->error_message);
