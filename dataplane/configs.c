@@ -40,6 +40,21 @@ static void add(struct dp_cfgval *out, int *n, const char *name, int8_t type, in
 	v->value = v->buf;
 }
 
+/* LIST value v as Kafka's ConfigDef parses and prints it: the items without the blanks around
+ * them, joined by commas, in their order, into out (cap bytes, truncated). */
+static void list_text(const char *v, char *out, size_t cap)
+{
+	size_t o = 0;
+	while (*v == ' ')
+		v++;
+	for (; *v && o + 1 < cap; v++) {
+		if (*v == ' ' && (o == 0 || out[o - 1] == ',' || v[strspn(v, " ")] == ',' || !v[strspn(v, " ")]))
+			continue;
+		out[o++] = *v;
+	}
+	out[o] = 0;
+}
+
 /* Kafka's LogConfig.TopicConfigSynonyms: the broker key that is a topic key's default. */
 static const char *const topic_syn[][2] = {
 	{ "cleanup.policy", "log.cleanup.policy" },
@@ -187,10 +202,13 @@ int dp_configs_topic(const struct dp_broker *b, const struct dp_snap *snap, cons
 #define SRC(key) topic_src(b, snap, t, key)
 #define SRC1(key, syn) topic_src(b, snap, t, key)
 #define LONGKEY(key, syn, field) add(out, &n, key, DP_TYPE_LONG, SRC1(key, syn), false, "%" PRId64, (int64_t)c->field)
-	add(out, &n, "cleanup.policy", DP_TYPE_LIST, SRC1("cleanup.policy", "log.cleanup.policy"), false, "%s",
-	    c->cleanup_policy == (STOR_CLEANUP_DELETE | STOR_CLEANUP_COMPACT) ? "compact,delete"
-	    : c->cleanup_policy == STOR_CLEANUP_COMPACT                     ? "compact"
-	                                                                    : "delete");
+	/* Kafka shows a LIST as parsed and joined again: the items in the order given (its first
+	 * synonym, the value in effect), not the policy flags storage derives from it. */
+	struct dp_cfgsyn psyn[DP_SYN_MAX];
+	char policy[sizeof(out[0].buf)];
+	list_text(dp_configs_synonyms(b, snap, t, true, "cleanup.policy", psyn) ? psyn[0].value : "delete", policy,
+	          sizeof(policy));
+	add(out, &n, "cleanup.policy", DP_TYPE_LIST, SRC1("cleanup.policy", "log.cleanup.policy"), false, "%s", policy);
 	const char *ct = override(t, "compression.type");
 	add(out, &n, "compression.type", DP_TYPE_STRING, SRC("compression.type"), false, "%s", ct ? ct : "producer");
 	LONGKEY("delete.retention.ms", "log.cleaner.delete.retention.ms", delete_retention_ms);

@@ -157,11 +157,12 @@ def main(tap):
         res = kwire.incremental_alter_on(c, BROKER, '', [('log.segment.bytes', 2, '5')])
         tap.ok(res == (INVALID_CONFIG, 'Config value append is not allowed for config key: log.segment.bytes'),
                'APPEND to a key that is not a list: INVALID_CONFIG', res)
+        # APPEND adds at the end of the default list, as Kafka's prepareIncrementalConfigs does.
         res = kwire.incremental_alter_on(c, 2, 'own', [('cleanup.policy', 2, 'compact')])
         _, _, t = kwire.describe_configs_on(c, 2, 'own')
         res2 = kwire.incremental_alter_on(c, 2, 'own', [('retention.ms', 3, '1')])
         res3 = kwire.incremental_alter_on(c, 2, 'own', [('cleanup.policy', 3, 'compact')])
-        tap.ok(res == (0, None) and t.get('cleanup.policy', (None,))[:2] == ('compact,delete', SRC_TOPIC) and
+        tap.ok(res == (0, None) and t.get('cleanup.policy', (None,))[:2] == ('delete,compact', SRC_TOPIC) and
                res2 == (INVALID_CONFIG, "Can't SUBTRACT to key retention.ms because its type is not LIST.") and
                res3 == (0, None), 'a topic\'s cleanup.policy takes APPEND and SUBTRACT; a non-list key is '
                'INVALID_CONFIG with the controller\'s message', (res, t.get('cleanup.policy'), res2, res3))
