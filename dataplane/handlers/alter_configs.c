@@ -18,6 +18,11 @@
 #define RES_TOPIC 2
 #define RES_BROKER 4
 
+/* Kafka's words (ConfigAdminManager.preprocess) for a resource named twice; ours for a request
+ * whose arena is full. */
+#define DUP_MSG "Each resource must appear at most once."
+#define NOMEM_MSG "The request's configs do not fit in the broker's per-request memory"
+
 /* The topics altered by the request (not validate_only), collected on the file worker for
  * `reconfigure_back`, and one job per shard to apply them; in the request's arena, hung on
  * off->ctx. */
@@ -44,7 +49,7 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, co
 	bool whole = n <= 0 || (kv && (ops || !incremental));
 	char bmsg[1024] = "";
 	if (type == RES_BROKER && !whole) {
-		why = "The request's configs do not fit in the broker's per-request memory";
+		why = NOMEM_MSG;
 		e = KP_ERR_INVALID_REQUEST;
 	} else if (type == RES_BROKER) {
 		const char *rname = dp_req_cstr(off->req, name);
@@ -63,7 +68,7 @@ static int16_t alter_one(struct dp_off *off, int8_t type, struct kp_str name, co
 		why = "Topic does not exist";
 		e = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	} else if (!whole) {
-		why = "The request's configs do not fit in the broker's per-request memory";
+		why = NOMEM_MSG;
 		e = KP_ERR_INVALID_REQUEST;
 	} else {
 		e = dp_meta_alter_configs(b->meta, name.ptr, (size_t)name.len, kv, ops, n, incremental, validate_only,
@@ -127,6 +132,39 @@ static void reconfigure_back(struct dp_off *off)
 	}
 }
 
+/* A resource of the request, for finding the ones named more than once. */
+struct res_key {
+	int8_t type;
+	struct kp_str name;
+	int32_t i;                      /* its index in the request */
+};
+
+static int res_key_cmp(const void *a, const void *b)
+{
+	const struct res_key *x = a, *y = b;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	int32_t lx = x->name.len > 0 ? x->name.len : 0, ly = y->name.len > 0 ? y->name.len : 0;
+	int c = memcmp(x->name.ptr ? x->name.ptr : "", y->name.ptr ? y->name.ptr : "", (size_t)(lx < ly ? lx : ly));
+	return c ? c : lx < ly ? -1 : lx > ly;
+}
+
+/* Kafka's ConfigAdminManager refuses every occurrence of a (type, name) given more than once,
+ * and alters the others.  keys (n, request arena, reordered) name the resources; returns the
+ * marks per request index (request arena: true for a duplicate), or NULL when the arena is
+ * full.  Sorted rather than compared pairwise: a large frame can name millions of resources. */
+static bool *dup_marks(struct dp_req *req, struct res_key *keys, int32_t n)
+{
+	bool *dup = dp_req_array(req, n, sizeof(*dup));
+	if (!dup || !keys)
+		return NULL;
+	qsort(keys, (size_t)n, sizeof(*keys), res_key_cmp);
+	for (int32_t k = 1; k < n; k++)
+		if (!res_key_cmp(&keys[k - 1], &keys[k]))
+			dup[keys[k - 1].i] = dup[keys[k].i] = true;
+	return dup;
+}
+
 static void ac_run(struct dp_off *off)
 {
 	struct dp_req *req = off->req;
@@ -135,11 +173,20 @@ static void ac_run(struct dp_off *off)
 	kp_alter_configs_resp_init(resp);
 	DP_ARRAY(req, resp->responses, m->resources.n);
 	altered_init(off, resp->responses.n);
+	struct res_key *keys = dp_req_array(req, resp->responses.n, sizeof(*keys));
+	for (int32_t i = 0; keys && i < resp->responses.n; i++)
+		keys[i] = (struct res_key){ m->resources.items[i].resource_type, m->resources.items[i].resource_name, i };
+	bool *dup = dup_marks(req, keys, resp->responses.n);
 	for (int32_t i = 0; i < resp->responses.n; i++) {
 		struct kp_alter_configs_req_resource *q = &m->resources.items[i];
 		struct kp_alter_configs_resp_resource *o = &resp->responses.items[i];
 		o->resource_type = q->resource_type;
 		o->resource_name = q->resource_name;
+		if (!dup || dup[i]) {
+			o->error_code = KP_ERR_INVALID_REQUEST;
+			o->error_message = dp_str(dup ? DUP_MSG : NOMEM_MSG);
+			continue;
+		}
 		struct dp_kv *kv = dp_req_array(req, q->configs.n, sizeof(*kv));
 		for (int32_t k = 0; kv && k < q->configs.n; k++)
 			if (!config_kv(req, q->configs.items[k].name, q->configs.items[k].value, &kv[k]))
@@ -162,11 +209,20 @@ static void iac_run(struct dp_off *off)
 	kp_incremental_alter_configs_resp_init(resp);
 	DP_ARRAY(req, resp->responses, m->resources.n);
 	altered_init(off, resp->responses.n);
+	struct res_key *keys = dp_req_array(req, resp->responses.n, sizeof(*keys));
+	for (int32_t i = 0; keys && i < resp->responses.n; i++)
+		keys[i] = (struct res_key){ m->resources.items[i].resource_type, m->resources.items[i].resource_name, i };
+	bool *dup = dup_marks(req, keys, resp->responses.n);
 	for (int32_t i = 0; i < resp->responses.n; i++) {
 		struct kp_incremental_alter_configs_req_alter_configs_resource *q = &m->resources.items[i];
 		struct kp_incremental_alter_configs_resp_alter_configs_resource *o = &resp->responses.items[i];
 		o->resource_type = q->resource_type;
 		o->resource_name = q->resource_name;
+		if (!dup || dup[i]) {
+			o->error_code = KP_ERR_INVALID_REQUEST;
+			o->error_message = dp_str(dup ? DUP_MSG : NOMEM_MSG);
+			continue;
+		}
 		struct dp_kv *kv = dp_req_array(req, q->configs.n, sizeof(*kv));
 		int8_t *ops = dp_req_array(req, q->configs.n, sizeof(*ops));
 		for (int32_t k = 0; kv && ops && k < q->configs.n; k++) {
