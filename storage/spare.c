@@ -107,6 +107,15 @@ static void rename_cb(struct rt_ioop *op, int32_t res, uint32_t flags)
 	 * files now (fds.c). */
 	if (!log->spare_renaming && !log->offline && log->nseg) stor_segment_aux_resume(stor_log_active(log));
 	if (!log->spare_renaming) stor_log_fds_release(log, false);
+	/* A roll that waited for these renames needs new spares now, whether or not the active
+	 * segment is "due" by size: a roll on a full offset index or on segment.ms comes long before
+	 * half of segment.bytes, and stor_spare_prepare_due would open nothing, so no open_cb would
+	 * ever resume the roll (the appends behind it hung).  Nothing to open (failed, offline):
+	 * the roll goes on at once and creates its files itself. */
+	if (!log->spare_renaming && log->roll_wait) {
+		stor_spare_prepare(log);
+		if (!log->spare_opening) stor_roll_resume(log);
+	}
 }
 
 void stor_spare_prepare(struct stor_log *log)
