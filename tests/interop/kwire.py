@@ -247,18 +247,26 @@ def produce(port, topic, partition, records, txn_id=None, acks=-1, timeout_ms=10
         c.close()
 
 
+def alter_many_on(c, resources, incremental):
+    """AlterConfigs v0 (or IncrementalAlterConfigs v0, SET) of [(type, name, {key: value})] on
+    connection c: [(error code, error message, type, name)] in the response's order."""
+    body = W().i32(len(resources))
+    for rtype, name, configs in resources:
+        body.i8(rtype).str(name).i32(len(configs))
+        for k, v in configs.items():
+            body.str(k)
+            if incremental:
+                body.i8(0)
+            body.str(v)
+    r = c.call(44 if incremental else 33, 0, body.i8(0), False)
+    r.i32()                 # throttle
+    return r.arr(lambda x: (x.i16(), x.str(), x.i8(), x.str()))
+
+
 def alter_topic_on(c, topic, configs, incremental=False):
     """AlterConfigs v0 (the topic's whole set of overrides), or IncrementalAlterConfigs v0 (SET
     each one), of {name: value} on connection c: the resource's (error code, error message)."""
-    body = W().i32(1).i8(2).str(topic).i32(len(configs))
-    for k, v in configs.items():
-        body.str(k)
-        if incremental:
-            body.i8(0)
-        body.str(v)
-    r = c.call(44 if incremental else 33, 0, body.i8(0), False)
-    r.i32()                 # throttle
-    res = r.arr(lambda x: (x.i16(), x.str(), x.i8(), x.str()))
+    res = alter_many_on(c, [(2, topic, configs)], incremental)
     return res[0][:2] if res else None
 
 

@@ -14,7 +14,7 @@ Usage: test_config_requests.py <path to ringtail>
 """
 import sys
 
-from kwire import Conn, W, describe_configs_on
+from kwire import Conn, W, alter_many_on, describe_configs_on
 from rtbroker import Broker, run_tap
 
 TOPIC = 2
@@ -33,22 +33,6 @@ def create_topic_on(c, name, configs, validate_only=False):
     r.i32()                 # throttle
     res = r.arr(lambda x: (x.str(), x.i16(), x.str()))
     return res[0][1:]
-
-
-def alter_many_on(c, resources, incremental):
-    """AlterConfigs v0 (or IncrementalAlterConfigs v0, SET) of [(type, name, {key: value})] on
-    connection c: [(error code, error message, type, name)] in the response's order."""
-    body = W().i32(len(resources))
-    for rtype, name, configs in resources:
-        body.i8(rtype).str(name).i32(len(configs))
-        for k, v in configs.items():
-            body.str(k)
-            if incremental:
-                body.i8(0)
-            body.str(v)
-    r = c.call(44 if incremental else 33, 0, body.i8(0), False)
-    r.i32()                 # throttle
-    return r.arr(lambda x: (x.i16(), x.str(), x.i8(), x.str()))
 
 
 def describe_many_on(c, resources):
