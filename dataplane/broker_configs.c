@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "base/file_replace.h"
 #include "base/log.h"
 #include "configs.h"
 #include "kp_errors.h"
@@ -568,37 +569,24 @@ int dp_bcfg_load(const struct dp_config *c, struct dp_bcfg **out, char *err, siz
 	return 0;
 }
 
+struct save_arg {
+	const struct dp_config *c;
+	const struct dp_bcfg *d;
+};
+
+static void save_print(FILE *f, const void *arg)
+{
+	const struct save_arg *a = arg;
+	fprintf(f, "version 1\n");
+	for (int i = 0; i < a->d->n[DP_BCFG_DEFAULT]; i++)
+		fprintf(f, "default %s=%s\n", a->d->kv[DP_BCFG_DEFAULT][i].key, a->d->kv[DP_BCFG_DEFAULT][i].value);
+	for (int i = 0; i < a->d->n[DP_BCFG_NODE]; i++)
+		fprintf(f, "broker %d %s=%s\n", a->c->node_id, a->d->kv[DP_BCFG_NODE][i].key,
+		        a->d->kv[DP_BCFG_NODE][i].value);
+}
+
 int dp_bcfg_save(const struct dp_config *c, const struct dp_bcfg *d)
 {
-	char path[4200], tmp[4300];
-	file_path(c, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "version 1\n");
-	for (int i = 0; i < d->n[DP_BCFG_DEFAULT]; i++)
-		fprintf(f, "default %s=%s\n", d->kv[DP_BCFG_DEFAULT][i].key, d->kv[DP_BCFG_DEFAULT][i].value);
-	for (int i = 0; i < d->n[DP_BCFG_NODE]; i++)
-		fprintf(f, "broker %d %s=%s\n", c->node_id, d->kv[DP_BCFG_NODE][i].key, d->kv[DP_BCFG_NODE][i].value);
-	int rc = 0;
-	if (fflush(f) || ferror(f))
-		rc = -EIO;
-	if (!rc && fsync(fileno(f)))
-		rc = -errno;
-	if (fclose(f) && !rc)
-		rc = -EIO;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (!rc) {
-		int dfd = open(c->log_dirs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			if (fsync(dfd))
-				rc = -errno;
-			close(dfd);
-		}
-	}
-	if (rc)
-		unlink(tmp);
-	return rc;
+	struct save_arg a = { c, d };
+	return rt_file_replace_print(c->log_dirs, DP_BCFG_FILE, save_print, &a);
 }

@@ -8,7 +8,8 @@
  *     topic <name> <topic id, 32 hex digits> <partition count>
  *     owners <shard of partition 0> <shard of partition 1> ...
  *     config <key>=<value>                  (belongs to the topic line above)
- * It is rewritten whole on every change: <file>.tmp, fsync, rename, fsync of the directory.
+ * It is rewritten whole on every change (rt_file_replace: <file>.tmp, fsync, rename, fsync of the
+ * directory).
  */
 #include "meta.h"
 
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file_replace.h"
 #include "base/log.h"
 #include "broker_configs.h"
 #include "config.h"
@@ -323,28 +325,15 @@ static int topic_owner_list(struct dp_topic *t)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
+struct persist_arg {
+	const struct dp_meta *m;
+	const struct dp_snap *s;
+};
 
-static int persist(struct dp_meta *m, const struct dp_snap *s)
+static void persist_print(FILE *f, const void *arg)
 {
-	char tmp[4300];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", m->path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
+	const struct dp_meta *m = ((const struct persist_arg *)arg)->m;
+	const struct dp_snap *s = ((const struct persist_arg *)arg)->s;
 	fprintf(f, "version 1\ncluster %s\n", m->cluster_id);
 	for (int i = 0; i < s->n; i++) {
 		const struct dp_topic *t = s->t[i];
@@ -358,27 +347,13 @@ static int persist(struct dp_meta *m, const struct dp_snap *s)
 		for (int k = 0; k < t->nconf; k++)
 			fprintf(f, "config %s=%s\n", t->conf[k].key, t->conf[k].value);
 	}
-	int rc = 0;
-	if (fflush(f) || ferror(f))
-		rc = -EIO;
-	if (!rc && fsync(fileno(f)))
-		rc = -errno;
-	if (fclose(f) && !rc)
-		rc = -EIO;
-	if (!rc && rename(tmp, m->path))
-		rc = -errno;
-	if (!rc) {
-		char dir[4200];
-		snprintf(dir, sizeof(dir), "%s", m->cfg->log_dirs);
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			if (fsync(dfd))
-				rc = -errno;
-			close(dfd);
-		}
-	}
-	(void)write_all;
-	return rc;
+}
+
+/* Writes the registry file from snapshot `s`.  Returns 0 or -errno. */
+static int persist(struct dp_meta *m, const struct dp_snap *s)
+{
+	struct persist_arg a = { m, s };
+	return rt_file_replace_print(m->cfg->log_dirs, META_FILE, persist_print, &a);
 }
 
 /* Publishes a new snapshot made of `s`'s topics minus `drop` plus `add` (either may be NULL),

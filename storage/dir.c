@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file_replace.h"
 #include "storage/internal.h"
 
 #define CLEAN_MARKER ".kafka_cleanshutdown"
@@ -81,31 +82,6 @@ int stor_ck_open(int dirfd, const char *name, long max, FILE **fp, long *n)
 	}
 	*fp = f;
 	return 0;
-}
-
-int stor_write_file_atomic(int dirfd, const char *name, const void *data, size_t len)
-{
-	char tmp[512];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", name) >= sizeof tmp) return -ENAMETOOLONG;
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) return -errno;
-	int rc = 0;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, (const char *)data + done, len - done);
-		if (w < 0) {
-			if (errno == EINTR) continue;
-			rc = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (!rc && fsync(fd)) rc = -errno;
-	if (close(fd) && !rc) rc = -errno;
-	if (!rc && renameat(dirfd, tmp, dirfd, name)) rc = -errno;
-	if (!rc && fsync(dirfd)) rc = -errno;
-	if (rc) unlinkat(dirfd, tmp, 0);
-	return rc;
 }
 
 static struct ck_entry *entry_find(struct stor_dir *d, const char *topic, int32_t partition, bool add)
@@ -316,7 +292,7 @@ static int ck_write(struct stor_dir *d, const char *file, int which)
 			len += (size_t)snprintf(buf + len, cap - len, "%s %" PRId32 " %" PRId64 "\n", e->topic,
 			                        e->partition, v);
 	}
-	int rc = stor_write_file_atomic(d->fd, file, buf, len);
+	int rc = rt_file_replace_at(d->fd, file, buf, len);
 	free(buf);
 	return rc;
 }

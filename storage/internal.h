@@ -699,8 +699,6 @@ void stor_dir_mark_unclean(struct stor_dir *d);
 /* Drops a deleted partition's checkpoint values. */
 void stor_dir_forget(struct stor_dir *d, const char *topic, int32_t partition);
 int stor_fsync_dir(const char *path);
-/* Writes `data` to <dirpath>/<name> through "<name>.tmp", fsync and rename.  Blocking. */
-int stor_write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 /* Opens the checkpoint file `name` of directory dirfd and reads Kafka's header (version 0, then
  * the number of entries, 0..max): 0 with *f open at the first entry (the caller fcloses it) and
  * *n set, or 0 with *f NULL when there is no such file; -EBADMSG when the header is not that

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/file_replace.h"
 #include "storage/bg.h"
 #include "storage/internal.h"
 
@@ -157,7 +158,7 @@ static int metadata_check(struct stor_log *log, const uint8_t *topic_id)
 		return -errno;
 	}
 	int len = snprintf(buf, sizeof buf, "version: 0\ntopic_id: %s\n", want);
-	return stor_write_file_atomic(log->dfd, "partition.metadata", buf, (size_t)len);
+	return rt_file_replace_at(log->dfd, "partition.metadata", buf, (size_t)len);
 }
 
 /* --- leader-epoch-checkpoint --------------------------------------------------------------- */
@@ -203,7 +204,7 @@ static int epochs_write(struct stor_log *log)
 	char *buf = stor_log_epochs_text(log, &len);
 	if (!buf) return -ENOMEM;
 	int dfd = stor_log_dirfd(log);
-	int rc = dfd < 0 ? dfd : stor_write_file_atomic(dfd, "leader-epoch-checkpoint", buf, len);
+	int rc = dfd < 0 ? dfd : rt_file_replace_at(dfd, "leader-epoch-checkpoint", buf, len);
 	free(buf);
 	return rc;
 }

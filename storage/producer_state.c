@@ -27,6 +27,7 @@
 
 #include "base/bytes.h"
 #include "base/crc32c.h"
+#include "base/file_replace.h"
 #include "storage/internal.h"
 
 #define NO_EPOCH ((int16_t)-1)
@@ -742,13 +743,8 @@ int stor_pstate_snapshot_write_encoded(const char *dir, int64_t offset, const ui
 	if (offset < 0)
 		return -EINVAL;
 	snprintf(name, sizeof(name), "%020" PRId64 SNAP_SUFFIX, offset);
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
 	/* Durable before it gets its name, and the name durable before anyone relies on it. */
-	int rc = stor_write_file_atomic(dfd, name, p, len);
-	close(dfd);
-	return rc;
+	return rt_file_replace(dir, name, p, len);
 }
 
 int stor_pstate_snapshot_write(const struct stor_pstate *ps, const char *dir, int64_t offset)

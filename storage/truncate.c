@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "base/bytes.h"
+#include "base/file_replace.h"
 #include "storage/bg.h"
 #include "storage/fault.h"
 #include "storage/internal.h"
@@ -98,7 +99,7 @@ static void cut_run(struct stor_bg_job *j)
 	if (!err && c->sync) {
 		if (fdatasync(c->fd) || fsync(dfd)) err = -errno;
 		else if (c->epochs)
-			err = stor_write_file_atomic(dfd, "leader-epoch-checkpoint", c->epochs, c->epochs_len);
+			err = rt_file_replace_at(dfd, "leader-epoch-checkpoint", c->epochs, c->epochs_len);
 	} else if (!err && c->nnames && fsync(dfd)) {
 		/* The unlinks are made durable here rather than by the next round: the log holds
 		 * its directory's descriptor only while a round must sync it (fds.c). */
