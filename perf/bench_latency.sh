@@ -24,14 +24,10 @@
 # the acks=-1 run's own pattern (8 files at 1,250/s each: bench_latency_limits), for context.
 # Nothing here runs in `make test`.
 set -eu
-B=${1:-build}
 DUR=${2:-5}
 REP=${3:-3}
-RT=$B/dataplane/ringtail
-PERF=$B/perf/harness/ringtail-perf
-LIM=$B/perf/bench_latency_limits
-TMP=$(mktemp -d /tmp/ringtail-lat.XXXXXX)
 . "$(dirname "$0")/lib.sh"
+bench_init "${1:-build}" lat
 
 # The first write to a partition creates its log (files and fsyncs): --prime writes one record
 # to every partition before the clock starts, so that the runs measure appends, not creation
@@ -47,8 +43,7 @@ while [ "$i" -lt "$REP" ]; do
 	start_broker "$TMP/b$i" "$TMP/b$i.log" ${OVERRIDES:-}
 	for acks in ${ACKS:-1 -1}; do
 		sync
-		$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
-		latency_limits_read "$TMP/lim.txt"
+		latency_limits_measure "$TMP/data"
 		echo "run $i load $(cut -d' ' -f1 /proc/loadavg) limits: loopback RTT p99 $RTT99 us (paced 10k/s $RTTP99 us, from slot $RTTS99 us), fdatasync(16 KiB) p99 $SYNC99 us (8 files at 1,250/s: ${SYNC8:-?} us)"
 		/usr/bin/time -f "%U %S" -o "$TMP/cpu" $PERF --bootstrap 127.0.0.1:$BP --topic tl$acks --create \
 			--partitions 8 --record-size 1024 --acks $acks --rate 10000 --linger-ms 0 --duration "$DUR" \

@@ -38,13 +38,9 @@
 # Prints each figure and its ratio to the limit the issue names.  Needs iperf3 and the build's
 # ringtail and ringtail-perf, fio and /usr/bin/time.  Nothing here runs in `make test`.
 set -eu
-B=${1:-build}
 DUR=${2:-5}
-RT=$B/dataplane/ringtail
-PERF=$B/perf/harness/ringtail-perf
-LIM=$B/perf/bench_latency_limits
-TMP=$(mktemp -d /tmp/ringtail-bench.XXXXXX)
 . "$(dirname "$0")/lib.sh"
+bench_init "${1:-build}" bench
 SHM=""
 trap 'cleanup; [ -z "$SHM" ] || rm -rf "$SHM"' EXIT INT TERM
 
@@ -58,8 +54,7 @@ latency_limits() {
 	dirty=$(awk '/^Dirty:/ {print int($2 / 1024)}' /proc/meminfo)
 	sync
 	settled=$(/usr/bin/python3 -c "print(round($(date +%s.%N) - $t0, 1))")
-	$LIM "$TMP/data" 20000 > "$TMP/lim.txt"
-	latency_limits_read "$TMP/lim.txt"
+	latency_limits_measure "$TMP/data"
 	echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us; counted from each exchange's slot, as the produce latency is: $RTTS99 us), fdatasync(16 KiB) p99: $SYNC99 us (8 files at 1,250/s each, as the acks=-1 run syncs: ${SYNC8:-?} us); $1, after writing back $dirty MB of dirty page cache in $settled s"
 }
 latency_limits "at the start"

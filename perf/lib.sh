@@ -1,8 +1,19 @@
-# perf/lib.sh: what the perf shell scripts share; sourced (`. "$(dirname "$0")/lib.sh"`) after
-# they set RT (the ringtail binary) and TMP (their scratch directory).  Sourcing arms the
-# clean-up: every process started here, or added to $pids, is killed on exit and TMP removed.
+# perf/lib.sh: what the perf shell scripts share; sourced (`. "$(dirname "$0")/lib.sh"`) first,
+# then `bench_init BUILD_DIR NAME` sets their paths.  Sourcing arms the clean-up: every process
+# started here, or added to $pids, is killed on exit and TMP removed.
 
 pids=""
+TMP=""
+# bench_init BUILD_DIR NAME: the paths of the build's programs: RT (the broker), PERF (the load
+# generator, ringtail-perf) and LIM (bench_latency_limits); and TMP, a new scratch directory
+# /tmp/ringtail-NAME.XXXXXX that the clean-up removes.
+bench_init() {
+	B=$1
+	RT=$B/dataplane/ringtail
+	PERF=$B/perf/harness/ringtail-perf
+	LIM=$B/perf/bench_latency_limits
+	TMP=$(mktemp -d "/tmp/ringtail-$2.XXXXXX")
+}
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT INT TERM
 
@@ -25,6 +36,14 @@ latency_limits_read() {
 	RTTS99=$(lim_p99 "$1" loopback_rtt_1k_paced_10k_from_slot)
 	SYNC99=$(lim_p99 "$1" fdatasync_16k)
 	SYNC8=$(lim_p99 "$1" fdatasync_1k_8files_paced)
+}
+# latency_limits_measure DIR: measures the latency limits (bench_latency_limits, 20,000 samples,
+# its files in DIR) into $TMP/lim.txt and reads them (latency_limits_read).  The caller writes
+# back the dirty page cache first (`sync`) so that the limits and the run after them see the disk
+# in the same state.
+latency_limits_measure() {
+	$LIM "$1" 20000 > "$TMP/lim.txt"
+	latency_limits_read "$TMP/lim.txt"
 }
 # produce_limits ACKS: the p99 produce latency limits for ACKS from latency_limits_read's
 # figures: LIMIT, the issue's (2 x RTT99, plus SYNC99 with acks=-1), and SAME, the same with the

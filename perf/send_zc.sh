@@ -10,13 +10,10 @@
 # directory.  Prints consume MB/s and broker CPU seconds per GB for each run and the medians.
 # iperf3 over loopback in the same run is the limit.  Nothing here runs in `make test`.
 set -eu
-B=${1:-build}
 DUR=${2:-5}
 ROUNDS=${3:-3}
-RT=$B/dataplane/ringtail
-PERF=$B/perf/harness/ringtail-perf
-TMP=$(mktemp -d /tmp/ringtail-zc.XXXXXX)
 . "$(dirname "$0")/lib.sh"
+bench_init "${1:-build}" zc
 
 iperf_loopback "$DUR"
 echo "limit  iperf3 loopback: $IPERF MB/s"

@@ -10,18 +10,14 @@
 # Needs root (perf record -a, tracepoints) and perf.  The disk and the CPUs are shared: run it on
 # a quiet machine, or read its figures as proportions.  Nothing here runs in `make test`.
 set -eu
-B=${1:-build}
 DUR=${2:-5}
-RT=$B/dataplane/ringtail
-PERF=$B/perf/harness/ringtail-perf
-LIM=$B/perf/bench_latency_limits
-TMP=$(mktemp -d /tmp/ringtail-synctrace.XXXXXX)
 . "$(dirname "$0")/lib.sh"
+bench_init "${1:-build}" synctrace
 command -v perf >/dev/null || { echo "sync_trace.sh: perf is missing" >&2; exit 1; }
 start_broker "$TMP/data" "$TMP/broker.log" ${OVERRIDES:-}
 sync
-$LIM "$TMP" 20000 > "$TMP/lim.txt"
-echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); limits: $(awk '$1=="fdatasync_16k" || $1=="fdatasync_1k_8files_paced" || $1=="loopback_rtt_1k" {printf "%s %s  ", $1, $3}' "$TMP/lim.txt")"
+latency_limits_measure "$TMP"
+echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); limits: loopback RTT p99 $RTT99 us, fdatasync(16 KiB) p99 $SYNC99 us (8 files at 1,250/s: ${SYNC8:-?} us)"
 perf record -a -q -o "$TMP/perf.data" -e block:block_rq_issue -e block:block_rq_complete \
 	-e ext4:ext4_sync_file_enter -e ext4:ext4_sync_file_exit -- sleep $((DUR + 3)) 2>/dev/null &
 PP=$!
