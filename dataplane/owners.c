@@ -1,10 +1,12 @@
 /*
  * dataplane/owners.c: the `ringtail.partition.shards` list (see owners.h): parsing with the
- * message an operator needs, formatting, and the operator's table of owners and cores.
+ * message an operator needs, formatting, and the operator's table of owners and cores; and the
+ * owners that a request's manual replica assignments name.
  */
 #include "owners.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,63 @@ int16_t dp_owners_parse(const char *value, int32_t nparts, int nshards, int16_t 
 		                       "partition)",
 		         shown(value, v, sizeof(v)), n, n == 1 ? "" : "s", nparts, nparts == 1 ? "" : "s", nshards - 1);
 		return KP_ERR_INVALID_CONFIG;
+	}
+	return 0;
+}
+
+int dp_owners_node_shard(const struct dp_owners_nodes *nodes, int32_t id)
+{
+	if (id == nodes->node_id)
+		return -1;
+	int64_t s = (int64_t)id - (int64_t)nodes->node_id * 1000 - 1;
+	return nodes->shard_nodes && s >= 0 && s < nodes->nshards ? (int)s : -2;
+}
+
+/* Marks a partition no assignment has named yet (the shards are -1 ..). */
+#define UNNAMED INT16_MIN
+
+int16_t dp_owners_assign(const struct dp_owners_nodes *nodes, const void *list, int32_t n, dp_owners_replicas_fn at,
+                         bool growing, int16_t *owner, char *msg, size_t msglen)
+{
+	for (int32_t p = 0; p < n; p++)
+		owner[p] = UNNAMED;
+	for (int32_t k = 0; k < n; k++) {
+		int32_t p, nids;
+		const int32_t *ids;
+		at(list, k, &p, &ids, &nids);
+		if (p < 0 || p >= n) {
+			snprintf(msg, msglen, "partitions should be a consecutive 0-based integer sequence");
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		if (owner[p] != UNNAMED) {
+			snprintf(msg, msglen, "Found multiple manual partition assignments for partition %d", p);
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		if (nids <= 0) {
+			snprintf(msg, msglen, "The manual partition assignment includes an empty replica list.");
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		/* An unknown broker is reported before a second replica, as Kafka checks each id first. */
+		for (int32_t r = 0; r < nids; r++) {
+			if (dp_owners_node_shard(nodes, ids[r]) == -2) {
+				snprintf(msg, msglen,
+				         "The manual partition assignment includes broker %d, but no such broker is registered.",
+				         ids[r]);
+				return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+			}
+		}
+		if (nids > 1) {
+			if (growing)
+				snprintf(msg, msglen,
+				         "The manual partition assignment includes a partition with %d replica(s), but this is "
+				         "not consistent with previous partitions, which have 1 replica(s).", nids);
+			else
+				snprintf(msg, msglen,
+				         "The manual partition assignment includes a partition with %d replicas, but a single "
+				         "broker keeps one replica per partition", nids);
+			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		owner[p] = (int16_t)dp_owners_node_shard(nodes, ids[0]);
 	}
 	return 0;
 }

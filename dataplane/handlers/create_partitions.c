@@ -17,14 +17,23 @@ static void cp_open_failed(struct dp_off *off, int32_t i, int err)
 	o->error_code = dp_off_open_error(off, err, "the topic keeps the partitions it had", &o->error_message);
 }
 
+static void cp_replicas(const void *list, int32_t k, int32_t *partition, const int32_t **ids, int32_t *nids)
+{
+	const struct kp_create_partitions_req_assignment *a =
+		&((const struct kp_create_partitions_req_topic *)list)->assignments.items[k];
+	*partition = k; /* the k-th new partition */
+	*ids = a->broker_ids.items;
+	*nids = a->broker_ids.n;
+}
+
 /* The owner shards topic q's assignments name for its new partitions, checked as Kafka checks
- * them with one replica per partition; `had` is the topic's count as last seen (NULL topic: 0,
- * the registry answers UNKNOWN_TOPIC_OR_PARTITION).  Returns 0 with *owners (request arena, -1
- * where the registry picks; NULL without assignments), or INVALID_REPLICA_ASSIGNMENT with *msg. */
+ * them with one replica per partition (dp_owners_assign); `was` is the topic as last seen (NULL:
+ * the registry answers UNKNOWN_TOPIC_OR_PARTITION).  Returns 0 with *owners (request arena, one
+ * per new partition: the shard, or -1 where the registry picks; NULL without assignments), or
+ * INVALID_REPLICA_ASSIGNMENT with *msg. */
 static int16_t cp_assignments(struct dp_req *req, const struct kp_create_partitions_req_topic *q, const struct dp_topic *was,
                               int16_t **owners, struct kp_str *msg)
 {
-	struct dp_broker *b = dp_req_broker(req);
 	*owners = NULL;
 	if (q->assignments.n < 0 || !was || q->count <= was->nparts)
 		return 0;
@@ -39,25 +48,12 @@ static int16_t cp_assignments(struct dp_req *req, const struct kp_create_partiti
 		*msg = dp_str("The request's assignments do not fit in the broker's per-request memory");
 		return KP_ERR_INVALID_REQUEST;
 	}
-	for (int32_t k = 0; k < adding; k++) {
-		const struct kp_create_partitions_req_assignment *a = &q->assignments.items[k];
-		if (a->broker_ids.n <= 0) {
-			*msg = dp_str("The manual partition assignment includes an empty replica list.");
-			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		for (int32_t r = 0; r < a->broker_ids.n; r++) {
-			if (dp_assigned_shard(b, a->broker_ids.items[r]) == -2) {
-				*msg = dp_req_msg(req, "The manual partition assignment includes broker %d, but no such broker is registered.",
-				                  a->broker_ids.items[r]);
-				return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-			}
-		}
-		if (a->broker_ids.n > 1) {
-			*msg = dp_req_msg(req, "The manual partition assignment includes a partition with %d replica(s), but this "
-			                  "is not consistent with previous partitions, which have 1 replica(s).", a->broker_ids.n);
-			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		own[k] = (int16_t)dp_assigned_shard(b, a->broker_ids.items[0]);
+	struct dp_owners_nodes nodes = dp_assign_nodes(dp_req_broker(req));
+	char text[200];
+	int16_t e = dp_owners_assign(&nodes, q, adding, cp_replicas, true, own, text, sizeof(text));
+	if (e) {
+		*msg = dp_req_msg(req, "%s", text);
+		return e;
 	}
 	*owners = own;
 	return 0;

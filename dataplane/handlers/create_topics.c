@@ -14,50 +14,33 @@
 #include "handlers.h"
 #include "offload.h"
 
-/* Topic q's replica assignments, Kafka's rules with one replica per partition: partition
- * indexes 0 .. n-1, each once, each naming this broker or a shard's node.  Returns 0 with
- * *owners (request arena, one entry per assignment: the shard, or -1 where the registry picks
- * one) or INVALID_REPLICA_ASSIGNMENT with *msg (Kafka's words where Kafka has them). */
+static void ct_replicas(const void *list, int32_t k, int32_t *partition, const int32_t **ids, int32_t *nids)
+{
+	const struct kp_create_topics_req_creatable_replica_assignment *as =
+		&((const struct kp_create_topics_req_creatable_topic *)list)->assignments.items[k];
+	*partition = as->partition_index;
+	*ids = as->broker_ids.items;
+	*nids = as->broker_ids.n;
+}
+
+/* Topic q's replica assignments (dp_owners_assign: partition indexes 0 .. n-1, each once, each
+ * naming this broker or a shard's node).  Returns 0 with *owners (request arena, one entry per
+ * partition: the shard, or -1 where the registry picks one) or INVALID_REPLICA_ASSIGNMENT with
+ * *msg (Kafka's words where Kafka has them). */
 static int16_t ct_assignments(struct dp_req *req, const struct kp_create_topics_req_creatable_topic *q,
                               int16_t **owners, struct kp_str *msg)
 {
-	struct dp_broker *b = dp_req_broker(req);
-	int32_t n = q->assignments.n;
-	int16_t *own = dp_req_array(req, n, sizeof(*own));
-	bool *seen = dp_req_array(req, n, sizeof(*seen));
-	if (!own || !seen) {
+	struct dp_owners_nodes nodes = dp_assign_nodes(dp_req_broker(req));
+	int16_t *own = dp_req_array(req, q->assignments.n, sizeof(*own));
+	if (!own) {
 		*msg = dp_str("The request's assignments do not fit in the broker's per-request memory");
 		return KP_ERR_INVALID_REQUEST;
 	}
-	for (int32_t k = 0; k < n; k++) {
-		const struct kp_create_topics_req_creatable_replica_assignment *as = &q->assignments.items[k];
-		int32_t p = as->partition_index;
-		if (p < 0 || p >= n) {
-			*msg = dp_str("partitions should be a consecutive 0-based integer sequence");
-			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		if (seen[p]) {
-			*msg = dp_req_msg(req, "Found multiple manual partition assignments for partition %d", p);
-			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		seen[p] = true;
-		if (as->broker_ids.n <= 0) {
-			*msg = dp_str("The manual partition assignment includes an empty replica list.");
-			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		for (int32_t r = 0; r < as->broker_ids.n; r++) {
-			int32_t id = as->broker_ids.items[r];
-			if (dp_assigned_shard(b, id) == -2) {
-				*msg = dp_req_msg(req, "The manual partition assignment includes broker %d, but no such broker is registered.", id);
-				return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-			}
-		}
-		if (as->broker_ids.n > 1) {
-			*msg = dp_req_msg(req, "The manual partition assignment includes a partition with %d replicas, but a "
-			                  "single broker keeps one replica per partition", as->broker_ids.n);
-			return KP_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		own[p] = (int16_t)dp_assigned_shard(b, as->broker_ids.items[0]);
+	char text[200];
+	int16_t e = dp_owners_assign(&nodes, q, q->assignments.n, ct_replicas, false, own, text, sizeof(text));
+	if (e) {
+		*msg = dp_req_msg(req, "%s", text);
+		return e;
 	}
 	*owners = own;
 	return 0;

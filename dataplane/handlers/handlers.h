@@ -14,6 +14,7 @@
 #include "../broker.h"
 #include "../conn.h"
 #include "../meta.h"
+#include "../owners.h"
 #include "../router.h"
 #include "../shard.h"
 #include "kp_errors.h"
@@ -71,14 +72,11 @@ static inline int32_t dp_leader_node(const struct dp_broker *b, const struct dp_
 	return b->cfg.node_id;
 }
 
-/* What a replica assignment's broker id names: -1 this broker (the registry picks the shard),
- * a shard (0 ..) in shard-aware mode where each shard is a node of its own, -2 no node here. */
-static inline int dp_assigned_shard(const struct dp_broker *b, int32_t id)
+/* The nodes a replica assignment may name on this broker (owners.h). */
+static inline struct dp_owners_nodes dp_assign_nodes(const struct dp_broker *b)
 {
-	if (id == b->cfg.node_id)
-		return -1;
-	int64_t s = (int64_t)id - (int64_t)b->cfg.node_id * 1000 - 1;
-	return b->cfg.advertise_shards && s >= 0 && s < b->nshards ? (int)s : -2;
+	return (struct dp_owners_nodes){ .node_id = b->cfg.node_id, .nshards = b->nshards,
+	                                 .shard_nodes = b->cfg.advertise_shards };
 }
 
 /* A message built with printf's format in the request arena (null when the arena is full). */
