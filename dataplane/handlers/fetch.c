@@ -9,11 +9,13 @@
  * socket without copying (net_uring.c splices).  A batch that starts before the requested
  * offset is returned whole, as Kafka does; the client skips the records before its offset.
  *
- * Long polling: when the first round finds fewer than min_bytes, each owner arms a storage
- * watch (woken by appends past the fetch offset) and the connection's shard arms a max_wait
- * timer; the first wake-up or the timer cancels the rest, and a second round of reads builds
- * the response.  Every watch sends exactly one message back (fired or cancelled), so the
- * request outlives all of them.
+ * Long polling: when a round finds fewer than min_bytes, each owner arms a storage watch (woken
+ * by appends past what the round saw) and the connection's shard arms a max_wait timer once;
+ * the first wake-up cancels the other watches and another round of reads follows.  That round
+ * answers when it finds min_bytes (or an error), or when the timer has run; otherwise it waits
+ * again, as Kafka's DelayedFetch completes only once min_bytes have accumulated or max_wait has
+ * passed.  Every watch sends exactly one message back (fired or cancelled), so the request
+ * outlives all of them.
  *
  * Byte limits: the response's limit is the request's max_bytes (v3+) capped by the broker's
  * fetch.max.bytes (replica.fetch.response.max.bytes for a follower), as Kafka's; each partition
@@ -63,6 +65,7 @@ struct fpart {
 	int16_t err;
 	int64_t hwm, lstart;
 	int64_t lso;                   /* last stable offset (== hwm without open transactions) */
+	int64_t wait_from;             /* long poll: an append past this wakes the fetch */
 	struct dp_fetch_aborted ab;    /* read_committed: aborted transactions in rop.rd (owned) */
 	/* long poll */
 	struct stor_watch w;
@@ -87,8 +90,9 @@ struct fetch_ctx {
 	                                * rop.copy_budget, taken atomically on the owner shards) */
 	int pending;
 	int phase;
-	bool woken;
-	struct dp_timer timer;
+	bool woken;                    /* this wait's watches are being cancelled */
+	bool expired;                  /* the max_wait timer ran (or the drain ended the wait) */
+	struct dp_timer timer;         /* armed at the first wait, cancelled by the answer */
 };
 
 /* A pin to drop on the owner shard; malloc'ed because the request's arena may be gone. */
@@ -214,6 +218,7 @@ static int64_t resp_limit(const struct fetch_ctx *ctx)
 static void respond(struct fetch_ctx *ctx)
 {
 	struct dp_req *req = ctx->req;
+	dp_timer_cancel(req->s, &ctx->timer);
 	if (ctx->fs.kind == DP_FS_INCREMENTAL && !dp_fs_ctx_current(&ctx->fs)) {
 		/* Another fetch used the session while this one waited (Kafka: "possible duplicate
 		 * request"). */
@@ -269,7 +274,7 @@ static void read_one_done(struct fetch_ctx *ctx)
 		err |= ctx->parts[i]->err != 0;
 	}
 	struct dp_broker *b = dp_req_broker(ctx->req);
-	if (ctx->phase == ROUND1 && !err && bytes < ctx->m->min_bytes && ctx->m->max_wait_ms > 0 &&
+	if (!err && bytes < ctx->m->min_bytes && ctx->m->max_wait_ms > 0 && !ctx->expired &&
 	    atomic_load(&b->phase) == DP_RUNNING) {
 		start_wait(ctx);
 		return;
@@ -301,6 +306,9 @@ static void read_finish(struct dp_shard *s, struct fpart *j, int rc)
 		if (!j->err)
 			j->err = KP_ERR_KAFKA_STORAGE_ERROR;
 		j->rop.rd.len = 0;
+		/* Kafka answers a failed read (OFFSET_OUT_OF_RANGE too) without the offsets
+		 * (ReplicaManager.createLogReadResult) */
+		j->hwm = j->lstart = j->lso = -1;
 	}
 	if (!j->rop.rd.len)
 		j->part->pins--;       /* the pin taken for the read; a range keeps it until sent */
@@ -380,7 +388,7 @@ static void watch_arm(struct dp_shard *s, void *arg)
 		dp_shard_post(s, j->ctx->req->s->id, watch_back, j);
 		return;
 	}
-	j->w.offset = j->offset;
+	j->w.offset = j->wait_from;
 	j->w.fire = watch_fire;
 	/* An armed watch keeps the log from being deleted under it (DeleteTopics). */
 	j->part->pins++;
@@ -403,7 +411,6 @@ static void wake_all(struct fetch_ctx *ctx)
 	if (ctx->woken)
 		return;
 	ctx->woken = true;
-	dp_timer_cancel(ctx->req->s, &ctx->timer);
 	for (int i = 0; i < ctx->n; i++)
 		if (!ctx->parts[i]->w_back)
 			dp_shard_post(ctx->req->s, ctx->parts[i]->owner, watch_cancel, ctx->parts[i]);
@@ -426,6 +433,7 @@ static void wait_timeout(struct dp_shard *s, struct dp_timer *t)
 {
 	(void)s;
 	struct fetch_ctx *ctx = rt_container_of(t, struct fetch_ctx, timer);
+	ctx->expired = true;
 	wake_all(ctx);
 }
 
@@ -437,14 +445,20 @@ static void start_wait(struct fetch_ctx *ctx)
 		dp_fetch_aborted_drop(&ctx->parts[i]->ab);   /* round 2 collects them again */
 	}
 	ctx->phase = WAITING;
+	ctx->woken = false;
 	ctx->pending = ctx->n;
 	for (int i = 0; i < ctx->n; i++) {
-		ctx->parts[i]->w_back = false;
-		dp_shard_post(s, ctx->parts[i]->owner, watch_arm, ctx->parts[i]);
+		struct fpart *j = ctx->parts[i];
+		/* what the round saw is there already: the next append past it wakes the fetch */
+		j->wait_from = j->hwm > j->offset ? j->hwm : j->offset;
+		j->w_back = false;
+		dp_shard_post(s, j->owner, watch_arm, j);
 	}
-	ctx->timer.fn = wait_timeout;
-	ctx->timer.ends_wait = true;
-	dp_timer_arm(s, &ctx->timer, (uint64_t)ctx->m->max_wait_ms);
+	if (!ctx->timer.armed) {
+		ctx->timer.fn = wait_timeout;
+		ctx->timer.ends_wait = true;
+		dp_timer_arm(s, &ctx->timer, (uint64_t)ctx->m->max_wait_ms);
+	}
 }
 
 /* --- request ----------------------------------------------------------------------------- */

@@ -8,6 +8,9 @@ cannot send them) or with kafka-python:
 - Produce of a batch over the topic's max.message.bytes: MESSAGE_TOO_LARGE.
 - Fetch at an offset inside a batch: the batch is returned whole, from its base offset; a
   partition_max_bytes below the first batch still returns that batch whole (KIP-74).
+- Fetch long polling with min_bytes (Kafka's DelayedFetch): appends smaller than min_bytes do not
+  end the wait, the answer comes at max_wait with what there is; appends that together reach
+  min_bytes end it at once.  An offset past the log end is OFFSET_OUT_OF_RANGE.
 - ListOffsets MAX_TIMESTAMP (v7): the offset of the record with the largest timestamp, even
   inside a batch, as Kafka's UnifiedLog answers (batch.offsetOfMaxTimestamp).
 - CreateTopics validate_only creates nothing; a replication factor of 3 is
@@ -28,6 +31,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 from kafka import KafkaConsumer, TopicPartition
@@ -39,6 +43,7 @@ from kafka.record.default_records import DefaultRecordBatchBuilder
 from kwire import Conn, R, W, batch, batch_spans, produce_on, topic_id
 from rtbroker import Broker, run_tap
 
+OFFSET_OUT_OF_RANGE = 1
 UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_ID = 3, 10, 17, 100
 SRC_TOPIC, SRC_STATIC_BROKER, SRC_DEFAULT = 1, 4, 5
 
@@ -66,9 +71,9 @@ def produce_body(topic, partition, records, acks):
     return W().str(None).i16(acks).i32(10000).i32(1).str(topic).i32(1).i32(partition).i32(len(records)).raw(records)
 
 
-def fetch_v4(c, topic, partition, offset, part_max, wait=0):
+def fetch_v4(c, topic, partition, offset, part_max, wait=0, min_bytes=1):
     """Fetch v4 of one partition: (error, high watermark, record bytes)."""
-    body = W().i32(-1).i32(wait).i32(1).i32(1 << 20).i8(0).i32(1).str(topic).i32(1)
+    body = W().i32(-1).i32(wait).i32(min_bytes).i32(1 << 20).i8(0).i32(1).str(topic).i32(1)
     body.i32(partition).i64(offset).i32(part_max)
     r = c.call(1, 4, body, False)
     r.i32()
@@ -152,7 +157,8 @@ def main(tap):
     with Broker(sys.argv[1], {'auto.create.topics.enable': 'false', 'num.partitions': 2,
                               'log.retention.ms': 5 * 3600000}) as b:
         admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
-        admin.create_topics([NewTopic('ar', 3, 1), NewTopic('small', 1, 1, topic_configs={'max.message.bytes': '2000'})])
+        admin.create_topics([NewTopic('ar', 3, 1), NewTopic('small', 1, 1, topic_configs={'max.message.bytes': '2000'}),
+                             NewTopic('mb', 1, 1)])
         c = Conn(b.port)
 
         # acks=0: no answer; the ApiVersions after it is the next frame on the connection.
@@ -196,6 +202,40 @@ def main(tap):
         bs = batch_spans(recs)
         tap.ok(err == 0 and [x[:2] for x in bs] == [(0, 4)] and bs[0][2] == len(recs),
                'partition_max_bytes 10: the first batch still comes back whole, and only it', (err, bs))
+
+        # Fetch min_bytes: two small appends (about 80 bytes each) while a fetch of min_bytes 2000
+        # waits; it is answered at its max wait (3 s) with both, not at the first append.
+        def produce_later(steps):
+            def run():
+                pc = Conn(b.port)
+                for delay, recs in steps:
+                    time.sleep(delay)
+                    produce_on(pc, 'mb', 0, batch(recs))
+                pc.close()
+            th = threading.Thread(target=run)
+            th.start()
+            return th
+        th = produce_later([(0.3, [(b'k', b'small-1')]), (0.3, [(b'k', b'small-2')])])
+        t0 = time.time()
+        err, hwm, recs = fetch_v4(c, 'mb', 0, 0, 1 << 20, wait=3000, min_bytes=2000)
+        waited = time.time() - t0
+        th.join()
+        tap.ok(err == 0 and waited >= 2.9 and [x[:2] for x in batch_spans(recs)] == [(0, 0), (1, 1)],
+               'Fetch min_bytes 2000, max wait 3 s: small appends do not end the wait; answered at the max wait '
+               'with both (%.1f s)' % waited, (err, hwm, batch_spans(recs)))
+        # A small append, then one that brings the total past min_bytes: answered then, with both.
+        th = produce_later([(0.3, [(b'k', b'small-3')]), (0.5, [(b'k', b'x' * 3000)])])
+        t0 = time.time()
+        err, hwm, recs = fetch_v4(c, 'mb', 0, 2, 1 << 20, wait=20000, min_bytes=2000)
+        waited = time.time() - t0
+        th.join()
+        tap.ok(err == 0 and 0.7 <= waited < 10 and [x[:2] for x in batch_spans(recs)] == [(2, 2), (3, 3)],
+               'appends that reach min_bytes end the wait at once (%.1f s of 20 s), both batches answered' % waited,
+               (err, hwm, batch_spans(recs)))
+        err, hwm, recs = fetch_v4(c, 'mb', 0, 5, 1 << 20)
+        tap.ok((err, hwm, recs) == (OFFSET_OUT_OF_RANGE, -1, b''), 'Fetch past the log end (5 of 4): OFFSET_OUT_OF_RANGE, '
+               'without offsets (high watermark -1), as Kafka answers',
+               (err, hwm, len(recs)))
 
         # ListOffsets MAX_TIMESTAMP: the record with the largest timestamp is inside a batch.
         now = int(time.time() * 1000)
