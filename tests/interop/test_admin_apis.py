@@ -3,7 +3,10 @@
 tests/interop/test_admin_apis.py: the admin APIs beyond topics and configs against the real
 broker: CreatePartitions (kafka-python), DeleteRecords, OffsetForLeaderEpoch, DescribeLogDirs,
 DescribeCluster and DescribeTopicPartitions (raw requests, kwire.py), each checked against what
-was produced.
+was produced.  DescribeTopicPartitions pages as Kafka's DescribeTopicPartitionsRequestHandler: named
+topics sorted and taken once, a page that ends at a topic's end points the cursor at the next
+topic, a cursor on a topic not named is INVALID_REQUEST, and paging every topic goes on past a
+cursor whose topic was deleted.
 Usage: test_admin_apis.py <path to ringtail>
 """
 import sys
@@ -14,6 +17,51 @@ from kafka.errors import InvalidPartitionsError
 
 from kwire import Conn, W
 from rtbroker import Broker, run_tap
+
+
+INVALID_REQUEST, UNKNOWN_TOPIC_OR_PARTITION = 42, 3
+
+
+def describe_topic_partitions(c, names, limit, cursor=None):
+    """DescribeTopicPartitions v0 of names (every topic when empty) with a partition limit and a
+    cursor (topic, partition) or None: ([(error, name, [partition index])], next cursor or None)."""
+    body = W().uvar(len(names) + 1)
+    for n in names:
+        body.cstr(n).tags()
+    body.i32(limit)
+    if cursor is None:
+        body.i8(-1)
+    else:
+        body.i8(1).cstr(cursor[0]).i32(cursor[1]).tags()
+    r = c.call(75, 0, body.tags(), True)
+    r.i32()
+
+    def part(r):
+        e, idx = r.i16(), r.i32()
+        r.i32()
+        r.i32()
+        for _ in range(2):
+            r.carr(lambda r: r.i32())
+        for _ in range(3):
+            r.carr(lambda r: r.i32())
+        r.tags()
+        return idx if e == 0 else (e, idx)
+
+    def topic(r):
+        e, name = r.i16(), r.cstr()
+        r.take(16)
+        r.bool()
+        ps = r.carr(part)
+        r.i32()
+        r.tags()
+        return e, name, ps
+
+    topics = r.carr(topic)
+    nxt = None
+    if r.i8() == 1:
+        nxt = (r.cstr(), r.i32())
+        r.tags()
+    return topics, nxt
 
 
 def main(tap):
@@ -83,35 +131,33 @@ def main(tap):
                'DescribeCluster: cluster id, controller 0, this broker', (err, cluster, ctrl, brokers))
 
         # DescribeTopicPartitions v0 (flexible), with a page limit of 3 partitions.
-        body = W().uvar(2).cstr('adm').tags().i32(3).i8(-1).tags()
-        r = c.call(75, 0, body, True)
-        r.i32()
-
-        def part(r):
-            v = (r.i16(), r.i32(), r.i32())
-            r.i32()
-            for _ in range(2):
-                r.carr(lambda r: r.i32())
-            for _ in range(3):
-                r.carr(lambda r: r.i32())
-            r.tags()
-            return v
-
-        def topic(r):
-            e, name = r.i16(), r.cstr()
-            r.take(16)
-            r.bool()
-            ps = r.carr(part)
-            r.i32()
-            r.tags()
-            return e, name, ps
-
-        topics = r.carr(topic)
-        cursor = None
-        if r.i8() == 1:
-            cursor = (r.cstr(), r.i32())
-        tap.ok(topics == [(0, 'adm', [(0, 0, 0), (0, 1, 0), (0, 2, 0)])] and cursor == ('adm', 3),
+        topics, cursor = describe_topic_partitions(c, ['adm'], 3)
+        tap.ok(topics == [(0, 'adm', [0, 1, 2])] and cursor == ('adm', 3),
                'DescribeTopicPartitions: first page of 3 partitions and a cursor at partition 3', (topics, cursor))
+        # Kafka's paging: the named topics sorted and taken once; a page that ends with a topic's
+        # last partition points the cursor at the next topic; the cursor's topic must be named.
+        admin.create_topics([NewTopic('dtp-a', 2, 1), NewTopic('dtp-b', 3, 1), NewTopic('dtp-c', 1, 1)])
+        names = ['dtp-b', 'dtp-a', 'dtp-b']
+        pages = []
+        cursor = None
+        for _ in range(4):
+            topics, cursor = describe_topic_partitions(c, names, 2, cursor)
+            pages.append((topics, cursor))
+            if cursor is None:
+                break
+        tap.ok(pages == [([(0, 'dtp-a', [0, 1])], ('dtp-b', 0)), ([(0, 'dtp-b', [0, 1])], ('dtp-b', 2)),
+                         ([(0, 'dtp-b', [2])], None)],
+               'DescribeTopicPartitions pages named topics sorted, each once; a page full at a topic\'s end '
+               'points the cursor at the next topic', pages)
+        got = describe_topic_partitions(c, ['dtp-a'], 2, ('dtp-b', 0))
+        tap.ok(got == ([(INVALID_REQUEST, 'dtp-a', [])], None),
+               'a cursor on a topic the request does not name: INVALID_REQUEST', got)
+        # Every topic, from a cursor whose topic is gone: that one is answered unknown, the pages
+        # go on with the topics after it.
+        got = describe_topic_partitions(c, [], 100, ('dtp-ab', 0))
+        tap.ok(got == ([(UNKNOWN_TOPIC_OR_PARTITION, 'dtp-ab', []), (0, 'dtp-b', [0, 1, 2]), (0, 'dtp-c', [0])], None),
+               'every topic from a cursor on a deleted topic: it is UNKNOWN_TOPIC_OR_PARTITION, the later ones follow',
+               got)
         c.close()
         admin.close()
 
