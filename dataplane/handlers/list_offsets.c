@@ -1,8 +1,11 @@
 /*
  * dataplane/handlers/list_offsets.c: ListOffsets (key 2).  Each partition is answered by its
  * owner shard: EARLIEST (-2) the log start offset, LATEST (-1) the high watermark, MAX_TIMESTAMP
- * (-3) the first record with the largest timestamp, and a timestamp the first offset whose
- * record is at or after it (-1 when none).  read_committed reads the last stable offset, which is the high watermark
+ * (-3, v7+) the first record with the largest timestamp, EARLIEST_LOCAL (-4, v8+) the log start
+ * offset (every record is local), LATEST_TIERED (-5, v9+) offset -1 (nothing is tiered: Kafka's
+ * answer without remote storage), and a timestamp the first offset whose record is at or after
+ * it (-1 when none).  Another negative timestamp, or one the request's version does not know,
+ * is UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers it.  read_committed reads the last stable offset, which is the high watermark
  * until transactions exist.  A timestamp's search reads the log through the owner's io_uring
  * (stor_log_offset_for_time_start), so a page-cache miss delays this partition's answer, never
  * the shard.
@@ -80,8 +83,11 @@ static void job_run(struct dp_shard *s, void *arg)
 		struct stor_log *log = part->log;
 		o->leader_epoch = stor_log_leader_epoch(log);
 		o->timestamp = -1;
-		if (j->ts == -2) {
+		if (j->ts == -2 || j->ts == -4) {
 			o->offset = stor_log_start_offset(log);
+		} else if (j->ts == -5) {
+			o->offset = -1;
+			o->leader_epoch = -1;
 		} else if (j->ts == -1) {
 			o->offset = stor_log_high_watermark(log);
 			if (j->committed && part->pstate)
@@ -116,6 +122,25 @@ static void job_run(struct dp_shard *s, void *arg)
 		}
 	}
 	dp_shard_post(s, j->ctx->req->s->id, job_back, j);
+}
+
+/* Kafka's special timestamps and the first version that knows each (ReplicaManager's
+ * timestampMinSupportedVersion). */
+static bool timestamp_known(int64_t ts, int16_t version)
+{
+	switch (ts) {
+	case -1:
+	case -2:
+		return true;
+	case -3:
+		return version >= 7;
+	case -4:
+		return version >= 8;
+	case -5:
+		return version >= 9;
+	default:
+		return ts >= 0;
+	}
 }
 
 void dp_h_list_offsets(struct dp_req *req, void *msg)
@@ -155,8 +180,8 @@ void dp_h_list_offsets(struct dp_req *req, void *msg)
 				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
-			if (qp->timestamp < -3) {
-				o->error_code = KP_ERR_INVALID_REQUEST;
+			if (!timestamp_known(qp->timestamp, req->api_version)) {
+				o->error_code = KP_ERR_UNSUPPORTED_VERSION;
 				continue;
 			}
 			struct lo_job *j = rt_arena_alloc(&req->arena, sizeof(*j));

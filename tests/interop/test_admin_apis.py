@@ -3,7 +3,7 @@
 tests/interop/test_admin_apis.py: the admin APIs beyond topics and configs against the real
 broker: CreatePartitions (kafka-python), DeleteRecords, OffsetForLeaderEpoch, DescribeLogDirs,
 DescribeCluster and DescribeTopicPartitions (raw requests, kwire.py), each checked against what
-was produced.  DescribeTopicPartitions pages as Kafka's DescribeTopicPartitionsRequestHandler: named
+was produced; ListOffsets' special timestamps (EARLIEST_LOCAL, LATEST_TIERED, versions).  DescribeTopicPartitions pages as Kafka's DescribeTopicPartitionsRequestHandler: named
 topics sorted and taken once, a page that ends at a topic's end points the cursor at the next
 topic, a cursor on a topic not named is INVALID_REQUEST, and paging every topic goes on past a
 cursor whose topic was deleted.
@@ -19,7 +19,21 @@ from kwire import Conn, W
 from rtbroker import Broker, run_tap
 
 
-INVALID_REQUEST, UNKNOWN_TOPIC_OR_PARTITION = 42, 3
+INVALID_REQUEST, UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_VERSION = 42, 3, 35
+
+
+def list_offsets(c, version, topic, partition, ts):
+    """ListOffsets (flexible, v6+) of one partition: (error, timestamp, offset)."""
+    body = W().i32(-1).i8(0).uvar(2).cstr(topic).uvar(2).i32(partition).i32(-1).i64(ts).tags().tags()
+    if version >= 10:
+        body.i32(10000)
+    r = c.call(2, version, body.tags(), True)
+    r.i32()
+    r.uvar()
+    r.cstr()
+    r.uvar()
+    r.i32()
+    return r.i16(), r.i64(), r.i64()
 
 
 def describe_topic_partitions(c, names, limit, cursor=None):
@@ -95,6 +109,15 @@ def main(tap):
         cons = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=None)
         beg = cons.beginning_offsets([TopicPartition('adm', 4)])
         tap.ok(beg[TopicPartition('adm', 4)] == 6, 'ListOffsets earliest follows DeleteRecords', beg)
+        # ListOffsets' special timestamps after DeleteRecords: EARLIEST_LOCAL (v8+) is the log start
+        # offset, LATEST_TIERED (v9+) -1 with nothing tiered; a version that does not know one
+        # (or an unknown one) is UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers.
+        got = [list_offsets(c, 9, 'adm', 4, ts) for ts in (-4, -5, -2, -1)]
+        tap.ok(got == [(0, -1, 6), (0, -1, -1), (0, -1, 6), (0, -1, 10)],
+               'ListOffsets v9: EARLIEST_LOCAL 6, LATEST_TIERED -1, EARLIEST 6, LATEST 10', got)
+        got = [list_offsets(c, v, 'adm', 4, ts)[0] for v, ts in ((7, -4), (8, -5), (6, -3), (9, -7))]
+        tap.ok(got == [UNSUPPORTED_VERSION] * 4, 'EARLIEST_LOCAL at v7, LATEST_TIERED at v8, MAX_TIMESTAMP at v6, '
+               'timestamp -7: UNSUPPORTED_VERSION', got)
         cons.assign([TopicPartition('adm', 4)])
         cons.seek(TopicPartition('adm', 4), 6)
         vals = [m.value for m in [next(iter(cons)) for _ in range(4)]]
