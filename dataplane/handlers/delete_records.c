@@ -1,7 +1,9 @@
 /*
  * dataplane/handlers/delete_records.c: DeleteRecords (key 21).  Each partition's owner advances
  * its log start offset (storage schedules the segments below it for deletion); -1 means the
- * high watermark, as in Kafka.  An offset above the high watermark is OFFSET_OUT_OF_RANGE.
+ * high watermark, as in Kafka.  An offset above the high watermark is OFFSET_OUT_OF_RANGE.  A
+ * topic whose cleanup.policy lacks delete (compact only) is POLICY_VIOLATION, as Kafka's
+ * Partition.deleteRecordsOnLeader refuses it: compaction keeps the latest record of every key.
  */
 #include "../parts.h"
 #include "fanout.h"
@@ -20,6 +22,10 @@ static void run(struct dp_shard *s, struct dp_fan_job *fj)
 	struct dp_part *part = dp_parts_get(s, j->topic, j->out->partition_index, &kerr);
 	if (!part) {
 		j->out->error_code = kerr;
+		return;
+	}
+	if (!(j->topic->scfg.cleanup_policy & STOR_CLEANUP_DELETE)) {
+		j->out->error_code = KP_ERR_POLICY_VIOLATION;
 		return;
 	}
 	int64_t off = j->offset == -1 ? stor_log_high_watermark(part->log) : j->offset;

@@ -3,7 +3,8 @@
 tests/interop/test_admin_apis.py: the admin APIs beyond topics and configs against the real
 broker: CreatePartitions (kafka-python), DeleteRecords, OffsetForLeaderEpoch, DescribeLogDirs,
 DescribeCluster and DescribeTopicPartitions (raw requests, kwire.py), each checked against what
-was produced; ListOffsets' special timestamps (EARLIEST_LOCAL, LATEST_TIERED, versions).  DescribeTopicPartitions pages as Kafka's DescribeTopicPartitionsRequestHandler: named
+was produced (DeleteRecords refused on a compact-only topic with POLICY_VIOLATION, as Kafka's
+Partition.deleteRecordsOnLeader); ListOffsets' special timestamps (EARLIEST_LOCAL, LATEST_TIERED, versions).  DescribeTopicPartitions pages as Kafka's DescribeTopicPartitionsRequestHandler: named
 topics sorted and taken once, a page that ends at a topic's end points the cursor at the next
 topic, a cursor on a topic not named is INVALID_REQUEST, and paging every topic goes on past a
 cursor whose topic was deleted.
@@ -19,7 +20,15 @@ from kwire import Conn, W
 from rtbroker import Broker, run_tap
 
 
-INVALID_REQUEST, UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_VERSION = 42, 3, 35
+INVALID_REQUEST, UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_VERSION, POLICY_VIOLATION = 42, 3, 35, 44
+
+
+def delete_records(c, topic, partition, offset):
+    """DeleteRecords v1 of one partition: (partition, low watermark, error)."""
+    body = W().i32(1).str(topic).i32(1).i32(partition).i64(offset).i32(5000)
+    r = c.call(21, 1, body, False)
+    r.i32()
+    return r.arr(lambda r: (r.str(), r.arr(lambda r: (r.i32(), r.i64(), r.i16()))))[0][1][0]
 
 
 def list_offsets(c, version, topic, partition, ts):
@@ -106,6 +115,17 @@ def main(tap):
         parts = dict((p, (low, e)) for p, low, e in res[0][1])
         tap.ok(parts.get(4) == (6, 0), 'DeleteRecords: low watermark 6 on partition 4', parts)
         tap.ok(parts.get(0, (0, 0))[1] == 1, 'DeleteRecords past the high watermark: OFFSET_OUT_OF_RANGE', parts)
+        # A compact-only topic keeps every key's latest record: Kafka refuses DeleteRecords there.
+        admin.create_topics([NewTopic('adm-c', 1, 1, topic_configs={'cleanup.policy': 'compact'}),
+                             NewTopic('adm-cd', 1, 1, topic_configs={'cleanup.policy': 'compact,delete'})])
+        prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks='all')
+        for t in ('adm-c', 'adm-cd'):
+            for i in range(3):
+                prod.send(t, key=b'k%d' % i, value=b'v', partition=0).get(10)
+        prod.close()
+        got = [delete_records(c, t, 0, 2) for t in ('adm-c', 'adm-cd')]
+        tap.ok(got == [(0, -1, POLICY_VIOLATION), (0, 2, 0)],
+               'DeleteRecords on cleanup.policy=compact: POLICY_VIOLATION; on compact,delete it deletes', got)
         cons = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=None)
         beg = cons.beginning_offsets([TopicPartition('adm', 4)])
         tap.ok(beg[TopicPartition('adm', 4)] == 6, 'ListOffsets earliest follows DeleteRecords', beg)
