@@ -1,6 +1,6 @@
 /*
  * dataplane/handlers/create_partitions.c: CreatePartitions (key 37).  Grows topics to the
- * requested count (never shrinks: INVALID_PARTITIONS); new partitions get owner shards as at
+ * requested count (never shrinks: INVALID_PARTITIONS with Kafka's message); new partitions get owner shards as at
  * creation, and the registry is persisted before the answer.  A manual assignment names this
  * broker or, in shard-aware mode, the node of the shard that is to own the new partition.  A topic some of whose new partitions cannot be opened (out of file descriptors, a
  * failing disk) is answered with the error and goes back to its partitions before the request:
@@ -98,6 +98,13 @@ static void cp_run(struct dp_off *off)
 		                                       owners ? q->count - was->nparts : 0, m->validate_only, &why);
 		if (o->error_code && why)
 			o->error_message = dp_str(why);
+		const struct dp_topic *now = o->error_code == KP_ERR_INVALID_PARTITIONS
+		                             ? dp_topic_by_str(dp_meta_snap(b->meta), q->name) : NULL;
+		if (now && q->count == now->nparts)   /* Kafka's words (ReplicationControlManager) */
+			o->error_message = dp_req_msg(req, "Topic already has %d partition(s).", now->nparts);
+		else if (now && q->count < now->nparts)
+			o->error_message = dp_req_msg(req, "The topic %s currently has %d partition(s); %d would not be an increase.",
+			                              now->name, now->nparts, q->count);
 		if (!o->error_code && !m->validate_only && off->open && off->open_first && was) {
 			off->open[i] = dp_topic_by_str(dp_meta_snap(b->meta), q->name);
 			off->open_first[i] = was->nparts;

@@ -95,12 +95,17 @@ def main(tap):
         prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks='all')
         md = prod.partitions_for('adm')
         tap.ok(md == set(range(5)), 'CreatePartitions grew the topic to 5 partitions', md)
-        err = None
-        try:
-            admin.create_partitions({'adm': NewPartitions(3)})
-        except InvalidPartitionsError as e:
-            err = e
-        tap.ok(err is not None, 'shrinking is INVALID_PARTITIONS')
+        errs = []
+        for n in (3, 5):
+            try:
+                admin.create_partitions({'adm': NewPartitions(n)})
+                errs.append(None)
+            except InvalidPartitionsError as e:
+                errs.append(str(e))
+        tap.ok(errs[0] and 'The topic adm currently has 5 partition(s); 3 would not be an increase.' in errs[0],
+               'shrinking is INVALID_PARTITIONS with Kafka\'s message', errs[0])
+        tap.ok(errs[1] and 'Topic already has 5 partition(s).' in errs[1],
+               'the same count is INVALID_PARTITIONS with Kafka\'s message', errs[1])
         for i in range(10):
             prod.send('adm', value=b'r%d' % i, partition=4).get(10)
         prod.send('adm', value=b'x', partition=0).get(10)
