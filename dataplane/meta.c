@@ -415,20 +415,25 @@ int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t 
 	int16_t e = dp_topic_name_check(name, len, msg);
 	if (e)
 		return e;
+	/* Kafka's checks and words, in its order (ReplicationControlManager.createTopic) */
+	if (rf < -1 || rf == 0) {
+		*msg = "Replication factor must be larger than 0, or -1 to use the default value.";
+		return KP_ERR_INVALID_REPLICATION_FACTOR;
+	}
+	if (nparts < -1 || nparts == 0) {
+		*msg = "Number of partitions was set to an invalid non-positive value.";
+		return KP_ERR_INVALID_PARTITIONS;
+	}
 	if (nparts == -1)
 		nparts = m->cfg->num_partitions;
 	if (rf == -1)
 		rf = m->cfg->default_replication_factor;
-	if (nparts <= 0 || nparts > 100000) {
-		*msg = "Number of partitions must be larger than 0";
+	if (nparts > 100000) {
+		*msg = "Number of partitions is above 100000, the most a topic may have here.";
 		return KP_ERR_INVALID_PARTITIONS;
 	}
-	if (rf <= 0) {
-		*msg = "Replication factor must be larger than 0";
-		return KP_ERR_INVALID_REPLICATION_FACTOR;
-	}
 	if (rf > 1) {
-		*msg = "Replication factor is larger than the number of brokers (1)";
+		*msg = "The target replication factor cannot be reached because only 1 broker(s) are registered.";
 		return KP_ERR_INVALID_REPLICATION_FACTOR;
 	}
 	for (int i = 0; i < nconf; i++) {

@@ -94,8 +94,8 @@ int16_t dp_topic_name_check(const char *name, size_t len, const char **msg);
  * owners key is not one of them: the caller parses it into owners).  owners (borrowed, NULL
  * when none was given) holds the owner shard of each of the nparts partitions, -1 where the
  * registry spreads evenly; each shard below the shard count.  Returns a Kafka error code (0 on
- * success) with *msg set for errors; *out (when given) gets the topic (or, with validate_only,
- * NULL). */
+ * success) with *msg set for errors (Kafka's words; for a factor above 1 without the factor,
+ * which CreateTopics puts in); *out (when given) gets the topic (or, with validate_only, NULL). */
 int16_t dp_meta_create(struct dp_meta *m, const char *name, size_t len, int32_t nparts, int16_t rf,
                        const struct dp_kv *conf, int nconf, const int16_t *owners, bool validate_only,
                        const char **msg, const struct dp_topic **out);

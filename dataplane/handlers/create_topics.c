@@ -175,6 +175,11 @@ static void ct_run(struct dp_off *off)
 		                               nparts, rf, kv, nkv, owners, m->validate_only, &why, &t);
 		if (o->error_code) {
 			o->error_message = why ? dp_str(why) : (struct kp_str){ NULL, -1 };
+			int32_t want = rf == -1 ? b->cfg.default_replication_factor : rf;
+			if (o->error_code == KP_ERR_INVALID_REPLICATION_FACTOR && want > 1)
+				o->error_message = dp_req_msg(req, "Unable to replicate the partition %d time(s): The target "
+				                              "replication factor of %d cannot be reached because only 1 "
+				                              "broker(s) are registered.", want, want);
 			continue;
 		}
 		o->num_partitions = nparts == -1 ? b->cfg.num_partitions : nparts;

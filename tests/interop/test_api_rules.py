@@ -14,7 +14,7 @@ cannot send them) or with kafka-python:
 - ListOffsets MAX_TIMESTAMP (v7): the offset of the record with the largest timestamp, even
   inside a batch, as Kafka's UnifiedLog answers (batch.offsetOfMaxTimestamp).
 - CreateTopics validate_only creates nothing; a replication factor of 3 is
-  INVALID_REPLICATION_FACTOR.
+  INVALID_REPLICATION_FACTOR, 0 partitions INVALID_PARTITIONS, both with Kafka's messages.
 - DeleteTopics v6 by topic id; an unknown id is UNKNOWN_TOPIC_ID.
 - DescribeConfigs sources: a topic override is DYNAMIC_TOPIC_CONFIG, a broker key given at start
   STATIC_BROKER_CONFIG (for the topic configs it is the default of, too), anything else
@@ -37,7 +37,7 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
-from kafka.errors import InvalidReplicationFactorError
+from kafka.errors import InvalidPartitionsError, InvalidReplicationFactorError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from kwire import Conn, R, W, batch, batch_spans, produce_on, topic_id
@@ -268,6 +268,15 @@ def main(tap):
         except InvalidReplicationFactorError as e:
             err = e
         tap.ok(err is not None and 'rf3' not in admin.list_topics(), 'replication factor 3: INVALID_REPLICATION_FACTOR')
+        tap.ok('Unable to replicate the partition 3 time(s): The target replication factor of 3 cannot be reached '
+               'because only 1 broker(s) are registered.' in str(err), 'with Kafka\'s message', err)
+        err = None
+        try:
+            admin.create_topics([NewTopic('p0', 0, 1)])
+        except InvalidPartitionsError as e:
+            err = e
+        tap.ok(err is not None and 'Number of partitions was set to an invalid non-positive value.' in str(err),
+               '0 partitions: INVALID_PARTITIONS with Kafka\'s message', err)
 
         # Metadata and auto-creation (disabled on this broker).
         md = metadata_v4(c, ['nosuch'], True)
