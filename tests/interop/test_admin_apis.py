@@ -3,7 +3,7 @@
 tests/interop/test_admin_apis.py: the admin APIs beyond topics and configs against the real
 broker: CreatePartitions (kafka-python), DeleteRecords, OffsetForLeaderEpoch, DescribeLogDirs,
 DescribeCluster and DescribeTopicPartitions (raw requests, kwire.py), each checked against what
-was produced (DeleteRecords refused on a compact-only topic with POLICY_VIOLATION, as Kafka's
+was produced; Metadata's auto-creation (allowed or not by the request) and topic ids (DeleteRecords refused on a compact-only topic with POLICY_VIOLATION, as Kafka's
 Partition.deleteRecordsOnLeader); ListOffsets' special timestamps (EARLIEST_LOCAL, LATEST_TIERED, versions).  DescribeTopicPartitions pages as Kafka's DescribeTopicPartitionsRequestHandler: named
 topics sorted and taken once, a page that ends at a topic's end points the cursor at the next
 topic, a cursor on a topic not named is INVALID_REQUEST, and paging every topic goes on past a
@@ -16,11 +16,12 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import InvalidPartitionsError
 
-from kwire import Conn, W
+from kwire import Conn, W, topic_id
 from rtbroker import Broker, run_tap
 
 
 INVALID_REQUEST, UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_VERSION, POLICY_VIOLATION = 42, 3, 35, 44
+UNKNOWN_TOPIC_ID = 100
 
 
 def delete_records(c, topic, partition, offset):
@@ -87,8 +88,61 @@ def describe_topic_partitions(c, names, limit, cursor=None):
     return topics, nxt
 
 
+def metadata_v4(c, topics, allow_auto):
+    """Metadata v4: {topic: (error, partition count)}."""
+    body = W().i32(len(topics))
+    for t in topics:
+        body.str(t)
+    r = c.call(3, 4, body.i8(1 if allow_auto else 0), False)
+    r.i32()
+    r.arr(lambda r: (r.i32(), r.str(), r.i32(), r.str()))
+    r.str()
+    r.i32()
+
+    def part(r):
+        r.i16(); r.i32(); r.i32()
+        r.arr(lambda r: r.i32())
+        r.arr(lambda r: r.i32())
+        return 1
+
+    out = {}
+    for _ in range(r.i32()):
+        err, name = r.i16(), r.str()
+        r.bool()
+        out[name] = (err, len(r.arr(part) or []))
+    return out
+
+
+def metadata_by_id(c, ids):
+    """Metadata v12 of topics by id (null names): [(error, name, id, partition count)]."""
+    w = W().uvar(len(ids) + 1)
+    for i in ids:
+        w.raw(i).cstr(None).tags()
+    r = c.call(3, 12, w.i8(0).i8(0).tags(), True)
+    r.i32()
+    r.carr(lambda r: (r.i32(), r.cstr(), r.i32(), r.cstr(), r.tags()))
+    r.cstr()
+    r.i32()
+
+    def part(r):
+        r.i16(); r.i32(); r.i32(); r.i32()
+        for _ in range(3):
+            r.carr(lambda r: r.i32())
+        r.tags()
+
+    def topic(r):
+        err, name, tid = r.i16(), r.cstr(), bytes(r.take(16))
+        r.bool()
+        n = len(r.carr(part) or [])
+        r.i32()
+        r.tags()
+        return err, name, tid, n
+
+    return r.carr(topic)
+
+
 def main(tap):
-    with Broker(sys.argv[1]) as b:
+    with Broker(sys.argv[1], {'num.partitions': 3}) as b:
         admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
         admin.create_topics([NewTopic('adm', 2, 1)])
         admin.create_partitions({'adm': NewPartitions(5)})
@@ -206,6 +260,18 @@ def main(tap):
         tap.ok(got == ([(UNKNOWN_TOPIC_OR_PARTITION, 'dtp-ab', []), (0, 'dtp-b', [0, 1, 2]), (0, 'dtp-c', [0])], None),
                'every topic from a cursor on a deleted topic: it is UNKNOWN_TOPIC_OR_PARTITION, the later ones follow',
                got)
+        # Metadata and auto.create.topics.enable (on by default): a v4+ request that does not allow
+        # auto-creation creates nothing; one that does creates num.partitions partitions.
+        got = metadata_v4(c, ['auto-no'], False)
+        tap.ok(got == {'auto-no': (UNKNOWN_TOPIC_OR_PARTITION, 0)} and 'auto-no' not in admin.list_topics(),
+               'Metadata with allow_auto_topic_creation=false: UNKNOWN_TOPIC_OR_PARTITION, nothing created', got)
+        got = metadata_v4(c, ['auto-yes'], True)
+        tap.ok(got == {'auto-yes': (0, 3)}, 'Metadata allowing it creates the topic with num.partitions (3)', got)
+        # Metadata v12 by topic id.
+        tid = topic_id(c, 'auto-yes')
+        got = metadata_by_id(c, [tid, bytes(range(1, 17))])
+        tap.ok(got == [(0, 'auto-yes', tid, 3), (UNKNOWN_TOPIC_ID, None, bytes(range(1, 17)), 0)],
+               'Metadata v12 by topic id: the topic named; an unknown id is UNKNOWN_TOPIC_ID', got)
         c.close()
         admin.close()
 
