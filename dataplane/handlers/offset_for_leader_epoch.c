@@ -1,8 +1,9 @@
 /*
  * dataplane/handlers/offset_for_leader_epoch.c: OffsetForLeaderEpoch (key 23).  A single broker
  * has had one leader epoch per partition (stor_log_leader_epoch): asked for that epoch or an
- * earlier one, the answer is the log end offset with the current epoch; a later epoch is
- * answered with epoch -1 and offset -1 (Kafka's UNDEFINED).  current_leader_epoch is checked as
+ * earlier one, the answer is the log end offset with the current epoch; a later epoch, or the
+ * undefined epoch -1, is answered with epoch -1 and offset -1 (Kafka's UNDEFINED, as
+ * LeaderEpochFileCache.endOffsetFor answers both).  current_leader_epoch is checked as
  * Kafka does: newer than ours is UNKNOWN_LEADER_EPOCH, older is FENCED_LEADER_EPOCH.
  */
 #include "../parts.h"
@@ -36,7 +37,7 @@ static void run(struct dp_shard *s, struct dp_fan_job *fj)
 		o->error_code = KP_ERR_FENCED_LEADER_EPOCH;
 		return;
 	}
-	if (j->wanted > epoch) {
+	if (j->wanted < 0 || j->wanted > epoch) {
 		o->leader_epoch = -1;
 		o->end_offset = -1;
 		return;

@@ -204,13 +204,14 @@ def main(tap):
         cons.close()
 
         # OffsetForLeaderEpoch v3: epoch 0 ends at the log end offset; a later epoch is unknown.
-        body = W().i32(-1).i32(1).str('adm').i32(2).i32(4).i32(-1).i32(0).i32(4).i32(-1).i32(7)
+        body = W().i32(-1).i32(1).str('adm').i32(3).i32(4).i32(-1).i32(0).i32(4).i32(-1).i32(7).i32(4).i32(-1).i32(-1)
         r = c.call(23, 3, body, False)
         r.i32()
         res = r.arr(lambda r: (r.str(), r.arr(lambda r: (r.i16(), r.i32(), r.i32(), r.i64()))))
         got = res[0][1]
         tap.ok(got[0] == (0, 4, 0, 10), 'OffsetForLeaderEpoch: epoch 0 ends at offset 10', got)
         tap.ok(got[1] == (0, 4, -1, -1), 'OffsetForLeaderEpoch: a future epoch is undefined (-1, -1)', got)
+        tap.ok(got[2] == (0, 4, -1, -1), 'OffsetForLeaderEpoch: the undefined epoch -1 is answered undefined too', got)
 
         # DescribeLogDirs v1, every topic.
         r = c.call(35, 1, W().i32(-1), False)
