@@ -1,6 +1,7 @@
 // tests/interop/kafkajs_client.js: the KafkaJS side of test_kafkajs.py.  Creates a topic,
-// produces keyed records with acks=-1, reads back offsets and metadata, and prints one line per
-// check: "RESULT ok|fail <name>", then the produced records as JSON for the Python side.
+// produces keyed records with acks=-1, reads back offsets and metadata, consumes the records back
+// with a KafkaJS consumer (its group runs in ringtail-control), and prints one line per check:
+// "RESULT ok|fail <name>", then the produced records as JSON for the Python side.
 const { Kafka, logLevel } = require('kafkajs');
 
 const bootstrap = process.argv[2];
@@ -41,6 +42,27 @@ async function main() {
   result(md.topics.length === 1 && md.topics[0].partitions.length === 3, 'admin.fetchTopicMetadata: 3 partitions',
     JSON.stringify(md));
   await admin.disconnect();
+
+  const consumer = kafka.consumer({ groupId: 'kjs-read', sessionTimeout: 10000, heartbeatInterval: 500,
+    rebalanceTimeout: 10000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'kjs', fromBeginning: true });
+  const got = [[], [], []];
+  let n = 0;
+  consumer.run({ eachMessage: async ({ partition, message }) => {
+    got[partition].push({ key: message.key.toString(), value: message.value.toString(), offset: Number(message.offset) });
+    n++;
+  } });
+  const deadline = Date.now() + 60000;
+  while (n < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await consumer.disconnect();
+  const same = [0, 1, 2].every((p) => {
+    const want = messages.filter((m) => m.partition === p);
+    return got[p].length === want.length &&
+      got[p].every((g, i) => g.key === want[i].key && g.value === want[i].value && g.offset === i);
+  });
+  result(same, `a KafkaJS consumer reads the ${N} records back byte-identical, in order, at offsets 0..n-1`,
+    `${n} consumed: ${got.map((g) => g.length).join('+')}`);
   console.log('RECORDS ' + JSON.stringify(messages));
 }
 

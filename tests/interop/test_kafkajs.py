@@ -1,9 +1,8 @@
 #!/usr/bin/python3
 """
 tests/interop/test_kafkajs.py: KafkaJS (npm, installed in tests/interop by `make deps`) against
-the real broker: admin calls and acks=-1 produce from KafkaJS (kafkajs_client.js), the records
-then read back byte-identical by kafka-python.  (KafkaJS's consumer always joins a consumer
-group, which needs the control process.)
+the real broker: admin calls, acks=-1 produce and a consumer (its group served by ringtail-control)
+from KafkaJS (kafkajs_client.js), the records then read back byte-identical by kafka-python too.
 Usage: test_kafkajs.py <path to ringtail>
 """
 import json
@@ -22,7 +21,7 @@ def main(tap):
     if not tap.ok(os.path.isdir(os.path.join(HERE, 'node_modules', 'kafkajs')),
                   'KafkaJS is installed (make deps runs npm ci in tests/interop)'):
         return
-    with Broker(sys.argv[1]) as b:
+    with Broker(sys.argv[1], {'group.initial.rebalance.delay.ms': '300'}) as b:
         p = subprocess.run(['node', os.path.join(HERE, 'kafkajs_client.js'), b.bootstrap], capture_output=True,
                            timeout=120, cwd=HERE)
         records = []
