@@ -261,6 +261,15 @@ def main(tap):
         tap.ok(got == ([(UNKNOWN_TOPIC_OR_PARTITION, 'dtp-ab', []), (0, 'dtp-b', [0, 1, 2]), (0, 'dtp-c', [0])], None),
                'every topic from a cursor on a deleted topic: it is UNKNOWN_TOPIC_OR_PARTITION, the later ones follow',
                got)
+        # FindCoordinator v4 (batched keys, Kafka 3.0+ clients): every group and transactional id
+        # is coordinated by this broker.
+        for kt in (0, 1):
+            body = W().i8(kt).uvar(3).cstr('k1').cstr('k2').tags()
+            r = c.call(10, 4, body, True)
+            r.i32()
+            got = r.carr(lambda r: (r.cstr(), r.i32(), r.cstr(), r.i32(), r.i16(), r.cstr(), r.tags())[:5])
+            tap.ok(got == [(k, 0, '127.0.0.1', b.port, 0) for k in ('k1', 'k2')],
+                   'FindCoordinator v4, key type %d: both keys on this broker' % kt, got)
         # Metadata and auto.create.topics.enable (on by default): a v4+ request that does not allow
         # auto-creation creates nothing; one that does creates num.partitions partitions.
         got = metadata_v4(c, ['auto-no'], False)
