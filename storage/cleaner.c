@@ -22,7 +22,16 @@
  * max.compaction.lag.ms; see compact.h) to the thread when it is free.  When nothing was due, the
  * next look is log.cleaner.backoff.ms later, as Kafka's cleaner thread sleeps.  Topic configs
  * changed at run time (AlterConfigs -> stor_log_set_config) take effect at the next look, since
- * every decision reads the log's current config and the job copies it at prepare.
+ * every decision reads the log's current config and the job copies it at prepare.  The
+ * cleaner's own settings (dynamic broker configs -> stor_cleaner_set_config) take effect at once
+ * for the backoff, at the next job for the key-map bound and at the running job's next batch for
+ * the I/O rate (an atomic the worker reads).
+ *
+ * Why the thread count is fixed (log.cleaner.threads, which Kafka can change dynamically): a log
+ * can only be prepared and installed by its owner shard, and a cleaning's completion comes back
+ * on that shard's own ring, so each shard has exactly one cleaner of its own; Kafka's pool of N
+ * threads over all logs has no counterpart, and the number of cleaners is the number of shards,
+ * fixed at start.
  *
  * Invariants: at most one job per cleaner is out; a log with a job out is not idle (its inflight
  * count holds one), so it cannot be closed or deleted before the job is back and installed.
@@ -40,6 +49,7 @@ struct stor_cleaner {
 	struct stor_bg *bg;             /* the worker thread (SCHED_IDLE) that runs the jobs */
 	struct stor_cleaner_config cfg;
 	_Atomic bool cancel;            /* the running job stops at its next batch */
+	_Atomic int64_t io_bps;         /* cfg.io_max_bytes_per_second, read by the running job */
 	/* owner shard only */
 	struct stor_clean_job *out;     /* the job out, or NULL */
 	struct stor_log *best;          /* this round's filthiest due log */
@@ -97,6 +107,7 @@ struct stor_cleaner *stor_cleaner_create(struct io_uring *ring, const struct sto
 		return NULL;
 	}
 	c->cfg = *cfg;
+	atomic_init(&c->io_bps, cfg->io_max_bytes_per_second);
 	/* Only the time shards leave idle (see the file comment). */
 	if (!(c->bg = stor_bg_create_named(ring, "rt-cleaner", true, err))) {
 		free(c);
@@ -140,10 +151,25 @@ int stor_cleaner_kick(struct stor_cleaner *c, int64_t now_ms)
 	}
 	j->cleaner = c;
 	j->io_bps = c->cfg.io_max_bytes_per_second;
+	j->io_rate = &c->io_bps;
 	j->cancel = &c->cancel;
 	c->out = j;
 	stor_bg_submit(c->bg, &j->bg, job_run, job_done);
 	return 1;
+}
+
+void stor_cleaner_set_config(struct stor_cleaner *c, const struct stor_cleaner_config *cfg)
+{
+	bool enable = c->cfg.enable;
+	c->cfg = *cfg;
+	c->cfg.enable = enable;
+	atomic_store_explicit(&c->io_bps, cfg->io_max_bytes_per_second, memory_order_relaxed);
+	c->next_look_ms = 0;
+}
+
+void stor_cleaner_get_config(const struct stor_cleaner *c, struct stor_cleaner_config *out)
+{
+	*out = c->cfg;
 }
 
 void stor_cleaner_cancel(struct stor_cleaner *c)

@@ -588,8 +588,9 @@ static bool cancelled(const struct stor_clean_job *j)
 /* log.cleaner.io.max.bytes.per.second: sleeps until `bytes` since `t0` are within the rate. */
 static void throttle(const struct stor_clean_job *j, uint64_t t0, uint64_t bytes)
 {
-	if (j->io_bps <= 0) return;
-	uint64_t due = t0 + (uint64_t)((double)bytes * 1e9 / (double)j->io_bps);
+	int64_t bps = j->io_rate ? atomic_load_explicit(j->io_rate, memory_order_relaxed) : j->io_bps;
+	if (bps <= 0) return;
+	uint64_t due = t0 + (uint64_t)((double)bytes * 1e9 / (double)bps);
 	uint64_t now = rt_clock_ns();
 	if (due > now) {
 		uint64_t ns = due - now;

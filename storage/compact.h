@@ -163,6 +163,18 @@ struct stor_cleaner *stor_cleaner_create(struct io_uring *ring, const struct sto
 void stor_cleaner_consider(struct stor_cleaner *c, struct stor_log *log, int64_t now_ms);
 int stor_cleaner_kick(struct stor_cleaner *c, int64_t now_ms);
 
+/* New settings (dynamic broker configs), on the owner shard: log.cleaner.backoff.ms,
+ * .dedupe.buffer.size and .io.max.bytes.per.second from cfg; `enable` stays as created
+ * (log.cleaner.enable is not dynamic in Kafka).  The next round looks at once, as Kafka's
+ * reconfigure restarts its cleaner threads, which look before they sleep; so a shorter backoff
+ * acts now, not after the long one in progress.  A job already out keeps the key-map bound it
+ * was prepared with and follows the new I/O rate from its next batch (the rate is read live, so
+ * lifting a rate set too low helps the job that is crawling under it). */
+void stor_cleaner_set_config(struct stor_cleaner *c, const struct stor_cleaner_config *cfg);
+
+/* The settings in effect (owner shard). */
+void stor_cleaner_get_config(const struct stor_cleaner *c, struct stor_cleaner_config *out);
+
 /* Asks a running job to stop at its next batch (shutdown, partition deletion); the job still
  * comes back through the ring, with nothing installed. */
 void stor_cleaner_cancel(struct stor_cleaner *c);

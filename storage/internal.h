@@ -680,6 +680,8 @@ struct stor_clean_job {
 	                             * latest_horizon, writes nothing (compact.c) */
 	struct stor_compact_stats st;
 	_Atomic bool *cancel;       /* may be NULL */
+	const _Atomic int64_t *io_rate; /* the cleaner's current io rate, read at each batch (it
+	                             * may change while the job runs); NULL: io_bps */
 };
 struct stor_clean_job *stor_clean_prepare(struct stor_log *log, int64_t now_ms, int64_t map_limit,
                                           int *err);

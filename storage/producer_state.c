@@ -524,6 +524,11 @@ int64_t stor_pstate_expiration(const struct stor_pstate *ps)
 	return ps->expiration_ms;
 }
 
+void stor_pstate_set_expiration(struct stor_pstate *ps, int64_t expiration_ms)
+{
+	ps->expiration_ms = expiration_ms;
+}
+
 void stor_pstate_take(struct stor_pstate *ps, struct stor_pstate *from)
 {
 	struct ps_tables old = ps->tb;

@@ -157,6 +157,11 @@ int64_t stor_pstate_first_open_txn(const struct stor_pstate *ps);
  * now_ms.  Returns how many were removed. */
 size_t stor_pstate_expire(struct stor_pstate *ps, int64_t now_ms);
 
+/* Changes producer.id.expiration.ms (a dynamic broker config): the next stor_pstate_expire
+ * judges every producer by the new value, as Kafka's ProducerStateManager reads its config's
+ * current value at each expiry pass.  Owner shard only, like every call here. */
+void stor_pstate_set_expiration(struct stor_pstate *ps, int64_t expiration_ms);
+
 /* Forgets one producer (its append failed after stor_pstate_apply recorded it: the next batch
  * it sends is then accepted as from an unknown producer, never taken for a duplicate of data
  * that is not in the log). */

@@ -207,6 +207,80 @@ Test(stor_cleaner, thread_cleans_and_hands_back_through_the_ring)
 	cr_assert_eq(t_close(&t, lg), 0);
 }
 
+/* The dynamic broker configs of the cleaner (log.cleaner.backoff.ms, .dedupe.buffer.size,
+ * .io.max.bytes.per.second): a new setting makes the next round look at once, not after the long
+ * backoff in progress; log.cleaner.enable stays as created. */
+Test(stor_cleaner, set_config_looks_again_at_once)
+{
+	struct stor_log *lg = open_log();
+	struct stor_cleaner_config cc;
+	stor_cleaner_config_default(&cc);
+	cc.backoff_ms = 600000;
+	int err = 0;
+	struct stor_cleaner *cl = stor_cleaner_create(&t.ring, &cc, &err);
+	cr_assert_not_null(cl, "%d", err);
+	stor_cleaner_consider(cl, lg, TS0);
+	cr_assert_eq(stor_cleaner_kick(cl, TS0), 0, "nothing to clean: backs off for ten minutes");
+	fill(lg, 300, 7, TS0);
+	stor_cleaner_consider(cl, lg, TS0 + 1000);
+	cr_assert_eq(stor_cleaner_kick(cl, TS0 + 1000), 0, "a dirty log waits out the backoff");
+	struct stor_cleaner_config nc = cc;
+	nc.backoff_ms = 100;
+	nc.dedupe_buffer_size = (int64_t)4 << 20;
+	nc.io_max_bytes_per_second = 1 << 30;
+	nc.enable = false;
+	stor_cleaner_set_config(cl, &nc);
+	struct stor_cleaner_config got;
+	stor_cleaner_get_config(cl, &got);
+	cr_assert(got.backoff_ms == 100 && got.dedupe_buffer_size == (int64_t)4 << 20 &&
+	          got.io_max_bytes_per_second == 1 << 30 && got.enable, "the new settings, enable unchanged");
+	stor_cleaner_consider(cl, lg, TS0 + 1000);
+	cr_assert_eq(stor_cleaner_kick(cl, TS0 + 1000), 1, "after the change the cleaner looks at once");
+	t_run_idle(&t.ring, lg);
+	int64_t runs;
+	stor_cleaner_stats(cl, NULL, &runs);
+	cr_assert_eq(runs, 1);
+	/* Nothing due any more: the next look is the new backoff later, not ten minutes. */
+	stor_cleaner_consider(cl, lg, TS0 + 2000);
+	cr_assert_eq(stor_cleaner_kick(cl, TS0 + 2000), 0);
+	fill(lg, 300, 7, TS0 + 3000);
+	stor_cleaner_consider(cl, lg, TS0 + 2100);
+	cr_assert_eq(stor_cleaner_kick(cl, TS0 + 2100), 1, "looked again after 100 ms");
+	t_run_idle(&t.ring, lg);
+	stor_cleaner_destroy(cl);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* log.cleaner.io.max.bytes.per.second is read by the running job at each batch: a job crawling
+ * at 1 byte/s (a second's sleep at least once per segment of 1 KiB, over about 130 segments)
+ * finishes soon after the rate is lifted.  With the rate copied at the start it would crawl for
+ * minutes and the timeout fails the test. */
+Test(stor_cleaner, running_job_follows_a_new_io_rate, .timeout = 90)
+{
+	struct stor_log *lg = open_log();
+	fill(lg, 2000, 7, TS0);
+	struct stor_cleaner_config cc;
+	stor_cleaner_config_default(&cc);
+	cc.io_max_bytes_per_second = 1;
+	int err = 0;
+	struct stor_cleaner *cl = stor_cleaner_create(&t.ring, &cc, &err);
+	cr_assert_not_null(cl, "%d", err);
+	stor_cleaner_consider(cl, lg, TS0 + 10000);
+	cr_assert_eq(stor_cleaner_kick(cl, TS0 + 10000), 1);
+	usleep(1500 * 1000);
+	cr_assert(stor_log_cleaning(lg), "at 1 byte/s the job is still crawling");
+	struct stor_cleaner_config nc = cc;
+	nc.io_max_bytes_per_second = 0;
+	stor_cleaner_set_config(cl, &nc);
+	t_run_idle(&t.ring, lg);
+	struct stor_compact_stats tot;
+	int64_t runs;
+	stor_cleaner_stats(cl, &tot, &runs);
+	cr_assert(runs == 1 && tot.segments_rewritten > 0, "the job finished its cleaning");
+	stor_cleaner_destroy(cl);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
 Test(stor_cleaner, picks_the_filthiest_log)
 {
 	int err = 0;

@@ -373,6 +373,24 @@ Test(stor_producer_state, producers_expire_unless_a_transaction_is_open)
 	stor_pstate_destroy(ps);
 }
 
+/* producer.id.expiration.ms is a dynamic broker config: the next pass judges by the new value. */
+Test(stor_producer_state, expiration_changes_at_run_time)
+{
+	struct stor_pstate *ps = stor_pstate_create(86400000);
+	struct stor_ps_batch a = data(1, 0, 0, 1);
+	a.max_timestamp = 5000;
+	a.base_offset = 0;
+	cr_assert_eq(stor_pstate_apply(ps, &a, 1, STOR_PS_CLIENT, NULL, NULL), 0);
+	cr_assert_eq(stor_pstate_expire(ps, 65000), 0, "a minute idle: kept under a day's expiration");
+	stor_pstate_set_expiration(ps, 60000);
+	cr_assert_eq(stor_pstate_expiration(ps), 60000);
+	cr_assert_eq(stor_pstate_expire(ps, 64999), 0);
+	cr_assert_eq(stor_pstate_expire(ps, 65000), 1, "forgotten by the next pass under the new value");
+	struct stor_ps_info in;
+	cr_assert(!stor_pstate_get(ps, 1, &in));
+	stor_pstate_destroy(ps);
+}
+
 Test(stor_producer_state, many_producers_survive_growth_and_deletion)
 {
 	struct stor_pstate *ps = stor_pstate_create(100);
