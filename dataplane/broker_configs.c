@@ -20,9 +20,13 @@
 #include "kp_errors.h"
 
 /* The dynamic keys and the field of struct dp_config each one sets.  Kafka's DynamicLogConfig
- * makes every broker synonym of a topic config dynamic; these are the ones Ringtail has.  Their
- * type and bounds are the static definition's (config.c), so both paths accept the same values. */
-enum kind { K_I32, K_I64, K_DBL, K_STR };
+ * makes every broker synonym of a topic config dynamic; these are the ones Ringtail has.  Then
+ * the keys of Kafka's other reconfigurables that Ringtail honours: LogCleaner's backoff, dedupe
+ * buffer and I/O rate (storage/cleaner.c applies them on each shard), and
+ * DynamicProducerStateManagerConfig's producer.id.expiration.ms (every partition's producer
+ * state).  Their type and bounds are the static definition's (config.c), so both paths accept
+ * the same values; the dedupe buffer also gets Kafka's per-thread rule (check_value). */
+enum kind { K_I32, K_I64, K_DBL, K_STR, K_IORATE };
 static const struct dkey {
 	const char *name;
 	size_t off;
@@ -40,6 +44,11 @@ static const struct dkey {
 	{ "log.cleaner.min.compaction.lag.ms", offsetof(struct dp_config, log_cleaner_min_compaction_lag_ms), K_I64 },
 	{ "log.cleaner.max.compaction.lag.ms", offsetof(struct dp_config, log_cleaner_max_compaction_lag_ms), K_I64 },
 	{ "log.cleaner.min.cleanable.ratio", offsetof(struct dp_config, log_cleaner_min_cleanable_ratio), K_DBL },
+	{ "log.cleaner.backoff.ms", offsetof(struct dp_config, cleaner.backoff_ms), K_I64 },
+	{ "log.cleaner.dedupe.buffer.size", offsetof(struct dp_config, cleaner.dedupe_buffer_size), K_I64 },
+	{ "log.cleaner.io.max.bytes.per.second", offsetof(struct dp_config, log_cleaner_io_max_bytes_per_second),
+	  K_IORATE },
+	{ "producer.id.expiration.ms", offsetof(struct dp_config, producer_id_expiration_ms), K_I64 },
 };
 #define NDKEYS (sizeof(dkeys) / sizeof(dkeys[0]))
 
@@ -198,9 +207,12 @@ static void jdouble(double v, char *buf, size_t size)
 		snprintf(buf, size, "%g", v);
 }
 
-/* Checks one value of a dynamic key as Kafka's ConfigDef.parse would, with its messages.
- * Returns 0 or INVALID_REQUEST (the code Kafka's broker answers, KAFKA-13609) with msg. */
-static int16_t check_value(const char *key, const char *value, char *msg, size_t msglen)
+/* Checks one value of a dynamic key as Kafka's ConfigDef.parse would, with its messages, and
+ * the dedupe buffer as KafkaConfig's validateValues does (its message has no "Invalid value"
+ * prefix: Kafka's broker passes the IllegalArgumentException's text on).  c: the static config
+ * (log.cleaner.threads, which is not dynamic).  Returns 0 or INVALID_REQUEST (the code Kafka's
+ * broker answers, KAFKA-13609) with msg. */
+static int16_t check_value(const struct dp_config *c, const char *key, const char *value, char *msg, size_t msglen)
 {
 	const struct rt_cfg_def *d = dp_config_def(key);
 	char v[128];
@@ -247,6 +259,12 @@ static int16_t check_value(const char *key, const char *value, char *msg, size_t
 		why = i32 ? "Not a number of type INT" : "Not a number of type LONG";
 		goto bad;
 	}
+	/* Kafka declares no bound on the dedupe buffer; its only rule is this one. */
+	if (!strcmp(key, "log.cleaner.dedupe.buffer.size") && x / (c->log_cleaner_threads > 0 ? c->log_cleaner_threads : 1) <=
+	                                                          1024 * 1024) {
+		snprintf(msg, msglen, "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.");
+		return KP_ERR_INVALID_REQUEST;
+	}
 	if ((d->min || d->max) && x < d->min) {
 		snprintf(msg, msglen, "Invalid value %s for configuration %s: Value must be at least %lld", v, key,
 		         (long long)d->min);
@@ -286,6 +304,12 @@ static void apply(struct dp_bcfg *d, const struct dp_config *c)
 			if (strlen(t) < sizeof(d->eff.log_cleanup_policy))
 				memcpy(f, t, strlen(t) + 1);
 			break;
+		case K_IORATE: {
+			double r = strtod(t, NULL);
+			*(double *)(void *)f = r;
+			d->eff.cleaner.io_max_bytes_per_second = dp_config_cleaner_io_rate(r);
+			break;
+		}
 		}
 	}
 	/* As config.c: a negative retention means "forever". */
@@ -458,7 +482,7 @@ int16_t dp_bcfg_alter(const struct dp_config *c, const struct dp_bcfg *cur, int 
 	}
 	for (int i = 0; !e && i < d->n[level]; i++)
 		if (dp_bcfg_dynamic(d->kv[level][i].key))
-			e = check_value(d->kv[level][i].key, d->kv[level][i].value, msg, msglen);
+			e = check_value(c, d->kv[level][i].key, d->kv[level][i].value, msg, msglen);
 	if (!e && d->n[level] > DP_BCFG_MAX_KEYS) {
 		snprintf(msg, msglen, "Too many dynamic broker configs: at most %d per resource", DP_BCFG_MAX_KEYS);
 		e = KP_ERR_INVALID_REQUEST;
@@ -542,7 +566,7 @@ int dp_bcfg_load(const struct dp_config *c, struct dp_bcfg **out, char *err, siz
 			snprintf(err, errlen, "%s:%d: %s=%s: this key cannot change dynamically; set it in the properties file",
 			         path, lineno, key, value);
 			rc = -EINVAL;
-		} else if (dp_bcfg_dynamic(key) && check_value(key, value, msg, sizeof(msg))) {
+		} else if (dp_bcfg_dynamic(key) && check_value(c, key, value, msg, sizeof(msg))) {
 			snprintf(err, errlen, "%s:%d: %s=%s: %s", path, lineno, key, value, msg);
 			rc = -EINVAL;
 		} else if (d->n[level] >= DP_BCFG_MAX_KEYS) {

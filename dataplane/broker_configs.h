@@ -8,11 +8,13 @@
  * Only the keys Kafka lets change dynamically and Ringtail honours at once may be set: the
  * broker defaults of topic configs (Kafka's DynamicLogConfig: message.max.bytes, log.segment.bytes,
  * log.roll.ms, log.retention.ms/.bytes, log.flush.interval.*, log.cleanup.policy, the
- * log.cleaner.* topic defaults).  Any other key Ringtail knows gets Kafka's "Cannot update these
- * configs dynamically"; that includes Kafka-dynamic keys whose running value Ringtail cannot
- * change yet (the cleaner thread's log.cleaner.backoff.ms / .dedupe.buffer.size /
- * .io.max.bytes.per.second / .threads, producer.id.expiration.ms).  A key Ringtail does not
- * know is kept without effect, as Kafka keeps custom broker configs.
+ * log.cleaner.* topic defaults), the cleaners' log.cleaner.backoff.ms / .dedupe.buffer.size /
+ * .io.max.bytes.per.second (Kafka's LogCleaner) and producer.id.expiration.ms (Kafka's
+ * DynamicProducerStateManagerConfig); every shard applies the last two groups to its cleaner
+ * and its partitions' producer state (dataplane/parts.c).  Any other key Ringtail knows gets
+ * Kafka's "Cannot update these configs dynamically"; that includes log.cleaner.threads, dynamic
+ * in Kafka, which Ringtail cannot honour: one cleaner per shard (storage/cleaner.c says why).  A
+ * key Ringtail does not know is kept without effect, as Kafka keeps custom broker configs.
  *
  * A set is immutable once built; the topic registry publishes it with its snapshots (meta.h),
  * so readers on any shard see it without locks.  It is persisted in

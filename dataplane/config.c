@@ -50,7 +50,10 @@ static const struct rt_cfg_def defs[] = {
 	  .doc = "default cleanup.policy of topics: delete and/or compact" },
 	{ "log.cleaner.enable", RT_CFG_BOOL, "true", .doc = "run the log cleaner (compaction)" },
 	{ "log.cleaner.threads", RT_CFG_INT, "1", .min = 1, .max = 2147483647,
-	  .doc = "accepted for compatibility: Ringtail runs one cleaner thread per shard" },
+	  .doc = "accepted for compatibility, without effect: Ringtail runs one cleaner thread per shard, since only "
+	         "a log's owner shard may start and install its cleaning (so the count is the number of shards, "
+	         "fixed at start, and this key cannot change dynamically); it still bounds "
+	         "log.cleaner.dedupe.buffer.size as in Kafka (more than 1 MiB per thread)" },
 	{ "log.cleaner.backoff.ms", RT_CFG_LONG, "15000", .min = 0, .max = INT64_MAX,
 	  .doc = "how long the cleaner waits when no log needs cleaning" },
 	{ "log.cleaner.dedupe.buffer.size", RT_CFG_LONG, "134217728", .min = 1048576, .max = INT64_MAX,
@@ -95,6 +98,13 @@ static const struct rt_cfg_def defs[] = {
 	         "0 sleeps at once" },
 };
 
+int64_t dp_config_cleaner_io_rate(double bytes_per_second)
+{
+	if (bytes_per_second >= 9.2e18)
+		return 0;
+	return bytes_per_second < 1 ? 1 : (int64_t)bytes_per_second;
+}
+
 static bool given(const struct rt_cfg *c, const char *key)
 {
 	int i = rt_cfg_index(c, key);
@@ -111,7 +121,8 @@ const char *const dp_config_source_keys[] = {
 	"log.cleaner.backoff.ms", "log.cleaner.dedupe.buffer.size", "log.cleaner.min.cleanable.ratio",
 	"log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.cleaner.delete.retention.ms",
 	"connections.max.idle.ms", "max.incremental.fetch.session.cache.slots", HW_KEY_BACKEND,
-	"ringtail.advertise.shards", "ringtail.shard.poll.us", NULL,
+	"ringtail.advertise.shards", "ringtail.shard.poll.us", "log.cleaner.io.max.bytes.per.second",
+	"producer.id.expiration.ms", NULL,
 };
 
 bool dp_config_given(const struct dp_config *c, const char *key)
@@ -229,7 +240,9 @@ static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, si
 	c->cleaner.backoff_ms = rt_cfg_int(rc, "log.cleaner.backoff.ms");
 	c->cleaner.dedupe_buffer_size = rt_cfg_int(rc, "log.cleaner.dedupe.buffer.size");
 	double iorate = rt_cfg_double(rc, "log.cleaner.io.max.bytes.per.second");
-	c->cleaner.io_max_bytes_per_second = iorate >= 9.2e18 ? 0 : (int64_t)iorate;
+	c->cleaner.io_max_bytes_per_second = dp_config_cleaner_io_rate(iorate);
+	c->log_cleaner_io_max_bytes_per_second = iorate;
+	c->log_cleaner_threads = (int32_t)rt_cfg_int(rc, "log.cleaner.threads");
 	c->log_cleaner_min_cleanable_ratio = rt_cfg_double(rc, "log.cleaner.min.cleanable.ratio");
 	c->log_cleaner_min_compaction_lag_ms = rt_cfg_int(rc, "log.cleaner.min.compaction.lag.ms");
 	c->log_cleaner_max_compaction_lag_ms = rt_cfg_int(rc, "log.cleaner.max.compaction.lag.ms");

@@ -48,6 +48,9 @@ struct dp_config {
 	int64_t producer_id_expiration_check_ms;  /* producer.id.expiration.check.interval.ms */
 	int32_t fetch_session_slots;   /* max.incremental.fetch.session.cache.slots, all shards */
 	struct stor_cleaner_config cleaner;    /* log.cleaner.enable, .backoff.ms, .dedupe.buffer.size, ... */
+	double log_cleaner_io_max_bytes_per_second; /* as given (cleaner.io_max_bytes_per_second: 0 for
+	                                        * unlimited), for DescribeConfigs */
+	int32_t log_cleaner_threads;           /* log.cleaner.threads: only validated (see config.c) */
 	char log_cleanup_policy[32];           /* log.cleanup.policy: topics' default cleanup.policy */
 	double log_cleaner_min_cleanable_ratio;   /* topics' default min.cleanable.dirty.ratio */
 	int64_t log_cleaner_min_compaction_lag_ms; /* topics' default min.compaction.lag.ms */
@@ -67,6 +70,11 @@ struct dp_config {
 	uint64_t given;                /* bit i: dp_config_source_keys[i] was set by the file or an override */
 	char given_text[64][128];      /* [i]: the text it was given as (DescribeConfigs' synonyms) */
 };
+
+/* log.cleaner.io.max.bytes.per.second (a double, Kafka's type) as the cleaner's whole bytes per
+ * second: 0 ("unlimited") from about 9.2e18 up (Kafka's default is Double.MAX_VALUE); a rate
+ * below 1 byte/s is 1, the slowest the cleaner can go (Kafka's throttler, given 0, stalls). */
+int64_t dp_config_cleaner_io_rate(double bytes_per_second);
 
 /* The broker keys whose origin DescribeConfigs reports (Kafka's STATIC_BROKER_CONFIG when the
  * operator gave them, DEFAULT_CONFIG otherwise), NULL-terminated, at most 64. */

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/config.h"
@@ -53,6 +54,59 @@ static void list_text(const char *v, char *out, size_t cap)
 		out[o++] = *v;
 	}
 	out[o] = 0;
+}
+
+/* Java's Double.toString, as Kafka prints a DOUBLE config: the shortest digits that read back
+ * to v, at least one after the point ("0.5", "1.0"), and the E form outside [1e-3, 1e7)
+ * ("1.7976931348623157E308", the default I/O rate of the cleaner). */
+static void jdouble(double v, char *out, size_t cap)
+{
+	char e[40];
+	if (v == 0 || v != v) {
+		snprintf(out, cap, v == 0 ? "0.0" : "NaN");
+		return;
+	}
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+		if (strtod(e, NULL) == v)
+			break;
+	}
+	/* e: [-]d[.ddd]e[+-]x */
+	const char *p = e;
+	char sign[2] = "";
+	if (*p == '-') {
+		sign[0] = '-';
+		p++;
+	}
+	char dig[24];
+	size_t nd = 0;
+	for (; *p && *p != 'e' && nd + 1 < sizeof(dig); p++)
+		if (*p != '.')
+			dig[nd++] = *p;
+	dig[nd] = 0;
+	int x = atoi(p + 1);
+	if (x < -3 || x >= 7) {
+		snprintf(out, cap, "%s%c.%sE%d", sign, dig[0], nd > 1 ? dig + 1 : "0", x);
+		return;
+	}
+	char buf[48];
+	size_t o = 0;
+	if (x < 0) {
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "0.");
+		for (int i = -1; i > x; i--)
+			buf[o++] = '0';
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", dig);
+	} else {
+		for (int i = 0; i <= x; i++)
+			buf[o++] = (size_t)i < nd ? dig[i] : '0';
+		buf[o++] = '.';
+		if ((size_t)x + 1 < nd)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", dig + x + 1);
+		else
+			buf[o++] = '0';
+	}
+	buf[o] = 0;
+	snprintf(out, cap, "%s%s", sign, buf);
 }
 
 /* Kafka's LogConfig.TopicConfigSynonyms: the broker key that is a topic key's default. */
@@ -221,8 +275,10 @@ int dp_configs_topic(const struct dp_broker *b, const struct dp_snap *snap, cons
 	add(out, &n, "message.timestamp.type", DP_TYPE_STRING, SRC("message.timestamp.type"), false, "%s",
 	    c->timestamp_type == STOR_TS_LOG_APPEND_TIME ? "LogAppendTime" : "CreateTime");
 	LONGKEY("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", max_compaction_lag_ms);
+	char ratio[64];
+	jdouble(c->min_cleanable_ratio, ratio, sizeof(ratio));
 	add(out, &n, "min.cleanable.dirty.ratio", DP_TYPE_DOUBLE,
-	    SRC1("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"), false, "%g", c->min_cleanable_ratio);
+	    SRC1("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"), false, "%s", ratio);
 	LONGKEY("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", min_compaction_lag_ms);
 	const char *mir = override(t, "min.insync.replicas");
 	add(out, &n, "min.insync.replicas", DP_TYPE_INT, SRC("min.insync.replicas"), false, "%s", mir ? mir : "1");
@@ -288,8 +344,13 @@ int dp_configs_broker(const struct dp_broker *b, const struct dp_snap *snap, str
 	    c->cleaner.backoff_ms);
 	add(out, &n, "log.cleaner.dedupe.buffer.size", DP_TYPE_LONG, S("log.cleaner.dedupe.buffer.size"), true,
 	    "%" PRId64, c->cleaner.dedupe_buffer_size);
-	add(out, &n, "log.cleaner.min.cleanable.ratio", DP_TYPE_DOUBLE, S("log.cleaner.min.cleanable.ratio"), true, "%g",
-	    c->log_cleaner_min_cleanable_ratio);
+	char dbl[64];
+	jdouble(c->log_cleaner_io_max_bytes_per_second, dbl, sizeof(dbl));
+	add(out, &n, "log.cleaner.io.max.bytes.per.second", DP_TYPE_DOUBLE, S("log.cleaner.io.max.bytes.per.second"), true,
+	    "%s", dbl);
+	jdouble(c->log_cleaner_min_cleanable_ratio, dbl, sizeof(dbl));
+	add(out, &n, "log.cleaner.min.cleanable.ratio", DP_TYPE_DOUBLE, S("log.cleaner.min.cleanable.ratio"), true, "%s",
+	    dbl);
 	add(out, &n, "log.cleaner.min.compaction.lag.ms", DP_TYPE_LONG, S("log.cleaner.min.compaction.lag.ms"), true,
 	    "%" PRId64, c->log_cleaner_min_compaction_lag_ms);
 	add(out, &n, "log.cleaner.max.compaction.lag.ms", DP_TYPE_LONG, S("log.cleaner.max.compaction.lag.ms"), true,
@@ -298,6 +359,8 @@ int dp_configs_broker(const struct dp_broker *b, const struct dp_snap *snap, str
 	    "%" PRId64, c->log_cleaner_delete_retention_ms);
 	add(out, &n, "connections.max.idle.ms", DP_TYPE_LONG, S("connections.max.idle.ms"), true, "%" PRId64,
 	    c->connections_max_idle_ms);
+	add(out, &n, "producer.id.expiration.ms", DP_TYPE_INT, S("producer.id.expiration.ms"), true, "%" PRId64,
+	    c->producer_id_expiration_ms);
 	add(out, &n, "max.incremental.fetch.session.cache.slots", DP_TYPE_INT, S("max.incremental.fetch.session.cache.slots"),
 	    true, "%d", c->fetch_session_slots);
 	add(out, &n, "ringtail.net.backend", DP_TYPE_STRING, S("ringtail.net.backend"), true, "%s", c->net_backend);

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "broker.h"
+#include "broker_configs.h"
 #include "kp_errors.h"
 #include "meta.h"
 #include "shard.h"
@@ -24,6 +25,9 @@ struct dp_parts {
 	int count;
 	struct stor_cleaner *cleaner;  /* this shard's log cleaner (compaction); owned, may be NULL */
 	int64_t next_pid_expiry;       /* wall ms of the next producer-id expiry pass */
+	int64_t pid_expiration_ms;     /* producer.id.expiration.ms in effect on this shard */
+	const struct dp_bcfg *dyn_seen; /* the dynamic broker configs last applied here (a published
+	                                * set lives until exit: comparing pointers is enough) */
 	struct stor_bg *bg;            /* this shard's file worker (snapshots, deletions); owned, may
 	                                * be NULL: then that work blocks the shard as a fallback */
 };
@@ -93,7 +97,10 @@ static void pstate_open(struct dp_shard *s, struct dp_part *x)
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s-%d", stor_dir_path(s->b->dir), x->topic, x->index);
 	stor_log_set_bg(x->log, s->parts->bg);  /* a cut's file calls (failed-write repair) go there */
-	x->pstate = stor_pstate_create(s->b->cfg.producer_id_expiration_ms);
+	/* Maybe on a file worker: the latest snapshot's value (the shard's own is set again before
+	 * every expiry pass, dp_parts_tick). */
+	x->pstate = stor_pstate_create(s->b->meta ? dp_meta_snap(s->b->meta)->dyn->eff.producer_id_expiration_ms
+	                                          : s->b->cfg.producer_id_expiration_ms);
 	if (!x->pstate)
 		return;
 	int rc = stor_pstate_recover(x->pstate, x->log, dir, dp_wall_ms());
@@ -126,7 +133,12 @@ struct dp_parts *dp_parts_create(struct dp_shard *s)
 	if (!p)
 		return NULL;
 	int err = 0;
-	p->cleaner = stor_cleaner_create(&s->ring, &s->b->cfg.cleaner, &err);
+	/* The dynamic broker configs read at start (broker_configs.h) count from the first look. */
+	const struct dp_snap *snap = s->b->meta ? dp_meta_snap(s->b->meta) : NULL;
+	const struct dp_config *c = snap ? &snap->dyn->eff : &s->b->cfg;
+	p->dyn_seen = snap ? snap->dyn : NULL;
+	p->pid_expiration_ms = c->producer_id_expiration_ms;
+	p->cleaner = stor_cleaner_create(&s->ring, &c->cleaner, &err);
 	if (!p->cleaner)
 		RT_WARN("shard %d: no log cleaner (%s): compacted topics are not compacted", s->id, strerror(-err));
 	p->bg = stor_bg_create(&s->ring, &err);
@@ -311,10 +323,40 @@ void dp_parts_drop_from(struct dp_shard *s, const uint8_t id[16], int32_t first)
 		}
 }
 
+/* The dynamic broker configs that reach past the topics' own (broker_configs.h): this shard's
+ * cleaner settings (log.cleaner.backoff.ms, .dedupe.buffer.size, .io.max.bytes.per.second) and
+ * producer.id.expiration.ms of its partitions, from snap's set unless it is the one applied
+ * last.  The cleaner is only touched when its settings changed: a new setting makes it look at
+ * once (stor_cleaner_set_config), another key's change should not. */
+static void apply_broker(struct dp_shard *s, const struct dp_snap *snap)
+{
+	struct dp_parts *pt = s->parts;
+	if (!snap || snap->dyn == pt->dyn_seen)
+		return;
+	pt->dyn_seen = snap->dyn;
+	const struct dp_config *e = &snap->dyn->eff;
+	if (pt->cleaner) {
+		struct stor_cleaner_config cur;
+		stor_cleaner_get_config(pt->cleaner, &cur);
+		if (cur.backoff_ms != e->cleaner.backoff_ms || cur.dedupe_buffer_size != e->cleaner.dedupe_buffer_size ||
+		    cur.io_max_bytes_per_second != e->cleaner.io_max_bytes_per_second)
+			stor_cleaner_set_config(pt->cleaner, &e->cleaner);
+	}
+	pt->pid_expiration_ms = e->producer_id_expiration_ms;
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct dp_part *x = pt->b[i]; x; x = x->hnext)
+			if (!x->opening && x->pstate)
+				stor_pstate_set_expiration(x->pstate, pt->pid_expiration_ms);
+}
+
 void dp_parts_tick(struct dp_shard *s)
 {
 	struct dp_parts *pt = s->parts;
 	int64_t now = dp_wall_ms();
+	/* Normally done already by the AlterConfigs that published it (dp_parts_reconfigure_all);
+	 * this catches a set whose fan-out could not be posted. */
+	if (s->b->meta)
+		apply_broker(s, dp_meta_snap(s->b->meta));
 	bool expire = now >= pt->next_pid_expiry;     /* Kafka's producer.id.expiration.check.interval.ms */
 	if (expire)
 		pt->next_pid_expiry = now + s->b->cfg.producer_id_expiration_check_ms;
@@ -331,8 +373,11 @@ void dp_parts_tick(struct dp_shard *s)
 				pp = &x->hnext;
 				continue;
 			}
-			if (x->pstate && expire)
+			if (x->pstate && expire) {
+				/* Also covers a partition whose open was under way when the value changed. */
+				stor_pstate_set_expiration(x->pstate, pt->pid_expiration_ms);
 				stor_pstate_expire(x->pstate, now);
+			}
 			int rc = stor_log_tick(x->log, now);
 			if (rc < 0)
 				RT_WARN("partition %s-%d: background work failed: %s", x->topic, x->index, strerror(-rc));
@@ -401,6 +446,7 @@ void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t)
 void dp_parts_reconfigure_all(struct dp_shard *s, const struct dp_snap *snap)
 {
 	struct dp_parts *pt = s->parts;
+	apply_broker(s, snap);
 	for (int i = 0; i < NBUCKETS; i++)
 		for (struct dp_part *x = pt->b[i]; x; x = x->hnext) {
 			if (x->opening || x->deleting)

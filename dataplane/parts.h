@@ -86,7 +86,9 @@ void dp_parts_reconfigure(struct dp_shard *s, const struct dp_topic *t);
 
 /* Applies every topic's configuration in snapshot snap (borrowed) to the open logs of this shard:
  * after a change of the dynamic broker configs, which every topic without its own override
- * follows.  One pass over the shard's partitions. */
+ * follows.  Also the dynamic broker configs of the shard's cleaner and of its partitions'
+ * producer state (log.cleaner.backoff.ms, .dedupe.buffer.size, .io.max.bytes.per.second,
+ * producer.id.expiration.ms).  One pass over the shard's partitions. */
 struct dp_snap;
 void dp_parts_reconfigure_all(struct dp_shard *s, const struct dp_snap *snap);
 

@@ -224,6 +224,117 @@ Test(dp_bcfg, registry_follows_and_persists)
 	dp_meta_close(m);
 }
 
+/* The cleaner's and the producer state's keys (Kafka's LogCleaner.ReconfigurableConfigs and
+ * DynamicProducerStateManagerConfig that Ringtail honours): dynamic, with Kafka's rules. */
+Test(dp_bcfg, cleaner_and_producer_keys_with_kafkas_rules)
+{
+	char msg[512];
+	struct dp_bcfg *d = dp_bcfg_create(&cfg);
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "log.cleaner.backoff.ms", "100", 0, msg), 0, "%s", msg);
+	cr_assert_eq(d->eff.cleaner.backoff_ms, 100);
+	cr_assert_eq(alter1(&d, DP_BCFG_NODE, "log.cleaner.dedupe.buffer.size", "1048577", 0, msg), 0, "%s", msg);
+	cr_assert_eq(d->eff.cleaner.dedupe_buffer_size, 1048577);
+	cr_assert_eq(alter1(&d, DP_BCFG_NODE, "log.cleaner.dedupe.buffer.size", "1048576", 0, msg), KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.");
+	cr_assert_eq(alter1(&d, DP_BCFG_NODE, "log.cleaner.dedupe.buffer.size", "-5", 0, msg), KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.");
+	cr_assert_eq(alter1(&d, DP_BCFG_NODE, "log.cleaner.dedupe.buffer.size", "1M", 0, msg), KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "Invalid value 1M for configuration log.cleaner.dedupe.buffer.size: Not a number of type LONG");
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "log.cleaner.io.max.bytes.per.second", "1000", 0, msg), 0, "%s", msg);
+	cr_assert_eq(d->eff.cleaner.io_max_bytes_per_second, 1000);
+	cr_assert_float_eq(d->eff.log_cleaner_io_max_bytes_per_second, 1000.0, 1e-9);
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "log.cleaner.io.max.bytes.per.second", "0.25", 0, msg), 0, "%s", msg);
+	cr_assert_eq(d->eff.cleaner.io_max_bytes_per_second, 1, "below a byte a second: the slowest there is");
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "log.cleaner.io.max.bytes.per.second", "fast", 0, msg),
+	             KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "Invalid value fast for configuration log.cleaner.io.max.bytes.per.second: Not a number of "
+	                      "type DOUBLE");
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "log.cleaner.io.max.bytes.per.second", NULL, 1, msg), 0, "%s", msg);
+	cr_assert_eq(d->eff.cleaner.io_max_bytes_per_second, 0, "DELETE: unlimited again (Double.MAX_VALUE)");
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "producer.id.expiration.ms", "5000", 0, msg), 0, "%s", msg);
+	cr_assert_eq(d->eff.producer_id_expiration_ms, 5000);
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "producer.id.expiration.ms", "0", 0, msg), KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "Invalid value 0 for configuration producer.id.expiration.ms: Value must be at least 1");
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "producer.id.expiration.ms", "3000000000", 0, msg), KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "Invalid value 3000000000 for configuration producer.id.expiration.ms: Not a number of type "
+	                      "INT");
+	/* One cleaner per shard (storage/cleaner.c): the count cannot change, as a static key. */
+	cr_assert_eq(alter1(&d, DP_BCFG_NODE, "log.cleaner.threads", "2", 0, msg), KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "Cannot update these configs dynamically: Set(log.cleaner.threads)");
+	cr_assert_eq(alter1(&d, DP_BCFG_NODE, "log.cleaner.enable", "false", 0, msg), KP_ERR_INVALID_REQUEST);
+	dp_bcfg_destroy(d);
+
+	/* Kafka's rule counts log.cleaner.threads as given (statically). */
+	dp_config_fini(&cfg);
+	load("log.cleaner.threads=4");
+	d = dp_bcfg_create(&cfg);
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "log.cleaner.dedupe.buffer.size", "4194304", 0, msg),
+	             KP_ERR_INVALID_REQUEST);
+	cr_assert_str_eq(msg, "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.");
+	cr_assert_eq(alter1(&d, DP_BCFG_DEFAULT, "log.cleaner.dedupe.buffer.size", "4194308", 0, msg), 0, "%s", msg);
+	dp_bcfg_destroy(d);
+}
+
+/* DescribeConfigs of the broker shows the four keys writable, with Kafka's values and sources. */
+Test(dp_bcfg, cleaner_and_producer_keys_described)
+{
+	char err[512], msg[512];
+	struct dp_meta *m = dp_meta_open(&cfg, 1, err, sizeof(err));
+	cr_assert(m, "%s", err);
+	struct dp_broker b = { .cfg = cfg, .meta = m, .nshards = 1 };
+	struct dp_cfgval vals[DP_CFG_MAX];
+	int n = dp_configs_broker(&b, dp_meta_snap(m), vals);
+	const char *want[][2] = {
+		{ "log.cleaner.backoff.ms", "15000" },
+		{ "log.cleaner.dedupe.buffer.size", "134217728" },
+		{ "log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308" },
+		{ "producer.id.expiration.ms", "86400000" },
+		{ "log.cleaner.min.cleanable.ratio", "0.5" },
+	};
+	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		int i = 0;
+		while (i < n && strcmp(vals[i].name, want[w][0]))
+			i++;
+		cr_assert_lt(i, n, "%s listed", want[w][0]);
+		cr_assert_str_eq(vals[i].value, want[w][1], "%s", want[w][0]);
+		cr_assert_eq(vals[i].source, DP_SRC_DEFAULT, "%s", want[w][0]);
+		cr_assert_not(vals[i].read_only, "%s can change dynamically", want[w][0]);
+	}
+	struct dp_kv kv[] = { { "log.cleaner.io.max.bytes.per.second", "1000" }, { "producer.id.expiration.ms", "2000" } };
+	int8_t ops[] = { 0, 0 };
+	cr_assert_eq(dp_meta_alter_broker(m, DP_BCFG_DEFAULT, kv, ops, 2, true, false, msg, sizeof(msg)), 0, "%s", msg);
+	struct dp_kv node[] = { { "log.cleaner.backoff.ms", "250" } };
+	cr_assert_eq(dp_meta_alter_broker(m, DP_BCFG_NODE, node, ops, 1, true, false, msg, sizeof(msg)), 0, "%s", msg);
+	n = dp_configs_broker(&b, dp_meta_snap(m), vals);
+	int seen = 0;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(vals[i].name, "log.cleaner.io.max.bytes.per.second")) {
+			cr_assert_str_eq(vals[i].value, "1000.0", "Java's Double.toString");
+			cr_assert_eq(vals[i].source, DP_SRC_DYNAMIC_DEFAULT);
+			seen++;
+		} else if (!strcmp(vals[i].name, "producer.id.expiration.ms")) {
+			cr_assert_str_eq(vals[i].value, "2000");
+			cr_assert_eq(vals[i].source, DP_SRC_DYNAMIC_DEFAULT);
+			seen++;
+		} else if (!strcmp(vals[i].name, "log.cleaner.backoff.ms")) {
+			cr_assert_str_eq(vals[i].value, "250");
+			cr_assert_eq(vals[i].source, DP_SRC_DYNAMIC_BROKER);
+			seen++;
+		} else if (!strcmp(vals[i].name, "log.cleaner.enable")) {
+			cr_assert(vals[i].read_only, "log.cleaner.enable is static in Kafka");
+		}
+	}
+	cr_assert_eq(seen, 3);
+	dp_meta_close(m);
+	/* After a reopen the shards start from the persisted values (dataplane/parts.c reads them). */
+	m = dp_meta_open(&cfg, 1, err, sizeof(err));
+	cr_assert(m, "%s", err);
+	const struct dp_config *e = &dp_meta_snap(m)->dyn->eff;
+	cr_assert(e->cleaner.backoff_ms == 250 && e->cleaner.io_max_bytes_per_second == 1000 &&
+	          e->producer_id_expiration_ms == 2000);
+	dp_meta_close(m);
+}
+
 Test(dp_bcfg, retention_hours_is_dropped_before_ms)
 {
 	/* Kafka's ConfigHelper drops the synonyms listed before the key itself: with only
