@@ -754,7 +754,11 @@ void dp_conn_sweep_idle(struct dp_shard *s)
 	bool draining = atomic_load(&s->b->phase) != DP_RUNNING;
 	for (struct dp_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->closing || c->nreq)
+		/* ringtail-control's links to its own topics are the broker's, not a client's: Kafka's
+		 * coordinators write those topics in process, with no connection to expire, and closing
+		 * them only made the control process reconnect and warn "connection lost" after every
+		 * connections.max.idle.ms of quiet. */
+		if (c->closing || c->nreq || (c->internal && !draining))
 			continue;
 		if (draining || (idle >= 0 && s->now_ns - c->last_active_ns > (uint64_t)idle * 1000000ull)) {
 			dp_conn_close(c, draining ? "shutting down" : "idle");
