@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/config.h"
 #include "base/log.h"
@@ -180,15 +181,38 @@ bool dp_config_parse_listener(const char *v, char *host, size_t hostlen, uint16_
 	return true;
 }
 
+/* The broker serves one PLAINTEXT listener.  Kafka listens on every listener named and speaks
+ * TLS or SASL on SSL, SASL_PLAINTEXT and SASL_SSL ones: served as one plaintext port (the first
+ * entry, the rest ignored), such a configuration would leave clients of the others unanswered or
+ * send a TLS client plaintext, so it stops the start instead.  Kafka upper-cases the listener
+ * name.  0, or -EINVAL with the message in err. */
+static int listener_served(const char *key, const char *v, char *err, size_t errlen)
+{
+	if (strchr(v, ',')) {
+		snprintf(err, errlen, "%s=%s: one listener is served (several listeners are not supported yet)", key, v);
+		return -EINVAL;
+	}
+	const char *p = strstr(v, "://");
+	if (p && !(p - v == 9 && !strncasecmp(v, "PLAINTEXT", 9))) {
+		snprintf(err, errlen, "%s=%s: only a PLAINTEXT listener is served (SSL and SASL are not supported)", key, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int translate(struct dp_config *c, const struct rt_cfg *rc, char *err, size_t errlen)
 {
 	const char *l = rt_cfg_str(rc, "listeners");
+	if (listener_served("listeners", l, err, errlen))
+		return -EINVAL;
 	if (!dp_config_parse_listener(l, c->listen_host, sizeof(c->listen_host), &c->listen_port)) {
 		snprintf(err, errlen, "listeners=%s: expected a listener such as PLAINTEXT://127.0.0.1:9092", l);
 		return -EINVAL;
 	}
 	const char *al = text(rc, "advertised.listeners");
 	if (al && *al) {
+		if (listener_served("advertised.listeners", al, err, errlen))
+			return -EINVAL;
 		if (!dp_config_parse_listener(al, c->adv_host, sizeof(c->adv_host), &c->adv_port) || !c->adv_host[0]) {
 			snprintf(err, errlen, "advertised.listeners=%s: expected a listener with a host, such as PLAINTEXT://broker1:9092",
 			         al);

@@ -132,6 +132,31 @@ Test(dp_config, listener_forms)
 	cr_assert(!dp_config_parse_listener("PLAINTEXT://host", host, sizeof(host), &port));
 }
 
+/* One PLAINTEXT listener is served: several, or a TLS or SASL one, stop the start with the key
+ * and the value named (served as the first one, plaintext, they went unanswered or garbled). */
+Test(dp_config, only_one_plaintext_listener)
+{
+	struct dp_config c;
+	char err[512] = "";
+	const char *bad[][2] = {
+		{ "listeners=PLAINTEXT://:9092,PLAINTEXT2://:9093", "several listeners" },
+		{ "listeners=SSL://127.0.0.1:9093", "SSL and SASL" },
+		{ "listeners=SASL_PLAINTEXT://127.0.0.1:9093", "SSL and SASL" },
+		{ "advertised.listeners=PLAINTEXT://a:9092,SSL://a:9093", "several listeners" },
+		{ "advertised.listeners=SASL_SSL://a:9092", "SSL and SASL" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *ov[] = { bad[i][0] };
+		cr_assert_neq(dp_config_load(&c, NULL, ov, 1, NULL, err, sizeof(err)), 0, "%s was taken", bad[i][0]);
+		cr_assert(strstr(err, bad[i][0]) && strstr(err, bad[i][1]), "%s", err);
+	}
+	const char *ok[] = { "listeners=plaintext://127.0.0.1:19092", "advertised.listeners=PLAINTEXT://b1:29092" };
+	cr_assert_eq(dp_config_load(&c, NULL, ok, 2, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.listen_port, 19092);
+	cr_assert_str_eq(c.adv_host, "b1");
+	dp_config_fini(&c);
+}
+
 /* ringtail reads the same file as ringtail-control: the control process's keys (control/config.h)
  * are known here, so they are not warned about as unknown, and a bad value stops the start. */
 Test(dp_config, control_keys_known_and_checked)
