@@ -55,6 +55,9 @@ def main(tap):
         with b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             admin.create_topics([NewTopic('dur', 4, 1)])['dur'].result(10)
+            c = kwire.Conn(b.port)
+            tid = kwire.topic_id(c, 'dur')
+            c.close()
             acked = set()
             lock = threading.Lock()
 
@@ -83,6 +86,10 @@ def main(tap):
                    'missing %d' % len(acked - got))
             md = AdminClient({'bootstrap.servers': b2.bootstrap}).list_topics(timeout=10)
             tap.ok('dur' in md.topics and len(md.topics['dur'].partitions) == 4, 'the topic and its 4 partitions survived')
+            c = kwire.Conn(b2.port)
+            tid2 = kwire.topic_id(c, 'dur')
+            c.close()
+            tap.ok(tid is not None and tid2 == tid, 'and so did its topic id', (tid, tid2))
             p = Producer({'bootstrap.servers': b2.bootstrap, 'acks': 'all'})
             for i in range(100):
                 p.produce('dur', value=b'after-%d' % i, partition=i % 4)
