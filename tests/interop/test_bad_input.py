@@ -179,6 +179,41 @@ def main(tap):
         tap.ok(corr == 48 and err == 3, 'Produce to an unknown topic: UNKNOWN_TOPIC_OR_PARTITION (3)', (corr, err))
         s.close()
 
+        # Topic names Kafka refuses (Topic.validate): Metadata answers INVALID_TOPIC_EXCEPTION for
+        # each, with auto-creation on, and creates nothing; a valid unknown name is created.
+        names = ['a/b', '..', '.', 'x' * 250, 'caf\u00e9', 'ok.name_-1']
+        s = conn(b)
+        body = struct.pack('>i', len(names))
+        for n in names:
+            e = n.encode()
+            body += struct.pack('>h', len(e)) + e
+        s.sendall(request(3, 1, 49, body))
+        f = recv_frame(s)
+        errs = {}
+        if f:
+            off = 4
+            nb, = struct.unpack_from('>i', f, off); off += 4
+            for _ in range(nb):
+                off += 4
+                hl, = struct.unpack_from('>h', f, off); off += 2 + hl + 4
+                rl, = struct.unpack_from('>h', f, off); off += 2 + max(rl, 0)
+            off += 4                                     # controller id
+            nt, = struct.unpack_from('>i', f, off); off += 4
+            for _ in range(nt):
+                err, tl = struct.unpack_from('>hh', f, off); off += 4
+                name = f[off:off + tl].decode('utf-8', 'replace'); off += tl + 1
+                np_, = struct.unpack_from('>i', f, off); off += 4
+                for _ in range(np_):
+                    off += 2 + 4 + 4
+                    for _ in range(2):
+                        n_, = struct.unpack_from('>i', f, off); off += 4 + 4 * n_
+                errs[name] = err
+        want = {n: 17 for n in names[:-1]}
+        tap.ok({n: errs.get(n) for n in names[:-1]} == want and errs.get('ok.name_-1') in (0, 5),
+               'Metadata with names Kafka refuses: INVALID_TOPIC_EXCEPTION (17) for each; a valid one is created',
+               errs)
+        s.close()
+
         # Pipelining: five requests in one write, answered in order.
         s = conn(b)
         s.sendall(b''.join(request(18, 0, 100 + i, b'') for i in range(5)))
