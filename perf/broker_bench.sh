@@ -23,8 +23,12 @@
 #    background threshold (3/4 of it, at most 2 GB; fio writes as many bytes), so writeback never
 #    starts during it.  Both still append into new memory pages: on a VM whose free memory goes
 #    back to the host that costs the same on a tmpfs (perf/README.md, "What bounds produce").
-# Also printed: the page-cache append limit (fio, with its own CPU s/GB) and the load generator's
-# own CPU s/GB, to show whether the harness or the machine, not the broker, bounds a figure.  Each
+# Also printed: the page-cache append limit (fio, with its own CPU s/GB), the load generator's
+# own CPU s/GB, the CPU one page-cache page costs to write into when it is new, cached or just
+# freed (bench_pagecache, at the start), and after the default-mode produce line a "bound" line:
+# the most any produce could reach on this machine's CPUs if every byte goes into a new page,
+# from that page cost and the run's own shard and load-generator CPU per GB (and the same with
+# cached pages), to show whether the harness or the machine, not the broker, bounds a figure.  Each
 # produce line splits the broker's CPU into its shard threads (receive, CRC, validation, the
 # response) and the rest of the process, which is io_uring's io-wq workers copying the batches
 # into the page cache (ext4 buffered writes are never non-blocking, so every append is punted
@@ -58,6 +62,21 @@ latency_limits() {
 	echo "limit  loopback RTT p99: $RTT99 us (paced at 10,000/s: $RTTP99 us; counted from each exchange's slot, as the produce latency is: $RTTS99 us), fdatasync(16 KiB) p99: $SYNC99 us (8 files at 1,250/s each, as the acks=-1 run syncs: ${SYNC8:-?} us); $1, after writing back $dirty MB of dirty page cache in $settled s"
 }
 latency_limits "at the start"
+# What a page-cache page costs to write into, by its state (perf/bench_pagecache.c): new (the
+# state of the memory every long flat-out produce run below appends into), already cached, and
+# freed a moment before.  After 5 s in which nothing was freed, like the fio limit (so that the
+# memory is the host's again on a VM with free page reporting); 512 MiB, which such a VM takes
+# back within one reporting pass (about 2 s) before the fio limit's own 5 s pause ends.  Sets
+# NEWGB and CACHEDGB (CPU s/GB).
+page_cost() {
+	sleep 5
+	$B/perf/bench_pagecache "$TMP/data" 512 > "$TMP/page.txt"
+	pc() { awk -v k="pagecache_$1" -v f="$2" '$1==k {for (i=2;i<=NF;i++) if (index($i, f"=")==1) print substr($i, length(f)+2)}' "$TMP/page.txt"; }
+	NEWGB=$(pc new cpu_s_per_gb)
+	CACHEDGB=$(pc cached cpu_s_per_gb)
+	echo "limit  page-cache page cost (one writer, 1 MiB writes, thread CPU per 4 KiB page): new page $(pc new us_per_page) us ($NEWGB CPU s/GB, $(pc new mb_per_s) MB/s), already cached $(pc cached us_per_page) us ($CACHEDGB), new but freed a moment before $(pc freed us_per_page) us ($(pc freed cpu_s_per_gb)); produce appends every byte into a new page"
+}
+page_cost
 # Appending into the page cache: 1 MiB buffered writes (the size of the produce runs' appends,
 # one per 1 MiB batch) to 8 new files beside the broker's data for $DUR seconds (at most 1 GiB
 # each), by 8 writers at once (the produce runs append to 8 partitions, whose writes io_uring's
@@ -117,6 +136,17 @@ sh, tot = (b[0] - a[0]) / hz, (b[1] - a[1]) / hz
 print("shards %.3f + io-wq page-cache writes and the rest %.3f" % (sh / gb, (tot - sh) / gb) if gb > 0 else "?")' "$1" "$2" "$3"
 }
 
+# shards_gb CPU0 CPU1 JSON: the shard threads' CPU s/GB between two cpu_ticks snapshots for the
+# produce run in JSON (what the broker spends besides the page-cache writes).
+shards_gb() {
+	/usr/bin/python3 -c '
+import json, os, sys
+a, b = [list(map(int, x.split())) for x in sys.argv[1:3]]
+d = json.load(open(sys.argv[3]))
+gb = d["produce_mb_per_s"] * d["elapsed_s"] / 1e3
+print(round((b[0] - a[0]) / os.sysconf("SC_CLK_TCK") / gb, 3) if gb > 0 else 0)' "$1" "$2" "$3"
+}
+
 # settle [DIR ...]: removes the data directories of runs that are over and writes back what is
 # still dirty, so that a produce run (and the fio limit before it) does not pay for the runs
 # before it: one flat-out run leaves gigabytes dirty, over the dirty background threshold, and
@@ -137,7 +167,9 @@ pagecache_limit "before the default-mode produce"
 C0=$(cpu_ticks $BPID)
 /usr/bin/time -f "%U %S" -o "$TMP/pcpu" $PERF --bootstrap 127.0.0.1:$BP --topic tp --create --partitions 8 --record-size 1024 --batch-size 1048576 \
 	--linger-ms 5 --acks 1 --producers 2 --inflight 5 --duration "$DUR" --broker-pid $BPID --quiet --json "$TMP/p.json"
-SPLIT=$(cpu_split "$C0" "$(cpu_ticks $BPID)" "$TMP/p.json")
+C1=$(cpu_ticks $BPID)
+SPLIT=$(cpu_split "$C0" "$C1" "$TMP/p.json")
+SHARDGB=$(shards_gb "$C0" "$C1" "$TMP/p.json")
 FIO_DEFAULT=$FIO
 $PERF --mode consume --bootstrap 127.0.0.1:$BP --topic tp --consumers 2 --fetch-max-bytes 52428800 \
 	--fetch-partition-max-bytes 1048576 --records "$(json "$TMP/p.json" "d['acked_records']")" --duration 60 \
@@ -153,6 +185,17 @@ PMB=$(json "$TMP/p.json" "round(d['produce_mb_per_s'], 1)")
 CMB=$(json "$TMP/c.json" "round(d['consume_mb_per_s'], 1)")
 CLIENT=$(awk 'END {print $1 + $2}' "$TMP/pcpu")
 echo "ringtail produce 1 KiB/1 MiB batches acks=1: $PMB MB/s ($(json "$TMP/p.json" "round(d['produce_mb_per_s']*d['elapsed_s']/1e3, 2)") GB) = $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$IPERF)")% of iperf3 (target >= 50%), $(json "$TMP/p.json" "round(100*d['produce_mb_per_s']/$FIO_DEFAULT) if $FIO_DEFAULT else '?'")% of the page-cache append limit; broker $(json "$TMP/p.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB ($SPLIT), load generator $(json "$TMP/p.json" "round($CLIENT/(d['produce_mb_per_s']*d['elapsed_s']/1e3), 3)") CPU s/GB"
+# The bound the page cost puts on that produce: per GB it needs the shards' work, the load
+# generator's and one write of the GB into new pages (the page cost above), all on this
+# machine's CPUs; so even with every CPU to itself and nothing else, it could not go faster
+# than the CPUs over their sum.  With cached pages instead (a machine whose free memory stays
+# resident) the same sum gives the second figure.  Not a measurement of the broker: a ceiling,
+# to show whether the target is within this machine's reach at all.
+LGGB=$(json "$TMP/p.json" "round($CLIENT/(d['produce_mb_per_s']*d['elapsed_s']/1e3), 3)")
+NCPU=$(nproc)
+if [ -n "$NEWGB" ] && [ -n "$CACHEDGB" ]; then
+	echo "bound  produce into new pages on $NCPU CPUs: shards $SHARDGB + load generator $LGGB + new-page writes $NEWGB = $(calc "round($SHARDGB+$LGGB+$NEWGB,3)") CPU s/GB -> at most $(calc "round($NCPU*1e3/($SHARDGB+$LGGB+$NEWGB))") MB/s = $(calc "round(100*$NCPU*1e3/($SHARDGB+$LGGB+$NEWGB)/$IPERF)")% of iperf3 with nothing else running; into cached pages ($CACHEDGB): $(calc "round($NCPU*1e3/($SHARDGB+$LGGB+$CACHEDGB))") MB/s = $(calc "round(100*$NCPU*1e3/($SHARDGB+$LGGB+$CACHEDGB)/$IPERF)")%; 50% of iperf3 needs at most $(calc "round($NCPU*1e3/(0.5*$IPERF),3)") CPU s/GB in all"
+fi
 echo "ringtail fetch of the same data:          $CMB MB/s = $(json "$TMP/c.json" "round(100*d['consume_mb_per_s']/$IPERF)")% of iperf3 (target >= 70%), broker $(json "$TMP/c.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 echo "ringtail fetch, copying path:            $(json "$TMP/cc.json" "round(d['consume_mb_per_s'], 1)") MB/s, broker $(json "$TMP/cc.json" "d.get('broker_cpu_s_per_gb')") CPU s/GB"
 for acks in 1 -1; do
