@@ -406,9 +406,22 @@ static int16_t validate(struct dp_req *req, const struct dp_topic *t, const stru
                         struct produce_job *j, const char **why)
 {
 	struct dp_shard *s = req->s;
+	/* Kafka's ProduceRequest.validateRecords, before anything looks into the batch: one batch
+	 * at least, of magic 2 (0 and 1 are INVALID_RECORD here, where a broken header is
+	 * CORRUPT_MESSAGE), and zstd only from version 7 on (KIP-110). */
 	if (rec->len <= 0) {
-		*why = "empty record set";
-		return KP_ERR_CORRUPT_MESSAGE;
+		*why = "Produce requests must have at least one record batch per partition";
+		return KP_ERR_INVALID_RECORD;
+	}
+	uint8_t magic = rec->len > KP_BATCH_OFF_MAGIC ? rec->ptr[KP_BATCH_OFF_MAGIC] : 0xff;
+	if (magic == 0 || magic == 1) {
+		*why = "Produce requests are only allowed to contain record batches with magic version 2";
+		return KP_ERR_INVALID_RECORD;
+	}
+	if (req->api_version < 7 && magic == 2 && rec->len >= KP_BATCH_OFF_ATTRIBUTES + 2 &&
+	    (rt_be16_get(rec->ptr + KP_BATCH_OFF_ATTRIBUTES) & KP_ATTR_COMPRESSION_MASK) == KP_COMPRESSION_ZSTD) {
+		*why = "Produce requests below version 7 cannot carry zstd-compressed batches";
+		return KP_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 	}
 	struct kp_validate_opts o = {
 		.max_batch_bytes = (size_t)t->max_message_bytes,

@@ -6,6 +6,9 @@ cannot send them) or with kafka-python:
 - Produce acks=0: no response (the next request on the connection is the next answer), the
   records are written; a failing acks=0 produce closes the connection (Kafka's KafkaApis).
 - Produce of a batch over the topic's max.message.bytes: MESSAGE_TOO_LARGE.
+- Produce checks of Kafka's ProduceRequest.validateRecords: an empty record set and a magic 1
+  message set are INVALID_RECORD, two batches for one partition too, and a zstd batch in a
+  Produce below v7 is UNSUPPORTED_COMPRESSION_TYPE (accepted at v7).
 - Fetch at an offset inside a batch: the batch is returned whole, from its base offset; a
   partition_max_bytes below the first batch still returns that batch whole (KIP-74).
 - Fetch long polling with min_bytes (Kafka's DelayedFetch): appends smaller than min_bytes do not
@@ -39,11 +42,12 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 from kafka.errors import InvalidPartitionsError, InvalidReplicationFactorError
 from kafka.record.default_records import DefaultRecordBatchBuilder
+from kafka.record.legacy_records import LegacyRecordBatchBuilder
 
 from kwire import Conn, R, W, batch, batch_spans, produce_on, topic_id
 from rtbroker import Broker, run_tap
 
-OFFSET_OUT_OF_RANGE = 1
+OFFSET_OUT_OF_RANGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE = 1, 87, 76
 UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_ID = 3, 10, 17, 100
 SRC_TOPIC, SRC_STATIC_BROKER, SRC_DEFAULT = 1, 4, 5
 
@@ -55,6 +59,33 @@ def ts_batch(records):
     for i, (v, ts) in enumerate(records):
         b.append(i, timestamp=ts, key=None, value=v, headers=[])
     return bytes(b.build())
+
+
+def zstd_batch(records):
+    """One zstd-compressed batch of [(key, value)] (kafka-python's encoder): its bytes."""
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=4, is_transactional=False, producer_id=-1,
+                                  producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)
+    for i, (k, v) in enumerate(records):
+        b.append(i, timestamp=None, key=k, value=v, headers=[])
+    return bytes(b.build())
+
+
+def legacy_set(records):
+    """A magic 1 message set of [(key, value)] (kafka-python's legacy encoder): its bytes."""
+    b = LegacyRecordBatchBuilder(magic=1, compression_type=0, batch_size=1 << 20)
+    for i, (k, v) in enumerate(records):
+        b.append(i, timestamp=int(time.time() * 1000), key=k, value=v)
+    return bytes(b.build())
+
+
+def produce_v(c, version, topic, partition, records):
+    """Produce (v3-v8: one request shape) of one partition's record bytes: (error, base offset)."""
+    r = c.call(0, version, produce_body(topic, partition, records, -1), False)
+    r.i32()
+    r.str()
+    r.i32()
+    r.i32()
+    return r.i16(), r.i64()
 
 
 def send_raw(c, key, version, body, flexible_header=False):
@@ -189,6 +220,16 @@ def main(tap):
         tap.ok(err == MESSAGE_TOO_LARGE, 'a batch over max.message.bytes is MESSAGE_TOO_LARGE (10)', err)
         err, base, _ = produce_on(c, 'small', 0, batch([(b'k', b'x' * 1000)]))
         tap.ok(err == 0 and base == 0, 'a batch under it is appended', (err, base))
+
+        # ProduceRequest.validateRecords (topic 'small', 1 record so far).
+        got = [produce_v(c, 3, 'small', 0, recs) for recs in
+               (b'', legacy_set([(b'k', b'old')]), batch([(b'k', b'a')]) + batch([(b'k', b'b')]))]
+        tap.ok([e for e, _ in got] == [INVALID_RECORD] * 3,
+               'Produce of no batch, of a magic 1 message set, of two batches: INVALID_RECORD each', got)
+        z = zstd_batch([(b'k', b'zstd-%d' % i) for i in range(3)])
+        got = [produce_v(c, v, 'small', 0, z) for v in (6, 7)]
+        tap.ok(got == [(UNSUPPORTED_COMPRESSION_TYPE, -1), (0, 1)],
+               'a zstd batch: UNSUPPORTED_COMPRESSION_TYPE in Produce v6, appended in v7', got)
 
         # Fetch inside a batch: the batch from its base offset, whole.
         err, base, _ = produce_on(c, 'ar', 1, batch([(b'k', b'five-%d' % i) for i in range(5)]))
