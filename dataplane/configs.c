@@ -304,6 +304,21 @@ int dp_configs_topic(const struct dp_broker *b, const struct dp_snap *snap, cons
 	return n;
 }
 
+/* Kafka's broker keys whose default is null (ServerLogConfigs, SocketServerConfigs): their value
+ * is null unless the key itself is set at some level, even when a synonym (log.roll.hours,
+ * log.retention.hours) or a fallback (the listener, log.flush.scheduler.interval.ms) decides the
+ * value in effect: that one is described under its own name. */
+static bool null_unless_given(const struct dp_broker *b, const struct dp_snap *snap, const char *key)
+{
+	static const char *const keys[] = { "log.roll.ms", "log.retention.ms", "log.flush.interval.ms",
+		                            "advertised.listeners" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i], key))
+			return !dp_bcfg_get(snap->dyn, DP_BCFG_NODE, key) && !dp_bcfg_get(snap->dyn, DP_BCFG_DEFAULT, key) &&
+			       !dp_config_given(&b->cfg, key);
+	return false;
+}
+
 int dp_configs_broker(const struct dp_broker *b, const struct dp_snap *snap, struct dp_cfgval *out)
 {
 	const struct dp_config *c = &snap->dyn->eff;
@@ -368,8 +383,11 @@ int dp_configs_broker(const struct dp_broker *b, const struct dp_snap *snap, str
 	    c->advertise_shards ? "true" : "false");
 	add(out, &n, "ringtail.shard.poll.us", DP_TYPE_INT, S("ringtail.shard.poll.us"), true, "%" PRId64, c->shard_poll_us);
 #undef S
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		out[i].read_only = broker_ro(out[i].name);
+		if (null_unless_given(b, snap, out[i].name))
+			out[i].value = NULL;
+	}
 	return n;
 }
 

@@ -32,7 +32,8 @@ enum { DP_TYPE_BOOLEAN = 1, DP_TYPE_STRING = 2, DP_TYPE_INT = 3, DP_TYPE_LONG = 
 
 struct dp_cfgval {
 	const char *name;              /* borrowed: static, or from the snapshot (lives until exit) */
-	const char *value;             /* buf, or borrowed from the topic (its owner list) */
+	const char *value;             /* buf, or borrowed from the topic (its owner list), or NULL:
+	                                * Kafka's null (a broker key with no default, not given) */
 	char buf[160];
 	int8_t source;
 	int8_t type;

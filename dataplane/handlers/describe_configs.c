@@ -83,7 +83,7 @@ void dp_h_describe_configs(struct dp_req *req, void *msg)
 				continue;
 			struct kp_describe_configs_resp_resource_result *c = &o->configs.items[k++];
 			c->name = dp_str(vals[j].name);
-			c->value = dp_str(vals[j].value);
+			c->value = vals[j].value ? dp_str(vals[j].value) : (struct kp_str){ NULL, -1 };
 			/* Kafka strings hold 32767 bytes: the owner list of a topic of thousands of
 			 * partitions does not fit, and is then shown null, as Kafka shows what it does
 			 * not reveal (the start-up log lists it). */

@@ -94,6 +94,10 @@ def main(tap):
                                       NewTopic(PIDS, 1, 1)]).values():
             f.result(10)
         kadmin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+        nulls = ('log.roll.ms', 'log.retention.ms', 'log.flush.interval.ms', 'advertised.listeners')
+        got = kdescribe(kadmin, nulls)
+        tap.ok(sorted(got) == sorted(nulls) and all(v[:2] == (None, 5) for v in got.values()),
+               'keys whose Kafka default is null read null (DEFAULT_CONFIG) when not given', got)
 
         # log.cleaner.backoff.ms.  The cleaners' first looks (a second after the start) found
         # nothing to clean: the next ones are ten minutes away.

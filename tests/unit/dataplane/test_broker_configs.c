@@ -335,6 +335,38 @@ Test(dp_bcfg, cleaner_and_producer_keys_described)
 	dp_meta_close(m);
 }
 
+/* Kafka's broker keys with a null default read null unless the key itself is given: the
+ * effective value of log.roll.ms comes from log.roll.hours then, which is described on its own. */
+Test(dp_bcfg, null_defaults_as_kafka)
+{
+	dp_config_fini(&cfg);
+	load("log.retention.hours=5");
+	char err[512], msg[512];
+	struct dp_meta *m = dp_meta_open(&cfg, 1, err, sizeof(err));
+	cr_assert(m, "%s", err);
+	struct dp_broker b = { .cfg = cfg, .meta = m, .nshards = 1 };
+	struct dp_cfgval vals[DP_CFG_MAX];
+	const char *nulls[] = { "log.roll.ms", "log.retention.ms", "log.flush.interval.ms", "advertised.listeners" };
+	int n = dp_configs_broker(&b, dp_meta_snap(m), vals);
+	for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++) {
+		int i = 0;
+		while (i < n && strcmp(vals[i].name, nulls[k]))
+			i++;
+		cr_assert_lt(i, n, "%s listed", nulls[k]);
+		cr_assert_null(vals[i].value, "%s: null, as Kafka's default", nulls[k]);
+		cr_assert_eq(vals[i].source, DP_SRC_DEFAULT, "%s", nulls[k]);
+	}
+	struct dp_kv kv[] = { { "log.roll.ms", "3600000" } };
+	cr_assert_eq(dp_meta_alter_broker(m, DP_BCFG_DEFAULT, kv, NULL, 1, false, false, msg, sizeof(msg)), 0, "%s", msg);
+	n = dp_configs_broker(&b, dp_meta_snap(m), vals);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(vals[i].name, "log.roll.ms"))
+			cr_assert(vals[i].value && !strcmp(vals[i].value, "3600000") && vals[i].source == DP_SRC_DYNAMIC_DEFAULT);
+		else if (!strcmp(vals[i].name, "log.segment.bytes"))
+			cr_assert_str_eq(vals[i].value, "2000000", "a key with a default keeps its value");
+	dp_meta_close(m);
+}
+
 Test(dp_bcfg, retention_hours_is_dropped_before_ms)
 {
 	/* Kafka's ConfigHelper drops the synonyms listed before the key itself: with only
