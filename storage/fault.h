@@ -6,7 +6,8 @@
  * completion path cannot tell from a real one: a failed write or fdatasync completes with the
  * armed -errno (the SQE becomes a NOP whose result is replaced), a short write really writes
  * only the first half of the buffer.  SQLite's numbered fault points are the model: a test can
- * sweep "fail the n-th operation at point p" over n.
+ * sweep "fail the n-th operation at point p" over n.  A point may also hold its operation in
+ * flight until the test releases it (stor_fault_hold), for a deterministic order of completions.
  *
  * The state is per thread (a shard, or a test's main thread).
  */
@@ -37,6 +38,8 @@ enum stor_fault_point {
 	                             * (start-up, truncation, producer state recovery) */
 	STOR_FAULT_PA_FALLOC = 12,  /* the fallocate that reserves the active segment's blocks ahead
 	                             * of its appends (prealloc.c) */
+	STOR_FAULT_SPARE_RENAME = 13, /* the rename of a roll's spare .log into place (spare.c); holds
+	                             * only (stor_fault_hold), it takes no -errno */
 	STOR_FAULT_NPOINTS
 };
 
@@ -55,6 +58,20 @@ void stor_fault_arm_then(enum stor_fault_point p, int32_t res, uint32_t count);
 void stor_fault_clear(void);
 /* How many operations have reached point p since the last clear (for sweeps). */
 uint64_t stor_fault_seen(enum stor_fault_point p);
+
+/* Holds operations at point p in flight: after `skip` more pass, the next `count` are queued
+ * behind a gate (a poll of an eventfd linked before the operation's SQE), so the kernel starts
+ * them only once the test calls stor_fault_release.  For orderings that the kernel's timing
+ * decides otherwise, such as a roll that comes while the previous roll's renames are still in
+ * flight.  The points that honour it say so above; the operation's completion stays in flight
+ * meanwhile, so a held log is not idle: release before waiting for idle or closing. */
+void stor_fault_hold(enum stor_fault_point p, uint32_t skip, uint32_t count);
+/* Opens the gate: the operations held so far go on.  Those held by a later stor_fault_hold wait
+ * for the next release.  stor_fault_clear releases too. */
+void stor_fault_release(void);
+/* Internal: storage calls this at a point that honours holds; returns the gate's descriptor, to
+ * poll for POLLIN in an SQE linked before the operation's, or -1 to go ahead. */
+int stor_fault_gate(enum stor_fault_point p);
 
 /* Internal: whether any point is armed (storage then keeps to paths the fault tests know). */
 bool stor_fault_armed(void);

@@ -35,11 +35,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "storage/fault.h"
 #include "storage/internal.h"
 
 static const char *const spare_name[STOR_SPARE_FILES] = {
@@ -191,9 +193,12 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		names = names && src[STOR_SPARE_FILES];
 	}
 	struct stor_segment *s = names ? stor_segment_new(log, base, err) : NULL;
+	/* A test may hold the .log's rename in flight behind a gate (fault.h): one more SQE, a poll
+	 * of the gate linked before the rename. */
+	int gate = s ? stor_fault_gate(STOR_FAULT_SPARE_RENAME) : -1;
 	/* All SQEs or none: a half-prepared set must never be submitted. */
 	struct io_uring_sqe *sqe[STOR_SPARE_FILES + 1];
-	if (s && !stor_sq_reserve(log, (unsigned)nops)) {
+	if (s && !stor_sq_reserve(log, (unsigned)nops + (gate >= 0))) {
 		stor_segment_free(s);
 		s = NULL;
 	}
@@ -202,6 +207,12 @@ struct stor_segment *stor_spare_take(struct stor_log *log, int64_t base, int *er
 		for (int i = 0; i < STOR_SPARE_FILES; i++) free(dst[i]);
 		if (!names) *err = -ENOMEM;
 		return NULL;
+	}
+	if (gate >= 0) {
+		struct io_uring_sqe *g = io_uring_get_sqe(log->ring);
+		io_uring_prep_poll_add(g, gate, POLLIN);
+		io_uring_sqe_set_data(g, NULL);  /* its completion is ignored (base/ioop.h) */
+		g->flags |= IOSQE_IO_LINK;       /* the next SQE, the .log's rename, waits for it */
 	}
 	for (int i = 0; i < nops; i++) sqe[i] = io_uring_get_sqe(log->ring);
 	/* The .txnindex's entries (none yet) without a descriptor, and no index descriptors: an

@@ -1,9 +1,10 @@
 /* Unit tests for the fault layer (storage/fault.h) and what storage does with each fault:
  * failed and short writes, failed fdatasync (offline), failed index writes, failed roll, failed
- * batch-header reads of the fetch path (offline).  The preallocation's faults are tested with
- * it (test_prealloc.c). */
+ * batch-header reads of the fetch path (offline); holds and their release.  The preallocation's
+ * faults are tested with it (test_prealloc.c), the spare rename's hold with it (test_spare.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,4 +501,45 @@ Test(stor_fault, failed_copy_or_pread_takes_the_partition_offline)
 		stor_read_release(lg, &x.op.rd);
 		t_close(&t, lg);
 	}
+}
+
+/* A hold's gate: skip, then count operations get the gate, which a poll through the ring sees
+ * readable only after the release; clear releases too. */
+Test(stor_fault, hold_gates_count_operations_until_the_release)
+{
+	cr_assert_eq(stor_fault_gate(STOR_FAULT_SPARE_RENAME), -1, "nothing held");
+	stor_fault_hold(STOR_FAULT_SPARE_RENAME, 1, 2);
+	cr_assert_eq(stor_fault_gate(STOR_FAULT_SPARE_RENAME), -1, "skipped");
+	int g = stor_fault_gate(STOR_FAULT_SPARE_RENAME);
+	cr_assert_geq(g, 0);
+	cr_assert_eq(stor_fault_gate(STOR_FAULT_SPARE_RENAME), g);
+	cr_assert_eq(stor_fault_gate(STOR_FAULT_SPARE_RENAME), -1, "count used up");
+	cr_assert_eq(stor_fault_seen(STOR_FAULT_SPARE_RENAME), 5);
+	cr_assert_not(stor_fault_armed(), "a hold injects nothing");
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t.ring);
+	io_uring_prep_poll_add(sqe, g, POLLIN);
+	io_uring_sqe_set_data(sqe, NULL);
+	io_uring_submit(&t.ring);
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000000 };
+	cr_assert_eq(io_uring_wait_cqe_timeout(&t.ring, &cqe, &ts), -ETIME, "held until the release");
+	stor_fault_release();
+	ts.tv_sec = 5;
+	cr_assert_eq(io_uring_wait_cqe_timeout(&t.ring, &cqe, &ts), 0);
+	cr_assert(cqe->res & POLLIN);
+	io_uring_cqe_seen(&t.ring, cqe);
+	/* A new hold after a release is closed again. */
+	stor_fault_hold(STOR_FAULT_SPARE_RENAME, 0, 1);
+	g = stor_fault_gate(STOR_FAULT_SPARE_RENAME);
+	cr_assert_geq(g, 0);
+	sqe = io_uring_get_sqe(&t.ring);
+	io_uring_prep_poll_add(sqe, g, POLLIN);
+	io_uring_sqe_set_data(sqe, NULL);
+	io_uring_submit(&t.ring);
+	ts.tv_sec = 0;
+	cr_assert_eq(io_uring_wait_cqe_timeout(&t.ring, &cqe, &ts), -ETIME);
+	stor_fault_clear();
+	ts.tv_sec = 5;
+	cr_assert_eq(io_uring_wait_cqe_timeout(&t.ring, &cqe, &ts), 0, "clear releases");
+	io_uring_cqe_seen(&t.ring, cqe);
 }

@@ -1,7 +1,8 @@
 /* Unit tests for storage/spare.c: after a roll the next segment's files are created through the
  * ring; the next roll takes them and renames them into place; durable acknowledgements wait for
  * the renames; spare files never outlive a close and leftovers are removed at open; the roll
- * fault point still fires on the spare path. */
+ * fault point still fires on the spare path; a roll that waited for the previous renames goes on
+ * when they land. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -302,5 +303,62 @@ Test(stor_spare, more_than_a_segment_waiting_creates_the_files)
 	t_reopen_dir(&t, true);
 	lg = open_log();
 	cr_expect_eq(t_verify_log(lg, 0), n);
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
+/* A roll that finds the previous roll's renames in flight waits for them, and must go on when
+ * they land even though the active segment is nowhere near half of segment.bytes (it rolls
+ * because its offset index is full): then no spare is "due" by size, and before 4b7e432 nothing
+ * opened new spares nor resumed the roll, so the appends behind it hung.  The fault layer holds
+ * the first roll's .log rename until the test releases it, so the second roll always finds it
+ * in flight (without the hold only the kernel's timing decided, and
+ * stor_append::rolls_when_the_offset_index_is_full caught it in a few runs of a hundred). */
+Test(stor_spare, a_roll_that_waited_for_the_renames_goes_on_when_they_land)
+{
+	struct stor_log *lg = open_with_spares();
+	size_t n0 = stor_log_segment_count(lg);
+	fill_active(lg);
+	t_run_idle(&t.ring, lg);
+	/* Segments made from now on hold 4 offset index entries, one per batch. */
+	lg->cfg.segment_index_bytes = 32;
+	lg->cfg.index_interval_bytes = 1;
+	stor_fault_hold(STOR_FAULT_SPARE_RENAME, 0, 1);
+	put(lg, 0);
+	cr_assert_eq(stor_log_segment_count(lg), n0 + 1, "the append rolled onto the spares");
+	cr_assert(stor_spare_busy(lg), "its .log rename is held in flight");
+	/* Small batches (one timestamp: one time index entry) until the index is full, far below
+	 * half of segment.bytes. */
+	size_t len;
+	while (!stor_segment_index_full(stor_log_active(lg))) {
+		uint8_t *b = t_batch(1, 1700000000000LL, 10, &len);
+		cr_assert_eq(t_append(&t, lg, b, len, 0, NULL), 0);
+		free(b);
+	}
+	cr_assert_lt(stor_log_active(lg)->size, (uint64_t)t.cfg.segment_bytes / 2, "no spare is due by size");
+	struct t_app ta;
+	uint8_t *b = t_batch(1, 1700000000000LL, 10, &len);
+	cr_assert_eq(t_append_submit(lg, &ta, b, len, 0), 0);
+	cr_assert(lg->roll_wait, "the second roll waits for the first one's renames");
+	int64_t base = lg->roll_base;
+	cr_expect_not(t_run_for(&t.ring, &ta.done, 200), "nothing moves while the rename is held");
+	cr_assert(lg->roll_wait && stor_spare_busy(lg));
+	stor_fault_release();
+	/* Bounded: with the bug nothing is left in flight and the append would wait for ever. */
+	bool done = t_run_for(&t.ring, &ta.done, 10000);
+	cr_assert(done, "the append behind the roll completes once the renames land (roll_wait %d, opening %d, "
+	          "renaming %d)", lg->roll_wait, lg->spare_opening, lg->spare_renaming);
+	cr_assert_eq(ta.err, 0);
+	free(b);
+	cr_expect_not(lg->roll_wait);
+	cr_expect_eq(stor_log_segment_count(lg), n0 + 2);
+	cr_expect_eq(stor_log_active(lg)->base, base, "the waiting append starts the new segment");
+	cr_expect_eq(ta.a.base_offset, base);
+	t_run_idle(&t.ring, lg);
+	int64_t n = t_verify_log(lg, 0);
+	cr_expect_eq(n, stor_log_end_offset(lg));
+	cr_assert_eq(t_close(&t, lg), 0);
+	t_reopen_dir(&t, true);
+	lg = open_log();
+	cr_expect_eq(t_verify_log(lg, 0), n, "every acknowledged record after a crash-style reopen");
 	cr_assert_eq(t_close(&t, lg), 0);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/arena.h"
@@ -176,6 +177,30 @@ void t_run_idle(struct io_uring *ring, struct stor_log *log)
 		io_uring_submit_and_wait(ring, 1);
 		dispatch(ring);
 	}
+}
+
+bool t_run_for(struct io_uring *ring, volatile bool *flag, int ms)
+{
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	while (!*flag) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		stor_ring_flush(ring);
+		io_uring_submit(ring);
+		struct __kernel_timespec tick = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+		struct io_uring_cqe *cqe;
+		if (io_uring_wait_cqe_timeout(ring, &cqe, &tick) == 0)
+			dispatch(ring);
+	}
+	return *flag;
 }
 
 uint8_t *t_batch(int n, int64_t ts, size_t vsize, size_t *len)

@@ -43,6 +43,9 @@ void t_run_once(struct io_uring *ring);
 /* Runs the loop until *flag becomes true (or the log is idle when flag is NULL). */
 void t_run_until(struct io_uring *ring, volatile bool *flag);
 void t_run_idle(struct io_uring *ring, struct stor_log *log);
+/* Runs the loop until *flag becomes true or `ms` milliseconds have passed; returns *flag.  For
+ * waits that a bug would make endless (nothing left in flight to wake t_run_until). */
+bool t_run_for(struct io_uring *ring, volatile bool *flag, int ms);
 
 /* A batch of n records with values of vsize bytes ('a' + i) and timestamps ts, ts+1, ...;
  * returns malloc'ed bytes. */
