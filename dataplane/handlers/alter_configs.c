@@ -132,39 +132,6 @@ static void reconfigure_back(struct dp_off *off)
 	}
 }
 
-/* A resource of the request, for finding the ones named more than once. */
-struct res_key {
-	int8_t type;
-	struct kp_str name;
-	int32_t i;                      /* its index in the request */
-};
-
-static int res_key_cmp(const void *a, const void *b)
-{
-	const struct res_key *x = a, *y = b;
-	if (x->type != y->type)
-		return x->type < y->type ? -1 : 1;
-	int32_t lx = x->name.len > 0 ? x->name.len : 0, ly = y->name.len > 0 ? y->name.len : 0;
-	int c = memcmp(x->name.ptr ? x->name.ptr : "", y->name.ptr ? y->name.ptr : "", (size_t)(lx < ly ? lx : ly));
-	return c ? c : lx < ly ? -1 : lx > ly;
-}
-
-/* Kafka's ConfigAdminManager refuses every occurrence of a (type, name) given more than once,
- * and alters the others.  keys (n, request arena, reordered) name the resources; returns the
- * marks per request index (request arena: true for a duplicate), or NULL when the arena is
- * full.  Sorted rather than compared pairwise: a large frame can name millions of resources. */
-static bool *dup_marks(struct dp_req *req, struct res_key *keys, int32_t n)
-{
-	bool *dup = dp_req_array(req, n, sizeof(*dup));
-	if (!dup || !keys)
-		return NULL;
-	qsort(keys, (size_t)n, sizeof(*keys), res_key_cmp);
-	for (int32_t k = 1; k < n; k++)
-		if (!res_key_cmp(&keys[k - 1], &keys[k]))
-			dup[keys[k - 1].i] = dup[keys[k].i] = true;
-	return dup;
-}
-
 static void ac_run(struct dp_off *off)
 {
 	struct dp_req *req = off->req;
@@ -173,10 +140,12 @@ static void ac_run(struct dp_off *off)
 	kp_alter_configs_resp_init(resp);
 	DP_ARRAY(req, resp->responses, m->resources.n);
 	altered_init(off, resp->responses.n);
-	struct res_key *keys = dp_req_array(req, resp->responses.n, sizeof(*keys));
+	/* Kafka's ConfigAdminManager refuses every occurrence of a (type, name) given more than
+	 * once, and alters the others. */
+	struct dp_dup_name *keys = dp_req_array(req, resp->responses.n, sizeof(*keys));
 	for (int32_t i = 0; keys && i < resp->responses.n; i++)
-		keys[i] = (struct res_key){ m->resources.items[i].resource_type, m->resources.items[i].resource_name, i };
-	bool *dup = dup_marks(req, keys, resp->responses.n);
+		keys[i] = (struct dp_dup_name){ m->resources.items[i].resource_type, m->resources.items[i].resource_name, i };
+	bool *dup = dp_req_dup_marks(req, keys, resp->responses.n, resp->responses.n);
 	for (int32_t i = 0; i < resp->responses.n; i++) {
 		struct kp_alter_configs_req_resource *q = &m->resources.items[i];
 		struct kp_alter_configs_resp_resource *o = &resp->responses.items[i];
@@ -209,10 +178,12 @@ static void iac_run(struct dp_off *off)
 	kp_incremental_alter_configs_resp_init(resp);
 	DP_ARRAY(req, resp->responses, m->resources.n);
 	altered_init(off, resp->responses.n);
-	struct res_key *keys = dp_req_array(req, resp->responses.n, sizeof(*keys));
+	/* Kafka's ConfigAdminManager refuses every occurrence of a (type, name) given more than
+	 * once, and alters the others. */
+	struct dp_dup_name *keys = dp_req_array(req, resp->responses.n, sizeof(*keys));
 	for (int32_t i = 0; keys && i < resp->responses.n; i++)
-		keys[i] = (struct res_key){ m->resources.items[i].resource_type, m->resources.items[i].resource_name, i };
-	bool *dup = dup_marks(req, keys, resp->responses.n);
+		keys[i] = (struct dp_dup_name){ m->resources.items[i].resource_type, m->resources.items[i].resource_name, i };
+	bool *dup = dp_req_dup_marks(req, keys, resp->responses.n, resp->responses.n);
 	for (int32_t i = 0; i < resp->responses.n; i++) {
 		struct kp_incremental_alter_configs_req_alter_configs_resource *q = &m->resources.items[i];
 		struct kp_incremental_alter_configs_resp_alter_configs_resource *o = &resp->responses.items[i];

@@ -72,19 +72,23 @@ static void cp_run(struct dp_off *off)
 	off->nopen = resp->results.n;
 	off->open_first = dp_req_array(req, resp->results.n, sizeof(*off->open_first));
 	off->open_failed = cp_open_failed;
+	/* A topic named twice is refused at every occurrence (an empty name is left to the
+	 * registry's UNKNOWN_TOPIC_OR_PARTITION). */
+	struct dp_dup_name *keys = dp_req_array(req, resp->results.n, sizeof(*keys));
+	int32_t nkeys = 0;
+	for (int32_t i = 0; keys && i < resp->results.n; i++)
+		if (m->topics.items[i].name.len > 0)
+			keys[nkeys++] = (struct dp_dup_name){ 0, m->topics.items[i].name, i };
+	bool *dup = dp_req_dup_marks(req, keys, nkeys, resp->results.n);
 	for (int32_t i = 0; i < resp->results.n; i++) {
 		struct kp_create_partitions_req_topic *q = &m->topics.items[i];
 		struct kp_create_partitions_resp_topic_result *o = &resp->results.items[i];
 		o->name = q->name;
 		o->error_message = (struct kp_str){ NULL, -1 };
-		bool dup = false;
-		for (int32_t k = 0; k < m->topics.n; k++)
-			if (k != i && m->topics.items[k].name.len == q->name.len && q->name.len > 0 &&
-			    !memcmp(m->topics.items[k].name.ptr, q->name.ptr, (size_t)q->name.len))
-				dup = true;
-		if (dup) {
+		if (!dup || dup[i]) {
 			o->error_code = KP_ERR_INVALID_REQUEST;
-			o->error_message = dp_str("Duplicate topic in the request");
+			o->error_message = dp_str(dup ? "Duplicate topic in the request"
+			                              : "The request's topics do not fit in the broker's per-request memory");
 			continue;
 		}
 		const char *why = NULL;

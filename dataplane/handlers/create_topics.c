@@ -105,6 +105,11 @@ static void ct_run(struct dp_off *off)
 	/* per topic: created now (not validate_only), or NULL */
 	off->open = dp_req_array(req, resp->topics.n, sizeof(*off->open));
 	off->nopen = resp->topics.n;
+	/* Kafka rejects a name listed twice in one request at every occurrence. */
+	struct dp_dup_name *keys = dp_req_array(req, resp->topics.n, sizeof(*keys));
+	for (int32_t i = 0; keys && i < resp->topics.n; i++)
+		keys[i] = (struct dp_dup_name){ 0, m->topics.items[i].name, i };
+	bool *dup = dp_req_dup_marks(req, keys, resp->topics.n, resp->topics.n);
 	for (int32_t i = 0; i < resp->topics.n; i++) {
 		struct kp_create_topics_req_creatable_topic *q = &m->topics.items[i];
 		struct kp_create_topics_resp_creatable_topic_result *o = &resp->topics.items[i];
@@ -113,15 +118,10 @@ static void ct_run(struct dp_off *off)
 		o->num_partitions = -1;
 		o->replication_factor = -1;
 		o->configs.n = -1;
-		/* Kafka rejects a name listed twice in one request for every occurrence. */
-		bool dup = false;
-		for (int32_t k = 0; k < m->topics.n; k++)
-			if (k != i && m->topics.items[k].name.len == q->name.len &&
-			    !memcmp(m->topics.items[k].name.ptr, q->name.ptr, (size_t)(q->name.len > 0 ? q->name.len : 0)))
-				dup = true;
-		if (dup) {
+		if (!dup || dup[i]) {
 			o->error_code = KP_ERR_INVALID_REQUEST;
-			o->error_message = dp_str("Duplicate topic name in the request");
+			o->error_message = dp_str(dup ? "Duplicate topic name in the request"
+			                              : "The request's topics do not fit in the broker's per-request memory");
 			continue;
 		}
 		int32_t nparts = q->num_partitions;

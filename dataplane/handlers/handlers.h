@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "../broker.h"
 #include "../conn.h"
+#include "../dup_names.h"
 #include "../meta.h"
 #include "../owners.h"
 #include "../router.h"
@@ -39,6 +40,18 @@ static inline void *dp_req_array(struct dp_req *req, int32_t n, size_t sz)
 		if ((arr).n && !(arr).items)                                            \
 			(arr).n = 0;                                                    \
 	} while (0)
+
+/* The names of a request of n entries given more than once (dup_names.h): keys (nkeys of them,
+ * request arena, reordered here) name them; returns a mark per request index (n, request arena:
+ * true for a name given more than once), or NULL when the arena is full (keys NULL too). */
+static inline bool *dp_req_dup_marks(struct dp_req *req, struct dp_dup_name *keys, int32_t nkeys, int32_t n)
+{
+	bool *dup = dp_req_array(req, n, sizeof(*dup));
+	if (!dup || !keys)
+		return NULL;
+	dp_dup_names_mark(keys, nkeys, dup);
+	return dup;
+}
 
 static inline const struct dp_topic *dp_topic_by_str(const struct dp_snap *s, struct kp_str n)
 {

@@ -247,6 +247,28 @@ def produce(port, topic, partition, records, txn_id=None, acks=-1, timeout_ms=10
         c.close()
 
 
+def create_topics_on(c, topics, validate_only=False, timeout_ms=30000):
+    """CreateTopics v2 of [(name, partitions)] (replication factor 1, no assignments or configs)
+    on connection c: [(name, error code, error message)] in the response's order."""
+    body = W().i32(len(topics))
+    for name, partitions in topics:
+        body.str(name).i32(partitions).i16(1).i32(0).i32(0)
+    r = c.call(19, 2, body.i32(timeout_ms).i8(1 if validate_only else 0), False)
+    r.i32()                 # throttle
+    return r.arr(lambda x: (x.str(), x.i16(), x.str()))
+
+
+def create_partitions_on(c, topics, validate_only=False, timeout_ms=30000):
+    """CreatePartitions v0 of [(name, new count)] (no assignments) on connection c:
+    [(name, error code, error message)] in the response's order."""
+    body = W().i32(len(topics))
+    for name, count in topics:
+        body.str(name).i32(count).i32(-1)
+    r = c.call(37, 0, body.i32(timeout_ms).i8(1 if validate_only else 0), False)
+    r.i32()                 # throttle
+    return r.arr(lambda x: (x.str(), x.i16(), x.str()))
+
+
 def alter_many_on(c, resources, incremental):
     """AlterConfigs v0 (or IncrementalAlterConfigs v0, SET) of [(type, name, {key: value})] on
     connection c: [(error code, error message, type, name)] in the response's order."""

@@ -17,7 +17,9 @@ cannot send them) or with kafka-python:
 - ListOffsets MAX_TIMESTAMP (v7): the offset of the record with the largest timestamp, even
   inside a batch, as Kafka's UnifiedLog answers (batch.offsetOfMaxTimestamp).
 - CreateTopics validate_only creates nothing; a replication factor of 3 is
-  INVALID_REPLICATION_FACTOR, 0 partitions INVALID_PARTITIONS, both with Kafka's messages.
+  INVALID_REPLICATION_FACTOR, 0 partitions INVALID_PARTITIONS, both with Kafka's messages; a
+  name given more than once in CreateTopics or CreatePartitions is INVALID_REQUEST at every
+  occurrence (also among 5,000 names), the others are handled.
 - DeleteTopics v6 by topic id; an unknown id is UNKNOWN_TOPIC_ID.
 - DescribeConfigs sources: a topic override is DYNAMIC_TOPIC_CONFIG, a broker key given at start
   STATIC_BROKER_CONFIG (for the topic configs it is the default of, too), anything else
@@ -30,6 +32,7 @@ cannot send them) or with kafka-python:
   at its max wait), exit 0.
 Usage: test_api_rules.py <path to ringtail>
 """
+import random
 import signal
 import socket
 import struct
@@ -44,11 +47,12 @@ from kafka.errors import InvalidPartitionsError, InvalidReplicationFactorError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.legacy_records import LegacyRecordBatchBuilder
 
-from kwire import Conn, R, W, batch, batch_spans, produce_on, topic_id
+from kwire import Conn, R, W, batch, batch_spans, create_partitions_on, create_topics_on, produce_on, topic_id
 from rtbroker import Broker, run_tap
 
 OFFSET_OUT_OF_RANGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE = 1, 87, 76
 UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_ID = 3, 10, 17, 100
+INVALID_REQUEST = 42
 SRC_TOPIC, SRC_STATIC_BROKER, SRC_DEFAULT = 1, 4, 5
 
 
@@ -318,6 +322,35 @@ def main(tap):
             err = e
         tap.ok(err is not None and 'Number of partitions was set to an invalid non-positive value.' in str(err),
                '0 partitions: INVALID_PARTITIONS with Kafka\'s message', err)
+
+        # A name given more than once: INVALID_REQUEST at every occurrence, the others handled as
+        # usual, answers in the request's order.  5,000 names with 52 of them repeated (one three
+        # times), shuffled: the broker sorts the names rather than comparing every pair.  (Many
+        # more short names than that fill the request's arena, whose bound is 1 MiB + 4 x the
+        # frame: the answer is then an empty list.)
+        names = ['many%05d' % i for i in range(5000)]
+        dups = set(names[::97])
+        req = [(n, 1) for n in names] + [(n, 2) for n in dups] + [(names[0], 3)]
+        random.Random(4).shuffle(req)
+        got = create_topics_on(c, req, validate_only=True)
+        want = [(n, INVALID_REQUEST if n in dups else 0) for n, _ in req]
+        tap.ok(got is not None and [(n, e) for n, e, _ in got] == want,
+               'CreateTopics of 5,000 names, 52 repeated: INVALID_REQUEST at each of their %d occurrences, the '
+               'others validated' % sum(1 for n, _ in req if n in dups),
+               None if got is None else (len(got), len(want), [(x, y) for x, y in zip(got, want) if x[:2] != y][:5]))
+        tap.ok(got is not None and all(m for n, e, m in got if n in dups),
+               'each refused occurrence says why', None if got is None else got[:3])
+        md = metadata_v4(c, [names[1], names[0]], False)
+        tap.ok(all(v[0] == UNKNOWN_TOPIC_OR_PARTITION for v in md.values()) and len(md) == 2,
+               'validate_only: none of them was created', md)
+        got = create_topics_on(c, [('dupa', 1), ('dupb', 2), ('dupa', 1)])
+        md = metadata_v4(c, ['dupa', 'dupb'], False)
+        tap.ok([x[:2] for x in (got or [])] == [('dupa', INVALID_REQUEST), ('dupb', 0), ('dupa', INVALID_REQUEST)]
+               and md.get('dupa', (None,))[0] == UNKNOWN_TOPIC_OR_PARTITION and md.get('dupb') == (0, 2, False),
+               'CreateTopics: the repeated name is not created, the other one is', (got, md))
+        got = create_partitions_on(c, [('dupb', 3), ('ar', 4), ('dupb', 4)], validate_only=True)
+        tap.ok([x[:2] for x in (got or [])] == [('dupb', INVALID_REQUEST), ('ar', 0), ('dupb', INVALID_REQUEST)],
+               'CreatePartitions: INVALID_REQUEST at every occurrence of a repeated topic', got)
 
         # Metadata and auto-creation (disabled on this broker).
         md = metadata_v4(c, ['nosuch'], True)
