@@ -27,7 +27,7 @@ from kafka.admin import ConfigResource as KPResource, ConfigResourceType
 
 import kwire
 from kclient import read_to_end
-from rtbroker import Broker, free_port, run_tap
+from rtbroker import Broker, run_tap
 
 KEY = 'ringtail.partition.shards'
 
@@ -162,9 +162,8 @@ def main(tap):
     exe = sys.argv[1]
     data = tempfile.mkdtemp(prefix='ringtail-pshards-')
     try:
-        port = free_port()
         conf = {'ringtail.advertise.shards': 'true', 'ringtail.cores': '0,1'}
-        with Broker(exe, conf, data_dir=data, port=port) as b:
+        with Broker(exe, conf, data_dir=data) as b:
             shard_aware(tap, b)
             rc, table, err = show_partitions(exe, data, '0,1')
             tap.ok(rc == 0 and table.get('own') == [(1, 1), (1, 1), (0, 0), (1, 1)],
@@ -183,7 +182,7 @@ def main(tap):
         tap.ok(rc == 0 and table.get('own') == [(0, 1)] * 4 and 'no longer exist' in err and after == before,
                '--show-partitions with one shard shows (and warns of) the re-spread a start would do, '
                'and writes nothing', (rc, table, err))
-        with Broker(exe, conf, data_dir=data, port=port) as b:
+        with Broker(exe, conf, data_dir=data) as b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             log = owners_logged(b.log().split(' started: ')[-1])
             tap.ok(leaders(admin, 'own') == [2, 2, 1, 2] and described(admin, 'own')[0] == '1,1,0,1'
@@ -192,7 +191,7 @@ def main(tap):
                    (leaders(admin, 'own'), described(admin, 'own'), log))
             tap.ok(b.stop() == 0, 'SIGTERM: exit status 0')
         # One shard, default mode: the owners on shard 1 are re-spread (partition mod 1 = 0).
-        with Broker(exe, {'ringtail.cores': '0'}, data_dir=data, port=port) as b:
+        with Broker(exe, {'ringtail.cores': '0'}, data_dir=data) as b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             text = b.log().split('ringtail 0.1.0 started')[-2]  # this run's start-up, before its started line
             tap.ok('topic own: 3 of its 4 partitions were owned by shards that no longer exist (1 shards now)'
@@ -206,7 +205,7 @@ def main(tap):
             tap.ok(error_of(admin.create_topics([NewTopic('d2', 2, 1, config={KEY: '0,0'})])['d2']) == (0, None)
                    and described(admin, 'd2')[0] == '0,0', 'the key works in the default mode too')
             tap.ok(b.stop() == 0, 'SIGTERM: exit status 0')
-        with Broker(exe, conf, data_dir=data, port=port) as b:
+        with Broker(exe, conf, data_dir=data) as b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             tap.ok(described(admin, 'own')[0] == '0,0,0,0',
                    'the re-spread was persisted: two shards again keep them on shard 0', described(admin, 'own'))

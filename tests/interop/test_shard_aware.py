@@ -18,7 +18,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kclient import read_to_end
-from rtbroker import Broker, free_port, run_tap
+from rtbroker import Broker, run_tap
 
 
 def owners_logged(log):
@@ -36,15 +36,14 @@ def restart_keeps_owners(tap, exe):
     data = tempfile.mkdtemp(prefix='ringtail-owners-')
     try:
         conf = {'ringtail.advertise.shards': 'true', 'ringtail.cores': '0,1'}
-        port = free_port()
-        with Broker(exe, conf, data_dir=data, port=port) as b:
+        with Broker(exe, conf, data_dir=data) as b:
             admin = AdminClient({'bootstrap.servers': b.bootstrap})
             admin.create_topics([NewTopic('first', 1, 1)])['first'].result(10)
             admin.create_topics([NewTopic('second', 1, 1)])['second'].result(10)
             before = leaders(b.bootstrap, 'second')
             admin.delete_topics(['first'])['first'].result(10)
             tap.ok(b.stop() == 0, 'SIGTERM: exit status 0')
-        with Broker(exe, conf, data_dir=data, port=port) as b:
+        with Broker(exe, conf, data_dir=data) as b:
             logged = owners_logged(b.log().split('ringtail 0.1.0 started')[-1])
             after = leaders(b.bootstrap, 'second')
             # Node n + 1 is shard n.  'second' went to shard 1 beside 'first' on shard 0; a new
