@@ -198,9 +198,16 @@ Test(dp_shard, an_idle_shard_polls_after_its_last_work)
 Test(dp_shard, a_shard_that_does_not_poll_sleeps_between_jobs)
 {
 	run_jobs(0, true);
-	/* ringtail.shard.poll.us=0: shard 1 slept after every job, each next one woke it. */
-	cr_assert_eq(b.shards[0]->wakes, JOBS, "shard 0 woke shard 1 %llu times in %d jobs",
-	             (unsigned long long)b.shards[0]->wakes, JOBS);
+	/* ringtail.shard.poll.us=0: shard 1 slept after every job, each next one woke it.  Not
+	 * exactly JOBS: on a loaded machine shard 1 can be preempted before it sleeps for longer
+	 * than job_next's 20 ms wait (seen once: 39 of 40, the whole suite beside other work), or
+	 * wake at its loop's 100 ms bound between job_next's look and the post, and a job posted to
+	 * a shard that is not asleep needs no msg_ring.  A shard that polls wakes a quarter at most
+	 * (the test above), so three quarters still tells the two apart. */
+	cr_assert_geq(b.shards[0]->wakes, JOBS * 3 / 4, "shard 0 woke shard 1 %llu times in %d jobs",
+	              (unsigned long long)b.shards[0]->wakes, JOBS);
+	cr_assert_leq(b.shards[0]->wakes, JOBS, "shard 0 woke shard 1 %llu times in %d jobs",
+	              (unsigned long long)b.shards[0]->wakes, JOBS);
 }
 
 /* A polled device (the dpdk backend) that has nothing: poll returns false, which lets the loop
