@@ -394,11 +394,15 @@ static void *shard_main(void *arg)
 	for (;;) {
 		s->now_ns = dp_now_ns();
 		int phase = atomic_load(&s->b->phase);
-		if (phase >= DP_DRAINING && s->accepting) {
-			s->b->net->stop_accept(s);
-			if (s->b->net != &dp_net_uring)
-				dp_net_uring.stop_accept(s); /* the internal listener */
-			s->accepting = false;
+		if (phase >= DP_DRAINING && !s->draining) {
+			/* Every shard ends its clients' waits, also one that listens on nothing. */
+			s->draining = true;
+			if (s->accepting) {
+				s->b->net->stop_accept(s);
+				if (s->b->net != &dp_net_uring)
+					dp_net_uring.stop_accept(s); /* the internal listener */
+				s->accepting = false;
+			}
 			end_waits(s);
 		}
 		if (phase == DP_DRAINING && !drained_reported && s->inflight == 0 && !s->pend_head) {

@@ -87,6 +87,7 @@ struct dp_shard {
 	size_t frame_bytes;            /* request frames held by this shard's connections */
 	int ioops;                     /* own SQEs whose completion is still due (drain at exit) */
 	bool accepting;
+	bool draining;                 /* the loop has seen the broker start draining (SIGTERM) */
 	bool stopped;                  /* the loop has exited */
 	struct dp_timer idle_timer;
 	struct rt_arena scratch;       /* decompression while validating; reset after each use */

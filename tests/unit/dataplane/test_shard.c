@@ -320,3 +320,37 @@ Test(dp_shard, a_sleeping_shard_is_woken_by_msg_ring)
 	cr_assert_geq(b.shards[0]->wakes, WAKES / 2, "shard 0 sent %llu msg_rings for %d jobs",
 	              (unsigned long long)b.shards[0]->wakes, WAKES);
 }
+
+/* SIGTERM's drain ends every wait a client is kept in (dp_timer.ends_wait: a long-polling
+ * fetch's max wait) at once, on every shard, also on one that listens on nothing (these test
+ * shards have no listener): the drain must not wait out the fetch's 30 s. */
+static _Atomic int wait_ended;
+static struct dp_timer long_wait;
+
+static void long_wait_due(struct dp_shard *s, struct dp_timer *t)
+{
+	(void)s;
+	(void)t;
+	atomic_store(&wait_ended, 1);
+}
+
+static void arm_long_wait(struct dp_shard *s, void *arg)
+{
+	(void)arg;
+	long_wait.fn = long_wait_due;
+	long_wait.ends_wait = true;
+	dp_timer_arm(s, &long_wait, 30000);
+}
+
+Test(dp_shard, draining_ends_client_waits_on_a_shard_without_listeners)
+{
+	atomic_store(&wait_ended, 0);
+	start(arm_long_wait, NULL);
+	usleep(100000);
+	cr_assert_eq(atomic_load(&wait_ended), 0, "the wait ended before the drain");
+	atomic_store(&b.phase, DP_DRAINING);
+	uint64_t until = now_ns() + 5000000000ull;
+	while (!atomic_load(&wait_ended) && now_ns() < until)
+		usleep(1000);
+	cr_assert(atomic_load(&wait_ended), "a 30 s client wait was not ended within 5 s of the drain");
+}
