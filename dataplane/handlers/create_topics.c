@@ -5,11 +5,15 @@
  * INVALID_REPLICATION_FACTOR until clusters exist; a manual assignment names this broker or, in
  * shard-aware mode, the node of the shard that is to own the partition.  The owners config
  * (owners.h) names the owner shards too; it is not stored as an override but as the topic's
- * owners, which DescribeConfigs shows under the same key.  A topic some of whose
+ * owners, which DescribeConfigs shows under the same key.  From v5 the answer lists every config
+ * of a created topic in effect, with its source, sorted by name, as Kafka's does.  A topic some of whose
  * partitions cannot be opened (out of file descriptors, a failing disk) is answered with the
  * error and undone: out of the registry, what was opened of it deleted (offload.h), so the
  * broker is left as before the request and the topic can be created again later.
  */
+#include <stdlib.h>
+
+#include "../configs.h"
 #include "../owners.h"
 #include "handlers.h"
 #include "offload.h"
@@ -90,6 +94,37 @@ static void ct_open_failed(struct dp_off *off, int32_t i, int err)
 	o->replication_factor = -1;
 	memset(o->topic_id, 0, 16);
 	o->configs.n = -1;
+}
+
+static int cfg_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct dp_cfgval *const *)a)->name, (*(const struct dp_cfgval *const *)b)->name);
+}
+
+/* A created topic's configs in the answer (v5+) as Kafka's ReplicationControlManager lists them:
+ * every config in effect (DescribeConfigs' values and sources, configs.h), sorted by name. */
+static void ct_all_configs(struct dp_req *req, const struct dp_topic *t,
+                           struct kp_create_topics_resp_creatable_topic_result *o)
+{
+	struct dp_broker *b = dp_req_broker(req);
+	struct dp_cfgval *vals = dp_req_array(req, DP_CFG_MAX, sizeof(*vals));
+	const struct dp_cfgval **order = dp_req_array(req, DP_CFG_MAX, sizeof(*order));
+	int n = vals && order ? dp_configs_topic(b, dp_meta_snap(b->meta), t, vals) : 0;
+	for (int k = 0; k < n; k++)
+		order[k] = &vals[k];     /* sorted by pointer: a value may point into its own entry */
+	if (n > 1)
+		qsort(order, (size_t)n, sizeof(*order), cfg_cmp);
+	DP_ARRAY(req, o->configs, n);
+	for (int k = 0; k < o->configs.n; k++) {
+		struct kp_create_topics_resp_creatable_topic_configs *c = &o->configs.items[k];
+		c->name = dp_str(order[k]->name);
+		c->value = dp_str(order[k]->value);
+		c->read_only = order[k]->read_only;
+		c->config_source = order[k]->source;
+		c->is_sensitive = false;
+		if (c->value.len > INT16_MAX)  /* a Kafka string's limit: see describe_configs.c */
+			c->value = (struct kp_str){ NULL, -1 };
+	}
 }
 
 /* On the shard's file worker: the registry write blocks (offload.h). */
@@ -188,9 +223,11 @@ static void ct_run(struct dp_off *off)
 			memcpy(o->topic_id, t->id, 16);
 		if (t && off->open)
 			off->open[i] = t;
-		if (req->api_version >= 5) {
-			/* The topic's explicit configs (Kafka lists all; clients read what they set), and
-			 * its owners as DescribeConfigs shows them. */
+		if (req->api_version >= 5 && t) {
+			ct_all_configs(req, t, o);
+		} else if (req->api_version >= 5) {
+			/* validate_only: no topic to describe; the explicit configs, and the owners as
+			 * DescribeConfigs would show them. */
 			int nc = t ? t->nconf : nkv;
 			const char *shown = t ? t->owner_list : owners_value;
 			DP_ARRAY(req, o->configs, nc + (shown ? 1 : 0));

@@ -141,6 +141,25 @@ def metadata_by_id(c, ids):
     return r.carr(topic)
 
 
+def create_topic_v5(c, name, nparts, configs, validate_only=False):
+    """CreateTopics v5 (flexible) of one topic: (error, partitions, [(config, value, read only,
+    source)] or None)."""
+    w = W().uvar(2).cstr(name).i32(nparts).i16(1).uvar(1).uvar(len(configs) + 1)
+    for k, v in configs.items():
+        w.cstr(k).cstr(v).tags()
+    w.tags().i32(10000).i8(1 if validate_only else 0).tags()
+    r = c.call(19, 5, w, True)
+    r.i32()
+    r.uvar()
+    r.cstr()
+    err = r.i16()
+    r.cstr()
+    n = r.i32()
+    r.i16()
+    cfg = r.carr(lambda r: (r.cstr(), r.cstr(), r.bool(), r.i8(), r.bool(), r.tags())[:4])
+    return err, n, cfg
+
+
 def main(tap):
     with Broker(sys.argv[1], {'num.partitions': 3}) as b:
         admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
@@ -270,6 +289,16 @@ def main(tap):
             got = r.carr(lambda r: (r.cstr(), r.i32(), r.cstr(), r.i32(), r.i16(), r.cstr(), r.tags())[:5])
             tap.ok(got == [(k, 0, '127.0.0.1', b.port, 0) for k in ('k1', 'k2')],
                    'FindCoordinator v4, key type %d: both keys on this broker' % kt, got)
+        # CreateTopics v5+ answers every config of the new topic in effect, sorted by name, with
+        # its source, as Kafka's ReplicationControlManager does (KIP-525).
+        err, n, cfg = create_topic_v5(c, 'ct5', 2, {'retention.ms': '3600000'})
+        byname = {k: (v, ro, src) for k, v, ro, src in cfg or []}
+        tap.ok(err == 0 and n == 2 and [k for k, _, _, _ in cfg] == sorted(byname) and
+               byname.get('retention.ms') == ('3600000', False, 1) and
+               byname.get('segment.bytes') == (str(1 << 30), False, 5) and
+               byname.get('cleanup.policy') == ('delete', False, 5) and len(byname) >= 20,
+               'CreateTopics v5: every config in effect, sorted, the override DYNAMIC_TOPIC_CONFIG, the rest '
+               'DEFAULT_CONFIG', (err, n, cfg))
         # Metadata and auto.create.topics.enable (on by default): a v4+ request that does not allow
         # auto-creation creates nothing; one that does creates num.partitions partitions.
         got = metadata_v4(c, ['auto-no'], False)
