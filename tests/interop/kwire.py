@@ -247,6 +247,42 @@ def produce(port, topic, partition, records, txn_id=None, acks=-1, timeout_ms=10
         c.close()
 
 
+def metadata_v4_on(c, topics, allow_auto):
+    """Metadata v4 of the named topics on connection c: {name: (error code, [partition indexes],
+    is_internal)} for the topics answered."""
+    body = W().i32(len(topics))
+    for t in topics:
+        body.str(t)
+    r = c.call(3, 4, body.i8(1 if allow_auto else 0), False)
+    r.i32()                                                # throttle
+    r.arr(lambda r: (r.i32(), r.str(), r.i32(), r.str()))  # brokers
+    r.str()                                                # cluster id
+    r.i32()                                                # controller
+
+    def part(r):
+        r.i16()
+        index = r.i32()
+        r.i32()                                            # leader
+        for _ in range(2):                                 # replicas, isr (offline ones: v5)
+            r.arr(lambda r: r.i32())
+        return index
+
+    out = {}
+    for _ in range(r.i32()):
+        err, name, internal = r.i16(), r.str(), r.bool()
+        out[name] = (err, r.arr(part) or [], internal)
+    return out
+
+
+def metadata_v4(port, topics, allow_auto):
+    """metadata_v4_on over a connection of its own."""
+    c = Conn(port)
+    try:
+        return metadata_v4_on(c, topics, allow_auto)
+    finally:
+        c.close()
+
+
 def create_topics_on(c, topics, validate_only=False, timeout_ms=30000):
     """CreateTopics v2 of [(name, partitions)] (replication factor 1, no assignments or configs)
     on connection c: [(name, error code, error message)] in the response's order."""

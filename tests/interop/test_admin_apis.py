@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import InvalidPartitionsError
 
-from kwire import Conn, W, topic_id
+from kwire import Conn, W, metadata_v4_on, topic_id
 from rtbroker import Broker, run_tap
 
 
@@ -86,31 +86,6 @@ def describe_topic_partitions(c, names, limit, cursor=None):
         nxt = (r.cstr(), r.i32())
         r.tags()
     return topics, nxt
-
-
-def metadata_v4(c, topics, allow_auto):
-    """Metadata v4: {topic: (error, partition count)}."""
-    body = W().i32(len(topics))
-    for t in topics:
-        body.str(t)
-    r = c.call(3, 4, body.i8(1 if allow_auto else 0), False)
-    r.i32()
-    r.arr(lambda r: (r.i32(), r.str(), r.i32(), r.str()))
-    r.str()
-    r.i32()
-
-    def part(r):
-        r.i16(); r.i32(); r.i32()
-        r.arr(lambda r: r.i32())
-        r.arr(lambda r: r.i32())
-        return 1
-
-    out = {}
-    for _ in range(r.i32()):
-        err, name = r.i16(), r.str()
-        r.bool()
-        out[name] = (err, len(r.arr(part) or []))
-    return out
 
 
 def metadata_by_id(c, ids):
@@ -301,11 +276,11 @@ def main(tap):
                'DEFAULT_CONFIG', (err, n, cfg))
         # Metadata and auto.create.topics.enable (on by default): a v4+ request that does not allow
         # auto-creation creates nothing; one that does creates num.partitions partitions.
-        got = metadata_v4(c, ['auto-no'], False)
-        tap.ok(got == {'auto-no': (UNKNOWN_TOPIC_OR_PARTITION, 0)} and 'auto-no' not in admin.list_topics(),
+        got = metadata_v4_on(c, ['auto-no'], False)
+        tap.ok(got == {'auto-no': (UNKNOWN_TOPIC_OR_PARTITION, [], False)} and 'auto-no' not in admin.list_topics(),
                'Metadata with allow_auto_topic_creation=false: UNKNOWN_TOPIC_OR_PARTITION, nothing created', got)
-        got = metadata_v4(c, ['auto-yes'], True)
-        tap.ok(got == {'auto-yes': (0, 3)}, 'Metadata allowing it creates the topic with num.partitions (3)', got)
+        got = metadata_v4_on(c, ['auto-yes'], True)
+        tap.ok(got == {'auto-yes': (0, [0, 1, 2], False)}, 'Metadata allowing it creates the topic with num.partitions (3)', got)
         # Metadata v12 by topic id.
         tid = topic_id(c, 'auto-yes')
         got = metadata_by_id(c, [tid, bytes(range(1, 17))])

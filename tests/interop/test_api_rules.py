@@ -47,7 +47,8 @@ from kafka.errors import InvalidPartitionsError, InvalidReplicationFactorError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.legacy_records import LegacyRecordBatchBuilder
 
-from kwire import Conn, R, W, batch, batch_spans, create_partitions_on, create_topics_on, produce_on, topic_id
+from kwire import (Conn, R, W, batch, batch_spans, create_partitions_on, create_topics_on, metadata_v4_on,
+                   produce_on, topic_id)
 from rtbroker import Broker, run_tap
 
 OFFSET_OUT_OF_RANGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE = 1, 87, 76
@@ -133,30 +134,6 @@ def list_offsets_v7(c, topic, partition, ts):
     r.uvar()
     r.i32()
     return r.i16(), r.i64(), r.i64()
-
-
-def metadata_v4(c, topics, allow_auto):
-    """Metadata v4: {topic: (error, partitions, is_internal)}."""
-    body = W().i32(len(topics))
-    for t in topics:
-        body.str(t)
-    r = c.call(3, 4, body.i8(1 if allow_auto else 0), False)
-    r.i32()
-    r.arr(lambda r: (r.i32(), r.str(), r.i32(), r.str()))
-    r.str()
-    r.i32()
-
-    def part(r):
-        r.i16(); r.i32(); r.i32()
-        for _ in range(2):          # replicas, isr (offline replicas come with v5)
-            r.arr(lambda r: r.i32())
-        return 1
-
-    out = {}
-    for _ in range(r.i32()):
-        err, name, internal = r.i16(), r.str(), r.bool()
-        out[name] = (err, len(r.arr(part) or []), internal)
-    return out
 
 
 def delete_topics_v6(c, name=None, tid=None):
@@ -305,7 +282,7 @@ def main(tap):
 
         # CreateTopics: validate_only, replication factor.
         admin.create_topics([NewTopic('vo', 3, 1)], validate_only=True)
-        md = metadata_v4(c, ['vo'], False)
+        md = metadata_v4_on(c, ['vo'], False)
         tap.ok(md.get('vo', (None,))[0] == UNKNOWN_TOPIC_OR_PARTITION, 'validate_only creates nothing', md)
         err = None
         try:
@@ -340,20 +317,20 @@ def main(tap):
                None if got is None else (len(got), len(want), [(x, y) for x, y in zip(got, want) if x[:2] != y][:5]))
         tap.ok(got is not None and all(m for n, e, m in got if n in dups),
                'each refused occurrence says why', None if got is None else got[:3])
-        md = metadata_v4(c, [names[1], names[0]], False)
+        md = metadata_v4_on(c, [names[1], names[0]], False)
         tap.ok(all(v[0] == UNKNOWN_TOPIC_OR_PARTITION for v in md.values()) and len(md) == 2,
                'validate_only: none of them was created', md)
         got = create_topics_on(c, [('dupa', 1), ('dupb', 2), ('dupa', 1)])
-        md = metadata_v4(c, ['dupa', 'dupb'], False)
+        md = metadata_v4_on(c, ['dupa', 'dupb'], False)
         tap.ok([x[:2] for x in (got or [])] == [('dupa', INVALID_REQUEST), ('dupb', 0), ('dupa', INVALID_REQUEST)]
-               and md.get('dupa', (None,))[0] == UNKNOWN_TOPIC_OR_PARTITION and md.get('dupb') == (0, 2, False),
+               and md.get('dupa', (None,))[0] == UNKNOWN_TOPIC_OR_PARTITION and md.get('dupb') == (0, [0, 1], False),
                'CreateTopics: the repeated name is not created, the other one is', (got, md))
         got = create_partitions_on(c, [('dupb', 3), ('ar', 4), ('dupb', 4)], validate_only=True)
         tap.ok([x[:2] for x in (got or [])] == [('dupb', INVALID_REQUEST), ('ar', 0), ('dupb', INVALID_REQUEST)],
                'CreatePartitions: INVALID_REQUEST at every occurrence of a repeated topic', got)
 
         # Metadata and auto-creation (disabled on this broker).
-        md = metadata_v4(c, ['nosuch'], True)
+        md = metadata_v4_on(c, ['nosuch'], True)
         tap.ok(md.get('nosuch', (None,))[0] == UNKNOWN_TOPIC_OR_PARTITION and 'nosuch' not in admin.list_topics(),
                'auto.create.topics.enable=false: an unknown topic is UNKNOWN_TOPIC_OR_PARTITION and not created', md)
 
@@ -393,8 +370,8 @@ def main(tap):
         cons.close()
         admin.create_topics([NewTopic('__mine', 1, 1)])
         err, base, _ = produce_on(c, '__mine', 0, batch([(b'k', b'v')]))
-        md = metadata_v4(c, ['__mine', '__consumer_offsets'], False)
-        tap.ok(err == 0 and md.get('__mine') == (0, 1, False) and md.get('__consumer_offsets', (0, 0, False))[2],
+        md = metadata_v4_on(c, ['__mine', '__consumer_offsets'], False)
+        tap.ok(err == 0 and md.get('__mine') == (0, [0], False) and md.get('__consumer_offsets', (0, 0, False))[2],
                'a topic named __mine is an ordinary one; __consumer_offsets is internal', (err, md))
         admin.close()
 

@@ -44,34 +44,6 @@ def outcome(fut):
         return e.args[0] if e.args and isinstance(e.args[0], KafkaError) else e
 
 
-def metadata_v4(port, topics, auto_create):
-    """Metadata v4: {name: (error code, [partition indexes])} for the topics answered."""
-    c = kwire.Conn(port)
-    try:
-        body = kwire.W().i32(len(topics))
-        for t in topics:
-            body.str(t)
-        body.i8(1 if auto_create else 0)
-        r = c.call(3, 4, body, False)
-        r.i32()                                            # throttle
-        r.arr(lambda r: (r.i32(), r.str(), r.i32(), r.str()))  # brokers
-        r.str()                                            # cluster id
-        r.i32()                                            # controller
-        out = {}
-        for _ in range(r.i32()):
-            err, name = r.i16(), r.str()
-            r.bool()
-            parts = r.arr(lambda r: (r.i16(), r.i32(), r.i32(), r.arr(R32), r.arr(R32))[1])
-            out[name] = (err, parts)
-        return out
-    finally:
-        c.close()
-
-
-def R32(r):
-    return r.i32()
-
-
 def main(tap):
     with LowFdBroker(sys.argv[1], LIMIT, overrides={'num.partitions': str(BIG)}) as b:
         pid = b.proc.pid
@@ -95,7 +67,7 @@ def main(tap):
                'CreatePartitions to %d fails with KAFKA_STORAGE_ERROR' % BIG, repr(err))
         msg = err.str() if isinstance(err, KafkaError) else str(err)
         tap.ok('Too many open files' in msg and 'RLIMIT_NOFILE' in msg, 'the message names the cause', msg)
-        md = metadata_v4(b.port, ['grow'], False)
+        md = kwire.metadata_v4(b.port, ['grow'], False)
         tap.ok(md.get('grow', (None, None))[0] == 0 and md['grow'][1] == [0, 1],
                'the topic keeps its 2 partitions in the metadata', md.get('grow'))
         deadline = time.time() + 15
@@ -109,7 +81,7 @@ def main(tap):
                {k: len(v) for k, v in got.items()})
         err = outcome(admin.create_partitions([NewPartitions('grow', 4)], operation_timeout=30)['grow'])
         tap.ok(err is None, 'it can then be grown to 4 partitions', err)
-        md = metadata_v4(b.port, ['grow'], False)
+        md = kwire.metadata_v4(b.port, ['grow'], False)
         tap.ok(md.get('grow', (None, None))[1] == [0, 1, 2, 3], 'with 4 partitions', md.get('grow'))
         errors.clear()
         p = Producer({'bootstrap.servers': b.bootstrap, 'acks': 'all', 'message.timeout.ms': 20000})
@@ -122,8 +94,8 @@ def main(tap):
         # A Metadata request that would auto-create a topic of num.partitions partitions.
         time.sleep(0.5)
         before = fds(pid)
-        md = metadata_v4(b.port, ['auto'], True)
-        tap.ok(md.get('auto') == (STORAGE_ERROR, []),
+        md = kwire.metadata_v4(b.port, ['auto'], True)
+        tap.ok(md.get('auto') == (STORAGE_ERROR, [], False),
                'Metadata auto-creating a topic of %d partitions answers it KAFKA_STORAGE_ERROR, '
                'no partitions' % BIG, md.get('auto'))
         tap.ok(b.alive(), 'the broker is still running')
@@ -134,7 +106,7 @@ def main(tap):
         tap.ok(fds(pid) <= before + 8, 'the descriptors came back: %d held, %d before' % (fds(pid), before))
         listed = admin.list_topics(timeout=15).topics
         tap.ok('auto' not in listed and 'grow' in listed, 'the topic is in no listing', sorted(listed))
-        md = metadata_v4(b.port, ['auto'], False)
+        md = kwire.metadata_v4(b.port, ['auto'], False)
         tap.ok(md.get('auto', (None,))[0] == 3, 'asked without auto-creation it is unknown', md.get('auto'))
         tap.ok('topic auto not created' in b.log(), 'the broker logs that the topic was not created',
                b.log()[-1500:])
