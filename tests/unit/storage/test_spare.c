@@ -66,6 +66,16 @@ static struct stor_log *open_log(void)
 
 /* Appends until the active segment is half full (where spare.c starts the next segment's
  * files) and lets the ring run. */
+/* Reopens the directory as after a crash (t_reopen_dir) and expects the log to hold the n
+ * records verified before the close: every acknowledged record survives. */
+static void reopen_finds(int64_t n)
+{
+	t_reopen_dir(&t, true);
+	struct stor_log *lg = open_log();
+	cr_expect_eq(t_verify_log(lg, 0), n, "every acknowledged record after a crash-style reopen");
+	cr_assert_eq(t_close(&t, lg), 0);
+}
+
 static void fill_half(struct stor_log *lg)
 {
 	while (lg->segs[lg->nseg - 1]->size < (uint64_t)t.cfg.segment_bytes / 2) put(lg, 0);
@@ -117,10 +127,7 @@ Test(stor_spare, the_next_roll_takes_the_spare_files)
 	int64_t n = t_verify_log(lg, 0);
 	cr_assert_eq(t_close(&t, lg), 0);
 	cr_expect(!spares_exist(), "a close removes the spares");
-	t_reopen_dir(&t, true);
-	lg = open_log();
-	cr_expect_eq(t_verify_log(lg, 0), n);
-	cr_assert_eq(t_close(&t, lg), 0);
+	reopen_finds(n);
 }
 
 /* A failed write cuts the log back while the roll's spare renames are still in flight (the
@@ -167,10 +174,7 @@ Test(stor_spare, a_cut_waits_for_the_spare_renames_in_flight)
 	int64_t n = t_verify_log(lg, 0);
 	cr_expect_eq(n, end + 2);
 	cr_assert_eq(t_close(&t, lg), 0);
-	t_reopen_dir(&t, true);
-	lg = open_log();
-	cr_expect_eq(t_verify_log(lg, 0), n, "every acknowledged record after a crash-style reopen");
-	cr_assert_eq(t_close(&t, lg), 0);
+	reopen_finds(n);
 }
 
 Test(stor_spare, durable_acks_wait_for_the_renames)
@@ -273,10 +277,7 @@ Test(stor_spare, a_roll_before_the_spares_are_open_waits_for_them)
 	int64_t n = t_verify_log(lg, 0);
 	cr_expect_eq(n, stor_log_end_offset(lg));
 	cr_assert_eq(t_close(&t, lg), 0);
-	t_reopen_dir(&t, true);
-	lg = open_log();
-	cr_expect_eq(t_verify_log(lg, 0), n, "every acknowledged record after a crash-style reopen");
-	cr_assert_eq(t_close(&t, lg), 0);
+	reopen_finds(n);
 }
 
 Test(stor_spare, more_than_a_segment_waiting_creates_the_files)
@@ -300,10 +301,7 @@ Test(stor_spare, more_than_a_segment_waiting_creates_the_files)
 		cr_expect_leq(lg->segs[i]->size, (uint64_t)t.cfg.segment_bytes, "segment %zu", i);
 	int64_t n = t_verify_log(lg, 0);
 	cr_assert_eq(t_close(&t, lg), 0);
-	t_reopen_dir(&t, true);
-	lg = open_log();
-	cr_expect_eq(t_verify_log(lg, 0), n);
-	cr_assert_eq(t_close(&t, lg), 0);
+	reopen_finds(n);
 }
 
 /* A roll that finds the previous roll's renames in flight waits for them, and must go on when
@@ -357,8 +355,5 @@ Test(stor_spare, a_roll_that_waited_for_the_renames_goes_on_when_they_land)
 	int64_t n = t_verify_log(lg, 0);
 	cr_expect_eq(n, stor_log_end_offset(lg));
 	cr_assert_eq(t_close(&t, lg), 0);
-	t_reopen_dir(&t, true);
-	lg = open_log();
-	cr_expect_eq(t_verify_log(lg, 0), n, "every acknowledged record after a crash-style reopen");
-	cr_assert_eq(t_close(&t, lg), 0);
+	reopen_finds(n);
 }
