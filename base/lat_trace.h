@@ -18,6 +18,11 @@
  *   zero chunk: a zero chunk's write + fdatasync (prealloc.c)
  * Each process prints its histograms (p50/p90/p99/p99.9/max in us) to stderr at exit.
  * Histograms are shared by the shards behind one mutex: fine for a diagnostic build.
+ *
+ * Rows.  With RINGTAIL_LT_ROWS=FILE in the environment the stamps are also kept one row per
+ * append and per response (rt_lt_row) and written to FILE at exit, so that a tail can be taken
+ * apart record by record: perf/lat_records.py joins them with the load generator's own rows
+ * (ringtail-perf --trace-records) by correlation id.
  */
 #ifndef RT_LAT_TRACE_H
 #define RT_LAT_TRACE_H
@@ -57,7 +62,13 @@ enum rt_lt_stage {
 uint64_t rt_lt_now(void);
 /* Records `to - from` for stage st; nothing when either stamp is 0 (not taken). */
 void rt_lt_record(enum rt_lt_stage st, uint64_t from, uint64_t to);
-/* Prints every stage's histogram to stderr and resets them. */
+/* Keeps one row (RINGTAIL_LT_ROWS set; nothing otherwise): kind 'A' (an append: recv, handler,
+ * owner, write CQE, round issue, done, back) or 'R' (a response: recv, last partition back,
+ * response decided, send issued, send CQE); conn tells connections apart, corr is the request's
+ * correlation id, part the partition (-1 for 'R').  Up to RT_LT_ROW_STAMPS stamps, 0 = not taken. */
+#define RT_LT_ROW_STAMPS 8
+void rt_lt_row(char kind, uint64_t conn, int32_t corr, int32_t part, const uint64_t *t, int nt);
+/* Prints every stage's histogram to stderr and resets them; writes and drops the rows. */
 void rt_lt_dump(void);
 #else
 static inline uint64_t rt_lt_now(void) { return 0; }
@@ -66,6 +77,15 @@ static inline void rt_lt_record(enum rt_lt_stage st, uint64_t from, uint64_t to)
 	(void)st;
 	(void)from;
 	(void)to;
+}
+static inline void rt_lt_row(char kind, uint64_t conn, int32_t corr, int32_t part, const uint64_t *t, int nt)
+{
+	(void)kind;
+	(void)conn;
+	(void)corr;
+	(void)part;
+	(void)t;
+	(void)nt;
 }
 static inline void rt_lt_dump(void) {}
 #endif

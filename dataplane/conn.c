@@ -654,6 +654,7 @@ static void pump(struct dp_conn *c)
 		rt_be32_put(b->data, (uint32_t)(total - 4));
 		c->sending = req;
 		c->ops++;
+		RT_LT_STAMP(req->lt_send);
 		if (c->backend->send(c, &req->resp)) {
 			c->ops--;
 			c->sending = NULL;
@@ -668,6 +669,7 @@ void dp_req_finish(struct dp_req *req)
 {
 	struct dp_conn *c = req->conn;
 	req->done = true;
+	RT_LT_STAMP(req->lt_decided);
 	if (c->closing) {
 		if (c->sending != req) {
 			unlink_req(c, req);
@@ -689,6 +691,8 @@ void dp_conn_sent(struct dp_conn *c, int err)
 		uint64_t now = rt_lt_now();
 		rt_lt_record(RT_LT_BACK_SENT, req->lt_back, now);
 		rt_lt_record(RT_LT_TOTAL, req->lt_recv, now);
+		const uint64_t t[] = {req->lt_recv, req->lt_back, req->lt_decided, req->lt_send, now};
+		rt_lt_row('R', (uintptr_t)c, req->corr_id, -1, t, 5);
 	}
 	if (req) {
 		unlink_req(c, req);

@@ -83,6 +83,7 @@ struct dp_req {
 	struct dp_release *releases;
 	void *ctx;                     /* the handler's state while asynchronous */
 	uint64_t lt_recv, lt_back;     /* base/lat_trace.h stamps (0 unless built with it) */
+	uint64_t lt_decided, lt_send;  /* lat_trace: response decided; its send issued */
 };
 
 struct dp_conn {

@@ -110,6 +110,9 @@ static void job_back(struct dp_shard *s, void *arg)
 		rt_lt_record(RT_LT_WRITTEN_DONE, j->a.lt_written, j->lt_done);
 		rt_lt_record(RT_LT_DONE_BACK, j->lt_done, now);
 		ctx->req->lt_back = now;
+		const uint64_t t[] = {ctx->req->lt_recv, j->lt_handler, j->lt_owner, j->a.lt_written,
+		                      j->a.lt_round, j->lt_done, now};
+		rt_lt_row('A', (uintptr_t)ctx->req->conn, ctx->req->corr_id, j->index, t, 7);
 	}
 	if (ctx->timed_out) {
 		if (--ctx->pending == 0)

@@ -937,6 +937,13 @@ static void on_produce(struct native *nv, struct conn *c, struct nreq *r, const 
 			nv->st->acked_bytes += pb->payload;
 			for (int32_t i = 0; i < pb->count; i++)
 				perf_stats_latency(nv->st, PERF_LAT_PRODUCE, now, now > pb->times[i] ? now - pb->times[i] : 0);
+			/* Where each record's time went, joined with the broker's own rows by
+			 * perf/lat_records.py (both clocks are CLOCK_MONOTONIC of this machine). */
+			if (nv->trace)
+				for (int32_t i = 0; i < pb->count; i++)
+					fprintf(nv->trace, "%d %d %llu %llu %llu\n", r->corr, pb->partition,
+					        (unsigned long long)pb->times[i], (unsigned long long)r->sent_ns,
+					        (unsigned long long)now);
 		}
 		c->prod->queued -= pb->payload;
 		nv->queued_total -= pb->payload;
@@ -1202,6 +1209,8 @@ static void teardown(struct native *nv)
 	rt_chain_fini(&nv->chain);
 	if (nv->ep >= 0)
 		close(nv->ep);
+	if (nv->trace)
+		fclose(nv->trace);
 }
 
 int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
@@ -1225,6 +1234,12 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 		return rc ? rc : -ENOMEM;
 	}
 	perf_record_fill(nv.value, (size_t)o->record_size, 0, 0);
+	if (o->trace_path[0] && !(nv.trace = fopen(o->trace_path, "w"))) {
+		rc = -errno;
+		fprintf(stderr, "ringtail-perf: --trace-records %s: %s\n", o->trace_path, strerror(errno));
+		teardown(&nv);
+		return rc;
+	}
 	if ((rc = setup(&nv))) {
 		teardown(&nv);
 		return rc;

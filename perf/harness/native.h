@@ -135,6 +135,7 @@ struct native {
 	int64_t consume_left;        /* consume mode: partitions not yet at their end offset */
 	bool failed;                 /* a connection broke: stop */
 	struct perf_grp *grp;        /* --group: the members and their ledger (member.c); owned */
+	FILE *trace;                 /* --trace-records; owned, NULL = none */
 };
 
 

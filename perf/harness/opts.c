@@ -111,6 +111,9 @@ static const char usage[] =
 "  --broker-pid PID                     read the broker's CPU time from /proc/PID/stat\n"
 "  --progress S                         progress line on stderr every S seconds (0 = off)\n"
 "  --json FILE                          write the JSON result to FILE (stdout)\n"
+"  --trace-records FILE                 native driver: a line per acknowledged record (corr partition\n"
+"                                       slot_ns sent_ns answered_ns, CLOCK_MONOTONIC), for\n"
+"                                       perf/lat_records.py\n"
 "  --label TEXT                         copied into the JSON result\n"
 "  --driver-conf K=V[,K=V...]           extra settings for the rdkafka driver\n"
 "  --quiet                              no progress or notes on stderr\n";
@@ -354,6 +357,8 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			rc = get_dbl(name, v, 0, 3600, &o->progress_s, err, errlen);
 		} else if (!strcmp(name, "json")) {
 			rc = copy_str(name, v, o->json_path, sizeof(o->json_path), err, errlen);
+		} else if (!strcmp(name, "trace-records")) {
+			rc = copy_str(name, v, o->trace_path, sizeof(o->trace_path), err, errlen);
 		} else if (!strcmp(name, "label")) {
 			rc = copy_str(name, v, o->label, sizeof(o->label), err, errlen);
 		} else if (!strcmp(name, "driver-conf")) {

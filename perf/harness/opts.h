@@ -72,6 +72,7 @@ struct perf_opts {
 	int broker_pid;            /* for CPU seconds per GB (0 = not measured) */
 	double progress_s;         /* live progress line period on stderr (0 = off) */
 	char json_path[256];       /* "" = stdout */
+	char trace_path[256];      /* --trace-records: a line per acknowledged record ("" = none) */
 	char label[128];           /* copied into the JSON */
 	char driver_conf[512];     /* extra driver settings, key=value,key=value */
 	bool quiet;
