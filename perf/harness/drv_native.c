@@ -12,10 +12,11 @@
  *   - Producer p owns one connection per leader node and one open batch per partition.
  *     Records go to partitions by key (murmur2, as Kafka's default partitioner) or, without
  *     keys, stickily: one partition until its batch closes, then the next (Kafka's sticky
- *     partitioner).  A batch closes when full (--batch-size) or after --linger-ms; closed
- *     batches queue on the leader's connection and leave in Produce requests (at most one
- *     batch per partition per request, at most 1 MiB) while fewer than --inflight requests
- *     are outstanding.
+ *     partitioner).  A batch closes when full (--batch-size), or once --linger-ms has passed and
+ *     its connection can take a request (until then it takes more records, as Kafka's producers'
+ *     batches do); closed batches queue on the leader's connection and leave in Produce
+ *     requests (at most one batch per partition per request, at most 1 MiB) while fewer than
+ *     --inflight requests are outstanding.
  *   - Open loop (--rate R): record i is created for its slot start + i/R whatever the broker
  *     does; its latency counts from that slot (coordinated omission corrected).  Flat out
  *     (--rate 0): records are created while the producer's queued bytes are under
@@ -749,6 +750,38 @@ static void close_batch(struct native *nv, struct acc *a)
 		a->owner->sticky = (a->partition + 1) % nv->nparts;
 }
 
+static struct conn *acc_conn(struct native *nv, const struct acc *a)
+{
+	return a->owner->conns[nv->leader[a->partition]];
+}
+
+/* The connection takes another Produce request now (the in-flight limit, and no more than a
+ * few requests' bytes waiting to be written). */
+static bool can_send(const struct native *nv, const struct conn *c)
+{
+	return c->n < nv->o->inflight && perf_outq_pending(&c->out) < MAX_REQUEST * 4;
+}
+
+/* Closes the open batches whose linger has passed and whose connection can send them now.  A
+ * batch that cannot leave yet stays open and takes more records until a request takes it, as
+ * Kafka's producers do: the Java client's RecordAccumulator appends to a partition's last batch
+ * until it is full or drained into a request (linger only makes it ready), and librdkafka builds
+ * a partition's batch from its queue when it sends.  So at linger 0 the records that arrive
+ * while the connection has --inflight requests outstanding leave together in one batch (and the
+ * sticky partition stays until it closes).  Until 2026-11-25 a batch closed at its linger
+ * whatever the connection could do, so such a backlog left as one-record batches, one per
+ * partition per request, spread over more requests than any Kafka client sends. */
+static void close_lingered(struct native *nv, uint64_t now, uint64_t linger_ns)
+{
+	struct acc *a = nv->lhead;
+	while (a && a->first_ns + linger_ns <= now) {
+		struct acc *next = a->lnext;
+		if (can_send(nv, acc_conn(nv, a)))
+			close_batch(nv, a);
+		a = next;
+	}
+}
+
 static void free_batch(struct pbatch *pb)
 {
 	free(pb->data);
@@ -1346,15 +1379,14 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 				seq++;
 				produce_record(&nv, pr, perf_pace_take(&nv.pace, now), now, wall_ms);
 			}
-			while (nv.lhead && nv.lhead->first_ns + linger_ns <= now)
-				close_batch(&nv, nv.lhead);
+			close_lingered(&nv, now, linger_ns);
 		}
 
 		/* Requests. */
 		for (int i = 0; i < nv.nconns; i++) {
 			struct conn *c = nv.conns[i];
 			if (c->role == ROLE_PRODUCER) {
-				while (c->pend_head && c->n < o->inflight && perf_outq_pending(&c->out) < MAX_REQUEST * 4 && !nv.failed)
+				while (c->pend_head && can_send(&nv, c) && !nv.failed)
 					send_produce(&nv, c);
 			} else if (c->role == ROLE_CONSUMER && c->n == 0 && c->nparts && !c->paused &&
 			           (!stopping || o->mode == PERF_MODE_E2E)) {
@@ -1382,8 +1414,14 @@ int perf_run_native(const struct perf_opts *o, struct perf_stats *st)
 				w = PACE_GRAIN_NS;
 			if (can_make && w < wait)
 				wait = w;
-			if (nv.lhead) {
-				uint64_t exp = nv.lhead->first_ns + linger_ns, t = rt_clock_ns();
+			/* The next linger expiry; batches already expired wait for their connection, and a
+			 * response (a network event) is what frees it. */
+			uint64_t t = rt_clock_ns();
+			struct acc *a = nv.lhead;
+			while (a && a->first_ns + linger_ns <= t && !can_send(&nv, acc_conn(&nv, a)))
+				a = a->lnext;
+			if (a) {
+				uint64_t exp = a->first_ns + linger_ns;
 				wait = exp <= t ? 0 : (exp - t < wait ? exp - t : wait);
 			}
 		}
