@@ -20,6 +20,10 @@
  * Prints one line per limit: "<name> p50_us=... p99_us=... n=...".
  *
  *   bench_latency_limits [DIR] [ROUNDS]
+ *
+ * BLL_SYNC8_SECONDS in the environment runs the 8-file pattern that long (2 s by default; the
+ * 4 MiB written ahead per file bound it to 3.3 s), and BLL_SYNC8_RAW=FILE writes its every
+ * sample (file, write start ns, write + fdatasync ns) for perf/lat_model.py.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -71,6 +75,7 @@ struct syncer {
 	uint64_t start_ns;           /* its first slot */
 	int n;                       /* appends */
 	struct rt_hist *h;           /* owned by main; this thread's only */
+	uint64_t *raw;               /* owned by main: per append, write start and duration (ns) */
 	int failed;
 };
 
@@ -93,15 +98,20 @@ static void *syncer_run(void *arg)
 			y->failed = 1;
 			return NULL;
 		}
+		uint64_t t1 = rt_clock_ns();
 		if (i >= y->n / 10)
-			rt_hist_record(y->h, rt_clock_ns() - t0);
+			rt_hist_record(y->h, t1 - t0);
+		if (y->raw) {
+			y->raw[2 * i] = t0;
+			y->raw[2 * i + 1] = t1 - t0;
+		}
 	}
 	return NULL;
 }
 
 /* The 8-file paced fdatasync pattern (see the top of the file) for about `secs` seconds;
  * prints its line.  0, or 1 on an I/O failure. */
-static int sync8(const char *dir, double secs)
+static int sync8(const char *dir, double secs, const char *raw_path)
 {
 	struct syncer y[SYNC8_FILES];
 	pthread_t th[SYNC8_FILES];
@@ -125,17 +135,28 @@ static int sync8(const char *dir, double secs)
 		y[k].n = n;
 		y[k].h = rt_hist_create(10000000000ull, 3);
 		y[k].failed = 0;
+		y[k].raw = raw_path ? calloc(2 * (size_t)n, sizeof(uint64_t)) : NULL;
 		pthread_create(&th[k], NULL, syncer_run, &y[k]);
 	}
 	struct rt_hist *all = rt_hist_create(10000000000ull, 3);
 	int failed = 0;
+	FILE *rf = raw_path ? fopen(raw_path, "w") : NULL;
+	if (raw_path && !rf)
+		perror(raw_path);
 	for (int k = 0; k < SYNC8_FILES; k++) {
 		pthread_join(th[k], NULL);
+		for (int i = 0; rf && y[k].raw && i < n; i++)
+			if (y[k].raw[2 * i + 1])
+				fprintf(rf, "%d %llu %llu\n", k, (unsigned long long)y[k].raw[2 * i],
+				        (unsigned long long)y[k].raw[2 * i + 1]);
+		free(y[k].raw);
 		rt_hist_merge(all, y[k].h);
 		rt_hist_destroy(y[k].h);
 		close(y[k].fd);
 		failed |= y[k].failed;
 	}
+	if (rf)
+		fclose(rf);
 	if (failed) {
 		fprintf(stderr, "sync8: write or fdatasync failed\n");
 		rt_hist_destroy(all);
@@ -238,5 +259,6 @@ int main(int argc, char **argv)
 	unlink(path);
 	perf_hist_line("fdatasync_16k", h);
 	rt_hist_destroy(h);
-	return sync8(dir, 2.0);
+	const char *secs = getenv("BLL_SYNC8_SECONDS");
+	return sync8(dir, secs ? atof(secs) : 2.0, getenv("BLL_SYNC8_RAW"));
 }
