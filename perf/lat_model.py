@@ -4,6 +4,9 @@ nothing to the disk (issue 4: is the p99 bounded by the disk?).
 
     lat_model.py SYNC8_RAW [--rtt-us R] [--rounds N] [--inflight N] [--seconds S]
 
+(prints the model with one round in flight per partition and with N, 2 by default as sync.c
+allows a lone producer; 5 in flight; 5 s)
+
 SYNC8_RAW is bench_latency_limits' BLL_SYNC8_RAW file: the disk's own write + fdatasync times
 under the run's pattern (8 files, 1 KiB appends, 1,250 a second each), with when each started.
 The model replays ringtail-perf's acks=-1 run (10,000 records/s, 1 KiB records, 8 partitions,
@@ -14,9 +17,10 @@ against an ideal broker:
   - each partition runs group commit as sync.c does: a round starts the moment an append
     arrives and none of that partition's is in flight (--rounds 1; with 2, a second may start
     while one is in flight), and covers every append that arrived before it started; a round on
-    file k that starts at time t lasts as long as the recorded fdatasync of file k that started
-    nearest to t (the trace repeats when the model runs longer), so the disk's stalls hit every
-    partition as they hit the 8 files;
+    file k that starts at time t lasts as long as the first recorded fdatasync of file k that
+    started at or after t, or until the one running at t ended if that is later (the trace
+    repeats when the model runs longer), so the disk's stalls hit every partition as they hit
+    the 8 files;
   - a request is answered when every partition in it is covered, answers go in request order;
   - the client as ringtail-perf: the batching of the harness before 2026-11-25 ("closed", every
     record a batch of its own at linger 0) and after ("open", a batch takes records until its
@@ -58,12 +62,15 @@ def model(trace, span, client, rtt_ns, rounds_max, inflight_max, seconds):
     owd = rtt_ns // 2
 
     def disk(p, t):
+        # The first fdatasync of file k the trace started at or after t lasts the round; one that
+        # started before t and was still running holds the round until it ended (a stall).
         starts, durs = trace[p]
         t %= span
-        i = bisect.bisect_left(starts, t)
-        if i == len(starts) or (i and t - starts[i - 1] < starts[i] - t):
-            i -= 1
-        return durs[i]
+        i = min(bisect.bisect_left(starts, t), len(starts) - 1)
+        d = durs[i]
+        if i and starts[i - 1] + durs[i - 1] > t + d:
+            d = starts[i - 1] + durs[i - 1] - t
+        return d
 
     ev = []                      # (time, seq, kind, data)
     seq = [0]
@@ -179,7 +186,7 @@ def model(trace, span, client, rtt_ns, rounds_max, inflight_max, seconds):
 
 def main():
     args = sys.argv[1:]
-    opt = {"--rtt-us": 30.0, "--rounds": 1, "--inflight": 5, "--seconds": 5.0}
+    opt = {"--rtt-us": 30.0, "--rounds": 2, "--inflight": 5, "--seconds": 5.0}
     for k in list(opt):
         if k in args:
             i = args.index(k)
@@ -192,10 +199,11 @@ def main():
     print("disk (8 files, 1,250/s each): %d fdatasyncs over %.1f s, p50 %.1f p99 %.1f p99.9 %.1f max %.1f us"
           % (len(durs), span / 1e9, pct(durs, 50), pct(durs, 99), pct(durs, 99.9), max(durs)))
     for client in ("closed", "open"):
-        p50, p99, nreq = model(trace, span, client, int(opt["--rtt-us"] * 1e3), opt["--rounds"],
-                               opt["--inflight"], opt["--seconds"])
-        print("model, client batches %-6s rounds %d inflight %d: p50 %.1f p99 %.1f us, %d requests"
-              % (client, opt["--rounds"], opt["--inflight"], p50, p99, nreq))
+        for rounds in sorted({1, opt["--rounds"]}):
+            p50, p99, nreq = model(trace, span, client, int(opt["--rtt-us"] * 1e3), rounds,
+                                   opt["--inflight"], opt["--seconds"])
+            print("model, client batches %-6s rounds %d inflight %d: p50 %.1f p99 %.1f us, %d requests"
+                  % (client, rounds, opt["--inflight"], p50, p99, nreq))
 
 
 if __name__ == "__main__":
