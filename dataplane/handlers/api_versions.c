@@ -2,7 +2,9 @@
  * dataplane/handlers/api_versions.c: ApiVersions (key 18).  Lists every API the dataplane
  * answers (its own handlers and what it forwards to the control process) with the versions the
  * codec serves.  Answered before anything else on a connection; an unsupported version gets a
- * v0 response with UNSUPPORTED_VERSION (the router calls dp_api_versions_answer for that).
+ * v0 response with UNSUPPORTED_VERSION (the router calls dp_api_versions_answer for that) that
+ * lists ApiVersions alone, as Kafka's ApiVersionsRequest.getErrorResponse does (KIP-511): the
+ * client needs only key 18's range to retry, and the other APIs are not yet negotiated.
  */
 #include "handlers.h"
 
@@ -16,6 +18,8 @@ void dp_api_versions_answer(struct dp_req *req, int16_t version, int16_t error)
 	for (size_t i = 0; i < kp_api_count && resp.api_keys.items; i++) {
 		const struct kp_api_info *a = &kp_api_info[i];
 		if (!dp_router_handler(a->key) && !dp_control_serves(a->key))
+			continue;
+		if (error == KP_ERR_UNSUPPORTED_VERSION && a->key != KP_API_API_VERSIONS)
 			continue;
 		struct kp_api_versions_resp_api_version *v = &resp.api_keys.items[n++];
 		v->api_key = a->key;

@@ -140,9 +140,12 @@ def main(tap):
             s.sendall(request(18, 99, 42, b'\0\0\0' if tagged else b'', tagged=tagged))
             f = recv_frame(s)
             ok = f is not None and struct.unpack_from('>ih', f, 0) == (42, 35)
-            napis = struct.unpack_from('>i', f, 6)[0] if ok else 0
-            tap.ok(ok and napis > 5, 'ApiVersions v99 (header %s): a v0 response with UNSUPPORTED_VERSION (35) and the API list'
-                   % ('v2' if tagged else 'v1'), f and f[:16].hex())
+            # Kafka's ApiVersionsRequest.getErrorResponse lists ApiVersions alone (KIP-511):
+            # one entry, key 18 from v0 to the highest version served.
+            apis = struct.unpack_from('>ihhh', f, 6) if ok and len(f) >= 16 else None
+            tap.ok(ok and apis is not None and apis[:3] == (1, 18, 0) and apis[3] >= 3,
+                   'ApiVersions v99 (header %s): a v0 response with UNSUPPORTED_VERSION (35) listing ApiVersions alone'
+                   % ('v2' if tagged else 'v1'), f and f[:24].hex())
             s.close()
 
         s = conn(b)
