@@ -1,9 +1,9 @@
 /*
  * dataplane/dup_names.h: finding the names a request gives more than once (CreateTopics,
- * CreatePartitions, AlterConfigs, IncrementalAlterConfigs), which Kafka refuses at every
- * occurrence while it handles the others.  Sorted, not compared pairwise: one frame of
- * socket.request.max.bytes can name millions of topics, and n^2 comparisons of those would
- * stall the shard for minutes.
+ * CreatePartitions, AlterConfigs, IncrementalAlterConfigs, DeleteTopics), which Kafka refuses
+ * (at every occurrence, or once per name for DeleteTopics) while it handles the others.  Sorted,
+ * not compared pairwise: one frame of socket.request.max.bytes can name millions of topics, and
+ * n^2 comparisons of those would stall the shard for minutes.
  */
 #ifndef DP_DUP_NAMES_H
 #define DP_DUP_NAMES_H
@@ -26,5 +26,10 @@ struct dp_dup_name {
  * entries of dup (the caller's array, indexed by request index, all false before) alone.
  * Reorders keys (n of them).  O(n log n) comparisons. */
 void dp_dup_names_mark(struct dp_dup_name *keys, int32_t n, bool *dup);
+
+/* As dp_dup_names_mark, and marks first[i] (the caller's array, all false before; NULL: none) for
+ * the lowest request index of each key given more than once: for requests that Kafka answers once
+ * per duplicated name (DeleteTopics). */
+void dp_dup_names_mark_first(struct dp_dup_name *keys, int32_t n, bool *dup, bool *first);
 
 #endif

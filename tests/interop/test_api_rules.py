@@ -20,7 +20,8 @@ cannot send them) or with kafka-python:
   INVALID_REPLICATION_FACTOR, 0 partitions INVALID_PARTITIONS, both with Kafka's messages; a
   name given more than once in CreateTopics or CreatePartitions is INVALID_REQUEST at every
   occurrence (also among 5,000 names), the others are handled.
-- DeleteTopics v6 by topic id; an unknown id is UNKNOWN_TOPIC_ID.
+- DeleteTopics v6 by topic id; an unknown id is UNKNOWN_TOPIC_ID; a name or id given twice is
+  answered once, INVALID_REQUEST "Duplicate topic name." / "Duplicate topic id.", not deleted.
 - DescribeConfigs sources: a topic override is DYNAMIC_TOPIC_CONFIG, a broker key given at start
   STATIC_BROKER_CONFIG (for the topic configs it is the default of, too), anything else
   DEFAULT_CONFIG.
@@ -144,6 +145,26 @@ def delete_topics_v6(c, name=None, tid=None):
     r.uvar()
     n, i, e = r.cstr(), bytes(r.take(16)), r.i16()
     return n, i, e
+
+
+def delete_topics_v6_many(c, entries):
+    """DeleteTopics v6 of [(name or None, id or None)]: [(name, id, error, message)]."""
+    body = W().uvar(len(entries) + 1)
+    for name, tid in entries:
+        body.cstr(name).raw(tid or bytes(16)).tags()
+    r = c.call(20, 6, body.i32(10000).tags(), True)
+    r.i32()
+    return r.carr(lambda x: (x.cstr(), bytes(x.take(16)), x.i16(), x.cstr(), x.tags())[:4])
+
+
+def delete_topics_v1(c, names):
+    """DeleteTopics v1 of names: [(name, error)]."""
+    body = W().i32(len(names))
+    for name in names:
+        body.str(name)
+    r = c.call(20, 1, body.i32(10000), False)
+    r.i32()
+    return r.arr(lambda x: (x.str(), x.i16()))
 
 
 def describe_configs_v1(c, rtype, name):
@@ -359,6 +380,22 @@ def main(tap):
         tap.ok('small' not in admin.list_topics(), 'the topic is gone')
         got = delete_topics_v6(c, tid=tid)
         tap.ok(got[2] == UNKNOWN_TOPIC_ID, 'deleting the id again: UNKNOWN_TOPIC_ID (100)', got)
+        # A name or id given twice: answered once, INVALID_REQUEST with Kafka's message, and not
+        # deleted; the other entries are handled (Kafka's ControllerApis.deleteTopics).
+        got = create_topics_on(c, [('dd1', 1), ('dd2', 1)])
+        tap.ok([e for _, e, _ in got] == [0, 0], 'topics dd1, dd2 created', got)
+        tid2, gone = topic_id(c, 'dd2'), bytes(range(1, 17))
+        got = delete_topics_v6_many(c, [('dd1', None), ('dd1', None), ('dd2', None), (None, gone), ('dd1', None),
+                                        (None, gone)])
+        want = [('dd1', bytes(16), INVALID_REQUEST, 'Duplicate topic name.'), ('dd2', tid2, 0, None),
+                (None, gone, INVALID_REQUEST, 'Duplicate topic id.')]
+        tap.ok(sorted(got, key=repr) == sorted(want, key=repr),
+               'DeleteTopics v6 naming dd1 three times and an id twice: each duplicate answered once '
+               '(INVALID_REQUEST), dd2 deleted', got)
+        got = delete_topics_v1(c, ['dd1', 'dd1'])
+        tap.ok(got == [('dd1', INVALID_REQUEST)], 'DeleteTopics v1 naming dd1 twice: one INVALID_REQUEST', got)
+        names = admin.list_topics()
+        tap.ok('dd1' in names and 'dd2' not in names, 'dd1 is still there, dd2 is gone', names)
         # Internal topics take records only from ringtail-control (Kafka's ReplicaManager: only
         # its coordinators append there); a name that merely starts with "__" is an ordinary topic.
         cons = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id='ar-group', enable_auto_commit=False)

@@ -94,3 +94,19 @@ Test(dp_dup_names, many_names_shuffled)
 	free(dup);
 	free(of);
 }
+
+Test(dp_dup_names, first_marks_the_lowest_index_of_each_duplicated_key)
+{
+	/* DeleteTopics answers a duplicated name once: at its first occurrence. */
+	const char *names[] = { "b", "a", "ab", "b", "c", "a", "b", "", "" };
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	struct dp_dup_name k[N];
+	for (int i = N - 1; i >= 0; i--)   /* keys in reverse request order: the sort must not care */
+		k[N - 1 - i] = (struct dp_dup_name){ 0, s(names[i]), i };
+	bool dup[N] = { false }, first[N] = { false };
+	dp_dup_names_mark_first(k, N, dup, first);
+	bool want_dup[N] = { true, true, false, true, false, true, true, true, true };
+	bool want_first[N] = { true, true, false, false, false, false, false, true, false };
+	cr_assert_arr_eq(dup, want_dup, sizeof(want_dup));
+	cr_assert_arr_eq(first, want_first, sizeof(want_first));
+}
