@@ -27,7 +27,8 @@ struct dp_dup_name {
  * Reorders keys (n of them).  O(n log n) comparisons. */
 void dp_dup_names_mark(struct dp_dup_name *keys, int32_t n, bool *dup);
 
-/* As dp_dup_names_mark, and marks first[i] (the caller's array, all false before; NULL: none) for
+/* As dp_dup_names_mark, leaves keys sorted by key then request index (each duplicated key's
+ * copies follow its first occurrence), and marks first[i] (the caller's array, all false before; NULL: none) for
  * the lowest request index of each key given more than once: for requests that Kafka answers once
  * per duplicated name (DeleteTopics). */
 void dp_dup_names_mark_first(struct dp_dup_name *keys, int32_t n, bool *dup, bool *first);

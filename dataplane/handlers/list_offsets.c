@@ -5,7 +5,8 @@
  * offset (every record is local), LATEST_TIERED (-5, v9+) offset -1 (nothing is tiered: Kafka's
  * answer without remote storage), and a timestamp the first offset whose record is at or after
  * it (-1 when none).  Another negative timestamp, or one the request's version does not know,
- * is UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers it.  read_committed reads the last stable offset, which is the high watermark
+ * is UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers it.  A partition the request names
+ * more than once is INVALID_REQUEST at every occurrence (KafkaApis).  read_committed reads the last stable offset, which is the high watermark
  * until transactions exist.  A timestamp's search reads the log through the owner's io_uring
  * (stor_log_offset_for_time_start), so a page-cache miss delays this partition's answer, never
  * the shard.
@@ -143,6 +144,46 @@ static bool timestamp_known(int64_t ts, int16_t version)
 	}
 }
 
+/* Marks dup[n] (n: the request's partitions in order, flattened) for every (topic name,
+ * partition) the request gives more than once, counting a topic named twice as one: Kafka's
+ * ListOffsetsRequest collects these duplicatePartitions and KafkaApis answers each occurrence
+ * INVALID_REQUEST.  Sorted (dup_names.h), keys of 8 bytes (the topic's first index, the
+ * partition), so the memory follows the request's size and not its names' lengths.  NULL when
+ * the request arena is full. */
+static bool *lo_dup_partitions(struct dp_req *req, const struct kp_list_offsets_req *m, int32_t total)
+{
+	int32_t nt = m->topics.n;
+	struct dp_dup_name *tkeys = dp_req_array(req, nt, sizeof(*tkeys));
+	bool *tdup = dp_req_array(req, nt, sizeof(*tdup)), *tfirst = dp_req_array(req, nt, sizeof(*tfirst));
+	int32_t *canon = dp_req_array(req, nt, sizeof(*canon));
+	struct dp_dup_name *pkeys = dp_req_array(req, total, sizeof(*pkeys));
+	uint8_t *pbytes = dp_req_array(req, total, 8);
+	bool *dup = dp_req_array(req, total, sizeof(*dup));
+	if (!tkeys || !tdup || !tfirst || !canon || !pkeys || !pbytes || !dup)
+		return NULL;
+	for (int32_t i = 0; i < nt; i++)
+		tkeys[i] = (struct dp_dup_name){ 0, m->topics.items[i].name, i };
+	dp_dup_names_mark_first(tkeys, nt, tdup, tfirst);
+	/* Sorted by name then index: a later copy of a name follows its first occurrence. */
+	for (int32_t k = 0; k < nt; k++) {
+		int32_t i = tkeys[k].i;
+		canon[i] = tdup[i] && !tfirst[i] ? canon[tkeys[k - 1].i] : i;
+	}
+	int32_t n = 0;
+	for (int32_t i = 0; i < nt; i++)
+		for (int32_t k = 0; k < m->topics.items[i].partitions.n && n < total; k++, n++) {
+			uint8_t *b = pbytes + (size_t)n * 8;
+			uint32_t t = (uint32_t)canon[i], p = (uint32_t)m->topics.items[i].partitions.items[k].partition_index;
+			for (int x = 0; x < 4; x++) {
+				b[x] = (uint8_t)(t >> (24 - 8 * x));
+				b[4 + x] = (uint8_t)(p >> (24 - 8 * x));
+			}
+			pkeys[n] = (struct dp_dup_name){ 0, { (const char *)b, 8 }, n };
+		}
+	dp_dup_names_mark(pkeys, n, dup);
+	return dup;
+}
+
 void dp_h_list_offsets(struct dp_req *req, void *msg)
 {
 	struct kp_list_offsets_req *m = msg;
@@ -160,8 +201,10 @@ void dp_h_list_offsets(struct dp_req *req, void *msg)
 	int njobs = 0;
 	int total = 0;
 	for (int32_t i = 0; i < m->topics.n; i++)
-		total += m->topics.items[i].partitions.n;
+		total += m->topics.items[i].partitions.n > 0 ? m->topics.items[i].partitions.n : 0;
 	struct lo_job **jobs = dp_req_array(req, total, sizeof(*jobs));
+	bool *dup = total > 1 ? lo_dup_partitions(req, m, total) : NULL;
+	int32_t flat = 0;   /* the request's partitions before this topic's */
 	DP_ARRAY(req, ctx->resp.topics, m->topics.n);
 	for (int32_t i = 0; i < ctx->resp.topics.n; i++) {
 		struct kp_list_offsets_req_topic *q = &m->topics.items[i];
@@ -169,6 +212,8 @@ void dp_h_list_offsets(struct dp_req *req, void *msg)
 		const struct dp_topic *t = dp_topic_by_str(snap, q->name);
 		rt->name = q->name;
 		DP_ARRAY(req, rt->partitions, q->partitions.n);
+		int32_t base = flat;   /* this topic's first partition in dup */
+		flat += q->partitions.n > 0 ? q->partitions.n : 0;
 		for (int32_t k = 0; k < rt->partitions.n; k++) {
 			struct kp_list_offsets_req_partition *qp = &q->partitions.items[k];
 			struct kp_list_offsets_resp_partition *o = &rt->partitions.items[k];
@@ -176,6 +221,12 @@ void dp_h_list_offsets(struct dp_req *req, void *msg)
 			o->timestamp = -1;
 			o->offset = -1;
 			o->leader_epoch = -1;
+			if (total > 1 && (!dup || dup[base + k])) {
+				/* A duplicate (or no memory to look for them): checked first, as KafkaApis
+				 * does, so an unknown partition named twice is INVALID_REQUEST too. */
+				o->error_code = dup ? KP_ERR_INVALID_REQUEST : KP_ERR_UNKNOWN_SERVER_ERROR;
+				continue;
+			}
 			if (!t || qp->partition_index < 0 || qp->partition_index >= t->nparts) {
 				o->error_code = KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;

@@ -15,7 +15,8 @@ cannot send them) or with kafka-python:
   end the wait, the answer comes at max_wait with what there is; appends that together reach
   min_bytes end it at once.  An offset past the log end is OFFSET_OUT_OF_RANGE.
 - ListOffsets MAX_TIMESTAMP (v7): the offset of the record with the largest timestamp, even
-  inside a batch, as Kafka's UnifiedLog answers (batch.offsetOfMaxTimestamp).
+  inside a batch, as Kafka's UnifiedLog answers (batch.offsetOfMaxTimestamp).  A partition named
+  twice is INVALID_REQUEST at every occurrence (KafkaApis' duplicatePartitions).
 - CreateTopics validate_only creates nothing; a replication factor of 3 is
   INVALID_REPLICATION_FACTOR, 0 partitions INVALID_PARTITIONS, both with Kafka's messages; a
   name given more than once in CreateTopics or CreatePartitions is INVALID_REQUEST at every
@@ -135,6 +136,29 @@ def list_offsets_v7(c, topic, partition, ts):
     r.uvar()
     r.i32()
     return r.i16(), r.i64(), r.i64()
+
+
+def list_offsets_v7_many(c, topics):
+    """ListOffsets v7 (LATEST) of [(topic, [partition])]: [(topic, [(partition, error, offset)])]."""
+    body = W().i32(-1).i8(0).uvar(len(topics) + 1)
+    for topic, parts in topics:
+        body.cstr(topic).uvar(len(parts) + 1)
+        for p in parts:
+            body.i32(p).i32(-1).i64(-1).tags()
+        body.tags()
+    r = c.call(2, 7, body.tags(), True)
+    r.i32()
+
+    def part(x):
+        p, e, _, off, _ = x.i32(), x.i16(), x.i64(), x.i64(), x.i32()
+        x.tags()
+        return p, e, off
+
+    def topic(x):
+        name, parts = x.cstr(), x.carr(part)
+        x.tags()
+        return name, parts
+    return r.carr(topic)
 
 
 def delete_topics_v6(c, name=None, tid=None):
@@ -296,6 +320,14 @@ def main(tap):
                'MAX_TIMESTAMP when several records carry it: the first of them (offset 0, not the last batch)', got)
         got = list_offsets_v7(c, 'ar', 1, -3)
         tap.ok(got[0] == 0 and 0 <= got[2] <= 6 and got[1] > 0, 'MAX_TIMESTAMP of records stamped by the client', got)
+        # A partition named twice, also through its topic named twice, is INVALID_REQUEST at every
+        # occurrence (KafkaApis: duplicatePartitions), an unknown one too; the others are answered.
+        got = list_offsets_v7_many(c, [('ar', [0, 2, 0, 9, 9]), ('ar', [1, 2]), ('nope', [0])])
+        want = [('ar', [(0, INVALID_REQUEST, -1), (2, INVALID_REQUEST, -1), (0, INVALID_REQUEST, -1),
+                        (9, INVALID_REQUEST, -1), (9, INVALID_REQUEST, -1)]),
+                ('ar', [(1, 0, list_offsets_v7(c, 'ar', 1, -1)[2]), (2, INVALID_REQUEST, -1)]),
+                ('nope', [(0, UNKNOWN_TOPIC_OR_PARTITION, -1)])]
+        tap.ok(got == want, 'ListOffsets naming ar-0, ar-2 and ar-9 twice: INVALID_REQUEST at each, ar-1 answered', got)
         c2 = Conn(b.port)
         admin.create_topics([NewTopic('empty', 1, 1)])
         tap.ok(list_offsets_v7(c2, 'empty', 0, -3) == (0, -1, -1), 'MAX_TIMESTAMP of an empty partition: -1, -1')
