@@ -35,6 +35,8 @@ static const struct {
 	{ KP_API_DESCRIBE_CLUSTER, dp_h_describe_cluster },
 	{ KP_API_DESCRIBE_LOG_DIRS, dp_h_describe_log_dirs },
 	{ KP_API_DESCRIBE_TOPIC_PARTITIONS, dp_h_describe_topic_partitions },
+	{ KP_API_SASL_HANDSHAKE, dp_h_sasl_handshake },
+	{ KP_API_SASL_AUTHENTICATE, dp_h_sasl_authenticate },
 };
 
 dp_handler_fn dp_router_handler(int16_t api_key)

@@ -58,6 +58,8 @@ void dp_h_offset_for_leader_epoch(struct dp_req *req, void *msg);
 void dp_h_describe_cluster(struct dp_req *req, void *msg);
 void dp_h_describe_log_dirs(struct dp_req *req, void *msg);
 void dp_h_describe_topic_partitions(struct dp_req *req, void *msg);
+void dp_h_sasl_handshake(struct dp_req *req, void *msg);
+void dp_h_sasl_authenticate(struct dp_req *req, void *msg);
 void dp_control_forward(struct dp_req *req, void *msg);
 /* True for the coordinator APIs that dp_control_forward answers. */
 bool dp_control_serves(int16_t api_key);

@@ -148,6 +148,35 @@ def main(tap):
                    % ('v2' if tagged else 'v1'), f and f[:24].hex())
             s.close()
 
+        # SASL on a PLAINTEXT listener: Kafka's KafkaApis answers SaslHandshake and SaslAuthenticate
+        # with ILLEGAL_SASL_STATE (34) and keeps the connection; ApiVersions lists both.
+        s = conn(b)
+        s.sendall(request(17, 1, 50, struct.pack('>h', 5) + b'PLAIN'))
+        f = recv_frame(s)
+        tap.ok(f is not None and len(f) == 10 and struct.unpack('>ihi', f) == (50, 34, 0),
+               'SaslHandshake v1: ILLEGAL_SASL_STATE (34), no mechanisms', f and f.hex())
+        s.sendall(request(36, 0, 51, struct.pack('>i', 4) + b'\0u\0p'))
+        f = recv_frame(s)
+        want = b'SaslAuthenticate request received after successful authentication'
+        tap.ok(f is not None and f == struct.pack('>ihh', 51, 34, len(want)) + want + struct.pack('>i', 0),
+               'SaslAuthenticate v0 on the same connection: ILLEGAL_SASL_STATE with Kafka\'s message', f)
+        s.sendall(request(36, 2, 52, b'\x05\0u\0p\0', tagged=True))
+        f = recv_frame(s)
+        tap.ok(f is not None and f == struct.pack('>ibh', 52, 0, 34) + bytes([len(want) + 1]) + want
+               + b'\x01' + struct.pack('>q', 0) + b'\0',
+               'SaslAuthenticate v2 (flexible): ILLEGAL_SASL_STATE with Kafka\'s message', f)
+        s.sendall(request(18, 0, 53, b''))
+        f = recv_frame(s)
+        apis = {}
+        if f is not None and struct.unpack_from('>ih', f, 0) == (53, 0):
+            for k in range(struct.unpack_from('>i', f, 6)[0]):
+                key, lo, hi = struct.unpack_from('>hhh', f, 10 + 6 * k)
+                apis[key] = (lo, hi)
+        tap.ok(apis.get(17) == (1, 1) and apis.get(36) == (0, 2),
+               'then ApiVersions on the same connection lists SaslHandshake v1 and SaslAuthenticate v0-2',
+               (apis.get(17), apis.get(36)))
+        s.close()
+
         s = conn(b)
         s.sendall(request(3, 99, 43, b''))
         tap.ok(closed_by_broker(s), 'Metadata v99 (unsupported): connection closed')
