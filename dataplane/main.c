@@ -180,6 +180,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	hw_plan_log(&cfg->plan);
+	if (dp_shard_fault_env(err, sizeof(err))) {
+		fprintf(stderr, "ringtail: %s\n", err);
+		return 1;
+	}
 	nofile_raise();
 
 	signal(SIGPIPE, SIG_IGN);

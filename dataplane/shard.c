@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "hw/pin.h"
+#include "storage/fault.h"
 #include "storage/storage.h"
 #include "broker.h"
 #include "conn.h"
@@ -367,6 +368,68 @@ static void poll_before_sleep(struct dp_shard *s, uint64_t until)
 	atomic_store_explicit(&s->polling, 0, memory_order_relaxed);
 }
 
+/* RINGTAIL_FAULT, parsed by dp_shard_fault_env before any shard thread exists and only read
+ * after (pthread_create orders the two). */
+static struct {
+	bool on;
+	int point;
+	uint32_t skip, count;
+	int32_t res;
+} fault_env;
+
+/* One decimal field of RINGTAIL_FAULT ending at `end` (':' or the string's end), in [lo, hi]:
+ * digits only, with a leading '-' where lo < 0.  0 or -EINVAL. */
+static int fault_field(const char **p, char end, long long lo, long long hi, long long *out)
+{
+	const char *q = *p;
+	bool neg = *q == '-' && lo < 0;
+	if (neg)
+		q++;
+	if (*q < '0' || *q > '9')
+		return -EINVAL;
+	long long v = 0;
+	for (; *q >= '0' && *q <= '9'; q++) {
+		v = v * 10 + (*q - '0');
+		if (v > 0xffffffffll)
+			return -EINVAL;
+	}
+	if (*q != end)
+		return -EINVAL;
+	v = neg ? -v : v;
+	if (v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	*p = end ? q + 1 : q;
+	return 0;
+}
+
+int dp_shard_fault_env(char *err, size_t errlen)
+{
+	const char *v = getenv("RINGTAIL_FAULT");
+	if (!v)
+		return 0;
+	const char *p = v;
+	long long point, skip, res, count;
+	if (fault_field(&p, ':', 0, STOR_FAULT_NPOINTS - 1, &point) || fault_field(&p, ':', 0, UINT32_MAX, &skip) ||
+	    fault_field(&p, ':', -4095, STOR_FAULT_SHORT, &res) || fault_field(&p, '\0', 1, UINT32_MAX, &count) ||
+	    res == 0 || (res == STOR_FAULT_SHORT && point != STOR_FAULT_LOG_WRITE && point != STOR_FAULT_PA_ZERO)) {
+		snprintf(err, errlen,
+		         "RINGTAIL_FAULT='%s': expected POINT:SKIP:RES:COUNT (a test hook: POINT 0-%d of storage/fault.h, "
+		         "SKIP and COUNT whole numbers, COUNT at least 1, RES a -errno such as -5 for EIO, or 1 for a "
+		         "short write at points 0 and 6)",
+		         v, STOR_FAULT_NPOINTS - 1);
+		return -EINVAL;
+	}
+	fault_env.on = true;
+	fault_env.point = (int)point;
+	fault_env.skip = (uint32_t)skip;
+	fault_env.res = (int32_t)res;
+	fault_env.count = (uint32_t)count;
+	RT_WARN("RINGTAIL_FAULT=%s: test hook: every shard fails storage fault point %d (not for production)", v,
+	        fault_env.point);
+	return 0;
+}
+
 static void *shard_main(void *arg)
 {
 	struct dp_shard *s = arg;
@@ -385,6 +448,9 @@ static void *shard_main(void *arg)
 	rt_log_set_tag(tag);
 	if (dp_parts_open_owned(s))
 		RT_ERROR("shard %d: some partitions could not be opened", s->id);
+	/* After the opening: the hook is for the running broker's operations, not recovery's. */
+	if (fault_env.on)
+		stor_fault_arm((enum stor_fault_point)fault_env.point, fault_env.skip, fault_env.res, fault_env.count);
 	atomic_fetch_add(&s->b->shards_ready, 1);
 	s->now_ns = dp_now_ns();
 	s->idle_timer.fn = idle_tick;

@@ -106,6 +106,16 @@ struct dp_shard {
 struct dp_shard *dp_shard_create(struct dp_broker *b, int id, int cpu);
 void dp_shard_destroy(struct dp_shard *s);
 
+/* Test hook, off unless RINGTAIL_FAULT is set: reads RINGTAIL_FAULT=POINT:SKIP:RES:COUNT once
+ * (call it before dp_shard_start) and makes every shard thread arm storage's fault point POINT
+ * (storage/fault.h's number) in its own thread, once its partitions are open, as
+ * stor_fault_arm(POINT, SKIP, RES, COUNT) does: RES a -errno (-5 is EIO) or 1 for a short
+ * write, COUNT at least 1; each shard counts its own operations.  So an interop test makes the
+ * real broker's disk fail (2:0:-5:1000000: every group-commit fdatasync fails with EIO).
+ * Returns 0 (unset or valid) or -EINVAL with a message naming the variable, its value and the
+ * format in err. */
+int dp_shard_fault_env(char *err, size_t errlen);
+
 /* Starts the shard's thread.  0 or -errno. */
 int dp_shard_start(struct dp_shard *s);
 void dp_shard_join(struct dp_shard *s);
