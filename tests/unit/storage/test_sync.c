@@ -170,6 +170,12 @@ Test(stor_sync, a_lone_producers_append_during_a_round_gets_its_own_at_once)
 	struct t_app first, second;
 	uint64_t seq0 = lg->round_seq;
 	cr_assert_eq(t_append_submit(lg, &first, a, len, STOR_APPEND_DURABLE), 0);
+	/* The pass's end issues the write, and with it the round's fdatasync when it is linked
+	 * (coalesce.c): see the round in flight before any completion is dispatched.  A step that
+	 * flushed and dispatched at once could take both completions in one go (the write and its
+	 * linked fdatasync, when the thread was preempted between them: 1 run in about 250 with 4
+	 * copies on 2 cores), and the loop then waited for a completion that nothing would bring. */
+	stor_ring_flush(&t.ring);
 	while (!lg->round_n) step(lg);
 	cr_expect_eq(stor_sync_rounds_in_flight(), 1);
 	/* The first write's pass has ended and it is in the kernel's hands before the second
