@@ -80,6 +80,9 @@ class Broker:
                 time.sleep(0.05)
             except OSError:
                 time.sleep(0.05)
+        # Not left running: a retry on another port would start a second broker on the same
+        # data directory (refused by its lock) and the first would outlive the test.
+        self.kill()
         raise RuntimeError('ringtail did not listen within %d s:\n%s' % (timeout, self.log()))
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
@@ -144,7 +147,13 @@ class Broker:
             return ''
 
     def __enter__(self):
-        return self.start()
+        # A start that fails never reaches __exit__: stop what it started and remove the data
+        # directory here, or a broker that did not answer in time runs on after the test.
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc):
         if exc[0] is not None:
