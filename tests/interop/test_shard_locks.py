@@ -12,6 +12,7 @@ function that took it (addr2line on the call site).
 Usage: test_shard_locks.py <path to ringtail> <path to lockcount.so>
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,29 +77,31 @@ def main(tap):
     out = os.path.join(tmp, 'locks')
     os.environ['LD_PRELOAD'] = lib
     os.environ['RT_LOCKCOUNT_OUT'] = out
-    b = Broker(exe, {'ringtail.cores': '0,1', 'ringtail.advertise.shards': 'true'})
-    with b:
-        del os.environ['LD_PRELOAD']   # the clients of this test run without it
-        admin = AdminClient({'bootstrap.servers': b.bootstrap})
-        admin.create_topics([NewTopic('lk', 4, 1)])['lk'].result(20)
-        shard_port = '127.0.0.1:%d' % (b.port + 1)
-        tap.ok(produce(b.bootstrap, 'lk', 400, 'all', b'warm') == 0, 'warm-up produce')
-        got, _ = read_to_end(b.bootstrap, 'lk', range(4))
-        tap.ok(sum(len(v) for v in got.values()) == 400, 'warm-up read')
+    try:
+        b = Broker(exe, {'ringtail.cores': '0,1', 'ringtail.advertise.shards': 'true'})
+        with b:
+            del os.environ['LD_PRELOAD']   # the clients of this test run without it
+            admin = AdminClient({'bootstrap.servers': b.bootstrap})
+            admin.create_topics([NewTopic('lk', 4, 1)])['lk'].result(20)
+            shard_port = '127.0.0.1:%d' % (b.port + 1)
+            tap.ok(produce(b.bootstrap, 'lk', 400, 'all', b'warm') == 0, 'warm-up produce')
+            got, _ = read_to_end(b.bootstrap, 'lk', range(4))
+            tap.ok(sum(len(v) for v in got.values()) == 400, 'warm-up read')
 
-        control(out, 'start')
-        left = produce(b.bootstrap, 'lk', N, 'all', b'all') + produce(b.bootstrap, 'lk', N // 4, '1', b'one')
-        left += produce(shard_port, 'lk', N // 4, 'all', b'aware')
-        got, _ = read_to_end(b.bootstrap, 'lk', range(4))
-        got2, _ = read_to_end(shard_port, 'lk', range(4))
-        lines = control(out, 'stop')
-        total = sum(len(v) for v in got.values())
-        tap.ok(left == 0 and total == 400 + N + N // 2 and sum(len(v) for v in got2.values()) == total,
-               'produced %d records with acks=all and acks=1 and read them back (default mode and shard-aware)'
-               % (N + N // 2), (left, total))
-        tap.ok(not lines, 'the shard threads took no lock meanwhile', '\n'.join(named(lines)[:12]))
-        tap.ok(b.stop() == 0, 'SIGTERM: exit status 0', b.log()[-2000:])
-    subprocess.run(['rm', '-rf', tmp])
+            control(out, 'start')
+            left = produce(b.bootstrap, 'lk', N, 'all', b'all') + produce(b.bootstrap, 'lk', N // 4, '1', b'one')
+            left += produce(shard_port, 'lk', N // 4, 'all', b'aware')
+            got, _ = read_to_end(b.bootstrap, 'lk', range(4))
+            got2, _ = read_to_end(shard_port, 'lk', range(4))
+            lines = control(out, 'stop')
+            total = sum(len(v) for v in got.values())
+            tap.ok(left == 0 and total == 400 + N + N // 2 and sum(len(v) for v in got2.values()) == total,
+                   'produced %d records with acks=all and acks=1 and read them back (default mode and shard-aware)'
+                   % (N + N // 2), (left, total))
+            tap.ok(not lines, 'the shard threads took no lock meanwhile', '\n'.join(named(lines)[:12]))
+            tap.ok(b.stop() == 0, 'SIGTERM: exit status 0', b.log()[-2000:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)   # a failed check must not leave it behind
 
 
 run_tap(main)
