@@ -247,6 +247,20 @@ def produce(port, topic, partition, records, txn_id=None, acks=-1, timeout_ms=10
         c.close()
 
 
+def list_offsets_on(c, version, topic, partition, ts):
+    """ListOffsets (flexible, v6+) of one partition: (error, timestamp, offset)."""
+    body = W().i32(-1).i8(0).uvar(2).cstr(topic).uvar(2).i32(partition).i32(-1).i64(ts).tags().tags()
+    if version >= 10:
+        body.i32(10000)
+    r = c.call(2, version, body.tags(), True)
+    r.i32()
+    r.uvar()
+    r.cstr()
+    r.uvar()
+    r.i32()
+    return r.i16(), r.i64(), r.i64()
+
+
 def metadata_v4_on(c, topics, allow_auto):
     """Metadata v4 of the named topics on connection c: {name: (error code, [partition indexes],
     is_internal)} for the topics answered."""

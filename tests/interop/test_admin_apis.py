@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import InvalidPartitionsError
 
-from kwire import Conn, W, metadata_v4_on, topic_id
+from kwire import Conn, W, list_offsets_on, metadata_v4_on, topic_id
 from rtbroker import Broker, run_tap
 
 
@@ -30,20 +30,6 @@ def delete_records(c, topic, partition, offset):
     r = c.call(21, 1, body, False)
     r.i32()
     return r.arr(lambda r: (r.str(), r.arr(lambda r: (r.i32(), r.i64(), r.i16()))))[0][1][0]
-
-
-def list_offsets(c, version, topic, partition, ts):
-    """ListOffsets (flexible, v6+) of one partition: (error, timestamp, offset)."""
-    body = W().i32(-1).i8(0).uvar(2).cstr(topic).uvar(2).i32(partition).i32(-1).i64(ts).tags().tags()
-    if version >= 10:
-        body.i32(10000)
-    r = c.call(2, version, body.tags(), True)
-    r.i32()
-    r.uvar()
-    r.cstr()
-    r.uvar()
-    r.i32()
-    return r.i16(), r.i64(), r.i64()
 
 
 def describe_topic_partitions(c, names, limit, cursor=None):
@@ -185,10 +171,10 @@ def main(tap):
         # ListOffsets' special timestamps after DeleteRecords: EARLIEST_LOCAL (v8+) is the log start
         # offset, LATEST_TIERED (v9+) -1 with nothing tiered; a version that does not know one
         # (or an unknown one) is UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers.
-        got = [list_offsets(c, 9, 'adm', 4, ts) for ts in (-4, -5, -2, -1)]
+        got = [list_offsets_on(c, 9, 'adm', 4, ts) for ts in (-4, -5, -2, -1)]
         tap.ok(got == [(0, -1, 6), (0, -1, -1), (0, -1, 6), (0, -1, 10)],
                'ListOffsets v9: EARLIEST_LOCAL 6, LATEST_TIERED -1, EARLIEST 6, LATEST 10', got)
-        got = [list_offsets(c, v, 'adm', 4, ts)[0] for v, ts in ((7, -4), (8, -5), (6, -3), (9, -7))]
+        got = [list_offsets_on(c, v, 'adm', 4, ts)[0] for v, ts in ((7, -4), (8, -5), (6, -3), (9, -7))]
         tap.ok(got == [UNSUPPORTED_VERSION] * 4, 'EARLIEST_LOCAL at v7, LATEST_TIERED at v8, MAX_TIMESTAMP at v6, '
                'timestamp -7: UNSUPPORTED_VERSION', got)
         cons.assign([TopicPartition('adm', 4)])

@@ -49,8 +49,8 @@ from kafka.errors import InvalidPartitionsError, InvalidReplicationFactorError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.legacy_records import LegacyRecordBatchBuilder
 
-from kwire import (Conn, R, W, batch, batch_spans, create_partitions_on, create_topics_on, metadata_v4_on,
-                   produce_on, topic_id)
+from kwire import (Conn, R, W, batch, batch_spans, create_partitions_on, create_topics_on, list_offsets_on,
+                   metadata_v4_on, produce_on, topic_id)
 from rtbroker import Broker, run_tap
 
 OFFSET_OUT_OF_RANGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE = 1, 87, 76
@@ -124,18 +124,6 @@ def fetch_v4(c, topic, partition, offset, part_max, wait=0, min_bytes=1):
     r.arr(lambda r: (r.i64(), r.i64()))
     n = r.i32()
     return err, hwm, bytes(r.take(n)) if n > 0 else b''
-
-
-def list_offsets_v7(c, topic, partition, ts):
-    """ListOffsets v7 (flexible) of one partition: (error, timestamp, offset)."""
-    body = W().i32(-1).i8(0).uvar(2).cstr(topic).uvar(2).i32(partition).i32(-1).i64(ts).tags().tags().tags()
-    r = c.call(2, 7, body, True)
-    r.i32()
-    r.uvar()
-    r.cstr()
-    r.uvar()
-    r.i32()
-    return r.i16(), r.i64(), r.i64()
 
 
 def list_offsets_v7_many(c, topics):
@@ -310,27 +298,27 @@ def main(tap):
         err2, base2, _ = produce_on(c, 'ar', 0, ts_batch([(b'd', now), (b'e', now + 10)]))
         tap.ok((err, base, err2, base2) == (0, 3, 0, 6), 'batches with timestamps written at offsets 3 and 6',
                (err, base, err2, base2))
-        got = list_offsets_v7(c, 'ar', 0, -3)
+        got = list_offsets_on(c, 7, 'ar', 0, -3)
         tap.ok(got == (0, now + 900, 4), 'ListOffsets MAX_TIMESTAMP: the offset of the record with the largest timestamp '
                '(4, inside the batch at 3)', got)
         err, base, _ = produce_on(c, 'ar', 2, ts_batch([(b'x', now + 5)] * 3))
         err2, base2, _ = produce_on(c, 'ar', 2, ts_batch([(b'y', now + 5)] * 2))
-        got = list_offsets_v7(c, 'ar', 2, -3)
+        got = list_offsets_on(c, 7, 'ar', 2, -3)
         tap.ok((err, base, err2, base2) == (0, 0, 0, 3) and got == (0, now + 5, 0),
                'MAX_TIMESTAMP when several records carry it: the first of them (offset 0, not the last batch)', got)
-        got = list_offsets_v7(c, 'ar', 1, -3)
+        got = list_offsets_on(c, 7, 'ar', 1, -3)
         tap.ok(got[0] == 0 and 0 <= got[2] <= 6 and got[1] > 0, 'MAX_TIMESTAMP of records stamped by the client', got)
         # A partition named twice, also through its topic named twice, is INVALID_REQUEST at every
         # occurrence (KafkaApis: duplicatePartitions), an unknown one too; the others are answered.
         got = list_offsets_v7_many(c, [('ar', [0, 2, 0, 9, 9]), ('ar', [1, 2]), ('nope', [0])])
         want = [('ar', [(0, INVALID_REQUEST, -1), (2, INVALID_REQUEST, -1), (0, INVALID_REQUEST, -1),
                         (9, INVALID_REQUEST, -1), (9, INVALID_REQUEST, -1)]),
-                ('ar', [(1, 0, list_offsets_v7(c, 'ar', 1, -1)[2]), (2, INVALID_REQUEST, -1)]),
+                ('ar', [(1, 0, list_offsets_on(c, 7, 'ar', 1, -1)[2]), (2, INVALID_REQUEST, -1)]),
                 ('nope', [(0, UNKNOWN_TOPIC_OR_PARTITION, -1)])]
         tap.ok(got == want, 'ListOffsets naming ar-0, ar-2 and ar-9 twice: INVALID_REQUEST at each, ar-1 answered', got)
         c2 = Conn(b.port)
         admin.create_topics([NewTopic('empty', 1, 1)])
-        tap.ok(list_offsets_v7(c2, 'empty', 0, -3) == (0, -1, -1), 'MAX_TIMESTAMP of an empty partition: -1, -1')
+        tap.ok(list_offsets_on(c2, 7, 'empty', 0, -3) == (0, -1, -1), 'MAX_TIMESTAMP of an empty partition: -1, -1')
         c2.close()
 
         # CreateTopics: validate_only, replication factor.
